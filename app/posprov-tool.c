@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * posprov-tool: the command line of posprov.
+ */
+#include "config.h"
+
+#include <locale.h>
+#include <stdio.h>
+
+#include <glib/gi18n.h>
+
+#include "tool-common.h"
+#include "tool-commands.h"
+
+static const PpToolCommand commands[] = {
+  { "registry", pp_tool_registry_main, N_("Asset register: import, list, show") },
+  { "audit",    pp_tool_audit_main,    N_("Audit journal: verify the hash chain") },
+  { "kcv",      pp_tool_kcv_main,      N_("Compute a key check value") },
+  { "tr31",     pp_tool_tr31_main,     N_("Wrap and unwrap TR-31 / X9.143 key blocks") },
+  { "dukpt",    pp_tool_dukpt_main,    N_("Derive TDES and AES DUKPT keys") },
+  { "tr34",     pp_tool_tr34_main,     N_("Build, receive and inspect TR-34 tokens") },
+  { NULL, NULL, NULL }
+};
+
+int
+main (int    argc,
+      char **argv)
+{
+  setlocale (LC_ALL, "");
+  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+  textdomain (GETTEXT_PACKAGE);
+
+  if (argc >= 2 && g_str_equal (argv[1], "--version"))
+    {
+      printf ("posprov-tool %s\n", PACKAGE_VERSION);
+      return 0;
+    }
+
+  return pp_tool_dispatch ("posprov-tool", commands, argc, argv);
+}

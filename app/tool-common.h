@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * tool-common.h: what every posprov-tool subcommand shares: the error
+ * contract (non-zero exit, one line on stderr), option parsing and JSON.
+ */
+#pragma once
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+G_BEGIN_DECLS
+
+/* Every subcommand is `int main (int argc, char **argv)` where argv[0] is
+ * the subcommand path ("posprov-tool tr31"). */
+typedef int (*PpToolMain) (int argc, char **argv);
+
+/* Prints "posprov-tool: MESSAGE" (one line) on stderr and returns 1. */
+int      pp_tool_fail        (const char  *format,
+                              ...) G_GNUC_PRINTF (1, 2);
+/* Same, from a GError (message only, newlines folded). */
+int      pp_tool_fail_error  (const GError *error);
+
+/* Parses options; on failure prints a one-line reason and returns FALSE. */
+gboolean pp_tool_parse       (GOptionContext *context,
+                              int            *argc,
+                              char         ***argv);
+
+/* Dispatches argv[1] to one of @commands (NULL-terminated name/main pairs);
+ * prints @summary with --help. */
+typedef struct {
+  const char *name;
+  PpToolMain  main;
+  const char *summary;
+} PpToolCommand;
+
+int      pp_tool_dispatch    (const char          *prefix,
+                              const PpToolCommand *commands,
+                              int                  argc,
+                              char               **argv);
+
+/* Prints @node as one JSON object on stdout followed by a newline. */
+void     pp_tool_print_json  (JsonNode    *node);
+
+/* Default store path (XDG data dir) unless --db was given. */
+char    *pp_tool_default_db_path (void);
+
+G_END_DECLS

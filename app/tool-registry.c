@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * tool-registry.c: posprov-tool registry (placeholder until its issue lands).
+ */
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "tool-common.h"
+#include "tool-commands.h"
+
+int
+pp_tool_registry_main (int    argc,
+                   char **argv)
+{
+  return pp_tool_fail ("%s: not implemented yet", argv[0]);
+}

@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * pp-test-util.c: shared test helpers.
+ */
+#include "config.h"
+
+#include <glib/gstdio.h>
+#include <gio/gio.h>
+
+#include "pp-test-util.h"
+
+char *
+pp_test_vector_path (const char *relative)
+{
+  const char *dir = g_getenv ("PP_VECTORS_DIR");
+  g_autofree char *path = NULL;
+
+  if (dir == NULL)
+    {
+      g_test_skip ("PP_VECTORS_DIR not set: public vectors unavailable");
+      return NULL;
+    }
+
+  path = g_build_filename (dir, relative, NULL);
+  if (!g_file_test (path, G_FILE_TEST_EXISTS))
+    {
+      g_autofree char *msg = g_strdup_printf ("public vector %s absent (../shared/vectors missing): skipped", path);
+      g_test_skip (msg);
+      return NULL;
+    }
+
+  return g_steal_pointer (&path);
+}
+
+JsonArray *
+pp_test_vector_cases (const char  *relative,
+                      JsonParser **out_parser)
+{
+  g_autofree char *path = pp_test_vector_path (relative);
+  g_autoptr(JsonParser) parser = NULL;
+  g_autoptr(GError) error = NULL;
+  JsonObject *root;
+
+  if (path == NULL)
+    return NULL;
+
+  parser = json_parser_new ();
+  json_parser_load_from_file (parser, path, &error);
+  g_assert_no_error (error);
+
+  root = json_node_get_object (json_parser_get_root (parser));
+  g_assert_nonnull (root);
+  g_assert_true (json_object_has_member (root, "cases"));
+
+  *out_parser = g_steal_pointer (&parser);
+  return json_object_get_array_member (root, "cases");
+}
+
+static GPtrArray *tmpdirs;
+
+static void
+remove_tree (GFile *file)
+{
+  g_autoptr(GFileEnumerator) e = g_file_enumerate_children (file, G_FILE_ATTRIBUTE_STANDARD_NAME,
+                                                            G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS,
+                                                            NULL, NULL);
+  if (e != NULL)
+    {
+      GFileInfo *info;
+      while ((info = g_file_enumerator_next_file (e, NULL, NULL)) != NULL)
+        {
+          g_autoptr(GFile) child = g_file_get_child (file, g_file_info_get_name (info));
+          if (g_file_info_get_file_type (info) == G_FILE_TYPE_DIRECTORY)
+            remove_tree (child);
+          else
+            g_file_delete (child, NULL, NULL);
+          g_object_unref (info);
+        }
+    }
+  g_file_delete (file, NULL, NULL);
+}
+
+static void
+cleanup_tmpdirs (void)
+{
+  for (guint i = 0; tmpdirs != NULL && i < tmpdirs->len; i++)
+    {
+      g_autoptr(GFile) f = g_file_new_for_path (g_ptr_array_index (tmpdirs, i));
+      remove_tree (f);
+    }
+  g_clear_pointer (&tmpdirs, g_ptr_array_unref);
+}
+
+char *
+pp_test_make_tmpdir (void)
+{
+  g_autoptr(GError) error = NULL;
+  char *dir = g_dir_make_tmp ("posprov-test-XXXXXX", &error);
+
+  g_assert_no_error (error);
+  if (tmpdirs == NULL)
+    {
+      tmpdirs = g_ptr_array_new_with_free_func (g_free);
+      atexit (cleanup_tmpdirs);
+    }
+  g_ptr_array_add (tmpdirs, g_strdup (dir));
+
+  return dir;
+}
+
+int
+pp_test_run_tool (const char * const *argv,
+                  const char         *stdin_text,
+                  char              **out_stdout,
+                  char              **out_stderr)
+{
+  const char *tool = g_getenv ("PP_TOOL");
+  g_autoptr(GPtrArray) args = g_ptr_array_new ();
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  GSubprocessFlags flags = G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE;
+
+  g_assert_nonnull (tool);
+  g_ptr_array_add (args, (char *) tool);
+  for (guint i = 0; argv[i] != NULL; i++)
+    g_ptr_array_add (args, (char *) argv[i]);
+  g_ptr_array_add (args, NULL);
+
+  if (stdin_text != NULL)
+    flags |= G_SUBPROCESS_FLAGS_STDIN_PIPE;
+
+  proc = g_subprocess_newv ((const char * const *) args->pdata, flags, &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (proc, stdin_text, NULL, &out, &err, &error);
+  g_assert_no_error (error);
+
+  if (out_stdout != NULL)
+    *out_stdout = g_steal_pointer (&out);
+  if (out_stderr != NULL)
+    *out_stderr = g_steal_pointer (&err);
+
+  return g_subprocess_get_if_exited (proc) ? g_subprocess_get_exit_status (proc) : -1;
+}

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * pp-test-util.h: what the tests share: public vectors, temp dirs and
+ * running posprov-tool as a user would.
+ */
+#pragma once
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+G_BEGIN_DECLS
+
+/* Path of a file under ../shared/vectors (PP_VECTORS_DIR), or NULL after
+ * g_test_skip() when the folder is absent. */
+char      *pp_test_vector_path  (const char *relative);
+
+/* Parsed JSON of a vector file's "cases" array, or NULL after a skip. */
+JsonArray *pp_test_vector_cases (const char *relative,
+                                 JsonParser **out_parser);
+
+/* A fresh directory under the test's temp dir, removed at exit. */
+char      *pp_test_make_tmpdir  (void);
+
+/* Runs posprov-tool (PP_TOOL) with @argv (NULL-terminated, without the
+ * program) and optional stdin text; returns its exit status. */
+int        pp_test_run_tool     (const char * const *argv,
+                                 const char         *stdin_text,
+                                 char              **out_stdout,
+                                 char              **out_stderr);
+
+G_END_DECLS
