@@ -8,6 +8,7 @@
 #include <p11-kit/p11-kit.h>
 #include <p11-kit/uri.h>
 
+#include "pp-kcv.h"
 #include "pp-keystore.h"
 
 G_BEGIN_DECLS
@@ -45,7 +46,7 @@ gboolean    pp_p11_find_one           (PpP11Token    *token,
                                        const char    *what,
                                        CK_OBJECT_HANDLE *out_object,
                                        GError       **error);
-/* Number of objects matching @tmpl, or -1 on error. */
+/* 0 or 1 objects match @tmpl, 2 means several; -1 on error. */
 gint        pp_p11_count              (PpP11Token    *token,
                                        CK_ATTRIBUTE  *tmpl,
                                        CK_ULONG       n_tmpl,
@@ -89,5 +90,9 @@ EVP_PKEY   *pp_keystore_read_private_key_pem (const char *path,
                                               GError    **error);
 EVP_PKEY   *pp_keystore_public_only      (EVP_PKEY     *pkey,
                                           GError      **error);
+
+gboolean       pp_keystore_check_label   (const char  *label,
+                                          GError     **error);
+PpKeyAlgorithm pp_tmk_type_get_algorithm (PpTmkType    type);
 
 G_END_DECLS

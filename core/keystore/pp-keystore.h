@@ -32,6 +32,7 @@ typedef enum {
   PP_KEYSTORE_ERROR_INVALID_KEY,           /* unreadable PEM, not RSA, too short */
   PP_KEYSTORE_ERROR_PASSPHRASE_REQUIRED,   /* the PEM is encrypted, no passphrase given */
   PP_KEYSTORE_ERROR_BAD_PASSPHRASE,
+  PP_KEYSTORE_ERROR_WEAK_PASSPHRASE,       /* too short for a new soft store */
   PP_KEYSTORE_ERROR_INVALID_URI,
   PP_KEYSTORE_ERROR_MODULE_LOAD_FAILED,
   PP_KEYSTORE_ERROR_TOKEN_NOT_FOUND,
