@@ -17,8 +17,11 @@
 #include <glib/gstdio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/param_build.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
+
+#include <p11-kit/p11-kit.h>
 
 #include "pp-keystore.h"
 #include "pp-kcv.h"
@@ -650,6 +653,27 @@ check_async (PpKeyStore *store)
 }
 
 static void
+finalized_cb (gpointer  data,
+              GObject  *where_the_object_was)
+{
+  g_atomic_int_set ((gint *) data, 1);
+}
+
+/* A GTask worker drops its reference on the store after the callback
+ * has run on the main thread; wait for the store to be gone before the
+ * next test (and its own token) starts. */
+static void
+release_and_wait (PpKeyStore **store)
+{
+  gint gone = 0;
+
+  g_object_weak_ref (G_OBJECT (*store), finalized_cb, &gone);
+  g_clear_object (store);
+  while (!g_atomic_int_get (&gone))
+    g_thread_yield ();
+}
+
+static void
 test_soft_async (void)
 {
   g_autofree char *dir = pp_test_make_tmpdir ();
@@ -658,6 +682,465 @@ test_soft_async (void)
 
   g_assert_no_error (error);
   check_async (store);
+  release_and_wait (&store);
+}
+
+/* ------------------------------------------------------------------ */
+/* PKCS#11 key store on SoftHSM2                                       */
+/* ------------------------------------------------------------------ */
+
+#define TOKEN "posprov-test"
+#define USER_PIN "1234"
+
+typedef struct
+{
+  char *module;     /* path of libsofthsm2.so */
+  char *store_uri;  /* pkcs11:token=...?module-path=... */
+} SoftHsm;
+
+static void
+softhsm_clear (SoftHsm *hsm)
+{
+  g_clear_pointer (&hsm->module, g_free);
+  g_clear_pointer (&hsm->store_uri, g_free);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (SoftHsm, softhsm_clear)
+
+static char *
+find_softhsm_module (void)
+{
+  static const char *candidates[] = {
+    "/usr/lib/softhsm/libsofthsm2.so",
+    "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+    "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
+    "/usr/lib64/pkcs11/libsofthsm2.so",
+    "/usr/lib/pkcs11/libsofthsm2.so",
+    "/usr/local/lib/softhsm/libsofthsm2.so",
+  };
+  const char *env = g_getenv ("PP_SOFTHSM2_MODULE");
+
+  if (env != NULL && g_file_test (env, G_FILE_TEST_EXISTS))
+    return g_strdup (env);
+  for (guint i = 0; i < G_N_ELEMENTS (candidates); i++)
+    if (g_file_test (candidates[i], G_FILE_TEST_EXISTS))
+      return g_strdup (candidates[i]);
+  return NULL;
+}
+
+/* A fresh SoftHSM2 token "posprov-test" (user PIN 1234) in its own temp
+ * directory, SOFTHSM2_CONF set for this test only. FALSE after a skip. */
+static gboolean
+softhsm_setup (SoftHsm *hsm)
+{
+  g_autofree char *util = g_find_program_in_path ("softhsm2-util");
+  g_autofree char *dir = NULL;
+  g_autofree char *tokens = NULL;
+  g_autofree char *conf = NULL;
+  g_autofree char *conf_text = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autoptr(GError) error = NULL;
+  int status = -1;
+  const char *argv[] = { NULL, "--init-token", "--free", "--label", TOKEN,
+                         "--pin", USER_PIN, "--so-pin", "5678", NULL };
+
+  hsm->module = find_softhsm_module ();
+  if (hsm->module == NULL || util == NULL)
+    {
+      g_test_skip ("SoftHSM2 is not installed (libsofthsm2.so or softhsm2-util missing; "
+                   "Debian package softhsm2)");
+      return FALSE;
+    }
+
+  dir = pp_test_make_tmpdir ();
+  tokens = g_build_filename (dir, "tokens", NULL);
+  conf = g_build_filename (dir, "softhsm2.conf", NULL);
+  g_assert_cmpint (g_mkdir (tokens, 0700), ==, 0);
+  conf_text = g_strdup_printf ("directories.tokendir = %s\nobjectstore.backend = file\n"
+                               "log.level = ERROR\nslots.removable = false\n", tokens);
+  g_assert_true (g_file_set_contents (conf, conf_text, -1, NULL));
+  g_setenv ("SOFTHSM2_CONF", conf, TRUE);
+
+  argv[0] = util;
+  g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL,
+                               &out, &err, &status, &error));
+  g_assert_no_error (error);
+  if (!g_spawn_check_wait_status (status, NULL))
+    g_error ("softhsm2-util --init-token failed: %s", err);
+
+  hsm->store_uri = g_strdup_printf ("pkcs11:token=" TOKEN "?module-path=%s", hsm->module);
+  return TRUE;
+}
+
+/* Raw PKCS#11 access to the test token, independent of the code under
+ * test, to check what a token auditor would check. */
+typedef struct
+{
+  CK_FUNCTION_LIST  *module;
+  CK_SESSION_HANDLE  session;
+} RawToken;
+
+static void
+raw_open (RawToken   *raw,
+          const char *module_path)
+{
+  CK_SLOT_ID slots[8];
+  CK_ULONG n = G_N_ELEMENTS (slots);
+  CK_RV rv;
+
+  raw->module = p11_kit_module_load (module_path, 0);
+  g_assert_nonnull (raw->module);
+  g_assert_cmpuint (p11_kit_module_initialize (raw->module), ==, CKR_OK);
+  g_assert_cmpuint (raw->module->C_GetSlotList (CK_TRUE, slots, &n), ==, CKR_OK);
+  for (CK_ULONG i = 0; i < n; i++)
+    {
+      CK_TOKEN_INFO info;
+
+      g_assert_cmpuint (raw->module->C_GetTokenInfo (slots[i], &info), ==, CKR_OK);
+      if (strncmp ((const char *) info.label, TOKEN " ", strlen (TOKEN) + 1) != 0)
+        continue;
+      g_assert_cmpuint (raw->module->C_OpenSession (slots[i], CKF_SERIAL_SESSION, NULL, NULL,
+                                                    &raw->session), ==, CKR_OK);
+      rv = raw->module->C_Login (raw->session, CKU_USER, (CK_UTF8CHAR_PTR) USER_PIN,
+                                 strlen (USER_PIN));
+      g_assert_true (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN);
+      return;
+    }
+  g_assert_not_reached ();
+}
+
+static void
+raw_close (RawToken *raw)
+{
+  raw->module->C_CloseSession (raw->session);
+  p11_kit_module_finalize (raw->module);
+  p11_kit_module_release (raw->module);
+}
+
+static CK_OBJECT_HANDLE
+raw_find (RawToken        *raw,
+          CK_OBJECT_CLASS  klass,
+          const char      *label)
+{
+  CK_ATTRIBUTE tmpl[] = {
+    { CKA_CLASS, &klass, sizeof klass },
+    { CKA_LABEL, (void *) label, strlen (label) },
+  };
+  CK_OBJECT_HANDLE found[2];
+  CK_ULONG n = 0;
+
+  g_assert_cmpuint (raw->module->C_FindObjectsInit (raw->session, tmpl, 2), ==, CKR_OK);
+  g_assert_cmpuint (raw->module->C_FindObjects (raw->session, found, 2, &n), ==, CKR_OK);
+  g_assert_cmpuint (raw->module->C_FindObjectsFinal (raw->session), ==, CKR_OK);
+  g_assert_cmpuint (n, ==, 1);
+  return found[0];
+}
+
+static CK_BBOOL
+raw_bool (RawToken          *raw,
+          CK_OBJECT_HANDLE   object,
+          CK_ATTRIBUTE_TYPE  type)
+{
+  CK_BBOOL value = 0xff;
+  CK_ATTRIBUTE attr = { type, &value, sizeof value };
+
+  g_assert_cmpuint (raw->module->C_GetAttributeValue (raw->session, object, &attr, 1), ==, CKR_OK);
+  return value;
+}
+
+/* The attribute's value must be refused by the token. */
+static void
+assert_unreadable (RawToken          *raw,
+                   CK_OBJECT_HANDLE   object,
+                   CK_ATTRIBUTE_TYPE  type)
+{
+  guint8 buf[512];
+  CK_ATTRIBUTE attr = { type, buf, sizeof buf };
+  CK_RV rv = raw->module->C_GetAttributeValue (raw->session, object, &attr, 1);
+
+  g_assert_cmpuint (rv, ==, CKR_ATTRIBUTE_SENSITIVE);
+  g_assert_cmpuint (attr.ulValueLen, ==, CK_UNAVAILABLE_INFORMATION);
+}
+
+static EVP_PKEY *
+raw_public_key (RawToken   *raw,
+                const char *label)
+{
+  CK_OBJECT_HANDLE pub = raw_find (raw, CKO_PUBLIC_KEY, label);
+  guint8 n[512], e[16];
+  CK_ATTRIBUTE attrs[] = {
+    { CKA_MODULUS, n, sizeof n },
+    { CKA_PUBLIC_EXPONENT, e, sizeof e },
+  };
+  g_autoptr(BIGNUM) bn_n = NULL;
+  g_autoptr(BIGNUM) bn_e = NULL;
+  OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new ();
+  OSSL_PARAM *params;
+  EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name (NULL, "RSA", NULL);
+  EVP_PKEY *pkey = NULL;
+
+  g_assert_cmpuint (raw->module->C_GetAttributeValue (raw->session, pub, attrs, 2), ==, CKR_OK);
+  bn_n = BN_bin2bn (n, (int) attrs[0].ulValueLen, NULL);
+  bn_e = BN_bin2bn (e, (int) attrs[1].ulValueLen, NULL);
+  g_assert_cmpint (OSSL_PARAM_BLD_push_BN (bld, "n", bn_n), ==, 1);
+  g_assert_cmpint (OSSL_PARAM_BLD_push_BN (bld, "e", bn_e), ==, 1);
+  params = OSSL_PARAM_BLD_to_param (bld);
+  g_assert_cmpint (EVP_PKEY_fromdata_init (ctx), ==, 1);
+  g_assert_cmpint (EVP_PKEY_fromdata (ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params), ==, 1);
+  OSSL_PARAM_free (params);
+  OSSL_PARAM_BLD_free (bld);
+  EVP_PKEY_CTX_free (ctx);
+  return pkey;
+}
+
+static void
+test_pkcs11_errors (void)
+{
+  g_auto(SoftHsm) hsm = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *uri = NULL;
+
+  if (!softhsm_setup (&hsm))
+    return;
+
+  /* Nothing else holds a session: the login is really attempted. */
+  g_assert_null (pp_key_store_pkcs11_new (hsm.store_uri, "9999", &error));
+  g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_BAD_PIN);
+  g_clear_error (&error);
+
+  uri = g_strdup_printf ("pkcs11:token=" TOKEN ";object=kdh;type=private?module-path=%s",
+                         hsm.module);
+  g_assert_null (pp_signer_new_for_uri (uri, "0000", &error));
+  g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_BAD_PIN);
+  g_clear_error (&error);
+  g_assert_null (pp_signer_new_for_uri (uri, NULL, &error));
+  g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_PIN_REQUIRED);
+  g_clear_error (&error);
+  g_free (uri);
+
+  uri = g_strdup_printf ("pkcs11:token=" TOKEN ";object=kdh;type=private"
+                         "?module-path=%s&pin-value=4321", hsm.module);
+  g_assert_null (pp_signer_new_for_uri (uri, USER_PIN, &error));
+  g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_BAD_PIN);
+  g_clear_error (&error);
+  g_free (uri);
+
+  uri = g_strdup_printf ("pkcs11:token=no-such-token?module-path=%s", hsm.module);
+  g_assert_null (pp_key_store_pkcs11_new (uri, USER_PIN, &error));
+  g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_TOKEN_NOT_FOUND);
+  g_clear_error (&error);
+  g_free (uri);
+
+  g_assert_null (pp_key_store_pkcs11_new ("pkcs11:token=" TOKEN
+                                          "?module-path=/nonexistent/libnothing.so",
+                                          USER_PIN, &error));
+  g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_MODULE_LOAD_FAILED);
+  g_clear_error (&error);
+
+  g_assert_null (pp_key_store_pkcs11_new ("pkcs11:token=%zz", USER_PIN, &error));
+  g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_INVALID_URI);
+  g_clear_error (&error);
+
+  /* A signing key URI must name a key, and a private one. */
+  uri = g_strdup_printf ("pkcs11:token=" TOKEN "?module-path=%s", hsm.module);
+  g_assert_null (pp_signer_new_for_uri (uri, USER_PIN, &error));
+  g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_INVALID_URI);
+  g_clear_error (&error);
+  g_free (uri);
+  uri = g_strdup_printf ("pkcs11:token=" TOKEN ";object=kdh;type=cert?module-path=%s",
+                         hsm.module);
+  g_assert_null (pp_signer_new_for_uri (uri, USER_PIN, &error));
+  g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_INVALID_URI);
+  g_clear_error (&error);
+  g_free (uri);
+
+  uri = g_strdup_printf ("pkcs11:token=" TOKEN ";object=nokey;type=private?module-path=%s",
+                         hsm.module);
+  g_assert_null (pp_signer_new_for_uri (uri, USER_PIN, &error));
+  g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_OBJECT_NOT_FOUND);
+  g_clear_error (&error);
+}
+
+static void
+test_pkcs11_kdh (void)
+{
+  g_auto(SoftHsm) hsm = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpKeyStore) store = NULL;
+  g_autoptr(PpSigner) signer = NULL;
+  g_autoptr(PpSigner) store_signer = NULL;
+  g_autoptr(GBytes) sig = NULL;
+  g_autoptr(GBytes) sig2 = NULL;
+  g_autoptr(EVP_PKEY) token_pub = NULL;
+  g_autoptr(EVP_PKEY) signer_pub = NULL;
+  g_autofree char *uri = NULL;
+  g_autofree char *uri_no_pin = NULL;
+  RawToken raw;
+  CK_OBJECT_HANDLE priv;
+
+  if (!softhsm_setup (&hsm))
+    return;
+
+  store = pp_key_store_new_for_location (hsm.store_uri, USER_PIN, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (pp_key_store_get_backend_name (store), ==, "pkcs11");
+  g_assert_true (pp_key_store_generate_kdh_key (store, "kdh", NULL, &error));
+  g_assert_no_error (error);
+  g_assert_false (pp_key_store_generate_kdh_key (store, "kdh", NULL, &error));
+  g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_EXISTS);
+  g_clear_error (&error);
+
+  /* Sign through the RFC 7512 URI, PIN in the URI. */
+  uri = g_strdup_printf ("pkcs11:token=" TOKEN ";object=kdh;type=private"
+                         "?module-path=%s&pin-value=" USER_PIN, hsm.module);
+  signer = pp_signer_new_for_uri (uri, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (pp_signer_is_hardware (signer));
+  g_assert_true (pp_signer_sign (signer, message, sizeof message, &sig, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_bytes_get_size (sig), ==, 256);
+
+  raw_open (&raw, hsm.module);
+  token_pub = raw_public_key (&raw, "kdh");
+  g_assert_cmpint (EVP_PKEY_get_bits (token_pub), ==, 2048);
+  g_assert_true (verify_signature (token_pub, message, sizeof message, sig));
+  signer_pub = pp_signer_dup_public_key (signer, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (EVP_PKEY_eq (signer_pub, token_pub), ==, 1);
+
+  /* The private key can only sign: sensitive, never extractable, and
+   * its private exponent and primes are refused. */
+  priv = raw_find (&raw, CKO_PRIVATE_KEY, "kdh");
+  g_assert_true (raw_bool (&raw, priv, CKA_SENSITIVE) == CK_TRUE);
+  g_assert_true (raw_bool (&raw, priv, CKA_EXTRACTABLE) == CK_FALSE);
+  g_assert_true (raw_bool (&raw, priv, CKA_ALWAYS_SENSITIVE) == CK_TRUE);
+  g_assert_true (raw_bool (&raw, priv, CKA_NEVER_EXTRACTABLE) == CK_TRUE);
+  g_assert_true (raw_bool (&raw, priv, CKA_LOCAL) == CK_TRUE);
+  g_assert_true (raw_bool (&raw, priv, CKA_PRIVATE) == CK_TRUE);
+  g_assert_true (raw_bool (&raw, priv, CKA_DECRYPT) == CK_FALSE);
+  assert_unreadable (&raw, priv, CKA_PRIVATE_EXPONENT);
+  assert_unreadable (&raw, priv, CKA_PRIME_1);
+  raw_close (&raw);
+
+  /* PIN as the secret argument; and the store's own signer. */
+  uri_no_pin = g_strdup_printf ("pkcs11:token=" TOKEN ";object=kdh;type=private"
+                                "?module-path=%s", hsm.module);
+  g_clear_pointer (&signer, pp_signer_free);
+  signer = pp_signer_new_for_uri (uri_no_pin, USER_PIN, &error);
+  g_assert_no_error (error);
+  store_signer = pp_key_store_get_signer (store, "kdh", &error);
+  g_assert_no_error (error);
+  g_assert_true (pp_signer_sign (store_signer, message, sizeof message, &sig2, &error));
+  g_assert_no_error (error);
+  g_assert_true (verify_signature (token_pub, message, sizeof message, sig2));
+  /* PKCS#1 v1.5 is deterministic: same key, same message, same bytes. */
+  g_assert_true (g_bytes_equal (sig, sig2));
+
+  g_assert_null (pp_key_store_get_signer (store, "absent", &error));
+  g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+}
+
+static void
+test_pkcs11_certificate (void)
+{
+  g_auto(SoftHsm) hsm = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpKeyStore) store = NULL;
+  g_autoptr(PpSigner) signer = NULL;
+  g_autoptr(EVP_PKEY) pub = NULL;
+  g_autoptr(X509) cert1 = NULL;
+  g_autoptr(X509) cert2 = NULL;
+  g_autoptr(X509) back = NULL;
+  g_autoptr(X509) other = NULL;
+  RawToken raw;
+
+  if (!softhsm_setup (&hsm))
+    return;
+
+  store = pp_key_store_pkcs11_new (hsm.store_uri, USER_PIN, &error);
+  g_assert_no_error (error);
+  g_assert_true (pp_key_store_generate_kdh_key (store, "kdh", NULL, &error));
+  g_assert_no_error (error);
+  signer = pp_key_store_get_signer (store, "kdh", &error);
+  g_assert_no_error (error);
+  pub = pp_signer_dup_public_key (signer, &error);
+  g_assert_no_error (error);
+
+  cert1 = issue_certificate (pub, shared_rsa_key ());
+  g_assert_true (pp_key_store_store_certificate (store, "kdh", cert1, &error));
+  g_assert_no_error (error);
+  back = pp_key_store_load_certificate (store, "kdh", &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (X509_cmp (back, cert1), ==, 0);
+
+  /* Replacing leaves exactly one certificate object. */
+  cert2 = issue_certificate (pub, shared_rsa_key ());
+  ASN1_INTEGER_set (X509_get_serialNumber (cert2), 0x5678);
+  g_assert_cmpint (X509_sign (cert2, shared_rsa_key (), EVP_sha256 ()), >, 0);
+  g_assert_true (pp_key_store_store_certificate (store, "kdh", cert2, &error));
+  g_assert_no_error (error);
+  g_clear_pointer (&back, X509_free);
+  back = pp_key_store_load_certificate (store, "kdh", &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (X509_cmp (back, cert2), ==, 0);
+  raw_open (&raw, hsm.module);
+  raw_find (&raw, CKO_CERTIFICATE, "kdh");
+  raw_close (&raw);
+
+  other = issue_certificate (shared_rsa_key (), shared_rsa_key ());
+  g_assert_false (pp_key_store_store_certificate (store, "kdh", other, &error));
+  g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_INVALID_KEY);
+}
+
+static void
+test_pkcs11_tmk (void)
+{
+  g_auto(SoftHsm) hsm = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpKeyStore) store = NULL;
+  RawToken raw;
+
+  if (!softhsm_setup (&hsm))
+    return;
+
+  store = pp_key_store_pkcs11_new (hsm.store_uri, USER_PIN, &error);
+  g_assert_no_error (error);
+  check_tmks (store);
+
+  /* Generated in the token, and its value is never readable there. */
+  raw_open (&raw, hsm.module);
+  for (guint i = 0; i < G_N_ELEMENTS (tmk_kinds); i++)
+    {
+      CK_OBJECT_HANDLE tmk = raw_find (&raw, CKO_SECRET_KEY, tmk_kinds[i].label);
+
+      g_assert_true (raw_bool (&raw, tmk, CKA_LOCAL) == CK_TRUE);
+      g_assert_true (raw_bool (&raw, tmk, CKA_SENSITIVE) == CK_TRUE);
+      g_assert_true (raw_bool (&raw, tmk, CKA_ALWAYS_SENSITIVE) == CK_TRUE);
+      g_assert_true (raw_bool (&raw, tmk, CKA_TOKEN) == CK_TRUE);
+      assert_unreadable (&raw, tmk, CKA_VALUE);
+    }
+  raw_close (&raw);
+
+  g_assert_null (pp_key_store_export_tmk (store, "absent", NULL, &error));
+  g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_NOT_FOUND);
+}
+
+static void
+test_pkcs11_async (void)
+{
+  g_auto(SoftHsm) hsm = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpKeyStore) store = NULL;
+
+  if (!softhsm_setup (&hsm))
+    return;
+
+  store = pp_key_store_pkcs11_new (hsm.store_uri, USER_PIN, &error);
+  g_assert_no_error (error);
+  check_async (store);
+  release_and_wait (&store);
 }
 
 int
@@ -675,6 +1158,11 @@ main (int   argc,
   g_test_add_func ("/keystore/soft/certificate-mismatch", test_soft_certificate_mismatch);
   g_test_add_func ("/keystore/soft/tmk", test_soft_tmk);
   g_test_add_func ("/keystore/soft/async", test_soft_async);
+  g_test_add_func ("/keystore/pkcs11/errors", test_pkcs11_errors);
+  g_test_add_func ("/keystore/pkcs11/kdh", test_pkcs11_kdh);
+  g_test_add_func ("/keystore/pkcs11/certificate", test_pkcs11_certificate);
+  g_test_add_func ("/keystore/pkcs11/tmk", test_pkcs11_tmk);
+  g_test_add_func ("/keystore/pkcs11/async", test_pkcs11_async);
 
   return g_test_run ();
 }
