@@ -800,7 +800,8 @@ raw_open (RawToken   *raw,
       g_assert_cmpuint (raw->module->C_GetTokenInfo (slots[i], &info), ==, CKR_OK);
       if (strncmp ((const char *) info.label, TOKEN " ", strlen (TOKEN) + 1) != 0)
         continue;
-      g_assert_cmpuint (raw->module->C_OpenSession (slots[i], CKF_SERIAL_SESSION, NULL, NULL,
+      g_assert_cmpuint (raw->module->C_OpenSession (slots[i], CKF_SERIAL_SESSION | CKF_RW_SESSION,
+                                                    NULL, NULL,
                                                     &raw->session), ==, CKR_OK);
       rv = raw->module->C_Login (raw->session, CKU_USER, (CK_UTF8CHAR_PTR) USER_PIN,
                                  strlen (USER_PIN));
@@ -1121,6 +1122,42 @@ test_pkcs11_tmk (void)
       g_assert_true (raw_bool (&raw, tmk, CKA_TOKEN) == CK_TRUE);
       assert_unreadable (&raw, tmk, CKA_VALUE);
     }
+
+  /* An AES TMK made by another tool that may encrypt but not sign: its
+   * KCV comes from the ECB-based CMAC path, and must still match. */
+  {
+    CK_OBJECT_CLASS klass = CKO_SECRET_KEY;
+    CK_KEY_TYPE aes = CKK_AES;
+    CK_ULONG len = 16;
+    CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+    CK_ATTRIBUTE tmpl[] = {
+      { CKA_CLASS, &klass, sizeof klass },
+      { CKA_KEY_TYPE, &aes, sizeof aes },
+      { CKA_VALUE_LEN, &len, sizeof len },
+      { CKA_LABEL, (void *) "tmk-ecb", 7 },
+      { CKA_TOKEN, &yes, 1 },
+      { CKA_PRIVATE, &yes, 1 },
+      { CKA_SENSITIVE, &yes, 1 },
+      { CKA_EXTRACTABLE, &yes, 1 },
+      { CKA_ENCRYPT, &yes, 1 },
+      { CKA_SIGN, &no, 1 },
+    };
+    CK_MECHANISM gen = { CKM_AES_KEY_GEN, NULL, 0 };
+    CK_OBJECT_HANDLE h;
+    g_autoptr(PpSecureBuffer) key = NULL;
+    g_autofree char *kcv = NULL;
+    g_autofree char *expected = NULL;
+
+    g_assert_cmpuint (raw.module->C_GenerateKey (raw.session, &gen, tmpl, G_N_ELEMENTS (tmpl),
+                                                 &h), ==, CKR_OK);
+    kcv = pp_key_store_get_tmk_kcv (store, "tmk-ecb", NULL, &error);
+    g_assert_no_error (error);
+    key = pp_key_store_export_tmk (store, "tmk-ecb", NULL, &error);
+    g_assert_no_error (error);
+    expected = pp_kcv_compute (PP_KEY_ALGORITHM_AES, key, 5, &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (kcv, ==, expected);
+  }
   raw_close (&raw);
 
   g_assert_null (pp_key_store_export_tmk (store, "absent", NULL, &error));

@@ -73,22 +73,26 @@ find_all (PpKeyStorePkcs11  *self,
   CK_RV rv;
 
   rv = m->C_FindObjectsInit (self->token->session, tmpl, G_N_ELEMENTS (tmpl));
-  while (rv == CKR_OK)
+  if (rv == CKR_OK)
     {
-      CK_OBJECT_HANDLE batch[16];
-      CK_ULONG n = 0;
+      for (;;)
+        {
+          CK_OBJECT_HANDLE batch[16];
+          CK_ULONG n = 0;
 
-      rv = m->C_FindObjects (self->token->session, batch, G_N_ELEMENTS (batch), &n);
-      if (rv != CKR_OK || n == 0)
-        break;
-      g_array_append_vals (found, batch, n);
+          rv = m->C_FindObjects (self->token->session, batch, G_N_ELEMENTS (batch), &n);
+          if (rv != CKR_OK || n == 0)
+            break;
+          g_array_append_vals (found, batch, n);
+        }
+      /* Always end the search, or the session refuses the next one. */
+      m->C_FindObjectsFinal (self->token->session);
     }
   if (rv != CKR_OK)
     {
       pp_p11_set_error (error, rv, "Cannot search the token");
       return NULL;
     }
-  m->C_FindObjectsFinal (self->token->session);
   return g_steal_pointer (&found);
 }
 

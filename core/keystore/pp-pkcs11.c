@@ -429,13 +429,6 @@ pp_p11_sign (PpP11Token        *token,
       rv = token->module->C_Sign (token->session, (CK_BYTE_PTR) input, input_len,
                                   sig, &sig_len);
     }
-  else if (sig_len == 0)
-    {
-      /* Size query failed after SignInit: end the operation so the
-       * session stays usable. Some modules need a final C_Sign for that. */
-      CK_ULONG dummy = 0;
-      token->module->C_Sign (token->session, NULL, 0, NULL, &dummy);
-    }
   g_mutex_unlock (&token->lock);
 
   if (rv != CKR_OK)
