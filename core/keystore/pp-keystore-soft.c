@@ -19,7 +19,6 @@
 
 #include <glib/gstdio.h>
 #include <openssl/core_names.h>
-#include <openssl/encoder.h>
 #include <openssl/err.h>
 #include <openssl/objects.h>
 #include <openssl/pkcs12.h>
@@ -34,7 +33,6 @@
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (BIO, BIO_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_PKEY, EVP_PKEY_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_PKEY_CTX, EVP_PKEY_CTX_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (OSSL_ENCODER_CTX, OSSL_ENCODER_CTX_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PKCS8_PRIV_KEY_INFO, PKCS8_PRIV_KEY_INFO_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (X509_SIG, X509_SIG_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (X509, X509_free)
@@ -99,6 +97,38 @@ write_atomically (const char  *path,
   return TRUE;
 }
 
+/* PBKDF2-HMAC-SHA256 rounds for the passphrase. OpenSSL's default (2048)
+ * is too cheap for files an attacker may copy and attack offline; this
+ * costs tens of milliseconds per key use. */
+#define PBKDF2_ITERATIONS 100000
+
+/* Encrypts @p8 under the passphrase (PKCS#8 EncryptedPrivateKeyInfo,
+ * PBES2 with AES-256-CBC) and writes it as PEM to @path atomically. */
+static gboolean
+seal_and_write (PpKeyStoreSoft       *self,
+                const char           *path,
+                PKCS8_PRIV_KEY_INFO  *p8,
+                GError              **error)
+{
+  g_autoptr(X509_SIG) sealed = NULL;
+  g_autoptr(BIO) bio = BIO_new (BIO_s_mem ());
+  char *data = NULL;
+  long data_len;
+
+  sealed = PKCS8_encrypt_ex (-1, EVP_aes_256_cbc (), passphrase (self),
+                             (int) passphrase_len (self), NULL, 0, PBKDF2_ITERATIONS,
+                             p8, NULL, NULL);
+  if (bio == NULL || sealed == NULL || PEM_write_bio_PKCS8 (bio, sealed) != 1)
+    {
+      ERR_clear_error ();
+      g_set_error_literal (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_CRYPTO,
+                           "Cannot encrypt the key");
+      return FALSE;
+    }
+  data_len = BIO_get_mem_data (bio, &data);
+  return write_atomically (path, data, (gsize) data_len, error);
+}
+
 static gboolean
 refuse_existing (const char  *path,
                  const char  *label,
@@ -138,11 +168,8 @@ soft_generate_kdh_key (PpKeyStore    *store,
   g_autofree char *path = file_path (self, label, ".key.pem");
   g_autoptr(EVP_PKEY_CTX) ctx = NULL;
   g_autoptr(EVP_PKEY) pkey = NULL;
-  g_autoptr(OSSL_ENCODER_CTX) enc = NULL;
+  g_autoptr(PKCS8_PRIV_KEY_INFO) p8 = NULL;
   g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
-  unsigned char *pem = NULL;
-  size_t pem_len = 0;
-  gboolean ok;
 
   if (!refuse_existing (path, label, error))
     return FALSE;
@@ -167,18 +194,10 @@ soft_generate_kdh_key (PpKeyStore    *store,
       goto crypto_fail;
     }
 
-  enc = OSSL_ENCODER_CTX_new_for_pkey (pkey, EVP_PKEY_KEYPAIR, "PEM", "PrivateKeyInfo", NULL);
-  if (enc == NULL ||
-      OSSL_ENCODER_CTX_get_num_encoders (enc) == 0 ||
-      OSSL_ENCODER_CTX_set_cipher (enc, "AES-256-CBC", NULL) != 1 ||
-      OSSL_ENCODER_CTX_set_passphrase (enc, (const unsigned char *) passphrase (self),
-                                       passphrase_len (self)) != 1 ||
-      OSSL_ENCODER_to_data (enc, &pem, &pem_len) != 1)
+  p8 = EVP_PKEY2PKCS8 (pkey);
+  if (p8 == NULL)
     goto crypto_fail;
-
-  ok = write_atomically (path, (const char *) pem, pem_len, error);
-  OPENSSL_clear_free (pem, pem_len);
-  return ok;
+  return seal_and_write (self, path, p8, error);
 
 crypto_fail:
   ERR_clear_error ();
@@ -323,17 +342,13 @@ write_tmk (PpKeyStoreSoft        *self,
            GError               **error)
 {
   g_autoptr(PKCS8_PRIV_KEY_INFO) p8 = PKCS8_PRIV_KEY_INFO_new ();
-  g_autoptr(X509_SIG) sealed = NULL;
-  g_autoptr(BIO) bio = BIO_new (BIO_s_mem ());
   gsize len = pp_secure_buffer_get_len (key);
   unsigned char *copy;
-  char *data = NULL;
-  long data_len;
 
   /* PKCS8_pkey_set0 takes this buffer; the PKCS#8 structure cleanses it
    * when freed. */
   copy = OPENSSL_malloc (len);
-  if (p8 == NULL || bio == NULL || copy == NULL)
+  if (p8 == NULL || copy == NULL)
     {
       OPENSSL_free (copy);
       goto fail;
@@ -345,18 +360,12 @@ write_tmk (PpKeyStoreSoft        *self,
       OPENSSL_clear_free (copy, len);
       goto fail;
     }
-
-  sealed = PKCS8_encrypt_ex (-1, EVP_aes_256_cbc (), passphrase (self),
-                             (int) passphrase_len (self), NULL, 0, 0, p8, NULL, NULL);
-  if (sealed == NULL || PEM_write_bio_PKCS8 (bio, sealed) != 1)
-    goto fail;
-  data_len = BIO_get_mem_data (bio, &data);
-  return write_atomically (path, data, (gsize) data_len, error);
+  return seal_and_write (self, path, p8, error);
 
 fail:
   ERR_clear_error ();
   g_set_error_literal (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_CRYPTO,
-                       "Cannot encrypt the TMK");
+                       "Cannot encode the TMK");
   return FALSE;
 }
 
