@@ -27,6 +27,9 @@
 #include "pp-kcv.h"
 #include "pp-test-util.h"
 
+/* Where Debian, Fedora and upstream p11-kit look for *.module files. */
+#define P11_SYSTEM_MODULES_DIR "/usr/share/p11-kit/modules"
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (BIO, BIO_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_PKEY, EVP_PKEY_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_MD_CTX, EVP_MD_CTX_free)
@@ -1180,6 +1183,44 @@ test_pkcs11_async (void)
   release_and_wait (&store);
 }
 
+/* Without module-path= the token is looked up in every module p11-kit
+ * has registered, as a station configured by its administrator would. */
+static void
+test_pkcs11_registry (void)
+{
+  g_auto(SoftHsm) hsm = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpKeyStore) store = NULL;
+  g_autoptr(PpSigner) signer = NULL;
+  g_autoptr(GBytes) sig = NULL;
+  g_autoptr(EVP_PKEY) pub = NULL;
+  g_autofree char *registered = NULL;
+
+  if (!softhsm_setup (&hsm))
+    return;
+  registered = g_build_filename (P11_SYSTEM_MODULES_DIR, "softhsm2.module", NULL);
+  if (!g_file_test (registered, G_FILE_TEST_EXISTS))
+    {
+      g_test_skip ("SoftHSM2 is not registered with p11-kit on this system");
+      return;
+    }
+
+  store = pp_key_store_pkcs11_new ("pkcs11:token=" TOKEN, USER_PIN, &error);
+  g_assert_no_error (error);
+  g_assert_true (pp_key_store_generate_kdh_key (store, "kdh", NULL, &error));
+  g_assert_no_error (error);
+  g_clear_object (&store);
+
+  signer = pp_signer_new_for_uri ("pkcs11:token=" TOKEN ";object=kdh;type=private",
+                                  USER_PIN, &error);
+  g_assert_no_error (error);
+  g_assert_true (pp_signer_sign (signer, message, sizeof message, &sig, &error));
+  g_assert_no_error (error);
+  pub = pp_signer_dup_public_key (signer, &error);
+  g_assert_no_error (error);
+  g_assert_true (verify_signature (pub, message, sizeof message, sig));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1200,6 +1241,7 @@ main (int   argc,
   g_test_add_func ("/keystore/pkcs11/certificate", test_pkcs11_certificate);
   g_test_add_func ("/keystore/pkcs11/tmk", test_pkcs11_tmk);
   g_test_add_func ("/keystore/pkcs11/async", test_pkcs11_async);
+  g_test_add_func ("/keystore/pkcs11/registry", test_pkcs11_registry);
 
   return g_test_run ();
 }
