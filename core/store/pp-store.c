@@ -451,6 +451,18 @@ pp_store_add_terminals (PpStore                *self,
                         const char             *actor,
                         GError                **error)
 {
+  return pp_store_add_terminals_in_state (self, rows, n_rows, PP_TERMINAL_STATE_IN_STOCK,
+                                          actor, error);
+}
+
+gboolean
+pp_store_add_terminals_in_state (PpStore                *self,
+                                 const PpTerminalIntake *rows,
+                                 guint                   n_rows,
+                                 PpTerminalState         initial_state,
+                                 const char             *actor,
+                                 GError                **error)
+{
   g_autoptr(sqlite3_stmt) stmt = NULL;
   g_autoptr(JsonBuilder) detail = NULL;
   g_autofree char *subject = NULL;
@@ -462,6 +474,12 @@ pp_store_add_terminals (PpStore                *self,
   g_return_val_if_fail (actor != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
+  if (initial_state != PP_TERMINAL_STATE_RECEIVED && initial_state != PP_TERMINAL_STATE_IN_STOCK)
+    {
+      g_set_error_literal (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
+                           "new terminals enter the register as received or in_stock");
+      return FALSE;
+    }
   if (n_rows == 0)
     return TRUE;
 
@@ -470,7 +488,7 @@ pp_store_add_terminals (PpStore                *self,
 
   stmt = pp_store_prepare (self,
                            "INSERT INTO terminals (serial, vendor, model, state, created_at, updated_at) "
-                           "VALUES (?, ?, ?, 'in_stock', ?, ?)", error);
+                           "VALUES (?1, ?2, ?3, ?6, ?4, ?5)", error);
   if (stmt == NULL)
     goto fail;
 
@@ -478,6 +496,8 @@ pp_store_add_terminals (PpStore                *self,
   json_builder_begin_object (detail);
   json_builder_set_member_name (detail, "count");
   json_builder_add_int_value (detail, n_rows);
+  json_builder_set_member_name (detail, "state");
+  json_builder_add_string_value (detail, pp_terminal_state_to_string (initial_state));
   /* The journal names the serials; a big import lists the first ones. */
   json_builder_set_member_name (detail, "serials");
   json_builder_begin_array (detail);
@@ -506,6 +526,7 @@ pp_store_add_terminals (PpStore                *self,
       sqlite3_bind_text (stmt, 3, rows[i].model, -1, SQLITE_TRANSIENT);
       sqlite3_bind_int64 (stmt, 4, now);
       sqlite3_bind_int64 (stmt, 5, now);
+      sqlite3_bind_text (stmt, 6, pp_terminal_state_to_string (initial_state), -1, SQLITE_STATIC);
       rc = sqlite3_step (stmt);
       if (rc != SQLITE_DONE)
         {

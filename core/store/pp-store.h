@@ -59,6 +59,14 @@ gboolean    pp_store_add_terminals (PpStore                *self,
                                     guint                   n_rows,
                                     const char             *actor,
                                     GError                **error);
+/* Same, entering as @initial_state: PP_TERMINAL_STATE_RECEIVED (delivered, not yet
+ * checked into stock) or PP_TERMINAL_STATE_IN_STOCK; any other is PP_STORE_ERROR_INVALID. */
+gboolean    pp_store_add_terminals_in_state (PpStore                *self,
+                                             const PpTerminalIntake *rows,
+                                             guint                   n_rows,
+                                             PpTerminalState         initial_state,
+                                             const char             *actor,
+                                             GError                **error);
 gboolean    pp_store_has_terminal  (PpStore                *self,
                                     const char             *serial,
                                     gboolean               *out_exists,
