@@ -151,6 +151,45 @@ test_bad_rows (void)
   assert_problem (import, 9, 14, PP_CSV_IMPORT_ERROR_UNTERMINATED_QUOTE, "never closed");
 }
 
+static char *
+repeat (const char *unit,
+        guint       n)
+{
+  GString *s = g_string_new (NULL);
+
+  for (guint i = 0; i < n; i++)
+    g_string_append (s, unit);
+  return g_string_free (s, FALSE);
+}
+
+static void
+test_field_limits (void)
+{
+  /* The store takes at most 64 bytes; a CJK character is 3 of them. */
+  g_autofree char *cjk_21 = repeat ("\xe8\x81\x94", 21);
+  g_autofree char *cjk_22 = repeat ("\xe8\x81\x94", 22);
+  g_autofree char *ascii_64 = repeat ("A", 64);
+  g_autofree char *ascii_65 = repeat ("A", 65);
+  g_autofree char *text = g_strdup_printf ("serial,vendor,model\n"
+                                           "SN0001,%s,M\n"
+                                           "SN0002,%s,M\n"
+                                           "SN0003,V,%s\n"
+                                           "SN0004,V,%s\n"
+                                           "SN0005,\"   \",M\n",
+                                           cjk_21, cjk_22, ascii_64, ascii_65);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpCsvImport) import = pp_csv_import_parse (text, -1, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (import->rows->len, ==, 2);
+  assert_row (import, 0, 2, "SN0001", cjk_21, "M");
+  assert_row (import, 1, 4, "SN0003", "V", ascii_64);
+  g_assert_cmpuint (import->problems->len, ==, 3);
+  assert_problem (import, 0, 3, PP_CSV_IMPORT_ERROR_BAD_FIELD, "“vendor” is 66 bytes");
+  assert_problem (import, 1, 5, PP_CSV_IMPORT_ERROR_BAD_FIELD, "“model” is 65 bytes");
+  assert_problem (import, 2, 6, PP_CSV_IMPORT_ERROR_MISSING_FIELD, "“vendor”");
+}
+
 static void
 test_invalid_utf8_line_in_crlf (void)
 {
@@ -257,6 +296,7 @@ main (int argc, char **argv)
   g_test_add_func ("/csv-import/bom-crlf-reordered", test_bom_crlf_reordered);
   g_test_add_func ("/csv-import/quotes", test_quotes);
   g_test_add_func ("/csv-import/bad-rows", test_bad_rows);
+  g_test_add_func ("/csv-import/field-limits", test_field_limits);
   g_test_add_func ("/csv-import/invalid-utf8-crlf", test_invalid_utf8_line_in_crlf);
   g_test_add_func ("/csv-import/whole-file-errors", test_whole_file_errors);
   g_test_add_func ("/csv-import/reject-keeps-order", test_reject_keeps_order);

@@ -156,6 +156,11 @@ read_record (Reader    *r,
               r->p++;
             }
 
+          /* Spaces inside quotes are no more meaningful than outside:
+           * a vendor of "  " is as missing as an empty one. */
+          g_strstrip (field->str);
+          g_string_set_size (field, strlen (field->str));
+
           while (r->p < r->end && (*r->p == ' ' || *r->p == '\t'))
             r->p++;
           if (r->p < r->end && *r->p != ',' && !at_line_end (r))
@@ -336,11 +341,13 @@ check_row (PpCsvImport *self,
 
   for (guint c = COL_VENDOR; c <= COL_MODEL; c++)
     {
-      if (g_utf8_strlen (value[c], -1) > PP_CSV_FIELD_MAX_CHARS)
+      gsize n = strlen (value[c]);
+
+      if (n > PP_CSV_FIELD_MAX_BYTES)
         {
           add_problem (self, line, PP_CSV_IMPORT_ERROR_BAD_FIELD,
-                       g_strdup_printf ("field “%s” is longer than %d characters",
-                                        column_names[c], PP_CSV_FIELD_MAX_CHARS));
+                       g_strdup_printf ("field “%s” is %" G_GSIZE_FORMAT " bytes long; at most %d bytes of UTF-8 are allowed",
+                                        column_names[c], n, PP_CSV_FIELD_MAX_BYTES));
           return;
         }
       if (has_control_char (value[c]))

@@ -30,8 +30,9 @@ typedef enum {
   PP_CSV_IMPORT_ERROR_DUPLICATE_IN_STORE,  /* row: set by the importer, not by the parser */
 } PpCsvImportError;
 
-/* Longest vendor or model accepted, in characters. */
-#define PP_CSV_FIELD_MAX_CHARS 64
+/* Longest vendor or model accepted, in bytes of UTF-8: the store's limit,
+ * checked here so the user learns the line number. */
+#define PP_CSV_FIELD_MAX_BYTES 64
 
 typedef struct {
   guint  line;     /* 1-based line the row starts on */
