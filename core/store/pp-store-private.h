@@ -80,4 +80,11 @@ gboolean      pp_store_move_terminal    (PpStore         *self,
                                          PpTerminalState  to,
                                          GError         **error);
 
+/* Issues the next MID or TID (@kind "mid" or "tid") under the configured
+ * prefix, inside the open transaction, and records it as issued. */
+gboolean      pp_store_issue_number     (PpStore         *self,
+                                         const char      *kind,
+                                         char             out[16],
+                                         GError         **error);
+
 G_END_DECLS

@@ -13,6 +13,7 @@
 #include <glib-object.h>
 #include <json-glib/json-glib.h>
 
+#include "pp-merchant.h"
 #include "pp-terminal.h"
 
 G_BEGIN_DECLS
@@ -97,6 +98,44 @@ gboolean    pp_store_transition_terminal (PpStore         *self,
                                           const char      *actor,
                                           const char      *reason,
                                           GError         **error);
+
+/* ---- merchants and merchant-terminal numbers ----
+ * MID = prefix + sequence + Luhn digit (15 digits), TID likewise (8 digits); see
+ * pp-mtn.h and docs/merchant-terminal-numbers.md. The prefixes are store settings;
+ * the defaults are MID "8981000" (institution 898, branch 1000: 7 sequence digits,
+ * 10 million merchants) and TID "1" (6 sequence digits, a million terminals). Each
+ * prefix has its own counter; every number ever issued is recorded and never reissued. */
+#define PP_STORE_DEFAULT_MID_PREFIX "8981000"
+#define PP_STORE_DEFAULT_TID_PREFIX "1"
+
+char       *pp_store_get_mid_prefix   (PpStore     *self);
+char       *pp_store_get_tid_prefix   (PpStore     *self);
+/* NULL leaves a prefix unchanged. PP_STORE_ERROR_INVALID if a prefix is not digits
+ * or leaves no room for a sequence. */
+gboolean    pp_store_set_mtn_prefixes (PpStore     *self,
+                                       const char  *mid_prefix,
+                                       const char  *tid_prefix,
+                                       const char  *actor,
+                                       GError     **error);
+/* Issues one TID on its own (install orders issue theirs themselves). */
+char       *pp_store_issue_tid        (PpStore     *self,
+                                       const char  *actor,
+                                       GError     **error);
+
+/* Validates the fields (see pp-merchant.h), issues the merchant's MID and stores it.
+ * DUPLICATE if the registration number is already known. */
+PpMerchant *pp_store_add_merchant        (PpStore                 *self,
+                                          const PpMerchantFields  *fields,
+                                          const char              *actor,
+                                          GError                 **error);
+PpMerchant *pp_store_get_merchant        (PpStore                 *self,
+                                          gint64                   id,
+                                          GError                 **error);   /* NOT_FOUND */
+PpMerchant *pp_store_get_merchant_by_mid (PpStore                 *self,
+                                          const char              *mid,
+                                          GError                 **error);   /* NOT_FOUND */
+GPtrArray  *pp_store_list_merchants      (PpStore                 *self,
+                                          GError                 **error);   /* element-type PpMerchant */
 
 /* Demo data on first start: n terminals spread over the states, demo merchants, and demo
  * users "alice" (field manager), "bob" (reviewer), "carol" (administrator) with password
