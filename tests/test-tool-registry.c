@@ -461,6 +461,13 @@ test_help_version_unknown (void)
   assert_contains (out, "--db");
   g_clear_pointer (&out, g_free);
 
+  g_assert_cmpint (run (&out, &err, "frobnicate", NULL), !=, 0);
+  g_assert_cmpstr (out, ==, "");
+  g_assert_cmpuint (count_lines (err), ==, 1);
+  assert_contains (err, "unknown command “frobnicate”");
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+
   g_assert_cmpint (run (&out, &err, "registry", "frobnicate", NULL), !=, 0);
   g_assert_cmpstr (out, ==, "");
   g_assert_cmpuint (count_lines (err), ==, 1);
