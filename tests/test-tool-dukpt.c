@@ -32,6 +32,19 @@ common_of (JsonParser *parser)
                                         "common");
 }
 
+/* Compares printed keys without putting them in the test output. */
+static void
+assert_key_hex (const char *got,
+                const char *expected,
+                const char *what)
+{
+  if (g_strcmp0 (got, expected) != 0)
+    {
+      g_test_message ("%s: the printed key differs from the published value", what);
+      g_assert_not_reached ();
+    }
+}
+
 /* Runs the tool, expects success and returns stdout without the newline. */
 static char *
 run_ok (const char * const *argv)
@@ -74,7 +87,7 @@ assert_fails (const char * const *argv,
   int status = pp_test_run_tool (argv, NULL, &out, &err);
 
   g_assert_cmpint (status, !=, 0);
-  g_assert_cmpstr (out, ==, "");
+  g_assert_true (out[0] == '\0');
   g_assert_true (g_str_has_prefix (err, "posprov-tool: "));
   g_assert_true (g_str_has_suffix (err, "\n"));
   g_assert_true (strchr (err, '\n') == err + strlen (err) - 1);
@@ -107,7 +120,7 @@ test_tool_tdes (void)
     const char *argv[] = { "dukpt", "ipek", "--bdk", bdk_lower, "--ksn", ksn_lower, NULL };
 
     ipek = run_ok (argv);
-    g_assert_cmpstr (ipek, ==, member (common, "expected_ipek"));
+    assert_key_hex (ipek, member (common, "expected_ipek"), "IPEK");
   }
 
   pp_hex_decode_into (member (common, "mac_and_data_input_hex"), padded,
@@ -120,7 +133,7 @@ test_tool_tdes (void)
       g_autofree char *tk = derive (bdk, ksn, "transaction", NULL);
 
       g_test_message ("%s", member (c, "id"));
-      g_assert_cmpstr (tk, ==, member (c, "transaction_key"));
+      assert_key_hex (tk, member (c, "transaction_key"), member (c, "id"));
 
       /* The data key, checked through the published request ciphertext. */
       if (i < 3 || i == json_array_get_length (cases) - 1)
@@ -159,8 +172,8 @@ test_tool_tdes_variants (void)
       g_autofree char *mac = derive (bdk, member (c, "ksn"), "mac", "tdes2");
 
       g_test_message ("%s", member (c, "id"));
-      g_assert_cmpstr (pin, ==, member (c, "pin_key"));
-      g_assert_cmpstr (mac, ==, member (c, "mac_request_key"));
+      assert_key_hex (pin, member (c, "pin_key"), member (c, "id"));
+      assert_key_hex (mac, member (c, "mac_request_key"), member (c, "id"));
     }
 }
 
@@ -189,7 +202,7 @@ test_tool_aes (gconstpointer data)
                            "--initial-key-id", member (common, "initial_key_id"), NULL };
     g_autofree char *ik = run_ok (argv);
 
-    g_assert_cmpstr (ik, ==, member (common, "expected_initial_key"));
+    assert_key_hex (ik, member (common, "expected_initial_key"), file);
   }
 
   for (guint i = 0; i < json_array_get_length (cases); i++)
@@ -200,7 +213,7 @@ test_tool_aes (gconstpointer data)
       g_autoptr(GList) names = json_object_get_members (c);
 
       g_test_message ("%s %s", file, member (c, "id"));
-      g_assert_cmpstr (tk, ==, member (c, "transaction_key"));
+      assert_key_hex (tk, member (c, "transaction_key"), member (c, "id"));
 
       for (GList *l = names; l != NULL; l = l->next)
         for (guint f = 0; f < G_N_ELEMENTS (fields); f++)
@@ -209,7 +222,7 @@ test_tool_aes (gconstpointer data)
               const char *type = (const char *) l->data + strlen (fields[f].prefix);
               g_autofree char *wk = derive (bdk, ksn, fields[f].usage, type);
 
-              g_assert_cmpstr (wk, ==, member (c, l->data));
+              assert_key_hex (wk, member (c, l->data), l->data);
               working++;
             }
     }
@@ -238,7 +251,7 @@ test_tool_json (void)
   g_assert_cmpstr (member (o, "dukpt"), ==, "tdes");
   g_assert_cmpstr (member (o, "key_usage"), ==, "pin");
   g_assert_cmpstr (member (o, "key_type"), ==, "tdes2");
-  g_assert_cmpstr (member (o, "key"), ==, "042666B49184CF5C68DE9628D0397B36");
+  assert_key_hex (member (o, "key"), "042666B49184CF5C68DE9628D0397B36", "JSON PIN key");
   key = pp_secure_buffer_new_from_hex ("042666B49184CF5C68DE9628D0397B36", NULL);
   kcv = pp_kcv_compute (PP_KEY_ALGORITHM_TDES, key, 3, &error);
   g_assert_no_error (error);
@@ -249,7 +262,7 @@ test_tool_json (void)
   o = json_node_get_object (json_parser_get_root (parser));
   g_assert_cmpstr (member (o, "dukpt"), ==, "aes");
   g_assert_cmpstr (member (o, "key_type"), ==, "aes128");
-  g_assert_cmpstr (member (o, "key"), ==, "1273671EA26AC29AFA4D1084127652A1");
+  assert_key_hex (member (o, "key"), "1273671EA26AC29AFA4D1084127652A1", "JSON initial key");
   g_assert_cmpuint (strlen (member (o, "kcv")), ==, 10);
 }
 
