@@ -1183,6 +1183,74 @@ test_pkcs11_async (void)
   release_and_wait (&store);
 }
 
+typedef struct
+{
+  PpSigner *signer;
+  EVP_PKEY *pub;
+  guint     index;
+} SignerThread;
+
+static gpointer
+sign_in_thread (gpointer data)
+{
+  SignerThread *st = data;
+
+  for (guint i = 0; i < 5; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GBytes) sig = NULL;
+      guint8 msg[2] = { (guint8) st->index, (guint8) i };
+
+      if (!pp_signer_sign (st->signer, msg, sizeof msg, &sig, &error))
+        return GINT_TO_POINTER (FALSE);
+      if (!verify_signature (st->pub, msg, sizeof msg, sig))
+        return GINT_TO_POINTER (FALSE);
+    }
+  return GINT_TO_POINTER (TRUE);
+}
+
+/* One token signer used by several threads at once (the session is
+ * shared, so the calls must be serialised); and a cancelled async sign. */
+static void
+test_pkcs11_threads (void)
+{
+  g_auto(SoftHsm) hsm = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpKeyStore) store = NULL;
+  g_autoptr(PpSigner) signer = NULL;
+  g_autoptr(EVP_PKEY) pub = NULL;
+  g_autoptr(GCancellable) cancelled = g_cancellable_new ();
+  g_autoptr(GBytes) data = g_bytes_new_static (message, sizeof message);
+  g_autoptr(GAsyncResult) result = NULL;
+  SignerThread st[4];
+  GThread *threads[4];
+
+  if (!softhsm_setup (&hsm))
+    return;
+
+  store = pp_key_store_pkcs11_new (hsm.store_uri, USER_PIN, &error);
+  g_assert_no_error (error);
+  g_assert_true (pp_key_store_generate_kdh_key (store, "kdh", NULL, &error));
+  g_assert_no_error (error);
+  signer = pp_key_store_get_signer (store, "kdh", &error);
+  g_assert_no_error (error);
+  pub = pp_signer_dup_public_key (signer, &error);
+  g_assert_no_error (error);
+
+  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+    {
+      st[i] = (SignerThread) { signer, pub, i };
+      threads[i] = g_thread_new ("signer", sign_in_thread, &st[i]);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+    g_assert_true (GPOINTER_TO_INT (g_thread_join (threads[i])));
+
+  g_cancellable_cancel (cancelled);
+  pp_signer_sign_async (signer, data, cancelled, signer_async_done, &result);
+  g_assert_null (pp_signer_sign_finish (signer, wait_for (&result), &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+}
+
 /* Without module-path= the token is looked up in every module p11-kit
  * has registered, as a station configured by its administrator would. */
 static void
@@ -1241,6 +1309,7 @@ main (int   argc,
   g_test_add_func ("/keystore/pkcs11/certificate", test_pkcs11_certificate);
   g_test_add_func ("/keystore/pkcs11/tmk", test_pkcs11_tmk);
   g_test_add_func ("/keystore/pkcs11/async", test_pkcs11_async);
+  g_test_add_func ("/keystore/pkcs11/threads", test_pkcs11_threads);
   g_test_add_func ("/keystore/pkcs11/registry", test_pkcs11_registry);
 
   return g_test_run ();
