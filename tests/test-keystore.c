@@ -1044,6 +1044,32 @@ test_pkcs11_kdh (void)
   g_assert_null (pp_key_store_get_signer (store, "absent", &error));
   g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_NOT_FOUND);
   g_clear_error (&error);
+
+  /* A 1024-bit key put on the token by another tool is refused. */
+  raw_open (&raw, hsm.module);
+  {
+    CK_MECHANISM gen = { CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0 };
+    CK_ULONG bits = 1024;
+    CK_BBOOL yes = CK_TRUE;
+    CK_ATTRIBUTE pub_tmpl[] = {
+      { CKA_MODULUS_BITS, &bits, sizeof bits },
+      { CKA_LABEL, (void *) "weak", 4 },
+      { CKA_VERIFY, &yes, 1 },
+    };
+    CK_ATTRIBUTE priv_tmpl[] = {
+      { CKA_LABEL, (void *) "weak", 4 },
+      { CKA_SIGN, &yes, 1 },
+      { CKA_PRIVATE, &yes, 1 },
+    };
+    CK_OBJECT_HANDLE h1, h2;
+
+    g_assert_cmpuint (raw.module->C_GenerateKeyPair (raw.session, &gen, pub_tmpl, 3,
+                                                     priv_tmpl, 3, &h1, &h2), ==, CKR_OK);
+  }
+  g_assert_null (pp_key_store_get_signer (store, "weak", &error));
+  g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_INVALID_KEY);
+  g_clear_error (&error);
+  raw_close (&raw);
 }
 
 static void
