@@ -27,6 +27,9 @@
 
 #include <string.h>
 
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+
 #include "pp-hex.h"
 #include "pp-kcv.h"
 #include "pp-test-util.h"
@@ -445,6 +448,107 @@ expect_unwrap_error (const char *kbpk_hex,
   g_assert_null (key);
 }
 
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_CIPHER_CTX, EVP_CIPHER_CTX_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_MAC, EVP_MAC_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_MAC_CTX, EVP_MAC_CTX_free)
+
+/* Builds a correctly authenticated version B block around arbitrary clear
+ * key data (length field included), independently of pp_tr31_wrap, so the
+ * checks made after the MAC can be reached with bad content. */
+static char *
+forge_block_b (const char   *kbpk_hex,
+               const guint8 *plain,
+               gsize         plain_len)
+{
+  g_autoptr(PpSecureBuffer) kbpk = sb_hex (kbpk_hex);
+  g_autoptr(PpSecureBuffer) kbek = NULL;
+  g_autoptr(PpSecureBuffer) kbak = NULL;
+  g_autoptr(EVP_MAC) mac = EVP_MAC_fetch (NULL, "CMAC", NULL);
+  g_autoptr(EVP_MAC_CTX) mctx = EVP_MAC_CTX_new (mac);
+  g_autoptr(EVP_CIPHER_CTX) cctx = EVP_CIPHER_CTX_new ();
+  g_autofree char *header = g_strdup_printf ("B%04uP0TE00E0000",
+                                             (guint) (16 + 2 * plain_len + 16));
+  g_autofree guint8 *ct = g_malloc (plain_len);
+  g_autofree char *ct_hex = NULL;
+  g_autofree char *mac_hex = NULL;
+  OSSL_PARAM params[2];
+  guint8 k[24], tag[8];
+  gsize tag_len = 0;
+  int outl = 0;
+
+  g_assert_true (pp_tr31_derive_keys ('B', kbpk, &kbek, &kbak, NULL));
+  params[0] = OSSL_PARAM_construct_utf8_string (OSSL_MAC_PARAM_CIPHER, (char *) "DES-EDE3-CBC", 0);
+  params[1] = OSSL_PARAM_construct_end ();
+
+  memcpy (k, pp_secure_buffer_peek (kbak), 16);
+  memcpy (k + 16, pp_secure_buffer_peek (kbak), 8);
+  g_assert_cmpint (EVP_MAC_init (mctx, k, 24, params), ==, 1);
+  g_assert_cmpint (EVP_MAC_update (mctx, (const guint8 *) header, 16), ==, 1);
+  g_assert_cmpint (EVP_MAC_update (mctx, plain, plain_len), ==, 1);
+  g_assert_cmpint (EVP_MAC_final (mctx, tag, &tag_len, sizeof tag), ==, 1);
+
+  memcpy (k, pp_secure_buffer_peek (kbek), 16);
+  memcpy (k + 16, pp_secure_buffer_peek (kbek), 8);
+  g_assert_cmpint (EVP_EncryptInit_ex2 (cctx, EVP_des_ede3_cbc (), k, tag, NULL), ==, 1);
+  g_assert_cmpint (EVP_CIPHER_CTX_set_padding (cctx, 0), ==, 1);
+  g_assert_cmpint (EVP_EncryptUpdate (cctx, ct, &outl, plain, (int) plain_len), ==, 1);
+  g_assert_cmpint (outl, ==, (int) plain_len);
+
+  ct_hex = pp_hex_encode (ct, plain_len);
+  mac_hex = pp_hex_encode (tag, sizeof tag);
+  return g_strconcat (header, ct_hex, mac_hex, NULL);
+}
+
+static void
+test_after_mac (void)
+{
+  static const struct {
+    guint8 hi, lo;
+    gsize plain_len;
+    int code;   /* -1: must unwrap */
+  } cases[] = {
+    { 0x00, 0x80, 24, -1 },                       /* 16-byte TDES key: valid */
+    { 0x00, 0x40, 16, -1 },                       /* 8-byte TDES key: valid */
+    { 0x00, 0x00, 24, PP_TR31_ERROR_KEY_LENGTH }, /* zero length */
+    { 0x00, 0x81, 24, PP_TR31_ERROR_KEY_LENGTH }, /* not whole bytes */
+    { 0x00, 0xB8, 24, PP_TR31_ERROR_KEY_LENGTH }, /* 23 bytes > 24 - 2 */
+    { 0x00, 0xB0, 24, PP_TR31_ERROR_KEY_SIZE },   /* 22 bytes fit, not a TDES key */
+    { 0xFF, 0xF8, 24, PP_TR31_ERROR_KEY_LENGTH }, /* far beyond the data */
+    { 0x00, 0x78, 24, PP_TR31_ERROR_KEY_SIZE },   /* 15 bytes: not a TDES key */
+    { 0x00, 0xA0, 24, PP_TR31_ERROR_KEY_SIZE },   /* 20 bytes: not a TDES key */
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      guint8 plain[32];
+      g_autofree char *block = NULL;
+      g_autoptr(PpSecureBuffer) kbpk = sb_hex (KBPK_B);
+      g_autoptr(PpSecureBuffer) key = NULL;
+      g_autoptr(GError) error = NULL;
+
+      for (gsize j = 0; j < sizeof plain; j++)
+        plain[j] = (guint8) (0x11 * j);
+      plain[0] = cases[i].hi;
+      plain[1] = cases[i].lo;
+      block = forge_block_b (KBPK_B, plain, cases[i].plain_len);
+      key = pp_tr31_unwrap (kbpk, block, NULL, &error);
+
+      if (cases[i].code < 0)
+        {
+          g_assert_no_error (error);
+          g_assert_cmpuint (pp_secure_buffer_get_len (key), ==,
+                            ((cases[i].hi << 8) | cases[i].lo) / 8);
+          g_assert_true (memcmp (pp_secure_buffer_peek (key), plain + 2,
+                                 pp_secure_buffer_get_len (key)) == 0);
+        }
+      else
+        {
+          g_assert_error (error, PP_TR31_ERROR, cases[i].code);
+          g_assert_null (key);
+        }
+    }
+}
+
 static void
 test_negative_specific (void)
 {
@@ -805,6 +909,7 @@ main (int argc, char **argv)
   g_test_add_func ("/tr31/round-trip", test_round_trip);
   g_test_add_func ("/tr31/negative/psec", test_negative_psec);
   g_test_add_func ("/tr31/negative/specific", test_negative_specific);
+  g_test_add_func ("/tr31/negative/after-mac", test_after_mac);
   g_test_add_func ("/tr31/usage-table", test_usage_table);
   g_test_add_func ("/tr31/header-parse", test_header_parse);
   g_test_add_func ("/tr31/tamper", test_tamper);
