@@ -463,6 +463,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_MAC_CTX, EVP_MAC_CTX_free)
  * checks made after the MAC can be reached with bad content. */
 static char *
 forge_block_b (const char   *kbpk_hex,
+               const char   *header_rest,
                const guint8 *plain,
                gsize         plain_len)
 {
@@ -472,8 +473,10 @@ forge_block_b (const char   *kbpk_hex,
   g_autoptr(EVP_MAC) mac = EVP_MAC_fetch (NULL, "CMAC", NULL);
   g_autoptr(EVP_MAC_CTX) mctx = EVP_MAC_CTX_new (mac);
   g_autoptr(EVP_CIPHER_CTX) cctx = EVP_CIPHER_CTX_new ();
-  g_autofree char *header = g_strdup_printf ("B%04uP0TE00E0000",
-                                             (guint) (16 + 2 * plain_len + 16));
+  gsize header_len = 5 + strlen (header_rest);
+  g_autofree char *header = g_strdup_printf ("B%04u%s",
+                                             (guint) (header_len + 2 * plain_len + 16),
+                                             header_rest);
   g_autofree guint8 *ct = g_malloc (plain_len);
   g_autofree char *ct_hex = NULL;
   g_autofree char *mac_hex = NULL;
@@ -489,7 +492,7 @@ forge_block_b (const char   *kbpk_hex,
   memcpy (k, pp_secure_buffer_peek (kbak), 16);
   memcpy (k + 16, pp_secure_buffer_peek (kbak), 8);
   g_assert_cmpint (EVP_MAC_init (mctx, k, 24, params), ==, 1);
-  g_assert_cmpint (EVP_MAC_update (mctx, (const guint8 *) header, 16), ==, 1);
+  g_assert_cmpint (EVP_MAC_update (mctx, (const guint8 *) header, header_len), ==, 1);
   g_assert_cmpint (EVP_MAC_update (mctx, plain, plain_len), ==, 1);
   g_assert_cmpint (EVP_MAC_final (mctx, tag, &tag_len, sizeof tag), ==, 1);
 
@@ -536,7 +539,7 @@ test_after_mac (void)
         plain[j] = (guint8) (0x11 * j);
       plain[0] = cases[i].hi;
       plain[1] = cases[i].lo;
-      block = forge_block_b (KBPK_B, plain, cases[i].plain_len);
+      block = forge_block_b (KBPK_B, "P0TE00E0000", plain, cases[i].plain_len);
       key = pp_tr31_unwrap (kbpk, block, NULL, &error);
 
       if (cases[i].code < 0)
@@ -553,6 +556,55 @@ test_after_mac (void)
           g_assert_null (key);
         }
     }
+}
+
+/* KC: the check value of the wrapped key, verified on wrap and unwrap. */
+static void
+test_kc_block (void)
+{
+  g_autoptr(PpSecureBuffer) kbpk = sb_hex (KBPK_B);
+  g_autoptr(PpSecureBuffer) aes_kbpk = sb_hex (KBPK_D);
+  /* TR-31:2018 A.7.2.2 key, KCV 57C409; A.7.4 AES key, CMAC KCV 08793E25AB */
+  g_autoptr(PpSecureBuffer) key = sb_hex ("3F419E1CB7079442AA37474C2EFBF8B8");
+  g_autoptr(PpSecureBuffer) back = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *block = NULL;
+  g_autofree char *aes_block = NULL;
+  g_autofree char *forged = NULL;
+  guint8 plain[24] = { 0x00, 0x80 };
+  char *none;
+
+  block = pp_tr31_wrap (kbpk, "B0000P0TE00E0200KC0C0057C409PB04", key, &error);
+  g_assert_no_error (error);
+  back = pp_tr31_unwrap (kbpk, block, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (pp_secure_buffer_equal (back, key));
+  g_clear_pointer (&back, pp_secure_buffer_free);
+
+  aes_block = pp_tr31_wrap (aes_kbpk, "D0000P0AE00E0100KC100108793E25AB", key, &error);
+  g_assert_no_error (error);
+  back = pp_tr31_unwrap (aes_kbpk, aes_block, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (pp_secure_buffer_equal (back, key));
+
+  none = pp_tr31_wrap (kbpk, "B0000P0TE00E0200KC0C0057C408PB04", key, &error);
+  g_assert_error (error, PP_TR31_ERROR, PP_TR31_ERROR_KCV_MISMATCH);
+  g_assert_null (none);
+  g_clear_error (&error);
+
+  none = pp_tr31_wrap (kbpk, "B0000P0TE00E0200KC0C0257C409PB04", key, &error);
+  g_assert_error (error, PP_TR31_ERROR, PP_TR31_ERROR_OPTIONAL_BLOCK_DATA);
+  g_clear_error (&error);
+
+  none = pp_tr31_wrap (kbpk, "B0000P0TE00E0200KC060057PB0A000000", key, &error);
+  g_assert_error (error, PP_TR31_ERROR, PP_TR31_ERROR_OPTIONAL_BLOCK_DATA);
+  g_clear_error (&error);
+
+  /* An authentic block whose KC does not match its key. */
+  memcpy (plain + 2, pp_secure_buffer_peek (key), 16);
+  forged = forge_block_b (KBPK_B, "P0TE00E0200KC0C0057C408PB04", plain, sizeof plain);
+  g_assert_null (pp_tr31_unwrap (kbpk, forged, NULL, &error));
+  g_assert_error (error, PP_TR31_ERROR, PP_TR31_ERROR_KCV_MISMATCH);
 }
 
 static void
@@ -918,6 +970,7 @@ main (int argc, char **argv)
   g_test_add_func ("/tr31/negative/psec", test_negative_psec);
   g_test_add_func ("/tr31/negative/specific", test_negative_specific);
   g_test_add_func ("/tr31/negative/after-mac", test_after_mac);
+  g_test_add_func ("/tr31/kc-block", test_kc_block);
   g_test_add_func ("/tr31/usage-table", test_usage_table);
   g_test_add_func ("/tr31/header-parse", test_header_parse);
   g_test_add_func ("/tr31/tamper", test_tamper);

@@ -394,6 +394,17 @@ parse_optional_blocks (PpTr31Header  *header,
             }
         }
 
+      /* KC/KP: check value method ("00" legacy, "01" CMAC), then the value. */
+      if ((g_str_equal (id, "KC") || g_str_equal (id, "KP")) &&
+          (block_len - data_start < 2 + 2 * PP_KCV_MIN_LENGTH ||
+           text[pos + data_start] != '0' ||
+           (text[pos + data_start + 1] != '0' && text[pos + data_start + 1] != '1')))
+        {
+          g_set_error (error, PP_TR31_ERROR, PP_TR31_ERROR_OPTIONAL_BLOCK_DATA,
+                       "Optional block “%s” is not a check value (00 or 01, then hex)", id);
+          return FALSE;
+        }
+
       block = g_new0 (PpTr31OptionalBlock, 1);
       memcpy (block->id, id, 3);
       block->data = g_strndup (text + pos + data_start, block_len - data_start);
@@ -827,6 +838,43 @@ check_key_size (char      algorithm,
   return ok;
 }
 
+/* KC carries the check value of the wrapped key. It is verified where
+ * pp-kcv implements the method (legacy "00" for TDES keys, CMAC "01" for AES
+ * keys); other combinations pass unverified. */
+static gboolean
+check_kc (const PpTr31Header    *header,
+          const PpSecureBuffer  *key,
+          GError               **error)
+{
+  const char *kc = pp_tr31_header_get_optional_block (header, "KC");
+  g_autofree char *kcv = NULL;
+  PpKeyAlgorithm alg;
+  gsize kcv_len;
+
+  if (kc == NULL)
+    return TRUE;
+
+  if (header->algorithm == 'T' && g_str_has_prefix (kc, "00"))
+    alg = PP_KEY_ALGORITHM_TDES;
+  else if (header->algorithm == 'A' && g_str_has_prefix (kc, "01"))
+    alg = PP_KEY_ALGORITHM_AES;
+  else
+    return TRUE;
+
+  kcv_len = (strlen (kc) - 2) / 2;
+  if (kcv_len > PP_KCV_MAX_LENGTH || (alg == PP_KEY_ALGORITHM_TDES && kcv_len > 8))
+    return TRUE;
+
+  kcv = pp_kcv_compute (alg, key, kcv_len, NULL);
+  if (kcv == NULL || !pp_kcv_equal (kcv, kc + 2))
+    {
+      g_set_error_literal (error, PP_TR31_ERROR, PP_TR31_ERROR_KCV_MISMATCH,
+                           "The key does not match the check value in optional block KC");
+      return FALSE;
+    }
+  return TRUE;
+}
+
 PpSecureBuffer *
 pp_tr31_unwrap (const PpSecureBuffer  *kbpk,
                 const char            *key_block,
@@ -837,6 +885,7 @@ pp_tr31_unwrap (const PpSecureBuffer  *kbpk,
   g_autoptr(PpSecureBuffer) kbek = NULL;
   g_autoptr(PpSecureBuffer) kbak = NULL;
   g_autoptr(PpSecureBuffer) plain = NULL;
+  g_autoptr(PpSecureBuffer) key = NULL;
   g_autofree guint8 *ciphertext = NULL;
   const char *payload;
   guint8 mac[16];
@@ -952,10 +1001,14 @@ pp_tr31_unwrap (const PpSecureBuffer  *kbpk,
   if (!check_key_size (header->algorithm, key_len, error))
     return NULL;
 
+  key = pp_secure_buffer_new_from (pp_secure_buffer_peek (plain) + 2, key_len);
+  if (!check_kc (header, key, error))
+    return NULL;
+
   if (out_header != NULL)
     *out_header = g_steal_pointer (&header);
 
-  return pp_secure_buffer_new_from (pp_secure_buffer_peek (plain) + 2, key_len);
+  return g_steal_pointer (&key);
 }
 
 static char *
@@ -998,6 +1051,8 @@ wrap_internal (const PpSecureBuffer  *kbpk,
 
   key_len = pp_secure_buffer_get_len (key);
   if (!check_key_size (header->algorithm, key_len, error))
+    return NULL;
+  if (!check_kc (header, key, error))
     return NULL;
   if (key_len > PP_TR31_MAX_LENGTH)
     {

@@ -36,6 +36,9 @@
  *  - The header including optional blocks must be a multiple of the cipher
  *    block size (8 for A/B/C, 16 for D), as X9.143 requires (that is what
  *    PB is for).
+ *  - KC and KP hold "00" (legacy) or "01" (CMAC) and a 2 to 8-byte check
+ *    value. A KC block is verified against the key (wrap and unwrap) where
+ *    pp-kcv has the method: legacy for TDES keys, CMAC for AES keys.
  *  - The MAC is verified (CRYPTO_memcmp) before the key length field or any
  *    other decrypted byte is examined.
  */
@@ -77,6 +80,7 @@ typedef enum {
   PP_TR31_ERROR_KEY_SIZE,               /* key size not valid for its algorithm */
   PP_TR31_ERROR_PADDING,                /* wrap: padding does not complete the blocks */
   PP_TR31_ERROR_TOO_LONG,               /* wrap: block would exceed 9999 characters */
+  PP_TR31_ERROR_KCV_MISMATCH,           /* key does not match its KC optional block */
   PP_TR31_ERROR_CRYPTO,                 /* OpenSSL failed */
 } PpTr31Error;
 
