@@ -420,6 +420,7 @@ static PpTr31Header *
 header_parse (const char        *text,
               gsize              len,
               LengthFieldCheck   length_check,
+              gboolean           check_alignment,
               GError           **error)
 {
   g_autoptr(PpTr31Header) header = NULL;
@@ -535,7 +536,7 @@ header_parse (const char        *text,
   if (!parse_optional_blocks (header, text, len, count, error))
     return NULL;
 
-  if (header->header_length % block_size_for (header->version) != 0)
+  if (check_alignment && header->header_length % block_size_for (header->version) != 0)
     {
       g_set_error (error, PP_TR31_ERROR, PP_TR31_ERROR_HEADER_ALIGNMENT,
                    "The header is %" G_GSIZE_FORMAT " characters, not a multiple of "
@@ -553,7 +554,7 @@ pp_tr31_header_parse (const char  *text,
 {
   g_return_val_if_fail (text != NULL, NULL);
 
-  return header_parse (text, strlen (text), LENGTH_FIELD_DIGITS, error);
+  return header_parse (text, strlen (text), LENGTH_FIELD_DIGITS, TRUE, error);
 }
 
 /* ---- crypto ---------------------------------------------------------- */
@@ -899,7 +900,7 @@ pp_tr31_unwrap (const PpSecureBuffer  *kbpk,
   g_return_val_if_fail (key_block != NULL, NULL);
 
   len = strlen (key_block);
-  header = header_parse (key_block, len, LENGTH_FIELD_MATCH, error);
+  header = header_parse (key_block, len, LENGTH_FIELD_MATCH, TRUE, error);
   if (header == NULL)
     return NULL;
 
@@ -1028,13 +1029,14 @@ wrap_internal (const PpSecureBuffer  *kbpk,
   g_autofree char *head = NULL;
   g_autofree char *ct_hex = NULL;
   g_autofree char *mac_hex = NULL;
+  g_autofree char *aligned_text = NULL;
   gsize text_len, key_len, bs, mac_len, plain_len, total;
   guint8 mac[16];
   guint8 *p;
   char version;
 
   text_len = strlen (header_text);
-  header = header_parse (header_text, text_len, LENGTH_FIELD_IGNORE, error);
+  header = header_parse (header_text, text_len, LENGTH_FIELD_IGNORE, FALSE, error);
   if (header == NULL)
     return NULL;
   if (header->header_length != text_len)
@@ -1046,6 +1048,38 @@ wrap_internal (const PpSecureBuffer  *kbpk,
     }
 
   version = header->version;
+  bs = block_size_for (version);
+  if (header->header_length % bs != 0)
+    {
+      guint count = header->optional_blocks->len;
+      gsize pb_len = bs - header->header_length % bs;
+      g_autoptr(GString) aligned = NULL;
+
+      /* X9.143 fills the header to whole cipher blocks with a PB block;
+       * add it unless the caller already wrote one (then it is wrong). */
+      if (pp_tr31_header_get_optional_block (header, "PB") != NULL || count >= 99)
+        {
+          g_set_error (error, PP_TR31_ERROR, PP_TR31_ERROR_HEADER_ALIGNMENT,
+                       "The header is %" G_GSIZE_FORMAT " characters, not a multiple of "
+                       "the %" G_GSIZE_FORMAT "-byte cipher block, and its PB block does "
+                       "not fix that", header->header_length, bs);
+          return NULL;
+        }
+      if (pb_len < 4)
+        pb_len += bs;
+
+      aligned = g_string_new (header_text);
+      aligned->str[12] = '0' + (count + 1) / 10;
+      aligned->str[13] = '0' + (count + 1) % 10;
+      g_string_append_printf (aligned, "PB%02X", (guint) pb_len);
+      for (gsize i = 4; i < pb_len; i++)
+        g_string_append_c (aligned, '0');
+
+      aligned_text = g_string_free (g_steal_pointer (&aligned), FALSE);
+      header_text = aligned_text;
+      header->header_length = strlen (aligned_text);
+    }
+
   if (!check_kbpk (version, kbpk, error))
     return NULL;
 
@@ -1061,7 +1095,6 @@ wrap_internal (const PpSecureBuffer  *kbpk,
       return NULL;
     }
 
-  bs = block_size_for (version);
   mac_len = mac_size_for (version);
 
   if (random_padding)
