@@ -87,4 +87,18 @@ gboolean      pp_store_issue_number     (PpStore         *self,
                                          char             out[16],
                                          GError         **error);
 
+/* Reads a user (NOT_FOUND if absent); @hash_out (optional) gets the stored hash. */
+PpUser       *pp_store_lookup_user      (PpStore         *self,
+                                         const char      *username,
+                                         char           **hash_out,
+                                         GError         **error);
+/* Inserts an already hashed user and journals it, inside the open transaction. */
+gboolean      pp_store_insert_user      (PpStore         *self,
+                                         const char      *username,
+                                         const char      *display_name,
+                                         PpUserRole       role,
+                                         const char      *password_hash,
+                                         const char      *actor,
+                                         GError         **error);
+
 G_END_DECLS
