@@ -183,6 +183,20 @@ pp_store_add_user (PpStore     *self,
                    const char  *actor,
                    GError     **error)
 {
+  return pp_store_add_user_with_cost (self, username, display_name, role, password,
+                                      PP_PASSWORD_DEFAULT_LOG2_N, actor, error);
+}
+
+PpUser *
+pp_store_add_user_with_cost (PpStore     *self,
+                             const char  *username,
+                             const char  *display_name,
+                             PpUserRole   role,
+                             const char  *password,
+                             guint        password_log2_n,
+                             const char  *actor,
+                             GError     **error)
+{
   g_autofree char *name = NULL;
   g_autofree char *display = NULL;
   g_autofree char *hash = NULL;
@@ -192,6 +206,8 @@ pp_store_add_user (PpStore     *self,
   g_return_val_if_fail (username != NULL, NULL);
   g_return_val_if_fail (role >= 0 && role < PP_N_USER_ROLES, NULL);
   g_return_val_if_fail (password != NULL, NULL);
+  g_return_val_if_fail (password_log2_n >= PP_PASSWORD_MIN_LOG2_N &&
+                        password_log2_n <= PP_PASSWORD_MAX_LOG2_N, NULL);
   g_return_val_if_fail (actor != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
@@ -218,7 +234,7 @@ pp_store_add_user (PpStore     *self,
     }
 
   /* Hash before taking the write lock: scrypt is slow on purpose. */
-  hash = pp_password_hash (password, &local);
+  hash = pp_password_hash_with_cost (password, password_log2_n, &local);
   if (hash == NULL)
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_SQL, "cannot hash password: %s",

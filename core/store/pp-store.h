@@ -151,6 +151,16 @@ PpUser     *pp_store_add_user     (PpStore     *self,
                                    const char  *password,
                                    const char  *actor,
                                    GError     **error);
+/* Same with scrypt N = 2^@password_log2_n (pp-password.h); lower than the default
+ * only in tests. */
+PpUser     *pp_store_add_user_with_cost (PpStore     *self,
+                                         const char  *username,
+                                         const char  *display_name,
+                                         PpUserRole   role,
+                                         const char  *password,
+                                         guint        password_log2_n,
+                                         const char  *actor,
+                                         GError     **error);
 PpUser     *pp_store_get_user     (PpStore     *self,
                                    const char  *username,
                                    GError     **error);   /* NOT_FOUND */
