@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <sqlite3.h>
+#include <string.h>
 
 #include "pp-store.h"
 #include "pp-test-util.h"
@@ -333,10 +334,74 @@ test_store_seed_demo (void)
 
   page = pp_store_list_terminals (store, NULL, PP_TERMINAL_STATE_ANY, 50000, 200, &error);
   g_assert_cmpuint (page->len, ==, 200);
+  g_clear_pointer (&page, g_ptr_array_unref);
+
+  /* Prefix match: only serials that start with the term, any case. */
+  g_assert_cmpuint (pp_store_count_terminals_full (store, "sun00999", PP_SERIAL_MATCH_PREFIX,
+                                                   PP_TERMINAL_STATE_ANY, &error), ==, 20);
+  g_assert_cmpuint (pp_store_count_terminals_full (store, "00999", PP_SERIAL_MATCH_PREFIX,
+                                                   PP_TERMINAL_STATE_ANY, &error), ==, 0);
+  /* Substring: numbers 0099900-0099999, 0009990-0009999 and 0000999. */
+  g_assert_cmpuint (pp_store_count_terminals (store, "00999", PP_TERMINAL_STATE_ANY, &error), ==, 111);
+  page = pp_store_list_terminals_full (store, "Sun00999", PP_SERIAL_MATCH_PREFIX,
+                                       PP_TERMINAL_STATE_ANY, 0, 5, &error);
+  assert_serials (page, "SUN0099900 SUN0099905 SUN0099910 SUN0099915 SUN0099920");
+  g_clear_pointer (&page, g_ptr_array_unref);
+  page = pp_store_list_terminals_full (store, "SUN00999", PP_SERIAL_MATCH_PREFIX,
+                                       PP_TERMINAL_STATE_INSTALLED, 0, 200, &error);
+  g_assert_cmpuint (page->len, >, 0);
+  for (guint i = 0; i < page->len; i++)
+    {
+      PpTerminal *it = g_ptr_array_index (page, i);
+      g_assert_true (g_str_has_prefix (pp_terminal_get_serial (it), "SUN00999"));
+      g_assert_cmpint (pp_terminal_get_state (it), ==, PP_TERMINAL_STATE_INSTALLED);
+    }
 
   t = pp_store_get_terminal (store, "SUN0099995", &error);
   g_assert_no_error (error);
   g_assert_cmpstr (pp_terminal_get_vendor (t), ==, "Sunmi");
+
+  /* Installed demo terminals are bound like real ones; stock ones are not. */
+  g_clear_pointer (&page, g_ptr_array_unref);
+  page = pp_store_list_terminals (store, NULL, PP_TERMINAL_STATE_INSTALLED, 0, 50, &error);
+  g_assert_cmpuint (page->len, ==, 50);
+  for (guint i = 0; i < page->len; i++)
+    {
+      PpTerminal *it = g_ptr_array_index (page, i);
+      g_autoptr(PpMerchant) m = NULL;
+
+      g_assert_nonnull (pp_terminal_get_tid (it));
+      g_assert_cmpuint (strlen (pp_terminal_get_tid (it)), ==, 8);
+      g_assert_nonnull (pp_terminal_get_kcv (it));
+      g_assert_nonnull (pp_terminal_get_program_version (it));
+      m = pp_store_get_merchant_by_mid (store, pp_terminal_get_mid (it), &error);
+      g_assert_no_error (error);
+    }
+  g_clear_pointer (&page, g_ptr_array_unref);
+  page = pp_store_list_terminals (store, NULL, PP_TERMINAL_STATE_IN_STOCK, 0, 50, &error);
+  for (guint i = 0; i < page->len; i++)
+    g_assert_null (pp_terminal_get_mid (g_ptr_array_index (page, i)));
+
+  {
+    g_autoptr(GPtrArray) merchants = pp_store_list_merchants (store, &error);
+    g_autoptr(PpUser) alice = NULL;
+    g_autoptr(PpUser) bob = NULL;
+    g_autofree char *tid = NULL;
+
+    g_assert_cmpuint (merchants->len, >=, 3);
+    alice = pp_store_authenticate (store, "alice", "demo", &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (alice->role, ==, PP_USER_ROLE_FIELD_MANAGER);
+    bob = pp_store_get_user (store, "bob", &error);
+    g_assert_cmpint (bob->role, ==, PP_USER_ROLE_REVIEWER);
+    g_clear_pointer (&bob, pp_user_free);
+    bob = pp_store_get_user (store, "carol", &error);
+    g_assert_cmpint (bob->role, ==, PP_USER_ROLE_ADMINISTRATOR);
+
+    /* The next TID does not collide with the demo's. */
+    tid = pp_store_issue_tid (store, "alice", &error);
+    g_assert_no_error (error);
+  }
 
   g_assert_true (pp_store_audit_verify (store, NULL, NULL, &error));
   g_assert_no_error (error);

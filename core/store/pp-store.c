@@ -617,9 +617,12 @@ pp_store_get_terminal (PpStore     *self,
 }
 
 /* Builds the WHERE clause shared by count and list. Serials are upper case
- * [A-Z0-9-], so an upper-cased term makes the match case-insensitive. */
+ * [A-Z0-9-], so an upper-cased term makes the match case-insensitive; a
+ * prefix is a range on the primary key (or on (state, serial)), all below
+ * char(127), so the index answers it. */
 static char *
 terminal_filter (const char      *serial_search,
+                 PpSerialMatch    match,
                  PpTerminalState  state,
                  char           **out_term)
 {
@@ -637,8 +640,13 @@ terminal_filter (const char      *serial_search,
   if (state != PP_TERMINAL_STATE_ANY)
     g_string_append (where, " WHERE state = ?1");
   if (term != NULL)
-    g_string_append (where, state != PP_TERMINAL_STATE_ANY ? " AND instr (serial, ?2) > 0"
-                                                           : " WHERE instr (serial, ?2) > 0");
+    {
+      g_string_append (where, state != PP_TERMINAL_STATE_ANY ? " AND " : " WHERE ");
+      if (match == PP_SERIAL_MATCH_PREFIX)
+        g_string_append (where, "serial >= ?2 AND serial < ?2 || char (127)");
+      else
+        g_string_append (where, "instr (serial, ?2) > 0");
+    }
 
   *out_term = g_steal_pointer (&term);
   return g_string_free (where, FALSE);
@@ -661,6 +669,16 @@ pp_store_count_terminals (PpStore          *self,
                           PpTerminalState   state,
                           GError          **error)
 {
+  return pp_store_count_terminals_full (self, serial_search, PP_SERIAL_MATCH_SUBSTRING, state, error);
+}
+
+guint
+pp_store_count_terminals_full (PpStore          *self,
+                               const char       *serial_search,
+                               PpSerialMatch     match,
+                               PpTerminalState   state,
+                               GError          **error)
+{
   g_autofree char *term = NULL;
   g_autofree char *where = NULL;
   g_autofree char *sql = NULL;
@@ -669,7 +687,7 @@ pp_store_count_terminals (PpStore          *self,
   g_return_val_if_fail (PP_IS_STORE (self), 0);
   g_return_val_if_fail (state == PP_TERMINAL_STATE_ANY || (state >= 0 && state < PP_N_TERMINAL_STATES), 0);
 
-  where = terminal_filter (serial_search, state, &term);
+  where = terminal_filter (serial_search, match, state, &term);
   sql = g_strconcat ("SELECT count(*) FROM terminals", where, NULL);
   stmt = pp_store_prepare (self, sql, error);
   if (stmt == NULL)
@@ -691,6 +709,19 @@ pp_store_list_terminals (PpStore          *self,
                          guint             limit,
                          GError          **error)
 {
+  return pp_store_list_terminals_full (self, serial_search, PP_SERIAL_MATCH_SUBSTRING, state,
+                                       offset, limit, error);
+}
+
+GPtrArray *
+pp_store_list_terminals_full (PpStore          *self,
+                              const char       *serial_search,
+                              PpSerialMatch     match,
+                              PpTerminalState   state,
+                              guint             offset,
+                              guint             limit,
+                              GError          **error)
+{
   g_autofree char *term = NULL;
   g_autofree char *where = NULL;
   g_autofree char *sql = NULL;
@@ -701,7 +732,7 @@ pp_store_list_terminals (PpStore          *self,
   g_return_val_if_fail (PP_IS_STORE (self), NULL);
   g_return_val_if_fail (state == PP_TERMINAL_STATE_ANY || (state >= 0 && state < PP_N_TERMINAL_STATES), NULL);
 
-  where = terminal_filter (serial_search, state, &term);
+  where = terminal_filter (serial_search, match, state, &term);
   sql = g_strconcat ("SELECT " PP_TERMINAL_COLUMNS " FROM terminals", where,
                      " ORDER BY serial LIMIT ?3 OFFSET ?4", NULL);
   stmt = pp_store_prepare (self, sql, error);

@@ -91,6 +91,26 @@ GPtrArray  *pp_store_list_terminals  (PpStore         *self,
                                       guint            limit,
                                       GError         **error);  /* element-type PpTerminal, owned */
 
+/* Same, choosing how serial_search matches: SUBSTRING (as above) or PREFIX (the serial
+ * starts with it, case-insensitive; answered from an index range, fast on any size). */
+typedef enum {
+  PP_SERIAL_MATCH_SUBSTRING,
+  PP_SERIAL_MATCH_PREFIX,
+} PpSerialMatch;
+
+guint       pp_store_count_terminals_full (PpStore         *self,
+                                           const char      *serial_search,
+                                           PpSerialMatch    match,
+                                           PpTerminalState  state,
+                                           GError         **error);
+GPtrArray  *pp_store_list_terminals_full  (PpStore         *self,
+                                           const char      *serial_search,
+                                           PpSerialMatch    match,
+                                           PpTerminalState  state,
+                                           guint            offset,
+                                           guint            limit,
+                                           GError         **error);
+
 /* Moves one terminal along the lifecycle (see pp-terminal.h) and journals it.
  * Illegal moves fail with PP_STORE_ERROR_ILLEGAL_TRANSITION, e.g.
  * "terminal ABC123 is installed; cannot go installed -> keyed". @reason may be NULL. */
