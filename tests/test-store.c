@@ -297,6 +297,80 @@ test_store_transition_error (void)
 }
 
 static void
+test_store_request_id (void)
+{
+  g_autofree char *path = new_db_path ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpStore) store = pp_store_open (path, &error);
+  const PpTerminalIntake rows[] = { { "REQ-1", "PAX", "A920" }, { "REQ-2", "PAX", "A920" } };
+  g_autoptr(PpTerminal) t = NULL;
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+
+  g_assert_true (pp_store_add_terminals (store, rows, 2, "alice", &error));
+  g_assert_true (pp_store_transition_terminal_full (store, "REQ-1", PP_TERMINAL_STATE_QUARANTINED,
+                                                    "alice", "dropped", "req-42", &error));
+  g_assert_no_error (error);
+  before = sql_text (path, "SELECT count(*) FROM audit");
+
+  /* Replayed: no error although quarantined -> quarantined is illegal, no new entry. */
+  g_assert_true (pp_store_transition_terminal_full (store, "req-1", PP_TERMINAL_STATE_QUARANTINED,
+                                                    "alice", "dropped", "req-42", &error));
+  g_assert_no_error (error);
+  after = sql_text (path, "SELECT count(*) FROM audit");
+  g_assert_cmpstr (before, ==, after);
+
+  /* The same id for something else is refused. */
+  g_assert_false (pp_store_transition_terminal_full (store, "REQ-2", PP_TERMINAL_STATE_QUARANTINED,
+                                                     "alice", NULL, "req-42", &error));
+  g_assert_error (error, PP_STORE_ERROR, PP_STORE_ERROR_DUPLICATE);
+  g_clear_error (&error);
+  g_assert_false (pp_store_transition_terminal_full (store, "REQ-1", PP_TERMINAL_STATE_RETIRED,
+                                                     "alice", NULL, "req-42", &error));
+  g_assert_error (error, PP_STORE_ERROR, PP_STORE_ERROR_DUPLICATE);
+  g_clear_error (&error);
+  t = pp_store_get_terminal (store, "REQ-2", &error);
+  g_assert_cmpint (pp_terminal_get_state (t), ==, PP_TERMINAL_STATE_IN_STOCK);
+  g_clear_object (&t);
+
+  /* A refused request leaves its id free for a correct retry. */
+  g_assert_false (pp_store_transition_terminal_full (store, "REQ-2", PP_TERMINAL_STATE_KEYED,
+                                                     "alice", NULL, "req-43", &error));
+  g_assert_error (error, PP_STORE_ERROR, PP_STORE_ERROR_ILLEGAL_TRANSITION);
+  g_clear_error (&error);
+  g_assert_true (pp_store_transition_terminal_full (store, "REQ-2", PP_TERMINAL_STATE_RETIRED,
+                                                    "alice", NULL, "req-43", &error));
+  g_assert_no_error (error);
+}
+
+static void
+test_store_certificate (void)
+{
+  g_autofree char *path = new_db_path ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpStore) store = pp_store_open (path, &error);
+  const PpTerminalIntake rows[] = { { "CERT-1", "PAX", "A920" } };
+  g_autoptr(PpTerminal) t = NULL;
+  const char *fp = "3f1e0c9b8a7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f";
+
+  g_assert_true (pp_store_add_terminals (store, rows, 1, "alice", &error));
+  g_assert_false (pp_store_set_terminal_certificate (store, "CERT-1", "abc", "alice", &error));
+  g_assert_error (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID);
+  g_clear_error (&error);
+  g_assert_false (pp_store_set_terminal_certificate (store, "NOPE-1", fp, "alice", &error));
+  g_assert_error (error, PP_STORE_ERROR, PP_STORE_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  g_assert_true (pp_store_set_terminal_certificate (store, "cert-1", fp, "alice", &error));
+  g_assert_no_error (error);
+  t = pp_store_get_terminal (store, "CERT-1", &error);
+  g_assert_cmpstr (pp_terminal_get_cert_fingerprint (t), ==,
+                   "3F1E0C9B8A7D6E5F4A3B2C1D0E9F8A7B6C5D4E3F2A1B0C9D8E7F6A5B4C3D2E1F");
+  g_assert_true (pp_store_transition_terminal (store, "CERT-1", PP_TERMINAL_STATE_RETIRED, "alice", NULL, &error));
+  g_assert_false (pp_store_set_terminal_certificate (store, "CERT-1", fp, "alice", &error));
+  g_assert_error (error, PP_STORE_ERROR, PP_STORE_ERROR_ILLEGAL_TRANSITION);
+}
+
+static void
 test_store_seed_demo (void)
 {
   g_autofree char *path = new_db_path ();
@@ -417,6 +491,8 @@ main (int argc, char **argv)
   g_test_add_func ("/store/terminals", test_store_terminals);
   g_test_add_func ("/store/intake-atomic", test_store_intake_atomic);
   g_test_add_func ("/store/transition-error", test_store_transition_error);
+  g_test_add_func ("/store/request-id", test_store_request_id);
+  g_test_add_func ("/store/certificate", test_store_certificate);
   g_test_add_func ("/store/seed-demo", test_store_seed_demo);
   return g_test_run ();
 }

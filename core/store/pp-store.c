@@ -823,6 +823,63 @@ pp_store_move_terminal (PpStore          *self,
 }
 
 gboolean
+pp_store_claim_request (PpStore     *self,
+                        const char  *request_id,
+                        const char  *action,
+                        const char  *subject,
+                        gboolean    *out_replayed,
+                        GError     **error)
+{
+  g_autoptr(sqlite3_stmt) find = NULL;
+  g_autoptr(sqlite3_stmt) insert = NULL;
+  int rc;
+
+  *out_replayed = FALSE;
+  if (request_id == NULL)
+    return TRUE;
+
+  find = pp_store_prepare (self, "SELECT action, subject FROM requests WHERE request_id = ?", error);
+  if (find == NULL)
+    return FALSE;
+  sqlite3_bind_text (find, 1, request_id, -1, SQLITE_STATIC);
+  rc = sqlite3_step (find);
+  if (rc == SQLITE_ROW)
+    {
+      if (g_strcmp0 ((const char *) sqlite3_column_text (find, 0), action) == 0 &&
+          g_strcmp0 ((const char *) sqlite3_column_text (find, 1), subject) == 0)
+        {
+          *out_replayed = TRUE;
+          return TRUE;
+        }
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_DUPLICATE,
+                   "request id %s was already used for %s of %s", request_id,
+                   (const char *) sqlite3_column_text (find, 0),
+                   (const char *) sqlite3_column_text (find, 1));
+      return FALSE;
+    }
+  if (rc != SQLITE_DONE)
+    {
+      pp_store_set_sql_error (self, error, "cannot look up request");
+      return FALSE;
+    }
+
+  insert = pp_store_prepare (self, "INSERT INTO requests (request_id, action, subject, created_at) "
+                                   "VALUES (?, ?, ?, ?)", error);
+  if (insert == NULL)
+    return FALSE;
+  sqlite3_bind_text (insert, 1, request_id, -1, SQLITE_STATIC);
+  sqlite3_bind_text (insert, 2, action, -1, SQLITE_STATIC);
+  sqlite3_bind_text (insert, 3, subject, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (insert, 4, pp_store_now ());
+  if (sqlite3_step (insert) != SQLITE_DONE)
+    {
+      pp_store_set_sql_error (self, error, "cannot record request");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
 pp_store_transition_terminal (PpStore          *self,
                               const char       *serial,
                               PpTerminalState   to,
@@ -830,9 +887,23 @@ pp_store_transition_terminal (PpStore          *self,
                               const char       *reason,
                               GError          **error)
 {
+  return pp_store_transition_terminal_full (self, serial, to, actor, reason, NULL, error);
+}
+
+gboolean
+pp_store_transition_terminal_full (PpStore          *self,
+                                   const char       *serial,
+                                   PpTerminalState   to,
+                                   const char       *actor,
+                                   const char       *reason,
+                                   const char       *request_id,
+                                   GError          **error)
+{
   g_autofree char *upper = NULL;
+  g_autofree char *action = NULL;
   g_autoptr(JsonBuilder) detail = json_builder_new ();
   PpTerminalState from;
+  gboolean replayed;
 
   g_return_val_if_fail (PP_IS_STORE (self), FALSE);
   g_return_val_if_fail (serial != NULL, FALSE);
@@ -841,8 +912,16 @@ pp_store_transition_terminal (PpStore          *self,
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   upper = g_ascii_strup (serial, -1);
+  action = g_strconcat ("terminal.transition:", pp_terminal_state_to_string (to), NULL);
   if (!pp_store_begin (self, error))
     return FALSE;
+  if (!pp_store_claim_request (self, request_id, action, upper, &replayed, error))
+    goto fail;
+  if (replayed)
+    {
+      pp_store_rollback (self);
+      return TRUE;
+    }
   if (!pp_store_read_state (self, upper, &from, error) ||
       !pp_store_move_terminal (self, upper, to, error))
     goto fail;
@@ -857,9 +936,78 @@ pp_store_transition_terminal (PpStore          *self,
       json_builder_set_member_name (detail, "reason");
       json_builder_add_string_value (detail, reason);
     }
+  if (request_id != NULL)
+    {
+      json_builder_set_member_name (detail, "request_id");
+      json_builder_add_string_value (detail, request_id);
+    }
   json_builder_end_object (detail);
 
   if (!pp_store_audit_append (self, actor, "terminal.transition", upper,
+                              json_builder_get_root (detail), error))
+    goto fail;
+  return pp_store_commit (self, error);
+
+fail:
+  pp_store_rollback (self);
+  return FALSE;
+}
+
+gboolean
+pp_store_set_terminal_certificate (PpStore     *self,
+                                   const char  *serial,
+                                   const char  *fingerprint,
+                                   const char  *actor,
+                                   GError     **error)
+{
+  g_autofree char *upper = NULL;
+  g_autofree char *fp = NULL;
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  g_autoptr(JsonBuilder) detail = json_builder_new ();
+  PpTerminalState state;
+
+  g_return_val_if_fail (PP_IS_STORE (self), FALSE);
+  g_return_val_if_fail (serial != NULL, FALSE);
+  g_return_val_if_fail (fingerprint != NULL, FALSE);
+  g_return_val_if_fail (actor != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  fp = g_ascii_strup (fingerprint, -1);
+  if (strlen (fp) != 64 || strspn (fp, "0123456789ABCDEF") != 64)
+    {
+      g_set_error_literal (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
+                           "certificate fingerprint must be a SHA-256 in 64 hex digits");
+      return FALSE;
+    }
+  upper = g_ascii_strup (serial, -1);
+
+  if (!pp_store_begin (self, error))
+    return FALSE;
+  if (!pp_store_read_state (self, upper, &state, error))
+    goto fail;
+  if (state == PP_TERMINAL_STATE_RETIRED)
+    {
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_ILLEGAL_TRANSITION,
+                   "terminal %s is retired; its certificate cannot change", upper);
+      goto fail;
+    }
+  stmt = pp_store_prepare (self, "UPDATE terminals SET cert_fingerprint = ?, updated_at = ? WHERE serial = ?",
+                           error);
+  if (stmt == NULL)
+    goto fail;
+  sqlite3_bind_text (stmt, 1, fp, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 2, pp_store_now ());
+  sqlite3_bind_text (stmt, 3, upper, -1, SQLITE_STATIC);
+  if (sqlite3_step (stmt) != SQLITE_DONE)
+    {
+      pp_store_set_sql_error (self, error, "cannot record certificate");
+      goto fail;
+    }
+  json_builder_begin_object (detail);
+  json_builder_set_member_name (detail, "cert_fingerprint");
+  json_builder_add_string_value (detail, fp);
+  json_builder_end_object (detail);
+  if (!pp_store_audit_append (self, actor, "terminal.certificate", upper,
                               json_builder_get_root (detail), error))
     goto fail;
   return pp_store_commit (self, error);
