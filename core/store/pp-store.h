@@ -121,6 +121,27 @@ gboolean    pp_store_transition_terminal (PpStore         *self,
                                           const char      *reason,
                                           GError         **error);
 
+/* Same with an idempotency key (nullable) for requests replayed over a network: the
+ * first call with @request_id does the move; a repeat with the same id, serial and
+ * target state returns TRUE and changes nothing; the same id for another serial or
+ * state is PP_STORE_ERROR_DUPLICATE. */
+gboolean    pp_store_transition_terminal_full (PpStore         *self,
+                                               const char      *serial,
+                                               PpTerminalState  to,
+                                               const char      *actor,
+                                               const char      *reason,
+                                               const char      *request_id,
+                                               GError         **error);
+
+/* Records the SHA-256 fingerprint (64 hex digits, any case; stored upper case) of the
+ * terminal's device certificate once it has proved it holds the matching key. INVALID for
+ * a malformed fingerprint, ILLEGAL_TRANSITION for a retired terminal. */
+gboolean    pp_store_set_terminal_certificate (PpStore         *self,
+                                               const char      *serial,
+                                               const char      *fingerprint,
+                                               const char      *actor,
+                                               GError         **error);
+
 /* ---- merchants and merchant-terminal numbers ----
  * MID = prefix + sequence + Luhn digit (15 digits), TID likewise (8 digits); see
  * pp-mtn.h and docs/merchant-terminal-numbers.md. The prefixes are store settings;
@@ -262,27 +283,6 @@ GPtrArray   *pp_store_list_orders            (PpStore     *self,
 GPtrArray   *pp_store_list_approvals         (PpStore     *self,
                                               gint64       order_id,
                                               GError     **error);
-
-/* Same with an idempotency key (nullable) for requests replayed over a network: the
- * first call with @request_id does the move; a repeat with the same id, serial and
- * target state returns TRUE and changes nothing; the same id for another serial or
- * state is PP_STORE_ERROR_DUPLICATE. */
-gboolean    pp_store_transition_terminal_full (PpStore         *self,
-                                               const char      *serial,
-                                               PpTerminalState  to,
-                                               const char      *actor,
-                                               const char      *reason,
-                                               const char      *request_id,
-                                               GError         **error);
-
-/* Records the SHA-256 fingerprint (64 hex digits, any case; stored upper case) of the
- * terminal's device certificate once it has proved it holds the matching key. INVALID for
- * a malformed fingerprint, ILLEGAL_TRANSITION for a retired terminal. */
-gboolean    pp_store_set_terminal_certificate (PpStore         *self,
-                                               const char      *serial,
-                                               const char      *fingerprint,
-                                               const char      *actor,
-                                               GError         **error);
 
 /* Demo data on first start: n terminals spread over the states, demo merchants, and demo
  * users "alice" (field manager), "bob" (reviewer), "carol" (administrator) with password
