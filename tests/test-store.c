@@ -105,6 +105,35 @@ test_store_newer_schema (void)
   g_assert_true (g_str_has_prefix (error->message, expected));
 }
 
+static gpointer
+open_thread (gpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpStore) store = pp_store_open (data, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpint (pp_store_get_schema_version (store), ==, pp_store_get_supported_schema_version ());
+  return NULL;
+}
+
+/* Two first starts at once on a brand-new file: both open, migrations once. */
+static void
+test_store_open_race (void)
+{
+  for (int round = 0; round < 10; round++)
+    {
+      g_autofree char *path = new_db_path ();
+      GThread *a = g_thread_new ("open-a", open_thread, path);
+      GThread *b = g_thread_new ("open-b", open_thread, path);
+      g_autofree char *tables = NULL;
+
+      g_thread_join (a);
+      g_thread_join (b);
+      tables = sql_text (path, "SELECT count(*) FROM sqlite_master WHERE name = 'terminals'");
+      g_assert_cmpstr (tables, ==, "1");
+    }
+}
+
 static void
 test_store_not_a_database (void)
 {
@@ -487,6 +516,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/store/open", test_store_open);
   g_test_add_func ("/store/newer-schema", test_store_newer_schema);
+  g_test_add_func ("/store/open-race", test_store_open_race);
   g_test_add_func ("/store/not-a-database", test_store_not_a_database);
   g_test_add_func ("/store/terminals", test_store_terminals);
   g_test_add_func ("/store/intake-atomic", test_store_intake_atomic);
