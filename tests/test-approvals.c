@@ -56,6 +56,7 @@ fixture_set_up (Fixture       *f,
       g_autoptr(PpUser) u = pp_store_add_user_with_cost (f->store, users[i].name, NULL, users[i].role,
                                                          "password", 10, "setup", &error);
       g_assert_no_error (error);
+      g_assert_cmpint (u->role, ==, users[i].role);
     }
   g_assert_true (pp_store_add_terminals (f->store, rows, G_N_ELEMENTS (rows), "alice", &error));
   m = pp_store_add_merchant (f->store, &fields, "alice", &error);
