@@ -313,4 +313,24 @@ gboolean    pp_store_audit_verify (PpStore  *self,
                                    guint64  *out_n_entries,
                                    GError  **error);
 
+/* One journal entry as stored (detail is the JSON text). */
+typedef struct {
+  gint64 seq;
+  gint64 time;      /* unix seconds */
+  char  *actor;
+  char  *action;    /* "terminal.intake", "order.approve", ... */
+  char  *subject;
+  char  *detail;
+  char  *hash;
+} PpAuditEntry;
+
+void        pp_audit_entry_free    (PpAuditEntry *entry);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PpAuditEntry, pp_audit_entry_free)
+
+/* Entries with seq > @after_seq, oldest first, at most @limit. element-type PpAuditEntry. */
+GPtrArray  *pp_store_list_audit    (PpStore  *self,
+                                    gint64    after_seq,
+                                    guint     limit,
+                                    GError  **error);
+
 G_END_DECLS
