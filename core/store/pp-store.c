@@ -301,11 +301,16 @@ apply_migrations (PpStore  *self,
       g_autoptr(GBytes) sql = g_resource_lookup_data (pp_core_get_resource (), rpath,
                                                       G_RESOURCE_LOOKUP_FLAGS_NONE, error);
       g_autofree char *set_version = NULL;
+      g_autofree char *text = NULL;
       char *errmsg = NULL;
+      const char *data;
+      gsize size;
 
       if (sql == NULL)
         goto fail;
-      if (sqlite3_exec (self->db, g_bytes_get_data (sql, NULL), NULL, NULL, &errmsg) != SQLITE_OK)
+      data = g_bytes_get_data (sql, &size);
+      text = g_strndup (data, size);
+      if (sqlite3_exec (self->db, text, NULL, NULL, &errmsg) != SQLITE_OK)
         {
           g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_SQL,
                        "migration %s failed: %s", name, errmsg);
@@ -362,11 +367,25 @@ pp_store_open (const char  *path,
   sqlite3_extended_result_codes (self->db, 1);
   sqlite3_busy_timeout (self->db, BUSY_TIMEOUT_MS);
 
-  /* The first read notices a file that is not a database. */
-  wal = pp_store_prepare (self, "PRAGMA journal_mode = WAL", NULL);
-  if (wal == NULL || sqlite3_step (wal) != SQLITE_ROW)
+  /* The first read notices a file that is not a database. Switching a new
+   * file to WAL needs it alone, and SQLite reports BUSY here without calling
+   * the busy handler, so a second first start waits its turn explicitly. */
+  for (guint waited_ms = 0;; waited_ms += 10)
     {
-      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN,
+      rc = sqlite3_prepare_v2 (self->db, "PRAGMA journal_mode = WAL", -1, &wal, NULL);
+      if (rc == SQLITE_OK)
+        rc = sqlite3_step (wal);
+      if (rc == SQLITE_ROW)
+        break;
+      g_clear_pointer (&wal, sqlite3_finalize);
+      if (((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) && waited_ms < BUSY_TIMEOUT_MS)
+        {
+          g_usleep (10 * 1000);
+          continue;
+        }
+      g_set_error (error, PP_STORE_ERROR,
+                   (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED ? PP_STORE_ERROR_BUSY
+                                                                            : PP_STORE_ERROR_OPEN,
                    "cannot open %s: %s", path, sqlite3_errmsg (self->db));
       return NULL;
     }
