@@ -400,6 +400,54 @@ test_store_certificate (void)
 }
 
 static void
+on_async_done (GObject      *source,
+               GAsyncResult *result,
+               gpointer      data)
+{
+  *(GAsyncResult **) data = g_object_ref (result);
+}
+
+static GAsyncResult *
+wait_result (GAsyncResult **slot)
+{
+  while (*slot == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  return *slot;
+}
+
+static void
+test_store_async (void)
+{
+  g_autofree char *path = new_db_path ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpStore) store = pp_store_open (path, &error);
+  g_autoptr(GAsyncResult) seeded = NULL;
+  g_autoptr(GAsyncResult) verified = NULL;
+  g_autoptr(GAsyncResult) broken = NULL;
+  gint64 bad = -1;
+  guint64 n = 0;
+
+  pp_store_seed_demo_async (store, 2000, NULL, on_async_done, &seeded);
+  g_assert_true (pp_store_seed_demo_finish (store, wait_result (&seeded), &error));
+  g_assert_no_error (error);
+  /* The caller's own connection sees what the worker committed. */
+  g_assert_true (pp_store_is_demo (store));
+  g_assert_cmpuint (pp_store_count_terminals (store, NULL, PP_TERMINAL_STATE_ANY, &error), ==, 2000);
+
+  pp_store_audit_verify_async (store, NULL, on_async_done, &verified);
+  g_assert_true (pp_store_audit_verify_finish (store, wait_result (&verified), &bad, &n, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (bad, ==, 0);
+  g_assert_cmpuint (n, >=, 4);
+
+  sql_exec (path, "DROP TRIGGER audit_no_update; UPDATE audit SET actor = 'mallory' WHERE seq = 2");
+  pp_store_audit_verify_async (store, NULL, on_async_done, &broken);
+  g_assert_false (pp_store_audit_verify_finish (store, wait_result (&broken), &bad, &n, &error));
+  g_assert_error (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID);
+  g_assert_cmpint (bad, ==, 2);
+}
+
+static void
 test_store_seed_demo (void)
 {
   g_autofree char *path = new_db_path ();
@@ -524,5 +572,6 @@ main (int argc, char **argv)
   g_test_add_func ("/store/request-id", test_store_request_id);
   g_test_add_func ("/store/certificate", test_store_certificate);
   g_test_add_func ("/store/seed-demo", test_store_seed_demo);
+  g_test_add_func ("/store/async", test_store_async);
   return g_test_run ();
 }

@@ -10,7 +10,7 @@
  */
 #pragma once
 
-#include <glib-object.h>
+#include <gio/gio.h>
 #include <json-glib/json-glib.h>
 
 #include "pp-merchant.h"
@@ -292,6 +292,16 @@ gboolean    pp_store_seed_demo (PpStore *self,
                                 guint    n_terminals,
                                 GError **error);
 gboolean    pp_store_is_demo   (PpStore *self);  /* TRUE once seeded */
+/* Seeds in a worker thread (over its own connection to the same file), for a first start
+ * that must not block the main loop. */
+void        pp_store_seed_demo_async  (PpStore             *self,
+                                       guint                n_terminals,
+                                       GCancellable        *cancellable,
+                                       GAsyncReadyCallback  callback,
+                                       gpointer             user_data);
+gboolean    pp_store_seed_demo_finish (PpStore             *self,
+                                       GAsyncResult        *result,
+                                       GError             **error);
 
 /* Audit journal: append-only; entry seq n (1, 2, 3, ... without gaps) stores
  *   hash_n = hex (SHA-256 (canonical (seq, time, actor, action, subject, detail, prev_hash)))
@@ -312,6 +322,17 @@ gboolean    pp_store_audit_verify (PpStore  *self,
                                    gint64   *out_first_bad_seq,
                                    guint64  *out_n_entries,
                                    GError  **error);
+
+/* The same in a worker thread over its own connection. */
+void        pp_store_audit_verify_async  (PpStore             *self,
+                                          GCancellable        *cancellable,
+                                          GAsyncReadyCallback  callback,
+                                          gpointer             user_data);
+gboolean    pp_store_audit_verify_finish (PpStore             *self,
+                                          GAsyncResult        *result,
+                                          gint64              *out_first_bad_seq,
+                                          guint64             *out_n_entries,
+                                          GError             **error);
 
 /* One journal entry as stored (detail is the JSON text). */
 typedef struct {
