@@ -415,6 +415,30 @@ wait_result (GAsyncResult **slot)
   return *slot;
 }
 
+/* A seed that fails half-way leaves nothing behind. */
+static void
+test_store_seed_atomic (void)
+{
+  g_autofree char *path = new_db_path ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpStore) store = pp_store_open (path, &error);
+  const PpTerminalIntake taken[] = { { "VFN0000502", "Verifone", "V200c" } };
+  g_autofree char *merchants = NULL;
+  g_autofree char *users = NULL;
+
+  g_assert_true (pp_store_add_terminals (store, taken, 1, "alice", &error));
+  g_assert_false (pp_store_seed_demo (store, 1000, &error));
+  g_assert_error (error, PP_STORE_ERROR, PP_STORE_ERROR_DUPLICATE);
+  g_clear_error (&error);
+  g_assert_false (pp_store_is_demo (store));
+  g_assert_cmpuint (pp_store_count_terminals (store, NULL, PP_TERMINAL_STATE_ANY, &error), ==, 1);
+  merchants = sql_text (path, "SELECT count(*) FROM merchants");
+  users = sql_text (path, "SELECT count(*) FROM users");
+  g_assert_cmpstr (merchants, ==, "0");
+  g_assert_cmpstr (users, ==, "0");
+  g_assert_true (pp_store_audit_verify (store, NULL, NULL, &error));
+}
+
 static void
 test_store_async (void)
 {
@@ -572,6 +596,7 @@ main (int argc, char **argv)
   g_test_add_func ("/store/request-id", test_store_request_id);
   g_test_add_func ("/store/certificate", test_store_certificate);
   g_test_add_func ("/store/seed-demo", test_store_seed_demo);
+  g_test_add_func ("/store/seed-atomic", test_store_seed_atomic);
   g_test_add_func ("/store/async", test_store_async);
   return g_test_run ();
 }
