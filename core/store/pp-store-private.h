@@ -87,4 +87,29 @@ gboolean      pp_store_issue_number     (PpStore         *self,
                                          char             out[16],
                                          GError         **error);
 
+/* Reads a user (NOT_FOUND if absent); @hash_out (optional) gets the stored hash. */
+PpUser       *pp_store_lookup_user      (PpStore         *self,
+                                         const char      *username,
+                                         char           **hash_out,
+                                         GError         **error);
+/* Inserts an already hashed user and journals it, inside the open transaction. */
+gboolean      pp_store_insert_user      (PpStore         *self,
+                                         const char      *username,
+                                         const char      *display_name,
+                                         PpUserRole       role,
+                                         const char      *password_hash,
+                                         const char      *actor,
+                                         GError         **error);
+
+/* Idempotency: records @request_id (nullable: no-op) for @action on @subject
+ * inside the open transaction. A second call with the same id, action and
+ * subject sets *out_replayed (the caller then changes nothing); the same id
+ * for something else is DUPLICATE. */
+gboolean      pp_store_claim_request    (PpStore         *self,
+                                         const char      *request_id,
+                                         const char      *action,
+                                         const char      *subject,
+                                         gboolean        *out_replayed,
+                                         GError         **error);
+
 G_END_DECLS

@@ -10,11 +10,13 @@
  */
 #pragma once
 
-#include <glib-object.h>
+#include <gio/gio.h>
 #include <json-glib/json-glib.h>
 
 #include "pp-merchant.h"
 #include "pp-terminal.h"
+#include "pp-user.h"
+#include "pp-work-order.h"
 
 G_BEGIN_DECLS
 
@@ -89,6 +91,26 @@ GPtrArray  *pp_store_list_terminals  (PpStore         *self,
                                       guint            limit,
                                       GError         **error);  /* element-type PpTerminal, owned */
 
+/* Same, choosing how serial_search matches: SUBSTRING (as above) or PREFIX (the serial
+ * starts with it, case-insensitive; answered from an index range, fast on any size). */
+typedef enum {
+  PP_SERIAL_MATCH_SUBSTRING,
+  PP_SERIAL_MATCH_PREFIX,
+} PpSerialMatch;
+
+guint       pp_store_count_terminals_full (PpStore         *self,
+                                           const char      *serial_search,
+                                           PpSerialMatch    match,
+                                           PpTerminalState  state,
+                                           GError         **error);
+GPtrArray  *pp_store_list_terminals_full  (PpStore         *self,
+                                           const char      *serial_search,
+                                           PpSerialMatch    match,
+                                           PpTerminalState  state,
+                                           guint            offset,
+                                           guint            limit,
+                                           GError         **error);
+
 /* Moves one terminal along the lifecycle (see pp-terminal.h) and journals it.
  * Illegal moves fail with PP_STORE_ERROR_ILLEGAL_TRANSITION, e.g.
  * "terminal ABC123 is installed; cannot go installed -> keyed". @reason may be NULL. */
@@ -98,6 +120,27 @@ gboolean    pp_store_transition_terminal (PpStore         *self,
                                           const char      *actor,
                                           const char      *reason,
                                           GError         **error);
+
+/* Same with an idempotency key (nullable) for requests replayed over a network: the
+ * first call with @request_id does the move; a repeat with the same id, serial and
+ * target state returns TRUE and changes nothing; the same id for another serial or
+ * state is PP_STORE_ERROR_DUPLICATE. */
+gboolean    pp_store_transition_terminal_full (PpStore         *self,
+                                               const char      *serial,
+                                               PpTerminalState  to,
+                                               const char      *actor,
+                                               const char      *reason,
+                                               const char      *request_id,
+                                               GError         **error);
+
+/* Records the SHA-256 fingerprint (64 hex digits, any case; stored upper case) of the
+ * terminal's device certificate once it has proved it holds the matching key. INVALID for
+ * a malformed fingerprint, ILLEGAL_TRANSITION for a retired terminal. */
+gboolean    pp_store_set_terminal_certificate (PpStore         *self,
+                                               const char      *serial,
+                                               const char      *fingerprint,
+                                               const char      *actor,
+                                               GError         **error);
 
 /* ---- merchants and merchant-terminal numbers ----
  * MID = prefix + sequence + Luhn digit (15 digits), TID likewise (8 digits); see
@@ -137,6 +180,110 @@ PpMerchant *pp_store_get_merchant_by_mid (PpStore                 *self,
 GPtrArray  *pp_store_list_merchants      (PpStore                 *self,
                                           GError                 **error);   /* element-type PpMerchant */
 
+/* ---- users ----
+ * Passwords are hashed with scrypt (pp-password.h) and at least 4 characters long.
+ * add: INVALID for a bad user name (2-32 of a-z 0-9 . _ -, case-insensitive), DUPLICATE
+ * if taken. authenticate: PERMISSION "wrong user name or password" for an unknown user or
+ * a wrong password (both journalled as user.login_failed). */
+PpUser     *pp_store_add_user     (PpStore     *self,
+                                   const char  *username,
+                                   const char  *display_name,   /* NULL: the user name */
+                                   PpUserRole   role,
+                                   const char  *password,
+                                   const char  *actor,
+                                   GError     **error);
+/* Same with scrypt N = 2^@password_log2_n (pp-password.h); lower than the default
+ * only in tests. */
+PpUser     *pp_store_add_user_with_cost (PpStore     *self,
+                                         const char  *username,
+                                         const char  *display_name,
+                                         PpUserRole   role,
+                                         const char  *password,
+                                         guint        password_log2_n,
+                                         const char  *actor,
+                                         GError     **error);
+PpUser     *pp_store_get_user     (PpStore     *self,
+                                   const char  *username,
+                                   GError     **error);   /* NOT_FOUND */
+GPtrArray  *pp_store_list_users   (PpStore     *self,
+                                   GError     **error);   /* element-type PpUser */
+PpUser     *pp_store_authenticate (PpStore     *self,
+                                   const char  *username,
+                                   const char  *password,
+                                   GError     **error);
+gboolean    pp_store_set_password (PpStore     *self,
+                                   const char  *username,
+                                   const char  *password,
+                                   const char  *actor,
+                                   GError     **error);
+
+/* ---- work orders and approvals ----
+ * Install flow, each step one transaction with its journal entry:
+ *  create_install_order: requester is a field manager or administrator; the terminal must
+ *    be in_stock (else ILLEGAL_TRANSITION naming its state) and goes pending_install; the
+ *    merchant (NOT_FOUND) and its MID and a newly issued TID are bound to it. Order: open.
+ *  decide_order: a reviewer other than the requester (else PERMISSION) approves (order
+ *    approved) or rejects (order cancelled, terminal back in_stock, unbound); either way an
+ *    approval row records requester, approver, decision, reason, time, serial, MID, TID.
+ *  order_keyed: compares the expected and the terminal-reported KCV with pp_kcv_equal;
+ *    a mismatch is KCV_MISMATCH (journalled as order.kcv_mismatch; terminal and order
+ *    unchanged); a match moves the terminal to keyed and records the KCV. Order: keyed.
+ *  order_program_installed: order keyed -> program_installed.
+ *  close_order: install: program_installed -> closed, terminal installed with the
+ *    order's program version; recycle: open -> closed, terminal recycled -> in_stock.
+ *  cancel_order: open or approved install order -> cancelled, terminal back in_stock.
+ * Recycle: create_recycle_order moves an installed terminal to recycled and clears its
+ * merchant, MID, TID and KCV (the order keeps the cleared MID/TID); close_order returns
+ * it to stock. Steps out of order are ILLEGAL_TRANSITION
+ * ("install work order 4 is open; cannot go open -> keyed"). */
+PpWorkOrder *pp_store_create_install_order   (PpStore     *self,
+                                              const char  *serial,
+                                              gint64       merchant_id,
+                                              const char  *program_version,
+                                              const char  *requester,
+                                              GError     **error);
+gboolean     pp_store_decide_order           (PpStore     *self,
+                                              gint64       order_id,
+                                              const char  *approver,
+                                              gboolean     approve,
+                                              const char  *reason,   /* nullable */
+                                              GError     **error);
+gboolean     pp_store_order_keyed            (PpStore     *self,
+                                              gint64       order_id,
+                                              const char  *expected_kcv,
+                                              const char  *reported_kcv,
+                                              const char  *actor,
+                                              GError     **error);
+gboolean     pp_store_order_program_installed (PpStore    *self,
+                                              gint64       order_id,
+                                              const char  *actor,
+                                              GError     **error);
+gboolean     pp_store_close_order            (PpStore     *self,
+                                              gint64       order_id,
+                                              const char  *actor,
+                                              GError     **error);
+gboolean     pp_store_cancel_order           (PpStore     *self,
+                                              gint64       order_id,
+                                              const char  *actor,
+                                              const char  *reason,   /* nullable */
+                                              GError     **error);
+PpWorkOrder *pp_store_create_recycle_order   (PpStore     *self,
+                                              const char  *serial,
+                                              const char  *requester,
+                                              const char  *reason,   /* nullable */
+                                              GError     **error);
+PpWorkOrder *pp_store_get_order              (PpStore     *self,
+                                              gint64       order_id,
+                                              GError     **error);   /* NOT_FOUND */
+/* @serial NULL: all orders. element-type PpWorkOrder, by id. */
+GPtrArray   *pp_store_list_orders            (PpStore     *self,
+                                              const char  *serial,
+                                              GError     **error);
+/* element-type PpApproval, oldest first. */
+GPtrArray   *pp_store_list_approvals         (PpStore     *self,
+                                              gint64       order_id,
+                                              GError     **error);
+
 /* Demo data on first start: n terminals spread over the states, demo merchants, and demo
  * users "alice" (field manager), "bob" (reviewer), "carol" (administrator) with password
  * "demo" (demo only: never use these accounts on a real station). Idempotent: does nothing
@@ -145,6 +292,16 @@ gboolean    pp_store_seed_demo (PpStore *self,
                                 guint    n_terminals,
                                 GError **error);
 gboolean    pp_store_is_demo   (PpStore *self);  /* TRUE once seeded */
+/* Seeds in a worker thread (over its own connection to the same file), for a first start
+ * that must not block the main loop. */
+void        pp_store_seed_demo_async  (PpStore             *self,
+                                       guint                n_terminals,
+                                       GCancellable        *cancellable,
+                                       GAsyncReadyCallback  callback,
+                                       gpointer             user_data);
+gboolean    pp_store_seed_demo_finish (PpStore             *self,
+                                       GAsyncResult        *result,
+                                       GError             **error);
 
 /* Audit journal: append-only; entry seq n (1, 2, 3, ... without gaps) stores
  *   hash_n = hex (SHA-256 (canonical (seq, time, actor, action, subject, detail, prev_hash)))
@@ -165,5 +322,36 @@ gboolean    pp_store_audit_verify (PpStore  *self,
                                    gint64   *out_first_bad_seq,
                                    guint64  *out_n_entries,
                                    GError  **error);
+
+/* The same in a worker thread over its own connection. */
+void        pp_store_audit_verify_async  (PpStore             *self,
+                                          GCancellable        *cancellable,
+                                          GAsyncReadyCallback  callback,
+                                          gpointer             user_data);
+gboolean    pp_store_audit_verify_finish (PpStore             *self,
+                                          GAsyncResult        *result,
+                                          gint64              *out_first_bad_seq,
+                                          guint64             *out_n_entries,
+                                          GError             **error);
+
+/* One journal entry as stored (detail is the JSON text). */
+typedef struct {
+  gint64 seq;
+  gint64 time;      /* unix seconds */
+  char  *actor;
+  char  *action;    /* "terminal.intake", "order.approve", ... */
+  char  *subject;
+  char  *detail;
+  char  *hash;
+} PpAuditEntry;
+
+void        pp_audit_entry_free    (PpAuditEntry *entry);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PpAuditEntry, pp_audit_entry_free)
+
+/* Entries with seq > @after_seq, oldest first, at most @limit. element-type PpAuditEntry. */
+GPtrArray  *pp_store_list_audit    (PpStore  *self,
+                                    gint64    after_seq,
+                                    guint     limit,
+                                    GError  **error);
 
 G_END_DECLS
