@@ -10,8 +10,7 @@
 #include <openssl/evp.h>
 
 #include "pp-block-cipher.h"
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_CIPHER_CTX, EVP_CIPHER_CTX_free)
+#include "pp-openssl-types.h"
 
 static gboolean
 run_cipher (const EVP_CIPHER *cipher,

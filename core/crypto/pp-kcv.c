@@ -12,12 +12,9 @@
 
 #include "pp-hex.h"
 #include "pp-kcv.h"
+#include "pp-openssl-types.h"
 
 G_DEFINE_QUARK (pp-kcv-error-quark, pp_kcv_error)
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_CIPHER_CTX, EVP_CIPHER_CTX_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_MAC, EVP_MAC_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_MAC_CTX, EVP_MAC_CTX_free)
 
 guint
 pp_kcv_default_length (PpKeyAlgorithm algorithm)

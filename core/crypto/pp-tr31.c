@@ -15,13 +15,10 @@
 #include <openssl/rand.h>
 
 #include "pp-hex.h"
+#include "pp-openssl-types.h"
 #include "pp-tr31.h"
 
 G_DEFINE_QUARK (pp-tr31-error-quark, pp_tr31_error)
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_CIPHER_CTX, EVP_CIPHER_CTX_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_MAC, EVP_MAC_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_MAC_CTX, EVP_MAC_CTX_free)
 
 /* Key usage / algorithm / mode of use combinations.
  *

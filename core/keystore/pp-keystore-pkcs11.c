@@ -21,11 +21,7 @@
 
 #include "pp-hex.h"
 #include "pp-keystore-private.h"
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (P11KitUri, p11_kit_uri_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_CIPHER, EVP_CIPHER_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_CIPHER_CTX, EVP_CIPHER_CTX_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (X509, X509_free)
+#include "pp-openssl-types.h"
 
 #define PP_TYPE_KEY_STORE_PKCS11 (pp_key_store_pkcs11_get_type ())
 G_DECLARE_FINAL_TYPE (PpKeyStorePkcs11, pp_key_store_pkcs11, PP, KEY_STORE_PKCS11, GObject)

@@ -13,6 +13,8 @@
 
 G_BEGIN_DECLS
 
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (P11KitUri, p11_kit_uri_free)
+
 /* One logged-in session on one token. PKCS#11 sessions must not be used
  * by two threads at once: every call on @session holds @lock. */
 typedef struct _PpP11Token

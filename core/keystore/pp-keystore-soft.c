@@ -29,13 +29,7 @@
 
 #include "pp-hex.h"
 #include "pp-keystore-private.h"
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (BIO, BIO_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_PKEY, EVP_PKEY_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_PKEY_CTX, EVP_PKEY_CTX_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (PKCS8_PRIV_KEY_INFO, PKCS8_PRIV_KEY_INFO_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (X509_SIG, X509_SIG_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (X509, X509_free)
+#include "pp-openssl-types.h"
 
 #define PP_TYPE_KEY_STORE_SOFT (pp_key_store_soft_get_type ())
 G_DECLARE_FINAL_TYPE (PpKeyStoreSoft, pp_key_store_soft, PP, KEY_STORE_SOFT, GObject)

@@ -14,12 +14,7 @@
 #include <openssl/param_build.h>
 
 #include "pp-keystore-private.h"
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (BIGNUM, BN_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (OSSL_PARAM_BLD, OSSL_PARAM_BLD_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (OSSL_PARAM, OSSL_PARAM_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_PKEY_CTX, EVP_PKEY_CTX_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (P11KitUri, p11_kit_uri_free)
+#include "pp-openssl-types.h"
 
 void
 pp_p11_set_error (GError     **error,
