@@ -29,6 +29,11 @@ typedef struct _PpP11Token
   char               *token_label;
 } PpP11Token;
 
+/* A PKCS#11 URI for the key store and the signer; PP_KEYSTORE_ERROR_INVALID_URI
+ * when it does not parse. */
+P11KitUri  *pp_p11_uri_parse          (const char    *uri_string,
+                                       GError       **error);
+
 PpP11Token *pp_p11_token_open         (P11KitUri     *uri,
                                        const char    *pin,
                                        gboolean       read_write,

@@ -143,6 +143,23 @@ token_login (PpP11Token  *self,
   return FALSE;
 }
 
+P11KitUri *
+pp_p11_uri_parse (const char  *uri_string,
+                  GError     **error)
+{
+  g_autoptr(P11KitUri) uri = p11_kit_uri_new ();
+  int ret;
+
+  ret = p11_kit_uri_parse (uri_string, P11_KIT_URI_FOR_ANY, uri);
+  if (ret != P11_KIT_URI_OK)
+    {
+      g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_INVALID_URI,
+                   "Invalid PKCS#11 URI: %s", p11_kit_uri_message (ret));
+      return NULL;
+    }
+  return g_steal_pointer (&uri);
+}
+
 PpP11Token *
 pp_p11_token_open (P11KitUri   *uri,
                    const char  *pin,
@@ -516,7 +533,7 @@ pp_signer_new_for_pkcs11_uri (const char  *uri_string,
                               const char  *pin,
                               GError     **error)
 {
-  g_autoptr(P11KitUri) uri = p11_kit_uri_new ();
+  g_autoptr(P11KitUri) uri = NULL;
   PpP11Token *token;
   CK_ATTRIBUTE *attrs;
   CK_ULONG n_attrs = 0;
@@ -526,15 +543,10 @@ pp_signer_new_for_pkcs11_uri (const char  *uri_string,
   gboolean named = FALSE;
   CK_OBJECT_HANDLE key;
   PpSigner *signer;
-  int ret;
 
-  ret = p11_kit_uri_parse (uri_string, P11_KIT_URI_FOR_ANY, uri);
-  if (ret != P11_KIT_URI_OK)
-    {
-      g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_INVALID_URI,
-                   "Invalid PKCS#11 URI: %s", p11_kit_uri_message (ret));
-      return NULL;
-    }
+  uri = pp_p11_uri_parse (uri_string, error);
+  if (uri == NULL)
+    return NULL;
 
   tmpl[n_tmpl++] = (CK_ATTRIBUTE) { CKA_CLASS, &klass, sizeof klass };
   attrs = p11_kit_uri_get_attributes (uri, &n_attrs);
