@@ -25,16 +25,11 @@
 
 #include "pp-keystore.h"
 #include "pp-kcv.h"
+#include "pp-openssl-types.h"
 #include "pp-test-util.h"
 
 /* Where Debian, Fedora and upstream p11-kit look for *.module files. */
 #define P11_SYSTEM_MODULES_DIR "/usr/share/p11-kit/modules"
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (BIO, BIO_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_PKEY, EVP_PKEY_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_MD_CTX, EVP_MD_CTX_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (BIGNUM, BN_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (X509, X509_free)
 
 static const guint8 message[] = "TR-34 signed attributes stand-in";
 

@@ -32,6 +32,7 @@
 
 #include "pp-hex.h"
 #include "pp-kcv.h"
+#include "pp-openssl-types.h"
 #include "pp-test-util.h"
 #include "pp-tr31.h"
 
@@ -453,10 +454,6 @@ expect_unwrap_error (const char *kbpk_hex,
   g_assert_error (error, PP_TR31_ERROR, (int) code);
   g_assert_null (key);
 }
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_CIPHER_CTX, EVP_CIPHER_CTX_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_MAC, EVP_MAC_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_MAC_CTX, EVP_MAC_CTX_free)
 
 /* Builds a correctly authenticated version B block around arbitrary clear
  * key data (length field included), independently of pp_tr31_wrap, so the

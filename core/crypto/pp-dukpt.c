@@ -134,6 +134,25 @@ pp_dukpt_tdes_derive_ipek (const PpSecureBuffer  *bdk,
   return g_steal_pointer (&ipek);
 }
 
+/* One half of the non-reversible key generation process: the register
+ * XORed with the right half of @key, DES-encrypted under its left half,
+ * XORed with the right half again. */
+static gboolean
+tdes_nrkgp_half (const guint8 key[16],
+                 const guint8 reg[8],
+                 guint8       out[8])
+{
+  gboolean ok;
+
+  for (guint i = 0; i < 8; i++)
+    out[i] = reg[i] ^ key[8 + i];
+  ok = pp_block_cipher_tdes_ecb (key, 8, TRUE, out, out, 8);
+  for (guint i = 0; i < 8; i++)
+    out[i] ^= key[8 + i];
+
+  return ok;
+}
+
 /* The non-reversible key generation process: @key (16 bytes, in place)
  * becomes the key of the KSN register @reg. */
 static gboolean
@@ -143,22 +162,17 @@ tdes_nrkgp (guint8       *key,
   guint8 cr1[8], cr2[8], k[16];
   gboolean ok;
 
-  for (guint i = 0; i < 8; i++)
-    cr2[i] = reg[i] ^ key[8 + i];
-  ok = pp_block_cipher_tdes_ecb (key, 8, TRUE, cr2, cr2, 8);
-  for (guint i = 0; i < 8; i++)
-    cr2[i] ^= key[8 + i];
-
   for (guint i = 0; i < 16; i++)
     k[i] = key[i] ^ tdes_key_mask[i];
-  for (guint i = 0; i < 8; i++)
-    cr1[i] = reg[i] ^ k[8 + i];
-  ok = ok && pp_block_cipher_tdes_ecb (k, 8, TRUE, cr1, cr1, 8);
-  for (guint i = 0; i < 8; i++)
-    cr1[i] ^= k[8 + i];
+  ok = tdes_nrkgp_half (key, reg, cr2) &&
+       tdes_nrkgp_half (k, reg, cr1);
 
-  memcpy (key, cr1, 8);
-  memcpy (key + 8, cr2, 8);
+  /* On failure the caller discards the key. */
+  if (ok)
+    {
+      memcpy (key, cr1, 8);
+      memcpy (key + 8, cr2, 8);
+    }
 
   OPENSSL_cleanse (cr1, sizeof cr1);
   OPENSSL_cleanse (cr2, sizeof cr2);

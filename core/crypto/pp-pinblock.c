@@ -284,6 +284,29 @@ check_aes_key (const PpSecureBuffer  *key,
   return TRUE;
 }
 
+/* Format 4 is two AES passes with the PAN field XORed in between;
+ * deciphering runs the same passes with AES decryption. */
+static gboolean
+format4_passes (const PpSecureBuffer *key,
+                gboolean              encrypt,
+                const guint8          in[PP_PIN_BLOCK_FORMAT4_LEN],
+                const guint8          pan_field[PP_PIN_BLOCK_FORMAT4_LEN],
+                guint8                out[PP_PIN_BLOCK_FORMAT4_LEN])
+{
+  const guint8 *k = pp_secure_buffer_peek (key);
+  gsize klen = pp_secure_buffer_get_len (key);
+  guint8 tmp[PP_PIN_BLOCK_FORMAT4_LEN];
+  gboolean ok;
+
+  ok = pp_block_cipher_aes_ecb (k, klen, encrypt, in, tmp, sizeof tmp);
+  for (guint i = 0; i < sizeof tmp; i++)
+    tmp[i] ^= pan_field[i];
+  ok = ok && pp_block_cipher_aes_ecb (k, klen, encrypt, tmp, out, sizeof tmp);
+  OPENSSL_cleanse (tmp, sizeof tmp);
+
+  return ok;
+}
+
 gboolean
 pp_pin_block_format4_encipher (const PpSecureBuffer  *key,
                                const guint8           pin_field[PP_PIN_BLOCK_FORMAT4_LEN],
@@ -291,26 +314,13 @@ pp_pin_block_format4_encipher (const PpSecureBuffer  *key,
                                guint8                 out[PP_PIN_BLOCK_FORMAT4_LEN],
                                GError               **error)
 {
-  const guint8 *k;
-  gsize klen;
-  guint8 tmp[16];
-  gboolean ok;
-
   g_return_val_if_fail (key != NULL && pin_field != NULL && pan_field != NULL && out != NULL,
                         FALSE);
 
   if (!check_aes_key (key, error))
     return FALSE;
 
-  k = pp_secure_buffer_peek (key);
-  klen = pp_secure_buffer_get_len (key);
-  ok = pp_block_cipher_aes_ecb (k, klen, TRUE, pin_field, tmp, 16);
-  for (guint i = 0; i < 16; i++)
-    tmp[i] ^= pan_field[i];
-  ok = ok && pp_block_cipher_aes_ecb (k, klen, TRUE, tmp, out, 16);
-  OPENSSL_cleanse (tmp, sizeof tmp);
-
-  if (!ok)
+  if (!format4_passes (key, TRUE, pin_field, pan_field, out))
     {
       g_set_error_literal (error, PP_PIN_BLOCK_ERROR, PP_PIN_BLOCK_ERROR_CRYPTO,
                            "AES encryption failed");
@@ -326,10 +336,7 @@ pp_pin_block_format4_decipher (const PpSecureBuffer  *key,
                                const char            *pan,
                                GError               **error)
 {
-  guint8 pan_field[16], tmp[16];
-  const guint8 *k;
-  gsize klen;
-  gboolean ok;
+  guint8 pan_field[16], pin_field[16];
   char *pin = NULL;
 
   g_return_val_if_fail (key != NULL && block != NULL && pan != NULL, NULL);
@@ -338,19 +345,12 @@ pp_pin_block_format4_decipher (const PpSecureBuffer  *key,
       !pp_pin_block_format4_encode_pan_field (pan, pan_field, error))
     return NULL;
 
-  k = pp_secure_buffer_peek (key);
-  klen = pp_secure_buffer_get_len (key);
-  ok = pp_block_cipher_aes_ecb (k, klen, FALSE, block, tmp, 16);
-  for (guint i = 0; i < 16; i++)
-    tmp[i] ^= pan_field[i];
-  ok = ok && pp_block_cipher_aes_ecb (k, klen, FALSE, tmp, tmp, 16);
-
-  if (!ok)
+  if (!format4_passes (key, FALSE, block, pan_field, pin_field))
     g_set_error_literal (error, PP_PIN_BLOCK_ERROR, PP_PIN_BLOCK_ERROR_CRYPTO,
                          "AES decryption failed");
   else
-    pin = pp_pin_block_format4_decode_pin_field (tmp, error);
+    pin = pp_pin_block_format4_decode_pin_field (pin_field, error);
 
-  OPENSSL_cleanse (tmp, sizeof tmp);
+  OPENSSL_cleanse (pin_field, sizeof pin_field);
   return pin;
 }

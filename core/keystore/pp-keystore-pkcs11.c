@@ -21,11 +21,7 @@
 
 #include "pp-hex.h"
 #include "pp-keystore-private.h"
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (P11KitUri, p11_kit_uri_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_CIPHER, EVP_CIPHER_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_CIPHER_CTX, EVP_CIPHER_CTX_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (X509, X509_free)
+#include "pp-openssl-types.h"
 
 #define PP_TYPE_KEY_STORE_PKCS11 (pp_key_store_pkcs11_get_type ())
 G_DECLARE_FINAL_TYPE (PpKeyStorePkcs11, pp_key_store_pkcs11, PP, KEY_STORE_PKCS11, GObject)
@@ -748,21 +744,16 @@ pp_key_store_pkcs11_new (const char  *uri_string,
                          const char  *pin,
                          GError     **error)
 {
-  g_autoptr(P11KitUri) uri = p11_kit_uri_new ();
+  g_autoptr(P11KitUri) uri = NULL;
   PpKeyStorePkcs11 *self;
   PpP11Token *token;
-  int ret;
 
   g_return_val_if_fail (uri_string != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  ret = p11_kit_uri_parse (uri_string, P11_KIT_URI_FOR_ANY, uri);
-  if (ret != P11_KIT_URI_OK)
-    {
-      g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_INVALID_URI,
-                   "Invalid PKCS#11 URI: %s", p11_kit_uri_message (ret));
-      return NULL;
-    }
+  uri = pp_p11_uri_parse (uri_string, error);
+  if (uri == NULL)
+    return NULL;
   token = pp_p11_token_open (uri, pin, TRUE, error);
   if (token == NULL)
     return NULL;

@@ -29,13 +29,7 @@
 
 #include "pp-hex.h"
 #include "pp-keystore-private.h"
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (BIO, BIO_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_PKEY, EVP_PKEY_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_PKEY_CTX, EVP_PKEY_CTX_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (PKCS8_PRIV_KEY_INFO, PKCS8_PRIV_KEY_INFO_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (X509_SIG, X509_SIG_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (X509, X509_free)
+#include "pp-openssl-types.h"
 
 #define PP_TYPE_KEY_STORE_SOFT (pp_key_store_soft_get_type ())
 G_DECLARE_FINAL_TYPE (PpKeyStoreSoft, pp_key_store_soft, PP, KEY_STORE_SOFT, GObject)
@@ -439,6 +433,23 @@ invalid:
   return NULL;
 }
 
+/* The TMK's check value, computed on the host (the key is here anyway). */
+static char *
+tmk_kcv (PpTmkType              type,
+         const PpSecureBuffer  *key,
+         GError               **error)
+{
+  g_autoptr(GError) kcv_error = NULL;
+  PpKeyAlgorithm alg = pp_tmk_type_get_algorithm (type);
+  char *kcv;
+
+  kcv = pp_kcv_compute (alg, key, pp_kcv_default_length (alg), &kcv_error);
+  if (kcv == NULL)
+    g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_CRYPTO,
+                 "Cannot compute the TMK check value: %s", kcv_error->message);
+  return kcv;
+}
+
 static char *
 soft_generate_tmk (PpKeyStore    *store,
                    const char    *label,
@@ -450,22 +461,16 @@ soft_generate_tmk (PpKeyStore    *store,
   g_autofree char *path = file_path (self, label, ".tmk.pem");
   g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
   g_autoptr(PpSecureBuffer) key = NULL;
-  g_autoptr(GError) kcv_error = NULL;
   char *kcv;
-  PpKeyAlgorithm alg = pp_tmk_type_get_algorithm (type);
 
   if (!refuse_existing (path, label, error))
     return NULL;
   key = random_tmk (type, error);
   if (key == NULL)
     return NULL;
-  kcv = pp_kcv_compute (alg, key, pp_kcv_default_length (alg), &kcv_error);
+  kcv = tmk_kcv (type, key, error);
   if (kcv == NULL)
-    {
-      g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_CRYPTO,
-                   "Cannot compute the TMK check value: %s", kcv_error->message);
-      return NULL;
-    }
+    return NULL;
   if (!write_tmk (self, path, type, key, error))
     {
       g_free (kcv);
@@ -490,22 +495,15 @@ soft_get_tmk_kcv (PpKeyStore  *store,
                   GError     **error)
 {
   g_autoptr(PpSecureBuffer) key = NULL;
-  g_autoptr(GError) kcv_error = NULL;
   PpTmkType type;
-  PpKeyAlgorithm alg;
   char *kcv;
 
   key = read_tmk (PP_KEY_STORE_SOFT (store), label, &type, error);
   if (key == NULL)
     return NULL;
-  alg = pp_tmk_type_get_algorithm (type);
-  kcv = pp_kcv_compute (alg, key, pp_kcv_default_length (alg), &kcv_error);
+  kcv = tmk_kcv (type, key, error);
   if (kcv == NULL)
-    {
-      g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_CRYPTO,
-                   "Cannot compute the TMK check value: %s", kcv_error->message);
-      return NULL;
-    }
+    return NULL;
   if (out_type != NULL)
     *out_type = type;
   return kcv;
