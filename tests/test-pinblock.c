@@ -146,8 +146,6 @@ test_format4_vectors (void)
           g_assert_no_error (error);
           if (json_object_has_member (c, "pin_field"))
             {
-              g_autofree char *first8 = NULL;
-
               unhex (member (c, "pin_field"), pin_field, 16);
               /* The given field must be what our encoder makes for this
                * PIN with the same random half. */

@@ -65,7 +65,7 @@ find_all (PpKeyStorePkcs11  *self,
     ATTR (CKA_LABEL, label, strlen (label)),
   };
   g_autoptr(GArray) found = g_array_new (FALSE, FALSE, sizeof (CK_OBJECT_HANDLE));
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->token->lock);
+  G_GNUC_UNUSED g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->token->lock);
   CK_RV rv;
 
   rv = m->C_FindObjectsInit (self->token->session, tmpl, G_N_ELEMENTS (tmpl));
@@ -158,7 +158,7 @@ pkcs11_generate_kdh_key (PpKeyStore    *store,
                          GError       **error)
 {
   PpKeyStorePkcs11 *self = PP_KEY_STORE_PKCS11 (store);
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
+  G_GNUC_UNUSED g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
   CK_FUNCTION_LIST *m = self->token->module;
   CK_MECHANISM mech = { CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0 };
   CK_OBJECT_CLASS pub_class = CKO_PUBLIC_KEY, priv_class = CKO_PRIVATE_KEY;
@@ -266,7 +266,7 @@ pkcs11_store_certificate (PpKeyStore  *store,
                           GError     **error)
 {
   PpKeyStorePkcs11 *self = PP_KEY_STORE_PKCS11 (store);
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
+  G_GNUC_UNUSED g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
   CK_FUNCTION_LIST *m = self->token->module;
   CK_OBJECT_CLASS klass = CKO_CERTIFICATE;
   CK_CERTIFICATE_TYPE cert_type = CKC_X_509;
@@ -508,7 +508,7 @@ pkcs11_generate_tmk (PpKeyStore    *store,
                      GError       **error)
 {
   PpKeyStorePkcs11 *self = PP_KEY_STORE_PKCS11 (store);
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
+  G_GNUC_UNUSED g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
   CK_OBJECT_CLASS klass = CKO_SECRET_KEY;
   CK_KEY_TYPE key_type;
   CK_ULONG value_len = pp_tmk_type_get_key_length (type);

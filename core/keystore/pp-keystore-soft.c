@@ -163,7 +163,7 @@ soft_generate_kdh_key (PpKeyStore    *store,
   g_autoptr(EVP_PKEY_CTX) ctx = NULL;
   g_autoptr(EVP_PKEY) pkey = NULL;
   g_autoptr(PKCS8_PRIV_KEY_INFO) p8 = NULL;
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
+  G_GNUC_UNUSED g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
 
   if (!refuse_existing (path, label, error))
     return FALSE;
@@ -459,7 +459,7 @@ soft_generate_tmk (PpKeyStore    *store,
 {
   PpKeyStoreSoft *self = PP_KEY_STORE_SOFT (store);
   g_autofree char *path = file_path (self, label, ".tmk.pem");
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
+  G_GNUC_UNUSED g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
   g_autoptr(PpSecureBuffer) key = NULL;
   char *kcv;
 
