@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  *
- * posprov: the provisioning station.
+ * main.c: posprov, the provisioning station (GTK 4 + libadwaita).
  */
 #include "config.h"
 
@@ -21,6 +21,7 @@ main (int    argc,
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
 
+  g_set_application_name (_("posprov"));
   app = pp_application_new ();
   return g_application_run (G_APPLICATION (app), argc, argv);
 }
