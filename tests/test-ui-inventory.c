@@ -78,12 +78,14 @@ view_model (Fixture *f)
 static GtkWidget *
 find_visible_label (GtkWidget  *root,
                     GtkWidget  *widget,
-                    const char *text)
+                    const char *text,
+                    const char *css_class)
 {
   if (!gtk_widget_get_mapped (widget))
     return NULL;
 
-  if (GTK_IS_LABEL (widget) && g_strcmp0 (gtk_label_get_text (GTK_LABEL (widget)), text) == 0)
+  if (GTK_IS_LABEL (widget) && g_strcmp0 (gtk_label_get_text (GTK_LABEL (widget)), text) == 0 &&
+      (css_class == NULL || gtk_widget_has_css_class (widget, css_class)))
     {
       graphene_rect_t bounds;
 
@@ -98,7 +100,7 @@ find_visible_label (GtkWidget  *root,
        child != NULL;
        child = gtk_widget_get_next_sibling (child))
     {
-      GtkWidget *found = find_visible_label (root, child, text);
+      GtkWidget *found = find_visible_label (root, child, text, css_class);
 
       if (found != NULL)
         return found;
@@ -110,6 +112,7 @@ typedef struct
 {
   Fixture    *f;
   const char *text;
+  const char *css_class;
 } LabelWait;
 
 static gboolean
@@ -118,14 +121,24 @@ label_is_visible (gpointer data)
   LabelWait *wait = data;
   GtkWidget *root = GTK_WIDGET (wait->f->window);
 
-  return find_visible_label (root, root, wait->text) != NULL;
+  return find_visible_label (root, root, wait->text, wait->css_class) != NULL;
 }
 
 static void
 assert_label_visible (Fixture    *f,
                       const char *text)
 {
-  LabelWait wait = { f, text };
+  LabelWait wait = { f, text, NULL };
+
+  wait_until (label_is_visible, &wait);
+}
+
+/* A state pill in a row, not the drop-down that happens to say the same. */
+static void
+assert_pill_visible (Fixture         *f,
+                     PpTerminalState  state)
+{
+  LabelWait wait = { f, pp_terminal_state_get_label (state), "state-pill" };
 
   wait_until (label_is_visible, &wait);
 }
@@ -242,6 +255,8 @@ test_opens_lazily (Fixture       *f,
       settle ();
     }
   assert_label_visible (f, pp_terminal_get_serial (g_ptr_array_index (last, 0)));
+  g_assert_null (find_visible_label (GTK_WIDGET (f->window), GTK_WIDGET (f->window),
+                                     pp_terminal_get_serial (g_ptr_array_index (first, 0)), NULL));
   g_assert_cmpuint (pp_terminal_list_model_get_n_fetches (pp_inventory_page_get_model (page)), <=, 10);
 }
 
@@ -352,6 +367,7 @@ test_state_filter (Fixture       *f,
   g_autofree char *count = NULL;
   g_autoptr(PpTerminal) first = NULL;
 
+  assert_pill_visible (f, PP_TERMINAL_STATE_IN_STOCK);
   n = pp_store_count_terminals (f->store, NULL, state, NULL);
   g_assert_cmpuint (n, >, 0);
   g_assert_cmpuint (n, <, N_TERMINALS);
@@ -364,10 +380,11 @@ test_state_filter (Fixture       *f,
   first = g_list_model_get_item (view_model (f), 0);
   g_assert_cmpint (pp_terminal_get_state (first), ==, state);
   assert_label_visible (f, pp_terminal_get_serial (first));
-  assert_label_visible (f, pp_terminal_state_get_label (state));
+  assert_pill_visible (f, state);
   /* No in-stock terminal is on screen any more. */
   g_assert_null (find_visible_label (GTK_WIDGET (f->window), GTK_WIDGET (f->window),
-                                     pp_terminal_state_get_label (PP_TERMINAL_STATE_IN_STOCK)));
+                                     pp_terminal_state_get_label (PP_TERMINAL_STATE_IN_STOCK),
+                                     "state-pill"));
 
   /* Search and filter combine. */
   {

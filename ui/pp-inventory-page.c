@@ -109,13 +109,13 @@ cell_updated (PpTerminal *terminal)
 
 /* Order and sizes of the register's columns. */
 static const Column columns[] = {
-  { N_("Serial"),          190, FALSE, 0.0f, "serial",  cell_serial },
-  { N_("Vendor"),          130, FALSE, 0.0f, NULL,      cell_vendor },
+  { N_("Serial"),          170, FALSE, 0.0f, "serial",  cell_serial },
+  { N_("Vendor"),          120, FALSE, 0.0f, NULL,      cell_vendor },
   { N_("Model"),           110, FALSE, 0.0f, NULL,      cell_model },
-  { N_("State"),           150, FALSE, 0.0f, NULL,      NULL },
-  { N_("MID"),             160, FALSE, 1.0f, "numeric", cell_mid },
+  { N_("State"),           140, FALSE, 0.0f, NULL,      NULL },
+  { N_("MID"),             170, FALSE, 1.0f, "numeric", cell_mid },
   { N_("TID"),             100, FALSE, 1.0f, "numeric", cell_tid },
-  { N_("Program version"), 150, FALSE, 0.0f, "numeric", cell_program_version },
+  { N_("Program version"), 140, FALSE, 0.0f, "numeric", cell_program_version },
   { N_("Updated"),         140, TRUE,  0.0f, "numeric", cell_updated },
 };
 
@@ -170,7 +170,16 @@ cell_bind (GtkSignalListItemFactory *factory,
     }
 
   text = column->text (terminal);
-  gtk_label_set_text (label, text != NULL ? text : "");
+  if (text == NULL || text[0] == '\0')
+    {
+      /* A dash says “not set yet” where a blank cell looks like a glitch. */
+      gtk_label_set_text (label, "—");
+      gtk_widget_add_css_class (GTK_WIDGET (label), "dim-label");
+      gtk_widget_set_tooltip_text (GTK_WIDGET (label), NULL);
+      return;
+    }
+  gtk_label_set_text (label, text);
+  gtk_widget_remove_css_class (GTK_WIDGET (label), "dim-label");
   gtk_widget_set_tooltip_text (GTK_WIDGET (label), text);
 }
 
@@ -511,6 +520,9 @@ pp_inventory_page_set_store (PpInventoryPage *self,
       selection = GTK_SELECTION_MODEL (gtk_single_selection_new (g_object_ref (G_LIST_MODEL (self->model))));
       gtk_single_selection_set_autoselect (GTK_SINGLE_SELECTION (selection), FALSE);
       gtk_single_selection_set_can_unselect (GTK_SINGLE_SELECTION (selection), TRUE);
+      /* Autoselect was on while constructing and picked row 0; a fresh list
+       * has no row chosen yet. */
+      gtk_single_selection_set_selected (GTK_SINGLE_SELECTION (selection), GTK_INVALID_LIST_POSITION);
     }
   else
     {

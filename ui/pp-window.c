@@ -106,11 +106,19 @@ pp_window_constructed (GObject *object)
   pp_inventory_page_set_store (self->inventory_page, self->store);
   if (self->store != NULL)
     {
-      adw_window_title_set_subtitle (self->window_title, pp_store_get_path (self->store));
+      const char *path = pp_store_get_path (self->store);
+      g_autofree char *name = g_path_get_basename (path);
+
+      /* The file name fits the header bar; the full path is a hover away. */
+      adw_window_title_set_subtitle (self->window_title, name);
+      gtk_widget_set_tooltip_text (GTK_WIDGET (self->window_title), path);
       gtk_revealer_set_reveal_child (self->demo_revealer, pp_store_is_demo (self->store));
     }
 
   restore_settings (self);
+
+  /* A keyboard-wedge scanner types into whatever has focus: make it the search. */
+  pp_inventory_page_focus_search (self->inventory_page);
 }
 
 static void
