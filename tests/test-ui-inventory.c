@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include <adwaita.h>
+#include <sqlite3.h>
 
 #include "pp-test-util.h"
 #include "pp-window.h"
@@ -110,7 +111,7 @@ find_visible_label (GtkWidget  *root,
 
 typedef struct
 {
-  Fixture    *f;
+  GtkWidget  *root;
   const char *text;
   const char *css_class;
 } LabelWait;
@@ -119,16 +120,15 @@ static gboolean
 label_is_visible (gpointer data)
 {
   LabelWait *wait = data;
-  GtkWidget *root = GTK_WIDGET (wait->f->window);
 
-  return find_visible_label (root, root, wait->text, wait->css_class) != NULL;
+  return find_visible_label (wait->root, wait->root, wait->text, wait->css_class) != NULL;
 }
 
 static void
 assert_label_visible (Fixture    *f,
                       const char *text)
 {
-  LabelWait wait = { f, text, NULL };
+  LabelWait wait = { GTK_WIDGET (f->window), text, NULL };
 
   wait_until (label_is_visible, &wait);
 }
@@ -138,7 +138,7 @@ static void
 assert_pill_visible (Fixture         *f,
                      PpTerminalState  state)
 {
-  LabelWait wait = { f, pp_terminal_state_get_label (state), "state-pill" };
+  LabelWait wait = { GTK_WIDGET (f->window), pp_terminal_state_get_label (state), "state-pill" };
 
   wait_until (label_is_visible, &wait);
 }
@@ -417,6 +417,65 @@ test_screenshot (Fixture       *f,
   save_screenshot (GTK_WIDGET (f->window), "screenshot-inventory.png");
 }
 
+/* A store written by a newer posprov: the window says why, nothing crashes. */
+static void
+test_newer_schema (void)
+{
+  g_autofree char *dir = pp_test_make_tmpdir ();
+  g_autofree char *path = g_build_filename (dir, "newer.db", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpStore) store = NULL;
+  sqlite3 *db = NULL;
+  PpWindow *window;
+  GtkWidget *dialog = NULL;
+  LabelWait wait;
+  g_autoptr(GListModel) toplevels = NULL;
+
+  store = pp_store_open (path, &error);
+  g_assert_no_error (error);
+  g_clear_object (&store);
+  g_assert_cmpint (sqlite3_open (path, &db), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (db, "PRAGMA user_version = 9999", NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close (db);
+
+  store = pp_store_open (path, &error);
+  g_assert_null (store);
+  g_assert_error (error, PP_STORE_ERROR, PP_STORE_ERROR_NEWER_SCHEMA);
+
+  window = pp_window_new (NULL, NULL);
+  gtk_window_set_default_size (GTK_WINDOW (window), 1000, 600);
+  gtk_window_present (GTK_WINDOW (window));
+  wait_until (is_mapped, window);
+  pp_window_show_store_error (window, error);
+
+  /* The reason is on the page behind the dialog... */
+  {
+    Fixture f = { NULL, NULL, window };
+
+    assert_label_visible (&f, error->message);
+  }
+
+  /* ...and in the dialog in front of it. */
+  toplevels = gtk_window_get_toplevels ();
+  for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
+    {
+      g_autoptr(GtkWidget) toplevel = g_list_model_get_item (toplevels, i);
+
+      if (ADW_IS_MESSAGE_DIALOG (toplevel))
+        dialog = toplevel;
+    }
+  g_assert_nonnull (dialog);
+  wait_until (is_mapped, dialog);
+  g_assert_cmpstr (adw_message_dialog_get_body (ADW_MESSAGE_DIALOG (dialog)), ==, error->message);
+  wait = (LabelWait) { dialog, error->message, NULL };
+  wait_until (label_is_visible, &wait);
+
+  settle ();
+  save_screenshot (GTK_WIDGET (window), "screenshot-store-error.png");
+  gtk_window_destroy (GTK_WINDOW (dialog));
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
 static void
 make_store (void)
 {
@@ -456,6 +515,7 @@ main (int    argc,
   ADD ("/ui/inventory/state-filter", test_state_filter);
   ADD ("/ui/inventory/screenshot", test_screenshot);
 #undef ADD
+  g_test_add_func ("/ui/inventory/newer-schema", test_newer_schema);
 
   return g_test_run ();
 }

@@ -24,6 +24,7 @@ struct _PpInventoryPage
   PpTerminalState      state_filter;
 
   /* template */
+  GtkWidget           *toolbar;
   GtkSearchEntry      *search_entry;
   GtkDropDown         *state_dropdown;
   GtkLabel            *count_label;
@@ -234,6 +235,8 @@ update_view (PpInventoryPage *self)
   const char *error;
   guint n;
 
+  /* Nothing to search without a store. */
+  gtk_widget_set_sensitive (self->toolbar, self->model != NULL);
   if (self->model == NULL)
     {
       gtk_label_set_text (self->count_label, "");
@@ -451,6 +454,7 @@ pp_inventory_page_class_init (PpInventoryPageClass *klass)
 
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/org/posprov/Station/pp-inventory-page.ui");
+  gtk_widget_class_bind_template_child (widget_class, PpInventoryPage, toolbar);
   gtk_widget_class_bind_template_child (widget_class, PpInventoryPage, search_entry);
   gtk_widget_class_bind_template_child (widget_class, PpInventoryPage, state_dropdown);
   gtk_widget_class_bind_template_child (widget_class, PpInventoryPage, count_label);
@@ -550,6 +554,7 @@ pp_inventory_page_show_error (PpInventoryPage *self,
   g_return_if_fail (message != NULL);
 
   gtk_label_set_text (self->count_label, "");
+  gtk_widget_set_sensitive (self->toolbar, FALSE);
   adw_status_page_set_description (self->error_page, message);
   gtk_stack_set_visible_child_name (self->stack, "error");
 }
