@@ -184,7 +184,9 @@ requery (PpTerminalListModel *self)
   set_error (self, error != NULL ? error->message : NULL);
 
   self->n_items = new_n;
-  g_list_model_items_changed (G_LIST_MODEL (self), 0, old_n, new_n);
+  /* Same count or not, every row may differ now: replace them all. */
+  if (old_n > 0 || new_n > 0)
+    g_list_model_items_changed (G_LIST_MODEL (self), 0, old_n, new_n);
   if (old_n != new_n)
     g_object_notify_by_pspec (G_OBJECT (self), props[PROP_N_ITEMS]);
 }
