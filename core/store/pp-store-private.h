@@ -80,4 +80,25 @@ gboolean      pp_store_move_terminal    (PpStore         *self,
                                          PpTerminalState  to,
                                          GError         **error);
 
+/* Issues the next MID or TID (@kind "mid" or "tid") under the configured
+ * prefix, inside the open transaction, and records it as issued. */
+gboolean      pp_store_issue_number     (PpStore         *self,
+                                         const char      *kind,
+                                         char             out[16],
+                                         GError         **error);
+
+/* Reads a user (NOT_FOUND if absent); @hash_out (optional) gets the stored hash. */
+PpUser       *pp_store_lookup_user      (PpStore         *self,
+                                         const char      *username,
+                                         char           **hash_out,
+                                         GError         **error);
+/* Inserts an already hashed user and journals it, inside the open transaction. */
+gboolean      pp_store_insert_user      (PpStore         *self,
+                                         const char      *username,
+                                         const char      *display_name,
+                                         PpUserRole       role,
+                                         const char      *password_hash,
+                                         const char      *actor,
+                                         GError         **error);
+
 G_END_DECLS

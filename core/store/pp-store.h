@@ -13,7 +13,10 @@
 #include <glib-object.h>
 #include <json-glib/json-glib.h>
 
+#include "pp-merchant.h"
 #include "pp-terminal.h"
+#include "pp-user.h"
+#include "pp-work-order.h"
 
 G_BEGIN_DECLS
 
@@ -97,6 +100,148 @@ gboolean    pp_store_transition_terminal (PpStore         *self,
                                           const char      *actor,
                                           const char      *reason,
                                           GError         **error);
+
+/* ---- merchants and merchant-terminal numbers ----
+ * MID = prefix + sequence + Luhn digit (15 digits), TID likewise (8 digits); see
+ * pp-mtn.h and docs/merchant-terminal-numbers.md. The prefixes are store settings;
+ * the defaults are MID "8981000" (institution 898, branch 1000: 7 sequence digits,
+ * 10 million merchants) and TID "1" (6 sequence digits, a million terminals). Each
+ * prefix has its own counter; every number ever issued is recorded and never reissued. */
+#define PP_STORE_DEFAULT_MID_PREFIX "8981000"
+#define PP_STORE_DEFAULT_TID_PREFIX "1"
+
+char       *pp_store_get_mid_prefix   (PpStore     *self);
+char       *pp_store_get_tid_prefix   (PpStore     *self);
+/* NULL leaves a prefix unchanged. PP_STORE_ERROR_INVALID if a prefix is not digits
+ * or leaves no room for a sequence. */
+gboolean    pp_store_set_mtn_prefixes (PpStore     *self,
+                                       const char  *mid_prefix,
+                                       const char  *tid_prefix,
+                                       const char  *actor,
+                                       GError     **error);
+/* Issues one TID on its own (install orders issue theirs themselves). */
+char       *pp_store_issue_tid        (PpStore     *self,
+                                       const char  *actor,
+                                       GError     **error);
+
+/* Validates the fields (see pp-merchant.h), issues the merchant's MID and stores it.
+ * DUPLICATE if the registration number is already known. */
+PpMerchant *pp_store_add_merchant        (PpStore                 *self,
+                                          const PpMerchantFields  *fields,
+                                          const char              *actor,
+                                          GError                 **error);
+PpMerchant *pp_store_get_merchant        (PpStore                 *self,
+                                          gint64                   id,
+                                          GError                 **error);   /* NOT_FOUND */
+PpMerchant *pp_store_get_merchant_by_mid (PpStore                 *self,
+                                          const char              *mid,
+                                          GError                 **error);   /* NOT_FOUND */
+GPtrArray  *pp_store_list_merchants      (PpStore                 *self,
+                                          GError                 **error);   /* element-type PpMerchant */
+
+/* ---- users ----
+ * Passwords are hashed with scrypt (pp-password.h) and at least 4 characters long.
+ * add: INVALID for a bad user name (2-32 of a-z 0-9 . _ -, case-insensitive), DUPLICATE
+ * if taken. authenticate: PERMISSION "wrong user name or password" for an unknown user or
+ * a wrong password (both journalled as user.login_failed). */
+PpUser     *pp_store_add_user     (PpStore     *self,
+                                   const char  *username,
+                                   const char  *display_name,   /* NULL: the user name */
+                                   PpUserRole   role,
+                                   const char  *password,
+                                   const char  *actor,
+                                   GError     **error);
+/* Same with scrypt N = 2^@password_log2_n (pp-password.h); lower than the default
+ * only in tests. */
+PpUser     *pp_store_add_user_with_cost (PpStore     *self,
+                                         const char  *username,
+                                         const char  *display_name,
+                                         PpUserRole   role,
+                                         const char  *password,
+                                         guint        password_log2_n,
+                                         const char  *actor,
+                                         GError     **error);
+PpUser     *pp_store_get_user     (PpStore     *self,
+                                   const char  *username,
+                                   GError     **error);   /* NOT_FOUND */
+GPtrArray  *pp_store_list_users   (PpStore     *self,
+                                   GError     **error);   /* element-type PpUser */
+PpUser     *pp_store_authenticate (PpStore     *self,
+                                   const char  *username,
+                                   const char  *password,
+                                   GError     **error);
+gboolean    pp_store_set_password (PpStore     *self,
+                                   const char  *username,
+                                   const char  *password,
+                                   const char  *actor,
+                                   GError     **error);
+
+/* ---- work orders and approvals ----
+ * Install flow, each step one transaction with its journal entry:
+ *  create_install_order: requester is a field manager or administrator; the terminal must
+ *    be in_stock (else ILLEGAL_TRANSITION naming its state) and goes pending_install; the
+ *    merchant (NOT_FOUND) and its MID and a newly issued TID are bound to it. Order: open.
+ *  decide_order: a reviewer other than the requester (else PERMISSION) approves (order
+ *    approved) or rejects (order cancelled, terminal back in_stock, unbound); either way an
+ *    approval row records requester, approver, decision, reason, time, serial, MID, TID.
+ *  order_keyed: compares the expected and the terminal-reported KCV with pp_kcv_equal;
+ *    a mismatch is KCV_MISMATCH (journalled as order.kcv_mismatch; terminal and order
+ *    unchanged); a match moves the terminal to keyed and records the KCV. Order: keyed.
+ *  order_program_installed: order keyed -> program_installed.
+ *  close_order: install: program_installed -> closed, terminal installed with the
+ *    order's program version; recycle: open -> closed, terminal recycled -> in_stock.
+ *  cancel_order: open or approved install order -> cancelled, terminal back in_stock.
+ * Recycle: create_recycle_order moves an installed terminal to recycled and clears its
+ * merchant, MID, TID and KCV (the order keeps the cleared MID/TID); close_order returns
+ * it to stock. Steps out of order are ILLEGAL_TRANSITION
+ * ("install work order 4 is open; cannot go open -> keyed"). */
+PpWorkOrder *pp_store_create_install_order   (PpStore     *self,
+                                              const char  *serial,
+                                              gint64       merchant_id,
+                                              const char  *program_version,
+                                              const char  *requester,
+                                              GError     **error);
+gboolean     pp_store_decide_order           (PpStore     *self,
+                                              gint64       order_id,
+                                              const char  *approver,
+                                              gboolean     approve,
+                                              const char  *reason,   /* nullable */
+                                              GError     **error);
+gboolean     pp_store_order_keyed            (PpStore     *self,
+                                              gint64       order_id,
+                                              const char  *expected_kcv,
+                                              const char  *reported_kcv,
+                                              const char  *actor,
+                                              GError     **error);
+gboolean     pp_store_order_program_installed (PpStore    *self,
+                                              gint64       order_id,
+                                              const char  *actor,
+                                              GError     **error);
+gboolean     pp_store_close_order            (PpStore     *self,
+                                              gint64       order_id,
+                                              const char  *actor,
+                                              GError     **error);
+gboolean     pp_store_cancel_order           (PpStore     *self,
+                                              gint64       order_id,
+                                              const char  *actor,
+                                              const char  *reason,   /* nullable */
+                                              GError     **error);
+PpWorkOrder *pp_store_create_recycle_order   (PpStore     *self,
+                                              const char  *serial,
+                                              const char  *requester,
+                                              const char  *reason,   /* nullable */
+                                              GError     **error);
+PpWorkOrder *pp_store_get_order              (PpStore     *self,
+                                              gint64       order_id,
+                                              GError     **error);   /* NOT_FOUND */
+/* @serial NULL: all orders. element-type PpWorkOrder, by id. */
+GPtrArray   *pp_store_list_orders            (PpStore     *self,
+                                              const char  *serial,
+                                              GError     **error);
+/* element-type PpApproval, oldest first. */
+GPtrArray   *pp_store_list_approvals         (PpStore     *self,
+                                              gint64       order_id,
+                                              GError     **error);
 
 /* Demo data on first start: n terminals spread over the states, demo merchants, and demo
  * users "alice" (field manager), "bob" (reviewer), "carol" (administrator) with password

@@ -10,13 +10,20 @@ CREATE TABLE settings (
   value TEXT NOT NULL
 );
 
--- Issuance counters; bumped inside BEGIN IMMEDIATE so two writers never
--- hand out the same number.
+-- Issuance counters, one per kind and prefix ("mid:8981000", "tid:1");
+-- bumped inside BEGIN IMMEDIATE so two writers never hand out the same number.
 CREATE TABLE counters (
   name  TEXT PRIMARY KEY NOT NULL,
   value INTEGER NOT NULL CHECK (value >= 0)
 );
-INSERT INTO counters (name, value) VALUES ('mid', 0), ('tid', 0);
+
+-- Every MID and TID ever issued: a number is never handed out twice, even
+-- after a prefix change or a recycled terminal.
+CREATE TABLE issued_numbers (
+  number    TEXT PRIMARY KEY NOT NULL,
+  kind      TEXT NOT NULL CHECK (kind IN ('mid', 'tid')),
+  issued_at INTEGER NOT NULL
+) WITHOUT ROWID;
 
 CREATE TABLE users (
   id            INTEGER PRIMARY KEY,
