@@ -10,6 +10,7 @@
 
 #include <glib/gi18n.h>
 
+#include "pp-about.h"
 #include "pp-application.h"
 #include "pp-settings.h"
 #include "pp-store.h"
@@ -99,23 +100,8 @@ about_action (GSimpleAction *action,
               gpointer       user_data)
 {
   GtkApplication *app = GTK_APPLICATION (user_data);
-  static const char *developers[] = { "The posprov developers", NULL };
-  GtkWidget *about;
 
-  about = g_object_new (ADW_TYPE_ABOUT_WINDOW,
-                        "transient-for", gtk_application_get_active_window (app),
-                        "application-name", _("posprov"),
-                        "application-icon", APP_ID,
-                        "version", PACKAGE_VERSION,
-                        "comments", _("Register, key and install payment terminals in one visit"),
-                        "developer-name", _("The posprov developers"),
-                        "developers", developers,
-                        "copyright", "© 2026 The posprov developers",
-                        "license-type", GTK_LICENSE_GPL_3_0,
-                        /* Translators: put your name here, one per line. */
-                        "translator-credits", _("translator-credits"),
-                        NULL);
-  gtk_window_present (GTK_WINDOW (about));
+  gtk_window_present (pp_about_window_new (gtk_application_get_active_window (app)));
 }
 
 static void
@@ -124,11 +110,16 @@ quit_action (GSimpleAction *action,
              gpointer       user_data)
 {
   GApplication *app = G_APPLICATION (user_data);
-  GList *windows = gtk_application_get_windows (GTK_APPLICATION (app));
+  GList *windows;
 
-  /* Closing lets each window save its size first. */
+  /* Closing lets each window save its size first; a closed window leaves the
+   * application's list, so walk a copy. */
+  windows = g_list_copy (gtk_application_get_windows (GTK_APPLICATION (app)));
+  for (GList *l = windows; l != NULL; l = l->next)
+    g_object_ref (l->data);
   for (GList *l = windows; l != NULL; l = l->next)
     gtk_window_close (GTK_WINDOW (l->data));
+  g_list_free_full (windows, g_object_unref);
   g_application_quit (app);
 }
 

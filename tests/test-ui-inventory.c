@@ -429,7 +429,7 @@ test_newer_schema (void)
   PpWindow *window;
   GtkWidget *dialog = NULL;
   LabelWait wait;
-  g_autoptr(GListModel) toplevels = NULL;
+  GListModel *toplevels;
 
   store = pp_store_open (path, &error);
   g_assert_no_error (error);
