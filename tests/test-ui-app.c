@@ -367,6 +367,7 @@ main (int    argc,
       char **argv)
 {
   g_autofree char *data_home = NULL;
+  g_autofree char *dbus_daemon = NULL;
   int status;
 
   g_setenv ("GSK_RENDERER", "cairo", FALSE);
@@ -382,7 +383,8 @@ main (int    argc,
   g_setenv ("XDG_DATA_HOME", data_home, TRUE);
   g_assert_cmpstr (g_get_user_data_dir (), ==, data_home);
 
-  if (g_find_program_in_path ("dbus-daemon") == NULL)
+  dbus_daemon = g_find_program_in_path ("dbus-daemon");
+  if (dbus_daemon == NULL)
     {
       g_test_skip ("dbus-daemon is not installed; the application needs a session bus");
       return g_test_run ();
