@@ -402,6 +402,54 @@ test_state_filter (Fixture       *f,
   }
 }
 
+/* The state filter and the window size come back on the next start. */
+static void
+test_remembers_settings (Fixture       *f,
+                         gconstpointer  user_data)
+{
+  g_autoptr(GSettings) settings = g_settings_new ("org.posprov.Station");
+  g_autofree char *saved = NULL;
+  g_autoptr(PpWindow) first = NULL;
+  PpWindow *second;
+  guint n_keyed = pp_store_count_terminals (f->store, NULL, PP_TERMINAL_STATE_KEYED, NULL);
+
+  pp_inventory_page_set_state_filter (page_of (f), PP_TERMINAL_STATE_KEYED);
+  wait_for_n_items (f, n_keyed);
+  saved = g_settings_get_string (settings, "state-filter");
+  g_assert_cmpstr (saved, ==, "keyed");
+
+  gtk_window_set_default_size (GTK_WINDOW (f->window), 1010, 610);
+  settle ();
+  first = g_object_ref (f->window);
+  gtk_window_close (GTK_WINDOW (first));
+  g_assert_cmpint (g_settings_get_int (settings, "window-width"), ==, 1010);
+  g_assert_cmpint (g_settings_get_int (settings, "window-height"), ==, 610);
+  g_assert_false (g_settings_get_boolean (settings, "window-maximized"));
+
+  second = pp_window_new (NULL, f->store);
+  f->window = second;  /* tear-down destroys this one */
+  gtk_window_present (GTK_WINDOW (second));
+  wait_until (is_mapped, second);
+  g_assert_cmpint (pp_inventory_page_get_state_filter (pp_window_get_inventory_page (second)), ==,
+                   PP_TERMINAL_STATE_KEYED);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (pp_inventory_page_get_model (pp_window_get_inventory_page (second)))), ==,
+                    n_keyed);
+  {
+    int width, height;
+
+    gtk_window_get_default_size (GTK_WINDOW (second), &width, &height);
+    g_assert_cmpint (width, ==, 1010);
+    g_assert_cmpint (height, ==, 610);
+  }
+
+  /* Back to all states for the other cases. */
+  pp_inventory_page_set_state_filter (pp_window_get_inventory_page (second), PP_TERMINAL_STATE_ANY);
+  saved = (g_free (saved), g_settings_get_string (settings, "state-filter"));
+  g_assert_cmpstr (saved, ==, "");
+  g_settings_reset (settings, "window-width");
+  g_settings_reset (settings, "window-height");
+}
+
 /* The README's picture: the demo banner and a full page of terminals. */
 static void
 test_screenshot (Fixture       *f,
@@ -516,6 +564,7 @@ main (int    argc,
   ADD ("/ui/inventory/scan-payload", test_scan_payload);
   ADD ("/ui/inventory/no-match", test_no_match);
   ADD ("/ui/inventory/state-filter", test_state_filter);
+  ADD ("/ui/inventory/remembers-settings", test_remembers_settings);
   ADD ("/ui/inventory/screenshot", test_screenshot);
 #undef ADD
   g_test_add_func ("/ui/inventory/newer-schema", test_newer_schema);
