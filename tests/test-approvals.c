@@ -56,6 +56,7 @@ fixture_set_up (Fixture       *f,
       g_autoptr(PpUser) u = pp_store_add_user_with_cost (f->store, users[i].name, NULL, users[i].role,
                                                          "password", 10, "setup", &error);
       g_assert_no_error (error);
+      g_assert_cmpint (u->role, ==, users[i].role);
     }
   g_assert_true (pp_store_add_terminals (f->store, rows, G_N_ELEMENTS (rows), "alice", &error));
   m = pp_store_add_merchant (f->store, &fields, "alice", &error);
@@ -260,6 +261,22 @@ test_install_happy_path (Fixture       *f,
 
   g_assert_true (pp_store_order_keyed (f->store, o->id, "5c9405", "5C9405", "alice", &error));
   g_assert_no_error (error);
+  /* The journal's key-loading entry says which device, which key, who and approved by whom. */
+  {
+    g_autoptr(GPtrArray) entries = pp_store_list_audit (f->store, 0, 1000, &error);
+    PpAuditEntry *last = g_ptr_array_index (entries, entries->len - 1);
+    g_autoptr(JsonParser) parser = json_parser_new ();
+    JsonObject *d;
+
+    g_assert_cmpstr (last->action, ==, "order.keyed");
+    g_assert_cmpstr (last->actor, ==, "alice");
+    g_assert_true (json_parser_load_from_data (parser, last->detail, -1, &error));
+    d = json_node_get_object (json_parser_get_root (parser));
+    g_assert_cmpstr (json_object_get_string_member (d, "serial"), ==, "T-0001");
+    g_assert_cmpstr (json_object_get_string_member (d, "kcv"), ==, "5C9405");
+    g_assert_cmpstr (json_object_get_string_member (d, "approved_by"), ==, "bob");
+    g_assert_cmpstr (json_object_get_string_member (d, "tid"), ==, o->tid);
+  }
   t = terminal (f, "T-0001");
   g_assert_cmpint (pp_terminal_get_state (t), ==, PP_TERMINAL_STATE_KEYED);
   g_assert_cmpstr (pp_terminal_get_kcv (t), ==, "5C9405");

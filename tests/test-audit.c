@@ -161,6 +161,48 @@ test_audit_intact (void)
 }
 
 static void
+test_audit_list (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpStore) store = pp_store_open (base_path, &error);
+  g_autoptr(GPtrArray) first = pp_store_list_audit (store, 0, 5, &error);
+  g_autoptr(GPtrArray) rest = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  PpAuditEntry *e;
+  gboolean saw_tamper_reason = FALSE;
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (first->len, ==, 5);
+  e = g_ptr_array_index (first, 0);
+  g_assert_cmpint (e->seq, ==, 1);
+  g_assert_cmpstr (e->action, ==, "user.add");
+  g_assert_cmpstr (e->actor, ==, "carol");
+  g_assert_cmpstr (e->subject, ==, "alice");
+  g_assert_cmpuint (strlen (e->hash), ==, 64);
+
+  rest = pp_store_list_audit (store, 5, 1000, &error);
+  g_assert_cmpuint (rest->len, ==, (guint) n_entries - 5);
+  for (guint i = 0; i < rest->len; i++)
+    {
+      e = g_ptr_array_index (rest, i);
+      g_assert_cmpint (e->seq, ==, 6 + i);
+      /* Every detail is a JSON object; text with quotes and newlines survives. */
+      g_assert_true (json_parser_load_from_data (parser, e->detail, -1, &error));
+      g_assert_no_error (error);
+      g_assert_true (JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)));
+      if (g_str_equal (e->action, "terminal.transition") &&
+          json_object_has_member (json_node_get_object (json_parser_get_root (parser)), "reason"))
+        {
+          g_assert_cmpstr (json_object_get_string_member (json_node_get_object (json_parser_get_root (parser)),
+                                                          "reason"), ==, "tamper \"test\"\nline two");
+          saw_tamper_reason = TRUE;
+        }
+      g_assert_null (strstr (e->detail, "demo1"));
+    }
+  g_assert_true (saw_tamper_reason);
+}
+
+static void
 test_audit_triggers (void)
 {
   g_autofree char *path = copy_base ();
@@ -354,6 +396,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   build_base ();
   g_test_add_func ("/audit/intact", test_audit_intact);
+  g_test_add_func ("/audit/list", test_audit_list);
   g_test_add_func ("/audit/triggers", test_audit_triggers);
   g_test_add_func ("/audit/edit-each", test_audit_edit_each);
   g_test_add_func ("/audit/rewrite-with-fresh-hash", test_audit_rewrite_with_fresh_hash);

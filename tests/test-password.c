@@ -120,6 +120,8 @@ test_password_malformed (void)
     "scrypt$1024$8$1$not*base64**********==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
     "scrypt$1024$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAA",
     "scrypt$1024$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=$extra",
+    /* 128 * 32 * 2^20 bytes: refused before any memory is taken. */
+    "scrypt$1048576$32$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (bad); i++)

@@ -24,6 +24,8 @@ G_DEFINE_QUARK (pp-password-error-quark, pp_password_error)
 #define HASH_LENGTH 32
 #define SCRYPT_R 8
 #define SCRYPT_P 1
+/* A stored hash may not make verification take more memory than this. */
+#define MAX_MEMORY (G_GUINT64_CONSTANT (256) * 1024 * 1024)
 
 static gboolean
 derive (const char    *password,
@@ -157,7 +159,8 @@ pp_password_verify (const char  *password,
       !parse_uint (parts[2], 1, 32, &r) ||
       !parse_uint (parts[3], 1, 16, &p) ||
       (salt = decode_b64 (parts[4], &salt_len)) == NULL || salt_len < 8 ||
-      (expected = decode_b64 (parts[5], &hash_len)) == NULL || hash_len < 16 || hash_len > 64)
+      (expected = decode_b64 (parts[5], &hash_len)) == NULL || hash_len < 16 || hash_len > 64 ||
+      128 * r * n * p > MAX_MEMORY)
     {
       g_set_error_literal (error, PP_PASSWORD_ERROR, PP_PASSWORD_ERROR_FORMAT,
                            "stored password hash is not in scrypt$N$r$p$salt$hash form");

@@ -301,3 +301,58 @@ fail:
   pp_store_rollback (self);
   return FALSE;
 }
+
+void
+pp_audit_entry_free (PpAuditEntry *entry)
+{
+  if (entry == NULL)
+    return;
+  g_free (entry->actor);
+  g_free (entry->action);
+  g_free (entry->subject);
+  g_free (entry->detail);
+  g_free (entry->hash);
+  g_free (entry);
+}
+
+GPtrArray *
+pp_store_list_audit (PpStore  *self,
+                     gint64    after_seq,
+                     guint     limit,
+                     GError  **error)
+{
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  g_autoptr(GPtrArray) result = NULL;
+  int rc;
+
+  g_return_val_if_fail (PP_IS_STORE (self), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  stmt = pp_store_prepare (self,
+                           "SELECT seq, time, actor, action, subject, detail, hash FROM audit "
+                           "WHERE seq > ? ORDER BY seq LIMIT ?", error);
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_int64 (stmt, 1, after_seq);
+  sqlite3_bind_int64 (stmt, 2, limit);
+  result = g_ptr_array_new_with_free_func ((GDestroyNotify) pp_audit_entry_free);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      PpAuditEntry *e = g_new0 (PpAuditEntry, 1);
+
+      e->seq = sqlite3_column_int64 (stmt, 0);
+      e->time = sqlite3_column_int64 (stmt, 1);
+      e->actor = g_strdup (column_text (stmt, 2));
+      e->action = g_strdup (column_text (stmt, 3));
+      e->subject = g_strdup (column_text (stmt, 4));
+      e->detail = g_strdup (column_text (stmt, 5));
+      e->hash = g_strdup (column_text (stmt, 6));
+      g_ptr_array_add (result, e);
+    }
+  if (rc != SQLITE_DONE)
+    {
+      pp_store_set_sql_error (self, error, "cannot read the audit journal");
+      return NULL;
+    }
+  return g_steal_pointer (&result);
+}

@@ -731,8 +731,27 @@ pp_store_order_keyed (PpStore     *self,
       goto fail;
     }
 
-  if (!journal_order (self, actor, "order.keyed", order, "kcv", kcv, error))
-    goto fail;
+  /* The key-loading record names the device, the key (by KCV), who loaded
+   * it and who approved its release. */
+  {
+    g_autoptr(GPtrArray) approvals = pp_store_list_approvals (self, order->id, error);
+    g_autofree char *subject = g_strdup_printf ("work order %" G_GINT64_FORMAT, order->id);
+    JsonNode *detail = order_detail (order, "kcv", kcv);
+
+    if (approvals == NULL)
+      {
+        json_node_unref (detail);
+        goto fail;
+      }
+    for (guint i = 0; i < approvals->len; i++)
+      {
+        PpApproval *a = g_ptr_array_index (approvals, i);
+        if (a->approved)
+          json_object_set_string_member (json_node_get_object (detail), "approved_by", a->approver);
+      }
+    if (!pp_store_audit_append (self, actor, "order.keyed", subject, detail, error))
+      goto fail;
+  }
   return pp_store_commit (self, error);
 
 fail:

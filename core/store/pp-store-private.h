@@ -101,4 +101,15 @@ gboolean      pp_store_insert_user      (PpStore         *self,
                                          const char      *actor,
                                          GError         **error);
 
+/* Idempotency: records @request_id (nullable: no-op) for @action on @subject
+ * inside the open transaction. A second call with the same id, action and
+ * subject sets *out_replayed (the caller then changes nothing); the same id
+ * for something else is DUPLICATE. */
+gboolean      pp_store_claim_request    (PpStore         *self,
+                                         const char      *request_id,
+                                         const char      *action,
+                                         const char      *subject,
+                                         gboolean        *out_replayed,
+                                         GError         **error);
+
 G_END_DECLS

@@ -301,11 +301,16 @@ apply_migrations (PpStore  *self,
       g_autoptr(GBytes) sql = g_resource_lookup_data (pp_core_get_resource (), rpath,
                                                       G_RESOURCE_LOOKUP_FLAGS_NONE, error);
       g_autofree char *set_version = NULL;
+      g_autofree char *text = NULL;
       char *errmsg = NULL;
+      const char *data;
+      gsize size;
 
       if (sql == NULL)
         goto fail;
-      if (sqlite3_exec (self->db, g_bytes_get_data (sql, NULL), NULL, NULL, &errmsg) != SQLITE_OK)
+      data = g_bytes_get_data (sql, &size);
+      text = g_strndup (data, size);
+      if (sqlite3_exec (self->db, text, NULL, NULL, &errmsg) != SQLITE_OK)
         {
           g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_SQL,
                        "migration %s failed: %s", name, errmsg);
@@ -362,11 +367,25 @@ pp_store_open (const char  *path,
   sqlite3_extended_result_codes (self->db, 1);
   sqlite3_busy_timeout (self->db, BUSY_TIMEOUT_MS);
 
-  /* The first read notices a file that is not a database. */
-  wal = pp_store_prepare (self, "PRAGMA journal_mode = WAL", NULL);
-  if (wal == NULL || sqlite3_step (wal) != SQLITE_ROW)
+  /* The first read notices a file that is not a database. Switching a new
+   * file to WAL needs it alone, and SQLite reports BUSY here without calling
+   * the busy handler, so a second first start waits its turn explicitly. */
+  for (guint waited_ms = 0;; waited_ms += 10)
     {
-      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN,
+      rc = sqlite3_prepare_v2 (self->db, "PRAGMA journal_mode = WAL", -1, &wal, NULL);
+      if (rc == SQLITE_OK)
+        rc = sqlite3_step (wal);
+      if (rc == SQLITE_ROW)
+        break;
+      g_clear_pointer (&wal, sqlite3_finalize);
+      if (((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) && waited_ms < BUSY_TIMEOUT_MS)
+        {
+          g_usleep (10 * 1000);
+          continue;
+        }
+      g_set_error (error, PP_STORE_ERROR,
+                   (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED ? PP_STORE_ERROR_BUSY
+                                                                            : PP_STORE_ERROR_OPEN,
                    "cannot open %s: %s", path, sqlite3_errmsg (self->db));
       return NULL;
     }
@@ -617,9 +636,12 @@ pp_store_get_terminal (PpStore     *self,
 }
 
 /* Builds the WHERE clause shared by count and list. Serials are upper case
- * [A-Z0-9-], so an upper-cased term makes the match case-insensitive. */
+ * [A-Z0-9-], so an upper-cased term makes the match case-insensitive; a
+ * prefix is a range on the primary key (or on (state, serial)), all below
+ * char(127), so the index answers it. */
 static char *
 terminal_filter (const char      *serial_search,
+                 PpSerialMatch    match,
                  PpTerminalState  state,
                  char           **out_term)
 {
@@ -637,8 +659,13 @@ terminal_filter (const char      *serial_search,
   if (state != PP_TERMINAL_STATE_ANY)
     g_string_append (where, " WHERE state = ?1");
   if (term != NULL)
-    g_string_append (where, state != PP_TERMINAL_STATE_ANY ? " AND instr (serial, ?2) > 0"
-                                                           : " WHERE instr (serial, ?2) > 0");
+    {
+      g_string_append (where, state != PP_TERMINAL_STATE_ANY ? " AND " : " WHERE ");
+      if (match == PP_SERIAL_MATCH_PREFIX)
+        g_string_append (where, "serial >= ?2 AND serial < ?2 || char (127)");
+      else
+        g_string_append (where, "instr (serial, ?2) > 0");
+    }
 
   *out_term = g_steal_pointer (&term);
   return g_string_free (where, FALSE);
@@ -661,6 +688,16 @@ pp_store_count_terminals (PpStore          *self,
                           PpTerminalState   state,
                           GError          **error)
 {
+  return pp_store_count_terminals_full (self, serial_search, PP_SERIAL_MATCH_SUBSTRING, state, error);
+}
+
+guint
+pp_store_count_terminals_full (PpStore          *self,
+                               const char       *serial_search,
+                               PpSerialMatch     match,
+                               PpTerminalState   state,
+                               GError          **error)
+{
   g_autofree char *term = NULL;
   g_autofree char *where = NULL;
   g_autofree char *sql = NULL;
@@ -669,7 +706,7 @@ pp_store_count_terminals (PpStore          *self,
   g_return_val_if_fail (PP_IS_STORE (self), 0);
   g_return_val_if_fail (state == PP_TERMINAL_STATE_ANY || (state >= 0 && state < PP_N_TERMINAL_STATES), 0);
 
-  where = terminal_filter (serial_search, state, &term);
+  where = terminal_filter (serial_search, match, state, &term);
   sql = g_strconcat ("SELECT count(*) FROM terminals", where, NULL);
   stmt = pp_store_prepare (self, sql, error);
   if (stmt == NULL)
@@ -691,6 +728,19 @@ pp_store_list_terminals (PpStore          *self,
                          guint             limit,
                          GError          **error)
 {
+  return pp_store_list_terminals_full (self, serial_search, PP_SERIAL_MATCH_SUBSTRING, state,
+                                       offset, limit, error);
+}
+
+GPtrArray *
+pp_store_list_terminals_full (PpStore          *self,
+                              const char       *serial_search,
+                              PpSerialMatch     match,
+                              PpTerminalState   state,
+                              guint             offset,
+                              guint             limit,
+                              GError          **error)
+{
   g_autofree char *term = NULL;
   g_autofree char *where = NULL;
   g_autofree char *sql = NULL;
@@ -701,7 +751,7 @@ pp_store_list_terminals (PpStore          *self,
   g_return_val_if_fail (PP_IS_STORE (self), NULL);
   g_return_val_if_fail (state == PP_TERMINAL_STATE_ANY || (state >= 0 && state < PP_N_TERMINAL_STATES), NULL);
 
-  where = terminal_filter (serial_search, state, &term);
+  where = terminal_filter (serial_search, match, state, &term);
   sql = g_strconcat ("SELECT " PP_TERMINAL_COLUMNS " FROM terminals", where,
                      " ORDER BY serial LIMIT ?3 OFFSET ?4", NULL);
   stmt = pp_store_prepare (self, sql, error);
@@ -792,6 +842,63 @@ pp_store_move_terminal (PpStore          *self,
 }
 
 gboolean
+pp_store_claim_request (PpStore     *self,
+                        const char  *request_id,
+                        const char  *action,
+                        const char  *subject,
+                        gboolean    *out_replayed,
+                        GError     **error)
+{
+  g_autoptr(sqlite3_stmt) find = NULL;
+  g_autoptr(sqlite3_stmt) insert = NULL;
+  int rc;
+
+  *out_replayed = FALSE;
+  if (request_id == NULL)
+    return TRUE;
+
+  find = pp_store_prepare (self, "SELECT action, subject FROM requests WHERE request_id = ?", error);
+  if (find == NULL)
+    return FALSE;
+  sqlite3_bind_text (find, 1, request_id, -1, SQLITE_STATIC);
+  rc = sqlite3_step (find);
+  if (rc == SQLITE_ROW)
+    {
+      if (g_strcmp0 ((const char *) sqlite3_column_text (find, 0), action) == 0 &&
+          g_strcmp0 ((const char *) sqlite3_column_text (find, 1), subject) == 0)
+        {
+          *out_replayed = TRUE;
+          return TRUE;
+        }
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_DUPLICATE,
+                   "request id %s was already used for %s of %s", request_id,
+                   (const char *) sqlite3_column_text (find, 0),
+                   (const char *) sqlite3_column_text (find, 1));
+      return FALSE;
+    }
+  if (rc != SQLITE_DONE)
+    {
+      pp_store_set_sql_error (self, error, "cannot look up request");
+      return FALSE;
+    }
+
+  insert = pp_store_prepare (self, "INSERT INTO requests (request_id, action, subject, created_at) "
+                                   "VALUES (?, ?, ?, ?)", error);
+  if (insert == NULL)
+    return FALSE;
+  sqlite3_bind_text (insert, 1, request_id, -1, SQLITE_STATIC);
+  sqlite3_bind_text (insert, 2, action, -1, SQLITE_STATIC);
+  sqlite3_bind_text (insert, 3, subject, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (insert, 4, pp_store_now ());
+  if (sqlite3_step (insert) != SQLITE_DONE)
+    {
+      pp_store_set_sql_error (self, error, "cannot record request");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
 pp_store_transition_terminal (PpStore          *self,
                               const char       *serial,
                               PpTerminalState   to,
@@ -799,9 +906,23 @@ pp_store_transition_terminal (PpStore          *self,
                               const char       *reason,
                               GError          **error)
 {
+  return pp_store_transition_terminal_full (self, serial, to, actor, reason, NULL, error);
+}
+
+gboolean
+pp_store_transition_terminal_full (PpStore          *self,
+                                   const char       *serial,
+                                   PpTerminalState   to,
+                                   const char       *actor,
+                                   const char       *reason,
+                                   const char       *request_id,
+                                   GError          **error)
+{
   g_autofree char *upper = NULL;
+  g_autofree char *action = NULL;
   g_autoptr(JsonBuilder) detail = json_builder_new ();
   PpTerminalState from;
+  gboolean replayed;
 
   g_return_val_if_fail (PP_IS_STORE (self), FALSE);
   g_return_val_if_fail (serial != NULL, FALSE);
@@ -810,8 +931,16 @@ pp_store_transition_terminal (PpStore          *self,
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   upper = g_ascii_strup (serial, -1);
+  action = g_strconcat ("terminal.transition:", pp_terminal_state_to_string (to), NULL);
   if (!pp_store_begin (self, error))
     return FALSE;
+  if (!pp_store_claim_request (self, request_id, action, upper, &replayed, error))
+    goto fail;
+  if (replayed)
+    {
+      pp_store_rollback (self);
+      return TRUE;
+    }
   if (!pp_store_read_state (self, upper, &from, error) ||
       !pp_store_move_terminal (self, upper, to, error))
     goto fail;
@@ -826,9 +955,78 @@ pp_store_transition_terminal (PpStore          *self,
       json_builder_set_member_name (detail, "reason");
       json_builder_add_string_value (detail, reason);
     }
+  if (request_id != NULL)
+    {
+      json_builder_set_member_name (detail, "request_id");
+      json_builder_add_string_value (detail, request_id);
+    }
   json_builder_end_object (detail);
 
   if (!pp_store_audit_append (self, actor, "terminal.transition", upper,
+                              json_builder_get_root (detail), error))
+    goto fail;
+  return pp_store_commit (self, error);
+
+fail:
+  pp_store_rollback (self);
+  return FALSE;
+}
+
+gboolean
+pp_store_set_terminal_certificate (PpStore     *self,
+                                   const char  *serial,
+                                   const char  *fingerprint,
+                                   const char  *actor,
+                                   GError     **error)
+{
+  g_autofree char *upper = NULL;
+  g_autofree char *fp = NULL;
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  g_autoptr(JsonBuilder) detail = json_builder_new ();
+  PpTerminalState state;
+
+  g_return_val_if_fail (PP_IS_STORE (self), FALSE);
+  g_return_val_if_fail (serial != NULL, FALSE);
+  g_return_val_if_fail (fingerprint != NULL, FALSE);
+  g_return_val_if_fail (actor != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  fp = g_ascii_strup (fingerprint, -1);
+  if (strlen (fp) != 64 || strspn (fp, "0123456789ABCDEF") != 64)
+    {
+      g_set_error_literal (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
+                           "certificate fingerprint must be a SHA-256 in 64 hex digits");
+      return FALSE;
+    }
+  upper = g_ascii_strup (serial, -1);
+
+  if (!pp_store_begin (self, error))
+    return FALSE;
+  if (!pp_store_read_state (self, upper, &state, error))
+    goto fail;
+  if (state == PP_TERMINAL_STATE_RETIRED)
+    {
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_ILLEGAL_TRANSITION,
+                   "terminal %s is retired; its certificate cannot change", upper);
+      goto fail;
+    }
+  stmt = pp_store_prepare (self, "UPDATE terminals SET cert_fingerprint = ?, updated_at = ? WHERE serial = ?",
+                           error);
+  if (stmt == NULL)
+    goto fail;
+  sqlite3_bind_text (stmt, 1, fp, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 2, pp_store_now ());
+  sqlite3_bind_text (stmt, 3, upper, -1, SQLITE_STATIC);
+  if (sqlite3_step (stmt) != SQLITE_DONE)
+    {
+      pp_store_set_sql_error (self, error, "cannot record certificate");
+      goto fail;
+    }
+  json_builder_begin_object (detail);
+  json_builder_set_member_name (detail, "cert_fingerprint");
+  json_builder_add_string_value (detail, fp);
+  json_builder_end_object (detail);
+  if (!pp_store_audit_append (self, actor, "terminal.certificate", upper,
                               json_builder_get_root (detail), error))
     goto fail;
   return pp_store_commit (self, error);

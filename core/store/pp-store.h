@@ -10,7 +10,7 @@
  */
 #pragma once
 
-#include <glib-object.h>
+#include <gio/gio.h>
 #include <json-glib/json-glib.h>
 
 #include "pp-merchant.h"
@@ -91,6 +91,26 @@ GPtrArray  *pp_store_list_terminals  (PpStore         *self,
                                       guint            limit,
                                       GError         **error);  /* element-type PpTerminal, owned */
 
+/* Same, choosing how serial_search matches: SUBSTRING (as above) or PREFIX (the serial
+ * starts with it, case-insensitive; answered from an index range, fast on any size). */
+typedef enum {
+  PP_SERIAL_MATCH_SUBSTRING,
+  PP_SERIAL_MATCH_PREFIX,
+} PpSerialMatch;
+
+guint       pp_store_count_terminals_full (PpStore         *self,
+                                           const char      *serial_search,
+                                           PpSerialMatch    match,
+                                           PpTerminalState  state,
+                                           GError         **error);
+GPtrArray  *pp_store_list_terminals_full  (PpStore         *self,
+                                           const char      *serial_search,
+                                           PpSerialMatch    match,
+                                           PpTerminalState  state,
+                                           guint            offset,
+                                           guint            limit,
+                                           GError         **error);
+
 /* Moves one terminal along the lifecycle (see pp-terminal.h) and journals it.
  * Illegal moves fail with PP_STORE_ERROR_ILLEGAL_TRANSITION, e.g.
  * "terminal ABC123 is installed; cannot go installed -> keyed". @reason may be NULL. */
@@ -100,6 +120,27 @@ gboolean    pp_store_transition_terminal (PpStore         *self,
                                           const char      *actor,
                                           const char      *reason,
                                           GError         **error);
+
+/* Same with an idempotency key (nullable) for requests replayed over a network: the
+ * first call with @request_id does the move; a repeat with the same id, serial and
+ * target state returns TRUE and changes nothing; the same id for another serial or
+ * state is PP_STORE_ERROR_DUPLICATE. */
+gboolean    pp_store_transition_terminal_full (PpStore         *self,
+                                               const char      *serial,
+                                               PpTerminalState  to,
+                                               const char      *actor,
+                                               const char      *reason,
+                                               const char      *request_id,
+                                               GError         **error);
+
+/* Records the SHA-256 fingerprint (64 hex digits, any case; stored upper case) of the
+ * terminal's device certificate once it has proved it holds the matching key. INVALID for
+ * a malformed fingerprint, ILLEGAL_TRANSITION for a retired terminal. */
+gboolean    pp_store_set_terminal_certificate (PpStore         *self,
+                                               const char      *serial,
+                                               const char      *fingerprint,
+                                               const char      *actor,
+                                               GError         **error);
 
 /* ---- merchants and merchant-terminal numbers ----
  * MID = prefix + sequence + Luhn digit (15 digits), TID likewise (8 digits); see
@@ -251,6 +292,16 @@ gboolean    pp_store_seed_demo (PpStore *self,
                                 guint    n_terminals,
                                 GError **error);
 gboolean    pp_store_is_demo   (PpStore *self);  /* TRUE once seeded */
+/* Seeds in a worker thread (over its own connection to the same file), for a first start
+ * that must not block the main loop. */
+void        pp_store_seed_demo_async  (PpStore             *self,
+                                       guint                n_terminals,
+                                       GCancellable        *cancellable,
+                                       GAsyncReadyCallback  callback,
+                                       gpointer             user_data);
+gboolean    pp_store_seed_demo_finish (PpStore             *self,
+                                       GAsyncResult        *result,
+                                       GError             **error);
 
 /* Audit journal: append-only; entry seq n (1, 2, 3, ... without gaps) stores
  *   hash_n = hex (SHA-256 (canonical (seq, time, actor, action, subject, detail, prev_hash)))
@@ -271,5 +322,36 @@ gboolean    pp_store_audit_verify (PpStore  *self,
                                    gint64   *out_first_bad_seq,
                                    guint64  *out_n_entries,
                                    GError  **error);
+
+/* The same in a worker thread over its own connection. */
+void        pp_store_audit_verify_async  (PpStore             *self,
+                                          GCancellable        *cancellable,
+                                          GAsyncReadyCallback  callback,
+                                          gpointer             user_data);
+gboolean    pp_store_audit_verify_finish (PpStore             *self,
+                                          GAsyncResult        *result,
+                                          gint64              *out_first_bad_seq,
+                                          guint64             *out_n_entries,
+                                          GError             **error);
+
+/* One journal entry as stored (detail is the JSON text). */
+typedef struct {
+  gint64 seq;
+  gint64 time;      /* unix seconds */
+  char  *actor;
+  char  *action;    /* "terminal.intake", "order.approve", ... */
+  char  *subject;
+  char  *detail;
+  char  *hash;
+} PpAuditEntry;
+
+void        pp_audit_entry_free    (PpAuditEntry *entry);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PpAuditEntry, pp_audit_entry_free)
+
+/* Entries with seq > @after_seq, oldest first, at most @limit. element-type PpAuditEntry. */
+GPtrArray  *pp_store_list_audit    (PpStore  *self,
+                                    gint64    after_seq,
+                                    guint     limit,
+                                    GError  **error);
 
 G_END_DECLS
