@@ -52,24 +52,20 @@ choose_store_path (PpApplication *self)
   return pp_application_get_default_store_path ();
 }
 
-static PpStore *
-open_store (PpApplication  *self,
-            GError        **error)
+static void
+on_demo_seeded (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
 {
-  g_autofree char *path = choose_store_path (self);
-  g_autoptr(PpStore) store = NULL;
-  gboolean first_start = !g_file_test (path, G_FILE_TEST_EXISTS);
+  g_autoptr(PpWindow) window = user_data;
+  g_autoptr(GError) error = NULL;
 
-  store = pp_store_open (path, error);
-  if (store == NULL)
-    return NULL;
-
-  /* Only a store this start created gets demo data: never mix demo
-   * terminals into an existing (possibly real, possibly empty) register. */
-  if (first_start && !pp_store_seed_demo (store, DEMO_TERMINALS, error))
-    return NULL;
-
-  return g_steal_pointer (&store);
+  if (!pp_store_seed_demo_finish (PP_STORE (source), result, &error))
+    {
+      pp_window_show_store_error (window, error);
+      return;
+    }
+  pp_window_reload (window);
 }
 
 static void
@@ -78,6 +74,8 @@ pp_application_activate (GApplication *app)
   PpApplication *self = PP_APPLICATION (app);
   g_autoptr(GError) error = NULL;
   g_autoptr(PpStore) store = NULL;
+  g_autofree char *path = NULL;
+  gboolean first_start;
   GtkWindow *window;
 
   window = gtk_application_get_active_window (GTK_APPLICATION (app));
@@ -87,11 +85,23 @@ pp_application_activate (GApplication *app)
       return;
     }
 
-  store = open_store (self, &error);
+  path = choose_store_path (self);
+  first_start = !g_file_test (path, G_FILE_TEST_EXISTS);
+  store = pp_store_open (path, &error);
+
   window = GTK_WINDOW (pp_window_new (ADW_APPLICATION (app), store));
   gtk_window_present (window);
   if (store == NULL)
-    pp_window_show_store_error (PP_WINDOW (window), error);
+    {
+      pp_window_show_store_error (PP_WINDOW (window), error);
+      return;
+    }
+
+  /* Only a store this start created gets demo data: never mix demo
+   * terminals into an existing (possibly real, possibly empty) register.
+   * The seed runs on a worker so the window draws meanwhile. */
+  if (first_start)
+    pp_store_seed_demo_async (store, DEMO_TERMINALS, NULL, on_demo_seeded, g_object_ref (window));
 }
 
 static void

@@ -547,6 +547,17 @@ pp_inventory_page_get_store (PpInventoryPage *self)
 }
 
 void
+pp_inventory_page_reload (PpInventoryPage *self)
+{
+  g_return_if_fail (PP_IS_INVENTORY_PAGE (self));
+
+  if (self->model == NULL)
+    return;
+  pp_terminal_list_model_reload (self->model);
+  update_view (self);
+}
+
+void
 pp_inventory_page_show_error (PpInventoryPage *self,
                               const char      *message)
 {

@@ -21,6 +21,9 @@ void                 pp_inventory_page_set_store        (PpInventoryPage *self,
                                                          PpStore         *store);
 PpStore             *pp_inventory_page_get_store        (PpInventoryPage *self);
 
+/* Counts and lists again, e.g. after the register changed. */
+void                 pp_inventory_page_reload           (PpInventoryPage *self);
+
 /* Shows @message as the reason the register cannot be shown. */
 void                 pp_inventory_page_show_error       (PpInventoryPage *self,
                                                          const char      *message);

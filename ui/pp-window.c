@@ -235,6 +235,17 @@ pp_window_get_inventory_page (PpWindow *self)
 }
 
 void
+pp_window_reload (PpWindow *self)
+{
+  g_return_if_fail (PP_IS_WINDOW (self));
+
+  if (self->store == NULL)
+    return;
+  pp_inventory_page_reload (self->inventory_page);
+  gtk_revealer_set_reveal_child (self->demo_revealer, pp_store_is_demo (self->store));
+}
+
+void
 pp_window_show_store_error (PpWindow     *self,
                             const GError *error)
 {

@@ -22,6 +22,9 @@ PpWindow        *pp_window_new                (AdwApplication *application,
 PpStore         *pp_window_get_store          (PpWindow       *self);
 PpInventoryPage *pp_window_get_inventory_page (PpWindow       *self);
 
+/* Shows the store's current content again, e.g. after the demo seed. */
+void             pp_window_reload             (PpWindow       *self);
+
 /* Says why the store is unavailable: in the page, and in a dialog. */
 void             pp_window_show_store_error   (PpWindow       *self,
                                                const GError   *error);
