@@ -343,6 +343,30 @@ test_scan_payload (Fixture       *f,
   assert_label_visible (f, serial);
 }
 
+static gboolean
+search_has_focus (gpointer data)
+{
+  Fixture *f = data;
+  GtkWidget *focus = gtk_root_get_focus (GTK_ROOT (f->window));
+  GtkWidget *entry = GTK_WIDGET (pp_inventory_page_get_search_entry (page_of (f)));
+
+  return focus != NULL && (focus == entry || gtk_widget_is_ancestor (focus, entry));
+}
+
+/* win.search (Ctrl+F) brings the cursor back to the search from anywhere. */
+static void
+test_search_action (Fixture       *f,
+                    gconstpointer  user_data)
+{
+  GtkWidget *view = GTK_WIDGET (pp_inventory_page_get_column_view (page_of (f)));
+
+  wait_until (search_has_focus, f);  /* where a scanner types on start */
+  gtk_widget_grab_focus (view);
+  g_assert_false (search_has_focus (f));
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (f->window), "win.search", NULL));
+  wait_until (search_has_focus, f);
+}
+
 /* No match: the empty state says what was searched. */
 static void
 test_no_match (Fixture       *f,
@@ -562,6 +586,7 @@ main (int    argc,
   ADD ("/ui/inventory/opens-lazily", test_opens_lazily);
   ADD ("/ui/inventory/search-serial", test_search_serial);
   ADD ("/ui/inventory/scan-payload", test_scan_payload);
+  ADD ("/ui/inventory/search-action", test_search_action);
   ADD ("/ui/inventory/no-match", test_no_match);
   ADD ("/ui/inventory/state-filter", test_state_filter);
   ADD ("/ui/inventory/remembers-settings", test_remembers_settings);
