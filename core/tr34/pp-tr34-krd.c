@@ -428,6 +428,16 @@ authenticate (PpTr34Krd          *krd,
 
   if (!check_kdh_cert (krd, kdh, token->certs, token->crl, error))
     return NULL;
+  /* Whatever else the token carries must verify too: an unchecked copy
+   * would let a changed byte pass unnoticed. */
+  for (int i = 0; token->certs != NULL && i < sk_X509_num (token->certs); i++)
+    {
+      X509 *other = sk_X509_value (token->certs, i);
+
+      if (other != kdh &&
+          !pp_tr34_verify_cert (other, krd->trusted, token->certs, krd->at, NULL, error))
+        return NULL;
+    }
   if (!pp_tr34_token_verify_signature (token, X509_get0_pubkey (kdh), error))
     return NULL;
 
@@ -708,7 +718,7 @@ parse_rebind_content (PpTr34Krd          *krd,
   pp_der_put_raw (ci, explicit0->data, explicit0->len);
   pp_der_put_array (wrapped, PP_DER_SEQUENCE, ci);
 
-  inner = pp_tr34_token_parse (wrapped->data, wrapped->len, error);
+  inner = pp_tr34_token_parse_unclassified (wrapped->data, wrapped->len, error);
   if (inner == NULL)
     return NULL;
   if (inner->signed_ || inner->certs == NULL || sk_X509_num (inner->certs) != 1 ||

@@ -220,6 +220,12 @@ struct _PpTr34Token {
   gboolean          has_envelope;
 };
 
+/* The SignedData skeleton without deciding the token type (for the
+ * SignedData nested in RBT_KDH). */
+PpTr34Token *pp_tr34_token_parse_unclassified (const guint8  *der,
+                                               gsize          len,
+                                               GError       **error);
+
 /* Signs @data through @sign and checks the result's shape. */
 gboolean pp_tr34_attrs_sort (GPtrArray *encoded_attrs);
 GDateTime *pp_tr34_parse_time (const PpDerTlv *tlv);

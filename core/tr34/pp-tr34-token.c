@@ -451,10 +451,11 @@ classify (PpTr34Token  *token,
   return fail (error, PP_TR34_ERROR_WRONG_TOKEN_TYPE, "Unknown TR-34 content type");
 }
 
-PpTr34Token *
-pp_tr34_token_parse (const guint8  *der,
-                     gsize          len,
-                     GError       **error)
+static PpTr34Token *
+token_parse (const guint8  *der,
+             gsize          len,
+             gboolean       want_classify,
+             GError       **error)
 {
   g_autoptr(PpTr34Token) token = g_new0 (PpTr34Token, 1);
   PpDer top, ci, wrap;
@@ -494,10 +495,28 @@ pp_tr34_token_parse (const guint8  *der,
       !pp_der_expect_end (&wrap, "SignedData", error))
     return NULL;
 
-  if (!parse_signed_data (token, &sd, error) || !classify (token, error))
+  if (!parse_signed_data (token, &sd, error))
+    return NULL;
+  if (want_classify && !classify (token, error))
     return NULL;
 
   return g_steal_pointer (&token);
+}
+
+PpTr34Token *
+pp_tr34_token_parse (const guint8  *der,
+                     gsize          len,
+                     GError       **error)
+{
+  return token_parse (der, len, TRUE, error);
+}
+
+PpTr34Token *
+pp_tr34_token_parse_unclassified (const guint8  *der,
+                                  gsize          len,
+                                  GError       **error)
+{
+  return token_parse (der, len, FALSE, error);
 }
 
 PpTr34TokenType
