@@ -1,0 +1,773 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * pp-keystore-pkcs11.c: the "pkcs11" key store, on any PKCS#11 token
+ * reached through p11-kit.
+ *
+ * Objects are found by CKA_LABEL and class: the KDH key pair (private key
+ * CKA_SENSITIVE, non-extractable, sign only), its certificate, and TMKs
+ * (secret keys generated in the token, CKA_SENSITIVE). A TMK leaves the
+ * token only through pp_key_store_export_tmk(), wrapped (CKM_AES_KEY_WRAP)
+ * under a session key that exists for that one call; see docs/keystore.md
+ * for why.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "pp-hex.h"
+#include "pp-keystore-private.h"
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (P11KitUri, p11_kit_uri_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_CIPHER, EVP_CIPHER_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_CIPHER_CTX, EVP_CIPHER_CTX_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (X509, X509_free)
+
+#define PP_TYPE_KEY_STORE_PKCS11 (pp_key_store_pkcs11_get_type ())
+G_DECLARE_FINAL_TYPE (PpKeyStorePkcs11, pp_key_store_pkcs11, PP, KEY_STORE_PKCS11, GObject)
+
+struct _PpKeyStorePkcs11
+{
+  GObject     parent_instance;
+  PpP11Token *token;
+  GMutex      lock;   /* serialises check-then-create */
+};
+
+static void pp_key_store_pkcs11_iface_init (PpKeyStoreInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (PpKeyStorePkcs11, pp_key_store_pkcs11, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (PP_TYPE_KEY_STORE,
+                                                      pp_key_store_pkcs11_iface_init))
+
+static CK_BBOOL ck_true = CK_TRUE;
+static CK_BBOOL ck_false = CK_FALSE;
+
+#define ATTR(type, ptr, len) (CK_ATTRIBUTE) { (type), (void *) (ptr), (len) }
+#define ATTR_BOOL(type, val) ATTR ((type), (val) ? &ck_true : &ck_false, sizeof (CK_BBOOL))
+#define ATTR_ULONG(type, var) ATTR ((type), &(var), sizeof (CK_ULONG))
+
+static const char *
+pkcs11_get_backend_name (PpKeyStore *store)
+{
+  return "pkcs11";
+}
+
+/* Handles of every object of @klass labelled @label. */
+static GArray *
+find_all (PpKeyStorePkcs11  *self,
+          CK_OBJECT_CLASS    klass,
+          const char        *label,
+          GError           **error)
+{
+  CK_FUNCTION_LIST *m = self->token->module;
+  CK_ATTRIBUTE tmpl[] = {
+    ATTR_ULONG (CKA_CLASS, klass),
+    ATTR (CKA_LABEL, label, strlen (label)),
+  };
+  g_autoptr(GArray) found = g_array_new (FALSE, FALSE, sizeof (CK_OBJECT_HANDLE));
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->token->lock);
+  CK_RV rv;
+
+  rv = m->C_FindObjectsInit (self->token->session, tmpl, G_N_ELEMENTS (tmpl));
+  if (rv == CKR_OK)
+    {
+      for (;;)
+        {
+          CK_OBJECT_HANDLE batch[16];
+          CK_ULONG n = 0;
+
+          rv = m->C_FindObjects (self->token->session, batch, G_N_ELEMENTS (batch), &n);
+          if (rv != CKR_OK || n == 0)
+            break;
+          g_array_append_vals (found, batch, n);
+        }
+      /* Always end the search, or the session refuses the next one. */
+      m->C_FindObjectsFinal (self->token->session);
+    }
+  if (rv != CKR_OK)
+    {
+      pp_p11_set_error (error, rv, "Cannot search the token");
+      return NULL;
+    }
+  return g_steal_pointer (&found);
+}
+
+static gboolean
+find_labelled (PpKeyStorePkcs11  *self,
+               CK_OBJECT_CLASS    klass,
+               const char        *label,
+               const char        *what,
+               CK_OBJECT_HANDLE  *out_object,
+               GError           **error)
+{
+  CK_ATTRIBUTE tmpl[] = {
+    ATTR_ULONG (CKA_CLASS, klass),
+    ATTR (CKA_LABEL, label, strlen (label)),
+  };
+  g_autoptr(GError) local_error = NULL;
+
+  if (pp_p11_find_one (self->token, tmpl, G_N_ELEMENTS (tmpl), what, out_object,
+                       &local_error))
+    return TRUE;
+  if (g_error_matches (local_error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_OBJECT_NOT_FOUND))
+    g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_NOT_FOUND,
+                 "The token \"%s\" holds no %s \"%s\"",
+                 self->token->token_label, what, label);
+  else
+    g_propagate_error (error, g_steal_pointer (&local_error));
+  return FALSE;
+}
+
+static gboolean
+refuse_existing (PpKeyStorePkcs11  *self,
+                 CK_OBJECT_CLASS    klass,
+                 const char        *label,
+                 GError           **error)
+{
+  CK_ATTRIBUTE tmpl[] = {
+    ATTR_ULONG (CKA_CLASS, klass),
+    ATTR (CKA_LABEL, label, strlen (label)),
+  };
+  gint n = pp_p11_count (self->token, tmpl, G_N_ELEMENTS (tmpl), error);
+
+  if (n < 0)
+    return FALSE;
+  if (n > 0)
+    {
+      g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_EXISTS,
+                   "The token \"%s\" already holds a key \"%s\"",
+                   self->token->token_label, label);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+destroy_object (PpKeyStorePkcs11 *self,
+                CK_OBJECT_HANDLE  object)
+{
+  g_mutex_lock (&self->token->lock);
+  self->token->module->C_DestroyObject (self->token->session, object);
+  g_mutex_unlock (&self->token->lock);
+}
+
+static gboolean
+pkcs11_generate_kdh_key (PpKeyStore    *store,
+                         const char    *label,
+                         GCancellable  *cancellable,
+                         GError       **error)
+{
+  PpKeyStorePkcs11 *self = PP_KEY_STORE_PKCS11 (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
+  CK_FUNCTION_LIST *m = self->token->module;
+  CK_MECHANISM mech = { CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0 };
+  CK_OBJECT_CLASS pub_class = CKO_PUBLIC_KEY, priv_class = CKO_PRIVATE_KEY;
+  CK_KEY_TYPE key_type = CKK_RSA;
+  CK_ULONG bits = PP_KEYSTORE_KDH_BITS;
+  static const CK_BYTE exponent[] = { 0x01, 0x00, 0x01 };
+  gsize label_len = strlen (label);
+  CK_ATTRIBUTE pub_tmpl[] = {
+    ATTR_ULONG (CKA_CLASS, pub_class),
+    ATTR_ULONG (CKA_KEY_TYPE, key_type),
+    ATTR (CKA_LABEL, label, label_len),
+    ATTR_BOOL (CKA_TOKEN, TRUE),
+    ATTR_BOOL (CKA_PRIVATE, FALSE),
+    ATTR_BOOL (CKA_VERIFY, TRUE),
+    ATTR_BOOL (CKA_ENCRYPT, FALSE),
+    ATTR_BOOL (CKA_WRAP, FALSE),
+    ATTR_ULONG (CKA_MODULUS_BITS, bits),
+    ATTR (CKA_PUBLIC_EXPONENT, exponent, sizeof exponent),
+  };
+  /* The KDH key only signs, and can never be read or wrapped out. */
+  CK_ATTRIBUTE priv_tmpl[] = {
+    ATTR_ULONG (CKA_CLASS, priv_class),
+    ATTR_ULONG (CKA_KEY_TYPE, key_type),
+    ATTR (CKA_LABEL, label, label_len),
+    ATTR_BOOL (CKA_TOKEN, TRUE),
+    ATTR_BOOL (CKA_PRIVATE, TRUE),
+    ATTR_BOOL (CKA_SENSITIVE, TRUE),
+    ATTR_BOOL (CKA_EXTRACTABLE, FALSE),
+    ATTR_BOOL (CKA_SIGN, TRUE),
+    ATTR_BOOL (CKA_DECRYPT, FALSE),
+    ATTR_BOOL (CKA_UNWRAP, FALSE),
+    ATTR_BOOL (CKA_DERIVE, FALSE),
+  };
+  CK_OBJECT_HANDLE pub = CK_INVALID_HANDLE, priv = CK_INVALID_HANDLE;
+  g_autoptr(GBytes) modulus = NULL;
+  CK_RV rv;
+
+  if (!refuse_existing (self, CKO_PRIVATE_KEY, label, error) ||
+      !refuse_existing (self, CKO_PUBLIC_KEY, label, error))
+    return FALSE;
+  if (!pp_p11_mechanism_supported (self->token, CKM_RSA_PKCS_KEY_PAIR_GEN, CKF_GENERATE_KEY_PAIR))
+    {
+      g_set_error_literal (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_MECHANISM_UNSUPPORTED,
+                           "The token cannot generate RSA key pairs");
+      return FALSE;
+    }
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return FALSE;
+
+  g_mutex_lock (&self->token->lock);
+  rv = m->C_GenerateKeyPair (self->token->session, &mech,
+                             pub_tmpl, G_N_ELEMENTS (pub_tmpl),
+                             priv_tmpl, G_N_ELEMENTS (priv_tmpl), &pub, &priv);
+  g_mutex_unlock (&self->token->lock);
+  if (rv != CKR_OK)
+    {
+      pp_p11_set_error (error, rv, "The token could not generate the KDH key pair");
+      return FALSE;
+    }
+
+  /* CKA_ID ties key, public key and certificate together for other
+   * PKCS#11 tools; by convention it is SHA-1 of the modulus. */
+  modulus = pp_p11_get_attribute (self->token, pub, CKA_MODULUS, NULL);
+  if (modulus != NULL)
+    {
+      guint8 id[20];
+      unsigned int id_len = sizeof id;
+
+      if (EVP_Digest (g_bytes_get_data (modulus, NULL), g_bytes_get_size (modulus),
+                      id, &id_len, EVP_sha1 (), NULL) == 1)
+        {
+          CK_ATTRIBUTE id_attr = ATTR (CKA_ID, id, id_len);
+
+          g_mutex_lock (&self->token->lock);
+          rv = m->C_SetAttributeValue (self->token->session, pub, &id_attr, 1);
+          if (rv == CKR_OK)
+            rv = m->C_SetAttributeValue (self->token->session, priv, &id_attr, 1);
+          g_mutex_unlock (&self->token->lock);
+          if (rv != CKR_OK)
+            g_debug ("keystore: token refused CKA_ID on the KDH key pair (CKR 0x%08lx)",
+                     (unsigned long) rv);
+        }
+    }
+
+  return TRUE;
+}
+
+static PpSigner *
+pkcs11_get_signer (PpKeyStore  *store,
+                   const char  *label,
+                   GError     **error)
+{
+  PpKeyStorePkcs11 *self = PP_KEY_STORE_PKCS11 (store);
+  CK_OBJECT_HANDLE key;
+
+  if (!find_labelled (self, CKO_PRIVATE_KEY, label, "KDH private key", &key, error))
+    return NULL;
+  return pp_signer_new_for_p11 (self->token, key, error);
+}
+
+static gboolean
+pkcs11_store_certificate (PpKeyStore  *store,
+                          const char  *label,
+                          X509        *certificate,
+                          GError     **error)
+{
+  PpKeyStorePkcs11 *self = PP_KEY_STORE_PKCS11 (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
+  CK_FUNCTION_LIST *m = self->token->module;
+  CK_OBJECT_CLASS klass = CKO_CERTIFICATE;
+  CK_CERTIFICATE_TYPE cert_type = CKC_X_509;
+  g_autoptr(GArray) old = NULL;
+  g_autoptr(GBytes) id = NULL;
+  unsigned char *der = NULL, *subject = NULL, *issuer = NULL, *serial = NULL;
+  int der_len, subject_len, issuer_len, serial_len;
+  CK_OBJECT_HANDLE key, created;
+  CK_RV rv = CKR_GENERAL_ERROR;
+
+  old = find_all (self, CKO_CERTIFICATE, label, error);
+  if (old == NULL)
+    return FALSE;
+  if (find_labelled (self, CKO_PRIVATE_KEY, label, "KDH private key", &key, NULL))
+    id = pp_p11_get_attribute (self->token, key, CKA_ID, NULL);
+
+  der_len = i2d_X509 (certificate, &der);
+  subject_len = i2d_X509_NAME (X509_get_subject_name (certificate), &subject);
+  issuer_len = i2d_X509_NAME (X509_get_issuer_name (certificate), &issuer);
+  serial_len = i2d_ASN1_INTEGER (X509_get0_serialNumber (certificate), &serial);
+  if (der_len > 0 && subject_len > 0 && issuer_len > 0 && serial_len > 0)
+    {
+      CK_ATTRIBUTE tmpl[] = {
+        ATTR_ULONG (CKA_CLASS, klass),
+        ATTR_ULONG (CKA_CERTIFICATE_TYPE, cert_type),
+        ATTR (CKA_LABEL, label, strlen (label)),
+        ATTR_BOOL (CKA_TOKEN, TRUE),
+        ATTR_BOOL (CKA_PRIVATE, FALSE),
+        ATTR (CKA_VALUE, der, der_len),
+        ATTR (CKA_SUBJECT, subject, subject_len),
+        ATTR (CKA_ISSUER, issuer, issuer_len),
+        ATTR (CKA_SERIAL_NUMBER, serial, serial_len),
+        ATTR (CKA_ID, id != NULL ? g_bytes_get_data (id, NULL) : NULL,
+              id != NULL ? g_bytes_get_size (id) : 0),
+      };
+
+      g_mutex_lock (&self->token->lock);
+      rv = m->C_CreateObject (self->token->session, tmpl,
+                              G_N_ELEMENTS (tmpl) - (id == NULL ? 1 : 0), &created);
+      g_mutex_unlock (&self->token->lock);
+    }
+  OPENSSL_free (der);
+  OPENSSL_free (subject);
+  OPENSSL_free (issuer);
+  OPENSSL_free (serial);
+  ERR_clear_error ();
+
+  if (der_len <= 0 || subject_len <= 0 || issuer_len <= 0 || serial_len <= 0)
+    {
+      g_set_error_literal (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_CRYPTO,
+                           "Cannot encode the certificate");
+      return FALSE;
+    }
+  if (rv != CKR_OK)
+    {
+      pp_p11_set_error (error, rv, "The token could not store the certificate");
+      return FALSE;
+    }
+
+  /* Only once the new one is in: a failure above leaves the old one. */
+  for (guint i = 0; i < old->len; i++)
+    destroy_object (self, g_array_index (old, CK_OBJECT_HANDLE, i));
+  return TRUE;
+}
+
+static X509 *
+pkcs11_load_certificate (PpKeyStore  *store,
+                         const char  *label,
+                         GError     **error)
+{
+  PpKeyStorePkcs11 *self = PP_KEY_STORE_PKCS11 (store);
+  g_autoptr(GBytes) value = NULL;
+  CK_OBJECT_HANDLE object;
+  const unsigned char *p;
+  X509 *cert;
+
+  if (!find_labelled (self, CKO_CERTIFICATE, label, "certificate", &object, error))
+    return NULL;
+  value = pp_p11_get_attribute (self->token, object, CKA_VALUE, error);
+  if (value == NULL)
+    return NULL;
+  p = g_bytes_get_data (value, NULL);
+  cert = d2i_X509 (NULL, &p, (long) g_bytes_get_size (value));
+  if (cert == NULL)
+    {
+      ERR_clear_error ();
+      g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_INVALID_KEY,
+                   "The certificate \"%s\" on the token is not valid DER", label);
+    }
+  return cert;
+}
+
+/* The TMK's type from its public attributes (key type and length). */
+static gboolean
+tmk_type_of (PpKeyStorePkcs11  *self,
+             CK_OBJECT_HANDLE   key,
+             const char        *label,
+             PpTmkType         *out_type,
+             GError           **error)
+{
+  CK_KEY_TYPE key_type = CK_UNAVAILABLE_INFORMATION;
+  CK_ULONG value_len = 0;
+  CK_ATTRIBUTE tmpl[] = {
+    ATTR_ULONG (CKA_KEY_TYPE, key_type),
+    ATTR_ULONG (CKA_VALUE_LEN, value_len),
+  };
+  CK_RV rv;
+
+  g_mutex_lock (&self->token->lock);
+  rv = self->token->module->C_GetAttributeValue (self->token->session, key,
+                                                 tmpl, G_N_ELEMENTS (tmpl));
+  g_mutex_unlock (&self->token->lock);
+
+  /* DES2/DES3 keys have no CKA_VALUE_LEN: their type says the length. */
+  if (rv != CKR_OK && rv != CKR_ATTRIBUTE_TYPE_INVALID)
+    {
+      pp_p11_set_error (error, rv, "Cannot read the TMK attributes");
+      return FALSE;
+    }
+  if (key_type == CKK_DES2)
+    *out_type = PP_TMK_TDES_2KEY;
+  else if (key_type == CKK_DES3)
+    *out_type = PP_TMK_TDES_3KEY;
+  else if (key_type == CKK_AES && value_len == 16)
+    *out_type = PP_TMK_AES_128;
+  else if (key_type == CKK_AES && value_len == 32)
+    *out_type = PP_TMK_AES_256;
+  else
+    {
+      g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_INVALID_KEY,
+                   "The secret key \"%s\" is not a TDES or AES-128/256 TMK", label);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* One-shot C_EncryptInit + C_Encrypt of a single block. */
+static CK_RV
+encrypt_block (PpKeyStorePkcs11  *self,
+               CK_MECHANISM_TYPE  mechanism,
+               CK_OBJECT_HANDLE   key,
+               const guint8      *in,
+               guint8            *out,
+               CK_ULONG           len)
+{
+  CK_FUNCTION_LIST *m = self->token->module;
+  CK_MECHANISM mech = { mechanism, NULL, 0 };
+  CK_ULONG out_len = len;
+  CK_RV rv;
+
+  g_mutex_lock (&self->token->lock);
+  rv = m->C_EncryptInit (self->token->session, &mech, key);
+  if (rv == CKR_OK)
+    rv = m->C_Encrypt (self->token->session, (CK_BYTE_PTR) in, len, out, &out_len);
+  g_mutex_unlock (&self->token->lock);
+  if (rv == CKR_OK && out_len != len)
+    rv = CKR_GENERAL_ERROR;
+  return rv;
+}
+
+/* AES-CMAC of one zero block from two ECB encryptions (SP 800-38B):
+ * L = E(0), K1 = dbl(L), T = E(0 xor K1) = E(K1). For tokens without
+ * CKM_AES_CMAC. */
+static CK_RV
+aes_cmac_zero_by_ecb (PpKeyStorePkcs11 *self,
+                      CK_OBJECT_HANDLE  key,
+                      guint8            out[16])
+{
+  static const guint8 zero[16] = { 0 };
+  guint8 l[16], k1[16];
+  CK_RV rv;
+
+  rv = encrypt_block (self, CKM_AES_ECB, key, zero, l, 16);
+  if (rv == CKR_OK)
+    {
+      for (guint i = 0; i < 16; i++)
+        k1[i] = (guint8) ((l[i] << 1) | (i < 15 ? l[i + 1] >> 7 : 0));
+      if (l[0] & 0x80)
+        k1[15] ^= 0x87;
+      rv = encrypt_block (self, CKM_AES_ECB, key, k1, out, 16);
+    }
+  OPENSSL_cleanse (l, sizeof l);
+  OPENSSL_cleanse (k1, sizeof k1);
+  return rv;
+}
+
+static char *
+kcv_in_token (PpKeyStorePkcs11  *self,
+              CK_OBJECT_HANDLE   key,
+              PpTmkType          type,
+              GError           **error)
+{
+  static const guint8 zero[16] = { 0 };
+  PpKeyAlgorithm alg = pp_tmk_type_get_algorithm (type);
+  guint8 block[16];
+  g_autoptr(GBytes) can_sign = NULL;
+  char *kcv;
+  CK_RV rv;
+
+  if (alg == PP_KEY_ALGORITHM_TDES)
+    rv = encrypt_block (self, CKM_DES3_ECB, key, zero, block, 8);
+  else
+    {
+      can_sign = pp_p11_get_attribute (self->token, key, CKA_SIGN, NULL);
+      if (can_sign != NULL && g_bytes_get_size (can_sign) == sizeof (CK_BBOOL) &&
+          *(const CK_BBOOL *) g_bytes_get_data (can_sign, NULL) == CK_TRUE)
+        {
+          CK_MECHANISM mech = { CKM_AES_CMAC, NULL, 0 };
+          CK_ULONG out_len = sizeof block;
+
+          g_mutex_lock (&self->token->lock);
+          rv = self->token->module->C_SignInit (self->token->session, &mech, key);
+          if (rv == CKR_OK)
+            rv = self->token->module->C_Sign (self->token->session, (CK_BYTE_PTR) zero,
+                                              16, block, &out_len);
+          g_mutex_unlock (&self->token->lock);
+          if (rv == CKR_OK && out_len != 16)
+            rv = CKR_GENERAL_ERROR;
+        }
+      else
+        rv = aes_cmac_zero_by_ecb (self, key, block);
+    }
+
+  if (rv != CKR_OK)
+    {
+      pp_p11_set_error (error, rv, "The token could not compute the TMK check value");
+      return NULL;
+    }
+  kcv = pp_hex_encode (block, pp_kcv_default_length (alg));
+  OPENSSL_cleanse (block, sizeof block);
+  return kcv;
+}
+
+static char *
+pkcs11_generate_tmk (PpKeyStore    *store,
+                     const char    *label,
+                     PpTmkType      type,
+                     GCancellable  *cancellable,
+                     GError       **error)
+{
+  PpKeyStorePkcs11 *self = PP_KEY_STORE_PKCS11 (store);
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
+  CK_OBJECT_CLASS klass = CKO_SECRET_KEY;
+  CK_KEY_TYPE key_type;
+  CK_ULONG value_len = pp_tmk_type_get_key_length (type);
+  CK_MECHANISM mech = { 0, NULL, 0 };
+  gboolean use_cmac = FALSE;
+  gboolean aes = pp_tmk_type_get_algorithm (type) == PP_KEY_ALGORITHM_AES;
+  CK_OBJECT_HANDLE key;
+  char *kcv;
+  CK_RV rv;
+
+  switch (type)
+    {
+    case PP_TMK_TDES_2KEY:
+      mech.mechanism = CKM_DES2_KEY_GEN;
+      key_type = CKK_DES2;
+      break;
+    case PP_TMK_TDES_3KEY:
+      mech.mechanism = CKM_DES3_KEY_GEN;
+      key_type = CKK_DES3;
+      break;
+    default:
+      mech.mechanism = CKM_AES_KEY_GEN;
+      key_type = CKK_AES;
+      break;
+    }
+
+  if (!refuse_existing (self, CKO_SECRET_KEY, label, error))
+    return NULL;
+  if (!pp_p11_mechanism_supported (self->token, mech.mechanism, CKF_GENERATE))
+    {
+      g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_MECHANISM_UNSUPPORTED,
+                   "The token cannot generate %s keys", aes ? "AES" : "TDES");
+      return NULL;
+    }
+  /* The KCV is computed in the token: CMAC where the token has it (the
+   * key then may sign), else from ECB encryptions. */
+  if (aes)
+    use_cmac = pp_p11_mechanism_supported (self->token, CKM_AES_CMAC, CKF_SIGN);
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return NULL;
+
+  {
+    /* Sensitive: its value can never be read. Extractable: the TR-34 key
+     * block is built on the host, so it has to be wrapped out once. */
+    CK_ATTRIBUTE tmpl[] = {
+      ATTR_ULONG (CKA_CLASS, klass),
+      ATTR_ULONG (CKA_KEY_TYPE, key_type),
+      ATTR (CKA_LABEL, label, strlen (label)),
+      ATTR_BOOL (CKA_TOKEN, TRUE),
+      ATTR_BOOL (CKA_PRIVATE, TRUE),
+      ATTR_BOOL (CKA_SENSITIVE, TRUE),
+      ATTR_BOOL (CKA_EXTRACTABLE, TRUE),
+      ATTR_BOOL (CKA_ENCRYPT, !use_cmac),
+      ATTR_BOOL (CKA_SIGN, use_cmac),
+      ATTR_BOOL (CKA_DECRYPT, FALSE),
+      ATTR_BOOL (CKA_VERIFY, FALSE),
+      ATTR_BOOL (CKA_WRAP, FALSE),
+      ATTR_BOOL (CKA_UNWRAP, FALSE),
+      ATTR_BOOL (CKA_DERIVE, FALSE),
+      ATTR_ULONG (CKA_VALUE_LEN, value_len),
+    };
+
+    g_mutex_lock (&self->token->lock);
+    rv = self->token->module->C_GenerateKey (self->token->session, &mech, tmpl,
+                                             G_N_ELEMENTS (tmpl) - (aes ? 0 : 1), &key);
+    g_mutex_unlock (&self->token->lock);
+  }
+  if (rv != CKR_OK)
+    {
+      pp_p11_set_error (error, rv, "The token could not generate the TMK");
+      return NULL;
+    }
+
+  kcv = kcv_in_token (self, key, type, error);
+  if (kcv == NULL)
+    destroy_object (self, key);
+  return kcv;
+}
+
+static char *
+pkcs11_get_tmk_kcv (PpKeyStore  *store,
+                    const char  *label,
+                    PpTmkType   *out_type,
+                    GError     **error)
+{
+  PpKeyStorePkcs11 *self = PP_KEY_STORE_PKCS11 (store);
+  CK_OBJECT_HANDLE key;
+  PpTmkType type;
+  char *kcv;
+
+  if (!find_labelled (self, CKO_SECRET_KEY, label, "TMK", &key, error) ||
+      !tmk_type_of (self, key, label, &type, error))
+    return NULL;
+  kcv = kcv_in_token (self, key, type, error);
+  if (kcv != NULL && out_type != NULL)
+    *out_type = type;
+  return kcv;
+}
+
+static PpSecureBuffer *
+pkcs11_export_tmk (PpKeyStore  *store,
+                   const char  *label,
+                   PpTmkType   *out_type,
+                   GError     **error)
+{
+  PpKeyStorePkcs11 *self = PP_KEY_STORE_PKCS11 (store);
+  CK_FUNCTION_LIST *m = self->token->module;
+  CK_MECHANISM gen = { CKM_AES_KEY_GEN, NULL, 0 };
+  CK_MECHANISM wrap = { CKM_AES_KEY_WRAP, NULL, 0 };
+  CK_OBJECT_CLASS klass = CKO_SECRET_KEY;
+  CK_KEY_TYPE aes = CKK_AES;
+  CK_ULONG kek_len = 32;
+  /* A session object: it disappears with the session even if we crash
+   * before destroying it. Not sensitive, so its value can be read back to
+   * unwrap on the host; it can wrap and nothing else. */
+  CK_ATTRIBUTE kek_tmpl[] = {
+    ATTR_ULONG (CKA_CLASS, klass),
+    ATTR_ULONG (CKA_KEY_TYPE, aes),
+    ATTR_ULONG (CKA_VALUE_LEN, kek_len),
+    ATTR_BOOL (CKA_TOKEN, FALSE),
+    ATTR_BOOL (CKA_PRIVATE, TRUE),
+    ATTR_BOOL (CKA_SENSITIVE, FALSE),
+    ATTR_BOOL (CKA_EXTRACTABLE, TRUE),
+    ATTR_BOOL (CKA_WRAP, TRUE),
+    ATTR_BOOL (CKA_UNWRAP, FALSE),
+    ATTR_BOOL (CKA_ENCRYPT, FALSE),
+    ATTR_BOOL (CKA_DECRYPT, FALSE),
+  };
+  g_autoptr(PpSecureBuffer) kek = pp_secure_buffer_new (kek_len);
+  g_autoptr(PpSecureBuffer) clear = NULL;
+  g_autoptr(EVP_CIPHER) cipher = NULL;
+  g_autoptr(EVP_CIPHER_CTX) ctx = NULL;
+  guint8 wrapped[64];
+  CK_ULONG wrapped_len = sizeof wrapped;
+  CK_ATTRIBUTE kek_value = ATTR (CKA_VALUE, pp_secure_buffer_get_data (kek), kek_len);
+  CK_OBJECT_HANDLE tmk, kek_handle = CK_INVALID_HANDLE;
+  PpTmkType type;
+  int outl = 0;
+  CK_RV rv;
+
+  if (!find_labelled (self, CKO_SECRET_KEY, label, "TMK", &tmk, error) ||
+      !tmk_type_of (self, tmk, label, &type, error))
+    return NULL;
+  if (!pp_p11_mechanism_supported (self->token, CKM_AES_KEY_WRAP, CKF_WRAP))
+    {
+      g_set_error_literal (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_MECHANISM_UNSUPPORTED,
+                           "The token cannot wrap keys with CKM_AES_KEY_WRAP");
+      return NULL;
+    }
+
+  g_mutex_lock (&self->token->lock);
+  rv = m->C_GenerateKey (self->token->session, &gen, kek_tmpl, G_N_ELEMENTS (kek_tmpl),
+                         &kek_handle);
+  if (rv == CKR_OK)
+    rv = m->C_WrapKey (self->token->session, &wrap, kek_handle, tmk, wrapped, &wrapped_len);
+  if (rv == CKR_OK)
+    rv = m->C_GetAttributeValue (self->token->session, kek_handle, &kek_value, 1);
+  if (kek_handle != CK_INVALID_HANDLE)
+    m->C_DestroyObject (self->token->session, kek_handle);
+  g_mutex_unlock (&self->token->lock);
+
+  if (rv == CKR_OK && (kek_value.ulValueLen != kek_len ||
+                       wrapped_len != pp_tmk_type_get_key_length (type) + 8))
+    rv = CKR_GENERAL_ERROR;
+  if (rv != CKR_OK)
+    {
+      pp_p11_set_error (error, rv, "The token could not wrap the TMK");
+      return NULL;
+    }
+
+  /* RFC 3394 unwrap into locked memory; the integrity check value makes a
+   * wrong key or corrupted blob fail here rather than yield a bad TMK. */
+  clear = pp_secure_buffer_new (wrapped_len);
+  cipher = EVP_CIPHER_fetch (NULL, "AES-256-WRAP", NULL);
+  ctx = EVP_CIPHER_CTX_new ();
+  if (cipher == NULL || ctx == NULL ||
+      EVP_DecryptInit_ex2 (ctx, cipher, pp_secure_buffer_peek (kek), NULL, NULL) != 1 ||
+      EVP_DecryptUpdate (ctx, pp_secure_buffer_get_data (clear), &outl,
+                         wrapped, (int) wrapped_len) != 1 ||
+      (gsize) outl != pp_tmk_type_get_key_length (type))
+    {
+      ERR_clear_error ();
+      g_set_error_literal (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_CRYPTO,
+                           "Cannot unwrap the TMK exported by the token");
+      return NULL;
+    }
+  pp_secure_buffer_truncate (clear, (gsize) outl);
+  OPENSSL_cleanse (wrapped, sizeof wrapped);
+
+  if (out_type != NULL)
+    *out_type = type;
+  return g_steal_pointer (&clear);
+}
+
+static void
+pp_key_store_pkcs11_iface_init (PpKeyStoreInterface *iface)
+{
+  iface->get_backend_name = pkcs11_get_backend_name;
+  iface->generate_kdh_key = pkcs11_generate_kdh_key;
+  iface->get_signer = pkcs11_get_signer;
+  iface->store_certificate = pkcs11_store_certificate;
+  iface->load_certificate = pkcs11_load_certificate;
+  iface->generate_tmk = pkcs11_generate_tmk;
+  iface->get_tmk_kcv = pkcs11_get_tmk_kcv;
+  iface->export_tmk = pkcs11_export_tmk;
+}
+
+static void
+pp_key_store_pkcs11_finalize (GObject *object)
+{
+  PpKeyStorePkcs11 *self = PP_KEY_STORE_PKCS11 (object);
+
+  g_clear_pointer (&self->token, pp_p11_token_unref);
+  g_mutex_clear (&self->lock);
+
+  G_OBJECT_CLASS (pp_key_store_pkcs11_parent_class)->finalize (object);
+}
+
+static void
+pp_key_store_pkcs11_class_init (PpKeyStorePkcs11Class *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = pp_key_store_pkcs11_finalize;
+}
+
+static void
+pp_key_store_pkcs11_init (PpKeyStorePkcs11 *self)
+{
+  g_mutex_init (&self->lock);
+}
+
+PpKeyStore *
+pp_key_store_pkcs11_new (const char  *uri_string,
+                         const char  *pin,
+                         GError     **error)
+{
+  g_autoptr(P11KitUri) uri = p11_kit_uri_new ();
+  PpKeyStorePkcs11 *self;
+  PpP11Token *token;
+  int ret;
+
+  g_return_val_if_fail (uri_string != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  ret = p11_kit_uri_parse (uri_string, P11_KIT_URI_FOR_ANY, uri);
+  if (ret != P11_KIT_URI_OK)
+    {
+      g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_INVALID_URI,
+                   "Invalid PKCS#11 URI: %s", p11_kit_uri_message (ret));
+      return NULL;
+    }
+  token = pp_p11_token_open (uri, pin, TRUE, error);
+  if (token == NULL)
+    return NULL;
+
+  self = g_object_new (PP_TYPE_KEY_STORE_PKCS11, NULL);
+  self->token = token;
+  return PP_KEY_STORE (self);
+}

@@ -1,0 +1,232 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * pp-keystore.h: custody of the KDH side's keys.
+ *
+ * A PpSigner signs with the KDH private key wherever it lives: a PEM file
+ * (optionally passphrase-encrypted) or a PKCS#11 token addressed by an
+ * RFC 7512 URI, in which case the key never leaves the token.
+ *
+ * A PpKeyStore is the place where the station keeps its KDH key pair,
+ * the KDH certificate and the terminal master keys (TMKs) it hands out:
+ * "soft" (a directory of passphrase-encrypted PEM files) or "pkcs11" (any
+ * PKCS#11 module loaded through p11-kit). In the pkcs11 store the KDH key
+ * is generated in the token as sensitive and non-extractable, and TMKs are
+ * generated in the token too.
+ */
+#pragma once
+
+#include <gio/gio.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "pp-secure-buffer.h"
+
+G_BEGIN_DECLS
+
+#define PP_KEYSTORE_ERROR (pp_keystore_error_quark ())
+
+typedef enum {
+  PP_KEYSTORE_ERROR_NOT_FOUND,             /* no such file / label in the store */
+  PP_KEYSTORE_ERROR_EXISTS,                /* refusing to overwrite a key */
+  PP_KEYSTORE_ERROR_INVALID_LABEL,
+  PP_KEYSTORE_ERROR_INVALID_KEY,           /* unreadable PEM, not RSA, too short */
+  PP_KEYSTORE_ERROR_PASSPHRASE_REQUIRED,   /* the PEM is encrypted, no passphrase given */
+  PP_KEYSTORE_ERROR_BAD_PASSPHRASE,
+  PP_KEYSTORE_ERROR_WEAK_PASSPHRASE,       /* too short for a new soft store */
+  PP_KEYSTORE_ERROR_INVALID_URI,
+  PP_KEYSTORE_ERROR_MODULE_LOAD_FAILED,
+  PP_KEYSTORE_ERROR_TOKEN_NOT_FOUND,
+  PP_KEYSTORE_ERROR_PIN_REQUIRED,
+  PP_KEYSTORE_ERROR_BAD_PIN,
+  PP_KEYSTORE_ERROR_PIN_LOCKED,
+  PP_KEYSTORE_ERROR_OBJECT_NOT_FOUND,
+  PP_KEYSTORE_ERROR_AMBIGUOUS,             /* several token objects match the URI */
+  PP_KEYSTORE_ERROR_MECHANISM_UNSUPPORTED,
+  PP_KEYSTORE_ERROR_PKCS11,                /* any other PKCS#11 failure */
+  PP_KEYSTORE_ERROR_IO,
+  PP_KEYSTORE_ERROR_CRYPTO,
+} PpKeyStoreError;
+
+GQuark pp_keystore_error_quark (void);
+
+/* ------------------------------------------------------------------ */
+/* Signer                                                              */
+/* ------------------------------------------------------------------ */
+
+typedef struct _PpSigner PpSigner;
+
+/* @pem_path_or_pkcs11_uri: a PEM private key (RSA), encrypted with @secret
+ * as its passphrase or unencrypted (then @secret may be NULL); or a
+ * "pkcs11:" URI (RFC 7512) naming the token (token=, ...) and the key
+ * (object= and/or id=, type=private), with optional query attributes
+ * module-path= (else every module registered with p11-kit is searched)
+ * and pin-value= (else @secret is the user PIN). */
+PpSigner *pp_signer_new_for_uri      (const char    *pem_path_or_pkcs11_uri,
+                                      const char    *secret,
+                                      GError       **error);
+
+/* RSA PKCS#1 v1.5 over SHA-256(@data). The signature matches the TR-34
+ * module's PpTr34SignFunc, so pass (PpTr34SignFunc) pp_signer_sign with
+ * the signer as user data. Safe to call from any thread. */
+gboolean  pp_signer_sign             (PpSigner      *self,
+                                      const guint8  *data,
+                                      gsize          len,
+                                      GBytes       **out_signature,
+                                      GError       **error);
+
+void      pp_signer_sign_async       (PpSigner            *self,
+                                      GBytes              *data,
+                                      GCancellable        *cancellable,
+                                      GAsyncReadyCallback  callback,
+                                      gpointer             user_data);
+/* Returns the signature. */
+GBytes   *pp_signer_sign_finish      (PpSigner      *self,
+                                      GAsyncResult  *result,
+                                      GError       **error);
+
+/* A new public-only key (free with EVP_PKEY_free). */
+EVP_PKEY *pp_signer_dup_public_key   (PpSigner      *self,
+                                      GError       **error);
+
+/* TRUE when the private key lives in a PKCS#11 token. */
+gboolean  pp_signer_is_hardware      (PpSigner      *self);
+
+void      pp_signer_free             (PpSigner      *self);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PpSigner, pp_signer_free)
+
+/* ------------------------------------------------------------------ */
+/* Key store                                                           */
+/* ------------------------------------------------------------------ */
+
+typedef enum {
+  PP_TMK_TDES_2KEY,   /* 16 bytes, CKK_DES2 */
+  PP_TMK_TDES_3KEY,   /* 24 bytes, CKK_DES3 */
+  PP_TMK_AES_128,
+  PP_TMK_AES_256,
+} PpTmkType;
+
+/* Bits of the KDH RSA key pair the stores generate. */
+#define PP_KEYSTORE_KDH_BITS 2048
+
+#define PP_TYPE_KEY_STORE (pp_key_store_get_type ())
+G_DECLARE_INTERFACE (PpKeyStore, pp_key_store, PP, KEY_STORE, GObject)
+
+struct _PpKeyStoreInterface
+{
+  GTypeInterface parent_iface;
+
+  const char     *(*get_backend_name)  (PpKeyStore    *self);
+  gboolean        (*generate_kdh_key)  (PpKeyStore    *self,
+                                        const char    *label,
+                                        GCancellable  *cancellable,
+                                        GError       **error);
+  PpSigner       *(*get_signer)        (PpKeyStore    *self,
+                                        const char    *label,
+                                        GError       **error);
+  gboolean        (*store_certificate) (PpKeyStore    *self,
+                                        const char    *label,
+                                        X509          *certificate,
+                                        GError       **error);
+  X509           *(*load_certificate)  (PpKeyStore    *self,
+                                        const char    *label,
+                                        GError       **error);
+  char           *(*generate_tmk)      (PpKeyStore    *self,
+                                        const char    *label,
+                                        PpTmkType      type,
+                                        GCancellable  *cancellable,
+                                        GError       **error);
+  char           *(*get_tmk_kcv)       (PpKeyStore    *self,
+                                        const char    *label,
+                                        PpTmkType     *out_type,
+                                        GError       **error);
+  PpSecureBuffer *(*export_tmk)        (PpKeyStore    *self,
+                                        const char    *label,
+                                        PpTmkType     *out_type,
+                                        GError       **error);
+};
+
+/* @directory is created (0700) if missing; private keys and TMKs are
+ * written encrypted under @passphrase (PKCS#8, PBES2 with AES-256-CBC). */
+PpKeyStore *pp_key_store_soft_new      (const char *directory,
+                                        const char *passphrase,
+                                        GError    **error);
+
+/* @uri names the token ("pkcs11:token=...", optional module-path= and
+ * pin-value=); @pin is the user PIN unless the URI carries one. */
+PpKeyStore *pp_key_store_pkcs11_new    (const char *uri,
+                                        const char *pin,
+                                        GError    **error);
+
+/* A "pkcs11:" @location opens the pkcs11 store, anything else is the
+ * soft store's directory; @secret is the PIN or the passphrase. */
+PpKeyStore *pp_key_store_new_for_location (const char *location,
+                                           const char *secret,
+                                           GError    **error);
+
+/* "soft" or "pkcs11". */
+const char *pp_key_store_get_backend_name (PpKeyStore *self);
+
+/* Generates an RSA-2048 key pair under @label; refuses an existing one
+ * with PP_KEYSTORE_ERROR_EXISTS. */
+gboolean    pp_key_store_generate_kdh_key (PpKeyStore    *self,
+                                           const char    *label,
+                                           GCancellable  *cancellable,
+                                           GError       **error);
+void        pp_key_store_generate_kdh_key_async  (PpKeyStore          *self,
+                                                  const char          *label,
+                                                  GCancellable        *cancellable,
+                                                  GAsyncReadyCallback  callback,
+                                                  gpointer             user_data);
+gboolean    pp_key_store_generate_kdh_key_finish (PpKeyStore    *self,
+                                                  GAsyncResult  *result,
+                                                  GError       **error);
+
+PpSigner   *pp_key_store_get_signer       (PpKeyStore    *self,
+                                           const char    *label,
+                                           GError       **error);
+
+/* The KDH certificate kept next to the key (replaces an older one). */
+gboolean    pp_key_store_store_certificate (PpKeyStore   *self,
+                                            const char   *label,
+                                            X509         *certificate,
+                                            GError      **error);
+/* A new reference (X509_free). */
+X509       *pp_key_store_load_certificate  (PpKeyStore   *self,
+                                            const char   *label,
+                                            GError      **error);
+
+/* Generates a TMK under @label (in the token for pkcs11) and returns its
+ * KCV as upper-case hex (3 bytes TDES, 5 bytes AES). */
+char       *pp_key_store_generate_tmk     (PpKeyStore    *self,
+                                           const char    *label,
+                                           PpTmkType      type,
+                                           GCancellable  *cancellable,
+                                           GError       **error);
+void        pp_key_store_generate_tmk_async  (PpKeyStore          *self,
+                                              const char          *label,
+                                              PpTmkType            type,
+                                              GCancellable        *cancellable,
+                                              GAsyncReadyCallback  callback,
+                                              gpointer             user_data);
+char       *pp_key_store_generate_tmk_finish (PpKeyStore    *self,
+                                              GAsyncResult  *result,
+                                              GError       **error);
+
+/* KCV of a stored TMK, computed without taking the key out of the token. */
+char       *pp_key_store_get_tmk_kcv      (PpKeyStore    *self,
+                                           const char    *label,
+                                           PpTmkType     *out_type,
+                                           GError       **error);
+
+/* The clear TMK, for building a TR-34 key block on the host. The caller
+ * owns the secure buffer; never log or print it. */
+PpSecureBuffer *pp_key_store_export_tmk   (PpKeyStore    *self,
+                                           const char    *label,
+                                           PpTmkType     *out_type,
+                                           GError       **error);
+
+/* Key length in bytes of a TMK type. */
+gsize       pp_tmk_type_get_key_length    (PpTmkType      type);
+
+G_END_DECLS

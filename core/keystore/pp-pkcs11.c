@@ -1,0 +1,586 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * pp-pkcs11.c: finding a token through p11-kit, logging in, and the few
+ * raw PKCS#11 calls the signer needs. Nothing here reads key material:
+ * the only attributes read are public ones (modulus, exponent, labels).
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/param_build.h>
+
+#include "pp-keystore-private.h"
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (BIGNUM, BN_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (OSSL_PARAM_BLD, OSSL_PARAM_BLD_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (OSSL_PARAM, OSSL_PARAM_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_PKEY_CTX, EVP_PKEY_CTX_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (P11KitUri, p11_kit_uri_free)
+
+void
+pp_p11_set_error (GError     **error,
+                  CK_RV        rv,
+                  const char  *what)
+{
+  PpKeyStoreError code;
+
+  switch (rv)
+    {
+    case CKR_PIN_INCORRECT:
+    case CKR_PIN_INVALID:
+    case CKR_PIN_LEN_RANGE:
+      code = PP_KEYSTORE_ERROR_BAD_PIN;
+      break;
+    case CKR_PIN_LOCKED:
+    case CKR_PIN_EXPIRED:
+      code = PP_KEYSTORE_ERROR_PIN_LOCKED;
+      break;
+    case CKR_USER_NOT_LOGGED_IN:
+    case CKR_USER_PIN_NOT_INITIALIZED:
+      code = PP_KEYSTORE_ERROR_PIN_REQUIRED;
+      break;
+    case CKR_MECHANISM_INVALID:
+    case CKR_MECHANISM_PARAM_INVALID:
+      code = PP_KEYSTORE_ERROR_MECHANISM_UNSUPPORTED;
+      break;
+    case CKR_TOKEN_NOT_PRESENT:
+    case CKR_TOKEN_NOT_RECOGNIZED:
+    case CKR_SLOT_ID_INVALID:
+    case CKR_DEVICE_REMOVED:
+      code = PP_KEYSTORE_ERROR_TOKEN_NOT_FOUND;
+      break;
+    case CKR_OBJECT_HANDLE_INVALID:
+    case CKR_KEY_HANDLE_INVALID:
+      code = PP_KEYSTORE_ERROR_OBJECT_NOT_FOUND;
+      break;
+    default:
+      code = PP_KEYSTORE_ERROR_PKCS11;
+      break;
+    }
+
+  g_set_error (error, PP_KEYSTORE_ERROR, code, "%s: %s (CKR 0x%08lx)",
+               what, p11_kit_strerror (rv), (unsigned long) rv);
+}
+
+static char *
+token_label (const CK_TOKEN_INFO *info)
+{
+  return g_strchomp (g_strndup ((const char *) info->label, sizeof info->label));
+}
+
+/* First slot of @module whose token matches @uri. */
+static gboolean
+find_token_slot (CK_FUNCTION_LIST *module,
+                 P11KitUri        *uri,
+                 CK_SLOT_ID       *out_slot,
+                 char            **out_label)
+{
+  g_autofree CK_SLOT_ID *slots = NULL;
+  CK_ULONG n = 0;
+
+  if (module->C_GetSlotList (CK_TRUE, NULL, &n) != CKR_OK || n == 0)
+    return FALSE;
+  slots = g_new0 (CK_SLOT_ID, n);
+  if (module->C_GetSlotList (CK_TRUE, slots, &n) != CKR_OK)
+    return FALSE;
+
+  for (CK_ULONG i = 0; i < n; i++)
+    {
+      CK_TOKEN_INFO info;
+
+      if (module->C_GetTokenInfo (slots[i], &info) != CKR_OK)
+        continue;
+      if (!(info.flags & CKF_TOKEN_INITIALIZED))
+        continue;
+      if (!p11_kit_uri_match_token_info (uri, &info))
+        continue;
+      *out_slot = slots[i];
+      *out_label = token_label (&info);
+      return TRUE;
+    }
+  return FALSE;
+}
+
+static gboolean
+token_login (PpP11Token  *self,
+             const char  *pin,
+             GError     **error)
+{
+  CK_TOKEN_INFO info;
+  CK_RV rv;
+
+  rv = self->module->C_GetTokenInfo (self->slot, &info);
+  if (rv != CKR_OK)
+    {
+      pp_p11_set_error (error, rv, "Cannot read the token information");
+      return FALSE;
+    }
+
+  if (info.flags & CKF_PROTECTED_AUTHENTICATION_PATH && pin == NULL)
+    rv = self->module->C_Login (self->session, CKU_USER, NULL, 0);
+  else if (pin != NULL)
+    rv = self->module->C_Login (self->session, CKU_USER,
+                                (CK_UTF8CHAR_PTR) pin, strlen (pin));
+  else if (info.flags & CKF_LOGIN_REQUIRED)
+    {
+      g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_PIN_REQUIRED,
+                   "The token \"%s\" needs a user PIN", self->token_label);
+      return FALSE;
+    }
+  else
+    return TRUE;
+
+  if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN)
+    return TRUE;
+
+  if (rv == CKR_PIN_INCORRECT)
+    g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_BAD_PIN,
+                 "Wrong user PIN for the token \"%s\"", self->token_label);
+  else if (rv == CKR_PIN_LOCKED)
+    g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_PIN_LOCKED,
+                 "The user PIN of the token \"%s\" is locked", self->token_label);
+  else
+    pp_p11_set_error (error, rv, "Login to the token failed");
+  return FALSE;
+}
+
+PpP11Token *
+pp_p11_token_open (P11KitUri   *uri,
+                   const char  *pin,
+                   gboolean     read_write,
+                   GError     **error)
+{
+  PpP11Token *self;
+  const char *module_path = p11_kit_uri_get_module_path (uri);
+  const char *uri_pin = p11_kit_uri_get_pin_value (uri);
+  gboolean found = FALSE;
+  CK_RV rv;
+
+  self = g_new0 (PpP11Token, 1);
+  self->ref_count = 1;
+  self->session = CK_INVALID_HANDLE;
+  g_mutex_init (&self->lock);
+
+  if (module_path != NULL)
+    {
+      self->loaded = p11_kit_module_load (module_path, 0);
+      if (self->loaded == NULL)
+        {
+          g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_MODULE_LOAD_FAILED,
+                       "Cannot load the PKCS#11 module %s: %s", module_path,
+                       p11_kit_message () != NULL ? p11_kit_message () : "unknown reason");
+          goto fail;
+        }
+      rv = p11_kit_module_initialize (self->loaded);
+      if (rv != CKR_OK)
+        {
+          p11_kit_module_release (self->loaded);
+          self->loaded = NULL;
+          g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_MODULE_LOAD_FAILED,
+                       "Cannot initialise the PKCS#11 module %s: %s",
+                       module_path, p11_kit_strerror (rv));
+          goto fail;
+        }
+      self->module = self->loaded;
+      found = find_token_slot (self->module, uri, &self->slot, &self->token_label);
+    }
+  else
+    {
+      self->registered = p11_kit_modules_load_and_initialize (0);
+      if (self->registered == NULL || self->registered[0] == NULL)
+        {
+          g_set_error_literal (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_MODULE_LOAD_FAILED,
+                               "No PKCS#11 module is registered with p11-kit; "
+                               "give one with module-path= in the URI");
+          goto fail;
+        }
+      for (guint i = 0; self->registered[i] != NULL && !found; i++)
+        {
+          self->module = self->registered[i];
+          found = find_token_slot (self->module, uri, &self->slot, &self->token_label);
+        }
+    }
+
+  if (!found)
+    {
+      g_set_error_literal (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_TOKEN_NOT_FOUND,
+                           "No PKCS#11 token matches the URI");
+      goto fail;
+    }
+
+  rv = self->module->C_OpenSession (self->slot,
+                                    CKF_SERIAL_SESSION | (read_write ? CKF_RW_SESSION : 0),
+                                    NULL, NULL, &self->session);
+  if (rv != CKR_OK)
+    {
+      self->session = CK_INVALID_HANDLE;
+      pp_p11_set_error (error, rv, "Cannot open a session on the token");
+      goto fail;
+    }
+
+  if (!token_login (self, uri_pin != NULL ? uri_pin : pin, error))
+    goto fail;
+
+  return self;
+
+fail:
+  pp_p11_token_unref (self);
+  return NULL;
+}
+
+PpP11Token *
+pp_p11_token_ref (PpP11Token *token)
+{
+  g_atomic_int_inc (&token->ref_count);
+  return token;
+}
+
+void
+pp_p11_token_unref (PpP11Token *token)
+{
+  if (token == NULL || !g_atomic_int_dec_and_test (&token->ref_count))
+    return;
+
+  /* Closing the last session logs the application out of the token. */
+  if (token->session != CK_INVALID_HANDLE)
+    token->module->C_CloseSession (token->session);
+  if (token->loaded != NULL)
+    {
+      p11_kit_module_finalize (token->loaded);
+      p11_kit_module_release (token->loaded);
+    }
+  if (token->registered != NULL)
+    p11_kit_modules_finalize_and_release (token->registered);
+  g_mutex_clear (&token->lock);
+  g_free (token->token_label);
+  g_free (token);
+}
+
+/* Caller holds the lock. */
+static gint
+find_locked (PpP11Token       *token,
+             CK_ATTRIBUTE     *tmpl,
+             CK_ULONG          n_tmpl,
+             CK_OBJECT_HANDLE *out_first,
+             GError          **error)
+{
+  CK_FUNCTION_LIST *m = token->module;
+  CK_OBJECT_HANDLE found[2];
+  CK_ULONG n = 0;
+  CK_RV rv;
+
+  rv = m->C_FindObjectsInit (token->session, tmpl, n_tmpl);
+  if (rv != CKR_OK)
+    {
+      pp_p11_set_error (error, rv, "Cannot search the token");
+      return -1;
+    }
+  rv = m->C_FindObjects (token->session, found, G_N_ELEMENTS (found), &n);
+  m->C_FindObjectsFinal (token->session);
+  if (rv != CKR_OK)
+    {
+      pp_p11_set_error (error, rv, "Cannot search the token");
+      return -1;
+    }
+  if (n > 0 && out_first != NULL)
+    *out_first = found[0];
+  return (gint) n;
+}
+
+gint
+pp_p11_count (PpP11Token   *token,
+              CK_ATTRIBUTE *tmpl,
+              CK_ULONG      n_tmpl,
+              GError      **error)
+{
+  gint n;
+
+  g_mutex_lock (&token->lock);
+  n = find_locked (token, tmpl, n_tmpl, NULL, error);
+  g_mutex_unlock (&token->lock);
+  return n;
+}
+
+gboolean
+pp_p11_find_one (PpP11Token       *token,
+                 CK_ATTRIBUTE     *tmpl,
+                 CK_ULONG          n_tmpl,
+                 const char       *what,
+                 CK_OBJECT_HANDLE *out_object,
+                 GError          **error)
+{
+  gint n;
+
+  g_mutex_lock (&token->lock);
+  n = find_locked (token, tmpl, n_tmpl, out_object, error);
+  g_mutex_unlock (&token->lock);
+
+  if (n < 0)
+    return FALSE;
+  if (n == 0)
+    {
+      g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_OBJECT_NOT_FOUND,
+                   "No %s on the token \"%s\"", what, token->token_label);
+      return FALSE;
+    }
+  if (n > 1)
+    {
+      g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_AMBIGUOUS,
+                   "Several objects on the token \"%s\" match the %s",
+                   token->token_label, what);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+GBytes *
+pp_p11_get_attribute (PpP11Token        *token,
+                      CK_OBJECT_HANDLE   object,
+                      CK_ATTRIBUTE_TYPE  type,
+                      GError           **error)
+{
+  CK_ATTRIBUTE attr = { type, NULL, 0 };
+  g_autofree guint8 *value = NULL;
+  CK_RV rv;
+
+  g_mutex_lock (&token->lock);
+  rv = token->module->C_GetAttributeValue (token->session, object, &attr, 1);
+  if (rv == CKR_OK && attr.ulValueLen != CK_UNAVAILABLE_INFORMATION)
+    {
+      value = g_malloc (MAX (attr.ulValueLen, 1));
+      attr.pValue = value;
+      rv = token->module->C_GetAttributeValue (token->session, object, &attr, 1);
+    }
+  g_mutex_unlock (&token->lock);
+
+  if (rv != CKR_OK || attr.ulValueLen == CK_UNAVAILABLE_INFORMATION)
+    {
+      pp_p11_set_error (error, rv != CKR_OK ? rv : CKR_ATTRIBUTE_TYPE_INVALID,
+                        "Cannot read an attribute of a token object");
+      return NULL;
+    }
+  return g_bytes_new_take (g_steal_pointer (&value), attr.ulValueLen);
+}
+
+gboolean
+pp_p11_mechanism_supported (PpP11Token        *token,
+                            CK_MECHANISM_TYPE  mechanism,
+                            CK_FLAGS           flags)
+{
+  CK_MECHANISM_INFO info;
+
+  if (token->module->C_GetMechanismInfo (token->slot, mechanism, &info) != CKR_OK)
+    return FALSE;
+  return (info.flags & flags) == flags;
+}
+
+/* DER DigestInfo prefix for SHA-256 (RFC 8017, 9.2 note 1), for tokens
+ * that only offer raw CKM_RSA_PKCS. */
+static const guint8 sha256_digest_info[] = {
+  0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
+  0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20,
+};
+
+gboolean
+pp_p11_sign (PpP11Token        *token,
+             CK_OBJECT_HANDLE   key,
+             CK_MECHANISM_TYPE  mechanism,
+             const guint8      *data,
+             gsize              len,
+             GBytes           **out_signature,
+             GError           **error)
+{
+  CK_MECHANISM mech = { mechanism, NULL, 0 };
+  guint8 digest_info[sizeof sha256_digest_info + 32];
+  const guint8 *input = data;
+  CK_ULONG input_len = len;
+  g_autofree guint8 *sig = NULL;
+  CK_ULONG sig_len = 0;
+  CK_RV rv;
+
+  if (mechanism == CKM_RSA_PKCS)
+    {
+      unsigned int md_len = 32;
+
+      memcpy (digest_info, sha256_digest_info, sizeof sha256_digest_info);
+      if (EVP_Digest (data, len, digest_info + sizeof sha256_digest_info, &md_len,
+                      EVP_sha256 (), NULL) != 1)
+        {
+          g_set_error_literal (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_CRYPTO,
+                               "SHA-256 failed");
+          return FALSE;
+        }
+      input = digest_info;
+      input_len = sizeof digest_info;
+    }
+
+  g_mutex_lock (&token->lock);
+  rv = token->module->C_SignInit (token->session, &mech, key);
+  if (rv == CKR_OK)
+    rv = token->module->C_Sign (token->session, (CK_BYTE_PTR) input, input_len,
+                                NULL, &sig_len);
+  if (rv == CKR_OK)
+    {
+      sig = g_malloc (MAX (sig_len, 1));
+      rv = token->module->C_Sign (token->session, (CK_BYTE_PTR) input, input_len,
+                                  sig, &sig_len);
+    }
+  g_mutex_unlock (&token->lock);
+
+  if (rv != CKR_OK)
+    {
+      pp_p11_set_error (error, rv, "The token refused to sign");
+      return FALSE;
+    }
+
+  *out_signature = g_bytes_new_take (g_steal_pointer (&sig), sig_len);
+  return TRUE;
+}
+
+static EVP_PKEY *
+rsa_from_parts (GBytes  *modulus,
+                GBytes  *exponent,
+                GError **error)
+{
+  g_autoptr(BIGNUM) n = NULL;
+  g_autoptr(BIGNUM) e = NULL;
+  g_autoptr(OSSL_PARAM_BLD) bld = OSSL_PARAM_BLD_new ();
+  g_autoptr(OSSL_PARAM) params = NULL;
+  g_autoptr(EVP_PKEY_CTX) ctx = NULL;
+  EVP_PKEY *pkey = NULL;
+  gsize n_len, e_len;
+  const guint8 *n_data = g_bytes_get_data (modulus, &n_len);
+  const guint8 *e_data = g_bytes_get_data (exponent, &e_len);
+
+  n = BN_bin2bn (n_data, (int) n_len, NULL);
+  e = BN_bin2bn (e_data, (int) e_len, NULL);
+  if (n == NULL || e == NULL || bld == NULL ||
+      OSSL_PARAM_BLD_push_BN (bld, OSSL_PKEY_PARAM_RSA_N, n) != 1 ||
+      OSSL_PARAM_BLD_push_BN (bld, OSSL_PKEY_PARAM_RSA_E, e) != 1 ||
+      (params = OSSL_PARAM_BLD_to_param (bld)) == NULL ||
+      (ctx = EVP_PKEY_CTX_new_from_name (NULL, "RSA", NULL)) == NULL ||
+      EVP_PKEY_fromdata_init (ctx) != 1 ||
+      EVP_PKEY_fromdata (ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1)
+    {
+      ERR_clear_error ();
+      g_set_error_literal (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_CRYPTO,
+                           "Cannot build the RSA public key read from the token");
+      return NULL;
+    }
+  return pkey;
+}
+
+EVP_PKEY *
+pp_p11_get_public_key (PpP11Token        *token,
+                       CK_OBJECT_HANDLE   private_key,
+                       GError           **error)
+{
+  g_autoptr(GBytes) n = NULL;
+  g_autoptr(GBytes) e = NULL;
+  g_autoptr(GBytes) id = NULL;
+  CK_OBJECT_CLASS klass = CKO_PUBLIC_KEY;
+  CK_OBJECT_HANDLE pub;
+
+  /* Modulus and public exponent are public attributes of an RSA private
+   * key object; some tokens omit the exponent there, then the matching
+   * public key object (same CKA_ID) has both. */
+  n = pp_p11_get_attribute (token, private_key, CKA_MODULUS, NULL);
+  e = pp_p11_get_attribute (token, private_key, CKA_PUBLIC_EXPONENT, NULL);
+  if (n != NULL && e != NULL && g_bytes_get_size (e) > 0)
+    return rsa_from_parts (n, e, error);
+
+  id = pp_p11_get_attribute (token, private_key, CKA_ID, error);
+  if (id == NULL)
+    return NULL;
+  {
+    CK_ATTRIBUTE tmpl[] = {
+      { CKA_CLASS, &klass, sizeof klass },
+      { CKA_ID, (void *) g_bytes_get_data (id, NULL), g_bytes_get_size (id) },
+    };
+    if (!pp_p11_find_one (token, tmpl, G_N_ELEMENTS (tmpl), "public key for the KDH key",
+                          &pub, error))
+      return NULL;
+  }
+  g_clear_pointer (&n, g_bytes_unref);
+  g_clear_pointer (&e, g_bytes_unref);
+  n = pp_p11_get_attribute (token, pub, CKA_MODULUS, error);
+  if (n == NULL)
+    return NULL;
+  e = pp_p11_get_attribute (token, pub, CKA_PUBLIC_EXPONENT, error);
+  if (e == NULL)
+    return NULL;
+  return rsa_from_parts (n, e, error);
+}
+
+PpSigner *
+pp_signer_new_for_pkcs11_uri (const char  *uri_string,
+                              const char  *pin,
+                              GError     **error)
+{
+  g_autoptr(P11KitUri) uri = p11_kit_uri_new ();
+  PpP11Token *token;
+  CK_ATTRIBUTE *attrs;
+  CK_ULONG n_attrs = 0;
+  CK_OBJECT_CLASS klass = CKO_PRIVATE_KEY;
+  CK_ATTRIBUTE tmpl[3];
+  CK_ULONG n_tmpl = 0;
+  gboolean named = FALSE;
+  CK_OBJECT_HANDLE key;
+  PpSigner *signer;
+  int ret;
+
+  ret = p11_kit_uri_parse (uri_string, P11_KIT_URI_FOR_ANY, uri);
+  if (ret != P11_KIT_URI_OK)
+    {
+      g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_INVALID_URI,
+                   "Invalid PKCS#11 URI: %s", p11_kit_uri_message (ret));
+      return NULL;
+    }
+
+  tmpl[n_tmpl++] = (CK_ATTRIBUTE) { CKA_CLASS, &klass, sizeof klass };
+  attrs = p11_kit_uri_get_attributes (uri, &n_attrs);
+  for (CK_ULONG i = 0; i < n_attrs; i++)
+    {
+      switch (attrs[i].type)
+        {
+        case CKA_CLASS:
+          if (attrs[i].ulValueLen != sizeof (CK_OBJECT_CLASS) ||
+              *(CK_OBJECT_CLASS *) attrs[i].pValue != CKO_PRIVATE_KEY)
+            {
+              g_set_error_literal (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_INVALID_URI,
+                                   "The PKCS#11 URI of a signing key must say type=private");
+              return NULL;
+            }
+          break;
+        case CKA_LABEL:
+        case CKA_ID:
+          tmpl[n_tmpl++] = attrs[i];
+          named = TRUE;
+          break;
+        default:
+          break;
+        }
+    }
+  if (!named)
+    {
+      g_set_error_literal (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_INVALID_URI,
+                           "The PKCS#11 URI names no key (object= or id=)");
+      return NULL;
+    }
+
+  token = pp_p11_token_open (uri, pin, FALSE, error);
+  if (token == NULL)
+    return NULL;
+  if (!pp_p11_find_one (token, tmpl, n_tmpl, "private key matching the URI", &key, error))
+    {
+      pp_p11_token_unref (token);
+      return NULL;
+    }
+  signer = pp_signer_new_for_p11 (token, key, error);
+  pp_p11_token_unref (token);
+  return signer;
+}

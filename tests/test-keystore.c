@@ -1,0 +1,1205 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * test-keystore.c: KDH key custody. The signer on PEM files (encrypted or
+ * not), the soft key store (a directory of encrypted PEM files) and the
+ * pkcs11 key store against a real SoftHSM2 token created by the test.
+ * Signatures are checked with OpenSSL's EVP_DigestVerify, KCVs with
+ * pp_kcv_compute(); token attributes are read back with raw PKCS#11 calls
+ * independent of the code under test. No vectors: every key is fresh.
+ */
+#include "config.h"
+
+#include <signal.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <glib/gstdio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/param_build.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+
+#include <p11-kit/p11-kit.h>
+
+#include "pp-keystore.h"
+#include "pp-kcv.h"
+#include "pp-test-util.h"
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (BIO, BIO_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_PKEY, EVP_PKEY_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_MD_CTX, EVP_MD_CTX_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (BIGNUM, BN_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (X509, X509_free)
+
+static const guint8 message[] = "TR-34 signed attributes stand-in";
+
+/* RSA PKCS#1 v1.5 SHA-256 verification, as a KRD would do it. */
+static gboolean
+verify_signature (EVP_PKEY     *pub,
+                  const guint8 *data,
+                  gsize         len,
+                  GBytes       *signature)
+{
+  g_autoptr(EVP_MD_CTX) ctx = EVP_MD_CTX_new ();
+  EVP_PKEY_CTX *pctx = NULL;
+  int ok;
+
+  g_assert_cmpint (EVP_DigestVerifyInit_ex (ctx, &pctx, "SHA256", NULL, NULL, pub, NULL), ==, 1);
+  g_assert_cmpint (EVP_PKEY_CTX_set_rsa_padding (pctx, RSA_PKCS1_PADDING), ==, 1);
+  ok = EVP_DigestVerify (ctx, g_bytes_get_data (signature, NULL), g_bytes_get_size (signature),
+                         data, len);
+  ERR_clear_error ();
+  return ok == 1;
+}
+
+static EVP_PKEY *
+shared_rsa_key (void)
+{
+  static EVP_PKEY *key;
+
+  /* One RSA-2048 generation per run keeps the binary fast. */
+  if (key == NULL)
+    key = EVP_PKEY_Q_keygen (NULL, NULL, "RSA", (size_t) 2048);
+  g_assert_nonnull (key);
+  return key;
+}
+
+static char *
+write_pem_key (const char *dir,
+               const char *name,
+               EVP_PKEY   *key,
+               const char *passphrase)
+{
+  char *path = g_build_filename (dir, name, NULL);
+  g_autoptr(BIO) bio = BIO_new_file (path, "wb");
+
+  g_assert_nonnull (bio);
+  g_assert_cmpint (PEM_write_bio_PrivateKey (bio, key,
+                                             passphrase != NULL ? EVP_aes_256_cbc () : NULL,
+                                             (const unsigned char *) passphrase,
+                                             passphrase != NULL ? (int) strlen (passphrase) : 0,
+                                             NULL, NULL), ==, 1);
+  return path;
+}
+
+static void
+test_signer_pem_encrypted (void)
+{
+  g_autofree char *dir = pp_test_make_tmpdir ();
+  g_autofree char *path = write_pem_key (dir, "kdh.pem", shared_rsa_key (), "correct horse");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpSigner) signer = NULL;
+  g_autoptr(GBytes) sig = NULL;
+  g_autoptr(EVP_PKEY) pub = NULL;
+  guint8 tampered[sizeof message];
+
+  signer = pp_signer_new_for_uri (path, "correct horse", &error);
+  g_assert_no_error (error);
+  g_assert_false (pp_signer_is_hardware (signer));
+  g_assert_true (pp_signer_sign (signer, message, sizeof message, &sig, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_bytes_get_size (sig), ==, 256);
+
+  pub = pp_signer_dup_public_key (signer, &error);
+  g_assert_no_error (error);
+  g_assert_true (verify_signature (pub, message, sizeof message, sig));
+  /* The same signature with the original key's public half. */
+  g_assert_true (verify_signature (shared_rsa_key (), message, sizeof message, sig));
+  memcpy (tampered, message, sizeof message);
+  tampered[0] ^= 1;
+  g_assert_false (verify_signature (pub, tampered, sizeof tampered, sig));
+}
+
+static void
+test_signer_pem_errors (void)
+{
+  g_autofree char *dir = pp_test_make_tmpdir ();
+  g_autofree char *path = write_pem_key (dir, "kdh.pem", shared_rsa_key (), "correct horse");
+  g_autofree char *missing = g_build_filename (dir, "missing.pem", NULL);
+  g_autofree char *garbage = g_build_filename (dir, "garbage.pem", NULL);
+  g_autofree char *ec_path = NULL;
+  g_autoptr(EVP_PKEY) ec = EVP_PKEY_Q_keygen (NULL, NULL, "EC", "P-256");
+  g_autoptr(GError) error = NULL;
+
+  g_assert_null (pp_signer_new_for_uri (path, "wrong horse", &error));
+  g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_BAD_PASSPHRASE);
+  g_clear_error (&error);
+
+  g_assert_null (pp_signer_new_for_uri (path, NULL, &error));
+  g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_PASSPHRASE_REQUIRED);
+  g_clear_error (&error);
+
+  g_assert_null (pp_signer_new_for_uri (missing, "x", &error));
+  g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+
+  g_assert_true (g_file_set_contents (garbage, "-----BEGIN PRIVATE KEY-----\nAAAA\n"
+                                      "-----END PRIVATE KEY-----\n", -1, NULL));
+  g_assert_null (pp_signer_new_for_uri (garbage, NULL, &error));
+  g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_INVALID_KEY);
+  g_clear_error (&error);
+
+  /* TR-34 signs with RSA only. */
+  g_assert_nonnull (ec);
+  ec_path = write_pem_key (dir, "ec.pem", ec, NULL);
+  g_assert_null (pp_signer_new_for_uri (ec_path, NULL, &error));
+  g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_INVALID_KEY);
+  g_clear_error (&error);
+}
+
+static void
+test_signer_pem_clear (void)
+{
+  g_autofree char *dir = pp_test_make_tmpdir ();
+  g_autofree char *path = write_pem_key (dir, "kdh.pem", shared_rsa_key (), NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpSigner) signer = NULL;
+  g_autoptr(GBytes) sig = NULL;
+
+  /* An unencrypted key needs no passphrase, and one given is ignored. */
+  signer = pp_signer_new_for_uri (path, "ignored", &error);
+  g_assert_no_error (error);
+  g_assert_true (pp_signer_sign (signer, message, sizeof message, &sig, &error));
+  g_assert_no_error (error);
+  g_assert_true (verify_signature (shared_rsa_key (), message, sizeof message, sig));
+}
+
+/* ------------------------------------------------------------------ */
+/* Soft key store                                                      */
+/* ------------------------------------------------------------------ */
+
+#define PASS "station passphrase"
+
+static char *
+read_file (const char *path)
+{
+  g_autoptr(GError) error = NULL;
+  char *text = NULL;
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, &error));
+  g_assert_no_error (error);
+  return text;
+}
+
+static guint
+count_dir_entries (const char *dir)
+{
+  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+  guint n = 0;
+
+  g_assert_nonnull (d);
+  while (g_dir_read_name (d) != NULL)
+    n++;
+  return n;
+}
+
+static gboolean
+memmem_bytes (const guint8 *hay,
+              gsize         hay_len,
+              const guint8 *needle,
+              gsize         needle_len)
+{
+  for (gsize i = 0; i + needle_len <= hay_len; i++)
+    if (memcmp (hay + i, needle, needle_len) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+/* Decodes the base64 body of a PEM file. */
+static guint8 *
+pem_body (const char *pem,
+          gsize      *out_len)
+{
+  g_auto(GStrv) lines = g_strsplit (pem, "\n", -1);
+  g_autoptr(GString) b64 = g_string_new (NULL);
+
+  for (guint i = 0; lines[i] != NULL; i++)
+    if (!g_str_has_prefix (lines[i], "-----") && strchr (lines[i], ':') == NULL)
+      g_string_append (b64, lines[i]);
+  return g_base64_decode (b64->str, out_len);
+}
+
+static X509 *
+issue_certificate (EVP_PKEY *subject_key,
+                   EVP_PKEY *ca_key)
+{
+  X509 *cert = X509_new ();
+  X509_NAME *name = X509_NAME_new ();
+
+  g_assert_nonnull (cert);
+  g_assert_cmpint (X509_set_version (cert, 2), ==, 1);
+  g_assert_cmpint (ASN1_INTEGER_set (X509_get_serialNumber (cert), 0x3412), ==, 1);
+  g_assert_cmpint (X509_NAME_add_entry_by_txt (name, "CN", MBSTRING_ASC,
+                                               (const unsigned char *) "posprov test KDH",
+                                               -1, -1, 0), ==, 1);
+  g_assert_cmpint (X509_set_subject_name (cert, name), ==, 1);
+  g_assert_cmpint (X509_set_issuer_name (cert, name), ==, 1);
+  g_assert_nonnull (X509_gmtime_adj (X509_getm_notBefore (cert), 0));
+  g_assert_nonnull (X509_gmtime_adj (X509_getm_notAfter (cert), 3600));
+  g_assert_cmpint (X509_set_pubkey (cert, subject_key), ==, 1);
+  g_assert_cmpint (X509_sign (cert, ca_key, EVP_sha256 ()), >, 0);
+  X509_NAME_free (name);
+  return cert;
+}
+
+static void
+test_soft_generate_reopen (void)
+{
+  g_autofree char *dir = pp_test_make_tmpdir ();
+  g_autofree char *path = g_build_filename (dir, "kdh.key.pem", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpKeyStore) store = NULL;
+  g_autoptr(PpKeyStore) reopened = NULL;
+  g_autoptr(PpKeyStore) wrong = NULL;
+  g_autoptr(PpSigner) signer = NULL;
+  g_autoptr(GBytes) sig = NULL;
+  g_autoptr(EVP_PKEY) pub = NULL;
+  g_autoptr(EVP_PKEY) loaded = NULL;
+  g_autoptr(BIO) bio = NULL;
+  g_autoptr(BIGNUM) d = NULL;
+  g_autofree char *pem = NULL;
+  g_autofree guint8 *body = NULL;
+  g_autofree guint8 *d_bytes = NULL;
+  gsize body_len;
+  GStatBuf st;
+
+  store = pp_key_store_soft_new (dir, PASS, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (pp_key_store_get_backend_name (store), ==, "soft");
+  g_assert_true (pp_key_store_generate_kdh_key (store, "kdh", NULL, &error));
+  g_assert_no_error (error);
+
+  /* On disk: 0600, an encrypted PKCS#8 key, nothing else. */
+  g_assert_cmpint (g_stat (path, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 0777, ==, 0600);
+  g_assert_cmpuint (count_dir_entries (dir), ==, 1);
+  pem = read_file (path);
+  g_assert_true (g_str_has_prefix (pem, "-----BEGIN ENCRYPTED PRIVATE KEY-----\n"));
+  g_assert_null (strstr (pem, "BEGIN PRIVATE KEY"));
+  g_assert_null (strstr (pem, "BEGIN RSA PRIVATE KEY"));
+
+  /* What an administrator would do: open it with the passphrase. The
+   * private exponent must not appear in the file's bytes. */
+  bio = BIO_new_mem_buf (pem, -1);
+  loaded = PEM_read_bio_PrivateKey (bio, NULL, NULL, (void *) PASS);
+  g_assert_nonnull (loaded);
+  g_assert_true (EVP_PKEY_is_a (loaded, "RSA"));
+  g_assert_cmpint (EVP_PKEY_get_bits (loaded), ==, 2048);
+  g_assert_cmpint (EVP_PKEY_get_bn_param (loaded, "d", &d), ==, 1);
+  d_bytes = g_malloc (BN_num_bytes (d));
+  BN_bn2bin (d, d_bytes);
+  body = pem_body (pem, &body_len);
+  g_assert_cmpuint (body_len, >, 256);
+  g_assert_false (memmem_bytes (body, body_len, d_bytes, 16));
+  OPENSSL_cleanse (d_bytes, BN_num_bytes (d));
+
+  /* Reopen with the right passphrase: the signature verifies with the
+   * signer's public key and with the key OpenSSL read from the file. */
+  g_clear_object (&store);
+  reopened = pp_key_store_soft_new (dir, PASS, &error);
+  g_assert_no_error (error);
+  signer = pp_key_store_get_signer (reopened, "kdh", &error);
+  g_assert_no_error (error);
+  g_assert_true (pp_signer_sign (signer, message, sizeof message, &sig, &error));
+  g_assert_no_error (error);
+  pub = pp_signer_dup_public_key (signer, &error);
+  g_assert_no_error (error);
+  g_assert_true (verify_signature (pub, message, sizeof message, sig));
+  g_assert_true (verify_signature (loaded, message, sizeof message, sig));
+
+  /* Wrong passphrase refused with its own code; no overwrite. */
+  wrong = pp_key_store_soft_new (dir, "not the passphrase", &error);
+  g_assert_no_error (error);
+  g_assert_null (pp_key_store_get_signer (wrong, "kdh", &error));
+  g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_BAD_PASSPHRASE);
+  g_clear_error (&error);
+  g_assert_false (pp_key_store_generate_kdh_key (reopened, "kdh", NULL, &error));
+  g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_EXISTS);
+  g_clear_error (&error);
+
+  /* The signer API on the same file, as posprov-tool --kdh-key uses it. */
+  g_clear_pointer (&signer, pp_signer_free);
+  signer = pp_signer_new_for_uri (path, PASS, &error);
+  g_assert_no_error (error);
+  g_clear_pointer (&signer, pp_signer_free);
+  g_assert_null (pp_signer_new_for_uri (path, "not the passphrase", &error));
+  g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_BAD_PASSPHRASE);
+  g_clear_error (&error);
+}
+
+static void
+test_soft_errors (void)
+{
+  g_autofree char *dir = pp_test_make_tmpdir ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpKeyStore) store = NULL;
+  const char *bad_labels[] = { "", "../kdh", "a/b", ".hidden", "-x", "k d h", "kdh\n" };
+
+  g_assert_null (pp_key_store_soft_new (dir, NULL, &error));
+  g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_PASSPHRASE_REQUIRED);
+  g_clear_error (&error);
+  g_assert_null (pp_key_store_soft_new (dir, "short", &error));
+  g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_WEAK_PASSPHRASE);
+  g_clear_error (&error);
+
+  store = pp_key_store_soft_new (dir, PASS, &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < G_N_ELEMENTS (bad_labels); i++)
+    {
+      g_assert_false (pp_key_store_generate_kdh_key (store, bad_labels[i], NULL, &error));
+      g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_INVALID_LABEL);
+      g_clear_error (&error);
+    }
+  g_assert_cmpuint (count_dir_entries (dir), ==, 0);
+
+  g_assert_null (pp_key_store_get_signer (store, "absent", &error));
+  g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  g_assert_null (pp_key_store_load_certificate (store, "absent", &error));
+  g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  g_assert_null (pp_key_store_export_tmk (store, "absent", NULL, &error));
+  g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+}
+
+/* A fault in the middle of a write (the file size limit stands in for a
+ * full disk): the old file stays whole and no stray temp file remains. */
+static void
+test_soft_atomic_write (void)
+{
+  g_autofree char *dir = pp_test_make_tmpdir ();
+  g_autofree char *cert_path = g_build_filename (dir, "kdh.crt.pem", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpKeyStore) store = NULL;
+  g_autoptr(PpSigner) signer = NULL;
+  g_autoptr(EVP_PKEY) pub = NULL;
+  g_autoptr(X509) cert1 = NULL;
+  g_autoptr(X509) cert2 = NULL;
+  g_autoptr(X509) back = NULL;
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  g_autoptr(GError) tmk_error = NULL;
+  g_autofree char *kcv = NULL;
+  gboolean ok;
+  struct rlimit saved, small;
+  void (*old_handler) (int);
+
+  store = pp_key_store_soft_new (dir, PASS, &error);
+  g_assert_no_error (error);
+  g_assert_true (pp_key_store_generate_kdh_key (store, "kdh", NULL, &error));
+  g_assert_no_error (error);
+  signer = pp_key_store_get_signer (store, "kdh", &error);
+  g_assert_no_error (error);
+  pub = pp_signer_dup_public_key (signer, &error);
+  g_assert_no_error (error);
+
+  cert1 = issue_certificate (pub, shared_rsa_key ());
+  g_assert_true (pp_key_store_store_certificate (store, "kdh", cert1, &error));
+  g_assert_no_error (error);
+  before = read_file (cert_path);
+  g_assert_cmpuint (count_dir_entries (dir), ==, 2);
+
+  /* A second certificate for the same key, written under a 100-byte file
+   * size limit: write() fails part-way through the temp file. */
+  cert2 = issue_certificate (pub, shared_rsa_key ());
+  ASN1_INTEGER_set (X509_get_serialNumber (cert2), 0x5678);
+  g_assert_cmpint (X509_sign (cert2, shared_rsa_key (), EVP_sha256 ()), >, 0);
+  g_assert_cmpint (getrlimit (RLIMIT_FSIZE, &saved), ==, 0);
+  small = saved;
+  small.rlim_cur = 100;
+  old_handler = signal (SIGXFSZ, SIG_IGN);
+  g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &small), ==, 0);
+  ok = pp_key_store_store_certificate (store, "kdh", cert2, &error);
+  kcv = pp_key_store_generate_tmk (store, "tmk", PP_TMK_AES_128, NULL, &tmk_error);
+  g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &saved), ==, 0);
+  signal (SIGXFSZ, old_handler);
+  g_assert_false (ok);
+  g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_IO);
+  g_clear_error (&error);
+  g_assert_null (kcv);
+  g_assert_error (tmk_error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_IO);
+
+  after = read_file (cert_path);
+  g_assert_cmpstr (after, ==, before);
+  g_assert_cmpuint (count_dir_entries (dir), ==, 2);   /* no temp, no TMK */
+  back = pp_key_store_load_certificate (store, "kdh", &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (X509_cmp (back, cert1), ==, 0);
+
+  /* Without the fault the replacement goes through. */
+  g_assert_true (pp_key_store_store_certificate (store, "kdh", cert2, &error));
+  g_assert_no_error (error);
+  g_clear_pointer (&back, X509_free);
+  back = pp_key_store_load_certificate (store, "kdh", &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (X509_cmp (back, cert2), ==, 0);
+  g_assert_cmpuint (count_dir_entries (dir), ==, 2);
+}
+
+static void
+test_soft_certificate_mismatch (void)
+{
+  g_autofree char *dir = pp_test_make_tmpdir ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpKeyStore) store = NULL;
+  g_autoptr(X509) other = NULL;
+
+  store = pp_key_store_soft_new (dir, PASS, &error);
+  g_assert_no_error (error);
+  g_assert_true (pp_key_store_generate_kdh_key (store, "kdh", NULL, &error));
+  g_assert_no_error (error);
+
+  /* A certificate for another key must not be filed under "kdh". */
+  other = issue_certificate (shared_rsa_key (), shared_rsa_key ());
+  g_assert_false (pp_key_store_store_certificate (store, "kdh", other, &error));
+  g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_INVALID_KEY);
+  g_clear_error (&error);
+  g_assert_null (pp_key_store_load_certificate (store, "kdh", &error));
+  g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_NOT_FOUND);
+}
+
+static gboolean
+odd_parity (const guint8 *k,
+            gsize         len)
+{
+  for (gsize i = 0; i < len; i++)
+    {
+      guint ones = 0;
+      for (guint8 v = k[i]; v != 0; v >>= 1)
+        ones += v & 1;
+      if ((ones & 1) == 0)
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static const struct
+{
+  PpTmkType       type;
+  const char     *label;
+  PpKeyAlgorithm  alg;
+  gsize           len;
+} tmk_kinds[] = {
+  { PP_TMK_TDES_2KEY, "tmk-tdes2", PP_KEY_ALGORITHM_TDES, 16 },
+  { PP_TMK_TDES_3KEY, "tmk-tdes3", PP_KEY_ALGORITHM_TDES, 24 },
+  { PP_TMK_AES_128,   "tmk-aes128", PP_KEY_ALGORITHM_AES, 16 },
+  { PP_TMK_AES_256,   "tmk-aes256", PP_KEY_ALGORITHM_AES, 32 },
+};
+
+/* Generates every TMK kind in @store and checks the KCV returned at
+ * generation and by get_tmk_kcv() against pp_kcv_compute() on the clear
+ * key obtained for the key block. */
+static void
+check_tmks (PpKeyStore *store)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (tmk_kinds); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(PpSecureBuffer) key = NULL;
+      g_autofree char *kcv = NULL;
+      g_autofree char *kcv_again = NULL;
+      g_autofree char *expected = NULL;
+      PpTmkType type = -1;
+
+      kcv = pp_key_store_generate_tmk (store, tmk_kinds[i].label, tmk_kinds[i].type, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_cmpuint (strlen (kcv), ==, 2 * pp_kcv_default_length (tmk_kinds[i].alg));
+
+      key = pp_key_store_export_tmk (store, tmk_kinds[i].label, &type, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (type, ==, tmk_kinds[i].type);
+      g_assert_cmpuint (pp_secure_buffer_get_len (key), ==, tmk_kinds[i].len);
+      if (tmk_kinds[i].alg == PP_KEY_ALGORITHM_TDES)
+        g_assert_true (odd_parity (pp_secure_buffer_peek (key), tmk_kinds[i].len));
+
+      expected = pp_kcv_compute (tmk_kinds[i].alg, key,
+                                 pp_kcv_default_length (tmk_kinds[i].alg), &error);
+      g_assert_no_error (error);
+      g_assert_cmpstr (kcv, ==, expected);
+
+      type = -1;
+      kcv_again = pp_key_store_get_tmk_kcv (store, tmk_kinds[i].label, &type, &error);
+      g_assert_no_error (error);
+      g_assert_cmpstr (kcv_again, ==, expected);
+      g_assert_cmpint (type, ==, tmk_kinds[i].type);
+
+      g_assert_null (pp_key_store_generate_tmk (store, tmk_kinds[i].label, tmk_kinds[i].type,
+                                                NULL, &error));
+      g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_EXISTS);
+    }
+}
+
+static void
+test_soft_tmk (void)
+{
+  g_autofree char *dir = pp_test_make_tmpdir ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpKeyStore) store = NULL;
+  g_autoptr(PpKeyStore) wrong = NULL;
+  g_autoptr(PpSecureBuffer) a = NULL;
+  g_autoptr(PpSecureBuffer) b = NULL;
+  g_autofree char *path = g_build_filename (dir, "tmk-aes256.tmk.pem", NULL);
+  g_autofree char *pem = NULL;
+  g_autofree guint8 *body = NULL;
+  gsize body_len;
+  GStatBuf st;
+
+  store = pp_key_store_soft_new (dir, PASS, &error);
+  g_assert_no_error (error);
+  check_tmks (store);
+
+  /* Encrypted at rest, 0600, and the key bytes are not in the file. */
+  pem = read_file (path);
+  g_assert_true (g_str_has_prefix (pem, "-----BEGIN ENCRYPTED PRIVATE KEY-----\n"));
+  g_assert_cmpint (g_stat (path, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 0777, ==, 0600);
+  a = pp_key_store_export_tmk (store, "tmk-aes256", NULL, &error);
+  g_assert_no_error (error);
+  body = pem_body (pem, &body_len);
+  g_assert_false (memmem_bytes (body, body_len, pp_secure_buffer_peek (a), 8));
+
+  /* Two TMKs are never the same key. */
+  b = pp_key_store_export_tmk (store, "tmk-aes128", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_false (memcmp (pp_secure_buffer_peek (a), pp_secure_buffer_peek (b), 16) == 0);
+
+  wrong = pp_key_store_soft_new (dir, "not the passphrase", &error);
+  g_assert_no_error (error);
+  g_assert_null (pp_key_store_export_tmk (wrong, "tmk-aes256", NULL, &error));
+  g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_BAD_PASSPHRASE);
+  g_clear_error (&error);
+  g_assert_null (pp_key_store_get_tmk_kcv (wrong, "tmk-aes256", NULL, &error));
+  g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_BAD_PASSPHRASE);
+}
+
+static void
+store_async_done (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  GAsyncResult **out = user_data;
+
+  *out = g_object_ref (result);
+}
+
+static void
+signer_async_done (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  GAsyncResult **out = user_data;
+
+  g_assert_null (source);
+  *out = g_object_ref (result);
+}
+
+static GAsyncResult *
+wait_for (GAsyncResult **slot)
+{
+  while (*slot == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  return *slot;
+}
+
+/* The _async variants on @store: generate the KDH key and a TMK, sign,
+ * and a cancelled generation that leaves no key behind. */
+static void
+check_async (PpKeyStore *store)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GAsyncResult) r1 = NULL;
+  g_autoptr(GAsyncResult) r2 = NULL;
+  g_autoptr(GAsyncResult) r3 = NULL;
+  g_autoptr(GAsyncResult) r4 = NULL;
+  g_autoptr(GCancellable) cancelled = g_cancellable_new ();
+  g_autoptr(PpSigner) signer = NULL;
+  g_autoptr(GBytes) data = g_bytes_new_static (message, sizeof message);
+  g_autoptr(GBytes) sig = NULL;
+  g_autoptr(EVP_PKEY) pub = NULL;
+  g_autofree char *kcv = NULL;
+  g_autofree char *kcv_again = NULL;
+
+  pp_key_store_generate_kdh_key_async (store, "kdh-async", NULL, store_async_done, &r1);
+  g_assert_true (pp_key_store_generate_kdh_key_finish (store, wait_for (&r1), &error));
+  g_assert_no_error (error);
+
+  signer = pp_key_store_get_signer (store, "kdh-async", &error);
+  g_assert_no_error (error);
+  pp_signer_sign_async (signer, data, NULL, signer_async_done, &r2);
+  sig = pp_signer_sign_finish (signer, wait_for (&r2), &error);
+  g_assert_no_error (error);
+  pub = pp_signer_dup_public_key (signer, &error);
+  g_assert_no_error (error);
+  g_assert_true (verify_signature (pub, message, sizeof message, sig));
+
+  pp_key_store_generate_tmk_async (store, "tmk-async", PP_TMK_TDES_2KEY, NULL,
+                                   store_async_done, &r3);
+  kcv = pp_key_store_generate_tmk_finish (store, wait_for (&r3), &error);
+  g_assert_no_error (error);
+  kcv_again = pp_key_store_get_tmk_kcv (store, "tmk-async", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (kcv, ==, kcv_again);
+
+  g_cancellable_cancel (cancelled);
+  pp_key_store_generate_kdh_key_async (store, "kdh-cancelled", cancelled, store_async_done, &r4);
+  g_assert_false (pp_key_store_generate_kdh_key_finish (store, wait_for (&r4), &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  g_assert_null (pp_key_store_get_signer (store, "kdh-cancelled", &error));
+  g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_NOT_FOUND);
+}
+
+static void
+finalized_cb (gpointer  data,
+              GObject  *where_the_object_was)
+{
+  g_atomic_int_set ((gint *) data, 1);
+}
+
+/* A GTask worker drops its reference on the store after the callback
+ * has run on the main thread; wait for the store to be gone before the
+ * next test (and its own token) starts. */
+static void
+release_and_wait (PpKeyStore **store)
+{
+  gint gone = 0;
+
+  g_object_weak_ref (G_OBJECT (*store), finalized_cb, &gone);
+  g_clear_object (store);
+  while (!g_atomic_int_get (&gone))
+    g_thread_yield ();
+}
+
+static void
+test_soft_async (void)
+{
+  g_autofree char *dir = pp_test_make_tmpdir ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpKeyStore) store = pp_key_store_soft_new (dir, PASS, &error);
+
+  g_assert_no_error (error);
+  check_async (store);
+  release_and_wait (&store);
+}
+
+/* ------------------------------------------------------------------ */
+/* PKCS#11 key store on SoftHSM2                                       */
+/* ------------------------------------------------------------------ */
+
+#define TOKEN "posprov-test"
+#define USER_PIN "1234"
+
+typedef struct
+{
+  char *module;     /* path of libsofthsm2.so */
+  char *store_uri;  /* pkcs11:token=...?module-path=... */
+} SoftHsm;
+
+static void
+softhsm_clear (SoftHsm *hsm)
+{
+  g_clear_pointer (&hsm->module, g_free);
+  g_clear_pointer (&hsm->store_uri, g_free);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (SoftHsm, softhsm_clear)
+
+static char *
+find_softhsm_module (void)
+{
+  static const char *candidates[] = {
+    "/usr/lib/softhsm/libsofthsm2.so",
+    "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+    "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
+    "/usr/lib64/pkcs11/libsofthsm2.so",
+    "/usr/lib/pkcs11/libsofthsm2.so",
+    "/usr/local/lib/softhsm/libsofthsm2.so",
+  };
+  const char *env = g_getenv ("PP_SOFTHSM2_MODULE");
+
+  if (env != NULL && g_file_test (env, G_FILE_TEST_EXISTS))
+    return g_strdup (env);
+  for (guint i = 0; i < G_N_ELEMENTS (candidates); i++)
+    if (g_file_test (candidates[i], G_FILE_TEST_EXISTS))
+      return g_strdup (candidates[i]);
+  return NULL;
+}
+
+/* A fresh SoftHSM2 token "posprov-test" (user PIN 1234) in its own temp
+ * directory, SOFTHSM2_CONF set for this test only. FALSE after a skip. */
+static gboolean
+softhsm_setup (SoftHsm *hsm)
+{
+  g_autofree char *util = g_find_program_in_path ("softhsm2-util");
+  g_autofree char *dir = NULL;
+  g_autofree char *tokens = NULL;
+  g_autofree char *conf = NULL;
+  g_autofree char *conf_text = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autoptr(GError) error = NULL;
+  int status = -1;
+  const char *argv[] = { NULL, "--init-token", "--free", "--label", TOKEN,
+                         "--pin", USER_PIN, "--so-pin", "5678", NULL };
+
+  hsm->module = find_softhsm_module ();
+  if (hsm->module == NULL || util == NULL)
+    {
+      g_test_skip ("SoftHSM2 is not installed (libsofthsm2.so or softhsm2-util missing; "
+                   "Debian package softhsm2)");
+      return FALSE;
+    }
+
+  dir = pp_test_make_tmpdir ();
+  tokens = g_build_filename (dir, "tokens", NULL);
+  conf = g_build_filename (dir, "softhsm2.conf", NULL);
+  g_assert_cmpint (g_mkdir (tokens, 0700), ==, 0);
+  conf_text = g_strdup_printf ("directories.tokendir = %s\nobjectstore.backend = file\n"
+                               "log.level = ERROR\nslots.removable = false\n", tokens);
+  g_assert_true (g_file_set_contents (conf, conf_text, -1, NULL));
+  g_setenv ("SOFTHSM2_CONF", conf, TRUE);
+
+  argv[0] = util;
+  g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL,
+                               &out, &err, &status, &error));
+  g_assert_no_error (error);
+  if (!g_spawn_check_wait_status (status, NULL))
+    g_error ("softhsm2-util --init-token failed: %s", err);
+
+  hsm->store_uri = g_strdup_printf ("pkcs11:token=" TOKEN "?module-path=%s", hsm->module);
+  return TRUE;
+}
+
+/* Raw PKCS#11 access to the test token, independent of the code under
+ * test, to check what a token auditor would check. */
+typedef struct
+{
+  CK_FUNCTION_LIST  *module;
+  CK_SESSION_HANDLE  session;
+} RawToken;
+
+static void
+raw_open (RawToken   *raw,
+          const char *module_path)
+{
+  CK_SLOT_ID slots[8];
+  CK_ULONG n = G_N_ELEMENTS (slots);
+  CK_RV rv;
+
+  raw->module = p11_kit_module_load (module_path, 0);
+  g_assert_nonnull (raw->module);
+  g_assert_cmpuint (p11_kit_module_initialize (raw->module), ==, CKR_OK);
+  g_assert_cmpuint (raw->module->C_GetSlotList (CK_TRUE, slots, &n), ==, CKR_OK);
+  for (CK_ULONG i = 0; i < n; i++)
+    {
+      CK_TOKEN_INFO info;
+
+      g_assert_cmpuint (raw->module->C_GetTokenInfo (slots[i], &info), ==, CKR_OK);
+      if (strncmp ((const char *) info.label, TOKEN " ", strlen (TOKEN) + 1) != 0)
+        continue;
+      g_assert_cmpuint (raw->module->C_OpenSession (slots[i], CKF_SERIAL_SESSION | CKF_RW_SESSION,
+                                                    NULL, NULL,
+                                                    &raw->session), ==, CKR_OK);
+      rv = raw->module->C_Login (raw->session, CKU_USER, (CK_UTF8CHAR_PTR) USER_PIN,
+                                 strlen (USER_PIN));
+      g_assert_true (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN);
+      return;
+    }
+  g_assert_not_reached ();
+}
+
+static void
+raw_close (RawToken *raw)
+{
+  raw->module->C_CloseSession (raw->session);
+  p11_kit_module_finalize (raw->module);
+  p11_kit_module_release (raw->module);
+}
+
+static CK_OBJECT_HANDLE
+raw_find (RawToken        *raw,
+          CK_OBJECT_CLASS  klass,
+          const char      *label)
+{
+  CK_ATTRIBUTE tmpl[] = {
+    { CKA_CLASS, &klass, sizeof klass },
+    { CKA_LABEL, (void *) label, strlen (label) },
+  };
+  CK_OBJECT_HANDLE found[2];
+  CK_ULONG n = 0;
+
+  g_assert_cmpuint (raw->module->C_FindObjectsInit (raw->session, tmpl, 2), ==, CKR_OK);
+  g_assert_cmpuint (raw->module->C_FindObjects (raw->session, found, 2, &n), ==, CKR_OK);
+  g_assert_cmpuint (raw->module->C_FindObjectsFinal (raw->session), ==, CKR_OK);
+  g_assert_cmpuint (n, ==, 1);
+  return found[0];
+}
+
+static CK_BBOOL
+raw_bool (RawToken          *raw,
+          CK_OBJECT_HANDLE   object,
+          CK_ATTRIBUTE_TYPE  type)
+{
+  CK_BBOOL value = 0xff;
+  CK_ATTRIBUTE attr = { type, &value, sizeof value };
+
+  g_assert_cmpuint (raw->module->C_GetAttributeValue (raw->session, object, &attr, 1), ==, CKR_OK);
+  return value;
+}
+
+/* The attribute's value must be refused by the token. */
+static void
+assert_unreadable (RawToken          *raw,
+                   CK_OBJECT_HANDLE   object,
+                   CK_ATTRIBUTE_TYPE  type)
+{
+  guint8 buf[512];
+  CK_ATTRIBUTE attr = { type, buf, sizeof buf };
+  CK_RV rv = raw->module->C_GetAttributeValue (raw->session, object, &attr, 1);
+
+  g_assert_cmpuint (rv, ==, CKR_ATTRIBUTE_SENSITIVE);
+  g_assert_cmpuint (attr.ulValueLen, ==, CK_UNAVAILABLE_INFORMATION);
+}
+
+static EVP_PKEY *
+raw_public_key (RawToken   *raw,
+                const char *label)
+{
+  CK_OBJECT_HANDLE pub = raw_find (raw, CKO_PUBLIC_KEY, label);
+  guint8 n[512], e[16];
+  CK_ATTRIBUTE attrs[] = {
+    { CKA_MODULUS, n, sizeof n },
+    { CKA_PUBLIC_EXPONENT, e, sizeof e },
+  };
+  g_autoptr(BIGNUM) bn_n = NULL;
+  g_autoptr(BIGNUM) bn_e = NULL;
+  OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new ();
+  OSSL_PARAM *params;
+  EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name (NULL, "RSA", NULL);
+  EVP_PKEY *pkey = NULL;
+
+  g_assert_cmpuint (raw->module->C_GetAttributeValue (raw->session, pub, attrs, 2), ==, CKR_OK);
+  bn_n = BN_bin2bn (n, (int) attrs[0].ulValueLen, NULL);
+  bn_e = BN_bin2bn (e, (int) attrs[1].ulValueLen, NULL);
+  g_assert_cmpint (OSSL_PARAM_BLD_push_BN (bld, "n", bn_n), ==, 1);
+  g_assert_cmpint (OSSL_PARAM_BLD_push_BN (bld, "e", bn_e), ==, 1);
+  params = OSSL_PARAM_BLD_to_param (bld);
+  g_assert_cmpint (EVP_PKEY_fromdata_init (ctx), ==, 1);
+  g_assert_cmpint (EVP_PKEY_fromdata (ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params), ==, 1);
+  OSSL_PARAM_free (params);
+  OSSL_PARAM_BLD_free (bld);
+  EVP_PKEY_CTX_free (ctx);
+  return pkey;
+}
+
+static void
+test_pkcs11_errors (void)
+{
+  g_auto(SoftHsm) hsm = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *uri = NULL;
+
+  if (!softhsm_setup (&hsm))
+    return;
+
+  /* Nothing else holds a session: the login is really attempted. */
+  g_assert_null (pp_key_store_pkcs11_new (hsm.store_uri, "9999", &error));
+  g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_BAD_PIN);
+  g_clear_error (&error);
+
+  uri = g_strdup_printf ("pkcs11:token=" TOKEN ";object=kdh;type=private?module-path=%s",
+                         hsm.module);
+  g_assert_null (pp_signer_new_for_uri (uri, "0000", &error));
+  g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_BAD_PIN);
+  g_clear_error (&error);
+  g_assert_null (pp_signer_new_for_uri (uri, NULL, &error));
+  g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_PIN_REQUIRED);
+  g_clear_error (&error);
+  g_free (uri);
+
+  uri = g_strdup_printf ("pkcs11:token=" TOKEN ";object=kdh;type=private"
+                         "?module-path=%s&pin-value=4321", hsm.module);
+  g_assert_null (pp_signer_new_for_uri (uri, USER_PIN, &error));
+  g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_BAD_PIN);
+  g_clear_error (&error);
+  g_free (uri);
+
+  uri = g_strdup_printf ("pkcs11:token=no-such-token?module-path=%s", hsm.module);
+  g_assert_null (pp_key_store_pkcs11_new (uri, USER_PIN, &error));
+  g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_TOKEN_NOT_FOUND);
+  g_clear_error (&error);
+  g_free (uri);
+
+  g_assert_null (pp_key_store_pkcs11_new ("pkcs11:token=" TOKEN
+                                          "?module-path=/nonexistent/libnothing.so",
+                                          USER_PIN, &error));
+  g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_MODULE_LOAD_FAILED);
+  g_clear_error (&error);
+
+  g_assert_null (pp_key_store_pkcs11_new ("pkcs11:token=%zz", USER_PIN, &error));
+  g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_INVALID_URI);
+  g_clear_error (&error);
+
+  /* A signing key URI must name a key, and a private one. */
+  uri = g_strdup_printf ("pkcs11:token=" TOKEN "?module-path=%s", hsm.module);
+  g_assert_null (pp_signer_new_for_uri (uri, USER_PIN, &error));
+  g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_INVALID_URI);
+  g_clear_error (&error);
+  g_free (uri);
+  uri = g_strdup_printf ("pkcs11:token=" TOKEN ";object=kdh;type=cert?module-path=%s",
+                         hsm.module);
+  g_assert_null (pp_signer_new_for_uri (uri, USER_PIN, &error));
+  g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_INVALID_URI);
+  g_clear_error (&error);
+  g_free (uri);
+
+  uri = g_strdup_printf ("pkcs11:token=" TOKEN ";object=nokey;type=private?module-path=%s",
+                         hsm.module);
+  g_assert_null (pp_signer_new_for_uri (uri, USER_PIN, &error));
+  g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_OBJECT_NOT_FOUND);
+  g_clear_error (&error);
+}
+
+static void
+test_pkcs11_kdh (void)
+{
+  g_auto(SoftHsm) hsm = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpKeyStore) store = NULL;
+  g_autoptr(PpSigner) signer = NULL;
+  g_autoptr(PpSigner) store_signer = NULL;
+  g_autoptr(GBytes) sig = NULL;
+  g_autoptr(GBytes) sig2 = NULL;
+  g_autoptr(EVP_PKEY) token_pub = NULL;
+  g_autoptr(EVP_PKEY) signer_pub = NULL;
+  g_autofree char *uri = NULL;
+  g_autofree char *uri_no_pin = NULL;
+  RawToken raw;
+  CK_OBJECT_HANDLE priv;
+
+  if (!softhsm_setup (&hsm))
+    return;
+
+  store = pp_key_store_new_for_location (hsm.store_uri, USER_PIN, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (pp_key_store_get_backend_name (store), ==, "pkcs11");
+  g_assert_true (pp_key_store_generate_kdh_key (store, "kdh", NULL, &error));
+  g_assert_no_error (error);
+  g_assert_false (pp_key_store_generate_kdh_key (store, "kdh", NULL, &error));
+  g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_EXISTS);
+  g_clear_error (&error);
+
+  /* Sign through the RFC 7512 URI, PIN in the URI. */
+  uri = g_strdup_printf ("pkcs11:token=" TOKEN ";object=kdh;type=private"
+                         "?module-path=%s&pin-value=" USER_PIN, hsm.module);
+  signer = pp_signer_new_for_uri (uri, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (pp_signer_is_hardware (signer));
+  g_assert_true (pp_signer_sign (signer, message, sizeof message, &sig, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_bytes_get_size (sig), ==, 256);
+
+  raw_open (&raw, hsm.module);
+  token_pub = raw_public_key (&raw, "kdh");
+  g_assert_cmpint (EVP_PKEY_get_bits (token_pub), ==, 2048);
+  g_assert_true (verify_signature (token_pub, message, sizeof message, sig));
+  signer_pub = pp_signer_dup_public_key (signer, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (EVP_PKEY_eq (signer_pub, token_pub), ==, 1);
+
+  /* The private key can only sign: sensitive, never extractable, and
+   * its private exponent and primes are refused. */
+  priv = raw_find (&raw, CKO_PRIVATE_KEY, "kdh");
+  g_assert_true (raw_bool (&raw, priv, CKA_SENSITIVE) == CK_TRUE);
+  g_assert_true (raw_bool (&raw, priv, CKA_EXTRACTABLE) == CK_FALSE);
+  g_assert_true (raw_bool (&raw, priv, CKA_ALWAYS_SENSITIVE) == CK_TRUE);
+  g_assert_true (raw_bool (&raw, priv, CKA_NEVER_EXTRACTABLE) == CK_TRUE);
+  g_assert_true (raw_bool (&raw, priv, CKA_LOCAL) == CK_TRUE);
+  g_assert_true (raw_bool (&raw, priv, CKA_PRIVATE) == CK_TRUE);
+  g_assert_true (raw_bool (&raw, priv, CKA_DECRYPT) == CK_FALSE);
+  assert_unreadable (&raw, priv, CKA_PRIVATE_EXPONENT);
+  assert_unreadable (&raw, priv, CKA_PRIME_1);
+  raw_close (&raw);
+
+  /* PIN as the secret argument; and the store's own signer. */
+  uri_no_pin = g_strdup_printf ("pkcs11:token=" TOKEN ";object=kdh;type=private"
+                                "?module-path=%s", hsm.module);
+  g_clear_pointer (&signer, pp_signer_free);
+  signer = pp_signer_new_for_uri (uri_no_pin, USER_PIN, &error);
+  g_assert_no_error (error);
+  store_signer = pp_key_store_get_signer (store, "kdh", &error);
+  g_assert_no_error (error);
+  g_assert_true (pp_signer_sign (store_signer, message, sizeof message, &sig2, &error));
+  g_assert_no_error (error);
+  g_assert_true (verify_signature (token_pub, message, sizeof message, sig2));
+  /* PKCS#1 v1.5 is deterministic: same key, same message, same bytes. */
+  g_assert_true (g_bytes_equal (sig, sig2));
+
+  g_assert_null (pp_key_store_get_signer (store, "absent", &error));
+  g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+}
+
+static void
+test_pkcs11_certificate (void)
+{
+  g_auto(SoftHsm) hsm = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpKeyStore) store = NULL;
+  g_autoptr(PpSigner) signer = NULL;
+  g_autoptr(EVP_PKEY) pub = NULL;
+  g_autoptr(X509) cert1 = NULL;
+  g_autoptr(X509) cert2 = NULL;
+  g_autoptr(X509) back = NULL;
+  g_autoptr(X509) other = NULL;
+  RawToken raw;
+
+  if (!softhsm_setup (&hsm))
+    return;
+
+  store = pp_key_store_pkcs11_new (hsm.store_uri, USER_PIN, &error);
+  g_assert_no_error (error);
+  g_assert_true (pp_key_store_generate_kdh_key (store, "kdh", NULL, &error));
+  g_assert_no_error (error);
+  signer = pp_key_store_get_signer (store, "kdh", &error);
+  g_assert_no_error (error);
+  pub = pp_signer_dup_public_key (signer, &error);
+  g_assert_no_error (error);
+
+  cert1 = issue_certificate (pub, shared_rsa_key ());
+  g_assert_true (pp_key_store_store_certificate (store, "kdh", cert1, &error));
+  g_assert_no_error (error);
+  back = pp_key_store_load_certificate (store, "kdh", &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (X509_cmp (back, cert1), ==, 0);
+
+  /* Replacing leaves exactly one certificate object. */
+  cert2 = issue_certificate (pub, shared_rsa_key ());
+  ASN1_INTEGER_set (X509_get_serialNumber (cert2), 0x5678);
+  g_assert_cmpint (X509_sign (cert2, shared_rsa_key (), EVP_sha256 ()), >, 0);
+  g_assert_true (pp_key_store_store_certificate (store, "kdh", cert2, &error));
+  g_assert_no_error (error);
+  g_clear_pointer (&back, X509_free);
+  back = pp_key_store_load_certificate (store, "kdh", &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (X509_cmp (back, cert2), ==, 0);
+  raw_open (&raw, hsm.module);
+  raw_find (&raw, CKO_CERTIFICATE, "kdh");
+  raw_close (&raw);
+
+  other = issue_certificate (shared_rsa_key (), shared_rsa_key ());
+  g_assert_false (pp_key_store_store_certificate (store, "kdh", other, &error));
+  g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_INVALID_KEY);
+}
+
+static void
+test_pkcs11_tmk (void)
+{
+  g_auto(SoftHsm) hsm = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpKeyStore) store = NULL;
+  RawToken raw;
+
+  if (!softhsm_setup (&hsm))
+    return;
+
+  store = pp_key_store_pkcs11_new (hsm.store_uri, USER_PIN, &error);
+  g_assert_no_error (error);
+  check_tmks (store);
+
+  /* Generated in the token, and its value is never readable there. */
+  raw_open (&raw, hsm.module);
+  for (guint i = 0; i < G_N_ELEMENTS (tmk_kinds); i++)
+    {
+      CK_OBJECT_HANDLE tmk = raw_find (&raw, CKO_SECRET_KEY, tmk_kinds[i].label);
+
+      g_assert_true (raw_bool (&raw, tmk, CKA_LOCAL) == CK_TRUE);
+      g_assert_true (raw_bool (&raw, tmk, CKA_SENSITIVE) == CK_TRUE);
+      g_assert_true (raw_bool (&raw, tmk, CKA_ALWAYS_SENSITIVE) == CK_TRUE);
+      g_assert_true (raw_bool (&raw, tmk, CKA_TOKEN) == CK_TRUE);
+      assert_unreadable (&raw, tmk, CKA_VALUE);
+    }
+
+  /* An AES TMK made by another tool that may encrypt but not sign: its
+   * KCV comes from the ECB-based CMAC path, and must still match. */
+  {
+    CK_OBJECT_CLASS klass = CKO_SECRET_KEY;
+    CK_KEY_TYPE aes = CKK_AES;
+    CK_ULONG len = 16;
+    CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+    CK_ATTRIBUTE tmpl[] = {
+      { CKA_CLASS, &klass, sizeof klass },
+      { CKA_KEY_TYPE, &aes, sizeof aes },
+      { CKA_VALUE_LEN, &len, sizeof len },
+      { CKA_LABEL, (void *) "tmk-ecb", 7 },
+      { CKA_TOKEN, &yes, 1 },
+      { CKA_PRIVATE, &yes, 1 },
+      { CKA_SENSITIVE, &yes, 1 },
+      { CKA_EXTRACTABLE, &yes, 1 },
+      { CKA_ENCRYPT, &yes, 1 },
+      { CKA_SIGN, &no, 1 },
+    };
+    CK_MECHANISM gen = { CKM_AES_KEY_GEN, NULL, 0 };
+    CK_OBJECT_HANDLE h;
+    g_autoptr(PpSecureBuffer) key = NULL;
+    g_autofree char *kcv = NULL;
+    g_autofree char *expected = NULL;
+
+    g_assert_cmpuint (raw.module->C_GenerateKey (raw.session, &gen, tmpl, G_N_ELEMENTS (tmpl),
+                                                 &h), ==, CKR_OK);
+    kcv = pp_key_store_get_tmk_kcv (store, "tmk-ecb", NULL, &error);
+    g_assert_no_error (error);
+    key = pp_key_store_export_tmk (store, "tmk-ecb", NULL, &error);
+    g_assert_no_error (error);
+    expected = pp_kcv_compute (PP_KEY_ALGORITHM_AES, key, 5, &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (kcv, ==, expected);
+  }
+  raw_close (&raw);
+
+  g_assert_null (pp_key_store_export_tmk (store, "absent", NULL, &error));
+  g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_NOT_FOUND);
+}
+
+static void
+test_pkcs11_async (void)
+{
+  g_auto(SoftHsm) hsm = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpKeyStore) store = NULL;
+
+  if (!softhsm_setup (&hsm))
+    return;
+
+  store = pp_key_store_pkcs11_new (hsm.store_uri, USER_PIN, &error);
+  g_assert_no_error (error);
+  check_async (store);
+  release_and_wait (&store);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/keystore/signer/pem-encrypted", test_signer_pem_encrypted);
+  g_test_add_func ("/keystore/signer/pem-errors", test_signer_pem_errors);
+  g_test_add_func ("/keystore/signer/pem-clear", test_signer_pem_clear);
+  g_test_add_func ("/keystore/soft/generate-reopen", test_soft_generate_reopen);
+  g_test_add_func ("/keystore/soft/errors", test_soft_errors);
+  g_test_add_func ("/keystore/soft/atomic-write", test_soft_atomic_write);
+  g_test_add_func ("/keystore/soft/certificate-mismatch", test_soft_certificate_mismatch);
+  g_test_add_func ("/keystore/soft/tmk", test_soft_tmk);
+  g_test_add_func ("/keystore/soft/async", test_soft_async);
+  g_test_add_func ("/keystore/pkcs11/errors", test_pkcs11_errors);
+  g_test_add_func ("/keystore/pkcs11/kdh", test_pkcs11_kdh);
+  g_test_add_func ("/keystore/pkcs11/certificate", test_pkcs11_certificate);
+  g_test_add_func ("/keystore/pkcs11/tmk", test_pkcs11_tmk);
+  g_test_add_func ("/keystore/pkcs11/async", test_pkcs11_async);
+
+  return g_test_run ();
+}
