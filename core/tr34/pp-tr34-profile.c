@@ -340,7 +340,6 @@ put_oaep_algorithm (GByteArray    *out,
   g_autoptr(GByteArray) alg = g_byte_array_new ();
   g_autoptr(GByteArray) params = g_byte_array_new ();
   g_autoptr(GByteArray) mgf = g_byte_array_new ();
-  g_autoptr(GByteArray) label = g_byte_array_new ();
   g_autoptr(GByteArray) hash = g_byte_array_new ();
 
   if (profile == PP_TR34_PROFILE_STRICT)
