@@ -527,6 +527,50 @@ test_bind_rebind_unbind (void)
   g_assert_no_error (error);
 }
 
+/* The KRD reuses chain and CRL verdicts between tokens; they must never
+ * hide a later refusal. */
+static void
+test_cached_verdicts (void)
+{
+  const PpTestPki *pki = pp_test_pki_get ();
+  g_autoptr(PpTr34Kdh) kdh = make_kdh (pki->kdh_revoked, PP_TR34_PROFILE_STRICT);
+  g_autoptr(PpTr34Krd) krd = pp_tr34_krd_new (pki->krd, pki->krd_key);
+  g_autoptr(PpTr34KrdState) state = pp_tr34_krd_state_new ();
+  g_autoptr(PpSecureBuffer) key = pp_secure_buffer_new_from_hex ("0123456789ABCDEFFEDCBA9876543210", NULL);
+  g_autoptr(GBytes) n1 = pp_tr34_krd_state_issue_nonce (state, 16);
+  g_autoptr(GBytes) n2 = pp_tr34_krd_state_issue_nonce (state, 16);
+  g_autoptr(GBytes) t1 = NULL;
+  g_autoptr(GBytes) t2 = NULL;
+  g_autoptr(GDateTime) inside = g_date_time_new_utc (2030, 6, 1, 0, 0, 0);
+  g_autoptr(GDateTime) after = g_date_time_new_utc (2041, 6, 1, 0, 0, 0);
+  g_autoptr(PpTr34ReceivedKey) received = NULL;
+  g_autoptr(GError) error = NULL;
+
+  pp_tr34_kdh_set_crl (kdh, NULL);
+  t1 = build_token (kdh, key, "A0256K0TB00E0000", PP_TR34_EPHEMERAL_TDES, n1, NULL);
+  t2 = build_token (kdh, key, "A0256K0TB00E0000", PP_TR34_EPHEMERAL_TDES, n2, NULL);
+  pp_tr34_krd_add_trusted (krd, pki->root);
+  pp_tr34_krd_add_trusted (krd, pki->ca_kdh);
+  pp_tr34_krd_set_time (krd, inside);
+
+  /* Without any CRL the (revoked) KDH is accepted and its chain cached. */
+  received = pp_tr34_krd_receive_key_token (krd, state, g_bytes_get_data (t1, NULL),
+                                            g_bytes_get_size (t1), &error);
+  g_assert_no_error (error);
+  /* A CRL learnt afterwards still applies. */
+  pp_tr34_krd_set_crl (krd, pki->crl);
+  expect_refused (krd, state, t2, PP_TR34_ERROR_KDH_REVOKED);
+  /* And a later verification time is checked afresh. */
+  pp_tr34_krd_set_crl (krd, NULL);
+  pp_tr34_krd_set_time (krd, after);
+  expect_refused (krd, state, t2, PP_TR34_ERROR_CERT_EXPIRED);
+  pp_tr34_krd_set_time (krd, inside);
+  g_clear_pointer (&received, pp_tr34_received_key_free);
+  received = pp_tr34_krd_receive_key_token (krd, state, g_bytes_get_data (t2, NULL),
+                                            g_bytes_get_size (t2), &error);
+  g_assert_no_error (error);
+}
+
 /* ---- openssl cms interop --------------------------------------------- */
 
 static gboolean
@@ -639,6 +683,7 @@ main (int    argc,
   g_test_add_func ("/tr34/tamper/truncated", test_truncated);
   g_test_add_func ("/tr34/token/wrong-type", test_wrong_token_type);
   g_test_add_func ("/tr34/bind-rebind-unbind", test_bind_rebind_unbind);
+  g_test_add_func ("/tr34/cache/no-stale-verdicts", test_cached_verdicts);
   g_test_add_func ("/tr34/interop/openssl-cms", test_openssl_cms_interop);
 
   return g_test_run ();

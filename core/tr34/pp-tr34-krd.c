@@ -27,6 +27,32 @@ struct _PpTr34KrdState
   GDateTime *last_time;
 };
 
+/* Verdicts and decodings a KRD may reuse. Receiving is bounded by one
+ * RSA-OAEP decryption; without these, decoding the token's certificate
+ * (OpenSSL 3.0's key decoders) and re-verifying an unchanged chain and CRL
+ * would cost a third as much again on every token. Each entry is keyed on
+ * exact DER bytes or on the same verification inputs, so reuse never
+ * changes a verdict. */
+#define CACHE_SIZE 8
+
+typedef struct {
+  GBytes *der;
+  X509   *cert;
+} CachedCert;
+
+typedef struct {
+  X509     *cert;
+  X509     *issuer;       /* may be NULL */
+  gboolean  fixed_time;
+  gint64    at;           /* fixed_time: the verification time */
+  gint64    valid_until;  /* !fixed_time: earliest notAfter in the chain */
+} CachedChain;
+
+typedef struct {
+  GBytes *der;
+  X509   *issuer;
+} CachedCrl;
+
 struct _PpTr34Krd
 {
   X509           *cert;
@@ -34,8 +60,106 @@ struct _PpTr34Krd
   STACK_OF(X509) *trusted;
   X509           *kdh_cert;
   X509_CRL       *crl;
+  GBytes         *crl_der;
   GDateTime      *at;
+  GPtrArray      *certs_seen;   /* CachedCert */
+  GPtrArray      *chains_ok;    /* CachedChain */
+  GPtrArray      *crls_ok;      /* CachedCrl */
 };
+
+static void
+cached_cert_free (CachedCert *c)
+{
+  g_bytes_unref (c->der);
+  X509_free (c->cert);
+  g_free (c);
+}
+
+static void
+cached_chain_free (CachedChain *c)
+{
+  X509_free (c->cert);
+  X509_free (c->issuer);
+  g_free (c);
+}
+
+static void
+cached_crl_free (CachedCrl *c)
+{
+  g_bytes_unref (c->der);
+  X509_free (c->issuer);
+  g_free (c);
+}
+
+static void
+cache_push (GPtrArray *cache,
+            gpointer   entry)
+{
+  if (cache->len >= CACHE_SIZE)
+    g_ptr_array_remove_index (cache, 0);
+  g_ptr_array_add (cache, entry);
+}
+
+static GBytes *
+cert_der (X509 *cert)
+{
+  unsigned char *der = NULL;
+  int len = i2d_X509 (cert, &der);
+  GBytes *bytes;
+
+  if (len <= 0)
+    return NULL;
+  bytes = g_bytes_new (der, len);
+  OPENSSL_free (der);
+  return bytes;
+}
+
+static void
+remember_cert (PpTr34Krd *krd,
+               GBytes    *der,
+               X509      *cert)
+{
+  CachedCert *c = g_new0 (CachedCert, 1);
+
+  c->der = g_bytes_ref (der);
+  X509_up_ref (cert);
+  c->cert = cert;
+  cache_push (krd->certs_seen, c);
+}
+
+static X509 *
+krd_decode_cert (gpointer      user_data,
+                 const guint8 *der,
+                 gsize         len)
+{
+  PpTr34Krd *krd = user_data;
+  const unsigned char *p = der;
+  g_autoptr(GBytes) bytes = NULL;
+  X509 *x;
+
+  for (guint i = 0; i < krd->certs_seen->len; i++)
+    {
+      CachedCert *c = g_ptr_array_index (krd->certs_seen, i);
+      gsize clen;
+      const guint8 *cdata = g_bytes_get_data (c->der, &clen);
+
+      if (clen == len && memcmp (cdata, der, len) == 0)
+        {
+          X509_up_ref (c->cert);
+          return c->cert;
+        }
+    }
+
+  x = d2i_X509 (NULL, &p, (long) len);
+  if (x == NULL || p != der + len)
+    {
+      X509_free (x);
+      return NULL;
+    }
+  bytes = g_bytes_new (der, len);
+  remember_cert (krd, bytes, x);
+  return x;
+}
 
 /* ---- State ----------------------------------------------------------- */
 
@@ -144,6 +268,9 @@ pp_tr34_krd_new (X509     *cert,
   krd->cert = cert;
   krd->key = key;
   krd->trusted = sk_X509_new_null ();
+  krd->certs_seen = g_ptr_array_new_with_free_func ((GDestroyNotify) cached_cert_free);
+  krd->chains_ok = g_ptr_array_new_with_free_func ((GDestroyNotify) cached_chain_free);
+  krd->crls_ok = g_ptr_array_new_with_free_func ((GDestroyNotify) cached_crl_free);
   return krd;
 }
 
@@ -157,7 +284,11 @@ pp_tr34_krd_free (PpTr34Krd *krd)
   sk_X509_pop_free (krd->trusted, X509_free);
   X509_free (krd->kdh_cert);
   X509_CRL_free (krd->crl);
+  g_clear_pointer (&krd->crl_der, g_bytes_unref);
   g_clear_pointer (&krd->at, g_date_time_unref);
+  g_ptr_array_unref (krd->certs_seen);
+  g_ptr_array_unref (krd->chains_ok);
+  g_ptr_array_unref (krd->crls_ok);
   g_free (krd);
 }
 
@@ -170,6 +301,9 @@ pp_tr34_krd_add_trusted (PpTr34Krd *krd,
 
   X509_up_ref (ca);
   sk_X509_push (krd->trusted, ca);
+  /* A new anchor may change chain building: forget earlier verdicts. */
+  g_ptr_array_set_size (krd->chains_ok, 0);
+  g_ptr_array_set_size (krd->crls_ok, 0);
 }
 
 void
@@ -179,7 +313,13 @@ pp_tr34_krd_set_kdh_cert (PpTr34Krd *krd,
   g_return_if_fail (krd != NULL);
 
   if (kdh_cert != NULL)
-    X509_up_ref (kdh_cert);
+    {
+      g_autoptr(GBytes) der = cert_der (kdh_cert);
+
+      X509_up_ref (kdh_cert);
+      if (der != NULL)
+        remember_cert (krd, der, kdh_cert);
+    }
   X509_free (krd->kdh_cert);
   krd->kdh_cert = kdh_cert;
 }
@@ -190,8 +330,17 @@ pp_tr34_krd_set_crl (PpTr34Krd *krd,
 {
   g_return_if_fail (krd != NULL);
 
+  g_clear_pointer (&krd->crl_der, g_bytes_unref);
   if (crl != NULL)
-    X509_CRL_up_ref (crl);
+    {
+      unsigned char *der = NULL;
+      int len = i2d_X509_CRL (crl, &der);
+
+      if (len > 0)
+        krd->crl_der = g_bytes_new (der, len);
+      OPENSSL_free (der);
+      X509_CRL_up_ref (crl);
+    }
   X509_CRL_free (krd->crl);
   krd->crl = crl;
 }
@@ -223,13 +372,27 @@ pp_tr34_received_key_free (PpTr34ReceivedKey *received)
 
 /* ---- Checks ----------------------------------------------------------- */
 
-gboolean
-pp_tr34_verify_cert (X509            *cert,
-                     STACK_OF(X509)  *trusted,
-                     STACK_OF(X509)  *untrusted,
-                     GDateTime       *at,
-                     X509           **out_issuer,
-                     GError         **error)
+static gint64
+asn1_time_to_unix (const ASN1_TIME *t)
+{
+  struct tm tm;
+  g_autoptr(GDateTime) dt = NULL;
+
+  if (ASN1_TIME_to_tm (t, &tm) != 1)
+    return 0;
+  dt = g_date_time_new_utc (tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                            tm.tm_hour, tm.tm_min, tm.tm_sec);
+  return dt != NULL ? g_date_time_to_unix (dt) : 0;
+}
+
+static gboolean
+verify_cert_full (X509            *cert,
+                  STACK_OF(X509)  *trusted,
+                  STACK_OF(X509)  *untrusted,
+                  GDateTime       *at,
+                  X509           **out_issuer,
+                  gint64          *out_valid_until,
+                  GError         **error)
 {
   g_autoptr(X509_STORE) store = X509_STORE_new ();
   g_autoptr(X509_STORE_CTX) ctx = X509_STORE_CTX_new ();
@@ -292,24 +455,63 @@ pp_tr34_verify_cert (X509            *cert,
       return FALSE;
     }
 
+  chain = X509_STORE_CTX_get0_chain (ctx);
   if (out_issuer != NULL)
     {
       *out_issuer = NULL;
-      chain = X509_STORE_CTX_get0_chain (ctx);
       if (chain != NULL && sk_X509_num (chain) >= 2)
         {
           *out_issuer = sk_X509_value (chain, 1);
           X509_up_ref (*out_issuer);
         }
     }
+  if (out_valid_until != NULL)
+    {
+      *out_valid_until = G_MAXINT64;
+      for (int i = 0; chain != NULL && i < sk_X509_num (chain); i++)
+        *out_valid_until = MIN (*out_valid_until,
+                                asn1_time_to_unix (X509_get0_notAfter (sk_X509_value (chain, i))));
+    }
   return TRUE;
 }
 
+gboolean
+pp_tr34_verify_cert (X509            *cert,
+                     STACK_OF(X509)  *trusted,
+                     STACK_OF(X509)  *untrusted,
+                     GDateTime       *at,
+                     X509           **out_issuer,
+                     GError         **error)
+{
+  return verify_cert_full (cert, trusted, untrusted, at, out_issuer, NULL, error);
+}
+
 static gboolean
-check_crl (X509_CRL  *crl,
-           X509      *issuer,
-           X509      *kdh_cert,
-           GError   **error)
+crl_known_good (PpTr34Krd    *krd,
+                const guint8 *der,
+                gsize         len,
+                X509         *issuer)
+{
+  for (guint i = 0; der != NULL && i < krd->crls_ok->len; i++)
+    {
+      CachedCrl *c = g_ptr_array_index (krd->crls_ok, i);
+      gsize clen;
+      const guint8 *cdata = g_bytes_get_data (c->der, &clen);
+
+      if (c->issuer == issuer && clen == len && memcmp (cdata, der, len) == 0)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+static gboolean
+check_crl (PpTr34Krd     *krd,
+           X509_CRL      *crl,
+           const guint8  *der,
+           gsize          der_len,
+           X509          *issuer,
+           X509          *kdh_cert,
+           GError       **error)
 {
   X509_REVOKED *revoked = NULL;
   EVP_PKEY *pub;
@@ -326,12 +528,24 @@ check_crl (X509_CRL  *crl,
                            "The CRL is not issued by the KDH's CA");
       return FALSE;
     }
-  pub = X509_get0_pubkey (issuer);
-  if (pub == NULL || X509_CRL_verify (crl, pub) != 1)
+  if (!crl_known_good (krd, der, der_len, issuer))
     {
-      g_set_error_literal (error, PP_TR34_ERROR, PP_TR34_ERROR_CRL_INVALID,
-                           "The CRL's signature does not verify with the CA key");
-      return FALSE;
+      pub = X509_get0_pubkey (issuer);
+      if (pub == NULL || X509_CRL_verify (crl, pub) != 1)
+        {
+          g_set_error_literal (error, PP_TR34_ERROR, PP_TR34_ERROR_CRL_INVALID,
+                               "The CRL's signature does not verify with the CA key");
+          return FALSE;
+        }
+      if (der != NULL)
+        {
+          CachedCrl *c = g_new0 (CachedCrl, 1);
+
+          c->der = g_bytes_new (der, der_len);
+          X509_up_ref (issuer);
+          c->issuer = issuer;
+          cache_push (krd->crls_ok, c);
+        }
     }
   if (X509_CRL_get0_by_cert (crl, &revoked, kdh_cert) == 1)
     {
@@ -366,24 +580,77 @@ find_issuer (STACK_OF(X509) *trusted,
   return NULL;
 }
 
+static CachedChain *
+chain_known_good (PpTr34Krd *krd,
+                  X509      *cert)
+{
+  for (guint i = 0; i < krd->chains_ok->len; i++)
+    {
+      CachedChain *c = g_ptr_array_index (krd->chains_ok, i);
+
+      if (X509_cmp (c->cert, cert) != 0)
+        continue;
+      if (krd->at != NULL)
+        {
+          if (c->fixed_time && c->at == g_date_time_to_unix (krd->at))
+            return c;
+        }
+      else if (!c->fixed_time && g_get_real_time () / G_USEC_PER_SEC < c->valid_until)
+        return c;
+    }
+  return NULL;
+}
+
 /* Verifies @cert as a KDH certificate: chain, then every CRL we hold. */
 static gboolean
-check_kdh_cert (PpTr34Krd      *krd,
-                X509           *cert,
-                STACK_OF(X509) *untrusted,
-                X509_CRL       *token_crl,
-                GError        **error)
+check_kdh_cert (PpTr34Krd         *krd,
+                X509              *cert,
+                const PpTr34Token *token,
+                GError           **error)
 {
+  STACK_OF(X509) *untrusted = token != NULL ? token->certs : NULL;
+  X509_CRL *token_crl = token != NULL ? token->crl : NULL;
+  CachedChain *known = chain_known_good (krd, cert);
   g_autoptr(X509) issuer = NULL;
 
-  if (!pp_tr34_verify_cert (cert, krd->trusted, untrusted, krd->at, &issuer, error))
-    return FALSE;
-  if (issuer == NULL)
-    issuer = find_issuer (krd->trusted, untrusted, cert);
+  if (known != NULL)
+    {
+      if (known->issuer != NULL)
+        {
+          X509_up_ref (known->issuer);
+          issuer = known->issuer;
+        }
+    }
+  else
+    {
+      CachedChain *c;
+      gint64 valid_until = 0;
 
-  if (token_crl != NULL && !check_crl (token_crl, issuer, cert, error))
+      if (!verify_cert_full (cert, krd->trusted, untrusted, krd->at, &issuer, &valid_until, error))
+        return FALSE;
+      if (issuer == NULL)
+        issuer = find_issuer (krd->trusted, untrusted, cert);
+
+      c = g_new0 (CachedChain, 1);
+      X509_up_ref (cert);
+      c->cert = cert;
+      if (issuer != NULL)
+        {
+          X509_up_ref (issuer);
+          c->issuer = issuer;
+        }
+      c->fixed_time = krd->at != NULL;
+      c->at = krd->at != NULL ? g_date_time_to_unix (krd->at) : 0;
+      c->valid_until = valid_until;
+      cache_push (krd->chains_ok, c);
+    }
+
+  if (token_crl != NULL &&
+      !check_crl (krd, token_crl, token->crl_tlv.raw, token->crl_tlv.raw_len, issuer, cert, error))
     return FALSE;
-  if (krd->crl != NULL && !check_crl (krd->crl, issuer, cert, error))
+  if (krd->crl != NULL &&
+      !check_crl (krd, krd->crl, krd->crl_der != NULL ? g_bytes_get_data (krd->crl_der, NULL) : NULL,
+                  krd->crl_der != NULL ? g_bytes_get_size (krd->crl_der) : 0, issuer, cert, error))
     return FALSE;
   return TRUE;
 }
@@ -426,7 +693,7 @@ authenticate (PpTr34Krd          *krd,
       return NULL;
     }
 
-  if (!check_kdh_cert (krd, kdh, token->certs, token->crl, error))
+  if (!check_kdh_cert (krd, kdh, token, error))
     return NULL;
   /* Whatever else the token carries must verify too: an unchecked copy
    * would let a changed byte pass unnoticed. */
@@ -434,7 +701,7 @@ authenticate (PpTr34Krd          *krd,
     {
       X509 *other = sk_X509_value (token->certs, i);
 
-      if (other != kdh &&
+      if (other != kdh && chain_known_good (krd, other) == NULL &&
           !pp_tr34_verify_cert (other, krd->trusted, token->certs, krd->at, NULL, error))
         return NULL;
     }
@@ -504,12 +771,14 @@ commit_freshness (PpTr34KrdState    *state,
 }
 
 static PpTr34Token *
-parse_expect (const guint8     *der,
+parse_expect (PpTr34Krd        *krd,
+              const guint8     *der,
               gsize             len,
               PpTr34TokenType   type,
               GError          **error)
 {
-  g_autoptr(PpTr34Token) token = pp_tr34_token_parse (der, len, error);
+  g_autoptr(PpTr34Token) token = pp_tr34_token_parse_with_decoder (der, len, krd_decode_cert,
+                                                                    krd, error);
 
   if (token == NULL)
     return NULL;
@@ -584,7 +853,7 @@ pp_tr34_krd_receive_key_token (PpTr34Krd       *krd,
   g_return_val_if_fail (state != NULL, NULL);
   g_return_val_if_fail (der != NULL || len == 0, NULL);
 
-  token = parse_expect (der, len, PP_TR34_TOKEN_KT_KDH, error);
+  token = parse_expect (krd, der, len, PP_TR34_TOKEN_KT_KDH, error);
   if (token == NULL)
     return NULL;
   env = &token->envelope;
@@ -683,11 +952,11 @@ pp_tr34_krd_receive_credential_token (PpTr34Krd     *krd,
 
   g_return_val_if_fail (krd != NULL, NULL);
 
-  token = parse_expect (der, len, PP_TR34_TOKEN_CT_KDH, error);
+  token = parse_expect (krd, der, len, PP_TR34_TOKEN_CT_KDH, error);
   if (token == NULL)
     return NULL;
   kdh = sk_X509_value (token->certs, 0);
-  if (!check_kdh_cert (krd, kdh, token->certs, token->crl, error))
+  if (!check_kdh_cert (krd, kdh, token, error))
     return NULL;
   pp_tr34_krd_set_kdh_cert (krd, kdh);
   X509_up_ref (kdh);
@@ -753,7 +1022,7 @@ pp_tr34_krd_receive_rebind_token (PpTr34Krd       *krd,
   g_return_val_if_fail (krd != NULL, NULL);
   g_return_val_if_fail (state != NULL, NULL);
 
-  token = parse_expect (der, len, PP_TR34_TOKEN_RBT_KDH, error);
+  token = parse_expect (krd, der, len, PP_TR34_TOKEN_RBT_KDH, error);
   if (token == NULL)
     return NULL;
   kdh = authenticate (krd, token, error);
@@ -764,7 +1033,7 @@ pp_tr34_krd_receive_rebind_token (PpTr34Krd       *krd,
   new_kdh = parse_rebind_content (krd, token, error);
   if (new_kdh == NULL)
     return NULL;
-  if (!check_kdh_cert (krd, new_kdh, token->certs, token->crl, error))
+  if (!check_kdh_cert (krd, new_kdh, token, error))
     return NULL;
 
   commit_freshness (state, token, nonce_index);
@@ -786,7 +1055,7 @@ pp_tr34_krd_receive_unbind_token (PpTr34Krd       *krd,
   g_return_val_if_fail (krd != NULL, FALSE);
   g_return_val_if_fail (state != NULL, FALSE);
 
-  token = parse_expect (der, len, PP_TR34_TOKEN_UBT_KDH, error);
+  token = parse_expect (krd, der, len, PP_TR34_TOKEN_UBT_KDH, error);
   if (token == NULL)
     return FALSE;
   kdh = authenticate (krd, token, error);

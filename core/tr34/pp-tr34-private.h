@@ -199,6 +199,7 @@ struct _PpTr34Token {
   PpDerTlv          econtent;        /* OCTET STRING value */
   STACK_OF(X509)   *certs;
   X509_CRL         *crl;
+  PpDerTlv          crl_tlv;         /* the CRL as on the wire */
   gboolean          signed_;
   PpDerTlv          sid;             /* IssuerAndSerialNumber */
   PpDerTlv          sid_issuer;
@@ -225,6 +226,21 @@ struct _PpTr34Token {
 PpTr34Token *pp_tr34_token_parse_unclassified (const guint8  *der,
                                                gsize          len,
                                                GError       **error);
+
+/* Decodes (or finds already decoded) the certificate whose complete DER
+ * is @der; NULL when it is not exactly one certificate. New reference. */
+typedef X509 *(*PpTr34CertDecoder) (gpointer      user_data,
+                                    const guint8 *der,
+                                    gsize         len);
+
+/* pp_tr34_token_parse() with a certificate decoder: OpenSSL 3.0 spends
+ * most of a parse decoding the public key, so the KRD reuses the objects
+ * of certificates it has seen byte for byte before. */
+PpTr34Token *pp_tr34_token_parse_with_decoder (const guint8       *der,
+                                               gsize               len,
+                                               PpTr34CertDecoder   decoder,
+                                               gpointer            user_data,
+                                               GError            **error);
 
 /* Signs @data through @sign and checks the result's shape. */
 gboolean pp_tr34_attrs_sort (GPtrArray *encoded_attrs);

@@ -42,10 +42,25 @@ pp_tr34_token_free (PpTr34Token *token)
   g_free (token);
 }
 
+static X509 *
+decode_cert (gpointer      user_data,
+             const guint8 *der,
+             gsize         len)
+{
+  const unsigned char *p = der;
+  X509 *x = d2i_X509 (NULL, &p, (long) len);
+
+  if (x != NULL && p != der + len)
+    g_clear_pointer (&x, X509_free);
+  return x;
+}
+
 static gboolean
-parse_certs (PpTr34Token     *token,
-             const PpDerTlv  *set,
-             GError         **error)
+parse_certs (PpTr34Token       *token,
+             const PpDerTlv    *set,
+             PpTr34CertDecoder  decoder,
+             gpointer           decoder_data,
+             GError           **error)
 {
   PpDer in;
 
@@ -54,18 +69,13 @@ parse_certs (PpTr34Token     *token,
   while (!pp_der_at_end (&in))
     {
       PpDerTlv c;
-      const unsigned char *p;
       X509 *x;
 
       if (!pp_der_expect (&in, PP_DER_SEQUENCE, &c, "certificate", error))
         return FALSE;
-      p = c.raw;
-      x = d2i_X509 (NULL, &p, (long) c.raw_len);
-      if (x == NULL || p != c.raw + c.raw_len)
-        {
-          X509_free (x);
-          return fail (error, PP_TR34_ERROR_MALFORMED, "Malformed certificate in token");
-        }
+      x = decoder (decoder_data, c.raw, c.raw_len);
+      if (x == NULL)
+        return fail (error, PP_TR34_ERROR_MALFORMED, "Malformed certificate in token");
       sk_X509_push (token->certs, x);
     }
   return TRUE;
@@ -85,6 +95,7 @@ parse_crls (PpTr34Token     *token,
     return FALSE;
   if (!pp_der_at_end (&in))
     return fail (error, PP_TR34_ERROR_UNSUPPORTED, "More than one CRL in token");
+  token->crl_tlv = c;
   p = c.raw;
   token->crl = d2i_X509_CRL (NULL, &p, (long) c.raw_len);
   if (token->crl == NULL || p != c.raw + c.raw_len)
@@ -293,9 +304,11 @@ parse_random_token (PpTr34Token     *token,
 }
 
 static gboolean
-parse_signed_data (PpTr34Token     *token,
-                   const PpDerTlv  *sd_tlv,
-                   GError         **error)
+parse_signed_data (PpTr34Token       *token,
+                   const PpDerTlv    *sd_tlv,
+                   PpTr34CertDecoder  decoder,
+                   gpointer           decoder_data,
+                   GError           **error)
 {
   PpDer sd, digests, encap;
   PpDerTlv version, digest_set, encap_tlv, tlv, signer_infos = { 0 };
@@ -347,7 +360,7 @@ parse_signed_data (PpTr34Token     *token,
       if (tlv.tag == PP_DER_CTX0 && !seen_certs && !seen_crls && !seen_signers)
         {
           seen_certs = TRUE;
-          if (!parse_certs (token, &tlv, error))
+          if (!parse_certs (token, &tlv, decoder, decoder_data, error))
             return FALSE;
         }
       else if (tlv.tag == PP_DER_CTX1 && !seen_crls)
@@ -452,10 +465,12 @@ classify (PpTr34Token  *token,
 }
 
 static PpTr34Token *
-token_parse (const guint8  *der,
-             gsize          len,
-             gboolean       want_classify,
-             GError       **error)
+token_parse (const guint8       *der,
+             gsize               len,
+             gboolean            want_classify,
+             PpTr34CertDecoder   decoder,
+             gpointer            decoder_data,
+             GError            **error)
 {
   g_autoptr(PpTr34Token) token = g_new0 (PpTr34Token, 1);
   PpDer top, ci, wrap;
@@ -495,7 +510,8 @@ token_parse (const guint8  *der,
       !pp_der_expect_end (&wrap, "SignedData", error))
     return NULL;
 
-  if (!parse_signed_data (token, &sd, error))
+  if (!parse_signed_data (token, &sd, decoder != NULL ? decoder : decode_cert,
+                          decoder_data, error))
     return NULL;
   if (want_classify && !classify (token, error))
     return NULL;
@@ -508,7 +524,17 @@ pp_tr34_token_parse (const guint8  *der,
                      gsize          len,
                      GError       **error)
 {
-  return token_parse (der, len, TRUE, error);
+  return token_parse (der, len, TRUE, NULL, NULL, error);
+}
+
+PpTr34Token *
+pp_tr34_token_parse_with_decoder (const guint8       *der,
+                                  gsize               len,
+                                  PpTr34CertDecoder   decoder,
+                                  gpointer            user_data,
+                                  GError            **error)
+{
+  return token_parse (der, len, TRUE, decoder, user_data, error);
 }
 
 PpTr34Token *
@@ -516,7 +542,7 @@ pp_tr34_token_parse_unclassified (const guint8  *der,
                                   gsize          len,
                                   GError       **error)
 {
-  return token_parse (der, len, FALSE, error);
+  return token_parse (der, len, FALSE, NULL, NULL, error);
 }
 
 PpTr34TokenType
