@@ -428,6 +428,26 @@ test_truncated (void)
 }
 
 static void
+test_wrong_signing_key (void)
+{
+  const PpTestPki *pki = pp_test_pki_get ();
+  g_autoptr(PpTr34Kdh) kdh = NULL;
+  g_autoptr(PpSecureBuffer) key = pp_secure_buffer_new_from_hex ("0123456789ABCDEFFEDCBA9876543210", NULL);
+  g_autoptr(GBytes) nonce = g_bytes_new ("12345678", 8);
+  g_autoptr(GBytes) token = NULL;
+  g_autoptr(GError) error = NULL;
+
+  /* The KRD's key is not the KDH certificate's key. */
+  EVP_PKEY_up_ref (pki->krd_key);
+  kdh = pp_tr34_kdh_new (pki->kdh, pp_tr34_sign_with_pkey, pki->krd_key,
+                         (GDestroyNotify) EVP_PKEY_free);
+  token = pp_tr34_kdh_build_key_token (kdh, pki->krd, key, "A0256K0TB00E0000",
+                                       PP_TR34_EPHEMERAL_TDES, nonce, NULL, &error);
+  g_assert_null (token);
+  g_assert_error (error, PP_TR34_ERROR, PP_TR34_ERROR_INVALID_ARGUMENT);
+}
+
+static void
 test_wrong_token_type (void)
 {
   const PpTestPki *pki = pp_test_pki_get ();
@@ -662,6 +682,109 @@ test_openssl_cms_interop (void)
     }
 }
 
+/* The other direction: a 1-pass KT_KDH made entirely by `openssl cms`
+ * (EnvelopedData with RSA-OAEP SHA-256, then SignedData with signingTime)
+ * must be received by our KRD as a strict token. */
+static void
+test_openssl_made_token (void)
+{
+  const PpTestPki *pki = pp_test_pki_get ();
+  g_autofree char *openssl = g_find_program_in_path ("openssl");
+  g_autofree char *dir = NULL;
+  static const char * const ciphers[] = { "-des3", "-aes128" };
+
+  if (openssl == NULL)
+    {
+      g_test_skip ("openssl command not installed");
+      return;
+    }
+  dir = pp_test_make_tmpdir ();
+  pp_test_pki_write (pki, dir);
+
+  for (guint c = 0; c < G_N_ELEMENTS (ciphers); c++)
+    {
+      g_autoptr(PpTr34Krd) krd = make_krd ();
+      g_autoptr(PpTr34KrdState) state = pp_tr34_krd_state_new ();
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GByteArray) block = g_byte_array_new ();
+      g_autoptr(GByteArray) inner = g_byte_array_new ();
+      g_autoptr(GByteArray) hdr_set = g_byte_array_new ();
+      g_autoptr(GByteArray) hdr = g_byte_array_new ();
+      g_autoptr(GByteArray) ias = pp_tr34_encode_ias (pki->kdh);
+      g_autoptr(PpTr34ReceivedKey) received = NULL;
+      g_autoptr(PpTr34Token) parsed = NULL;
+      g_autofree char *block_path = g_build_filename (dir, "kb.der", NULL);
+      g_autofree char *ci_path = g_build_filename (dir, "env-ci.der", NULL);
+      g_autofree char *env_path = g_build_filename (dir, "env.der", NULL);
+      g_autofree char *tok_path = g_build_filename (dir, "ossl-token.der", NULL);
+      g_autofree char *krd_cert = g_build_filename (dir, "krd.pem", NULL);
+      g_autofree char *kdh_cert = g_build_filename (dir, "kdh.pem", NULL);
+      g_autofree char *kdh_key = g_build_filename (dir, "kdh.key", NULL);
+      g_autofree char *err = NULL;
+      g_autofree char *ci = NULL;
+      g_autofree char *tok = NULL;
+      gsize ci_len, tok_len;
+      PpDer cur, in;
+      PpDerTlv seq, oid, explicit0;
+      static const guint8 key[16] = { 0x10, 0x32, 0x54, 0x76, 0x98, 0xBA, 0xDC, 0xFE,
+                                      0xEF, 0xCD, 0xAB, 0x89, 0x67, 0x45, 0x23, 0x01 };
+      const char *encrypt[] = { "openssl", "cms", "-encrypt", "-binary", "-in", block_path,
+                                "-outform", "DER", "-out", ci_path, "-recip", krd_cert,
+                                "-keyopt", "rsa_padding_mode:oaep", "-keyopt", "rsa_oaep_md:sha256",
+                                "-keyopt", "rsa_mgf1_md:sha256", ciphers[c], NULL };
+      const char *sign[] = { "openssl", "cms", "-sign", "-binary", "-nodetach", "-in", env_path,
+                             "-econtent_type", "1.2.840.113549.1.7.3", "-signer", kdh_cert,
+                             "-inkey", kdh_key, "-md", "sha256", "-nosmimecap",
+                             "-outform", "DER", "-out", tok_path, NULL };
+
+      g_test_message ("openssl cms %s", ciphers[c]);
+      pp_der_put (hdr_set, PP_DER_OCTET_STRING, (const guint8 *) "A0256K0TB00E0000", 16);
+      pp_der_put_oid (hdr, PP_OID (data));
+      pp_der_put_array (hdr, PP_DER_SET, hdr_set);
+      pp_der_put_small_int (inner, 1);
+      pp_der_put_raw (inner, ias->data, ias->len);
+      pp_der_put (inner, PP_DER_OCTET_STRING, key, sizeof key);
+      pp_der_put_array (inner, PP_DER_SEQUENCE, hdr);
+      pp_der_put_array (block, PP_DER_SEQUENCE, inner);
+      g_file_set_contents (block_path, (const char *) block->data, block->len, &error);
+      g_assert_no_error (error);
+
+      if (!run_openssl (encrypt, &err))
+        g_error ("openssl cms -encrypt failed: %s", err);
+      g_clear_pointer (&err, g_free);
+
+      /* TR-34 carries the bare EnvelopedData: drop the ContentInfo. */
+      g_file_get_contents (ci_path, &ci, &ci_len, &error);
+      g_assert_no_error (error);
+      pp_der_init (&cur, (const guint8 *) ci, ci_len);
+      g_assert_true (pp_der_expect (&cur, PP_DER_SEQUENCE, &seq, "ContentInfo", NULL));
+      pp_der_enter (&seq, &in);
+      g_assert_true (pp_der_expect (&in, PP_DER_OID, &oid, "type", NULL));
+      g_assert_true (pp_der_expect (&in, PP_DER_CTX0, &explicit0, "content", NULL));
+      g_file_set_contents (env_path, (const char *) explicit0.value, explicit0.len, &error);
+      g_assert_no_error (error);
+
+      if (!run_openssl (sign, &err))
+        g_error ("openssl cms -sign failed: %s", err);
+
+      g_file_get_contents (tok_path, &tok, &tok_len, &error);
+      g_assert_no_error (error);
+      parsed = pp_tr34_token_parse ((const guint8 *) tok, tok_len, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (pp_tr34_token_get_kind (parsed), ==, PP_TR34_TOKEN_KT_KDH);
+      g_assert_cmpint (pp_tr34_token_get_profile (parsed), ==, PP_TR34_PROFILE_STRICT);
+      g_assert_nonnull (pp_tr34_token_get_signing_time (parsed));
+
+      received = pp_tr34_krd_receive_key_token (krd, state, (const guint8 *) tok, tok_len, &error);
+      g_assert_no_error (error);
+      g_assert_cmpmem (pp_secure_buffer_peek (received->key), pp_secure_buffer_get_len (received->key),
+                       key, sizeof key);
+      g_assert_cmpstr (received->header, ==, "A0256K0TB00E0000");
+      g_assert_true (received->one_pass);
+      g_unlink (block_path);
+    }
+}
+
 int
 main (int    argc,
       char **argv)
@@ -682,9 +805,11 @@ main (int    argc,
   g_test_add_func ("/tr34/tamper/every-byte-x9-2012", test_every_byte_changed_x9);
   g_test_add_func ("/tr34/tamper/truncated", test_truncated);
   g_test_add_func ("/tr34/token/wrong-type", test_wrong_token_type);
+  g_test_add_func ("/tr34/kdh/wrong-signing-key", test_wrong_signing_key);
   g_test_add_func ("/tr34/bind-rebind-unbind", test_bind_rebind_unbind);
   g_test_add_func ("/tr34/cache/no-stale-verdicts", test_cached_verdicts);
   g_test_add_func ("/tr34/interop/openssl-cms", test_openssl_cms_interop);
+  g_test_add_func ("/tr34/interop/openssl-made-token", test_openssl_made_token);
 
   return g_test_run ();
 }

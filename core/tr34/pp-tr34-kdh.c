@@ -186,6 +186,23 @@ include_cert (PpTr34Kdh *kdh)
   return kdh->profile == PP_TR34_PROFILE_STRICT;
 }
 
+static gboolean
+check_own_signature (X509         *cert,
+                     const guint8 *data,
+                     gsize         len,
+                     GBytes       *signature)
+{
+  g_autoptr(EVP_MD_CTX) md = EVP_MD_CTX_new ();
+  EVP_PKEY *pub = X509_get0_pubkey (cert);
+  EVP_PKEY_CTX *pctx = NULL;
+
+  return md != NULL && pub != NULL &&
+         EVP_DigestVerifyInit (md, &pctx, EVP_sha256 (), NULL, pub) == 1 &&
+         EVP_PKEY_CTX_set_rsa_padding (pctx, RSA_PKCS1_PADDING) == 1 &&
+         EVP_DigestVerify (md, g_bytes_get_data (signature, NULL), g_bytes_get_size (signature),
+                           data, len) == 1;
+}
+
 /* ContentInfo { signedData, SignedData { ... one SignerInfo ... } } over
  * @econtent with contentType, messageDigest and @extra attributes. */
 static GBytes *
@@ -252,6 +269,14 @@ build_signed (PpTr34Kdh     *kdh,
                            "The signer returned no signature");
       return NULL;
     }
+  /* A key that does not belong to the certificate (a wrong PKCS#11 object,
+   * say) would only show up as a refusal on the terminal: catch it here. */
+  if (!check_own_signature (kdh->cert, to_sign->data, to_sign->len, signature))
+    {
+      g_set_error_literal (error, PP_TR34_ERROR, PP_TR34_ERROR_INVALID_ARGUMENT,
+                           "The KDH signing key does not match the KDH certificate");
+      return NULL;
+    }
 
   pp_der_put_small_int (si, 1);
   pp_der_put_raw (si, ias->data, ias->len);
@@ -267,7 +292,11 @@ build_signed (PpTr34Kdh     *kdh,
   pp_der_put_raw (encap, oid_tlv->data, oid_tlv->len);
   pp_der_put_array (encap, PP_DER_CTX0, octets);
 
-  pp_der_put_small_int (sd, 1);
+  /* RFC 5652 5.1: version 3 when the content is not id-data; TR-34's
+   * layouts keep 1. */
+  pp_der_put_small_int (sd, kdh->profile == PP_TR34_PROFILE_STRICT &&
+                            !(content_oid_len == sizeof pp_oid_data &&
+                              memcmp (content_oid, pp_oid_data, content_oid_len) == 0) ? 3 : 1);
   pp_der_put_array (sd, PP_DER_SET, digests);
   pp_der_put_array (sd, PP_DER_SEQUENCE, encap);
   if (include_cert (kdh))

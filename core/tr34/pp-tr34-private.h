@@ -194,6 +194,7 @@ struct _PpTr34Token {
   PpTr34Profile     profile;
 
   /* SignedData */
+  int               sd_version;
   PpDerTlv          econtent_type;   /* OID */
   gboolean          has_econtent;
   PpDerTlv          econtent;        /* OCTET STRING value */

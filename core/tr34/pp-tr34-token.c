@@ -318,8 +318,9 @@ parse_signed_data (PpTr34Token       *token,
   pp_der_enter (sd_tlv, &sd);
   if (!pp_der_expect (&sd, PP_DER_INTEGER, &version, "SignedData version", error))
     return FALSE;
-  if (!pp_der_read_small_int (&version, &v) || v != 1)
-    return fail (error, PP_TR34_ERROR_UNSUPPORTED, "SignedData version is not 1");
+  if (!pp_der_read_small_int (&version, &v) || (v != 1 && v != 3))
+    return fail (error, PP_TR34_ERROR_UNSUPPORTED, "SignedData version is neither 1 nor 3");
+  token->sd_version = v;
   if (!pp_der_expect (&sd, PP_DER_SET, &digest_set, "digestAlgorithms", error) ||
       !pp_der_expect (&sd, PP_DER_SEQUENCE, &encap_tlv, "encapContentInfo", error))
     return FALSE;
@@ -406,6 +407,26 @@ parse_signed_data (PpTr34Token       *token,
   return TRUE;
 }
 
+/* TR-34 writes version 1 throughout; RFC 5652 wants 3 when the content
+ * is not id-data, which is what the strict profile writes. Tying the
+ * version to the layout leaves no byte of the token unchecked. */
+static gboolean
+check_version (PpTr34Token  *token,
+               gboolean      cms_layout,
+               GError      **error)
+{
+  int expected = cms_layout && !pp_der_tlv_is_oid (&token->econtent_type, PP_OID (data)) ? 3 : 1;
+
+  if (token->sd_version != expected)
+    {
+      g_set_error (error, PP_TR34_ERROR, PP_TR34_ERROR_MALFORMED,
+                   "SignedData version %d does not fit this token's layout (expected %d)",
+                   token->sd_version, expected);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 static gboolean
 classify (PpTr34Token  *token,
           GError      **error)
@@ -431,7 +452,7 @@ classify (PpTr34Token  *token,
       else
         token->type = PP_TR34_TOKEN_CT_KRD;
       token->profile = quirks ? PP_TR34_PROFILE_X9_2019 : PP_TR34_PROFILE_STRICT;
-      return TRUE;
+      return check_version (token, FALSE, error);
     }
 
   if (pp_der_tlv_is_oid (ct, PP_OID (enveloped_data)))
@@ -444,7 +465,7 @@ classify (PpTr34Token  *token,
       token->profile = token->envelope.profile;
       if (!token->has_signed_attrs)
         return fail (error, PP_TR34_ERROR_MALFORMED, "KT_KDH without signed attributes");
-      return TRUE;
+      return check_version (token, token->profile == PP_TR34_PROFILE_STRICT, error);
     }
   if (pp_der_tlv_is_oid (ct, PP_OID (signed_data)))
     {
@@ -452,13 +473,16 @@ classify (PpTr34Token  *token,
       /* Annex B drops the inner SignedData's SEQUENCE header. */
       quirks = quirks || (token->econtent.len > 0 && token->econtent.value[0] == PP_DER_INTEGER);
       token->profile = quirks ? PP_TR34_PROFILE_X9_2019 : PP_TR34_PROFILE_STRICT;
-      return TRUE;
+      /* Annex B's B.10/B.11 use version 1 with a headerless inner
+       * SignedData; the strict layout wraps it and uses 3. */
+      return check_version (token, token->econtent.len > 0 &&
+                                   token->econtent.value[0] == PP_DER_SEQUENCE, error);
     }
   if (pp_der_tlv_is_oid (ct, PP_OID (data)))
     {
       token->type = token->nonce != NULL ? PP_TR34_TOKEN_UBT_KDH : PP_TR34_TOKEN_UBT_CA_UNBIND;
       token->profile = quirks ? PP_TR34_PROFILE_X9_2019 : PP_TR34_PROFILE_STRICT;
-      return TRUE;
+      return check_version (token, FALSE, error);
     }
 
   return fail (error, PP_TR34_ERROR_WRONG_TOKEN_TYPE, "Unknown TR-34 content type");
