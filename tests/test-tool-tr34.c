@@ -9,6 +9,8 @@
 
 #include <string.h>
 
+#include <glib/gstdio.h>
+
 #include "pp-hex.h"
 #include "pp-kcv.h"
 #include "pp-test-util.h"
@@ -181,6 +183,118 @@ test_inspect_sample (void)
   g_assert_cmpint (json_object_get_int_member (o, "crl_revoked"), ==, 3);
 }
 
+static char *
+find_softhsm_module (void)
+{
+  static const char * const candidates[] = {
+    "/usr/lib/softhsm/libsofthsm2.so",
+    "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+    "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
+    "/usr/lib64/pkcs11/libsofthsm2.so",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (candidates); i++)
+    if (g_file_test (candidates[i], G_FILE_TEST_EXISTS))
+      return g_strdup (candidates[i]);
+  return NULL;
+}
+
+static void
+run_or_die (const char * const *argv)
+{
+  g_autofree char *err = NULL;
+  g_autoptr(GError) error = NULL;
+  int status = -1;
+
+  g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
+                               NULL, &err, &status, &error));
+  g_assert_no_error (error);
+  if (!g_spawn_check_wait_status (status, NULL))
+    g_error ("%s failed: %s", argv[0], err);
+}
+
+/* --kdh-key as a PKCS#11 URI: the KDH key lives in a SoftHSM2 token made
+ * here, the PIN comes from the environment, not the command line. */
+static void
+test_pkcs11_kdh_key (void)
+{
+  g_autofree char *module = find_softhsm_module ();
+  g_autofree char *util = g_find_program_in_path ("softhsm2-util");
+  g_autofree char *dir = NULL, *tokens = NULL, *conf = NULL, *conf_text = NULL, *uri = NULL;
+  g_autofree char *kdh = NULL, *kdh_key = NULL, *krd = NULL, *krd_key = NULL, *trust = NULL;
+  g_autofree char *tok = NULL, *out = NULL, *err = NULL;
+  g_autoptr(JsonParser) parser = NULL;
+  JsonObject *o;
+
+  if (module == NULL || util == NULL)
+    {
+      g_test_skip ("SoftHSM2 is not installed (Debian package softhsm2)");
+      return;
+    }
+  dir = pki_dir ();
+  tokens = g_build_filename (dir, "tokens", NULL);
+  conf = g_build_filename (dir, "softhsm2.conf", NULL);
+  g_assert_cmpint (g_mkdir (tokens, 0700), ==, 0);
+  conf_text = g_strdup_printf ("directories.tokendir = %s\nobjectstore.backend = file\n"
+                               "log.level = ERROR\nslots.removable = false\n", tokens);
+  g_assert_true (g_file_set_contents (conf, conf_text, -1, NULL));
+  g_setenv ("SOFTHSM2_CONF", conf, TRUE);
+
+  kdh = g_build_filename (dir, "kdh.pem", NULL);
+  kdh_key = g_build_filename (dir, "kdh.key", NULL);
+  krd = g_build_filename (dir, "krd.pem", NULL);
+  krd_key = g_build_filename (dir, "krd.key", NULL);
+  trust = g_build_filename (dir, "trust.pem", NULL);
+  tok = g_build_filename (dir, "kt-hsm.der", NULL);
+  {
+    const char *init[] = { util, "--init-token", "--free", "--label", "posprov-tr34",
+                           "--pin", "1234", "--so-pin", "5678", NULL };
+    const char *import[] = { util, "--import", kdh_key, "--token", "posprov-tr34",
+                             "--label", "kdh", "--id", "01", "--pin", "1234", NULL };
+
+    run_or_die (init);
+    run_or_die (import);
+  }
+  /* The clear PEM key is no longer needed once it is in the token. */
+  g_assert_cmpint (g_unlink (kdh_key), ==, 0);
+
+  uri = g_strdup_printf ("pkcs11:token=posprov-tr34;object=kdh;type=private?module-path=%s", module);
+  g_setenv ("POSPROV_KDH_KEY_SECRET", "1234", TRUE);
+  {
+    const char *build[] = { "tr34", "kdh-token", "--kdh-cert", kdh, "--kdh-key", uri,
+                            "--krd-cert", krd, "--nonce", "0011223344556677",
+                            "--key", "0123456789ABCDEFFEDCBA9876543210",
+                            "--header", "A0256K0TB00E0000", "-o", tok, NULL };
+    const char *receive[] = { "tr34", "krd-receive", "--krd-cert", krd, "--krd-key", krd_key,
+                              "--trust", trust, "--nonce", "0011223344556677", "--json", tok, NULL };
+    int rc = pp_test_run_tool (build, NULL, &out, &err);
+
+    g_assert_cmpstr (err, ==, "");
+    g_assert_cmpint (rc, ==, 0);
+    g_clear_pointer (&out, g_free);
+    g_clear_pointer (&err, g_free);
+    g_assert_cmpint (pp_test_run_tool (receive, NULL, &out, &err), ==, 0);
+  }
+  g_unsetenv ("POSPROV_KDH_KEY_SECRET");
+  o = parse_json (out, &parser);
+  g_assert_cmpstr (json_object_get_string_member (o, "kcv"), ==, "08D7B4");
+  g_assert_cmpstr (json_object_get_string_member (o, "kdh_serial"), ==, "1001");
+  pp_hex_free_secret (g_steal_pointer (&out));
+
+  /* Without the PIN the tool explains what is missing, in one line. */
+  g_clear_pointer (&err, g_free);
+  {
+    const char *build[] = { "tr34", "kdh-token", "--kdh-cert", kdh, "--kdh-key", uri,
+                            "--krd-cert", krd, "--nonce", "0011223344556677",
+                            "--key", "0123456789ABCDEFFEDCBA9876543210",
+                            "--header", "A0256K0TB00E0000", "-o", tok, NULL };
+
+    g_assert_cmpint (pp_test_run_tool (build, NULL, &out, &err), !=, 0);
+    assert_one_error_line (err, "--kdh-key");
+  }
+  g_unsetenv ("SOFTHSM2_CONF");
+}
+
 static void
 test_errors (void)
 {
@@ -274,6 +388,7 @@ main (int    argc,
   g_test_add_func ("/tool/tr34/one-pass", test_one_pass);
   g_test_add_func ("/tool/tr34/inspect-sample", test_inspect_sample);
   g_test_add_func ("/tool/tr34/errors", test_errors);
+  g_test_add_func ("/tool/tr34/pkcs11-kdh-key", test_pkcs11_kdh_key);
 
   return g_test_run ();
 }
