@@ -461,6 +461,87 @@ test_rebuild_b12 (void)
   g_assert_true (g_bytes_equal (built, expected));
 }
 
+/* What a KRD can check on the samples without building KDH_1's chain
+ * (which OpenSSL refuses): structure, signer identity, signature and
+ * messageDigest, and the CRL's signature by CA_KDH. */
+static gboolean
+sample_accepted (const guint8 *der,
+                 gsize         len,
+                 X509         *kdh1,
+                 X509         *ca_kdh,
+                 GError      **error)
+{
+  g_autoptr(PpTr34Token) token = pp_tr34_token_parse (der, len, error);
+  X509_CRL *crl;
+
+  if (token == NULL)
+    return FALSE;
+  if (!pp_tr34_sid_matches (token, kdh1))
+    {
+      g_set_error_literal (error, PP_TR34_ERROR, PP_TR34_ERROR_KDH_MISMATCH, "other signer");
+      return FALSE;
+    }
+  if (!pp_tr34_token_verify_signature (token, X509_get0_pubkey (kdh1), error))
+    return FALSE;
+  crl = pp_tr34_token_get_crl (token);
+  if (crl != NULL && X509_CRL_verify (crl, X509_get0_pubkey (ca_kdh)) != 1)
+    {
+      g_set_error_literal (error, PP_TR34_ERROR, PP_TR34_ERROR_CRL_INVALID, "CRL signature");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+test_samples_tamper (void)
+{
+  g_autoptr(X509) kdh1 = load_cert ("B.2.1.5_TR34_Sample_KDH_1.cert.pem");
+  g_autoptr(X509) ca_kdh = NULL;
+  static const char * const files[] = {
+    "B.8_KT_KDH_1pass.errata.der", "B.8_KT_KDH_1pass.orig.der",
+    "B.9_KT_KDH_2pass.errata.der", "B.9_KT_KDH_2pass.orig.der",
+    "B.11_RBT_KDH.der", "B.14_UBT_KDH.der",
+  };
+  static const guint8 flips[] = { 0x01, 0xFF };
+
+  if (kdh1 == NULL)
+    return;
+  ca_kdh = load_cert ("B.2.1.2_TR34_Sample_CA_KDH.cert.pem");
+
+  for (guint f = 0; f < G_N_ELEMENTS (files); f++)
+    {
+      g_autoptr(GBytes) der = load_vector (files[f]);
+      g_autoptr(GError) error = NULL;
+      gsize len = g_bytes_get_size (der);
+      g_autofree guint8 *copy = g_memdup2 (g_bytes_get_data (der, NULL), len);
+
+      g_test_message ("tamper %s", files[f]);
+      g_assert_true (sample_accepted (copy, len, kdh1, ca_kdh, &error));
+      g_assert_no_error (error);
+
+      for (gsize i = 0; i < len; i++)
+        for (guint x = 0; x < G_N_ELEMENTS (flips); x++)
+          {
+            g_autoptr(GError) e = NULL;
+
+            copy[i] ^= flips[x];
+            if (sample_accepted (copy, len, kdh1, ca_kdh, &e))
+              g_error ("%s: byte %" G_GSIZE_FORMAT " ^ 0x%02X accepted", files[f], i, flips[x]);
+            g_assert_true (e != NULL && e->domain == PP_TR34_ERROR);
+            copy[i] ^= flips[x];
+          }
+
+      for (gsize n = 0; n < len; n++)
+        {
+          g_autoptr(GError) e = NULL;
+          g_autoptr(PpTr34Token) token = pp_tr34_token_parse (copy, n, &e);
+
+          g_assert_null (token);
+          g_assert_error (e, PP_TR34_ERROR, PP_TR34_ERROR_TRUNCATED);
+        }
+    }
+}
+
 int
 main (int    argc,
       char **argv)
@@ -477,6 +558,7 @@ main (int    argc,
   g_test_add_func ("/tr34/annexb/rebuild-b14", test_rebuild_b14);
   g_test_add_func ("/tr34/annexb/rebuild-b11", test_rebuild_b11);
   g_test_add_func ("/tr34/annexb/rebuild-b12", test_rebuild_b12);
+  g_test_add_func ("/tr34/annexb/tamper", test_samples_tamper);
 
   return g_test_run ();
 }

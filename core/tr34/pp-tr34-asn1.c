@@ -328,11 +328,10 @@ compare_der (gconstpointer a,
   return 0;
 }
 
-gboolean
+void
 pp_tr34_attrs_sort (GPtrArray *encoded_attrs)
 {
   g_ptr_array_sort (encoded_attrs, compare_der);
-  return TRUE;
 }
 
 static gboolean

@@ -214,8 +214,8 @@ struct _PpTr34Token {
   GBytes           *nonce;
   GDateTime        *signing_time;
   char             *header;
-  gboolean          attrs_sorted;
-  gboolean          crls_before_signer_infos;
+  gboolean          attrs_sorted;     /* DER SET order on the wire */
+  gboolean          cms_order;        /* certificates, crls, signerInfos */
 
   /* KT_KDH */
   PpTr34Envelope    envelope;
@@ -243,8 +243,8 @@ PpTr34Token *pp_tr34_token_parse_with_decoder (const guint8       *der,
                                                gpointer            user_data,
                                                GError            **error);
 
-/* Signs @data through @sign and checks the result's shape. */
-gboolean pp_tr34_attrs_sort (GPtrArray *encoded_attrs);
+/* Sorts encoded attributes (GByteArray) into DER SET OF order. */
+void pp_tr34_attrs_sort (GPtrArray *encoded_attrs);
 GDateTime *pp_tr34_parse_time (const PpDerTlv *tlv);
 /* Verifies a KDH/CA certificate chain; maps OpenSSL's verdicts onto
  * PP_TR34_ERROR codes. Returns the issuer (new ref) in @out_issuer. */

@@ -353,7 +353,7 @@ parse_signed_data (PpTr34Token       *token,
       token->has_econtent = TRUE;
     }
 
-  token->crls_before_signer_infos = TRUE;
+  token->cms_order = TRUE;
   while (!pp_der_at_end (&sd))
     {
       if (!pp_der_next (&sd, &tlv, "SignedData", error))
@@ -369,7 +369,7 @@ parse_signed_data (PpTr34Token       *token,
           seen_crls = TRUE;
           /* B.6 writes signerInfos before crls. */
           if (seen_signers)
-            token->crls_before_signer_infos = FALSE;
+            token->cms_order = FALSE;
           if (!parse_crls (token, &tlv, error))
             return FALSE;
         }
@@ -432,7 +432,7 @@ classify (PpTr34Token  *token,
           GError      **error)
 {
   const PpDerTlv *ct = &token->econtent_type;
-  gboolean quirks = !token->attrs_sorted || !token->crls_before_signer_infos;
+  gboolean quirks = !token->attrs_sorted || !token->cms_order;
 
   if (!token->signed_)
     {
@@ -504,7 +504,7 @@ token_parse (const guint8       *der,
   g_return_val_if_fail (der != NULL || len == 0, NULL);
 
   token->attrs_sorted = TRUE;
-  token->crls_before_signer_infos = TRUE;
+  token->cms_order = TRUE;
   /* Keep our own copy: every PpDerTlv points into it. */
   token->der = g_bytes_new (der, len);
   data = g_bytes_get_data (token->der, NULL);
