@@ -109,7 +109,8 @@ PpTr34Token      *pp_tr34_token_parse            (const guint8  *der,
 void              pp_tr34_token_free             (PpTr34Token   *token);
 PpTr34TokenType   pp_tr34_token_get_kind         (const PpTr34Token *token);
 PpTr34Profile     pp_tr34_token_get_profile      (const PpTr34Token *token);
-/* Signer as "CN=...,O=... / serial HEX", NULL when unsigned. */
+/* Signer's IssuerAndSerialNumber as "ISSUER-DN / serial HEX" (RFC 2253
+ * DN), NULL when unsigned. */
 char             *pp_tr34_token_dup_signer       (const PpTr34Token *token);
 /* Upper-case hex serial of the signer, NULL when unsigned. */
 char             *pp_tr34_token_dup_signer_serial (const PpTr34Token *token);
@@ -202,6 +203,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PpTr34KrdState, pp_tr34_krd_state_free)
 /* RT_KRD for @nonce. */
 GBytes         *pp_tr34_build_random_token       (GBytes  *nonce);
 
+/* One KRD identity with its trust anchors, bound KDH and CRL. It remembers
+ * certificates it decoded and chain/CRL verdicts it reached (keyed on the
+ * exact bytes, trust set and verification time, so a verdict never goes
+ * stale), which keeps a receive close to the cost of one RSA decryption.
+ * Not thread-safe: use one per thread. */
 typedef struct _PpTr34Krd PpTr34Krd;
 
 /* @cert and @key are referenced. */
