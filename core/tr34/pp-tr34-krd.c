@@ -764,6 +764,12 @@ commit_freshness (PpTr34KrdState    *state,
   if (index >= 0)
     {
       GBytes *used = g_ptr_array_steal_index (state->issued, index);
+
+      /* Remembered only to name a replay precisely (NONCE_REUSED rather
+       * than NONCE_MISMATCH); either way it is refused, so a bound keeps
+       * a long-lived state small. */
+      if (state->consumed->len >= 4096)
+        g_ptr_array_remove_index (state->consumed, 0);
       g_ptr_array_add (state->consumed, used);
     }
   else if (token->signing_time != NULL)
