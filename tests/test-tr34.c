@@ -359,6 +359,7 @@ test_every_byte_changed (void)
     g_autoptr(PpTr34ReceivedKey) received =
       pp_tr34_krd_receive_key_token (krd, state, copy, len, &error);
     g_assert_no_error (error);
+    g_assert_nonnull (received);
   }
 }
 
@@ -479,7 +480,6 @@ test_bind_rebind_unbind (void)
   g_autoptr(X509) rebound = NULL;
   g_autoptr(PpTr34Token) parsed_ct = NULL;
   g_autoptr(PpTr34Token) parsed_rt = NULL;
-  g_autoptr(X509_CRL) no_crl = NULL;
 
   pp_tr34_krd_add_trusted (krd, pki->root);
   pp_tr34_krd_add_trusted (krd, pki->ca_kdh);
