@@ -1,38 +1,219 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  *
  * pp-application.c: the station's application object.
+ *
+ * Opens the store (from --db, the store-path setting or the XDG data dir),
+ * seeds a demo inventory the very first time, and shows the inventory; a
+ * store that cannot be opened is explained to the user, never a crash.
  */
 #include "config.h"
 
+#include <glib/gi18n.h>
+
+#include "pp-about.h"
 #include "pp-application.h"
+#include "pp-settings.h"
+#include "pp-store.h"
 #include "pp-window.h"
+
+/* Enough to show paging and every state without a slow first start. */
+#define DEMO_TERMINALS 500
 
 struct _PpApplication
 {
-  AdwApplication parent_instance;
+  AdwApplication  parent_instance;
+
+  char           *db_path;  /* from --db, nullable */
 };
 
 G_DEFINE_FINAL_TYPE (PpApplication, pp_application, ADW_TYPE_APPLICATION)
 
+char *
+pp_application_get_default_store_path (void)
+{
+  return g_build_filename (g_get_user_data_dir (), "posprov", "posprov.db", NULL);
+}
+
+static char *
+choose_store_path (PpApplication *self)
+{
+  g_autoptr(GSettings) settings = NULL;
+  g_autofree char *configured = NULL;
+
+  if (self->db_path != NULL)
+    return g_strdup (self->db_path);
+
+  settings = pp_settings_new ();
+  if (settings != NULL)
+    configured = g_settings_get_string (settings, "store-path");
+  if (configured != NULL && configured[0] != '\0')
+    return g_steal_pointer (&configured);
+
+  return pp_application_get_default_store_path ();
+}
+
+static void
+on_demo_seeded (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr(PpWindow) window = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!pp_store_seed_demo_finish (PP_STORE (source), result, &error))
+    {
+      pp_window_show_store_error (window, error);
+      return;
+    }
+  pp_window_reload (window);
+}
+
 static void
 pp_application_activate (GApplication *app)
 {
-  GtkWindow *window = gtk_application_get_active_window (GTK_APPLICATION (app));
+  PpApplication *self = PP_APPLICATION (app);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpStore) store = NULL;
+  g_autofree char *path = NULL;
+  gboolean first_start;
+  GtkWindow *window;
 
-  if (window == NULL)
-    window = GTK_WINDOW (pp_window_new (ADW_APPLICATION (app)));
+  window = gtk_application_get_active_window (GTK_APPLICATION (app));
+  if (window != NULL)
+    {
+      gtk_window_present (window);
+      return;
+    }
+
+  path = choose_store_path (self);
+  first_start = !g_file_test (path, G_FILE_TEST_EXISTS);
+  store = pp_store_open (path, &error);
+
+  window = GTK_WINDOW (pp_window_new (ADW_APPLICATION (app), store));
   gtk_window_present (window);
+  if (store == NULL)
+    {
+      pp_window_show_store_error (PP_WINDOW (window), error);
+      return;
+    }
+
+  /* Only a store this start created gets demo data: never mix demo
+   * terminals into an existing (possibly real, possibly empty) register.
+   * The seed runs on a worker so the window draws meanwhile. */
+  if (first_start)
+    pp_store_seed_demo_async (store, DEMO_TERMINALS, NULL, on_demo_seeded, g_object_ref (window));
+}
+
+static void
+about_action (GSimpleAction *action,
+              GVariant      *parameter,
+              gpointer       user_data)
+{
+  GtkApplication *app = GTK_APPLICATION (user_data);
+
+  gtk_window_present (pp_about_window_new (gtk_application_get_active_window (app)));
+}
+
+static void
+quit_action (GSimpleAction *action,
+             GVariant      *parameter,
+             gpointer       user_data)
+{
+  GApplication *app = G_APPLICATION (user_data);
+  GList *windows;
+
+  /* Closing lets each window save its size first; a closed window leaves the
+   * application's list, so walk a copy. */
+  windows = g_list_copy (gtk_application_get_windows (GTK_APPLICATION (app)));
+  for (GList *l = windows; l != NULL; l = l->next)
+    g_object_ref (l->data);
+  for (GList *l = windows; l != NULL; l = l->next)
+    gtk_window_close (GTK_WINDOW (l->data));
+  g_list_free_full (windows, g_object_unref);
+  g_application_quit (app);
+}
+
+static const GActionEntry app_actions[] = {
+  { "about", about_action, NULL, NULL, NULL, { 0 } },
+  { "quit", quit_action, NULL, NULL, NULL, { 0 } },
+};
+
+static void
+pp_application_startup (GApplication *app)
+{
+  static const char *quit_accels[] = { "<Control>q", NULL };
+  static const char *help_accels[] = { "<Control>question", NULL };
+  GtkIconTheme *theme;
+
+  G_APPLICATION_CLASS (pp_application_parent_class)->startup (app);
+
+  g_action_map_add_action_entries (G_ACTION_MAP (app), app_actions,
+                                   G_N_ELEMENTS (app_actions), app);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (app), "app.quit", quit_accels);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (app), "win.show-help-overlay",
+                                         help_accels);
+
+  /* Run from the build tree, the icon is not installed yet. */
+  theme = gtk_icon_theme_get_for_display (gdk_display_get_default ());
+  if (!gtk_icon_theme_has_icon (theme, APP_ID))
+    gtk_icon_theme_add_search_path (theme, PP_SOURCE_DATADIR G_DIR_SEPARATOR_S "icons");
+  gtk_window_set_default_icon_name (APP_ID);
+}
+
+static int
+pp_application_handle_local_options (GApplication *app,
+                                     GVariantDict *options)
+{
+  PpApplication *self = PP_APPLICATION (app);
+  const char *db_path = NULL;
+
+  if (g_variant_dict_lookup (options, "version", "b", NULL))
+    {
+      g_print ("posprov %s\n", PACKAGE_VERSION);
+      return 0;
+    }
+
+  if (g_variant_dict_lookup (options, "db", "^&ay", &db_path))
+    {
+      g_autoptr(GFile) file = g_file_new_for_commandline_arg (db_path);
+
+      g_free (self->db_path);
+      self->db_path = g_file_get_path (file);
+    }
+
+  return -1;
+}
+
+static void
+pp_application_finalize (GObject *object)
+{
+  PpApplication *self = PP_APPLICATION (object);
+
+  g_clear_pointer (&self->db_path, g_free);
+
+  G_OBJECT_CLASS (pp_application_parent_class)->finalize (object);
 }
 
 static void
 pp_application_class_init (PpApplicationClass *klass)
 {
-  G_APPLICATION_CLASS (klass)->activate = pp_application_activate;
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GApplicationClass *app_class = G_APPLICATION_CLASS (klass);
+
+  object_class->finalize = pp_application_finalize;
+  app_class->activate = pp_application_activate;
+  app_class->startup = pp_application_startup;
+  app_class->handle_local_options = pp_application_handle_local_options;
 }
 
 static void
 pp_application_init (PpApplication *self)
 {
+  g_application_add_main_option (G_APPLICATION (self), "db", 0, G_OPTION_FLAG_NONE,
+                                 G_OPTION_ARG_FILENAME,
+                                 _("Use the terminal store at PATH"), _("PATH"));
+  g_application_add_main_option (G_APPLICATION (self), "version", 0, G_OPTION_FLAG_NONE,
+                                 G_OPTION_ARG_NONE, _("Show the version and exit"), NULL);
 }
 
 PpApplication *
@@ -41,5 +222,6 @@ pp_application_new (void)
   return g_object_new (PP_TYPE_APPLICATION,
                        "application-id", APP_ID,
                        "flags", G_APPLICATION_DEFAULT_FLAGS,
+                       "resource-base-path", "/org/posprov/Station",
                        NULL);
 }

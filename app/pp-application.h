@@ -1,4 +1,7 @@
-/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * pp-application.h: the station's application object.
+ */
 #pragma once
 
 #include <adwaita.h>
@@ -9,5 +12,9 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (PpApplication, pp_application, PP, APPLICATION, AdwApplication)
 
 PpApplication *pp_application_new (void);
+
+/* Where the store lives unless --db or the store-path setting says otherwise:
+ * $XDG_DATA_HOME/posprov/posprov.db. */
+char          *pp_application_get_default_store_path (void);
 
 G_END_DECLS

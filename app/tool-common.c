@@ -77,10 +77,7 @@ pp_tool_dispatch (const char          *prefix,
                   char               **argv)
 {
   if (argc < 2)
-    {
-      print_commands (stderr, prefix, commands);
-      return pp_tool_fail (_("missing command (see “%s --help”)"), prefix);
-    }
+    return pp_tool_fail (_("missing command (see “%s --help”)"), prefix);
 
   if (g_str_equal (argv[1], "--help") || g_str_equal (argv[1], "-h") ||
       g_str_equal (argv[1], "help"))

@@ -1,17 +1,428 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  *
- * tool-registry.c: posprov-tool registry (placeholder until its issue lands).
+ * tool-registry.c: posprov-tool registry: asset intake from CSV and a look
+ * at the terminal register.
+ *
+ * Import is all or nothing by default: one bad row (reported with its line
+ * number) means nothing is imported, so a half-imported file never has to
+ * be untangled. --skip-bad imports the good rows, still reports the bad
+ * ones on stderr and exits 0 as long as at least one row was imported.
  */
 #include "config.h"
 
+#include <stdio.h>
+#include <string.h>
+
 #include <glib/gi18n.h>
 
-#include "tool-common.h"
+#include "pp-csv-import.h"
+#include "pp-store.h"
+#include "pp-terminal.h"
 #include "tool-commands.h"
+#include "tool-common.h"
+#include "tool-store.h"
+
+/* Page size when walking the register; the store answers a page fast
+ * whatever the register size. */
+#define LIST_PAGE 1000
+
+static GOptionContext *
+new_context (const char   *parameters,
+             const char   *summary,
+             GOptionEntry *entries)
+{
+  GOptionContext *context = g_option_context_new (parameters);
+
+  g_option_context_set_summary (context, summary);
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  return context;
+}
+
+/* Columns on a terminal, where CJK characters take two cells. */
+static gsize
+display_width (const char *s)
+{
+  gsize width = 0;
+
+  for (const char *p = s; *p != '\0'; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+
+      if (g_unichar_iszerowidth (c))
+        continue;
+      width += g_unichar_iswide (c) ? 2 : 1;
+    }
+  return width;
+}
+
+static void
+print_padded (const char *s,
+              gsize       width)
+{
+  gsize w = display_width (s);
+
+  fputs (s, stdout);
+  for (; w < width; w++)
+    fputc (' ', stdout);
+}
+
+static const char *
+or_dash (const char *s)
+{
+  return s != NULL && *s != '\0' ? s : "-";
+}
+
+static char *
+valid_states (void)
+{
+  g_autoptr(GString) list = g_string_new (NULL);
+
+  for (int s = 0; s < PP_N_TERMINAL_STATES; s++)
+    {
+      if (list->len > 0)
+        g_string_append (list, ", ");
+      g_string_append (list, pp_terminal_state_to_string ((PpTerminalState) s));
+    }
+  return g_string_free (g_steal_pointer (&list), FALSE);
+}
+
+/* ---- import ------------------------------------------------------------ */
+
+static int
+registry_import (int    argc,
+                 char **argv)
+{
+  g_autofree char *db_path = NULL;
+  gboolean skip_bad = FALSE;
+  GOptionEntry entries[] = {
+    PP_TOOL_DB_OPTION (&db_path),
+    { "skip-bad", 0, 0, G_OPTION_ARG_NONE, &skip_bad,
+      N_("Import the good rows and report the bad ones instead of importing nothing"), NULL },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = new_context (_("FILE.csv"),
+    _("Adds the terminals of an asset-intake CSV file (header “serial,vendor,model”,\n"
+      "UTF-8 with or without BOM) to the register. Every bad row is reported with its\n"
+      "line number and nothing is imported, unless --skip-bad is given."),
+    entries);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpCsvImport) import = NULL;
+  g_autoptr(PpStore) store = NULL;
+  g_autofree PpTerminalIntake *intake = NULL;
+  const char *path;
+  guint n_good;
+
+  if (!pp_tool_parse (context, &argc, &argv))
+    return 1;
+  if (argc != 2)
+    return pp_tool_fail (_("expected one CSV file (see “%s --help”)"), argv[0]);
+  path = argv[1];
+
+  import = pp_csv_import_parse_file (path, &error);
+  if (import == NULL)
+    return pp_tool_fail ("%s: %s", path, error->message);
+
+  store = pp_tool_open_store (db_path, FALSE);
+  if (store == NULL)
+    return 1;
+
+  /* Backwards, so rejecting a row does not shift the ones still to check. */
+  for (guint i = import->rows->len; i > 0; i--)
+    {
+      PpCsvRow *row = g_ptr_array_index (import->rows, i - 1);
+      gboolean exists = FALSE;
+
+      if (!pp_store_has_terminal (store, row->serial, &exists, &error))
+        return pp_tool_fail ("%s: %s", db_path != NULL ? db_path : pp_store_get_path (store),
+                             error->message);
+      if (exists)
+        {
+          g_autofree char *message = g_strdup_printf (_("serial %s is already in the register"),
+                                                      row->serial);
+          pp_csv_import_reject_row (import, i - 1, PP_CSV_IMPORT_ERROR_DUPLICATE_IN_STORE, message);
+        }
+    }
+
+  for (guint i = 0; i < import->problems->len; i++)
+    {
+      PpCsvProblem *problem = g_ptr_array_index (import->problems, i);
+
+      /* Core messages are English; the frame around them is translated. */
+      fprintf (stderr, _("%s: line %u: %s\n"), path, problem->line, problem->message);
+    }
+
+  n_good = import->rows->len;
+  if (import->problems->len > 0 && !skip_bad)
+    return pp_tool_fail (ngettext ("%s: %u bad row, nothing imported (--skip-bad imports the %u good rows)",
+                                   "%s: %u bad rows, nothing imported (--skip-bad imports the %u good rows)",
+                                   import->problems->len),
+                         path, import->problems->len, n_good);
+  if (n_good == 0)
+    return pp_tool_fail (_("%s: no good rows, nothing imported"), path);
+
+  intake = g_new0 (PpTerminalIntake, n_good);
+  for (guint i = 0; i < n_good; i++)
+    {
+      PpCsvRow *row = g_ptr_array_index (import->rows, i);
+
+      intake[i].serial = row->serial;
+      intake[i].vendor = row->vendor;
+      intake[i].model = row->model;
+    }
+
+  if (!pp_store_add_terminals (store, intake, n_good, g_get_user_name (), &error))
+    return pp_tool_fail (_("%s: nothing imported: %s"), path, error->message);
+
+  printf (ngettext ("Imported %u terminal", "Imported %u terminals", n_good), n_good);
+  if (import->problems->len > 0)
+    printf (ngettext (" (%u bad row skipped)", " (%u bad rows skipped)", import->problems->len),
+            import->problems->len);
+  printf ("\n");
+  return 0;
+}
+
+/* ---- list -------------------------------------------------------------- */
+
+static int
+registry_list (int    argc,
+               char **argv)
+{
+  g_autofree char *db_path = NULL;
+  g_autofree char *state_name = NULL;
+  gboolean json = FALSE;
+  GOptionEntry entries[] = {
+    PP_TOOL_DB_OPTION (&db_path),
+    { "state", 0, 0, G_OPTION_ARG_STRING, &state_name,
+      N_("Only terminals in this state (received, in_stock, pending_install, …)"), N_("STATE") },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json,
+      N_("Print one JSON object {\"terminals\": […], \"count\": N}"), NULL },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = new_context (NULL,
+    _("Lists the terminals of the register, ordered by serial."), entries);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpStore) store = NULL;
+  g_autoptr(GPtrArray) terminals = g_ptr_array_new_with_free_func (g_object_unref);
+  PpTerminalState state = PP_TERMINAL_STATE_ANY;
+
+  if (!pp_tool_parse (context, &argc, &argv))
+    return 1;
+  if (argc != 1)
+    return pp_tool_fail (_("unexpected argument “%s” (see “%s --help”)"), argv[1], argv[0]);
+
+  if (state_name != NULL && !pp_terminal_state_from_string (state_name, &state))
+    {
+      g_autofree char *states = valid_states ();
+      return pp_tool_fail (_("unknown state “%s”; valid states: %s"), state_name, states);
+    }
+
+  store = pp_tool_open_store (db_path, TRUE);
+  if (store == NULL)
+    return 1;
+
+  for (;;)
+    {
+      g_autoptr(GPtrArray) page = pp_store_list_terminals (store, NULL, state, terminals->len,
+                                                           LIST_PAGE, &error);
+      guint n;
+
+      if (page == NULL)
+        return pp_tool_fail_error (error);
+      n = page->len;
+      for (guint i = 0; i < n; i++)
+        g_ptr_array_add (terminals, g_object_ref (g_ptr_array_index (page, i)));
+      if (n < LIST_PAGE)
+        break;
+    }
+
+  if (json)
+    {
+      g_autoptr(JsonBuilder) builder = json_builder_new ();
+      g_autoptr(JsonNode) root = NULL;
+
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "terminals");
+      json_builder_begin_array (builder);
+      for (guint i = 0; i < terminals->len; i++)
+        json_builder_add_value (builder, pp_terminal_to_json (g_ptr_array_index (terminals, i)));
+      json_builder_end_array (builder);
+      json_builder_set_member_name (builder, "count");
+      json_builder_add_int_value (builder, terminals->len);
+      json_builder_end_object (builder);
+      root = json_builder_get_root (builder);
+      pp_tool_print_json (root);
+      return 0;
+    }
+
+  if (terminals->len == 0)
+    {
+      if (state == PP_TERMINAL_STATE_ANY)
+        printf ("%s\n", _("No terminals in the register."));
+      else
+        printf (_("No terminals in state %s.\n"), pp_terminal_state_to_string (state));
+      return 0;
+    }
+
+  {
+    const char *headers[] = { _("SERIAL"), _("VENDOR"), _("MODEL"), _("STATE"), _("MID"), _("TID") };
+    gsize widths[G_N_ELEMENTS (headers)];
+
+    for (guint c = 0; c < G_N_ELEMENTS (headers); c++)
+      widths[c] = display_width (headers[c]);
+    for (guint i = 0; i < terminals->len; i++)
+      {
+        PpTerminal *t = g_ptr_array_index (terminals, i);
+        const char *cells[] = {
+          pp_terminal_get_serial (t), pp_terminal_get_vendor (t), pp_terminal_get_model (t),
+          pp_terminal_state_to_string (pp_terminal_get_state (t)),
+          or_dash (pp_terminal_get_mid (t)), or_dash (pp_terminal_get_tid (t)),
+        };
+
+        for (guint c = 0; c < G_N_ELEMENTS (cells); c++)
+          widths[c] = MAX (widths[c], display_width (cells[c]));
+      }
+
+    for (guint c = 0; c < G_N_ELEMENTS (headers); c++)
+      {
+        if (c + 1 < G_N_ELEMENTS (headers))
+          {
+            print_padded (headers[c], widths[c] + 2);
+          }
+        else
+          {
+            fputs (headers[c], stdout);
+            fputc ('\n', stdout);
+          }
+      }
+    for (guint i = 0; i < terminals->len; i++)
+      {
+        PpTerminal *t = g_ptr_array_index (terminals, i);
+        const char *cells[] = {
+          pp_terminal_get_serial (t), pp_terminal_get_vendor (t), pp_terminal_get_model (t),
+          pp_terminal_state_to_string (pp_terminal_get_state (t)),
+          or_dash (pp_terminal_get_mid (t)), or_dash (pp_terminal_get_tid (t)),
+        };
+
+        for (guint c = 0; c < G_N_ELEMENTS (cells); c++)
+          {
+            if (c + 1 < G_N_ELEMENTS (cells))
+              {
+                print_padded (cells[c], widths[c] + 2);
+              }
+            else
+              {
+                fputs (cells[c], stdout);
+                fputc ('\n', stdout);
+              }
+          }
+      }
+  }
+
+  return 0;
+}
+
+/* ---- show -------------------------------------------------------------- */
+
+static char *
+format_time (gint64 unix_seconds)
+{
+  g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc (unix_seconds);
+
+  if (dt == NULL || unix_seconds <= 0)
+    return g_strdup ("-");
+  return g_date_time_format (dt, "%Y-%m-%d %H:%M:%S UTC");
+}
+
+static int
+registry_show (int    argc,
+               char **argv)
+{
+  g_autofree char *db_path = NULL;
+  gboolean json = FALSE;
+  GOptionEntry entries[] = {
+    PP_TOOL_DB_OPTION (&db_path),
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print the terminal as one JSON object"), NULL },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = new_context (_("SERIAL"),
+    _("Shows one terminal of the register."), entries);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpStore) store = NULL;
+  g_autoptr(PpTerminal) terminal = NULL;
+  g_autofree char *serial = NULL;
+  g_autofree char *created = NULL;
+  g_autofree char *updated = NULL;
+  g_autofree char *state = NULL;
+  gsize label_width = 0;
+
+  if (!pp_tool_parse (context, &argc, &argv))
+    return 1;
+  if (argc != 2)
+    return pp_tool_fail (_("expected one serial number (see “%s --help”)"), argv[0]);
+
+  serial = g_ascii_strup (argv[1], -1);
+  store = pp_tool_open_store (db_path, TRUE);
+  if (store == NULL)
+    return 1;
+
+  terminal = pp_store_get_terminal (store, serial, &error);
+  if (terminal == NULL)
+    {
+      if (g_error_matches (error, PP_STORE_ERROR, PP_STORE_ERROR_NOT_FOUND))
+        return pp_tool_fail (_("no terminal with serial %s in the register"), serial);
+      return pp_tool_fail_error (error);
+    }
+
+  if (json)
+    {
+      g_autoptr(JsonNode) node = pp_terminal_to_json (terminal);
+
+      pp_tool_print_json (node);
+      return 0;
+    }
+
+  created = format_time (pp_terminal_get_created_at (terminal));
+  updated = format_time (pp_terminal_get_updated_at (terminal));
+  state = g_strdup_printf ("%s (%s)", pp_terminal_state_get_label (pp_terminal_get_state (terminal)),
+                           pp_terminal_state_to_string (pp_terminal_get_state (terminal)));
+
+  {
+    const struct { const char *label; const char *value; } fields[] = {
+      { _("Serial:"), pp_terminal_get_serial (terminal) },
+      { _("Vendor:"), pp_terminal_get_vendor (terminal) },
+      { _("Model:"), pp_terminal_get_model (terminal) },
+      { _("State:"), state },
+      { _("MID:"), or_dash (pp_terminal_get_mid (terminal)) },
+      { _("TID:"), or_dash (pp_terminal_get_tid (terminal)) },
+      { _("Program version:"), or_dash (pp_terminal_get_program_version (terminal)) },
+      { _("Master key KCV:"), or_dash (pp_terminal_get_kcv (terminal)) },
+      { _("Certificate fingerprint:"), or_dash (pp_terminal_get_cert_fingerprint (terminal)) },
+      { _("Created:"), created },
+      { _("Updated:"), updated },
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS (fields); i++)
+      label_width = MAX (label_width, display_width (fields[i].label));
+    for (guint i = 0; i < G_N_ELEMENTS (fields); i++)
+      {
+        print_padded (fields[i].label, label_width + 1);
+        printf ("%s\n", fields[i].value);
+      }
+  }
+
+  return 0;
+}
+
+static const PpToolCommand registry_commands[] = {
+  { "import", registry_import, N_("Add terminals from an asset-intake CSV file") },
+  { "list",   registry_list,   N_("List the terminals, optionally in one state") },
+  { "show",   registry_show,   N_("Show one terminal") },
+  { NULL, NULL, NULL }
+};
 
 int
 pp_tool_registry_main (int    argc,
-                   char **argv)
+                       char **argv)
 {
-  return pp_tool_fail ("%s: not implemented yet", argv[0]);
+  return pp_tool_dispatch (argv[0], registry_commands, argc, argv);
 }

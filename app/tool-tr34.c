@@ -14,14 +14,10 @@
 
 #include "pp-hex.h"
 #include "pp-keystore.h"
+#include "pp-openssl-types.h"
 #include "pp-tr34.h"
 #include "tool-common.h"
 #include "tool-commands.h"
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (BIO, BIO_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (X509, X509_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (X509_CRL, X509_CRL_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_PKEY, EVP_PKEY_free)
 
 /* Secret for an encrypted PEM key or the PKCS#11 PIN, kept off the
  * command line (where other users could read it). */
@@ -276,9 +272,9 @@ cmd_kdh_token (int    argc,
   if (!g_file_set_contents (out_path, g_bytes_get_data (token, NULL), g_bytes_get_size (token), &error))
     return pp_tool_fail_error (error);
 
-  printf (_("KT_KDH (%s, %s, %s) written to %s: %" G_GSIZE_FORMAT " bytes\n"),
+  printf (_("KT_KDH (%s, %s, %s) written to %s: %lu bytes\n"),
           pp_tr34_profile_to_string (profile), pp_tr34_ephemeral_to_string (ephemeral),
-          nonce != NULL ? "2-pass" : "1-pass", out_path, g_bytes_get_size (token));
+          nonce != NULL ? "2-pass" : "1-pass", out_path, (unsigned long) g_bytes_get_size (token));
   return 0;
 }
 

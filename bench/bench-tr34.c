@@ -17,10 +17,9 @@
 
 #include <openssl/rsa.h>
 
+#include "pp-openssl-types.h"
 #include "pp-tr34.h"
 #include "tr34-test-pki.h"
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_PKEY_CTX, EVP_PKEY_CTX_free)
 
 typedef gboolean (*OpFunc) (gpointer data);
 

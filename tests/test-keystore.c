@@ -25,13 +25,11 @@
 
 #include "pp-keystore.h"
 #include "pp-kcv.h"
+#include "pp-openssl-types.h"
 #include "pp-test-util.h"
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (BIO, BIO_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_PKEY, EVP_PKEY_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_MD_CTX, EVP_MD_CTX_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (BIGNUM, BN_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (X509, X509_free)
+/* Where Debian, Fedora and upstream p11-kit look for *.module files. */
+#define P11_SYSTEM_MODULES_DIR "/usr/share/p11-kit/modules"
 
 static const guint8 message[] = "TR-34 signed attributes stand-in";
 
@@ -1041,6 +1039,32 @@ test_pkcs11_kdh (void)
   g_assert_null (pp_key_store_get_signer (store, "absent", &error));
   g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_NOT_FOUND);
   g_clear_error (&error);
+
+  /* A 1024-bit key put on the token by another tool is refused. */
+  raw_open (&raw, hsm.module);
+  {
+    CK_MECHANISM gen = { CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0 };
+    CK_ULONG bits = 1024;
+    CK_BBOOL yes = CK_TRUE;
+    CK_ATTRIBUTE pub_tmpl[] = {
+      { CKA_MODULUS_BITS, &bits, sizeof bits },
+      { CKA_LABEL, (void *) "weak", 4 },
+      { CKA_VERIFY, &yes, 1 },
+    };
+    CK_ATTRIBUTE priv_tmpl[] = {
+      { CKA_LABEL, (void *) "weak", 4 },
+      { CKA_SIGN, &yes, 1 },
+      { CKA_PRIVATE, &yes, 1 },
+    };
+    CK_OBJECT_HANDLE h1, h2;
+
+    g_assert_cmpuint (raw.module->C_GenerateKeyPair (raw.session, &gen, pub_tmpl, 3,
+                                                     priv_tmpl, 3, &h1, &h2), ==, CKR_OK);
+  }
+  g_assert_null (pp_key_store_get_signer (store, "weak", &error));
+  g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_INVALID_KEY);
+  g_clear_error (&error);
+  raw_close (&raw);
 }
 
 static void
@@ -1180,6 +1204,112 @@ test_pkcs11_async (void)
   release_and_wait (&store);
 }
 
+typedef struct
+{
+  PpSigner *signer;
+  EVP_PKEY *pub;
+  guint     index;
+} SignerThread;
+
+static gpointer
+sign_in_thread (gpointer data)
+{
+  SignerThread *st = data;
+
+  for (guint i = 0; i < 5; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GBytes) sig = NULL;
+      guint8 msg[2] = { (guint8) st->index, (guint8) i };
+
+      if (!pp_signer_sign (st->signer, msg, sizeof msg, &sig, &error))
+        return GINT_TO_POINTER (FALSE);
+      if (!verify_signature (st->pub, msg, sizeof msg, sig))
+        return GINT_TO_POINTER (FALSE);
+    }
+  return GINT_TO_POINTER (TRUE);
+}
+
+/* One token signer used by several threads at once (the session is
+ * shared, so the calls must be serialised); and a cancelled async sign. */
+static void
+test_pkcs11_threads (void)
+{
+  g_auto(SoftHsm) hsm = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpKeyStore) store = NULL;
+  g_autoptr(PpSigner) signer = NULL;
+  g_autoptr(EVP_PKEY) pub = NULL;
+  g_autoptr(GCancellable) cancelled = g_cancellable_new ();
+  g_autoptr(GBytes) data = g_bytes_new_static (message, sizeof message);
+  g_autoptr(GAsyncResult) result = NULL;
+  SignerThread st[4];
+  GThread *threads[4];
+
+  if (!softhsm_setup (&hsm))
+    return;
+
+  store = pp_key_store_pkcs11_new (hsm.store_uri, USER_PIN, &error);
+  g_assert_no_error (error);
+  g_assert_true (pp_key_store_generate_kdh_key (store, "kdh", NULL, &error));
+  g_assert_no_error (error);
+  signer = pp_key_store_get_signer (store, "kdh", &error);
+  g_assert_no_error (error);
+  pub = pp_signer_dup_public_key (signer, &error);
+  g_assert_no_error (error);
+
+  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+    {
+      st[i] = (SignerThread) { signer, pub, i };
+      threads[i] = g_thread_new ("signer", sign_in_thread, &st[i]);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+    g_assert_true (GPOINTER_TO_INT (g_thread_join (threads[i])));
+
+  g_cancellable_cancel (cancelled);
+  pp_signer_sign_async (signer, data, cancelled, signer_async_done, &result);
+  g_assert_null (pp_signer_sign_finish (signer, wait_for (&result), &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+}
+
+/* Without module-path= the token is looked up in every module p11-kit
+ * has registered, as a station configured by its administrator would. */
+static void
+test_pkcs11_registry (void)
+{
+  g_auto(SoftHsm) hsm = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpKeyStore) store = NULL;
+  g_autoptr(PpSigner) signer = NULL;
+  g_autoptr(GBytes) sig = NULL;
+  g_autoptr(EVP_PKEY) pub = NULL;
+  g_autofree char *registered = NULL;
+
+  if (!softhsm_setup (&hsm))
+    return;
+  registered = g_build_filename (P11_SYSTEM_MODULES_DIR, "softhsm2.module", NULL);
+  if (!g_file_test (registered, G_FILE_TEST_EXISTS))
+    {
+      g_test_skip ("SoftHSM2 is not registered with p11-kit on this system");
+      return;
+    }
+
+  store = pp_key_store_pkcs11_new ("pkcs11:token=" TOKEN, USER_PIN, &error);
+  g_assert_no_error (error);
+  g_assert_true (pp_key_store_generate_kdh_key (store, "kdh", NULL, &error));
+  g_assert_no_error (error);
+  g_clear_object (&store);
+
+  signer = pp_signer_new_for_uri ("pkcs11:token=" TOKEN ";object=kdh;type=private",
+                                  USER_PIN, &error);
+  g_assert_no_error (error);
+  g_assert_true (pp_signer_sign (signer, message, sizeof message, &sig, &error));
+  g_assert_no_error (error);
+  pub = pp_signer_dup_public_key (signer, &error);
+  g_assert_no_error (error);
+  g_assert_true (verify_signature (pub, message, sizeof message, sig));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1200,6 +1330,8 @@ main (int   argc,
   g_test_add_func ("/keystore/pkcs11/certificate", test_pkcs11_certificate);
   g_test_add_func ("/keystore/pkcs11/tmk", test_pkcs11_tmk);
   g_test_add_func ("/keystore/pkcs11/async", test_pkcs11_async);
+  g_test_add_func ("/keystore/pkcs11/threads", test_pkcs11_threads);
+  g_test_add_func ("/keystore/pkcs11/registry", test_pkcs11_registry);
 
   return g_test_run ();
 }

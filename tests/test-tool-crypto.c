@@ -190,6 +190,9 @@ test_tr31_round_trip (void)
       "D0144D0AB00N0000" },
     { KBPK_KS, "B1234B0TX12S0100KS1800604B120F9292800000", KEY_KS,
       "B0120B0TX12S0100KS1800604B120F9292800000" },
+    /* not block aligned: the tool adds the PB block */
+    { KBPK_KS, "B0000B0TX12S0100KS1400604B120F929280", KEY_KS,
+      "B0120B0TX12S0200KS1400604B120F929280PB04" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (trips); i++)
@@ -209,6 +212,35 @@ test_tr31_round_trip (void)
 
       key = run_ok (unwrap);
       g_assert_true (g_str_equal (key, upper_key));
+    }
+}
+
+/* A and C still wrap (legacy terminals) but say they are deprecated. */
+static void
+test_tr31_wrap_deprecated (void)
+{
+  const char *versions[] = { "A0000P0TE00E0000", "C0000P0TE00E0000" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (versions); i++)
+    {
+      const char *wrap[] = { "tr31", "wrap", "--kbpk", KBPK_KS, "--header", versions[i],
+                             "--key", KEY_KS, NULL };
+      g_autofree char *out = NULL;
+      g_autofree char *err = NULL;
+      g_autofree char *key = NULL;
+      int status = pp_test_run_tool (wrap, NULL, &out, &err);
+
+      g_assert_cmpint (status, ==, 0);
+      g_assert_cmpint (out[0], ==, versions[i][0]);
+      g_assert_nonnull (strstr (err, "deprecated"));
+      g_assert_cmpstr (strchr (err, '\n') + 1, ==, "");
+      out[strlen (out) - 1] = '\0';
+      {
+        const char *unwrap[] = { "tr31", "unwrap", "--kbpk", KBPK_KS, out, NULL };
+
+        key = run_ok (unwrap);
+        g_assert_true (g_str_equal (key, KEY_KS));
+      }
     }
 }
 
@@ -289,6 +321,7 @@ main (int argc, char **argv)
   g_test_add_func ("/tool-crypto/tr31/unwrap-json", test_tr31_unwrap_json);
   g_test_add_func ("/tool-crypto/tr31/round-trip", test_tr31_round_trip);
   g_test_add_func ("/tool-crypto/tr31/lower-case", test_tr31_lower_case);
+  g_test_add_func ("/tool-crypto/tr31/wrap-deprecated", test_tr31_wrap_deprecated);
   g_test_add_func ("/tool-crypto/tr31/errors", test_tr31_errors);
   return g_test_run ();
 }

@@ -32,6 +32,7 @@
 
 #include "pp-hex.h"
 #include "pp-kcv.h"
+#include "pp-openssl-types.h"
 #include "pp-test-util.h"
 #include "pp-tr31.h"
 
@@ -454,10 +455,6 @@ expect_unwrap_error (const char *kbpk_hex,
   g_assert_null (key);
 }
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_CIPHER_CTX, EVP_CIPHER_CTX_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_MAC, EVP_MAC_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_MAC_CTX, EVP_MAC_CTX_free)
-
 /* Builds a correctly authenticated version B block around arbitrary clear
  * key data (length field included), independently of pp_tr31_wrap, so the
  * checks made after the MAC can be reached with bad content. */
@@ -739,7 +736,8 @@ test_wrap_errors (void)
   g_assert_error (error, PP_TR31_ERROR, PP_TR31_ERROR_PADDING);
   g_clear_error (&error);
 
-  block = pp_tr31_wrap (tdes_kbpk, "B0000P0TE00E0100KS0C00604B12", key16, &error);
+  /* A PB block that does not align the header is not fixed up. */
+  block = pp_tr31_wrap (tdes_kbpk, "B0000P0TE00E0200KS0C00604B12PB06AA", key16, &error);
   g_assert_error (error, PP_TR31_ERROR, PP_TR31_ERROR_HEADER_ALIGNMENT);
   g_clear_error (&error);
 
@@ -862,6 +860,40 @@ test_usage_table (void)
   g_assert_error (error, PP_TR31_ERROR, PP_TR31_ERROR_KEY_USAGE);
 }
 
+/* Headers that do not fill whole cipher blocks get a PB block. */
+static void
+test_wrap_adds_pb (void)
+{
+  static const struct {
+    const char *kbpk;
+    const char *header;
+    const char *expected_header;
+  } cases[] = {
+    { KBPK_B, "B0000P0TE00E0100KS0C00604B12", "B0112P0TE00E0200KS0C00604B12PB04" },
+    /* 30 characters: 2 short of 32, so PB takes 10 */
+    { KBPK_B, "B0000P0TE00E0100LB0EABCDEFGHIJ", "B0120P0TE00E0200LB0EABCDEFGHIJPB0A000000" },
+    { KBPK_D, "D0000P0AE00E0100KS1800604B120F9292800000", "D0176P0AE00E0200KS1800604B120F9292800000PB080000" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(PpSecureBuffer) kbpk = sb_hex (cases[i].kbpk);
+      g_autoptr(PpSecureBuffer) key = sb_hex ("3F419E1CB7079442AA37474C2EFBF8B8");
+      g_autoptr(PpSecureBuffer) back = NULL;
+      g_autoptr(PpTr31Header) header = NULL;
+      g_autoptr(GError) error = NULL;
+      g_autofree char *block = NULL;
+
+      block = pp_tr31_wrap (kbpk, cases[i].header, key, &error);
+      g_assert_no_error (error);
+      g_assert_true (g_str_has_prefix (block, cases[i].expected_header));
+      back = pp_tr31_unwrap (kbpk, block, &header, &error);
+      g_assert_no_error (error);
+      g_assert_true (pp_secure_buffer_equal (back, key));
+      g_assert_cmpuint (header->header_length, ==, strlen (cases[i].expected_header));
+    }
+}
+
 static void
 test_header_parse (void)
 {
@@ -965,6 +997,7 @@ main (int argc, char **argv)
   g_test_add_func ("/tr31/unwrap/misc", test_unwrap_misc);
   g_test_add_func ("/tr31/wrap/deterministic", test_wrap_deterministic);
   g_test_add_func ("/tr31/wrap/errors", test_wrap_errors);
+  g_test_add_func ("/tr31/wrap/adds-pb", test_wrap_adds_pb);
   g_test_add_func ("/tr31/wrap/default-version", test_default_version);
   g_test_add_func ("/tr31/round-trip", test_round_trip);
   g_test_add_func ("/tr31/negative/psec", test_negative_psec);

@@ -17,6 +17,7 @@
 
 #include "pp-hex.h"
 #include "pp-test-util.h"
+#include "pp-openssl-types.h"
 #include "pp-tr34-private.h"
 
 static GBytes *

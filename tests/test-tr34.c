@@ -15,6 +15,7 @@
 
 #include "pp-hex.h"
 #include "pp-test-util.h"
+#include "pp-openssl-types.h"
 #include "pp-tr34-private.h"
 #include "tr34-test-pki.h"
 

@@ -4,31 +4,264 @@
  */
 #include "config.h"
 
+#include <glib/gi18n.h>
+
+#include "pp-settings.h"
 #include "pp-window.h"
 
 struct _PpWindow
 {
-  AdwApplicationWindow parent_instance;
+  AdwApplicationWindow  parent_instance;
+
+  PpStore              *store;
+  GSettings            *settings;  /* nullable: schema not installed */
+
+  /* template */
+  AdwWindowTitle       *window_title;
+  GtkRevealer          *demo_revealer;
+  PpInventoryPage      *inventory_page;
 };
 
 G_DEFINE_FINAL_TYPE (PpWindow, pp_window, ADW_TYPE_APPLICATION_WINDOW)
 
+enum {
+  PROP_0,
+  PROP_STORE,
+  N_PROPS
+};
+
+static GParamSpec *props[N_PROPS];
+
+static void
+save_state_filter (PpWindow *self)
+{
+  PpTerminalState state = pp_inventory_page_get_state_filter (self->inventory_page);
+
+  if (self->settings == NULL)
+    return;
+  g_settings_set_string (self->settings, "state-filter",
+                         state == PP_TERMINAL_STATE_ANY ? "" : pp_terminal_state_to_string (state));
+}
+
+static void
+restore_settings (PpWindow *self)
+{
+  g_autofree char *state_name = NULL;
+  PpTerminalState state;
+
+  if (self->settings == NULL)
+    return;
+
+  gtk_window_set_default_size (GTK_WINDOW (self),
+                               g_settings_get_int (self->settings, "window-width"),
+                               g_settings_get_int (self->settings, "window-height"));
+  if (g_settings_get_boolean (self->settings, "window-maximized"))
+    gtk_window_maximize (GTK_WINDOW (self));
+
+  state_name = g_settings_get_string (self->settings, "state-filter");
+  if (state_name[0] != '\0' && pp_terminal_state_from_string (state_name, &state))
+    pp_inventory_page_set_state_filter (self->inventory_page, state);
+
+  g_signal_connect_object (self->inventory_page, "notify::state-filter",
+                           G_CALLBACK (save_state_filter), self, G_CONNECT_SWAPPED);
+}
+
+static gboolean
+pp_window_close_request (GtkWindow *window)
+{
+  PpWindow *self = PP_WINDOW (window);
+  int width;
+  int height;
+
+  if (self->settings != NULL)
+    {
+      gtk_window_get_default_size (window, &width, &height);
+      g_settings_delay (self->settings);
+      g_settings_set_int (self->settings, "window-width", width);
+      g_settings_set_int (self->settings, "window-height", height);
+      g_settings_set_boolean (self->settings, "window-maximized", gtk_window_is_maximized (window));
+      g_settings_apply (self->settings);
+    }
+
+  return GTK_WINDOW_CLASS (pp_window_parent_class)->close_request (window);
+}
+
+static void
+search_action (GtkWidget  *widget,
+               const char *action_name,
+               GVariant   *parameter)
+{
+  PpWindow *self = PP_WINDOW (widget);
+
+  pp_inventory_page_focus_search (self->inventory_page);
+}
+
+static void
+pp_window_constructed (GObject *object)
+{
+  PpWindow *self = PP_WINDOW (object);
+
+  G_OBJECT_CLASS (pp_window_parent_class)->constructed (object);
+
+  pp_inventory_page_set_store (self->inventory_page, self->store);
+  if (self->store != NULL)
+    {
+      const char *path = pp_store_get_path (self->store);
+      g_autofree char *name = g_path_get_basename (path);
+
+      /* The file name fits the header bar; the full path is a hover away. */
+      adw_window_title_set_subtitle (self->window_title, name);
+      gtk_widget_set_tooltip_text (GTK_WIDGET (self->window_title), path);
+      gtk_revealer_set_reveal_child (self->demo_revealer, pp_store_is_demo (self->store));
+    }
+
+  restore_settings (self);
+
+  /* A keyboard-wedge scanner types into whatever has focus: make it the search. */
+  pp_inventory_page_focus_search (self->inventory_page);
+}
+
+static void
+pp_window_dispose (GObject *object)
+{
+  PpWindow *self = PP_WINDOW (object);
+
+  gtk_widget_dispose_template (GTK_WIDGET (object), PP_TYPE_WINDOW);
+  g_clear_object (&self->settings);
+  g_clear_object (&self->store);
+
+  G_OBJECT_CLASS (pp_window_parent_class)->dispose (object);
+}
+
+static void
+pp_window_get_property (GObject    *object,
+                        guint       prop_id,
+                        GValue     *value,
+                        GParamSpec *pspec)
+{
+  PpWindow *self = PP_WINDOW (object);
+
+  switch (prop_id)
+    {
+    case PROP_STORE:
+      g_value_set_object (value, self->store);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+pp_window_set_property (GObject      *object,
+                        guint         prop_id,
+                        const GValue *value,
+                        GParamSpec   *pspec)
+{
+  PpWindow *self = PP_WINDOW (object);
+
+  switch (prop_id)
+    {
+    case PROP_STORE:
+      self->store = g_value_dup_object (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
 static void
 pp_window_class_init (PpWindowClass *klass)
 {
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+  GtkWindowClass *window_class = GTK_WINDOW_CLASS (klass);
 
+  object_class->constructed = pp_window_constructed;
+  object_class->dispose = pp_window_dispose;
+  object_class->get_property = pp_window_get_property;
+  object_class->set_property = pp_window_set_property;
+  window_class->close_request = pp_window_close_request;
+
+  props[PROP_STORE] =
+    g_param_spec_object ("store", NULL, NULL,
+                         PP_TYPE_STORE,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, props);
+
+  g_type_ensure (PP_TYPE_INVENTORY_PAGE);
   gtk_widget_class_set_template_from_resource (widget_class, "/org/posprov/Station/pp-window.ui");
+  gtk_widget_class_bind_template_child (widget_class, PpWindow, window_title);
+  gtk_widget_class_bind_template_child (widget_class, PpWindow, demo_revealer);
+  gtk_widget_class_bind_template_child (widget_class, PpWindow, inventory_page);
+
+  gtk_widget_class_install_action (widget_class, "win.search", NULL, search_action);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_f, GDK_CONTROL_MASK, "win.search", NULL);
 }
 
 static void
 pp_window_init (PpWindow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+  self->settings = pp_settings_new ();
 }
 
 PpWindow *
-pp_window_new (AdwApplication *application)
+pp_window_new (AdwApplication *application,
+               PpStore        *store)
 {
-  return g_object_new (PP_TYPE_WINDOW, "application", application, NULL);
+  g_return_val_if_fail (application == NULL || ADW_IS_APPLICATION (application), NULL);
+  g_return_val_if_fail (store == NULL || PP_IS_STORE (store), NULL);
+
+  return g_object_new (PP_TYPE_WINDOW,
+                       "application", application,
+                       "store", store,
+                       NULL);
+}
+
+PpStore *
+pp_window_get_store (PpWindow *self)
+{
+  g_return_val_if_fail (PP_IS_WINDOW (self), NULL);
+
+  return self->store;
+}
+
+PpInventoryPage *
+pp_window_get_inventory_page (PpWindow *self)
+{
+  g_return_val_if_fail (PP_IS_WINDOW (self), NULL);
+
+  return self->inventory_page;
+}
+
+void
+pp_window_reload (PpWindow *self)
+{
+  g_return_if_fail (PP_IS_WINDOW (self));
+
+  if (self->store == NULL)
+    return;
+  pp_inventory_page_reload (self->inventory_page);
+  gtk_revealer_set_reveal_child (self->demo_revealer, pp_store_is_demo (self->store));
+}
+
+void
+pp_window_show_store_error (PpWindow     *self,
+                            const GError *error)
+{
+  AdwMessageDialog *dialog;
+
+  g_return_if_fail (PP_IS_WINDOW (self));
+  g_return_if_fail (error != NULL);
+
+  pp_inventory_page_show_error (self->inventory_page, error->message);
+
+  dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (GTK_WINDOW (self),
+                                                       _("Cannot Open the Terminal Store"),
+                                                       NULL));
+  adw_message_dialog_format_body (dialog, "%s", error->message);
+  adw_message_dialog_add_response (dialog, "close", _("_Close"));
+  adw_message_dialog_set_default_response (dialog, "close");
+  adw_message_dialog_set_close_response (dialog, "close");
+  gtk_window_present (GTK_WINDOW (dialog));
 }

@@ -1,13 +1,32 @@
-/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * pp-window.h: the station's main window.
+ */
 #pragma once
 
 #include <adwaita.h>
+
+#include "pp-inventory-page.h"
+#include "pp-store.h"
 
 G_BEGIN_DECLS
 
 #define PP_TYPE_WINDOW (pp_window_get_type ())
 G_DECLARE_FINAL_TYPE (PpWindow, pp_window, PP, WINDOW, AdwApplicationWindow)
 
-PpWindow *pp_window_new (AdwApplication *application);
+/* @application and @store are nullable: tests build the window on a store
+ * without an application; the application shows the window without a store
+ * when it could not be opened (see pp_window_show_store_error()). */
+PpWindow        *pp_window_new                (AdwApplication *application,
+                                               PpStore        *store);
+PpStore         *pp_window_get_store          (PpWindow       *self);
+PpInventoryPage *pp_window_get_inventory_page (PpWindow       *self);
+
+/* Shows the store's current content again, e.g. after the demo seed. */
+void             pp_window_reload             (PpWindow       *self);
+
+/* Says why the store is unavailable: in the page, and in a dialog. */
+void             pp_window_show_store_error   (PpWindow       *self,
+                                               const GError   *error);
 
 G_END_DECLS

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  *
- * pp-tr31.c: TR-31 / ANSI X9.143 key blocks on OpenSSL 3 EVP.
+ * pp-tr31.c: TR-31 / ANSI X9.143 key blocks on the shared block cipher
+ * primitives (pp-block-cipher, OpenSSL 3 EVP underneath).
  *
  * The parser never trusts a length it has not bounded against the input,
  * and nothing decrypted is looked at before the MAC has been compared.
@@ -9,19 +10,14 @@
 
 #include <string.h>
 
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "pp-block-cipher.h"
 #include "pp-hex.h"
 #include "pp-tr31.h"
 
 G_DEFINE_QUARK (pp-tr31-error-quark, pp_tr31_error)
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_CIPHER_CTX, EVP_CIPHER_CTX_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_MAC, EVP_MAC_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_MAC_CTX, EVP_MAC_CTX_free)
 
 /* Key usage / algorithm / mode of use combinations.
  *
@@ -420,6 +416,7 @@ static PpTr31Header *
 header_parse (const char        *text,
               gsize              len,
               LengthFieldCheck   length_check,
+              gboolean           check_alignment,
               GError           **error)
 {
   g_autoptr(PpTr31Header) header = NULL;
@@ -535,7 +532,7 @@ header_parse (const char        *text,
   if (!parse_optional_blocks (header, text, len, count, error))
     return NULL;
 
-  if (header->header_length % block_size_for (header->version) != 0)
+  if (check_alignment && header->header_length % block_size_for (header->version) != 0)
     {
       g_set_error (error, PP_TR31_ERROR, PP_TR31_ERROR_HEADER_ALIGNMENT,
                    "The header is %" G_GSIZE_FORMAT " characters, not a multiple of "
@@ -553,7 +550,7 @@ pp_tr31_header_parse (const char  *text,
 {
   g_return_val_if_fail (text != NULL, NULL);
 
-  return header_parse (text, strlen (text), LENGTH_FIELD_DIGITS, error);
+  return header_parse (text, strlen (text), LENGTH_FIELD_DIGITS, TRUE, error);
 }
 
 /* ---- crypto ---------------------------------------------------------- */
@@ -583,26 +580,6 @@ check_kbpk (char                  version,
   return FALSE;
 }
 
-/* Expands a 2-key TDES key to K1|K2|K1 so DES-EDE3 can run it. */
-static void
-tdes_expand (const guint8 *key,
-             gsize         len,
-             guint8        out[24])
-{
-  memcpy (out, key, len == 16 ? 16 : 24);
-  if (len == 16)
-    memcpy (out + 16, key, 8);
-}
-
-static const char *
-cmac_cipher_name (gboolean aes,
-                  gsize    key_len)
-{
-  if (!aes)
-    return "DES-EDE3-CBC";
-  return key_len == 16 ? "AES-128-CBC" : key_len == 24 ? "AES-192-CBC" : "AES-256-CBC";
-}
-
 /* CMAC of a || b under @key (TDES 16/24 or AES 16/24/32). */
 static gboolean
 cmac (gboolean       aes,
@@ -615,45 +592,16 @@ cmac (gboolean       aes,
       guint8        *out,
       GError       **error)
 {
-  g_autoptr(EVP_MAC) mac = EVP_MAC_fetch (NULL, "CMAC", NULL);
-  g_autoptr(EVP_MAC_CTX) ctx = mac != NULL ? EVP_MAC_CTX_new (mac) : NULL;
-  gsize out_size = aes ? 16 : 8;
-  guint8 k[32];
-  gsize k_len = aes ? key_len : 24;
-  OSSL_PARAM params[2];
-  gsize outl = 0;
   gboolean ok;
 
   if (aes)
-    memcpy (k, key, key_len);
+    ok = pp_block_cipher_aes_cmac (key, key_len, a, a_len, b, b_len, out);
   else
-    tdes_expand (key, key_len, k);
-
-  params[0] = OSSL_PARAM_construct_utf8_string (OSSL_MAC_PARAM_CIPHER,
-                                                (char *) cmac_cipher_name (aes, key_len), 0);
-  params[1] = OSSL_PARAM_construct_end ();
-
-  ok = ctx != NULL &&
-       EVP_MAC_init (ctx, k, k_len, params) == 1 &&
-       (a_len == 0 || EVP_MAC_update (ctx, a, a_len) == 1) &&
-       (b_len == 0 || EVP_MAC_update (ctx, b, b_len) == 1) &&
-       EVP_MAC_final (ctx, out, &outl, out_size) == 1 &&
-       outl == out_size;
-  OPENSSL_cleanse (k, sizeof k);
+    ok = pp_block_cipher_tdes_cmac (key, key_len, a, a_len, b, b_len, out);
 
   if (!ok)
     g_set_error_literal (error, PP_TR31_ERROR, PP_TR31_ERROR_CRYPTO, "CMAC failed");
   return ok;
-}
-
-static const EVP_CIPHER *
-cbc_cipher (gboolean aes,
-            gsize    key_len)
-{
-  if (!aes)
-    return EVP_des_ede3_cbc ();
-  return key_len == 16 ? EVP_aes_128_cbc () : key_len == 24 ? EVP_aes_192_cbc ()
-                                                            : EVP_aes_256_cbc ();
 }
 
 /* CBC without padding; @len is a multiple of the block size. */
@@ -668,24 +616,12 @@ cbc (gboolean       aes,
      guint8        *out,
      GError       **error)
 {
-  g_autoptr(EVP_CIPHER_CTX) ctx = EVP_CIPHER_CTX_new ();
-  guint8 k[32];
-  int outl = 0;
-  int finl = 0;
   gboolean ok;
 
   if (aes)
-    memcpy (k, key, key_len);
+    ok = pp_block_cipher_aes_cbc (key, key_len, encrypt, iv, in, out, len);
   else
-    tdes_expand (key, key_len, k);
-
-  ok = ctx != NULL &&
-       EVP_CipherInit_ex2 (ctx, cbc_cipher (aes, key_len), k, iv, encrypt, NULL) == 1 &&
-       EVP_CIPHER_CTX_set_padding (ctx, 0) == 1 &&
-       EVP_CipherUpdate (ctx, out, &outl, in, (int) len) == 1 &&
-       EVP_CipherFinal_ex (ctx, out + outl, &finl) == 1 &&
-       (gsize) (outl + finl) == len;
-  OPENSSL_cleanse (k, sizeof k);
+    ok = pp_block_cipher_tdes_cbc (key, key_len, encrypt, iv, in, out, len);
 
   if (!ok)
     g_set_error_literal (error, PP_TR31_ERROR, PP_TR31_ERROR_CRYPTO,
@@ -899,7 +835,7 @@ pp_tr31_unwrap (const PpSecureBuffer  *kbpk,
   g_return_val_if_fail (key_block != NULL, NULL);
 
   len = strlen (key_block);
-  header = header_parse (key_block, len, LENGTH_FIELD_MATCH, error);
+  header = header_parse (key_block, len, LENGTH_FIELD_MATCH, TRUE, error);
   if (header == NULL)
     return NULL;
 
@@ -1028,13 +964,14 @@ wrap_internal (const PpSecureBuffer  *kbpk,
   g_autofree char *head = NULL;
   g_autofree char *ct_hex = NULL;
   g_autofree char *mac_hex = NULL;
+  g_autofree char *aligned_text = NULL;
   gsize text_len, key_len, bs, mac_len, plain_len, total;
   guint8 mac[16];
   guint8 *p;
   char version;
 
   text_len = strlen (header_text);
-  header = header_parse (header_text, text_len, LENGTH_FIELD_IGNORE, error);
+  header = header_parse (header_text, text_len, LENGTH_FIELD_IGNORE, FALSE, error);
   if (header == NULL)
     return NULL;
   if (header->header_length != text_len)
@@ -1046,6 +983,38 @@ wrap_internal (const PpSecureBuffer  *kbpk,
     }
 
   version = header->version;
+  bs = block_size_for (version);
+  if (header->header_length % bs != 0)
+    {
+      guint count = header->optional_blocks->len;
+      gsize pb_len = bs - header->header_length % bs;
+      g_autoptr(GString) aligned = NULL;
+
+      /* X9.143 fills the header to whole cipher blocks with a PB block;
+       * add it unless the caller already wrote one (then it is wrong). */
+      if (pp_tr31_header_get_optional_block (header, "PB") != NULL || count >= 99)
+        {
+          g_set_error (error, PP_TR31_ERROR, PP_TR31_ERROR_HEADER_ALIGNMENT,
+                       "The header is %" G_GSIZE_FORMAT " characters, not a multiple of "
+                       "the %" G_GSIZE_FORMAT "-byte cipher block, and its PB block does "
+                       "not fix that", header->header_length, bs);
+          return NULL;
+        }
+      if (pb_len < 4)
+        pb_len += bs;
+
+      aligned = g_string_new (header_text);
+      aligned->str[12] = '0' + (count + 1) / 10;
+      aligned->str[13] = '0' + (count + 1) % 10;
+      g_string_append_printf (aligned, "PB%02X", (guint) pb_len);
+      for (gsize i = 4; i < pb_len; i++)
+        g_string_append_c (aligned, '0');
+
+      aligned_text = g_string_free (g_steal_pointer (&aligned), FALSE);
+      header_text = aligned_text;
+      header->header_length = strlen (aligned_text);
+    }
+
   if (!check_kbpk (version, kbpk, error))
     return NULL;
 
@@ -1061,7 +1030,6 @@ wrap_internal (const PpSecureBuffer  *kbpk,
       return NULL;
     }
 
-  bs = block_size_for (version);
   mac_len = mac_size_for (version);
 
   if (random_padding)

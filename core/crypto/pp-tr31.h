@@ -140,7 +140,9 @@ PpSecureBuffer *pp_tr31_unwrap             (const PpSecureBuffer *kbpk,
                                             GError              **error);
 
 /* Builds a key block for @key from @header (a complete header with its
- * optional blocks; its 4 length characters are replaced). Padding is random
+ * optional blocks; its 4 length characters are replaced). A header that does
+ * not fill whole cipher blocks gets a PB block of '0's appended (and its
+ * block count raised), as X9.143 requires. Padding of the key is random
  * and hides the key length (a TDES key is padded as if it were 24 bytes, an
  * AES key as if 32). */
 char           *pp_tr31_wrap               (const PpSecureBuffer *kbpk,

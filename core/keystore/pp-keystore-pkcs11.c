@@ -21,11 +21,7 @@
 
 #include "pp-hex.h"
 #include "pp-keystore-private.h"
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (P11KitUri, p11_kit_uri_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_CIPHER, EVP_CIPHER_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_CIPHER_CTX, EVP_CIPHER_CTX_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (X509, X509_free)
+#include "pp-openssl-types.h"
 
 #define PP_TYPE_KEY_STORE_PKCS11 (pp_key_store_pkcs11_get_type ())
 G_DECLARE_FINAL_TYPE (PpKeyStorePkcs11, pp_key_store_pkcs11, PP, KEY_STORE_PKCS11, GObject)
@@ -69,7 +65,7 @@ find_all (PpKeyStorePkcs11  *self,
     ATTR (CKA_LABEL, label, strlen (label)),
   };
   g_autoptr(GArray) found = g_array_new (FALSE, FALSE, sizeof (CK_OBJECT_HANDLE));
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->token->lock);
+  G_GNUC_UNUSED g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->token->lock);
   CK_RV rv;
 
   rv = m->C_FindObjectsInit (self->token->session, tmpl, G_N_ELEMENTS (tmpl));
@@ -162,7 +158,7 @@ pkcs11_generate_kdh_key (PpKeyStore    *store,
                          GError       **error)
 {
   PpKeyStorePkcs11 *self = PP_KEY_STORE_PKCS11 (store);
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
+  G_GNUC_UNUSED g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
   CK_FUNCTION_LIST *m = self->token->module;
   CK_MECHANISM mech = { CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0 };
   CK_OBJECT_CLASS pub_class = CKO_PUBLIC_KEY, priv_class = CKO_PRIVATE_KEY;
@@ -270,7 +266,7 @@ pkcs11_store_certificate (PpKeyStore  *store,
                           GError     **error)
 {
   PpKeyStorePkcs11 *self = PP_KEY_STORE_PKCS11 (store);
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
+  G_GNUC_UNUSED g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
   CK_FUNCTION_LIST *m = self->token->module;
   CK_OBJECT_CLASS klass = CKO_CERTIFICATE;
   CK_CERTIFICATE_TYPE cert_type = CKC_X_509;
@@ -512,7 +508,7 @@ pkcs11_generate_tmk (PpKeyStore    *store,
                      GError       **error)
 {
   PpKeyStorePkcs11 *self = PP_KEY_STORE_PKCS11 (store);
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
+  G_GNUC_UNUSED g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
   CK_OBJECT_CLASS klass = CKO_SECRET_KEY;
   CK_KEY_TYPE key_type;
   CK_ULONG value_len = pp_tmk_type_get_key_length (type);
@@ -748,21 +744,16 @@ pp_key_store_pkcs11_new (const char  *uri_string,
                          const char  *pin,
                          GError     **error)
 {
-  g_autoptr(P11KitUri) uri = p11_kit_uri_new ();
+  g_autoptr(P11KitUri) uri = NULL;
   PpKeyStorePkcs11 *self;
   PpP11Token *token;
-  int ret;
 
   g_return_val_if_fail (uri_string != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  ret = p11_kit_uri_parse (uri_string, P11_KIT_URI_FOR_ANY, uri);
-  if (ret != P11_KIT_URI_OK)
-    {
-      g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_INVALID_URI,
-                   "Invalid PKCS#11 URI: %s", p11_kit_uri_message (ret));
-      return NULL;
-    }
+  uri = pp_p11_uri_parse (uri_string, error);
+  if (uri == NULL)
+    return NULL;
   token = pp_p11_token_open (uri, pin, TRUE, error);
   if (token == NULL)
     return NULL;

@@ -13,6 +13,8 @@
 
 G_BEGIN_DECLS
 
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (P11KitUri, p11_kit_uri_free)
+
 /* One logged-in session on one token. PKCS#11 sessions must not be used
  * by two threads at once: every call on @session holds @lock. */
 typedef struct _PpP11Token
@@ -26,6 +28,11 @@ typedef struct _PpP11Token
   CK_SESSION_HANDLE   session;
   char               *token_label;
 } PpP11Token;
+
+/* A PKCS#11 URI for the key store and the signer; PP_KEYSTORE_ERROR_INVALID_URI
+ * when it does not parse. */
+P11KitUri  *pp_p11_uri_parse          (const char    *uri_string,
+                                       GError       **error);
 
 PpP11Token *pp_p11_token_open         (P11KitUri     *uri,
                                        const char    *pin,

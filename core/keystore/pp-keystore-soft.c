@@ -19,7 +19,6 @@
 
 #include <glib/gstdio.h>
 #include <openssl/core_names.h>
-#include <openssl/encoder.h>
 #include <openssl/err.h>
 #include <openssl/objects.h>
 #include <openssl/pkcs12.h>
@@ -30,14 +29,7 @@
 
 #include "pp-hex.h"
 #include "pp-keystore-private.h"
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (BIO, BIO_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_PKEY, EVP_PKEY_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_PKEY_CTX, EVP_PKEY_CTX_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (OSSL_ENCODER_CTX, OSSL_ENCODER_CTX_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (PKCS8_PRIV_KEY_INFO, PKCS8_PRIV_KEY_INFO_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (X509_SIG, X509_SIG_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (X509, X509_free)
+#include "pp-openssl-types.h"
 
 #define PP_TYPE_KEY_STORE_SOFT (pp_key_store_soft_get_type ())
 G_DECLARE_FINAL_TYPE (PpKeyStoreSoft, pp_key_store_soft, PP, KEY_STORE_SOFT, GObject)
@@ -99,6 +91,38 @@ write_atomically (const char  *path,
   return TRUE;
 }
 
+/* PBKDF2-HMAC-SHA256 rounds for the passphrase. OpenSSL's default (2048)
+ * is too cheap for files an attacker may copy and attack offline; this
+ * costs tens of milliseconds per key use. */
+#define PBKDF2_ITERATIONS 100000
+
+/* Encrypts @p8 under the passphrase (PKCS#8 EncryptedPrivateKeyInfo,
+ * PBES2 with AES-256-CBC) and writes it as PEM to @path atomically. */
+static gboolean
+seal_and_write (PpKeyStoreSoft       *self,
+                const char           *path,
+                PKCS8_PRIV_KEY_INFO  *p8,
+                GError              **error)
+{
+  g_autoptr(X509_SIG) sealed = NULL;
+  g_autoptr(BIO) bio = BIO_new (BIO_s_mem ());
+  char *data = NULL;
+  long data_len;
+
+  sealed = PKCS8_encrypt_ex (-1, EVP_aes_256_cbc (), passphrase (self),
+                             (int) passphrase_len (self), NULL, 0, PBKDF2_ITERATIONS,
+                             p8, NULL, NULL);
+  if (bio == NULL || sealed == NULL || PEM_write_bio_PKCS8 (bio, sealed) != 1)
+    {
+      ERR_clear_error ();
+      g_set_error_literal (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_CRYPTO,
+                           "Cannot encrypt the key");
+      return FALSE;
+    }
+  data_len = BIO_get_mem_data (bio, &data);
+  return write_atomically (path, data, (gsize) data_len, error);
+}
+
 static gboolean
 refuse_existing (const char  *path,
                  const char  *label,
@@ -138,11 +162,8 @@ soft_generate_kdh_key (PpKeyStore    *store,
   g_autofree char *path = file_path (self, label, ".key.pem");
   g_autoptr(EVP_PKEY_CTX) ctx = NULL;
   g_autoptr(EVP_PKEY) pkey = NULL;
-  g_autoptr(OSSL_ENCODER_CTX) enc = NULL;
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
-  unsigned char *pem = NULL;
-  size_t pem_len = 0;
-  gboolean ok;
+  g_autoptr(PKCS8_PRIV_KEY_INFO) p8 = NULL;
+  G_GNUC_UNUSED g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
 
   if (!refuse_existing (path, label, error))
     return FALSE;
@@ -167,18 +188,10 @@ soft_generate_kdh_key (PpKeyStore    *store,
       goto crypto_fail;
     }
 
-  enc = OSSL_ENCODER_CTX_new_for_pkey (pkey, EVP_PKEY_KEYPAIR, "PEM", "PrivateKeyInfo", NULL);
-  if (enc == NULL ||
-      OSSL_ENCODER_CTX_get_num_encoders (enc) == 0 ||
-      OSSL_ENCODER_CTX_set_cipher (enc, "AES-256-CBC", NULL) != 1 ||
-      OSSL_ENCODER_CTX_set_passphrase (enc, (const unsigned char *) passphrase (self),
-                                       passphrase_len (self)) != 1 ||
-      OSSL_ENCODER_to_data (enc, &pem, &pem_len) != 1)
+  p8 = EVP_PKEY2PKCS8 (pkey);
+  if (p8 == NULL)
     goto crypto_fail;
-
-  ok = write_atomically (path, (const char *) pem, pem_len, error);
-  OPENSSL_clear_free (pem, pem_len);
-  return ok;
+  return seal_and_write (self, path, p8, error);
 
 crypto_fail:
   ERR_clear_error ();
@@ -323,17 +336,13 @@ write_tmk (PpKeyStoreSoft        *self,
            GError               **error)
 {
   g_autoptr(PKCS8_PRIV_KEY_INFO) p8 = PKCS8_PRIV_KEY_INFO_new ();
-  g_autoptr(X509_SIG) sealed = NULL;
-  g_autoptr(BIO) bio = BIO_new (BIO_s_mem ());
   gsize len = pp_secure_buffer_get_len (key);
   unsigned char *copy;
-  char *data = NULL;
-  long data_len;
 
   /* PKCS8_pkey_set0 takes this buffer; the PKCS#8 structure cleanses it
    * when freed. */
   copy = OPENSSL_malloc (len);
-  if (p8 == NULL || bio == NULL || copy == NULL)
+  if (p8 == NULL || copy == NULL)
     {
       OPENSSL_free (copy);
       goto fail;
@@ -345,18 +354,12 @@ write_tmk (PpKeyStoreSoft        *self,
       OPENSSL_clear_free (copy, len);
       goto fail;
     }
-
-  sealed = PKCS8_encrypt_ex (-1, EVP_aes_256_cbc (), passphrase (self),
-                             (int) passphrase_len (self), NULL, 0, 0, p8, NULL, NULL);
-  if (sealed == NULL || PEM_write_bio_PKCS8 (bio, sealed) != 1)
-    goto fail;
-  data_len = BIO_get_mem_data (bio, &data);
-  return write_atomically (path, data, (gsize) data_len, error);
+  return seal_and_write (self, path, p8, error);
 
 fail:
   ERR_clear_error ();
   g_set_error_literal (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_CRYPTO,
-                       "Cannot encrypt the TMK");
+                       "Cannot encode the TMK");
   return FALSE;
 }
 
@@ -430,6 +433,23 @@ invalid:
   return NULL;
 }
 
+/* The TMK's check value, computed on the host (the key is here anyway). */
+static char *
+tmk_kcv (PpTmkType              type,
+         const PpSecureBuffer  *key,
+         GError               **error)
+{
+  g_autoptr(GError) kcv_error = NULL;
+  PpKeyAlgorithm alg = pp_tmk_type_get_algorithm (type);
+  char *kcv;
+
+  kcv = pp_kcv_compute (alg, key, pp_kcv_default_length (alg), &kcv_error);
+  if (kcv == NULL)
+    g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_CRYPTO,
+                 "Cannot compute the TMK check value: %s", kcv_error->message);
+  return kcv;
+}
+
 static char *
 soft_generate_tmk (PpKeyStore    *store,
                    const char    *label,
@@ -439,24 +459,18 @@ soft_generate_tmk (PpKeyStore    *store,
 {
   PpKeyStoreSoft *self = PP_KEY_STORE_SOFT (store);
   g_autofree char *path = file_path (self, label, ".tmk.pem");
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
+  G_GNUC_UNUSED g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
   g_autoptr(PpSecureBuffer) key = NULL;
-  g_autoptr(GError) kcv_error = NULL;
   char *kcv;
-  PpKeyAlgorithm alg = pp_tmk_type_get_algorithm (type);
 
   if (!refuse_existing (path, label, error))
     return NULL;
   key = random_tmk (type, error);
   if (key == NULL)
     return NULL;
-  kcv = pp_kcv_compute (alg, key, pp_kcv_default_length (alg), &kcv_error);
+  kcv = tmk_kcv (type, key, error);
   if (kcv == NULL)
-    {
-      g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_CRYPTO,
-                   "Cannot compute the TMK check value: %s", kcv_error->message);
-      return NULL;
-    }
+    return NULL;
   if (!write_tmk (self, path, type, key, error))
     {
       g_free (kcv);
@@ -481,22 +495,15 @@ soft_get_tmk_kcv (PpKeyStore  *store,
                   GError     **error)
 {
   g_autoptr(PpSecureBuffer) key = NULL;
-  g_autoptr(GError) kcv_error = NULL;
   PpTmkType type;
-  PpKeyAlgorithm alg;
   char *kcv;
 
   key = read_tmk (PP_KEY_STORE_SOFT (store), label, &type, error);
   if (key == NULL)
     return NULL;
-  alg = pp_tmk_type_get_algorithm (type);
-  kcv = pp_kcv_compute (alg, key, pp_kcv_default_length (alg), &kcv_error);
+  kcv = tmk_kcv (type, key, error);
   if (kcv == NULL)
-    {
-      g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_CRYPTO,
-                   "Cannot compute the TMK check value: %s", kcv_error->message);
-      return NULL;
-    }
+    return NULL;
   if (out_type != NULL)
     *out_type = type;
   return kcv;

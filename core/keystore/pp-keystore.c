@@ -12,12 +12,11 @@
 
 #include "pp-keystore.h"
 #include "pp-keystore-private.h"
+#include "pp-openssl-types.h"
 
 G_DEFINE_QUARK (pp-keystore-error-quark, pp_keystore_error)
 
 G_DEFINE_INTERFACE (PpKeyStore, pp_key_store, G_TYPE_OBJECT)
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_PKEY, EVP_PKEY_free)
 
 static void
 pp_key_store_default_init (PpKeyStoreInterface *iface)

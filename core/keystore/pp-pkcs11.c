@@ -14,12 +14,7 @@
 #include <openssl/param_build.h>
 
 #include "pp-keystore-private.h"
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (BIGNUM, BN_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (OSSL_PARAM_BLD, OSSL_PARAM_BLD_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (OSSL_PARAM, OSSL_PARAM_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_PKEY_CTX, EVP_PKEY_CTX_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (P11KitUri, p11_kit_uri_free)
+#include "pp-openssl-types.h"
 
 void
 pp_p11_set_error (GError     **error,
@@ -146,6 +141,23 @@ token_login (PpP11Token  *self,
   else
     pp_p11_set_error (error, rv, "Login to the token failed");
   return FALSE;
+}
+
+P11KitUri *
+pp_p11_uri_parse (const char  *uri_string,
+                  GError     **error)
+{
+  g_autoptr(P11KitUri) uri = p11_kit_uri_new ();
+  int ret;
+
+  ret = p11_kit_uri_parse (uri_string, P11_KIT_URI_FOR_ANY, uri);
+  if (ret != P11_KIT_URI_OK)
+    {
+      g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_INVALID_URI,
+                   "Invalid PKCS#11 URI: %s", p11_kit_uri_message (ret));
+      return NULL;
+    }
+  return g_steal_pointer (&uri);
 }
 
 PpP11Token *
@@ -521,7 +533,7 @@ pp_signer_new_for_pkcs11_uri (const char  *uri_string,
                               const char  *pin,
                               GError     **error)
 {
-  g_autoptr(P11KitUri) uri = p11_kit_uri_new ();
+  g_autoptr(P11KitUri) uri = NULL;
   PpP11Token *token;
   CK_ATTRIBUTE *attrs;
   CK_ULONG n_attrs = 0;
@@ -531,15 +543,10 @@ pp_signer_new_for_pkcs11_uri (const char  *uri_string,
   gboolean named = FALSE;
   CK_OBJECT_HANDLE key;
   PpSigner *signer;
-  int ret;
 
-  ret = p11_kit_uri_parse (uri_string, P11_KIT_URI_FOR_ANY, uri);
-  if (ret != P11_KIT_URI_OK)
-    {
-      g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_INVALID_URI,
-                   "Invalid PKCS#11 URI: %s", p11_kit_uri_message (ret));
-      return NULL;
-    }
+  uri = pp_p11_uri_parse (uri_string, error);
+  if (uri == NULL)
+    return NULL;
 
   tmpl[n_tmpl++] = (CK_ATTRIBUTE) { CKA_CLASS, &klass, sizeof klass };
   attrs = p11_kit_uri_get_attributes (uri, &n_attrs);

@@ -14,10 +14,7 @@
 
 #include "pp-keystore.h"
 #include "pp-keystore-private.h"
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (BIO, BIO_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_PKEY, EVP_PKEY_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_MD_CTX, EVP_MD_CTX_free)
+#include "pp-openssl-types.h"
 
 struct _PpSigner
 {
@@ -77,6 +74,7 @@ pp_signer_new_for_p11 (PpP11Token        *token,
                        GError           **error)
 {
   g_autoptr(GBytes) key_type = NULL;
+  g_autoptr(GBytes) modulus = NULL;
   PpSigner *self;
   CK_MECHANISM_TYPE mechanism;
 
@@ -88,6 +86,17 @@ pp_signer_new_for_p11 (PpP11Token        *token,
     {
       g_set_error_literal (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_INVALID_KEY,
                            "The KDH key on the token is not an RSA key");
+      return NULL;
+    }
+
+  modulus = pp_p11_get_attribute (token, key, CKA_MODULUS, error);
+  if (modulus == NULL)
+    return NULL;
+  if (g_bytes_get_size (modulus) * 8 < MIN_RSA_BITS)
+    {
+      g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_INVALID_KEY,
+                   "The KDH key on the token has %" G_GSIZE_FORMAT " bits; "
+                   "at least %d are required", g_bytes_get_size (modulus) * 8, MIN_RSA_BITS);
       return NULL;
     }
 

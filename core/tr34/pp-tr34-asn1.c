@@ -14,6 +14,7 @@
 
 #include <openssl/crypto.h>
 
+#include "pp-openssl-types.h"
 #include "pp-tr34-private.h"
 
 const guint8 pp_oid_data[9]            = { 0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x07, 0x01 };

@@ -15,6 +15,7 @@
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
 
+#include "pp-openssl-types.h"
 #include "pp-tr34-private.h"
 
 struct _PpTr34Kdh

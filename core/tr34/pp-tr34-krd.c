@@ -18,6 +18,7 @@
 #include <openssl/x509v3.h>
 
 #include "pp-hex.h"
+#include "pp-openssl-types.h"
 #include "pp-tr34-private.h"
 
 struct _PpTr34KrdState

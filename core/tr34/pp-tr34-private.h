@@ -10,7 +10,6 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-#include "pp-openssl-types.h"
 #include "pp-tr34.h"
 
 G_BEGIN_DECLS

@@ -18,11 +18,10 @@
 
 #include <openssl/crypto.h>
 
+#include "pp-openssl-types.h"
 #include "pp-tr34-private.h"
 
 G_DEFINE_QUARK (pp-tr34-error-quark, pp_tr34_error)
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (EVP_CIPHER_CTX, EVP_CIPHER_CTX_free)
 
 const char *
 pp_tr34_profile_to_string (PpTr34Profile profile)

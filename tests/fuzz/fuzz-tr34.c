@@ -18,6 +18,7 @@
 
 #include <openssl/pem.h>
 
+#include "pp-openssl-types.h"
 #include "pp-tr34-private.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);

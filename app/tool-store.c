@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * tool-store.c: opening the store for posprov-tool.
+ */
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "tool-common.h"
+#include "tool-store.h"
+
+PpStore *
+pp_tool_open_store (const char *db_path,
+                    gboolean    must_exist)
+{
+  g_autofree char *default_path = NULL;
+  g_autoptr(GError) error = NULL;
+  PpStore *store;
+
+  if (db_path == NULL)
+    db_path = default_path = pp_tool_default_db_path ();
+
+  if (must_exist && !g_file_test (db_path, G_FILE_TEST_EXISTS))
+    {
+      pp_tool_fail (_("no store at %s (import terminals first, or give the right --db PATH)"),
+                    db_path);
+      return NULL;
+    }
+
+  store = pp_store_open (db_path, &error);
+  if (store == NULL)
+    {
+      pp_tool_fail ("%s: %s", db_path, error->message);
+      return NULL;
+    }
+
+  return store;
+}

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * pp-password.h: slow, salted password hashes (scrypt via OpenSSL EVP_KDF).
+ *
+ * Encoded form: "scrypt$N$r$p$salt_b64$hash_b64", N the cost (a power of two,
+ * 32768 by default), r = 8, p = 1, a 16-byte random salt and a 32-byte hash,
+ * both standard base64. Verification re-derives with the stored parameters
+ * and compares with CRYPTO_memcmp.
+ */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define PP_PASSWORD_ERROR (pp_password_error_quark ())
+
+typedef enum {
+  PP_PASSWORD_ERROR_FORMAT,    /* not an encoded hash this module understands */
+  PP_PASSWORD_ERROR_CRYPTO,    /* OpenSSL failed (out of memory, ...) */
+  PP_PASSWORD_ERROR_MISMATCH,  /* wrong password */
+} PpPasswordError;
+
+#define PP_PASSWORD_DEFAULT_LOG2_N 15
+#define PP_PASSWORD_MIN_LOG2_N     4
+#define PP_PASSWORD_MAX_LOG2_N     20
+
+GQuark    pp_password_error_quark    (void);
+
+/* scrypt with N = 2^15. */
+char     *pp_password_hash           (const char  *password,
+                                      GError     **error);
+/* scrypt with N = 2^@log2_n (PP_PASSWORD_MIN_LOG2_N..MAX). Lower than the default
+ * only in tests, where speed matters more than strength. */
+char     *pp_password_hash_with_cost (const char  *password,
+                                      guint        log2_n,
+                                      GError     **error);
+/* TRUE if @password matches @encoded; FALSE with PP_PASSWORD_ERROR_MISMATCH if not,
+ * PP_PASSWORD_ERROR_FORMAT if @encoded is malformed. */
+gboolean  pp_password_verify         (const char  *password,
+                                      const char  *encoded,
+                                      GError     **error);
+
+G_END_DECLS

@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * pp-store-private.h: what the store's own files share: the instance struct,
+ * transaction helpers and the audit append that runs inside the caller's
+ * transaction. Not for use outside core/store.
+ */
+#pragma once
+
+#include <sqlite3.h>
+
+#include "pp-store.h"
+
+G_BEGIN_DECLS
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (sqlite3_stmt, sqlite3_finalize)
+
+struct _PpStore
+{
+  GObject parent_instance;
+
+  char *path;
+  sqlite3 *db;
+  int schema_version;
+};
+
+#define PP_TERMINAL_COLUMNS \
+  "serial, vendor, model, state, cert_fingerprint, mid, tid, program_version, kcv, " \
+  "created_at, updated_at"
+
+PpTerminal   *pp_terminal_new_from_stmt (sqlite3_stmt *stmt);
+
+gint64        pp_store_now              (void);
+
+/* Sets @error from the connection's last failure (BUSY, constraint, ...). */
+void          pp_store_set_sql_error    (PpStore     *self,
+                                         GError     **error,
+                                         const char  *what);
+sqlite3_stmt *pp_store_prepare          (PpStore     *self,
+                                         const char  *sql,
+                                         GError     **error);
+gboolean      pp_store_exec             (PpStore     *self,
+                                         const char  *sql,
+                                         GError     **error);
+
+/* BEGIN IMMEDIATE: takes the write lock up front so read-then-write inside
+ * the transaction cannot race another connection. */
+gboolean      pp_store_begin            (PpStore     *self,
+                                         GError     **error);
+gboolean      pp_store_commit           (PpStore     *self,
+                                         GError     **error);
+void          pp_store_rollback         (PpStore     *self);
+
+/* Appends one journal entry; call inside an open transaction. Takes
+ * ownership of @detail (a JSON object, may be NULL). */
+gboolean      pp_store_audit_append     (PpStore     *self,
+                                         const char  *actor,
+                                         const char  *action,
+                                         const char  *subject,
+                                         JsonNode    *detail,
+                                         GError     **error);
+
+/* Settings table; returns @fallback when unset. */
+char         *pp_store_get_setting      (PpStore     *self,
+                                         const char  *key,
+                                         const char  *fallback,
+                                         GError     **error);
+gboolean      pp_store_put_setting      (PpStore     *self,
+                                         const char  *key,
+                                         const char  *value,
+                                         GError     **error);
+
+/* Reads the current state of @serial (upper case). NOT_FOUND if absent. */
+gboolean      pp_store_read_state       (PpStore         *self,
+                                         const char      *serial,
+                                         PpTerminalState *out_state,
+                                         GError         **error);
+/* Checks and writes a state change inside the open transaction. */
+gboolean      pp_store_move_terminal    (PpStore         *self,
+                                         const char      *serial,
+                                         PpTerminalState  to,
+                                         GError         **error);
+
+/* Issues the next MID or TID (@kind "mid" or "tid") under the configured
+ * prefix, inside the open transaction, and records it as issued. */
+gboolean      pp_store_issue_number     (PpStore         *self,
+                                         const char      *kind,
+                                         char             out[16],
+                                         GError         **error);
+
+/* Reads a user (NOT_FOUND if absent); @hash_out (optional) gets the stored hash. */
+PpUser       *pp_store_lookup_user      (PpStore         *self,
+                                         const char      *username,
+                                         char           **hash_out,
+                                         GError         **error);
+/* Inserts an already hashed user and journals it, inside the open transaction. */
+gboolean      pp_store_insert_user      (PpStore         *self,
+                                         const char      *username,
+                                         const char      *display_name,
+                                         PpUserRole       role,
+                                         const char      *password_hash,
+                                         const char      *actor,
+                                         GError         **error);
+
+/* Idempotency: records @request_id (nullable: no-op) for @action on @subject
+ * inside the open transaction. A second call with the same id, action and
+ * subject sets *out_replayed (the caller then changes nothing); the same id
+ * for something else is DUPLICATE. */
+gboolean      pp_store_claim_request    (PpStore         *self,
+                                         const char      *request_id,
+                                         const char      *action,
+                                         const char      *subject,
+                                         gboolean        *out_replayed,
+                                         GError         **error);
+
+G_END_DECLS

@@ -1,0 +1,357 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * pp-store.h: the provisioning domain store (terminal register, merchants,
+ * work orders, approvals, users, audit journal) over one SQLite file.
+ *
+ * One PpStore per thread; two threads use two PpStore on the same file.
+ * Every verb that changes data runs in one BEGIN IMMEDIATE transaction and
+ * appends its audit entry inside that same transaction: either the change
+ * and its journal entry are both stored, or neither is.
+ */
+#pragma once
+
+#include <gio/gio.h>
+#include <json-glib/json-glib.h>
+
+#include "pp-merchant.h"
+#include "pp-terminal.h"
+#include "pp-user.h"
+#include "pp-work-order.h"
+
+G_BEGIN_DECLS
+
+#define PP_STORE_ERROR (pp_store_error_quark ())
+typedef enum {
+  PP_STORE_ERROR_OPEN,            /* cannot open / not a database */
+  PP_STORE_ERROR_NEWER_SCHEMA,    /* "database schema version N is newer than this posprov (M)" */
+  PP_STORE_ERROR_SQL,             /* unexpected SQLite failure */
+  PP_STORE_ERROR_NOT_FOUND,       /* no such serial / order / user */
+  PP_STORE_ERROR_DUPLICATE,       /* serial already registered, etc. */
+  PP_STORE_ERROR_ILLEGAL_TRANSITION, /* message names current state and transition */
+  PP_STORE_ERROR_INVALID,         /* field validation failed; message names the field */
+  PP_STORE_ERROR_PERMISSION,      /* wrong role, self-approval, bad password */
+  PP_STORE_ERROR_BUSY,
+  PP_STORE_ERROR_KCV_MISMATCH,    /* reported KCV differs from the expected one */
+} PpStoreError;
+
+GQuark pp_store_error_quark (void);
+
+#define PP_TYPE_STORE (pp_store_get_type ())
+G_DECLARE_FINAL_TYPE (PpStore, pp_store, PP, STORE, GObject)
+
+/* Opens/creates the SQLite file (parent dirs created), WAL, foreign keys, busy timeout,
+ * applies migrations. One PpStore per thread; two threads = two PpStore on the same file. */
+PpStore    *pp_store_open               (const char  *path,
+                                         GError     **error);
+const char *pp_store_get_path           (PpStore     *self);
+int         pp_store_get_schema_version (PpStore     *self);
+/* Highest migration this build knows. */
+int         pp_store_get_supported_schema_version (void);
+
+/* Terminal intake (asset import). All rows in ONE transaction: either all are added or none
+ * (then error says which serial failed, e.g. duplicate). New terminals enter as "in_stock".
+ * Writes one audit entry per call. */
+typedef struct {
+  const char *serial;   /* validated with pp_validate_serial, stored upper case */
+  const char *vendor;
+  const char *model;
+} PpTerminalIntake;
+
+gboolean    pp_store_add_terminals (PpStore                *self,
+                                    const PpTerminalIntake *rows,
+                                    guint                   n_rows,
+                                    const char             *actor,
+                                    GError                **error);
+/* Same, entering as @initial_state: PP_TERMINAL_STATE_RECEIVED (delivered, not yet
+ * checked into stock) or PP_TERMINAL_STATE_IN_STOCK; any other is PP_STORE_ERROR_INVALID. */
+gboolean    pp_store_add_terminals_in_state (PpStore                *self,
+                                             const PpTerminalIntake *rows,
+                                             guint                   n_rows,
+                                             PpTerminalState         initial_state,
+                                             const char             *actor,
+                                             GError                **error);
+gboolean    pp_store_has_terminal  (PpStore                *self,
+                                    const char             *serial,
+                                    gboolean               *out_exists,
+                                    GError                **error);
+PpTerminal *pp_store_get_terminal  (PpStore                *self,
+                                    const char             *serial,
+                                    GError                **error); /* NOT_FOUND */
+
+/* Listing for the inventory and the tool. serial_search: NULL/"" = all; else case-insensitive
+ * substring. state: PP_TERMINAL_STATE_ANY or one state. Ordered by serial. */
+guint       pp_store_count_terminals (PpStore         *self,
+                                      const char      *serial_search,
+                                      PpTerminalState  state,
+                                      GError         **error);
+GPtrArray  *pp_store_list_terminals  (PpStore         *self,
+                                      const char      *serial_search,
+                                      PpTerminalState  state,
+                                      guint            offset,
+                                      guint            limit,
+                                      GError         **error);  /* element-type PpTerminal, owned */
+
+/* Same, choosing how serial_search matches: SUBSTRING (as above) or PREFIX (the serial
+ * starts with it, case-insensitive; answered from an index range, fast on any size). */
+typedef enum {
+  PP_SERIAL_MATCH_SUBSTRING,
+  PP_SERIAL_MATCH_PREFIX,
+} PpSerialMatch;
+
+guint       pp_store_count_terminals_full (PpStore         *self,
+                                           const char      *serial_search,
+                                           PpSerialMatch    match,
+                                           PpTerminalState  state,
+                                           GError         **error);
+GPtrArray  *pp_store_list_terminals_full  (PpStore         *self,
+                                           const char      *serial_search,
+                                           PpSerialMatch    match,
+                                           PpTerminalState  state,
+                                           guint            offset,
+                                           guint            limit,
+                                           GError         **error);
+
+/* Moves one terminal along the lifecycle (see pp-terminal.h) and journals it.
+ * Illegal moves fail with PP_STORE_ERROR_ILLEGAL_TRANSITION, e.g.
+ * "terminal ABC123 is installed; cannot go installed -> keyed". @reason may be NULL. */
+gboolean    pp_store_transition_terminal (PpStore         *self,
+                                          const char      *serial,
+                                          PpTerminalState  to,
+                                          const char      *actor,
+                                          const char      *reason,
+                                          GError         **error);
+
+/* Same with an idempotency key (nullable) for requests replayed over a network: the
+ * first call with @request_id does the move; a repeat with the same id, serial and
+ * target state returns TRUE and changes nothing; the same id for another serial or
+ * state is PP_STORE_ERROR_DUPLICATE. */
+gboolean    pp_store_transition_terminal_full (PpStore         *self,
+                                               const char      *serial,
+                                               PpTerminalState  to,
+                                               const char      *actor,
+                                               const char      *reason,
+                                               const char      *request_id,
+                                               GError         **error);
+
+/* Records the SHA-256 fingerprint (64 hex digits, any case; stored upper case) of the
+ * terminal's device certificate once it has proved it holds the matching key. INVALID for
+ * a malformed fingerprint, ILLEGAL_TRANSITION for a retired terminal. */
+gboolean    pp_store_set_terminal_certificate (PpStore         *self,
+                                               const char      *serial,
+                                               const char      *fingerprint,
+                                               const char      *actor,
+                                               GError         **error);
+
+/* ---- merchants and merchant-terminal numbers ----
+ * MID = prefix + sequence + Luhn digit (15 digits), TID likewise (8 digits); see
+ * pp-mtn.h and docs/merchant-terminal-numbers.md. The prefixes are store settings;
+ * the defaults are MID "8981000" (institution 898, branch 1000: 7 sequence digits,
+ * 10 million merchants) and TID "1" (6 sequence digits, a million terminals). Each
+ * prefix has its own counter; every number ever issued is recorded and never reissued. */
+#define PP_STORE_DEFAULT_MID_PREFIX "8981000"
+#define PP_STORE_DEFAULT_TID_PREFIX "1"
+
+char       *pp_store_get_mid_prefix   (PpStore     *self);
+char       *pp_store_get_tid_prefix   (PpStore     *self);
+/* NULL leaves a prefix unchanged. PP_STORE_ERROR_INVALID if a prefix is not digits
+ * or leaves no room for a sequence. */
+gboolean    pp_store_set_mtn_prefixes (PpStore     *self,
+                                       const char  *mid_prefix,
+                                       const char  *tid_prefix,
+                                       const char  *actor,
+                                       GError     **error);
+/* Issues one TID on its own (install orders issue theirs themselves). */
+char       *pp_store_issue_tid        (PpStore     *self,
+                                       const char  *actor,
+                                       GError     **error);
+
+/* Validates the fields (see pp-merchant.h), issues the merchant's MID and stores it.
+ * DUPLICATE if the registration number is already known. */
+PpMerchant *pp_store_add_merchant        (PpStore                 *self,
+                                          const PpMerchantFields  *fields,
+                                          const char              *actor,
+                                          GError                 **error);
+PpMerchant *pp_store_get_merchant        (PpStore                 *self,
+                                          gint64                   id,
+                                          GError                 **error);   /* NOT_FOUND */
+PpMerchant *pp_store_get_merchant_by_mid (PpStore                 *self,
+                                          const char              *mid,
+                                          GError                 **error);   /* NOT_FOUND */
+GPtrArray  *pp_store_list_merchants      (PpStore                 *self,
+                                          GError                 **error);   /* element-type PpMerchant */
+
+/* ---- users ----
+ * Passwords are hashed with scrypt (pp-password.h) and at least 4 characters long.
+ * add: INVALID for a bad user name (2-32 of a-z 0-9 . _ -, case-insensitive), DUPLICATE
+ * if taken. authenticate: PERMISSION "wrong user name or password" for an unknown user or
+ * a wrong password (both journalled as user.login_failed). */
+PpUser     *pp_store_add_user     (PpStore     *self,
+                                   const char  *username,
+                                   const char  *display_name,   /* NULL: the user name */
+                                   PpUserRole   role,
+                                   const char  *password,
+                                   const char  *actor,
+                                   GError     **error);
+/* Same with scrypt N = 2^@password_log2_n (pp-password.h); lower than the default
+ * only in tests. */
+PpUser     *pp_store_add_user_with_cost (PpStore     *self,
+                                         const char  *username,
+                                         const char  *display_name,
+                                         PpUserRole   role,
+                                         const char  *password,
+                                         guint        password_log2_n,
+                                         const char  *actor,
+                                         GError     **error);
+PpUser     *pp_store_get_user     (PpStore     *self,
+                                   const char  *username,
+                                   GError     **error);   /* NOT_FOUND */
+GPtrArray  *pp_store_list_users   (PpStore     *self,
+                                   GError     **error);   /* element-type PpUser */
+PpUser     *pp_store_authenticate (PpStore     *self,
+                                   const char  *username,
+                                   const char  *password,
+                                   GError     **error);
+gboolean    pp_store_set_password (PpStore     *self,
+                                   const char  *username,
+                                   const char  *password,
+                                   const char  *actor,
+                                   GError     **error);
+
+/* ---- work orders and approvals ----
+ * Install flow, each step one transaction with its journal entry:
+ *  create_install_order: requester is a field manager or administrator; the terminal must
+ *    be in_stock (else ILLEGAL_TRANSITION naming its state) and goes pending_install; the
+ *    merchant (NOT_FOUND) and its MID and a newly issued TID are bound to it. Order: open.
+ *  decide_order: a reviewer other than the requester (else PERMISSION) approves (order
+ *    approved) or rejects (order cancelled, terminal back in_stock, unbound); either way an
+ *    approval row records requester, approver, decision, reason, time, serial, MID, TID.
+ *  order_keyed: compares the expected and the terminal-reported KCV with pp_kcv_equal;
+ *    a mismatch is KCV_MISMATCH (journalled as order.kcv_mismatch; terminal and order
+ *    unchanged); a match moves the terminal to keyed and records the KCV. Order: keyed.
+ *  order_program_installed: order keyed -> program_installed.
+ *  close_order: install: program_installed -> closed, terminal installed with the
+ *    order's program version; recycle: open -> closed, terminal recycled -> in_stock.
+ *  cancel_order: open or approved install order -> cancelled, terminal back in_stock.
+ * Recycle: create_recycle_order moves an installed terminal to recycled and clears its
+ * merchant, MID, TID and KCV (the order keeps the cleared MID/TID); close_order returns
+ * it to stock. Steps out of order are ILLEGAL_TRANSITION
+ * ("install work order 4 is open; cannot go open -> keyed"). */
+PpWorkOrder *pp_store_create_install_order   (PpStore     *self,
+                                              const char  *serial,
+                                              gint64       merchant_id,
+                                              const char  *program_version,
+                                              const char  *requester,
+                                              GError     **error);
+gboolean     pp_store_decide_order           (PpStore     *self,
+                                              gint64       order_id,
+                                              const char  *approver,
+                                              gboolean     approve,
+                                              const char  *reason,   /* nullable */
+                                              GError     **error);
+gboolean     pp_store_order_keyed            (PpStore     *self,
+                                              gint64       order_id,
+                                              const char  *expected_kcv,
+                                              const char  *reported_kcv,
+                                              const char  *actor,
+                                              GError     **error);
+gboolean     pp_store_order_program_installed (PpStore    *self,
+                                              gint64       order_id,
+                                              const char  *actor,
+                                              GError     **error);
+gboolean     pp_store_close_order            (PpStore     *self,
+                                              gint64       order_id,
+                                              const char  *actor,
+                                              GError     **error);
+gboolean     pp_store_cancel_order           (PpStore     *self,
+                                              gint64       order_id,
+                                              const char  *actor,
+                                              const char  *reason,   /* nullable */
+                                              GError     **error);
+PpWorkOrder *pp_store_create_recycle_order   (PpStore     *self,
+                                              const char  *serial,
+                                              const char  *requester,
+                                              const char  *reason,   /* nullable */
+                                              GError     **error);
+PpWorkOrder *pp_store_get_order              (PpStore     *self,
+                                              gint64       order_id,
+                                              GError     **error);   /* NOT_FOUND */
+/* @serial NULL: all orders. element-type PpWorkOrder, by id. */
+GPtrArray   *pp_store_list_orders            (PpStore     *self,
+                                              const char  *serial,
+                                              GError     **error);
+/* element-type PpApproval, oldest first. */
+GPtrArray   *pp_store_list_approvals         (PpStore     *self,
+                                              gint64       order_id,
+                                              GError     **error);
+
+/* Demo data on first start: n terminals spread over the states, demo merchants, and demo
+ * users "alice" (field manager), "bob" (reviewer), "carol" (administrator) with password
+ * "demo" (demo only: never use these accounts on a real station). Idempotent: does nothing
+ * if already seeded. */
+gboolean    pp_store_seed_demo (PpStore *self,
+                                guint    n_terminals,
+                                GError **error);
+gboolean    pp_store_is_demo   (PpStore *self);  /* TRUE once seeded */
+/* Seeds in a worker thread (over its own connection to the same file), for a first start
+ * that must not block the main loop. */
+void        pp_store_seed_demo_async  (PpStore             *self,
+                                       guint                n_terminals,
+                                       GCancellable        *cancellable,
+                                       GAsyncReadyCallback  callback,
+                                       gpointer             user_data);
+gboolean    pp_store_seed_demo_finish (PpStore             *self,
+                                       GAsyncResult        *result,
+                                       GError             **error);
+
+/* Audit journal: append-only; entry seq n (1, 2, 3, ... without gaps) stores
+ *   hash_n = hex (SHA-256 (canonical (seq, time, actor, action, subject, detail, prev_hash)))
+ * where prev_hash is hash_(n-1) (64 zeros for n = 1) and canonical() writes each field as a
+ * netstring "<decimal byte length>:<bytes>," (integers in decimal), so no two different
+ * entries serialise alike. The last seq and hash are also kept in a one-row head table.
+ *
+ * verify walks the entries by seq and reports, as *out_first_bad_seq, the first of:
+ *  - a missing seq (an entry was deleted, also at the end of the journal): the deleted seq;
+ *  - an entry whose stored hash does not match its fields (edited, or moved to another
+ *    seq, e.g. two entries swapped): that entry's seq;
+ *  - an entry whose prev_hash differs from the previous entry's hash (the previous entry
+ *    was rewritten with a fresh hash): the previous entry's seq.
+ * So: editing entry k reports k; deleting entry k reports k; swapping entries j < k reports j.
+ * Returns TRUE if intact; else FALSE with PP_STORE_ERROR_INVALID describing the problem.
+ * out_n_entries = entries checked. Both out parameters are optional. */
+gboolean    pp_store_audit_verify (PpStore  *self,
+                                   gint64   *out_first_bad_seq,
+                                   guint64  *out_n_entries,
+                                   GError  **error);
+
+/* The same in a worker thread over its own connection. */
+void        pp_store_audit_verify_async  (PpStore             *self,
+                                          GCancellable        *cancellable,
+                                          GAsyncReadyCallback  callback,
+                                          gpointer             user_data);
+gboolean    pp_store_audit_verify_finish (PpStore             *self,
+                                          GAsyncResult        *result,
+                                          gint64              *out_first_bad_seq,
+                                          guint64             *out_n_entries,
+                                          GError             **error);
+
+/* One journal entry as stored (detail is the JSON text). */
+typedef struct {
+  gint64 seq;
+  gint64 time;      /* unix seconds */
+  char  *actor;
+  char  *action;    /* "terminal.intake", "order.approve", ... */
+  char  *subject;
+  char  *detail;
+  char  *hash;
+} PpAuditEntry;
+
+void        pp_audit_entry_free    (PpAuditEntry *entry);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PpAuditEntry, pp_audit_entry_free)
+
+/* Entries with seq > @after_seq, oldest first, at most @limit. element-type PpAuditEntry. */
+GPtrArray  *pp_store_list_audit    (PpStore  *self,
+                                    gint64    after_seq,
+                                    guint     limit,
+                                    GError  **error);
+
+G_END_DECLS

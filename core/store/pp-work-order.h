@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * pp-work-order.h: install and recycle work orders and their approvals.
+ */
+#pragma once
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+G_BEGIN_DECLS
+
+typedef enum {
+  PP_WORK_ORDER_KIND_INSTALL,   /* "install" */
+  PP_WORK_ORDER_KIND_RECYCLE,   /* "recycle" */
+} PpWorkOrderKind;
+
+/* Install: open -> approved -> keyed -> program_installed -> closed,
+ *          open | approved -> cancelled (also when the reviewer rejects).
+ * Recycle: open -> closed. */
+typedef enum {
+  PP_WORK_ORDER_STATE_OPEN,               /* "open" */
+  PP_WORK_ORDER_STATE_APPROVED,           /* "approved" */
+  PP_WORK_ORDER_STATE_KEYED,              /* "keyed" */
+  PP_WORK_ORDER_STATE_PROGRAM_INSTALLED,  /* "program_installed" */
+  PP_WORK_ORDER_STATE_CLOSED,             /* "closed" */
+  PP_WORK_ORDER_STATE_CANCELLED,          /* "cancelled" */
+  PP_N_WORK_ORDER_STATES,
+} PpWorkOrderState;
+
+const char *pp_work_order_kind_to_string    (PpWorkOrderKind   kind);
+const char *pp_work_order_state_to_string   (PpWorkOrderState  state);
+gboolean    pp_work_order_state_from_string (const char       *s,
+                                             PpWorkOrderState *out);
+const char *pp_work_order_state_get_label   (PpWorkOrderState  state);   /* translated */
+gboolean    pp_work_order_state_can_transition (PpWorkOrderKind  kind,
+                                                PpWorkOrderState from,
+                                                PpWorkOrderState to);
+
+typedef struct {
+  gint64           id;
+  PpWorkOrderKind  kind;
+  PpWorkOrderState state;
+  char            *serial;
+  gint64           merchant_id;      /* 0 if none */
+  char            *mid;              /* install: bound MID; recycle: the MID it cleared */
+  char            *tid;              /* likewise */
+  char            *program_version;  /* install: the version to push */
+  char            *kcv;              /* install: KCV confirmed when keyed */
+  char            *requester;
+  char            *reason;
+  gint64           created_at;
+  gint64           updated_at;
+} PpWorkOrder;
+
+void      pp_work_order_free    (PpWorkOrder       *order);
+JsonNode *pp_work_order_to_json (const PpWorkOrder *order);
+
+/* One decision of a reviewer, with exactly what was approved. */
+typedef struct {
+  gint64   id;
+  gint64   order_id;
+  char    *requester;
+  char    *approver;
+  gboolean approved;      /* decision: approved or rejected */
+  char    *reason;        /* nullable */
+  gint64   decided_at;
+  char    *serial;
+  char    *mid;
+  char    *tid;
+} PpApproval;
+
+void      pp_approval_free      (PpApproval        *approval);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PpWorkOrder, pp_work_order_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PpApproval, pp_approval_free)
+
+G_END_DECLS

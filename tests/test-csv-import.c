@@ -1,0 +1,305 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * test-csv-import.c: the asset-intake CSV reader: good files in every
+ * encoding variant a spreadsheet produces, and each kind of bad row
+ * reported on its own line number.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include <glib/gstdio.h>
+
+#include "pp-csv-import.h"
+#include "pp-test-util.h"
+
+static PpCsvRow *
+row_at (PpCsvImport *import,
+        guint        i)
+{
+  g_assert_cmpuint (i, <, import->rows->len);
+  return g_ptr_array_index (import->rows, i);
+}
+
+static PpCsvProblem *
+problem_at (PpCsvImport *import,
+            guint        i)
+{
+  g_assert_cmpuint (i, <, import->problems->len);
+  return g_ptr_array_index (import->problems, i);
+}
+
+static void
+assert_row (PpCsvImport *import,
+            guint        i,
+            guint        line,
+            const char  *serial,
+            const char  *vendor,
+            const char  *model)
+{
+  PpCsvRow *row = row_at (import, i);
+
+  g_assert_cmpuint (row->line, ==, line);
+  g_assert_cmpstr (row->serial, ==, serial);
+  g_assert_cmpstr (row->vendor, ==, vendor);
+  g_assert_cmpstr (row->model, ==, model);
+}
+
+static void
+assert_problem (PpCsvImport      *import,
+                guint             i,
+                guint             line,
+                PpCsvImportError  code,
+                const char       *needle)
+{
+  PpCsvProblem *problem = problem_at (import, i);
+
+  g_assert_cmpuint (problem->line, ==, line);
+  g_assert_cmpint (problem->code, ==, code);
+  if (strstr (problem->message, needle) == NULL)
+    g_error ("problem on line %u: “%s” lacks “%s”", line, problem->message, needle);
+}
+
+static void
+test_good_file (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpCsvImport) import = pp_csv_import_parse (
+    "serial,vendor,model\n"
+    "pax-a920-0001,PAX,A920\n"
+    "NL-V240M-77,Newland,V240m\n"
+    "\n", -1, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (import->rows->len, ==, 2);
+  g_assert_cmpuint (import->problems->len, ==, 0);
+  /* serials are stored upper case */
+  assert_row (import, 0, 2, "PAX-A920-0001", "PAX", "A920");
+  assert_row (import, 1, 3, "NL-V240M-77", "Newland", "V240m");
+}
+
+static void
+test_bom_crlf_reordered (void)
+{
+  g_autoptr(GError) error = NULL;
+  /* What a spreadsheet on Windows saves: BOM, CRLF, its own column order. */
+  g_autoptr(PpCsvImport) import = pp_csv_import_parse (
+    "\xef\xbb\xbfModel,Serial,Vendor\r\n"
+    "A920,SN0001,PAX\r\n"
+    "V240m,SN0002,\xe6\x96\xb0\xe5\xa4\xa7\xe9\x99\x86\r\n", -1, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (import->problems->len, ==, 0);
+  g_assert_cmpuint (import->rows->len, ==, 2);
+  assert_row (import, 0, 2, "SN0001", "PAX", "A920");
+  assert_row (import, 1, 3, "SN0002", "新大陆", "V240m");
+}
+
+static void
+test_quotes (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpCsvImport) import = pp_csv_import_parse (
+    "serial,vendor,model\n"
+    "\"SN0001\",\"Verifone, Inc.\",\"V200c \"\"Plus\"\"\"\n"
+    "SN0002, \"Ingenico\" ,Move/5000\n"
+    "\"\",PAX,A80\n", -1, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (import->rows->len, ==, 2);
+  assert_row (import, 0, 2, "SN0001", "Verifone, Inc.", "V200c \"Plus\"");
+  assert_row (import, 1, 3, "SN0002", "Ingenico", "Move/5000");
+  g_assert_cmpuint (import->problems->len, ==, 1);
+  assert_problem (import, 0, 4, PP_CSV_IMPORT_ERROR_MISSING_FIELD, "missing field “serial”");
+}
+
+static void
+test_bad_rows (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpCsvImport) import = pp_csv_import_parse (
+    "serial,vendor,model\n"               /* 1 */
+    "SN0001,PAX,A920\n"                   /* 2 good */
+    "SN0002,PAX\n"                        /* 3 missing model */
+    "SN0003,,A920\n"                      /* 4 empty vendor */
+    "SN 0004,PAX,A920\n"                  /* 5 bad serial */
+    "SN0005,PAX,A920,extra\n"             /* 6 too many fields */
+    "sn0001,PAX,A920\n"                   /* 7 duplicate of line 2 */
+    "SN0006,PA\xff\xfe,A920\n"            /* 8 invalid UTF-8 */
+    "SN0007,\"PAX\"x,A920\n"              /* 9 text after quote */
+    "SN0008,\"Multi\nline\",A920\n"       /* 10-11 control character */
+    "S1,PAX,A920\n"                       /* 12 serial too short */
+    "SN0009,PAX,A920\n"                   /* 13 good */
+    "SN0010,\"PAX,A920\n"                 /* 14 unterminated quote */
+    "SN0011,PAX,A920\n", -1, &error);     /* swallowed by the open quote */
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (import->rows->len, ==, 2);
+  assert_row (import, 0, 2, "SN0001", "PAX", "A920");
+  assert_row (import, 1, 13, "SN0009", "PAX", "A920");
+
+  g_assert_cmpuint (import->problems->len, ==, 10);
+  assert_problem (import, 0, 3, PP_CSV_IMPORT_ERROR_MISSING_FIELD, "“model”");
+  assert_problem (import, 1, 4, PP_CSV_IMPORT_ERROR_MISSING_FIELD, "“vendor”");
+  assert_problem (import, 2, 5, PP_CSV_IMPORT_ERROR_BAD_SERIAL, "“SN 0004”");
+  assert_problem (import, 3, 6, PP_CSV_IMPORT_ERROR_TOO_MANY_FIELDS, "too many fields: 4");
+  assert_problem (import, 4, 7, PP_CSV_IMPORT_ERROR_DUPLICATE_IN_FILE, "first on line 2");
+  assert_problem (import, 5, 8, PP_CSV_IMPORT_ERROR_INVALID_UTF8, "UTF-8");
+  assert_problem (import, 6, 9, PP_CSV_IMPORT_ERROR_BAD_QUOTE, "closing quote");
+  assert_problem (import, 7, 10, PP_CSV_IMPORT_ERROR_BAD_FIELD, "“vendor”");
+  assert_problem (import, 8, 12, PP_CSV_IMPORT_ERROR_BAD_SERIAL, "4 to 32");
+  assert_problem (import, 9, 14, PP_CSV_IMPORT_ERROR_UNTERMINATED_QUOTE, "never closed");
+}
+
+static char *
+repeat (const char *unit,
+        guint       n)
+{
+  GString *s = g_string_new (NULL);
+
+  for (guint i = 0; i < n; i++)
+    g_string_append (s, unit);
+  return g_string_free (s, FALSE);
+}
+
+static void
+test_field_limits (void)
+{
+  /* The store takes at most 64 bytes; a CJK character is 3 of them. */
+  g_autofree char *cjk_21 = repeat ("\xe8\x81\x94", 21);
+  g_autofree char *cjk_22 = repeat ("\xe8\x81\x94", 22);
+  g_autofree char *ascii_64 = repeat ("A", 64);
+  g_autofree char *ascii_65 = repeat ("A", 65);
+  g_autofree char *text = g_strdup_printf ("serial,vendor,model\n"
+                                           "SN0001,%s,M\n"
+                                           "SN0002,%s,M\n"
+                                           "SN0003,V,%s\n"
+                                           "SN0004,V,%s\n"
+                                           "SN0005,\"   \",M\n",
+                                           cjk_21, cjk_22, ascii_64, ascii_65);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpCsvImport) import = pp_csv_import_parse (text, -1, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (import->rows->len, ==, 2);
+  assert_row (import, 0, 2, "SN0001", cjk_21, "M");
+  assert_row (import, 1, 4, "SN0003", "V", ascii_64);
+  g_assert_cmpuint (import->problems->len, ==, 3);
+  assert_problem (import, 0, 3, PP_CSV_IMPORT_ERROR_BAD_FIELD, "“vendor” is 66 bytes");
+  assert_problem (import, 1, 5, PP_CSV_IMPORT_ERROR_BAD_FIELD, "“model” is 65 bytes");
+  assert_problem (import, 2, 6, PP_CSV_IMPORT_ERROR_MISSING_FIELD, "“vendor”");
+}
+
+static void
+test_invalid_utf8_line_in_crlf (void)
+{
+  g_autoptr(GError) error = NULL;
+  /* Latin-1 "é" (0xE9) as an old export would write it. */
+  g_autoptr(PpCsvImport) import = pp_csv_import_parse (
+    "serial,vendor,model\r\n"
+    "SN0001,PAX,A920\r\n"
+    "SN0002,Soci\xe9t\xe9,T1\r\n"
+    "SN0003,PAX,A920\r\n", -1, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (import->rows->len, ==, 2);
+  g_assert_cmpuint (import->problems->len, ==, 1);
+  assert_problem (import, 0, 3, PP_CSV_IMPORT_ERROR_INVALID_UTF8, "UTF-8");
+}
+
+static void
+test_whole_file_errors (void)
+{
+  static const struct {
+    const char       *text;
+    PpCsvImportError  code;
+    const char       *needle;
+  } cases[] = {
+    { "", PP_CSV_IMPORT_ERROR_EMPTY, "file is empty" },
+    { "\xef\xbb\xbf", PP_CSV_IMPORT_ERROR_EMPTY, "file is empty" },
+    { "\n\r\n  \n", PP_CSV_IMPORT_ERROR_EMPTY, "file is empty" },
+    { "serial,vendor,model\n", PP_CSV_IMPORT_ERROR_NO_ROWS, "no terminals in file" },
+    { "serial,vendor,model", PP_CSV_IMPORT_ERROR_NO_ROWS, "no terminals in file" },
+    { "\xef\xbb\xbfserial,vendor,model\r\n\r\n", PP_CSV_IMPORT_ERROR_NO_ROWS, "no terminals in file" },
+    { "serial,vendor\nSN0001,PAX\n", PP_CSV_IMPORT_ERROR_BAD_HEADER, "no column “model”" },
+    { "SN0001,PAX,A920\n", PP_CSV_IMPORT_ERROR_BAD_HEADER, "unknown column “SN0001”" },
+    { "serial,vendor,model,colour\nSN0001,PAX,A920,red\n", PP_CSV_IMPORT_ERROR_BAD_HEADER, "“colour”" },
+    { "serial,serial,model\n", PP_CSV_IMPORT_ERROR_BAD_HEADER, "appears twice" },
+    { "\nserial,vendor,model\nSN0001,PAX,A920\n", PP_CSV_IMPORT_ERROR_BAD_HEADER, "first line" },
+    { "\"serial,vendor,model\n", PP_CSV_IMPORT_ERROR_UNTERMINATED_QUOTE, "line 1" },
+    { "ser\xc3ial,vendor,model\n", PP_CSV_IMPORT_ERROR_INVALID_UTF8, "line 1" },
+    { "\xff\xfes\0e\0", PP_CSV_IMPORT_ERROR_INVALID_UTF8, "UTF-16" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      gssize len = (cases[i].text[0] == '\xff') ? 6 : -1;
+      g_autoptr(PpCsvImport) import = pp_csv_import_parse (cases[i].text, len, &error);
+
+      g_test_message ("case %u", i);
+      g_assert_null (import);
+      g_assert_error (error, PP_CSV_IMPORT_ERROR, (int) cases[i].code);
+      if (strstr (error->message, cases[i].needle) == NULL)
+        g_error ("case %u: “%s” lacks “%s”", i, error->message, cases[i].needle);
+    }
+}
+
+static void
+test_reject_keeps_order (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpCsvImport) import = pp_csv_import_parse (
+    "serial,vendor,model\n"
+    "SN0001,PAX,A920\n"
+    "SN0002\n"
+    "SN0003,PAX,A920\n"
+    "SN0004\n", -1, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (import->rows->len, ==, 2);
+  pp_csv_import_reject_row (import, 1, PP_CSV_IMPORT_ERROR_DUPLICATE_IN_STORE,
+                            "serial SN0003 is already registered");
+  g_assert_cmpuint (import->rows->len, ==, 1);
+  assert_row (import, 0, 2, "SN0001", "PAX", "A920");
+  g_assert_cmpuint (import->problems->len, ==, 3);
+  assert_problem (import, 0, 3, PP_CSV_IMPORT_ERROR_MISSING_FIELD, "“vendor”");
+  assert_problem (import, 1, 4, PP_CSV_IMPORT_ERROR_DUPLICATE_IN_STORE, "SN0003");
+  assert_problem (import, 2, 5, PP_CSV_IMPORT_ERROR_MISSING_FIELD, "“vendor”");
+}
+
+static void
+test_parse_file (void)
+{
+  g_autofree char *dir = pp_test_make_tmpdir ();
+  g_autofree char *path = g_build_filename (dir, "intake.csv", NULL);
+  g_autofree char *missing = g_build_filename (dir, "absent.csv", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpCsvImport) import = NULL;
+
+  g_assert_true (g_file_set_contents (path, "serial,vendor,model\nSN0001,PAX,A920", -1, &error));
+  import = pp_csv_import_parse_file (path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (import->rows->len, ==, 1);
+  assert_row (import, 0, 2, "SN0001", "PAX", "A920");
+
+  g_assert_null (pp_csv_import_parse_file (missing, &error));
+  g_assert_error (error, PP_CSV_IMPORT_ERROR, PP_CSV_IMPORT_ERROR_READ);
+  g_assert_nonnull (strstr (error->message, "absent.csv"));
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/csv-import/good", test_good_file);
+  g_test_add_func ("/csv-import/bom-crlf-reordered", test_bom_crlf_reordered);
+  g_test_add_func ("/csv-import/quotes", test_quotes);
+  g_test_add_func ("/csv-import/bad-rows", test_bad_rows);
+  g_test_add_func ("/csv-import/field-limits", test_field_limits);
+  g_test_add_func ("/csv-import/invalid-utf8-crlf", test_invalid_utf8_line_in_crlf);
+  g_test_add_func ("/csv-import/whole-file-errors", test_whole_file_errors);
+  g_test_add_func ("/csv-import/reject-keeps-order", test_reject_keeps_order);
+  g_test_add_func ("/csv-import/parse-file", test_parse_file);
+  return g_test_run ();
+}

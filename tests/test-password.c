@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * test-password.c: scrypt password hashes: format, salt, verification,
+ * malformed input, and login through the store.
+ *
+ * The scrypt known answer is RFC 7914 section 12 (password "pleaseletmein",
+ * salt "SodiumChloride", N = 16384, r = 8, p = 1, 64 bytes).
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "pp-password.h"
+#include "pp-store.h"
+#include "pp-test-util.h"
+
+static void
+test_password_format (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *a = pp_password_hash ("correct horse", &error);
+  g_autofree char *b = NULL;
+  g_auto(GStrv) parts = NULL;
+  g_autofree guchar *salt = NULL;
+  g_autofree guchar *hash = NULL;
+  gsize salt_len, hash_len;
+
+  g_assert_no_error (error);
+  parts = g_strsplit (a, "$", -1);
+  g_assert_cmpuint (g_strv_length (parts), ==, 6);
+  g_assert_cmpstr (parts[0], ==, "scrypt");
+  g_assert_cmpstr (parts[1], ==, "32768");
+  g_assert_cmpstr (parts[2], ==, "8");
+  g_assert_cmpstr (parts[3], ==, "1");
+  salt = g_base64_decode (parts[4], &salt_len);
+  hash = g_base64_decode (parts[5], &hash_len);
+  g_assert_cmpuint (salt_len, ==, 16);
+  g_assert_cmpuint (hash_len, ==, 32);
+  g_assert_null (strstr (a, "correct horse"));
+
+  /* A fresh salt each time. */
+  b = pp_password_hash_with_cost ("correct horse", 10, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_str_has_prefix (b, "scrypt$1024$8$1$"));
+  g_assert_cmpstr (a, !=, b);
+
+  g_assert_true (pp_password_verify ("correct horse", a, &error));
+  g_assert_no_error (error);
+  g_assert_true (pp_password_verify ("correct horse", b, &error));
+  g_assert_no_error (error);
+  g_assert_false (pp_password_verify ("correct hors", a, &error));
+  g_assert_error (error, PP_PASSWORD_ERROR, PP_PASSWORD_ERROR_MISMATCH);
+  g_clear_error (&error);
+  g_assert_false (pp_password_verify ("Correct horse", b, &error));
+  g_assert_error (error, PP_PASSWORD_ERROR, PP_PASSWORD_ERROR_MISMATCH);
+  g_clear_error (&error);
+}
+
+static void
+test_password_same_salt_twice (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *a = pp_password_hash_with_cost ("demo", 8, &error);
+  g_autofree char *b = pp_password_hash_with_cost ("demo", 8, &error);
+  g_auto(GStrv) pa = g_strsplit (a, "$", -1);
+  g_auto(GStrv) pb = g_strsplit (b, "$", -1);
+
+  g_assert_cmpstr (pa[4], !=, pb[4]);
+  g_assert_cmpstr (pa[5], !=, pb[5]);
+}
+
+static void
+test_password_rfc7914 (void)
+{
+  /* RFC 7914 section 12, third vector: P = "pleaseletmein", S = "SodiumChloride",
+   * N = 16384, r = 8, p = 1, dkLen = 64. Verification re-derives with the
+   * parameters and salt in the encoded string, so a correct scrypt accepts it. */
+  static const char expected_hex[] =
+    "7023bdcb3afd7348461c06cd81fd38ebfda8fbba904f8e3ea9b543f6545da1f2"
+    "d5432955613f0fcf62d49705242a9af9e61e85dc0d651e40dfcf017b45575887";
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GByteArray) raw = g_byte_array_new ();
+  g_autofree char *salt_b64 = g_base64_encode ((const guchar *) "SodiumChloride", 14);
+  g_autofree char *hash_b64 = NULL;
+  g_autofree char *encoded = NULL;
+  g_autofree char *flipped = NULL;
+
+  for (guint i = 0; i < strlen (expected_hex); i += 2)
+    {
+      guint8 byte = (guint8) (g_ascii_xdigit_value (expected_hex[i]) * 16 +
+                              g_ascii_xdigit_value (expected_hex[i + 1]));
+      g_byte_array_append (raw, &byte, 1);
+    }
+  hash_b64 = g_base64_encode (raw->data, raw->len);
+  encoded = g_strdup_printf ("scrypt$16384$8$1$%s$%s", salt_b64, hash_b64);
+  g_assert_true (pp_password_verify ("pleaseletmein", encoded, &error));
+  g_assert_no_error (error);
+
+  raw->data[63] ^= 0x01;
+  g_free (hash_b64);
+  hash_b64 = g_base64_encode (raw->data, raw->len);
+  flipped = g_strdup_printf ("scrypt$16384$8$1$%s$%s", salt_b64, hash_b64);
+  g_assert_false (pp_password_verify ("pleaseletmein", flipped, &error));
+  g_assert_error (error, PP_PASSWORD_ERROR, PP_PASSWORD_ERROR_MISMATCH);
+}
+
+static void
+test_password_malformed (void)
+{
+  static const char * const bad[] = {
+    "",
+    "plain",
+    "scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA==",
+    "bcrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+    "scrypt$30000$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+    "scrypt$1$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+    "scrypt$2097152$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+    "scrypt$1024$0$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+    "scrypt$1024$8$x$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+    "scrypt$1024$8$1$not*base64**********==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+    "scrypt$1024$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAA",
+    "scrypt$1024$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=$extra",
+    /* 128 * 32 * 2^20 bytes: refused before any memory is taken. */
+    "scrypt$1048576$32$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr(GError) error = NULL;
+
+      g_test_message ("malformed %u", i);
+      g_assert_false (pp_password_verify ("demo", bad[i], &error));
+      g_assert_error (error, PP_PASSWORD_ERROR, PP_PASSWORD_ERROR_FORMAT);
+    }
+}
+
+static void
+test_password_store_login (void)
+{
+  g_autofree char *dir = pp_test_make_tmpdir ();
+  g_autofree char *path = g_build_filename (dir, "store.db", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpStore) store = pp_store_open (path, &error);
+  g_autoptr(PpUser) added = NULL;
+  g_autoptr(PpUser) user = NULL;
+  g_autoptr(PpUser) dup = NULL;
+
+  g_assert_no_error (error);
+  added = pp_store_add_user (store, "Dave", "Dave Wu", PP_USER_ROLE_FIELD_MANAGER, "s3cret!", "carol",
+                             &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (added->username, ==, "dave");
+  g_assert_cmpint (added->role, ==, PP_USER_ROLE_FIELD_MANAGER);
+
+  dup = pp_store_add_user (store, "DAVE", NULL, PP_USER_ROLE_REVIEWER, "whatever", "carol", &error);
+  g_assert_null (dup);
+  g_assert_error (error, PP_STORE_ERROR, PP_STORE_ERROR_DUPLICATE);
+  g_clear_error (&error);
+  g_assert_null (pp_store_add_user (store, "eve", NULL, PP_USER_ROLE_REVIEWER, "abc", "carol", &error));
+  g_assert_error (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID);
+  g_clear_error (&error);
+  g_assert_null (pp_store_add_user (store, "e v", NULL, PP_USER_ROLE_REVIEWER, "abcd", "carol", &error));
+  g_assert_error (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID);
+  g_clear_error (&error);
+
+  user = pp_store_authenticate (store, "dave", "s3cret!", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (user->display_name, ==, "Dave Wu");
+  g_clear_pointer (&user, pp_user_free);
+
+  g_assert_null (pp_store_authenticate (store, "dave", "s3cret", &error));
+  g_assert_error (error, PP_STORE_ERROR, PP_STORE_ERROR_PERMISSION);
+  g_assert_cmpstr (error->message, ==, "wrong user name or password");
+  g_clear_error (&error);
+  g_assert_null (pp_store_authenticate (store, "nobody", "s3cret!", &error));
+  g_assert_error (error, PP_STORE_ERROR, PP_STORE_ERROR_PERMISSION);
+  g_assert_cmpstr (error->message, ==, "wrong user name or password");
+  g_clear_error (&error);
+
+  g_assert_true (pp_store_set_password (store, "dave", "n3w-pass", "carol", &error));
+  g_assert_no_error (error);
+  g_assert_null (pp_store_authenticate (store, "dave", "s3cret!", &error));
+  g_assert_error (error, PP_STORE_ERROR, PP_STORE_ERROR_PERMISSION);
+  g_clear_error (&error);
+  user = pp_store_authenticate (store, "DAVE", "n3w-pass", &error);
+  g_assert_no_error (error);
+
+  /* The password itself is nowhere in the file. */
+  {
+    g_autofree char *contents = NULL;
+    gsize len;
+    g_autofree char *wal = g_strconcat (path, "-wal", NULL);
+
+    g_assert_true (g_file_get_contents (path, &contents, &len, NULL));
+    g_assert_null (g_strstr_len (contents, len, "n3w-pass"));
+    g_clear_pointer (&contents, g_free);
+    if (g_file_get_contents (wal, &contents, &len, NULL))
+      g_assert_null (g_strstr_len (contents, len, "n3w-pass"));
+  }
+
+  g_assert_true (pp_store_audit_verify (store, NULL, NULL, &error));
+  g_assert_no_error (error);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/password/format", test_password_format);
+  g_test_add_func ("/password/fresh-salt", test_password_same_salt_twice);
+  g_test_add_func ("/password/rfc7914", test_password_rfc7914);
+  g_test_add_func ("/password/malformed", test_password_malformed);
+  g_test_add_func ("/password/store-login", test_password_store_login);
+  return g_test_run ();
+}

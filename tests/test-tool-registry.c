@@ -1,0 +1,504 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * test-tool-registry.c: posprov-tool registry and audit as a user runs
+ * them: the built tool, real CSV files, a real SQLite store file; the
+ * assertions are on exit status, stdout/stderr and what the register then
+ * holds.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+#include <json-glib/json-glib.h>
+#include <sqlite3.h>
+
+#include "pp-test-util.h"
+
+typedef struct {
+  char *dir;
+  char *db;
+} Fixture;
+
+static void
+fixture_set_up (Fixture       *f,
+                gconstpointer  data)
+{
+  f->dir = pp_test_make_tmpdir ();
+  f->db = g_build_filename (f->dir, "store", "posprov.db", NULL);
+}
+
+static void
+fixture_tear_down (Fixture       *f,
+                   gconstpointer  data)
+{
+  g_free (f->dir);
+  g_free (f->db);
+}
+
+static char *
+write_csv (Fixture    *f,
+           const char *name,
+           const char *text)
+{
+  g_autoptr(GError) error = NULL;
+  char *path = g_build_filename (f->dir, name, NULL);
+
+  g_file_set_contents (path, text, -1, &error);
+  g_assert_no_error (error);
+  return path;
+}
+
+/* Runs the tool with NULL-terminated arguments. */
+static int
+run (char **out,
+     char **err,
+     ...)
+{
+  g_autoptr(GPtrArray) args = g_ptr_array_new ();
+  const char *arg;
+  va_list ap;
+  int status;
+
+  va_start (ap, err);
+  while ((arg = va_arg (ap, const char *)) != NULL)
+    g_ptr_array_add (args, (char *) arg);
+  va_end (ap);
+  g_ptr_array_add (args, NULL);
+
+  status = pp_test_run_tool ((const char * const *) args->pdata, NULL, out, err);
+  g_test_message ("exit %d; stdout: %s; stderr: %s", status,
+                  out != NULL ? *out : "-", err != NULL ? *err : "-");
+  return status;
+}
+
+static guint
+count_lines (const char *text)
+{
+  guint n = 0;
+
+  for (const char *p = text; *p != '\0'; p++)
+    if (*p == '\n')
+      n++;
+  return n;
+}
+
+static void
+assert_contains (const char *haystack,
+                 const char *needle)
+{
+  if (strstr (haystack, needle) == NULL)
+    g_error ("“%s” does not contain “%s”", haystack, needle);
+}
+
+/* The register as `registry list --json` prints it. */
+static JsonArray *
+list_json (Fixture     *f,
+           JsonParser **out_parser,
+           const char  *state)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+  JsonObject *root;
+  JsonArray *terminals;
+  int status;
+
+  if (state != NULL)
+    status = run (&out, &err, "registry", "list", "--json", "--state", state, "--db", f->db, NULL);
+  else
+    status = run (&out, &err, "registry", "list", "--json", "--db", f->db, NULL);
+  g_assert_cmpint (status, ==, 0);
+  g_assert_cmpstr (err, ==, "");
+
+  /* One JSON object, one line. */
+  g_assert_cmpuint (count_lines (out), ==, 1);
+  json_parser_load_from_data (parser, out, -1, &error);
+  g_assert_no_error (error);
+  root = json_node_get_object (json_parser_get_root (parser));
+  g_assert_nonnull (root);
+  terminals = json_object_get_array_member (root, "terminals");
+  g_assert_nonnull (terminals);
+  g_assert_cmpint (json_object_get_int_member (root, "count"), ==, json_array_get_length (terminals));
+
+  *out_parser = g_steal_pointer (&parser);
+  return terminals;
+}
+
+static void
+assert_terminal (JsonObject *t,
+                 const char *serial,
+                 const char *vendor,
+                 const char *model,
+                 const char *state)
+{
+  g_assert_cmpstr (json_object_get_string_member (t, "serial"), ==, serial);
+  g_assert_cmpstr (json_object_get_string_member (t, "vendor"), ==, vendor);
+  g_assert_cmpstr (json_object_get_string_member (t, "model"), ==, model);
+  g_assert_cmpstr (json_object_get_string_member (t, "state"), ==, state);
+}
+
+static void
+test_import_list_show (Fixture       *f,
+                       gconstpointer  data)
+{
+  /* Spreadsheet export: BOM, CRLF, own column order, quoted comma. */
+  g_autofree char *csv = write_csv (f, "intake.csv",
+    "\xef\xbb\xbfserial,model,vendor\r\n"
+    "nl-0002,V240m,Newland\r\n"
+    "PAX-0001,A920,\"PAX Technology, Ltd.\"\r\n"
+    "ING-0003,Move/5000,\xe8\x81\x94\xe8\xbf\xaa\r\n"
+    "\r\n");
+  g_autoptr(JsonParser) parser = NULL;
+  g_autoptr(JsonParser) show_parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  JsonArray *terminals;
+  JsonObject *t;
+
+  g_assert_cmpint (run (&out, &err, "registry", "import", csv, "--db", f->db, NULL), ==, 0);
+  g_assert_cmpstr (out, ==, "Imported 3 terminals\n");
+  g_assert_cmpstr (err, ==, "");
+
+  terminals = list_json (f, &parser, NULL);
+  g_assert_cmpuint (json_array_get_length (terminals), ==, 3);
+  /* ordered by serial, serials upper case */
+  assert_terminal (json_array_get_object_element (terminals, 0), "ING-0003", "联迪", "Move/5000", "in_stock");
+  assert_terminal (json_array_get_object_element (terminals, 1), "NL-0002", "Newland", "V240m", "in_stock");
+  assert_terminal (json_array_get_object_element (terminals, 2), "PAX-0001", "PAX Technology, Ltd.", "A920", "in_stock");
+  g_clear_object (&parser);
+
+  terminals = list_json (f, &parser, "in_stock");
+  g_assert_cmpuint (json_array_get_length (terminals), ==, 3);
+  g_clear_object (&parser);
+  terminals = list_json (f, &parser, "keyed");
+  g_assert_cmpuint (json_array_get_length (terminals), ==, 0);
+  g_clear_object (&parser);
+
+  /* table */
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (run (&out, &err, "registry", "list", "--db", f->db, NULL), ==, 0);
+  g_assert_cmpuint (count_lines (out), ==, 4);
+  assert_contains (out, "SERIAL");
+  assert_contains (out, "PAX-0001");
+  assert_contains (out, "PAX Technology, Ltd.");
+
+  /* show, looked up case-insensitively */
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (run (&out, &err, "registry", "show", "pax-0001", "--json", "--db", f->db, NULL), ==, 0);
+  g_assert_cmpuint (count_lines (out), ==, 1);
+  json_parser_load_from_data (show_parser, out, -1, &error);
+  g_assert_no_error (error);
+  t = json_node_get_object (json_parser_get_root (show_parser));
+  assert_terminal (t, "PAX-0001", "PAX Technology, Ltd.", "A920", "in_stock");
+
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (run (&out, &err, "registry", "show", "NL-0002", "--db", f->db, NULL), ==, 0);
+  assert_contains (out, "NL-0002");
+  assert_contains (out, "Newland");
+  assert_contains (out, "V240m");
+  assert_contains (out, "in_stock");
+
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (run (&out, &err, "registry", "show", "NOPE-9999", "--db", f->db, NULL), !=, 0);
+  g_assert_cmpstr (out, ==, "");
+  g_assert_cmpuint (count_lines (err), ==, 1);
+  assert_contains (err, "NOPE-9999");
+}
+
+static void
+test_import_bad_rows_imports_nothing (Fixture       *f,
+                                      gconstpointer  data)
+{
+  g_autofree char *csv = write_csv (f, "bad.csv",
+    "serial,vendor,model\n"
+    "SN0001,PAX,A920\n"
+    "SN0002,PAX\n"
+    "SN0003,PAX,A920\n"
+    "SN 0004,PAX,A920\n"
+    "sn0001,PAX,A920\n"
+    "SN0006,Soci\xe9t\xe9,T1\n");
+  g_autoptr(JsonParser) parser = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_auto(GStrv) lines = NULL;
+
+  g_assert_cmpint (run (&out, &err, "registry", "import", csv, "--db", f->db, NULL), !=, 0);
+  g_assert_cmpstr (out, ==, "");
+  lines = g_strsplit (err, "\n", -1);
+  /* one line per bad row, then the summary */
+  g_assert_cmpuint (g_strv_length (lines), ==, 6);
+  assert_contains (lines[0], "line 3: missing field “model”");
+  assert_contains (lines[1], "line 5: bad serial “SN 0004”");
+  assert_contains (lines[2], "line 6: duplicate serial SN0001 (first on line 2)");
+  assert_contains (lines[3], "line 7: not valid UTF-8");
+  assert_contains (lines[4], "4 bad rows, nothing imported");
+  g_assert_cmpstr (lines[5], ==, "");
+
+  g_assert_cmpuint (json_array_get_length (list_json (f, &parser, NULL)), ==, 0);
+}
+
+static void
+test_import_skip_bad (Fixture       *f,
+                      gconstpointer  data)
+{
+  g_autofree char *csv = write_csv (f, "bad.csv",
+    "serial,vendor,model\n"
+    "SN0001,PAX,A920\n"
+    "SN0002,PAX,A920,extra\n"
+    "SN0003,Newland,N910\n");
+  g_autoptr(JsonParser) parser = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  JsonArray *terminals;
+
+  g_assert_cmpint (run (&out, &err, "registry", "import", "--skip-bad", csv, "--db", f->db, NULL), ==, 0);
+  g_assert_cmpstr (out, ==, "Imported 2 terminals (1 bad row skipped)\n");
+  g_assert_cmpuint (count_lines (err), ==, 1);
+  assert_contains (err, "line 3: too many fields");
+
+  terminals = list_json (f, &parser, NULL);
+  g_assert_cmpuint (json_array_get_length (terminals), ==, 2);
+  assert_terminal (json_array_get_object_element (terminals, 0), "SN0001", "PAX", "A920", "in_stock");
+  assert_terminal (json_array_get_object_element (terminals, 1), "SN0003", "Newland", "N910", "in_stock");
+}
+
+static void
+test_import_duplicate_in_store (Fixture       *f,
+                                gconstpointer  data)
+{
+  g_autofree char *first = write_csv (f, "first.csv", "serial,vendor,model\nSN0001,PAX,A920\n");
+  g_autofree char *second = write_csv (f, "second.csv",
+                                      "serial,vendor,model\nSN0002,PAX,A920\nsn0001,PAX,A920\n");
+  g_autoptr(JsonParser) parser = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  JsonArray *terminals;
+
+  g_assert_cmpint (run (NULL, NULL, "registry", "import", first, "--db", f->db, NULL), ==, 0);
+  g_assert_cmpint (run (&out, &err, "registry", "import", second, "--db", f->db, NULL), !=, 0);
+  assert_contains (err, "line 3: serial SN0001 is already in the register");
+  assert_contains (err, "nothing imported");
+
+  terminals = list_json (f, &parser, NULL);
+  g_assert_cmpuint (json_array_get_length (terminals), ==, 1);
+  assert_terminal (json_array_get_object_element (terminals, 0), "SN0001", "PAX", "A920", "in_stock");
+}
+
+static void
+test_import_whole_file_errors (Fixture       *f,
+                               gconstpointer  data)
+{
+  static const struct { const char *text; const char *reason; } cases[] = {
+    { "", "file is empty" },
+    { "\xef\xbb\xbfserial,vendor,model\r\n", "no terminals in file" },
+    { "serial,vendor\nSN0001,PAX\n", "no column “model”" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *csv = write_csv (f, "file.csv", cases[i].text);
+      g_autofree char *out = NULL;
+      g_autofree char *err = NULL;
+
+      g_assert_cmpint (run (&out, &err, "registry", "import", csv, "--db", f->db, NULL), !=, 0);
+      g_assert_cmpstr (out, ==, "");
+      g_assert_cmpuint (count_lines (err), ==, 1);
+      assert_contains (err, cases[i].reason);
+    }
+
+  {
+    g_autofree char *missing = g_build_filename (f->dir, "absent.csv", NULL);
+    g_autofree char *err = NULL;
+
+    g_assert_cmpint (run (NULL, &err, "registry", "import", missing, "--db", f->db, NULL), !=, 0);
+    g_assert_cmpuint (count_lines (err), ==, 1);
+    assert_contains (err, "absent.csv");
+  }
+}
+
+static void
+test_list_errors (Fixture       *f,
+                  gconstpointer  data)
+{
+  g_autofree char *csv = write_csv (f, "intake.csv", "serial,vendor,model\nSN0001,PAX,A920\n");
+  g_autofree char *missing_db = g_build_filename (f->dir, "nowhere.db", NULL);
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+
+  /* a mistyped --db is not silently a new empty register */
+  g_assert_cmpint (run (&out, &err, "registry", "list", "--db", missing_db, NULL), !=, 0);
+  g_assert_cmpuint (count_lines (err), ==, 1);
+  assert_contains (err, "nowhere.db");
+  g_assert_false (g_file_test (missing_db, G_FILE_TEST_EXISTS));
+
+  g_assert_cmpint (run (NULL, NULL, "registry", "import", csv, "--db", f->db, NULL), ==, 0);
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (run (&out, &err, "registry", "list", "--state", "sold", "--db", f->db, NULL), !=, 0);
+  g_assert_cmpstr (out, ==, "");
+  g_assert_cmpuint (count_lines (err), ==, 1);
+  assert_contains (err, "“sold”");
+  assert_contains (err, "received, in_stock, pending_install, keyed, installed, recycled, quarantined, retired");
+}
+
+static sqlite3 *
+open_db (Fixture *f)
+{
+  sqlite3 *db = NULL;
+
+  g_assert_cmpint (sqlite3_open_v2 (f->db, &db, SQLITE_OPEN_READWRITE, NULL), ==, SQLITE_OK);
+  return db;
+}
+
+static void
+exec_sql (sqlite3    *db,
+          const char *sql)
+{
+  char *message = NULL;
+
+  if (sqlite3_exec (db, sql, NULL, NULL, &message) != SQLITE_OK)
+    g_error ("%s: %s", sql, message);
+}
+
+static gint64
+query_int (sqlite3    *db,
+           const char *sql)
+{
+  sqlite3_stmt *stmt = NULL;
+  gint64 value;
+
+  g_assert_cmpint (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
+  value = sqlite3_column_int64 (stmt, 0);
+  sqlite3_finalize (stmt);
+  return value;
+}
+
+static void
+test_audit_verify (Fixture       *f,
+                   gconstpointer  data)
+{
+  g_autofree char *a = write_csv (f, "a.csv", "serial,vendor,model\nSN0001,PAX,A920\n");
+  g_autofree char *b = write_csv (f, "b.csv", "serial,vendor,model\nSN0002,PAX,A920\n");
+  g_autofree char *c = write_csv (f, "c.csv", "serial,vendor,model\nSN0003,PAX,A920\n");
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *expected = NULL;
+  gint64 target;
+  guint64 n;
+  sqlite3 *db;
+
+  g_assert_cmpint (run (NULL, NULL, "registry", "import", a, "--db", f->db, NULL), ==, 0);
+  g_assert_cmpint (run (NULL, NULL, "registry", "import", b, "--db", f->db, NULL), ==, 0);
+  g_assert_cmpint (run (NULL, NULL, "registry", "import", c, "--db", f->db, NULL), ==, 0);
+
+  db = open_db (f);
+  n = (guint64) query_int (db, "SELECT count(*) FROM audit");
+  target = query_int (db, "SELECT seq FROM audit WHERE action = 'terminal.intake'"
+                          " ORDER BY seq LIMIT 1 OFFSET 1");
+  sqlite3_close (db);
+  g_assert_cmpuint (n, >=, 3);
+
+  g_assert_cmpint (run (&out, &err, "audit", "verify", "--db", f->db, NULL), ==, 0);
+  expected = g_strdup_printf ("Audit journal intact: %" G_GUINT64_FORMAT " entries\n", n);
+  g_assert_cmpstr (out, ==, expected);
+  g_assert_cmpstr (err, ==, "");
+
+  /* Someone with write access to the file rewrites history. */
+  db = open_db (f);
+  {
+    g_autofree char *sql = g_strdup_printf (
+      "DROP TRIGGER audit_no_update;"
+      "UPDATE audit SET actor = 'nobody' WHERE seq = %" G_GINT64_FORMAT ";", target);
+    exec_sql (db, sql);
+  }
+  sqlite3_close (db);
+
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_clear_pointer (&expected, g_free);
+  g_assert_cmpint (run (&out, &err, "audit", "verify", "--db", f->db, NULL), ==, 1);
+  g_assert_cmpstr (out, ==, "");
+  g_assert_cmpuint (count_lines (err), ==, 1);
+  expected = g_strdup_printf ("audit journal broken at entry %" G_GINT64_FORMAT ":", target);
+  assert_contains (err, expected);
+}
+
+static void
+test_help_version_unknown (void)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+
+  g_assert_cmpint (run (&out, NULL, "--version", NULL), ==, 0);
+  g_assert_true (g_str_has_prefix (out, "posprov-tool "));
+  g_clear_pointer (&out, g_free);
+
+  g_assert_cmpint (run (&out, NULL, "--help", NULL), ==, 0);
+  assert_contains (out, "registry");
+  assert_contains (out, "audit");
+  g_clear_pointer (&out, g_free);
+
+  g_assert_cmpint (run (&out, NULL, "registry", "--help", NULL), ==, 0);
+  assert_contains (out, "import");
+  assert_contains (out, "list");
+  assert_contains (out, "show");
+  g_clear_pointer (&out, g_free);
+
+  g_assert_cmpint (run (&out, NULL, "registry", "import", "--help", NULL), ==, 0);
+  assert_contains (out, "--skip-bad");
+  assert_contains (out, "--db");
+  g_clear_pointer (&out, g_free);
+
+  g_assert_cmpint (run (&out, NULL, "audit", "verify", "--help", NULL), ==, 0);
+  assert_contains (out, "--db");
+  g_clear_pointer (&out, g_free);
+
+  g_assert_cmpint (run (&out, &err, "frobnicate", NULL), !=, 0);
+  g_assert_cmpstr (out, ==, "");
+  g_assert_cmpuint (count_lines (err), ==, 1);
+  assert_contains (err, "unknown command “frobnicate”");
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+
+  g_assert_cmpint (run (&out, &err, "registry", "frobnicate", NULL), !=, 0);
+  g_assert_cmpstr (out, ==, "");
+  g_assert_cmpuint (count_lines (err), ==, 1);
+  assert_contains (err, "frobnicate");
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+
+  g_assert_cmpint (run (&out, &err, "registry", "import", "--no-such-option", NULL), !=, 0);
+  g_assert_cmpuint (count_lines (err), ==, 1);
+  assert_contains (err, "no-such-option");
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+
+  g_assert_cmpint (run (&out, &err, "registry", "import", NULL), !=, 0);
+  g_assert_cmpuint (count_lines (err), ==, 1);
+  assert_contains (err, "CSV");
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+#define ADD(path, fn) g_test_add ("/tool/" path, Fixture, NULL, fixture_set_up, fn, fixture_tear_down)
+  ADD ("registry/import-list-show", test_import_list_show);
+  ADD ("registry/import-bad-rows", test_import_bad_rows_imports_nothing);
+  ADD ("registry/import-skip-bad", test_import_skip_bad);
+  ADD ("registry/import-duplicate-in-store", test_import_duplicate_in_store);
+  ADD ("registry/import-file-errors", test_import_whole_file_errors);
+  ADD ("registry/list-errors", test_list_errors);
+  ADD ("audit/verify", test_audit_verify);
+#undef ADD
+  g_test_add_func ("/tool/help-version-unknown", test_help_version_unknown);
+  return g_test_run ();
+}
