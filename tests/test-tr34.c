@@ -450,6 +450,34 @@ test_wrong_signing_key (void)
 }
 
 static void
+test_key_header_mismatch (void)
+{
+  const PpTestPki *pki = pp_test_pki_get ();
+  g_autoptr(PpTr34Kdh) kdh = make_kdh (pki->kdh, PP_TR34_PROFILE_STRICT);
+  g_autoptr(PpSecureBuffer) k15 = pp_secure_buffer_new_from_hex ("00112233445566778899AABBCCDDEE", NULL);
+  g_autoptr(PpSecureBuffer) k32 = pp_secure_buffer_new (32);
+  g_autoptr(GBytes) nonce = g_bytes_new ("12345678", 8);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) token = NULL;
+
+  token = pp_tr34_kdh_build_key_token (kdh, pki->krd, k15, "D0144K0AB00E0000",
+                                       PP_TR34_EPHEMERAL_AES128, nonce, NULL, &error);
+  g_assert_null (token);
+  g_assert_error (error, PP_TR34_ERROR, PP_TR34_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  /* 32 bytes is an AES-256 key, not a TDES one. */
+  token = pp_tr34_kdh_build_key_token (kdh, pki->krd, k32, "A0256K0TB00E0000",
+                                       PP_TR34_EPHEMERAL_AES128, nonce, NULL, &error);
+  g_assert_null (token);
+  g_assert_error (error, PP_TR34_ERROR, PP_TR34_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  token = pp_tr34_kdh_build_key_token (kdh, pki->krd, k32, "D0144K0AB00E00",
+                                       PP_TR34_EPHEMERAL_AES128, nonce, NULL, &error);
+  g_assert_null (token);
+  g_assert_error (error, PP_TR34_ERROR, PP_TR34_ERROR_INVALID_ARGUMENT);
+}
+
+static void
 test_wrong_token_type (void)
 {
   const PpTestPki *pki = pp_test_pki_get ();
@@ -807,6 +835,7 @@ main (int    argc,
   g_test_add_func ("/tr34/tamper/truncated", test_truncated);
   g_test_add_func ("/tr34/token/wrong-type", test_wrong_token_type);
   g_test_add_func ("/tr34/kdh/wrong-signing-key", test_wrong_signing_key);
+  g_test_add_func ("/tr34/kdh/key-header-mismatch", test_key_header_mismatch);
   g_test_add_func ("/tr34/bind-rebind-unbind", test_bind_rebind_unbind);
   g_test_add_func ("/tr34/cache/no-stale-verdicts", test_cached_verdicts);
   g_test_add_func ("/tr34/interop/openssl-cms", test_openssl_cms_interop);

@@ -390,6 +390,35 @@ check_header (const char  *header,
   return TRUE;
 }
 
+/* The KRD derives the KCV from the header's algorithm (byte 8); a key that
+ * does not fit would only fail on the terminal. */
+static gboolean
+check_key_fits_header (gsize        len,
+                       const char  *header,
+                       GError     **error)
+{
+  gboolean ok;
+
+  switch (header[7])
+    {
+    case 'A':
+      ok = len == 16 || len == 24 || len == 32;
+      break;
+    case 'T':
+    case 'D':
+      ok = len == 16 || len == 24;
+      break;
+    default:
+      ok = len > 0;
+      break;
+    }
+  if (!ok)
+    g_set_error (error, PP_TR34_ERROR, PP_TR34_ERROR_INVALID_ARGUMENT,
+                 "A %" G_GSIZE_FORMAT "-byte key does not fit key block algorithm '%c'",
+                 len, header[7]);
+  return ok;
+}
+
 static GByteArray *
 oaep_encrypt (X509          *krd_cert,
               const guint8  *data,
@@ -460,12 +489,8 @@ pp_tr34_kdh_build_key_token (PpTr34Kdh            *kdh,
 
   if (!check_header (header, error))
     return NULL;
-  if (pp_secure_buffer_get_len (key) == 0)
-    {
-      g_set_error_literal (error, PP_TR34_ERROR, PP_TR34_ERROR_INVALID_ARGUMENT,
-                           "The key to send is empty");
-      return NULL;
-    }
+  if (!check_key_fits_header (pp_secure_buffer_get_len (key), header, error))
+    return NULL;
   if (nonce != NULL && (g_bytes_get_size (nonce) == 0 || g_bytes_get_size (nonce) > 64))
     {
       g_set_error_literal (error, PP_TR34_ERROR, PP_TR34_ERROR_INVALID_ARGUMENT,
