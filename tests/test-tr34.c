@@ -293,6 +293,25 @@ test_wrong_ca (void)
 }
 
 static void
+test_trust_ca_kdh_only (void)
+{
+  const PpTestPki *pki = pp_test_pki_get ();
+  g_autoptr(PpTr34Krd) krd = pp_tr34_krd_new (pki->krd, pki->krd_key);
+  g_autoptr(PpTr34KrdState) state = pp_tr34_krd_state_new ();
+  g_autoptr(GBytes) token = strict_token_with_nonce (state, NULL);
+  g_autoptr(PpTr34ReceivedKey) received = NULL;
+  g_autoptr(GError) error = NULL;
+
+  /* CA_KDH as the only anchor (no root): still a complete check, the CRL
+   * included. */
+  pp_tr34_krd_add_trusted (krd, pki->ca_kdh);
+  received = pp_tr34_krd_receive_key_token (krd, state, g_bytes_get_data (token, NULL),
+                                            g_bytes_get_size (token), &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (received);
+}
+
+static void
 test_kdh_unknown_and_mismatch (void)
 {
   const PpTestPki *pki = pp_test_pki_get ();
@@ -828,6 +847,7 @@ main (int    argc,
   g_test_add_func ("/tr34/crl/forged", test_crl_forged);
   g_test_add_func ("/tr34/cert/validity", test_validity);
   g_test_add_func ("/tr34/cert/wrong-ca", test_wrong_ca);
+  g_test_add_func ("/tr34/cert/trust-ca-kdh-only", test_trust_ca_kdh_only);
   g_test_add_func ("/tr34/kdh/unknown-and-mismatch", test_kdh_unknown_and_mismatch);
   g_test_add_func ("/tr34/recipient/other", test_other_recipient);
   g_test_add_func ("/tr34/tamper/every-byte", test_every_byte_changed);

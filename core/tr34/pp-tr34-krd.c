@@ -423,6 +423,8 @@ verify_cert_full (X509            *cert,
                            "Cannot set up certificate verification");
       return FALSE;
     }
+  /* A KRD may trust CA_KDH alone, without the root above it. */
+  X509_VERIFY_PARAM_set_flags (X509_STORE_CTX_get0_param (ctx), X509_V_FLAG_PARTIAL_CHAIN);
   if (at != NULL)
     X509_VERIFY_PARAM_set_time (X509_STORE_CTX_get0_param (ctx),
                                 (time_t) g_date_time_to_unix (at));
