@@ -189,6 +189,45 @@ test_nonce_reused (void)
   expect_refused (krd, state, token, PP_TR34_ERROR_NONCE_REUSED);
 }
 
+/* A KRD restarted from its saved state still refuses a replay and still
+ * accepts the nonce it issued before the restart. */
+static void
+test_state_save_load (void)
+{
+  g_autoptr(PpTr34KrdState) state = pp_tr34_krd_state_new ();
+  g_autoptr(PpTr34KrdState) restored = NULL;
+  g_autoptr(PpTr34Krd) krd = make_krd ();
+  g_autoptr(GBytes) used_nonce = NULL;
+  g_autoptr(GBytes) used = strict_token_with_nonce (state, &used_nonce);
+  g_autoptr(GBytes) pending_nonce = NULL;
+  g_autoptr(GBytes) pending = strict_token_with_nonce (state, &pending_nonce);
+  g_autoptr(GDateTime) last = g_date_time_new_utc (2026, 2, 3, 4, 5, 6);
+  g_autoptr(PpTr34ReceivedKey) received = NULL;
+  g_autoptr(GVariant) saved = NULL;
+  g_autoptr(GVariant) wrong = g_variant_ref_sink (g_variant_new_string ("x"));
+  g_autoptr(GError) error = NULL;
+
+  received = pp_tr34_krd_receive_key_token (krd, state, g_bytes_get_data (used, NULL),
+                                            g_bytes_get_size (used), &error);
+  g_assert_no_error (error);
+  pp_tr34_krd_state_set_last_time (state, last);
+
+  saved = g_variant_ref_sink (pp_tr34_krd_state_save (state));
+  restored = pp_tr34_krd_state_load (saved, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_date_time_equal (pp_tr34_krd_state_get_last_time (restored), last));
+  g_assert_true (pp_tr34_krd_state_has_nonce (restored, pending_nonce));
+  g_assert_false (pp_tr34_krd_state_has_nonce (restored, used_nonce));
+  expect_refused (krd, restored, used, PP_TR34_ERROR_NONCE_REUSED);
+  g_clear_pointer (&received, pp_tr34_received_key_free);
+  received = pp_tr34_krd_receive_key_token (krd, restored, g_bytes_get_data (pending, NULL),
+                                            g_bytes_get_size (pending), &error);
+  g_assert_no_error (error);
+
+  g_assert_null (pp_tr34_krd_state_load (wrong, &error));
+  g_assert_error (error, PP_TR34_ERROR, PP_TR34_ERROR_INVALID_ARGUMENT);
+}
+
 static void
 test_one_pass_time (void)
 {
@@ -843,6 +882,7 @@ main (int    argc,
   g_test_add_func ("/tr34/nonce/wrong", test_nonce_wrong);
   g_test_add_func ("/tr34/nonce/reused", test_nonce_reused);
   g_test_add_func ("/tr34/one-pass/time", test_one_pass_time);
+  g_test_add_func ("/tr34/nonce/state-save-load", test_state_save_load);
   g_test_add_func ("/tr34/crl/revoked", test_revoked);
   g_test_add_func ("/tr34/crl/forged", test_crl_forged);
   g_test_add_func ("/tr34/cert/validity", test_validity);

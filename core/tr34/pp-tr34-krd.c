@@ -252,6 +252,87 @@ pp_tr34_krd_state_get_last_time (PpTr34KrdState *state)
   return state->last_time;
 }
 
+static void
+add_nonces (GVariantBuilder *b,
+            GPtrArray       *nonces)
+{
+  g_variant_builder_open (b, G_VARIANT_TYPE ("aay"));
+  for (guint i = 0; i < nonces->len; i++)
+    {
+      GBytes *n = g_ptr_array_index (nonces, i);
+      g_variant_builder_add_value (b, g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, n, TRUE));
+    }
+  g_variant_builder_close (b);
+}
+
+GVariant *
+pp_tr34_krd_state_save (PpTr34KrdState *state)
+{
+  GVariantBuilder b;
+
+  g_return_val_if_fail (state != NULL, NULL);
+
+  g_variant_builder_init (&b, G_VARIANT_TYPE ("(aayaayx)"));
+  add_nonces (&b, state->issued);
+  add_nonces (&b, state->consumed);
+  g_variant_builder_add (&b, "x", state->last_time != NULL
+                                  ? g_date_time_to_unix (state->last_time) : (gint64) -1);
+  return g_variant_builder_end (&b);
+}
+
+static void
+load_nonces (GVariant  *array,
+             GPtrArray *into)
+{
+  GVariantIter iter;
+  GVariant *child;
+
+  g_variant_iter_init (&iter, array);
+  while ((child = g_variant_iter_next_value (&iter)) != NULL)
+    {
+      gsize len;
+      const guint8 *data = g_variant_get_fixed_array (child, &len, 1);
+
+      if (len > 0 && len <= 64)
+        g_ptr_array_add (into, g_bytes_new (data, len));
+      g_variant_unref (child);
+    }
+}
+
+PpTr34KrdState *
+pp_tr34_krd_state_load (GVariant  *saved,
+                        GError   **error)
+{
+  g_autoptr(PpTr34KrdState) state = NULL;
+  g_autoptr(GVariant) issued = NULL;
+  g_autoptr(GVariant) consumed = NULL;
+  gint64 last;
+
+  g_return_val_if_fail (saved != NULL, NULL);
+
+  if (!g_variant_is_of_type (saved, G_VARIANT_TYPE ("(aayaayx)")))
+    {
+      g_set_error (error, PP_TR34_ERROR, PP_TR34_ERROR_INVALID_ARGUMENT,
+                   "Saved KRD state has type %s, not (aayaayx)", g_variant_get_type_string (saved));
+      return NULL;
+    }
+  state = pp_tr34_krd_state_new ();
+  g_variant_get (saved, "(@aay@aayx)", &issued, &consumed, &last);
+  load_nonces (issued, state->issued);
+  load_nonces (consumed, state->consumed);
+  if (last >= 0)
+    {
+      state->last_time = g_date_time_new_from_unix_utc (last);
+      if (state->last_time == NULL)
+        {
+          g_set_error_literal (error, PP_TR34_ERROR, PP_TR34_ERROR_INVALID_ARGUMENT,
+                               "Saved KRD state has an impossible signing time");
+          return NULL;
+        }
+    }
+  return g_steal_pointer (&state);
+}
+
 /* ---- KRD ------------------------------------------------------------- */
 
 PpTr34Krd *

@@ -198,6 +198,14 @@ void            pp_tr34_krd_state_set_last_time  (PpTr34KrdState *state,
                                                   GDateTime      *time);
 GDateTime      *pp_tr34_krd_state_get_last_time  (PpTr34KrdState *state);
 
+/* For a KRD that must remember across restarts: a floating GVariant of
+ * type "(aayaayx)" (issued nonces, used nonces, last signing time in Unix
+ * seconds or -1), and back. NULL with PP_TR34_ERROR_INVALID_ARGUMENT when
+ * @saved is not such a value. */
+GVariant       *pp_tr34_krd_state_save           (PpTr34KrdState *state);
+PpTr34KrdState *pp_tr34_krd_state_load           (GVariant       *saved,
+                                                  GError        **error);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PpTr34KrdState, pp_tr34_krd_state_free)
 
 /* RT_KRD for @nonce. */
