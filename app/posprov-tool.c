@@ -26,8 +26,15 @@ int
 main (int    argc,
       char **argv)
 {
+  const char *localedir = g_getenv ("PP_LOCALEDIR");
+
+  /* `meson devenv` points this at the build tree's catalogues, so the
+   * uninstalled tool speaks the user's language too. */
+  if (localedir == NULL || localedir[0] == '\0')
+    localedir = LOCALEDIR;
+
   setlocale (LC_ALL, "");
-  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  bindtextdomain (GETTEXT_PACKAGE, localedir);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
 

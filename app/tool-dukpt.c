@@ -235,7 +235,8 @@ dukpt_ipek (int    argc,
     }
   else if (!pp_dukpt_key_type_for_aes_length (pp_secure_buffer_get_len (bdk), &type))
     {
-      return pp_tool_fail (_("--bdk: an AES DUKPT BDK is 16, 24 or 32 bytes, not %" G_GSIZE_FORMAT),
+      /* %zu, not G_GSIZE_FORMAT: xgettext would cut the msgid at a macro. */
+      return pp_tool_fail (_("--bdk: an AES DUKPT BDK is 16, 24 or 32 bytes, not %zu"),
                            pp_secure_buffer_get_len (bdk));
     }
 
@@ -333,7 +334,7 @@ key_aes (const DukptOptions   *o,
     return pp_tool_fail (_("--usage %s is for TDES DUKPT (a 10-byte KSN)"), usage->name);
 
   if (!pp_dukpt_key_type_for_aes_length (pp_secure_buffer_get_len (bdk), &bdk_type))
-    return pp_tool_fail (_("--bdk: an AES DUKPT BDK is 16, 24 or 32 bytes, not %" G_GSIZE_FORMAT),
+    return pp_tool_fail (_("--bdk: an AES DUKPT BDK is 16, 24 or 32 bytes, not %zu"),
                          pp_secure_buffer_get_len (bdk));
 
   type = bdk_type;
@@ -431,7 +432,7 @@ dukpt_key (int    argc,
     case PP_DUKPT_AES_KSN_LEN:
       return key_aes (&o, bdk, ksn, usage);
     default:
-      return pp_tool_fail (_("--ksn: a KSN is 10 bytes (TDES DUKPT) or 12 bytes (AES DUKPT), not %" G_GSIZE_FORMAT),
+      return pp_tool_fail (_("--ksn: a KSN is 10 bytes (TDES DUKPT) or 12 bytes (AES DUKPT), not %zu"),
                            g_bytes_get_size (ksn));
     }
 }

@@ -27,9 +27,9 @@ pp_tool_kcv_main (int    argc,
   int length = 0;
   GOptionEntry entries[] = {
     { "algorithm", 'a', 0, G_OPTION_ARG_STRING, &algorithm,
-      N_("Key algorithm: tdes or aes"), "ALG" },
+      N_("Key algorithm: tdes or aes"), N_("ALG") },
     { "length", 'l', 0, G_OPTION_ARG_INT, &length,
-      N_("Check value length in bytes, 2 to 8 (default: 3 for TDES, 5 for AES)"), "N" },
+      N_("Check value length in bytes, 2 to 8 (default: 3 for TDES, 5 for AES)"), N_("N") },
     { NULL }
   };
 

@@ -383,7 +383,9 @@ registry_show (int    argc,
 
   created = format_time (pp_terminal_get_created_at (terminal));
   updated = format_time (pp_terminal_get_updated_at (terminal));
-  state = g_strdup_printf ("%s (%s)", pp_terminal_state_get_label (pp_terminal_get_state (terminal)),
+  /* Translators: a state's label and its --state name: "In stock (in_stock)". */
+  state = g_strdup_printf (_("%s (%s)"),
+                           pp_terminal_state_get_label (pp_terminal_get_state (terminal)),
                            pp_terminal_state_to_string (pp_terminal_get_state (terminal)));
 
   {

@@ -101,7 +101,7 @@ tr31_unwrap_main (int    argc,
   gboolean json = FALSE;
   GOptionEntry entries[] = {
     { "kbpk", 'k', 0, G_OPTION_ARG_STRING, &kbpk_hex,
-      N_("Key block protection key (hex)"), "HEX" },
+      N_("Key block protection key (hex)"), N_("HEX") },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json,
       N_("Print the key and the decoded header as one JSON object"), NULL },
     { NULL }
@@ -167,12 +167,12 @@ tr31_wrap_main (int    argc,
   char *key_hex = NULL;
   GOptionEntry entries[] = {
     { "kbpk", 'k', 0, G_OPTION_ARG_STRING, &kbpk_hex,
-      N_("Key block protection key (hex)"), "HEX" },
+      N_("Key block protection key (hex)"), N_("HEX") },
     { "header", 'H', 0, G_OPTION_ARG_STRING, &header,
       N_("Key block header with its optional blocks; the length field is filled in"),
-      "HEADER" },
+      N_("HEADER") },
     { "key", 0, 0, G_OPTION_ARG_STRING, &key_hex,
-      N_("Clear key to wrap (hex)"), "HEX" },
+      N_("Clear key to wrap (hex)"), N_("HEX") },
     { NULL }
   };
 

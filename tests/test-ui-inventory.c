@@ -413,7 +413,6 @@ test_state_filter (Fixture       *f,
   /* Search and filter combine. */
   {
     g_autofree char *serial = g_strdup (pp_terminal_get_serial (first));
-    g_autoptr(GPtrArray) other = NULL;
 
     gtk_editable_set_text (pp_inventory_page_get_search_entry (page), serial);
     wait_for_n_items (f, 1);

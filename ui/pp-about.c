@@ -24,7 +24,7 @@ pp_about_window_new (GtkWindow *parent)
                        "comments", _("Register, key and install payment terminals in one visit"),
                        "developer-name", _("The posprov developers"),
                        "developers", developers,
-                       "copyright", "© 2026 The posprov developers",
+                       "copyright", _("© 2026 The posprov developers"),
                        "license-type", GTK_LICENSE_GPL_3_0,
                        /* Translators: put your name here, one per line. */
                        "translator-credits", _("translator-credits"),
