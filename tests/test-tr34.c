@@ -678,6 +678,58 @@ test_cached_verdicts (void)
   g_assert_no_error (error);
 }
 
+static void
+on_async_done (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  GAsyncResult **out = user_data;
+
+  *out = g_object_ref (result);
+}
+
+static GAsyncResult *
+wait_for (GAsyncResult **slot)
+{
+  while (*slot == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  return *slot;
+}
+
+/* The worker-thread variants give the same results as the direct calls,
+ * errors included. */
+static void
+test_async (void)
+{
+  const PpTestPki *pki = pp_test_pki_get ();
+  g_autoptr(PpTr34Kdh) kdh = make_kdh (pki->kdh, PP_TR34_PROFILE_STRICT);
+  g_autoptr(PpTr34Krd) krd = make_krd ();
+  g_autoptr(PpTr34KrdState) state = pp_tr34_krd_state_new ();
+  g_autoptr(PpSecureBuffer) key = pp_secure_buffer_new_from_hex ("0123456789ABCDEFFEDCBA9876543210", NULL);
+  g_autoptr(GBytes) nonce = pp_tr34_krd_state_issue_nonce (state, 16);
+  g_autoptr(GAsyncResult) built = NULL;
+  g_autoptr(GAsyncResult) got = NULL;
+  g_autoptr(GAsyncResult) again = NULL;
+  g_autoptr(GBytes) token = NULL;
+  g_autoptr(PpTr34ReceivedKey) received = NULL;
+  g_autoptr(GError) error = NULL;
+
+  pp_tr34_kdh_build_key_token_async (kdh, pki->krd, key, "A0256K0TB00E0000", PP_TR34_EPHEMERAL_AES128,
+                                     nonce, NULL, NULL, on_async_done, &built);
+  token = pp_tr34_kdh_build_key_token_finish (wait_for (&built), &error);
+  g_assert_no_error (error);
+
+  pp_tr34_krd_receive_key_token_async (krd, state, token, NULL, on_async_done, &got);
+  received = pp_tr34_krd_receive_key_token_finish (wait_for (&got), &error);
+  g_assert_no_error (error);
+  g_assert_true (pp_secure_buffer_equal (received->key, key));
+  g_assert_cmpstr (received->kcv, ==, "08D7B4");
+
+  pp_tr34_krd_receive_key_token_async (krd, state, token, NULL, on_async_done, &again);
+  g_assert_null (pp_tr34_krd_receive_key_token_finish (wait_for (&again), &error));
+  g_assert_error (error, PP_TR34_ERROR, PP_TR34_ERROR_NONCE_REUSED);
+}
+
 /* ---- openssl cms interop --------------------------------------------- */
 
 static gboolean
@@ -898,6 +950,7 @@ main (int    argc,
   g_test_add_func ("/tr34/kdh/key-header-mismatch", test_key_header_mismatch);
   g_test_add_func ("/tr34/bind-rebind-unbind", test_bind_rebind_unbind);
   g_test_add_func ("/tr34/cache/no-stale-verdicts", test_cached_verdicts);
+  g_test_add_func ("/tr34/async", test_async);
   g_test_add_func ("/tr34/interop/openssl-cms", test_openssl_cms_interop);
   g_test_add_func ("/tr34/interop/openssl-made-token", test_openssl_made_token);
 

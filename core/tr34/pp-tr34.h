@@ -13,7 +13,7 @@
  */
 #pragma once
 
-#include <glib.h>
+#include <gio/gio.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
@@ -176,6 +176,22 @@ GBytes    *pp_tr34_kdh_build_unbind_token (PpTr34Kdh  *kdh,
                                            GBytes     *nonce,
                                            GError    **error);
 
+/* The same in a worker thread (RSA is slow, and a PKCS#11 signer slower).
+ * @kdh and @krd_cert must stay alive and @kdh unused until @callback runs;
+ * @key, @header, @nonce and @signing_time are copied. */
+void       pp_tr34_kdh_build_key_token_async  (PpTr34Kdh            *kdh,
+                                               X509                 *krd_cert,
+                                               const PpSecureBuffer *key,
+                                               const char           *header,
+                                               PpTr34Ephemeral       ephemeral,
+                                               GBytes               *nonce,
+                                               GDateTime            *signing_time,
+                                               GCancellable         *cancellable,
+                                               GAsyncReadyCallback   callback,
+                                               gpointer              user_data);
+GBytes    *pp_tr34_kdh_build_key_token_finish (GAsyncResult         *result,
+                                               GError              **error);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PpTr34Kdh, pp_tr34_kdh_free)
 
 /* ---- KRD ------------------------------------------------------------- */
@@ -255,6 +271,17 @@ PpTr34ReceivedKey *pp_tr34_krd_receive_key_token (PpTr34Krd       *krd,
                                                   const guint8    *der,
                                                   gsize            len,
                                                   GError         **error);
+
+/* The same in a worker thread. @krd and @state must stay alive and unused
+ * until @callback runs; @token is referenced. */
+void               pp_tr34_krd_receive_key_token_async  (PpTr34Krd           *krd,
+                                                         PpTr34KrdState      *state,
+                                                         GBytes              *token,
+                                                         GCancellable        *cancellable,
+                                                         GAsyncReadyCallback  callback,
+                                                         gpointer             user_data);
+PpTr34ReceivedKey *pp_tr34_krd_receive_key_token_finish (GAsyncResult        *result,
+                                                         GError             **error);
 
 /* CT_KDH at bind: checks the KDH certificate against the trust and CRL and
  * returns it (new reference). Also remembers it as the bound KDH. */
