@@ -1,17 +1,556 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  *
- * tool-tr34.c: posprov-tool tr34 (placeholder until its issue lands).
+ * tool-tr34.c: posprov-tool tr34: build a KT_KDH (lab command, the key is
+ * given in clear), receive one as a KRD would (lab command, prints the
+ * key), and inspect any TR-34 token.
  */
 #include "config.h"
 
-#include <glib/gi18n.h>
+#include <stdio.h>
+#include <string.h>
 
+#include <glib/gi18n.h>
+#include <openssl/pem.h>
+
+#include "pp-hex.h"
+#include "pp-keystore.h"
+#include "pp-openssl-types.h"
+#include "pp-tr34.h"
 #include "tool-common.h"
 #include "tool-commands.h"
+
+/* Secret for an encrypted PEM key or the PKCS#11 PIN, kept off the
+ * command line (where other users could read it). */
+#define KDH_SECRET_ENV "POSPROV_KDH_KEY_SECRET"
+
+static X509 *
+load_cert (const char  *path,
+           GError     **error)
+{
+  g_autoptr(BIO) bio = BIO_new_file (path, "r");
+  X509 *cert;
+
+  if (bio == NULL)
+    {
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
+                   _("cannot open certificate “%s”"), path);
+      return NULL;
+    }
+  cert = PEM_read_bio_X509 (bio, NULL, NULL, NULL);
+  if (cert == NULL)
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                 _("“%s” is not a PEM certificate"), path);
+  return cert;
+}
+
+static STACK_OF(X509) *
+load_certs (const char  *path,
+            GError     **error)
+{
+  g_autoptr(BIO) bio = BIO_new_file (path, "r");
+  STACK_OF(X509) *certs;
+  X509 *cert;
+
+  if (bio == NULL)
+    {
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
+                   _("cannot open certificate file “%s”"), path);
+      return NULL;
+    }
+  certs = sk_X509_new_null ();
+  while ((cert = PEM_read_bio_X509 (bio, NULL, NULL, NULL)) != NULL)
+    sk_X509_push (certs, cert);
+  if (sk_X509_num (certs) == 0)
+    {
+      sk_X509_free (certs);
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                   _("“%s” holds no PEM certificate"), path);
+      return NULL;
+    }
+  return certs;
+}
+
+static EVP_PKEY *
+load_private_key (const char  *path,
+                  GError     **error)
+{
+  g_autoptr(BIO) bio = BIO_new_file (path, "r");
+  EVP_PKEY *key;
+
+  if (bio == NULL)
+    {
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
+                   _("cannot open private key “%s”"), path);
+      return NULL;
+    }
+  key = PEM_read_bio_PrivateKey (bio, NULL, NULL, NULL);
+  if (key == NULL)
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                 _("“%s” is not an unencrypted PEM private key"), path);
+  return key;
+}
+
+static X509_CRL *
+load_crl (const char  *path,
+          GError     **error)
+{
+  g_autofree char *data = NULL;
+  const unsigned char *p;
+  gsize len;
+  X509_CRL *crl;
+
+  if (!g_file_get_contents (path, &data, &len, error))
+    return NULL;
+  p = (const unsigned char *) data;
+  crl = d2i_X509_CRL (NULL, &p, (long) len);
+  if (crl == NULL)
+    {
+      /* Accept PEM as well. */
+      g_autoptr(BIO) bio = BIO_new_mem_buf (data, (int) len);
+      crl = PEM_read_bio_X509_CRL (bio, NULL, NULL, NULL);
+    }
+  if (crl == NULL)
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                 _("“%s” is not a DER or PEM CRL"), path);
+  return crl;
+}
+
+static GDateTime *
+parse_time (const char  *text,
+            const char  *option,
+            GError     **error)
+{
+  g_autoptr(GTimeZone) utc = g_time_zone_new_utc ();
+  GDateTime *dt = g_date_time_new_from_iso8601 (text, utc);
+
+  if (dt == NULL)
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 _("%s: “%s” is not an RFC 3339 time (e.g. 2026-01-31T12:00:00Z)"),
+                 option, text);
+  return dt;
+}
+
+static GBytes *
+parse_nonce (const char  *hex,
+             GError     **error)
+{
+  g_autoptr(GError) local = NULL;
+  GBytes *nonce = pp_hex_decode (hex, &local);
+
+  if (nonce == NULL)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   _("--nonce: %s"), local->message);
+      return NULL;
+    }
+  if (g_bytes_get_size (nonce) > 64)
+    {
+      g_bytes_unref (nonce);
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   _("--nonce: at most 64 bytes"));
+      return NULL;
+    }
+  return nonce;
+}
+
+static GBytes *
+read_token (const char  *path,
+            GError     **error)
+{
+  char *data = NULL;
+  gsize len = 0;
+
+  if (!g_file_get_contents (path, &data, &len, error))
+    return NULL;
+  return g_bytes_new_take (data, len);
+}
+
+/* PpTr34SignFunc on top of the key store's signer (PEM or PKCS#11). */
+static gboolean
+sign_with_signer (gpointer       user_data,
+                  const guint8  *data,
+                  gsize          len,
+                  GBytes       **out_signature,
+                  GError       **error)
+{
+  return pp_signer_sign (user_data, data, len, out_signature, error);
+}
+
+/* ---- kdh-token -------------------------------------------------------- */
+
+static int
+cmd_kdh_token (int    argc,
+               char **argv)
+{
+  g_autofree char *kdh_cert_path = NULL, *kdh_key = NULL, *krd_cert_path = NULL;
+  g_autofree char *nonce_hex = NULL, *time_text = NULL, *key_hex = NULL, *header = NULL;
+  g_autofree char *crl_path = NULL, *ephemeral_name = NULL, *profile_name = NULL;
+  g_autofree char *out_path = NULL;
+  gboolean one_pass = FALSE;
+  GOptionEntry entries[] = {
+    { "kdh-cert", 0, 0, G_OPTION_ARG_FILENAME, &kdh_cert_path, N_("KDH certificate (PEM)"), N_("PEM") },
+    { "kdh-key", 0, 0, G_OPTION_ARG_STRING, &kdh_key, N_("KDH private key: PEM file or pkcs11: URI"), N_("KEY") },
+    { "krd-cert", 0, 0, G_OPTION_ARG_FILENAME, &krd_cert_path, N_("KRD certificate (PEM)"), N_("PEM") },
+    { "nonce", 0, 0, G_OPTION_ARG_STRING, &nonce_hex, N_("2-pass: the KRD's nonce"), N_("HEX") },
+    { "one-pass", 0, 0, G_OPTION_ARG_NONE, &one_pass, N_("1-pass: sign with a signing time"), NULL },
+    { "time", 0, 0, G_OPTION_ARG_STRING, &time_text, N_("1-pass signing time (default: now)"), N_("RFC3339") },
+    { "key", 0, 0, G_OPTION_ARG_STRING, &key_hex, N_("The key to send, in clear (lab use)"), N_("HEX") },
+    { "header", 0, 0, G_OPTION_ARG_STRING, &header, N_("Key block header"), N_("KBH") },
+    { "crl", 0, 0, G_OPTION_ARG_FILENAME, &crl_path, N_("CA_KDH CRL to include"), N_("DER") },
+    { "ephemeral", 0, 0, G_OPTION_ARG_STRING, &ephemeral_name, N_("Ephemeral key: tdes (default) or aes"), N_("ALG") },
+    { "profile", 0, 0, G_OPTION_ARG_STRING, &profile_name, N_("Encoding: strict (default), x9-2019 or x9-2012"), N_("NAME") },
+    { "output", 'o', 0, G_OPTION_ARG_FILENAME, &out_path, N_("Where to write the token"), N_("FILE") },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new (NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(X509) kdh_cert = NULL;
+  g_autoptr(X509) krd_cert = NULL;
+  g_autoptr(X509_CRL) crl = NULL;
+  g_autoptr(PpSigner) signer = NULL;
+  g_autoptr(PpTr34Kdh) kdh = NULL;
+  g_autoptr(PpSecureBuffer) key = NULL;
+  g_autoptr(GBytes) nonce = NULL;
+  g_autoptr(GBytes) token = NULL;
+  g_autoptr(GDateTime) signing_time = NULL;
+  PpTr34Profile profile = PP_TR34_PROFILE_STRICT;
+  PpTr34Ephemeral ephemeral = PP_TR34_EPHEMERAL_TDES;
+
+  g_option_context_set_summary (context, _("Build a KT_KDH key token (lab command: the key is given in clear)."));
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  if (!pp_tool_parse (context, &argc, &argv))
+    return 1;
+  if (argc > 1)
+    return pp_tool_fail (_("%s: unexpected argument “%s”"), argv[0], argv[1]);
+
+  if (kdh_cert_path == NULL || kdh_key == NULL || krd_cert_path == NULL ||
+      key_hex == NULL || header == NULL || out_path == NULL)
+    return pp_tool_fail (_("%s: --kdh-cert, --kdh-key, --krd-cert, --key, --header and -o are required"),
+                         argv[0]);
+  if ((nonce_hex != NULL) == one_pass)
+    return pp_tool_fail (_("%s: give either --nonce (2-pass) or --one-pass"), argv[0]);
+  if (time_text != NULL && !one_pass)
+    return pp_tool_fail (_("%s: --time only applies with --one-pass"), argv[0]);
+  if (profile_name != NULL && !pp_tr34_profile_from_string (profile_name, &profile, &error))
+    return pp_tool_fail_error (error);
+  if (ephemeral_name != NULL)
+    {
+      if (g_ascii_strcasecmp (ephemeral_name, "aes") == 0)
+        ephemeral = PP_TR34_EPHEMERAL_AES128;
+      else if (g_ascii_strcasecmp (ephemeral_name, "tdes") != 0)
+        return pp_tool_fail (_("%s: --ephemeral must be tdes or aes"), argv[0]);
+    }
+
+  if ((kdh_cert = load_cert (kdh_cert_path, &error)) == NULL ||
+      (krd_cert = load_cert (krd_cert_path, &error)) == NULL ||
+      (crl_path != NULL && (crl = load_crl (crl_path, &error)) == NULL))
+    return pp_tool_fail_error (error);
+  if (nonce_hex != NULL && (nonce = parse_nonce (nonce_hex, &error)) == NULL)
+    return pp_tool_fail_error (error);
+  if (time_text != NULL && (signing_time = parse_time (time_text, "--time", &error)) == NULL)
+    return pp_tool_fail_error (error);
+
+  key = pp_secure_buffer_new_from_hex (key_hex, &error);
+  /* Do not leave the clear key in our own argv copy longer than needed. */
+  memset (key_hex, 0, strlen (key_hex));
+  if (key == NULL)
+    return pp_tool_fail (_("--key: %s"), error->message);
+
+  signer = pp_signer_new_for_uri (kdh_key, g_getenv (KDH_SECRET_ENV), &error);
+  if (signer == NULL)
+    return pp_tool_fail (_("--kdh-key: %s"), error->message);
+
+  kdh = pp_tr34_kdh_new (kdh_cert, sign_with_signer, g_steal_pointer (&signer),
+                         (GDestroyNotify) pp_signer_free);
+  pp_tr34_kdh_set_crl (kdh, crl);
+  pp_tr34_kdh_set_profile (kdh, profile);
+
+  token = pp_tr34_kdh_build_key_token (kdh, krd_cert, key, header, ephemeral, nonce,
+                                       signing_time, &error);
+  if (token == NULL)
+    return pp_tool_fail_error (error);
+  if (!g_file_set_contents (out_path, g_bytes_get_data (token, NULL), g_bytes_get_size (token), &error))
+    return pp_tool_fail_error (error);
+
+  printf (_("KT_KDH (%s, %s, %s) written to %s: %lu bytes\n"),
+          pp_tr34_profile_to_string (profile), pp_tr34_ephemeral_to_string (ephemeral),
+          nonce != NULL ? "2-pass" : "1-pass", out_path, (unsigned long) g_bytes_get_size (token));
+  return 0;
+}
+
+/* ---- krd-receive ------------------------------------------------------ */
+
+static int
+cmd_krd_receive (int    argc,
+                 char **argv)
+{
+  g_autofree char *krd_cert_path = NULL, *krd_key_path = NULL, *trust_path = NULL;
+  g_autofree char *kdh_cert_path = NULL, *crl_path = NULL, *nonce_hex = NULL;
+  g_autofree char *last_time_text = NULL, *at_text = NULL;
+  gboolean json = FALSE;
+  GOptionEntry entries[] = {
+    { "krd-cert", 0, 0, G_OPTION_ARG_FILENAME, &krd_cert_path, N_("KRD certificate (PEM)"), N_("PEM") },
+    { "krd-key", 0, 0, G_OPTION_ARG_FILENAME, &krd_key_path, N_("KRD private key (PEM)"), N_("PEM") },
+    { "trust", 0, 0, G_OPTION_ARG_FILENAME, &trust_path, N_("Trusted root and/or CA_KDH certificates"), N_("PEM") },
+    { "kdh-cert", 0, 0, G_OPTION_ARG_FILENAME, &kdh_cert_path, N_("KDH certificate received at bind"), N_("PEM") },
+    { "crl", 0, 0, G_OPTION_ARG_FILENAME, &crl_path, N_("CA_KDH CRL known to the KRD"), N_("DER") },
+    { "nonce", 0, 0, G_OPTION_ARG_STRING, &nonce_hex, N_("2-pass: the nonce this KRD issued"), N_("HEX") },
+    { "last-time", 0, 0, G_OPTION_ARG_STRING, &last_time_text, N_("1-pass: last accepted signing time"), N_("RFC3339") },
+    { "at", 0, 0, G_OPTION_ARG_STRING, &at_text, N_("Verify certificates at this time (default: now)"), N_("RFC3339") },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print one JSON object"), NULL },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new (N_("TOKEN.der"));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(X509) krd_cert = NULL;
+  g_autoptr(EVP_PKEY) krd_key = NULL;
+  g_autoptr(X509) kdh_cert = NULL;
+  g_autoptr(X509_CRL) crl = NULL;
+  g_autoptr(GBytes) nonce = NULL;
+  g_autoptr(GBytes) token = NULL;
+  g_autoptr(GDateTime) last_time = NULL;
+  g_autoptr(GDateTime) at = NULL;
+  g_autoptr(PpTr34Krd) krd = NULL;
+  g_autoptr(PpTr34KrdState) state = NULL;
+  g_autoptr(PpTr34ReceivedKey) received = NULL;
+  g_autofree char *key_hex = NULL;
+  STACK_OF(X509) *trusted = NULL;
+
+  g_option_context_set_summary (context, _("Receive a KT_KDH as the KRD would and print the key (lab command)."));
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  if (!pp_tool_parse (context, &argc, &argv))
+    return 1;
+  if (argc != 2)
+    return pp_tool_fail (_("%s: give exactly one TOKEN.der"), argv[0]);
+  if (krd_cert_path == NULL || krd_key_path == NULL || trust_path == NULL)
+    return pp_tool_fail (_("%s: --krd-cert, --krd-key and --trust are required"), argv[0]);
+  if ((nonce_hex != NULL) == (last_time_text != NULL))
+    return pp_tool_fail (_("%s: give either --nonce (2-pass) or --last-time (1-pass)"), argv[0]);
+
+  if ((krd_cert = load_cert (krd_cert_path, &error)) == NULL ||
+      (krd_key = load_private_key (krd_key_path, &error)) == NULL ||
+      (trusted = load_certs (trust_path, &error)) == NULL ||
+      (kdh_cert_path != NULL && (kdh_cert = load_cert (kdh_cert_path, &error)) == NULL) ||
+      (crl_path != NULL && (crl = load_crl (crl_path, &error)) == NULL) ||
+      (nonce_hex != NULL && (nonce = parse_nonce (nonce_hex, &error)) == NULL) ||
+      (last_time_text != NULL && (last_time = parse_time (last_time_text, "--last-time", &error)) == NULL) ||
+      (at_text != NULL && (at = parse_time (at_text, "--at", &error)) == NULL) ||
+      (token = read_token (argv[1], &error)) == NULL)
+    {
+      if (trusted != NULL)
+        sk_X509_pop_free (trusted, X509_free);
+      return pp_tool_fail_error (error);
+    }
+
+  krd = pp_tr34_krd_new (krd_cert, krd_key);
+  for (int i = 0; i < sk_X509_num (trusted); i++)
+    pp_tr34_krd_add_trusted (krd, sk_X509_value (trusted, i));
+  sk_X509_pop_free (trusted, X509_free);
+  pp_tr34_krd_set_kdh_cert (krd, kdh_cert);
+  pp_tr34_krd_set_crl (krd, crl);
+  pp_tr34_krd_set_time (krd, at);
+
+  state = pp_tr34_krd_state_new ();
+  if (nonce != NULL)
+    pp_tr34_krd_state_add_nonce (state, nonce);
+  pp_tr34_krd_state_set_last_time (state, last_time);
+
+  received = pp_tr34_krd_receive_key_token (krd, state, g_bytes_get_data (token, NULL),
+                                            g_bytes_get_size (token), &error);
+  if (received == NULL)
+    return pp_tool_fail_error (error);
+
+  key_hex = pp_secure_buffer_to_hex (received->key);
+  if (json)
+    {
+      g_autoptr(JsonBuilder) b = json_builder_new ();
+      g_autoptr(JsonNode) root = NULL;
+
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "key");
+      json_builder_add_string_value (b, key_hex);
+      json_builder_set_member_name (b, "kcv");
+      json_builder_add_string_value (b, received->kcv);
+      json_builder_set_member_name (b, "header");
+      json_builder_add_string_value (b, received->header);
+      json_builder_set_member_name (b, "kdh_serial");
+      json_builder_add_string_value (b, received->kdh_serial);
+      json_builder_set_member_name (b, "profile");
+      json_builder_add_string_value (b, pp_tr34_profile_to_string (received->profile));
+      json_builder_end_object (b);
+      root = json_builder_get_root (b);
+      pp_tool_print_json (root);
+    }
+  else
+    {
+      printf ("key: %s\nkcv: %s\nheader: %s\nkdh_serial: %s\nprofile: %s\n", key_hex,
+              received->kcv, received->header, received->kdh_serial,
+              pp_tr34_profile_to_string (received->profile));
+    }
+  pp_hex_free_secret (g_steal_pointer (&key_hex));
+  return 0;
+}
+
+/* ---- inspect ----------------------------------------------------------- */
+
+static char *
+cert_subject (X509 *cert)
+{
+  g_autoptr(BIO) bio = BIO_new (BIO_s_mem ());
+  char *text = NULL;
+  long n;
+
+  X509_NAME_print_ex (bio, X509_get_subject_name (cert), 0, XN_FLAG_RFC2253);
+  n = BIO_get_mem_data (bio, &text);
+  return g_strndup (text, n);
+}
+
+static int
+cmd_inspect (int    argc,
+             char **argv)
+{
+  gboolean json = FALSE;
+  GOptionEntry entries[] = {
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print one JSON object"), NULL },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new (N_("TOKEN.der"));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) der = NULL;
+  g_autoptr(PpTr34Token) token = NULL;
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autoptr(JsonNode) root = NULL;
+  g_autofree char *signer = NULL, *serial = NULL, *nonce_hex = NULL, *time_text = NULL;
+  g_auto(GStrv) recipients = NULL;
+  STACK_OF(X509) *certs;
+  X509_CRL *crl;
+  GBytes *nonce;
+  GDateTime *time;
+  PpTr34Ephemeral ephemeral;
+  gboolean has_ephemeral;
+
+  g_option_context_set_summary (context, _("Show what a TR-34 token holds (no key material)."));
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  if (!pp_tool_parse (context, &argc, &argv))
+    return 1;
+  if (argc != 2)
+    return pp_tool_fail (_("%s: give exactly one TOKEN.der"), argv[0]);
+
+  if ((der = read_token (argv[1], &error)) == NULL)
+    return pp_tool_fail_error (error);
+  token = pp_tr34_token_parse (g_bytes_get_data (der, NULL), g_bytes_get_size (der), &error);
+  if (token == NULL)
+    return pp_tool_fail_error (error);
+
+  signer = pp_tr34_token_dup_signer (token);
+  serial = pp_tr34_token_dup_signer_serial (token);
+  nonce = pp_tr34_token_get_nonce (token);
+  if (nonce != NULL)
+    nonce_hex = pp_hex_encode (g_bytes_get_data (nonce, NULL), g_bytes_get_size (nonce));
+  time = pp_tr34_token_get_signing_time (token);
+  if (time != NULL)
+    time_text = g_date_time_format_iso8601 (time);
+  recipients = pp_tr34_token_dup_recipients (token);
+  has_ephemeral = pp_tr34_token_get_ephemeral (token, &ephemeral);
+  certs = pp_tr34_token_get_certificates (token);
+  crl = pp_tr34_token_get_crl (token);
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "type");
+  json_builder_add_string_value (b, pp_tr34_token_type_to_string (pp_tr34_token_get_kind (token)));
+  json_builder_set_member_name (b, "profile");
+  json_builder_add_string_value (b, pp_tr34_profile_to_string (pp_tr34_token_get_profile (token)));
+  json_builder_set_member_name (b, "signer");
+  if (signer != NULL)
+    json_builder_add_string_value (b, signer);
+  else
+    json_builder_add_null_value (b);
+  json_builder_set_member_name (b, "signer_serial");
+  if (serial != NULL)
+    json_builder_add_string_value (b, serial);
+  else
+    json_builder_add_null_value (b);
+  json_builder_set_member_name (b, "nonce");
+  if (nonce_hex != NULL)
+    json_builder_add_string_value (b, nonce_hex);
+  else
+    json_builder_add_null_value (b);
+  json_builder_set_member_name (b, "signing_time");
+  if (time_text != NULL)
+    json_builder_add_string_value (b, time_text);
+  else
+    json_builder_add_null_value (b);
+  json_builder_set_member_name (b, "header");
+  if (pp_tr34_token_get_header (token) != NULL)
+    json_builder_add_string_value (b, pp_tr34_token_get_header (token));
+  else
+    json_builder_add_null_value (b);
+  json_builder_set_member_name (b, "ephemeral");
+  if (has_ephemeral)
+    json_builder_add_string_value (b, pp_tr34_ephemeral_to_string (ephemeral));
+  else
+    json_builder_add_null_value (b);
+  json_builder_set_member_name (b, "recipients");
+  json_builder_begin_array (b);
+  for (guint i = 0; recipients[i] != NULL; i++)
+    json_builder_add_string_value (b, recipients[i]);
+  json_builder_end_array (b);
+  json_builder_set_member_name (b, "certificates");
+  json_builder_begin_array (b);
+  for (int i = 0; certs != NULL && i < sk_X509_num (certs); i++)
+    {
+      g_autofree char *subject = cert_subject (sk_X509_value (certs, i));
+      json_builder_add_string_value (b, subject);
+    }
+  json_builder_end_array (b);
+  json_builder_set_member_name (b, "crl_revoked");
+  if (crl != NULL)
+    json_builder_add_int_value (b, sk_X509_REVOKED_num (X509_CRL_get_REVOKED (crl)));
+  else
+    json_builder_add_null_value (b);
+  json_builder_end_object (b);
+  root = json_builder_get_root (b);
+
+  if (json)
+    {
+      pp_tool_print_json (root);
+      return 0;
+    }
+
+  printf (_("type: %s\n"), pp_tr34_token_type_to_string (pp_tr34_token_get_kind (token)));
+  printf (_("profile: %s\n"), pp_tr34_profile_to_string (pp_tr34_token_get_profile (token)));
+  if (signer != NULL)
+    printf (_("signer: %s\n"), signer);
+  if (nonce_hex != NULL)
+    printf (_("nonce: %s\n"), nonce_hex);
+  if (time_text != NULL)
+    printf (_("signing time: %s\n"), time_text);
+  if (pp_tr34_token_get_header (token) != NULL)
+    printf (_("key block header: %s\n"), pp_tr34_token_get_header (token));
+  if (has_ephemeral)
+    printf (_("ephemeral key: %s\n"), pp_tr34_ephemeral_to_string (ephemeral));
+  for (guint i = 0; recipients[i] != NULL; i++)
+    printf (_("recipient: %s\n"), recipients[i]);
+  for (int i = 0; certs != NULL && i < sk_X509_num (certs); i++)
+    {
+      g_autofree char *subject = cert_subject (sk_X509_value (certs, i));
+      printf (_("certificate: %s\n"), subject);
+    }
+  if (crl != NULL)
+    printf (_("CRL: %d revoked\n"), sk_X509_REVOKED_num (X509_CRL_get_REVOKED (crl)));
+  return 0;
+}
 
 int
 pp_tool_tr34_main (int    argc,
                    char **argv)
 {
-  return pp_tool_fail ("%s: not implemented yet", argv[0]);
+  static const PpToolCommand commands[] = {
+    { "kdh-token",   cmd_kdh_token,   N_("Build a KT_KDH key token (lab: clear key in)") },
+    { "krd-receive", cmd_krd_receive, N_("Receive a KT_KDH as a KRD (lab: clear key out)") },
+    { "inspect",     cmd_inspect,     N_("Show the type, signer, nonce, header and profile of a token") },
+    { NULL, NULL, NULL }
+  };
+
+  return pp_tool_dispatch (argv[0], commands, argc, argv);
 }

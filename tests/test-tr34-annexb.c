@@ -1,0 +1,565 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * test-tr34-annexb.c: TR-34 conformance against the sample PKI and tokens
+ * of ASC X9 TR 34-2019, Annex B (with its errata), as republished by
+ * public open-source test suites and collected in ../shared/vectors/tr34
+ * (see its README.md for the source and the known defects: B.6's element
+ * order, B.9's unsorted attributes, the untagged OAEP parameters, the
+ * encryptedKey values that do not decrypt with KRD_1, KDH_1's repeated
+ * extensions). Skips cleanly when that folder is absent.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+
+#include "pp-hex.h"
+#include "pp-test-util.h"
+#include "pp-openssl-types.h"
+#include "pp-tr34-private.h"
+
+static GBytes *
+load_vector (const char *name)
+{
+  g_autofree char *rel = g_build_filename ("tr34", name, NULL);
+  g_autofree char *path = pp_test_vector_path (rel);
+  g_autoptr(GError) error = NULL;
+  char *data = NULL;
+  gsize len = 0;
+
+  if (path == NULL)
+    return NULL;
+  g_file_get_contents (path, &data, &len, &error);
+  g_assert_no_error (error);
+  return g_bytes_new_take (data, len);
+}
+
+static X509 *
+load_cert (const char *name)
+{
+  g_autofree char *rel = g_build_filename ("tr34", "pem", name, NULL);
+  g_autofree char *path = pp_test_vector_path (rel);
+  g_autoptr(BIO) bio = NULL;
+  X509 *cert;
+
+  if (path == NULL)
+    return NULL;
+  bio = BIO_new_file (path, "r");
+  g_assert_nonnull (bio);
+  cert = PEM_read_bio_X509 (bio, NULL, NULL, NULL);
+  g_assert_nonnull (cert);
+  return cert;
+}
+
+static EVP_PKEY *
+load_key (const char *name)
+{
+  g_autofree char *rel = g_build_filename ("tr34", "pem", name, NULL);
+  g_autofree char *path = pp_test_vector_path (rel);
+  g_autoptr(BIO) bio = NULL;
+  EVP_PKEY *key;
+
+  if (path == NULL)
+    return NULL;
+  bio = BIO_new_file (path, "r");
+  g_assert_nonnull (bio);
+  key = PEM_read_bio_PrivateKey (bio, NULL, NULL, NULL);
+  g_assert_nonnull (key);
+  return key;
+}
+
+static X509_CRL *
+load_crl (void)
+{
+  g_autoptr(GBytes) der = load_vector ("B.2.1.3_TR34_Sample_CA_KDH_CRL.der");
+  const unsigned char *p;
+  X509_CRL *crl;
+
+  if (der == NULL)
+    return NULL;
+  p = g_bytes_get_data (der, NULL);
+  crl = d2i_X509_CRL (NULL, &p, g_bytes_get_size (der));
+  g_assert_nonnull (crl);
+  return crl;
+}
+
+static PpTr34Token *
+parse_vector (const char *name)
+{
+  g_autoptr(GBytes) der = load_vector (name);
+  g_autoptr(GError) error = NULL;
+  PpTr34Token *token;
+
+  if (der == NULL)
+    return NULL;
+  token = pp_tr34_token_parse (g_bytes_get_data (der, NULL), g_bytes_get_size (der), &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (token);
+  return token;
+}
+
+static char *
+nonce_hex (PpTr34Token *token)
+{
+  GBytes *nonce = pp_tr34_token_get_nonce (token);
+
+  g_assert_nonnull (nonce);
+  return pp_hex_encode (g_bytes_get_data (nonce, NULL), g_bytes_get_size (nonce));
+}
+
+static void
+test_parse_types (void)
+{
+  static const struct {
+    const char      *file;
+    PpTr34TokenType  type;
+    PpTr34Profile    profile;
+  } cases[] = {
+    { "B.3_CA_Root_credential.p7b.der", PP_TR34_TOKEN_CA_CREDENTIAL, PP_TR34_PROFILE_STRICT },
+    { "B.4_CA_KDH_credential.p7b.der", PP_TR34_TOKEN_CA_CREDENTIAL, PP_TR34_PROFILE_STRICT },
+    { "B.5_CA_KRD_credential.p7b.der", PP_TR34_TOKEN_CA_CREDENTIAL, PP_TR34_PROFILE_STRICT },
+    /* signerInfos before crls: the Annex B quirk. */
+    { "B.6_CT_KDH_KDH_1_with_CRL.der", PP_TR34_TOKEN_CT_KDH, PP_TR34_PROFILE_X9_2019 },
+    { "B.7_CT_KRD_KRD_1.p7b.der", PP_TR34_TOKEN_CT_KRD, PP_TR34_PROFILE_STRICT },
+    { "B.8_KT_KDH_1pass.errata.der", PP_TR34_TOKEN_KT_KDH, PP_TR34_PROFILE_X9_2019 },
+    { "B.8_KT_KDH_1pass.orig.der", PP_TR34_TOKEN_KT_KDH, PP_TR34_PROFILE_X9_2012 },
+    { "B.9_KT_KDH_2pass.errata.der", PP_TR34_TOKEN_KT_KDH, PP_TR34_PROFILE_X9_2019 },
+    { "B.9_KT_KDH_2pass.orig.der", PP_TR34_TOKEN_KT_KDH, PP_TR34_PROFILE_X9_2012 },
+    { "B.10_RBT_CA_UNBIND.der", PP_TR34_TOKEN_RBT_CA_UNBIND, PP_TR34_PROFILE_X9_2019 },
+    { "B.11_RBT_KDH.der", PP_TR34_TOKEN_RBT_KDH, PP_TR34_PROFILE_X9_2019 },
+    { "B.12_RT_KRD.der", PP_TR34_TOKEN_RT_KRD, PP_TR34_PROFILE_STRICT },
+    { "B.13_UBT_CA_UNBIND.der", PP_TR34_TOKEN_UBT_CA_UNBIND, PP_TR34_PROFILE_STRICT },
+    { "B.14_UBT_KDH.der", PP_TR34_TOKEN_UBT_KDH, PP_TR34_PROFILE_STRICT },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(PpTr34Token) token = parse_vector (cases[i].file);
+
+      if (token == NULL)
+        return;
+      g_test_message ("%s", cases[i].file);
+      g_assert_cmpstr (pp_tr34_token_type_to_string (pp_tr34_token_get_kind (token)), ==,
+                       pp_tr34_token_type_to_string (cases[i].type));
+      g_assert_cmpstr (pp_tr34_profile_to_string (pp_tr34_token_get_profile (token)), ==,
+                       pp_tr34_profile_to_string (cases[i].profile));
+    }
+}
+
+static void
+test_parse_fields (void)
+{
+  g_autoptr(PpTr34Token) b8 = parse_vector ("B.8_KT_KDH_1pass.errata.der");
+  g_autoptr(PpTr34Token) b9 = NULL;
+  g_autoptr(PpTr34Token) b12 = NULL;
+  g_autoptr(PpTr34Token) b14 = NULL;
+  g_autoptr(PpTr34Token) b6 = NULL;
+  g_autofree char *time = NULL;
+  g_autofree char *n9 = NULL, *n12 = NULL, *n14 = NULL, *signer = NULL, *serial = NULL;
+  g_auto(GStrv) recipients = NULL;
+  PpTr34Ephemeral eph;
+
+  if (b8 == NULL)
+    return;
+  b9 = parse_vector ("B.9_KT_KDH_2pass.errata.der");
+  b12 = parse_vector ("B.12_RT_KRD.der");
+  b14 = parse_vector ("B.14_UBT_KDH.der");
+  b6 = parse_vector ("B.6_CT_KDH_KDH_1_with_CRL.der");
+
+  time = g_date_time_format_iso8601 (pp_tr34_token_get_signing_time (b8));
+  g_assert_cmpstr (time, ==, "2020-02-10T19:13:53Z");
+  g_assert_null (pp_tr34_token_get_nonce (b8));
+  g_assert_cmpstr (pp_tr34_token_get_header (b8), ==, "A0256K0TB00E0000");
+
+  n9 = nonce_hex (b9);
+  n12 = nonce_hex (b12);
+  n14 = nonce_hex (b14);
+  g_assert_cmpstr (n9, ==, "167EB0E72781E4940112233445566778");
+  g_assert_cmpstr (n12, ==, n9);
+  g_assert_cmpstr (n14, ==, "7DEA1C00894E246A");
+  g_assert_cmpstr (pp_tr34_token_get_header (b9), ==, "A0256K0TB00E0000");
+  g_assert_true (pp_tr34_token_get_ephemeral (b9, &eph));
+  g_assert_cmpint (eph, ==, PP_TR34_EPHEMERAL_TDES);
+
+  signer = pp_tr34_token_dup_signer (b9);
+  g_assert_nonnull (strstr (signer, "CN=TR34 Sample CA KDH"));
+  serial = pp_tr34_token_dup_signer_serial (b9);
+  g_assert_cmpstr (serial, ==, "3400000006");
+  recipients = pp_tr34_token_dup_recipients (b9);
+  g_assert_cmpuint (g_strv_length (recipients), ==, 1);
+  g_assert_nonnull (strstr (recipients[0], "CN=TR34 Sample CA KRD"));
+  g_assert_true (g_str_has_suffix (recipients[0], " / serial 3400000007"));
+
+  /* B.6 carries KDH_1 and the CA_KDH CRL revoking three serials. */
+  g_assert_cmpint (sk_X509_num (pp_tr34_token_get_certificates (b6)), ==, 1);
+  g_assert_nonnull (pp_tr34_token_get_crl (b6));
+  g_assert_cmpint (sk_X509_REVOKED_num (X509_CRL_get_REVOKED (pp_tr34_token_get_crl (b6))), ==, 3);
+  g_assert_null (pp_tr34_token_dup_signer (b6));
+}
+
+static void
+verify_with (const char *token_file,
+             EVP_PKEY   *key)
+{
+  g_autoptr(PpTr34Token) token = parse_vector (token_file);
+  g_autoptr(GError) error = NULL;
+
+  g_test_message ("verify %s", token_file);
+  g_assert_true (pp_tr34_token_verify_signature (token, key, &error));
+  g_assert_no_error (error);
+}
+
+static void
+test_signatures (void)
+{
+  g_autoptr(X509) kdh1 = load_cert ("B.2.1.5_TR34_Sample_KDH_1.cert.pem");
+  g_autoptr(X509) kdh2 = NULL;
+  g_autoptr(X509) ca_krd = NULL;
+  g_autoptr(PpTr34Token) b9 = NULL;
+  g_autoptr(GError) error = NULL;
+  static const char * const by_kdh1[] = {
+    "B.8_KT_KDH_1pass.errata.der", "B.8_KT_KDH_1pass.orig.der",
+    "B.9_KT_KDH_2pass.errata.der", "B.9_KT_KDH_2pass.orig.der",
+    "B.11_RBT_KDH.der", "B.14_UBT_KDH.der",
+  };
+
+  if (kdh1 == NULL)
+    return;
+  kdh2 = load_cert ("B.2.1.6_TR34_Sample_KDH_2.cert.pem");
+  ca_krd = load_cert ("B.2.1.4_TR34_Sample_CA_KRD.cert.pem");
+
+  for (guint i = 0; i < G_N_ELEMENTS (by_kdh1); i++)
+    verify_with (by_kdh1[i], X509_get0_pubkey (kdh1));
+  verify_with ("B.10_RBT_CA_UNBIND.der", X509_get0_pubkey (ca_krd));
+  verify_with ("B.13_UBT_CA_UNBIND.der", X509_get0_pubkey (ca_krd));
+
+  /* The wrong key must not verify. */
+  b9 = parse_vector ("B.9_KT_KDH_2pass.errata.der");
+  g_assert_false (pp_tr34_token_verify_signature (b9, X509_get0_pubkey (kdh2), &error));
+  g_assert_error (error, PP_TR34_ERROR, PP_TR34_ERROR_BAD_SIGNATURE);
+
+  /* B.9's attributes are not in DER order; the signature is over the
+   * wire order, which is what we check. */
+  g_assert_false (b9->attrs_sorted);
+}
+
+static void
+check_envelope_decrypts (const char      *file,
+                         PpTr34Profile    profile,
+                         const char      *key_hex,
+                         const char      *iv_hex,
+                         GBytes          *expected)
+{
+  g_autoptr(GBytes) der = load_vector (file);
+  g_autoptr(GBytes) key = pp_hex_decode (key_hex, NULL);
+  g_autoptr(GBytes) iv = pp_hex_decode (iv_hex, NULL);
+  g_autoptr(PpSecureBuffer) plain = NULL;
+  g_autoptr(GError) error = NULL;
+  PpTr34Envelope env;
+
+  g_test_message ("decrypt %s", file);
+  g_assert_true (pp_tr34_envelope_parse (g_bytes_get_data (der, NULL), g_bytes_get_size (der),
+                                         &env, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (env.profile, ==, profile);
+  g_assert_cmpuint (env.n_recipients, ==, 1);
+  plain = pp_tr34_content_decrypt (env.ephemeral,
+                                   g_bytes_get_data (key, NULL), g_bytes_get_size (key),
+                                   g_bytes_get_data (iv, NULL), g_bytes_get_size (iv),
+                                   env.ciphertext, env.ciphertext_len, &error);
+  g_assert_no_error (error);
+  g_assert_cmpmem (pp_secure_buffer_peek (plain), pp_secure_buffer_get_len (plain),
+                   g_bytes_get_data (expected, NULL), g_bytes_get_size (expected));
+}
+
+static void
+test_decrypt_content (void)
+{
+  g_autoptr(GBytes) tdea_block = load_vector ("B.2.2.2.1_TDEA_KeyBlock_clear.der");
+  g_autoptr(GBytes) kdh1_ias = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *key_hex = NULL;
+  PpTr34KeyBlock block;
+  const char *tdes_key = "0123456789ABCDEFFEDCBA9876543210FFEEDDCCBBAA9988";
+  const char *aes_key = "0123456789ABCDEFFEDCBA9876543210";
+
+  if (tdea_block == NULL)
+    return;
+  kdh1_ias = load_vector ("B.2.2.1.4_KDH_1_IssuerAndSerialNumber.der");
+
+  check_envelope_decrypts ("B.2.2.3.1_TDEA_EnvelopedData.errata.der", PP_TR34_PROFILE_X9_2019,
+                           tdes_key, "0123456789ABCDEF", tdea_block);
+  check_envelope_decrypts ("B.2.2.3.1_TDEA_EnvelopedData.orig.der", PP_TR34_PROFILE_X9_2012,
+                           tdes_key, "0123456789ABCDEF", tdea_block);
+  /* The AES samples carry an 8-byte IV; zero-extended they decrypt to the
+   * TDEA key block (README). */
+  check_envelope_decrypts ("B.2.2.3.2_AES_EnvelopedData.errata.der", PP_TR34_PROFILE_X9_2019,
+                           aes_key, "0123456789ABCDEF0000000000000000", tdea_block);
+  check_envelope_decrypts ("B.2.2.3.2_AES_EnvelopedData.orig.der", PP_TR34_PROFILE_X9_2012,
+                           aes_key, "0123456789ABCDEF0000000000000000", tdea_block);
+
+  g_assert_true (pp_tr34_key_block_parse (g_bytes_get_data (tdea_block, NULL),
+                                          g_bytes_get_size (tdea_block), &block, &error));
+  g_assert_no_error (error);
+  key_hex = pp_hex_encode (block.key, block.key_len);
+  g_assert_cmpstr (key_hex, ==, "0123456789ABCDEFFEDCBA9876543210");
+  g_assert_cmpmem (block.header, block.header_len, "A0256K0TB00E0000", 16);
+  g_assert_cmpmem (block.kdh_ias, block.kdh_ias_len,
+                   g_bytes_get_data (kdh1_ias, NULL), g_bytes_get_size (kdh1_ias));
+}
+
+static void
+test_aes_key_block (void)
+{
+  g_autoptr(GBytes) aes_block = load_vector ("B.2.2.2.4_AES_KeyBlock_clear.der");
+  g_autoptr(GError) error = NULL;
+  PpTr34KeyBlock block;
+
+  if (aes_block == NULL)
+    return;
+  g_assert_true (pp_tr34_key_block_parse (g_bytes_get_data (aes_block, NULL),
+                                          g_bytes_get_size (aes_block), &block, &error));
+  g_assert_no_error (error);
+  g_assert_cmpmem (block.header, block.header_len, "D0256K0AB00E0000", 16);
+}
+
+static void
+test_receive_sample (void)
+{
+  g_autoptr(X509) krd1 = load_cert ("B.2.1.7_TR34_Sample_KRD_1.cert.pem");
+  g_autoptr(EVP_PKEY) krd1_key = NULL;
+  g_autoptr(X509) kdh1 = NULL, ca_kdh = NULL, root = NULL;
+  g_autoptr(GBytes) b9 = NULL;
+  g_autoptr(PpTr34Krd) krd = NULL;
+  g_autoptr(PpTr34KrdState) state = pp_tr34_krd_state_new ();
+  g_autoptr(GBytes) nonce = pp_hex_decode ("167EB0E72781E4940112233445566778", NULL);
+  g_autoptr(GDateTime) at = g_date_time_new_utc (2015, 1, 1, 0, 0, 0);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpTr34ReceivedKey) received = NULL;
+
+  if (krd1 == NULL)
+    return;
+  krd1_key = load_key ("B.2.1.7_TR34_Sample_KRD_1.key.pkcs8.pem");
+  kdh1 = load_cert ("B.2.1.5_TR34_Sample_KDH_1.cert.pem");
+  ca_kdh = load_cert ("B.2.1.2_TR34_Sample_CA_KDH.cert.pem");
+  root = load_cert ("B.2.1.1_TR34_Sample_Root.cert.pem");
+  b9 = load_vector ("B.9_KT_KDH_2pass.errata.der");
+
+  krd = pp_tr34_krd_new (krd1, krd1_key);
+  pp_tr34_krd_add_trusted (krd, root);
+  pp_tr34_krd_add_trusted (krd, ca_kdh);
+  pp_tr34_krd_set_kdh_cert (krd, kdh1);
+  pp_tr34_krd_set_time (krd, at);
+  pp_tr34_krd_state_add_nonce (state, nonce);
+
+  /* KDH_1 repeats basicConstraints and keyUsage: OpenSSL refuses it in
+   * chain building, so the KRD must refuse the sample token (README). */
+  received = pp_tr34_krd_receive_key_token (krd, state, g_bytes_get_data (b9, NULL),
+                                            g_bytes_get_size (b9), &error);
+  g_assert_null (received);
+  g_assert_error (error, PP_TR34_ERROR, PP_TR34_ERROR_CERT_INVALID);
+  /* Nothing was consumed by a failed receive. */
+  g_assert_true (pp_tr34_krd_state_has_nonce (state, nonce));
+}
+
+static void
+test_sample_oaep_defect (void)
+{
+  g_autoptr(EVP_PKEY) krd1_key = load_key ("B.2.1.7_TR34_Sample_KRD_1.key.pkcs8.pem");
+  g_autoptr(PpTr34Token) b9 = NULL;
+  g_autoptr(EVP_PKEY_CTX) ctx = NULL;
+  guint8 out[512];
+  size_t out_len = sizeof out;
+
+  if (krd1_key == NULL)
+    return;
+  b9 = parse_vector ("B.9_KT_KDH_2pass.errata.der");
+  g_assert_true (b9->has_envelope);
+  /* The published encryptedKey does not decrypt with KRD_1 (README). */
+  ctx = EVP_PKEY_CTX_new (krd1_key, NULL);
+  g_assert_cmpint (EVP_PKEY_decrypt_init (ctx), ==, 1);
+  g_assert_cmpint (EVP_PKEY_CTX_set_rsa_padding (ctx, RSA_PKCS1_OAEP_PADDING), ==, 1);
+  g_assert_cmpint (EVP_PKEY_CTX_set_rsa_oaep_md (ctx, EVP_sha256 ()), ==, 1);
+  g_assert_cmpint (EVP_PKEY_CTX_set_rsa_mgf1_md (ctx, EVP_sha256 ()), ==, 1);
+  g_assert_cmpint (EVP_PKEY_decrypt (ctx, out, &out_len, b9->envelope.encrypted_key,
+                                     b9->envelope.encrypted_key_len), !=, 1);
+}
+
+static PpTr34Kdh *
+sample_kdh1 (void)
+{
+  g_autoptr(X509) kdh1 = load_cert ("B.2.1.5_TR34_Sample_KDH_1.cert.pem");
+  g_autoptr(X509_CRL) crl = NULL;
+  EVP_PKEY *key;
+  PpTr34Kdh *kdh;
+
+  if (kdh1 == NULL)
+    return NULL;
+  key = load_key ("B.2.1.5_TR34_Sample_KDH_1.key.pkcs8.pem");
+  crl = load_crl ();
+  kdh = pp_tr34_kdh_new (kdh1, pp_tr34_sign_with_pkey, key, (GDestroyNotify) EVP_PKEY_free);
+  pp_tr34_kdh_set_crl (kdh, crl);
+  pp_tr34_kdh_set_profile (kdh, PP_TR34_PROFILE_X9_2019);
+  return kdh;
+}
+
+static void
+test_rebuild_b14 (void)
+{
+  g_autoptr(PpTr34Kdh) kdh = sample_kdh1 ();
+  g_autoptr(X509) krd1 = NULL;
+  g_autoptr(GBytes) expected = NULL;
+  g_autoptr(GBytes) built = NULL;
+  g_autoptr(GBytes) nonce = pp_hex_decode ("7DEA1C00894E246A", NULL);
+  g_autoptr(GError) error = NULL;
+
+  if (kdh == NULL)
+    return;
+  krd1 = load_cert ("B.2.1.7_TR34_Sample_KRD_1.cert.pem");
+  expected = load_vector ("B.14_UBT_KDH.der");
+
+  /* PKCS#1 v1.5 is deterministic and B.14 has no random input. */
+  built = pp_tr34_kdh_build_unbind_token (kdh, krd1, nonce, &error);
+  g_assert_no_error (error);
+  g_assert_cmpmem (g_bytes_get_data (built, NULL), g_bytes_get_size (built),
+                   g_bytes_get_data (expected, NULL), g_bytes_get_size (expected));
+}
+
+static void
+test_rebuild_b11 (void)
+{
+  g_autoptr(PpTr34Kdh) kdh = sample_kdh1 ();
+  g_autoptr(X509) krd1 = NULL, kdh2 = NULL;
+  g_autoptr(GBytes) expected = NULL;
+  g_autoptr(GBytes) built = NULL;
+  g_autoptr(GBytes) nonce = pp_hex_decode ("7DEA1C00894E246A", NULL);
+  g_autoptr(GError) error = NULL;
+
+  if (kdh == NULL)
+    return;
+  krd1 = load_cert ("B.2.1.7_TR34_Sample_KRD_1.cert.pem");
+  kdh2 = load_cert ("B.2.1.6_TR34_Sample_KDH_2.cert.pem");
+  expected = load_vector ("B.11_RBT_KDH.der");
+
+  built = pp_tr34_kdh_build_rebind_token (kdh, krd1, kdh2, nonce, &error);
+  g_assert_no_error (error);
+  g_assert_cmpmem (g_bytes_get_data (built, NULL), g_bytes_get_size (built),
+                   g_bytes_get_data (expected, NULL), g_bytes_get_size (expected));
+}
+
+static void
+test_rebuild_b12 (void)
+{
+  g_autoptr(GBytes) expected = load_vector ("B.12_RT_KRD.der");
+  g_autoptr(GBytes) nonce = pp_hex_decode ("167EB0E72781E4940112233445566778", NULL);
+  g_autoptr(GBytes) built = NULL;
+
+  if (expected == NULL)
+    return;
+  built = pp_tr34_build_random_token (nonce);
+  g_assert_true (g_bytes_equal (built, expected));
+}
+
+/* What a KRD can check on the samples without building KDH_1's chain
+ * (which OpenSSL refuses): structure, signer identity, signature and
+ * messageDigest, and the CRL's signature by CA_KDH. */
+static gboolean
+sample_accepted (const guint8 *der,
+                 gsize         len,
+                 X509         *kdh1,
+                 X509         *ca_kdh,
+                 GError      **error)
+{
+  g_autoptr(PpTr34Token) token = pp_tr34_token_parse (der, len, error);
+  X509_CRL *crl;
+
+  if (token == NULL)
+    return FALSE;
+  if (!pp_tr34_sid_matches (token, kdh1))
+    {
+      g_set_error_literal (error, PP_TR34_ERROR, PP_TR34_ERROR_KDH_MISMATCH, "other signer");
+      return FALSE;
+    }
+  if (!pp_tr34_token_verify_signature (token, X509_get0_pubkey (kdh1), error))
+    return FALSE;
+  crl = pp_tr34_token_get_crl (token);
+  if (crl != NULL && X509_CRL_verify (crl, X509_get0_pubkey (ca_kdh)) != 1)
+    {
+      g_set_error_literal (error, PP_TR34_ERROR, PP_TR34_ERROR_CRL_INVALID, "CRL signature");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+test_samples_tamper (void)
+{
+  g_autoptr(X509) kdh1 = load_cert ("B.2.1.5_TR34_Sample_KDH_1.cert.pem");
+  g_autoptr(X509) ca_kdh = NULL;
+  static const char * const files[] = {
+    "B.8_KT_KDH_1pass.errata.der", "B.8_KT_KDH_1pass.orig.der",
+    "B.9_KT_KDH_2pass.errata.der", "B.9_KT_KDH_2pass.orig.der",
+    "B.11_RBT_KDH.der", "B.14_UBT_KDH.der",
+  };
+  static const guint8 flips[] = { 0x01, 0xFF };
+
+  if (kdh1 == NULL)
+    return;
+  ca_kdh = load_cert ("B.2.1.2_TR34_Sample_CA_KDH.cert.pem");
+
+  for (guint f = 0; f < G_N_ELEMENTS (files); f++)
+    {
+      g_autoptr(GBytes) der = load_vector (files[f]);
+      g_autoptr(GError) error = NULL;
+      gsize len = g_bytes_get_size (der);
+      g_autofree guint8 *copy = g_memdup2 (g_bytes_get_data (der, NULL), len);
+
+      g_test_message ("tamper %s", files[f]);
+      g_assert_true (sample_accepted (copy, len, kdh1, ca_kdh, &error));
+      g_assert_no_error (error);
+
+      for (gsize i = 0; i < len; i++)
+        for (guint x = 0; x < G_N_ELEMENTS (flips); x++)
+          {
+            g_autoptr(GError) e = NULL;
+
+            copy[i] ^= flips[x];
+            if (sample_accepted (copy, len, kdh1, ca_kdh, &e))
+              g_error ("%s: byte %" G_GSIZE_FORMAT " ^ 0x%02X accepted", files[f], i, flips[x]);
+            g_assert_true (e != NULL && e->domain == PP_TR34_ERROR);
+            copy[i] ^= flips[x];
+          }
+
+      for (gsize n = 0; n < len; n++)
+        {
+          g_autoptr(GError) e = NULL;
+          g_autoptr(PpTr34Token) token = pp_tr34_token_parse (copy, n, &e);
+
+          g_assert_null (token);
+          g_assert_error (e, PP_TR34_ERROR, PP_TR34_ERROR_TRUNCATED);
+        }
+    }
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/tr34/annexb/parse-types", test_parse_types);
+  g_test_add_func ("/tr34/annexb/parse-fields", test_parse_fields);
+  g_test_add_func ("/tr34/annexb/signatures", test_signatures);
+  g_test_add_func ("/tr34/annexb/decrypt-content", test_decrypt_content);
+  g_test_add_func ("/tr34/annexb/aes-key-block", test_aes_key_block);
+  g_test_add_func ("/tr34/annexb/receive-sample", test_receive_sample);
+  g_test_add_func ("/tr34/annexb/oaep-defect", test_sample_oaep_defect);
+  g_test_add_func ("/tr34/annexb/rebuild-b14", test_rebuild_b14);
+  g_test_add_func ("/tr34/annexb/rebuild-b11", test_rebuild_b11);
+  g_test_add_func ("/tr34/annexb/rebuild-b12", test_rebuild_b12);
+  g_test_add_func ("/tr34/annexb/tamper", test_samples_tamper);
+
+  return g_test_run ();
+}
