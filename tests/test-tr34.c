@@ -19,6 +19,8 @@
 #include "pp-tr34-private.h"
 #include "tr34-test-pki.h"
 
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ASN1_TIME, ASN1_TIME_free)
+
 static PpTr34Kdh *
 make_kdh (X509          *cert,
           PpTr34Profile  profile)
@@ -294,6 +296,109 @@ test_crl_forged (void)
   g_assert_cmpint (X509_CRL_sign (forged, pki->ca_krd_key, EVP_sha256 ()), >, 0);
   pp_tr34_krd_set_crl (krd, forged);
   expect_refused (krd, state, token, PP_TR34_ERROR_CRL_INVALID);
+}
+
+static X509_CRL *
+crl_with_times (int this_year,
+                int next_year)
+{
+  const PpTestPki *pki = pp_test_pki_get ();
+  X509_CRL *crl = X509_CRL_dup (pki->crl);
+  g_autoptr(GDateTime) this_update = g_date_time_new_utc (this_year, 1, 1, 0, 0, 0);
+  g_autoptr(GDateTime) next_update = g_date_time_new_utc (next_year, 1, 1, 0, 0, 0);
+  g_autoptr(ASN1_TIME) t = ASN1_TIME_new ();
+
+  g_assert_nonnull (ASN1_TIME_set (t, (time_t) g_date_time_to_unix (this_update)));
+  g_assert_cmpint (X509_CRL_set1_lastUpdate (crl, t), ==, 1);
+  g_assert_nonnull (ASN1_TIME_set (t, (time_t) g_date_time_to_unix (next_update)));
+  g_assert_cmpint (X509_CRL_set1_nextUpdate (crl, t), ==, 1);
+  g_assert_cmpint (X509_CRL_sign (crl, pki->ca_kdh_key, EVP_sha256 ()), >, 0);
+  return crl;
+}
+
+/* A CRL past its nextUpdate (or before its thisUpdate) at the
+ * verification time says nothing about the KDH today: refused, whether
+ * the KRD holds it or the token carries it. */
+static void
+test_crl_expired (void)
+{
+  const PpTestPki *pki = pp_test_pki_get ();
+  g_autoptr(PpTr34Krd) krd = make_krd ();
+  g_autoptr(PpTr34KrdState) state = pp_tr34_krd_state_new ();
+  g_autoptr(GBytes) token = strict_token_with_nonce (state, NULL);
+  g_autoptr(X509_CRL) expired = crl_with_times (2022, 2025);
+  g_autoptr(PpTr34Kdh) kdh = make_kdh (pki->kdh, PP_TR34_PROFILE_X9_2019);
+  g_autoptr(PpTr34Kdh) revoked_kdh = make_kdh (pki->kdh_revoked, PP_TR34_PROFILE_STRICT);
+  g_autoptr(PpSecureBuffer) key = pp_secure_buffer_new_from_hex ("0123456789ABCDEFFEDCBA9876543210", NULL);
+  g_autoptr(GBytes) nonce = pp_tr34_krd_state_issue_nonce (state, 16);
+  g_autoptr(GBytes) carried = NULL;
+  g_autoptr(GBytes) revoked = NULL;
+  g_autoptr(PpTr34Krd) unbound = pp_tr34_krd_new (pki->krd, pki->krd_key);
+  g_autoptr(GDateTime) at = g_date_time_new_utc (2030, 6, 1, 0, 0, 0);
+  g_autoptr(GDateTime) early = g_date_time_new_utc (2021, 6, 1, 0, 0, 0);
+  g_autoptr(PpTr34ReceivedKey) received = NULL;
+  g_autoptr(GError) error = NULL;
+
+  pp_tr34_krd_set_time (krd, at);
+  pp_tr34_krd_set_crl (krd, expired);
+  received = pp_tr34_krd_receive_key_token (krd, state, g_bytes_get_data (token, NULL),
+                                            g_bytes_get_size (token), &error);
+  g_assert_null (received);
+  g_assert_error (error, PP_TR34_ERROR, PP_TR34_ERROR_CRL_INVALID);
+  g_assert_nonnull (strstr (error->message, "expired at 2025-01-01T00:00:00Z"));
+  g_clear_error (&error);
+
+  /* Carried in the token, with the KRD holding none. */
+  pp_tr34_krd_set_crl (krd, NULL);
+  pp_tr34_kdh_set_crl (kdh, expired);
+  carried = build_token (kdh, key, "A0256K0TB00E0000", PP_TR34_EPHEMERAL_TDES, nonce, NULL);
+  expect_refused (krd, state, carried, PP_TR34_ERROR_CRL_INVALID);
+
+  /* A revocation stays a revocation in an outdated CRL (an unbound KRD:
+   * the strict token carries the revoked KDH's certificate). */
+  pp_tr34_kdh_set_crl (revoked_kdh, expired);
+  revoked = build_token (revoked_kdh, key, "A0256K0TB00E0000", PP_TR34_EPHEMERAL_TDES, nonce, NULL);
+  pp_tr34_krd_add_trusted (unbound, pki->ca_kdh);
+  pp_tr34_krd_set_time (unbound, at);
+  expect_refused (unbound, state, revoked, PP_TR34_ERROR_KDH_REVOKED);
+
+  /* Before the test CRL's thisUpdate (2022), inside the KDH's validity. */
+  pp_tr34_krd_set_time (krd, early);
+  expect_refused (krd, state, token, PP_TR34_ERROR_CRL_INVALID);
+
+  /* The same token with a current CRL goes through: only time decided. */
+  pp_tr34_krd_set_time (krd, at);
+  received = pp_tr34_krd_receive_key_token (krd, state, g_bytes_get_data (token, NULL),
+                                            g_bytes_get_size (token), &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (received);
+}
+
+/* A 1-pass time ahead of the KRD's clock by more than the allowed skew
+ * would lock out every later honest token: refused, nothing recorded. */
+static void
+test_one_pass_future (void)
+{
+  const PpTestPki *pki = pp_test_pki_get ();
+  g_autoptr(PpTr34Kdh) kdh = make_kdh (pki->kdh, PP_TR34_PROFILE_X9_2012);
+  g_autoptr(PpTr34Krd) krd = make_krd ();
+  g_autoptr(PpTr34KrdState) state = pp_tr34_krd_state_new ();
+  g_autoptr(PpSecureBuffer) key = pp_secure_buffer_new_from_hex ("0123456789ABCDEFFEDCBA9876543210", NULL);
+  g_autoptr(GDateTime) at = g_date_time_new_utc (2030, 1, 1, 0, 0, 0);
+  g_autoptr(GDateTime) too_far = g_date_time_add_seconds (at, PP_TR34_SIGNING_TIME_SKEW_SECONDS + 1);
+  g_autoptr(GDateTime) within = g_date_time_add_seconds (at, PP_TR34_SIGNING_TIME_SKEW_SECONDS);
+  g_autoptr(GBytes) t_far = build_token (kdh, key, "A0256K0TB00E0000", PP_TR34_EPHEMERAL_AES128, NULL, too_far);
+  g_autoptr(GBytes) t_within = build_token (kdh, key, "A0256K0TB00E0000", PP_TR34_EPHEMERAL_AES128, NULL, within);
+  g_autoptr(PpTr34ReceivedKey) received = NULL;
+  g_autoptr(GError) error = NULL;
+
+  pp_tr34_krd_set_time (krd, at);
+  expect_refused (krd, state, t_far, PP_TR34_ERROR_FUTURE_SIGNING_TIME);
+  g_assert_null (pp_tr34_krd_state_get_last_time (state));
+  received = pp_tr34_krd_receive_key_token (krd, state, g_bytes_get_data (t_within, NULL),
+                                            g_bytes_get_size (t_within), &error);
+  g_assert_no_error (error);
+  g_assert_true (g_date_time_equal (pp_tr34_krd_state_get_last_time (state), within));
 }
 
 static void
@@ -937,6 +1042,8 @@ main (int    argc,
   g_test_add_func ("/tr34/nonce/state-save-load", test_state_save_load);
   g_test_add_func ("/tr34/crl/revoked", test_revoked);
   g_test_add_func ("/tr34/crl/forged", test_crl_forged);
+  g_test_add_func ("/tr34/crl/expired", test_crl_expired);
+  g_test_add_func ("/tr34/one-pass/future", test_one_pass_future);
   g_test_add_func ("/tr34/cert/validity", test_validity);
   g_test_add_func ("/tr34/cert/wrong-ca", test_wrong_ca);
   g_test_add_func ("/tr34/cert/trust-ca-kdh-only", test_trust_ca_kdh_only);

@@ -454,17 +454,94 @@ pp_tr34_received_key_free (PpTr34ReceivedKey *received)
 
 /* ---- Checks ----------------------------------------------------------- */
 
-static gint64
-asn1_time_to_unix (const ASN1_TIME *t)
+static gboolean
+asn1_time_to_unix_checked (const ASN1_TIME *t,
+                           gint64          *out)
 {
   struct tm tm;
   g_autoptr(GDateTime) dt = NULL;
 
   if (ASN1_TIME_to_tm (t, &tm) != 1)
-    return 0;
+    return FALSE;
   dt = g_date_time_new_utc (tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
                             tm.tm_hour, tm.tm_min, tm.tm_sec);
-  return dt != NULL ? g_date_time_to_unix (dt) : 0;
+  if (dt == NULL)
+    return FALSE;
+  *out = g_date_time_to_unix (dt);
+  return TRUE;
+}
+
+static gint64
+asn1_time_to_unix (const ASN1_TIME *t)
+{
+  gint64 out = 0;
+
+  return asn1_time_to_unix_checked (t, &out) ? out : 0;
+}
+
+/* The verification time in Unix seconds: the one set, else now. */
+static gint64
+krd_now (PpTr34Krd *krd)
+{
+  if (krd->at != NULL)
+    return g_date_time_to_unix (krd->at);
+  return g_get_real_time () / G_USEC_PER_SEC;
+}
+
+static char *
+format_unix (gint64 t)
+{
+  g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc (t);
+
+  return dt != NULL ? g_date_time_format (dt, "%Y-%m-%dT%H:%M:%SZ") : g_strdup ("?");
+}
+
+/* A CRL speaks only for [thisUpdate, nextUpdate]: past nextUpdate the CA
+ * may have revoked the KDH since, so an expired CRL proves nothing and
+ * the KRD refuses rather than trusting stale news. A CRL without
+ * nextUpdate (optional in X.509, required by RFC 5280 5.1.2.5) is taken
+ * as current. */
+static gboolean
+check_crl_time (PpTr34Krd  *krd,
+                X509_CRL   *crl,
+                GError    **error)
+{
+  const ASN1_TIME *this_update = X509_CRL_get0_lastUpdate (crl);
+  const ASN1_TIME *next_update = X509_CRL_get0_nextUpdate (crl);
+  gint64 now = krd_now (krd);
+  gint64 t;
+
+  if (this_update == NULL || !asn1_time_to_unix_checked (this_update, &t))
+    {
+      g_set_error_literal (error, PP_TR34_ERROR, PP_TR34_ERROR_CRL_INVALID,
+                           "The CRL's thisUpdate time is invalid");
+      return FALSE;
+    }
+  if (t > now)
+    {
+      g_autofree char *when = format_unix (t);
+
+      g_set_error (error, PP_TR34_ERROR, PP_TR34_ERROR_CRL_INVALID,
+                   "The CRL is not valid before %s", when);
+      return FALSE;
+    }
+  if (next_update == NULL)
+    return TRUE;
+  if (!asn1_time_to_unix_checked (next_update, &t))
+    {
+      g_set_error_literal (error, PP_TR34_ERROR, PP_TR34_ERROR_CRL_INVALID,
+                           "The CRL's nextUpdate time is invalid");
+      return FALSE;
+    }
+  if (t < now)
+    {
+      g_autofree char *when = format_unix (t);
+
+      g_set_error (error, PP_TR34_ERROR, PP_TR34_ERROR_CRL_INVALID,
+                   "The CRL expired at %s", when);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 static gboolean
@@ -641,7 +718,9 @@ check_crl (PpTr34Krd     *krd,
                    "The KDH certificate (serial %s) is revoked by its CA", serial);
       return FALSE;
     }
-  return TRUE;
+  /* After the serial: a revocation stays true in an outdated CRL, and
+   * saying so is the more useful refusal. */
+  return check_crl_time (krd, crl, error);
 }
 
 static X509 *
@@ -798,7 +877,8 @@ authenticate (PpTr34Krd          *krd,
 
 /* Returns the index of the nonce to consume, -1 for 1-pass. */
 static gboolean
-check_freshness (PpTr34KrdState     *state,
+check_freshness (PpTr34Krd          *krd,
+                 PpTr34KrdState     *state,
                  const PpTr34Token  *token,
                  gboolean            allow_one_pass,
                  gint               *out_index,
@@ -830,6 +910,18 @@ check_freshness (PpTr34KrdState     *state,
         {
           g_set_error_literal (error, PP_TR34_ERROR, PP_TR34_ERROR_STALE_SIGNING_TIME,
                                "The 1-pass signing time is not newer than the last accepted one");
+          return FALSE;
+        }
+      /* A time ahead of ours would be accepted once and then block every
+       * honest token until that time is reached (each must be newer), so
+       * only a small clock difference is tolerated. */
+      if (g_date_time_to_unix (token->signing_time) >
+          krd_now (krd) + PP_TR34_SIGNING_TIME_SKEW_SECONDS)
+        {
+          g_autofree char *when = g_date_time_format (token->signing_time, "%Y-%m-%dT%H:%M:%SZ");
+
+          g_set_error (error, PP_TR34_ERROR, PP_TR34_ERROR_FUTURE_SIGNING_TIME,
+                       "The 1-pass signing time %s is in the future", when);
           return FALSE;
         }
       return TRUE;
@@ -957,7 +1049,7 @@ pp_tr34_krd_receive_key_token (PpTr34Krd       *krd,
   kdh = authenticate (krd, token, error);
   if (kdh == NULL)
     return NULL;
-  if (!check_freshness (state, token, TRUE, &nonce_index, error))
+  if (!check_freshness (krd, state, token, TRUE, &nonce_index, error))
     return NULL;
 
   if (!ias_equal (env->recipient_ias, env->recipient_ias_len, krd->cert))
@@ -1118,7 +1210,7 @@ pp_tr34_krd_receive_rebind_token (PpTr34Krd       *krd,
   kdh = authenticate (krd, token, error);
   if (kdh == NULL)
     return NULL;
-  if (!check_freshness (state, token, FALSE, &nonce_index, error))
+  if (!check_freshness (krd, state, token, FALSE, &nonce_index, error))
     return NULL;
   new_kdh = parse_rebind_content (krd, token, error);
   if (new_kdh == NULL)
@@ -1151,7 +1243,7 @@ pp_tr34_krd_receive_unbind_token (PpTr34Krd       *krd,
   kdh = authenticate (krd, token, error);
   if (kdh == NULL)
     return FALSE;
-  if (!check_freshness (state, token, FALSE, &nonce_index, error))
+  if (!check_freshness (krd, state, token, FALSE, &nonce_index, error))
     return FALSE;
   if (!ias_equal (token->econtent.value, token->econtent.len, krd->cert))
     {

@@ -48,7 +48,13 @@ typedef enum {
   PP_TR34_ERROR_KDH_MISMATCH,         /* key block names another KDH */
   PP_TR34_ERROR_INVALID_ARGUMENT,
   PP_TR34_ERROR_CRYPTO,               /* OpenSSL failed on valid input */
+  PP_TR34_ERROR_FUTURE_SIGNING_TIME,  /* 1-pass time ahead of the KRD's clock */
 } PpTr34Error;
+
+/* How far a 1-pass signing time may be ahead of the KRD's verification
+ * time (clocks of KDH and KRD differ a little); beyond it the token is
+ * refused with PP_TR34_ERROR_FUTURE_SIGNING_TIME. */
+#define PP_TR34_SIGNING_TIME_SKEW_SECONDS 300
 
 typedef enum {
   PP_TR34_PROFILE_STRICT,   /* plain CMS, RFC 4055 OAEP parameters */
