@@ -850,6 +850,13 @@ test_usage_table (void)
   g_assert_true (pp_tr31_check_usage ("M3", 'T', 'G', NULL));
   g_assert_true (pp_tr31_check_usage ("V2", 'T', 'V', NULL));
   g_assert_true (pp_tr31_check_usage ("42", 'Z', 'Z', NULL));
+  /* X9.143:2021 names E7 an asymmetric key pair for PIN encryption and B2
+   * a base key variant key (see the sources above usage_rules[]). */
+  g_assert_true (pp_tr31_check_usage ("E7", 'R', 'D', NULL));
+  g_assert_true (pp_tr31_check_usage ("B2", 'T', 'Y', NULL));
+  g_assert_false (pp_tr31_check_usage ("E7", 'T', 'X', &error));
+  g_assert_error (error, PP_TR31_ERROR, PP_TR31_ERROR_USAGE_COMBINATION);
+  g_clear_error (&error);
   g_assert_false (pp_tr31_check_usage ("B0", 'T', 'E', &error));
   g_assert_error (error, PP_TR31_ERROR, PP_TR31_ERROR_USAGE_COMBINATION);
   g_clear_error (&error);

@@ -29,6 +29,18 @@ G_DEFINE_QUARK (pp-tr31-error-quark, pp_tr31_error)
  * narrower than "anything goes": a MAC key cannot be a decryption key, a BDK
  * is only ever a derivation key. Numeric (proprietary) usages, algorithms
  * and modes are not checked against each other.
+ *
+ * Cross-checked (2026-11) against public material, since the standards
+ * themselves are not freely available: the usage names of ANSI X9.143:2021
+ * table 2 as quoted by openemv/tr31 (src/tr31_strings.c) and 5n00py/paysec
+ * (TR-31:2018 p. 20-26, header_constants.rs), and the permitted algorithms
+ * and modes of use AWS Payment Cryptography documents per TR-31 usage
+ * ("Understanding key attributes", keys-validattributes.html: B0 TDES/AES
+ * with X or N; C0 TDES/AES with C, G, V or N; D0 with B, E, D or N; E0-E6
+ * derivation). Corrections from that check: E7 is the EMV/chip asymmetric
+ * key pair for PIN encryption (RSA, encrypt/decrypt modes), not a
+ * symmetric derivation key; B2, the base key variant key, exists to create
+ * key variants, so it takes mode Y.
  */
 typedef struct {
   const char *usage;
@@ -40,7 +52,7 @@ static const UsageRule usage_rules[] = {
   /* DUKPT base and initial keys: derivation only */
   { "B0", "AT",  "NX" },
   { "B1", "AT",  "NX" },
-  { "B2", "T",   "NX" },
+  { "B2", "T",   "NXY" },
   { "B3", "AT",  "NX" },
   /* card verification */
   { "C0", "ADT", "CGVN" },
@@ -57,7 +69,8 @@ static const UsageRule usage_rules[] = {
   { "E4", "AT",  "NX" },
   { "E5", "AT",  "NX" },
   { "E6", "AT",  "NX" },
-  { "E7", "AT",  "NX" },
+  /* EMV/chip asymmetric key pair for PIN encryption */
+  { "E7", "R",   "BDEN" },
   /* initialisation vector */
   { "I0", "ADT", "N" },
   /* key encryption / wrapping, TR-31 and ISO 20038 KBPKs, TR-34 keys */
