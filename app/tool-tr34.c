@@ -393,6 +393,14 @@ cmd_krd_receive (int    argc,
 
 /* ---- inspect ----------------------------------------------------------- */
 
+/* OpenSSL keeps no revoked list at all for an empty CRL (-1 from
+ * sk_X509_REVOKED_num); that is zero revocations to a user. */
+static int
+crl_revoked_count (X509_CRL *crl)
+{
+  return MAX (sk_X509_REVOKED_num (X509_CRL_get_REVOKED (crl)), 0);
+}
+
 static char *
 cert_subject (X509 *cert)
 {
@@ -505,7 +513,7 @@ cmd_inspect (int    argc,
   json_builder_end_array (b);
   json_builder_set_member_name (b, "crl_revoked");
   if (crl != NULL)
-    json_builder_add_int_value (b, sk_X509_REVOKED_num (X509_CRL_get_REVOKED (crl)));
+    json_builder_add_int_value (b, crl_revoked_count (crl));
   else
     json_builder_add_null_value (b);
   json_builder_end_object (b);
@@ -537,7 +545,7 @@ cmd_inspect (int    argc,
       printf (_("certificate: %s\n"), subject);
     }
   if (crl != NULL)
-    printf (_("CRL: %d revoked\n"), sk_X509_REVOKED_num (X509_CRL_get_REVOKED (crl)));
+    printf (_("CRL: %d revoked\n"), crl_revoked_count (crl));
   return 0;
 }
 

@@ -401,6 +401,44 @@ test_one_pass_future (void)
   g_assert_true (g_date_time_equal (pp_tr34_krd_state_get_last_time (state), within));
 }
 
+/* A serial whose top bit is set has a 00 sign byte in DER; inspect and
+ * krd-receive must still name the KDH by the same serial. */
+static void
+test_serial_high_bit (void)
+{
+  const PpTestPki *pki = pp_test_pki_get ();
+  g_autoptr(X509) cert = X509_dup (pki->kdh);
+  g_autoptr(PpTr34Kdh) kdh = NULL;
+  g_autoptr(PpTr34Krd) krd = pp_tr34_krd_new (pki->krd, pki->krd_key);
+  g_autoptr(PpTr34KrdState) state = pp_tr34_krd_state_new ();
+  g_autoptr(PpSecureBuffer) key = pp_secure_buffer_new_from_hex ("0123456789ABCDEFFEDCBA9876543210", NULL);
+  g_autoptr(GBytes) nonce = pp_tr34_krd_state_issue_nonce (state, 16);
+  g_autoptr(GBytes) token = NULL;
+  g_autoptr(PpTr34Token) parsed = NULL;
+  g_autoptr(PpTr34ReceivedKey) received = NULL;
+  g_autofree char *serial = NULL;
+  g_autofree char *signer = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_cmpint (ASN1_INTEGER_set (X509_get_serialNumber (cert), 0xC8), ==, 1);
+  g_assert_cmpint (X509_sign (cert, pki->ca_kdh_key, EVP_sha256 ()), >, 0);
+  kdh = make_kdh (cert, PP_TR34_PROFILE_STRICT);
+  token = build_token (kdh, key, "A0256K0TB00E0000", PP_TR34_EPHEMERAL_AES128, nonce, NULL);
+
+  parsed = pp_tr34_token_parse (g_bytes_get_data (token, NULL), g_bytes_get_size (token), &error);
+  g_assert_no_error (error);
+  serial = pp_tr34_token_dup_signer_serial (parsed);
+  signer = pp_tr34_token_dup_signer (parsed);
+  g_assert_cmpstr (serial, ==, "C8");
+  g_assert_true (g_str_has_suffix (signer, " / serial C8"));
+
+  pp_tr34_krd_add_trusted (krd, pki->ca_kdh);
+  received = pp_tr34_krd_receive_key_token (krd, state, g_bytes_get_data (token, NULL),
+                                            g_bytes_get_size (token), &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (received->kdh_serial, ==, serial);
+}
+
 static void
 test_validity (void)
 {
@@ -1045,6 +1083,7 @@ main (int    argc,
   g_test_add_func ("/tr34/crl/expired", test_crl_expired);
   g_test_add_func ("/tr34/one-pass/future", test_one_pass_future);
   g_test_add_func ("/tr34/cert/validity", test_validity);
+  g_test_add_func ("/tr34/kdh/serial-high-bit", test_serial_high_bit);
   g_test_add_func ("/tr34/cert/wrong-ca", test_wrong_ca);
   g_test_add_func ("/tr34/cert/trust-ca-kdh-only", test_trust_ca_kdh_only);
   g_test_add_func ("/tr34/kdh/unknown-and-mismatch", test_kdh_unknown_and_mismatch);

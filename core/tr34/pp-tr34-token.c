@@ -584,6 +584,22 @@ pp_tr34_token_get_profile (const PpTr34Token *token)
   return token->profile;
 }
 
+/* A DER INTEGER's content carries a 00 sign byte before a magnitude whose
+ * top bit is set; the KDH serial the KRD reports comes from OpenSSL
+ * without it. Print serials the same way everywhere (as `openssl x509
+ * -serial` does), so a user can compare inspect with krd-receive. */
+static char *
+serial_to_hex (const guint8 *serial,
+               gsize         len)
+{
+  if (len > 1 && serial[0] == 0x00 && (serial[1] & 0x80) != 0)
+    {
+      serial++;
+      len--;
+    }
+  return pp_hex_encode (serial, len);
+}
+
 static char *
 describe_ias (const guint8 *issuer_der,
               gsize         issuer_len,
@@ -592,7 +608,7 @@ describe_ias (const guint8 *issuer_der,
 {
   const unsigned char *p = issuer_der;
   g_autoptr(X509_NAME) name = d2i_X509_NAME (NULL, &p, (long) issuer_len);
-  g_autofree char *hex = pp_hex_encode (serial, serial_len);
+  g_autofree char *hex = serial_to_hex (serial, serial_len);
   g_autoptr(BIO) bio = BIO_new (BIO_s_mem ());
   char *text = NULL;
   long n;
@@ -620,7 +636,7 @@ pp_tr34_token_dup_signer_serial (const PpTr34Token *token)
   g_return_val_if_fail (token != NULL, NULL);
   if (!token->signed_)
     return NULL;
-  return pp_hex_encode (token->sid_serial.value, token->sid_serial.len);
+  return serial_to_hex (token->sid_serial.value, token->sid_serial.len);
 }
 
 GBytes *
