@@ -23,6 +23,16 @@
  * command line (where other users could read it). */
 #define KDH_SECRET_ENV "POSPROV_KDH_KEY_SECRET"
 
+/* pp_tool_fail already starts the line with "posprov-tool: "; name the
+ * subcommand without repeating the program. */
+static const char *
+command_name (const char *argv0)
+{
+  static const char program[] = "posprov-tool ";
+
+  return g_str_has_prefix (argv0, program) ? argv0 + strlen (program) : argv0;
+}
+
 static X509 *
 load_cert (const char  *path,
            GError     **error)
@@ -221,16 +231,16 @@ cmd_kdh_token (int    argc,
   if (!pp_tool_parse (context, &argc, &argv))
     return 1;
   if (argc > 1)
-    return pp_tool_fail (_("%s: unexpected argument “%s”"), argv[0], argv[1]);
+    return pp_tool_fail (_("%s: unexpected argument “%s”"), command_name (argv[0]), argv[1]);
 
   if (kdh_cert_path == NULL || kdh_key == NULL || krd_cert_path == NULL ||
       key_hex == NULL || header == NULL || out_path == NULL)
     return pp_tool_fail (_("%s: --kdh-cert, --kdh-key, --krd-cert, --key, --header and -o are required"),
-                         argv[0]);
+                         command_name (argv[0]));
   if ((nonce_hex != NULL) == one_pass)
-    return pp_tool_fail (_("%s: give either --nonce (2-pass) or --one-pass"), argv[0]);
+    return pp_tool_fail (_("%s: give either --nonce (2-pass) or --one-pass"), command_name (argv[0]));
   if (time_text != NULL && !one_pass)
-    return pp_tool_fail (_("%s: --time only applies with --one-pass"), argv[0]);
+    return pp_tool_fail (_("%s: --time only applies with --one-pass"), command_name (argv[0]));
   if (profile_name != NULL && !pp_tr34_profile_from_string (profile_name, &profile, &error))
     return pp_tool_fail_error (error);
   if (ephemeral_name != NULL)
@@ -238,7 +248,7 @@ cmd_kdh_token (int    argc,
       if (g_ascii_strcasecmp (ephemeral_name, "aes") == 0)
         ephemeral = PP_TR34_EPHEMERAL_AES128;
       else if (g_ascii_strcasecmp (ephemeral_name, "tdes") != 0)
-        return pp_tool_fail (_("%s: --ephemeral must be tdes or aes"), argv[0]);
+        return pp_tool_fail (_("%s: --ephemeral must be tdes or aes"), command_name (argv[0]));
     }
 
   if ((kdh_cert = load_cert (kdh_cert_path, &error)) == NULL ||
@@ -321,11 +331,11 @@ cmd_krd_receive (int    argc,
   if (!pp_tool_parse (context, &argc, &argv))
     return 1;
   if (argc != 2)
-    return pp_tool_fail (_("%s: give exactly one TOKEN.der"), argv[0]);
+    return pp_tool_fail (_("%s: give exactly one TOKEN.der"), command_name (argv[0]));
   if (krd_cert_path == NULL || krd_key_path == NULL || trust_path == NULL)
-    return pp_tool_fail (_("%s: --krd-cert, --krd-key and --trust are required"), argv[0]);
+    return pp_tool_fail (_("%s: --krd-cert, --krd-key and --trust are required"), command_name (argv[0]));
   if ((nonce_hex != NULL) == (last_time_text != NULL))
-    return pp_tool_fail (_("%s: give either --nonce (2-pass) or --last-time (1-pass)"), argv[0]);
+    return pp_tool_fail (_("%s: give either --nonce (2-pass) or --last-time (1-pass)"), command_name (argv[0]));
 
   if ((krd_cert = load_cert (krd_cert_path, &error)) == NULL ||
       (krd_key = load_private_key (krd_key_path, &error)) == NULL ||
@@ -442,7 +452,7 @@ cmd_inspect (int    argc,
   if (!pp_tool_parse (context, &argc, &argv))
     return 1;
   if (argc != 2)
-    return pp_tool_fail (_("%s: give exactly one TOKEN.der"), argv[0]);
+    return pp_tool_fail (_("%s: give exactly one TOKEN.der"), command_name (argv[0]));
 
   if ((der = read_token (argv[1], &error)) == NULL)
     return pp_tool_fail_error (error);

@@ -46,6 +46,8 @@ assert_one_error_line (const char *err,
   g_assert_true (g_str_has_prefix (err, "posprov-tool: "));
   g_assert_true (g_str_has_suffix (err, "\n"));
   g_assert_true (strchr (err, '\n') == err + strlen (err) - 1);
+  /* The program names itself once at the start of the line. */
+  g_assert_false (g_str_has_prefix (err, "posprov-tool: posprov-tool"));
   if (needle != NULL && strstr (err, needle) == NULL)
     g_error ("“%s” not in “%s”", needle, err);
 }
@@ -344,6 +346,14 @@ test_errors (void)
                                "--header", "A0256K0TB00E0000", "-o", good, NULL };
   const char *receive_wrong_nonce[] = { "tr34", "krd-receive", "--krd-cert", krd, "--krd-key", krd_key,
                                         "--trust", trust, "--nonce", "FFFF", good, NULL };
+  g_autofree char *future = g_build_filename (dir, "future.der", NULL);
+  const char *build_future[] = { "tr34", "kdh-token", "--kdh-cert", kdh, "--kdh-key", kdh_key,
+                                 "--krd-cert", krd, "--one-pass", "--time", "2035-01-01T00:00:00Z",
+                                 "--key", "0123456789ABCDEFFEDCBA9876543210",
+                                 "--header", "A0256K0TB00E0000", "-o", future, NULL };
+  const char *receive_future[] = { "tr34", "krd-receive", "--krd-cert", krd, "--krd-key", krd_key,
+                                   "--trust", trust, "--last-time", "2030-01-01T00:00:00Z",
+                                   "--at", "2034-12-31T00:00:00Z", future, NULL };
   const char *receive_wrong_trust[] = { "tr34", "krd-receive", "--krd-cert", krd, "--krd-key", krd_key,
                                         "--trust", krd, "--nonce", nonce, good, NULL };
 
@@ -376,6 +386,16 @@ test_errors (void)
   g_clear_pointer (&err, g_free);
   g_assert_cmpint (pp_test_run_tool (receive_wrong_trust, NULL, &out, &err), !=, 0);
   assert_one_error_line (err, "KDH certificate rejected");
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+
+  /* A 1-pass time years ahead of the KRD's clock (--at) is refused. */
+  g_assert_cmpint (pp_test_run_tool (build_future, NULL, &out, &err), ==, 0);
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (pp_test_run_tool (receive_future, NULL, &out, &err), !=, 0);
+  g_assert_cmpstr (out, ==, "");
+  assert_one_error_line (err, "2035-01-01T00:00:00Z is in the future");
 }
 
 int
