@@ -374,6 +374,32 @@ test_crl_expired (void)
   g_assert_nonnull (received);
 }
 
+/* A signing time given in another zone is signed as the same instant. */
+static void
+test_one_pass_time_zone (void)
+{
+  const PpTestPki *pki = pp_test_pki_get ();
+  g_autoptr(PpTr34Kdh) kdh = make_kdh (pki->kdh, PP_TR34_PROFILE_STRICT);
+  g_autoptr(PpTr34Krd) krd = make_krd ();
+  g_autoptr(PpTr34KrdState) state = pp_tr34_krd_state_new ();
+  g_autoptr(PpSecureBuffer) key = pp_secure_buffer_new_from_hex ("0123456789ABCDEFFEDCBA9876543210", NULL);
+  g_autoptr(GTimeZone) plus2 = g_time_zone_new_offset (2 * 3600);
+  g_autoptr(GDateTime) local = g_date_time_new (plus2, 2026, 1, 1, 0, 0, 0);
+  g_autoptr(GDateTime) utc = g_date_time_new_utc (2025, 12, 31, 22, 0, 0);
+  g_autoptr(GBytes) token = build_token (kdh, key, "A0256K0TB00E0000", PP_TR34_EPHEMERAL_TDES, NULL, local);
+  g_autoptr(PpTr34Token) parsed = NULL;
+  g_autoptr(PpTr34ReceivedKey) received = NULL;
+  g_autoptr(GError) error = NULL;
+
+  parsed = pp_tr34_token_parse (g_bytes_get_data (token, NULL), g_bytes_get_size (token), &error);
+  g_assert_no_error (error);
+  g_assert_true (g_date_time_equal (pp_tr34_token_get_signing_time (parsed), utc));
+  received = pp_tr34_krd_receive_key_token (krd, state, g_bytes_get_data (token, NULL),
+                                            g_bytes_get_size (token), &error);
+  g_assert_no_error (error);
+  g_assert_true (g_date_time_equal (received->signing_time, utc));
+}
+
 /* A 1-pass time ahead of the KRD's clock by more than the allowed skew
  * would lock out every later honest token: refused, nothing recorded. */
 static void
@@ -1082,6 +1108,7 @@ main (int    argc,
   g_test_add_func ("/tr34/crl/forged", test_crl_forged);
   g_test_add_func ("/tr34/crl/expired", test_crl_expired);
   g_test_add_func ("/tr34/one-pass/future", test_one_pass_future);
+  g_test_add_func ("/tr34/one-pass/time-zone", test_one_pass_time_zone);
   g_test_add_func ("/tr34/cert/validity", test_validity);
   g_test_add_func ("/tr34/kdh/serial-high-bit", test_serial_high_bit);
   g_test_add_func ("/tr34/cert/wrong-ca", test_wrong_ca);

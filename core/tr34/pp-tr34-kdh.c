@@ -164,8 +164,11 @@ make_attr (const guint8 *oid,
 }
 
 static GByteArray *
-make_time_attr (GDateTime *time)
+make_time_attr (GDateTime *local)
 {
+  /* The encoding says Z: format the instant in UTC, whatever zone the
+   * caller's GDateTime is in. */
+  g_autoptr(GDateTime) time = g_date_time_to_utc (local);
   g_autofree char *text = NULL;
   int year = g_date_time_get_year (time);
 
