@@ -134,6 +134,8 @@ print_key (const DukptOptions   *o,
     {
       g_autoptr(JsonBuilder) builder = json_builder_new ();
       g_autoptr(JsonNode) node = NULL;
+      g_autoptr(JsonGenerator) gen = json_generator_new ();
+      g_autofree char *rest = NULL;
       g_autoptr(GError) error = NULL;
       PpKeyAlgorithm alg = algorithm_of (type);
       g_autofree char *kcv = pp_kcv_compute (alg, key, pp_kcv_default_length (alg), &error);
@@ -151,13 +153,17 @@ print_key (const DukptOptions   *o,
       json_builder_add_string_value (builder, usage);
       json_builder_set_member_name (builder, "key_type");
       json_builder_add_string_value (builder, pp_dukpt_key_type_to_string (type));
-      json_builder_set_member_name (builder, "key");
-      json_builder_add_string_value (builder, hex);
       json_builder_set_member_name (builder, "kcv");
       json_builder_add_string_value (builder, kcv);
       json_builder_end_object (builder);
       node = json_builder_get_root (builder);
-      pp_tool_print_json (node);
+      json_generator_set_root (gen, node);
+      rest = json_generator_to_data (gen, NULL);
+      /* The key goes straight to stdout: a JsonNode's and the generator's
+       * copies of it would be freed without being wiped. Hex needs no JSON
+       * escaping. */
+      printf ("{\"key\":\"%s\",%s\n", hex, rest + 1);
+      fflush (stdout);
     }
   else
     {

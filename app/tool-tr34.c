@@ -376,9 +376,13 @@ cmd_krd_receive (int    argc,
       g_autoptr(JsonBuilder) b = json_builder_new ();
       g_autoptr(JsonNode) root = NULL;
 
+      g_autoptr(JsonGenerator) gen = json_generator_new ();
+      g_autofree char *rest = NULL;
+
+      /* The key goes straight to stdout: a JsonNode's and the generator's
+       * copies of it would be freed without being wiped. Hex needs no JSON
+       * escaping; the other members go through json-glib. */
       json_builder_begin_object (b);
-      json_builder_set_member_name (b, "key");
-      json_builder_add_string_value (b, key_hex);
       json_builder_set_member_name (b, "kcv");
       json_builder_add_string_value (b, received->kcv);
       json_builder_set_member_name (b, "header");
@@ -389,7 +393,10 @@ cmd_krd_receive (int    argc,
       json_builder_add_string_value (b, pp_tr34_profile_to_string (received->profile));
       json_builder_end_object (b);
       root = json_builder_get_root (b);
-      pp_tool_print_json (root);
+      json_generator_set_root (gen, root);
+      rest = json_generator_to_data (gen, NULL);
+      printf ("{\"key\":\"%s\",%s\n", key_hex, rest + 1);
+      fflush (stdout);
     }
   else
     {

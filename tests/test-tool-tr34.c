@@ -104,6 +104,8 @@ test_token_then_receive (void)
       g_assert_cmpstr (json_object_get_string_member (o, "header"), ==, "D0144K0AB00E0000");
       g_assert_cmpstr (json_object_get_string_member (o, "kdh_serial"), ==, "1001");
       g_assert_cmpstr (json_object_get_string_member (o, "profile"), ==, profiles[i]);
+      /* Exactly the members the command line contract names. */
+      g_assert_cmpuint (json_object_get_size (o), ==, 5);
       pp_hex_free_secret (g_steal_pointer (&out));
     }
 }
