@@ -493,6 +493,144 @@ sample_accepted (const guint8 *der,
   return TRUE;
 }
 
+/* A KRD_1 that trusts the sample root, at a time when the samples were
+ * valid, bound to KDH_1, whose last 1-pass time is @last. */
+static PpTr34Krd *
+sample_krd1 (GDateTime *last,
+             PpTr34KrdState *state)
+{
+  g_autoptr(X509) krd1 = load_cert ("B.2.1.7_TR34_Sample_KRD_1.cert.pem");
+  g_autoptr(EVP_PKEY) krd1_key = load_key ("B.2.1.7_TR34_Sample_KRD_1.key.pkcs8.pem");
+  g_autoptr(X509) kdh1 = load_cert ("B.2.1.5_TR34_Sample_KDH_1.cert.pem");
+  g_autoptr(X509) ca_kdh = load_cert ("B.2.1.2_TR34_Sample_CA_KDH.cert.pem");
+  g_autoptr(X509) ca_krd = load_cert ("B.2.1.4_TR34_Sample_CA_KRD.cert.pem");
+  g_autoptr(X509) root = load_cert ("B.2.1.1_TR34_Sample_Root.cert.pem");
+  g_autoptr(GDateTime) at = g_date_time_new_utc (2015, 1, 1, 0, 0, 0);
+  PpTr34Krd *krd = pp_tr34_krd_new (krd1, krd1_key);
+
+  pp_tr34_krd_add_trusted (krd, root);
+  pp_tr34_krd_add_trusted (krd, ca_kdh);
+  pp_tr34_krd_add_trusted (krd, ca_krd);
+  pp_tr34_krd_set_kdh_cert (krd, kdh1);
+  pp_tr34_krd_set_time (krd, at);
+  pp_tr34_krd_state_set_last_time (state, last);
+  return krd;
+}
+
+/* B.13 (UBT_CA_UNBIND) and B.10 (RBT_CA_UNBIND): CA_KRD releases KRD_1
+ * from KDH_1, or moves it to KDH_2, with a 1-pass signing time. */
+static void
+test_receive_ca_tokens (void)
+{
+  g_autoptr(GBytes) b13 = load_vector ("B.13_UBT_CA_UNBIND.der");
+  g_autoptr(GBytes) b10 = NULL;
+  g_autoptr(GBytes) b14 = NULL;
+  g_autoptr(X509) kdh2 = NULL;
+  g_autoptr(X509) rebound = NULL;
+  g_autoptr(GDateTime) before = g_date_time_new_utc (2012, 1, 1, 0, 0, 0);
+  g_autoptr(GDateTime) after = g_date_time_new_utc (2013, 1, 1, 0, 0, 0);
+  g_autoptr(GError) error = NULL;
+
+  if (b13 == NULL)
+    return;
+  b10 = load_vector ("B.10_RBT_CA_UNBIND.der");
+  b14 = load_vector ("B.14_UBT_KDH.der");
+  kdh2 = load_cert ("B.2.1.6_TR34_Sample_KDH_2.cert.pem");
+
+  {
+    g_autoptr(PpTr34KrdState) state = pp_tr34_krd_state_new ();
+    g_autoptr(PpTr34Krd) krd = sample_krd1 (before, state);
+
+    gboolean ok = pp_tr34_krd_receive_ca_unbind_token (krd, state, g_bytes_get_data (b13, NULL),
+                                                       g_bytes_get_size (b13), &error);
+
+    g_assert_no_error (error);
+    g_assert_true (ok);
+    /* B.13 has neither nonce nor time; once unbound, its replay names no
+     * bound KDH and is refused. */
+    g_assert_false (pp_tr34_krd_receive_ca_unbind_token (krd, state, g_bytes_get_data (b13, NULL),
+                                                         g_bytes_get_size (b13), &error));
+    g_assert_error (error, PP_TR34_ERROR, PP_TR34_ERROR_NONCE_MISSING);
+    g_clear_error (&error);
+    /* A KDH-signed unbind is not a CA unbind. */
+    g_assert_false (pp_tr34_krd_receive_ca_unbind_token (krd, state, g_bytes_get_data (b14, NULL),
+                                                         g_bytes_get_size (b14), &error));
+    g_assert_error (error, PP_TR34_ERROR, PP_TR34_ERROR_WRONG_TOKEN_TYPE);
+    g_clear_error (&error);
+  }
+  {
+    g_autoptr(PpTr34KrdState) state = pp_tr34_krd_state_new ();
+    g_autoptr(PpTr34Krd) krd = sample_krd1 (before, state);
+
+    rebound = pp_tr34_krd_receive_ca_rebind_token (krd, state, g_bytes_get_data (b10, NULL),
+                                                   g_bytes_get_size (b10), &error);
+    g_assert_no_error (error);
+    g_assert_nonnull (rebound);
+    g_assert_cmpint (X509_cmp (rebound, kdh2), ==, 0);
+    /* Now bound to KDH_2, a CA unbind naming KDH_1 is refused. */
+    pp_tr34_krd_state_set_last_time (state, before);
+    g_assert_false (pp_tr34_krd_receive_ca_unbind_token (krd, state, g_bytes_get_data (b13, NULL),
+                                                         g_bytes_get_size (b13), &error));
+    g_assert_error (error, PP_TR34_ERROR, PP_TR34_ERROR_KDH_MISMATCH);
+    g_clear_error (&error);
+  }
+  {
+    /* A signing time not newer than the last accepted one is refused. */
+    g_autoptr(PpTr34KrdState) state = pp_tr34_krd_state_new ();
+    g_autoptr(PpTr34Krd) krd = sample_krd1 (after, state);
+
+    g_assert_null (pp_tr34_krd_receive_ca_rebind_token (krd, state, g_bytes_get_data (b10, NULL),
+                                                        g_bytes_get_size (b10), &error));
+    g_assert_error (error, PP_TR34_ERROR, PP_TR34_ERROR_STALE_SIGNING_TIME);
+    g_clear_error (&error);
+  }
+  {
+    /* Every single-byte change of either token is refused. */
+    g_autoptr(PpTr34KrdState) state = pp_tr34_krd_state_new ();
+    g_autoptr(PpTr34Krd) krd = sample_krd1 (before, state);
+    GBytes *samples[] = { b13, b10 };
+
+    for (guint t = 0; t < G_N_ELEMENTS (samples); t++)
+      {
+        gsize len = g_bytes_get_size (samples[t]);
+        g_autofree guint8 *copy = g_memdup2 (g_bytes_get_data (samples[t], NULL), len);
+
+        for (gsize i = 0; i < len; i++)
+          {
+            g_autoptr(GError) e = NULL;
+            g_autoptr(X509) got = NULL;
+            gboolean ok;
+
+            copy[i] ^= 0x01;
+            if (t == 0)
+              ok = pp_tr34_krd_receive_ca_unbind_token (krd, state, copy, len, &e);
+            else
+              ok = (got = pp_tr34_krd_receive_ca_rebind_token (krd, state, copy, len, &e)) != NULL;
+            if (ok)
+              g_error ("CA token %u: byte %" G_GSIZE_FORMAT " ^ 0x01 accepted", t, i);
+            g_assert_true (e != NULL && e->domain == PP_TR34_ERROR);
+            copy[i] ^= 0x01;
+          }
+      }
+  }
+  {
+    /* Signed by a CA other than the one that issued the KRD: CA_KDH is
+     * trusted but did not issue KRD_1, and it did not sign B.13 either;
+     * a KRD that does not know CA_KRD cannot find the signer. */
+    g_autoptr(PpTr34KrdState) state = pp_tr34_krd_state_new ();
+    g_autoptr(X509) krd1 = load_cert ("B.2.1.7_TR34_Sample_KRD_1.cert.pem");
+    g_autoptr(EVP_PKEY) krd1_key = load_key ("B.2.1.7_TR34_Sample_KRD_1.key.pkcs8.pem");
+    g_autoptr(X509) ca_kdh = load_cert ("B.2.1.2_TR34_Sample_CA_KDH.cert.pem");
+    g_autoptr(PpTr34Krd) krd = pp_tr34_krd_new (krd1, krd1_key);
+
+    pp_tr34_krd_add_trusted (krd, ca_kdh);
+    g_assert_false (pp_tr34_krd_receive_ca_unbind_token (krd, state, g_bytes_get_data (b13, NULL),
+                                                         g_bytes_get_size (b13), &error));
+    g_assert_error (error, PP_TR34_ERROR, PP_TR34_ERROR_CERT_UNTRUSTED);
+    g_clear_error (&error);
+  }
+}
+
 static void
 test_samples_tamper (void)
 {
@@ -560,6 +698,7 @@ main (int    argc,
   g_test_add_func ("/tr34/annexb/rebuild-b11", test_rebuild_b11);
   g_test_add_func ("/tr34/annexb/rebuild-b12", test_rebuild_b12);
   g_test_add_func ("/tr34/annexb/tamper", test_samples_tamper);
+  g_test_add_func ("/tr34/annexb/receive-ca-tokens", test_receive_ca_tokens);
 
   return g_test_run ();
 }

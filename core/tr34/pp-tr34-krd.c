@@ -1145,11 +1145,55 @@ pp_tr34_krd_receive_credential_token (PpTr34Krd     *krd,
   return kdh;
 }
 
-/* Content of RBT_KDH: a SignedData (Annex B drops its SEQUENCE header)
- * naming this KRD and carrying the new KDH certificate. */
+/* The identifiers an unbind or rebind carries: IAS(KRD), then, in the
+ * CA-signed tokens (B.10, B.13), IAS(KDH) of the KDH being left. The
+ * KRD must be this one; the KDH, when named, the bound one. */
+static gboolean
+check_content_ids (PpTr34Krd     *krd,
+                   const guint8  *data,
+                   gsize          len,
+                   gboolean       allow_kdh_id,
+                   const char    *what,
+                   gboolean      *out_named_kdh,
+                   GError       **error)
+{
+  PpDer cur;
+  PpDerTlv krd_id, kdh_id;
+
+  if (out_named_kdh != NULL)
+    *out_named_kdh = FALSE;
+
+  pp_der_init (&cur, data, len);
+  if (!pp_der_expect (&cur, PP_DER_SEQUENCE, &krd_id, "KRD identifier", error))
+    return FALSE;
+  if (!ias_equal (krd_id.raw, krd_id.raw_len, krd->cert))
+    {
+      g_set_error (error, PP_TR34_ERROR, PP_TR34_ERROR_RECIPIENT_MISMATCH,
+                   "The %s token is addressed to another KRD", what);
+      return FALSE;
+    }
+  if (allow_kdh_id && !pp_der_at_end (&cur))
+    {
+      if (!pp_der_expect (&cur, PP_DER_SEQUENCE, &kdh_id, "KDH identifier", error))
+        return FALSE;
+      if (krd->kdh_cert != NULL && !ias_equal (kdh_id.raw, kdh_id.raw_len, krd->kdh_cert))
+        {
+          g_set_error (error, PP_TR34_ERROR, PP_TR34_ERROR_KDH_MISMATCH,
+                       "The %s token names a KDH other than the bound one", what);
+          return FALSE;
+        }
+      if (out_named_kdh != NULL)
+        *out_named_kdh = krd->kdh_cert != NULL;
+    }
+  return pp_der_expect_end (&cur, "token content", error);
+}
+
+/* Content of RBT_KDH and RBT_CA_UNBIND: a SignedData (Annex B drops its
+ * SEQUENCE header) naming this KRD and carrying the new KDH certificate. */
 static X509 *
 parse_rebind_content (PpTr34Krd          *krd,
                       const PpTr34Token  *token,
+                      gboolean            allow_kdh_id,
                       GError            **error)
 {
   g_autoptr(GByteArray) wrapped = g_byte_array_new ();
@@ -1179,12 +1223,9 @@ parse_rebind_content (PpTr34Krd          *krd,
                            "Rebind content is not a certificate for this KRD");
       return NULL;
     }
-  if (!ias_equal (inner->econtent.value, inner->econtent.len, krd->cert))
-    {
-      g_set_error_literal (error, PP_TR34_ERROR, PP_TR34_ERROR_RECIPIENT_MISMATCH,
-                           "The rebind token is addressed to another KRD");
-      return NULL;
-    }
+  if (!check_content_ids (krd, inner->econtent.value, inner->econtent.len,
+                          allow_kdh_id, "rebind", NULL, error))
+    return NULL;
   X509_up_ref (sk_X509_value (inner->certs, 0));
   return sk_X509_value (inner->certs, 0);
 }
@@ -1212,7 +1253,7 @@ pp_tr34_krd_receive_rebind_token (PpTr34Krd       *krd,
     return NULL;
   if (!check_freshness (krd, state, token, FALSE, &nonce_index, error))
     return NULL;
-  new_kdh = parse_rebind_content (krd, token, error);
+  new_kdh = parse_rebind_content (krd, token, FALSE, error);
   if (new_kdh == NULL)
     return NULL;
   if (!check_kdh_cert (krd, new_kdh, token, error))
@@ -1245,10 +1286,127 @@ pp_tr34_krd_receive_unbind_token (PpTr34Krd       *krd,
     return FALSE;
   if (!check_freshness (krd, state, token, FALSE, &nonce_index, error))
     return FALSE;
-  if (!ias_equal (token->econtent.value, token->econtent.len, krd->cert))
+  if (!check_content_ids (krd, token->econtent.value, token->econtent.len, FALSE,
+                          "unbind", NULL, error))
+    return FALSE;
+
+  commit_freshness (state, token, nonce_index);
+  pp_tr34_krd_set_kdh_cert (krd, NULL);
+  return TRUE;
+}
+
+/* The CA-signed tokens come from the CA that issued this KRD's certificate
+ * (CA_KRD signs B.10 and B.13): it may release the KRD when the bound KDH
+ * cannot. The CA is found in the token or among the trusted certificates,
+ * must have issued this KRD's certificate and must verify at the
+ * verification time. */
+static X509 *
+authenticate_krd_ca (PpTr34Krd          *krd,
+                     const PpTr34Token  *token,
+                     GError            **error)
+{
+  STACK_OF(X509) *lists[2] = { token->certs, krd->trusted };
+  X509 *ca = NULL;
+
+  for (guint l = 0; l < 2 && ca == NULL; l++)
+    for (int i = 0; lists[l] != NULL && i < sk_X509_num (lists[l]); i++)
+      if (pp_tr34_sid_matches (token, sk_X509_value (lists[l], i)))
+        {
+          ca = sk_X509_value (lists[l], i);
+          break;
+        }
+  if (ca == NULL)
     {
-      g_set_error_literal (error, PP_TR34_ERROR, PP_TR34_ERROR_RECIPIENT_MISMATCH,
-                           "The unbind token is addressed to another KRD");
+      g_set_error_literal (error, PP_TR34_ERROR, PP_TR34_ERROR_CERT_UNTRUSTED,
+                           "The token's signer is not a known CA certificate");
+      return NULL;
+    }
+  if (X509_check_issued (ca, krd->cert) != X509_V_OK)
+    {
+      g_set_error_literal (error, PP_TR34_ERROR, PP_TR34_ERROR_CERT_UNTRUSTED,
+                           "The token is not signed by the CA that issued this KRD's certificate");
+      return NULL;
+    }
+  if (!pp_tr34_verify_cert (ca, krd->trusted, token->certs, krd->at, NULL, error))
+    return NULL;
+  if (!pp_tr34_token_verify_signature (token, X509_get0_pubkey (ca), error))
+    return NULL;
+  X509_up_ref (ca);
+  return ca;
+}
+
+X509 *
+pp_tr34_krd_receive_ca_rebind_token (PpTr34Krd       *krd,
+                                     PpTr34KrdState  *state,
+                                     const guint8    *der,
+                                     gsize            len,
+                                     GError         **error)
+{
+  g_autoptr(PpTr34Token) token = NULL;
+  g_autoptr(X509) ca = NULL;
+  g_autoptr(X509) new_kdh = NULL;
+  gint nonce_index;
+
+  g_return_val_if_fail (krd != NULL, NULL);
+  g_return_val_if_fail (state != NULL, NULL);
+  g_return_val_if_fail (der != NULL || len == 0, NULL);
+
+  token = parse_expect (krd, der, len, PP_TR34_TOKEN_RBT_CA_UNBIND, error);
+  if (token == NULL)
+    return NULL;
+  ca = authenticate_krd_ca (krd, token, error);
+  if (ca == NULL)
+    return NULL;
+  if (!check_freshness (krd, state, token, TRUE, &nonce_index, error))
+    return NULL;
+  new_kdh = parse_rebind_content (krd, token, TRUE, error);
+  if (new_kdh == NULL)
+    return NULL;
+  if (!check_kdh_cert (krd, new_kdh, token, error))
+    return NULL;
+
+  commit_freshness (state, token, nonce_index);
+  pp_tr34_krd_set_kdh_cert (krd, new_kdh);
+  return g_steal_pointer (&new_kdh);
+}
+
+gboolean
+pp_tr34_krd_receive_ca_unbind_token (PpTr34Krd       *krd,
+                                     PpTr34KrdState  *state,
+                                     const guint8    *der,
+                                     gsize            len,
+                                     GError         **error)
+{
+  g_autoptr(PpTr34Token) token = NULL;
+  g_autoptr(X509) ca = NULL;
+  gint nonce_index = -1;
+  gboolean named_kdh = FALSE;
+
+  g_return_val_if_fail (krd != NULL, FALSE);
+  g_return_val_if_fail (state != NULL, FALSE);
+  g_return_val_if_fail (der != NULL || len == 0, FALSE);
+
+  token = parse_expect (krd, der, len, PP_TR34_TOKEN_UBT_CA_UNBIND, error);
+  if (token == NULL)
+    return FALSE;
+  ca = authenticate_krd_ca (krd, token, error);
+  if (ca == NULL)
+    return FALSE;
+  if (!check_content_ids (krd, token->econtent.value, token->econtent.len, TRUE,
+                          "unbind", &named_kdh, error))
+    return FALSE;
+  /* Annex B's B.13 signs the content alone, with neither nonce nor time.
+   * Such a token is accepted only when it names the bound KDH: a replay
+   * can then only undo that very binding, never a later one. */
+  if (token->nonce != NULL || token->signing_time != NULL)
+    {
+      if (!check_freshness (krd, state, token, TRUE, &nonce_index, error))
+        return FALSE;
+    }
+  else if (!named_kdh)
+    {
+      g_set_error_literal (error, PP_TR34_ERROR, PP_TR34_ERROR_NONCE_MISSING,
+                           "A CA unbind without a signing time must name the bound KDH");
       return FALSE;
     }
 

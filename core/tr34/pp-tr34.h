@@ -311,6 +311,24 @@ gboolean   pp_tr34_krd_receive_unbind_token (PpTr34Krd       *krd,
                                              gsize            len,
                                              GError         **error);
 
+/* RBT_CA_UNBIND (Annex B.10) and UBT_CA_UNBIND (B.13): signed by the CA
+ * that issued this KRD's certificate (found in the token or among the
+ * trusted certificates). They may name the KDH being left, which must then
+ * be the bound one. A signing time is checked like a KT_KDH's; the rebind
+ * requires one, the unbind (B.13 has none) only when it does not name the
+ * bound KDH. The rebind returns the new, verified KDH certificate and
+ * binds to it; the unbind forgets the bound KDH. */
+X509      *pp_tr34_krd_receive_ca_rebind_token (PpTr34Krd       *krd,
+                                                PpTr34KrdState  *state,
+                                                const guint8    *der,
+                                                gsize            len,
+                                                GError         **error);
+gboolean   pp_tr34_krd_receive_ca_unbind_token (PpTr34Krd       *krd,
+                                                PpTr34KrdState  *state,
+                                                const guint8    *der,
+                                                gsize            len,
+                                                GError         **error);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PpTr34Krd, pp_tr34_krd_free)
 
 G_END_DECLS
