@@ -247,6 +247,12 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
     pp_tr34_krd_set_kdh_cert (krd, kdh_cert);
   if (pp_tr34_krd_receive_unbind_token (krd, state, data, size, NULL))
     pp_tr34_krd_set_kdh_cert (krd, kdh_cert);
+  g_clear_pointer (&rebound, X509_free);
+  rebound = pp_tr34_krd_receive_ca_rebind_token (krd, state, data, size, NULL);
+  if (rebound != NULL)
+    pp_tr34_krd_set_kdh_cert (krd, kdh_cert);
+  if (pp_tr34_krd_receive_ca_unbind_token (krd, state, data, size, NULL))
+    pp_tr34_krd_set_kdh_cert (krd, kdh_cert);
 
   pp_tr34_envelope_parse (data, size, &env, NULL);
   pp_tr34_key_block_parse (data, size, &block, NULL);
