@@ -465,6 +465,42 @@ test_serial_high_bit (void)
   g_assert_cmpstr (received->kdh_serial, ==, serial);
 }
 
+/* A terminal's own certificate chains to the same root as the KDH's: it
+ * must not act as a KDH (with its extracted key it could load keys into
+ * every other terminal). Nor may a CA certificate. */
+static void
+test_kdh_role (void)
+{
+  const PpTestPki *pki = pp_test_pki_get ();
+  g_autoptr(PpTr34Kdh) fake = make_kdh (pki->krd_other, PP_TR34_PROFILE_STRICT);
+  g_autoptr(PpTr34Kdh) ca = NULL;
+  g_autoptr(PpTr34Krd) krd = pp_tr34_krd_new (pki->krd, pki->krd_key);
+  g_autoptr(PpTr34KrdState) state = pp_tr34_krd_state_new ();
+  g_autoptr(PpSecureBuffer) key = pp_secure_buffer_new_from_hex ("0123456789ABCDEFFEDCBA9876543210", NULL);
+  g_autoptr(GBytes) nonce = pp_tr34_krd_state_issue_nonce (state, 16);
+  g_autoptr(GBytes) token = NULL;
+  g_autoptr(GBytes) ca_token = NULL;
+  g_autoptr(GError) error = NULL;
+
+  /* krd_other shares the KDH's key, so only the certificate differs; no
+   * CRL (CA_KDH's would not match its issuer and refuse it anyway). */
+  pp_tr34_kdh_set_crl (fake, NULL);
+  token = build_token (fake, key, "A0256K0TB00E0000", PP_TR34_EPHEMERAL_TDES, nonce, NULL);
+  pp_tr34_krd_add_trusted (krd, pki->root);
+  pp_tr34_krd_add_trusted (krd, pki->ca_kdh);
+  pp_tr34_krd_add_trusted (krd, pki->ca_krd);
+  expect_refused (krd, state, token, PP_TR34_ERROR_CERT_UNTRUSTED);
+
+  EVP_PKEY_up_ref (pki->ca_kdh_key);
+  ca = pp_tr34_kdh_new (pki->ca_kdh, pp_tr34_sign_with_pkey, pki->ca_kdh_key,
+                        (GDestroyNotify) EVP_PKEY_free);
+  ca_token = pp_tr34_kdh_build_key_token (ca, pki->krd, key, "A0256K0TB00E0000",
+                                          PP_TR34_EPHEMERAL_TDES, nonce, NULL, &error);
+  g_assert_no_error (error);
+  expect_refused (krd, state, ca_token, PP_TR34_ERROR_CERT_INVALID);
+  g_assert_true (pp_tr34_krd_state_has_nonce (state, nonce));
+}
+
 static void
 test_validity (void)
 {
@@ -1111,6 +1147,7 @@ main (int    argc,
   g_test_add_func ("/tr34/one-pass/time-zone", test_one_pass_time_zone);
   g_test_add_func ("/tr34/cert/validity", test_validity);
   g_test_add_func ("/tr34/kdh/serial-high-bit", test_serial_high_bit);
+  g_test_add_func ("/tr34/kdh/role", test_kdh_role);
   g_test_add_func ("/tr34/cert/wrong-ca", test_wrong_ca);
   g_test_add_func ("/tr34/cert/trust-ca-kdh-only", test_trust_ca_kdh_only);
   g_test_add_func ("/tr34/kdh/unknown-and-mismatch", test_kdh_unknown_and_mismatch);

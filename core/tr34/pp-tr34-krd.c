@@ -764,6 +764,34 @@ chain_known_good (PpTr34Krd *krd,
   return NULL;
 }
 
+/* A chain to the trust is not enough to be a KDH: with the root trusted,
+ * every terminal's own certificate (issued by CA_KRD under the same root)
+ * chains too, and a key extracted from one terminal would then load keys
+ * into all the others. A KDH certificate is an end-entity signing
+ * certificate, and not one issued by the CA that issued this KRD's. */
+static gboolean
+check_kdh_role (PpTr34Krd  *krd,
+                X509       *cert,
+                X509       *issuer,
+                GError    **error)
+{
+  if (X509_check_ca (cert) != 0 ||
+      ((X509_get_extension_flags (cert) & EXFLAG_KUSAGE) &&
+       !(X509_get_key_usage (cert) & KU_DIGITAL_SIGNATURE)))
+    {
+      g_set_error_literal (error, PP_TR34_ERROR, PP_TR34_ERROR_CERT_INVALID,
+                           "The KDH certificate is not an end-entity signing certificate");
+      return FALSE;
+    }
+  if (issuer != NULL && X509_check_issued (issuer, krd->cert) == X509_V_OK)
+    {
+      g_set_error_literal (error, PP_TR34_ERROR, PP_TR34_ERROR_CERT_UNTRUSTED,
+                           "The KDH certificate is issued by this KRD's own CA, not by a CA_KDH");
+      return FALSE;
+    }
+  return TRUE;
+}
+
 /* Verifies @cert as a KDH certificate: chain, then every CRL we hold. */
 static gboolean
 check_kdh_cert (PpTr34Krd         *krd,
@@ -808,6 +836,8 @@ check_kdh_cert (PpTr34Krd         *krd,
       cache_push (krd->chains_ok, c);
     }
 
+  if (!check_kdh_role (krd, cert, issuer, error))
+    return FALSE;
   if (token_crl != NULL &&
       !check_crl (krd, token_crl, token->crl_tlv.raw, token->crl_tlv.raw_len, issuer, cert, error))
     return FALSE;
