@@ -501,6 +501,22 @@ test_kdh_role (void)
   g_assert_true (pp_tr34_krd_state_has_nonce (state, nonce));
 }
 
+/* The KDH seals a key only to an end-entity key-encipherment RSA key. */
+static void
+test_kdh_refuses_non_krd (void)
+{
+  const PpTestPki *pki = pp_test_pki_get ();
+  g_autoptr(PpTr34Kdh) kdh = make_kdh (pki->kdh, PP_TR34_PROFILE_STRICT);
+  g_autoptr(PpSecureBuffer) key = pp_secure_buffer_new_from_hex ("0123456789ABCDEFFEDCBA9876543210", NULL);
+  g_autoptr(GBytes) token = NULL;
+  g_autoptr(GError) error = NULL;
+
+  token = pp_tr34_kdh_build_key_token (kdh, pki->ca_krd, key, "A0256K0TB00E0000",
+                                       PP_TR34_EPHEMERAL_TDES, NULL, NULL, &error);
+  g_assert_null (token);
+  g_assert_error (error, PP_TR34_ERROR, PP_TR34_ERROR_INVALID_ARGUMENT);
+}
+
 static void
 test_validity (void)
 {
@@ -1148,6 +1164,7 @@ main (int    argc,
   g_test_add_func ("/tr34/cert/validity", test_validity);
   g_test_add_func ("/tr34/kdh/serial-high-bit", test_serial_high_bit);
   g_test_add_func ("/tr34/kdh/role", test_kdh_role);
+  g_test_add_func ("/tr34/kdh/refuses-non-krd", test_kdh_refuses_non_krd);
   g_test_add_func ("/tr34/cert/wrong-ca", test_wrong_ca);
   g_test_add_func ("/tr34/cert/trust-ca-kdh-only", test_trust_ca_kdh_only);
   g_test_add_func ("/tr34/kdh/unknown-and-mismatch", test_kdh_unknown_and_mismatch);

@@ -14,6 +14,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
+#include <openssl/x509v3.h>
 
 #include "pp-openssl-types.h"
 #include "pp-tr34-private.h"
@@ -422,6 +423,34 @@ check_key_fits_header (gsize        len,
   return ok;
 }
 
+/* The ephemeral key is sealed to this certificate, so it must be a KRD's:
+ * an end-entity RSA key of at least 2048 bits (TR-34's minimum) allowed
+ * to encipher keys. The chain is the caller's business (checked at bind,
+ * from CT_KRD); this keeps a CA or signing certificate picked by mistake
+ * from receiving a key. */
+static gboolean
+check_krd_cert (X509    *krd_cert,
+                GError **error)
+{
+  EVP_PKEY *pub = X509_get0_pubkey (krd_cert);
+
+  if (pub == NULL || EVP_PKEY_get_base_id (pub) != EVP_PKEY_RSA || EVP_PKEY_get_bits (pub) < 2048)
+    {
+      g_set_error_literal (error, PP_TR34_ERROR, PP_TR34_ERROR_INVALID_ARGUMENT,
+                           "The KRD certificate does not hold an RSA key of at least 2048 bits");
+      return FALSE;
+    }
+  if (X509_check_ca (krd_cert) != 0 ||
+      ((X509_get_extension_flags (krd_cert) & EXFLAG_KUSAGE) &&
+       !(X509_get_key_usage (krd_cert) & KU_KEY_ENCIPHERMENT)))
+    {
+      g_set_error_literal (error, PP_TR34_ERROR, PP_TR34_ERROR_INVALID_ARGUMENT,
+                           "The KRD certificate is not an end-entity key-encipherment certificate");
+      return FALSE;
+    }
+  return TRUE;
+}
+
 static GByteArray *
 oaep_encrypt (X509          *krd_cert,
               const guint8  *data,
@@ -493,6 +522,8 @@ pp_tr34_kdh_build_key_token (PpTr34Kdh            *kdh,
   if (!check_header (header, error))
     return NULL;
   if (!check_key_fits_header (pp_secure_buffer_get_len (key), header, error))
+    return NULL;
+  if (!check_krd_cert (krd_cert, error))
     return NULL;
   if (nonce != NULL && (g_bytes_get_size (nonce) == 0 || g_bytes_get_size (nonce) > 64))
     {
