@@ -867,6 +867,39 @@ test_usage_table (void)
   g_assert_error (error, PP_TR31_ERROR, PP_TR31_ERROR_KEY_USAGE);
 }
 
+/* An HMAC key names its hash in HM (X9.143); without it the block is
+ * refused at wrap and unwrap alike. */
+static void
+test_hmac_needs_hm (void)
+{
+  g_autoptr(PpSecureBuffer) kbpk = pp_secure_buffer_new_from_hex ("000102030405060708090A0B0C0D0E0F", NULL);
+  g_autoptr(PpSecureBuffer) key = pp_secure_buffer_new_from_hex ("00112233445566778899AABBCCDDEEFF0011223344556677", NULL);
+  g_autoptr(PpSecureBuffer) back = NULL;
+  g_autoptr(PpTr31Header) header = NULL;
+  g_autofree char *block = NULL;
+  g_autofree char *stripped = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_null (pp_tr31_wrap (kbpk, "D0000M7HC00E0000", key, &error));
+  g_assert_error (error, PP_TR31_ERROR, PP_TR31_ERROR_OPTIONAL_BLOCK_DATA);
+  g_clear_error (&error);
+
+  block = pp_tr31_wrap (kbpk, "D0000M7HC00E0200HM0621PB0A000000", key, &error);
+  g_assert_no_error (error);
+  back = pp_tr31_unwrap (kbpk, block, &header, &error);
+  g_assert_no_error (error);
+  g_assert_true (pp_secure_buffer_equal (back, key));
+  g_assert_cmpstr (pp_tr31_header_get_optional_block (header, "HM"), ==, "21");
+
+  /* The same block claiming no optional blocks: HM is gone, refused before
+   * any MAC work. */
+  stripped = g_strdup (block);
+  stripped[12] = '0';
+  stripped[13] = '0';
+  g_assert_null (pp_tr31_unwrap (kbpk, stripped, NULL, &error));
+  g_assert_error (error, PP_TR31_ERROR, PP_TR31_ERROR_OPTIONAL_BLOCK_DATA);
+}
+
 /* Headers that do not fill whole cipher blocks get a PB block. */
 static void
 test_wrap_adds_pb (void)
@@ -1012,6 +1045,7 @@ main (int argc, char **argv)
   g_test_add_func ("/tr31/negative/after-mac", test_after_mac);
   g_test_add_func ("/tr31/kc-block", test_kc_block);
   g_test_add_func ("/tr31/usage-table", test_usage_table);
+  g_test_add_func ("/tr31/hmac-needs-hm", test_hmac_needs_hm);
   g_test_add_func ("/tr31/header-parse", test_header_parse);
   g_test_add_func ("/tr31/tamper", test_tamper);
   return g_test_run ();

@@ -545,6 +545,22 @@ header_parse (const char        *text,
   if (!parse_optional_blocks (header, text, len, count, error))
     return NULL;
 
+  /* X9.143 binds an HMAC key to its hash through HM (openemv/tr31 and
+   * paysec read the standard the same way); without it the receiver would
+   * have to guess the hash. */
+  if (header->algorithm == 'H')
+    {
+      const char *hm = pp_tr31_header_get_optional_block (header, "HM");
+
+      if (hm == NULL || strlen (hm) != 2)
+        {
+          g_set_error_literal (error, PP_TR31_ERROR, PP_TR31_ERROR_OPTIONAL_BLOCK_DATA,
+                               "An HMAC key (algorithm H) needs an HM block with its "
+                               "two-digit hash algorithm");
+          return NULL;
+        }
+    }
+
   if (check_alignment && header->header_length % block_size_for (header->version) != 0)
     {
       g_set_error (error, PP_TR31_ERROR, PP_TR31_ERROR_HEADER_ALIGNMENT,

@@ -36,6 +36,8 @@
  *  - The header including optional blocks must be a multiple of the cipher
  *    block size (8 for A/B/C, 16 for D), as X9.143 requires (that is what
  *    PB is for).
+ *  - A key of algorithm H (HMAC) needs an HM block of two hex digits
+ *    naming its hash.
  *  - KC and KP hold "00" (legacy) or "01" (CMAC) and a 2 to 8-byte check
  *    value. A KC block is verified against the key (wrap and unwrap) where
  *    pp-kcv has the method: legacy for TDES keys, CMAC for AES keys.
