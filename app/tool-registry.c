@@ -152,9 +152,14 @@ registry_import (int    argc,
     }
 
   n_good = import->rows->len;
+  if (import->problems->len > 0 && !skip_bad && n_good == 0)
+    return pp_tool_fail (ngettext ("%s: %u bad row, nothing imported",
+                                   "%s: %u bad rows, nothing imported",
+                                   import->problems->len),
+                         path, import->problems->len);
   if (import->problems->len > 0 && !skip_bad)
-    return pp_tool_fail (ngettext ("%s: %u bad row, nothing imported (--skip-bad imports the %u good rows)",
-                                   "%s: %u bad rows, nothing imported (--skip-bad imports the %u good rows)",
+    return pp_tool_fail (ngettext ("%s: %u bad row, nothing imported (--skip-bad imports the other rows: %u)",
+                                   "%s: %u bad rows, nothing imported (--skip-bad imports the other rows: %u)",
                                    import->problems->len),
                          path, import->problems->len, n_good);
   if (n_good == 0)

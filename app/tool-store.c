@@ -4,6 +4,8 @@
  */
 #include "config.h"
 
+#include <string.h>
+
 #include <glib/gi18n.h>
 
 #include "tool-common.h"
@@ -30,7 +32,11 @@ pp_tool_open_store (const char *db_path,
   store = pp_store_open (db_path, &error);
   if (store == NULL)
     {
-      pp_tool_fail ("%s: %s", db_path, error->message);
+      /* Most store errors name the file already; say it once. */
+      if (strstr (error->message, db_path) != NULL)
+        pp_tool_fail ("%s", error->message);
+      else
+        pp_tool_fail ("%s: %s", db_path, error->message);
       return NULL;
     }
 

@@ -348,6 +348,61 @@ test_list_errors (Fixture       *f,
   assert_contains (err, "received, in_stock, pending_install, keyed, installed, recycled, quarantined, retired");
 }
 
+/* Every row bad: the summary says nothing was imported and does not offer
+ * --skip-bad, which would import nothing either. */
+static void
+test_import_all_bad (Fixture       *f,
+                     gconstpointer  data)
+{
+  g_autofree char *first = write_csv (f, "first.csv", "serial,vendor,model\nSN0001,PAX,A920\n");
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_auto(GStrv) lines = NULL;
+
+  g_assert_cmpint (run (NULL, NULL, "registry", "import", first, "--db", f->db, NULL), ==, 0);
+  g_assert_cmpint (run (&out, &err, "registry", "import", first, "--db", f->db, NULL), ==, 1);
+  g_assert_cmpstr (out, ==, "");
+  lines = g_strsplit (err, "\n", -1);
+  g_assert_cmpuint (g_strv_length (lines), ==, 3);
+  assert_contains (lines[0], "line 2: serial SN0001 is already in the register");
+  assert_contains (lines[1], "1 bad row, nothing imported");
+  g_assert_null (strstr (lines[1], "--skip-bad"));
+}
+
+/* --db naming something that is not a store: one line that names the
+ * file once, and the file left as it was. */
+static void
+test_db_not_a_store (Fixture       *f,
+                     gconstpointer  data)
+{
+  g_autofree char *csv = write_csv (f, "intake.csv", "serial,vendor,model\nSN0001,PAX,A920\n");
+  g_autofree char *text = write_csv (f, "notes.db", "not a database\n");
+  g_autofree char *contents = NULL;
+  const char *verbs[][3] = {
+    { "registry", "import", csv },
+    { "registry", "list", NULL },
+    { "audit", "verify", NULL },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (verbs); i++)
+    {
+      g_autofree char *out = NULL;
+      g_autofree char *err = NULL;
+      const char *argv[] = { verbs[i][0], verbs[i][1], "--db", text, verbs[i][2], NULL };
+      int status = pp_test_run_tool (argv, NULL, &out, &err);
+
+      g_test_message ("%s %s: exit %d; stderr: %s", verbs[i][0], verbs[i][1], status, err);
+      g_assert_cmpint (status, ==, 1);
+      g_assert_cmpstr (out, ==, "");
+      g_assert_cmpuint (count_lines (err), ==, 1);
+      assert_contains (err, "not a database");
+      /* named once, not "notes.db: cannot open notes.db: ..." */
+      g_assert_null (strstr (strstr (err, "notes.db") + 1, "notes.db"));
+    }
+  g_assert_true (g_file_get_contents (text, &contents, NULL, NULL));
+  g_assert_cmpstr (contents, ==, "not a database\n");
+}
+
 static sqlite3 *
 open_db (Fixture *f)
 {
@@ -497,6 +552,8 @@ main (int argc, char **argv)
   ADD ("registry/import-duplicate-in-store", test_import_duplicate_in_store);
   ADD ("registry/import-file-errors", test_import_whole_file_errors);
   ADD ("registry/list-errors", test_list_errors);
+  ADD ("registry/import-all-bad", test_import_all_bad);
+  ADD ("registry/db-not-a-store", test_db_not_a_store);
   ADD ("audit/verify", test_audit_verify);
 #undef ADD
   g_test_add_func ("/tool/help-version-unknown", test_help_version_unknown);
