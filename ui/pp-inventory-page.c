@@ -267,7 +267,18 @@ update_view (PpInventoryPage *self)
       return;
     }
 
-  if (search != NULL)
+  if (search != NULL && self->state_filter != PP_TERMINAL_STATE_ANY)
+    {
+      /* The serial may exist in another state: say the filter is on.
+       * Translators: the first %s is a serial search, the second a state label. */
+      g_autofree char *title = g_strdup_printf (_("No terminal matches “%s” in state “%s”"), search,
+                                                pp_terminal_state_get_label (self->state_filter));
+
+      adw_status_page_set_title (self->empty_page, title);
+      adw_status_page_set_description (self->empty_page,
+                                       _("Choose “All states” or check the serial number."));
+    }
+  else if (search != NULL)
     {
       g_autofree char *title = g_strdup_printf (_("No terminal matches “%s”"), search);
 
