@@ -30,6 +30,10 @@ pp_tool_open_store (const char *db_path,
     }
 
   store = pp_store_open (db_path, &error);
+  /* Reading needs read access only: list, show and verify also work on a
+   * store this user may not write (an auditor's copy, read-only media). */
+  if (store == NULL && must_exist && g_error_matches (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN))
+    store = pp_store_open_read_only (db_path, NULL);
   if (store == NULL)
     {
       /* Most store errors name the file already; say it once. */
