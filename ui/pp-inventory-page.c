@@ -108,14 +108,15 @@ cell_updated (PpTerminal *terminal)
   return g_date_time_format (when, "%Y-%m-%d %H:%M");
 }
 
-/* Order and sizes of the register's columns. */
+/* Order and sizes of the register's columns. MID and TID are fixed-length
+ * identifiers, not amounts: they start under their (start-aligned) titles. */
 static const Column columns[] = {
   { N_("Serial"),          170, FALSE, 0.0f, "serial",  cell_serial },
   { N_("Vendor"),          120, FALSE, 0.0f, NULL,      cell_vendor },
   { N_("Model"),           110, FALSE, 0.0f, NULL,      cell_model },
   { N_("State"),           140, FALSE, 0.0f, NULL,      NULL },
-  { N_("MID"),             170, FALSE, 1.0f, "numeric", cell_mid },
-  { N_("TID"),             100, FALSE, 1.0f, "numeric", cell_tid },
+  { N_("MID"),             170, FALSE, 0.0f, "numeric", cell_mid },
+  { N_("TID"),             100, FALSE, 0.0f, "numeric", cell_tid },
   { N_("Program version"), 140, FALSE, 0.0f, "numeric", cell_program_version },
   { N_("Updated"),         140, TRUE,  0.0f, "numeric", cell_updated },
 };
