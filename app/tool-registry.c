@@ -119,6 +119,10 @@ registry_import (int    argc,
   path = argv[1];
 
   import = pp_csv_import_parse_file (path, &error);
+  /* Read errors name the file already. */
+  if (import == NULL && (g_error_matches (error, PP_CSV_IMPORT_ERROR, PP_CSV_IMPORT_ERROR_READ) ||
+                         g_error_matches (error, PP_CSV_IMPORT_ERROR, PP_CSV_IMPORT_ERROR_TOO_LARGE)))
+    return pp_tool_fail ("%s", error->message);
   if (import == NULL)
     return pp_tool_fail ("%s: %s", path, error->message);
 
