@@ -192,6 +192,102 @@ registry_import (int    argc,
 
 /* ---- list -------------------------------------------------------------- */
 
+typedef void (*EachTerminal) (PpTerminal *terminal,
+                              gpointer    data);
+
+/* Calls @each on every terminal in @state, in serial order, a page at a
+ * time: memory stays small and every page costs the same, so a register of
+ * a million terminals lists in seconds. */
+static gboolean
+walk_register (PpStore          *store,
+               PpTerminalState   state,
+               EachTerminal      each,
+               gpointer          data,
+               guint            *out_n,
+               GError          **error)
+{
+  g_autofree char *after = NULL;
+  guint n = 0;
+
+  for (;;)
+    {
+      g_autoptr(GPtrArray) page = pp_store_list_terminals_after (store, state, after, LIST_PAGE,
+                                                                 error);
+
+      if (page == NULL)
+        return FALSE;
+      for (guint i = 0; i < page->len; i++)
+        each (g_ptr_array_index (page, i), data);
+      n += page->len;
+      if (page->len < LIST_PAGE)
+        break;
+      g_free (after);
+      after = g_strdup (pp_terminal_get_serial (g_ptr_array_index (page, page->len - 1)));
+    }
+  *out_n = n;
+  return TRUE;
+}
+
+#define N_LIST_COLUMNS 6
+
+static void
+list_cells (PpTerminal *t,
+            const char *cells[N_LIST_COLUMNS])
+{
+  cells[0] = pp_terminal_get_serial (t);
+  cells[1] = pp_terminal_get_vendor (t);
+  cells[2] = pp_terminal_get_model (t);
+  cells[3] = pp_terminal_state_to_string (pp_terminal_get_state (t));
+  cells[4] = or_dash (pp_terminal_get_mid (t));
+  cells[5] = or_dash (pp_terminal_get_tid (t));
+}
+
+static void
+print_row (const char  *cells[N_LIST_COLUMNS],
+           const gsize  widths[N_LIST_COLUMNS])
+{
+  for (guint c = 0; c + 1 < N_LIST_COLUMNS; c++)
+    print_padded (cells[c], widths[c] + 2);
+  fputs (cells[N_LIST_COLUMNS - 1], stdout);
+  fputc ('\n', stdout);
+}
+
+static void
+measure_row (PpTerminal *terminal,
+             gpointer    data)
+{
+  gsize *widths = data;
+  const char *cells[N_LIST_COLUMNS];
+
+  list_cells (terminal, cells);
+  for (guint c = 0; c < N_LIST_COLUMNS; c++)
+    widths[c] = MAX (widths[c], display_width (cells[c]));
+}
+
+static void
+print_table_row (PpTerminal *terminal,
+                 gpointer    data)
+{
+  const char *cells[N_LIST_COLUMNS];
+
+  list_cells (terminal, cells);
+  print_row (cells, data);
+}
+
+static void
+print_json_row (PpTerminal *terminal,
+                gpointer    data)
+{
+  gboolean *first = data;
+  g_autoptr(JsonNode) node = pp_terminal_to_json (terminal);
+  g_autofree char *text = json_to_string (node, FALSE);
+
+  if (!*first)
+    fputc (',', stdout);
+  *first = FALSE;
+  fputs (text, stdout);
+}
+
 static int
 registry_list (int    argc,
                char **argv)
@@ -211,8 +307,12 @@ registry_list (int    argc,
     _("Lists the terminals of the register, ordered by serial."), entries);
   g_autoptr(GError) error = NULL;
   g_autoptr(PpStore) store = NULL;
-  g_autoptr(GPtrArray) terminals = g_ptr_array_new_with_free_func (g_object_unref);
   PpTerminalState state = PP_TERMINAL_STATE_ANY;
+  const char *headers[N_LIST_COLUMNS] = {
+    _("SERIAL"), _("VENDOR"), _("MODEL"), _("STATE"), _("MID"), _("TID")
+  };
+  gsize widths[N_LIST_COLUMNS];
+  guint n = 0;
 
   if (!pp_tool_parse (context, &argc, &argv))
     return 1;
@@ -229,41 +329,29 @@ registry_list (int    argc,
   if (store == NULL)
     return 1;
 
-  for (;;)
-    {
-      g_autoptr(GPtrArray) page = pp_store_list_terminals (store, NULL, state, terminals->len,
-                                                           LIST_PAGE, &error);
-      guint n;
-
-      if (page == NULL)
-        return pp_tool_fail_error (error);
-      n = page->len;
-      for (guint i = 0; i < n; i++)
-        g_ptr_array_add (terminals, g_object_ref (g_ptr_array_index (page, i)));
-      if (n < LIST_PAGE)
-        break;
-    }
-
   if (json)
     {
-      g_autoptr(JsonBuilder) builder = json_builder_new ();
-      g_autoptr(JsonNode) root = NULL;
+      gboolean first = TRUE;
 
-      json_builder_begin_object (builder);
-      json_builder_set_member_name (builder, "terminals");
-      json_builder_begin_array (builder);
-      for (guint i = 0; i < terminals->len; i++)
-        json_builder_add_value (builder, pp_terminal_to_json (g_ptr_array_index (terminals, i)));
-      json_builder_end_array (builder);
-      json_builder_set_member_name (builder, "count");
-      json_builder_add_int_value (builder, terminals->len);
-      json_builder_end_object (builder);
-      root = json_builder_get_root (builder);
-      pp_tool_print_json (root);
+      /* Streamed: the same one-line object a JsonGenerator would write,
+       * without holding the whole register in memory. */
+      fputs ("{\"terminals\":[", stdout);
+      if (!walk_register (store, state, print_json_row, &first, &n, &error))
+        {
+          fputc ('\n', stdout);
+          return pp_tool_fail_error (error);
+        }
+      printf ("],\"count\":%u}\n", n);
       return 0;
     }
 
-  if (terminals->len == 0)
+  /* Two walks: the first sizes the columns, the second prints. */
+  for (guint c = 0; c < N_LIST_COLUMNS; c++)
+    widths[c] = display_width (headers[c]);
+  if (!walk_register (store, state, measure_row, widths, &n, &error))
+    return pp_tool_fail_error (error);
+
+  if (n == 0)
     {
       if (state == PP_TERMINAL_STATE_ANY)
         printf ("%s\n", _("No terminals in the register."));
@@ -272,61 +360,9 @@ registry_list (int    argc,
       return 0;
     }
 
-  {
-    const char *headers[] = { _("SERIAL"), _("VENDOR"), _("MODEL"), _("STATE"), _("MID"), _("TID") };
-    gsize widths[G_N_ELEMENTS (headers)];
-
-    for (guint c = 0; c < G_N_ELEMENTS (headers); c++)
-      widths[c] = display_width (headers[c]);
-    for (guint i = 0; i < terminals->len; i++)
-      {
-        PpTerminal *t = g_ptr_array_index (terminals, i);
-        const char *cells[] = {
-          pp_terminal_get_serial (t), pp_terminal_get_vendor (t), pp_terminal_get_model (t),
-          pp_terminal_state_to_string (pp_terminal_get_state (t)),
-          or_dash (pp_terminal_get_mid (t)), or_dash (pp_terminal_get_tid (t)),
-        };
-
-        for (guint c = 0; c < G_N_ELEMENTS (cells); c++)
-          widths[c] = MAX (widths[c], display_width (cells[c]));
-      }
-
-    for (guint c = 0; c < G_N_ELEMENTS (headers); c++)
-      {
-        if (c + 1 < G_N_ELEMENTS (headers))
-          {
-            print_padded (headers[c], widths[c] + 2);
-          }
-        else
-          {
-            fputs (headers[c], stdout);
-            fputc ('\n', stdout);
-          }
-      }
-    for (guint i = 0; i < terminals->len; i++)
-      {
-        PpTerminal *t = g_ptr_array_index (terminals, i);
-        const char *cells[] = {
-          pp_terminal_get_serial (t), pp_terminal_get_vendor (t), pp_terminal_get_model (t),
-          pp_terminal_state_to_string (pp_terminal_get_state (t)),
-          or_dash (pp_terminal_get_mid (t)), or_dash (pp_terminal_get_tid (t)),
-        };
-
-        for (guint c = 0; c < G_N_ELEMENTS (cells); c++)
-          {
-            if (c + 1 < G_N_ELEMENTS (cells))
-              {
-                print_padded (cells[c], widths[c] + 2);
-              }
-            else
-              {
-                fputs (cells[c], stdout);
-                fputc ('\n', stdout);
-              }
-          }
-      }
-  }
-
+  print_row (headers, widths);
+  if (!walk_register (store, state, print_table_row, widths, &n, &error))
+    return pp_tool_fail_error (error);
   return 0;
 }
 

@@ -253,6 +253,59 @@ test_store_read_only (void)
   g_assert_nonnull (strstr (error->message, "not a posprov store"));
 }
 
+/* Keyset pages: every terminal once, in serial order, whatever the page size. */
+static void
+test_store_list_after (void)
+{
+  g_autofree char *path = new_db_path ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpStore) store = pp_store_open (path, &error);
+  const PpTerminalIntake rows[] = {
+    { "K-0005", "PAX", "A920" }, { "K-0001", "PAX", "A920" }, { "K-0003", "PAX", "A920" },
+    { "K-0002", "PAX", "A920" }, { "K-0004", "PAX", "A920" },
+  };
+  g_autoptr(GPtrArray) page = NULL;
+
+  g_assert_no_error (error);
+  g_assert_true (pp_store_add_terminals (store, rows, G_N_ELEMENTS (rows), "alice", &error));
+  g_assert_true (pp_store_transition_terminal (store, "K-0002", PP_TERMINAL_STATE_RETIRED, "alice",
+                                               NULL, &error));
+  g_assert_true (pp_store_transition_terminal (store, "K-0005", PP_TERMINAL_STATE_RETIRED, "alice",
+                                               NULL, &error));
+  g_assert_no_error (error);
+
+  for (guint size = 1; size <= 6; size++)
+    {
+      g_autoptr(GString) seen = g_string_new ("");
+      g_autofree char *after = NULL;
+
+      for (;;)
+        {
+          g_autoptr(GPtrArray) p = pp_store_list_terminals_after (store, PP_TERMINAL_STATE_ANY,
+                                                                  after, size, &error);
+          g_assert_no_error (error);
+          g_assert_cmpuint (p->len, <=, size);
+          for (guint i = 0; i < p->len; i++)
+            g_string_append_printf (seen, "%s%s", seen->len > 0 ? " " : "",
+                                    pp_terminal_get_serial (g_ptr_array_index (p, i)));
+          if (p->len < size)
+            break;
+          g_free (after);
+          after = g_strdup (pp_terminal_get_serial (g_ptr_array_index (p, p->len - 1)));
+        }
+      g_assert_cmpstr (seen->str, ==, "K-0001 K-0002 K-0003 K-0004 K-0005");
+    }
+
+  /* With a state, and a lower-case cursor. */
+  page = pp_store_list_terminals_after (store, PP_TERMINAL_STATE_RETIRED, "k-0002", 10, &error);
+  g_assert_no_error (error);
+  assert_serials (page, "K-0005");
+  g_clear_pointer (&page, g_ptr_array_unref);
+  page = pp_store_list_terminals_after (store, PP_TERMINAL_STATE_IN_STOCK, NULL, 10, &error);
+  g_assert_no_error (error);
+  assert_serials (page, "K-0001 K-0003 K-0004");
+}
+
 static void
 test_store_terminals (void)
 {
@@ -680,6 +733,7 @@ main (int argc, char **argv)
   g_test_add_func ("/store/folder", test_store_folder);
   g_test_add_func ("/store/read-only", test_store_read_only);
   g_test_add_func ("/store/terminals", test_store_terminals);
+  g_test_add_func ("/store/list-after", test_store_list_after);
   g_test_add_func ("/store/intake-atomic", test_store_intake_atomic);
   g_test_add_func ("/store/transition-error", test_store_transition_error);
   g_test_add_func ("/store/request-id", test_store_request_id);

@@ -348,6 +348,40 @@ test_list_errors (Fixture       *f,
   assert_contains (err, "received, in_stock, pending_install, keyed, installed, recycled, quarantined, retired");
 }
 
+/* More terminals than one page of the tool's walk: each listed once, in
+ * order, in the table and in JSON. */
+static void
+test_list_many (Fixture       *f,
+                gconstpointer  data)
+{
+  g_autoptr(GString) text = g_string_new ("serial,vendor,model\n");
+  g_autofree char *csv = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autoptr(JsonParser) parser = NULL;
+  JsonArray *terminals;
+  const guint n = 2345;
+
+  for (guint i = n; i > 0; i--)
+    g_string_append_printf (text, "MANY%05u,PAX,A920\n", i);
+  csv = write_csv (f, "many.csv", text->str);
+  g_assert_cmpint (run (NULL, NULL, "registry", "import", csv, "--db", f->db, NULL), ==, 0);
+
+  terminals = list_json (f, &parser, NULL);
+  g_assert_cmpuint (json_array_get_length (terminals), ==, n);
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *serial = g_strdup_printf ("MANY%05u", i + 1);
+      g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (terminals, i),
+                                                      "serial"), ==, serial);
+    }
+
+  g_assert_cmpint (run (&out, &err, "registry", "list", "--db", f->db, NULL), ==, 0);
+  g_assert_cmpstr (err, ==, "");
+  g_assert_cmpuint (count_lines (out), ==, n + 1);
+  g_assert_true (g_str_has_suffix (out, "MANY02345  PAX     A920   in_stock  -    -\n"));
+}
+
 /* Every row bad: the summary says nothing was imported and does not offer
  * --skip-bad, which would import nothing either. */
 static void
@@ -553,6 +587,7 @@ main (int argc, char **argv)
   ADD ("registry/import-file-errors", test_import_whole_file_errors);
   ADD ("registry/list-errors", test_list_errors);
   ADD ("registry/import-all-bad", test_import_all_bad);
+  ADD ("registry/list-many", test_list_many);
   ADD ("registry/db-not-a-store", test_db_not_a_store);
   ADD ("audit/verify", test_audit_verify);
 #undef ADD

@@ -875,6 +875,49 @@ pp_store_list_terminals_full (PpStore          *self,
   return g_steal_pointer (&result);
 }
 
+GPtrArray *
+pp_store_list_terminals_after (PpStore          *self,
+                               PpTerminalState   state,
+                               const char       *after_serial,
+                               guint             limit,
+                               GError          **error)
+{
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  g_autoptr(GPtrArray) result = NULL;
+  g_autofree char *after = NULL;
+  int rc;
+
+  g_return_val_if_fail (PP_IS_STORE (self), NULL);
+  g_return_val_if_fail (state == PP_TERMINAL_STATE_ANY || (state >= 0 && state < PP_N_TERMINAL_STATES), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  /* A range on the primary key, or on (state, serial) with a state. */
+  stmt = pp_store_prepare (self,
+                           state == PP_TERMINAL_STATE_ANY
+                             ? "SELECT " PP_TERMINAL_COLUMNS " FROM terminals WHERE serial > ?2 "
+                               "ORDER BY serial LIMIT ?3"
+                             : "SELECT " PP_TERMINAL_COLUMNS " FROM terminals WHERE state = ?1 "
+                               "AND serial > ?2 ORDER BY serial LIMIT ?3",
+                           error);
+  if (stmt == NULL)
+    return NULL;
+  after = g_ascii_strup (after_serial != NULL ? after_serial : "", -1);
+  if (state != PP_TERMINAL_STATE_ANY)
+    sqlite3_bind_text (stmt, 1, pp_terminal_state_to_string (state), -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 2, after, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 3, limit);
+
+  result = g_ptr_array_new_with_free_func (g_object_unref);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    g_ptr_array_add (result, pp_terminal_new_from_stmt (stmt));
+  if (rc != SQLITE_DONE)
+    {
+      pp_store_set_sql_error (self, error, "cannot list terminals");
+      return NULL;
+    }
+  return g_steal_pointer (&result);
+}
+
 gboolean
 pp_store_read_state (PpStore          *self,
                      const char       *serial,

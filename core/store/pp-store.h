@@ -117,6 +117,14 @@ GPtrArray  *pp_store_list_terminals_full  (PpStore         *self,
                                            guint            offset,
                                            guint            limit,
                                            GError         **error);
+/* Up to @limit terminals (in @state, or any with PP_TERMINAL_STATE_ANY) whose serial sorts
+ * after @after_serial (NULL: from the first), in serial order. Walking a large register
+ * page by page this way costs the same for every page, unlike an ever larger offset. */
+GPtrArray  *pp_store_list_terminals_after (PpStore         *self,
+                                           PpTerminalState  state,
+                                           const char      *after_serial,
+                                           guint            limit,
+                                           GError         **error);
 
 /* Moves one terminal along the lifecycle (see pp-terminal.h) and journals it.
  * Illegal moves fail with PP_STORE_ERROR_ILLEGAL_TRANSITION, e.g.
