@@ -126,19 +126,26 @@ registry_import (int    argc,
   if (import == NULL)
     return pp_tool_fail ("%s: %s", path, error->message);
 
-  store = pp_tool_open_store (db_path, FALSE);
-  if (store == NULL)
-    return 1;
+  /* A store that does not exist yet holds no duplicates; it is created
+   * only when there is something to import, so a refused file leaves no
+   * empty store behind (a mistyped --db stays visible). */
+  if (db_path == NULL)
+    db_path = pp_tool_default_db_path ();
+  if (g_file_test (db_path, G_FILE_TEST_EXISTS))
+    {
+      store = pp_tool_open_store (db_path, FALSE);
+      if (store == NULL)
+        return 1;
+    }
 
   /* Backwards, so rejecting a row does not shift the ones still to check. */
-  for (guint i = import->rows->len; i > 0; i--)
+  for (guint i = import->rows->len; store != NULL && i > 0; i--)
     {
       PpCsvRow *row = g_ptr_array_index (import->rows, i - 1);
       gboolean exists = FALSE;
 
       if (!pp_store_has_terminal (store, row->serial, &exists, &error))
-        return pp_tool_fail ("%s: %s", db_path != NULL ? db_path : pp_store_get_path (store),
-                             error->message);
+        return pp_tool_fail ("%s: %s", db_path, error->message);
       if (exists)
         {
           g_autofree char *message = g_strdup_printf (_("serial %s is already in the register"),
@@ -168,6 +175,13 @@ registry_import (int    argc,
                          path, import->problems->len, n_good);
   if (n_good == 0)
     return pp_tool_fail (_("%s: no good rows, nothing imported"), path);
+
+  if (store == NULL)
+    {
+      store = pp_tool_open_store (db_path, FALSE);
+      if (store == NULL)
+        return 1;
+    }
 
   intake = g_new0 (PpTerminalIntake, n_good);
   for (guint i = 0; i < n_good; i++)

@@ -228,7 +228,11 @@ test_import_bad_rows_imports_nothing (Fixture       *f,
   g_autofree char *out = NULL;
   g_autofree char *err = NULL;
   g_auto(GStrv) lines = NULL;
+  g_autofree char *earlier = write_csv (f, "earlier.csv", "serial,vendor,model\nSN0099,PAX,A920\n");
+  JsonArray *terminals;
 
+  /* The register already holds one terminal; the bad file adds none. */
+  g_assert_cmpint (run (NULL, NULL, "registry", "import", earlier, "--db", f->db, NULL), ==, 0);
   g_assert_cmpint (run (&out, &err, "registry", "import", csv, "--db", f->db, NULL), !=, 0);
   g_assert_cmpstr (out, ==, "");
   lines = g_strsplit (err, "\n", -1);
@@ -241,7 +245,9 @@ test_import_bad_rows_imports_nothing (Fixture       *f,
   assert_contains (lines[4], "4 bad rows, nothing imported");
   g_assert_cmpstr (lines[5], ==, "");
 
-  g_assert_cmpuint (json_array_get_length (list_json (f, &parser, NULL)), ==, 0);
+  terminals = list_json (f, &parser, NULL);
+  g_assert_cmpuint (json_array_get_length (terminals), ==, 1);
+  assert_terminal (json_array_get_object_element (terminals, 0), "SN0099", "PAX", "A920", "in_stock");
 }
 
 static void
@@ -401,6 +407,18 @@ test_import_all_bad (Fixture       *f,
   assert_contains (lines[0], "line 2: serial SN0001 is already in the register");
   assert_contains (lines[1], "1 bad row, nothing imported");
   g_assert_null (strstr (lines[1], "--skip-bad"));
+
+  /* Refused into a store that does not exist: none is created. */
+  {
+    g_autofree char *bad = write_csv (f, "bad.csv", "serial,vendor,model\nSN 1,PAX,A920\n");
+    g_autofree char *fresh = g_build_filename (f->dir, "fresh.db", NULL);
+
+    g_assert_cmpint (run (NULL, NULL, "registry", "import", bad, "--db", fresh, NULL), ==, 1);
+    g_assert_false (g_file_test (fresh, G_FILE_TEST_EXISTS));
+    g_assert_cmpint (run (NULL, NULL, "registry", "import", "--skip-bad", bad, "--db", fresh, NULL),
+                     ==, 1);
+    g_assert_false (g_file_test (fresh, G_FILE_TEST_EXISTS));
+  }
 }
 
 /* --db naming something that is not a store: one line that names the
