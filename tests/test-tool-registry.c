@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <sqlite3.h>
 
@@ -388,6 +389,52 @@ test_list_many (Fixture       *f,
   g_assert_true (g_str_has_suffix (out, "MANY02345  PAX     A920   in_stock  -    -\n"));
 }
 
+static void
+restore_env (const char *name,
+             const char *value)
+{
+  if (value != NULL)
+    g_setenv (name, value, TRUE);
+  else
+    g_unsetenv (name);
+}
+
+/* Without --db the tool uses the station's store: its store-path setting
+ * when set (here through GSettings' keyfile backend, as gsettings would). */
+static void
+test_default_store_setting (Fixture       *f,
+                            gconstpointer  data)
+{
+  g_autofree char *csv = write_csv (f, "intake.csv", "serial,vendor,model\nSN0042,PAX,A920\n");
+  g_autofree char *config = g_build_filename (f->dir, "config", NULL);
+  g_autofree char *settings_dir = g_build_filename (config, "glib-2.0", "settings", NULL);
+  g_autofree char *keyfile = g_build_filename (settings_dir, "keyfile", NULL);
+  g_autofree char *keyfile_text = g_strdup_printf ("[org/posprov/Station]\nstore-path='%s'\n", f->db);
+  g_autofree char *data_home = g_build_filename (f->dir, "data-home", NULL);
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *old_backend = g_strdup (g_getenv ("GSETTINGS_BACKEND"));
+  g_autofree char *old_config = g_strdup (g_getenv ("XDG_CONFIG_HOME"));
+  g_autofree char *old_data = g_strdup (g_getenv ("XDG_DATA_HOME"));
+  int status;
+
+  g_assert_cmpint (run (NULL, NULL, "registry", "import", csv, "--db", f->db, NULL), ==, 0);
+  g_assert_cmpint (g_mkdir_with_parents (settings_dir, 0700), ==, 0);
+  g_assert_true (g_file_set_contents (keyfile, keyfile_text, -1, NULL));
+
+  g_setenv ("GSETTINGS_BACKEND", "keyfile", TRUE);
+  g_setenv ("XDG_CONFIG_HOME", config, TRUE);
+  g_setenv ("XDG_DATA_HOME", data_home, TRUE);  /* the fallback holds no store */
+  status = run (&out, &err, "registry", "show", "SN0042", "--json", NULL);
+  restore_env ("GSETTINGS_BACKEND", old_backend);
+  restore_env ("XDG_CONFIG_HOME", old_config);
+  restore_env ("XDG_DATA_HOME", old_data);
+
+  g_assert_cmpint (status, ==, 0);
+  g_assert_cmpstr (err, ==, "");
+  assert_contains (out, "\"serial\":\"SN0042\"");
+}
+
 /* Every row bad: the summary says nothing was imported and does not offer
  * --skip-bad, which would import nothing either. */
 static void
@@ -606,6 +653,7 @@ main (int argc, char **argv)
   ADD ("registry/list-errors", test_list_errors);
   ADD ("registry/import-all-bad", test_import_all_bad);
   ADD ("registry/list-many", test_list_many);
+  ADD ("registry/default-store-setting", test_default_store_setting);
   ADD ("registry/db-not-a-store", test_db_not_a_store);
   ADD ("audit/verify", test_audit_verify);
 #undef ADD
