@@ -18,6 +18,7 @@
 #include "pp-csv-import.h"
 #include "pp-store.h"
 #include "pp-terminal.h"
+#include "pp-validate.h"
 #include "tool-commands.h"
 #include "tool-common.h"
 #include "tool-store.h"
@@ -419,6 +420,9 @@ registry_show (int    argc,
   if (argc != 2)
     return pp_tool_fail (_("expected one serial number (see “%s --help”)"), argv[0]);
 
+  /* A typo such as an empty or spaced serial gets its reason, not "not found". */
+  if (!pp_validate_serial (argv[1], &error))
+    return pp_tool_fail (_("“%s” is not a serial number: %s"), argv[1], error->message);
   serial = g_ascii_strup (argv[1], -1);
   store = pp_tool_open_store (db_path, TRUE);
   if (store == NULL)

@@ -502,6 +502,28 @@ test_db_not_a_store (Fixture       *f,
   g_assert_cmpstr (contents, ==, "not a database\n");
 }
 
+/* show with something that cannot be a serial: the reason, not "not found". */
+static void
+test_show_bad_serial (Fixture       *f,
+                      gconstpointer  data)
+{
+  g_autofree char *csv = write_csv (f, "intake.csv", "serial,vendor,model\nSN0001,PAX,A920\n");
+  const char *bad[] = { "", "SN 0001", "SN/0001" };
+
+  g_assert_cmpint (run (NULL, NULL, "registry", "import", csv, "--db", f->db, NULL), ==, 0);
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autofree char *out = NULL;
+      g_autofree char *err = NULL;
+      g_autofree char *expected = g_strdup_printf ("“%s” is not a serial number: ", bad[i]);
+
+      g_assert_cmpint (run (&out, &err, "registry", "show", bad[i], "--db", f->db, NULL), ==, 1);
+      g_assert_cmpstr (out, ==, "");
+      g_assert_cmpuint (count_lines (err), ==, 1);
+      assert_contains (err, expected);
+    }
+}
+
 static sqlite3 *
 open_db (Fixture *f)
 {
@@ -653,6 +675,7 @@ main (int argc, char **argv)
   ADD ("registry/list-errors", test_list_errors);
   ADD ("registry/import-all-bad", test_import_all_bad);
   ADD ("registry/list-many", test_list_many);
+  ADD ("registry/show-bad-serial", test_show_bad_serial);
   ADD ("registry/default-store-setting", test_default_store_setting);
   ADD ("registry/db-not-a-store", test_db_not_a_store);
   ADD ("audit/verify", test_audit_verify);
