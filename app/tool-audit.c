@@ -45,7 +45,7 @@ audit_verify (int    argc,
 
   if (!pp_store_audit_verify (store, &first_bad, &n_entries, &error))
     {
-      if (first_bad >= 0 && error != NULL)
+      if (first_bad > 0)
         return pp_tool_fail (_("audit journal broken at entry %lld: %s"),
                              (long long) first_bad, error->message);
       return pp_tool_fail_error (error);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <gio/gio.h>
 #include <glib/gi18n.h>
 
 #include "tool-common.h"
@@ -120,5 +121,20 @@ pp_tool_print_json (JsonNode *node)
 char *
 pp_tool_default_db_path (void)
 {
+  GSettingsSchemaSource *source = g_settings_schema_source_get_default ();
+  g_autoptr(GSettingsSchema) schema = NULL;
+
+  /* The station's store-path setting, when the station's schema is
+   * installed (GSettings aborts on a missing schema, so look first). */
+  if (source != NULL)
+    schema = g_settings_schema_source_lookup (source, APP_ID, TRUE);
+  if (schema != NULL && g_settings_schema_has_key (schema, "store-path"))
+    {
+      g_autoptr(GSettings) settings = g_settings_new_full (schema, NULL, NULL);
+      g_autofree char *configured = g_settings_get_string (settings, "store-path");
+
+      if (configured != NULL && configured[0] != '\0')
+        return g_steal_pointer (&configured);
+    }
   return g_build_filename (g_get_user_data_dir (), "posprov", "posprov.db", NULL);
 }

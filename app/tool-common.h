@@ -41,7 +41,8 @@ int      pp_tool_dispatch    (const char          *prefix,
 /* Prints @node as one JSON object on stdout followed by a newline. */
 void     pp_tool_print_json  (JsonNode    *node);
 
-/* Default store path (XDG data dir) unless --db was given. */
+/* Store path when --db is not given: the station's store-path setting if set,
+ * else posprov/posprov.db in the XDG data dir, as the station chooses. */
 char    *pp_tool_default_db_path (void);
 
 G_END_DECLS

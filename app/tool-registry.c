@@ -18,6 +18,7 @@
 #include "pp-csv-import.h"
 #include "pp-store.h"
 #include "pp-terminal.h"
+#include "pp-validate.h"
 #include "tool-commands.h"
 #include "tool-common.h"
 #include "tool-store.h"
@@ -119,22 +120,33 @@ registry_import (int    argc,
   path = argv[1];
 
   import = pp_csv_import_parse_file (path, &error);
+  /* Read errors name the file already. */
+  if (import == NULL && (g_error_matches (error, PP_CSV_IMPORT_ERROR, PP_CSV_IMPORT_ERROR_READ) ||
+                         g_error_matches (error, PP_CSV_IMPORT_ERROR, PP_CSV_IMPORT_ERROR_TOO_LARGE)))
+    return pp_tool_fail ("%s", error->message);
   if (import == NULL)
     return pp_tool_fail ("%s: %s", path, error->message);
 
-  store = pp_tool_open_store (db_path, FALSE);
-  if (store == NULL)
-    return 1;
+  /* A store that does not exist yet holds no duplicates; it is created
+   * only when there is something to import, so a refused file leaves no
+   * empty store behind (a mistyped --db stays visible). */
+  if (db_path == NULL)
+    db_path = pp_tool_default_db_path ();
+  if (g_file_test (db_path, G_FILE_TEST_EXISTS))
+    {
+      store = pp_tool_open_store (db_path, FALSE);
+      if (store == NULL)
+        return 1;
+    }
 
   /* Backwards, so rejecting a row does not shift the ones still to check. */
-  for (guint i = import->rows->len; i > 0; i--)
+  for (guint i = import->rows->len; store != NULL && i > 0; i--)
     {
       PpCsvRow *row = g_ptr_array_index (import->rows, i - 1);
       gboolean exists = FALSE;
 
       if (!pp_store_has_terminal (store, row->serial, &exists, &error))
-        return pp_tool_fail ("%s: %s", db_path != NULL ? db_path : pp_store_get_path (store),
-                             error->message);
+        return pp_tool_fail ("%s: %s", db_path, error->message);
       if (exists)
         {
           g_autofree char *message = g_strdup_printf (_("serial %s is already in the register"),
@@ -152,13 +164,25 @@ registry_import (int    argc,
     }
 
   n_good = import->rows->len;
+  if (import->problems->len > 0 && !skip_bad && n_good == 0)
+    return pp_tool_fail (ngettext ("%s: %u bad row, nothing imported",
+                                   "%s: %u bad rows, nothing imported",
+                                   import->problems->len),
+                         path, import->problems->len);
   if (import->problems->len > 0 && !skip_bad)
-    return pp_tool_fail (ngettext ("%s: %u bad row, nothing imported (--skip-bad imports the %u good rows)",
-                                   "%s: %u bad rows, nothing imported (--skip-bad imports the %u good rows)",
+    return pp_tool_fail (ngettext ("%s: %u bad row, nothing imported (--skip-bad imports the other rows: %u)",
+                                   "%s: %u bad rows, nothing imported (--skip-bad imports the other rows: %u)",
                                    import->problems->len),
                          path, import->problems->len, n_good);
   if (n_good == 0)
     return pp_tool_fail (_("%s: no good rows, nothing imported"), path);
+
+  if (store == NULL)
+    {
+      store = pp_tool_open_store (db_path, FALSE);
+      if (store == NULL)
+        return 1;
+    }
 
   intake = g_new0 (PpTerminalIntake, n_good);
   for (guint i = 0; i < n_good; i++)
@@ -183,6 +207,102 @@ registry_import (int    argc,
 
 /* ---- list -------------------------------------------------------------- */
 
+typedef void (*EachTerminal) (PpTerminal *terminal,
+                              gpointer    data);
+
+/* Calls @each on every terminal in @state, in serial order, a page at a
+ * time: memory stays small and every page costs the same, so a register of
+ * a million terminals lists in seconds. */
+static gboolean
+walk_register (PpStore          *store,
+               PpTerminalState   state,
+               EachTerminal      each,
+               gpointer          data,
+               guint            *out_n,
+               GError          **error)
+{
+  g_autofree char *after = NULL;
+  guint n = 0;
+
+  for (;;)
+    {
+      g_autoptr(GPtrArray) page = pp_store_list_terminals_after (store, state, after, LIST_PAGE,
+                                                                 error);
+
+      if (page == NULL)
+        return FALSE;
+      for (guint i = 0; i < page->len; i++)
+        each (g_ptr_array_index (page, i), data);
+      n += page->len;
+      if (page->len < LIST_PAGE)
+        break;
+      g_free (after);
+      after = g_strdup (pp_terminal_get_serial (g_ptr_array_index (page, page->len - 1)));
+    }
+  *out_n = n;
+  return TRUE;
+}
+
+#define N_LIST_COLUMNS 6
+
+static void
+list_cells (PpTerminal *t,
+            const char *cells[N_LIST_COLUMNS])
+{
+  cells[0] = pp_terminal_get_serial (t);
+  cells[1] = pp_terminal_get_vendor (t);
+  cells[2] = pp_terminal_get_model (t);
+  cells[3] = pp_terminal_state_to_string (pp_terminal_get_state (t));
+  cells[4] = or_dash (pp_terminal_get_mid (t));
+  cells[5] = or_dash (pp_terminal_get_tid (t));
+}
+
+static void
+print_row (const char  *cells[N_LIST_COLUMNS],
+           const gsize  widths[N_LIST_COLUMNS])
+{
+  for (guint c = 0; c + 1 < N_LIST_COLUMNS; c++)
+    print_padded (cells[c], widths[c] + 2);
+  fputs (cells[N_LIST_COLUMNS - 1], stdout);
+  fputc ('\n', stdout);
+}
+
+static void
+measure_row (PpTerminal *terminal,
+             gpointer    data)
+{
+  gsize *widths = data;
+  const char *cells[N_LIST_COLUMNS];
+
+  list_cells (terminal, cells);
+  for (guint c = 0; c < N_LIST_COLUMNS; c++)
+    widths[c] = MAX (widths[c], display_width (cells[c]));
+}
+
+static void
+print_table_row (PpTerminal *terminal,
+                 gpointer    data)
+{
+  const char *cells[N_LIST_COLUMNS];
+
+  list_cells (terminal, cells);
+  print_row (cells, data);
+}
+
+static void
+print_json_row (PpTerminal *terminal,
+                gpointer    data)
+{
+  gboolean *first = data;
+  g_autoptr(JsonNode) node = pp_terminal_to_json (terminal);
+  g_autofree char *text = json_to_string (node, FALSE);
+
+  if (!*first)
+    fputc (',', stdout);
+  *first = FALSE;
+  fputs (text, stdout);
+}
+
 static int
 registry_list (int    argc,
                char **argv)
@@ -202,8 +322,12 @@ registry_list (int    argc,
     _("Lists the terminals of the register, ordered by serial."), entries);
   g_autoptr(GError) error = NULL;
   g_autoptr(PpStore) store = NULL;
-  g_autoptr(GPtrArray) terminals = g_ptr_array_new_with_free_func (g_object_unref);
   PpTerminalState state = PP_TERMINAL_STATE_ANY;
+  const char *headers[N_LIST_COLUMNS] = {
+    _("SERIAL"), _("VENDOR"), _("MODEL"), _("STATE"), _("MID"), _("TID")
+  };
+  gsize widths[N_LIST_COLUMNS];
+  guint n = 0;
 
   if (!pp_tool_parse (context, &argc, &argv))
     return 1;
@@ -220,41 +344,29 @@ registry_list (int    argc,
   if (store == NULL)
     return 1;
 
-  for (;;)
-    {
-      g_autoptr(GPtrArray) page = pp_store_list_terminals (store, NULL, state, terminals->len,
-                                                           LIST_PAGE, &error);
-      guint n;
-
-      if (page == NULL)
-        return pp_tool_fail_error (error);
-      n = page->len;
-      for (guint i = 0; i < n; i++)
-        g_ptr_array_add (terminals, g_object_ref (g_ptr_array_index (page, i)));
-      if (n < LIST_PAGE)
-        break;
-    }
-
   if (json)
     {
-      g_autoptr(JsonBuilder) builder = json_builder_new ();
-      g_autoptr(JsonNode) root = NULL;
+      gboolean first = TRUE;
 
-      json_builder_begin_object (builder);
-      json_builder_set_member_name (builder, "terminals");
-      json_builder_begin_array (builder);
-      for (guint i = 0; i < terminals->len; i++)
-        json_builder_add_value (builder, pp_terminal_to_json (g_ptr_array_index (terminals, i)));
-      json_builder_end_array (builder);
-      json_builder_set_member_name (builder, "count");
-      json_builder_add_int_value (builder, terminals->len);
-      json_builder_end_object (builder);
-      root = json_builder_get_root (builder);
-      pp_tool_print_json (root);
+      /* Streamed: the same one-line object a JsonGenerator would write,
+       * without holding the whole register in memory. */
+      fputs ("{\"terminals\":[", stdout);
+      if (!walk_register (store, state, print_json_row, &first, &n, &error))
+        {
+          fputc ('\n', stdout);
+          return pp_tool_fail_error (error);
+        }
+      printf ("],\"count\":%u}\n", n);
       return 0;
     }
 
-  if (terminals->len == 0)
+  /* Two walks: the first sizes the columns, the second prints. */
+  for (guint c = 0; c < N_LIST_COLUMNS; c++)
+    widths[c] = display_width (headers[c]);
+  if (!walk_register (store, state, measure_row, widths, &n, &error))
+    return pp_tool_fail_error (error);
+
+  if (n == 0)
     {
       if (state == PP_TERMINAL_STATE_ANY)
         printf ("%s\n", _("No terminals in the register."));
@@ -263,61 +375,9 @@ registry_list (int    argc,
       return 0;
     }
 
-  {
-    const char *headers[] = { _("SERIAL"), _("VENDOR"), _("MODEL"), _("STATE"), _("MID"), _("TID") };
-    gsize widths[G_N_ELEMENTS (headers)];
-
-    for (guint c = 0; c < G_N_ELEMENTS (headers); c++)
-      widths[c] = display_width (headers[c]);
-    for (guint i = 0; i < terminals->len; i++)
-      {
-        PpTerminal *t = g_ptr_array_index (terminals, i);
-        const char *cells[] = {
-          pp_terminal_get_serial (t), pp_terminal_get_vendor (t), pp_terminal_get_model (t),
-          pp_terminal_state_to_string (pp_terminal_get_state (t)),
-          or_dash (pp_terminal_get_mid (t)), or_dash (pp_terminal_get_tid (t)),
-        };
-
-        for (guint c = 0; c < G_N_ELEMENTS (cells); c++)
-          widths[c] = MAX (widths[c], display_width (cells[c]));
-      }
-
-    for (guint c = 0; c < G_N_ELEMENTS (headers); c++)
-      {
-        if (c + 1 < G_N_ELEMENTS (headers))
-          {
-            print_padded (headers[c], widths[c] + 2);
-          }
-        else
-          {
-            fputs (headers[c], stdout);
-            fputc ('\n', stdout);
-          }
-      }
-    for (guint i = 0; i < terminals->len; i++)
-      {
-        PpTerminal *t = g_ptr_array_index (terminals, i);
-        const char *cells[] = {
-          pp_terminal_get_serial (t), pp_terminal_get_vendor (t), pp_terminal_get_model (t),
-          pp_terminal_state_to_string (pp_terminal_get_state (t)),
-          or_dash (pp_terminal_get_mid (t)), or_dash (pp_terminal_get_tid (t)),
-        };
-
-        for (guint c = 0; c < G_N_ELEMENTS (cells); c++)
-          {
-            if (c + 1 < G_N_ELEMENTS (cells))
-              {
-                print_padded (cells[c], widths[c] + 2);
-              }
-            else
-              {
-                fputs (cells[c], stdout);
-                fputc ('\n', stdout);
-              }
-          }
-      }
-  }
-
+  print_row (headers, widths);
+  if (!walk_register (store, state, print_table_row, widths, &n, &error))
+    return pp_tool_fail_error (error);
   return 0;
 }
 
@@ -360,6 +420,9 @@ registry_show (int    argc,
   if (argc != 2)
     return pp_tool_fail (_("expected one serial number (see “%s --help”)"), argv[0]);
 
+  /* A typo such as an empty or spaced serial gets its reason, not "not found". */
+  if (!pp_validate_serial (argv[1], &error))
+    return pp_tool_fail (_("“%s” is not a serial number: %s"), argv[1], error->message);
   serial = g_ascii_strup (argv[1], -1);
   store = pp_tool_open_store (db_path, TRUE);
   if (store == NULL)

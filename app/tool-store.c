@@ -4,6 +4,8 @@
  */
 #include "config.h"
 
+#include <string.h>
+
 #include <glib/gi18n.h>
 
 #include "tool-common.h"
@@ -28,9 +30,17 @@ pp_tool_open_store (const char *db_path,
     }
 
   store = pp_store_open (db_path, &error);
+  /* Reading needs read access only: list, show and verify also work on a
+   * store this user may not write (an auditor's copy, read-only media). */
+  if (store == NULL && must_exist && g_error_matches (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN))
+    store = pp_store_open_read_only (db_path, NULL);
   if (store == NULL)
     {
-      pp_tool_fail ("%s: %s", db_path, error->message);
+      /* Most store errors name the file already; say it once. */
+      if (strstr (error->message, db_path) != NULL)
+        pp_tool_fail ("%s", error->message);
+      else
+        pp_tool_fail ("%s: %s", db_path, error->message);
       return NULL;
     }
 

@@ -286,6 +286,23 @@ test_parse_file (void)
   g_assert_null (pp_csv_import_parse_file (missing, &error));
   g_assert_error (error, PP_CSV_IMPORT_ERROR, PP_CSV_IMPORT_ERROR_READ);
   g_assert_nonnull (strstr (error->message, "absent.csv"));
+  g_clear_error (&error);
+
+  g_assert_null (pp_csv_import_parse_file (dir, &error));
+  g_assert_error (error, PP_CSV_IMPORT_ERROR, PP_CSV_IMPORT_ERROR_READ);
+  g_assert_nonnull (strstr (error->message, "is a folder"));
+  g_clear_error (&error);
+
+  /* A file a wrong path can name: empty, then endless. */
+  g_assert_null (pp_csv_import_parse_file ("/dev/null", &error));
+  g_assert_error (error, PP_CSV_IMPORT_ERROR, PP_CSV_IMPORT_ERROR_EMPTY);
+  g_clear_error (&error);
+  if (g_file_test ("/dev/zero", G_FILE_TEST_EXISTS))
+    {
+      g_assert_null (pp_csv_import_parse_file ("/dev/zero", &error));
+      g_assert_error (error, PP_CSV_IMPORT_ERROR, PP_CSV_IMPORT_ERROR_TOO_LARGE);
+      g_assert_nonnull (strstr (error->message, "split it"));
+    }
 }
 
 int

@@ -166,6 +166,146 @@ assert_serials (GPtrArray  *list,
   g_assert_cmpstr (got->str, ==, expected);
 }
 
+/* A folder where a file was expected: a plain reason, not SQLite's
+ * "unable to open database file". */
+static void
+test_store_folder (void)
+{
+  g_autofree char *dir = pp_test_make_tmpdir ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpStore) store = pp_store_open (dir, &error);
+
+  g_assert_null (store);
+  g_assert_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN);
+  g_assert_nonnull (strstr (error->message, "it is a folder"));
+  g_clear_error (&error);
+
+  store = pp_store_open_read_only (dir, &error);
+  g_assert_null (store);
+  g_assert_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN);
+  g_assert_nonnull (strstr (error->message, "it is a folder"));
+}
+
+/* Read-only: the register and the journal can be read, nothing can be
+ * written, and the file is byte for byte what it was. */
+static void
+test_store_read_only (void)
+{
+  g_autofree char *path = new_db_path ();
+  g_autofree char *missing = g_strconcat (path, ".absent", NULL);
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  gsize before_len, after_len;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpStore) store = pp_store_open (path, &error);
+  g_autoptr(PpTerminal) terminal = NULL;
+  g_autoptr(GPtrArray) list = NULL;
+  const PpTerminalIntake rows[] = { { "RO0001", "PAX", "A920" } };
+  const PpTerminalIntake more[] = { { "RO0002", "PAX", "A920" } };
+  guint64 n_entries = 0;
+  gint64 first_bad = -1;
+  g_autofree char *sql = NULL;
+
+  g_assert_no_error (error);
+  g_assert_true (pp_store_add_terminals (store, rows, 1, "alice", &error));
+  g_assert_no_error (error);
+  g_clear_object (&store);
+  g_assert_true (g_file_get_contents (path, &before, &before_len, NULL));
+
+  store = pp_store_open_read_only (path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (pp_store_get_schema_version (store), ==, pp_store_get_supported_schema_version ());
+  terminal = pp_store_get_terminal (store, "ro0001", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (pp_terminal_get_vendor (terminal), ==, "PAX");
+  list = pp_store_list_terminals (store, NULL, PP_TERMINAL_STATE_ANY, 0, 10, &error);
+  g_assert_no_error (error);
+  assert_serials (list, "RO0001");
+  g_assert_true (pp_store_audit_verify (store, &first_bad, &n_entries, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (n_entries, ==, 1);
+
+  g_assert_false (pp_store_add_terminals (store, more, 1, "alice", &error));
+  g_assert_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN);
+  g_clear_error (&error);
+  g_clear_object (&store);
+
+  g_assert_true (g_file_get_contents (path, &after, &after_len, NULL));
+  g_assert_cmpmem (before, before_len, after, after_len);
+
+  /* Not created when absent, unlike pp_store_open. */
+  g_assert_null (pp_store_open_read_only (missing, &error));
+  g_assert_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN);
+  g_assert_false (g_file_test (missing, G_FILE_TEST_EXISTS));
+  g_clear_error (&error);
+
+  /* A newer store is refused the same way as for writing. */
+  sql = g_strdup_printf ("PRAGMA user_version = %d", pp_store_get_supported_schema_version () + 1);
+  sql_exec (path, sql);
+  g_assert_null (pp_store_open_read_only (path, &error));
+  g_assert_error (error, PP_STORE_ERROR, PP_STORE_ERROR_NEWER_SCHEMA);
+  g_clear_error (&error);
+
+  /* An SQLite file that is no posprov store. */
+  sql_exec (path, "PRAGMA user_version = 0");
+  g_assert_null (pp_store_open_read_only (path, &error));
+  g_assert_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN);
+  g_assert_nonnull (strstr (error->message, "not a posprov store"));
+}
+
+/* Keyset pages: every terminal once, in serial order, whatever the page size. */
+static void
+test_store_list_after (void)
+{
+  g_autofree char *path = new_db_path ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpStore) store = pp_store_open (path, &error);
+  const PpTerminalIntake rows[] = {
+    { "K-0005", "PAX", "A920" }, { "K-0001", "PAX", "A920" }, { "K-0003", "PAX", "A920" },
+    { "K-0002", "PAX", "A920" }, { "K-0004", "PAX", "A920" },
+  };
+  g_autoptr(GPtrArray) page = NULL;
+
+  g_assert_no_error (error);
+  g_assert_true (pp_store_add_terminals (store, rows, G_N_ELEMENTS (rows), "alice", &error));
+  g_assert_true (pp_store_transition_terminal (store, "K-0002", PP_TERMINAL_STATE_RETIRED, "alice",
+                                               NULL, &error));
+  g_assert_true (pp_store_transition_terminal (store, "K-0005", PP_TERMINAL_STATE_RETIRED, "alice",
+                                               NULL, &error));
+  g_assert_no_error (error);
+
+  for (guint size = 1; size <= 6; size++)
+    {
+      g_autoptr(GString) seen = g_string_new ("");
+      g_autofree char *after = NULL;
+
+      for (;;)
+        {
+          g_autoptr(GPtrArray) p = pp_store_list_terminals_after (store, PP_TERMINAL_STATE_ANY,
+                                                                  after, size, &error);
+          g_assert_no_error (error);
+          g_assert_cmpuint (p->len, <=, size);
+          for (guint i = 0; i < p->len; i++)
+            g_string_append_printf (seen, "%s%s", seen->len > 0 ? " " : "",
+                                    pp_terminal_get_serial (g_ptr_array_index (p, i)));
+          if (p->len < size)
+            break;
+          g_free (after);
+          after = g_strdup (pp_terminal_get_serial (g_ptr_array_index (p, p->len - 1)));
+        }
+      g_assert_cmpstr (seen->str, ==, "K-0001 K-0002 K-0003 K-0004 K-0005");
+    }
+
+  /* With a state, and a lower-case cursor. */
+  page = pp_store_list_terminals_after (store, PP_TERMINAL_STATE_RETIRED, "k-0002", 10, &error);
+  g_assert_no_error (error);
+  assert_serials (page, "K-0005");
+  g_clear_pointer (&page, g_ptr_array_unref);
+  page = pp_store_list_terminals_after (store, PP_TERMINAL_STATE_IN_STOCK, NULL, 10, &error);
+  g_assert_no_error (error);
+  assert_serials (page, "K-0001 K-0003 K-0004");
+}
+
 static void
 test_store_terminals (void)
 {
@@ -590,7 +730,10 @@ main (int argc, char **argv)
   g_test_add_func ("/store/newer-schema", test_store_newer_schema);
   g_test_add_func ("/store/open-race", test_store_open_race);
   g_test_add_func ("/store/not-a-database", test_store_not_a_database);
+  g_test_add_func ("/store/folder", test_store_folder);
+  g_test_add_func ("/store/read-only", test_store_read_only);
   g_test_add_func ("/store/terminals", test_store_terminals);
+  g_test_add_func ("/store/list-after", test_store_list_after);
   g_test_add_func ("/store/intake-atomic", test_store_intake_atomic);
   g_test_add_func ("/store/transition-error", test_store_transition_error);
   g_test_add_func ("/store/request-id", test_store_request_id);

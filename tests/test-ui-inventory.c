@@ -418,6 +418,14 @@ test_state_filter (Fixture       *f,
     wait_for_n_items (f, 1);
     pp_inventory_page_set_state_filter (page, PP_TERMINAL_STATE_IN_STOCK);
     wait_for_n_items (f, 0);
+    /* The serial exists, in another state: the empty state says the filter is on. */
+    {
+      g_autofree char *title = g_strdup_printf ("No terminal matches “%s” in state “%s”", serial,
+                                                pp_terminal_state_get_label (PP_TERMINAL_STATE_IN_STOCK));
+
+      assert_label_visible (f, title);
+      assert_label_visible (f, "Choose “All states” or check the serial number.");
+    }
     gtk_editable_set_text (pp_inventory_page_get_search_entry (page), "");
     wait_for_n_items (f, pp_store_count_terminals (f->store, NULL, PP_TERMINAL_STATE_IN_STOCK, NULL));
     pp_inventory_page_set_state_filter (page, PP_TERMINAL_STATE_ANY);

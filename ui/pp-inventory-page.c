@@ -108,14 +108,15 @@ cell_updated (PpTerminal *terminal)
   return g_date_time_format (when, "%Y-%m-%d %H:%M");
 }
 
-/* Order and sizes of the register's columns. */
+/* Order and sizes of the register's columns. MID and TID are fixed-length
+ * identifiers, not amounts: they start under their (start-aligned) titles. */
 static const Column columns[] = {
   { N_("Serial"),          170, FALSE, 0.0f, "serial",  cell_serial },
   { N_("Vendor"),          120, FALSE, 0.0f, NULL,      cell_vendor },
   { N_("Model"),           110, FALSE, 0.0f, NULL,      cell_model },
   { N_("State"),           140, FALSE, 0.0f, NULL,      NULL },
-  { N_("MID"),             170, FALSE, 1.0f, "numeric", cell_mid },
-  { N_("TID"),             100, FALSE, 1.0f, "numeric", cell_tid },
+  { N_("MID"),             170, FALSE, 0.0f, "numeric", cell_mid },
+  { N_("TID"),             100, FALSE, 0.0f, "numeric", cell_tid },
   { N_("Program version"), 140, FALSE, 0.0f, "numeric", cell_program_version },
   { N_("Updated"),         140, TRUE,  0.0f, "numeric", cell_updated },
 };
@@ -267,7 +268,18 @@ update_view (PpInventoryPage *self)
       return;
     }
 
-  if (search != NULL)
+  if (search != NULL && self->state_filter != PP_TERMINAL_STATE_ANY)
+    {
+      /* The serial may exist in another state: say the filter is on.
+       * Translators: the first %s is a serial search, the second a state label. */
+      g_autofree char *title = g_strdup_printf (_("No terminal matches “%s” in state “%s”"), search,
+                                                pp_terminal_state_get_label (self->state_filter));
+
+      adw_status_page_set_title (self->empty_page, title);
+      adw_status_page_set_description (self->empty_page,
+                                       _("Choose “All states” or check the serial number."));
+    }
+  else if (search != NULL)
     {
       g_autofree char *title = g_strdup_printf (_("No terminal matches “%s”"), search);
 

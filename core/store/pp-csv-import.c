@@ -8,9 +8,14 @@
  */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <gio/gio.h>
+#include <glib/gstdio.h>
 
 #include "pp-csv-import.h"
 #include "pp-validate.h"
@@ -505,21 +510,61 @@ PpCsvImport *
 pp_csv_import_parse_file (const char  *path,
                           GError     **error)
 {
-  g_autoptr(GError) local_error = NULL;
-  g_autofree char *data = NULL;
-  gsize len = 0;
+  g_autoptr(GByteArray) data = NULL;
+  GStatBuf st;
+  int fd;
 
   g_return_val_if_fail (path != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  if (!g_file_get_contents (path, &data, &len, &local_error))
+  fd = g_open (path, O_RDONLY | O_CLOEXEC, 0);
+  if (fd < 0)
     {
+      int saved = errno;
       g_set_error (error, PP_CSV_IMPORT_ERROR, PP_CSV_IMPORT_ERROR_READ,
-                   "%s", local_error->message);
+                   "cannot open %s: %s", path, g_strerror (saved));
+      return NULL;
+    }
+  if (fstat (fd, &st) == 0 && S_ISDIR (st.st_mode))
+    {
+      g_close (fd, NULL);
+      g_set_error (error, PP_CSV_IMPORT_ERROR, PP_CSV_IMPORT_ERROR_READ,
+                   "%s is a folder, not a CSV file", path);
       return NULL;
     }
 
-  return pp_csv_import_parse (data, (gssize) len, error);
+  /* Read, not stat: a pipe or a device has no size to trust. */
+  data = g_byte_array_new ();
+  for (;;)
+    {
+      guint8 chunk[64 * 1024];
+      gssize n = read (fd, chunk, sizeof chunk);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          int saved = errno;
+          g_close (fd, NULL);
+          g_set_error (error, PP_CSV_IMPORT_ERROR, PP_CSV_IMPORT_ERROR_READ,
+                       "cannot read %s: %s", path, g_strerror (saved));
+          return NULL;
+        }
+      if (n == 0)
+        break;
+      if (data->len + (gsize) n > PP_CSV_FILE_MAX_BYTES)
+        {
+          g_close (fd, NULL);
+          g_set_error (error, PP_CSV_IMPORT_ERROR, PP_CSV_IMPORT_ERROR_TOO_LARGE,
+                       "%s is larger than %d MiB; split it into smaller files",
+                       path, PP_CSV_FILE_MAX_BYTES / (1024 * 1024));
+          return NULL;
+        }
+      g_byte_array_append (data, chunk, (guint) n);
+    }
+  g_close (fd, NULL);
+
+  return pp_csv_import_parse ((const char *) data->data, (gssize) data->len, error);
 }
 
 void

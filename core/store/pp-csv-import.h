@@ -28,11 +28,17 @@ typedef enum {
   PP_CSV_IMPORT_ERROR_BAD_FIELD,           /* row: vendor/model too long or control characters */
   PP_CSV_IMPORT_ERROR_DUPLICATE_IN_FILE,   /* row: serial seen on an earlier line */
   PP_CSV_IMPORT_ERROR_DUPLICATE_IN_STORE,  /* row: set by the importer, not by the parser */
+  PP_CSV_IMPORT_ERROR_TOO_LARGE,           /* file: more than PP_CSV_FILE_MAX_BYTES */
 } PpCsvImportError;
 
 /* Longest vendor or model accepted, in bytes of UTF-8: the store's limit,
  * checked here so the user learns the line number. */
 #define PP_CSV_FIELD_MAX_BYTES 64
+
+/* Largest file pp_csv_import_parse_file reads (about two million rows), so
+ * a wrong path such as /dev/zero or a disk image is refused, not read until
+ * memory runs out. */
+#define PP_CSV_FILE_MAX_BYTES (64 * 1024 * 1024)
 
 typedef struct {
   guint  line;     /* 1-based line the row starts on */
@@ -60,6 +66,9 @@ GQuark       pp_csv_import_error_quark (void);
 PpCsvImport *pp_csv_import_parse       (const char   *data,
                                         gssize        len,
                                         GError      **error);
+/* Reads and parses the file at @path: PP_CSV_IMPORT_ERROR_READ (message names
+ * the file) when it cannot be read or is a folder, PP_CSV_IMPORT_ERROR_TOO_LARGE
+ * past PP_CSV_FILE_MAX_BYTES. */
 PpCsvImport *pp_csv_import_parse_file  (const char   *path,
                                         GError      **error);
 

@@ -327,6 +327,21 @@ pp_store_authenticate (PpStore     *self,
     }
   g_clear_error (&local);
 
+  if (user == NULL)
+    {
+      /* Spend the same scrypt time as for a known user, so how long a
+       * refusal takes does not tell which user names exist. */
+      static gsize dummy_once = 0;
+      static char *dummy_hash = NULL;
+
+      if (g_once_init_enter (&dummy_once))
+        {
+          dummy_hash = pp_password_hash ("", NULL);
+          g_once_init_leave (&dummy_once, 1);
+        }
+      if (dummy_hash != NULL)
+        pp_password_verify (password, dummy_hash, NULL);
+    }
   if (user == NULL || !pp_password_verify (password, hash, &local))
     {
       journal_login (self, lower, FALSE);

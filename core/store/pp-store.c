@@ -75,6 +75,7 @@ pp_store_set_sql_error (PpStore     *self,
       break;
     case SQLITE_NOTADB:
     case SQLITE_CANTOPEN:
+    case SQLITE_READONLY:
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN, "%s: %s", what, msg);
       break;
     default:
@@ -344,6 +345,14 @@ pp_store_open (const char  *path,
   g_return_val_if_fail (path != NULL && *path != '\0', NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
+  /* SQLite would only say "unable to open database file". */
+  if (g_file_test (path, G_FILE_TEST_IS_DIR))
+    {
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN,
+                   "cannot open %s: it is a folder, not a store file", path);
+      return NULL;
+    }
+
   dir = g_path_get_dirname (path);
   if (g_mkdir_with_parents (dir, 0700) != 0)
     {
@@ -403,6 +412,100 @@ pp_store_open (const char  *path,
   if (!apply_migrations (self, error))
     return NULL;
 
+  return g_steal_pointer (&self);
+}
+
+/* A read-only connection; with @immutable SQLite reads the main file
+ * without the WAL index, for a folder where it cannot create one. */
+static int
+open_read_only (PpStore  *self,
+                gboolean  immutable)
+{
+  g_autofree char *escaped = NULL;
+  g_autofree char *uri = NULL;
+  int rc;
+
+  g_clear_pointer (&self->db, sqlite3_close);
+  escaped = g_uri_escape_string (self->path, "/", FALSE);
+  uri = g_strconcat ("file:", escaped, immutable ? "?immutable=1" : "?mode=ro", NULL);
+  rc = sqlite3_open_v2 (uri, &self->db,
+                        SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, NULL);
+  if (rc != SQLITE_OK)
+    return rc;
+  sqlite3_extended_result_codes (self->db, 1);
+  sqlite3_busy_timeout (self->db, BUSY_TIMEOUT_MS);
+  return SQLITE_OK;
+}
+
+PpStore *
+pp_store_open_read_only (const char  *path,
+                         GError     **error)
+{
+  g_autoptr(PpStore) self = NULL;
+  g_autoptr(GError) local = NULL;
+  int supported = pp_store_get_supported_schema_version ();
+  int version = 0;
+
+  g_return_val_if_fail (path != NULL && *path != '\0', NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!g_file_test (path, G_FILE_TEST_EXISTS))
+    {
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN,
+                   "cannot open %s: no such file", path);
+      return NULL;
+    }
+  if (g_file_test (path, G_FILE_TEST_IS_DIR))
+    {
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN,
+                   "cannot open %s: it is a folder, not a store file", path);
+      return NULL;
+    }
+
+  self = g_object_new (PP_TYPE_STORE, NULL);
+  self->path = g_strdup (path);
+
+  if (open_read_only (self, FALSE) != SQLITE_OK || !read_user_version (self, &version, &local))
+    {
+      /* A WAL store in a folder this user cannot write: SQLite cannot make
+       * the shared-memory index next to it. Read the file as it is. */
+      int code = self->db != NULL ? sqlite3_extended_errcode (self->db) & 0xff : SQLITE_OK;
+
+      if (code == SQLITE_CANTOPEN || code == SQLITE_READONLY)
+        {
+          g_clear_error (&local);
+          if (open_read_only (self, TRUE) == SQLITE_OK)
+            read_user_version (self, &version, &local);
+          else
+            pp_store_set_sql_error (self, &local, "cannot open");
+        }
+      else if (local == NULL)
+        pp_store_set_sql_error (self, &local, "cannot open");
+    }
+  if (local != NULL)
+    {
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN, "cannot open %s: %s",
+                   path, sqlite3_errmsg (self->db));
+      return NULL;
+    }
+
+  if (version > supported)
+    {
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_NEWER_SCHEMA,
+                   "database schema version %d is newer than this posprov (%d); "
+                   "update posprov to open %s", version, supported, path);
+      return NULL;
+    }
+  if (version < supported)
+    {
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN,
+                   version == 0 ? "cannot open %s: it is not a posprov store"
+                                : "cannot open %s read-only: its schema is older than this "
+                                  "posprov's and must be updated by opening it once with "
+                                  "write access", path);
+      return NULL;
+    }
+  self->schema_version = version;
   return g_steal_pointer (&self);
 }
 
@@ -760,6 +863,49 @@ pp_store_list_terminals_full (PpStore          *self,
   bind_filter (stmt, state, term);
   sqlite3_bind_int64 (stmt, 3, limit);
   sqlite3_bind_int64 (stmt, 4, offset);
+
+  result = g_ptr_array_new_with_free_func (g_object_unref);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    g_ptr_array_add (result, pp_terminal_new_from_stmt (stmt));
+  if (rc != SQLITE_DONE)
+    {
+      pp_store_set_sql_error (self, error, "cannot list terminals");
+      return NULL;
+    }
+  return g_steal_pointer (&result);
+}
+
+GPtrArray *
+pp_store_list_terminals_after (PpStore          *self,
+                               PpTerminalState   state,
+                               const char       *after_serial,
+                               guint             limit,
+                               GError          **error)
+{
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  g_autoptr(GPtrArray) result = NULL;
+  g_autofree char *after = NULL;
+  int rc;
+
+  g_return_val_if_fail (PP_IS_STORE (self), NULL);
+  g_return_val_if_fail (state == PP_TERMINAL_STATE_ANY || (state >= 0 && state < PP_N_TERMINAL_STATES), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  /* A range on the primary key, or on (state, serial) with a state. */
+  stmt = pp_store_prepare (self,
+                           state == PP_TERMINAL_STATE_ANY
+                             ? "SELECT " PP_TERMINAL_COLUMNS " FROM terminals WHERE serial > ?2 "
+                               "ORDER BY serial LIMIT ?3"
+                             : "SELECT " PP_TERMINAL_COLUMNS " FROM terminals WHERE state = ?1 "
+                               "AND serial > ?2 ORDER BY serial LIMIT ?3",
+                           error);
+  if (stmt == NULL)
+    return NULL;
+  after = g_ascii_strup (after_serial != NULL ? after_serial : "", -1);
+  if (state != PP_TERMINAL_STATE_ANY)
+    sqlite3_bind_text (stmt, 1, pp_terminal_state_to_string (state), -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 2, after, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 3, limit);
 
   result = g_ptr_array_new_with_free_func (g_object_unref);
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)

@@ -43,6 +43,13 @@ G_DECLARE_FINAL_TYPE (PpStore, pp_store, PP, STORE, GObject)
  * applies migrations. One PpStore per thread; two threads = two PpStore on the same file. */
 PpStore    *pp_store_open               (const char  *path,
                                          GError     **error);
+/* Opens an existing store for reading only, for someone with read access to the file
+ * alone (an auditor running `audit verify` on a copy, a store on read-only media).
+ * Nothing is written, not even the WAL switch or a migration: a store older or newer than
+ * this build is refused (PP_STORE_ERROR_NEWER_SCHEMA for newer, PP_STORE_ERROR_OPEN for
+ * older), and every verb that writes fails with PP_STORE_ERROR_OPEN. */
+PpStore    *pp_store_open_read_only     (const char  *path,
+                                         GError     **error);
 const char *pp_store_get_path           (PpStore     *self);
 int         pp_store_get_schema_version (PpStore     *self);
 /* Highest migration this build knows. */
@@ -108,6 +115,14 @@ GPtrArray  *pp_store_list_terminals_full  (PpStore         *self,
                                            PpSerialMatch    match,
                                            PpTerminalState  state,
                                            guint            offset,
+                                           guint            limit,
+                                           GError         **error);
+/* Up to @limit terminals (in @state, or any with PP_TERMINAL_STATE_ANY) whose serial sorts
+ * after @after_serial (NULL: from the first), in serial order. Walking a large register
+ * page by page this way costs the same for every page, unlike an ever larger offset. */
+GPtrArray  *pp_store_list_terminals_after (PpStore         *self,
+                                           PpTerminalState  state,
+                                           const char      *after_serial,
                                            guint            limit,
                                            GError         **error);
 
