@@ -406,8 +406,21 @@ main (int    argc,
 
   status = g_test_run ();
   /* GTK keeps the session bus connection until exit, so down() (also run
-   * when the object is freed) would wait for it in vain: stop the private
-   * daemon and let the object live until exit. */
+   * when the object is freed) would wait for it in vain.  Close the
+   * connection ourselves first, with exit-on-close off: otherwise stopping
+   * the daemon makes GDBus's worker thread raise SIGTERM while the main
+   * thread is already in exit(), which hung once under ASan on a loaded
+   * machine.  Then stop the private daemon and let the object live until
+   * exit. */
+  {
+    g_autoptr(GDBusConnection) session = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, NULL);
+
+    if (session != NULL)
+      {
+        g_dbus_connection_set_exit_on_close (session, FALSE);
+        g_dbus_connection_close_sync (session, NULL, NULL);
+      }
+  }
   g_test_dbus_stop (bus);
   return status;
 }
