@@ -416,26 +416,25 @@ journal_order (PpStore           *self,
                                 order_detail (order, extra_name, extra_value), error);
 }
 
-static gboolean
-check_known_user (PpStore     *self,
-                  const char  *username,
-                  PpUser     **out_user,
-                  GError     **error)
-{
-  g_autoptr(GError) local = NULL;
-  PpUser *user = pp_store_lookup_user (self, username, NULL, &local);
+/* Who may do what: field managers and administrators run orders, reviewers
+ * decide them (and nothing else, so no one approves what they carried out). */
+#define ORDER_RUNNERS (PP_USER_ROLE_BIT (PP_USER_ROLE_FIELD_MANAGER) | \
+                       PP_USER_ROLE_BIT (PP_USER_ROLE_ADMINISTRATOR))
+#define ORDER_DECIDERS PP_USER_ROLE_BIT (PP_USER_ROLE_REVIEWER)
 
-  if (user == NULL)
-    {
-      if (g_error_matches (local, PP_STORE_ERROR, PP_STORE_ERROR_NOT_FOUND))
-        g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_PERMISSION,
-                     "“%s” is not a user of this station", username);
-      else
-        g_propagate_error (error, g_steal_pointer (&local));
-      return FALSE;
-    }
-  *out_user = user;
-  return TRUE;
+/* pp_store_require_actor for a step on an existing order. */
+static PpUser *
+require_order_actor (PpStore           *self,
+                     const char        *username,
+                     guint              allowed_roles,
+                     const char        *verb,
+                     const PpWorkOrder *order,
+                     GError           **error)
+{
+  g_autofree char *what = g_strdup_printf ("%s %s work order %" G_GINT64_FORMAT, verb,
+                                           pp_work_order_kind_to_string (order->kind), order->id);
+
+  return pp_store_require_actor (self, username, allowed_roles, what, error);
 }
 
 static gboolean
@@ -506,15 +505,13 @@ pp_store_create_install_order (PpStore     *self,
 
   if (!pp_store_begin (self, error))
     return NULL;
-  if (!check_known_user (self, requester, &user, error))
-    goto fail;
-  if (user->role == PP_USER_ROLE_REVIEWER)
-    {
-      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_PERMISSION,
-                   "%s is a reviewer; a field manager or administrator opens install orders",
-                   user->username);
+  {
+    g_autofree char *what = g_strdup_printf ("open an install order for terminal %s", upper);
+
+    user = pp_store_require_actor (self, requester, ORDER_RUNNERS, what, error);
+    if (user == NULL)
       goto fail;
-    }
+  }
   merchant = pp_store_get_merchant (self, merchant_id, error);
   if (merchant == NULL)
     goto fail;
@@ -598,23 +595,23 @@ pp_store_decide_order (PpStore     *self,
                    order_states[order->state].id);
       goto fail;
     }
-  if (!check_known_user (self, approver, &user, error))
+  /* Four eyes: someone else (user names are stored lower case), holding the
+   * reviewer role. */
+  {
+    g_autofree char *lower = g_ascii_strdown (approver, -1);
+
+    if (g_str_equal (lower, order->requester))
+      {
+        g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_PERMISSION,
+                     "%s requested work order %" G_GINT64_FORMAT " and cannot also approve it; "
+                     "a second person must", lower, order->id);
+        goto fail;
+      }
+  }
+  user = require_order_actor (self, approver, ORDER_DECIDERS, approve ? "approve" : "reject",
+                              order, error);
+  if (user == NULL)
     goto fail;
-  /* Four eyes: someone else, holding the reviewer role. */
-  if (g_str_equal (user->username, order->requester))
-    {
-      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_PERMISSION,
-                   "%s requested work order %" G_GINT64_FORMAT " and cannot also approve it; "
-                   "a second person must", user->username, order->id);
-      goto fail;
-    }
-  if (user->role != PP_USER_ROLE_REVIEWER)
-    {
-      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_PERMISSION,
-                   "%s is a %s; only a reviewer may approve work orders",
-                   user->username, pp_user_role_to_string (user->role));
-      goto fail;
-    }
 
   stmt = pp_store_prepare (self,
                            "INSERT INTO approvals (order_id, requester, approver, decision, reason, "
@@ -672,6 +669,7 @@ pp_store_order_keyed (PpStore     *self,
                       const char  *actor,
                       GError     **error)
 {
+  g_autoptr(PpUser) user = NULL;
   g_autoptr(PpWorkOrder) order = NULL;
   g_autoptr(sqlite3_stmt) stmt = NULL;
   g_autofree char *kcv = NULL;
@@ -690,6 +688,10 @@ pp_store_order_keyed (PpStore     *self,
   order = read_order (self, order_id, error);
   if (order == NULL)
     goto fail;
+  /* Before the KCV comparison: a mismatch is journalled under this name too. */
+  user = require_order_actor (self, actor, ORDER_RUNNERS, "record keying of", order, error);
+  if (user == NULL)
+    goto fail;
   if (!pp_work_order_state_can_transition (order->kind, order->state, PP_WORK_ORDER_STATE_KEYED))
     {
       move_order (self, order, PP_WORK_ORDER_STATE_KEYED, error);
@@ -702,7 +704,7 @@ pp_store_order_keyed (PpStore     *self,
                    "loaded correctly, the terminal is not keyed",
                    order->serial, reported_kcv, kcv);
       pp_store_rollback (self);
-      journal_kcv_mismatch (self, order, actor, reported_kcv);
+      journal_kcv_mismatch (self, order, user->username, reported_kcv);
       return FALSE;
     }
   if (!pp_store_move_terminal (self, order->serial, PP_TERMINAL_STATE_KEYED, error) ||
@@ -749,7 +751,7 @@ pp_store_order_keyed (PpStore     *self,
         if (a->approved)
           json_object_set_string_member (json_node_get_object (detail), "approved_by", a->approver);
       }
-    if (!pp_store_audit_append (self, actor, "order.keyed", subject, detail, error))
+    if (!pp_store_audit_append (self, user->username, "order.keyed", subject, detail, error))
       goto fail;
   }
   return pp_store_commit (self, error);
@@ -765,6 +767,7 @@ pp_store_order_program_installed (PpStore     *self,
                                   const char  *actor,
                                   GError     **error)
 {
+  g_autoptr(PpUser) user = NULL;
   g_autoptr(PpWorkOrder) order = NULL;
 
   g_return_val_if_fail (PP_IS_STORE (self), FALSE);
@@ -775,8 +778,10 @@ pp_store_order_program_installed (PpStore     *self,
     return FALSE;
   order = read_order (self, order_id, error);
   if (order == NULL ||
+      (user = require_order_actor (self, actor, ORDER_RUNNERS, "record the program installation of",
+                                   order, error)) == NULL ||
       !move_order (self, order, PP_WORK_ORDER_STATE_PROGRAM_INSTALLED, error) ||
-      !journal_order (self, actor, "order.program_installed", order,
+      !journal_order (self, user->username, "order.program_installed", order,
                       "program_version", order->program_version, error))
     goto fail;
   return pp_store_commit (self, error);
@@ -792,6 +797,7 @@ pp_store_close_order (PpStore     *self,
                       const char  *actor,
                       GError     **error)
 {
+  g_autoptr(PpUser) user = NULL;
   g_autoptr(PpWorkOrder) order = NULL;
   g_autoptr(sqlite3_stmt) stmt = NULL;
 
@@ -802,7 +808,9 @@ pp_store_close_order (PpStore     *self,
   if (!pp_store_begin (self, error))
     return FALSE;
   order = read_order (self, order_id, error);
-  if (order == NULL || !move_order (self, order, PP_WORK_ORDER_STATE_CLOSED, error))
+  if (order == NULL ||
+      (user = require_order_actor (self, actor, ORDER_RUNNERS, "close", order, error)) == NULL ||
+      !move_order (self, order, PP_WORK_ORDER_STATE_CLOSED, error))
     goto fail;
 
   if (order->kind == PP_WORK_ORDER_KIND_INSTALL)
@@ -823,7 +831,7 @@ pp_store_close_order (PpStore     *self,
   else if (!pp_store_move_terminal (self, order->serial, PP_TERMINAL_STATE_IN_STOCK, error))
     goto fail;
 
-  if (!journal_order (self, actor, "order.close", order, NULL, NULL, error))
+  if (!journal_order (self, user->username, "order.close", order, NULL, NULL, error))
     goto fail;
   return pp_store_commit (self, error);
 
@@ -839,6 +847,7 @@ pp_store_cancel_order (PpStore     *self,
                        const char  *reason,
                        GError     **error)
 {
+  g_autoptr(PpUser) user = NULL;
   g_autoptr(PpWorkOrder) order = NULL;
 
   g_return_val_if_fail (PP_IS_STORE (self), FALSE);
@@ -849,9 +858,24 @@ pp_store_cancel_order (PpStore     *self,
     return FALSE;
   order = read_order (self, order_id, error);
   if (order == NULL ||
-      !move_order (self, order, PP_WORK_ORDER_STATE_CANCELLED, error) ||
+      (user = require_order_actor (self, actor, ORDER_RUNNERS, "cancel", order, error)) == NULL)
+    goto fail;
+  /* Opening a recycle order cleared the terminal's merchant, MID, TID and
+   * KCV and moved it to recycled, from which the lifecycle has no way back
+   * to installed: undoing it would claim a key the store no longer
+   * records. So a recycle order can only be closed. */
+  if (order->kind == PP_WORK_ORDER_KIND_RECYCLE && order->state == PP_WORK_ORDER_STATE_OPEN)
+    {
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_ILLEGAL_TRANSITION,
+                   "recycle work order %" G_GINT64_FORMAT " cannot be cancelled: opening it "
+                   "cleared terminal %s's merchant binding and key check value and a recycled "
+                   "terminal cannot go back to installed; close it and open a new install order",
+                   order->id, order->serial);
+      goto fail;
+    }
+  if (!move_order (self, order, PP_WORK_ORDER_STATE_CANCELLED, error) ||
       !release_terminal (self, order, error) ||
-      !journal_order (self, actor, "order.cancel", order, "reason", reason, error))
+      !journal_order (self, user->username, "order.cancel", order, "reason", reason, error))
     goto fail;
   return pp_store_commit (self, error);
 
@@ -882,8 +906,13 @@ pp_store_create_recycle_order (PpStore     *self,
   upper = g_ascii_strup (serial, -1);
   if (!pp_store_begin (self, error))
     return NULL;
-  if (!check_known_user (self, requester, &user, error))
-    goto fail;
+  {
+    g_autofree char *what = g_strdup_printf ("open a recycle order for terminal %s", upper);
+
+    user = pp_store_require_actor (self, requester, ORDER_RUNNERS, what, error);
+    if (user == NULL)
+      goto fail;
+  }
   terminal = pp_store_get_terminal (self, upper, error);
   if (terminal == NULL)
     goto fail;

@@ -92,6 +92,19 @@ PpUser       *pp_store_lookup_user      (PpStore         *self,
                                          const char      *username,
                                          char           **hash_out,
                                          GError         **error);
+/* The check every work-order verb makes of who is acting, inside the open
+ * transaction, before anything is changed or journalled: @username must be a
+ * user of this station holding one of @allowed_roles (a mask of
+ * PP_USER_ROLE_BIT). Else PP_STORE_ERROR_PERMISSION naming the user, their
+ * role and @what ("record keying of work order 12"). The schema has no
+ * disabled flag: every stored user is active. Returns the user, whose
+ * username (lower case) is the one to journal. */
+#define PP_USER_ROLE_BIT(role) (1u << (role))
+PpUser       *pp_store_require_actor    (PpStore         *self,
+                                         const char      *username,
+                                         guint            allowed_roles,
+                                         const char      *what,
+                                         GError         **error);
 /* Inserts an already hashed user and journals it, inside the open transaction. */
 gboolean      pp_store_insert_user      (PpStore         *self,
                                          const char      *username,

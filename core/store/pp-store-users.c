@@ -133,6 +133,62 @@ pp_store_lookup_user (PpStore     *self,
   return user_from_stmt (stmt);
 }
 
+/* "reviewer", "field_manager or administrator", ... */
+static char *
+describe_roles (guint roles)
+{
+  g_autoptr(GString) text = g_string_new (NULL);
+  guint n = 0, seen = 0;
+
+  for (int i = 0; i < PP_N_USER_ROLES; i++)
+    if (roles & PP_USER_ROLE_BIT (i))
+      n++;
+  for (int i = 0; i < PP_N_USER_ROLES; i++)
+    if (roles & PP_USER_ROLE_BIT (i))
+      {
+        if (seen > 0)
+          g_string_append (text, seen + 1 == n ? " or " : ", ");
+        g_string_append (text, role_names[i].id);
+        seen++;
+      }
+  return g_string_free (g_steal_pointer (&text), FALSE);
+}
+
+PpUser *
+pp_store_require_actor (PpStore     *self,
+                        const char  *username,
+                        guint        allowed_roles,
+                        const char  *what,
+                        GError     **error)
+{
+  g_autoptr(GError) local = NULL;
+  g_autoptr(PpUser) user = NULL;
+  g_autofree char *roles = NULL;
+
+  g_return_val_if_fail (username != NULL, NULL);
+  g_return_val_if_fail (what != NULL, NULL);
+
+  user = pp_store_lookup_user (self, username, NULL, &local);
+  if (user == NULL)
+    {
+      if (g_error_matches (local, PP_STORE_ERROR, PP_STORE_ERROR_NOT_FOUND))
+        g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_PERMISSION,
+                     "“%s” is not a user of this station and may not %s", username, what);
+      else
+        g_propagate_error (error, g_steal_pointer (&local));
+      return NULL;
+    }
+  if ((allowed_roles & PP_USER_ROLE_BIT (user->role)) == 0)
+    {
+      roles = describe_roles (allowed_roles);
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_PERMISSION,
+                   "user “%s” (%s) may not %s; only a %s may",
+                   user->username, role_names[user->role].id, what, roles);
+      return NULL;
+    }
+  return g_steal_pointer (&user);
+}
+
 gboolean
 pp_store_insert_user (PpStore     *self,
                       const char  *username,

@@ -57,7 +57,9 @@ int         pp_store_get_supported_schema_version (void);
 
 /* Terminal intake (asset import). All rows in ONE transaction: either all are added or none
  * (then error says which serial failed, e.g. duplicate). New terminals enter as "in_stock".
- * Writes one audit entry per call. */
+ * Writes one audit entry per call. @actor is recorded as given and not checked against the
+ * station's users: it is a system actor (posprov-tool passes the operating-system user
+ * name). Work-order verbs, which cover key loading, check theirs (see below). */
 typedef struct {
   const char *serial;   /* validated with pp_validate_serial, stored upper case */
   const char *vendor;
@@ -128,7 +130,9 @@ GPtrArray  *pp_store_list_terminals_after (PpStore         *self,
 
 /* Moves one terminal along the lifecycle (see pp-terminal.h) and journals it.
  * Illegal moves fail with PP_STORE_ERROR_ILLEGAL_TRANSITION, e.g.
- * "terminal ABC123 is installed; cannot go installed -> keyed". @reason may be NULL. */
+ * "terminal ABC123 is installed; cannot go installed -> keyed". @reason may be NULL.
+ * Like intake, @actor is a system actor recorded as given, not a checked station user;
+ * the moves that load keys or bind merchants go through the work-order verbs instead. */
 gboolean    pp_store_transition_terminal (PpStore         *self,
                                           const char      *serial,
                                           PpTerminalState  to,
@@ -250,7 +254,21 @@ gboolean    pp_store_set_password (PpStore     *self,
  * Recycle: create_recycle_order moves an installed terminal to recycled and clears its
  * merchant, MID, TID and KCV (the order keeps the cleared MID/TID); close_order returns
  * it to stock. Steps out of order are ILLEGAL_TRANSITION
- * ("install work order 4 is open; cannot go open -> keyed"). */
+ * ("install work order 4 is open; cannot go open -> keyed").
+ *
+ * Who acts: every verb below loads its actor (requester, approver, actor) inside its
+ * transaction, before anything is changed or journalled, and refuses with
+ * PP_STORE_ERROR_PERMISSION a name that is no user of the station ("“x” is not a user of
+ * this station and may not close install work order 3") or a user of the wrong role
+ * ("user “dave” (reviewer) may not record keying of install work order 12; only a
+ * field_manager or administrator may"). Field managers and administrators create, key,
+ * record program installation, close, cancel and recycle; reviewers only approve and
+ * reject. The journal names the user as stored (lower case). An unknown or wrong actor on
+ * order_keyed is refused before the KCV comparison, so no kcv_mismatch is journalled for it.
+ *
+ * An open recycle order cannot be cancelled (ILLEGAL_TRANSITION saying why): opening it
+ * cleared the terminal's merchant binding and KCV, and recycled -> installed is not a move
+ * of the terminal lifecycle. Close it and open a new install order instead. */
 PpWorkOrder *pp_store_create_install_order   (PpStore     *self,
                                               const char  *serial,
                                               gint64       merchant_id,

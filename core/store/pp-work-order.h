@@ -16,7 +16,7 @@ typedef enum {
 
 /* Install: open -> approved -> keyed -> program_installed -> closed,
  *          open | approved -> cancelled (also when the reviewer rejects).
- * Recycle: open -> closed. */
+ * Recycle: open -> closed (never cancelled: see pp-store.h). */
 typedef enum {
   PP_WORK_ORDER_STATE_OPEN,               /* "open" */
   PP_WORK_ORDER_STATE_APPROVED,           /* "approved" */
