@@ -636,6 +636,22 @@ test_store_seed_demo (void)
     }
   g_assert_cmpuint (total, ==, 100000);
 
+  /* Neighbouring rows of the inventory show a mix of states, not a
+   * repeating handful. */
+  {
+    gboolean seen[PP_N_TERMINAL_STATES] = { FALSE };
+    guint distinct = 0;
+
+    page = pp_store_list_terminals (store, NULL, PP_TERMINAL_STATE_ANY, 0, 20, &error);
+    g_assert_no_error (error);
+    for (guint i = 0; i < page->len; i++)
+      seen[pp_terminal_get_state (g_ptr_array_index (page, i))] = TRUE;
+    for (int s = 0; s < PP_N_TERMINAL_STATES; s++)
+      distinct += seen[s];
+    g_assert_cmpuint (distinct, >=, 6);
+    g_clear_pointer (&page, g_ptr_array_unref);
+  }
+
   /* Idempotent. */
   g_assert_true (pp_store_seed_demo (store, 100000, &error));
   g_assert_cmpuint (pp_store_count_terminals (store, NULL, PP_TERMINAL_STATE_ANY, &error), ==, 100000);

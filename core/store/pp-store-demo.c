@@ -62,7 +62,12 @@ demo_state (guint i)
     PP_TERMINAL_STATE_KEYED, PP_TERMINAL_STATE_RECYCLED,
     PP_TERMINAL_STATE_QUARANTINED, PP_TERMINAL_STATE_RETIRED,
   };
-  return spread[i % G_N_ELEMENTS (spread)];
+  guint k = G_N_ELEMENTS (demo_models);
+
+  /* The inventory lists one vendor's terminals together (every k-th i):
+   * step through the spread by 7, coprime to 20, so neighbouring rows show
+   * different states while every 20 terminals of a vendor keep the mix. */
+  return spread[((i / k) * 7 + i % k) % G_N_ELEMENTS (spread)];
 }
 
 gboolean
