@@ -15,61 +15,28 @@
 #include <string.h>
 
 #include "pp-store.h"
+#include "pp-store-fixture.h"
 #include "pp-test-util.h"
 
-typedef struct {
-  char *path;
-  PpStore *store;
-  gint64 merchant_id;
-} Fixture;
+typedef PpStoreFixture Fixture;
 
 static void
 fixture_set_up (Fixture       *f,
                 gconstpointer  data)
 {
-  g_autofree char *dir = pp_test_make_tmpdir ();
-  g_autoptr(GError) error = NULL;
-  g_autoptr(PpMerchant) m = NULL;
   const PpTerminalIntake rows[] = {
     { "ORD-0001", "PAX", "A920" },
     { "ORD-0002", "PAX", "A920" },
   };
-  const PpMerchantFields fields = {
-    "Lucky Noodle House", "91310000MA1FL7XW2B", "88 Nanjing Road, Shanghai", "5812",
-    "Li Wei", "13800138000",
-  };
-  static const struct {
-    const char *name;
-    PpUserRole role;
-  } users[] = {
-    { "alice", PP_USER_ROLE_FIELD_MANAGER },
-    { "bob", PP_USER_ROLE_REVIEWER },
-    { "carol", PP_USER_ROLE_ADMINISTRATOR },
-    { "rita", PP_USER_ROLE_REVIEWER },
-  };
 
-  f->path = g_build_filename (dir, "store.db", NULL);
-  f->store = pp_store_open (f->path, &error);
-  g_assert_no_error (error);
-  for (guint i = 0; i < G_N_ELEMENTS (users); i++)
-    {
-      /* Cheap hashes: this test is about roles, test-password about hashing. */
-      g_autoptr(PpUser) u = pp_store_add_user_with_cost (f->store, users[i].name, NULL, users[i].role,
-                                                         "password", 10, "setup", &error);
-      g_assert_no_error (error);
-    }
-  g_assert_true (pp_store_add_terminals (f->store, rows, G_N_ELEMENTS (rows), "setup", &error));
-  m = pp_store_add_merchant (f->store, &fields, "alice", &error);
-  g_assert_no_error (error);
-  f->merchant_id = m->id;
+  pp_store_fixture_set_up (f, rows, G_N_ELEMENTS (rows), "setup");
 }
 
 static void
 fixture_tear_down (Fixture       *f,
                    gconstpointer  data)
 {
-  g_clear_object (&f->store);
-  g_free (f->path);
+  pp_store_fixture_tear_down (f);
 }
 
 /* Over a second connection, as another reader of the file would see it. */

@@ -437,6 +437,35 @@ require_order_actor (PpStore           *self,
   return pp_store_require_actor (self, username, allowed_roles, what, error);
 }
 
+/* The opening of every step a runner takes on an existing order: the
+ * transaction, the order and the acting user, who must be a runner. On
+ * failure nothing is left open. */
+static gboolean
+begin_runner_step (PpStore      *self,
+                   gint64        order_id,
+                   const char   *actor,
+                   const char   *verb,
+                   PpWorkOrder **out_order,
+                   PpUser      **out_user,
+                   GError      **error)
+{
+  g_autoptr(PpWorkOrder) order = NULL;
+  g_autoptr(PpUser) user = NULL;
+
+  if (!pp_store_begin (self, error))
+    return FALSE;
+  order = read_order (self, order_id, error);
+  if (order == NULL ||
+      (user = require_order_actor (self, actor, ORDER_RUNNERS, verb, order, error)) == NULL)
+    {
+      pp_store_rollback (self);
+      return FALSE;
+    }
+  *out_order = g_steal_pointer (&order);
+  *out_user = g_steal_pointer (&user);
+  return TRUE;
+}
+
 static gboolean
 check_program_version (const char  *version,
                        GError     **error)
@@ -683,15 +712,10 @@ pp_store_order_keyed (PpStore     *self,
     return FALSE;
   kcv = g_ascii_strup (expected_kcv, -1);
 
-  if (!pp_store_begin (self, error))
+  /* The actor is checked before the KCV comparison: a mismatch is
+   * journalled under this name too. */
+  if (!begin_runner_step (self, order_id, actor, "record keying of", &order, &user, error))
     return FALSE;
-  order = read_order (self, order_id, error);
-  if (order == NULL)
-    goto fail;
-  /* Before the KCV comparison: a mismatch is journalled under this name too. */
-  user = require_order_actor (self, actor, ORDER_RUNNERS, "record keying of", order, error);
-  if (user == NULL)
-    goto fail;
   if (!pp_work_order_state_can_transition (order->kind, order->state, PP_WORK_ORDER_STATE_KEYED))
     {
       move_order (self, order, PP_WORK_ORDER_STATE_KEYED, error);
@@ -774,13 +798,10 @@ pp_store_order_program_installed (PpStore     *self,
   g_return_val_if_fail (actor != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (!pp_store_begin (self, error))
+  if (!begin_runner_step (self, order_id, actor, "record the program installation of", &order,
+                          &user, error))
     return FALSE;
-  order = read_order (self, order_id, error);
-  if (order == NULL ||
-      (user = require_order_actor (self, actor, ORDER_RUNNERS, "record the program installation of",
-                                   order, error)) == NULL ||
-      !move_order (self, order, PP_WORK_ORDER_STATE_PROGRAM_INSTALLED, error) ||
+  if (!move_order (self, order, PP_WORK_ORDER_STATE_PROGRAM_INSTALLED, error) ||
       !journal_order (self, user->username, "order.program_installed", order,
                       "program_version", order->program_version, error))
     goto fail;
@@ -805,12 +826,9 @@ pp_store_close_order (PpStore     *self,
   g_return_val_if_fail (actor != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (!pp_store_begin (self, error))
+  if (!begin_runner_step (self, order_id, actor, "close", &order, &user, error))
     return FALSE;
-  order = read_order (self, order_id, error);
-  if (order == NULL ||
-      (user = require_order_actor (self, actor, ORDER_RUNNERS, "close", order, error)) == NULL ||
-      !move_order (self, order, PP_WORK_ORDER_STATE_CLOSED, error))
+  if (!move_order (self, order, PP_WORK_ORDER_STATE_CLOSED, error))
     goto fail;
 
   if (order->kind == PP_WORK_ORDER_KIND_INSTALL)
@@ -854,12 +872,8 @@ pp_store_cancel_order (PpStore     *self,
   g_return_val_if_fail (actor != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (!pp_store_begin (self, error))
+  if (!begin_runner_step (self, order_id, actor, "cancel", &order, &user, error))
     return FALSE;
-  order = read_order (self, order_id, error);
-  if (order == NULL ||
-      (user = require_order_actor (self, actor, ORDER_RUNNERS, "cancel", order, error)) == NULL)
-    goto fail;
   /* Opening a recycle order cleared the terminal's merchant, MID, TID and
    * KCV and moved it to recycled, from which the lifecycle has no way back
    * to installed: undoing it would claim a key the store no longer

@@ -1260,71 +1260,6 @@ parse_rebind_content (PpTr34Krd          *krd,
   return sk_X509_value (inner->certs, 0);
 }
 
-X509 *
-pp_tr34_krd_receive_rebind_token (PpTr34Krd       *krd,
-                                  PpTr34KrdState  *state,
-                                  const guint8    *der,
-                                  gsize            len,
-                                  GError         **error)
-{
-  g_autoptr(PpTr34Token) token = NULL;
-  g_autoptr(X509) kdh = NULL;
-  g_autoptr(X509) new_kdh = NULL;
-  gint nonce_index;
-
-  g_return_val_if_fail (krd != NULL, NULL);
-  g_return_val_if_fail (state != NULL, NULL);
-
-  token = parse_expect (krd, der, len, PP_TR34_TOKEN_RBT_KDH, error);
-  if (token == NULL)
-    return NULL;
-  kdh = authenticate (krd, token, error);
-  if (kdh == NULL)
-    return NULL;
-  if (!check_freshness (krd, state, token, FALSE, &nonce_index, error))
-    return NULL;
-  new_kdh = parse_rebind_content (krd, token, FALSE, error);
-  if (new_kdh == NULL)
-    return NULL;
-  if (!check_kdh_cert (krd, new_kdh, token, error))
-    return NULL;
-
-  commit_freshness (state, token, nonce_index);
-  pp_tr34_krd_set_kdh_cert (krd, new_kdh);
-  return g_steal_pointer (&new_kdh);
-}
-
-gboolean
-pp_tr34_krd_receive_unbind_token (PpTr34Krd       *krd,
-                                  PpTr34KrdState  *state,
-                                  const guint8    *der,
-                                  gsize            len,
-                                  GError         **error)
-{
-  g_autoptr(PpTr34Token) token = NULL;
-  g_autoptr(X509) kdh = NULL;
-  gint nonce_index;
-
-  g_return_val_if_fail (krd != NULL, FALSE);
-  g_return_val_if_fail (state != NULL, FALSE);
-
-  token = parse_expect (krd, der, len, PP_TR34_TOKEN_UBT_KDH, error);
-  if (token == NULL)
-    return FALSE;
-  kdh = authenticate (krd, token, error);
-  if (kdh == NULL)
-    return FALSE;
-  if (!check_freshness (krd, state, token, FALSE, &nonce_index, error))
-    return FALSE;
-  if (!check_content_ids (krd, token->econtent.value, token->econtent.len, FALSE,
-                          "unbind", NULL, error))
-    return FALSE;
-
-  commit_freshness (state, token, nonce_index);
-  pp_tr34_krd_set_kdh_cert (krd, NULL);
-  return TRUE;
-}
-
 /* The CA-signed tokens come from the CA that issued this KRD's certificate
  * (CA_KRD signs B.10 and B.13): it may release the KRD when the bound KDH
  * cannot. The CA is found in the token or among the trusted certificates,
@@ -1365,6 +1300,105 @@ authenticate_krd_ca (PpTr34Krd          *krd,
   return ca;
 }
 
+/* One sequence serves the four binding tokens: parse, authenticate (by
+ * the bound KDH, or by the CA that issued this KRD's certificate), check
+ * freshness and content, then commit. A rebind hands the new KDH back
+ * through out_new_kdh; an unbind passes NULL there. */
+static gboolean
+receive_binding_token (PpTr34Krd        *krd,
+                       PpTr34KrdState   *state,
+                       const guint8     *der,
+                       gsize             len,
+                       PpTr34TokenType   type,
+                       gboolean          by_ca,
+                       X509            **out_new_kdh,
+                       GError          **error)
+{
+  g_autoptr(PpTr34Token) token = NULL;
+  g_autoptr(X509) signer = NULL;
+  g_autoptr(X509) new_kdh = NULL;
+  gint nonce_index = -1;
+  gboolean named_kdh = FALSE;
+  /* A CA unbind checks its content before its freshness: whether it may
+   * go without a nonce or time depends on the KDH the content names. */
+  gboolean freshness_first = out_new_kdh != NULL || !by_ca;
+
+  token = parse_expect (krd, der, len, type, error);
+  if (token == NULL)
+    return FALSE;
+  signer = by_ca ? authenticate_krd_ca (krd, token, error) : authenticate (krd, token, error);
+  if (signer == NULL)
+    return FALSE;
+  if (freshness_first && !check_freshness (krd, state, token, by_ca, &nonce_index, error))
+    return FALSE;
+  if (out_new_kdh != NULL)
+    {
+      new_kdh = parse_rebind_content (krd, token, by_ca, error);
+      if (new_kdh == NULL)
+        return FALSE;
+      if (!check_kdh_cert (krd, new_kdh, token, error))
+        return FALSE;
+    }
+  else if (!check_content_ids (krd, token->econtent.value, token->econtent.len, by_ca,
+                               "unbind", &named_kdh, error))
+    return FALSE;
+  /* Annex B's B.13 signs the content alone, with neither nonce nor time.
+   * Such a token is accepted only when it names the bound KDH: a replay
+   * can then only undo that very binding, never a later one. */
+  if (!freshness_first)
+    {
+      if (token->nonce != NULL || token->signing_time != NULL)
+        {
+          if (!check_freshness (krd, state, token, TRUE, &nonce_index, error))
+            return FALSE;
+        }
+      else if (!named_kdh)
+        {
+          g_set_error_literal (error, PP_TR34_ERROR, PP_TR34_ERROR_NONCE_MISSING,
+                               "A CA unbind without a signing time must name the bound KDH");
+          return FALSE;
+        }
+    }
+
+  commit_freshness (state, token, nonce_index);
+  pp_tr34_krd_set_kdh_cert (krd, new_kdh);
+  if (out_new_kdh != NULL)
+    *out_new_kdh = g_steal_pointer (&new_kdh);
+  return TRUE;
+}
+
+X509 *
+pp_tr34_krd_receive_rebind_token (PpTr34Krd       *krd,
+                                  PpTr34KrdState  *state,
+                                  const guint8    *der,
+                                  gsize            len,
+                                  GError         **error)
+{
+  X509 *new_kdh = NULL;
+
+  g_return_val_if_fail (krd != NULL, NULL);
+  g_return_val_if_fail (state != NULL, NULL);
+
+  if (!receive_binding_token (krd, state, der, len, PP_TR34_TOKEN_RBT_KDH, FALSE, &new_kdh,
+                              error))
+    return NULL;
+  return new_kdh;
+}
+
+gboolean
+pp_tr34_krd_receive_unbind_token (PpTr34Krd       *krd,
+                                  PpTr34KrdState  *state,
+                                  const guint8    *der,
+                                  gsize            len,
+                                  GError         **error)
+{
+  g_return_val_if_fail (krd != NULL, FALSE);
+  g_return_val_if_fail (state != NULL, FALSE);
+
+  return receive_binding_token (krd, state, der, len, PP_TR34_TOKEN_UBT_KDH, FALSE, NULL,
+                                error);
+}
+
 X509 *
 pp_tr34_krd_receive_ca_rebind_token (PpTr34Krd       *krd,
                                      PpTr34KrdState  *state,
@@ -1372,32 +1406,16 @@ pp_tr34_krd_receive_ca_rebind_token (PpTr34Krd       *krd,
                                      gsize            len,
                                      GError         **error)
 {
-  g_autoptr(PpTr34Token) token = NULL;
-  g_autoptr(X509) ca = NULL;
-  g_autoptr(X509) new_kdh = NULL;
-  gint nonce_index;
+  X509 *new_kdh = NULL;
 
   g_return_val_if_fail (krd != NULL, NULL);
   g_return_val_if_fail (state != NULL, NULL);
   g_return_val_if_fail (der != NULL || len == 0, NULL);
 
-  token = parse_expect (krd, der, len, PP_TR34_TOKEN_RBT_CA_UNBIND, error);
-  if (token == NULL)
+  if (!receive_binding_token (krd, state, der, len, PP_TR34_TOKEN_RBT_CA_UNBIND, TRUE, &new_kdh,
+                              error))
     return NULL;
-  ca = authenticate_krd_ca (krd, token, error);
-  if (ca == NULL)
-    return NULL;
-  if (!check_freshness (krd, state, token, TRUE, &nonce_index, error))
-    return NULL;
-  new_kdh = parse_rebind_content (krd, token, TRUE, error);
-  if (new_kdh == NULL)
-    return NULL;
-  if (!check_kdh_cert (krd, new_kdh, token, error))
-    return NULL;
-
-  commit_freshness (state, token, nonce_index);
-  pp_tr34_krd_set_kdh_cert (krd, new_kdh);
-  return g_steal_pointer (&new_kdh);
+  return new_kdh;
 }
 
 gboolean
@@ -1407,40 +1425,10 @@ pp_tr34_krd_receive_ca_unbind_token (PpTr34Krd       *krd,
                                      gsize            len,
                                      GError         **error)
 {
-  g_autoptr(PpTr34Token) token = NULL;
-  g_autoptr(X509) ca = NULL;
-  gint nonce_index = -1;
-  gboolean named_kdh = FALSE;
-
   g_return_val_if_fail (krd != NULL, FALSE);
   g_return_val_if_fail (state != NULL, FALSE);
   g_return_val_if_fail (der != NULL || len == 0, FALSE);
 
-  token = parse_expect (krd, der, len, PP_TR34_TOKEN_UBT_CA_UNBIND, error);
-  if (token == NULL)
-    return FALSE;
-  ca = authenticate_krd_ca (krd, token, error);
-  if (ca == NULL)
-    return FALSE;
-  if (!check_content_ids (krd, token->econtent.value, token->econtent.len, TRUE,
-                          "unbind", &named_kdh, error))
-    return FALSE;
-  /* Annex B's B.13 signs the content alone, with neither nonce nor time.
-   * Such a token is accepted only when it names the bound KDH: a replay
-   * can then only undo that very binding, never a later one. */
-  if (token->nonce != NULL || token->signing_time != NULL)
-    {
-      if (!check_freshness (krd, state, token, TRUE, &nonce_index, error))
-        return FALSE;
-    }
-  else if (!named_kdh)
-    {
-      g_set_error_literal (error, PP_TR34_ERROR, PP_TR34_ERROR_NONCE_MISSING,
-                           "A CA unbind without a signing time must name the bound KDH");
-      return FALSE;
-    }
-
-  commit_freshness (state, token, nonce_index);
-  pp_tr34_krd_set_kdh_cert (krd, NULL);
-  return TRUE;
+  return receive_binding_token (krd, state, der, len, PP_TR34_TOKEN_UBT_CA_UNBIND, TRUE, NULL,
+                                error);
 }
