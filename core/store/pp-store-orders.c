@@ -416,6 +416,31 @@ journal_order (PpStore           *self,
                                 order_detail (order, extra_name, extra_value), error);
 }
 
+/* Runs the prepared INSERT of a new order, reads the order back and
+ * journals its creation, inside the caller's transaction. */
+static PpWorkOrder *
+insert_order (PpStore       *self,
+              sqlite3_stmt  *stmt,
+              const char    *actor,
+              const char    *extra_name,
+              const char    *extra_value,
+              GError       **error)
+{
+  g_autoptr(PpWorkOrder) order = NULL;
+
+  if (sqlite3_step (stmt) != SQLITE_DONE)
+    {
+      pp_store_set_sql_error (self, error, "cannot create work order");
+      return NULL;
+    }
+  order = read_order (self, sqlite3_last_insert_rowid (self->db), error);
+  if (order == NULL ||
+      !journal_order (self, actor, "order.create", order, extra_name, extra_value, error))
+    return NULL;
+
+  return g_steal_pointer (&order);
+}
+
 /* Who may do what: field managers and administrators run orders, reviewers
  * decide them (and nothing else, so no one approves what they carried out). */
 #define ORDER_RUNNERS (PP_USER_ROLE_BIT (PP_USER_ROLE_FIELD_MANAGER) | \
@@ -566,15 +591,8 @@ pp_store_create_install_order (PpStore     *self,
   sqlite3_bind_text (stmt, 6, user->username, -1, SQLITE_STATIC);
   sqlite3_bind_int64 (stmt, 7, now);
   sqlite3_bind_int64 (stmt, 8, now);
-  if (sqlite3_step (stmt) != SQLITE_DONE)
-    {
-      pp_store_set_sql_error (self, error, "cannot create work order");
-      goto fail;
-    }
-  order = read_order (self, sqlite3_last_insert_rowid (self->db), error);
-  if (order == NULL ||
-      !journal_order (self, user->username, "order.create", order, "program_version", program_version, error) ||
-      !pp_store_commit (self, error))
+  order = insert_order (self, stmt, user->username, "program_version", program_version, error);
+  if (order == NULL || !pp_store_commit (self, error))
     goto fail;
   return g_steal_pointer (&order);
 
@@ -948,15 +966,8 @@ pp_store_create_recycle_order (PpStore     *self,
   sqlite3_bind_text (stmt, 5, reason, -1, SQLITE_STATIC);
   sqlite3_bind_int64 (stmt, 6, now);
   sqlite3_bind_int64 (stmt, 7, now);
-  if (sqlite3_step (stmt) != SQLITE_DONE)
-    {
-      pp_store_set_sql_error (self, error, "cannot create work order");
-      goto fail;
-    }
-  order = read_order (self, sqlite3_last_insert_rowid (self->db), error);
-  if (order == NULL ||
-      !journal_order (self, user->username, "order.create", order, "reason", reason, error) ||
-      !pp_store_commit (self, error))
+  order = insert_order (self, stmt, user->username, "reason", reason, error);
+  if (order == NULL || !pp_store_commit (self, error))
     goto fail;
   return g_steal_pointer (&order);
 
