@@ -64,7 +64,7 @@ test_token_then_receive (void)
   g_autofree char *crl = g_build_filename (dir, "crl.der", NULL);
   const char *nonce = "A1B2C3D4E5F60718293A4B5C6D7E8F90";
   const char *key = "00112233445566778899AABBCCDDEEFF";
-  static const char * const profiles[] = { "strict", "x9-2019", "x9-2012" };
+  static const char * const profiles[] = { "strict", "x9-2019", "x9-2012", "x9-2019-printed" };
 
   for (guint i = 0; i < G_N_ELEMENTS (profiles); i++)
     {

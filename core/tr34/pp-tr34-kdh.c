@@ -114,7 +114,7 @@ pp_tr34_kdh_set_profile (PpTr34Kdh     *kdh,
                          PpTr34Profile  profile)
 {
   g_return_if_fail (kdh != NULL);
-  g_return_if_fail (profile <= PP_TR34_PROFILE_X9_2012);
+  g_return_if_fail (profile < PP_TR34_N_PROFILES);
   kdh->profile = profile;
 }
 
