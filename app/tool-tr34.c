@@ -188,6 +188,13 @@ sign_with_signer (gpointer       user_data,
 
 /* ---- kdh-token -------------------------------------------------------- */
 
+static X509 *open_recipient (const char  *krd_cert_path,
+                             const char  *ct_krd_path,
+                             const char  *ca_krd_path,
+                             const char  *serial,
+                             const char  *at_text,
+                             GError     **error);
+
 static int
 cmd_kdh_token (int    argc,
                char **argv)
@@ -195,12 +202,17 @@ cmd_kdh_token (int    argc,
   g_autofree char *kdh_cert_path = NULL, *kdh_key = NULL, *krd_cert_path = NULL;
   g_autofree char *nonce_hex = NULL, *time_text = NULL, *key_hex = NULL, *header = NULL;
   g_autofree char *crl_path = NULL, *ephemeral_name = NULL, *profile_name = NULL;
-  g_autofree char *out_path = NULL;
+  g_autofree char *out_path = NULL, *ct_krd_path = NULL, *ca_krd_path = NULL, *serial = NULL;
+  g_autofree char *at_text = NULL;
   gboolean one_pass = FALSE;
   GOptionEntry entries[] = {
     { "kdh-cert", 0, 0, G_OPTION_ARG_FILENAME, &kdh_cert_path, N_("KDH certificate (PEM)"), N_("PEM") },
     { "kdh-key", 0, 0, G_OPTION_ARG_STRING, &kdh_key, N_("KDH private key: PEM file or pkcs11: URI"), N_("KEY") },
     { "krd-cert", 0, 0, G_OPTION_ARG_FILENAME, &krd_cert_path, N_("KRD certificate (PEM)"), N_("PEM") },
+    { "ct-krd", 0, 0, G_OPTION_ARG_FILENAME, &ct_krd_path, N_("The terminal's CT_KRD instead of --krd-cert"), N_("DER") },
+    { "ca-krd", 0, 0, G_OPTION_ARG_FILENAME, &ca_krd_path, N_("Root and/or CA_KRD certificates a CT_KRD must chain to"), N_("PEM") },
+    { "serial", 0, 0, G_OPTION_ARG_STRING, &serial, N_("The terminal's serial the CT_KRD must name"), N_("SERIAL") },
+    { "at", 0, 0, G_OPTION_ARG_STRING, &at_text, N_("Verify the CT_KRD at this time (default: now)"), N_("RFC3339") },
     { "nonce", 0, 0, G_OPTION_ARG_STRING, &nonce_hex, N_("2-pass: the KRD's nonce"), N_("HEX") },
     { "one-pass", 0, 0, G_OPTION_ARG_NONE, &one_pass, N_("1-pass: sign with a signing time"), NULL },
     { "time", 0, 0, G_OPTION_ARG_STRING, &time_text, N_("1-pass signing time (default: now)"), N_("RFC3339") },
@@ -233,9 +245,9 @@ cmd_kdh_token (int    argc,
   if (argc > 1)
     return pp_tool_fail (_("%s: unexpected argument “%s”"), command_name (argv[0]), argv[1]);
 
-  if (kdh_cert_path == NULL || kdh_key == NULL || krd_cert_path == NULL ||
+  if (kdh_cert_path == NULL || kdh_key == NULL || (krd_cert_path == NULL && ct_krd_path == NULL) ||
       key_hex == NULL || header == NULL || out_path == NULL)
-    return pp_tool_fail (_("%s: --kdh-cert, --kdh-key, --krd-cert, --key, --header and -o are required"),
+    return pp_tool_fail (_("%s: --kdh-cert, --kdh-key, --krd-cert (or --ct-krd), --key, --header and -o are required"),
                          command_name (argv[0]));
   if ((nonce_hex != NULL) == one_pass)
     return pp_tool_fail (_("%s: give either --nonce (2-pass) or --one-pass"), command_name (argv[0]));
@@ -252,7 +264,8 @@ cmd_kdh_token (int    argc,
     }
 
   if ((kdh_cert = load_cert (kdh_cert_path, &error)) == NULL ||
-      (krd_cert = load_cert (krd_cert_path, &error)) == NULL ||
+      (krd_cert = open_recipient (krd_cert_path, ct_krd_path, ca_krd_path, serial, at_text,
+                                  &error)) == NULL ||
       (crl_path != NULL && (crl = load_crl (crl_path, &error)) == NULL))
     return pp_tool_fail_error (error);
   if (nonce_hex != NULL && (nonce = parse_nonce (nonce_hex, &error)) == NULL)
@@ -566,6 +579,472 @@ cmd_inspect (int    argc,
   return 0;
 }
 
+/* ---- bind, rebind, unbind, and the terminal's credential -------------- */
+
+static gboolean
+usage_error (GError     **error,
+             const char  *format,
+             ...) G_GNUC_PRINTF (2, 3);
+
+static gboolean
+usage_error (GError     **error,
+             const char  *format,
+             ...)
+{
+  va_list args;
+
+  va_start (args, format);
+  g_propagate_error (error, g_error_new_valist (G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                                                format, args));
+  va_end (args);
+  return FALSE;
+}
+
+/* The KDH of --kdh-cert, --kdh-key, --crl and --profile. */
+static PpTr34Kdh *
+open_kdh (const char     *cert_path,
+          const char     *key_uri,
+          const char     *crl_path,
+          const char     *profile_name,
+          PpTr34Profile  *out_profile,
+          GError        **error)
+{
+  g_autoptr(X509) cert = NULL;
+  g_autoptr(X509_CRL) crl = NULL;
+  g_autoptr(GError) local = NULL;
+  PpTr34Profile profile = PP_TR34_PROFILE_STRICT;
+  PpSigner *signer;
+  PpTr34Kdh *kdh;
+
+  if (profile_name != NULL && !pp_tr34_profile_from_string (profile_name, &profile, error))
+    return NULL;
+  if ((cert = load_cert (cert_path, error)) == NULL ||
+      (crl_path != NULL && (crl = load_crl (crl_path, error)) == NULL))
+    return NULL;
+  signer = pp_signer_new_for_uri (key_uri, g_getenv (KDH_SECRET_ENV), &local);
+  if (signer == NULL)
+    {
+      usage_error (error, _("--kdh-key: %s"), local->message);
+      return NULL;
+    }
+  kdh = pp_tr34_kdh_new (cert, sign_with_signer, signer, (GDestroyNotify) pp_signer_free);
+  pp_tr34_kdh_set_crl (kdh, crl);
+  pp_tr34_kdh_set_profile (kdh, profile);
+  if (out_profile != NULL)
+    *out_profile = profile;
+  return kdh;
+}
+
+/* The KRD certificate a KDH seals to: --krd-cert as given, or the one a
+ * terminal sent in its CT_KRD (--ct-krd), checked against --ca-krd and,
+ * with --serial, the terminal's serial. */
+static X509 *
+open_recipient (const char  *krd_cert_path,
+                const char  *ct_krd_path,
+                const char  *ca_krd_path,
+                const char  *serial,
+                const char  *at_text,
+                GError     **error)
+{
+  g_autoptr(GBytes) token = NULL;
+  g_autoptr(GDateTime) at = NULL;
+  STACK_OF(X509) *ca = NULL;
+  X509 *cert;
+
+  if ((krd_cert_path != NULL) == (ct_krd_path != NULL))
+    {
+      usage_error (error, _("give either --krd-cert or --ct-krd (with --ca-krd)"));
+      return NULL;
+    }
+  if (krd_cert_path != NULL)
+    {
+      if (ca_krd_path != NULL || serial != NULL)
+        {
+          usage_error (error, _("--ca-krd and --serial check a --ct-krd token"));
+          return NULL;
+        }
+      return load_cert (krd_cert_path, error);
+    }
+  if (ca_krd_path == NULL)
+    {
+      usage_error (error, _("--ct-krd needs --ca-krd, the certificates a terminal's must chain to"));
+      return NULL;
+    }
+  if ((at_text != NULL && (at = parse_time (at_text, "--at", error)) == NULL) ||
+      (token = read_token (ct_krd_path, error)) == NULL ||
+      (ca = load_certs (ca_krd_path, error)) == NULL)
+    return NULL;
+  cert = pp_tr34_kdh_receive_krd_credential (g_bytes_get_data (token, NULL), g_bytes_get_size (token),
+                                             ca, serial, at, error);
+  sk_X509_pop_free (ca, X509_free);
+  return cert;
+}
+
+/* A KRD of --krd-cert, --krd-key, --trust, --kdh-cert, --crl and --at. */
+static PpTr34Krd *
+open_krd (const char  *cert_path,
+          const char  *key_path,
+          const char  *trust_path,
+          const char  *kdh_cert_path,
+          const char  *crl_path,
+          const char  *at_text,
+          GError     **error)
+{
+  g_autoptr(X509) cert = NULL;
+  g_autoptr(EVP_PKEY) key = NULL;
+  g_autoptr(X509) kdh_cert = NULL;
+  g_autoptr(X509_CRL) crl = NULL;
+  g_autoptr(GDateTime) at = NULL;
+  STACK_OF(X509) *trusted = NULL;
+  PpTr34Krd *krd;
+
+  if ((cert = load_cert (cert_path, error)) == NULL ||
+      (key = load_private_key (key_path, error)) == NULL ||
+      (kdh_cert_path != NULL && (kdh_cert = load_cert (kdh_cert_path, error)) == NULL) ||
+      (crl_path != NULL && (crl = load_crl (crl_path, error)) == NULL) ||
+      (at_text != NULL && (at = parse_time (at_text, "--at", error)) == NULL) ||
+      (trusted = load_certs (trust_path, error)) == NULL)
+    return NULL;
+  krd = pp_tr34_krd_new (cert, key);
+  for (int i = 0; i < sk_X509_num (trusted); i++)
+    pp_tr34_krd_add_trusted (krd, sk_X509_value (trusted, i));
+  sk_X509_pop_free (trusted, X509_free);
+  pp_tr34_krd_set_kdh_cert (krd, kdh_cert);
+  pp_tr34_krd_set_crl (krd, crl);
+  pp_tr34_krd_set_time (krd, at);
+  return krd;
+}
+
+static gboolean
+write_token (const char  *path,
+             GBytes      *token,
+             GError     **error)
+{
+  return g_file_set_contents (path, g_bytes_get_data (token, NULL), g_bytes_get_size (token), error);
+}
+
+static gboolean
+write_cert_pem (const char  *path,
+                X509        *cert,
+                GError     **error)
+{
+  g_autoptr(BIO) bio = BIO_new (BIO_s_mem ());
+  char *data = NULL;
+  long len;
+
+  if (PEM_write_bio_X509 (bio, cert) != 1)
+    {
+      usage_error (error, _("cannot encode the certificate"));
+      return FALSE;
+    }
+  len = BIO_get_mem_data (bio, &data);
+  return g_file_set_contents (path, data, len, error);
+}
+
+static char *
+cert_serial (X509 *cert)
+{
+  const ASN1_INTEGER *s = X509_get0_serialNumber (cert);
+
+  return pp_hex_encode (ASN1_STRING_get0_data (s), ASN1_STRING_length (s));
+}
+
+static char *cert_subject (X509 *cert);
+
+/* "what: SUBJECT (serial HEX)" or {"subject","serial"} on stdout. */
+static void
+print_cert (const char *what,
+            X509       *cert,
+            gboolean    json)
+{
+  g_autofree char *subject = cert_subject (cert);
+  g_autofree char *serial = cert_serial (cert);
+
+  if (json)
+    {
+      g_autoptr(JsonBuilder) b = json_builder_new ();
+      g_autoptr(JsonNode) root = NULL;
+
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "subject");
+      json_builder_add_string_value (b, subject);
+      json_builder_set_member_name (b, "serial");
+      json_builder_add_string_value (b, serial);
+      json_builder_end_object (b);
+      root = json_builder_get_root (b);
+      pp_tool_print_json (root);
+      return;
+    }
+  /* Translators: the first %s is a role such as "bound KDH". */
+  printf (_("%s: %s (serial %s)\n"), what, subject, serial);
+}
+
+static int
+cmd_kdh_credential (int    argc,
+                    char **argv)
+{
+  g_autofree char *cert_path = NULL, *crl_path = NULL, *profile_name = NULL, *out_path = NULL;
+  GOptionEntry entries[] = {
+    { "kdh-cert", 0, 0, G_OPTION_ARG_FILENAME, &cert_path, N_("KDH certificate (PEM)"), N_("PEM") },
+    { "crl", 0, 0, G_OPTION_ARG_FILENAME, &crl_path, N_("CA_KDH CRL to include"), N_("DER") },
+    { "profile", 0, 0, G_OPTION_ARG_STRING, &profile_name, N_("Encoding (CT_KDH is the same CMS in every profile)"), N_("NAME") },
+    { "output", 'o', 0, G_OPTION_ARG_FILENAME, &out_path, N_("Where to write the token"), N_("FILE") },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new (NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(X509) cert = NULL;
+  g_autoptr(X509_CRL) crl = NULL;
+  g_autoptr(PpTr34Kdh) kdh = NULL;
+  g_autoptr(GBytes) token = NULL;
+  PpTr34Profile profile;
+
+  g_option_context_set_summary (context, _("Build a CT_KDH: the KDH certificate and CA_KDH CRL a terminal binds to."));
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  if (!pp_tool_parse (context, &argc, &argv))
+    return 1;
+  if (argc > 1)
+    return pp_tool_fail (_("%s: unexpected argument “%s”"), command_name (argv[0]), argv[1]);
+  if (cert_path == NULL || out_path == NULL)
+    return pp_tool_fail (_("%s: --kdh-cert and -o are required"), command_name (argv[0]));
+  if ((profile_name != NULL && !pp_tr34_profile_from_string (profile_name, &profile, &error)) ||
+      (cert = load_cert (cert_path, &error)) == NULL ||
+      (crl_path != NULL && (crl = load_crl (crl_path, &error)) == NULL))
+    return pp_tool_fail_error (error);
+  /* CT_KDH carries no signature: no key is needed to build it. */
+  kdh = pp_tr34_kdh_new (cert, pp_tr34_sign_with_pkey, NULL, NULL);
+  pp_tr34_kdh_set_crl (kdh, crl);
+  if ((token = pp_tr34_kdh_build_credential_token (kdh, &error)) == NULL ||
+      !write_token (out_path, token, &error))
+    return pp_tool_fail_error (error);
+  printf (_("CT_KDH written to %s: %lu bytes\n"), out_path, (unsigned long) g_bytes_get_size (token));
+  return 0;
+}
+
+static int
+cmd_krd_bind (int    argc,
+              char **argv)
+{
+  g_autofree char *cert_path = NULL, *key_path = NULL, *trust_path = NULL, *crl_path = NULL;
+  g_autofree char *at_text = NULL, *out_path = NULL;
+  gboolean json = FALSE;
+  GOptionEntry entries[] = {
+    { "krd-cert", 0, 0, G_OPTION_ARG_FILENAME, &cert_path, N_("KRD certificate (PEM)"), N_("PEM") },
+    { "krd-key", 0, 0, G_OPTION_ARG_FILENAME, &key_path, N_("KRD private key (PEM)"), N_("PEM") },
+    { "trust", 0, 0, G_OPTION_ARG_FILENAME, &trust_path, N_("Trusted root and/or CA_KDH certificates"), N_("PEM") },
+    { "crl", 0, 0, G_OPTION_ARG_FILENAME, &crl_path, N_("CA_KDH CRL known to the KRD"), N_("DER") },
+    { "at", 0, 0, G_OPTION_ARG_STRING, &at_text, N_("Verify certificates at this time (default: now)"), N_("RFC3339") },
+    { "output", 'o', 0, G_OPTION_ARG_FILENAME, &out_path, N_("Write the bound KDH certificate here"), N_("PEM") },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print one JSON object"), NULL },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new (N_("CT_KDH.der"));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpTr34Krd) krd = NULL;
+  g_autoptr(GBytes) token = NULL;
+  g_autoptr(X509) kdh = NULL;
+
+  g_option_context_set_summary (context, _("Receive a CT_KDH as the KRD would at bind and show the KDH it binds to."));
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  if (!pp_tool_parse (context, &argc, &argv))
+    return 1;
+  if (argc != 2)
+    return pp_tool_fail (_("%s: give exactly one CT_KDH.der"), command_name (argv[0]));
+  if (cert_path == NULL || key_path == NULL || trust_path == NULL)
+    return pp_tool_fail (_("%s: --krd-cert, --krd-key and --trust are required"), command_name (argv[0]));
+  if ((krd = open_krd (cert_path, key_path, trust_path, NULL, crl_path, at_text, &error)) == NULL ||
+      (token = read_token (argv[1], &error)) == NULL ||
+      (kdh = pp_tr34_krd_receive_credential_token (krd, g_bytes_get_data (token, NULL),
+                                                   g_bytes_get_size (token), &error)) == NULL ||
+      (out_path != NULL && !write_cert_pem (out_path, kdh, &error)))
+    return pp_tool_fail_error (error);
+  print_cert (_("bound KDH"), kdh, json);
+  return 0;
+}
+
+/* kdh-rebind and kdh-unbind: the same options, one more for a rebind. */
+static int
+kdh_bind_token (int      argc,
+                char   **argv,
+                gboolean rebind)
+{
+  g_autofree char *cert_path = NULL, *key_uri = NULL, *krd_cert_path = NULL, *ct_krd_path = NULL;
+  g_autofree char *ca_krd_path = NULL, *serial = NULL, *at_text = NULL, *new_path = NULL;
+  g_autofree char *nonce_hex = NULL, *crl_path = NULL, *profile_name = NULL, *out_path = NULL;
+  GOptionEntry entries[] = {
+    { "kdh-cert", 0, 0, G_OPTION_ARG_FILENAME, &cert_path, N_("KDH certificate (PEM)"), N_("PEM") },
+    { "kdh-key", 0, 0, G_OPTION_ARG_STRING, &key_uri, N_("KDH private key: PEM file or pkcs11: URI"), N_("KEY") },
+    { "krd-cert", 0, 0, G_OPTION_ARG_FILENAME, &krd_cert_path, N_("KRD certificate (PEM)"), N_("PEM") },
+    { "ct-krd", 0, 0, G_OPTION_ARG_FILENAME, &ct_krd_path, N_("The terminal's CT_KRD instead of --krd-cert"), N_("DER") },
+    { "ca-krd", 0, 0, G_OPTION_ARG_FILENAME, &ca_krd_path, N_("Root and/or CA_KRD certificates a CT_KRD must chain to"), N_("PEM") },
+    { "serial", 0, 0, G_OPTION_ARG_STRING, &serial, N_("The terminal's serial the CT_KRD must name"), N_("SERIAL") },
+    { "at", 0, 0, G_OPTION_ARG_STRING, &at_text, N_("Verify the CT_KRD at this time (default: now)"), N_("RFC3339") },
+    { "nonce", 0, 0, G_OPTION_ARG_STRING, &nonce_hex, N_("The KRD's nonce (RT_KRD)"), N_("HEX") },
+    { "crl", 0, 0, G_OPTION_ARG_FILENAME, &crl_path, N_("CA_KDH CRL to include"), N_("DER") },
+    { "profile", 0, 0, G_OPTION_ARG_STRING, &profile_name, N_("Encoding: strict (default), x9-2019, x9-2012 or x9-2019-printed"), N_("NAME") },
+    { "output", 'o', 0, G_OPTION_ARG_FILENAME, &out_path, N_("Where to write the token"), N_("FILE") },
+    { rebind ? "new-kdh-cert" : NULL, 0, 0, G_OPTION_ARG_FILENAME, &new_path, N_("The KDH certificate to rebind to (PEM)"), N_("PEM") },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new (NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpTr34Kdh) kdh = NULL;
+  g_autoptr(X509) krd_cert = NULL;
+  g_autoptr(X509) new_cert = NULL;
+  g_autoptr(GBytes) nonce = NULL;
+  g_autoptr(GBytes) token = NULL;
+  PpTr34Profile profile = PP_TR34_PROFILE_STRICT;
+  const char *name = rebind ? "RBT_KDH" : "UBT_KDH";
+
+  g_option_context_set_summary (context, rebind ? _("Build an RBT_KDH: rebind a terminal to another KDH.")
+                                                : _("Build a UBT_KDH: unbind a terminal from this KDH."));
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  if (!pp_tool_parse (context, &argc, &argv))
+    return 1;
+  if (argc > 1)
+    return pp_tool_fail (_("%s: unexpected argument “%s”"), command_name (argv[0]), argv[1]);
+  if (cert_path == NULL || key_uri == NULL || nonce_hex == NULL || out_path == NULL)
+    return pp_tool_fail (_("%s: --kdh-cert, --kdh-key, --nonce and -o are required"), command_name (argv[0]));
+  if (rebind && new_path == NULL)
+    return pp_tool_fail (_("%s: --new-kdh-cert is required"), command_name (argv[0]));
+  if ((nonce = parse_nonce (nonce_hex, &error)) == NULL ||
+      (kdh = open_kdh (cert_path, key_uri, crl_path, profile_name, &profile, &error)) == NULL ||
+      (krd_cert = open_recipient (krd_cert_path, ct_krd_path, ca_krd_path, serial, at_text, &error)) == NULL ||
+      (rebind && (new_cert = load_cert (new_path, &error)) == NULL))
+    return pp_tool_fail_error (error);
+  token = rebind ? pp_tr34_kdh_build_rebind_token (kdh, krd_cert, new_cert, nonce, &error)
+                 : pp_tr34_kdh_build_unbind_token (kdh, krd_cert, nonce, &error);
+  if (token == NULL || !write_token (out_path, token, &error))
+    return pp_tool_fail_error (error);
+  /* Translators: the first %s is RBT_KDH or UBT_KDH, the second a profile name. */
+  printf (_("%s (%s) written to %s: %lu bytes\n"), name, pp_tr34_profile_to_string (profile),
+          out_path, (unsigned long) g_bytes_get_size (token));
+  return 0;
+}
+
+static int
+cmd_kdh_rebind (int    argc,
+                char **argv)
+{
+  return kdh_bind_token (argc, argv, TRUE);
+}
+
+static int
+cmd_kdh_unbind (int    argc,
+                char **argv)
+{
+  return kdh_bind_token (argc, argv, FALSE);
+}
+
+/* krd-rebind and krd-unbind. */
+static int
+krd_bind_token (int      argc,
+                char   **argv,
+                gboolean rebind)
+{
+  g_autofree char *cert_path = NULL, *key_path = NULL, *trust_path = NULL, *kdh_path = NULL;
+  g_autofree char *crl_path = NULL, *nonce_hex = NULL, *at_text = NULL, *out_path = NULL;
+  gboolean json = FALSE;
+  GOptionEntry entries[] = {
+    { "krd-cert", 0, 0, G_OPTION_ARG_FILENAME, &cert_path, N_("KRD certificate (PEM)"), N_("PEM") },
+    { "krd-key", 0, 0, G_OPTION_ARG_FILENAME, &key_path, N_("KRD private key (PEM)"), N_("PEM") },
+    { "trust", 0, 0, G_OPTION_ARG_FILENAME, &trust_path, N_("Trusted root and/or CA_KDH certificates"), N_("PEM") },
+    { "kdh-cert", 0, 0, G_OPTION_ARG_FILENAME, &kdh_path, N_("KDH certificate received at bind"), N_("PEM") },
+    { "crl", 0, 0, G_OPTION_ARG_FILENAME, &crl_path, N_("CA_KDH CRL known to the KRD"), N_("DER") },
+    { "nonce", 0, 0, G_OPTION_ARG_STRING, &nonce_hex, N_("The nonce this KRD issued"), N_("HEX") },
+    { "at", 0, 0, G_OPTION_ARG_STRING, &at_text, N_("Verify certificates at this time (default: now)"), N_("RFC3339") },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print one JSON object"), NULL },
+    { rebind ? "output" : NULL, 'o', 0, G_OPTION_ARG_FILENAME, &out_path, N_("Write the new KDH certificate here"), N_("PEM") },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new (rebind ? N_("RBT_KDH.der") : N_("UBT_KDH.der"));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpTr34Krd) krd = NULL;
+  g_autoptr(PpTr34KrdState) state = pp_tr34_krd_state_new ();
+  g_autoptr(GBytes) nonce = NULL;
+  g_autoptr(GBytes) token = NULL;
+  g_autoptr(X509) bound = NULL;
+  g_autoptr(X509) new_kdh = NULL;
+
+  g_option_context_set_summary (context, rebind ? _("Receive an RBT_KDH as the KRD would and show the new KDH.")
+                                                : _("Receive a UBT_KDH as the KRD would."));
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  if (!pp_tool_parse (context, &argc, &argv))
+    return 1;
+  if (argc != 2)
+    return pp_tool_fail (_("%s: give exactly one token file"), command_name (argv[0]));
+  if (cert_path == NULL || key_path == NULL || trust_path == NULL || kdh_path == NULL || nonce_hex == NULL)
+    return pp_tool_fail (_("%s: --krd-cert, --krd-key, --trust, --kdh-cert and --nonce are required"),
+                         command_name (argv[0]));
+  if ((nonce = parse_nonce (nonce_hex, &error)) == NULL ||
+      (krd = open_krd (cert_path, key_path, trust_path, kdh_path, crl_path, at_text, &error)) == NULL ||
+      (token = read_token (argv[1], &error)) == NULL ||
+      (bound = load_cert (kdh_path, &error)) == NULL)
+    return pp_tool_fail_error (error);
+  pp_tr34_krd_state_add_nonce (state, nonce);
+  if (rebind)
+    {
+      new_kdh = pp_tr34_krd_receive_rebind_token (krd, state, g_bytes_get_data (token, NULL),
+                                                  g_bytes_get_size (token), &error);
+      if (new_kdh == NULL || (out_path != NULL && !write_cert_pem (out_path, new_kdh, &error)))
+        return pp_tool_fail_error (error);
+      print_cert (_("rebound to KDH"), new_kdh, json);
+      return 0;
+    }
+  if (!pp_tr34_krd_receive_unbind_token (krd, state, g_bytes_get_data (token, NULL),
+                                         g_bytes_get_size (token), &error))
+    return pp_tool_fail_error (error);
+  print_cert (_("unbound from KDH"), bound, json);
+  return 0;
+}
+
+static int
+cmd_krd_rebind (int    argc,
+                char **argv)
+{
+  return krd_bind_token (argc, argv, TRUE);
+}
+
+static int
+cmd_krd_unbind (int    argc,
+                char **argv)
+{
+  return krd_bind_token (argc, argv, FALSE);
+}
+
+static int
+cmd_kdh_check_krd (int    argc,
+                   char **argv)
+{
+  g_autofree char *ca_krd_path = NULL, *serial = NULL, *at_text = NULL, *out_path = NULL;
+  gboolean json = FALSE;
+  GOptionEntry entries[] = {
+    { "ca-krd", 0, 0, G_OPTION_ARG_FILENAME, &ca_krd_path, N_("Root and/or CA_KRD certificates a CT_KRD must chain to"), N_("PEM") },
+    { "serial", 0, 0, G_OPTION_ARG_STRING, &serial, N_("The terminal's serial the CT_KRD must name"), N_("SERIAL") },
+    { "at", 0, 0, G_OPTION_ARG_STRING, &at_text, N_("Verify certificates at this time (default: now)"), N_("RFC3339") },
+    { "output", 'o', 0, G_OPTION_ARG_FILENAME, &out_path, N_("Write the KRD certificate here"), N_("PEM") },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print one JSON object"), NULL },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new (N_("CT_KRD.der"));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(X509) krd = NULL;
+
+  g_option_context_set_summary (context, _("Check a terminal's CT_KRD as the KDH does before sealing a key to it."));
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  if (!pp_tool_parse (context, &argc, &argv))
+    return 1;
+  if (argc != 2)
+    return pp_tool_fail (_("%s: give exactly one CT_KRD.der"), command_name (argv[0]));
+  if (ca_krd_path == NULL)
+    return pp_tool_fail (_("%s: --ca-krd is required"), command_name (argv[0]));
+  if ((krd = open_recipient (NULL, argv[1], ca_krd_path, serial, at_text, &error)) == NULL ||
+      (out_path != NULL && !write_cert_pem (out_path, krd, &error)))
+    return pp_tool_fail_error (error);
+  print_cert (_("KRD"), krd, json);
+  return 0;
+}
+
 int
 pp_tool_tr34_main (int    argc,
                    char **argv)
@@ -574,6 +1053,13 @@ pp_tool_tr34_main (int    argc,
     { "kdh-token",   cmd_kdh_token,   N_("Build a KT_KDH key token (lab: clear key in)") },
     { "krd-receive", cmd_krd_receive, N_("Receive a KT_KDH as a KRD (lab: clear key out)") },
     { "inspect",     cmd_inspect,     N_("Show the type, signer, nonce, header and profile of a token") },
+    { "kdh-credential", cmd_kdh_credential, N_("Build a CT_KDH (KDH certificate and CRL) for bind") },
+    { "krd-bind",    cmd_krd_bind,    N_("Receive a CT_KDH as a KRD and show the KDH it binds to") },
+    { "kdh-rebind",  cmd_kdh_rebind,  N_("Build an RBT_KDH (rebind to another KDH)") },
+    { "krd-rebind",  cmd_krd_rebind,  N_("Receive an RBT_KDH as a KRD") },
+    { "kdh-unbind",  cmd_kdh_unbind,  N_("Build a UBT_KDH (unbind)") },
+    { "krd-unbind",  cmd_krd_unbind,  N_("Receive a UBT_KDH as a KRD") },
+    { "kdh-check-krd", cmd_kdh_check_krd, N_("Check a terminal's CT_KRD against CA_KRD and its serial") },
     { NULL, NULL, NULL }
   };
 

@@ -413,6 +413,203 @@ test_errors (void)
   assert_one_error_line (err, "2035-01-01T00:00:00Z is in the future");
 }
 
+
+static char *
+run_ok (const char * const *argv)
+{
+  g_autofree char *err = NULL;
+  char *out = NULL;
+  int rc = pp_test_run_tool (argv, NULL, &out, &err);
+
+  if (rc != 0)
+    g_error ("%s %s failed: %s", argv[0], argv[1], err);
+  g_assert_cmpstr (err, ==, "");
+  return out;
+}
+
+static void
+run_refused (const char * const *argv,
+             const char         *needle)
+{
+  g_autofree char *out = NULL, *err = NULL;
+  int rc = pp_test_run_tool (argv, NULL, &out, &err);
+
+  if (rc == 0)
+    g_error ("%s %s was not refused (wanted “%s”): %s", argv[0], argv[1], needle, out);
+  g_assert_cmpstr (out, ==, "");
+  assert_one_error_line (err, needle);
+}
+
+static const char *
+json_serial (const char *out,
+             JsonParser **parser)
+{
+  return json_object_get_string_member (parse_json (out, parser), "serial");
+}
+
+/* CT_KRD as a terminal (or `openssl crl2pkcs7 -nocrl`, as B.7 is) sends
+ * it: a degenerate SignedData with the KRD certificate. */
+static char *
+make_ct_krd (const char *dir,
+             const char *cert,
+             const char *name)
+{
+  g_autofree char *openssl = g_find_program_in_path ("openssl");
+  char *path = g_build_filename (dir, name, NULL);
+  const char *argv[] = { openssl, "crl2pkcs7", "-nocrl", "-certfile", cert, "-outform", "DER",
+                         "-out", path, NULL };
+  g_autoptr(GError) error = NULL;
+  int status = 0;
+
+  g_assert_nonnull (openssl);
+  g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL |
+                               G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, NULL, NULL, &status, &error));
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+  return path;
+}
+
+/* bind (CT_KDH), rebind (RBT_KDH) and unbind (UBT_KDH) from the command
+ * line in every profile, and the KDH's check of a terminal's CT_KRD. */
+static void
+test_bind_rebind_unbind (void)
+{
+  g_autofree char *dir = pki_dir ();
+  g_autofree char *kdh = g_build_filename (dir, "kdh.pem", NULL);
+  g_autofree char *kdh_other = g_build_filename (dir, "kdh-other.pem", NULL);
+  g_autofree char *kdh_key = g_build_filename (dir, "kdh.key", NULL);
+  g_autofree char *krd = g_build_filename (dir, "krd.pem", NULL);
+  g_autofree char *krd_key = g_build_filename (dir, "krd.key", NULL);
+  g_autofree char *trust = g_build_filename (dir, "trust.pem", NULL);
+  g_autofree char *ca_krd = g_build_filename (dir, "ca-krd.pem", NULL);
+  g_autofree char *ca_kdh = g_build_filename (dir, "ca-kdh.pem", NULL);
+  g_autofree char *crl = g_build_filename (dir, "crl.der", NULL);
+  g_autofree char *ct_krd = make_ct_krd (dir, krd, "ct-krd.der");
+  g_autofree char *root = g_build_filename (dir, "root.pem", NULL);
+  g_autofree char *ct_ca_as_krd = make_ct_krd (dir, ca_kdh, "ct-krd-ca.der");
+  g_autofree char *ct_kdh = g_build_filename (dir, "ct-kdh.der", NULL);
+  g_autofree char *bound = g_build_filename (dir, "bound.pem", NULL);
+  g_autofree char *checked = g_build_filename (dir, "checked.pem", NULL);
+  static const char * const profiles[] = { "strict", "x9-2019", "x9-2012", "x9-2019-printed" };
+
+  /* The terminal's certificate, checked as the KDH does. */
+  {
+    const char *check[] = { "tr34", "kdh-check-krd", "--ca-krd", ca_krd, "--serial", "Test KRD 1",
+                            "--json", "-o", checked, ct_krd, NULL };
+    const char *wrong_serial[] = { "tr34", "kdh-check-krd", "--ca-krd", ca_krd, "--serial", "PAX0001",
+                                   ct_krd, NULL };
+    const char *wrong_ca[] = { "tr34", "kdh-check-krd", "--ca-krd", ca_kdh, ct_krd, NULL };
+    const char *expired[] = { "tr34", "kdh-check-krd", "--ca-krd", ca_krd, "--at", "2041-01-01T00:00:00Z",
+                              ct_krd, NULL };
+    /* With the root trusted a CA's certificate chains too, but a key is
+     * sealed only to a terminal's own end-entity key. */
+    const char *not_krd[] = { "tr34", "kdh-check-krd", "--ca-krd", root, ct_ca_as_krd, NULL };
+    const char *not_ct_krd[] = { "tr34", "kdh-check-krd", "--ca-krd", ca_krd, crl, NULL };
+    g_autofree char *out = run_ok (check);
+    g_autoptr(JsonParser) parser = NULL;
+
+    g_assert_cmpstr (json_serial (out, &parser), ==, "2001");
+    g_assert_true (g_file_test (checked, G_FILE_TEST_IS_REGULAR));
+    run_refused (wrong_serial, "names device “Test KRD 1”, not the terminal “PAX0001”");
+    run_refused (wrong_ca, "KRD certificate rejected");
+    run_refused (expired, "expired");
+    run_refused (not_krd, "Expected a CT_KRD, got a CA credential");
+    run_refused (not_ct_krd, NULL);
+  }
+
+  /* Bind: CT_KDH (with and without a CRL) to the KRD. */
+  {
+    const char *build[] = { "tr34", "kdh-credential", "--kdh-cert", kdh, "--crl", crl, "-o", ct_kdh, NULL };
+    const char *build_no_crl[] = { "tr34", "kdh-credential", "--kdh-cert", kdh, "-o", ct_kdh, NULL };
+    const char *bind[] = { "tr34", "krd-bind", "--krd-cert", krd, "--krd-key", krd_key, "--trust", trust,
+                           "--json", "-o", bound, ct_kdh, NULL };
+    const char *inspect[] = { "tr34", "inspect", "--json", ct_kdh, NULL };
+    const char *bind_ct_krd[] = { "tr34", "krd-bind", "--krd-cert", krd, "--krd-key", krd_key,
+                                  "--trust", trust, ct_krd, NULL };
+    for (guint b = 0; b < 2; b++)
+      {
+        g_autofree char *o1 = run_ok (b == 0 ? build : build_no_crl);
+        g_autofree char *o2 = run_ok (inspect);
+        g_autofree char *o3 = run_ok (bind);
+        g_autoptr(JsonParser) p2 = NULL, p3 = NULL;
+        JsonObject *info = parse_json (o2, &p2);
+
+        g_assert_cmpstr (json_object_get_string_member (info, "type"), ==, "CT_KDH");
+        g_assert_cmpint (json_object_get_null_member (info, "crl_revoked"), ==, b == 1);
+        g_assert_cmpstr (json_serial (o3, &p3), ==, "1001");
+        g_assert_true (g_file_test (bound, G_FILE_TEST_IS_REGULAR));
+      }
+    run_refused (bind_ct_krd, "Expected");
+  }
+
+  for (guint i = 0; i < G_N_ELEMENTS (profiles); i++)
+    {
+      g_autofree char *rbt = g_strdup_printf ("%s/rbt-%s.der", dir, profiles[i]);
+      g_autofree char *ubt = g_strdup_printf ("%s/ubt-%s.der", dir, profiles[i]);
+      g_autofree char *new_kdh = g_strdup_printf ("%s/new-%s.pem", dir, profiles[i]);
+      const char *nonce = "00112233445566778899AABBCCDDEEFF";
+      const char *nonce2 = "FFEEDDCCBBAA99887766554433221100";
+      const char *rebind[] = { "tr34", "kdh-rebind", "--kdh-cert", kdh, "--kdh-key", kdh_key,
+                               "--ct-krd", ct_krd, "--ca-krd", ca_krd, "--serial", "Test KRD 1",
+                               "--new-kdh-cert", kdh_other, "--nonce", nonce, "--crl", crl,
+                               "--profile", profiles[i], "-o", rbt, NULL };
+      const char *receive_rebind[] = { "tr34", "krd-rebind", "--krd-cert", krd, "--krd-key", krd_key,
+                                       "--trust", trust, "--kdh-cert", bound, "--crl", crl,
+                                       "--nonce", nonce, "--json", "-o", new_kdh, rbt, NULL };
+      const char *replay_rebind[] = { "tr34", "krd-rebind", "--krd-cert", krd, "--krd-key", krd_key,
+                                      "--trust", trust, "--kdh-cert", bound, "--nonce", nonce2, rbt, NULL };
+      const char *unbind[] = { "tr34", "kdh-unbind", "--kdh-cert", kdh_other, "--kdh-key", kdh_key,
+                               "--krd-cert", krd, "--nonce", nonce2, "--profile", profiles[i],
+                               "-o", ubt, NULL };
+      const char *receive_unbind[] = { "tr34", "krd-unbind", "--krd-cert", krd, "--krd-key", krd_key,
+                                       "--trust", trust, "--kdh-cert", new_kdh, "--nonce", nonce2,
+                                       "--json", ubt, NULL };
+      /* Signed by the new KDH, so the old binding refuses it. */
+      const char *unbind_old[] = { "tr34", "krd-unbind", "--krd-cert", krd, "--krd-key", krd_key,
+                                   "--trust", trust, "--kdh-cert", bound, "--nonce", nonce2, ubt, NULL };
+      const char *inspect_rbt[] = { "tr34", "inspect", "--json", rbt, NULL };
+      const char *inspect_ubt[] = { "tr34", "inspect", "--json", ubt, NULL };
+      g_autofree char *o1 = NULL, *o2 = NULL, *o3 = NULL, *o4 = NULL, *o5 = NULL, *o6 = NULL;
+      g_autoptr(JsonParser) p2 = NULL, p4 = NULL, p5 = NULL, p6 = NULL;
+
+      g_test_message ("profile %s", profiles[i]);
+      o1 = run_ok (rebind);
+      o5 = run_ok (inspect_rbt);
+      g_assert_cmpstr (json_object_get_string_member (parse_json (o5, &p5), "type"), ==, "RBT_KDH");
+      o2 = run_ok (receive_rebind);
+      g_assert_cmpstr (json_serial (o2, &p2), ==, "1004");
+      run_refused (replay_rebind, "nonce");
+      o3 = run_ok (unbind);
+      o6 = run_ok (inspect_ubt);
+      g_assert_cmpstr (json_object_get_string_member (parse_json (o6, &p6), "type"), ==, "UBT_KDH");
+      run_refused (unbind_old, "KDH");
+      o4 = run_ok (receive_unbind);
+      g_assert_cmpstr (json_serial (o4, &p4), ==, "1004");
+    }
+
+  /* A key token sealed to the terminal's checked CT_KRD. */
+  {
+    g_autofree char *tok = g_build_filename (dir, "kt-ct-krd.der", NULL);
+    const char *build[] = { "tr34", "kdh-token", "--kdh-cert", kdh, "--kdh-key", kdh_key,
+                            "--ct-krd", ct_krd, "--ca-krd", ca_krd, "--nonce", "0102030405060708",
+                            "--key", "0123456789ABCDEFFEDCBA9876543210", "--header", "A0256K0TB00E0000",
+                            "-o", tok, NULL };
+    const char *refused[] = { "tr34", "kdh-token", "--kdh-cert", kdh, "--kdh-key", kdh_key,
+                              "--ct-krd", ct_ca_as_krd, "--ca-krd", root, "--nonce", "0102030405060708",
+                              "--key", "0123456789ABCDEFFEDCBA9876543210", "--header", "A0256K0TB00E0000",
+                              "-o", tok, NULL };
+    const char *receive[] = { "tr34", "krd-receive", "--krd-cert", krd, "--krd-key", krd_key,
+                              "--trust", trust, "--nonce", "0102030405060708", "--json", tok, NULL };
+    g_autofree char *o1 = run_ok (build);
+    g_autofree char *o2 = run_ok (receive);
+
+    g_assert_nonnull (strstr (o2, "\"kcv\""));
+    pp_hex_free_secret (g_steal_pointer (&o2));
+    g_unlink (tok);
+    run_refused (refused, "Expected a CT_KRD, got a CA credential");
+    g_assert_false (g_file_test (tok, G_FILE_TEST_EXISTS));
+  }
+}
+
 int
 main (int    argc,
       char **argv)
@@ -423,6 +620,7 @@ main (int    argc,
   g_test_add_func ("/tool/tr34/one-pass", test_one_pass);
   g_test_add_func ("/tool/tr34/inspect-sample", test_inspect_sample);
   g_test_add_func ("/tool/tr34/errors", test_errors);
+  g_test_add_func ("/tool/tr34/bind-rebind-unbind", test_bind_rebind_unbind);
   g_test_add_func ("/tool/tr34/pkcs11-kdh-key", test_pkcs11_kdh_key);
 
   return g_test_run ();

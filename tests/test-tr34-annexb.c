@@ -808,6 +808,57 @@ test_samples_tamper (void)
     }
 }
 
+
+/* B.7 as the KDH receives it from a terminal: KRD_1 chains to the sample
+ * CA_KRD at a time the samples were valid, and to nothing else. */
+static void
+test_receive_ct_krd (void)
+{
+  g_autoptr(GBytes) b7 = load_vector ("B.7_CT_KRD_KRD_1.p7b.der");
+  g_autoptr(X509) ca_krd = NULL;
+  g_autoptr(X509) ca_kdh = NULL;
+  g_autoptr(X509) krd = NULL;
+  g_autoptr(GDateTime) valid = g_date_time_new_utc (2015, 1, 1, 0, 0, 0);
+  g_autoptr(GDateTime) later = g_date_time_new_utc (2025, 1, 1, 0, 0, 0);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *serial = NULL;
+  STACK_OF(X509) *trust = sk_X509_new_null ();
+  STACK_OF(X509) *wrong = sk_X509_new_null ();
+  const ASN1_INTEGER *s;
+
+  if (b7 == NULL)
+    {
+      sk_X509_free (trust);
+      sk_X509_free (wrong);
+      return;
+    }
+  ca_krd = load_cert ("B.2.1.4_TR34_Sample_CA_KRD.cert.pem");
+  ca_kdh = load_cert ("B.2.1.2_TR34_Sample_CA_KDH.cert.pem");
+  sk_X509_push (trust, ca_krd);
+  sk_X509_push (wrong, ca_kdh);
+
+  krd = pp_tr34_kdh_receive_krd_credential (g_bytes_get_data (b7, NULL), g_bytes_get_size (b7),
+                                            trust, "TR34 Sample KRD 1", valid, &error);
+  g_assert_no_error (error);
+  s = X509_get0_serialNumber (krd);
+  serial = pp_hex_encode (ASN1_STRING_get0_data (s), ASN1_STRING_length (s));
+  g_assert_cmpstr (serial, ==, "3400000007");
+
+  g_assert_null (pp_tr34_kdh_receive_krd_credential (g_bytes_get_data (b7, NULL), g_bytes_get_size (b7),
+                                                     trust, NULL, later, &error));
+  g_assert_error (error, PP_TR34_ERROR, PP_TR34_ERROR_CERT_EXPIRED);
+  g_clear_error (&error);
+  g_assert_null (pp_tr34_kdh_receive_krd_credential (g_bytes_get_data (b7, NULL), g_bytes_get_size (b7),
+                                                     wrong, NULL, valid, &error));
+  g_assert_error (error, PP_TR34_ERROR, PP_TR34_ERROR_CERT_UNTRUSTED);
+  g_clear_error (&error);
+  g_assert_null (pp_tr34_kdh_receive_krd_credential (g_bytes_get_data (b7, NULL), g_bytes_get_size (b7),
+                                                     trust, "TR34 Sample KRD 2", valid, &error));
+  g_assert_error (error, PP_TR34_ERROR, PP_TR34_ERROR_RECIPIENT_MISMATCH);
+  sk_X509_free (trust);
+  sk_X509_free (wrong);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -819,6 +870,7 @@ main (int    argc,
   g_test_add_func ("/tr34/annexb/signatures", test_signatures);
   g_test_add_func ("/tr34/annexb/decrypt-content", test_decrypt_content);
   g_test_add_func ("/tr34/annexb/profile-layouts", test_profile_layouts);
+  g_test_add_func ("/tr34/annexb/receive-ct-krd", test_receive_ct_krd);
   g_test_add_func ("/tr34/annexb/aes-key-block", test_aes_key_block);
   g_test_add_func ("/tr34/annexb/receive-sample", test_receive_sample);
   g_test_add_func ("/tr34/annexb/oaep-defect", test_sample_oaep_defect);

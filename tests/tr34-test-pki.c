@@ -176,6 +176,7 @@ pp_test_pki_get (void)
                                              TRUE, "critical,keyCertSign", 2020, 2045);
       pki.kdh = make_cert (pki.kdh_key, "Test KDH 1", pki.ca_kdh, pki.ca_kdh_key, 0x1001, FALSE, 2021, 2040);
       pki.kdh_revoked = make_cert (pki.kdh_key, "Test KDH 2", pki.ca_kdh, pki.ca_kdh_key, 0x1002, FALSE, 2021, 2040);
+      pki.kdh_other = make_cert (pki.kdh_key, "Test KDH 3", pki.ca_kdh, pki.ca_kdh_key, 0x1004, FALSE, 2021, 2040);
       pki.krd = make_cert (pki.krd_key, "Test KRD 1", pki.ca_krd, pki.ca_krd_key, 0x2001, FALSE, 2021, 2040);
       pki.krd_other = make_cert (pki.kdh_key, "Test KRD 2", pki.ca_krd, pki.ca_krd_key, 0x2002, FALSE, 2021, 2040);
       pki.crl = make_crl (pki.ca_kdh, pki.ca_kdh_key, 0x1002);
@@ -227,6 +228,7 @@ pp_test_pki_write (const PpTestPki *pki,
   write_cert (dir, "trust.pem", pki->root, pki->ca_kdh);
   write_cert (dir, "kdh.pem", pki->kdh, NULL);
   write_cert (dir, "kdh-revoked.pem", pki->kdh_revoked, NULL);
+  write_cert (dir, "kdh-other.pem", pki->kdh_other, NULL);
   write_cert (dir, "krd.pem", pki->krd, NULL);
   write_key (dir, "kdh.key", pki->kdh_key);
   write_key (dir, "krd.key", pki->krd_key);

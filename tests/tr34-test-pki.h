@@ -18,6 +18,7 @@ typedef struct {
   X509     *ca_kdh_no_crl_sign;  /* CA_KDH's name and key, keyCertSign only */
   X509     *kdh;          /* valid 2021-01-01 .. 2040-01-01 */
   X509     *kdh_revoked;  /* same key, serial listed in the CRL */
+  X509     *kdh_other;    /* same key, serial 0x1004, not revoked: a rebind target */
   X509     *krd;
   X509     *krd_other;    /* another KRD (same key as the KDH) */
   X509_CRL *crl;          /* by CA_KDH, revokes kdh_revoked */
@@ -28,7 +29,7 @@ typedef struct {
 const PpTestPki *pp_test_pki_get   (void);
 
 /* Writes root.pem ca-kdh.pem ca-krd.pem trust.pem (root + CA_KDH)
- * kdh.pem kdh.key kdh-revoked.pem krd.pem krd.key crl.der crl-other.der
+ * kdh.pem kdh.key kdh-revoked.pem kdh-other.pem krd.pem krd.key crl.der crl-other.der
  * into @dir. */
 void             pp_test_pki_write (const PpTestPki *pki,
                                     const char      *dir);

@@ -390,9 +390,10 @@ pp_tr34_kdh_build_credential_token (PpTr34Kdh  *kdh,
       return NULL;
     }
   pp_der_put_array (sd, PP_DER_CTX0, certs);
-  /* CMS order (certificates, crls, signerInfos), unlike Annex B's B.6. */
-  if (kdh->crl != NULL)
-    pp_der_put_array (sd, PP_DER_CTX1, crls);
+  /* CMS order (certificates, crls, signerInfos), unlike Annex B's B.6.
+   * The crls field is what tells a CT_KDH from a CT_KRD: without a CRL it
+   * is an empty SET (RFC 5652 5.1). */
+  pp_der_put_array (sd, PP_DER_CTX1, crls);
   pp_der_put (sd, PP_DER_SET, NULL, 0);
 
   pp_der_put_array (sd_seq, PP_DER_SEQUENCE, sd);
@@ -726,4 +727,81 @@ pp_tr34_build_random_token (GBytes *nonce)
   pp_der_put_array (inner, PP_DER_SET, set);
   pp_der_put_array (out, PP_DER_SEQUENCE, inner);
   return g_bytes_new (out->data, out->len);
+}
+
+/* ---- CT_KRD, as the KDH receives it ------------------------------------ */
+
+/* The device a certificate names: its subject serialNumber (2.5.4.5),
+ * else its commonName. */
+static char *
+subject_device (X509 *cert)
+{
+  X509_NAME *name = X509_get_subject_name (cert);
+  int nids[] = { NID_serialNumber, NID_commonName };
+
+  for (guint n = 0; n < G_N_ELEMENTS (nids); n++)
+    {
+      int i = X509_NAME_get_index_by_NID (name, nids[n], -1);
+      ASN1_STRING *value;
+      unsigned char *utf8 = NULL;
+      int len;
+      char *out;
+
+      if (i < 0)
+        continue;
+      value = X509_NAME_ENTRY_get_data (X509_NAME_get_entry (name, i));
+      len = ASN1_STRING_to_UTF8 (&utf8, value);
+      if (len < 0)
+        continue;
+      out = g_strndup ((const char *) utf8, len);
+      OPENSSL_free (utf8);
+      return out;
+    }
+  return NULL;
+}
+
+X509 *
+pp_tr34_kdh_receive_krd_credential (const guint8    *der,
+                                    gsize            len,
+                                    STACK_OF(X509)  *ca_krd,
+                                    const char      *device_serial,
+                                    GDateTime       *at,
+                                    GError         **error)
+{
+  g_autoptr(PpTr34Token) token = NULL;
+  g_autoptr(X509) issuer = NULL;
+  X509 *cert;
+
+  g_return_val_if_fail (der != NULL || len == 0, NULL);
+  g_return_val_if_fail (ca_krd != NULL, NULL);
+
+  token = pp_tr34_token_parse (der, len, error);
+  if (token == NULL)
+    return NULL;
+  if (token->type != PP_TR34_TOKEN_CT_KRD)
+    {
+      g_set_error (error, PP_TR34_ERROR, PP_TR34_ERROR_WRONG_TOKEN_TYPE,
+                   "Expected a CT_KRD, got a %s", pp_tr34_token_type_to_string (token->type));
+      return NULL;
+    }
+  cert = sk_X509_value (token->certs, 0);
+  if (!pp_tr34_verify_cert_as (cert, ca_krd, token->certs, at, "KRD certificate", &issuer, error))
+    return NULL;
+  /* With the root trusted, a KDH's or a CA's certificate chains as well:
+   * only a terminal's own encipherment key may receive keys. */
+  if (!check_krd_cert (cert, error))
+    return NULL;
+  if (device_serial != NULL)
+    {
+      g_autofree char *named = subject_device (cert);
+
+      if (named == NULL || strcmp (named, device_serial) != 0)
+        {
+          g_set_error (error, PP_TR34_ERROR, PP_TR34_ERROR_RECIPIENT_MISMATCH,
+                       "The KRD certificate names device “%s”, not the terminal “%s”",
+                       named != NULL ? named : "", device_serial);
+          return NULL;
+        }
+    }
+  return X509_up_ref (cert) == 1 ? cert : NULL;
 }

@@ -549,6 +549,7 @@ verify_cert_full (X509            *cert,
                   STACK_OF(X509)  *trusted,
                   STACK_OF(X509)  *untrusted,
                   GDateTime       *at,
+                  const char      *what,
                   X509           **out_issuer,
                   gint64          *out_valid_until,
                   GError         **error)
@@ -563,8 +564,8 @@ verify_cert_full (X509            *cert,
    * then reports a missing issuer; say what is really wrong. */
   if (X509_get_extension_flags (cert) & EXFLAG_INVALID)
     {
-      g_set_error_literal (error, PP_TR34_ERROR, PP_TR34_ERROR_CERT_INVALID,
-                           "KDH certificate rejected: repeated or invalid extensions");
+      g_set_error (error, PP_TR34_ERROR, PP_TR34_ERROR_CERT_INVALID,
+                   "%s rejected: repeated or invalid extensions", what);
       return FALSE;
     }
   if (store == NULL || ctx == NULL)
@@ -611,7 +612,7 @@ verify_cert_full (X509            *cert,
           code = PP_TR34_ERROR_CERT_INVALID;
           break;
         }
-      g_set_error (error, PP_TR34_ERROR, code, "KDH certificate rejected: %s",
+      g_set_error (error, PP_TR34_ERROR, code, "%s rejected: %s", what,
                    X509_verify_cert_error_string (err));
       return FALSE;
     }
@@ -620,8 +621,7 @@ verify_cert_full (X509            *cert,
   /* What OpenSSL verified, checked again on the DER: the unsigned outer
    * algorithm and the parameters (RFC 5280 4.1.1.2), for every link. */
   for (int i = 0; chain != NULL && i < sk_X509_num (chain); i++)
-    if (!pp_tr34_check_cert (sk_X509_value (chain, i),
-                             i == 0 ? "KDH certificate" : "CA certificate", error))
+    if (!pp_tr34_check_cert (sk_X509_value (chain, i), i == 0 ? what : "CA certificate", error))
       return FALSE;
   if (out_issuer != NULL)
     {
@@ -650,7 +650,19 @@ pp_tr34_verify_cert (X509            *cert,
                      X509           **out_issuer,
                      GError         **error)
 {
-  return verify_cert_full (cert, trusted, untrusted, at, out_issuer, NULL, error);
+  return verify_cert_full (cert, trusted, untrusted, at, "KDH certificate", out_issuer, NULL, error);
+}
+
+gboolean
+pp_tr34_verify_cert_as (X509            *cert,
+                        STACK_OF(X509)  *trusted,
+                        STACK_OF(X509)  *untrusted,
+                        GDateTime       *at,
+                        const char      *what,
+                        X509           **out_issuer,
+                        GError         **error)
+{
+  return verify_cert_full (cert, trusted, untrusted, at, what, out_issuer, NULL, error);
 }
 
 static gboolean
@@ -836,7 +848,8 @@ check_kdh_cert (PpTr34Krd         *krd,
       CachedChain *c;
       gint64 valid_until = 0;
 
-      if (!verify_cert_full (cert, krd->trusted, untrusted, krd->at, &issuer, &valid_until, error))
+      if (!verify_cert_full (cert, krd->trusted, untrusted, krd->at, "KDH certificate", &issuer,
+                             &valid_until, error))
         return FALSE;
       if (issuer == NULL)
         issuer = find_issuer (krd->trusted, untrusted, cert);

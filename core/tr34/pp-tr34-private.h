@@ -199,6 +199,7 @@ struct _PpTr34Token {
   PpDerTlv          econtent;        /* OCTET STRING value */
   STACK_OF(X509)   *certs;
   X509_CRL         *crl;
+  gboolean          has_crls;        /* a crls field, even an empty one */
   PpDerTlv          crl_tlv;         /* the CRL as on the wire */
   gboolean          signed_;
   PpDerTlv          sid;             /* IssuerAndSerialNumber */
@@ -254,6 +255,14 @@ gboolean pp_tr34_verify_cert (X509            *cert,
                               GDateTime       *at,
                               X509           **out_issuer,
                               GError         **error);
+/* The same, naming @cert as @what ("KRD certificate") in errors. */
+gboolean pp_tr34_verify_cert_as (X509            *cert,
+                                 STACK_OF(X509)  *trusted,
+                                 STACK_OF(X509)  *untrusted,
+                                 GDateTime       *at,
+                                 const char      *what,
+                                 X509           **out_issuer,
+                                 GError         **error);
 gboolean pp_tr34_sid_matches (const PpTr34Token *token,
                               X509              *cert);
 GByteArray *pp_tr34_encode_ias (X509 *cert);

@@ -385,6 +385,7 @@ parse_signed_data (PpTr34Token       *token,
       else if (tlv.tag == PP_DER_CTX1 && !seen_crls)
         {
           seen_crls = TRUE;
+          token->has_crls = TRUE;
           /* B.6 writes signerInfos before crls. */
           if (seen_signers)
             token->cms_order = FALSE;
@@ -463,7 +464,9 @@ classify (PpTr34Token  *token,
       if (token->has_econtent && token->econtent.len != 0)
         return fail (error, PP_TR34_ERROR_MALFORMED, "Credential token carries content");
       cert = sk_X509_value (token->certs, 0);
-      if (token->crl != NULL)
+      /* CT_KDH carries the CA_KDH CRL field (maybe as an empty SET, RFC
+       * 5652 5.1); CT_KRD carries none. */
+      if (token->has_crls)
         token->type = PP_TR34_TOKEN_CT_KDH;
       else if (X509_check_ca (cert) > 0)
         token->type = PP_TR34_TOKEN_CA_CREDENTIAL;

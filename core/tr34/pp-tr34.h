@@ -203,6 +203,17 @@ void       pp_tr34_kdh_build_key_token_async  (PpTr34Kdh            *kdh,
 GBytes    *pp_tr34_kdh_build_key_token_finish (GAsyncResult         *result,
                                                GError              **error);
 
+/* CT_KRD from a terminal, before any key is sealed to it: its one
+ * certificate must chain to @ca_krd (root and/or CA_KRD) at @at (NULL:
+ * now), be an end-entity RSA-2048+ key-encipherment certificate and, when
+ * @device_serial is given, name that device (subject serialNumber, else
+ * commonName). Returns the KRD certificate (new reference). */
+X509      *pp_tr34_kdh_receive_krd_credential (const guint8    *der,
+                                               gsize            len,
+                                               STACK_OF(X509)  *ca_krd,
+                                               const char      *device_serial,
+                                               GDateTime       *at,
+                                               GError         **error);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PpTr34Kdh, pp_tr34_kdh_free)
 
 /* ---- KRD ------------------------------------------------------------- */
