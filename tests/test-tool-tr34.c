@@ -533,6 +533,7 @@ test_bind_rebind_unbind (void)
         g_autoptr(JsonParser) p2 = NULL, p3 = NULL;
         JsonObject *info = parse_json (o2, &p2);
 
+        g_assert_true (g_str_has_prefix (o1, "CT_KDH written to "));
         g_assert_cmpstr (json_object_get_string_member (info, "type"), ==, "CT_KDH");
         g_assert_cmpint (json_object_get_null_member (info, "crl_revoked"), ==, b == 1);
         g_assert_cmpstr (json_serial (o3, &p3), ==, "1001");
@@ -602,6 +603,7 @@ test_bind_rebind_unbind (void)
     g_autofree char *o1 = run_ok (build);
     g_autofree char *o2 = run_ok (receive);
 
+    g_assert_true (g_str_has_prefix (o1, "KT_KDH (strict, tdes, 2-pass) written to "));
     g_assert_nonnull (strstr (o2, "\"kcv\""));
     pp_hex_free_secret (g_steal_pointer (&o2));
     g_unlink (tok);

@@ -507,7 +507,6 @@ test_signer_algorithm (void)
       gsize len = g_bytes_get_size (token);
       const guint8 *at = memmem (p, len, rsa_then_sig, sizeof rsa_then_sig);
       g_autoptr(GByteArray) alg = g_byte_array_new ();
-      g_autoptr(GByteArray) si_new = NULL;
       guint8 oid[sizeof pp_oid_rsa_encryption];
 
       g_test_message ("case %u", c);
