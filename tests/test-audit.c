@@ -388,6 +388,28 @@ test_audit_appends_after_tamper (void)
   g_assert_cmpint (verify_file (path, NULL), ==, n_entries);
 }
 
+static void
+test_audit_stored_types (void)
+{
+  /* Read back as numbers and C strings these hash like the originals; the
+   * verifier must look at what is stored. */
+  static const char * const edits[] = {
+    "time = CAST (time AS TEXT) || 'abc'",
+    "time = time + 0.25",
+    "subject = subject || char (0) || 'hidden'",
+    "detail = CAST (detail AS BLOB)",
+  };
+
+  for (guint e = 0; e < G_N_ELEMENTS (edits); e++)
+    {
+      g_autofree char *path = copy_base ();
+      g_autofree char *sql = g_strdup_printf ("UPDATE audit SET %s WHERE seq = 5", edits[e]);
+
+      tamper (path, sql);
+      g_assert_cmpint (verify_file (path, NULL), ==, 5);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -403,6 +425,7 @@ main (int argc, char **argv)
   g_test_add_func ("/audit/delete-each", test_audit_delete_each);
   g_test_add_func ("/audit/swap-each", test_audit_swap_each);
   g_test_add_func ("/audit/append-after-tamper", test_audit_appends_after_tamper);
+  g_test_add_func ("/audit/stored-types", test_audit_stored_types);
   rc = g_test_run ();
   g_free (base_path);
   g_free (tmp_dir);

@@ -13,6 +13,9 @@
 
 G_BEGIN_DECLS
 
+/* The soft store's file for a secret record (the journal key). */
+#define PP_KEYSTORE_SOFT_SECRET_SUFFIX ".secret.pem"
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (P11KitUri, p11_kit_uri_free)
 
 /* One logged-in session on one token. PKCS#11 sessions must not be used

@@ -8,6 +8,9 @@
  *   <label>.tmk.pem  TMK, a PKCS#8 PrivateKeyInfo whose algorithm OID is
  *                    the cipher (des-ede3-cbc, aes-128-cbc, aes-256-cbc),
  *                    encrypted the same way as the RSA key
+ *   <label>.secret.pem a secret record (the journal key), a PKCS#8
+ *                    PrivateKeyInfo with the hmacWithSHA256 OID, encrypted
+ *                    the same way
  *
  * Every file is written 0600 through a temporary file and rename(), so a
  * crash or a full disk never leaves a half-written key behind.
@@ -509,9 +512,92 @@ soft_get_tmk_kcv (PpKeyStore  *store,
   return kcv;
 }
 
+static gboolean
+soft_store_secret (PpKeyStore           *store,
+                   const char           *label,
+                   const PpSecureBuffer *record,
+                   GError              **error)
+{
+  PpKeyStoreSoft *self = PP_KEY_STORE_SOFT (store);
+  g_autofree char *path = file_path (self, label, PP_KEYSTORE_SOFT_SECRET_SUFFIX);
+  g_autoptr(PKCS8_PRIV_KEY_INFO) p8 = PKCS8_PRIV_KEY_INFO_new ();
+  gsize len = pp_secure_buffer_get_len (record);
+  unsigned char *copy = OPENSSL_malloc (len);
+
+  if (p8 == NULL || copy == NULL)
+    {
+      OPENSSL_free (copy);
+      goto fail;
+    }
+  memcpy (copy, pp_secure_buffer_peek (record), len);
+  if (PKCS8_pkey_set0 (p8, OBJ_nid2obj (NID_hmacWithSHA256), 0, V_ASN1_UNDEF, NULL,
+                       copy, (int) len) != 1)
+    {
+      OPENSSL_clear_free (copy, len);
+      goto fail;
+    }
+  /* rename() over the old file: the previous record is gone at once. */
+  return seal_and_write (self, path, p8, error);
+
+fail:
+  ERR_clear_error ();
+  g_set_error_literal (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_CRYPTO,
+                       "Cannot encode the journal key");
+  return FALSE;
+}
+
+static PpSecureBuffer *
+soft_load_secret (PpKeyStore  *store,
+                  const char  *label,
+                  GError     **error)
+{
+  PpKeyStoreSoft *self = PP_KEY_STORE_SOFT (store);
+  g_autofree char *path = file_path (self, label, PP_KEYSTORE_SOFT_SECRET_SUFFIX);
+  g_autoptr(BIO) bio = NULL;
+  g_autoptr(X509_SIG) sealed = NULL;
+  g_autoptr(PKCS8_PRIV_KEY_INFO) p8 = NULL;
+  const ASN1_OBJECT *obj = NULL;
+  const unsigned char *k = NULL;
+  int len = 0;
+
+  if (!g_file_test (path, G_FILE_TEST_EXISTS))
+    {
+      g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_NOT_FOUND,
+                   "The key store %s holds no \"%s\"", self->directory, label);
+      return NULL;
+    }
+  bio = BIO_new_file (path, "rb");
+  sealed = bio != NULL ? PEM_read_bio_PKCS8 (bio, NULL, NULL, NULL) : NULL;
+  if (sealed == NULL)
+    {
+      ERR_clear_error ();
+      g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_INVALID_KEY,
+                   "%s does not hold an encrypted key", path);
+      return NULL;
+    }
+  p8 = PKCS8_decrypt_ex (sealed, passphrase (self), (int) passphrase_len (self), NULL, NULL);
+  if (p8 == NULL)
+    {
+      ERR_clear_error ();
+      g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_BAD_PASSPHRASE,
+                   "Wrong passphrase for \"%s\" in the key store %s", label, self->directory);
+      return NULL;
+    }
+  if (PKCS8_pkey_get0 (&obj, &k, &len, NULL, p8) != 1 || OBJ_obj2nid (obj) != NID_hmacWithSHA256 ||
+      len <= 0)
+    {
+      g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_INVALID_KEY,
+                   "%s does not hold a journal key", path);
+      return NULL;
+    }
+  return pp_secure_buffer_new_from (k, len);
+}
+
 static void
 pp_key_store_soft_iface_init (PpKeyStoreInterface *iface)
 {
+  iface->store_secret = soft_store_secret;
+  iface->load_secret = soft_load_secret;
   iface->get_backend_name = soft_get_backend_name;
   iface->generate_kdh_key = soft_generate_kdh_key;
   iface->get_signer = soft_get_signer;

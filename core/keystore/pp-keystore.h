@@ -144,6 +144,16 @@ struct _PpKeyStoreInterface
                                         const char    *label,
                                         PpTmkType     *out_type,
                                         GError       **error);
+  /* A small secret record (the journal key), replaced as a whole; the
+   * previous one is gone once this returns. */
+  gboolean        (*store_secret)      (PpKeyStore           *self,
+                                        const char           *label,
+                                        const PpSecureBuffer *record,
+                                        GError              **error);
+  /* NOT_FOUND when there is none. */
+  PpSecureBuffer *(*load_secret)       (PpKeyStore    *self,
+                                        const char    *label,
+                                        GError       **error);
 };
 
 /* @directory is created (0700) if missing; private keys and TMKs are
@@ -225,6 +235,86 @@ PpSecureBuffer *pp_key_store_export_tmk   (PpKeyStore    *self,
                                            const char    *label,
                                            PpTmkType     *out_type,
                                            GError       **error);
+
+/* ------------------------------------------------------------------ */
+/* Journal key (forward-secure sealing of the audit journal)           */
+/* ------------------------------------------------------------------ */
+
+/* The key store label of the journal key; one sealed journal per store. */
+#define PP_JOURNAL_KEY_LABEL "journal"
+/* The key store label of the RSA key that signs journal checkpoints. */
+#define PP_JOURNAL_SIGN_LABEL "journal-sign"
+#define PP_JOURNAL_KEY_LEN 32
+#define PP_JOURNAL_MAC_HEX_LEN 64
+
+/* The key of one epoch of a sealed journal, with what the verifier needs
+ * to know about the journal. key_{e+1} = HMAC-SHA-256 (key_e, "posprov
+ * journal evolve" 0x00 || be64 (e + 1)): one-way, so the key of today
+ * does not give yesterday's. The epoch 0 key is the verification seed. */
+typedef struct
+{
+  char            journal_id[33];  /* 32 lower-case hex digits */
+  guint64         first_seq;       /* the first sealed entry */
+  guint32         epoch_entries;   /* an epoch ends after this many entries */
+  guint32         epoch_seconds;   /* ... or when its first entry is this old */
+  guint64         epoch;           /* the epoch @key belongs to */
+  PpSecureBuffer *key;             /* PP_JOURNAL_KEY_LEN bytes */
+} PpJournalKey;
+
+/* A fresh epoch 0 key for journal @journal_id (NULL: a new random id). */
+PpJournalKey *pp_journal_key_new         (const char          *journal_id,
+                                          guint64              first_seq,
+                                          guint32              epoch_entries,
+                                          guint32              epoch_seconds,
+                                          GError             **error);
+PpJournalKey *pp_journal_key_dup         (const PpJournalKey  *self);
+void          pp_journal_key_free        (PpJournalKey        *self);
+/* Derives forward to @epoch (>= the current one), wiping each older key. */
+void          pp_journal_key_evolve_to   (PpJournalKey        *self,
+                                          guint64              epoch);
+/* HMAC-SHA-256 (key, "posprov journal entry" 0x00 || be64 seq || be64
+ * epoch || hash) as 64 lower-case hex digits into @out (65 bytes). */
+void          pp_journal_key_entry_mac   (const PpJournalKey  *self,
+                                          guint64              seq,
+                                          const char          *hash,
+                                          char                 out[65]);
+/* The MAC the first entry of epoch e carries under the key of e - 1:
+ * HMAC-SHA-256 (key_{e-1}, "posprov journal epoch" 0x00 || be64 e ||
+ * be64 seq || hash). @self must be at epoch e - 1. */
+void          pp_journal_key_epoch_mac   (const PpJournalKey  *self,
+                                          guint64              seq,
+                                          const char          *hash,
+                                          char                 out[65]);
+/* Constant-time comparison of two MACs in hex. */
+gboolean      pp_journal_mac_equal       (const char          *a,
+                                          const char          *b);
+
+/* The seed file the administrator keeps off the station (text, see
+ * docs/keystore.md). Returns a secure buffer holding NUL-terminated text. */
+PpSecureBuffer *pp_journal_key_to_seed   (const PpJournalKey  *self,
+                                          const char          *sign_key_fingerprint);
+/* Parses a seed file; @out_sign_fingerprint (optional) gets the checkpoint
+ * key fingerprint it names. */
+PpJournalKey *pp_journal_key_from_seed   (const char          *text,
+                                          gsize                len,
+                                          char               **out_sign_fingerprint,
+                                          GError             **error);
+
+/* Replaces the journal key record under @label. */
+gboolean      pp_key_store_store_journal_key (PpKeyStore          *self,
+                                              const char          *label,
+                                              const PpJournalKey  *key,
+                                              GError             **error);
+/* PP_KEYSTORE_ERROR_NOT_FOUND when the store holds none. */
+PpJournalKey *pp_key_store_load_journal_key  (PpKeyStore          *self,
+                                              const char          *label,
+                                              GError             **error);
+/* TRUE when @location may hold a journal key: a pkcs11 location, or a
+ * soft store folder with a journal key file. Opens nothing. */
+gboolean      pp_key_store_location_has_journal_key (const char   *location,
+                                                     const char   *label);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PpJournalKey, pp_journal_key_free)
 
 /* Key length in bytes of a TMK type. */
 gsize       pp_tmk_type_get_key_length    (PpTmkType      type);

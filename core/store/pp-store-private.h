@@ -8,6 +8,7 @@
 
 #include <sqlite3.h>
 
+#include "pp-keystore.h"
 #include "pp-store.h"
 
 G_BEGIN_DECLS
@@ -21,6 +22,15 @@ struct _PpStore
   char *path;
   sqlite3 *db;
   int schema_version;
+
+  /* Journal sealing (pp-store-audit.c): the key of the newest epoch this
+   * connection knows, and the next epoch's key, made by an append that
+   * starts a new epoch and saved to the key store only once the
+   * transaction commits. */
+  PpKeyStore *journal_keys;
+  PpJournalKey *journal_key;
+  PpJournalKey *journal_pending;
+  gboolean journal_unsaved;
 };
 
 #define PP_TERMINAL_COLUMNS \
@@ -58,6 +68,12 @@ gboolean      pp_store_audit_append     (PpStore     *self,
                                          const char  *subject,
                                          JsonNode    *detail,
                                          GError     **error);
+
+/* After COMMIT / ROLLBACK: saves or drops a new epoch's key. Called by
+ * pp_store_commit and pp_store_rollback. */
+void          pp_store_audit_committed  (PpStore     *self);
+void          pp_store_audit_rolled_back (PpStore    *self);
+void          pp_store_audit_dispose    (PpStore     *self);
 
 /* Settings table; returns @fallback when unset. */
 char         *pp_store_get_setting      (PpStore     *self,

@@ -29,6 +29,7 @@ pp_store_finalize (GObject *object)
 {
   PpStore *self = PP_STORE (object);
 
+  pp_store_audit_dispose (self);
   g_clear_pointer (&self->db, sqlite3_close);
   g_free (self->path);
 
@@ -135,6 +136,7 @@ pp_store_commit (PpStore  *self,
       pp_store_rollback (self);
       return FALSE;
     }
+  pp_store_audit_committed (self);
   return TRUE;
 }
 
@@ -143,6 +145,7 @@ pp_store_rollback (PpStore *self)
 {
   if (!sqlite3_get_autocommit (self->db))
     sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
+  pp_store_audit_rolled_back (self);
 }
 
 char *

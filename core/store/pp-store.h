@@ -15,6 +15,7 @@
 
 #include "pp-merchant.h"
 #include "pp-terminal.h"
+#include "pp-secure-buffer.h"
 #include "pp-user.h"
 #include "pp-work-order.h"
 
@@ -355,6 +356,62 @@ gboolean    pp_store_audit_verify (PpStore  *self,
                                    gint64   *out_first_bad_seq,
                                    guint64  *out_n_entries,
                                    GError  **error);
+
+/* Sealing (docs/store.md). The journal key lives in a key store found
+ * outside the database: $POSPROV_KEY_STORE (a soft store folder or a
+ * "pkcs11:" URI), else the soft store "keys" next to the store file; its
+ * passphrase or PIN is $POSPROV_KEY_STORE_SECRET. */
+#define PP_STORE_KEY_STORE_ENV        "POSPROV_KEY_STORE"
+#define PP_STORE_KEY_STORE_SECRET_ENV "POSPROV_KEY_STORE_SECRET"
+/* Default epoch: 64 entries or one hour, whichever ends first. */
+#define PP_AUDIT_EPOCH_ENTRIES 64
+#define PP_AUDIT_EPOCH_SECONDS 3600
+
+char       *pp_store_get_key_store_location (PpStore *self);
+
+/* Starts sealing the journal: creates the epoch 0 journal key and the
+ * checkpoint signing key in the key store and appends "audit.sealed" as
+ * the first sealed entry. Returns the seed file text (NUL-terminated, in a
+ * secure buffer) for the administrator to keep off the station; it is
+ * never stored. Refused when the journal or the key store is sealed already. */
+PpSecureBuffer *pp_store_audit_init_seal (PpStore     *self,
+                                          guint32      epoch_entries,
+                                          guint32      epoch_seconds,
+                                          const char  *actor,
+                                          GError     **error);
+
+/* A signed checkpoint of the journal's end (text, docs/store.md). */
+char       *pp_store_audit_checkpoint (PpStore  *self,
+                                       GError  **error);
+
+typedef struct {
+  const char *seed;             /* seed file text, or NULL */
+  gsize       seed_len;
+  const char *checkpoint;       /* checkpoint file text, or NULL */
+  gsize       checkpoint_len;
+  gboolean    no_key_store;     /* do not use the station's key store */
+} PpAuditVerifyOptions;
+
+typedef struct {
+  gint64   first_bad_seq;       /* 0 when intact */
+  guint64  n_entries;
+  gint64   sealed_from;         /* first sealed seq, 0 if not sealed */
+  guint64  n_macs_checked;      /* entries whose MAC was checked */
+  guint64  station_epoch;       /* epoch of the station's key, if used */
+  gboolean used_station_key;
+  gboolean used_seed;
+  gint64   checkpoint_seq;      /* the checkpoint's seq, if one was checked */
+  char    *note;                /* why a check could not be made, or NULL */
+} PpAuditReport;
+
+void        pp_audit_report_clear (PpAuditReport *report);
+
+/* verify with sealing: with the station's key store (unless @options says
+ * not to), the seed and a checkpoint when given. @options may be NULL. */
+gboolean    pp_store_audit_verify_full (PpStore                    *self,
+                                        const PpAuditVerifyOptions *options,
+                                        PpAuditReport              *report,
+                                        GError                    **error);
 
 /* The same in a worker thread over its own connection. */
 void        pp_store_audit_verify_async  (PpStore             *self,
