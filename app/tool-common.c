@@ -4,11 +4,16 @@
  */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <gio/gio.h>
 #include <glib/gi18n.h>
+#include <glib/gstdio.h>
 
 #include "tool-common.h"
 
@@ -137,4 +142,167 @@ pp_tool_default_db_path (void)
         return g_steal_pointer (&configured);
     }
   return g_build_filename (g_get_user_data_dir (), "posprov", "posprov.db", NULL);
+}
+
+/* What the tool refuses to read: anything but a regular file could block
+ * (a FIFO), never end (/dev/zero) or not be a file at all. */
+static gboolean
+check_regular (const char  *path,
+               mode_t       mode,
+               GError     **error)
+{
+  if (S_ISREG (mode))
+    return TRUE;
+  if (S_ISDIR (mode))
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL, _("“%s” is a folder, not a file"), path);
+  else if (S_ISFIFO (mode))
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL, _("“%s” is a FIFO, not a file"), path);
+  else if (S_ISCHR (mode))
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                 _("“%s” is a character device, not a file"), path);
+  else if (S_ISBLK (mode))
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                 _("“%s” is a block device, not a file"), path);
+  else if (S_ISSOCK (mode))
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL, _("“%s” is a socket, not a file"), path);
+  else
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL, _("“%s” is not a regular file"), path);
+  return FALSE;
+}
+
+static void
+set_too_large (const char  *path,
+               gsize        max_bytes,
+               GError     **error)
+{
+  g_autofree char *limit = g_format_size_full (max_bytes, G_FORMAT_SIZE_IEC_UNITS);
+
+  g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+               _("“%s” is larger than %s, the most this command reads; is it the right file?"),
+               path, limit);
+}
+
+static void
+set_open_error (const char  *path,
+                int          saved,
+                GError     **error)
+{
+  g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved), _("cannot open “%s”: %s"),
+               path, g_strerror (saved));
+}
+
+static void
+set_read_error (const char  *path,
+                int          saved,
+                GError     **error)
+{
+  g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved), _("cannot read “%s”: %s"),
+               path, g_strerror (saved));
+}
+
+gboolean
+pp_tool_check_input_file (const char  *path,
+                          gsize        max_bytes,
+                          GError     **error)
+{
+  GStatBuf st;
+
+  g_return_val_if_fail (path != NULL, FALSE);
+
+  if (g_stat (path, &st) != 0)
+    {
+      set_open_error (path, errno, error);
+      return FALSE;
+    }
+  if (!check_regular (path, st.st_mode, error))
+    return FALSE;
+  if ((guint64) st.st_size > max_bytes)
+    {
+      set_too_large (path, max_bytes, error);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+char *
+pp_tool_read_file (const char  *path,
+                   gsize        max_bytes,
+                   gsize       *out_len,
+                   GError     **error)
+{
+  g_autofree char *data = NULL;
+  gsize len = 0;
+  GStatBuf st;
+  int fd;
+
+  g_return_val_if_fail (path != NULL, NULL);
+  g_return_val_if_fail (out_len != NULL, NULL);
+
+  /* O_NONBLOCK: opening a FIFO for reading would wait for a writer. */
+  fd = g_open (path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0);
+  if (fd < 0)
+    {
+      set_open_error (path, errno, error);
+      return NULL;
+    }
+  if (fstat (fd, &st) != 0)
+    {
+      set_read_error (path, errno, error);
+      g_close (fd, NULL);
+      return NULL;
+    }
+  if (!check_regular (path, st.st_mode, error))
+    {
+      g_close (fd, NULL);
+      return NULL;
+    }
+  if ((guint64) st.st_size > max_bytes)
+    {
+      set_too_large (path, max_bytes, error);
+      g_close (fd, NULL);
+      return NULL;
+    }
+
+  /* The size is a hint: the file may grow while it is read, so the limit
+   * is checked on what is read, one byte past it. */
+  data = g_malloc ((gsize) st.st_size + 1);
+  for (gsize cap = (gsize) st.st_size + 1;;)
+    {
+      gssize n;
+
+      if (len == cap)
+        {
+          if (cap > max_bytes)
+            {
+              set_too_large (path, max_bytes, error);
+              g_close (fd, NULL);
+              return NULL;
+            }
+          cap = MIN (cap * 2, max_bytes + 1);
+          data = g_realloc (data, cap);
+        }
+      n = read (fd, data + len, cap - len);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          set_read_error (path, errno, error);
+          g_close (fd, NULL);
+          return NULL;
+        }
+      if (n == 0)
+        break;
+      len += (gsize) n;
+    }
+  g_close (fd, NULL);
+  if (len > max_bytes)
+    {
+      set_too_large (path, max_bytes, error);
+      return NULL;
+    }
+
+  data = g_realloc (data, len + 1);
+  data[len] = '\0';
+  *out_len = len;
+  return g_steal_pointer (&data);
 }
