@@ -39,7 +39,7 @@ audit_verify (int    argc,
   if (argc != 1)
     return pp_tool_fail (_("unexpected argument “%s” (see “%s --help”)"), argv[1], argv[0]);
 
-  store = pp_tool_open_store (db_path, TRUE);
+  store = pp_tool_open_store (db_path, PP_TOOL_STORE_READ);
   if (store == NULL)
     return 1;
 

@@ -110,7 +110,9 @@ registry_import (int    argc,
   g_autoptr(PpCsvImport) import = NULL;
   g_autoptr(PpStore) store = NULL;
   g_autofree PpTerminalIntake *intake = NULL;
+  g_autofree char *data = NULL;
   const char *path;
+  gsize len;
   guint n_good;
 
   if (!pp_tool_parse (context, &argc, &argv))
@@ -119,11 +121,12 @@ registry_import (int    argc,
     return pp_tool_fail (_("expected one CSV file (see “%s --help”)"), argv[0]);
   path = argv[1];
 
-  import = pp_csv_import_parse_file (path, &error);
   /* Read errors name the file already. */
-  if (import == NULL && (g_error_matches (error, PP_CSV_IMPORT_ERROR, PP_CSV_IMPORT_ERROR_READ) ||
-                         g_error_matches (error, PP_CSV_IMPORT_ERROR, PP_CSV_IMPORT_ERROR_TOO_LARGE)))
-    return pp_tool_fail ("%s", error->message);
+  data = pp_tool_read_file (path, PP_CSV_FILE_MAX_BYTES, &len, &error);
+  if (data == NULL)
+    return pp_tool_fail_error (error);
+  import = pp_csv_import_parse (data, (gssize) len, &error);
+  g_clear_pointer (&data, g_free);
   if (import == NULL)
     return pp_tool_fail ("%s: %s", path, error->message);
 
@@ -134,25 +137,27 @@ registry_import (int    argc,
     db_path = pp_tool_default_db_path ();
   if (g_file_test (db_path, G_FILE_TEST_EXISTS))
     {
-      store = pp_tool_open_store (db_path, FALSE);
+      g_autofree const char **serials = NULL;
+      g_autofree gboolean *exists = NULL;
+      g_autofree char **messages = NULL;
+      guint n = import->rows->len;
+
+      store = pp_tool_open_store (db_path, PP_TOOL_STORE_WRITE);
       if (store == NULL)
         return 1;
-    }
 
-  /* Backwards, so rejecting a row does not shift the ones still to check. */
-  for (guint i = import->rows->len; store != NULL && i > 0; i--)
-    {
-      PpCsvRow *row = g_ptr_array_index (import->rows, i - 1);
-      gboolean exists = FALSE;
-
-      if (!pp_store_has_terminal (store, row->serial, &exists, &error))
+      serials = g_new (const char *, n);
+      for (guint i = 0; i < n; i++)
+        serials[i] = ((PpCsvRow *) g_ptr_array_index (import->rows, i))->serial;
+      exists = g_new (gboolean, n);
+      if (!pp_store_find_terminals (store, serials, n, exists, &error))
         return pp_tool_fail ("%s: %s", db_path, error->message);
-      if (exists)
-        {
-          g_autofree char *message = g_strdup_printf (_("serial %s is already in the register"),
-                                                      row->serial);
-          pp_csv_import_reject_row (import, i - 1, PP_CSV_IMPORT_ERROR_DUPLICATE_IN_STORE, message);
-        }
+      messages = g_new0 (char *, n);
+      for (guint i = 0; i < n; i++)
+        if (exists[i])
+          messages[i] = g_strdup_printf (_("serial %s is already in the register"), serials[i]);
+      /* Every rejection in one pass: linear for a re-import of a million rows. */
+      pp_csv_import_reject_rows (import, PP_CSV_IMPORT_ERROR_DUPLICATE_IN_STORE, messages);
     }
 
   for (guint i = 0; i < import->problems->len; i++)
@@ -179,7 +184,7 @@ registry_import (int    argc,
 
   if (store == NULL)
     {
-      store = pp_tool_open_store (db_path, FALSE);
+      store = pp_tool_open_store (db_path, PP_TOOL_STORE_CREATE);
       if (store == NULL)
         return 1;
     }
@@ -340,7 +345,7 @@ registry_list (int    argc,
       return pp_tool_fail (_("unknown state “%s”; valid states: %s"), state_name, states);
     }
 
-  store = pp_tool_open_store (db_path, TRUE);
+  store = pp_tool_open_store (db_path, PP_TOOL_STORE_READ);
   if (store == NULL)
     return 1;
 
@@ -424,7 +429,7 @@ registry_show (int    argc,
   if (!pp_validate_serial (argv[1], &error))
     return pp_tool_fail (_("“%s” is not a serial number: %s"), argv[1], error->message);
   serial = g_ascii_strup (argv[1], -1);
-  store = pp_tool_open_store (db_path, TRUE);
+  store = pp_tool_open_store (db_path, PP_TOOL_STORE_READ);
   if (store == NULL)
     return 1;
 
