@@ -15,16 +15,53 @@
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 
+#include "pp-validate.h"
 #include "tool-common.h"
+
+char *
+pp_tool_printable (const char *text)
+{
+  g_autoptr(GString) out = NULL;
+  const char *end;
+
+  g_return_val_if_fail (text != NULL, NULL);
+
+  end = text + strlen (text);
+  for (const char *p = text; p < end;)
+    {
+      gunichar c = g_utf8_get_char_validated (p, end - p);
+      gboolean bad = c == (gunichar) -1 || c == (gunichar) -2;
+
+      if (bad || pp_validate_is_hidden_char (c))
+        {
+          if (out == NULL)
+            out = g_string_new_len (text, p - text);
+          if (bad || c < 0x80)
+            g_string_append_printf (out, "\\x%02X", (guchar) *p);
+          else
+            g_string_append_printf (out, "\\u{%04X}", c);
+          p = bad ? p + 1 : g_utf8_next_char (p);
+          continue;
+        }
+      if (out != NULL)
+        g_string_append_len (out, p, g_utf8_next_char (p) - p);
+      p = g_utf8_next_char (p);
+    }
+  return out != NULL ? g_string_free (g_steal_pointer (&out), FALSE) : NULL;
+}
 
 static void
 print_one_line (const char *message)
 {
   g_autofree char *line = g_strdup (message);
+  g_autofree char *safe = NULL;
 
   g_strdelimit (line, "\r\n", ' ');
   g_strstrip (line);
-  fprintf (stderr, "posprov-tool: %s\n", line);
+  /* Whatever a message quotes (a file name, an argument), nothing in it
+   * reaches the terminal as a control sequence. */
+  safe = pp_tool_printable (line);
+  fprintf (stderr, "posprov-tool: %s\n", safe != NULL ? safe : line);
 }
 
 int

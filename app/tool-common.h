@@ -61,6 +61,11 @@ char    *pp_tool_read_file        (const char  *path,
                                    gsize       *out_len,
                                    GError     **error);
 
+/* @text with what could steer a terminal (controls, bidi overrides and
+ * other hidden characters, invalid UTF-8) shown as \xNN or \u{NNNN};
+ * NULL when @text is safe as it is. */
+char    *pp_tool_printable        (const char  *text);
+
 /* Store path when --db is not given: the station's store-path setting if set,
  * else posprov/posprov.db in the XDG data dir, as the station chooses. */
 char    *pp_tool_default_db_path (void);

@@ -57,9 +57,13 @@ display_width (const char *s)
 }
 
 static void
-print_padded (const char *s,
+print_padded (const char *text,
               gsize       width)
 {
+  /* A field stored before the store refused hidden characters must not
+   * steer the terminal either. */
+  g_autofree char *safe = pp_tool_printable (text);
+  const char *s = safe != NULL ? safe : text;
   gsize w = display_width (s);
 
   fputs (s, stdout);
@@ -165,7 +169,11 @@ registry_import (int    argc,
       PpCsvProblem *problem = g_ptr_array_index (import->problems, i);
 
       /* Core messages are English; the frame around them is translated. */
-      fprintf (stderr, _("%s: line %u: %s\n"), path, problem->line, problem->message);
+      g_autofree char *safe_path = pp_tool_printable (path);
+      g_autofree char *safe_message = pp_tool_printable (problem->message);
+
+      fprintf (stderr, _("%s: line %u: %s\n"), safe_path != NULL ? safe_path : path,
+               problem->line, safe_message != NULL ? safe_message : problem->message);
     }
 
   n_good = import->rows->len;
@@ -268,7 +276,7 @@ print_row (const char  *cells[N_LIST_COLUMNS],
 {
   for (guint c = 0; c + 1 < N_LIST_COLUMNS; c++)
     print_padded (cells[c], widths[c] + 2);
-  fputs (cells[N_LIST_COLUMNS - 1], stdout);
+  print_padded (cells[N_LIST_COLUMNS - 1], 0);
   fputc ('\n', stdout);
 }
 
@@ -427,7 +435,11 @@ registry_show (int    argc,
 
   /* A typo such as an empty or spaced serial gets its reason, not "not found". */
   if (!pp_validate_serial (argv[1], &error))
-    return pp_tool_fail (_("“%s” is not a serial number: %s"), argv[1], error->message);
+    {
+      g_autofree char *shown = pp_validate_escape (argv[1], -1, PP_VALIDATE_QUOTE_MAX);
+
+      return pp_tool_fail (_("“%s” is not a serial number: %s"), shown, error->message);
+    }
   serial = g_ascii_strup (argv[1], -1);
   store = pp_tool_open_store (db_path, PP_TOOL_STORE_READ);
   if (store == NULL)
@@ -476,7 +488,8 @@ registry_show (int    argc,
     for (guint i = 0; i < G_N_ELEMENTS (fields); i++)
       {
         print_padded (fields[i].label, label_width + 1);
-        printf ("%s\n", fields[i].value);
+        print_padded (fields[i].value, 0);
+        fputc ('\n', stdout);
       }
   }
 

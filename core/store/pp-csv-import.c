@@ -247,15 +247,6 @@ first_bad_line (GArray *bad_lines,
 }
 
 static gboolean
-has_control_char (const char *s)
-{
-  for (; *s != '\0'; s++)
-    if ((guchar) *s < 0x20 || *s == 0x7f)
-      return TRUE;
-  return FALSE;
-}
-
-static gboolean
 parse_header (GPtrArray  *fields,
               int         column_of[N_COLUMNS],
               GError    **error)
@@ -284,9 +275,11 @@ parse_header (GPtrArray  *fields,
 
       if (!known)
         {
+          g_autofree char *shown = pp_validate_escape (name, -1, PP_VALIDATE_QUOTE_MAX);
+
           g_set_error (error, PP_CSV_IMPORT_ERROR, PP_CSV_IMPORT_ERROR_BAD_HEADER,
                        "line 1: unknown column “%s” in the header; expected the header “serial,vendor,model”",
-                       name);
+                       shown);
           return FALSE;
         }
     }
@@ -313,6 +306,7 @@ check_row (PpCsvImport *self,
            GHashTable  *first_line_of)
 {
   g_autoptr(GError) serial_error = NULL;
+  g_autoptr(GError) text_error = NULL;
   const char *value[N_COLUMNS];
   g_autofree char *serial = NULL;
   gpointer seen;
@@ -339,8 +333,12 @@ check_row (PpCsvImport *self,
 
   if (!pp_validate_serial (value[COL_SERIAL], &serial_error))
     {
+      /* Echoed on the terminal: escaped and cut (a serial can be anything,
+       * an escape sequence or 10 MB). */
+      g_autofree char *shown = pp_validate_escape (value[COL_SERIAL], -1, PP_VALIDATE_QUOTE_MAX);
+
       add_problem (self, line, PP_CSV_IMPORT_ERROR_BAD_SERIAL,
-                   g_strdup_printf ("bad serial “%s”: %s", value[COL_SERIAL], serial_error->message));
+                   g_strdup_printf ("bad serial “%s”: %s", shown, serial_error->message));
       return;
     }
 
@@ -355,11 +353,10 @@ check_row (PpCsvImport *self,
                                         column_names[c], n, PP_CSV_FIELD_MAX_BYTES));
           return;
         }
-      if (has_control_char (value[c]))
+      if (!pp_validate_text (value[c], &text_error))
         {
           add_problem (self, line, PP_CSV_IMPORT_ERROR_BAD_FIELD,
-                       g_strdup_printf ("field “%s” contains a line break or control character",
-                                        column_names[c]));
+                       g_strdup_printf ("field “%s” %s", column_names[c], text_error->message));
           return;
         }
     }

@@ -701,8 +701,10 @@ normalize_serial (const char  *serial,
 
   if (!pp_validate_serial (serial, &local))
     {
+      g_autofree char *shown = pp_validate_escape (serial, -1, PP_VALIDATE_QUOTE_MAX);
+
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID, "serial “%s”: %s",
-                   serial, local->message);
+                   shown, local->message);
       return NULL;
     }
   return g_ascii_strup (serial, -1);
@@ -714,6 +716,7 @@ check_text_field (const char  *value,
                   const char  *serial,
                   GError     **error)
 {
+  g_autoptr(GError) local = NULL;
   gboolean blank = TRUE;
 
   for (const char *p = value; p != NULL && *p != '\0'; p++)
@@ -729,6 +732,13 @@ check_text_field (const char  *value,
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
                    "terminal %s: %s must be valid text of at most 64 bytes", serial, field);
+      return FALSE;
+    }
+  /* Shown in lists and on terminals: nothing that hides or reorders text. */
+  if (!pp_validate_text (value, &local))
+    {
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
+                   "terminal %s: %s %s", serial, field, local->message);
       return FALSE;
     }
   return TRUE;
