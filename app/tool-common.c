@@ -212,7 +212,15 @@ set_too_large (const char  *path,
                gsize        max_bytes,
                GError     **error)
 {
-  g_autofree char *limit = g_format_size_full (max_bytes, G_FORMAT_SIZE_IEC_UNITS);
+  g_autofree char *limit = NULL;
+
+  /* The limits are round: say "64 KiB", not "64.0 KiB". */
+  if (max_bytes % (1024 * 1024) == 0)
+    limit = g_strdup_printf ("%" G_GSIZE_FORMAT " MiB", max_bytes / (1024 * 1024));
+  else if (max_bytes % 1024 == 0)
+    limit = g_strdup_printf ("%" G_GSIZE_FORMAT " KiB", max_bytes / 1024);
+  else
+    limit = g_format_size_full (max_bytes, G_FORMAT_SIZE_IEC_UNITS);
 
   g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
                _("“%s” is larger than %s, the most this command reads; is it the right file?"),
