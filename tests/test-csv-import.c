@@ -15,6 +15,7 @@
 
 #include "pp-csv-import.h"
 #include "pp-test-util.h"
+#include "pp-validate.h"
 
 static PpCsvRow *
 row_at (PpCsvImport *import,
@@ -344,6 +345,55 @@ test_reject_many_rows (void)
     g_assert_cmpuint (row_at (import, i - 1)->line, <, row_at (import, i)->line);
 }
 
+/* The field rule and the echo: each hidden character refused by code
+ * point, good text (CJK, accents, punctuation) kept, and the escaped echo
+ * unambiguous and cut. */
+static void
+test_hidden_characters (void)
+{
+  static const struct { const char *text; gunichar c; } bad[] = {
+    { "\x1b[31m", 0x1b }, { "A\x7f", 0x7f }, { "A\xc2\x85", 0x85 }, { "A\xc2\x9b", 0x9b },
+    { "\xe2\x80\x8e", 0x200e }, { "\xe2\x80\x8f", 0x200f }, { "\xe2\x80\xaa", 0x202a },
+    { "\xe2\x80\xae", 0x202e }, { "\xe2\x81\xa6", 0x2066 }, { "\xe2\x81\xa9", 0x2069 },
+    { "\xe2\x80\x8b", 0x200b }, { "\xef\xbb\xbf", 0xfeff }, { "\xe2\x80\xa8", 0x2028 },
+  };
+  static const char * const good[] = {
+    "PAX", "Ingenico, SA", "\xe8\x81\x94\xe8\xbf\xaa", "Verifone Caf\xc3\xa9", "Move/5000 (v2)",
+  };
+  g_autofree char *cut = NULL;
+  g_autofree char *long_text = g_strnfill (100, 'x');
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree char *expected = g_strdup_printf ("U+%04X", bad[i].c);
+
+      g_assert_false (pp_validate_text (bad[i].text, &error));
+      g_assert_error (error, PP_VALIDATE_ERROR, PP_VALIDATE_ERROR_BAD_CHARACTER);
+      if (strstr (error->message, expected) == NULL)
+        g_error ("case %u: “%s” lacks %s", i, error->message, expected);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (good); i++)
+    g_assert_true (pp_validate_text (good[i], NULL));
+  {
+    g_autoptr(GError) error = NULL;
+
+    g_assert_false (pp_validate_text ("PA\xff", &error));
+    g_assert_error (error, PP_VALIDATE_ERROR, PP_VALIDATE_ERROR_INVALID_UTF8);
+  }
+
+  {
+    g_autofree char *e1 = pp_validate_escape ("\x1b[2J\xe2\x80\xae" "A\\B\xff\xe8\x81\x94", -1, 64);
+    g_autofree char *e2 = pp_validate_escape ("A\0B", 3, 64);
+
+    g_assert_cmpstr (e1, ==, "\\x1B[2J\\u{202E}A\\\\B\\xFF\xe8\x81\x94");
+    g_assert_cmpstr (e2, ==, "A\\x00B");
+  }
+  cut = pp_validate_escape (long_text, -1, 64);
+  g_assert_cmpuint (g_utf8_strlen (cut, -1), ==, 65);
+  g_assert_true (g_str_has_suffix (cut, "x…"));
+}
+
 static void
 test_parse_file (void)
 {
@@ -421,6 +471,7 @@ main (int argc, char **argv)
   g_test_add_func ("/csv-import/whole-file-errors", test_whole_file_errors);
   g_test_add_func ("/csv-import/reject-keeps-order", test_reject_keeps_order);
   g_test_add_func ("/csv-import/reject-many-rows", test_reject_many_rows);
+  g_test_add_func ("/csv-import/hidden-characters", test_hidden_characters);
   g_test_add_func ("/csv-import/parse-file", test_parse_file);
   return g_test_run ();
 }
