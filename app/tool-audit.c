@@ -132,7 +132,7 @@ audit_verify (int    argc,
   options.checkpoint = checkpoint;
   options.no_key_store = no_key_store;
 
-  store = pp_tool_open_store (db_path, TRUE);
+  store = pp_tool_open_store (db_path, PP_TOOL_STORE_READ);
   if (store != NULL && !pp_store_audit_verify_full (store, &options, &report, &error))
     {
       if (report.first_bad_seq > 0)
@@ -209,7 +209,7 @@ audit_init_seal (int    argc,
   if (g_strcmp0 (out_path, "-") != 0 && g_file_test (out_path, G_FILE_TEST_EXISTS))
     return pp_tool_fail (_("%s exists already; the seed is written to a new file"), out_path);
 
-  store = pp_tool_open_store (db_path, TRUE);
+  store = pp_tool_open_store (db_path, PP_TOOL_STORE_WRITE);
   if (store == NULL)
     return 1;
   seed = pp_store_audit_init_seal (store, (guint32) epoch_entries, (guint32) epoch_seconds,
@@ -257,7 +257,7 @@ audit_checkpoint (int    argc,
   if (g_strcmp0 (out_path, "-") != 0 && g_file_test (out_path, G_FILE_TEST_EXISTS))
     return pp_tool_fail (_("%s exists already; the checkpoint is written to a new file"), out_path);
 
-  store = pp_tool_open_store (db_path, TRUE);
+  store = pp_tool_open_store (db_path, PP_TOOL_STORE_READ);
   if (store == NULL)
     return 1;
   text = pp_store_audit_checkpoint (store, &error);

@@ -4,22 +4,64 @@
  */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <gio/gio.h>
 #include <glib/gi18n.h>
+#include <glib/gstdio.h>
 
+#include "pp-validate.h"
 #include "tool-common.h"
+
+char *
+pp_tool_printable (const char *text)
+{
+  g_autoptr(GString) out = NULL;
+  const char *end;
+
+  g_return_val_if_fail (text != NULL, NULL);
+
+  end = text + strlen (text);
+  for (const char *p = text; p < end;)
+    {
+      gunichar c = g_utf8_get_char_validated (p, end - p);
+      gboolean bad = c == (gunichar) -1 || c == (gunichar) -2;
+
+      if (bad || pp_validate_is_hidden_char (c))
+        {
+          if (out == NULL)
+            out = g_string_new_len (text, p - text);
+          if (bad || c < 0x80)
+            g_string_append_printf (out, "\\x%02X", (guchar) *p);
+          else
+            g_string_append_printf (out, "\\u{%04X}", c);
+          p = bad ? p + 1 : g_utf8_next_char (p);
+          continue;
+        }
+      if (out != NULL)
+        g_string_append_len (out, p, g_utf8_next_char (p) - p);
+      p = g_utf8_next_char (p);
+    }
+  return out != NULL ? g_string_free (g_steal_pointer (&out), FALSE) : NULL;
+}
 
 static void
 print_one_line (const char *message)
 {
   g_autofree char *line = g_strdup (message);
+  g_autofree char *safe = NULL;
 
   g_strdelimit (line, "\r\n", ' ');
   g_strstrip (line);
-  fprintf (stderr, "posprov-tool: %s\n", line);
+  /* Whatever a message quotes (a file name, an argument), nothing in it
+   * reaches the terminal as a control sequence. */
+  safe = pp_tool_printable (line);
+  fprintf (stderr, "posprov-tool: %s\n", safe != NULL ? safe : line);
 }
 
 int
@@ -137,4 +179,175 @@ pp_tool_default_db_path (void)
         return g_steal_pointer (&configured);
     }
   return g_build_filename (g_get_user_data_dir (), "posprov", "posprov.db", NULL);
+}
+
+/* What the tool refuses to read: anything but a regular file could block
+ * (a FIFO), never end (/dev/zero) or not be a file at all. */
+static gboolean
+check_regular (const char  *path,
+               mode_t       mode,
+               GError     **error)
+{
+  if (S_ISREG (mode))
+    return TRUE;
+  if (S_ISDIR (mode))
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL, _("“%s” is a folder, not a file"), path);
+  else if (S_ISFIFO (mode))
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL, _("“%s” is a FIFO, not a file"), path);
+  else if (S_ISCHR (mode))
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                 _("“%s” is a character device, not a file"), path);
+  else if (S_ISBLK (mode))
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                 _("“%s” is a block device, not a file"), path);
+  else if (S_ISSOCK (mode))
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL, _("“%s” is a socket, not a file"), path);
+  else
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL, _("“%s” is not a regular file"), path);
+  return FALSE;
+}
+
+static void
+set_too_large (const char  *path,
+               gsize        max_bytes,
+               GError     **error)
+{
+  g_autofree char *limit = NULL;
+
+  /* The limits are round: say "64 KiB", not "64.0 KiB". */
+  if (max_bytes % (1024 * 1024) == 0)
+    limit = g_strdup_printf ("%" G_GSIZE_FORMAT " MiB", max_bytes / (1024 * 1024));
+  else if (max_bytes % 1024 == 0)
+    limit = g_strdup_printf ("%" G_GSIZE_FORMAT " KiB", max_bytes / 1024);
+  else
+    limit = g_format_size_full (max_bytes, G_FORMAT_SIZE_IEC_UNITS);
+
+  g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+               _("“%s” is larger than %s, the most this command reads; is it the right file?"),
+               path, limit);
+}
+
+static void
+set_open_error (const char  *path,
+                int          saved,
+                GError     **error)
+{
+  g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved), _("cannot open “%s”: %s"),
+               path, g_strerror (saved));
+}
+
+static void
+set_read_error (const char  *path,
+                int          saved,
+                GError     **error)
+{
+  g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved), _("cannot read “%s”: %s"),
+               path, g_strerror (saved));
+}
+
+gboolean
+pp_tool_check_input_file (const char  *path,
+                          gsize        max_bytes,
+                          GError     **error)
+{
+  GStatBuf st;
+
+  g_return_val_if_fail (path != NULL, FALSE);
+
+  if (g_stat (path, &st) != 0)
+    {
+      set_open_error (path, errno, error);
+      return FALSE;
+    }
+  if (!check_regular (path, st.st_mode, error))
+    return FALSE;
+  if ((guint64) st.st_size > max_bytes)
+    {
+      set_too_large (path, max_bytes, error);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+char *
+pp_tool_read_file (const char  *path,
+                   gsize        max_bytes,
+                   gsize       *out_len,
+                   GError     **error)
+{
+  g_autofree char *data = NULL;
+  gsize len = 0;
+  GStatBuf st;
+  int fd;
+
+  g_return_val_if_fail (path != NULL, NULL);
+  g_return_val_if_fail (out_len != NULL, NULL);
+
+  /* O_NONBLOCK: opening a FIFO for reading would wait for a writer. */
+  fd = g_open (path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0);
+  if (fd < 0)
+    {
+      set_open_error (path, errno, error);
+      return NULL;
+    }
+  if (fstat (fd, &st) != 0)
+    {
+      set_read_error (path, errno, error);
+      g_close (fd, NULL);
+      return NULL;
+    }
+  if (!check_regular (path, st.st_mode, error))
+    {
+      g_close (fd, NULL);
+      return NULL;
+    }
+  if ((guint64) st.st_size > max_bytes)
+    {
+      set_too_large (path, max_bytes, error);
+      g_close (fd, NULL);
+      return NULL;
+    }
+
+  /* The size is a hint: the file may grow while it is read, so the limit
+   * is checked on what is read, one byte past it. */
+  data = g_malloc ((gsize) st.st_size + 1);
+  for (gsize cap = (gsize) st.st_size + 1;;)
+    {
+      gssize n;
+
+      if (len == cap)
+        {
+          if (cap > max_bytes)
+            {
+              set_too_large (path, max_bytes, error);
+              g_close (fd, NULL);
+              return NULL;
+            }
+          cap = MIN (cap * 2, max_bytes + 1);
+          data = g_realloc (data, cap);
+        }
+      n = read (fd, data + len, cap - len);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          set_read_error (path, errno, error);
+          g_close (fd, NULL);
+          return NULL;
+        }
+      if (n == 0)
+        break;
+      len += (gsize) n;
+    }
+  g_close (fd, NULL);
+  if (len > max_bytes)
+    {
+      set_too_large (path, max_bytes, error);
+      return NULL;
+    }
+
+  data = g_realloc (data, len + 1);
+  data[len] = '\0';
+  *out_len = len;
+  return g_steal_pointer (&data);
 }

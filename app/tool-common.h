@@ -41,6 +41,31 @@ int      pp_tool_dispatch    (const char          *prefix,
 /* Prints @node as one JSON object on stdout followed by a newline. */
 void     pp_tool_print_json  (JsonNode    *node);
 
+/* Largest token, certificate, CRL or key file the tool reads: a TR-34
+ * token is a few KB, so anything bigger is a wrong path (a disk image,
+ * /dev/zero), refused before it fills the memory. */
+#define PP_TOOL_SMALL_FILE_MAX (64 * 1024)
+
+/* Checks that @path names a regular file (not a FIFO, device, socket or
+ * folder, which could block or never end) of at most @max_bytes; the
+ * error names the file, what it is and the limit. */
+gboolean pp_tool_check_input_file (const char  *path,
+                                   gsize        max_bytes,
+                                   GError     **error);
+
+/* Reads the regular file @path, at most @max_bytes, NUL-terminated; the
+ * same refusals as pp_tool_check_input_file. The file is opened without
+ * blocking, so a FIFO is refused, not waited on. */
+char    *pp_tool_read_file        (const char  *path,
+                                   gsize        max_bytes,
+                                   gsize       *out_len,
+                                   GError     **error);
+
+/* @text with what could steer a terminal (controls, bidi overrides and
+ * other hidden characters, invalid UTF-8) shown as \xNN or \u{NNNN};
+ * NULL when @text is safe as it is. */
+char    *pp_tool_printable        (const char  *text);
+
 /* Store path when --db is not given: the station's store-path setting if set,
  * else posprov/posprov.db in the XDG data dir, as the station chooses. */
 char    *pp_tool_default_db_path (void);

@@ -37,15 +37,14 @@ static X509 *
 load_cert (const char  *path,
            GError     **error)
 {
-  g_autoptr(BIO) bio = BIO_new_file (path, "r");
+  g_autofree char *data = NULL;
+  g_autoptr(BIO) bio = NULL;
+  gsize len;
   X509 *cert;
 
-  if (bio == NULL)
-    {
-      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
-                   _("cannot open certificate “%s”"), path);
-      return NULL;
-    }
+  if ((data = pp_tool_read_file (path, PP_TOOL_SMALL_FILE_MAX, &len, error)) == NULL)
+    return NULL;
+  bio = BIO_new_mem_buf (data, (int) len);
   cert = PEM_read_bio_X509 (bio, NULL, NULL, NULL);
   if (cert == NULL)
     g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
@@ -57,16 +56,15 @@ static STACK_OF(X509) *
 load_certs (const char  *path,
             GError     **error)
 {
-  g_autoptr(BIO) bio = BIO_new_file (path, "r");
+  g_autofree char *data = NULL;
+  g_autoptr(BIO) bio = NULL;
   STACK_OF(X509) *certs;
   X509 *cert;
+  gsize len;
 
-  if (bio == NULL)
-    {
-      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
-                   _("cannot open certificate file “%s”"), path);
-      return NULL;
-    }
+  if ((data = pp_tool_read_file (path, PP_TOOL_SMALL_FILE_MAX, &len, error)) == NULL)
+    return NULL;
+  bio = BIO_new_mem_buf (data, (int) len);
   certs = sk_X509_new_null ();
   while ((cert = PEM_read_bio_X509 (bio, NULL, NULL, NULL)) != NULL)
     sk_X509_push (certs, cert);
@@ -84,16 +82,18 @@ static EVP_PKEY *
 load_private_key (const char  *path,
                   GError     **error)
 {
-  g_autoptr(BIO) bio = BIO_new_file (path, "r");
+  g_autoptr(BIO) bio = NULL;
+  char *data;
+  gsize len;
   EVP_PKEY *key;
 
-  if (bio == NULL)
-    {
-      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
-                   _("cannot open private key “%s”"), path);
-      return NULL;
-    }
+  if ((data = pp_tool_read_file (path, PP_TOOL_SMALL_FILE_MAX, &len, error)) == NULL)
+    return NULL;
+  bio = BIO_new_mem_buf (data, (int) len);
   key = PEM_read_bio_PrivateKey (bio, NULL, NULL, NULL);
+  g_clear_pointer (&bio, BIO_free);
+  OPENSSL_cleanse (data, len);
+  g_free (data);
   if (key == NULL)
     g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
                  _("“%s” is not an unencrypted PEM private key"), path);
@@ -109,7 +109,7 @@ load_crl (const char  *path,
   gsize len;
   X509_CRL *crl;
 
-  if (!g_file_get_contents (path, &data, &len, error))
+  if ((data = pp_tool_read_file (path, PP_TOOL_SMALL_FILE_MAX, &len, error)) == NULL)
     return NULL;
   p = (const unsigned char *) data;
   crl = d2i_X509_CRL (NULL, &p, (long) len);
@@ -167,10 +167,10 @@ static GBytes *
 read_token (const char  *path,
             GError     **error)
 {
-  char *data = NULL;
+  char *data;
   gsize len = 0;
 
-  if (!g_file_get_contents (path, &data, &len, error))
+  if ((data = pp_tool_read_file (path, PP_TOOL_SMALL_FILE_MAX, &len, error)) == NULL)
     return NULL;
   return g_bytes_new_take (data, len);
 }
@@ -279,6 +279,10 @@ cmd_kdh_token (int    argc,
   if (key == NULL)
     return pp_tool_fail (_("--key: %s"), error->message);
 
+  /* The key store reads a PEM key itself: check it is a small file first. */
+  if (!g_str_has_prefix (kdh_key, "pkcs11:") &&
+      !pp_tool_check_input_file (kdh_key, PP_TOOL_SMALL_FILE_MAX, &error))
+    return pp_tool_fail_error (error);
   signer = pp_signer_new_for_uri (kdh_key, g_getenv (KDH_SECRET_ENV), &error);
   if (signer == NULL)
     return pp_tool_fail (_("--kdh-key: %s"), error->message);

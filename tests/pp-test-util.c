@@ -143,3 +143,74 @@ pp_test_run_tool (const char * const *argv,
 
   return g_subprocess_get_if_exited (proc) ? g_subprocess_get_exit_status (proc) : -1;
 }
+
+typedef struct {
+  gboolean  done;
+  char     *out;
+  char     *err;
+  GError   *error;
+} Communicated;
+
+static void
+communicated (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  Communicated *c = user_data;
+
+  g_subprocess_communicate_utf8_finish (G_SUBPROCESS (source), result, &c->out, &c->err,
+                                        &c->error);
+  c->done = TRUE;
+}
+
+int
+pp_test_run_tool_timeout (const char * const *argv,
+                          guint               timeout_seconds,
+                          char              **out_stdout,
+                          char              **out_stderr)
+{
+  const char *tool = g_getenv ("PP_TOOL");
+  g_autoptr(GPtrArray) args = g_ptr_array_new ();
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  Communicated c = { FALSE, NULL, NULL, NULL };
+  gint64 deadline = g_get_monotonic_time () + timeout_seconds * G_USEC_PER_SEC;
+  gboolean timed_out = FALSE;
+
+  g_assert_nonnull (tool);
+  g_ptr_array_add (args, (char *) tool);
+  for (guint i = 0; argv[i] != NULL; i++)
+    g_ptr_array_add (args, (char *) argv[i]);
+  g_ptr_array_add (args, NULL);
+
+  g_main_context_push_thread_default (context);
+  proc = g_subprocess_newv ((const char * const *) args->pdata,
+                            G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8_async (proc, NULL, NULL, communicated, &c);
+  while (!c.done)
+    {
+      if (!timed_out && g_get_monotonic_time () > deadline)
+        {
+          timed_out = TRUE;
+          g_subprocess_force_exit (proc);
+        }
+      if (!g_main_context_iteration (context, FALSE))
+        g_usleep (10 * 1000);
+    }
+  g_main_context_pop_thread_default (context);
+  g_assert_no_error (c.error);
+
+  if (out_stdout != NULL)
+    *out_stdout = g_steal_pointer (&c.out);
+  if (out_stderr != NULL)
+    *out_stderr = g_steal_pointer (&c.err);
+  g_free (c.out);
+  g_free (c.err);
+
+  if (timed_out)
+    return -2;
+  g_subprocess_wait (proc, NULL, NULL);
+  return g_subprocess_get_if_exited (proc) ? g_subprocess_get_exit_status (proc) : -1;
+}

@@ -28,4 +28,11 @@ int        pp_test_run_tool     (const char * const *argv,
                                  char              **out_stdout,
                                  char              **out_stderr);
 
+/* Same, but a tool still running after @timeout_seconds is killed and the
+ * result is -2: for inputs (a FIFO) that once made the tool block. */
+int        pp_test_run_tool_timeout (const char * const *argv,
+                                     guint               timeout_seconds,
+                                     char              **out_stdout,
+                                     char              **out_stderr);
+
 G_END_DECLS

@@ -9,6 +9,7 @@
 
 #include <stdarg.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
@@ -612,6 +613,295 @@ test_audit_verify (Fixture       *f,
   assert_contains (err, expected);
 }
 
+/* A FIFO, a device, an empty file or another program's database as CSV or
+ * store: refused at once (a FIFO once blocked every command forever), one
+ * line naming what the file is, and the file left as it was. */
+static void
+test_odd_files (Fixture       *f,
+                gconstpointer  data)
+{
+  g_autofree char *csv = write_csv (f, "intake.csv", "serial,vendor,model\nSN0001,PAX,A920\n");
+  g_autofree char *fifo = g_build_filename (f->dir, "odd.fifo", NULL);
+  g_autofree char *empty = write_csv (f, "empty.db", "");
+  g_autofree char *foreign = g_build_filename (f->dir, "foreign.db", NULL);
+  g_autofree char *fifo_says = NULL;
+  g_autofree char *contents = NULL;
+  gboolean had_journal = g_file_test ("/dev/null-journal", G_FILE_TEST_EXISTS);
+  gsize len;
+  sqlite3 *db = NULL;
+  struct {
+    const char *argv[8];
+    const char *needle;
+  } cases[] = {
+    { { "registry", "import", fifo, "--db", f->db, NULL }, "is a FIFO, not a file" },
+    { { "registry", "import", "/dev/zero", "--db", f->db, NULL }, "is a character device, not a file" },
+    { { "registry", "list", "--db", fifo, NULL }, "is a FIFO, not a store file" },
+    { { "registry", "show", "SN0001", "--db", fifo, NULL }, "is a FIFO, not a store file" },
+    { { "audit", "verify", "--db", fifo, NULL }, "is a FIFO, not a store file" },
+    { { "registry", "import", csv, "--db", fifo, NULL }, "is a FIFO, not a store file" },
+    { { "registry", "list", "--db", "/dev/null", NULL }, "is a character device, not a store file" },
+    { { "audit", "verify", "--db", "/dev/null", NULL }, "is a character device, not a store file" },
+    { { "registry", "import", csv, "--db", "/dev/null", NULL }, "is a character device, not a store file" },
+    { { "audit", "verify", "--db", empty, NULL }, "is an empty file, not a posprov store" },
+    { { "registry", "list", "--db", empty, NULL }, "is an empty file, not a posprov store" },
+    { { "registry", "show", "SN0001", "--db", empty, NULL }, "is an empty file, not a posprov store" },
+    { { "registry", "import", csv, "--db", empty, NULL }, "is an empty file, not a posprov store" },
+    { { "audit", "verify", "--db", foreign, NULL }, "an SQLite database but not a posprov store" },
+    { { "registry", "list", "--db", foreign, NULL }, "an SQLite database but not a posprov store" },
+    { { "registry", "import", csv, "--db", foreign, NULL }, "an SQLite database but not a posprov store" },
+  };
+
+  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+  g_assert_cmpint (sqlite3_open_v2 (foreign, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL),
+                   ==, SQLITE_OK);
+  exec_sql (db, "CREATE TABLE notes (text TEXT); INSERT INTO notes VALUES ('mine');");
+  sqlite3_close (db);
+  fifo_says = g_strdup_printf ("“%s” is a FIFO, not a file", fifo);
+  cases[0].needle = fifo_says;
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *out = NULL;
+      g_autofree char *err = NULL;
+      int status = pp_test_run_tool_timeout (cases[i].argv, 20, &out, &err);
+
+      g_test_message ("case %u: exit %d; stderr: %s", i, status, err);
+      g_assert_cmpint (status, ==, 1);
+      g_assert_cmpstr (out, ==, "");
+      g_assert_cmpuint (count_lines (err), ==, 1);
+      assert_contains (err, cases[i].needle);
+    }
+
+  /* Nothing was written anywhere: not into the empty file, not beside
+   * /dev/null, not into the other program's database, and no store was
+   * created by the refused imports. */
+  g_assert_true (g_file_get_contents (empty, &contents, &len, NULL));
+  g_assert_cmpuint (len, ==, 0);
+  g_assert_false (g_file_test (f->db, G_FILE_TEST_EXISTS));
+  if (!had_journal)
+    g_assert_false (g_file_test ("/dev/null-journal", G_FILE_TEST_EXISTS));
+  g_assert_cmpint (sqlite3_open_v2 (foreign, &db, SQLITE_OPEN_READONLY, NULL), ==, SQLITE_OK);
+  {
+    sqlite3_stmt *stmt = NULL;
+
+    g_assert_cmpint (sqlite3_prepare_v2 (db, "SELECT count(*) FROM sqlite_schema", -1, &stmt, NULL),
+                     ==, SQLITE_OK);
+    g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
+    g_assert_cmpint (sqlite3_column_int (stmt, 0), ==, 1);
+    sqlite3_finalize (stmt);
+  }
+  sqlite3_close (db);
+}
+
+/* list, show and verify open the store read-only: they neither wait for
+ * another process's write lock (they once took one at every open) nor
+ * change a byte of the file. */
+static void
+test_readers_do_not_write (Fixture       *f,
+                           gconstpointer  data)
+{
+  g_autofree char *csv = write_csv (f, "intake.csv", "serial,vendor,model\nSN0001,PAX,A920\n");
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  gsize before_len, after_len;
+  sqlite3 *db;
+  const char *verbs[][4] = {
+    { "registry", "list", NULL },
+    { "registry", "show", "SN0001" },
+    { "audit", "verify", NULL },
+  };
+
+  g_assert_cmpint (run (NULL, NULL, "registry", "import", csv, "--db", f->db, NULL), ==, 0);
+  g_assert_true (g_file_get_contents (f->db, &before, &before_len, NULL));
+  db = open_db (f);
+  exec_sql (db, "BEGIN IMMEDIATE");
+  for (guint i = 0; i < G_N_ELEMENTS (verbs); i++)
+    {
+      const char *argv[] = { verbs[i][0], verbs[i][1], "--db", f->db, verbs[i][2], NULL };
+      gint64 start = g_get_monotonic_time ();
+
+      g_assert_cmpint (pp_test_run_tool_timeout (argv, 30, NULL, NULL), ==, 0);
+      /* Well under SQLite's 10 s busy timeout: it did not wait. */
+      g_assert_cmpint (g_get_monotonic_time () - start, <, 5 * G_USEC_PER_SEC);
+    }
+  exec_sql (db, "ROLLBACK");
+  sqlite3_close (db);
+  g_assert_true (g_file_get_contents (f->db, &after, &after_len, NULL));
+  g_assert_cmpuint (after_len, ==, before_len);
+  g_assert_true (memcmp (before, after, before_len) == 0);
+}
+
+/* Register fields with what would steer a terminal are refused, and what
+ * the tool echoes back is escaped and cut. */
+static void
+test_hidden_characters (Fixture       *f,
+                        gconstpointer  data)
+{
+  g_autofree char *long_serial = g_strnfill (10 * 1024 * 1024, 'S');
+  g_autofree char *text = g_strdup_printf (
+    "serial,vendor,model\n"
+    "SN0001,PAX,A920\n"                            /* 2 good */
+    "SN0002,\xe2\x80\xae" "XAP,A920\n"             /* 3 U+202E right-to-left override */
+    "SN0003,PAX,A\xe2\x81\xa6" "920\n"             /* 4 U+2066 left-to-right isolate */
+    "SN0004,PAX\xe2\x80\x8f,A920\n"                /* 5 U+200F right-to-left mark */
+    "SN0005,P\x1b[31mAX,A920\n"                    /* 6 ESC, a colour sequence */
+    "SN0006,PAX\xc2\x85,A920\n"                    /* 7 U+0085, a C1 control */
+    "\x1b]0;owned\x07SN7,PAX,A920\n"               /* 8 a serial that sets the title */
+    "%s,PAX,A920\n"                                /* 9 a 10 MB serial */
+    "SN0009,\xe8\x81\x94\xe8\xbf\xaa,A920\n",      /* 10 good: CJK */
+    long_serial);
+  g_autofree char *csv = write_csv (f, "hidden.csv", text);
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_auto(GStrv) lines = NULL;
+  g_autoptr(JsonParser) parser = NULL;
+  JsonArray *terminals;
+
+  g_assert_cmpint (run (&out, &err, "registry", "import", "--skip-bad", csv, "--db", f->db, NULL), ==, 0);
+  assert_contains (out, "Imported 2 terminals (7 bad rows skipped)");
+  /* Nothing raw reaches the terminal, and the 10 MB serial is cut. */
+  g_assert_null (strchr (err, '\x1b'));
+  g_assert_null (strstr (err, "\xe2\x80\xae"));
+  g_assert_cmpuint (strlen (err), <, 4096);
+  lines = g_strsplit (err, "\n", -1);
+  g_assert_cmpuint (g_strv_length (lines), ==, 8);
+  assert_contains (lines[0], "line 3: field “vendor” contains the control or invisible formatting character U+202E at character 1");
+  assert_contains (lines[1], "line 4: field “model” contains the control or invisible formatting character U+2066 at character 2");
+  assert_contains (lines[2], "line 5: field “vendor” contains the control or invisible formatting character U+200F at character 4");
+  assert_contains (lines[3], "line 6: field “vendor” contains the control or invisible formatting character U+001B at character 2");
+  assert_contains (lines[4], "line 7: field “vendor” contains the control or invisible formatting character U+0085 at character 4");
+  assert_contains (lines[5], "line 8: bad serial “\\x1B]0;owned\\x07SN7”");
+  assert_contains (lines[6], "line 9: bad serial “SSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSS…”: serial number must be 4 to 32 characters, not 10485760");
+
+  terminals = list_json (f, &parser, NULL);
+  g_assert_cmpuint (json_array_get_length (terminals), ==, 2);
+  assert_terminal (json_array_get_object_element (terminals, 0), "SN0001", "PAX", "A920", "in_stock");
+  assert_terminal (json_array_get_object_element (terminals, 1), "SN0009", "\xe8\x81\x94\xe8\xbf\xaa", "A920", "in_stock");
+
+  /* An argument echoed back is escaped too. */
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (run (NULL, &err, "registry", "show", "\x1b[2J\xe2\x80\xae", "--db", f->db, NULL), ==, 1);
+  assert_contains (err, "“\\x1B[2J\\u{202E}” is not a serial number");
+  g_assert_null (strchr (err, '\x1b'));
+}
+
+/* Two imports started at once while a third writer holds the store for
+ * longer than SQLite's 10 s busy timeout: both wait their turn (retry with
+ * back-off) instead of failing with "database is locked", each is all or
+ * nothing, and a reader is never blocked. */
+static void
+test_concurrent_imports (Fixture       *f,
+                         gconstpointer  data)
+{
+  g_autofree char *first = write_csv (f, "first.csv", "serial,vendor,model\nSN0000000,PAX,A920\n");
+  g_autoptr(GString) a = g_string_new ("serial,vendor,model\n");
+  g_autoptr(GString) b = g_string_new ("serial,vendor,model\n");
+  g_autofree char *a_path = NULL;
+  g_autofree char *b_path = NULL;
+  g_autoptr(GSubprocess) pa = NULL;
+  g_autoptr(GSubprocess) pb = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *a_out = NULL, *a_err = NULL, *b_out = NULL, *b_err = NULL;
+  g_autofree char *verify_out = NULL;
+  const char *tool = g_getenv ("PP_TOOL");
+  gint64 started;
+  sqlite3 *db;
+
+  for (guint i = 1; i <= 50000; i++)
+    {
+      g_string_append_printf (a, "A%07u,PAX,A920\n", i);
+      g_string_append_printf (b, "B%07u,Newland,V240m\n", i);
+    }
+  a_path = write_csv (f, "a.csv", a->str);
+  b_path = write_csv (f, "b.csv", b->str);
+  g_assert_cmpint (run (NULL, NULL, "registry", "import", first, "--db", f->db, NULL), ==, 0);
+
+  /* Another writer (the station, a big import) holds the lock for 11 s. */
+  db = open_db (f);
+  exec_sql (db, "BEGIN IMMEDIATE");
+  started = g_get_monotonic_time ();
+  pa = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error,
+                         tool, "registry", "import", a_path, "--db", f->db, NULL);
+  g_assert_no_error (error);
+  pb = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error,
+                         tool, "registry", "import", b_path, "--db", f->db, NULL);
+  g_assert_no_error (error);
+
+  /* Readers go on meanwhile. */
+  {
+    g_autofree char *out = NULL;
+
+    g_assert_cmpint (run (&out, NULL, "registry", "show", "SN0000000", "--db", f->db, NULL), ==, 0);
+    assert_contains (out, "SN0000000");
+  }
+  while (g_get_monotonic_time () - started < 11 * G_USEC_PER_SEC)
+    g_usleep (100 * 1000);
+  exec_sql (db, "COMMIT");
+  sqlite3_close (db);
+
+  g_subprocess_communicate_utf8 (pa, NULL, NULL, &a_out, &a_err, &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (pb, NULL, NULL, &b_out, &b_err, &error);
+  g_assert_no_error (error);
+  g_test_message ("a: %s%s; b: %s%s", a_out, a_err, b_out, b_err);
+  g_assert_cmpint (g_subprocess_get_exit_status (pa), ==, 0);
+  g_assert_cmpint (g_subprocess_get_exit_status (pb), ==, 0);
+  g_assert_cmpstr (a_out, ==, "Imported 50000 terminals\n");
+  g_assert_cmpstr (b_out, ==, "Imported 50000 terminals\n");
+
+  db = open_db (f);
+  g_assert_cmpint (query_int (db, "SELECT count(*) FROM terminals"), ==, 100001);
+  g_assert_cmpint (query_int (db, "SELECT count(*) FROM terminals WHERE serial LIKE 'B%' AND vendor = 'Newland'"),
+                   ==, 50000);
+  g_assert_cmpint (query_int (db, "SELECT count(*) FROM audit WHERE action = 'terminal.intake'"), ==, 3);
+  sqlite3_close (db);
+  g_assert_cmpint (run (&verify_out, NULL, "audit", "verify", "--db", f->db, NULL), ==, 0);
+}
+
+/* Re-importing a million rows already in the register: every row reported,
+ * nothing imported, in seconds (it was quadratic: 100k rows 21 s, 1M not
+ * done after 120 s). */
+static void
+test_reimport_million (Fixture       *f,
+                       gconstpointer  data)
+{
+  g_autoptr(GString) text = g_string_sized_new (1000000 * 20);
+  g_autofree char *csv = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *summary = NULL;
+  const char *last;
+  gint64 start;
+
+  g_string_append (text, "serial,vendor,model\n");
+  for (guint i = 0; i < 1000000; i++)
+    g_string_append_printf (text, "SN%08u,PAX,A920\n", i);
+  csv = write_csv (f, "million.csv", text->str);
+
+  start = g_get_monotonic_time ();
+  g_assert_cmpint (run (&out, NULL, "registry", "import", csv, "--db", f->db, NULL), ==, 0);
+  g_assert_cmpstr (out, ==, "Imported 1000000 terminals\n");
+  g_test_message ("import 1M: %.2f s", (double) (g_get_monotonic_time () - start) / G_USEC_PER_SEC);
+  g_clear_pointer (&out, g_free);
+
+  start = g_get_monotonic_time ();
+  g_assert_cmpint (run (&out, &err, "registry", "import", csv, "--db", f->db, NULL), ==, 1);
+  g_test_message ("re-import 1M: %.2f s", (double) (g_get_monotonic_time () - start) / G_USEC_PER_SEC);
+  g_assert_cmpstr (out, ==, "");
+  g_assert_cmpuint (count_lines (err), ==, 1000001);
+  g_assert_true (g_str_has_prefix (err, csv));
+  assert_contains (err, ": line 2: serial SN00000000 is already in the register\n");
+  /* In line order, the last row last, then the summary. */
+  summary = g_strdup_printf ("posprov-tool: %s: 1000000 bad rows, nothing imported\n", csv);
+  g_assert_true (g_str_has_suffix (err, summary));
+  last = err + strlen (err) - strlen (summary);
+  g_assert_true (last > err);
+  do
+    last--;
+  while (last > err && last[-1] != '\n');
+  assert_contains (last, ": line 1000001: serial SN00999999 is already in the register\n");
+}
+
 static void
 test_help_version_unknown (void)
 {
@@ -684,6 +974,11 @@ main (int argc, char **argv)
   ADD ("registry/default-store-setting", test_default_store_setting);
   ADD ("registry/db-not-a-store", test_db_not_a_store);
   ADD ("audit/verify", test_audit_verify);
+  ADD ("odd-files", test_odd_files);
+  ADD ("registry/readers-do-not-write", test_readers_do_not_write);
+  ADD ("registry/hidden-characters", test_hidden_characters);
+  ADD ("registry/concurrent-imports", test_concurrent_imports);
+  ADD ("registry/reimport-million", test_reimport_million);
 #undef ADD
   g_test_add_func ("/tool/help-version-unknown", test_help_version_unknown);
   return g_test_run ();

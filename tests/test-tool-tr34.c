@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <string.h>
+#include <sys/stat.h>
 
 #include <glib/gstdio.h>
 
@@ -612,6 +613,73 @@ test_bind_rebind_unbind (void)
   }
 }
 
+/* Every file the tr34 commands read is bounded and must be a regular
+ * file: a FIFO once blocked inspect and krd-receive forever and /dev/zero
+ * was read to 8.4 GB. Each case must fail at once with one line that
+ * names the file and what it is. */
+static void
+test_odd_input_files (void)
+{
+  g_autofree char *dir = pki_dir ();
+  g_autofree char *kdh = g_build_filename (dir, "kdh.pem", NULL);
+  g_autofree char *kdh_key = g_build_filename (dir, "kdh.key", NULL);
+  g_autofree char *krd = g_build_filename (dir, "krd.pem", NULL);
+  g_autofree char *krd_key = g_build_filename (dir, "krd.key", NULL);
+  g_autofree char *trust = g_build_filename (dir, "trust.pem", NULL);
+  g_autofree char *fifo = g_build_filename (dir, "token.fifo", NULL);
+  g_autofree char *big = g_build_filename (dir, "big.der", NULL);
+  g_autofree char *tok = g_build_filename (dir, "out.der", NULL);
+  g_autofree char *fifo_says = g_strdup_printf ("“%s” is a FIFO, not a file", fifo);
+  g_autofree char *big_says = g_strdup_printf ("“%s” is larger than 64 KiB", big);
+  g_autofree char *filler = g_strnfill (64 * 1024 + 1, 'A');
+  const char *nonce = "0102030405060708";
+  struct {
+    const char *argv[24];
+    const char *needle;
+  } cases[] = {
+    { { "tr34", "inspect", fifo, NULL }, fifo_says },
+    { { "tr34", "inspect", "/dev/zero", NULL }, "“/dev/zero” is a character device, not a file" },
+    { { "tr34", "inspect", big, NULL }, big_says },
+    { { "tr34", "inspect", dir, NULL }, "is a folder, not a file" },
+    { { "tr34", "krd-receive", "--krd-cert", krd, "--krd-key", krd_key, "--trust", trust,
+        "--nonce", nonce, fifo, NULL }, fifo_says },
+    { { "tr34", "krd-receive", "--krd-cert", krd, "--krd-key", krd_key, "--trust", trust,
+        "--nonce", nonce, "/dev/zero", NULL }, "character device" },
+    { { "tr34", "krd-receive", "--krd-cert", fifo, "--krd-key", krd_key, "--trust", trust,
+        "--nonce", nonce, big, NULL }, fifo_says },
+    { { "tr34", "krd-receive", "--krd-cert", krd, "--krd-key", "/dev/zero", "--trust", trust,
+        "--nonce", nonce, big, NULL }, "character device" },
+    { { "tr34", "krd-receive", "--krd-cert", krd, "--krd-key", krd_key, "--trust", big,
+        "--nonce", nonce, big, NULL }, big_says },
+    { { "tr34", "krd-receive", "--krd-cert", krd, "--krd-key", krd_key, "--trust", trust,
+        "--crl", fifo, "--nonce", nonce, big, NULL }, fifo_says },
+    { { "tr34", "kdh-token", "--kdh-cert", kdh, "--kdh-key", fifo, "--krd-cert", krd,
+        "--nonce", nonce, "--key", "0123456789ABCDEFFEDCBA9876543210",
+        "--header", "A0256K0TB00E0000", "-o", tok, NULL }, fifo_says },
+    { { "tr34", "kdh-token", "--kdh-cert", "/dev/zero", "--kdh-key", kdh_key, "--krd-cert", krd,
+        "--nonce", nonce, "--key", "0123456789ABCDEFFEDCBA9876543210",
+        "--header", "A0256K0TB00E0000", "-o", tok, NULL }, "character device" },
+    { { "tr34", "kdh-token", "--kdh-cert", kdh, "--kdh-key", kdh_key, "--krd-cert", krd,
+        "--crl", big, "--nonce", nonce, "--key", "0123456789ABCDEFFEDCBA9876543210",
+        "--header", "A0256K0TB00E0000", "-o", tok, NULL }, big_says },
+  };
+
+  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+  g_assert_true (g_file_set_contents (big, filler, -1, NULL));
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *out = NULL, *err = NULL;
+      int status = pp_test_run_tool_timeout (cases[i].argv, 20, &out, &err);
+
+      g_test_message ("case %u: exit %d; stderr: %s", i, status, err);
+      g_assert_cmpint (status, ==, 1);
+      g_assert_cmpstr (out, ==, "");
+      assert_one_error_line (err, cases[i].needle);
+    }
+  /* The refused output was not written. */
+  g_assert_false (g_file_test (tok, G_FILE_TEST_EXISTS));
+}
+
 int
 main (int    argc,
       char **argv)
@@ -623,6 +691,7 @@ main (int    argc,
   g_test_add_func ("/tool/tr34/inspect-sample", test_inspect_sample);
   g_test_add_func ("/tool/tr34/errors", test_errors);
   g_test_add_func ("/tool/tr34/bind-rebind-unbind", test_bind_rebind_unbind);
+  g_test_add_func ("/tool/tr34/odd-input-files", test_odd_input_files);
   g_test_add_func ("/tool/tr34/pkcs11-kdh-key", test_pkcs11_kdh_key);
 
   return g_test_run ();

@@ -247,15 +247,6 @@ first_bad_line (GArray *bad_lines,
 }
 
 static gboolean
-has_control_char (const char *s)
-{
-  for (; *s != '\0'; s++)
-    if ((guchar) *s < 0x20 || *s == 0x7f)
-      return TRUE;
-  return FALSE;
-}
-
-static gboolean
 parse_header (GPtrArray  *fields,
               int         column_of[N_COLUMNS],
               GError    **error)
@@ -284,9 +275,11 @@ parse_header (GPtrArray  *fields,
 
       if (!known)
         {
+          g_autofree char *shown = pp_validate_escape (name, -1, PP_VALIDATE_QUOTE_MAX);
+
           g_set_error (error, PP_CSV_IMPORT_ERROR, PP_CSV_IMPORT_ERROR_BAD_HEADER,
                        "line 1: unknown column “%s” in the header; expected the header “serial,vendor,model”",
-                       name);
+                       shown);
           return FALSE;
         }
     }
@@ -313,6 +306,7 @@ check_row (PpCsvImport *self,
            GHashTable  *first_line_of)
 {
   g_autoptr(GError) serial_error = NULL;
+  g_autoptr(GError) text_error = NULL;
   const char *value[N_COLUMNS];
   g_autofree char *serial = NULL;
   gpointer seen;
@@ -339,8 +333,12 @@ check_row (PpCsvImport *self,
 
   if (!pp_validate_serial (value[COL_SERIAL], &serial_error))
     {
+      /* Echoed on the terminal: escaped and cut (a serial can be anything,
+       * an escape sequence or 10 MB). */
+      g_autofree char *shown = pp_validate_escape (value[COL_SERIAL], -1, PP_VALIDATE_QUOTE_MAX);
+
       add_problem (self, line, PP_CSV_IMPORT_ERROR_BAD_SERIAL,
-                   g_strdup_printf ("bad serial “%s”: %s", value[COL_SERIAL], serial_error->message));
+                   g_strdup_printf ("bad serial “%s”: %s", shown, serial_error->message));
       return;
     }
 
@@ -355,11 +353,10 @@ check_row (PpCsvImport *self,
                                         column_names[c], n, PP_CSV_FIELD_MAX_BYTES));
           return;
         }
-      if (has_control_char (value[c]))
+      if (!pp_validate_text (value[c], &text_error))
         {
           add_problem (self, line, PP_CSV_IMPORT_ERROR_BAD_FIELD,
-                       g_strdup_printf ("field “%s” contains a line break or control character",
-                                        column_names[c]));
+                       g_strdup_printf ("field “%s” %s", column_names[c], text_error->message));
           return;
         }
     }
@@ -517,7 +514,8 @@ pp_csv_import_parse_file (const char  *path,
   g_return_val_if_fail (path != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  fd = g_open (path, O_RDONLY | O_CLOEXEC, 0);
+  /* O_NONBLOCK: opening a FIFO for reading would wait for a writer. */
+  fd = g_open (path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0);
   if (fd < 0)
     {
       int saved = errno;
@@ -525,22 +523,37 @@ pp_csv_import_parse_file (const char  *path,
                    "cannot open %s: %s", path, g_strerror (saved));
       return NULL;
     }
-  if (fstat (fd, &st) == 0 && S_ISDIR (st.st_mode))
+  if (fstat (fd, &st) != 0)
     {
+      int saved = errno;
       g_close (fd, NULL);
       g_set_error (error, PP_CSV_IMPORT_ERROR, PP_CSV_IMPORT_ERROR_READ,
-                   "%s is a folder, not a CSV file", path);
+                   "cannot read %s: %s", path, g_strerror (saved));
+      return NULL;
+    }
+  /* A FIFO would block, a device might never end: only files. */
+  if (!S_ISREG (st.st_mode))
+    {
+      const char *kind = S_ISDIR (st.st_mode) ? "a folder"
+                       : S_ISFIFO (st.st_mode) ? "a FIFO"
+                       : S_ISCHR (st.st_mode) ? "a character device"
+                       : S_ISBLK (st.st_mode) ? "a block device"
+                       : S_ISSOCK (st.st_mode) ? "a socket" : "not a regular file";
+
+      g_close (fd, NULL);
+      g_set_error (error, PP_CSV_IMPORT_ERROR, PP_CSV_IMPORT_ERROR_READ,
+                   "%s is %s, not a CSV file", path, kind);
       return NULL;
     }
 
-  /* Read, not stat: a pipe or a device has no size to trust. */
+  /* Read up to the limit rather than trust the size: the file may grow. */
   data = g_byte_array_new ();
   for (;;)
     {
       guint8 chunk[64 * 1024];
       gssize n = read (fd, chunk, sizeof chunk);
 
-      if (n < 0 && errno == EINTR)
+      if (n < 0 && (errno == EINTR || errno == EAGAIN))
         continue;
       if (n < 0)
         {
@@ -568,18 +581,75 @@ pp_csv_import_parse_file (const char  *path,
 }
 
 void
+pp_csv_import_reject_rows (PpCsvImport      *self,
+                           PpCsvImportError  code,
+                           char            **messages)
+{
+  g_autoptr(GPtrArray) kept = NULL;
+  g_autoptr(GPtrArray) merged = NULL;
+  g_autoptr(GPtrArray) rejected = NULL;
+  gpointer *rows, *old;
+  gsize n_rows, n_old, o = 0, r = 0;
+
+  g_return_if_fail (self != NULL);
+  g_return_if_fail (messages != NULL || self->rows->len == 0);
+
+  /* One pass over the rows, one merge of two line-ordered lists: linear
+   * however many rows are rejected (a re-import of a million rows). */
+  rows = g_ptr_array_steal (self->rows, &n_rows);
+  kept = g_ptr_array_new_full ((guint) n_rows, (GDestroyNotify) row_free);
+  rejected = g_ptr_array_new ();
+  for (gsize i = 0; i < n_rows; i++)
+    {
+      PpCsvRow *row = rows[i];
+
+      if (messages[i] == NULL)
+        {
+          g_ptr_array_add (kept, row);
+          continue;
+        }
+      {
+        PpCsvProblem *problem = g_new0 (PpCsvProblem, 1);
+
+        problem->line = row->line;
+        problem->code = code;
+        problem->message = g_steal_pointer (&messages[i]);
+        g_ptr_array_add (rejected, problem);
+        row_free (row);
+      }
+    }
+  g_free (rows);
+  g_ptr_array_unref (self->rows);
+  self->rows = g_steal_pointer (&kept);
+
+  old = g_ptr_array_steal (self->problems, &n_old);
+  merged = g_ptr_array_new_full ((guint) (n_old + rejected->len), (GDestroyNotify) problem_free);
+  while (o < n_old || r < rejected->len)
+    {
+      if (r == rejected->len ||
+          (o < n_old && ((PpCsvProblem *) old[o])->line <= ((PpCsvProblem *) rejected->pdata[r])->line))
+        g_ptr_array_add (merged, old[o++]);
+      else
+        g_ptr_array_add (merged, rejected->pdata[r++]);
+    }
+  g_free (old);
+  g_ptr_array_unref (self->problems);
+  self->problems = g_steal_pointer (&merged);
+}
+
+void
 pp_csv_import_reject_row (PpCsvImport      *self,
                           guint             index,
                           PpCsvImportError  code,
                           const char       *message)
 {
-  PpCsvRow *row;
+  g_autofree char **messages = NULL;
 
   g_return_if_fail (self != NULL);
   g_return_if_fail (index < self->rows->len);
   g_return_if_fail (message != NULL);
 
-  row = g_ptr_array_index (self->rows, index);
-  add_problem (self, row->line, code, g_strdup (message));
-  g_ptr_array_remove_index (self->rows, index);
+  messages = g_new0 (char *, self->rows->len);
+  messages[index] = g_strdup (message);
+  pp_csv_import_reject_rows (self, code, messages);
 }

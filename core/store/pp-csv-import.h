@@ -72,8 +72,16 @@ PpCsvImport *pp_csv_import_parse       (const char   *data,
 PpCsvImport *pp_csv_import_parse_file  (const char   *path,
                                         GError      **error);
 
+/* Moves every good row i with @messages[i] != NULL to the problems with
+ * that message (taken: the entry is set to NULL) and @code, keeping the
+ * rows in file order and the problems ordered by line. @messages has one
+ * entry per row. Linear in rows + problems. */
+void         pp_csv_import_reject_rows (PpCsvImport      *self,
+                                        PpCsvImportError  code,
+                                        char            **messages);
 /* Moves good row @index to the problems (e.g. its serial is already in the
- * store), keeping the problems ordered by line. */
+ * store), keeping the problems ordered by line. Linear: to reject many
+ * rows, use pp_csv_import_reject_rows once. */
 void         pp_csv_import_reject_row  (PpCsvImport      *self,
                                         guint             index,
                                         PpCsvImportError  code,

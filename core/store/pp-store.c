@@ -6,7 +6,10 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <gio/gio.h>
 #include <glib/gstdio.h>
@@ -19,6 +22,14 @@ GResource *pp_core_get_resource (void);
 
 #define MIGRATIONS_PATH "/org/posprov/core/sql/"
 #define BUSY_TIMEOUT_MS 10000
+/* How long a writer keeps trying to start its transaction while another
+ * process writes (a two-million-row intake holds the lock for seconds). */
+#define WRITE_WAIT_MS 120000
+
+/* PRAGMA application_id of a posprov store ("PPRV"), so file(1) and posprov
+ * itself tell it from any other SQLite file. Stores made before it was set
+ * carry 0 and are recognised by their schema. */
+#define PP_STORE_APPLICATION_ID 0x50505256
 
 G_DEFINE_QUARK (pp-store-error-quark, pp_store_error)
 
@@ -118,12 +129,27 @@ gboolean
 pp_store_begin (PpStore  *self,
                 GError  **error)
 {
-  if (sqlite3_exec (self->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+  gint64 deadline = g_get_monotonic_time () + WRITE_WAIT_MS * G_TIME_SPAN_MILLISECOND;
+  gulong pause_ms = 20;
+
+  /* Each attempt waits up to the busy timeout in SQLite's own handler;
+   * another writer's long transaction (a big intake) can outlast that, so
+   * keep trying, backing off with some jitter so two waiting writers do
+   * not retry in step, until WRITE_WAIT_MS have passed. */
+  for (;;)
     {
-      pp_store_set_sql_error (self, error, "cannot start a transaction");
-      return FALSE;
+      int rc = sqlite3_exec (self->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+
+      if (rc == SQLITE_OK)
+        return TRUE;
+      if ((rc & 0xff) != SQLITE_BUSY || g_get_monotonic_time () >= deadline)
+        {
+          pp_store_set_sql_error (self, error, "cannot start a transaction");
+          return FALSE;
+        }
+      g_usleep ((pause_ms + (gulong) g_random_int_range (0, (gint32) pause_ms)) * 1000);
+      pause_ms = MIN (pause_ms * 2, 1000);
     }
-  return TRUE;
 }
 
 gboolean
@@ -282,6 +308,16 @@ apply_migrations (PpStore  *self,
   if (names == NULL)
     return FALSE;
 
+  /* Up to date (every open but the first): no write lock, so opening the
+   * store never waits for another process's long write. */
+  if (!read_user_version (self, &current, error))
+    return FALSE;
+  if (current == (int) names->len)
+    {
+      self->schema_version = current;
+      return TRUE;
+    }
+
   if (!pp_store_begin (self, error))
     return FALSE;
   /* Read inside the write transaction: a second process opening the same
@@ -326,6 +362,15 @@ apply_migrations (PpStore  *self,
         goto fail;
     }
 
+  if ((guint) current < names->len)
+    {
+      g_autofree char *set_id = g_strdup_printf ("PRAGMA application_id = %d",
+                                                 PP_STORE_APPLICATION_ID);
+
+      if (!pp_store_exec (self, set_id, error))
+        goto fail;
+    }
+
   if (!pp_store_commit (self, error))
     return FALSE;
   self->schema_version = (int) names->len;
@@ -336,25 +381,130 @@ fail:
   return FALSE;
 }
 
-PpStore *
-pp_store_open (const char  *path,
-               GError     **error)
+/* What SQLite would open blindly: a FIFO (it blocks forever), a device
+ * (/dev/null, where it writes a journal beside it), a text file. Checks
+ * that @path is a regular file that is empty (a store being created, only
+ * when @may_create) or starts with the SQLite header. *@out_exists says
+ * whether there is a file at all (only with @may_create can there not be). */
+static gboolean
+check_store_file (const char  *path,
+                  gboolean     may_create,
+                  gboolean    *out_exists,
+                  GError     **error)
+{
+  static const char magic[16] = "SQLite format 3";
+  char header[sizeof magic];
+  GStatBuf st;
+  gssize n;
+  int fd;
+
+  *out_exists = FALSE;
+  if (g_stat (path, &st) != 0)
+    {
+      int saved = errno;
+
+      if (saved == ENOENT && may_create)
+        return TRUE;
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN, "cannot open %s: %s",
+                   path, saved == ENOENT ? "no such file" : g_strerror (saved));
+      return FALSE;
+    }
+  *out_exists = TRUE;
+  if (!S_ISREG (st.st_mode))
+    {
+      const char *kind = S_ISDIR (st.st_mode) ? "a folder"
+                       : S_ISFIFO (st.st_mode) ? "a FIFO"
+                       : S_ISCHR (st.st_mode) ? "a character device"
+                       : S_ISBLK (st.st_mode) ? "a block device"
+                       : S_ISSOCK (st.st_mode) ? "a socket" : "not a regular file";
+
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN,
+                   "cannot open %s: it is %s, not a store file", path, kind);
+      return FALSE;
+    }
+  if (st.st_size == 0)
+    {
+      if (may_create)
+        return TRUE;
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN,
+                   "cannot open %s: it is an empty file, not a posprov store", path);
+      return FALSE;
+    }
+
+  /* Unreadable: let SQLite name the reason. */
+  fd = g_open (path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0);
+  if (fd < 0)
+    return TRUE;
+  do
+    n = read (fd, header, sizeof header);
+  while (n < 0 && errno == EINTR);
+  g_close (fd, NULL);
+  if (n >= 0 && (n != (gssize) sizeof header || memcmp (header, magic, sizeof magic) != 0))
+    {
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN,
+                   "cannot open %s: it is not a posprov store (the file is not a database)", path);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* An SQLite file is a posprov store when it carries posprov's application
+ * id, or (made before the id was set) has a schema version and the
+ * terminal register. A new, empty database is accepted only when
+ * @may_be_new (the open that creates the store). */
+static gboolean
+check_store_identity (PpStore   *self,
+                      gboolean   may_be_new,
+                      GError   **error)
+{
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  gint64 app_id, version, n_objects, n_terminals;
+
+  stmt = pp_store_prepare (self,
+                           "SELECT (SELECT application_id FROM pragma_application_id),"
+                           " (SELECT user_version FROM pragma_user_version),"
+                           " (SELECT count(*) FROM sqlite_schema),"
+                           " (SELECT count(*) FROM sqlite_schema"
+                           "   WHERE type = 'table' AND name = 'terminals')", NULL);
+  if (stmt == NULL || sqlite3_step (stmt) != SQLITE_ROW)
+    {
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN, "cannot open %s: %s",
+                   self->path, sqlite3_errmsg (self->db));
+      return FALSE;
+    }
+  app_id = sqlite3_column_int64 (stmt, 0);
+  version = sqlite3_column_int64 (stmt, 1);
+  n_objects = sqlite3_column_int64 (stmt, 2);
+  n_terminals = sqlite3_column_int64 (stmt, 3);
+
+  if (app_id == PP_STORE_APPLICATION_ID || (app_id == 0 && version > 0 && n_terminals == 1))
+    return TRUE;
+  if (app_id == 0 && version == 0 && n_objects == 0)
+    {
+      if (may_be_new)
+        return TRUE;
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN,
+                   "cannot open %s: it is an empty database, not a posprov store", self->path);
+      return FALSE;
+    }
+  g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN,
+               "cannot open %s: it is an SQLite database but not a posprov store", self->path);
+  return FALSE;
+}
+
+static PpStore *
+open_read_write (const char  *path,
+                 gboolean     may_create,
+                 GError     **error)
 {
   g_autoptr(PpStore) self = NULL;
   g_autofree char *dir = NULL;
   g_autoptr(sqlite3_stmt) wal = NULL;
+  gboolean exists;
   int rc;
 
-  g_return_val_if_fail (path != NULL && *path != '\0', NULL);
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-
-  /* SQLite would only say "unable to open database file". */
-  if (g_file_test (path, G_FILE_TEST_IS_DIR))
-    {
-      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN,
-                   "cannot open %s: it is a folder, not a store file", path);
-      return NULL;
-    }
+  if (!check_store_file (path, may_create, &exists, error))
+    return NULL;
 
   dir = g_path_get_dirname (path);
   if (g_mkdir_with_parents (dir, 0700) != 0)
@@ -369,7 +519,8 @@ pp_store_open (const char  *path,
   self->path = g_strdup (path);
 
   rc = sqlite3_open_v2 (path, &self->db,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+                        SQLITE_OPEN_READWRITE | (may_create ? SQLITE_OPEN_CREATE : 0) |
+                        SQLITE_OPEN_NOMUTEX, NULL);
   if (rc != SQLITE_OK)
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN, "cannot open %s: %s",
@@ -412,10 +563,34 @@ pp_store_open (const char  *path,
   if (!pp_store_exec (self, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL", error))
     return NULL;
 
+  /* Never add posprov's tables to another program's database. */
+  if (!check_store_identity (self, may_create, error))
+    return NULL;
+
   if (!apply_migrations (self, error))
     return NULL;
 
   return g_steal_pointer (&self);
+}
+
+PpStore *
+pp_store_open (const char  *path,
+               GError     **error)
+{
+  g_return_val_if_fail (path != NULL && *path != '\0', NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return open_read_write (path, TRUE, error);
+}
+
+PpStore *
+pp_store_open_existing (const char  *path,
+                        GError     **error)
+{
+  g_return_val_if_fail (path != NULL && *path != '\0', NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return open_read_write (path, FALSE, error);
 }
 
 /* A read-only connection; with @immutable SQLite reads the main file
@@ -447,23 +622,14 @@ pp_store_open_read_only (const char  *path,
   g_autoptr(PpStore) self = NULL;
   g_autoptr(GError) local = NULL;
   int supported = pp_store_get_supported_schema_version ();
+  gboolean exists;
   int version = 0;
 
   g_return_val_if_fail (path != NULL && *path != '\0', NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  if (!g_file_test (path, G_FILE_TEST_EXISTS))
-    {
-      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN,
-                   "cannot open %s: no such file", path);
-      return NULL;
-    }
-  if (g_file_test (path, G_FILE_TEST_IS_DIR))
-    {
-      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN,
-                   "cannot open %s: it is a folder, not a store file", path);
-      return NULL;
-    }
+  if (!check_store_file (path, FALSE, &exists, error))
+    return NULL;
 
   self = g_object_new (PP_TYPE_STORE, NULL);
   self->path = g_strdup (path);
@@ -492,6 +658,8 @@ pp_store_open_read_only (const char  *path,
       return NULL;
     }
 
+  if (!check_store_identity (self, FALSE, error))
+    return NULL;
   if (version > supported)
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_NEWER_SCHEMA,
@@ -536,8 +704,10 @@ normalize_serial (const char  *serial,
 
   if (!pp_validate_serial (serial, &local))
     {
+      g_autofree char *shown = pp_validate_escape (serial, -1, PP_VALIDATE_QUOTE_MAX);
+
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID, "serial “%s”: %s",
-                   serial, local->message);
+                   shown, local->message);
       return NULL;
     }
   return g_ascii_strup (serial, -1);
@@ -549,6 +719,7 @@ check_text_field (const char  *value,
                   const char  *serial,
                   GError     **error)
 {
+  g_autoptr(GError) local = NULL;
   gboolean blank = TRUE;
 
   for (const char *p = value; p != NULL && *p != '\0'; p++)
@@ -566,6 +737,13 @@ check_text_field (const char  *value,
                    "terminal %s: %s must be valid text of at most 64 bytes", serial, field);
       return FALSE;
     }
+  /* Shown in lists and on terminals: nothing that hides or reorders text. */
+  if (!pp_validate_text (value, &local))
+    {
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
+                   "terminal %s: %s %s", serial, field, local->message);
+      return FALSE;
+    }
   return TRUE;
 }
 
@@ -580,6 +758,66 @@ pp_store_add_terminals (PpStore                *self,
                                           actor, error);
 }
 
+/* Writes the checked rows into a per-connection TEMP table: no lock on the
+ * store file, so the slow part of a big intake (a million rows: most of
+ * the time) keeps no other process waiting. */
+static gboolean
+stage_intake (PpStore                *self,
+              const PpTerminalIntake *rows,
+              char                  **serials,
+              guint                   n_rows,
+              GError                **error)
+{
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+
+  if (!pp_store_exec (self,
+                      "CREATE TEMP TABLE IF NOT EXISTS intake_stage ("
+                      " serial TEXT PRIMARY KEY NOT NULL, vendor TEXT NOT NULL,"
+                      " model TEXT NOT NULL) WITHOUT ROWID;"
+                      "DELETE FROM temp.intake_stage;"
+                      "BEGIN", error))
+    return FALSE;
+  stmt = pp_store_prepare (self, "INSERT INTO temp.intake_stage (serial, vendor, model) "
+                                 "VALUES (?1, ?2, ?3)", error);
+  if (stmt == NULL)
+    goto fail;
+  for (guint i = 0; i < n_rows; i++)
+    {
+      sqlite3_reset (stmt);
+      sqlite3_bind_text (stmt, 1, serials[i], -1, SQLITE_STATIC);
+      sqlite3_bind_text (stmt, 2, rows[i].vendor, -1, SQLITE_STATIC);
+      sqlite3_bind_text (stmt, 3, rows[i].model, -1, SQLITE_STATIC);
+      if (sqlite3_step (stmt) != SQLITE_DONE)
+        {
+          if (sqlite3_extended_errcode (self->db) == SQLITE_CONSTRAINT_PRIMARYKEY)
+            g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_DUPLICATE,
+                         "serial %s appears twice in the intake", serials[i]);
+          else
+            pp_store_set_sql_error (self, error, serials[i]);
+          goto fail;
+        }
+    }
+  g_clear_pointer (&stmt, sqlite3_finalize);
+  return pp_store_exec (self, "COMMIT", error);
+
+fail:
+  pp_store_rollback (self);
+  return FALSE;
+}
+
+/* After the move into the register failed on a duplicate: which serial. */
+static char *
+find_registered_duplicate (PpStore *self)
+{
+  g_autoptr(sqlite3_stmt) stmt =
+    pp_store_prepare (self, "SELECT s.serial FROM temp.intake_stage s "
+                            "JOIN main.terminals t ON t.serial = s.serial LIMIT 1", NULL);
+
+  if (stmt != NULL && sqlite3_step (stmt) == SQLITE_ROW)
+    return g_strdup ((const char *) sqlite3_column_text (stmt, 0));
+  return NULL;
+}
+
 gboolean
 pp_store_add_terminals_in_state (PpStore                *self,
                                  const PpTerminalIntake *rows,
@@ -590,9 +828,10 @@ pp_store_add_terminals_in_state (PpStore                *self,
 {
   g_autoptr(sqlite3_stmt) stmt = NULL;
   g_autoptr(JsonBuilder) detail = NULL;
+  g_autoptr(GPtrArray) serials = NULL;
   g_autofree char *subject = NULL;
   gint64 now = pp_store_now ();
-  guint shown = 0;
+  gboolean ok;
 
   g_return_val_if_fail (PP_IS_STORE (self), FALSE);
   g_return_val_if_fail (rows != NULL || n_rows == 0, FALSE);
@@ -608,14 +847,29 @@ pp_store_add_terminals_in_state (PpStore                *self,
   if (n_rows == 0)
     return TRUE;
 
-  if (!pp_store_begin (self, error))
-    return FALSE;
+  /* Everything that can be done before taking the write lock is: checking
+   * each row, the journal detail, staging the rows. The transaction itself
+   * is one INSERT ... SELECT and the journal entry (a million rows: about
+   * a third of the time a row-by-row insert held the lock). */
+  serials = g_ptr_array_new_full (n_rows, g_free);
+  for (guint i = 0; i < n_rows; i++)
+    {
+      char *serial;
 
-  stmt = pp_store_prepare (self,
-                           "INSERT INTO terminals (serial, vendor, model, state, created_at, updated_at) "
-                           "VALUES (?1, ?2, ?3, ?6, ?4, ?5)", error);
-  if (stmt == NULL)
-    goto fail;
+      if (rows[i].serial == NULL)
+        {
+          g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
+                       "row %u: serial is missing", i + 1);
+          return FALSE;
+        }
+      serial = normalize_serial (rows[i].serial, error);
+      if (serial == NULL)
+        return FALSE;
+      g_ptr_array_add (serials, serial);
+      if (!check_text_field (rows[i].vendor, "vendor", serial, error) ||
+          !check_text_field (rows[i].model, "model", serial, error))
+        return FALSE;
+    }
 
   detail = json_builder_new ();
   json_builder_begin_object (detail);
@@ -626,60 +880,53 @@ pp_store_add_terminals_in_state (PpStore                *self,
   /* The journal names the serials; a big import lists the first ones. */
   json_builder_set_member_name (detail, "serials");
   json_builder_begin_array (detail);
-
-  for (guint i = 0; i < n_rows; i++)
-    {
-      g_autofree char *serial = NULL;
-      int rc;
-
-      if (rows[i].serial == NULL)
-        {
-          g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
-                       "row %u: serial is missing", i + 1);
-          goto fail;
-        }
-      serial = normalize_serial (rows[i].serial, error);
-      if (serial == NULL)
-        goto fail;
-      if (!check_text_field (rows[i].vendor, "vendor", serial, error) ||
-          !check_text_field (rows[i].model, "model", serial, error))
-        goto fail;
-
-      sqlite3_reset (stmt);
-      sqlite3_bind_text (stmt, 1, serial, -1, SQLITE_TRANSIENT);
-      sqlite3_bind_text (stmt, 2, rows[i].vendor, -1, SQLITE_TRANSIENT);
-      sqlite3_bind_text (stmt, 3, rows[i].model, -1, SQLITE_TRANSIENT);
-      sqlite3_bind_int64 (stmt, 4, now);
-      sqlite3_bind_int64 (stmt, 5, now);
-      sqlite3_bind_text (stmt, 6, pp_terminal_state_to_string (initial_state), -1, SQLITE_STATIC);
-      rc = sqlite3_step (stmt);
-      if (rc != SQLITE_DONE)
-        {
-          if (sqlite3_extended_errcode (self->db) == SQLITE_CONSTRAINT_PRIMARYKEY)
-            g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_DUPLICATE,
-                         "serial %s is already registered", serial);
-          else
-            pp_store_set_sql_error (self, error, serial);
-          goto fail;
-        }
-      if (shown++ < 100)
-        json_builder_add_string_value (detail, serial);
-      if (n_rows == 1)
-        subject = g_steal_pointer (&serial);
-    }
+  for (guint i = 0; i < n_rows && i < 100; i++)
+    json_builder_add_string_value (detail, g_ptr_array_index (serials, i));
   json_builder_end_array (detail);
   json_builder_end_object (detail);
+  subject = n_rows == 1 ? g_strdup (g_ptr_array_index (serials, 0))
+                        : g_strdup_printf ("%u terminals", n_rows);
 
-  if (subject == NULL)
-    subject = g_strdup_printf ("%u terminals", n_rows);
+  if (!stage_intake (self, rows, (char **) serials->pdata, n_rows, error))
+    return FALSE;
+
+  if (!pp_store_begin (self, error))
+    goto fail;
+  stmt = pp_store_prepare (self,
+                           "INSERT INTO main.terminals (serial, vendor, model, state, created_at, updated_at) "
+                           "SELECT serial, vendor, model, ?1, ?2, ?2 FROM temp.intake_stage "
+                           "ORDER BY serial", error);
+  if (stmt == NULL)
+    goto fail;
+  sqlite3_bind_text (stmt, 1, pp_terminal_state_to_string (initial_state), -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 2, now);
+  if (sqlite3_step (stmt) != SQLITE_DONE)
+    {
+      if (sqlite3_extended_errcode (self->db) == SQLITE_CONSTRAINT_PRIMARYKEY)
+        {
+          /* Another process registered one of them since it was checked. */
+          g_autofree char *serial = find_registered_duplicate (self);
+
+          g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_DUPLICATE,
+                       "serial %s is already registered", serial != NULL ? serial : "?");
+        }
+      else
+        pp_store_set_sql_error (self, error, "cannot add the terminals");
+      goto fail;
+    }
+  g_clear_pointer (&stmt, sqlite3_finalize);
+
   if (!pp_store_audit_append (self, actor, "terminal.intake", subject,
                               json_builder_get_root (detail), error))
     goto fail;
 
-  return pp_store_commit (self, error);
+  ok = pp_store_commit (self, error);
+  pp_store_exec (self, "DELETE FROM temp.intake_stage", NULL);
+  return ok;
 
 fail:
   pp_store_rollback (self);
+  pp_store_exec (self, "DELETE FROM temp.intake_stage", NULL);
   return FALSE;
 }
 
@@ -709,6 +956,53 @@ pp_store_has_terminal (PpStore     *self,
       return FALSE;
     }
   *out_exists = rc == SQLITE_ROW;
+  return TRUE;
+}
+
+gboolean
+pp_store_find_terminals (PpStore            *self,
+                         const char * const *serials,
+                         guint               n_serials,
+                         gboolean           *out_exists,
+                         GError            **error)
+{
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  gboolean in_transaction;
+
+  g_return_val_if_fail (PP_IS_STORE (self), FALSE);
+  g_return_val_if_fail (serials != NULL || n_serials == 0, FALSE);
+  g_return_val_if_fail (out_exists != NULL || n_serials == 0, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  stmt = pp_store_prepare (self, "SELECT 1 FROM terminals WHERE serial = ?", error);
+  if (stmt == NULL)
+    return FALSE;
+
+  /* One read transaction (one snapshot, no write lock) and one prepared
+   * statement for all of them, not one of each per serial. */
+  in_transaction = sqlite3_get_autocommit (self->db) == 0;
+  if (!in_transaction && !pp_store_exec (self, "BEGIN DEFERRED", error))
+    return FALSE;
+  for (guint i = 0; i < n_serials; i++)
+    {
+      g_autofree char *upper = g_ascii_strup (serials[i], -1);
+      int rc;
+
+      sqlite3_reset (stmt);
+      sqlite3_bind_text (stmt, 1, upper, -1, SQLITE_TRANSIENT);
+      rc = sqlite3_step (stmt);
+      if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        {
+          pp_store_set_sql_error (self, error, "cannot look up terminals");
+          if (!in_transaction)
+            pp_store_rollback (self);
+          return FALSE;
+        }
+      out_exists[i] = rc == SQLITE_ROW;
+    }
+  g_clear_pointer (&stmt, sqlite3_finalize);
+  if (!in_transaction)
+    pp_store_rollback (self);
   return TRUE;
 }
 

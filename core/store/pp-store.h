@@ -44,6 +44,12 @@ G_DECLARE_FINAL_TYPE (PpStore, pp_store, PP, STORE, GObject)
  * applies migrations. One PpStore per thread; two threads = two PpStore on the same file. */
 PpStore    *pp_store_open               (const char  *path,
                                          GError     **error);
+/* Same, for a store that must exist already: a missing or empty file, or
+ * an SQLite database that is not a posprov store, is PP_STORE_ERROR_OPEN.
+ * Both refuse what is not a regular file (a FIFO, /dev/null) and a file
+ * that is not a posprov store, naming what it is. */
+PpStore    *pp_store_open_existing      (const char  *path,
+                                         GError     **error);
 /* Opens an existing store for reading only, for someone with read access to the file
  * alone (an auditor running `audit verify` on a copy, a store on read-only media).
  * Nothing is written, not even the WAL switch or a migration: a store older or newer than
@@ -84,6 +90,13 @@ gboolean    pp_store_has_terminal  (PpStore                *self,
                                     const char             *serial,
                                     gboolean               *out_exists,
                                     GError                **error);
+/* out_exists[i] = whether serials[i] (any case) is in the register, for
+ * all @n_serials in one snapshot; for checking a whole intake file. */
+gboolean    pp_store_find_terminals (PpStore            *self,
+                                     const char * const *serials,
+                                     guint               n_serials,
+                                     gboolean           *out_exists,
+                                     GError            **error);
 PpTerminal *pp_store_get_terminal  (PpStore                *self,
                                     const char             *serial,
                                     GError                **error); /* NOT_FOUND */
