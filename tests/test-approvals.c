@@ -86,11 +86,11 @@ test_self_approval_refused (Fixture       *f,
   g_autoptr(GPtrArray) approvals = NULL;
 
   /* A reviewer who opened the order may not approve it. */
-  g_assert_null (pp_store_create_install_order (f->store, "T-0001", f->merchant_id, "1.0", "bob", &error));
+  g_assert_null (pp_store_create_install_order (f->store, "T-0001", f->merchant_id, "1.0", PP_TMK_AES_128, "bob", &error));
   g_assert_error (error, PP_STORE_ERROR, PP_STORE_ERROR_PERMISSION);
   g_clear_error (&error);
 
-  o = pp_store_create_install_order (f->store, "T-0001", f->merchant_id, "1.0", "carol", &error);
+  o = pp_store_create_install_order (f->store, "T-0001", f->merchant_id, "1.0", PP_TMK_AES_128, "carol", &error);
   g_assert_no_error (error);
   g_assert_false (pp_store_decide_order (f->store, o->id, "carol", TRUE, NULL, &error));
   g_assert_error (error, PP_STORE_ERROR, PP_STORE_ERROR_PERMISSION);
@@ -107,7 +107,7 @@ test_self_approval_refused (Fixture       *f,
   g_assert_cmpint (sql_count (f, "SELECT count(*) FROM approvals"), ==, 0);
 
   /* The field manager cannot approve her own either. */
-  o2 = pp_store_create_install_order (f->store, "T-0002", f->merchant_id, "1.0", "alice", &error);
+  o2 = pp_store_create_install_order (f->store, "T-0002", f->merchant_id, "1.0", PP_TMK_AES_128, "alice", &error);
   g_assert_no_error (error);
   g_assert_false (pp_store_decide_order (f->store, o2->id, "alice", TRUE, NULL, &error));
   g_assert_error (error, PP_STORE_ERROR, PP_STORE_ERROR_PERMISSION);
@@ -120,7 +120,7 @@ test_wrong_role_refused (Fixture       *f,
   g_autoptr(GError) error = NULL;
   g_autoptr(PpWorkOrder) o = NULL;
 
-  o = pp_store_create_install_order (f->store, "T-0001", f->merchant_id, "1.0", "alice", &error);
+  o = pp_store_create_install_order (f->store, "T-0001", f->merchant_id, "1.0", PP_TMK_AES_128, "alice", &error);
   g_assert_no_error (error);
 
   /* Administrator is not reviewer. */
@@ -149,9 +149,11 @@ test_install_happy_path (Fixture       *f,
   g_autoptr(GPtrArray) approvals = NULL;
   g_autoptr(PpTerminal) t = NULL;
   PpApproval *a;
+  g_autofree char *kcv = NULL;
+  g_autofree char *lower_kcv = NULL;
   gint64 before = g_get_real_time () / G_USEC_PER_SEC;
 
-  o = pp_store_create_install_order (f->store, "t-0001", f->merchant_id, "2.4.1", "alice", &error);
+  o = pp_store_create_install_order (f->store, "t-0001", f->merchant_id, "2.4.1", PP_TMK_AES_128, "alice", &error);
   g_assert_no_error (error);
   g_assert_cmpint (o->kind, ==, PP_WORK_ORDER_KIND_INSTALL);
   g_assert_cmpint (o->state, ==, PP_WORK_ORDER_STATE_OPEN);
@@ -168,7 +170,7 @@ test_install_happy_path (Fixture       *f,
   g_clear_object (&t);
 
   /* Keying before approval is refused. */
-  g_assert_false (pp_store_order_keyed (f->store, o->id, "5C9405", "5C9405", "alice", &error));
+  g_assert_false (pp_store_order_keyed (f->store, o->id, "5C9405", "alice", &error));
   g_assert_error (error, PP_STORE_ERROR, PP_STORE_ERROR_ILLEGAL_TRANSITION);
   g_clear_error (&error);
 
@@ -190,6 +192,16 @@ test_install_happy_path (Fixture       *f,
   g_assert_cmpstr (a->serial, ==, "T-0001");
   g_assert_cmpstr (a->mid, ==, f->mid);
   g_assert_cmpstr (a->tid, ==, o->tid);
+  g_assert_cmpint (a->merchant_id, ==, f->merchant_id);
+  g_assert_cmpstr (a->program_version, ==, "2.4.1");
+  g_assert_cmpstr (a->key_type, ==, "aes-128");
+  {
+    g_autofree char *fp = pp_store_fixture_fingerprint ("T-0001");
+    g_autofree char *upper = g_ascii_strup (fp, -1);
+    g_assert_cmpstr (a->cert_fingerprint, ==, upper);
+  }
+  g_assert_cmpuint (strlen (a->digest), ==, 64);
+  g_assert_cmpint (a->voided_at, ==, 0);
   g_assert_cmpint (sql_count (f, "SELECT count(*) FROM approvals WHERE approver = 'bob' AND "
                                  "requester = 'alice' AND decision = 'approved'"), ==, 1);
 
@@ -198,8 +210,23 @@ test_install_happy_path (Fixture       *f,
   g_assert_error (error, PP_STORE_ERROR, PP_STORE_ERROR_ILLEGAL_TRANSITION);
   g_clear_error (&error);
 
+  /* No key released yet: nothing to compare with. */
+  g_assert_false (pp_store_order_keyed (f->store, o->id, "5C9405", "alice", &error));
+  g_assert_error (error, PP_STORE_ERROR, PP_STORE_ERROR_ILLEGAL_TRANSITION);
+  g_assert_nonnull (strstr (error->message, "no key has been released"));
+  g_clear_error (&error);
+  kcv = pp_store_fixture_release (f, o->id, "alice");
+  lower_kcv = g_ascii_strdown (kcv, -1);
+  /* The released key is recorded with the key store's KCV. */
+  {
+    g_autoptr(PpWorkOrder) released = pp_store_get_order (f->store, o->id, &error);
+    g_assert_cmpstr (released->expected_kcv, ==, kcv);
+    g_assert_cmpstr (released->key_label, ==, "tmk-0");
+    g_assert_cmpint (released->state, ==, PP_WORK_ORDER_STATE_APPROVED);
+  }
+
   /* A wrong KCV does not key the terminal. */
-  g_assert_false (pp_store_order_keyed (f->store, o->id, "5C9405", "5C9406", "alice", &error));
+  g_assert_false (pp_store_order_keyed (f->store, o->id, "5C9406", "alice", &error));
   g_assert_error (error, PP_STORE_ERROR, PP_STORE_ERROR_KCV_MISMATCH);
   g_clear_error (&error);
   t = terminal (f, "T-0001");
@@ -208,7 +235,7 @@ test_install_happy_path (Fixture       *f,
   g_clear_object (&t);
   g_assert_cmpint (order_state (f, o->id), ==, PP_WORK_ORDER_STATE_APPROVED);
   g_assert_cmpint (sql_count (f, "SELECT count(*) FROM audit WHERE action = 'order.kcv_mismatch'"), ==, 1);
-  g_assert_false (pp_store_order_keyed (f->store, o->id, "5C9405", "zz", "alice", &error));
+  g_assert_false (pp_store_order_keyed (f->store, o->id, "zz", "alice", &error));
   g_assert_error (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID);
   g_clear_error (&error);
 
@@ -222,7 +249,7 @@ test_install_happy_path (Fixture       *f,
   }
   g_clear_error (&error);
 
-  g_assert_true (pp_store_order_keyed (f->store, o->id, "5c9405", "5C9405", "alice", &error));
+  g_assert_true (pp_store_order_keyed (f->store, o->id, lower_kcv, "alice", &error));
   g_assert_no_error (error);
   /* The journal's key-loading entry says which device, which key, who and approved by whom. */
   {
@@ -236,13 +263,13 @@ test_install_happy_path (Fixture       *f,
     g_assert_true (json_parser_load_from_data (parser, last->detail, -1, &error));
     d = json_node_get_object (json_parser_get_root (parser));
     g_assert_cmpstr (json_object_get_string_member (d, "serial"), ==, "T-0001");
-    g_assert_cmpstr (json_object_get_string_member (d, "kcv"), ==, "5C9405");
+    g_assert_cmpstr (json_object_get_string_member (d, "kcv"), ==, kcv);
     g_assert_cmpstr (json_object_get_string_member (d, "approved_by"), ==, "bob");
     g_assert_cmpstr (json_object_get_string_member (d, "tid"), ==, o->tid);
   }
   t = terminal (f, "T-0001");
   g_assert_cmpint (pp_terminal_get_state (t), ==, PP_TERMINAL_STATE_KEYED);
-  g_assert_cmpstr (pp_terminal_get_kcv (t), ==, "5C9405");
+  g_assert_cmpstr (pp_terminal_get_kcv (t), ==, kcv);
   g_clear_object (&t);
 
   /* Cancelling a keyed order is not allowed. */
@@ -257,13 +284,13 @@ test_install_happy_path (Fixture       *f,
 
   after = pp_store_get_order (f->store, o->id, &error);
   g_assert_cmpint (after->state, ==, PP_WORK_ORDER_STATE_CLOSED);
-  g_assert_cmpstr (after->kcv, ==, "5C9405");
+  g_assert_cmpstr (after->kcv, ==, kcv);
   t = terminal (f, "T-0001");
   g_assert_cmpint (pp_terminal_get_state (t), ==, PP_TERMINAL_STATE_INSTALLED);
   g_assert_cmpstr (pp_terminal_get_program_version (t), ==, "2.4.1");
   g_assert_cmpstr (pp_terminal_get_mid (t), ==, f->mid);
   g_assert_cmpstr (pp_terminal_get_tid (t), ==, o->tid);
-  g_assert_cmpstr (pp_terminal_get_kcv (t), ==, "5C9405");
+  g_assert_cmpstr (pp_terminal_get_kcv (t), ==, kcv);
   g_clear_object (&t);
 
   /* Closed is final. */
@@ -311,11 +338,11 @@ test_reject_and_cancel (Fixture       *f,
   g_autoptr(PpTerminal) t = NULL;
   g_autoptr(GPtrArray) approvals = NULL;
 
-  o = pp_store_create_install_order (f->store, "T-0002", f->merchant_id, "1.0", "alice", &error);
+  o = pp_store_create_install_order (f->store, "T-0002", f->merchant_id, "1.0", PP_TMK_AES_128, "alice", &error);
   g_assert_no_error (error);
 
   /* A reserved terminal cannot be reserved twice. */
-  busy = pp_store_create_install_order (f->store, "T-0002", f->merchant_id, "1.0", "alice", &error);
+  busy = pp_store_create_install_order (f->store, "T-0002", f->merchant_id, "1.0", PP_TMK_AES_128, "alice", &error);
   g_assert_null (busy);
   g_assert_error (error, PP_STORE_ERROR, PP_STORE_ERROR_ILLEGAL_TRANSITION);
   g_assert_cmpstr (error->message, ==, "terminal T-0002 is pending_install; cannot go pending_install -> pending_install");
@@ -335,7 +362,7 @@ test_reject_and_cancel (Fixture       *f,
   g_clear_object (&t);
 
   /* Cancel after approval releases the terminal too; cancelled is final. */
-  o2 = pp_store_create_install_order (f->store, "T-0002", f->merchant_id, "1.0", "alice", &error);
+  o2 = pp_store_create_install_order (f->store, "T-0002", f->merchant_id, "1.0", PP_TMK_AES_128, "alice", &error);
   g_assert_no_error (error);
   g_assert_cmpstr (o2->tid, !=, o->tid);
   g_assert_true (pp_store_decide_order (f->store, o2->id, "rita", TRUE, NULL, &error));
@@ -351,13 +378,13 @@ test_reject_and_cancel (Fixture       *f,
   g_clear_error (&error);
 
   /* Unknown merchant and order. */
-  g_assert_null (pp_store_create_install_order (f->store, "T-0003", 4242, "1.0", "alice", &error));
+  g_assert_null (pp_store_create_install_order (f->store, "T-0003", 4242, "1.0", PP_TMK_AES_128, "alice", &error));
   g_assert_error (error, PP_STORE_ERROR, PP_STORE_ERROR_NOT_FOUND);
   g_clear_error (&error);
   g_assert_false (pp_store_decide_order (f->store, 4242, "bob", TRUE, NULL, &error));
   g_assert_error (error, PP_STORE_ERROR, PP_STORE_ERROR_NOT_FOUND);
   g_clear_error (&error);
-  g_assert_null (pp_store_create_install_order (f->store, "T-0003", f->merchant_id, "", "alice", &error));
+  g_assert_null (pp_store_create_install_order (f->store, "T-0003", f->merchant_id, "", PP_TMK_AES_128, "alice", &error));
   g_assert_error (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID);
   g_clear_error (&error);
   /* Nothing was reserved by the failed attempts. */
