@@ -62,6 +62,12 @@ pp_store_fixture_set_up (PpStoreFixture         *f,
   g_assert_no_error (error);
   f->merchant_id = m->id;
   f->mid = g_strdup (m->mid);
+  {
+    g_autofree char *keys = g_build_filename (f->dir, "keys", NULL);
+
+    f->key_store = pp_key_store_soft_new (keys, "fixture key store passphrase", &error);
+    g_assert_no_error (error);
+  }
 }
 
 char *
@@ -73,13 +79,6 @@ pp_store_fixture_release (PpStoreFixture *f,
   g_autofree char *label = g_strdup_printf ("tmk-%u", f->n_keys++);
   g_autofree char *kcv = NULL;
 
-  if (f->key_store == NULL)
-    {
-      g_autofree char *keys = g_build_filename (f->dir, "keys", NULL);
-
-      f->key_store = pp_key_store_soft_new (keys, "fixture key store passphrase", &error);
-      g_assert_no_error (error);
-    }
   kcv = pp_key_store_generate_tmk (f->key_store, label, PP_TMK_AES_128, NULL, &error);
   g_assert_no_error (error);
   g_assert_true (pp_store_order_key_released (f->store, order_id, f->key_store, label, actor, &error));

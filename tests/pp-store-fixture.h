@@ -17,7 +17,7 @@ typedef struct {
   PpStore *store;
   gint64 merchant_id;
   char *mid;
-  PpKeyStore *key_store;   /* made on the first release */
+  PpKeyStore *key_store;   /* a soft key store in the fixture's folder */
   guint n_keys;
 } PpStoreFixture;
 
