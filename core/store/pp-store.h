@@ -384,8 +384,9 @@ GPtrArray   *pp_store_list_approvals         (PpStore     *self,
  * The demo obeys the rules of real data: every terminal that is pending_install, keyed,
  * installed or recycled got there through install (and recycle) work orders run by
  * alice and approved by bob, in the same steps as the verbs above (the key release
- * records a made-up KCV: a demo has no key store). Idempotent: does nothing if already
- * seeded. */
+ * records a made-up KCV: a demo has no key store). Only the first 2000 terminals take the
+ * whole spread (each bound one costs a chain of order steps); beyond them the demo is
+ * stock. Idempotent: does nothing if already seeded. */
 gboolean    pp_store_seed_demo (PpStore *self,
                                 guint    n_terminals,
                                 GError **error);
