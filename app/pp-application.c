@@ -24,6 +24,7 @@ struct _PpApplication
   AdwApplication  parent_instance;
 
   char           *db_path;  /* from --db, nullable */
+  guint           n_seeding; /* demo seeds still running on a worker */
 };
 
 G_DEFINE_FINAL_TYPE (PpApplication, pp_application, ADW_TYPE_APPLICATION)
@@ -59,7 +60,9 @@ on_demo_seeded (GObject      *source,
 {
   g_autoptr(PpWindow) window = user_data;
   g_autoptr(GError) error = NULL;
+  PpApplication *self = PP_APPLICATION (g_application_get_default ());
 
+  self->n_seeding--;
   if (!pp_store_seed_demo_finish (PP_STORE (source), result, &error))
     {
       pp_window_show_store_error (window, error);
@@ -101,7 +104,22 @@ pp_application_activate (GApplication *app)
    * terminals into an existing (possibly real, possibly empty) register.
    * The seed runs on a worker so the window draws meanwhile. */
   if (first_start)
-    pp_store_seed_demo_async (store, DEMO_TERMINALS, NULL, on_demo_seeded, g_object_ref (window));
+    {
+      self->n_seeding++;
+      pp_store_seed_demo_async (store, DEMO_TERMINALS, NULL, on_demo_seeded, g_object_ref (window));
+    }
+}
+
+/* A seed still running when the window is closed finishes first: its worker
+ * uses OpenSSL and SQLite, which the process tears down on exit. */
+static void
+pp_application_shutdown (GApplication *app)
+{
+  PpApplication *self = PP_APPLICATION (app);
+
+  while (self->n_seeding > 0)
+    g_main_context_iteration (NULL, TRUE);
+  G_APPLICATION_CLASS (pp_application_parent_class)->shutdown (app);
 }
 
 static void
@@ -203,6 +221,7 @@ pp_application_class_init (PpApplicationClass *klass)
   object_class->finalize = pp_application_finalize;
   app_class->activate = pp_application_activate;
   app_class->startup = pp_application_startup;
+  app_class->shutdown = pp_application_shutdown;
   app_class->handle_local_options = pp_application_handle_local_options;
 }
 

@@ -56,10 +56,15 @@ build_base (void)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(PpStore) store = NULL;
+  g_autoptr(PpUser) u0 = NULL;
   g_autoptr(PpUser) u1 = NULL;
   g_autoptr(PpUser) u2 = NULL;
   g_autoptr(PpMerchant) m = NULL;
   g_autoptr(PpWorkOrder) o = NULL;
+  g_autoptr(PpKeyStore) keys = NULL;
+  g_autofree char *keys_dir = NULL;
+  g_autofree char *kcv = NULL;
+  const char *fp = "3F1E0C9B8A7D6E5F4A3B2C1D0E9F8A7B6C5D4E3F2A1B0C9D8E7F6A5B4C3D2E1F";
   const PpMerchantFields fields = {
     "Lucky Noodle House", "91310000MA1FL7XW2B", "88 Nanjing Road", "5812", "Li Wei", "13800138000",
   };
@@ -69,6 +74,8 @@ build_base (void)
   store = pp_store_open (base_path, &error);
   g_assert_no_error (error);
 
+  u0 = pp_store_add_user_with_cost (store, "carol", NULL, PP_USER_ROLE_ADMINISTRATOR, "demo0", 8,
+                                    "setup", &error);
   u1 = pp_store_add_user_with_cost (store, "alice", NULL, PP_USER_ROLE_FIELD_MANAGER, "demo1", 8,
                                     "carol", &error);
   u2 = pp_store_add_user_with_cost (store, "bob", NULL, PP_USER_ROLE_REVIEWER, "demo2", 8, "carol",
@@ -83,15 +90,22 @@ build_base (void)
       g_assert_true (pp_store_transition_terminal (store, serial, PP_TERMINAL_STATE_QUARANTINED,
                                                    "alice", "tamper \"test\"\nline two", &error));
       g_assert_true (pp_store_transition_terminal (store, serial, PP_TERMINAL_STATE_IN_STOCK,
-                                                   "bob", NULL, &error));
+                                                   "carol", NULL, &error));
       g_assert_no_error (error);
     }
   m = pp_store_add_merchant (store, &fields, "alice", &error);
   g_assert_no_error (error);
-  o = pp_store_create_install_order (store, "AUD-0001", m->id, "1.0", "alice", &error);
+  g_assert_true (pp_store_set_terminal_certificate (store, "AUD-0001", fp, "alice", &error));
+  o = pp_store_create_install_order (store, "AUD-0001", m->id, "1.0", PP_TMK_AES_128, "alice", &error);
   g_assert_no_error (error);
   g_assert_true (pp_store_decide_order (store, o->id, "bob", TRUE, "ok", &error));
-  g_assert_true (pp_store_order_keyed (store, o->id, "ABCDEF", "abcdef", "alice", &error));
+  keys_dir = g_build_filename (tmp_dir, "keys", NULL);
+  keys = pp_key_store_soft_new (keys_dir, "audit test key store", &error);
+  g_assert_no_error (error);
+  kcv = pp_key_store_generate_tmk (keys, "tmk", PP_TMK_AES_128, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (pp_store_order_key_released (store, o->id, keys, "tmk", "alice", &error));
+  g_assert_true (pp_store_order_keyed (store, o->id, kcv, "alice", &error));
   g_assert_true (pp_store_order_program_installed (store, o->id, "alice", &error));
   g_assert_true (pp_store_close_order (store, o->id, "alice", &error));
   g_assert_no_error (error);
@@ -173,8 +187,9 @@ test_audit_list (void)
 
   g_assert_no_error (error);
   g_assert_cmpuint (first->len, ==, 5);
-  e = g_ptr_array_index (first, 0);
-  g_assert_cmpint (e->seq, ==, 1);
+  /* Entry 1 is carol, the first account; carol adds alice. */
+  e = g_ptr_array_index (first, 1);
+  g_assert_cmpint (e->seq, ==, 2);
   g_assert_cmpstr (e->action, ==, "user.add");
   g_assert_cmpstr (e->actor, ==, "carol");
   g_assert_cmpstr (e->subject, ==, "alice");

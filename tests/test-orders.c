@@ -134,18 +134,19 @@ test_install_actors (Fixture       *f,
   g_autoptr(PpTerminal) t = NULL;
   g_autofree char *before = NULL;
   g_autofree char *what = NULL;
+  g_autofree char *kcv = NULL;
   gint64 n;
 
   /* create */
   before = snapshot (f);
   n = audit_count (f);
-  none = pp_store_create_install_order (f->store, "ORD-0001", f->merchant_id, "1.0", "mallory", &error);
+  none = pp_store_create_install_order (f->store, "ORD-0001", f->merchant_id, "1.0", PP_TMK_AES_128, "mallory", &error);
   check_refused (f, none != NULL, &error, before, n, "mallory", NULL,
                  "open an install order for terminal ORD-0001");
-  none = pp_store_create_install_order (f->store, "ORD-0001", f->merchant_id, "1.0", "bob", &error);
+  none = pp_store_create_install_order (f->store, "ORD-0001", f->merchant_id, "1.0", PP_TMK_AES_128, "bob", &error);
   check_refused (f, none != NULL, &error, before, n, "bob", "reviewer",
                  "open an install order for terminal ORD-0001");
-  o = pp_store_create_install_order (f->store, "ORD-0001", f->merchant_id, "1.0", "Alice", &error);
+  o = pp_store_create_install_order (f->store, "ORD-0001", f->merchant_id, "1.0", PP_TMK_AES_128, "Alice", &error);
   g_assert_no_error (error);
   g_assert_cmpstr (o->requester, ==, "alice");
   g_assert_cmpint (audit_count (f), ==, n + 1);
@@ -168,6 +169,24 @@ test_install_actors (Fixture       *f,
   g_assert_true (pp_store_decide_order (f->store, o->id, "bob", TRUE, "documents checked", &error));
   g_assert_no_error (error);
 
+  /* key release: runners only; the key store is asked only once the actor
+   * passed, which the refused calls never reach. */
+  g_clear_pointer (&what, g_free);
+  what = g_strdup_printf ("release the key of install work order %" G_GINT64_FORMAT, o->id);
+  kcv = pp_store_fixture_release (f, o->id, "alice");
+  {
+    g_autoptr(PpKeyStore) keys = g_object_ref (f->key_store);
+
+    /* Refused: nothing more changes than the release above did. */
+    g_clear_pointer (&before, g_free);
+    before = snapshot (f);
+    n = audit_count (f);
+    check_refused (f, pp_store_order_key_released (f->store, o->id, keys, "tmk-0", "mallory", &error),
+                   &error, before, n, "mallory", NULL, what);
+    check_refused (f, pp_store_order_key_released (f->store, o->id, keys, "tmk-0", "rita", &error),
+                   &error, before, n, "rita", "reviewer", what);
+  }
+
   /* keyed: a refused actor is refused before the KCV comparison, so even a
    * mismatch journals nothing under a name that is not a user. */
   g_clear_pointer (&before, g_free);
@@ -175,16 +194,16 @@ test_install_actors (Fixture       *f,
   n = audit_count (f);
   g_clear_pointer (&what, g_free);
   what = g_strdup_printf ("record keying of install work order %" G_GINT64_FORMAT, o->id);
-  check_refused (f, pp_store_order_keyed (f->store, o->id, "5C9405", "5C9405", "mallory", &error), &error,
+  check_refused (f, pp_store_order_keyed (f->store, o->id, kcv, "mallory", &error), &error,
                  before, n, "mallory", NULL, what);
-  check_refused (f, pp_store_order_keyed (f->store, o->id, "5C9405", "0000FF", "mallory", &error), &error,
+  check_refused (f, pp_store_order_keyed (f->store, o->id, "0000FF", "mallory", &error), &error,
                  before, n, "mallory", NULL, what);
-  check_refused (f, pp_store_order_keyed (f->store, o->id, "5C9405", "5C9405", "bob", &error), &error,
+  check_refused (f, pp_store_order_keyed (f->store, o->id, kcv, "bob", &error), &error,
                  before, n, "bob", "reviewer", what);
-  check_refused (f, pp_store_order_keyed (f->store, o->id, "5C9405", "5C9405", "rita", &error), &error,
+  check_refused (f, pp_store_order_keyed (f->store, o->id, kcv, "rita", &error), &error,
                  before, n, "rita", "reviewer", what);
   /* A mismatch by a real field manager is journalled under her name. */
-  g_assert_false (pp_store_order_keyed (f->store, o->id, "5C9405", "0000FF", "ALICE", &error));
+  g_assert_false (pp_store_order_keyed (f->store, o->id, "0000FF", "ALICE", &error));
   g_assert_error (error, PP_STORE_ERROR, PP_STORE_ERROR_KCV_MISMATCH);
   g_clear_error (&error);
   {
@@ -192,7 +211,7 @@ test_install_actors (Fixture       *f,
     g_assert_cmpstr (e->action, ==, "order.kcv_mismatch");
     g_assert_cmpstr (e->actor, ==, "alice");
   }
-  g_assert_true (pp_store_order_keyed (f->store, o->id, "5C9405", "5C9405", "carol", &error));
+  g_assert_true (pp_store_order_keyed (f->store, o->id, kcv, "carol", &error));
   g_assert_no_error (error);
   {
     g_autoptr(PpAuditEntry) e = last_entry (f);
@@ -253,7 +272,7 @@ test_cancel_actors (Fixture       *f,
   g_autofree char *what = NULL;
   gint64 n;
 
-  o = pp_store_create_install_order (f->store, "ORD-0002", f->merchant_id, "1.0", "alice", &error);
+  o = pp_store_create_install_order (f->store, "ORD-0002", f->merchant_id, "1.0", PP_TMK_AES_128, "alice", &error);
   g_assert_no_error (error);
   before = snapshot (f);
   n = audit_count (f);
@@ -284,12 +303,15 @@ install (Fixture    *f,
          const char *serial)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(PpWorkOrder) o = pp_store_create_install_order (f->store, serial, f->merchant_id, "1.0",
+  g_autoptr(PpWorkOrder) o = pp_store_create_install_order (f->store, serial, f->merchant_id, "1.0", PP_TMK_AES_128,
                                                             "alice", &error);
+
+  g_autofree char *kcv = NULL;
 
   g_assert_no_error (error);
   g_assert_true (pp_store_decide_order (f->store, o->id, "bob", TRUE, NULL, &error));
-  g_assert_true (pp_store_order_keyed (f->store, o->id, "ABCDEF", "ABCDEF", "alice", &error));
+  kcv = pp_store_fixture_release (f, o->id, "alice");
+  g_assert_true (pp_store_order_keyed (f->store, o->id, kcv, "alice", &error));
   g_assert_true (pp_store_order_program_installed (f->store, o->id, "alice", &error));
   g_assert_true (pp_store_close_order (f->store, o->id, "alice", &error));
   g_assert_no_error (error);

@@ -8,6 +8,8 @@
  */
 #include "config.h"
 
+#include <sqlite3.h>
+
 #include <string.h>
 
 #include "pp-password.h"
@@ -144,7 +146,11 @@ test_password_store_login (void)
   g_autoptr(PpUser) added = NULL;
   g_autoptr(PpUser) user = NULL;
   g_autoptr(PpUser) dup = NULL;
+  g_autoptr(PpUser) carol = NULL;
 
+  g_assert_no_error (error);
+  carol = pp_store_add_user_with_cost (store, "carol", NULL, PP_USER_ROLE_ADMINISTRATOR, "admin-pass", 10,
+                                       "setup", &error);
   g_assert_no_error (error);
   added = pp_store_add_user (store, "Dave", "Dave Wu", PP_USER_ROLE_FIELD_MANAGER, "s3cret!", "carol",
                              &error);
@@ -202,6 +208,211 @@ test_password_store_login (void)
   g_assert_no_error (error);
 }
 
+/* Over a second connection, as another reader of the file would see it. */
+static gint64
+sql_int (const char *path,
+         const char *sql)
+{
+  sqlite3 *db = NULL;
+  sqlite3_stmt *stmt = NULL;
+  gint64 n;
+
+  g_assert_cmpint (sqlite3_open (path, &db), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
+  n = sqlite3_column_int64 (stmt, 0);
+  sqlite3_finalize (stmt);
+  sqlite3_close (db);
+  return n;
+}
+
+static void
+assert_refused (gboolean     ok,
+                GError     **error,
+                const char  *expected)
+{
+  g_assert_false (ok);
+  g_assert_error (*error, PP_STORE_ERROR, PP_STORE_ERROR_PERMISSION);
+  g_assert_cmpstr ((*error)->message, ==, expected);
+  g_clear_error (error);
+}
+
+static PpAuditEntry *
+last_entry (PpStore *store)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) all = pp_store_list_audit (store, 0, 10000, &error);
+
+  g_assert_no_error (error);
+  return g_ptr_array_steal_index (all, all->len - 1);
+}
+
+/* Only an administrator creates users, assigns roles and resets others'
+ * passwords; a user changes their own with the old one; each act is
+ * journalled and a refusal changes nothing. */
+static void
+test_password_account_rules (void)
+{
+  g_autofree char *dir = pp_test_make_tmpdir ();
+  g_autofree char *path = g_build_filename (dir, "store.db", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpStore) store = pp_store_open (path, &error);
+  g_autoptr(PpUser) u = NULL;
+  gint64 n_audit;
+
+  /* The first account of a store is its administrator, and nothing else. */
+  u = pp_store_add_user_with_cost (store, "alice", NULL, PP_USER_ROLE_FIELD_MANAGER, "alice-pass", 10,
+                                   "setup", &error);
+  assert_refused (u != NULL, &error, "the first account of a station must be an administrator, not a field_manager");
+  g_assert_cmpint (sql_int (path, "SELECT count(*) FROM users"), ==, 0);
+  u = pp_store_add_user_with_cost (store, "carol", NULL, PP_USER_ROLE_ADMINISTRATOR, "carol-pass", 10,
+                                   "setup", &error);
+  g_assert_no_error (error);
+  g_clear_pointer (&u, pp_user_free);
+  u = pp_store_add_user_with_cost (store, "alice", NULL, PP_USER_ROLE_FIELD_MANAGER, "alice-pass", 10,
+                                   "carol", &error);
+  g_assert_no_error (error);
+  g_clear_pointer (&u, pp_user_free);
+  u = pp_store_add_user_with_cost (store, "bob", NULL, PP_USER_ROLE_REVIEWER, "bob-pass", 10, "CAROL", &error);
+  g_assert_no_error (error);
+  g_clear_pointer (&u, pp_user_free);
+  {
+    g_autoptr(PpAuditEntry) e = last_entry (store);
+    g_assert_cmpstr (e->action, ==, "user.add");
+    g_assert_cmpstr (e->actor, ==, "carol");
+    g_assert_cmpstr (e->subject, ==, "bob");
+  }
+
+  /* A field manager creating a reviewer (to approve her own orders) is
+   * refused, as is a name that is no user; nothing is stored or journalled. */
+  n_audit = sql_int (path, "SELECT count(*) FROM audit");
+  u = pp_store_add_user_with_cost (store, "rex", NULL, PP_USER_ROLE_REVIEWER, "rex-pass", 10, "alice", &error);
+  assert_refused (u != NULL, &error, "user “alice” (field_manager) may not add users; only a administrator may");
+  u = pp_store_add_user_with_cost (store, "rex", NULL, PP_USER_ROLE_REVIEWER, "rex-pass", 10, "bob", &error);
+  assert_refused (u != NULL, &error, "user “bob” (reviewer) may not add users; only a administrator may");
+  u = pp_store_add_user_with_cost (store, "rex", NULL, PP_USER_ROLE_REVIEWER, "rex-pass", 10, "mallory", &error);
+  assert_refused (u != NULL, &error, "“mallory” is not a user of this station and may not add users");
+  g_assert_cmpint (sql_int (path, "SELECT count(*) FROM users WHERE username = 'rex'"), ==, 0);
+
+  /* Resetting someone else's password: administrators only. */
+  assert_refused (pp_store_set_password (store, "bob", "mallory-knows", "mallory", &error), &error,
+                  "“mallory” is not a user of this station and may not reset the password of “bob”");
+  assert_refused (pp_store_set_password (store, "bob", "alice-knows", "alice", &error), &error,
+                  "user “alice” (field_manager) may not reset the password of “bob”; only a administrator may");
+  assert_refused (pp_store_set_password (store, "carol", "no-old-needed", "carol", &error), &error,
+                  "“carol” may not reset their own password; change it with the current one");
+  /* Roles: administrators only, not their own. */
+  assert_refused (pp_store_set_user_role (store, "alice", PP_USER_ROLE_REVIEWER, "alice", &error), &error,
+                  "user “alice” (field_manager) may not assign roles (“alice” to reviewer); only a administrator may");
+  assert_refused (pp_store_set_user_role (store, "carol", PP_USER_ROLE_REVIEWER, "carol", &error), &error,
+                  "“carol” may not change their own role; another administrator must");
+  g_assert_cmpint (sql_int (path, "SELECT count(*) FROM audit"), ==, n_audit);
+  u = pp_store_authenticate (store, "bob", "bob-pass", &error);
+  g_assert_no_error (error);
+  g_clear_pointer (&u, pp_user_free);
+
+  /* Own change with a wrong old password: refused, unchanged, journalled. */
+  assert_refused (pp_store_change_password (store, "bob", "not-bobs", "bob-new-pass", &error), &error,
+                  "the current password of “bob” is wrong; the password is unchanged");
+  {
+    g_autoptr(PpAuditEntry) e = last_entry (store);
+    g_assert_cmpstr (e->action, ==, "user.password_change_failed");
+    g_assert_cmpstr (e->actor, ==, "bob");
+  }
+  g_assert_null (pp_store_authenticate (store, "bob", "bob-new-pass", &error));
+  g_clear_error (&error);
+  g_assert_true (pp_store_change_password (store, "bob", "bob-pass", "bob-new-pass", &error));
+  g_assert_no_error (error);
+  {
+    g_autoptr(PpAuditEntry) e = last_entry (store);
+    g_assert_cmpstr (e->action, ==, "user.password_change");
+    g_assert_cmpstr (e->actor, ==, "bob");
+  }
+  u = pp_store_authenticate (store, "bob", "bob-new-pass", &error);
+  g_assert_no_error (error);
+  g_clear_pointer (&u, pp_user_free);
+
+  /* The administrator's acts, journalled under her name. */
+  g_assert_true (pp_store_set_password (store, "alice", "reset-by-carol", "carol", &error));
+  g_assert_no_error (error);
+  {
+    g_autoptr(PpAuditEntry) e = last_entry (store);
+    g_assert_cmpstr (e->action, ==, "user.password_reset");
+    g_assert_cmpstr (e->actor, ==, "carol");
+    g_assert_cmpstr (e->subject, ==, "alice");
+  }
+  g_assert_true (pp_store_set_user_role (store, "alice", PP_USER_ROLE_REVIEWER, "carol", &error));
+  g_assert_no_error (error);
+  {
+    g_autoptr(PpAuditEntry) e = last_entry (store);
+    g_assert_cmpstr (e->action, ==, "user.role");
+    g_assert_cmpstr (e->actor, ==, "carol");
+    g_assert_cmpstr (e->detail, ==, "{\"from\":\"field_manager\",\"to\":\"reviewer\"}");
+  }
+  u = pp_store_get_user (store, "alice", &error);
+  g_assert_cmpint (u->role, ==, PP_USER_ROLE_REVIEWER);
+  g_assert_true (pp_store_audit_verify (store, NULL, NULL, &error));
+  g_assert_no_error (error);
+}
+
+static void
+assert_not_in_file (const char *path,
+                    const char *text)
+{
+  const char *suffixes[] = { "", "-wal" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (suffixes); i++)
+    {
+      g_autofree char *file = g_strconcat (path, suffixes[i], NULL);
+      g_autofree char *contents = NULL;
+      gsize len = 0;
+
+      if (g_file_get_contents (file, &contents, &len, NULL))
+        g_assert_null (g_strstr_len (contents, len, text));
+    }
+}
+
+/* A password typed into the user-name field is not kept by the journal of
+ * the failed login, in any case or form. */
+static void
+test_password_unknown_name_not_journalled (void)
+{
+  g_autofree char *dir = pp_test_make_tmpdir ();
+  g_autofree char *path = g_build_filename (dir, "store.db", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpStore) store = pp_store_open (path, &error);
+  g_autoptr(PpUser) carol = NULL;
+  const char *typed = "Tr0ub4dor&3-Horse";
+
+  carol = pp_store_add_user_with_cost (store, "carol", NULL, PP_USER_ROLE_ADMINISTRATOR, "carol-pass", 10,
+                                       "setup", &error);
+  g_assert_no_error (error);
+  g_assert_null (pp_store_authenticate (store, typed, "carol-pass", &error));
+  g_assert_error (error, PP_STORE_ERROR, PP_STORE_ERROR_PERMISSION);
+  g_assert_cmpstr (error->message, ==, "wrong user name or password");
+  g_clear_error (&error);
+  {
+    g_autoptr(PpAuditEntry) e = last_entry (store);
+    g_assert_cmpstr (e->action, ==, "user.login_failed");
+    g_assert_cmpstr (e->actor, ==, "(unknown)");
+    g_assert_cmpstr (e->subject, ==, "(unknown)");
+  }
+  /* A known user's failure still names the user. */
+  g_assert_null (pp_store_authenticate (store, "Carol", "not-it", &error));
+  g_clear_error (&error);
+  {
+    g_autoptr(PpAuditEntry) e = last_entry (store);
+    g_assert_cmpstr (e->action, ==, "user.login_failed");
+    g_assert_cmpstr (e->actor, ==, "carol");
+  }
+  g_clear_object (&store);
+
+  assert_not_in_file (path, typed);
+  assert_not_in_file (path, "tr0ub4dor&3-horse");
+  assert_not_in_file (path, "Tr0ub4dor");
+  assert_not_in_file (path, "tr0ub4dor");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -211,5 +422,7 @@ main (int argc, char **argv)
   g_test_add_func ("/password/rfc7914", test_password_rfc7914);
   g_test_add_func ("/password/malformed", test_password_malformed);
   g_test_add_func ("/password/store-login", test_password_store_login);
+  g_test_add_func ("/password/account-rules", test_password_account_rules);
+  g_test_add_func ("/password/unknown-name-not-journalled", test_password_unknown_name_not_journalled);
   return g_test_run ();
 }

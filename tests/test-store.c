@@ -50,6 +50,22 @@ sql_text (const char *path,
   return result;
 }
 
+/* Opens a fresh store whose first account, the administrator "alice",
+ * may make the plain terminal moves. */
+static PpStore *
+open_with_admin (const char  *path)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpStore) store = pp_store_open (path, &error);
+  g_autoptr(PpUser) alice = NULL;
+
+  g_assert_no_error (error);
+  alice = pp_store_add_user_with_cost (store, "alice", NULL, PP_USER_ROLE_ADMINISTRATOR, "alice-pass", 10,
+                                       "setup", &error);
+  g_assert_no_error (error);
+  return g_steal_pointer (&store);
+}
+
 static void
 test_store_open (void)
 {
@@ -259,7 +275,7 @@ test_store_list_after (void)
 {
   g_autofree char *path = new_db_path ();
   g_autoptr(GError) error = NULL;
-  g_autoptr(PpStore) store = pp_store_open (path, &error);
+  g_autoptr(PpStore) store = open_with_admin (path);
   const PpTerminalIntake rows[] = {
     { "K-0005", "PAX", "A920" }, { "K-0001", "PAX", "A920" }, { "K-0003", "PAX", "A920" },
     { "K-0002", "PAX", "A920" }, { "K-0004", "PAX", "A920" },
@@ -311,7 +327,7 @@ test_store_terminals (void)
 {
   g_autofree char *path = new_db_path ();
   g_autoptr(GError) error = NULL;
-  g_autoptr(PpStore) store = pp_store_open (path, &error);
+  g_autoptr(PpStore) store = open_with_admin (path);
   const PpTerminalIntake rows[] = {
     { "abc-001", "PAX", "A920" },
     { "ABC-002", "PAX", "A920" },
@@ -445,7 +461,7 @@ test_store_transition_error (void)
 {
   g_autofree char *path = new_db_path ();
   g_autoptr(GError) error = NULL;
-  g_autoptr(PpStore) store = pp_store_open (path, &error);
+  g_autoptr(PpStore) store = open_with_admin (path);
   const PpTerminalIntake rows[] = { { "ABC123", "PAX", "A920" } };
   g_autoptr(PpTerminal) t = NULL;
 
@@ -470,7 +486,7 @@ test_store_request_id (void)
 {
   g_autofree char *path = new_db_path ();
   g_autoptr(GError) error = NULL;
-  g_autoptr(PpStore) store = pp_store_open (path, &error);
+  g_autoptr(PpStore) store = open_with_admin (path);
   const PpTerminalIntake rows[] = { { "REQ-1", "PAX", "A920" }, { "REQ-2", "PAX", "A920" } };
   g_autoptr(PpTerminal) t = NULL;
   g_autofree char *before = NULL;
@@ -517,7 +533,7 @@ test_store_certificate (void)
 {
   g_autofree char *path = new_db_path ();
   g_autoptr(GError) error = NULL;
-  g_autoptr(PpStore) store = pp_store_open (path, &error);
+  g_autoptr(PpStore) store = open_with_admin (path);
   const PpTerminalIntake rows[] = { { "CERT-1", "PAX", "A920" } };
   g_autoptr(PpTerminal) t = NULL;
   const char *fp = "3f1e0c9b8a7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f";
@@ -678,13 +694,13 @@ test_store_seed_demo (void)
                                        PP_TERMINAL_STATE_ANY, 0, 5, &error);
   assert_serials (page, "SUN0099900 SUN0099905 SUN0099910 SUN0099915 SUN0099920");
   g_clear_pointer (&page, g_ptr_array_unref);
-  page = pp_store_list_terminals_full (store, "SUN00999", PP_SERIAL_MATCH_PREFIX,
+  page = pp_store_list_terminals_full (store, "SUN00001", PP_SERIAL_MATCH_PREFIX,
                                        PP_TERMINAL_STATE_INSTALLED, 0, 200, &error);
   g_assert_cmpuint (page->len, >, 0);
   for (guint i = 0; i < page->len; i++)
     {
       PpTerminal *it = g_ptr_array_index (page, i);
-      g_assert_true (g_str_has_prefix (pp_terminal_get_serial (it), "SUN00999"));
+      g_assert_true (g_str_has_prefix (pp_terminal_get_serial (it), "SUN00001"));
       g_assert_cmpint (pp_terminal_get_state (it), ==, PP_TERMINAL_STATE_INSTALLED);
     }
 
@@ -732,6 +748,38 @@ test_store_seed_demo (void)
     /* The next TID does not collide with the demo's. */
     tid = pp_store_issue_tid (store, "alice", &error);
     g_assert_no_error (error);
+  }
+
+  /* The demo obeys the rules of real data: every terminal that is bound to
+   * a merchant got there through its install order, approved by a reviewer
+   * who is not the requester, with the KCV the release recorded. */
+  {
+    g_autofree char *bound = sql_text (path, "SELECT count(*) FROM terminals WHERE state IN "
+                                             "('pending_install', 'keyed', 'installed', 'recycled')");
+    g_autofree char *unexplained = sql_text (path,
+      "SELECT count(*) FROM terminals t WHERE t.state IN ('keyed', 'installed') AND NOT EXISTS "
+      "(SELECT 1 FROM work_orders o JOIN approvals a ON a.order_id = o.id "
+      " WHERE o.serial = t.serial AND o.kind = 'install' AND o.kcv = o.expected_kcv "
+      " AND a.decision = 'approved' AND a.voided_at IS NULL AND a.approver <> a.requester "
+      " AND a.mid = o.mid AND o.state IN ('keyed', 'closed') AND length (a.digest) = 64 "
+      " AND (t.state = 'keyed' OR t.kcv = o.kcv))");
+    g_autofree char *pending = sql_text (path,
+      "SELECT count(*) FROM terminals t WHERE t.state = 'pending_install' AND NOT EXISTS "
+      "(SELECT 1 FROM work_orders o WHERE o.serial = t.serial AND o.state = 'open' AND o.tid = t.tid)");
+    g_autofree char *recycled = sql_text (path,
+      "SELECT count(*) FROM terminals t WHERE t.state = 'recycled' AND NOT EXISTS "
+      "(SELECT 1 FROM work_orders o WHERE o.serial = t.serial AND o.kind = 'recycle' AND o.state = 'open')");
+    g_autofree char *keyed_or_installed = sql_text (path, "SELECT count(*) FROM terminals WHERE state IN "
+                                                          "('keyed', 'installed')");
+    g_autofree char *salts = sql_text (path, "SELECT count(DISTINCT password_hash) FROM users");
+
+    g_assert_cmpint (atoi (bound), >, 500);
+    g_assert_cmpint (atoi (keyed_or_installed), >, 300);
+    g_assert_cmpstr (unexplained, ==, "0");
+    g_assert_cmpstr (pending, ==, "0");
+    g_assert_cmpstr (recycled, ==, "0");
+    /* Three accounts, three salts: no shared scrypt string. */
+    g_assert_cmpstr (salts, ==, "3");
   }
 
   g_assert_true (pp_store_audit_verify (store, NULL, NULL, &error));

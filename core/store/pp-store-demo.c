@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  *
- * pp-store-demo.c: the demo inventory shown on a station's first start.
+ * pp-store-demo.c: the demo inventory of a demo store. It obeys the rules
+ * of real data: terminals bound to merchants got there through work orders
+ * and approvals, each account has its own salt.
  */
 #include "config.h"
 
-#include "pp-mtn.h"
 #include "pp-password.h"
 #include "pp-store-private.h"
 
@@ -20,6 +21,9 @@ static const struct {
   { "bob", "Bob (reviewer)", PP_USER_ROLE_REVIEWER },
   { "carol", "Carol (administrator)", PP_USER_ROLE_ADMINISTRATOR },
 };
+/* Who runs and who approves the demo's work orders. */
+#define DEMO_RUNNER 0
+#define DEMO_REVIEWER 1
 
 static const PpMerchantFields demo_merchants[] = {
   { "Lucky Noodle House", "91310000MA1FL7XW2B", "88 Nanjing Road, Shanghai", "5812",
@@ -102,11 +106,18 @@ demo_index (guint j,
   g_assert_not_reached ();
 }
 
+/* How many terminals, from the first, keep the full spread of states. Each
+ * bound one costs a chain of work-order steps with their journal entries
+ * (about half a millisecond); beyond this a demo register is stock, so a
+ * demo of 100 000 terminals seeds in a second, not half a minute. */
+#define DEMO_ORDERED_TERMINALS 2000
+
+/* States a terminal reaches only through work orders. */
 static gboolean
-state_is_bound (PpTerminalState state)
+state_needs_orders (PpTerminalState state)
 {
   return state == PP_TERMINAL_STATE_PENDING_INSTALL || state == PP_TERMINAL_STATE_KEYED ||
-         state == PP_TERMINAL_STATE_INSTALLED;
+         state == PP_TERMINAL_STATE_INSTALLED || state == PP_TERMINAL_STATE_RECYCLED;
 }
 
 static gboolean
@@ -151,71 +162,23 @@ seed_merchants (PpStore  *self,
   return TRUE;
 }
 
-/* Takes @count TIDs in one block from the counter and records them. */
-static gboolean
-reserve_tids (PpStore  *self,
-              guint     count,
-              char     *prefix_out,
-              gsize     prefix_size,
-              gint64   *first_out,
-              GError  **error)
-{
-  g_autofree char *prefix = pp_store_get_setting (self, "tid_prefix", PP_STORE_DEFAULT_TID_PREFIX, error);
-  g_autofree char *counter = NULL;
-  g_autoptr(sqlite3_stmt) seed = NULL;
-  g_autoptr(sqlite3_stmt) bump = NULL;
-
-  if (prefix == NULL)
-    return FALSE;
-  counter = g_strconcat ("tid:", prefix, NULL);
-  seed = pp_store_prepare (self, "INSERT OR IGNORE INTO counters (name, value) VALUES (?, 0)", error);
-  bump = pp_store_prepare (self, "UPDATE counters SET value = value + ? WHERE name = ? RETURNING value",
-                           error);
-  if (seed == NULL || bump == NULL)
-    return FALSE;
-  sqlite3_bind_text (seed, 1, counter, -1, SQLITE_STATIC);
-  sqlite3_bind_int64 (bump, 1, count);
-  sqlite3_bind_text (bump, 2, counter, -1, SQLITE_STATIC);
-  if (sqlite3_step (seed) != SQLITE_DONE || sqlite3_step (bump) != SQLITE_ROW)
-    {
-      pp_store_set_sql_error (self, error, "cannot issue demo TIDs");
-      return FALSE;
-    }
-  *first_out = sqlite3_column_int64 (bump, 0) - count + 1;
-  g_strlcpy (prefix_out, prefix, prefix_size);
-  return TRUE;
-}
-
 static gboolean
 seed_terminals (PpStore  *self,
                 guint     n_terminals,
                 GError  **error)
 {
   g_autoptr(sqlite3_stmt) stmt = NULL;
-  g_autoptr(sqlite3_stmt) issued = NULL;
   gint64 merchant_ids[G_N_ELEMENTS (demo_merchants)];
   char mids[G_N_ELEMENTS (demo_merchants)][16];
-  char tid_prefix[16];
-  gint64 next_tid = 0;
-  guint n_bound = 0;
   gint64 now = pp_store_now ();
 
   if (!seed_merchants (self, merchant_ids, mids, error))
     return FALSE;
 
-  for (guint i = 0; i < n_terminals; i++)
-    if (state_is_bound (demo_state (i)))
-      n_bound++;
-  if (n_bound > 0 && !reserve_tids (self, n_bound, tid_prefix, sizeof tid_prefix, &next_tid, error))
-    return FALSE;
-
   stmt = pp_store_prepare (self,
                            "INSERT INTO terminals (serial, vendor, model, state, cert_fingerprint, "
-                           "merchant_id, mid, tid, program_version, kcv, created_at, updated_at) "
-                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", error);
-  issued = pp_store_prepare (self, "INSERT INTO issued_numbers (number, kind, issued_at) VALUES (?, 'tid', ?)",
-                             error);
-  if (stmt == NULL || issued == NULL)
+                           "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)", error);
+  if (stmt == NULL)
     return FALSE;
 
   /* Vendor by vendor (ING, NLD, PAX, SUN, VFN), so rows arrive in key order
@@ -227,8 +190,10 @@ seed_terminals (PpStore  *self,
       PpTerminalState state = demo_state (i);
       char serial[32];
       char fingerprint[65];
-      char kcv[7];
-      char tid[16];
+      char kcv[11];
+
+      if (i >= DEMO_ORDERED_TERMINALS && state_needs_orders (state))
+        state = PP_TERMINAL_STATE_IN_STOCK;
       guint32 h;
 
       g_snprintf (serial, sizeof serial, "%s%07u", demo_models[m].prefix, i + 1);
@@ -238,49 +203,33 @@ seed_terminals (PpStore  *self,
       sqlite3_bind_text (stmt, 1, serial, -1, SQLITE_TRANSIENT);
       sqlite3_bind_text (stmt, 2, demo_models[m].vendor, -1, SQLITE_STATIC);
       sqlite3_bind_text (stmt, 3, demo_models[m].model, -1, SQLITE_STATIC);
-      sqlite3_bind_text (stmt, 4, pp_terminal_state_to_string (state), -1, SQLITE_STATIC);
+      /* A terminal bound to a merchant enters stock and gets there by its orders. */
+      sqlite3_bind_text (stmt, 4, pp_terminal_state_to_string (state_needs_orders (state)
+                                                               ? PP_TERMINAL_STATE_IN_STOCK : state),
+                         -1, SQLITE_STATIC);
       if (state != PP_TERMINAL_STATE_RECEIVED)
         {
           /* A made-up certificate fingerprint: demo devices have no certificate. */
           g_snprintf (fingerprint, sizeof fingerprint, "%08X%056X", h, 0);
           sqlite3_bind_text (stmt, 5, fingerprint, -1, SQLITE_TRANSIENT);
         }
-      if (state_is_bound (state))
-        {
-          guint k = (h >> 8) % G_N_ELEMENTS (demo_merchants);
-
-          if (!pp_mtn_format_tid (tid_prefix, (guint64) next_tid++, tid, NULL))
-            {
-              g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
-                           "TID prefix “%s” has no room for %u demo terminals", tid_prefix, n_bound);
-              return FALSE;
-            }
-          sqlite3_reset (issued);
-          sqlite3_bind_text (issued, 1, tid, -1, SQLITE_TRANSIENT);
-          sqlite3_bind_int64 (issued, 2, now);
-          if (sqlite3_step (issued) != SQLITE_DONE)
-            {
-              pp_store_set_sql_error (self, error, "cannot issue demo TIDs");
-              return FALSE;
-            }
-          sqlite3_bind_int64 (stmt, 6, merchant_ids[k]);
-          sqlite3_bind_text (stmt, 7, mids[k], -1, SQLITE_STATIC);
-          sqlite3_bind_text (stmt, 8, tid, -1, SQLITE_TRANSIENT);
-          if (state != PP_TERMINAL_STATE_PENDING_INSTALL)
-            {
-              g_snprintf (kcv, sizeof kcv, "%06X", h & 0xFFFFFF);
-              sqlite3_bind_text (stmt, 10, kcv, -1, SQLITE_TRANSIENT);
-            }
-          if (state == PP_TERMINAL_STATE_INSTALLED)
-            sqlite3_bind_text (stmt, 9, (h & 1) ? "2.4.1" : "2.3.7", -1, SQLITE_STATIC);
-        }
-      sqlite3_bind_int64 (stmt, 11, now);
-      sqlite3_bind_int64 (stmt, 12, now);
+      sqlite3_bind_int64 (stmt, 6, now);
+      sqlite3_bind_int64 (stmt, 7, now);
       if (sqlite3_step (stmt) != SQLITE_DONE)
         {
           pp_store_set_sql_error (self, error, "cannot seed demo terminals");
           return FALSE;
         }
+      if (!state_needs_orders (state))
+        continue;
+
+      /* A made-up AES KCV (5 bytes): a demo has no key store. */
+      g_snprintf (kcv, sizeof kcv, "%06X%04X", h & 0xFFFFFF, (h >> 16) & 0xFFFF);
+      if (!pp_store_demo_run_orders (self, serial, merchant_ids[(h >> 8) % G_N_ELEMENTS (demo_merchants)],
+                                     (h & 1) ? "2.4.1" : "2.3.7", kcv, state,
+                                     demo_users[DEMO_RUNNER].username,
+                                     demo_users[DEMO_REVIEWER].username, error))
+        return FALSE;
     }
   return TRUE;
 }
@@ -293,7 +242,7 @@ pp_store_seed_demo (PpStore  *self,
   g_autofree char *flag = NULL;
   g_autoptr(GError) local = NULL;
   g_autoptr(JsonBuilder) detail = json_builder_new ();
-  g_autofree char *hash = NULL;
+  char *hashes[G_N_ELEMENTS (demo_users)] = { NULL, };
   gboolean ok = FALSE;
 
   g_return_val_if_fail (PP_IS_STORE (self), FALSE);
@@ -302,18 +251,22 @@ pp_store_seed_demo (PpStore  *self,
   if (pp_store_is_demo (self))
     return TRUE;
 
-  /* scrypt is slow on purpose: hash before taking the write lock, and once:
-   * the three demo accounts share the published password anyway. */
-  hash = pp_password_hash (DEMO_PASSWORD, &local);
-  if (hash == NULL)
+  /* scrypt is slow on purpose: hash before taking the write lock. Each
+   * account its own salt, as for real accounts: one cracked hash must not
+   * open the others, even where the password is the same. */
+  for (guint i = 0; i < G_N_ELEMENTS (demo_users); i++)
     {
-      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_SQL, "cannot hash demo password: %s",
-                   local->message);
-      return FALSE;
+      hashes[i] = pp_password_hash (DEMO_PASSWORD, &local);
+      if (hashes[i] == NULL)
+        {
+          g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_SQL, "cannot hash demo password: %s",
+                       local->message);
+          goto out;
+        }
     }
 
   if (!pp_store_begin (self, error))
-    return FALSE;
+    goto out;
 
   /* Checked inside the write transaction so two first starts seed once. */
   flag = pp_store_get_setting (self, "demo", NULL, &local);
@@ -336,7 +289,7 @@ pp_store_seed_demo (PpStore  *self,
       /* A station whose administrator already created one of these names keeps it. */
       if (existing == NULL &&
           !pp_store_insert_user (self, demo_users[i].username, demo_users[i].display_name,
-                                 demo_users[i].role, hash, "posprov", error))
+                                 demo_users[i].role, hashes[i], "posprov", error))
         goto fail;
     }
   if (!seed_terminals (self, n_terminals, error))
@@ -360,5 +313,7 @@ pp_store_seed_demo (PpStore  *self,
 fail:
   pp_store_rollback (self);
 out:
+  for (guint i = 0; i < G_N_ELEMENTS (demo_users); i++)
+    g_free (hashes[i]);
   return ok;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <glib/gi18n-lib.h>
+#include <openssl/crypto.h>
 
 #include "pp-kcv.h"
 #include "pp-store-private.h"
@@ -90,6 +91,37 @@ pp_work_order_state_can_transition (PpWorkOrderKind  kind,
   return (order_moves[kind][from] & OBIT (to)) != 0;
 }
 
+/* ---- key types ---- */
+
+static const char * const tmk_type_names[] = {
+  [PP_TMK_TDES_2KEY] = "tdes-2key",
+  [PP_TMK_TDES_3KEY] = "tdes-3key",
+  [PP_TMK_AES_128] = "aes-128",
+  [PP_TMK_AES_256] = "aes-256",
+};
+
+const char *
+pp_tmk_type_to_string (PpTmkType type)
+{
+  if ((int) type < 0 || (gsize) type >= G_N_ELEMENTS (tmk_type_names))
+    return NULL;
+  return tmk_type_names[type];
+}
+
+gboolean
+pp_tmk_type_from_string (const char *s,
+                         PpTmkType  *out)
+{
+  for (gsize i = 0; s != NULL && i < G_N_ELEMENTS (tmk_type_names); i++)
+    if (g_str_equal (s, tmk_type_names[i]))
+      {
+        if (out != NULL)
+          *out = (PpTmkType) i;
+        return TRUE;
+      }
+  return FALSE;
+}
+
 /* ---- records ---- */
 
 void
@@ -102,6 +134,9 @@ pp_work_order_free (PpWorkOrder *order)
   g_free (order->tid);
   g_free (order->program_version);
   g_free (order->kcv);
+  g_free (order->cert_fingerprint);
+  g_free (order->expected_kcv);
+  g_free (order->key_label);
   g_free (order->requester);
   g_free (order->reason);
   g_free (order);
@@ -118,6 +153,11 @@ pp_approval_free (PpApproval *approval)
   g_free (approval->serial);
   g_free (approval->mid);
   g_free (approval->tid);
+  g_free (approval->program_version);
+  g_free (approval->key_type);
+  g_free (approval->cert_fingerprint);
+  g_free (approval->digest);
+  g_free (approval->void_reason);
   g_free (approval);
 }
 
@@ -163,6 +203,13 @@ pp_work_order_to_json (const PpWorkOrder *order)
   member_string (builder, "tid", order->tid);
   member_string (builder, "program_version", order->program_version);
   member_string (builder, "kcv", order->kcv);
+  if (order->kind == PP_WORK_ORDER_KIND_INSTALL)
+    {
+      member_string (builder, "key_type", pp_tmk_type_to_string (order->key_type));
+      member_string (builder, "cert_fingerprint", order->cert_fingerprint);
+      member_string (builder, "expected_kcv", order->expected_kcv);
+      member_string (builder, "key_label", order->key_label);
+    }
   member_string (builder, "requester", order->requester);
   member_string (builder, "reason", order->reason);
   member_int (builder, "created_at", order->created_at);
@@ -182,7 +229,7 @@ dup_text (sqlite3_stmt *stmt,
 
 #define ORDER_COLUMNS \
   "id, kind, state, serial, merchant_id, mid, tid, program_version, kcv, requester, reason, " \
-  "created_at, updated_at"
+  "created_at, updated_at, key_type, cert_fingerprint, expected_kcv, key_label, released_at"
 
 static PpWorkOrder *
 order_from_stmt (sqlite3_stmt *stmt)
@@ -204,6 +251,13 @@ order_from_stmt (sqlite3_stmt *stmt)
   o->reason = dup_text (stmt, 10);
   o->created_at = sqlite3_column_int64 (stmt, 11);
   o->updated_at = sqlite3_column_int64 (stmt, 12);
+  /* An order from before schema 2 has no key type: -1, which no TMK has. */
+  if (!pp_tmk_type_from_string ((const char *) sqlite3_column_text (stmt, 13), &o->key_type))
+    o->key_type = (PpTmkType) -1;
+  o->cert_fingerprint = dup_text (stmt, 14);
+  o->expected_kcv = dup_text (stmt, 15);
+  o->key_label = dup_text (stmt, 16);
+  o->released_at = sqlite3_column_int64 (stmt, 17);
   return o;
 }
 
@@ -270,6 +324,35 @@ pp_store_list_orders (PpStore     *self,
   return g_steal_pointer (&result);
 }
 
+#define APPROVAL_COLUMNS \
+  "id, order_id, requester, approver, decision, reason, decided_at, serial, mid, tid, " \
+  "merchant_id, program_version, key_type, cert_fingerprint, digest, voided_at, void_reason"
+
+static PpApproval *
+approval_from_stmt (sqlite3_stmt *stmt)
+{
+  PpApproval *a = g_new0 (PpApproval, 1);
+
+  a->id = sqlite3_column_int64 (stmt, 0);
+  a->order_id = sqlite3_column_int64 (stmt, 1);
+  a->requester = dup_text (stmt, 2);
+  a->approver = dup_text (stmt, 3);
+  a->approved = g_strcmp0 ((const char *) sqlite3_column_text (stmt, 4), "approved") == 0;
+  a->reason = dup_text (stmt, 5);
+  a->decided_at = sqlite3_column_int64 (stmt, 6);
+  a->serial = dup_text (stmt, 7);
+  a->mid = dup_text (stmt, 8);
+  a->tid = dup_text (stmt, 9);
+  a->merchant_id = sqlite3_column_int64 (stmt, 10);
+  a->program_version = dup_text (stmt, 11);
+  a->key_type = dup_text (stmt, 12);
+  a->cert_fingerprint = dup_text (stmt, 13);
+  a->digest = dup_text (stmt, 14);
+  a->voided_at = sqlite3_column_int64 (stmt, 15);
+  a->void_reason = dup_text (stmt, 16);
+  return a;
+}
+
 GPtrArray *
 pp_store_list_approvals (PpStore  *self,
                          gint64    order_id,
@@ -282,28 +365,14 @@ pp_store_list_approvals (PpStore  *self,
   g_return_val_if_fail (PP_IS_STORE (self), NULL);
 
   stmt = pp_store_prepare (self,
-                           "SELECT id, order_id, requester, approver, decision, reason, decided_at, "
-                           "serial, mid, tid FROM approvals WHERE order_id = ? ORDER BY id", error);
+                           "SELECT " APPROVAL_COLUMNS " FROM approvals WHERE order_id = ? ORDER BY id",
+                           error);
   if (stmt == NULL)
     return NULL;
   sqlite3_bind_int64 (stmt, 1, order_id);
   result = g_ptr_array_new_with_free_func ((GDestroyNotify) pp_approval_free);
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
-    {
-      PpApproval *a = g_new0 (PpApproval, 1);
-
-      a->id = sqlite3_column_int64 (stmt, 0);
-      a->order_id = sqlite3_column_int64 (stmt, 1);
-      a->requester = dup_text (stmt, 2);
-      a->approver = dup_text (stmt, 3);
-      a->approved = g_strcmp0 ((const char *) sqlite3_column_text (stmt, 4), "approved") == 0;
-      a->reason = dup_text (stmt, 5);
-      a->decided_at = sqlite3_column_int64 (stmt, 6);
-      a->serial = dup_text (stmt, 7);
-      a->mid = dup_text (stmt, 8);
-      a->tid = dup_text (stmt, 9);
-      g_ptr_array_add (result, a);
-    }
+    g_ptr_array_add (result, approval_from_stmt (stmt));
   if (rc != SQLITE_DONE)
     {
       pp_store_set_sql_error (self, error, "cannot list approvals");
@@ -379,6 +448,120 @@ bind_terminal (PpStore     *self,
   return TRUE;
 }
 
+/* What the register says of a terminal now, as far as an order cares. */
+typedef struct {
+  PpTerminalState state;
+  gint64 merchant_id;
+  char *mid;
+  char *tid;
+  char *cert_fingerprint;
+} Binding;
+
+static void
+binding_clear (Binding *b)
+{
+  g_clear_pointer (&b->mid, g_free);
+  g_clear_pointer (&b->tid, g_free);
+  g_clear_pointer (&b->cert_fingerprint, g_free);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Binding, binding_clear)
+
+static gboolean
+read_binding (PpStore     *self,
+              const char  *serial,
+              Binding     *out,
+              GError     **error)
+{
+  g_autoptr(sqlite3_stmt) stmt =
+    pp_store_prepare (self, "SELECT state, merchant_id, mid, tid, cert_fingerprint FROM terminals "
+                            "WHERE serial = ?", error);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, serial, -1, SQLITE_STATIC);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_DONE)
+    {
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_NOT_FOUND,
+                   "no terminal with serial %s in the register", serial);
+      return FALSE;
+    }
+  if (rc != SQLITE_ROW ||
+      !pp_terminal_state_from_string ((const char *) sqlite3_column_text (stmt, 0), &out->state))
+    {
+      pp_store_set_sql_error (self, error, "cannot read terminal");
+      return FALSE;
+    }
+  out->merchant_id = sqlite3_column_int64 (stmt, 1);
+  out->mid = dup_text (stmt, 2);
+  out->tid = dup_text (stmt, 3);
+  out->cert_fingerprint = dup_text (stmt, 4);
+  return TRUE;
+}
+
+static void
+digest_field (GChecksum  *sum,
+              const char *value)
+{
+  char len[32];
+
+  if (value == NULL)
+    value = "";
+  g_snprintf (len, sizeof len, "%" G_GSIZE_FORMAT ":", strlen (value));
+  g_checksum_update (sum, (const guchar *) len, -1);
+  g_checksum_update (sum, (const guchar *) value, -1);
+  g_checksum_update (sum, (const guchar *) ",", 1);
+}
+
+/* The digest of exactly what a reviewer approves (documented in pp-store.h):
+ * the order and the binding of its terminal. */
+static char *
+approval_digest (const PpWorkOrder *order,
+                 const Binding     *binding)
+{
+  g_autoptr(GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
+  char number[32];
+
+  digest_field (sum, "posprov-approval-1");
+  g_snprintf (number, sizeof number, "%" G_GINT64_FORMAT, order->id);
+  digest_field (sum, number);
+  digest_field (sum, order->serial);
+  g_snprintf (number, sizeof number, "%" G_GINT64_FORMAT, binding->merchant_id);
+  digest_field (sum, number);
+  digest_field (sum, binding->mid);
+  digest_field (sum, binding->tid);
+  digest_field (sum, order->program_version);
+  digest_field (sum, pp_tmk_type_to_string (order->key_type));
+  digest_field (sum, binding->cert_fingerprint);
+  return g_strdup (g_checksum_get_string (sum));
+}
+
+/* Why @binding is not the terminal as @order left it in @state, or NULL. */
+static char *
+binding_difference (const PpWorkOrder *order,
+                    const Binding     *binding,
+                    PpTerminalState    state)
+{
+  if (binding->state != state)
+    return g_strdup_printf ("terminal %s is %s, not %s as this order left it", order->serial,
+                            pp_terminal_state_to_string (binding->state),
+                            pp_terminal_state_to_string (state));
+  if (binding->merchant_id != order->merchant_id || g_strcmp0 (binding->mid, order->mid) != 0)
+    return g_strdup_printf ("terminal %s is now bound to MID %s, not to MID %s as approved",
+                            order->serial, binding->mid != NULL ? binding->mid : "(none)",
+                            order->mid != NULL ? order->mid : "(none)");
+  if (g_strcmp0 (binding->tid, order->tid) != 0)
+    return g_strdup_printf ("terminal %s now has TID %s, not TID %s as approved", order->serial,
+                            binding->tid != NULL ? binding->tid : "(none)",
+                            order->tid != NULL ? order->tid : "(none)");
+  if (g_strcmp0 (binding->cert_fingerprint, order->cert_fingerprint) != 0)
+    return g_strdup_printf ("terminal %s's device certificate changed since the order was opened",
+                            order->serial);
+  return NULL;
+}
+
 static JsonNode *
 order_detail (const PpWorkOrder *order,
               const char        *extra_name,
@@ -416,6 +599,19 @@ journal_order (PpStore           *self,
                                 order_detail (order, extra_name, extra_value), error);
 }
 
+static gboolean
+journal_order_detail (PpStore           *self,
+                      const char        *actor,
+                      const char        *action,
+                      const PpWorkOrder *order,
+                      JsonNode          *detail,
+                      GError           **error)
+{
+  g_autofree char *subject = g_strdup_printf ("work order %" G_GINT64_FORMAT, order->id);
+
+  return pp_store_audit_append (self, actor, action, subject, detail, error);
+}
+
 /* Runs the prepared INSERT of a new order, reads the order back and
  * journals its creation, inside the caller's transaction. */
 static PpWorkOrder *
@@ -441,12 +637,6 @@ insert_order (PpStore       *self,
   return g_steal_pointer (&order);
 }
 
-/* Who may do what: field managers and administrators run orders, reviewers
- * decide them (and nothing else, so no one approves what they carried out). */
-#define ORDER_RUNNERS (PP_USER_ROLE_BIT (PP_USER_ROLE_FIELD_MANAGER) | \
-                       PP_USER_ROLE_BIT (PP_USER_ROLE_ADMINISTRATOR))
-#define ORDER_DECIDERS PP_USER_ROLE_BIT (PP_USER_ROLE_REVIEWER)
-
 /* pp_store_require_actor for a step on an existing order. */
 static PpUser *
 require_order_actor (PpStore           *self,
@@ -462,33 +652,246 @@ require_order_actor (PpStore           *self,
   return pp_store_require_actor (self, username, allowed_roles, what, error);
 }
 
-/* The opening of every step a runner takes on an existing order: the
- * transaction, the order and the acting user, who must be a runner. On
- * failure nothing is left open. */
+/* The opening of every step a runner takes on an existing order, inside the
+ * open transaction: the order and the acting user, who must be a runner. */
 static gboolean
-begin_runner_step (PpStore      *self,
-                   gint64        order_id,
-                   const char   *actor,
-                   const char   *verb,
-                   PpWorkOrder **out_order,
-                   PpUser      **out_user,
-                   GError      **error)
+load_runner_step (PpStore      *self,
+                  gint64        order_id,
+                  const char   *actor,
+                  const char   *verb,
+                  PpWorkOrder **out_order,
+                  PpUser      **out_user,
+                  GError      **error)
 {
   g_autoptr(PpWorkOrder) order = NULL;
   g_autoptr(PpUser) user = NULL;
 
-  if (!pp_store_begin (self, error))
-    return FALSE;
   order = read_order (self, order_id, error);
   if (order == NULL ||
-      (user = require_order_actor (self, actor, ORDER_RUNNERS, verb, order, error)) == NULL)
+      (user = require_order_actor (self, actor, PP_STORE_ORDER_RUNNERS, verb, order, error)) == NULL)
+    return FALSE;
+  *out_order = g_steal_pointer (&order);
+  *out_user = g_steal_pointer (&user);
+  return TRUE;
+}
+
+/* What a failed step leaves to be recorded after its transaction is rolled
+ * back: a voided approval or a KCV mismatch, each with its journal entry. */
+typedef struct {
+  PpWorkOrder *order;
+  char *actor;
+  gint64 void_approval_id;
+  char *void_reason;
+  char *reported_kcv;
+} StepFailure;
+
+static void
+step_failure_clear (StepFailure *f)
+{
+  g_clear_pointer (&f->order, pp_work_order_free);
+  g_clear_pointer (&f->actor, g_free);
+  g_clear_pointer (&f->void_reason, g_free);
+  g_clear_pointer (&f->reported_kcv, g_free);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (StepFailure, step_failure_clear)
+
+static PpWorkOrder *
+copy_order (const PpWorkOrder *o)
+{
+  PpWorkOrder *c = g_memdup2 (o, sizeof *o);
+
+  c->serial = g_strdup (o->serial);
+  c->mid = g_strdup (o->mid);
+  c->tid = g_strdup (o->tid);
+  c->program_version = g_strdup (o->program_version);
+  c->kcv = g_strdup (o->kcv);
+  c->cert_fingerprint = g_strdup (o->cert_fingerprint);
+  c->expected_kcv = g_strdup (o->expected_kcv);
+  c->key_label = g_strdup (o->key_label);
+  c->requester = g_strdup (o->requester);
+  c->reason = g_strdup (o->reason);
+  return c;
+}
+
+/* The latest approving decision on @order, void or not; NULL with error if none. */
+static PpApproval *
+read_approval (PpStore            *self,
+               const PpWorkOrder  *order,
+               GError            **error)
+{
+  g_autoptr(sqlite3_stmt) stmt =
+    pp_store_prepare (self, "SELECT " APPROVAL_COLUMNS " FROM approvals WHERE order_id = ? AND "
+                            "decision = 'approved' ORDER BY id DESC LIMIT 1", error);
+  int rc;
+
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_int64 (stmt, 1, order->id);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    return approval_from_stmt (stmt);
+  if (rc == SQLITE_DONE)
+    g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_APPROVAL_VOID,
+                 "install work order %" G_GINT64_FORMAT " has no approval on record", order->id);
+  else
+    pp_store_set_sql_error (self, error, "cannot read approval");
+  return NULL;
+}
+
+/* Every step after the approval starts here: the approval still holds if
+ * the terminal is still in @state as this order left it, bound to what was
+ * approved, and the digest of the order and that binding is the approved
+ * one. Else APPROVAL_VOID naming why; a newly found difference is put in
+ * @fail, to be recorded once the step's transaction is rolled back.
+ * *out_approver (optional) gets the approver. */
+static gboolean
+check_approval (PpStore            *self,
+                const PpWorkOrder  *order,
+                PpTerminalState     state,
+                const char         *actor,
+                StepFailure        *fail,
+                char              **out_approver,
+                GError            **error)
+{
+  g_autoptr(PpApproval) approval = NULL;
+  g_auto(Binding) binding = { 0, };
+  g_autofree char *why = NULL;
+  g_autofree char *digest = NULL;
+
+  approval = read_approval (self, order, error);
+  if (approval == NULL)
+    return FALSE;
+  if (approval->voided_at != 0)
+    {
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_APPROVAL_VOID,
+                   "the approval of install work order %" G_GINT64_FORMAT " was voided: %s; "
+                   "cancel the order and open a new one", order->id,
+                   approval->void_reason != NULL ? approval->void_reason : "");
+      return FALSE;
+    }
+  if (!read_binding (self, order->serial, &binding, error))
+    return FALSE;
+  why = binding_difference (order, &binding, state);
+  if (why == NULL)
+    {
+      digest = approval_digest (order, &binding);
+      if (approval->digest == NULL || strlen (approval->digest) != strlen (digest) ||
+          CRYPTO_memcmp (approval->digest, digest, strlen (digest)) != 0)
+        why = g_strdup_printf ("install work order %" G_GINT64_FORMAT " is not what %s approved",
+                               order->id, approval->approver);
+    }
+  if (why != NULL)
+    {
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_APPROVAL_VOID,
+                   "the approval of install work order %" G_GINT64_FORMAT " is void: %s; "
+                   "cancel the order and open a new one", order->id, why);
+      step_failure_clear (fail);
+      fail->order = copy_order (order);
+      fail->actor = g_strdup (actor);
+      fail->void_approval_id = approval->id;
+      fail->void_reason = g_steal_pointer (&why);
+      return FALSE;
+    }
+  if (out_approver != NULL)
+    *out_approver = g_steal_pointer (&approval->approver);
+  return TRUE;
+}
+
+/* Adds to @error that what it reports could not be journalled; the code
+ * becomes the journal's, so a caller cannot take the failure as recorded. */
+static void
+amend_unrecorded (GError     **error,
+                  GError      *journal_error)
+{
+  if (error == NULL || *error == NULL)
+    return;
+  {
+    g_autofree char *message = g_strdup_printf ("%s; recording this in the journal failed too: %s",
+                                                (*error)->message, journal_error->message);
+
+    (*error)->domain = journal_error->domain;
+    (*error)->code = journal_error->code;
+    g_free ((*error)->message);
+    (*error)->message = g_steal_pointer (&message);
+  }
+}
+
+static gboolean
+record_void (PpStore      *self,
+             StepFailure  *fail,
+             GError      **error)
+{
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  g_autoptr(JsonNode) detail = NULL;
+
+  if (!pp_store_begin (self, error))
+    return FALSE;
+  stmt = pp_store_prepare (self, "UPDATE approvals SET voided_at = ?, void_reason = ? "
+                                 "WHERE id = ? AND voided_at IS NULL", error);
+  if (stmt == NULL)
+    goto fail;
+  sqlite3_bind_int64 (stmt, 1, pp_store_now ());
+  sqlite3_bind_text (stmt, 2, fail->void_reason, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 3, fail->void_approval_id);
+  if (sqlite3_step (stmt) != SQLITE_DONE)
+    {
+      pp_store_set_sql_error (self, error, "cannot void approval");
+      goto fail;
+    }
+  detail = order_detail (fail->order, "reason", fail->void_reason);
+  json_object_set_int_member (json_node_get_object (detail), "approval", fail->void_approval_id);
+  if (!journal_order_detail (self, fail->actor, "order.approval_void", fail->order,
+                             g_steal_pointer (&detail), error) ||
+      !pp_store_commit (self, error))
+    goto fail;
+  return TRUE;
+
+fail:
+  pp_store_rollback (self);
+  return FALSE;
+}
+
+static gboolean
+record_kcv_mismatch (PpStore      *self,
+                     StepFailure  *fail,
+                     GError      **error)
+{
+  JsonNode *detail;
+
+  /* Own transaction: the failed key load is journalled, nothing else changes. */
+  if (!pp_store_begin (self, error))
+    return FALSE;
+  detail = order_detail (fail->order, "reported_kcv", fail->reported_kcv);
+  json_object_set_string_member (json_node_get_object (detail), "expected_kcv",
+                                 fail->order->expected_kcv);
+  if (!journal_order_detail (self, fail->actor, "order.kcv_mismatch", fail->order, detail, error) ||
+      !pp_store_commit (self, error))
     {
       pp_store_rollback (self);
       return FALSE;
     }
-  *out_order = g_steal_pointer (&order);
-  *out_user = g_steal_pointer (&user);
   return TRUE;
+}
+
+/* The end of every public verb: commit what the step did, or roll it back
+ * and record what the failure leaves to record. */
+static gboolean
+finish_step (PpStore      *self,
+             gboolean      ok,
+             StepFailure  *fail,
+             GError      **error)
+{
+  g_autoptr(GError) journal_error = NULL;
+
+  if (ok)
+    return pp_store_commit (self, error);
+  pp_store_rollback (self);
+  if (fail->void_approval_id > 0 && !record_void (self, fail, &journal_error))
+    amend_unrecorded (error, journal_error);
+  else if (fail->reported_kcv != NULL && !record_kcv_mismatch (self, fail, &journal_error))
+    amend_unrecorded (error, journal_error);
+  return FALSE;
 }
 
 static gboolean
@@ -530,59 +933,57 @@ check_kcv_text (const char  *kcv,
   return ok;
 }
 
-/* ---- verbs ---- */
+/* ---- the steps, each inside the caller's transaction ---- */
 
-PpWorkOrder *
-pp_store_create_install_order (PpStore     *self,
-                               const char  *serial,
-                               gint64       merchant_id,
-                               const char  *program_version,
-                               const char  *requester,
-                               GError     **error)
+static PpWorkOrder *
+create_install_step (PpStore     *self,
+                     const char  *upper,
+                     gint64       merchant_id,
+                     const char  *program_version,
+                     PpTmkType    key_type,
+                     const char  *requester,
+                     GError     **error)
 {
-  g_autofree char *upper = NULL;
   g_autoptr(PpUser) user = NULL;
   g_autoptr(PpMerchant) merchant = NULL;
-  g_autoptr(PpWorkOrder) order = NULL;
+  g_autoptr(PpTerminal) terminal = NULL;
   g_autoptr(sqlite3_stmt) stmt = NULL;
+  g_autofree char *what = g_strdup_printf ("open an install order for terminal %s", upper);
   char tid[16];
   gint64 now = pp_store_now ();
 
-  g_return_val_if_fail (PP_IS_STORE (self), NULL);
-  g_return_val_if_fail (serial != NULL, NULL);
-  g_return_val_if_fail (requester != NULL, NULL);
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-
-  if (!check_program_version (program_version, error))
+  user = pp_store_require_actor (self, requester, PP_STORE_ORDER_RUNNERS, what, error);
+  if (user == NULL)
     return NULL;
-  upper = g_ascii_strup (serial, -1);
-
-  if (!pp_store_begin (self, error))
-    return NULL;
-  {
-    g_autofree char *what = g_strdup_printf ("open an install order for terminal %s", upper);
-
-    user = pp_store_require_actor (self, requester, ORDER_RUNNERS, what, error);
-    if (user == NULL)
-      goto fail;
-  }
   merchant = pp_store_get_merchant (self, merchant_id, error);
   if (merchant == NULL)
-    goto fail;
+    return NULL;
+  terminal = pp_store_get_terminal (self, upper, error);
+  if (terminal == NULL)
+    return NULL;
   /* Reserves the terminal: in_stock -> pending_install, or says why not. */
   if (!pp_store_move_terminal (self, upper, PP_TERMINAL_STATE_PENDING_INSTALL, error))
-    goto fail;
-  if (!pp_store_issue_number (self, "tid", tid, error))
-    goto fail;
-  if (!bind_terminal (self, upper, merchant->id, merchant->mid, tid, NULL, error))
-    goto fail;
+    return NULL;
+  /* The key is sealed to the device certificate: without one on record
+   * there is nothing for the reviewer to approve it to. */
+  if (pp_terminal_get_cert_fingerprint (terminal) == NULL)
+    {
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
+                   "terminal %s has no device certificate on record; it must prove its key "
+                   "pair before an install order can be opened", upper);
+      return NULL;
+    }
+  if (!pp_store_issue_number (self, "tid", tid, error) ||
+      !bind_terminal (self, upper, merchant->id, merchant->mid, tid, NULL, error))
+    return NULL;
 
   stmt = pp_store_prepare (self,
                            "INSERT INTO work_orders (kind, state, serial, merchant_id, mid, tid, "
-                           "program_version, requester, created_at, updated_at) "
-                           "VALUES ('install', 'open', ?, ?, ?, ?, ?, ?, ?, ?)", error);
+                           "program_version, requester, created_at, updated_at, key_type, "
+                           "cert_fingerprint) VALUES ('install', 'open', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           error);
   if (stmt == NULL)
-    goto fail;
+    return NULL;
   sqlite3_bind_text (stmt, 1, upper, -1, SQLITE_STATIC);
   sqlite3_bind_int64 (stmt, 2, merchant->id);
   sqlite3_bind_text (stmt, 3, merchant->mid, -1, SQLITE_STATIC);
@@ -591,24 +992,464 @@ pp_store_create_install_order (PpStore     *self,
   sqlite3_bind_text (stmt, 6, user->username, -1, SQLITE_STATIC);
   sqlite3_bind_int64 (stmt, 7, now);
   sqlite3_bind_int64 (stmt, 8, now);
-  order = insert_order (self, stmt, user->username, "program_version", program_version, error);
-  if (order == NULL || !pp_store_commit (self, error))
-    goto fail;
-  return g_steal_pointer (&order);
-
-fail:
-  pp_store_rollback (self);
-  return NULL;
+  sqlite3_bind_text (stmt, 9, pp_tmk_type_to_string (key_type), -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 10, pp_terminal_get_cert_fingerprint (terminal), -1, SQLITE_STATIC);
+  return insert_order (self, stmt, user->username, "program_version", program_version, error);
 }
 
-/* Puts the terminal of a cancelled install order back into stock, unbound. */
+/* TRUE if the terminal of @order is still reserved for it. */
+static gboolean
+terminal_holds_order (PpStore      *self,
+                      PpWorkOrder  *order,
+                      gboolean     *out_holds,
+                      GError      **error)
+{
+  g_auto(Binding) binding = { 0, };
+  g_autofree char *why = NULL;
+
+  if (!read_binding (self, order->serial, &binding, error))
+    return FALSE;
+  why = binding_difference (order, &binding, PP_TERMINAL_STATE_PENDING_INSTALL);
+  *out_holds = why == NULL;
+  return TRUE;
+}
+
+/* Puts the terminal of a cancelled install order back into stock, unbound,
+ * unless it no longer belongs to this order. */
 static gboolean
 release_terminal (PpStore      *self,
                   PpWorkOrder  *order,
                   GError      **error)
 {
+  gboolean holds = FALSE;
+
+  if (!terminal_holds_order (self, order, &holds, error))
+    return FALSE;
+  if (!holds)
+    return TRUE;
   return pp_store_move_terminal (self, order->serial, PP_TERMINAL_STATE_IN_STOCK, error) &&
          bind_terminal (self, order->serial, 0, NULL, NULL, NULL, error);
+}
+
+/* A reviewer whose account, role or password @requester set is no second
+ * person for @requester's orders. */
+static gboolean
+check_independent (PpStore            *self,
+                   const PpUser       *approver,
+                   const PpWorkOrder  *order,
+                   GError            **error)
+{
+  static const char * const what[] = { "created that account", "gave it its role", "set its password" };
+  g_autoptr(sqlite3_stmt) stmt =
+    pp_store_prepare (self, "SELECT created_by, role_set_by, password_set_by FROM users WHERE id = ?", error);
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, approver->id);
+  if (sqlite3_step (stmt) != SQLITE_ROW)
+    {
+      pp_store_set_sql_error (self, error, "cannot read user");
+      return FALSE;
+    }
+  for (int i = 0; i < 3; i++)
+    if (g_strcmp0 ((const char *) sqlite3_column_text (stmt, i), order->requester) == 0)
+      {
+        g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_PERMISSION,
+                     "user “%s” may not approve install work order %" G_GINT64_FORMAT ": %s, who "
+                     "requested it, %s, so the approval would not be a second person's",
+                     approver->username, order->id, order->requester, what[i]);
+        return FALSE;
+      }
+  return TRUE;
+}
+
+static gboolean
+decide_step (PpStore     *self,
+             gint64       order_id,
+             const char  *approver,
+             gboolean     approve,
+             const char  *reason,
+             GError     **error)
+{
+  g_autoptr(PpUser) user = NULL;
+  g_autoptr(PpWorkOrder) order = NULL;
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  g_auto(Binding) binding = { 0, };
+  g_autofree char *lower = g_ascii_strdown (approver, -1);
+  g_autofree char *digest = NULL;
+  PpWorkOrderState to = approve ? PP_WORK_ORDER_STATE_APPROVED : PP_WORK_ORDER_STATE_CANCELLED;
+
+  order = read_order (self, order_id, error);
+  if (order == NULL)
+    return FALSE;
+  if (order->kind != PP_WORK_ORDER_KIND_INSTALL || order->state != PP_WORK_ORDER_STATE_OPEN)
+    {
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_ILLEGAL_TRANSITION,
+                   "%s work order %" G_GINT64_FORMAT " is %s; only an open install order "
+                   "can be approved or rejected",
+                   pp_work_order_kind_to_string (order->kind), order->id,
+                   order_states[order->state].id);
+      return FALSE;
+    }
+  /* Four eyes: someone else (user names are stored lower case), holding the
+   * reviewer role, whose credentials the requester did not set. */
+  if (g_str_equal (lower, order->requester))
+    {
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_PERMISSION,
+                   "%s requested work order %" G_GINT64_FORMAT " and cannot also approve it; "
+                   "a second person must", lower, order->id);
+      return FALSE;
+    }
+  user = require_order_actor (self, approver, PP_STORE_ORDER_DECIDERS, approve ? "approve" : "reject",
+                              order, error);
+  if (user == NULL || (approve && !check_independent (self, user, order, error)))
+    return FALSE;
+
+  /* What is approved is the terminal as the order reserved it. */
+  if (!read_binding (self, order->serial, &binding, error))
+    return FALSE;
+  if (approve)
+    {
+      g_autofree char *why = binding_difference (order, &binding, PP_TERMINAL_STATE_PENDING_INSTALL);
+
+      if (why != NULL)
+        {
+          g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_ILLEGAL_TRANSITION,
+                       "install work order %" G_GINT64_FORMAT " cannot be approved: %s; cancel it "
+                       "and open a new one", order->id, why);
+          return FALSE;
+        }
+      digest = approval_digest (order, &binding);
+    }
+
+  stmt = pp_store_prepare (self,
+                           "INSERT INTO approvals (order_id, requester, approver, decision, reason, "
+                           "decided_at, serial, mid, tid, merchant_id, program_version, key_type, "
+                           "cert_fingerprint, digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           error);
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, order->id);
+  sqlite3_bind_text (stmt, 2, order->requester, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 3, user->username, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 4, approve ? "approved" : "rejected", -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 5, reason, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 6, pp_store_now ());
+  sqlite3_bind_text (stmt, 7, order->serial, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 8, order->mid, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 9, order->tid, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 10, order->merchant_id);
+  sqlite3_bind_text (stmt, 11, order->program_version, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 12, pp_tmk_type_to_string (order->key_type), -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 13, order->cert_fingerprint, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 14, digest, -1, SQLITE_STATIC);
+  if (sqlite3_step (stmt) != SQLITE_DONE)
+    {
+      pp_store_set_sql_error (self, error, "cannot record approval");
+      return FALSE;
+    }
+
+  if (!move_order (self, order, to, error))
+    return FALSE;
+  if (!approve && !release_terminal (self, order, error))
+    return FALSE;
+  {
+    JsonNode *detail = order_detail (order, "reason", reason);
+
+    if (digest != NULL)
+      json_object_set_string_member (json_node_get_object (detail), "digest", digest);
+    return journal_order_detail (self, user->username, approve ? "order.approve" : "order.reject",
+                                 order, detail, error);
+  }
+}
+
+static gboolean
+release_step (PpStore      *self,
+              gint64        order_id,
+              const char   *tmk_label,
+              PpTmkType     type,
+              const char   *kcv,
+              const char   *actor,
+              StepFailure  *fail,
+              GError      **error)
+{
+  g_autoptr(PpUser) user = NULL;
+  g_autoptr(PpWorkOrder) order = NULL;
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  g_autofree char *approver = NULL;
+  g_autofree char *upper = g_ascii_strup (kcv, -1);
+  JsonNode *detail;
+
+  if (!load_runner_step (self, order_id, actor, "release the key of", &order, &user, error))
+    return FALSE;
+  if (order->kind != PP_WORK_ORDER_KIND_INSTALL || order->state != PP_WORK_ORDER_STATE_APPROVED)
+    {
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_ILLEGAL_TRANSITION,
+                   "%s work order %" G_GINT64_FORMAT " is %s; a key is released only for an "
+                   "approved install order", pp_work_order_kind_to_string (order->kind), order->id,
+                   order_states[order->state].id);
+      return FALSE;
+    }
+  if (!check_approval (self, order, PP_TERMINAL_STATE_PENDING_INSTALL, user->username, fail,
+                       &approver, error))
+    return FALSE;
+  if (type != order->key_type)
+    {
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
+                   "TMK “%s” is %s but install work order %" G_GINT64_FORMAT " was approved for %s",
+                   tmk_label, pp_tmk_type_to_string (type), order->id,
+                   pp_tmk_type_to_string (order->key_type));
+      return FALSE;
+    }
+  stmt = pp_store_prepare (self, "UPDATE work_orders SET expected_kcv = ?, key_label = ?, released_at = ?, "
+                                 "updated_at = ? WHERE id = ?", error);
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, upper, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 2, tmk_label, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 3, pp_store_now ());
+  sqlite3_bind_int64 (stmt, 4, pp_store_now ());
+  sqlite3_bind_int64 (stmt, 5, order->id);
+  if (sqlite3_step (stmt) != SQLITE_DONE)
+    {
+      pp_store_set_sql_error (self, error, "cannot record the key release");
+      return FALSE;
+    }
+  detail = order_detail (order, "key_label", tmk_label);
+  json_object_set_string_member (json_node_get_object (detail), "key_type", pp_tmk_type_to_string (type));
+  json_object_set_string_member (json_node_get_object (detail), "expected_kcv", upper);
+  json_object_set_string_member (json_node_get_object (detail), "approved_by", approver);
+  return journal_order_detail (self, user->username, "order.key_released", order, detail, error);
+}
+
+/* Constant time in the digits compared: the KCVs are upper-cased first. */
+static gboolean
+kcv_matches (const char *expected,
+             const char *reported)
+{
+  g_autofree char *a = g_ascii_strup (expected, -1);
+  g_autofree char *b = g_ascii_strup (reported, -1);
+  gsize n = strlen (a);
+
+  return n > 0 && n == strlen (b) && CRYPTO_memcmp (a, b, n) == 0;
+}
+
+static gboolean
+keyed_step (PpStore      *self,
+            gint64        order_id,
+            const char   *reported_kcv,
+            const char   *actor,
+            StepFailure  *fail,
+            GError      **error)
+{
+  g_autoptr(PpUser) user = NULL;
+  g_autoptr(PpWorkOrder) order = NULL;
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  g_autofree char *approver = NULL;
+  g_autofree char *reported = g_ascii_strup (reported_kcv, -1);
+  JsonNode *detail;
+
+  /* The actor is checked before the KCV comparison: a mismatch is
+   * journalled under this name too. */
+  if (!load_runner_step (self, order_id, actor, "record keying of", &order, &user, error))
+    return FALSE;
+  if (!pp_work_order_state_can_transition (order->kind, order->state, PP_WORK_ORDER_STATE_KEYED))
+    return move_order (self, order, PP_WORK_ORDER_STATE_KEYED, error);
+  if (order->expected_kcv == NULL)
+    {
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_ILLEGAL_TRANSITION,
+                   "no key has been released for install work order %" G_GINT64_FORMAT "; the key "
+                   "host records its check value when it releases the key", order->id);
+      return FALSE;
+    }
+  if (!check_approval (self, order, PP_TERMINAL_STATE_PENDING_INSTALL, user->username, fail,
+                       &approver, error))
+    return FALSE;
+  if (!kcv_matches (order->expected_kcv, reported))
+    {
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_KCV_MISMATCH,
+                   "terminal %s reported key check value %s, but the key released for install "
+                   "work order %" G_GINT64_FORMAT " has %s: the key was not loaded correctly, the "
+                   "terminal is not keyed; send a new key token",
+                   order->serial, reported, order->id, order->expected_kcv);
+      step_failure_clear (fail);
+      fail->order = copy_order (order);
+      fail->actor = g_strdup (user->username);
+      fail->reported_kcv = g_steal_pointer (&reported);
+      return FALSE;
+    }
+  if (!pp_store_move_terminal (self, order->serial, PP_TERMINAL_STATE_KEYED, error) ||
+      !move_order (self, order, PP_WORK_ORDER_STATE_KEYED, error))
+    return FALSE;
+
+  stmt = pp_store_prepare (self, "UPDATE terminals SET kcv = ? WHERE serial = ?", error);
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, order->expected_kcv, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 2, order->serial, -1, SQLITE_STATIC);
+  if (sqlite3_step (stmt) != SQLITE_DONE)
+    {
+      pp_store_set_sql_error (self, error, "cannot record KCV");
+      return FALSE;
+    }
+  g_clear_pointer (&stmt, sqlite3_finalize);
+  stmt = pp_store_prepare (self, "UPDATE work_orders SET kcv = ? WHERE id = ?", error);
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, order->expected_kcv, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 2, order->id);
+  if (sqlite3_step (stmt) != SQLITE_DONE)
+    {
+      pp_store_set_sql_error (self, error, "cannot record KCV");
+      return FALSE;
+    }
+
+  /* The key-loading record names the device, the key (by KCV), who loaded
+   * it and who approved its release. */
+  detail = order_detail (order, "kcv", order->expected_kcv);
+  json_object_set_string_member (json_node_get_object (detail), "approved_by", approver);
+  return journal_order_detail (self, user->username, "order.keyed", order, detail, error);
+}
+
+static gboolean
+program_installed_step (PpStore      *self,
+                        gint64        order_id,
+                        const char   *actor,
+                        StepFailure  *fail,
+                        GError      **error)
+{
+  g_autoptr(PpUser) user = NULL;
+  g_autoptr(PpWorkOrder) order = NULL;
+
+  if (!load_runner_step (self, order_id, actor, "record the program installation of", &order,
+                         &user, error))
+    return FALSE;
+  if (!pp_work_order_state_can_transition (order->kind, order->state,
+                                           PP_WORK_ORDER_STATE_PROGRAM_INSTALLED))
+    return move_order (self, order, PP_WORK_ORDER_STATE_PROGRAM_INSTALLED, error);
+  return check_approval (self, order, PP_TERMINAL_STATE_KEYED, user->username, fail, NULL, error) &&
+         move_order (self, order, PP_WORK_ORDER_STATE_PROGRAM_INSTALLED, error) &&
+         journal_order (self, user->username, "order.program_installed", order,
+                        "program_version", order->program_version, error);
+}
+
+static gboolean
+close_step (PpStore      *self,
+            gint64        order_id,
+            const char   *actor,
+            StepFailure  *fail,
+            GError      **error)
+{
+  g_autoptr(PpUser) user = NULL;
+  g_autoptr(PpWorkOrder) order = NULL;
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+
+  if (!load_runner_step (self, order_id, actor, "close", &order, &user, error))
+    return FALSE;
+  if (!pp_work_order_state_can_transition (order->kind, order->state, PP_WORK_ORDER_STATE_CLOSED))
+    return move_order (self, order, PP_WORK_ORDER_STATE_CLOSED, error);
+
+  if (order->kind == PP_WORK_ORDER_KIND_INSTALL)
+    {
+      if (!check_approval (self, order, PP_TERMINAL_STATE_KEYED, user->username, fail, NULL, error) ||
+          !move_order (self, order, PP_WORK_ORDER_STATE_CLOSED, error) ||
+          !pp_store_move_terminal (self, order->serial, PP_TERMINAL_STATE_INSTALLED, error))
+        return FALSE;
+      stmt = pp_store_prepare (self, "UPDATE terminals SET program_version = ? WHERE serial = ?", error);
+      if (stmt == NULL)
+        return FALSE;
+      sqlite3_bind_text (stmt, 1, order->program_version, -1, SQLITE_STATIC);
+      sqlite3_bind_text (stmt, 2, order->serial, -1, SQLITE_STATIC);
+      if (sqlite3_step (stmt) != SQLITE_DONE)
+        {
+          pp_store_set_sql_error (self, error, "cannot update terminal");
+          return FALSE;
+        }
+    }
+  else if (!move_order (self, order, PP_WORK_ORDER_STATE_CLOSED, error) ||
+           !pp_store_move_terminal (self, order->serial, PP_TERMINAL_STATE_IN_STOCK, error))
+    return FALSE;
+
+  return journal_order (self, user->username, "order.close", order, NULL, NULL, error);
+}
+
+static PpWorkOrder *
+create_recycle_step (PpStore     *self,
+                     const char  *upper,
+                     const char  *requester,
+                     const char  *reason,
+                     GError     **error)
+{
+  g_autoptr(PpUser) user = NULL;
+  g_autoptr(PpTerminal) terminal = NULL;
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  g_autofree char *what = g_strdup_printf ("open a recycle order for terminal %s", upper);
+  gint64 now = pp_store_now ();
+
+  user = pp_store_require_actor (self, requester, PP_STORE_ORDER_RUNNERS, what, error);
+  if (user == NULL)
+    return NULL;
+  terminal = pp_store_get_terminal (self, upper, error);
+  if (terminal == NULL)
+    return NULL;
+  /* installed -> recycled; the merchant binding and key check value go. */
+  if (!pp_store_move_terminal (self, upper, PP_TERMINAL_STATE_RECYCLED, error) ||
+      !bind_terminal (self, upper, 0, NULL, NULL, NULL, error))
+    return NULL;
+
+  stmt = pp_store_prepare (self,
+                           "INSERT INTO work_orders (kind, state, serial, mid, tid, requester, reason, "
+                           "created_at, updated_at) VALUES ('recycle', 'open', ?, ?, ?, ?, ?, ?, ?)",
+                           error);
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_text (stmt, 1, upper, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 2, pp_terminal_get_mid (terminal), -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 3, pp_terminal_get_tid (terminal), -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 4, user->username, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 5, reason, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 6, now);
+  sqlite3_bind_int64 (stmt, 7, now);
+  return insert_order (self, stmt, user->username, "reason", reason, error);
+}
+
+/* ---- verbs ---- */
+
+PpWorkOrder *
+pp_store_create_install_order (PpStore     *self,
+                               const char  *serial,
+                               gint64       merchant_id,
+                               const char  *program_version,
+                               PpTmkType    key_type,
+                               const char  *requester,
+                               GError     **error)
+{
+  g_autofree char *upper = NULL;
+  g_autoptr(PpWorkOrder) order = NULL;
+
+  g_return_val_if_fail (PP_IS_STORE (self), NULL);
+  g_return_val_if_fail (serial != NULL, NULL);
+  g_return_val_if_fail (requester != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!check_program_version (program_version, error))
+    return NULL;
+  if (pp_tmk_type_to_string (key_type) == NULL)
+    {
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID, "unknown key type %d", key_type);
+      return NULL;
+    }
+  upper = g_ascii_strup (serial, -1);
+
+  if (!pp_store_begin (self, error))
+    return NULL;
+  order = create_install_step (self, upper, merchant_id, program_version, key_type, requester, error);
+  if (order == NULL || !pp_store_commit (self, error))
+    {
+      pp_store_rollback (self);
+      return NULL;
+    }
+  return g_steal_pointer (&order);
 }
 
 gboolean
@@ -619,188 +1460,73 @@ pp_store_decide_order (PpStore     *self,
                        const char  *reason,
                        GError     **error)
 {
-  g_autoptr(PpUser) user = NULL;
-  g_autoptr(PpWorkOrder) order = NULL;
-  g_autoptr(sqlite3_stmt) stmt = NULL;
-  PpWorkOrderState to = approve ? PP_WORK_ORDER_STATE_APPROVED : PP_WORK_ORDER_STATE_CANCELLED;
-
   g_return_val_if_fail (PP_IS_STORE (self), FALSE);
   g_return_val_if_fail (approver != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   if (!pp_store_begin (self, error))
     return FALSE;
-  order = read_order (self, order_id, error);
-  if (order == NULL)
-    goto fail;
-  if (order->kind != PP_WORK_ORDER_KIND_INSTALL || order->state != PP_WORK_ORDER_STATE_OPEN)
+  if (!decide_step (self, order_id, approver, approve, reason, error))
     {
-      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_ILLEGAL_TRANSITION,
-                   "%s work order %" G_GINT64_FORMAT " is %s; only an open install order "
-                   "can be approved or rejected",
-                   pp_work_order_kind_to_string (order->kind), order->id,
-                   order_states[order->state].id);
-      goto fail;
+      pp_store_rollback (self);
+      return FALSE;
     }
-  /* Four eyes: someone else (user names are stored lower case), holding the
-   * reviewer role. */
-  {
-    g_autofree char *lower = g_ascii_strdown (approver, -1);
-
-    if (g_str_equal (lower, order->requester))
-      {
-        g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_PERMISSION,
-                     "%s requested work order %" G_GINT64_FORMAT " and cannot also approve it; "
-                     "a second person must", lower, order->id);
-        goto fail;
-      }
-  }
-  user = require_order_actor (self, approver, ORDER_DECIDERS, approve ? "approve" : "reject",
-                              order, error);
-  if (user == NULL)
-    goto fail;
-
-  stmt = pp_store_prepare (self,
-                           "INSERT INTO approvals (order_id, requester, approver, decision, reason, "
-                           "decided_at, serial, mid, tid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", error);
-  if (stmt == NULL)
-    goto fail;
-  sqlite3_bind_int64 (stmt, 1, order->id);
-  sqlite3_bind_text (stmt, 2, order->requester, -1, SQLITE_STATIC);
-  sqlite3_bind_text (stmt, 3, user->username, -1, SQLITE_STATIC);
-  sqlite3_bind_text (stmt, 4, approve ? "approved" : "rejected", -1, SQLITE_STATIC);
-  sqlite3_bind_text (stmt, 5, reason, -1, SQLITE_STATIC);
-  sqlite3_bind_int64 (stmt, 6, pp_store_now ());
-  sqlite3_bind_text (stmt, 7, order->serial, -1, SQLITE_STATIC);
-  sqlite3_bind_text (stmt, 8, order->mid, -1, SQLITE_STATIC);
-  sqlite3_bind_text (stmt, 9, order->tid, -1, SQLITE_STATIC);
-  if (sqlite3_step (stmt) != SQLITE_DONE)
-    {
-      pp_store_set_sql_error (self, error, "cannot record approval");
-      goto fail;
-    }
-
-  if (!move_order (self, order, to, error))
-    goto fail;
-  if (!approve && !release_terminal (self, order, error))
-    goto fail;
-  if (!journal_order (self, user->username, approve ? "order.approve" : "order.reject", order,
-                      "reason", reason, error))
-    goto fail;
   return pp_store_commit (self, error);
-
-fail:
-  pp_store_rollback (self);
-  return FALSE;
 }
 
-static void
-journal_kcv_mismatch (PpStore     *self,
-                      PpWorkOrder *order,
-                      const char  *actor,
-                      const char  *reported)
+gboolean
+pp_store_order_key_released (PpStore     *self,
+                             gint64       order_id,
+                             PpKeyStore  *key_store,
+                             const char  *tmk_label,
+                             const char  *actor,
+                             GError     **error)
 {
-  /* Own transaction: the failed key load is journalled, nothing else changes. */
-  if (!pp_store_begin (self, NULL))
-    return;
-  if (!journal_order (self, actor, "order.kcv_mismatch", order, "reported_kcv", reported, NULL) ||
-      !pp_store_commit (self, NULL))
-    pp_store_rollback (self);
+  g_auto(StepFailure) fail = { 0, };
+  g_autoptr(GError) local = NULL;
+  g_autofree char *kcv = NULL;
+  PpTmkType type;
+
+  g_return_val_if_fail (PP_IS_STORE (self), FALSE);
+  g_return_val_if_fail (PP_IS_KEY_STORE (key_store), FALSE);
+  g_return_val_if_fail (tmk_label != NULL, FALSE);
+  g_return_val_if_fail (actor != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  /* The check value comes from the key store that holds the key, never
+   * from the caller; read before the write lock (a token may be slow). */
+  kcv = pp_key_store_get_tmk_kcv (key_store, tmk_label, &type, &local);
+  if (kcv == NULL)
+    {
+      g_propagate_prefixed_error (error, g_steal_pointer (&local),
+                                  "cannot release TMK “%s” for install work order %" G_GINT64_FORMAT ": ",
+                                  tmk_label, order_id);
+      return FALSE;
+    }
+  if (!pp_store_begin (self, error))
+    return FALSE;
+  return finish_step (self, release_step (self, order_id, tmk_label, type, kcv, actor, &fail, error),
+                      &fail, error);
 }
 
 gboolean
 pp_store_order_keyed (PpStore     *self,
                       gint64       order_id,
-                      const char  *expected_kcv,
                       const char  *reported_kcv,
                       const char  *actor,
                       GError     **error)
 {
-  g_autoptr(PpUser) user = NULL;
-  g_autoptr(PpWorkOrder) order = NULL;
-  g_autoptr(sqlite3_stmt) stmt = NULL;
-  g_autofree char *kcv = NULL;
+  g_auto(StepFailure) fail = { 0, };
 
   g_return_val_if_fail (PP_IS_STORE (self), FALSE);
   g_return_val_if_fail (actor != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (!check_kcv_text (expected_kcv, "expected", error) ||
-      !check_kcv_text (reported_kcv, "reported", error))
+  if (!check_kcv_text (reported_kcv, "reported", error))
     return FALSE;
-  kcv = g_ascii_strup (expected_kcv, -1);
-
-  /* The actor is checked before the KCV comparison: a mismatch is
-   * journalled under this name too. */
-  if (!begin_runner_step (self, order_id, actor, "record keying of", &order, &user, error))
+  if (!pp_store_begin (self, error))
     return FALSE;
-  if (!pp_work_order_state_can_transition (order->kind, order->state, PP_WORK_ORDER_STATE_KEYED))
-    {
-      move_order (self, order, PP_WORK_ORDER_STATE_KEYED, error);
-      goto fail;
-    }
-  if (!pp_kcv_equal (expected_kcv, reported_kcv))
-    {
-      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_KCV_MISMATCH,
-                   "terminal %s reported key check value %s, expected %s: the key was not "
-                   "loaded correctly, the terminal is not keyed",
-                   order->serial, reported_kcv, kcv);
-      pp_store_rollback (self);
-      journal_kcv_mismatch (self, order, user->username, reported_kcv);
-      return FALSE;
-    }
-  if (!pp_store_move_terminal (self, order->serial, PP_TERMINAL_STATE_KEYED, error) ||
-      !move_order (self, order, PP_WORK_ORDER_STATE_KEYED, error))
-    goto fail;
-
-  stmt = pp_store_prepare (self, "UPDATE terminals SET kcv = ? WHERE serial = ?", error);
-  if (stmt == NULL)
-    goto fail;
-  sqlite3_bind_text (stmt, 1, kcv, -1, SQLITE_STATIC);
-  sqlite3_bind_text (stmt, 2, order->serial, -1, SQLITE_STATIC);
-  if (sqlite3_step (stmt) != SQLITE_DONE)
-    {
-      pp_store_set_sql_error (self, error, "cannot record KCV");
-      goto fail;
-    }
-  g_clear_pointer (&stmt, sqlite3_finalize);
-  stmt = pp_store_prepare (self, "UPDATE work_orders SET kcv = ? WHERE id = ?", error);
-  if (stmt == NULL)
-    goto fail;
-  sqlite3_bind_text (stmt, 1, kcv, -1, SQLITE_STATIC);
-  sqlite3_bind_int64 (stmt, 2, order->id);
-  if (sqlite3_step (stmt) != SQLITE_DONE)
-    {
-      pp_store_set_sql_error (self, error, "cannot record KCV");
-      goto fail;
-    }
-
-  /* The key-loading record names the device, the key (by KCV), who loaded
-   * it and who approved its release. */
-  {
-    g_autoptr(GPtrArray) approvals = pp_store_list_approvals (self, order->id, error);
-    g_autofree char *subject = g_strdup_printf ("work order %" G_GINT64_FORMAT, order->id);
-    JsonNode *detail = order_detail (order, "kcv", kcv);
-
-    if (approvals == NULL)
-      {
-        json_node_unref (detail);
-        goto fail;
-      }
-    for (guint i = 0; i < approvals->len; i++)
-      {
-        PpApproval *a = g_ptr_array_index (approvals, i);
-        if (a->approved)
-          json_object_set_string_member (json_node_get_object (detail), "approved_by", a->approver);
-      }
-    if (!pp_store_audit_append (self, user->username, "order.keyed", subject, detail, error))
-      goto fail;
-  }
-  return pp_store_commit (self, error);
-
-fail:
-  pp_store_rollback (self);
-  return FALSE;
+  return finish_step (self, keyed_step (self, order_id, reported_kcv, actor, &fail, error), &fail, error);
 }
 
 gboolean
@@ -809,25 +1535,15 @@ pp_store_order_program_installed (PpStore     *self,
                                   const char  *actor,
                                   GError     **error)
 {
-  g_autoptr(PpUser) user = NULL;
-  g_autoptr(PpWorkOrder) order = NULL;
+  g_auto(StepFailure) fail = { 0, };
 
   g_return_val_if_fail (PP_IS_STORE (self), FALSE);
   g_return_val_if_fail (actor != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (!begin_runner_step (self, order_id, actor, "record the program installation of", &order,
-                          &user, error))
+  if (!pp_store_begin (self, error))
     return FALSE;
-  if (!move_order (self, order, PP_WORK_ORDER_STATE_PROGRAM_INSTALLED, error) ||
-      !journal_order (self, user->username, "order.program_installed", order,
-                      "program_version", order->program_version, error))
-    goto fail;
-  return pp_store_commit (self, error);
-
-fail:
-  pp_store_rollback (self);
-  return FALSE;
+  return finish_step (self, program_installed_step (self, order_id, actor, &fail, error), &fail, error);
 }
 
 gboolean
@@ -836,44 +1552,15 @@ pp_store_close_order (PpStore     *self,
                       const char  *actor,
                       GError     **error)
 {
-  g_autoptr(PpUser) user = NULL;
-  g_autoptr(PpWorkOrder) order = NULL;
-  g_autoptr(sqlite3_stmt) stmt = NULL;
+  g_auto(StepFailure) fail = { 0, };
 
   g_return_val_if_fail (PP_IS_STORE (self), FALSE);
   g_return_val_if_fail (actor != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (!begin_runner_step (self, order_id, actor, "close", &order, &user, error))
+  if (!pp_store_begin (self, error))
     return FALSE;
-  if (!move_order (self, order, PP_WORK_ORDER_STATE_CLOSED, error))
-    goto fail;
-
-  if (order->kind == PP_WORK_ORDER_KIND_INSTALL)
-    {
-      if (!pp_store_move_terminal (self, order->serial, PP_TERMINAL_STATE_INSTALLED, error))
-        goto fail;
-      stmt = pp_store_prepare (self, "UPDATE terminals SET program_version = ? WHERE serial = ?", error);
-      if (stmt == NULL)
-        goto fail;
-      sqlite3_bind_text (stmt, 1, order->program_version, -1, SQLITE_STATIC);
-      sqlite3_bind_text (stmt, 2, order->serial, -1, SQLITE_STATIC);
-      if (sqlite3_step (stmt) != SQLITE_DONE)
-        {
-          pp_store_set_sql_error (self, error, "cannot update terminal");
-          goto fail;
-        }
-    }
-  else if (!pp_store_move_terminal (self, order->serial, PP_TERMINAL_STATE_IN_STOCK, error))
-    goto fail;
-
-  if (!journal_order (self, user->username, "order.close", order, NULL, NULL, error))
-    goto fail;
-  return pp_store_commit (self, error);
-
-fail:
-  pp_store_rollback (self);
-  return FALSE;
+  return finish_step (self, close_step (self, order_id, actor, &fail, error), &fail, error);
 }
 
 gboolean
@@ -890,8 +1577,10 @@ pp_store_cancel_order (PpStore     *self,
   g_return_val_if_fail (actor != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (!begin_runner_step (self, order_id, actor, "cancel", &order, &user, error))
+  if (!pp_store_begin (self, error))
     return FALSE;
+  if (!load_runner_step (self, order_id, actor, "cancel", &order, &user, error))
+    goto fail;
   /* Opening a recycle order cleared the terminal's merchant, MID, TID and
    * KCV and moved it to recycled, from which the lifecycle has no way back
    * to installed: undoing it would claim a key the store no longer
@@ -924,11 +1613,7 @@ pp_store_create_recycle_order (PpStore     *self,
                                GError     **error)
 {
   g_autofree char *upper = NULL;
-  g_autoptr(PpUser) user = NULL;
-  g_autoptr(PpTerminal) terminal = NULL;
   g_autoptr(PpWorkOrder) order = NULL;
-  g_autoptr(sqlite3_stmt) stmt = NULL;
-  gint64 now = pp_store_now ();
 
   g_return_val_if_fail (PP_IS_STORE (self), NULL);
   g_return_val_if_fail (serial != NULL, NULL);
@@ -938,40 +1623,50 @@ pp_store_create_recycle_order (PpStore     *self,
   upper = g_ascii_strup (serial, -1);
   if (!pp_store_begin (self, error))
     return NULL;
-  {
-    g_autofree char *what = g_strdup_printf ("open a recycle order for terminal %s", upper);
-
-    user = pp_store_require_actor (self, requester, ORDER_RUNNERS, what, error);
-    if (user == NULL)
-      goto fail;
-  }
-  terminal = pp_store_get_terminal (self, upper, error);
-  if (terminal == NULL)
-    goto fail;
-  /* installed -> recycled; the merchant binding and key check value go. */
-  if (!pp_store_move_terminal (self, upper, PP_TERMINAL_STATE_RECYCLED, error) ||
-      !bind_terminal (self, upper, 0, NULL, NULL, NULL, error))
-    goto fail;
-
-  stmt = pp_store_prepare (self,
-                           "INSERT INTO work_orders (kind, state, serial, mid, tid, requester, reason, "
-                           "created_at, updated_at) VALUES ('recycle', 'open', ?, ?, ?, ?, ?, ?, ?)",
-                           error);
-  if (stmt == NULL)
-    goto fail;
-  sqlite3_bind_text (stmt, 1, upper, -1, SQLITE_STATIC);
-  sqlite3_bind_text (stmt, 2, pp_terminal_get_mid (terminal), -1, SQLITE_STATIC);
-  sqlite3_bind_text (stmt, 3, pp_terminal_get_tid (terminal), -1, SQLITE_STATIC);
-  sqlite3_bind_text (stmt, 4, user->username, -1, SQLITE_STATIC);
-  sqlite3_bind_text (stmt, 5, reason, -1, SQLITE_STATIC);
-  sqlite3_bind_int64 (stmt, 6, now);
-  sqlite3_bind_int64 (stmt, 7, now);
-  order = insert_order (self, stmt, user->username, "reason", reason, error);
+  order = create_recycle_step (self, upper, requester, reason, error);
   if (order == NULL || !pp_store_commit (self, error))
-    goto fail;
+    {
+      pp_store_rollback (self);
+      return NULL;
+    }
   return g_steal_pointer (&order);
+}
 
-fail:
-  pp_store_rollback (self);
-  return NULL;
+/* ---- the demo's terminals, through the same steps ---- */
+
+gboolean
+pp_store_demo_run_orders (PpStore         *self,
+                          const char      *serial,
+                          gint64           merchant_id,
+                          const char      *program_version,
+                          const char      *kcv,
+                          PpTerminalState  until,
+                          const char      *runner,
+                          const char      *reviewer,
+                          GError         **error)
+{
+  g_auto(StepFailure) fail = { 0, };
+  g_autoptr(PpWorkOrder) order = NULL;
+  g_autoptr(PpWorkOrder) recycle = NULL;
+
+  g_assert (!sqlite3_get_autocommit (self->db));
+
+  order = create_install_step (self, serial, merchant_id, program_version, PP_TMK_AES_128, runner, error);
+  if (order == NULL)
+    return FALSE;
+  if (until == PP_TERMINAL_STATE_PENDING_INSTALL)
+    return TRUE;
+  if (!decide_step (self, order->id, reviewer, TRUE, "demo", error) ||
+      !release_step (self, order->id, "demo-tmk", PP_TMK_AES_128, kcv, runner, &fail, error) ||
+      !keyed_step (self, order->id, kcv, runner, &fail, error))
+    return FALSE;
+  if (until == PP_TERMINAL_STATE_KEYED)
+    return TRUE;
+  if (!program_installed_step (self, order->id, runner, &fail, error) ||
+      !close_step (self, order->id, runner, &fail, error))
+    return FALSE;
+  if (until == PP_TERMINAL_STATE_INSTALLED)
+    return TRUE;
+  recycle = create_recycle_step (self, serial, runner, "demo", error);
+  return recycle != NULL;
 }

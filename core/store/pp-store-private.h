@@ -116,12 +116,20 @@ PpUser       *pp_store_lookup_user      (PpStore         *self,
  * disabled flag: every stored user is active. Returns the user, whose
  * username (lower case) is the one to journal. */
 #define PP_USER_ROLE_BIT(role) (1u << (role))
+/* Who may do what: field managers and administrators run orders and move
+ * terminals, reviewers decide orders (and nothing else, so no one approves
+ * what they carried out). */
+#define PP_STORE_ORDER_RUNNERS (PP_USER_ROLE_BIT (PP_USER_ROLE_FIELD_MANAGER) | \
+                                PP_USER_ROLE_BIT (PP_USER_ROLE_ADMINISTRATOR))
+#define PP_STORE_ORDER_DECIDERS PP_USER_ROLE_BIT (PP_USER_ROLE_REVIEWER)
 PpUser       *pp_store_require_actor    (PpStore         *self,
                                          const char      *username,
                                          guint            allowed_roles,
                                          const char      *what,
                                          GError         **error);
-/* Inserts an already hashed user and journals it, inside the open transaction. */
+/* Inserts an already hashed user and journals it, inside the open transaction;
+ * @actor is recorded as the one who created the account and set its role and
+ * password. */
 gboolean      pp_store_insert_user      (PpStore         *self,
                                          const char      *username,
                                          const char      *display_name,
@@ -139,6 +147,23 @@ gboolean      pp_store_claim_request    (PpStore         *self,
                                          const char      *action,
                                          const char      *subject,
                                          gboolean        *out_replayed,
+                                         GError         **error);
+
+/* The demo seed's install of one in_stock terminal (with a certificate on
+ * record), inside the caller's transaction, through the same steps and checks
+ * as the order verbs: @runner opens an AES-128 install order for @merchant_id
+ * and stops there for @until pending_install; else @reviewer approves, the
+ * made-up @kcv is recorded as released and reported by the terminal (keyed);
+ * then the program is installed and the order closed (installed); then
+ * @runner opens a recycle order (recycled). */
+gboolean      pp_store_demo_run_orders  (PpStore         *self,
+                                         const char      *serial,
+                                         gint64           merchant_id,
+                                         const char      *program_version,
+                                         const char      *kcv,
+                                         PpTerminalState  until,
+                                         const char      *runner,
+                                         const char      *reviewer,
                                          GError         **error);
 
 G_END_DECLS

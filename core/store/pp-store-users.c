@@ -202,8 +202,9 @@ pp_store_insert_user (PpStore     *self,
   g_autoptr(JsonBuilder) detail = json_builder_new ();
 
   stmt = pp_store_prepare (self,
-                           "INSERT INTO users (username, display_name, role, password_hash, created_at) "
-                           "VALUES (?, ?, ?, ?, ?)", error);
+                           "INSERT INTO users (username, display_name, role, password_hash, created_at, "
+                           "created_by, role_set_by, password_set_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                           error);
   if (stmt == NULL)
     return FALSE;
   sqlite3_bind_text (stmt, 1, username, -1, SQLITE_STATIC);
@@ -211,6 +212,8 @@ pp_store_insert_user (PpStore     *self,
   sqlite3_bind_text (stmt, 3, pp_user_role_to_string (role), -1, SQLITE_STATIC);
   sqlite3_bind_text (stmt, 4, password_hash, -1, SQLITE_STATIC);
   sqlite3_bind_int64 (stmt, 5, pp_store_now ());
+  for (int i = 6; i <= 8; i++)
+    sqlite3_bind_text (stmt, i, actor, -1, SQLITE_STATIC);
   if (sqlite3_step (stmt) != SQLITE_DONE)
     {
       if (sqlite3_extended_errcode (self->db) == SQLITE_CONSTRAINT_UNIQUE)
@@ -228,6 +231,60 @@ pp_store_insert_user (PpStore     *self,
   json_builder_add_string_value (detail, display_name);
   json_builder_end_object (detail);
   return pp_store_audit_append (self, actor, "user.add", username, json_builder_get_root (detail), error);
+}
+
+static gboolean
+count_users (PpStore  *self,
+             gint64   *out_n,
+             GError  **error)
+{
+  g_autoptr(sqlite3_stmt) stmt = pp_store_prepare (self, "SELECT count(*) FROM users", error);
+
+  if (stmt == NULL)
+    return FALSE;
+  if (sqlite3_step (stmt) != SQLITE_ROW)
+    {
+      pp_store_set_sql_error (self, error, "cannot count users");
+      return FALSE;
+    }
+  *out_n = sqlite3_column_int64 (stmt, 0);
+  return TRUE;
+}
+
+/* Inside the open transaction: only an administrator creates accounts,
+ * except the first account of a store without any, which is the first
+ * administrator (first-run setup) and records @actor as given. *out_actor
+ * gets the name to record. */
+static gboolean
+check_account_admin (PpStore     *self,
+                     const char  *actor,
+                     PpUserRole   role,
+                     char       **out_actor,
+                     GError     **error)
+{
+  g_autoptr(PpUser) admin = NULL;
+  gint64 n_users = 0;
+
+  if (!count_users (self, &n_users, error))
+    return FALSE;
+  if (n_users == 0)
+    {
+      if (role != PP_USER_ROLE_ADMINISTRATOR)
+        {
+          g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_PERMISSION,
+                       "the first account of a station must be an administrator, not a %s",
+                       role_names[role].id);
+          return FALSE;
+        }
+      *out_actor = g_strdup (actor);
+      return TRUE;
+    }
+  admin = pp_store_require_actor (self, actor, PP_USER_ROLE_BIT (PP_USER_ROLE_ADMINISTRATOR),
+                                  "add users", error);
+  if (admin == NULL)
+    return FALSE;
+  *out_actor = g_strdup (admin->username);
+  return TRUE;
 }
 
 PpUser *
@@ -256,6 +313,7 @@ pp_store_add_user_with_cost (PpStore     *self,
   g_autofree char *name = NULL;
   g_autofree char *display = NULL;
   g_autofree char *hash = NULL;
+  g_autofree char *admin = NULL;
   g_autoptr(GError) local = NULL;
 
   g_return_val_if_fail (PP_IS_STORE (self), NULL);
@@ -300,7 +358,8 @@ pp_store_add_user_with_cost (PpStore     *self,
 
   if (!pp_store_begin (self, error))
     return NULL;
-  if (!pp_store_insert_user (self, name, display, role, hash, actor, error) ||
+  if (!check_account_admin (self, actor, role, &admin, error) ||
+      !pp_store_insert_user (self, name, display, role, hash, admin, error) ||
       !pp_store_commit (self, error))
     {
       pp_store_rollback (self);
@@ -344,16 +403,35 @@ pp_store_list_users (PpStore  *self,
   return g_steal_pointer (&result);
 }
 
+/* The journal's name for a login with a user name the station does not
+ * know. The text typed is not kept, not even hashed: it is as likely a
+ * password typed into the wrong field as a name, and any hash of it the
+ * journal could keep would be open to a dictionary attack by whoever
+ * reads the file. */
+#define UNKNOWN_USER "(unknown)"
+
+/* @username NULL: a name that is not a user of the station. */
 static void
 journal_login (PpStore    *self,
                const char *username,
-               gboolean    ok)
+               const char *action,
+               const char *reason)
 {
+  g_autoptr(JsonBuilder) detail = json_builder_new ();
+
+  json_builder_begin_object (detail);
+  if (reason != NULL)
+    {
+      json_builder_set_member_name (detail, "reason");
+      json_builder_add_string_value (detail, reason);
+    }
+  json_builder_end_object (detail);
   /* Own transaction: a failed login is journalled although nothing else changes. */
   if (!pp_store_begin (self, NULL))
     return;
-  if (!pp_store_audit_append (self, username, ok ? "user.login" : "user.login_failed",
-                              username, NULL, NULL) ||
+  if (!pp_store_audit_append (self, username != NULL ? username : UNKNOWN_USER, action,
+                              username != NULL ? username : UNKNOWN_USER,
+                              json_builder_get_root (detail), NULL) ||
       !pp_store_commit (self, NULL))
     pp_store_rollback (self);
 }
@@ -400,14 +478,82 @@ pp_store_authenticate (PpStore     *self,
     }
   if (user == NULL || !pp_password_verify (password, hash, &local))
     {
-      journal_login (self, lower, FALSE);
+      if (user == NULL)
+        journal_login (self, NULL, "user.login_failed", "unknown user name");
+      else
+        journal_login (self, user->username, "user.login_failed", "wrong password");
       /* Same message for unknown user and wrong password. */
       g_set_error_literal (error, PP_STORE_ERROR, PP_STORE_ERROR_PERMISSION,
                            "wrong user name or password");
       return NULL;
     }
-  journal_login (self, lower, TRUE);
+  journal_login (self, user->username, "user.login", NULL);
   return g_steal_pointer (&user);
+}
+
+static gboolean
+check_new_password (const char  *password,
+                    GError     **error)
+{
+  if (g_utf8_strlen (password, -1) < PASSWORD_MIN_LENGTH)
+    {
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
+                   "password must have at least %d characters", PASSWORD_MIN_LENGTH);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static char *
+hash_password (const char  *password,
+               GError     **error)
+{
+  g_autoptr(GError) local = NULL;
+  char *hash = pp_password_hash (password, &local);
+
+  if (hash == NULL)
+    g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_SQL, "cannot hash password: %s",
+                 local->message);
+  return hash;
+}
+
+/* Stores @hash for @username (lower case) if the stored one is still
+ * @old_hash (NULL: whatever it is), recording @by as who set it. */
+static gboolean
+store_password (PpStore     *self,
+                const char  *username,
+                const char  *hash,
+                const char  *old_hash,
+                const char  *by,
+                GError     **error)
+{
+  g_autoptr(sqlite3_stmt) stmt =
+    pp_store_prepare (self, old_hash != NULL
+                              ? "UPDATE users SET password_hash = ?1, password_set_by = ?3 "
+                                "WHERE username = ?2 AND password_hash = ?4"
+                              : "UPDATE users SET password_hash = ?1, password_set_by = ?3 "
+                                "WHERE username = ?2", error);
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, hash, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 2, username, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 3, by, -1, SQLITE_STATIC);
+  if (old_hash != NULL)
+    sqlite3_bind_text (stmt, 4, old_hash, -1, SQLITE_STATIC);
+  if (sqlite3_step (stmt) != SQLITE_DONE)
+    {
+      pp_store_set_sql_error (self, error, "cannot change password");
+      return FALSE;
+    }
+  if (sqlite3_changes (self->db) != 1)
+    {
+      g_set_error (error, PP_STORE_ERROR, old_hash != NULL ? PP_STORE_ERROR_BUSY : PP_STORE_ERROR_NOT_FOUND,
+                   old_hash != NULL ? "the password of “%s” was changed meanwhile; try again"
+                                    : "no user “%s”", username);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 gboolean
@@ -419,8 +565,8 @@ pp_store_set_password (PpStore     *self,
 {
   g_autofree char *lower = NULL;
   g_autofree char *hash = NULL;
-  g_autoptr(sqlite3_stmt) stmt = NULL;
-  g_autoptr(GError) local = NULL;
+  g_autoptr(PpUser) admin = NULL;
+  g_autoptr(PpUser) user = NULL;
 
   g_return_val_if_fail (PP_IS_STORE (self), FALSE);
   g_return_val_if_fail (username != NULL, FALSE);
@@ -428,39 +574,154 @@ pp_store_set_password (PpStore     *self,
   g_return_val_if_fail (actor != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (g_utf8_strlen (password, -1) < PASSWORD_MIN_LENGTH)
-    {
-      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
-                   "password must have at least %d characters", PASSWORD_MIN_LENGTH);
-      return FALSE;
-    }
+  if (!check_new_password (password, error))
+    return FALSE;
   lower = g_ascii_strdown (username, -1);
-  hash = pp_password_hash (password, &local);
+  hash = hash_password (password, error);
   if (hash == NULL)
-    {
-      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_SQL, "cannot hash password: %s",
-                   local->message);
-      return FALSE;
-    }
+    return FALSE;
 
   if (!pp_store_begin (self, error))
     return FALSE;
-  stmt = pp_store_prepare (self, "UPDATE users SET password_hash = ? WHERE username = ?", error);
+  {
+    g_autofree char *what = g_strdup_printf ("reset the password of “%s”", lower);
+
+    admin = pp_store_require_actor (self, actor, PP_USER_ROLE_BIT (PP_USER_ROLE_ADMINISTRATOR),
+                                    what, error);
+    if (admin == NULL)
+      goto fail;
+  }
+  if (g_str_equal (admin->username, lower))
+    {
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_PERMISSION,
+                   "“%s” may not reset their own password; change it with the current one",
+                   admin->username);
+      goto fail;
+    }
+  user = pp_store_lookup_user (self, lower, NULL, error);
+  if (user == NULL ||
+      !store_password (self, user->username, hash, NULL, admin->username, error) ||
+      !pp_store_audit_append (self, admin->username, "user.password_reset", user->username, NULL, error))
+    goto fail;
+  return pp_store_commit (self, error);
+
+fail:
+  pp_store_rollback (self);
+  return FALSE;
+}
+
+gboolean
+pp_store_change_password (PpStore     *self,
+                          const char  *username,
+                          const char  *old_password,
+                          const char  *new_password,
+                          GError     **error)
+{
+  g_autoptr(PpUser) user = NULL;
+  g_autofree char *old_hash = NULL;
+  g_autofree char *hash = NULL;
+  g_autoptr(GError) local = NULL;
+
+  g_return_val_if_fail (PP_IS_STORE (self), FALSE);
+  g_return_val_if_fail (username != NULL, FALSE);
+  g_return_val_if_fail (old_password != NULL, FALSE);
+  g_return_val_if_fail (new_password != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!check_new_password (new_password, error))
+    return FALSE;
+  user = pp_store_lookup_user (self, username, &old_hash, &local);
+  if (user == NULL)
+    {
+      if (g_error_matches (local, PP_STORE_ERROR, PP_STORE_ERROR_NOT_FOUND))
+        g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_PERMISSION,
+                     "wrong user name or password");
+      else
+        g_propagate_error (error, g_steal_pointer (&local));
+      return FALSE;
+    }
+  if (!pp_password_verify (old_password, old_hash, NULL))
+    {
+      journal_login (self, user->username, "user.password_change_failed", "wrong current password");
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_PERMISSION,
+                   "the current password of “%s” is wrong; the password is unchanged", user->username);
+      return FALSE;
+    }
+  hash = hash_password (new_password, error);
+  if (hash == NULL)
+    return FALSE;
+
+  if (!pp_store_begin (self, error))
+    return FALSE;
+  if (!store_password (self, user->username, hash, old_hash, user->username, error) ||
+      !pp_store_audit_append (self, user->username, "user.password_change", user->username, NULL, error) ||
+      !pp_store_commit (self, error))
+    {
+      pp_store_rollback (self);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+pp_store_set_user_role (PpStore     *self,
+                        const char  *username,
+                        PpUserRole   role,
+                        const char  *actor,
+                        GError     **error)
+{
+  g_autofree char *lower = NULL;
+  g_autoptr(PpUser) admin = NULL;
+  g_autoptr(PpUser) user = NULL;
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  g_autoptr(JsonBuilder) detail = json_builder_new ();
+
+  g_return_val_if_fail (PP_IS_STORE (self), FALSE);
+  g_return_val_if_fail (username != NULL, FALSE);
+  g_return_val_if_fail (role >= 0 && role < PP_N_USER_ROLES, FALSE);
+  g_return_val_if_fail (actor != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  lower = g_ascii_strdown (username, -1);
+  if (!pp_store_begin (self, error))
+    return FALSE;
+  {
+    g_autofree char *what = g_strdup_printf ("assign roles (“%s” to %s)", lower, role_names[role].id);
+
+    admin = pp_store_require_actor (self, actor, PP_USER_ROLE_BIT (PP_USER_ROLE_ADMINISTRATOR),
+                                    what, error);
+    if (admin == NULL)
+      goto fail;
+  }
+  if (g_str_equal (admin->username, lower))
+    {
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_PERMISSION,
+                   "“%s” may not change their own role; another administrator must",
+                   admin->username);
+      goto fail;
+    }
+  user = pp_store_lookup_user (self, lower, NULL, error);
+  if (user == NULL)
+    goto fail;
+  stmt = pp_store_prepare (self, "UPDATE users SET role = ?, role_set_by = ? WHERE id = ?", error);
   if (stmt == NULL)
     goto fail;
-  sqlite3_bind_text (stmt, 1, hash, -1, SQLITE_STATIC);
-  sqlite3_bind_text (stmt, 2, lower, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 1, role_names[role].id, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 2, admin->username, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 3, user->id);
   if (sqlite3_step (stmt) != SQLITE_DONE)
     {
-      pp_store_set_sql_error (self, error, "cannot change password");
+      pp_store_set_sql_error (self, error, "cannot change role");
       goto fail;
     }
-  if (sqlite3_changes (self->db) != 1)
-    {
-      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_NOT_FOUND, "no user “%s”", lower);
-      goto fail;
-    }
-  if (!pp_store_audit_append (self, actor, "user.password", lower, NULL, error))
+  json_builder_begin_object (detail);
+  json_builder_set_member_name (detail, "from");
+  json_builder_add_string_value (detail, role_names[user->role].id);
+  json_builder_set_member_name (detail, "to");
+  json_builder_add_string_value (detail, role_names[role].id);
+  json_builder_end_object (detail);
+  if (!pp_store_audit_append (self, admin->username, "user.role", user->username,
+                              json_builder_get_root (detail), error))
     goto fail;
   return pp_store_commit (self, error);
 

@@ -1341,6 +1341,29 @@ pp_store_claim_request (PpStore     *self,
   return TRUE;
 }
 
+/* The lifecycle moves only work orders make, and the verb that makes each. */
+static const char *
+order_verb_for_move (PpTerminalState from,
+                     PpTerminalState to)
+{
+  static const struct {
+    PpTerminalState from, to;
+    const char *verb;
+  } owned[] = {
+    { PP_TERMINAL_STATE_IN_STOCK, PP_TERMINAL_STATE_PENDING_INSTALL, "opening an install order" },
+    { PP_TERMINAL_STATE_PENDING_INSTALL, PP_TERMINAL_STATE_KEYED, "recording the keying of its approved install order" },
+    { PP_TERMINAL_STATE_PENDING_INSTALL, PP_TERMINAL_STATE_IN_STOCK, "cancelling or rejecting its install order" },
+    { PP_TERMINAL_STATE_KEYED, PP_TERMINAL_STATE_INSTALLED, "closing its install order" },
+    { PP_TERMINAL_STATE_INSTALLED, PP_TERMINAL_STATE_RECYCLED, "opening a recycle order" },
+    { PP_TERMINAL_STATE_RECYCLED, PP_TERMINAL_STATE_IN_STOCK, "closing its recycle order" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (owned); i++)
+    if (owned[i].from == from && owned[i].to == to)
+      return owned[i].verb;
+  return NULL;
+}
+
 gboolean
 pp_store_transition_terminal (PpStore          *self,
                               const char       *serial,
@@ -1363,7 +1386,10 @@ pp_store_transition_terminal_full (PpStore          *self,
 {
   g_autofree char *upper = NULL;
   g_autofree char *action = NULL;
+  g_autofree char *what = NULL;
   g_autoptr(JsonBuilder) detail = json_builder_new ();
+  g_autoptr(PpUser) user = NULL;
+  const char *verb;
   PpTerminalState from;
   gboolean replayed;
 
@@ -1375,8 +1401,12 @@ pp_store_transition_terminal_full (PpStore          *self,
 
   upper = g_ascii_strup (serial, -1);
   action = g_strconcat ("terminal.transition:", pp_terminal_state_to_string (to), NULL);
+  what = g_strdup_printf ("move terminal %s to %s", upper, pp_terminal_state_to_string (to));
   if (!pp_store_begin (self, error))
     return FALSE;
+  user = pp_store_require_actor (self, actor, PP_STORE_ORDER_RUNNERS, what, error);
+  if (user == NULL)
+    goto fail;
   if (!pp_store_claim_request (self, request_id, action, upper, &replayed, error))
     goto fail;
   if (replayed)
@@ -1384,8 +1414,18 @@ pp_store_transition_terminal_full (PpStore          *self,
       pp_store_rollback (self);
       return TRUE;
     }
-  if (!pp_store_read_state (self, upper, &from, error) ||
-      !pp_store_move_terminal (self, upper, to, error))
+  if (!pp_store_read_state (self, upper, &from, error))
+    goto fail;
+  verb = order_verb_for_move (from, to);
+  if (verb != NULL)
+    {
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_ILLEGAL_TRANSITION,
+                   "terminal %s is %s; %s -> %s happens only by %s, not by a plain move",
+                   upper, pp_terminal_state_to_string (from), pp_terminal_state_to_string (from),
+                   pp_terminal_state_to_string (to), verb);
+      goto fail;
+    }
+  if (!pp_store_move_terminal (self, upper, to, error))
     goto fail;
 
   json_builder_begin_object (detail);
@@ -1405,7 +1445,7 @@ pp_store_transition_terminal_full (PpStore          *self,
     }
   json_builder_end_object (detail);
 
-  if (!pp_store_audit_append (self, actor, "terminal.transition", upper,
+  if (!pp_store_audit_append (self, user->username, "terminal.transition", upper,
                               json_builder_get_root (detail), error))
     goto fail;
   return pp_store_commit (self, error);

@@ -33,6 +33,7 @@ typedef enum {
   PP_STORE_ERROR_PERMISSION,      /* wrong role, self-approval, bad password */
   PP_STORE_ERROR_BUSY,
   PP_STORE_ERROR_KCV_MISMATCH,    /* reported KCV differs from the expected one */
+  PP_STORE_ERROR_APPROVAL_VOID,   /* what was approved changed; message says what */
 } PpStoreError;
 
 GQuark pp_store_error_quark (void);
@@ -145,8 +146,13 @@ GPtrArray  *pp_store_list_terminals_after (PpStore         *self,
 /* Moves one terminal along the lifecycle (see pp-terminal.h) and journals it.
  * Illegal moves fail with PP_STORE_ERROR_ILLEGAL_TRANSITION, e.g.
  * "terminal ABC123 is installed; cannot go installed -> keyed". @reason may be NULL.
- * Like intake, @actor is a system actor recorded as given, not a checked station user;
- * the moves that load keys or bind merchants go through the work-order verbs instead. */
+ * @actor must be a field manager or administrator of the station (else
+ * PP_STORE_ERROR_PERMISSION, nothing changed). The moves that belong to work orders
+ * (in_stock -> pending_install, pending_install -> keyed | in_stock, keyed -> installed,
+ * installed -> recycled, recycled -> in_stock) are refused with ILLEGAL_TRANSITION naming
+ * the order verb that makes them: they happen only through the order verbs, which check
+ * the approval. What is left: check-in (received -> in_stock), quarantine, return from
+ * quarantine, retirement. */
 gboolean    pp_store_transition_terminal (PpStore         *self,
                                           const char      *serial,
                                           PpTerminalState  to,
@@ -214,10 +220,16 @@ GPtrArray  *pp_store_list_merchants      (PpStore                 *self,
                                           GError                 **error);   /* element-type PpMerchant */
 
 /* ---- users ----
- * Passwords are hashed with scrypt (pp-password.h) and at least 4 characters long.
- * add: INVALID for a bad user name (2-32 of a-z 0-9 . _ -, case-insensitive), DUPLICATE
- * if taken. authenticate: PERMISSION "wrong user name or password" for an unknown user or
- * a wrong password (both journalled as user.login_failed). */
+ * Passwords are hashed with scrypt (pp-password.h), each with its own salt, and at least
+ * 4 characters long.
+ * add: only an administrator of the station (@actor) creates users (else PERMISSION);
+ * the one exception is the first account of a store that has none, which must be an
+ * administrator (the first-run setup; @actor is then recorded as given). INVALID for a
+ * bad user name (2-32 of a-z 0-9 . _ -, case-insensitive), DUPLICATE if taken.
+ * Journalled as user.add under the administrator.
+ * authenticate: PERMISSION "wrong user name or password" for an unknown user or a wrong
+ * password, both journalled as user.login_failed; an unknown name is journalled without
+ * the text typed (it may be a password typed into the wrong field): actor "(unknown)". */
 PpUser     *pp_store_add_user     (PpStore     *self,
                                    const char  *username,
                                    const char  *display_name,   /* NULL: the user name */
@@ -244,27 +256,68 @@ PpUser     *pp_store_authenticate (PpStore     *self,
                                    const char  *username,
                                    const char  *password,
                                    GError     **error);
+/* An administrator (@actor) resets the password of another user @username (else
+ * PERMISSION: a user changes their own with pp_store_change_password). Journalled as
+ * user.password_reset. Until @username changes it again, they may not approve
+ * @actor's orders (the administrator knows the password). */
 gboolean    pp_store_set_password (PpStore     *self,
                                    const char  *username,
                                    const char  *password,
                                    const char  *actor,
                                    GError     **error);
+/* @username changes their own password, proving the current one (@old_password;
+ * else PERMISSION "the current password of “x” is wrong", journalled as
+ * user.password_change_failed). Journalled as user.password_change. */
+gboolean    pp_store_change_password (PpStore     *self,
+                                      const char  *username,
+                                      const char  *old_password,
+                                      const char  *new_password,
+                                      GError     **error);
+/* An administrator (@actor) gives @username another role; not their own (PERMISSION).
+ * Journalled as user.role with the old and new role. */
+gboolean    pp_store_set_user_role (PpStore     *self,
+                                    const char  *username,
+                                    PpUserRole   role,
+                                    const char  *actor,
+                                    GError     **error);
 
 /* ---- work orders and approvals ----
  * Install flow, each step one transaction with its journal entry:
  *  create_install_order: requester is a field manager or administrator; the terminal must
- *    be in_stock (else ILLEGAL_TRANSITION naming its state) and goes pending_install; the
- *    merchant (NOT_FOUND) and its MID and a newly issued TID are bound to it. Order: open.
- *  decide_order: a reviewer other than the requester (else PERMISSION) approves (order
- *    approved) or rejects (order cancelled, terminal back in_stock, unbound); either way an
- *    approval row records requester, approver, decision, reason, time, serial, MID, TID.
- *  order_keyed: compares the expected and the terminal-reported KCV with pp_kcv_equal;
- *    a mismatch is KCV_MISMATCH (journalled as order.kcv_mismatch; terminal and order
- *    unchanged); a match moves the terminal to keyed and records the KCV. Order: keyed.
+ *    be in_stock (else ILLEGAL_TRANSITION naming its state) and have its device
+ *    certificate on record (INVALID otherwise) and goes pending_install; the merchant
+ *    (NOT_FOUND) and its MID and a newly issued TID are bound to it; the order records
+ *    the key type and the certificate fingerprint. Order: open.
+ *  decide_order: a reviewer other than the requester, whose account, role and password
+ *    the requester did not set (else PERMISSION), approves (order approved) or rejects
+ *    (order cancelled, terminal back in_stock, unbound); either way an approval row
+ *    records requester, approver, decision, reason, time and what was decided on: serial,
+ *    merchant, MID, TID, program version, key type, certificate fingerprint and their
+ *    digest (hex SHA-256 of the netstrings of "posprov-approval-1", order id, serial,
+ *    merchant id, MID, TID, program version, key type, fingerprint). The terminal must
+ *    still be pending_install and bound to this order.
+ *  order_key_released: the key host generated the TMK under @tmk_label in @key_store;
+ *    the store asks the key store for its type and KCV (the type must be the order's)
+ *    and records the KCV as the one the terminal must report. Order stays approved; a
+ *    second release (a new key after a failed load) replaces the first.
+ *  order_keyed: compares the terminal-reported KCV with the one recorded at release, in
+ *    constant time; a mismatch is KCV_MISMATCH, journalled as order.kcv_mismatch
+ *    (if that journal entry cannot be written, the error says so and carries the
+ *    journal's error code), and leaves terminal and order as they were, so a retry
+ *    with a new key token (or a new release) is possible; a match moves the terminal
+ *    to keyed and records the KCV. Order: keyed.
  *  order_program_installed: order keyed -> program_installed.
  *  close_order: install: program_installed -> closed, terminal installed with the
  *    order's program version; recycle: open -> closed, terminal recycled -> in_stock.
- *  cancel_order: open or approved install order -> cancelled, terminal back in_stock.
+ *  cancel_order: open or approved install order -> cancelled, terminal back in_stock
+ *    (left alone if it no longer belongs to this order).
+ * Every step after the approval (release, keyed, program installed, close) first checks
+ * that the approval still holds: the terminal is in the state the order left it in,
+ * bound to the order's merchant, MID and TID, with the approved certificate, and the
+ * digest of the order and the terminal's binding equals the approved digest. Any
+ * difference voids the approval for good (recorded on the approval and journalled as
+ * order.approval_void) and the step fails with APPROVAL_VOID naming what changed; the
+ * order can then only be cancelled.
  * Recycle: create_recycle_order moves an installed terminal to recycled and clears its
  * merchant, MID, TID and KCV (the order keeps the cleared MID/TID); close_order returns
  * it to stock. Steps out of order are ILLEGAL_TRANSITION
@@ -275,10 +328,11 @@ gboolean    pp_store_set_password (PpStore     *self,
  * PP_STORE_ERROR_PERMISSION a name that is no user of the station ("“x” is not a user of
  * this station and may not close install work order 3") or a user of the wrong role
  * ("user “dave” (reviewer) may not record keying of install work order 12; only a
- * field_manager or administrator may"). Field managers and administrators create, key,
- * record program installation, close, cancel and recycle; reviewers only approve and
- * reject. The journal names the user as stored (lower case). An unknown or wrong actor on
- * order_keyed is refused before the KCV comparison, so no kcv_mismatch is journalled for it.
+ * field_manager or administrator may"). Field managers and administrators create, release
+ * keys, key, record program installation, close, cancel and recycle; reviewers only
+ * approve and reject. The journal names the user as stored (lower case). An unknown or
+ * wrong actor on order_keyed is refused before the KCV comparison, so no kcv_mismatch is
+ * journalled for it.
  *
  * An open recycle order cannot be cancelled (ILLEGAL_TRANSITION saying why): opening it
  * cleared the terminal's merchant binding and KCV, and recycled -> installed is not a move
@@ -287,6 +341,7 @@ PpWorkOrder *pp_store_create_install_order   (PpStore     *self,
                                               const char  *serial,
                                               gint64       merchant_id,
                                               const char  *program_version,
+                                              PpTmkType    key_type,
                                               const char  *requester,
                                               GError     **error);
 gboolean     pp_store_decide_order           (PpStore     *self,
@@ -295,9 +350,15 @@ gboolean     pp_store_decide_order           (PpStore     *self,
                                               gboolean     approve,
                                               const char  *reason,   /* nullable */
                                               GError     **error);
+/* Reads the KCV from @key_store before taking the write lock. */
+gboolean     pp_store_order_key_released     (PpStore     *self,
+                                              gint64       order_id,
+                                              PpKeyStore  *key_store,
+                                              const char  *tmk_label,
+                                              const char  *actor,
+                                              GError     **error);
 gboolean     pp_store_order_keyed            (PpStore     *self,
                                               gint64       order_id,
-                                              const char  *expected_kcv,
                                               const char  *reported_kcv,
                                               const char  *actor,
                                               GError     **error);
@@ -331,10 +392,15 @@ GPtrArray   *pp_store_list_approvals         (PpStore     *self,
                                               gint64       order_id,
                                               GError     **error);
 
-/* Demo data on first start: n terminals spread over the states, demo merchants, and demo
- * users "alice" (field manager), "bob" (reviewer), "carol" (administrator) with password
- * "demo" (demo only: never use these accounts on a real station). Idempotent: does nothing
- * if already seeded. */
+/* Demo data: n terminals spread over the states, demo merchants, and demo users "alice"
+ * (field manager), "bob" (reviewer), "carol" (administrator) with password "demo", each
+ * hashed with its own salt (demo only: never use these accounts on a real station).
+ * The demo obeys the rules of real data: every terminal that is pending_install, keyed,
+ * installed or recycled got there through install (and recycle) work orders run by
+ * alice and approved by bob, in the same steps as the verbs above (the key release
+ * records a made-up KCV: a demo has no key store). Only the first 2000 terminals take the
+ * whole spread (each bound one costs a chain of order steps); beyond them the demo is
+ * stock. Idempotent: does nothing if already seeded. */
 gboolean    pp_store_seed_demo (PpStore *self,
                                 guint    n_terminals,
                                 GError **error);

@@ -7,6 +7,8 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
+#include "pp-keystore.h"
+
 G_BEGIN_DECLS
 
 typedef enum {
@@ -46,11 +48,21 @@ typedef struct {
   char            *tid;              /* likewise */
   char            *program_version;  /* install: the version to push */
   char            *kcv;              /* install: KCV confirmed when keyed */
+  PpTmkType        key_type;         /* install: the TMK to release */
+  char            *cert_fingerprint; /* install: the device certificate (SHA-256 hex) it goes to */
+  char            *expected_kcv;     /* install: KCV the key store gave at release; NULL before */
+  char            *key_label;        /* install: key store label of the released TMK */
+  gint64           released_at;      /* 0 before the release */
   char            *requester;
   char            *reason;
   gint64           created_at;
   gint64           updated_at;
 } PpWorkOrder;
+
+/* "tdes-2key", "tdes-3key", "aes-128", "aes-256": the store's names of a TMK type. */
+const char *pp_tmk_type_to_string   (PpTmkType    type);
+gboolean    pp_tmk_type_from_string (const char  *s,
+                                     PpTmkType   *out);
 
 void      pp_work_order_free    (PpWorkOrder       *order);
 JsonNode *pp_work_order_to_json (const PpWorkOrder *order);
@@ -67,6 +79,15 @@ typedef struct {
   char    *serial;
   char    *mid;
   char    *tid;
+  /* Since schema 2: the rest of what was approved, its digest (hex SHA-256,
+   * see pp-store.h), and whether a later change voided it. */
+  gint64   merchant_id;
+  char    *program_version;
+  char    *key_type;      /* "aes-128", ...; NULL on an approval from schema 1 */
+  char    *cert_fingerprint;
+  char    *digest;
+  gint64   voided_at;     /* 0: not void */
+  char    *void_reason;
 } PpApproval;
 
 void      pp_approval_free      (PpApproval        *approval);
