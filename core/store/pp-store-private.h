@@ -21,6 +21,7 @@ struct _PpStore
   char *path;
   sqlite3 *db;
   int schema_version;
+  gboolean demo;  /* opened with PpStoreOptions.demo */
 };
 
 #define PP_TERMINAL_COLUMNS \
@@ -85,6 +86,11 @@ gboolean      pp_store_move_terminal    (PpStore         *self,
 gboolean      pp_store_issue_number     (PpStore         *self,
                                          const char      *kind,
                                          char             out[16],
+                                         GError         **error);
+
+/* Inside the demo seed's transaction: PP_STORE_ERROR_DEMO if the store has users of its
+ * own (a real store). */
+gboolean      pp_store_check_demo_seed  (PpStore         *self,
                                          GError         **error);
 
 /* Reads a user (NOT_FOUND if absent); @hash_out (optional) gets the stored hash. */
