@@ -247,11 +247,48 @@ test_demo_refuses_real_store (void)
   g_assert_cmpstr (counts, ==, "1 1 0");
 }
 
+/* posprov-tool on the default store (no --db) creates no account either:
+ * importing into a fresh store leaves it without users or demo data. */
+static void
+test_tool_default_store (void)
+{
+  g_autofree char *path = g_build_filename (g_get_user_data_dir (), "posprov", "posprov.db", NULL);
+  g_autofree char *dir = pp_test_make_tmpdir ();
+  g_autofree char *csv = g_build_filename (dir, "terminals.csv", NULL);
+  const char *import[] = { "registry", "import", csv, NULL };
+  const char *list[] = { "registry", "list", NULL };
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *counts = NULL;
+
+  g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_set_contents (csv, "serial,vendor,model\nPAX0000001,PAX,A920\n", -1, NULL));
+  g_assert_cmpint (pp_test_run_tool (import, NULL, &out, &err), ==, 0);
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (pp_test_run_tool (list, NULL, &out, &err), ==, 0);
+  g_assert_nonnull (strstr (out, "PAX0000001"));
+
+  counts = sql_text (path, "SELECT (SELECT count(*) FROM users) || ' ' || (SELECT count(*) FROM terminals) "
+                           "|| ' ' || (SELECT count(*) FROM merchants) || ' ' || "
+                           "(SELECT count(*) FROM settings WHERE key = 'demo')");
+  g_assert_cmpstr (counts, ==, "0 1 0 0");
+}
+
 int
 main (int    argc,
       char **argv)
 {
+  g_autofree char *data_home = NULL;
+
   g_test_init (&argc, &argv, NULL);
+
+  /* posprov-tool's default store lives in the XDG data dir: a fresh one,
+   * before GLib reads and caches the variable. The tool inherits it. */
+  data_home = pp_test_make_tmpdir ();
+  g_setenv ("XDG_DATA_HOME", data_home, TRUE);
+  g_assert_cmpstr (g_get_user_data_dir (), ==, data_home);
+  g_test_add_func ("/first-run/tool-default-store", test_tool_default_store);
   g_test_add_func ("/first-run/administrator", test_first_administrator);
   g_test_add_func ("/first-run/administrator-async", test_first_administrator_async);
   g_test_add_func ("/first-run/demo-key-store-registry", test_demo_refuses_key_store_and_registry);
