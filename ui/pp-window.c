@@ -102,6 +102,9 @@ search_action (GtkWidget  *widget,
 {
   PpWindow *self = PP_WINDOW (widget);
 
+  /* No inventory to search until the administrator exists. */
+  if (pp_window_is_showing_setup (self))
+    return;
   pp_inventory_page_focus_search (self->inventory_page);
 }
 
