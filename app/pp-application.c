@@ -2,9 +2,11 @@
  *
  * pp-application.c: the station's application object.
  *
- * Opens the store (from --db, the store-path setting or the XDG data dir),
- * seeds a demo inventory the very first time, and shows the inventory; a
- * store that cannot be opened is explained to the user, never a crash.
+ * Opens the real store (from --db, the store-path setting or the XDG data
+ * dir) and shows the inventory, or the first-run setup while the store has
+ * no account. Demo data only when asked: --demo opens a demo store at its
+ * own path and seeds it there. A store that cannot be opened is explained to
+ * the user, never a crash.
  */
 #include "config.h"
 
@@ -24,6 +26,7 @@ struct _PpApplication
   AdwApplication  parent_instance;
 
   char           *db_path;  /* from --db, nullable */
+  gboolean        demo;     /* --demo */
   guint           n_seeding; /* demo seeds still running on a worker */
 };
 
@@ -35,16 +38,24 @@ pp_application_get_default_store_path (void)
   return g_build_filename (g_get_user_data_dir (), "posprov", "posprov.db", NULL);
 }
 
-static char *
-choose_store_path (PpApplication *self)
+char *
+pp_application_get_demo_store_path (void)
 {
-  g_autoptr(GSettings) settings = NULL;
+  return g_build_filename (g_get_user_data_dir (), "posprov", "demo.db", NULL);
+}
+
+static char *
+choose_store_path (PpApplication *self,
+                   GSettings     *settings)
+{
   g_autofree char *configured = NULL;
 
   if (self->db_path != NULL)
     return g_strdup (self->db_path);
+  /* Never the real store's path, whatever store-path says. */
+  if (self->demo)
+    return pp_application_get_demo_store_path ();
 
-  settings = pp_settings_new ();
   if (settings != NULL)
     configured = g_settings_get_string (settings, "store-path");
   if (configured != NULL && configured[0] != '\0')
@@ -77,8 +88,12 @@ pp_application_activate (GApplication *app)
   PpApplication *self = PP_APPLICATION (app);
   g_autoptr(GError) error = NULL;
   g_autoptr(PpStore) store = NULL;
+  g_autoptr(GSettings) settings = pp_settings_new ();
   g_autofree char *path = NULL;
-  gboolean first_start;
+  g_autofree char *key_store = NULL;
+  g_autofree char *registry_url = NULL;
+  PpStoreOptions options = { 0 };
+  gboolean has_users = TRUE;
   GtkWindow *window;
 
   window = gtk_application_get_active_window (GTK_APPLICATION (app));
@@ -88,9 +103,17 @@ pp_application_activate (GApplication *app)
       return;
     }
 
-  path = choose_store_path (self);
-  first_start = !g_file_test (path, G_FILE_TEST_EXISTS);
-  store = pp_store_open (path, &error);
+  path = choose_store_path (self, settings);
+  if (settings != NULL)
+    {
+      key_store = g_settings_get_string (settings, "key-store");
+      registry_url = g_settings_get_string (settings, "registry-url");
+    }
+  options.demo = self->demo;
+  options.key_store = key_store;
+  options.registry_url = registry_url;
+  /* The store refuses a demo with a PKCS#11 key store or a remote registry. */
+  store = pp_store_open_full (path, &options, &error);
 
   window = GTK_WINDOW (pp_window_new (ADW_APPLICATION (app), store));
   gtk_window_present (window);
@@ -100,14 +123,27 @@ pp_application_activate (GApplication *app)
       return;
     }
 
-  /* Only a store this start created gets demo data: never mix demo
-   * terminals into an existing (possibly real, possibly empty) register.
-   * The seed runs on a worker so the window draws meanwhile. */
-  if (first_start)
+  /* Demo data only in a demo store (the seed does nothing once done). It
+   * runs on a worker so the window draws meanwhile. */
+  if (pp_store_is_demo_store (store))
     {
-      self->n_seeding++;
-      pp_store_seed_demo_async (store, DEMO_TERMINALS, NULL, on_demo_seeded, g_object_ref (window));
+      if (!pp_store_is_demo (store))
+        {
+          self->n_seeding++;
+          pp_store_seed_demo_async (store, DEMO_TERMINALS, NULL, on_demo_seeded,
+                                    g_object_ref (window));
+        }
+      return;
     }
+
+  /* A real store starts without any account: its administrator comes first. */
+  if (!pp_store_has_users (store, &has_users, &error))
+    {
+      pp_window_show_store_error (PP_WINDOW (window), error);
+      return;
+    }
+  if (!has_users)
+    pp_window_show_first_run_setup (PP_WINDOW (window));
 }
 
 /* A seed still running when the window is closed finishes first: its worker
@@ -191,6 +227,9 @@ pp_application_handle_local_options (GApplication *app,
       return 0;
     }
 
+  if (g_variant_dict_lookup (options, "demo", "b", NULL))
+    self->demo = TRUE;
+
   if (g_variant_dict_lookup (options, "db", "^&ay", &db_path))
     {
       g_autoptr(GFile) file = g_file_new_for_commandline_arg (db_path);
@@ -231,6 +270,10 @@ pp_application_init (PpApplication *self)
   g_application_add_main_option (G_APPLICATION (self), "db", 0, G_OPTION_FLAG_NONE,
                                  G_OPTION_ARG_FILENAME,
                                  _("Use the terminal store at PATH"), _("PATH"));
+  g_application_add_main_option (G_APPLICATION (self), "demo", 0, G_OPTION_FLAG_NONE,
+                                 G_OPTION_ARG_NONE,
+                                 _("Open the demo store (made-up terminals; accounts with a "
+                                   "published password), never the real one"), NULL);
   g_application_add_main_option (G_APPLICATION (self), "version", 0, G_OPTION_FLAG_NONE,
                                  G_OPTION_ARG_NONE, _("Show the version and exit"), NULL);
 }

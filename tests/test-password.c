@@ -413,6 +413,101 @@ test_password_unknown_name_not_journalled (void)
   assert_not_in_file (path, "tr0ub4dor");
 }
 
+/* The account policy: length in characters, the common list in any case,
+ * the user name; every refusal says why without repeating the password. */
+static void
+test_password_policy (void)
+{
+  static const struct {
+    const char *password;
+    const char *username;
+    int code;   /* -1: accepted */
+  } cases[] = {
+    { "", NULL, PP_PASSWORD_ERROR_TOO_SHORT },
+    { "demo", NULL, PP_PASSWORD_ERROR_TOO_SHORT },
+    { "elevenchars", NULL, PP_PASSWORD_ERROR_TOO_SHORT },           /* 11 */
+    { "密码是十一个字符的密码吗", NULL, -1 },                          /* 12 characters, 36 bytes */
+    { "十一个字的密码不够长啊", NULL, PP_PASSWORD_ERROR_TOO_SHORT },   /* 11 characters, 33 bytes */
+    { "password1234", NULL, PP_PASSWORD_ERROR_COMMON },
+    { "PassWord1234", NULL, PP_PASSWORD_ERROR_COMMON },             /* any case */
+    { "P@SSW0RD1234", NULL, PP_PASSWORD_ERROR_COMMON },
+    { "123456789012", NULL, PP_PASSWORD_ERROR_COMMON },
+    { "111111111111", NULL, PP_PASSWORD_ERROR_COMMON },
+    { "qwertyuiop12", NULL, PP_PASSWORD_ERROR_COMMON },
+    { "1qaz2wsx3edc", NULL, PP_PASSWORD_ERROR_COMMON },
+    { "Administrator", NULL, PP_PASSWORD_ERROR_COMMON },
+    { "iloveyou2024!", NULL, PP_PASSWORD_ERROR_COMMON },
+    { "woaini1314520", NULL, PP_PASSWORD_ERROR_COMMON },
+    { "zhangwei123456", NULL, PP_PASSWORD_ERROR_COMMON },
+    { "Welcome12345", NULL, PP_PASSWORD_ERROR_COMMON },
+    { "tidy-otter-lamp-93", NULL, -1 },
+    { "tidy-otter-lamp-93", "Otter", PP_PASSWORD_ERROR_USERNAME },  /* name in any case */
+    { "tidy-otter-lamp-93", "ot", -1 },                              /* too short to look for */
+    { "tidy-otter-lamp-93", "admin", -1 },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      gboolean ok = pp_password_check_policy (cases[i].password, cases[i].username, &error);
+
+      g_test_message ("case %u", i);
+      if (cases[i].code < 0)
+        {
+          g_assert_no_error (error);
+          g_assert_true (ok);
+          continue;
+        }
+      g_assert_false (ok);
+      g_assert_error (error, PP_PASSWORD_ERROR, cases[i].code);
+      if (cases[i].password[0] != '\0')
+        g_assert_null (strstr (error->message, cases[i].password));
+    }
+
+  /* The message names the rule. */
+  {
+    g_autoptr(GError) error = NULL;
+
+    g_assert_false (pp_password_check_policy ("short", NULL, &error));
+    g_assert_cmpstr (error->message, ==, "The password must have at least 12 characters; this one has 5");
+  }
+  /* Not valid UTF-8: refused, never read past. */
+  {
+    g_autoptr(GError) error = NULL;
+
+    g_assert_false (pp_password_check_policy ("abcdefghijkl\xff", NULL, &error));
+    g_assert_error (error, PP_PASSWORD_ERROR, PP_PASSWORD_ERROR_FORMAT);
+  }
+}
+
+/* The shipped list: thousands of entries, all of them refused, none shorter
+ * than the length rule (those could never be reached). */
+static void
+test_password_common_list (void)
+{
+  g_autofree char *path = g_test_build_filename (G_TEST_DIST, "..", "data", "passwords", "common.txt", NULL);
+  g_autofree char *text = NULL;
+  g_auto(GStrv) lines = NULL;
+  guint n = 0;
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  lines = g_strsplit (text, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree char *upper = NULL;
+
+      if (lines[i][0] == '#' || lines[i][0] == '\0')
+        continue;
+      n++;
+      g_assert_cmpuint (g_utf8_strlen (lines[i], -1), >=, PP_PASSWORD_MIN_LENGTH);
+      upper = g_utf8_strup (lines[i], -1);
+      g_assert_false (pp_password_check_policy (upper, NULL, &error));
+      g_assert_error (error, PP_PASSWORD_ERROR, PP_PASSWORD_ERROR_COMMON);
+    }
+  g_assert_cmpuint (n, >, 5000);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -424,5 +519,7 @@ main (int argc, char **argv)
   g_test_add_func ("/password/store-login", test_password_store_login);
   g_test_add_func ("/password/account-rules", test_password_account_rules);
   g_test_add_func ("/password/unknown-name-not-journalled", test_password_unknown_name_not_journalled);
+  g_test_add_func ("/password/policy", test_password_policy);
+  g_test_add_func ("/password/common-list", test_password_common_list);
   return g_test_run ();
 }

@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  *
  * pp-window.c: the station's main window.
+ *
+ * Shows the inventory, or the first-run setup on a real store without
+ * accounts. A demo store says so in the title and a banner that lists its
+ * accounts and their published password, so nobody takes it for real.
  */
 #include "config.h"
 
 #include <glib/gi18n.h>
 
 #include "pp-settings.h"
+#include "pp-setup-page.h"
 #include "pp-window.h"
 
 struct _PpWindow
@@ -17,9 +22,13 @@ struct _PpWindow
   GSettings            *settings;  /* nullable: schema not installed */
 
   /* template */
+  AdwToastOverlay      *toast_overlay;
   AdwWindowTitle       *window_title;
   GtkRevealer          *demo_revealer;
+  GtkLabel             *demo_accounts_label;
+  GtkStack             *main_stack;
   PpInventoryPage      *inventory_page;
+  PpSetupPage          *setup_page;
 };
 
 G_DEFINE_FINAL_TYPE (PpWindow, pp_window, ADW_TYPE_APPLICATION_WINDOW)
@@ -93,6 +102,78 @@ search_action (GtkWidget  *widget,
 {
   PpWindow *self = PP_WINDOW (widget);
 
+  /* No inventory to search until the administrator exists. */
+  if (pp_window_is_showing_setup (self))
+    return;
+  pp_inventory_page_focus_search (self->inventory_page);
+}
+
+/* "alice (Field manager), bob (Reviewer), ..." from the store, with the demo password. */
+static char *
+describe_demo_accounts (PpStore *store)
+{
+  g_autoptr(GPtrArray) users = pp_store_list_users (store, NULL);
+  g_autoptr(GString) list = g_string_new (NULL);
+
+  if (users == NULL || users->len == 0)
+    return NULL;
+  for (guint i = 0; i < users->len; i++)
+    {
+      PpUser *user = g_ptr_array_index (users, i);
+
+      if (i > 0)
+        g_string_append (list, C_("list separator", ", "));
+      /* TRANSLATORS: a demo account: user name (role). */
+      g_string_append_printf (list, _("%s (%s)"), user->username,
+                              pp_user_role_get_label (user->role));
+    }
+  /* TRANSLATORS: the first %s lists the demo accounts, the second is their password. */
+  return g_strdup_printf (_("Demo accounts: %s. Password of each: “%s”. Never use them on a real station."),
+                          list->str, PP_STORE_DEMO_PASSWORD);
+}
+
+static void
+update_store_view (PpWindow *self)
+{
+  const char *path;
+  g_autofree char *name = NULL;
+  g_autofree char *accounts = NULL;
+  gboolean demo;
+
+  if (self->store == NULL)
+    return;
+
+  path = pp_store_get_path (self->store);
+  demo = pp_store_is_demo_store (self->store);
+  if (demo)
+    {
+      adw_window_title_set_subtitle (self->window_title, _("Demo Data"));
+      accounts = describe_demo_accounts (self->store);
+    }
+  else
+    {
+      /* The file name fits the header bar; the full path is a hover away. */
+      name = g_path_get_basename (path);
+      adw_window_title_set_subtitle (self->window_title, name);
+    }
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->window_title), path);
+  gtk_label_set_text (self->demo_accounts_label, accounts != NULL ? accounts : "");
+  gtk_widget_set_visible (GTK_WIDGET (self->demo_accounts_label), accounts != NULL);
+  gtk_revealer_set_reveal_child (self->demo_revealer, demo);
+}
+
+static void
+on_administrator_created (PpWindow   *self,
+                          const char *username)
+{
+  g_autofree char *text = NULL;
+
+  gtk_stack_set_visible_child_name (self->main_stack, "inventory");
+  adw_window_title_set_title (self->window_title, _("Terminal Inventory"));
+  /* TRANSLATORS: %s is the new administrator's user name. */
+  text = g_strdup_printf (_("Administrator “%s” created"), username);
+  adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (text));
+  pp_inventory_page_reload (self->inventory_page);
   pp_inventory_page_focus_search (self->inventory_page);
 }
 
@@ -104,16 +185,8 @@ pp_window_constructed (GObject *object)
   G_OBJECT_CLASS (pp_window_parent_class)->constructed (object);
 
   pp_inventory_page_set_store (self->inventory_page, self->store);
-  if (self->store != NULL)
-    {
-      const char *path = pp_store_get_path (self->store);
-      g_autofree char *name = g_path_get_basename (path);
-
-      /* The file name fits the header bar; the full path is a hover away. */
-      adw_window_title_set_subtitle (self->window_title, name);
-      gtk_widget_set_tooltip_text (GTK_WIDGET (self->window_title), path);
-      gtk_revealer_set_reveal_child (self->demo_revealer, pp_store_is_demo (self->store));
-    }
+  pp_setup_page_set_store (self->setup_page, self->store);
+  update_store_view (self);
 
   restore_settings (self);
 
@@ -189,10 +262,16 @@ pp_window_class_init (PpWindowClass *klass)
   g_object_class_install_properties (object_class, N_PROPS, props);
 
   g_type_ensure (PP_TYPE_INVENTORY_PAGE);
+  g_type_ensure (PP_TYPE_SETUP_PAGE);
   gtk_widget_class_set_template_from_resource (widget_class, "/org/posprov/Station/pp-window.ui");
+  gtk_widget_class_bind_template_child (widget_class, PpWindow, toast_overlay);
   gtk_widget_class_bind_template_child (widget_class, PpWindow, window_title);
   gtk_widget_class_bind_template_child (widget_class, PpWindow, demo_revealer);
+  gtk_widget_class_bind_template_child (widget_class, PpWindow, demo_accounts_label);
+  gtk_widget_class_bind_template_child (widget_class, PpWindow, main_stack);
   gtk_widget_class_bind_template_child (widget_class, PpWindow, inventory_page);
+  gtk_widget_class_bind_template_child (widget_class, PpWindow, setup_page);
+  gtk_widget_class_bind_template_callback (widget_class, on_administrator_created);
 
   gtk_widget_class_install_action (widget_class, "win.search", NULL, search_action);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_f, GDK_CONTROL_MASK, "win.search", NULL);
@@ -242,7 +321,26 @@ pp_window_reload (PpWindow *self)
   if (self->store == NULL)
     return;
   pp_inventory_page_reload (self->inventory_page);
-  gtk_revealer_set_reveal_child (self->demo_revealer, pp_store_is_demo (self->store));
+  update_store_view (self);
+}
+
+void
+pp_window_show_first_run_setup (PpWindow *self)
+{
+  g_return_if_fail (PP_IS_WINDOW (self));
+  g_return_if_fail (self->store != NULL);
+
+  adw_window_title_set_title (self->window_title, _("Station Setup"));
+  gtk_stack_set_visible_child_name (self->main_stack, "setup");
+  gtk_widget_grab_focus (GTK_WIDGET (self->setup_page));
+}
+
+gboolean
+pp_window_is_showing_setup (PpWindow *self)
+{
+  g_return_val_if_fail (PP_IS_WINDOW (self), FALSE);
+
+  return g_strcmp0 (gtk_stack_get_visible_child_name (self->main_stack), "setup") == 0;
 }
 
 void

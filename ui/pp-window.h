@@ -25,6 +25,11 @@ PpInventoryPage *pp_window_get_inventory_page (PpWindow       *self);
 /* Shows the store's current content again, e.g. after the demo seed. */
 void             pp_window_reload             (PpWindow       *self);
 
+/* Shows the first-run setup instead of the inventory (a real store without
+ * accounts); the inventory returns once the administrator is created. */
+void             pp_window_show_first_run_setup (PpWindow     *self);
+gboolean         pp_window_is_showing_setup     (PpWindow     *self);
+
 /* Says why the store is unavailable: in the page, and in a dialog. */
 void             pp_window_show_store_error   (PpWindow       *self,
                                                const GError   *error);

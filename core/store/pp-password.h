@@ -19,11 +19,17 @@ typedef enum {
   PP_PASSWORD_ERROR_FORMAT,    /* not an encoded hash this module understands */
   PP_PASSWORD_ERROR_CRYPTO,    /* OpenSSL failed (out of memory, ...) */
   PP_PASSWORD_ERROR_MISMATCH,  /* wrong password */
+  PP_PASSWORD_ERROR_TOO_SHORT, /* policy: fewer than PP_PASSWORD_MIN_LENGTH characters */
+  PP_PASSWORD_ERROR_COMMON,    /* policy: on the list of common passwords */
+  PP_PASSWORD_ERROR_USERNAME,  /* policy: contains the account's user name */
 } PpPasswordError;
 
 #define PP_PASSWORD_DEFAULT_LOG2_N 15
 #define PP_PASSWORD_MIN_LOG2_N     4
 #define PP_PASSWORD_MAX_LOG2_N     20
+
+/* Characters (not bytes) a password must have under the account policy. */
+#define PP_PASSWORD_MIN_LENGTH     12
 
 GQuark    pp_password_error_quark    (void);
 
@@ -39,6 +45,17 @@ char     *pp_password_hash_with_cost (const char  *password,
  * PP_PASSWORD_ERROR_FORMAT if @encoded is malformed. */
 gboolean  pp_password_verify         (const char  *password,
                                       const char  *encoded,
+                                      GError     **error);
+
+/* The account password policy, for every place that sets a password (the
+ * station's first-run setup today; the command line and the registry service
+ * later): at least PP_PASSWORD_MIN_LENGTH characters (TOO_SHORT), not on the
+ * built-in list of common passwords, compared case-insensitively (COMMON),
+ * and not containing @username (nullable; names under 3 characters are not
+ * looked for) in any case (USERNAME). The message, translated, says what to
+ * change; it never repeats the password. */
+gboolean  pp_password_check_policy   (const char  *password,
+                                      const char  *username,
                                       GError     **error);
 
 G_END_DECLS

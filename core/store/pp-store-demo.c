@@ -10,7 +10,7 @@
 #include "pp-store-private.h"
 
 /* Demo accounts, documented in pp-store.h: never for a real station. */
-#define DEMO_PASSWORD "demo"
+#define DEMO_PASSWORD PP_STORE_DEMO_PASSWORD
 
 static const struct {
   const char *username;
@@ -281,6 +281,9 @@ pp_store_seed_demo (PpStore  *self,
       ok = TRUE;
       goto out;
     }
+  /* Demo accounts never enter a real store. */
+  if (!pp_store_check_demo_seed (self, error))
+    goto fail;
 
   for (guint i = 0; i < G_N_ELEMENTS (demo_users); i++)
     {

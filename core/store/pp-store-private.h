@@ -31,6 +31,7 @@ struct _PpStore
   PpJournalKey *journal_key;
   PpJournalKey *journal_pending;
   gboolean journal_unsaved;
+  gboolean demo;  /* opened with PpStoreOptions.demo */
 };
 
 #define PP_TERMINAL_COLUMNS \
@@ -101,6 +102,11 @@ gboolean      pp_store_move_terminal    (PpStore         *self,
 gboolean      pp_store_issue_number     (PpStore         *self,
                                          const char      *kind,
                                          char             out[16],
+                                         GError         **error);
+
+/* Inside the demo seed's transaction: PP_STORE_ERROR_DEMO if the store has users of its
+ * own (a real store). */
+gboolean      pp_store_check_demo_seed  (PpStore         *self,
                                          GError         **error);
 
 /* Reads a user (NOT_FOUND if absent); @hash_out (optional) gets the stored hash. */

@@ -72,14 +72,14 @@ normalize_username (const char  *username,
   if (n < 2 || n > 32)
     {
       g_set_error_literal (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
-                           "user name must be 2 to 32 characters");
+                           _("The user name must have 2 to 32 characters"));
       return NULL;
     }
   for (gsize i = 0; i < n; i++)
     if (!g_ascii_isalnum (lower[i]) && lower[i] != '.' && lower[i] != '_' && lower[i] != '-')
       {
         g_set_error_literal (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
-                             "user name may hold only letters, digits, “.”, “_” and “-”");
+                             _("The user name may hold only letters a–z, digits, “.”, “_” and “-”"));
         return NULL;
       }
   return g_steal_pointer (&lower);
@@ -366,6 +366,88 @@ pp_store_add_user_with_cost (PpStore     *self,
       return NULL;
     }
   return pp_store_lookup_user (self, name, NULL, error);
+}
+
+PpUser *
+pp_store_create_first_administrator (PpStore     *self,
+                                     const char  *username,
+                                     const char  *display_name,
+                                     const char  *password,
+                                     GError     **error)
+{
+  g_autofree char *name = NULL;
+  g_autofree char *display = NULL;
+  g_autofree char *hash = NULL;
+  g_autoptr(GError) local = NULL;
+  gboolean has_users = FALSE;
+
+  g_return_val_if_fail (PP_IS_STORE (self), NULL);
+  g_return_val_if_fail (username != NULL, NULL);
+  g_return_val_if_fail (password != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (pp_store_is_demo_store (self))
+    {
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_DEMO,
+                   _("%s is a demo store: its accounts are the demo's, and a real "
+                     "administrator belongs in a real store"), self->path);
+      return NULL;
+    }
+  name = normalize_username (username, error);
+  if (name == NULL)
+    return NULL;
+  display = g_strstrip (g_strdup (display_name != NULL ? display_name : ""));
+  if (*display == '\0')
+    {
+      g_free (display);
+      display = g_strdup (name);
+    }
+  if (!g_utf8_validate (display, -1, NULL) || g_utf8_strlen (display, -1) > 64)
+    {
+      g_set_error_literal (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
+                           "display name must be text of at most 64 characters");
+      return NULL;
+    }
+  if (!pp_password_check_policy (password, name, error))
+    return NULL;
+
+  /* Checked before the slow hash too, so a second setup hears it at once. */
+  if (!pp_store_has_users (self, &has_users, error))
+    return NULL;
+  if (has_users)
+    goto has_users;
+
+  hash = pp_password_hash (password, &local);
+  if (hash == NULL)
+    {
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_SQL, "cannot hash password: %s",
+                   local->message);
+      return NULL;
+    }
+
+  if (!pp_store_begin (self, error))
+    return NULL;
+  /* Again inside the write transaction: two setups at once make one administrator. */
+  if (!pp_store_has_users (self, &has_users, error))
+    goto fail;
+  if (has_users)
+    {
+      pp_store_rollback (self);
+      goto has_users;
+    }
+  if (!pp_store_insert_user (self, name, display, PP_USER_ROLE_ADMINISTRATOR, hash, name, error) ||
+      !pp_store_commit (self, error))
+    goto fail;
+  return pp_store_lookup_user (self, name, NULL, error);
+
+has_users:
+  g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_PERMISSION,
+               _("This station already has user accounts; ask its administrator for one"));
+  return NULL;
+
+fail:
+  pp_store_rollback (self);
+  return NULL;
 }
 
 PpUser *

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <gio/gio.h>
+#include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
 
 #include "pp-store-private.h"
@@ -591,6 +592,159 @@ pp_store_open_existing (const char  *path,
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   return open_read_write (path, FALSE, error);
+}
+
+/* ---- demo and real stores ---- */
+
+static gboolean
+is_pkcs11_location (const char *location)
+{
+  /* RFC 7512: the scheme is case-insensitive. */
+  return location != NULL && g_ascii_strncasecmp (location, "pkcs11:", 7) == 0;
+}
+
+static gboolean
+has_text (const char *s)
+{
+  return s != NULL && s[0] != '\0';
+}
+
+/* A demo store used with what only a real store may be used with. */
+static gboolean
+check_demo_use (const char            *path,
+                const PpStoreOptions  *options,
+                GError               **error)
+{
+  if (is_pkcs11_location (options->key_store))
+    {
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_DEMO,
+                   _("The demo store %s cannot be used with a PKCS#11 key store: its accounts "
+                     "have a published password, so anyone could release the keys the token "
+                     "holds. Use a real store with the key store, or the demo without it."),
+                   path);
+      return FALSE;
+    }
+  if (has_text (options->registry_url))
+    {
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_DEMO,
+                   _("The demo store %s cannot be used with a remote registry: its accounts "
+                     "have a published password and its data is made up. Use a real store "
+                     "with the registry, or the demo without it."),
+                   path);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+count_rows (PpStore     *self,
+            const char  *sql,
+            gint64      *out_count,
+            GError     **error)
+{
+  g_autoptr(sqlite3_stmt) stmt = pp_store_prepare (self, sql, error);
+
+  if (stmt == NULL)
+    return FALSE;
+  if (sqlite3_step (stmt) != SQLITE_ROW)
+    {
+      pp_store_set_sql_error (self, error, "cannot count rows");
+      return FALSE;
+    }
+  *out_count = sqlite3_column_int64 (stmt, 0);
+  return TRUE;
+}
+
+PpStore *
+pp_store_open_full (const char            *path,
+                    const PpStoreOptions  *options,
+                    GError               **error)
+{
+  g_autoptr(PpStore) self = NULL;
+  gint64 n_users = 0;
+  gint64 n_terminals = 0;
+
+  g_return_val_if_fail (path != NULL && *path != '\0', NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (options == NULL)
+    return pp_store_open (path, error);
+
+  /* Refused before the file is created or touched. */
+  if (options->demo && !check_demo_use (path, options, error))
+    return NULL;
+
+  self = pp_store_open (path, error);
+  if (self == NULL)
+    return NULL;
+
+  if (pp_store_is_demo (self))
+    {
+      /* A demo store opened as a real one (e.g. seeded by an older posprov on its
+       * first start) is still a demo store. */
+      if (!check_demo_use (path, options, error))
+        return NULL;
+      self->demo = TRUE;
+      return g_steal_pointer (&self);
+    }
+
+  if (options->demo)
+    {
+      if (!count_rows (self, "SELECT count(*) FROM users", &n_users, error) ||
+          !count_rows (self, "SELECT count(*) FROM terminals", &n_terminals, error))
+        return NULL;
+      if (n_users > 0 || n_terminals > 0)
+        {
+          g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_DEMO,
+                       _("%s is not a demo store: it holds users or terminals of its own, "
+                         "and demo data is never mixed into a real store"), path);
+          return NULL;
+        }
+      self->demo = TRUE;
+    }
+  return g_steal_pointer (&self);
+}
+
+gboolean
+pp_store_is_demo_store (PpStore *self)
+{
+  g_return_val_if_fail (PP_IS_STORE (self), FALSE);
+
+  return self->demo || pp_store_is_demo (self);
+}
+
+gboolean
+pp_store_has_users (PpStore   *self,
+                    gboolean  *out_has_users,
+                    GError   **error)
+{
+  gint64 n = 0;
+
+  g_return_val_if_fail (PP_IS_STORE (self), FALSE);
+  g_return_val_if_fail (out_has_users != NULL, FALSE);
+
+  if (!count_rows (self, "SELECT EXISTS (SELECT 1 FROM users)", &n, error))
+    return FALSE;
+  *out_has_users = n != 0;
+  return TRUE;
+}
+
+gboolean
+pp_store_check_demo_seed (PpStore  *self,
+                          GError  **error)
+{
+  gboolean has_users = FALSE;
+
+  if (!pp_store_has_users (self, &has_users, error))
+    return FALSE;
+  if (has_users && !pp_store_is_demo (self))
+    {
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_DEMO,
+                   _("%s is not a demo store: it has user accounts of its own, and demo "
+                     "accounts are never added to a real store"), self->path);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 /* A read-only connection; with @immutable SQLite reads the main file

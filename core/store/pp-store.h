@@ -34,6 +34,7 @@ typedef enum {
   PP_STORE_ERROR_BUSY,
   PP_STORE_ERROR_KCV_MISMATCH,    /* reported KCV differs from the expected one */
   PP_STORE_ERROR_APPROVAL_VOID,   /* what was approved changed; message says what */
+  PP_STORE_ERROR_DEMO,            /* demo data where only a real store may be, or the reverse */
 } PpStoreError;
 
 GQuark pp_store_error_quark (void);
@@ -51,6 +52,35 @@ PpStore    *pp_store_open               (const char  *path,
  * that is not a posprov store, naming what it is. */
 PpStore    *pp_store_open_existing      (const char  *path,
                                          GError     **error);
+/* What the store is opened for (pp_store_open_full()). */
+typedef struct {
+  gboolean    demo;          /* a demo store: demo data, accounts with a published password */
+  const char *key_store;     /* the key store location it will be used with (a folder for the
+                              * soft store, a "pkcs11:" URI); NULL or "": none */
+  const char *registry_url;  /* the remote registry it will sync with; NULL or "": none (the
+                              * embedded local registry) */
+} PpStoreOptions;
+
+/* pp_store_open() for a purpose. A demo store (@options->demo, or a file that holds the
+ * demo seed) can never be used with a PKCS#11 key store or a remote registry: its accounts
+ * have a published password, so anyone could approve a key release from the token or push
+ * demo data to the registry. Such a combination is refused with PP_STORE_ERROR_DEMO (when
+ * @options->demo, before the file is created or touched). A demo open of a store that is not
+ * a demo store but holds users or terminals is refused with PP_STORE_ERROR_DEMO too: demo
+ * data is never mixed into a real register. Neither message repeats the key store URI or
+ * the registry URL (they may carry a PIN or credentials). @options NULL: pp_store_open(). */
+PpStore    *pp_store_open_full          (const char            *path,
+                                         const PpStoreOptions  *options,
+                                         GError               **error);
+/* TRUE for a store opened with PpStoreOptions.demo or holding the demo seed: the station
+ * says so on screen and lists the demo accounts. */
+gboolean    pp_store_is_demo_store      (PpStore               *self);
+/* TRUE if the store has at least one user; a real store without users needs its first
+ * administrator (pp_store_create_first_administrator()). */
+gboolean    pp_store_has_users          (PpStore               *self,
+                                         gboolean              *out_has_users,
+                                         GError               **error);
+
 /* Opens an existing store for reading only, for someone with read access to the file
  * alone (an auditor running `audit verify` on a copy, a store on read-only media).
  * Nothing is written, not even the WAL switch or a migration: a store older or newer than
@@ -247,6 +277,31 @@ PpUser     *pp_store_add_user_with_cost (PpStore     *self,
                                          guint        password_log2_n,
                                          const char  *actor,
                                          GError     **error);
+/* The first-run setup: creates the station's first account, an administrator named
+ * @username (display name @display_name, NULL: the user name) with @password, on a
+ * store that has no user yet. The password must pass pp_password_check_policy() (its
+ * PP_PASSWORD_ERROR is returned as is, so a caller can show it next to the password);
+ * a bad user name is PP_STORE_ERROR_INVALID; a store that already has a user (checked
+ * inside the write transaction, so two setups cannot both succeed) is
+ * PP_STORE_ERROR_PERMISSION; a demo store is PP_STORE_ERROR_DEMO. Journalled as
+ * user.add by the new administrator. */
+PpUser     *pp_store_create_first_administrator (PpStore     *self,
+                                                 const char  *username,
+                                                 const char  *display_name,
+                                                 const char  *password,
+                                                 GError     **error);
+/* The same in a worker thread (scrypt is slow on purpose) over its own connection;
+ * the worker's copy of the password is wiped when the task ends. */
+void        pp_store_create_first_administrator_async  (PpStore             *self,
+                                                        const char          *username,
+                                                        const char          *display_name,
+                                                        const char          *password,
+                                                        GCancellable        *cancellable,
+                                                        GAsyncReadyCallback  callback,
+                                                        gpointer             user_data);
+PpUser     *pp_store_create_first_administrator_finish (PpStore             *self,
+                                                        GAsyncResult        *result,
+                                                        GError             **error);
 PpUser     *pp_store_get_user     (PpStore     *self,
                                    const char  *username,
                                    GError     **error);   /* NOT_FOUND */
@@ -401,6 +456,15 @@ GPtrArray   *pp_store_list_approvals         (PpStore     *self,
  * records a made-up KCV: a demo has no key store). Only the first 2000 terminals take the
  * whole spread (each bound one costs a chain of order steps); beyond them the demo is
  * stock. Idempotent: does nothing if already seeded. */
+/* The password of every demo account (published: demo stores only). */
+#define PP_STORE_DEMO_PASSWORD "demo"
+
+/* Demo data, only for a demo store (the station's `posprov --demo`, at its own path): n
+ * terminals spread over the states, demo merchants, and demo users "alice" (field
+ * manager), "bob" (reviewer), "carol" (administrator) with password PP_STORE_DEMO_PASSWORD
+ * (demo only: never use these accounts on a real station). Idempotent: does nothing if
+ * already seeded. A store that has users of its own is refused with PP_STORE_ERROR_DEMO:
+ * demo accounts never enter a real store. */
 gboolean    pp_store_seed_demo (PpStore *self,
                                 guint    n_terminals,
                                 GError **error);

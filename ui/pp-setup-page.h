@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * pp-setup-page.h: the first-run setup of a real store without accounts.
+ */
+#pragma once
+
+#include <adwaita.h>
+
+#include "pp-store.h"
+
+G_BEGIN_DECLS
+
+#define PP_TYPE_SETUP_PAGE (pp_setup_page_get_type ())
+G_DECLARE_FINAL_TYPE (PpSetupPage, pp_setup_page, PP, SETUP_PAGE, AdwBin)
+
+/* Asks for the administrator's user name and a password (twice), checks the
+ * password policy as the user types it in, and creates the account on a
+ * worker. Emits ::administrator-created (the user name) once it exists. */
+GtkWidget *pp_setup_page_new       (void);
+void       pp_setup_page_set_store (PpSetupPage *self,
+                                    PpStore     *store);
+PpStore   *pp_setup_page_get_store (PpSetupPage *self);
+
+G_END_DECLS
