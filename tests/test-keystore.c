@@ -318,10 +318,10 @@ test_soft_generate_reopen (void)
   g_clear_error (&error);
 
   /* The signer API on the same file, as posprov-tool --kdh-key uses it. */
-  g_clear_pointer (&signer, pp_signer_free);
+  g_clear_pointer (&signer, pp_signer_unref);
   signer = pp_signer_new_for_uri (path, PASS, &error);
   g_assert_no_error (error);
-  g_clear_pointer (&signer, pp_signer_free);
+  g_clear_pointer (&signer, pp_signer_unref);
   g_assert_null (pp_signer_new_for_uri (path, "not the passphrase", &error));
   g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_BAD_PASSPHRASE);
   g_clear_error (&error);
@@ -1025,7 +1025,7 @@ test_pkcs11_kdh (void)
   /* PIN as the secret argument; and the store's own signer. */
   uri_no_pin = g_strdup_printf ("pkcs11:token=" TOKEN ";object=kdh;type=private"
                                 "?module-path=%s", hsm.module);
-  g_clear_pointer (&signer, pp_signer_free);
+  g_clear_pointer (&signer, pp_signer_unref);
   signer = pp_signer_new_for_uri (uri_no_pin, USER_PIN, &error);
   g_assert_no_error (error);
   store_signer = pp_key_store_get_signer (store, "kdh", &error);

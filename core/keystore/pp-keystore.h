@@ -53,6 +53,8 @@ GQuark pp_keystore_error_quark (void);
 /* Signer                                                              */
 /* ------------------------------------------------------------------ */
 
+/* Reference-counted (atomically); immutable once created, so it may sign
+ * on several threads at once. */
 typedef struct _PpSigner PpSigner;
 
 /* @pem_path_or_pkcs11_uri: a PEM private key (RSA), encrypted with @secret
@@ -74,6 +76,7 @@ gboolean  pp_signer_sign             (PpSigner      *self,
                                       GBytes       **out_signature,
                                       GError       **error);
 
+/* The task holds a reference on @self until it is done. */
 void      pp_signer_sign_async       (PpSigner            *self,
                                       GBytes              *data,
                                       GCancellable        *cancellable,
@@ -91,9 +94,10 @@ EVP_PKEY *pp_signer_dup_public_key   (PpSigner      *self,
 /* TRUE when the private key lives in a PKCS#11 token. */
 gboolean  pp_signer_is_hardware      (PpSigner      *self);
 
-void      pp_signer_free             (PpSigner      *self);
+PpSigner *pp_signer_ref              (PpSigner      *self);
+void      pp_signer_unref            (PpSigner      *self);
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (PpSigner, pp_signer_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PpSigner, pp_signer_unref)
 
 /* ------------------------------------------------------------------ */
 /* Key store                                                           */
