@@ -650,6 +650,28 @@ check_async (PpKeyStore *store)
   g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_NOT_FOUND);
 }
 
+/* A sign started on a signer the caller drops at once still signs: the
+ * task holds its own reference (it used to borrow the pointer). */
+static void
+test_signer_async_holds_ref (void)
+{
+  g_autofree char *dir = pp_test_make_tmpdir ();
+  g_autofree char *path = write_pem_key (dir, "kdh.pem", shared_rsa_key (), NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) data = g_bytes_new_static (message, sizeof message);
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GBytes) sig = NULL;
+  PpSigner *signer;
+
+  signer = pp_signer_new_for_uri (path, NULL, &error);
+  g_assert_no_error (error);
+  pp_signer_sign_async (signer, data, NULL, signer_async_done, &result);
+  pp_signer_unref (signer);
+  sig = pp_signer_sign_finish (NULL, wait_for (&result), &error);
+  g_assert_no_error (error);
+  g_assert_true (verify_signature (shared_rsa_key (), message, sizeof message, sig));
+}
+
 static void
 finalized_cb (gpointer  data,
               GObject  *where_the_object_was)
@@ -1319,6 +1341,7 @@ main (int   argc,
   g_test_add_func ("/keystore/signer/pem-encrypted", test_signer_pem_encrypted);
   g_test_add_func ("/keystore/signer/pem-errors", test_signer_pem_errors);
   g_test_add_func ("/keystore/signer/pem-clear", test_signer_pem_clear);
+  g_test_add_func ("/keystore/signer/async-holds-ref", test_signer_async_holds_ref);
   g_test_add_func ("/keystore/soft/generate-reopen", test_soft_generate_reopen);
   g_test_add_func ("/keystore/soft/errors", test_soft_errors);
   g_test_add_func ("/keystore/soft/atomic-write", test_soft_atomic_write);

@@ -82,7 +82,8 @@ void      pp_signer_sign_async       (PpSigner            *self,
                                       GCancellable        *cancellable,
                                       GAsyncReadyCallback  callback,
                                       gpointer             user_data);
-/* Returns the signature. */
+/* Returns the signature. @self may be NULL (or already released): the
+ * task held its own reference. */
 GBytes   *pp_signer_sign_finish      (PpSigner      *self,
                                       GAsyncResult  *result,
                                       GError       **error);

@@ -331,7 +331,7 @@ pp_signer_sign_finish (PpSigner      *self,
                        GAsyncResult  *result,
                        GError       **error)
 {
-  g_return_val_if_fail (self != NULL, NULL);
+  /* @self is not needed: the task held its own reference. */
   g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
   g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == pp_signer_sign_async, NULL);
 
