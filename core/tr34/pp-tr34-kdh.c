@@ -35,7 +35,7 @@ typedef struct
 struct _PpTr34Kdh
 {
   gatomicrefcount  ref_count;
-  GMutex           lock;      /* guards config.crl and config.profile */
+  GRecMutex        lock;      /* guards config.crl and config.profile */
   KdhConfig        config;
   GDestroyNotify   sign_data_free;
 };
@@ -52,11 +52,11 @@ static void
 kdh_config_take (PpTr34Kdh *self,
                  KdhConfig *out)
 {
-  g_mutex_lock (&self->lock);
+  g_rec_mutex_lock (&self->lock);
   *out = self->config;
   if (out->crl != NULL)
     X509_CRL_up_ref (out->crl);
-  g_mutex_unlock (&self->lock);
+  g_rec_mutex_unlock (&self->lock);
 }
 
 gboolean
@@ -107,7 +107,7 @@ pp_tr34_kdh_new (X509           *cert,
 
   kdh = g_new0 (PpTr34Kdh, 1);
   g_atomic_ref_count_init (&kdh->ref_count);
-  g_mutex_init (&kdh->lock);
+  g_rec_mutex_init (&kdh->lock);
   X509_up_ref (cert);
   kdh->config.cert = cert;
   kdh->config.sign = sign;
@@ -135,7 +135,7 @@ pp_tr34_kdh_unref (PpTr34Kdh *kdh)
   kdh_config_clear (&kdh->config);
   if (kdh->sign_data_free != NULL)
     kdh->sign_data_free (kdh->config.sign_data);
-  g_mutex_clear (&kdh->lock);
+  g_rec_mutex_clear (&kdh->lock);
   g_free (kdh);
 }
 
@@ -147,10 +147,10 @@ pp_tr34_kdh_set_crl (PpTr34Kdh *kdh,
 
   if (crl != NULL)
     X509_CRL_up_ref (crl);
-  g_mutex_lock (&kdh->lock);
+  g_rec_mutex_lock (&kdh->lock);
   X509_CRL_free (kdh->config.crl);
   kdh->config.crl = crl;
-  g_mutex_unlock (&kdh->lock);
+  g_rec_mutex_unlock (&kdh->lock);
 }
 
 void
@@ -160,9 +160,9 @@ pp_tr34_kdh_set_profile (PpTr34Kdh     *kdh,
   g_return_if_fail (kdh != NULL);
   g_return_if_fail (profile < PP_TR34_N_PROFILES);
 
-  g_mutex_lock (&kdh->lock);
+  g_rec_mutex_lock (&kdh->lock);
   kdh->config.profile = profile;
-  g_mutex_unlock (&kdh->lock);
+  g_rec_mutex_unlock (&kdh->lock);
 }
 
 static gboolean
