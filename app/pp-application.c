@@ -64,22 +64,25 @@ choose_store_path (PpApplication *self,
   return pp_application_get_default_store_path ();
 }
 
+/* @user_data is the window, unreferenced: a window closed meanwhile
+ * cancelled the seed in its dispose and may be gone, so it is touched only
+ * when the seed was not cancelled. */
 static void
 on_demo_seeded (GObject      *source,
                 GAsyncResult *result,
                 gpointer      user_data)
 {
-  g_autoptr(PpWindow) window = user_data;
   g_autoptr(GError) error = NULL;
   PpApplication *self = PP_APPLICATION (g_application_get_default ());
 
   self->n_seeding--;
   if (!pp_store_seed_demo_finish (PP_STORE (source), result, &error))
     {
-      pp_window_show_store_error (window, error);
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        pp_window_show_store_error (PP_WINDOW (user_data), error);
       return;
     }
-  pp_window_reload (window);
+  pp_window_reload (PP_WINDOW (user_data));
 }
 
 static void
@@ -130,8 +133,9 @@ pp_application_activate (GApplication *app)
       if (!pp_store_is_demo (store))
         {
           self->n_seeding++;
-          pp_store_seed_demo_async (store, DEMO_TERMINALS, NULL, on_demo_seeded,
-                                    g_object_ref (window));
+          pp_store_seed_demo_async (store, DEMO_TERMINALS,
+                                    pp_window_get_cancellable (PP_WINDOW (window)),
+                                    on_demo_seeded, window);
         }
       return;
     }

@@ -288,7 +288,7 @@ cmd_kdh_token (int    argc,
     return pp_tool_fail (_("--kdh-key: %s"), error->message);
 
   kdh = pp_tr34_kdh_new (kdh_cert, sign_with_signer, g_steal_pointer (&signer),
-                         (GDestroyNotify) pp_signer_free);
+                         (GDestroyNotify) pp_signer_unref);
   pp_tr34_kdh_set_crl (kdh, crl);
   pp_tr34_kdh_set_profile (kdh, profile);
 
@@ -631,7 +631,7 @@ open_kdh (const char     *cert_path,
       usage_error (error, _("--kdh-key: %s"), local->message);
       return NULL;
     }
-  kdh = pp_tr34_kdh_new (cert, sign_with_signer, signer, (GDestroyNotify) pp_signer_free);
+  kdh = pp_tr34_kdh_new (cert, sign_with_signer, signer, (GDestroyNotify) pp_signer_unref);
   pp_tr34_kdh_set_crl (kdh, crl);
   pp_tr34_kdh_set_profile (kdh, profile);
   if (out_profile != NULL)

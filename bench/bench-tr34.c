@@ -180,9 +180,9 @@ tr34_setup (Tr34Data      *d,
 static void
 tr34_clear (Tr34Data *d)
 {
-  pp_tr34_kdh_free (d->kdh);
-  pp_tr34_krd_free (d->krd);
-  pp_tr34_krd_state_free (d->state);
+  pp_tr34_kdh_unref (d->kdh);
+  pp_tr34_krd_unref (d->krd);
+  pp_tr34_krd_state_unref (d->state);
   pp_secure_buffer_free (d->key);
   g_bytes_unref (d->nonce);
   g_bytes_unref (d->token);

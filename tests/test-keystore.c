@@ -318,10 +318,10 @@ test_soft_generate_reopen (void)
   g_clear_error (&error);
 
   /* The signer API on the same file, as posprov-tool --kdh-key uses it. */
-  g_clear_pointer (&signer, pp_signer_free);
+  g_clear_pointer (&signer, pp_signer_unref);
   signer = pp_signer_new_for_uri (path, PASS, &error);
   g_assert_no_error (error);
-  g_clear_pointer (&signer, pp_signer_free);
+  g_clear_pointer (&signer, pp_signer_unref);
   g_assert_null (pp_signer_new_for_uri (path, "not the passphrase", &error));
   g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_BAD_PASSPHRASE);
   g_clear_error (&error);
@@ -648,6 +648,28 @@ check_async (PpKeyStore *store)
   g_clear_error (&error);
   g_assert_null (pp_key_store_get_signer (store, "kdh-cancelled", &error));
   g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_NOT_FOUND);
+}
+
+/* A sign started on a signer the caller drops at once still signs: the
+ * task holds its own reference (it used to borrow the pointer). */
+static void
+test_signer_async_holds_ref (void)
+{
+  g_autofree char *dir = pp_test_make_tmpdir ();
+  g_autofree char *path = write_pem_key (dir, "kdh.pem", shared_rsa_key (), NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) data = g_bytes_new_static (message, sizeof message);
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GBytes) sig = NULL;
+  PpSigner *signer;
+
+  signer = pp_signer_new_for_uri (path, NULL, &error);
+  g_assert_no_error (error);
+  pp_signer_sign_async (signer, data, NULL, signer_async_done, &result);
+  pp_signer_unref (signer);
+  sig = pp_signer_sign_finish (NULL, wait_for (&result), &error);
+  g_assert_no_error (error);
+  g_assert_true (verify_signature (shared_rsa_key (), message, sizeof message, sig));
 }
 
 static void
@@ -1025,7 +1047,7 @@ test_pkcs11_kdh (void)
   /* PIN as the secret argument; and the store's own signer. */
   uri_no_pin = g_strdup_printf ("pkcs11:token=" TOKEN ";object=kdh;type=private"
                                 "?module-path=%s", hsm.module);
-  g_clear_pointer (&signer, pp_signer_free);
+  g_clear_pointer (&signer, pp_signer_unref);
   signer = pp_signer_new_for_uri (uri_no_pin, USER_PIN, &error);
   g_assert_no_error (error);
   store_signer = pp_key_store_get_signer (store, "kdh", &error);
@@ -1319,6 +1341,7 @@ main (int   argc,
   g_test_add_func ("/keystore/signer/pem-encrypted", test_signer_pem_encrypted);
   g_test_add_func ("/keystore/signer/pem-errors", test_signer_pem_errors);
   g_test_add_func ("/keystore/signer/pem-clear", test_signer_pem_clear);
+  g_test_add_func ("/keystore/signer/async-holds-ref", test_signer_async_holds_ref);
   g_test_add_func ("/keystore/soft/generate-reopen", test_soft_generate_reopen);
   g_test_add_func ("/keystore/soft/errors", test_soft_errors);
   g_test_add_func ("/keystore/soft/atomic-write", test_soft_atomic_write);

@@ -49,6 +49,18 @@ make_krd (void)
   return krd;
 }
 
+/* The state's last 1-pass time is @expected (NULL: none yet). */
+static gboolean
+last_time_is (PpTr34KrdState *state,
+              GDateTime      *expected)
+{
+  g_autoptr(GDateTime) last = pp_tr34_krd_state_dup_last_time (state);
+
+  if (expected == NULL)
+    return last == NULL;
+  return last != NULL && g_date_time_equal (last, expected);
+}
+
 static GBytes *
 build_token (PpTr34Kdh       *kdh,
              PpSecureBuffer  *key,
@@ -126,7 +138,7 @@ test_round_trips (void)
           if (two_pass)
             g_assert_false (pp_tr34_krd_state_has_nonce (state, nonce));
           else
-            g_assert_true (g_date_time_equal (pp_tr34_krd_state_get_last_time (state), time));
+            g_assert_true (last_time_is (state, time));
           n++;
         }
   g_assert_cmpuint (n, ==, 4 * 2 * 2);
@@ -217,7 +229,7 @@ test_state_save_load (void)
   saved = g_variant_ref_sink (pp_tr34_krd_state_save (state));
   restored = pp_tr34_krd_state_load (saved, &error);
   g_assert_no_error (error);
-  g_assert_true (g_date_time_equal (pp_tr34_krd_state_get_last_time (restored), last));
+  g_assert_true (last_time_is (restored, last));
   g_assert_true (pp_tr34_krd_state_has_nonce (restored, pending_nonce));
   g_assert_false (pp_tr34_krd_state_has_nonce (restored, used_nonce));
   expect_refused (krd, restored, used, PP_TR34_ERROR_NONCE_REUSED);
@@ -253,7 +265,7 @@ test_one_pass_time (void)
   received = pp_tr34_krd_receive_key_token (krd, state, g_bytes_get_data (t_newer, NULL),
                                             g_bytes_get_size (t_newer), &error);
   g_assert_no_error (error);
-  g_assert_true (g_date_time_equal (pp_tr34_krd_state_get_last_time (state), newer));
+  g_assert_true (last_time_is (state, newer));
   /* A replay of the accepted 1-pass token is now stale too. */
   expect_refused (krd, state, t_newer, PP_TR34_ERROR_STALE_SIGNING_TIME);
 }
@@ -448,11 +460,11 @@ test_one_pass_future (void)
 
   pp_tr34_krd_set_time (krd, at);
   expect_refused (krd, state, t_far, PP_TR34_ERROR_FUTURE_SIGNING_TIME);
-  g_assert_null (pp_tr34_krd_state_get_last_time (state));
+  g_assert_true (last_time_is (state, NULL));
   received = pp_tr34_krd_receive_key_token (krd, state, g_bytes_get_data (t_within, NULL),
                                             g_bytes_get_size (t_within), &error);
   g_assert_no_error (error);
-  g_assert_true (g_date_time_equal (pp_tr34_krd_state_get_last_time (state), within));
+  g_assert_true (last_time_is (state, within));
 }
 
 /* A serial whose top bit is set has a 00 sign byte in DER; inspect and
@@ -979,6 +991,211 @@ test_async (void)
   g_assert_error (error, PP_TR34_ERROR, PP_TR34_ERROR_NONCE_REUSED);
 }
 
+/* The _async calls hold their own references: a caller that drops the
+ * KDH, the KRD certificate, the KRD and its state right after starting
+ * still gets the right result. Before they did, the worker read freed
+ * memory (ASan: heap-use-after-free). */
+static void
+test_async_caller_drops_refs (void)
+{
+  const PpTestPki *pki = pp_test_pki_get ();
+  PpTr34Kdh *kdh = make_kdh (pki->kdh, PP_TR34_PROFILE_STRICT);
+  PpTr34Krd *krd = make_krd ();
+  PpTr34KrdState *state = pp_tr34_krd_state_new ();
+  X509 *krd_cert = X509_dup (pki->krd);
+  g_autoptr(PpSecureBuffer) key = pp_secure_buffer_new_from_hex ("00112233445566778899AABBCCDDEEFF", NULL);
+  g_autoptr(GBytes) nonce = pp_tr34_krd_state_issue_nonce (state, 16);
+  g_autoptr(GAsyncResult) built = NULL;
+  g_autoptr(GAsyncResult) got = NULL;
+  g_autoptr(GBytes) token = NULL;
+  g_autoptr(PpTr34ReceivedKey) received = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) kcv_error = NULL;
+  g_autofree char *kcv = pp_kcv_compute (PP_KEY_ALGORITHM_AES, key, 5, &kcv_error);
+
+  g_assert_no_error (kcv_error);
+  pp_tr34_kdh_build_key_token_async (kdh, krd_cert, key, "A0256K0AB00E0000",
+                                     PP_TR34_EPHEMERAL_AES128, nonce, NULL, NULL, on_async_done,
+                                     &built);
+  pp_tr34_kdh_unref (kdh);
+  X509_free (krd_cert);
+  token = pp_tr34_kdh_build_key_token_finish (wait_for (&built), &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (token);
+
+  pp_tr34_krd_receive_key_token_async (krd, state, token, NULL, on_async_done, &got);
+  pp_tr34_krd_unref (krd);
+  pp_tr34_krd_state_unref (state);
+  received = pp_tr34_krd_receive_key_token_finish (wait_for (&got), &error);
+  g_assert_no_error (error);
+  g_assert_true (pp_secure_buffer_equal (received->key, key));
+  g_assert_cmpstr (received->kcv, ==, kcv);
+  g_assert_cmpstr (received->header, ==, "A0256K0AB00E0000");
+}
+
+#define N_THREADED_TOKENS 16
+
+typedef struct {
+  PpTr34Kdh       *kdh;
+  PpTr34Krd       *krd;
+  PpTr34KrdState  *state;
+  PpSecureBuffer  *keys[N_THREADED_TOKENS];
+  GBytes          *nonces[N_THREADED_TOKENS];
+  GBytes          *tokens[N_THREADED_TOKENS];
+  gint             running;
+} Threaded;
+
+typedef struct {
+  Threaded          *shared;
+  guint              first;      /* builders: every other token from here */
+  gboolean           backwards;  /* receivers: the order they go through all */
+  PpTr34ReceivedKey *received[N_THREADED_TOKENS];
+  GError            *errors[N_THREADED_TOKENS];
+} ThreadedJob;
+
+static gpointer
+build_every_other (gpointer data)
+{
+  ThreadedJob *job = data;
+  Threaded *t = job->shared;
+
+  for (guint i = job->first; i < N_THREADED_TOKENS; i += 2)
+    t->tokens[i] = build_token (t->kdh, t->keys[i], "A0256K0AB00E0000", PP_TR34_EPHEMERAL_AES128,
+                                t->nonces[i], NULL);
+  g_atomic_int_dec_and_test (&t->running);
+  return NULL;
+}
+
+static gpointer
+receive_all (gpointer data)
+{
+  ThreadedJob *job = data;
+  Threaded *t = job->shared;
+
+  for (guint n = 0; n < N_THREADED_TOKENS; n++)
+    {
+      guint i = job->backwards ? N_THREADED_TOKENS - 1 - n : n;
+
+      job->received[i] = pp_tr34_krd_receive_key_token (t->krd, t->state,
+                                                        g_bytes_get_data (t->tokens[i], NULL),
+                                                        g_bytes_get_size (t->tokens[i]),
+                                                        &job->errors[i]);
+    }
+  g_atomic_int_dec_and_test (&t->running);
+  return NULL;
+}
+
+/* Until both workers are done, keeps replacing the CRL with a fresh copy
+ * (so the one replaced is freed) through @set: a setter must never pull
+ * an object from under a build or a receive on another thread. */
+static void
+churn_crl_while_running (Threaded *t,
+                         void    (*set) (Threaded *, X509_CRL *))
+{
+  const PpTestPki *pki = pp_test_pki_get ();
+
+  while (g_atomic_int_get (&t->running) > 0)
+    {
+      X509_CRL *copy = X509_CRL_dup (pki->crl);
+
+      set (t, copy);
+      X509_CRL_free (copy);
+      g_usleep (200);
+    }
+}
+
+static void
+set_kdh_crl (Threaded *t,
+             X509_CRL *crl)
+{
+  pp_tr34_kdh_set_crl (t->kdh, crl);
+}
+
+static void
+set_krd_crl (Threaded *t,
+             X509_CRL *crl)
+{
+  pp_tr34_krd_set_crl (t->krd, crl);
+}
+
+/* One KDH builds on two threads, then one KRD with one state receives on
+ * two threads at once, each thread going through every token (in opposite
+ * orders), while the main thread keeps replacing the CRL. Every token has
+ * its own nonce: each is accepted exactly once, with its own key, and
+ * refused as a replay on the other thread. */
+static void
+test_krd_threads (void)
+{
+  const PpTestPki *pki = pp_test_pki_get ();
+  Threaded t = { 0 };
+  ThreadedJob builders[2] = { { &t, 0, FALSE, { 0 }, { 0 } }, { &t, 1, FALSE, { 0 }, { 0 } } };
+  ThreadedJob receivers[2] = { { &t, 0, FALSE, { 0 }, { 0 } }, { &t, 0, TRUE, { 0 }, { 0 } } };
+  GThread *threads[2];
+  guint n_accepted = 0;
+
+  t.kdh = make_kdh (pki->kdh, PP_TR34_PROFILE_STRICT);
+  t.krd = make_krd ();
+  t.state = pp_tr34_krd_state_new ();
+  pp_tr34_krd_set_crl (t.krd, pki->crl);
+  for (guint i = 0; i < N_THREADED_TOKENS; i++)
+    {
+      guint8 raw[16];
+
+      for (guint b = 0; b < sizeof raw; b++)
+        raw[b] = (guint8) (i * 16 + b);
+      t.keys[i] = pp_secure_buffer_new_from (raw, sizeof raw);
+      t.nonces[i] = pp_tr34_krd_state_issue_nonce (t.state, 16);
+    }
+
+  t.running = 2;
+  for (guint k = 0; k < 2; k++)
+    threads[k] = g_thread_new ("tr34-build", build_every_other, &builders[k]);
+  churn_crl_while_running (&t, set_kdh_crl);
+  for (guint k = 0; k < 2; k++)
+    g_thread_join (threads[k]);
+  for (guint i = 0; i < N_THREADED_TOKENS; i++)
+    g_assert_nonnull (t.tokens[i]);
+
+  t.running = 2;
+  for (guint k = 0; k < 2; k++)
+    threads[k] = g_thread_new ("tr34-receive", receive_all, &receivers[k]);
+  churn_crl_while_running (&t, set_krd_crl);
+  for (guint k = 0; k < 2; k++)
+    g_thread_join (threads[k]);
+
+  for (guint i = 0; i < N_THREADED_TOKENS; i++)
+    {
+      PpTr34ReceivedKey *a = receivers[0].received[i];
+      PpTr34ReceivedKey *b = receivers[1].received[i];
+      PpTr34ReceivedKey *won = a != NULL ? a : b;
+      GError *lost = a != NULL ? receivers[1].errors[i] : receivers[0].errors[i];
+
+      /* Exactly one thread got the key, the other was told it is a replay. */
+      g_assert_true ((a != NULL) != (b != NULL));
+      g_assert_true (pp_secure_buffer_equal (won->key, t.keys[i]));
+      g_assert_error (lost, PP_TR34_ERROR, PP_TR34_ERROR_NONCE_REUSED);
+      g_assert_false (pp_tr34_krd_state_has_nonce (t.state, t.nonces[i]));
+      n_accepted++;
+    }
+  g_assert_cmpuint (n_accepted, ==, N_THREADED_TOKENS);
+  expect_refused (t.krd, t.state, t.tokens[0], PP_TR34_ERROR_NONCE_REUSED);
+
+  for (guint i = 0; i < N_THREADED_TOKENS; i++)
+    {
+      for (guint k = 0; k < 2; k++)
+        {
+          g_clear_pointer (&receivers[k].received[i], pp_tr34_received_key_free);
+          g_clear_error (&receivers[k].errors[i]);
+        }
+      pp_secure_buffer_free (t.keys[i]);
+      g_bytes_unref (t.nonces[i]);
+      g_bytes_unref (t.tokens[i]);
+    }
+  pp_tr34_kdh_unref (t.kdh);
+  pp_tr34_krd_unref (t.krd);
+  pp_tr34_krd_state_unref (t.state);
+}
+
 /* ---- openssl cms interop --------------------------------------------- */
 
 static gboolean
@@ -1206,6 +1423,8 @@ main (int    argc,
   g_test_add_func ("/tr34/bind-rebind-unbind", test_bind_rebind_unbind);
   g_test_add_func ("/tr34/cache/no-stale-verdicts", test_cached_verdicts);
   g_test_add_func ("/tr34/async", test_async);
+  g_test_add_func ("/tr34/async/caller-drops-refs", test_async_caller_drops_refs);
+  g_test_add_func ("/tr34/threads/one-krd-two-threads", test_krd_threads);
   g_test_add_func ("/tr34/interop/openssl-cms", test_openssl_cms_interop);
   g_test_add_func ("/tr34/interop/openssl-made-token", test_openssl_made_token);
 

@@ -498,6 +498,56 @@ test_screenshot (Fixture       *f,
   save_screenshot (GTK_WIDGET (f->window), "screenshot-inventory.png");
 }
 
+static void
+on_seed_done (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  GAsyncResult **slot = user_data;
+
+  *slot = g_object_ref (result);
+}
+
+static gboolean
+has_result (gpointer data)
+{
+  return *(GAsyncResult **) data != NULL;
+}
+
+/* Closing the window cancels the work started for it (the demo seed), and
+ * nothing that work holds keeps the closed window alive. */
+static void
+test_window_cancels_on_close (void)
+{
+  g_autofree char *dir = pp_test_make_tmpdir ();
+  g_autofree char *path = g_build_filename (dir, "seeding.db", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpStore) store = NULL;
+  g_autoptr(GCancellable) cancellable = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  PpWindow *window;
+  gpointer alive;
+
+  store = pp_store_open (path, &error);
+  g_assert_no_error (error);
+  window = pp_window_new (NULL, store);
+  gtk_window_present (GTK_WINDOW (window));
+  wait_until (is_mapped, window);
+  cancellable = g_object_ref (pp_window_get_cancellable (window));
+  g_assert_false (g_cancellable_is_cancelled (cancellable));
+
+  pp_store_seed_demo_async (store, 50, cancellable, on_seed_done, &result);
+  alive = window;
+  g_object_add_weak_pointer (G_OBJECT (window), &alive);
+  gtk_window_destroy (GTK_WINDOW (window));
+  g_assert_null (alive);
+  g_assert_true (g_cancellable_is_cancelled (cancellable));
+
+  wait_until (has_result, &result);
+  g_assert_false (pp_store_seed_demo_finish (store, result, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+}
+
 /* A store written by a newer posprov: the window says why, nothing crashes. */
 static void
 test_newer_schema (void)
@@ -606,6 +656,7 @@ main (int    argc,
   ADD ("/ui/inventory/screenshot", test_screenshot);
 #undef ADD
   g_test_add_func ("/ui/inventory/newer-schema", test_newer_schema);
+  g_test_add_func ("/ui/window/cancels-on-close", test_window_cancels_on_close);
 
   return g_test_run ();
 }

@@ -20,6 +20,7 @@ struct _PpWindow
 
   PpStore              *store;
   GSettings            *settings;  /* nullable: schema not installed */
+  GCancellable         *cancellable;  /* async work for this window; cancelled in dispose */
 
   /* template */
   AdwToastOverlay      *toast_overlay;
@@ -199,6 +200,11 @@ pp_window_dispose (GObject *object)
 {
   PpWindow *self = PP_WINDOW (object);
 
+  /* Work still running for the window (the demo seed) sees this: its
+   * callback must not touch the window any more. */
+  if (self->cancellable != NULL)
+    g_cancellable_cancel (self->cancellable);
+  g_clear_object (&self->cancellable);
   gtk_widget_dispose_template (GTK_WIDGET (object), PP_TYPE_WINDOW);
   g_clear_object (&self->settings);
   g_clear_object (&self->store);
@@ -282,6 +288,7 @@ pp_window_init (PpWindow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
   self->settings = pp_settings_new ();
+  self->cancellable = g_cancellable_new ();
 }
 
 PpWindow *
@@ -303,6 +310,14 @@ pp_window_get_store (PpWindow *self)
   g_return_val_if_fail (PP_IS_WINDOW (self), NULL);
 
   return self->store;
+}
+
+GCancellable *
+pp_window_get_cancellable (PpWindow *self)
+{
+  g_return_val_if_fail (PP_IS_WINDOW (self), NULL);
+
+  return self->cancellable;
 }
 
 PpInventoryPage *

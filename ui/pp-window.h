@@ -21,6 +21,12 @@ PpWindow        *pp_window_new                (AdwApplication *application,
                                                PpStore        *store);
 PpStore         *pp_window_get_store          (PpWindow       *self);
 PpInventoryPage *pp_window_get_inventory_page (PpWindow       *self);
+/* Cancelled when the window is disposed (NULL from then on): pass it to
+ * async work started for the window. Its callback gets
+ * G_IO_ERROR_CANCELLED from the _finish (GTask checks the cancellable)
+ * and must then not touch the window, which may be gone; so it holds no
+ * reference on the window, which would keep a closed window alive. */
+GCancellable    *pp_window_get_cancellable    (PpWindow       *self);
 
 /* Shows the store's current content again, e.g. after the demo seed. */
 void             pp_window_reload             (PpWindow       *self);

@@ -53,6 +53,8 @@ GQuark pp_keystore_error_quark (void);
 /* Signer                                                              */
 /* ------------------------------------------------------------------ */
 
+/* Reference-counted (atomically); immutable once created, so it may sign
+ * on several threads at once. */
 typedef struct _PpSigner PpSigner;
 
 /* @pem_path_or_pkcs11_uri: a PEM private key (RSA), encrypted with @secret
@@ -74,12 +76,14 @@ gboolean  pp_signer_sign             (PpSigner      *self,
                                       GBytes       **out_signature,
                                       GError       **error);
 
+/* The task holds a reference on @self until it is done. */
 void      pp_signer_sign_async       (PpSigner            *self,
                                       GBytes              *data,
                                       GCancellable        *cancellable,
                                       GAsyncReadyCallback  callback,
                                       gpointer             user_data);
-/* Returns the signature. */
+/* Returns the signature. @self may be NULL (or already released): the
+ * task held its own reference. */
 GBytes   *pp_signer_sign_finish      (PpSigner      *self,
                                       GAsyncResult  *result,
                                       GError       **error);
@@ -91,9 +95,10 @@ EVP_PKEY *pp_signer_dup_public_key   (PpSigner      *self,
 /* TRUE when the private key lives in a PKCS#11 token. */
 gboolean  pp_signer_is_hardware      (PpSigner      *self);
 
-void      pp_signer_free             (PpSigner      *self);
+PpSigner *pp_signer_ref              (PpSigner      *self);
+void      pp_signer_unref            (PpSigner      *self);
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (PpSigner, pp_signer_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PpSigner, pp_signer_unref)
 
 /* ------------------------------------------------------------------ */
 /* Key store                                                           */

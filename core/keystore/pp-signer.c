@@ -16,8 +16,14 @@
 #include "pp-keystore-private.h"
 #include "pp-openssl-types.h"
 
+/* Immutable after creation, so signing needs no lock of its own: the soft
+ * key is only read (OpenSSL 3 keys may sign on several threads at once,
+ * each with its own EVP_MD_CTX), and every call on the PKCS#11 session
+ * holds the token's lock (pp-pkcs11.c). */
 struct _PpSigner
 {
+  gatomicrefcount   ref_count;
+
   /* soft: the private key */
   EVP_PKEY         *pkey;
 
@@ -64,6 +70,7 @@ pp_signer_new_for_pkey (EVP_PKEY  *pkey,
       return NULL;
     }
   self = g_new0 (PpSigner, 1);
+  g_atomic_ref_count_init (&self->ref_count);
   self->pkey = pkey;
   return self;
 }
@@ -114,6 +121,7 @@ pp_signer_new_for_p11 (PpP11Token        *token,
     }
 
   self = g_new0 (PpSigner, 1);
+  g_atomic_ref_count_init (&self->ref_count);
   self->token = pp_p11_token_ref (token);
   self->key = key;
   self->mechanism = mechanism;
@@ -267,6 +275,7 @@ typedef struct
 static void
 sign_job_free (SignJob *job)
 {
+  pp_signer_unref (job->signer);
   g_bytes_unref (job->data);
   g_free (job);
 }
@@ -306,10 +315,10 @@ pp_signer_sign_async (PpSigner            *self,
   g_return_if_fail (data != NULL);
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
-  /* PpSigner is a plain struct, not a GObject: the caller keeps it alive
-   * until the callback has run. */
+  /* The job holds a reference until the task is done: the caller may drop
+   * its own right away. */
   job = g_new0 (SignJob, 1);
-  job->signer = self;
+  job->signer = pp_signer_ref (self);
   job->data = g_bytes_ref (data);
   task = g_task_new (NULL, cancellable, callback, user_data);
   g_task_set_source_tag (task, pp_signer_sign_async);
@@ -322,7 +331,7 @@ pp_signer_sign_finish (PpSigner      *self,
                        GAsyncResult  *result,
                        GError       **error)
 {
-  g_return_val_if_fail (self != NULL, NULL);
+  /* @self is not needed: the task held its own reference. */
   g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
   g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == pp_signer_sign_async, NULL);
 
@@ -379,10 +388,19 @@ pp_signer_is_hardware (PpSigner *self)
   return self->token != NULL;
 }
 
-void
-pp_signer_free (PpSigner *self)
+PpSigner *
+pp_signer_ref (PpSigner *self)
 {
-  if (self == NULL)
+  g_return_val_if_fail (self != NULL, NULL);
+
+  g_atomic_ref_count_inc (&self->ref_count);
+  return self;
+}
+
+void
+pp_signer_unref (PpSigner *self)
+{
+  if (self == NULL || !g_atomic_ref_count_dec (&self->ref_count))
     return;
   g_clear_pointer (&self->pkey, EVP_PKEY_free);
   g_clear_pointer (&self->token, pp_p11_token_unref);

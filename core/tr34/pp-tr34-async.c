@@ -3,6 +3,10 @@
  * pp-tr34-async.c: the slow TR-34 operations (an RSA signature or
  * decryption each, perhaps through a PKCS#11 token) on a GTask worker, so
  * the UI thread never waits on them.
+ *
+ * Each task holds a reference on everything it uses and drops it when its
+ * data is freed (with the GTask, on whichever thread lets go of it last),
+ * so a caller may drop its own references as soon as the call returns.
  */
 #include "config.h"
 
@@ -22,6 +26,7 @@ typedef struct {
 static void
 build_data_free (BuildData *d)
 {
+  pp_tr34_kdh_unref (d->kdh);
   X509_free (d->krd_cert);
   g_clear_pointer (&d->key, pp_secure_buffer_free);
   g_free (d->header);
@@ -70,7 +75,7 @@ pp_tr34_kdh_build_key_token_async (PpTr34Kdh            *kdh,
   g_return_if_fail (key != NULL);
 
   d = g_new0 (BuildData, 1);
-  d->kdh = kdh;
+  d->kdh = pp_tr34_kdh_ref (kdh);
   X509_up_ref (krd_cert);
   d->krd_cert = krd_cert;
   d->key = pp_secure_buffer_dup (key);
@@ -104,6 +109,8 @@ typedef struct {
 static void
 receive_data_free (ReceiveData *d)
 {
+  pp_tr34_krd_unref (d->krd);
+  pp_tr34_krd_state_unref (d->state);
   g_bytes_unref (d->token);
   g_free (d);
 }
@@ -144,8 +151,8 @@ pp_tr34_krd_receive_key_token_async (PpTr34Krd           *krd,
   g_return_if_fail (token != NULL);
 
   d = g_new0 (ReceiveData, 1);
-  d->krd = krd;
-  d->state = state;
+  d->krd = pp_tr34_krd_ref (krd);
+  d->state = pp_tr34_krd_state_ref (state);
   d->token = g_bytes_ref (token);
 
   task = g_task_new (NULL, cancellable, callback, user_data);

@@ -19,15 +19,45 @@
 #include "pp-openssl-types.h"
 #include "pp-tr34-private.h"
 
-struct _PpTr34Kdh
+/* What one build uses. The KDH's own copy changes under its lock (the
+ * setters); a build works on a snapshot taken under that lock, holding
+ * its own reference on the CRL, so a setter on another thread never
+ * frees or changes what a running build reads. */
+typedef struct
 {
-  X509           *cert;
-  PpTr34SignFunc  sign;
-  gpointer        sign_data;
-  GDestroyNotify  sign_data_free;
+  X509           *cert;       /* fixed at creation */
+  PpTr34SignFunc  sign;       /* fixed at creation */
+  gpointer        sign_data;  /* fixed at creation */
   X509_CRL       *crl;
   PpTr34Profile   profile;
+} KdhConfig;
+
+struct _PpTr34Kdh
+{
+  gatomicrefcount  ref_count;
+  GRecMutex        lock;      /* guards config.crl and config.profile */
+  KdhConfig        config;
+  GDestroyNotify   sign_data_free;
 };
+
+static void
+kdh_config_clear (KdhConfig *config)
+{
+  g_clear_pointer (&config->crl, X509_CRL_free);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (KdhConfig, kdh_config_clear)
+
+static void
+kdh_config_take (PpTr34Kdh *self,
+                 KdhConfig *out)
+{
+  g_rec_mutex_lock (&self->lock);
+  *out = self->config;
+  if (out->crl != NULL)
+    X509_CRL_up_ref (out->crl);
+  g_rec_mutex_unlock (&self->lock);
+}
 
 gboolean
 pp_tr34_sign_with_pkey (gpointer       user_data,
@@ -76,24 +106,36 @@ pp_tr34_kdh_new (X509           *cert,
   g_return_val_if_fail (sign != NULL, NULL);
 
   kdh = g_new0 (PpTr34Kdh, 1);
+  g_atomic_ref_count_init (&kdh->ref_count);
+  g_rec_mutex_init (&kdh->lock);
   X509_up_ref (cert);
-  kdh->cert = cert;
-  kdh->sign = sign;
-  kdh->sign_data = sign_data;
+  kdh->config.cert = cert;
+  kdh->config.sign = sign;
+  kdh->config.sign_data = sign_data;
+  kdh->config.profile = PP_TR34_PROFILE_STRICT;
   kdh->sign_data_free = sign_data_free;
-  kdh->profile = PP_TR34_PROFILE_STRICT;
+  return kdh;
+}
+
+PpTr34Kdh *
+pp_tr34_kdh_ref (PpTr34Kdh *kdh)
+{
+  g_return_val_if_fail (kdh != NULL, NULL);
+
+  g_atomic_ref_count_inc (&kdh->ref_count);
   return kdh;
 }
 
 void
-pp_tr34_kdh_free (PpTr34Kdh *kdh)
+pp_tr34_kdh_unref (PpTr34Kdh *kdh)
 {
-  if (kdh == NULL)
+  if (kdh == NULL || !g_atomic_ref_count_dec (&kdh->ref_count))
     return;
-  X509_free (kdh->cert);
-  X509_CRL_free (kdh->crl);
+  X509_free (kdh->config.cert);
+  kdh_config_clear (&kdh->config);
   if (kdh->sign_data_free != NULL)
-    kdh->sign_data_free (kdh->sign_data);
+    kdh->sign_data_free (kdh->config.sign_data);
+  g_rec_mutex_clear (&kdh->lock);
   g_free (kdh);
 }
 
@@ -105,8 +147,10 @@ pp_tr34_kdh_set_crl (PpTr34Kdh *kdh,
 
   if (crl != NULL)
     X509_CRL_up_ref (crl);
-  X509_CRL_free (kdh->crl);
-  kdh->crl = crl;
+  g_rec_mutex_lock (&kdh->lock);
+  X509_CRL_free (kdh->config.crl);
+  kdh->config.crl = crl;
+  g_rec_mutex_unlock (&kdh->lock);
 }
 
 void
@@ -115,7 +159,10 @@ pp_tr34_kdh_set_profile (PpTr34Kdh     *kdh,
 {
   g_return_if_fail (kdh != NULL);
   g_return_if_fail (profile < PP_TR34_N_PROFILES);
-  kdh->profile = profile;
+
+  g_rec_mutex_lock (&kdh->lock);
+  kdh->config.profile = profile;
+  g_rec_mutex_unlock (&kdh->lock);
 }
 
 static gboolean
@@ -184,7 +231,7 @@ make_time_attr (GDateTime *local)
 }
 
 static gboolean
-include_cert (PpTr34Kdh *kdh)
+include_cert (const KdhConfig *kdh)
 {
   /* Annex B's tokens carry only the CRL (the KRD knows the KDH from
    * CT_KDH); strict CMS readers want the signer's certificate. */
@@ -212,8 +259,8 @@ check_own_signature (X509         *cert,
  * wants them on the wire, and never a token signed with a certificate
  * that the very CRL it attaches revokes. */
 static gboolean
-check_own_credentials (PpTr34Kdh  *kdh,
-                       GError    **error)
+check_own_credentials (const KdhConfig  *kdh,
+                       GError          **error)
 {
   X509_REVOKED *revoked = NULL;
 
@@ -237,13 +284,13 @@ check_own_credentials (PpTr34Kdh  *kdh,
 /* ContentInfo { signedData, SignedData { ... one SignerInfo ... } } over
  * @econtent with contentType, messageDigest and @extra attributes. */
 static GBytes *
-build_signed (PpTr34Kdh     *kdh,
-              const guint8  *content_oid,
-              gsize          content_oid_len,
-              const guint8  *econtent,
-              gsize          econtent_len,
-              GPtrArray     *extra,
-              GError       **error)
+build_signed (const KdhConfig  *kdh,
+              const guint8     *content_oid,
+              gsize             content_oid_len,
+              const guint8     *econtent,
+              gsize             econtent_len,
+              GPtrArray        *extra,
+              GError          **error)
 {
   g_autoptr(GPtrArray) attrs = g_ptr_array_new_with_free_func ((GDestroyNotify) g_byte_array_unref);
   g_autoptr(GByteArray) attrs_value = g_byte_array_new ();
@@ -359,9 +406,11 @@ encode_failed:
 }
 
 GBytes *
-pp_tr34_kdh_build_credential_token (PpTr34Kdh  *kdh,
+pp_tr34_kdh_build_credential_token (PpTr34Kdh  *self,
                                     GError    **error)
 {
+  g_auto(KdhConfig) config = { 0 };
+  const KdhConfig *kdh = &config;
   g_autoptr(GByteArray) sd = g_byte_array_new ();
   g_autoptr(GByteArray) encap = g_byte_array_new ();
   g_autoptr(GByteArray) empty = g_byte_array_new ();
@@ -371,7 +420,9 @@ pp_tr34_kdh_build_credential_token (PpTr34Kdh  *kdh,
   g_autoptr(GByteArray) ci = g_byte_array_new ();
   g_autoptr(GByteArray) out = g_byte_array_new ();
 
-  g_return_val_if_fail (kdh != NULL, NULL);
+  g_return_val_if_fail (self != NULL, NULL);
+
+  kdh_config_take (self, &config);
 
   if (!check_own_credentials (kdh, error))
     return NULL;
@@ -521,7 +572,7 @@ failed:
 }
 
 GBytes *
-pp_tr34_kdh_build_key_token (PpTr34Kdh            *kdh,
+pp_tr34_kdh_build_key_token (PpTr34Kdh            *self,
                              X509                 *krd_cert,
                              const PpSecureBuffer *key,
                              const char           *header,
@@ -530,6 +581,8 @@ pp_tr34_kdh_build_key_token (PpTr34Kdh            *kdh,
                              GDateTime            *signing_time,
                              GError              **error)
 {
+  g_auto(KdhConfig) config = { 0 };
+  const KdhConfig *kdh = &config;
   g_autoptr(GByteArray) kdh_ias = NULL;
   g_autoptr(GByteArray) krd_ias = NULL;
   g_autoptr(GByteArray) block_inner = NULL;
@@ -548,9 +601,11 @@ pp_tr34_kdh_build_key_token (PpTr34Kdh            *kdh,
   gsize ke_len = pp_tr34_ephemeral_key_len (ephemeral);
   gsize iv_len = pp_tr34_ephemeral_iv_len (ephemeral);
 
-  g_return_val_if_fail (kdh != NULL, NULL);
+  g_return_val_if_fail (self != NULL, NULL);
   g_return_val_if_fail (krd_cert != NULL, NULL);
   g_return_val_if_fail (key != NULL, NULL);
+
+  kdh_config_take (self, &config);
 
   if (!check_header (header, error))
     return NULL;
@@ -641,16 +696,20 @@ check_nonce (GBytes  *nonce,
 }
 
 GBytes *
-pp_tr34_kdh_build_unbind_token (PpTr34Kdh  *kdh,
+pp_tr34_kdh_build_unbind_token (PpTr34Kdh  *self,
                                 X509       *krd_cert,
                                 GBytes     *nonce,
                                 GError    **error)
 {
+  g_auto(KdhConfig) config = { 0 };
+  const KdhConfig *kdh = &config;
   g_autoptr(GByteArray) krd_ias = NULL;
   g_autoptr(GPtrArray) extra = g_ptr_array_new_with_free_func ((GDestroyNotify) g_byte_array_unref);
 
-  g_return_val_if_fail (kdh != NULL, NULL);
+  g_return_val_if_fail (self != NULL, NULL);
   g_return_val_if_fail (krd_cert != NULL, NULL);
+
+  kdh_config_take (self, &config);
 
   if (!check_nonce (nonce, error) ||
       !pp_tr34_check_cert (krd_cert, "KRD certificate", error))
@@ -662,12 +721,14 @@ pp_tr34_kdh_build_unbind_token (PpTr34Kdh  *kdh,
 }
 
 GBytes *
-pp_tr34_kdh_build_rebind_token (PpTr34Kdh  *kdh,
+pp_tr34_kdh_build_rebind_token (PpTr34Kdh  *self,
                                 X509       *krd_cert,
                                 X509       *new_kdh_cert,
                                 GBytes     *nonce,
                                 GError    **error)
 {
+  g_auto(KdhConfig) config = { 0 };
+  const KdhConfig *kdh = &config;
   g_autoptr(GByteArray) krd_ias = NULL;
   g_autoptr(GByteArray) inner = g_byte_array_new ();
   g_autoptr(GByteArray) encap = g_byte_array_new ();
@@ -676,9 +737,11 @@ pp_tr34_kdh_build_rebind_token (PpTr34Kdh  *kdh,
   g_autoptr(GByteArray) content = g_byte_array_new ();
   g_autoptr(GPtrArray) extra = g_ptr_array_new_with_free_func ((GDestroyNotify) g_byte_array_unref);
 
-  g_return_val_if_fail (kdh != NULL, NULL);
+  g_return_val_if_fail (self != NULL, NULL);
   g_return_val_if_fail (krd_cert != NULL, NULL);
   g_return_val_if_fail (new_kdh_cert != NULL, NULL);
+
+  kdh_config_take (self, &config);
 
   if (!check_nonce (nonce, error) ||
       !pp_tr34_check_cert (krd_cert, "KRD certificate", error) ||

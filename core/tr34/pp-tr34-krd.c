@@ -21,11 +21,20 @@
 #include "pp-openssl-types.h"
 #include "pp-tr34-private.h"
 
+/* Locking: a KRD's lock guards everything in struct _PpTr34Krd but cert
+ * and key (fixed at creation); a state's lock guards the whole state. A
+ * function that holds both takes the KRD's first. Internal helpers named
+ * _locked expect their object's lock to be held. GRecMutex rather than
+ * GMutex: re-entrant, and built on pthread mutexes, which helgrind and
+ * ThreadSanitizer understand (GMutex is a bare futex on Linux); its cost
+ * is nothing next to one RSA operation. */
 struct _PpTr34KrdState
 {
-  GPtrArray *issued;    /* GBytes, not yet used */
-  GPtrArray *consumed;  /* GBytes, accepted once */
-  GDateTime *last_time;
+  gatomicrefcount  ref_count;
+  GRecMutex        lock;
+  GPtrArray       *issued;    /* GBytes, not yet used */
+  GPtrArray       *consumed;  /* GBytes, accepted once */
+  GDateTime       *last_time;
 };
 
 /* Verdicts and decodings a KRD may reuse. Receiving is bounded by one
@@ -56,6 +65,8 @@ typedef struct {
 
 struct _PpTr34Krd
 {
+  gatomicrefcount ref_count;
+  GRecMutex       lock;
   X509           *cert;
   EVP_PKEY       *key;
   STACK_OF(X509) *trusted;
@@ -169,19 +180,31 @@ pp_tr34_krd_state_new (void)
 {
   PpTr34KrdState *state = g_new0 (PpTr34KrdState, 1);
 
+  g_atomic_ref_count_init (&state->ref_count);
+  g_rec_mutex_init (&state->lock);
   state->issued = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
   state->consumed = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
   return state;
 }
 
-void
-pp_tr34_krd_state_free (PpTr34KrdState *state)
+PpTr34KrdState *
+pp_tr34_krd_state_ref (PpTr34KrdState *state)
 {
-  if (state == NULL)
+  g_return_val_if_fail (state != NULL, NULL);
+
+  g_atomic_ref_count_inc (&state->ref_count);
+  return state;
+}
+
+void
+pp_tr34_krd_state_unref (PpTr34KrdState *state)
+{
+  if (state == NULL || !g_atomic_ref_count_dec (&state->ref_count))
     return;
   g_ptr_array_unref (state->issued);
   g_ptr_array_unref (state->consumed);
   g_clear_pointer (&state->last_time, g_date_time_unref);
+  g_rec_mutex_clear (&state->lock);
   g_free (state);
 }
 
@@ -199,7 +222,9 @@ pp_tr34_krd_state_issue_nonce (PpTr34KrdState *state,
   if (RAND_bytes (buf, (int) len) != 1)
     return NULL;
   nonce = g_bytes_new (buf, len);
+  g_rec_mutex_lock (&state->lock);
   g_ptr_array_add (state->issued, g_bytes_ref (nonce));
+  g_rec_mutex_unlock (&state->lock);
   return nonce;
 }
 
@@ -210,7 +235,9 @@ pp_tr34_krd_state_add_nonce (PpTr34KrdState *state,
   g_return_if_fail (state != NULL);
   g_return_if_fail (nonce != NULL);
 
+  g_rec_mutex_lock (&state->lock);
   g_ptr_array_add (state->issued, g_bytes_ref (nonce));
+  g_rec_mutex_unlock (&state->lock);
 }
 
 static gint
@@ -230,7 +257,18 @@ pp_tr34_krd_state_has_nonce (PpTr34KrdState *state,
   g_return_val_if_fail (state != NULL, FALSE);
   g_return_val_if_fail (nonce != NULL, FALSE);
 
+  G_GNUC_UNUSED g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new (&state->lock);
   return find_bytes (state->issued, nonce) >= 0;
+}
+
+static void
+state_set_last_time_locked (PpTr34KrdState *state,
+                            GDateTime      *time)
+{
+  if (time != NULL)
+    g_date_time_ref (time);
+  g_clear_pointer (&state->last_time, g_date_time_unref);
+  state->last_time = time;
 }
 
 void
@@ -239,17 +277,18 @@ pp_tr34_krd_state_set_last_time (PpTr34KrdState *state,
 {
   g_return_if_fail (state != NULL);
 
-  if (time != NULL)
-    g_date_time_ref (time);
-  g_clear_pointer (&state->last_time, g_date_time_unref);
-  state->last_time = time;
+  g_rec_mutex_lock (&state->lock);
+  state_set_last_time_locked (state, time);
+  g_rec_mutex_unlock (&state->lock);
 }
 
 GDateTime *
-pp_tr34_krd_state_get_last_time (PpTr34KrdState *state)
+pp_tr34_krd_state_dup_last_time (PpTr34KrdState *state)
 {
   g_return_val_if_fail (state != NULL, NULL);
-  return state->last_time;
+
+  G_GNUC_UNUSED g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new (&state->lock);
+  return state->last_time != NULL ? g_date_time_ref (state->last_time) : NULL;
 }
 
 static void
@@ -273,10 +312,12 @@ pp_tr34_krd_state_save (PpTr34KrdState *state)
   g_return_val_if_fail (state != NULL, NULL);
 
   g_variant_builder_init (&b, G_VARIANT_TYPE ("(aayaayx)"));
+  g_rec_mutex_lock (&state->lock);
   add_nonces (&b, state->issued);
   add_nonces (&b, state->consumed);
   g_variant_builder_add (&b, "x", state->last_time != NULL
                                   ? g_date_time_to_unix (state->last_time) : (gint64) -1);
+  g_rec_mutex_unlock (&state->lock);
   return g_variant_builder_end (&b);
 }
 
@@ -345,6 +386,8 @@ pp_tr34_krd_new (X509     *cert,
   g_return_val_if_fail (key != NULL, NULL);
 
   krd = g_new0 (PpTr34Krd, 1);
+  g_atomic_ref_count_init (&krd->ref_count);
+  g_rec_mutex_init (&krd->lock);
   X509_up_ref (cert);
   EVP_PKEY_up_ref (key);
   krd->cert = cert;
@@ -356,10 +399,19 @@ pp_tr34_krd_new (X509     *cert,
   return krd;
 }
 
-void
-pp_tr34_krd_free (PpTr34Krd *krd)
+PpTr34Krd *
+pp_tr34_krd_ref (PpTr34Krd *krd)
 {
-  if (krd == NULL)
+  g_return_val_if_fail (krd != NULL, NULL);
+
+  g_atomic_ref_count_inc (&krd->ref_count);
+  return krd;
+}
+
+void
+pp_tr34_krd_unref (PpTr34Krd *krd)
+{
+  if (krd == NULL || !g_atomic_ref_count_dec (&krd->ref_count))
     return;
   X509_free (krd->cert);
   EVP_PKEY_free (krd->key);
@@ -371,6 +423,7 @@ pp_tr34_krd_free (PpTr34Krd *krd)
   g_ptr_array_unref (krd->certs_seen);
   g_ptr_array_unref (krd->chains_ok);
   g_ptr_array_unref (krd->crls_ok);
+  g_rec_mutex_clear (&krd->lock);
   g_free (krd);
 }
 
@@ -382,18 +435,18 @@ pp_tr34_krd_add_trusted (PpTr34Krd *krd,
   g_return_if_fail (ca != NULL);
 
   X509_up_ref (ca);
+  g_rec_mutex_lock (&krd->lock);
   sk_X509_push (krd->trusted, ca);
   /* A new anchor may change chain building: forget earlier verdicts. */
   g_ptr_array_set_size (krd->chains_ok, 0);
   g_ptr_array_set_size (krd->crls_ok, 0);
+  g_rec_mutex_unlock (&krd->lock);
 }
 
-void
-pp_tr34_krd_set_kdh_cert (PpTr34Krd *krd,
-                          X509      *kdh_cert)
+static void
+set_kdh_cert_locked (PpTr34Krd *krd,
+                     X509      *kdh_cert)
 {
-  g_return_if_fail (krd != NULL);
-
   if (kdh_cert != NULL)
     {
       g_autoptr(GBytes) der = cert_der (kdh_cert);
@@ -407,24 +460,40 @@ pp_tr34_krd_set_kdh_cert (PpTr34Krd *krd,
 }
 
 void
-pp_tr34_krd_set_crl (PpTr34Krd *krd,
-                     X509_CRL  *crl)
+pp_tr34_krd_set_kdh_cert (PpTr34Krd *krd,
+                          X509      *kdh_cert)
 {
   g_return_if_fail (krd != NULL);
 
-  g_clear_pointer (&krd->crl_der, g_bytes_unref);
+  g_rec_mutex_lock (&krd->lock);
+  set_kdh_cert_locked (krd, kdh_cert);
+  g_rec_mutex_unlock (&krd->lock);
+}
+
+void
+pp_tr34_krd_set_crl (PpTr34Krd *krd,
+                     X509_CRL  *crl)
+{
+  GBytes *crl_der = NULL;
+
+  g_return_if_fail (krd != NULL);
+
   if (crl != NULL)
     {
       unsigned char *der = NULL;
       int len = i2d_X509_CRL (crl, &der);
 
       if (len > 0)
-        krd->crl_der = g_bytes_new (der, len);
+        crl_der = g_bytes_new (der, len);
       OPENSSL_free (der);
       X509_CRL_up_ref (crl);
     }
+  g_rec_mutex_lock (&krd->lock);
+  g_clear_pointer (&krd->crl_der, g_bytes_unref);
+  krd->crl_der = crl_der;
   X509_CRL_free (krd->crl);
   krd->crl = crl;
+  g_rec_mutex_unlock (&krd->lock);
 }
 
 void
@@ -435,8 +504,10 @@ pp_tr34_krd_set_time (PpTr34Krd *krd,
 
   if (at != NULL)
     g_date_time_ref (at);
+  g_rec_mutex_lock (&krd->lock);
   g_clear_pointer (&krd->at, g_date_time_unref);
   krd->at = at;
+  g_rec_mutex_unlock (&krd->lock);
 }
 
 void
@@ -937,14 +1008,15 @@ authenticate (PpTr34Krd          *krd,
   return kdh;
 }
 
-/* Returns the index of the nonce to consume, -1 for 1-pass. */
+/* Returns the index of the nonce to consume, -1 for 1-pass. @now is the
+ * KRD's verification time, read under the KRD's lock. */
 static gboolean
-check_freshness (PpTr34Krd          *krd,
-                 PpTr34KrdState     *state,
-                 const PpTr34Token  *token,
-                 gboolean            allow_one_pass,
-                 gint               *out_index,
-                 GError            **error)
+check_freshness_locked (PpTr34KrdState     *state,
+                        const PpTr34Token  *token,
+                        gboolean            allow_one_pass,
+                        gint64              now,
+                        gint               *out_index,
+                        GError            **error)
 {
   *out_index = -1;
   if (token->nonce != NULL)
@@ -977,8 +1049,7 @@ check_freshness (PpTr34Krd          *krd,
       /* A time ahead of ours would be accepted once and then block every
        * honest token until that time is reached (each must be newer), so
        * only a small clock difference is tolerated. */
-      if (g_date_time_to_unix (token->signing_time) >
-          krd_now (krd) + PP_TR34_SIGNING_TIME_SKEW_SECONDS)
+      if (g_date_time_to_unix (token->signing_time) > now + PP_TR34_SIGNING_TIME_SKEW_SECONDS)
         {
           g_autofree char *when = g_date_time_format (token->signing_time, "%Y-%m-%dT%H:%M:%SZ");
 
@@ -995,9 +1066,9 @@ check_freshness (PpTr34Krd          *krd,
 }
 
 static void
-commit_freshness (PpTr34KrdState    *state,
-                  const PpTr34Token *token,
-                  gint               index)
+commit_freshness_locked (PpTr34KrdState    *state,
+                         const PpTr34Token *token,
+                         gint               index)
 {
   if (index >= 0)
     {
@@ -1011,7 +1082,42 @@ commit_freshness (PpTr34KrdState    *state,
       g_ptr_array_add (state->consumed, used);
     }
   else if (token->signing_time != NULL)
-    pp_tr34_krd_state_set_last_time (state, token->signing_time);
+    state_set_last_time_locked (state, token->signing_time);
+}
+
+/* A first look at the nonce or time, before the slow work, so that a
+ * replay is refused without an RSA decryption. */
+static gboolean
+check_freshness (PpTr34KrdState     *state,
+                 const PpTr34Token  *token,
+                 gboolean            allow_one_pass,
+                 gint64              now,
+                 GError            **error)
+{
+  G_GNUC_UNUSED g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new (&state->lock);
+  gint index;
+
+  return check_freshness_locked (state, token, allow_one_pass, now, &index, error);
+}
+
+/* Checks again and commits in one step under the state's lock: since the
+ * first look another receive (on another thread, with the state shared)
+ * may have consumed the nonce or accepted a later signing time. This is
+ * what makes a nonce single use however many threads receive at once. */
+static gboolean
+check_and_commit_freshness (PpTr34KrdState     *state,
+                            const PpTr34Token  *token,
+                            gboolean            allow_one_pass,
+                            gint64              now,
+                            GError            **error)
+{
+  G_GNUC_UNUSED g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new (&state->lock);
+  gint index;
+
+  if (!check_freshness_locked (state, token, allow_one_pass, now, &index, error))
+    return FALSE;
+  commit_freshness_locked (state, token, index);
+  return TRUE;
 }
 
 static PpTr34Token *
@@ -1074,6 +1180,36 @@ failed:
   return NULL;
 }
 
+/* The part of a key token's receive that reads the KRD's trust, bound
+ * KDH, CRL and caches, under the KRD's lock: parse, authenticate. Returns
+ * the token, the KDH certificate and the verification time. */
+static PpTr34Token *
+authenticate_key_token (PpTr34Krd     *krd,
+                        const guint8  *der,
+                        gsize          len,
+                        X509         **out_kdh,
+                        gint64        *out_now,
+                        GError       **error)
+{
+  G_GNUC_UNUSED g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new (&krd->lock);
+  g_autoptr(PpTr34Token) token = NULL;
+
+  token = parse_expect (krd, der, len, PP_TR34_TOKEN_KT_KDH, error);
+  if (token == NULL)
+    return NULL;
+  if (token->envelope.n_recipients != 1)
+    {
+      g_set_error_literal (error, PP_TR34_ERROR, PP_TR34_ERROR_UNSUPPORTED,
+                           "A key token must have exactly one recipient");
+      return NULL;
+    }
+  *out_kdh = authenticate (krd, token, error);
+  if (*out_kdh == NULL)
+    return NULL;
+  *out_now = krd_now (krd);
+  return g_steal_pointer (&token);
+}
+
 PpTr34ReceivedKey *
 pp_tr34_krd_receive_key_token (PpTr34Krd       *krd,
                                PpTr34KrdState  *state,
@@ -1090,30 +1226,22 @@ pp_tr34_krd_receive_key_token (PpTr34Krd       *krd,
   PpTr34KeyBlock block;
   PpKeyAlgorithm algorithm;
   g_autoptr(GError) kcv_error = NULL;
-  gint nonce_index;
+  gint64 now = 0;
   const ASN1_INTEGER *serial;
 
   g_return_val_if_fail (krd != NULL, NULL);
   g_return_val_if_fail (state != NULL, NULL);
   g_return_val_if_fail (der != NULL || len == 0, NULL);
 
-  token = parse_expect (krd, der, len, PP_TR34_TOKEN_KT_KDH, error);
+  token = authenticate_key_token (krd, der, len, &kdh, &now, error);
   if (token == NULL)
     return NULL;
   env = &token->envelope;
-  if (env->n_recipients != 1)
-    {
-      g_set_error_literal (error, PP_TR34_ERROR, PP_TR34_ERROR_UNSUPPORTED,
-                           "A key token must have exactly one recipient");
-      return NULL;
-    }
-
-  kdh = authenticate (krd, token, error);
-  if (kdh == NULL)
-    return NULL;
-  if (!check_freshness (krd, state, token, TRUE, &nonce_index, error))
+  if (!check_freshness (state, token, TRUE, now, error))
     return NULL;
 
+  /* Outside both locks from here (krd->cert and krd->key never change):
+   * the decryption is most of a receive's time. */
   if (!ias_equal (env->recipient_ias, env->recipient_ias_len, krd->cert))
     {
       g_set_error_literal (error, PP_TR34_ERROR, PP_TR34_ERROR_RECIPIENT_MISMATCH,
@@ -1181,7 +1309,8 @@ pp_tr34_krd_receive_key_token (PpTr34Krd       *krd,
   if (received->one_pass)
     received->signing_time = g_date_time_ref (token->signing_time);
 
-  commit_freshness (state, token, nonce_index);
+  if (!check_and_commit_freshness (state, token, TRUE, now, error))
+    return NULL;
   return g_steal_pointer (&received);
 }
 
@@ -1196,13 +1325,14 @@ pp_tr34_krd_receive_credential_token (PpTr34Krd     *krd,
 
   g_return_val_if_fail (krd != NULL, NULL);
 
+  G_GNUC_UNUSED g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new (&krd->lock);
   token = parse_expect (krd, der, len, PP_TR34_TOKEN_CT_KDH, error);
   if (token == NULL)
     return NULL;
   kdh = sk_X509_value (token->certs, 0);
   if (!check_kdh_cert (krd, kdh, token, error))
     return NULL;
-  pp_tr34_krd_set_kdh_cert (krd, kdh);
+  set_kdh_cert_locked (krd, kdh);
   X509_up_ref (kdh);
   return kdh;
 }
@@ -1349,20 +1479,30 @@ receive_binding_token (PpTr34Krd        *krd,
   g_autoptr(PpTr34Token) token = NULL;
   g_autoptr(X509) signer = NULL;
   g_autoptr(X509) new_kdh = NULL;
-  gint nonce_index = -1;
   gboolean named_kdh = FALSE;
+  gboolean fresh_checked = FALSE;
+  gboolean allow_one_pass = by_ca;
+  gint64 now;
   /* A CA unbind checks its content before its freshness: whether it may
    * go without a nonce or time depends on the KDH the content names. */
   gboolean freshness_first = out_new_kdh != NULL || !by_ca;
+  /* Binding tokens are rare: the KRD's lock is held throughout, the
+   * state's (inside it) only around the freshness checks. */
+  G_GNUC_UNUSED g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new (&krd->lock);
 
+  now = krd_now (krd);
   token = parse_expect (krd, der, len, type, error);
   if (token == NULL)
     return FALSE;
   signer = by_ca ? authenticate_krd_ca (krd, token, error) : authenticate (krd, token, error);
   if (signer == NULL)
     return FALSE;
-  if (freshness_first && !check_freshness (krd, state, token, by_ca, &nonce_index, error))
-    return FALSE;
+  if (freshness_first)
+    {
+      if (!check_freshness (state, token, allow_one_pass, now, error))
+        return FALSE;
+      fresh_checked = TRUE;
+    }
   if (out_new_kdh != NULL)
     {
       new_kdh = parse_rebind_content (krd, token, by_ca, error);
@@ -1381,8 +1521,10 @@ receive_binding_token (PpTr34Krd        *krd,
     {
       if (token->nonce != NULL || token->signing_time != NULL)
         {
-          if (!check_freshness (krd, state, token, TRUE, &nonce_index, error))
+          allow_one_pass = TRUE;
+          if (!check_freshness (state, token, allow_one_pass, now, error))
             return FALSE;
+          fresh_checked = TRUE;
         }
       else if (!named_kdh)
         {
@@ -1392,8 +1534,9 @@ receive_binding_token (PpTr34Krd        *krd,
         }
     }
 
-  commit_freshness (state, token, nonce_index);
-  pp_tr34_krd_set_kdh_cert (krd, new_kdh);
+  if (fresh_checked && !check_and_commit_freshness (state, token, allow_one_pass, now, error))
+    return FALSE;
+  set_kdh_cert_locked (krd, new_kdh);
   if (out_new_kdh != NULL)
     *out_new_kdh = g_steal_pointer (&new_kdh);
   return TRUE;

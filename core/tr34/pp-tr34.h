@@ -145,14 +145,25 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PpTr34Token, pp_tr34_token_free)
 
 /* ---- KDH ------------------------------------------------------------- */
 
+/* One KDH identity: its certificate, its signing key (through @sign) and
+ * the CRL and profile its tokens carry. Reference-counted (atomically):
+ * an _async call holds a reference until its task is done.
+ *
+ * Thread-safe: builds may run on several threads at once (each takes a
+ * consistent snapshot of the CRL and profile when it starts, so a setter
+ * called meanwhile applies to the next build, never half to this one),
+ * and @sign is then called from those threads concurrently: it must be
+ * thread-safe (pp_tr34_sign_with_pkey and pp_signer_sign are). */
 typedef struct _PpTr34Kdh PpTr34Kdh;
 
-/* @cert is referenced (X509_up_ref). */
+/* @cert is referenced (X509_up_ref); @sign_data_free runs on @sign_data
+ * when the last reference goes, on whichever thread drops it. */
 PpTr34Kdh *pp_tr34_kdh_new            (X509            *cert,
                                        PpTr34SignFunc   sign,
                                        gpointer         sign_data,
                                        GDestroyNotify   sign_data_free);
-void       pp_tr34_kdh_free           (PpTr34Kdh       *kdh);
+PpTr34Kdh *pp_tr34_kdh_ref            (PpTr34Kdh       *kdh);
+void       pp_tr34_kdh_unref          (PpTr34Kdh       *kdh);
 /* The CA_KDH CRL carried in the tokens (referenced). */
 void       pp_tr34_kdh_set_crl        (PpTr34Kdh       *kdh,
                                        X509_CRL        *crl);
@@ -188,8 +199,9 @@ GBytes    *pp_tr34_kdh_build_unbind_token (PpTr34Kdh  *kdh,
                                            GError    **error);
 
 /* The same in a worker thread (RSA is slow, and a PKCS#11 signer slower).
- * @kdh and @krd_cert must stay alive and @kdh unused until @callback runs;
- * @key, @header, @nonce and @signing_time are copied. */
+ * The task holds a reference on @kdh and on @krd_cert until it is done,
+ * so the caller may drop its own right after the call; @key, @header,
+ * @nonce and @signing_time are copied. */
 void       pp_tr34_kdh_build_key_token_async  (PpTr34Kdh            *kdh,
                                                X509                 *krd_cert,
                                                const PpSecureBuffer *key,
@@ -214,16 +226,20 @@ X509      *pp_tr34_kdh_receive_krd_credential (const guint8    *der,
                                                const char      *device_serial,
                                                GDateTime       *at,
                                                GError         **error);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (PpTr34Kdh, pp_tr34_kdh_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PpTr34Kdh, pp_tr34_kdh_unref)
 
 /* ---- KRD ------------------------------------------------------------- */
 
 /* What a KRD remembers between tokens: the nonces it issued (single use)
- * and the last accepted 1-pass signing time. The caller keeps it. */
+ * and the last accepted 1-pass signing time. Reference-counted
+ * (atomically) and thread-safe: every function below, and every receive
+ * that checks or consumes a nonce, holds the state's lock, so receives on
+ * several threads sharing one state consume each nonce exactly once. */
 typedef struct _PpTr34KrdState PpTr34KrdState;
 
 PpTr34KrdState *pp_tr34_krd_state_new            (void);
-void            pp_tr34_krd_state_free           (PpTr34KrdState *state);
+PpTr34KrdState *pp_tr34_krd_state_ref            (PpTr34KrdState *state);
+void            pp_tr34_krd_state_unref          (PpTr34KrdState *state);
 /* Generates, registers and returns a fresh random nonce of @len bytes. */
 GBytes         *pp_tr34_krd_state_issue_nonce    (PpTr34KrdState *state,
                                                   gsize           len);
@@ -234,7 +250,9 @@ gboolean        pp_tr34_krd_state_has_nonce      (PpTr34KrdState *state,
                                                   GBytes         *nonce);
 void            pp_tr34_krd_state_set_last_time  (PpTr34KrdState *state,
                                                   GDateTime      *time);
-GDateTime      *pp_tr34_krd_state_get_last_time  (PpTr34KrdState *state);
+/* The last accepted 1-pass signing time (new reference), NULL when none:
+ * a copy, since another thread may replace it at any time. */
+GDateTime      *pp_tr34_krd_state_dup_last_time  (PpTr34KrdState *state);
 
 /* For a KRD that must remember across restarts: a floating GVariant of
  * type "(aayaayx)" (issued nonces, used nonces, last signing time in Unix
@@ -244,7 +262,7 @@ GVariant       *pp_tr34_krd_state_save           (PpTr34KrdState *state);
 PpTr34KrdState *pp_tr34_krd_state_load           (GVariant       *saved,
                                                   GError        **error);
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (PpTr34KrdState, pp_tr34_krd_state_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PpTr34KrdState, pp_tr34_krd_state_unref)
 
 /* RT_KRD for @nonce. */
 GBytes         *pp_tr34_build_random_token       (GBytes  *nonce);
@@ -253,13 +271,20 @@ GBytes         *pp_tr34_build_random_token       (GBytes  *nonce);
  * certificates it decoded and chain/CRL verdicts it reached (keyed on the
  * exact bytes, trust set and verification time, so a verdict never goes
  * stale), which keeps a receive close to the cost of one RSA decryption.
- * Not thread-safe: use one per thread. */
+ *
+ * Reference-counted (atomically) and thread-safe: every public function
+ * holds the KRD's lock while it reads or changes the trust, the bound
+ * KDH, the CRL, the time or the caches. A key token's RSA decryption runs
+ * outside both locks, so receives on several threads overlap. A receive
+ * that holds both locks at once takes the KRD's first, then the state's;
+ * nothing takes them the other way round. */
 typedef struct _PpTr34Krd PpTr34Krd;
 
 /* @cert and @key are referenced. */
 PpTr34Krd *pp_tr34_krd_new          (X509       *cert,
                                      EVP_PKEY   *key);
-void       pp_tr34_krd_free         (PpTr34Krd  *krd);
+PpTr34Krd *pp_tr34_krd_ref          (PpTr34Krd  *krd);
+void       pp_tr34_krd_unref        (PpTr34Krd  *krd);
 /* Root and/or CA_KDH certificates this KRD trusts. */
 void       pp_tr34_krd_add_trusted  (PpTr34Krd  *krd,
                                      X509       *ca);
@@ -294,8 +319,9 @@ PpTr34ReceivedKey *pp_tr34_krd_receive_key_token (PpTr34Krd       *krd,
                                                   gsize            len,
                                                   GError         **error);
 
-/* The same in a worker thread. @krd and @state must stay alive and unused
- * until @callback runs; @token is referenced. */
+/* The same in a worker thread. The task holds a reference on @krd, @state
+ * and @token until it is done, so the caller may drop its own right after
+ * the call; other threads may use @krd and @state meanwhile. */
 void               pp_tr34_krd_receive_key_token_async  (PpTr34Krd           *krd,
                                                          PpTr34KrdState      *state,
                                                          GBytes              *token,
@@ -345,6 +371,6 @@ gboolean   pp_tr34_krd_receive_ca_unbind_token (PpTr34Krd       *krd,
                                                 gsize            len,
                                                 GError         **error);
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (PpTr34Krd, pp_tr34_krd_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PpTr34Krd, pp_tr34_krd_unref)
 
 G_END_DECLS
