@@ -8,6 +8,8 @@
  */
 #include "config.h"
 
+#include <glib/gi18n-lib.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -275,7 +277,7 @@ parse_header (GPtrArray  *fields,
           if (column_of[c] != -1)
             {
               g_set_error (error, PP_CSV_IMPORT_ERROR, PP_CSV_IMPORT_ERROR_BAD_HEADER,
-                           "line 1: column “%s” appears twice in the header", column_names[c]);
+                           _("line 1: column “%s” appears twice in the header"), column_names[c]);
               return FALSE;
             }
           column_of[c] = (int) i;
@@ -285,7 +287,7 @@ parse_header (GPtrArray  *fields,
       if (!known)
         {
           g_set_error (error, PP_CSV_IMPORT_ERROR, PP_CSV_IMPORT_ERROR_BAD_HEADER,
-                       "line 1: unknown column “%s” in the header; expected the header “serial,vendor,model”",
+                       _("line 1: unknown column “%s” in the header; expected the header “serial,vendor,model”"),
                        name);
           return FALSE;
         }
@@ -296,7 +298,7 @@ parse_header (GPtrArray  *fields,
       if (column_of[c] == -1)
         {
           g_set_error (error, PP_CSV_IMPORT_ERROR, PP_CSV_IMPORT_ERROR_BAD_HEADER,
-                       "line 1: the header has no column “%s”; expected the header “serial,vendor,model”",
+                       _("line 1: the header has no column “%s”; expected the header “serial,vendor,model”"),
                        column_names[c]);
           return FALSE;
         }
@@ -321,7 +323,7 @@ check_row (PpCsvImport *self,
   if (fields->len > N_COLUMNS)
     {
       add_problem (self, line, PP_CSV_IMPORT_ERROR_TOO_MANY_FIELDS,
-                   g_strdup_printf ("too many fields: %u, expected %d (serial, vendor, model)",
+                   g_strdup_printf (_("too many fields: %u, expected %d (serial, vendor, model)"),
                                     fields->len, N_COLUMNS));
       return;
     }
@@ -332,7 +334,7 @@ check_row (PpCsvImport *self,
       if (value[c] == NULL || *value[c] == '\0')
         {
           add_problem (self, line, PP_CSV_IMPORT_ERROR_MISSING_FIELD,
-                       g_strdup_printf ("missing field “%s”", column_names[c]));
+                       g_strdup_printf (_("missing field “%s”"), column_names[c]));
           return;
         }
     }
@@ -340,7 +342,7 @@ check_row (PpCsvImport *self,
   if (!pp_validate_serial (value[COL_SERIAL], &serial_error))
     {
       add_problem (self, line, PP_CSV_IMPORT_ERROR_BAD_SERIAL,
-                   g_strdup_printf ("bad serial “%s”: %s", value[COL_SERIAL], serial_error->message));
+                   g_strdup_printf (_("bad serial “%s”: %s"), value[COL_SERIAL], serial_error->message));
       return;
     }
 
@@ -351,14 +353,14 @@ check_row (PpCsvImport *self,
       if (n > PP_CSV_FIELD_MAX_BYTES)
         {
           add_problem (self, line, PP_CSV_IMPORT_ERROR_BAD_FIELD,
-                       g_strdup_printf ("field “%s” is %" G_GSIZE_FORMAT " bytes long; at most %d bytes of UTF-8 are allowed",
+                       g_strdup_printf (_("field “%s” is %zu bytes long; at most %d bytes of UTF-8 are allowed"),
                                         column_names[c], n, PP_CSV_FIELD_MAX_BYTES));
           return;
         }
       if (has_control_char (value[c]))
         {
           add_problem (self, line, PP_CSV_IMPORT_ERROR_BAD_FIELD,
-                       g_strdup_printf ("field “%s” contains a line break or control character",
+                       g_strdup_printf (_("field “%s” contains a line break or control character"),
                                         column_names[c]));
           return;
         }
@@ -369,7 +371,7 @@ check_row (PpCsvImport *self,
   if (seen != NULL)
     {
       add_problem (self, line, PP_CSV_IMPORT_ERROR_DUPLICATE_IN_FILE,
-                   g_strdup_printf ("duplicate serial %s (first on line %u)",
+                   g_strdup_printf (_("duplicate serial %s (first on line %u)"),
                                     serial, GPOINTER_TO_UINT (seen)));
       return;
     }
@@ -407,7 +409,7 @@ pp_csv_import_parse (const char  *data,
                    ((guchar) data[0] == 0xfe && (guchar) data[1] == 0xff)))
     {
       g_set_error_literal (error, PP_CSV_IMPORT_ERROR, PP_CSV_IMPORT_ERROR_INVALID_UTF8,
-                           "line 1: the file is UTF-16; save it as UTF-8");
+                           _("line 1: the file is UTF-16; save it as UTF-8"));
       return NULL;
     }
 
@@ -448,25 +450,25 @@ pp_csv_import_parse (const char  *data,
           if (bad_line != 0)
             {
               g_set_error (error, PP_CSV_IMPORT_ERROR, PP_CSV_IMPORT_ERROR_INVALID_UTF8,
-                           "line %u: the header is not valid UTF-8 text", bad_line);
+                           _("line %u: the header is not valid UTF-8 text"), bad_line);
               return NULL;
             }
           if (status == RECORD_UNTERMINATED)
             {
               g_set_error (error, PP_CSV_IMPORT_ERROR, PP_CSV_IMPORT_ERROR_UNTERMINATED_QUOTE,
-                           "line %u: a quote in the header is never closed", first);
+                           _("line %u: a quote in the header is never closed"), first);
               return NULL;
             }
           if (status == RECORD_BAD_QUOTE)
             {
               g_set_error (error, PP_CSV_IMPORT_ERROR, PP_CSV_IMPORT_ERROR_BAD_QUOTE,
-                           "line %u: text after a closing quote in the header", first);
+                           _("line %u: text after a closing quote in the header"), first);
               return NULL;
             }
           if (first != 1)
             {
               g_set_error (error, PP_CSV_IMPORT_ERROR, PP_CSV_IMPORT_ERROR_BAD_HEADER,
-                           "line 1: the first line must be the header “serial,vendor,model”");
+                           _("line 1: the first line must be the header “serial,vendor,model”"));
               return NULL;
             }
           if (!parse_header (fields, column_of, error))
@@ -493,13 +495,13 @@ pp_csv_import_parse (const char  *data,
   if (!have_header)
     {
       g_set_error_literal (error, PP_CSV_IMPORT_ERROR, PP_CSV_IMPORT_ERROR_EMPTY,
-                           "file is empty");
+                           _("file is empty"));
       return NULL;
     }
   if (n_records == 0)
     {
       g_set_error_literal (error, PP_CSV_IMPORT_ERROR, PP_CSV_IMPORT_ERROR_NO_ROWS,
-                           "no terminals in file (only the header)");
+                           _("no terminals in file (only the header)"));
       return NULL;
     }
 
@@ -522,14 +524,14 @@ pp_csv_import_parse_file (const char  *path,
     {
       int saved = errno;
       g_set_error (error, PP_CSV_IMPORT_ERROR, PP_CSV_IMPORT_ERROR_READ,
-                   "cannot open %s: %s", path, g_strerror (saved));
+                   _("cannot open %s: %s"), path, g_strerror (saved));
       return NULL;
     }
   if (fstat (fd, &st) == 0 && S_ISDIR (st.st_mode))
     {
       g_close (fd, NULL);
       g_set_error (error, PP_CSV_IMPORT_ERROR, PP_CSV_IMPORT_ERROR_READ,
-                   "%s is a folder, not a CSV file", path);
+                   _("%s is a folder, not a CSV file"), path);
       return NULL;
     }
 
@@ -547,7 +549,7 @@ pp_csv_import_parse_file (const char  *path,
           int saved = errno;
           g_close (fd, NULL);
           g_set_error (error, PP_CSV_IMPORT_ERROR, PP_CSV_IMPORT_ERROR_READ,
-                       "cannot read %s: %s", path, g_strerror (saved));
+                       _("cannot read %s: %s"), path, g_strerror (saved));
           return NULL;
         }
       if (n == 0)
@@ -556,7 +558,7 @@ pp_csv_import_parse_file (const char  *path,
         {
           g_close (fd, NULL);
           g_set_error (error, PP_CSV_IMPORT_ERROR, PP_CSV_IMPORT_ERROR_TOO_LARGE,
-                       "%s is larger than %d MiB; split it into smaller files",
+                       _("%s is larger than %d MiB; split it into smaller files"),
                        path, PP_CSV_FILE_MAX_BYTES / (1024 * 1024));
           return NULL;
         }

@@ -5,6 +5,9 @@
  */
 #include "config.h"
 
+#include <glib/gi18n-lib.h>
+
+#include <inttypes.h>
 #include <string.h>
 
 #include "pp-store-private.h"
@@ -92,7 +95,7 @@ pp_store_audit_append (PpStore     *self,
     prev_hash = g_strdup (GENESIS_HASH);
   else
     {
-      pp_store_set_sql_error (self, error, "cannot read the audit journal");
+      pp_store_set_sql_error (self, error, _("cannot read the audit journal"));
       return FALSE;
     }
 
@@ -113,7 +116,7 @@ pp_store_audit_append (PpStore     *self,
   sqlite3_bind_text (insert, 8, hash, -1, SQLITE_STATIC);
   if (sqlite3_step (insert) != SQLITE_DONE)
     {
-      pp_store_set_sql_error (self, error, "cannot append to the audit journal");
+      pp_store_set_sql_error (self, error, _("cannot append to the audit journal"));
       return FALSE;
     }
 
@@ -127,7 +130,7 @@ pp_store_audit_append (PpStore     *self,
   sqlite3_bind_text (update, 2, hash, -1, SQLITE_STATIC);
   if (sqlite3_step (update) != SQLITE_DONE)
     {
-      pp_store_set_sql_error (self, error, "cannot append to the audit journal");
+      pp_store_set_sql_error (self, error, _("cannot append to the audit journal"));
       return FALSE;
     }
   return TRUE;
@@ -216,22 +219,22 @@ pp_store_audit_verify (PpStore  *self,
       if (seq != expected)
         {
           report (out_first_bad_seq, expected, error,
-                  "audit entry %" G_GINT64_FORMAT " is missing (deleted); the next entry is %"
-                  G_GINT64_FORMAT, expected, seq);
+                  _("audit entry %" PRId64 " is missing (deleted); the next entry is %"
+                  PRId64), expected, seq);
           goto fail;
         }
       if (strcmp (computed, stored) != 0)
         {
           report (out_first_bad_seq, seq, error,
-                  "audit entry %" G_GINT64_FORMAT " was changed or moved: its contents do not "
-                  "match its hash", seq);
+                  _("audit entry %" PRId64 " was changed or moved: its contents do not "
+                  "match its hash"), seq);
           goto fail;
         }
       if (strcmp (prev_hash, prev_stored) != 0)
         {
           report (out_first_bad_seq, seq - 1, error,
-                  "audit entry %" G_GINT64_FORMAT " was rewritten: entry %" G_GINT64_FORMAT
-                  " recorded a different hash for it", seq - 1, seq);
+                  _("audit entry %" PRId64 " was rewritten: entry %" PRId64
+                  " recorded a different hash for it"), seq - 1, seq);
           goto fail;
         }
       g_free (prev_stored);
@@ -241,7 +244,7 @@ pp_store_audit_verify (PpStore  *self,
     }
   if (rc != SQLITE_DONE)
     {
-      pp_store_set_sql_error (self, error, "cannot read the audit journal");
+      pp_store_set_sql_error (self, error, _("cannot read the audit journal"));
       goto fail;
     }
   if (out_n_entries != NULL)
@@ -258,21 +261,21 @@ pp_store_audit_verify (PpStore  *self,
       if (head_seq > expected - 1)
         {
           report (out_first_bad_seq, expected, error,
-                  "audit entry %" G_GINT64_FORMAT " is missing (deleted); the journal should "
-                  "end at entry %" G_GINT64_FORMAT, expected, head_seq);
+                  _("audit entry %" PRId64 " is missing (deleted); the journal should "
+                  "end at entry %" PRId64), expected, head_seq);
           goto fail;
         }
       if (head_seq == expected - 1 && strcmp (column_text (head, 1), prev_stored) != 0)
         {
           report (out_first_bad_seq, head_seq, error,
-                  "audit entry %" G_GINT64_FORMAT " was rewritten: it does not match the "
-                  "recorded end of the journal", head_seq);
+                  _("audit entry %" PRId64 " was rewritten: it does not match the "
+                  "recorded end of the journal"), head_seq);
           goto fail;
         }
       if (head_seq < expected - 1)
         {
           report (out_first_bad_seq, head_seq + 1, error,
-                  "audit entry %" G_GINT64_FORMAT " was added outside posprov", head_seq + 1);
+                  _("audit entry %" PRId64 " was added outside posprov"), head_seq + 1);
           goto fail;
         }
     }
@@ -280,13 +283,13 @@ pp_store_audit_verify (PpStore  *self,
     {
       if (n > 0)
         {
-          report (out_first_bad_seq, 1, error, "the record of the journal's end is missing");
+          report (out_first_bad_seq, 1, error, _("the record of the journal's end is missing"));
           goto fail;
         }
     }
   else
     {
-      pp_store_set_sql_error (self, error, "cannot read the audit journal");
+      pp_store_set_sql_error (self, error, _("cannot read the audit journal"));
       goto fail;
     }
 
@@ -351,7 +354,7 @@ pp_store_list_audit (PpStore  *self,
     }
   if (rc != SQLITE_DONE)
     {
-      pp_store_set_sql_error (self, error, "cannot read the audit journal");
+      pp_store_set_sql_error (self, error, _("cannot read the audit journal"));
       return NULL;
     }
   return g_steal_pointer (&result);

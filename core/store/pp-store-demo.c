@@ -4,6 +4,8 @@
  */
 #include "config.h"
 
+#include <glib/gi18n-lib.h>
+
 #include "pp-mtn.h"
 #include "pp-password.h"
 #include "pp-store-private.h"
@@ -143,7 +145,7 @@ seed_merchants (PpStore  *self,
       if (sqlite3_step (stmt) != SQLITE_DONE)
         {
           /* A store that already holds these registration numbers. */
-          pp_store_set_sql_error (self, error, "cannot seed demo merchants");
+          pp_store_set_sql_error (self, error, _("cannot seed demo merchants"));
           return FALSE;
         }
       ids[i] = sqlite3_last_insert_rowid (self->db);
@@ -178,7 +180,7 @@ reserve_tids (PpStore  *self,
   sqlite3_bind_text (bump, 2, counter, -1, SQLITE_STATIC);
   if (sqlite3_step (seed) != SQLITE_DONE || sqlite3_step (bump) != SQLITE_ROW)
     {
-      pp_store_set_sql_error (self, error, "cannot issue demo TIDs");
+      pp_store_set_sql_error (self, error, _("cannot issue demo TIDs"));
       return FALSE;
     }
   *first_out = sqlite3_column_int64 (bump, 0) - count + 1;
@@ -252,7 +254,7 @@ seed_terminals (PpStore  *self,
           if (!pp_mtn_format_tid (tid_prefix, (guint64) next_tid++, tid, NULL))
             {
               g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
-                           "TID prefix “%s” has no room for %u demo terminals", tid_prefix, n_bound);
+                           _("TID prefix “%s” has no room for %u demo terminals"), tid_prefix, n_bound);
               return FALSE;
             }
           sqlite3_reset (issued);
@@ -260,7 +262,7 @@ seed_terminals (PpStore  *self,
           sqlite3_bind_int64 (issued, 2, now);
           if (sqlite3_step (issued) != SQLITE_DONE)
             {
-              pp_store_set_sql_error (self, error, "cannot issue demo TIDs");
+              pp_store_set_sql_error (self, error, _("cannot issue demo TIDs"));
               return FALSE;
             }
           sqlite3_bind_int64 (stmt, 6, merchant_ids[k]);
@@ -278,7 +280,7 @@ seed_terminals (PpStore  *self,
       sqlite3_bind_int64 (stmt, 12, now);
       if (sqlite3_step (stmt) != SQLITE_DONE)
         {
-          pp_store_set_sql_error (self, error, "cannot seed demo terminals");
+          pp_store_set_sql_error (self, error, _("cannot seed demo terminals"));
           return FALSE;
         }
     }
@@ -307,7 +309,7 @@ pp_store_seed_demo (PpStore  *self,
   hash = pp_password_hash (DEMO_PASSWORD, &local);
   if (hash == NULL)
     {
-      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_SQL, "cannot hash demo password: %s",
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_SQL, _("cannot hash demo password: %s"),
                    local->message);
       return FALSE;
     }

@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include <inttypes.h>
 #include <string.h>
 
 #include <glib/gi18n-lib.h>
@@ -224,9 +225,9 @@ read_order (PpStore  *self,
     return order_from_stmt (stmt);
   if (rc == SQLITE_DONE)
     g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_NOT_FOUND,
-                 "no work order %" G_GINT64_FORMAT, id);
+                 _("no work order %" PRId64), id);
   else
-    pp_store_set_sql_error (self, error, "cannot read work order");
+    pp_store_set_sql_error (self, error, _("cannot read work order"));
   return NULL;
 }
 
@@ -264,7 +265,7 @@ pp_store_list_orders (PpStore     *self,
     g_ptr_array_add (result, order_from_stmt (stmt));
   if (rc != SQLITE_DONE)
     {
-      pp_store_set_sql_error (self, error, "cannot list work orders");
+      pp_store_set_sql_error (self, error, _("cannot list work orders"));
       return NULL;
     }
   return g_steal_pointer (&result);
@@ -306,7 +307,7 @@ pp_store_list_approvals (PpStore  *self,
     }
   if (rc != SQLITE_DONE)
     {
-      pp_store_set_sql_error (self, error, "cannot list approvals");
+      pp_store_set_sql_error (self, error, _("cannot list approvals"));
       return NULL;
     }
   return g_steal_pointer (&result);
@@ -325,7 +326,7 @@ move_order (PpStore          *self,
   if (!pp_work_order_state_can_transition (order->kind, order->state, to))
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_ILLEGAL_TRANSITION,
-                   "%s work order %" G_GINT64_FORMAT " is %s; cannot go %s -> %s",
+                   _("%s work order %" PRId64 " is %s; cannot go %s -> %s"),
                    pp_work_order_kind_to_string (order->kind), order->id,
                    order_states[order->state].id, order_states[order->state].id,
                    order_states[to].id);
@@ -339,7 +340,7 @@ move_order (PpStore          *self,
   sqlite3_bind_int64 (stmt, 3, order->id);
   if (sqlite3_step (stmt) != SQLITE_DONE)
     {
-      pp_store_set_sql_error (self, error, "cannot update work order");
+      pp_store_set_sql_error (self, error, _("cannot update work order"));
       return FALSE;
     }
   order->state = to;
@@ -373,7 +374,7 @@ bind_terminal (PpStore     *self,
   sqlite3_bind_text (stmt, 6, serial, -1, SQLITE_STATIC);
   if (sqlite3_step (stmt) != SQLITE_DONE)
     {
-      pp_store_set_sql_error (self, error, "cannot update terminal");
+      pp_store_set_sql_error (self, error, _("cannot update terminal"));
       return FALSE;
     }
   return TRUE;
@@ -430,7 +431,7 @@ insert_order (PpStore       *self,
 
   if (sqlite3_step (stmt) != SQLITE_DONE)
     {
-      pp_store_set_sql_error (self, error, "cannot create work order");
+      pp_store_set_sql_error (self, error, _("cannot create work order"));
       return NULL;
     }
   order = read_order (self, sqlite3_last_insert_rowid (self->db), error);
@@ -456,7 +457,9 @@ require_order_actor (PpStore           *self,
                      const PpWorkOrder *order,
                      GError           **error)
 {
-  g_autofree char *what = g_strdup_printf ("%s %s work order %" G_GINT64_FORMAT, verb,
+  /* Translators: "approve install work order 12": a "work order step" verb,
+   * the order kind (install or recycle) and its number. */
+  g_autofree char *what = g_strdup_printf (_("%s %s work order %" PRId64), verb,
                                            pp_work_order_kind_to_string (order->kind), order->id);
 
   return pp_store_require_actor (self, username, allowed_roles, what, error);
@@ -500,14 +503,14 @@ check_program_version (const char  *version,
   if (n == 0 || n > 32)
     {
       g_set_error_literal (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
-                           "program version must be 1 to 32 characters");
+                           _("program version must be 1 to 32 characters"));
       return FALSE;
     }
   for (gsize i = 0; i < n; i++)
     if (!g_ascii_isalnum (version[i]) && strchr ("._-+", version[i]) == NULL)
       {
         g_set_error_literal (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
-                             "program version may hold only letters, digits and “.”, “_”, “-”, “+”");
+                             _("program version may hold only letters, digits and “.”, “_”, “-”, “+”"));
         return FALSE;
       }
   return TRUE;
@@ -525,7 +528,7 @@ check_kcv_text (const char  *kcv,
     ok = g_ascii_isxdigit (kcv[i]);
   if (!ok)
     g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
-                 "%s KCV must be %d to %d hex digits", what,
+                 _("%s KCV must be %d to %d hex digits"), what,
                  2 * PP_KCV_MIN_LENGTH, 2 * PP_KCV_MAX_LENGTH);
   return ok;
 }
@@ -560,7 +563,7 @@ pp_store_create_install_order (PpStore     *self,
   if (!pp_store_begin (self, error))
     return NULL;
   {
-    g_autofree char *what = g_strdup_printf ("open an install order for terminal %s", upper);
+    g_autofree char *what = g_strdup_printf (_("open an install order for terminal %s"), upper);
 
     user = pp_store_require_actor (self, requester, ORDER_RUNNERS, what, error);
     if (user == NULL)
@@ -636,8 +639,8 @@ pp_store_decide_order (PpStore     *self,
   if (order->kind != PP_WORK_ORDER_KIND_INSTALL || order->state != PP_WORK_ORDER_STATE_OPEN)
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_ILLEGAL_TRANSITION,
-                   "%s work order %" G_GINT64_FORMAT " is %s; only an open install order "
-                   "can be approved or rejected",
+                   _("%s work order %" PRId64 " is %s; only an open install order "
+                   "can be approved or rejected"),
                    pp_work_order_kind_to_string (order->kind), order->id,
                    order_states[order->state].id);
       goto fail;
@@ -650,12 +653,14 @@ pp_store_decide_order (PpStore     *self,
     if (g_str_equal (lower, order->requester))
       {
         g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_PERMISSION,
-                     "%s requested work order %" G_GINT64_FORMAT " and cannot also approve it; "
-                     "a second person must", lower, order->id);
+                     _("%s requested work order %" PRId64 " and cannot also approve it; "
+                     "a second person must"), lower, order->id);
         goto fail;
       }
   }
-  user = require_order_actor (self, approver, ORDER_DECIDERS, approve ? "approve" : "reject",
+  user = require_order_actor (self, approver, ORDER_DECIDERS,
+                              approve ? C_("work order step", "approve")
+                                      : C_("work order step", "reject"),
                               order, error);
   if (user == NULL)
     goto fail;
@@ -676,7 +681,7 @@ pp_store_decide_order (PpStore     *self,
   sqlite3_bind_text (stmt, 9, order->tid, -1, SQLITE_STATIC);
   if (sqlite3_step (stmt) != SQLITE_DONE)
     {
-      pp_store_set_sql_error (self, error, "cannot record approval");
+      pp_store_set_sql_error (self, error, _("cannot record approval"));
       goto fail;
     }
 
@@ -732,7 +737,8 @@ pp_store_order_keyed (PpStore     *self,
 
   /* The actor is checked before the KCV comparison: a mismatch is
    * journalled under this name too. */
-  if (!begin_runner_step (self, order_id, actor, "record keying of", &order, &user, error))
+  if (!begin_runner_step (self, order_id, actor, C_("work order step", "record keying of"),
+                          &order, &user, error))
     return FALSE;
   if (!pp_work_order_state_can_transition (order->kind, order->state, PP_WORK_ORDER_STATE_KEYED))
     {
@@ -742,8 +748,8 @@ pp_store_order_keyed (PpStore     *self,
   if (!pp_kcv_equal (expected_kcv, reported_kcv))
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_KCV_MISMATCH,
-                   "terminal %s reported key check value %s, expected %s: the key was not "
-                   "loaded correctly, the terminal is not keyed",
+                   _("terminal %s reported key check value %s, expected %s: the key was not "
+                   "loaded correctly, the terminal is not keyed"),
                    order->serial, reported_kcv, kcv);
       pp_store_rollback (self);
       journal_kcv_mismatch (self, order, user->username, reported_kcv);
@@ -760,7 +766,7 @@ pp_store_order_keyed (PpStore     *self,
   sqlite3_bind_text (stmt, 2, order->serial, -1, SQLITE_STATIC);
   if (sqlite3_step (stmt) != SQLITE_DONE)
     {
-      pp_store_set_sql_error (self, error, "cannot record KCV");
+      pp_store_set_sql_error (self, error, _("cannot record KCV"));
       goto fail;
     }
   g_clear_pointer (&stmt, sqlite3_finalize);
@@ -771,7 +777,7 @@ pp_store_order_keyed (PpStore     *self,
   sqlite3_bind_int64 (stmt, 2, order->id);
   if (sqlite3_step (stmt) != SQLITE_DONE)
     {
-      pp_store_set_sql_error (self, error, "cannot record KCV");
+      pp_store_set_sql_error (self, error, _("cannot record KCV"));
       goto fail;
     }
 
@@ -816,8 +822,9 @@ pp_store_order_program_installed (PpStore     *self,
   g_return_val_if_fail (actor != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (!begin_runner_step (self, order_id, actor, "record the program installation of", &order,
-                          &user, error))
+  if (!begin_runner_step (self, order_id, actor,
+                          C_("work order step", "record the program installation of"),
+                          &order, &user, error))
     return FALSE;
   if (!move_order (self, order, PP_WORK_ORDER_STATE_PROGRAM_INSTALLED, error) ||
       !journal_order (self, user->username, "order.program_installed", order,
@@ -844,7 +851,8 @@ pp_store_close_order (PpStore     *self,
   g_return_val_if_fail (actor != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (!begin_runner_step (self, order_id, actor, "close", &order, &user, error))
+  if (!begin_runner_step (self, order_id, actor, C_("work order step", "close"),
+                          &order, &user, error))
     return FALSE;
   if (!move_order (self, order, PP_WORK_ORDER_STATE_CLOSED, error))
     goto fail;
@@ -860,7 +868,7 @@ pp_store_close_order (PpStore     *self,
       sqlite3_bind_text (stmt, 2, order->serial, -1, SQLITE_STATIC);
       if (sqlite3_step (stmt) != SQLITE_DONE)
         {
-          pp_store_set_sql_error (self, error, "cannot update terminal");
+          pp_store_set_sql_error (self, error, _("cannot update terminal"));
           goto fail;
         }
     }
@@ -890,7 +898,8 @@ pp_store_cancel_order (PpStore     *self,
   g_return_val_if_fail (actor != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (!begin_runner_step (self, order_id, actor, "cancel", &order, &user, error))
+  if (!begin_runner_step (self, order_id, actor, C_("work order step", "cancel"),
+                          &order, &user, error))
     return FALSE;
   /* Opening a recycle order cleared the terminal's merchant, MID, TID and
    * KCV and moved it to recycled, from which the lifecycle has no way back
@@ -899,9 +908,9 @@ pp_store_cancel_order (PpStore     *self,
   if (order->kind == PP_WORK_ORDER_KIND_RECYCLE && order->state == PP_WORK_ORDER_STATE_OPEN)
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_ILLEGAL_TRANSITION,
-                   "recycle work order %" G_GINT64_FORMAT " cannot be cancelled: opening it "
+                   _("recycle work order %" PRId64 " cannot be cancelled: opening it "
                    "cleared terminal %s's merchant binding and key check value and a recycled "
-                   "terminal cannot go back to installed; close it and open a new install order",
+                   "terminal cannot go back to installed; close it and open a new install order"),
                    order->id, order->serial);
       goto fail;
     }
@@ -939,7 +948,7 @@ pp_store_create_recycle_order (PpStore     *self,
   if (!pp_store_begin (self, error))
     return NULL;
   {
-    g_autofree char *what = g_strdup_printf ("open a recycle order for terminal %s", upper);
+    g_autofree char *what = g_strdup_printf (_("open a recycle order for terminal %s"), upper);
 
     user = pp_store_require_actor (self, requester, ORDER_RUNNERS, what, error);
     if (user == NULL)

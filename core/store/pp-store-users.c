@@ -72,14 +72,14 @@ normalize_username (const char  *username,
   if (n < 2 || n > 32)
     {
       g_set_error_literal (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
-                           "user name must be 2 to 32 characters");
+                           _("user name must be 2 to 32 characters"));
       return NULL;
     }
   for (gsize i = 0; i < n; i++)
     if (!g_ascii_isalnum (lower[i]) && lower[i] != '.' && lower[i] != '_' && lower[i] != '-')
       {
         g_set_error_literal (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
-                             "user name may hold only letters, digits, “.”, “_” and “-”");
+                             _("user name may hold only letters, digits, “.”, “_” and “-”"));
         return NULL;
       }
   return g_steal_pointer (&lower);
@@ -120,12 +120,12 @@ pp_store_lookup_user (PpStore     *self,
   rc = sqlite3_step (stmt);
   if (rc == SQLITE_DONE)
     {
-      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_NOT_FOUND, "no user “%s”", lower);
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_NOT_FOUND, _("no user “%s”"), lower);
       return NULL;
     }
   if (rc != SQLITE_ROW)
     {
-      pp_store_set_sql_error (self, error, "cannot read user");
+      pp_store_set_sql_error (self, error, _("cannot read user"));
       return NULL;
     }
   if (hash_out != NULL)
@@ -173,7 +173,7 @@ pp_store_require_actor (PpStore     *self,
     {
       if (g_error_matches (local, PP_STORE_ERROR, PP_STORE_ERROR_NOT_FOUND))
         g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_PERMISSION,
-                     "“%s” is not a user of this station and may not %s", username, what);
+                     _("“%s” is not a user of this station and may not %s"), username, what);
       else
         g_propagate_error (error, g_steal_pointer (&local));
       return NULL;
@@ -182,7 +182,7 @@ pp_store_require_actor (PpStore     *self,
     {
       roles = describe_roles (allowed_roles);
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_PERMISSION,
-                   "user “%s” (%s) may not %s; only a %s may",
+                   _("user “%s” (%s) may not %s; only a %s may"),
                    user->username, role_names[user->role].id, what, roles);
       return NULL;
     }
@@ -215,9 +215,9 @@ pp_store_insert_user (PpStore     *self,
     {
       if (sqlite3_extended_errcode (self->db) == SQLITE_CONSTRAINT_UNIQUE)
         g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_DUPLICATE,
-                     "user “%s” already exists", username);
+                     _("user “%s” already exists"), username);
       else
-        pp_store_set_sql_error (self, error, "cannot add user");
+        pp_store_set_sql_error (self, error, _("cannot add user"));
       return FALSE;
     }
 
@@ -279,13 +279,13 @@ pp_store_add_user_with_cost (PpStore     *self,
   if (!g_utf8_validate (display, -1, NULL) || g_utf8_strlen (display, -1) > 64)
     {
       g_set_error_literal (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
-                           "display name must be text of at most 64 characters");
+                           _("display name must be text of at most 64 characters"));
       return NULL;
     }
   if (g_utf8_strlen (password, -1) < PASSWORD_MIN_LENGTH)
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
-                   "password must have at least %d characters", PASSWORD_MIN_LENGTH);
+                   _("password must have at least %d characters"), PASSWORD_MIN_LENGTH);
       return NULL;
     }
 
@@ -293,7 +293,7 @@ pp_store_add_user_with_cost (PpStore     *self,
   hash = pp_password_hash_with_cost (password, password_log2_n, &local);
   if (hash == NULL)
     {
-      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_SQL, "cannot hash password: %s",
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_SQL, _("cannot hash password: %s"),
                    local->message);
       return NULL;
     }
@@ -338,7 +338,7 @@ pp_store_list_users (PpStore  *self,
     g_ptr_array_add (result, user_from_stmt (stmt));
   if (rc != SQLITE_DONE)
     {
-      pp_store_set_sql_error (self, error, "cannot list users");
+      pp_store_set_sql_error (self, error, _("cannot list users"));
       return NULL;
     }
   return g_steal_pointer (&result);
@@ -403,7 +403,7 @@ pp_store_authenticate (PpStore     *self,
       journal_login (self, lower, FALSE);
       /* Same message for unknown user and wrong password. */
       g_set_error_literal (error, PP_STORE_ERROR, PP_STORE_ERROR_PERMISSION,
-                           "wrong user name or password");
+                           _("wrong user name or password"));
       return NULL;
     }
   journal_login (self, lower, TRUE);
@@ -431,14 +431,14 @@ pp_store_set_password (PpStore     *self,
   if (g_utf8_strlen (password, -1) < PASSWORD_MIN_LENGTH)
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
-                   "password must have at least %d characters", PASSWORD_MIN_LENGTH);
+                   _("password must have at least %d characters"), PASSWORD_MIN_LENGTH);
       return FALSE;
     }
   lower = g_ascii_strdown (username, -1);
   hash = pp_password_hash (password, &local);
   if (hash == NULL)
     {
-      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_SQL, "cannot hash password: %s",
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_SQL, _("cannot hash password: %s"),
                    local->message);
       return FALSE;
     }
@@ -452,12 +452,12 @@ pp_store_set_password (PpStore     *self,
   sqlite3_bind_text (stmt, 2, lower, -1, SQLITE_STATIC);
   if (sqlite3_step (stmt) != SQLITE_DONE)
     {
-      pp_store_set_sql_error (self, error, "cannot change password");
+      pp_store_set_sql_error (self, error, _("cannot change password"));
       goto fail;
     }
   if (sqlite3_changes (self->db) != 1)
     {
-      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_NOT_FOUND, "no user “%s”", lower);
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_NOT_FOUND, _("no user “%s”"), lower);
       goto fail;
     }
   if (!pp_store_audit_append (self, actor, "user.password", lower, NULL, error))

@@ -5,6 +5,8 @@
  */
 #include "config.h"
 
+#include <glib/gi18n-lib.h>
+
 #include <errno.h>
 #include <string.h>
 
@@ -65,7 +67,7 @@ pp_store_set_sql_error (PpStore     *self,
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_BUSY,
-                   "%s: the database is busy (another posprov holds it): %s", what, msg);
+                   _("%s: the database is busy (another posprov holds it): %s"), what, msg);
       break;
     case SQLITE_CONSTRAINT:
       if (code == SQLITE_CONSTRAINT_UNIQUE || code == SQLITE_CONSTRAINT_PRIMARYKEY)
@@ -93,7 +95,7 @@ pp_store_prepare (PpStore     *self,
 
   if (sqlite3_prepare_v2 (self->db, sql, -1, &stmt, NULL) != SQLITE_OK)
     {
-      pp_store_set_sql_error (self, error, "cannot prepare statement");
+      pp_store_set_sql_error (self, error, _("cannot prepare statement"));
       sqlite3_finalize (stmt);
       return NULL;
     }
@@ -107,7 +109,7 @@ pp_store_exec (PpStore     *self,
 {
   if (sqlite3_exec (self->db, sql, NULL, NULL, NULL) != SQLITE_OK)
     {
-      pp_store_set_sql_error (self, error, "SQL failed");
+      pp_store_set_sql_error (self, error, _("SQL failed"));
       return FALSE;
     }
   return TRUE;
@@ -119,7 +121,7 @@ pp_store_begin (PpStore  *self,
 {
   if (sqlite3_exec (self->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
     {
-      pp_store_set_sql_error (self, error, "cannot start a transaction");
+      pp_store_set_sql_error (self, error, _("cannot start a transaction"));
       return FALSE;
     }
   return TRUE;
@@ -131,7 +133,7 @@ pp_store_commit (PpStore  *self,
 {
   if (sqlite3_exec (self->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
     {
-      pp_store_set_sql_error (self, error, "cannot commit");
+      pp_store_set_sql_error (self, error, _("cannot commit"));
       pp_store_rollback (self);
       return FALSE;
     }
@@ -162,7 +164,7 @@ pp_store_get_setting (PpStore     *self,
     return g_strdup ((const char *) sqlite3_column_text (stmt, 0));
   if (rc != SQLITE_DONE)
     {
-      pp_store_set_sql_error (self, error, "cannot read setting");
+      pp_store_set_sql_error (self, error, _("cannot read setting"));
       return NULL;
     }
   return g_strdup (fallback);
@@ -184,7 +186,7 @@ pp_store_put_setting (PpStore     *self,
   sqlite3_bind_text (stmt, 2, value, -1, SQLITE_STATIC);
   if (sqlite3_step (stmt) != SQLITE_DONE)
     {
-      pp_store_set_sql_error (self, error, "cannot write setting");
+      pp_store_set_sql_error (self, error, _("cannot write setting"));
       return FALSE;
     }
   return TRUE;
@@ -235,7 +237,7 @@ list_migrations (GError **error)
       if (migration_number (g_ptr_array_index (names, i)) != (int) i + 1)
         {
           g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_SQL,
-                       "built-in migrations are not numbered 1..n (%s)",
+                       _("built-in migrations are not numbered 1..n (%s)"),
                        (const char *) g_ptr_array_index (names, i));
           return NULL;
         }
@@ -262,7 +264,7 @@ read_user_version (PpStore  *self,
     return FALSE;
   if (sqlite3_step (stmt) != SQLITE_ROW)
     {
-      pp_store_set_sql_error (self, error, "cannot read the schema version");
+      pp_store_set_sql_error (self, error, _("cannot read the schema version"));
       return FALSE;
     }
   *out_version = sqlite3_column_int (stmt, 0);
@@ -289,8 +291,8 @@ apply_migrations (PpStore  *self,
   if (current > (int) names->len)
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_NEWER_SCHEMA,
-                   "database schema version %d is newer than this posprov (%u); "
-                   "update posprov to open %s",
+                   _("database schema version %d is newer than this posprov (%u); "
+                   "update posprov to open %s"),
                    current, names->len, self->path);
       goto fail;
     }
@@ -314,7 +316,7 @@ apply_migrations (PpStore  *self,
       if (sqlite3_exec (self->db, text, NULL, NULL, &errmsg) != SQLITE_OK)
         {
           g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_SQL,
-                       "migration %s failed: %s", name, errmsg);
+                       _("migration %s failed: %s"), name, errmsg);
           sqlite3_free (errmsg);
           goto fail;
         }
@@ -349,7 +351,7 @@ pp_store_open (const char  *path,
   if (g_file_test (path, G_FILE_TEST_IS_DIR))
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN,
-                   "cannot open %s: it is a folder, not a store file", path);
+                   _("cannot open %s: it is a folder, not a store file"), path);
       return NULL;
     }
 
@@ -358,7 +360,7 @@ pp_store_open (const char  *path,
     {
       int saved = errno;
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN,
-                   "cannot create folder %s: %s", dir, g_strerror (saved));
+                   _("cannot create folder %s: %s"), dir, g_strerror (saved));
       return NULL;
     }
 
@@ -369,7 +371,7 @@ pp_store_open (const char  *path,
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
   if (rc != SQLITE_OK)
     {
-      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN, "cannot open %s: %s",
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN, _("cannot open %s: %s"),
                    path, self->db != NULL ? sqlite3_errmsg (self->db) : sqlite3_errstr (rc));
       return NULL;
     }
@@ -395,13 +397,13 @@ pp_store_open (const char  *path,
       g_set_error (error, PP_STORE_ERROR,
                    (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED ? PP_STORE_ERROR_BUSY
                                                                             : PP_STORE_ERROR_OPEN,
-                   "cannot open %s: %s", path, sqlite3_errmsg (self->db));
+                   _("cannot open %s: %s"), path, sqlite3_errmsg (self->db));
       return NULL;
     }
   if (g_ascii_strcasecmp ((const char *) sqlite3_column_text (wal, 0), "wal") != 0)
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN,
-                   "cannot open %s: write-ahead logging unavailable", path);
+                   _("cannot open %s: write-ahead logging unavailable"), path);
       return NULL;
     }
   g_clear_pointer (&wal, sqlite3_finalize);
@@ -452,13 +454,13 @@ pp_store_open_read_only (const char  *path,
   if (!g_file_test (path, G_FILE_TEST_EXISTS))
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN,
-                   "cannot open %s: no such file", path);
+                   _("cannot open %s: no such file"), path);
       return NULL;
     }
   if (g_file_test (path, G_FILE_TEST_IS_DIR))
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN,
-                   "cannot open %s: it is a folder, not a store file", path);
+                   _("cannot open %s: it is a folder, not a store file"), path);
       return NULL;
     }
 
@@ -477,14 +479,14 @@ pp_store_open_read_only (const char  *path,
           if (open_read_only (self, TRUE) == SQLITE_OK)
             read_user_version (self, &version, &local);
           else
-            pp_store_set_sql_error (self, &local, "cannot open");
+            pp_store_set_sql_error (self, &local, _("cannot open"));
         }
       else if (local == NULL)
-        pp_store_set_sql_error (self, &local, "cannot open");
+        pp_store_set_sql_error (self, &local, _("cannot open"));
     }
   if (local != NULL)
     {
-      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN, "cannot open %s: %s",
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN, _("cannot open %s: %s"),
                    path, sqlite3_errmsg (self->db));
       return NULL;
     }
@@ -492,17 +494,17 @@ pp_store_open_read_only (const char  *path,
   if (version > supported)
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_NEWER_SCHEMA,
-                   "database schema version %d is newer than this posprov (%d); "
-                   "update posprov to open %s", version, supported, path);
+                   _("database schema version %d is newer than this posprov (%d); "
+                   "update posprov to open %s"), version, supported, path);
       return NULL;
     }
   if (version < supported)
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN,
-                   version == 0 ? "cannot open %s: it is not a posprov store"
-                                : "cannot open %s read-only: its schema is older than this "
-                                  "posprov's and must be updated by opening it once with "
-                                  "write access", path);
+                   version == 0 ? _("cannot open %s: it is not a posprov store")
+                                : _("cannot open %s read-only: its schema is older than this "
+                                    "posprov's and must be updated by opening it once with "
+                                    "write access"), path);
       return NULL;
     }
   self->schema_version = version;
@@ -533,7 +535,7 @@ normalize_serial (const char  *serial,
 
   if (!pp_validate_serial (serial, &local))
     {
-      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID, "serial “%s”: %s",
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID, _("serial “%s”: %s"),
                    serial, local->message);
       return NULL;
     }
@@ -554,13 +556,13 @@ check_text_field (const char  *value,
   if (blank)
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
-                   "terminal %s: %s is empty", serial, field);
+                   _("terminal %s: %s is empty"), serial, field);
       return FALSE;
     }
   if (!g_utf8_validate (value, -1, NULL) || strlen (value) > 64)
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
-                   "terminal %s: %s must be valid text of at most 64 bytes", serial, field);
+                   _("terminal %s: %s must be valid text of at most 64 bytes"), serial, field);
       return FALSE;
     }
   return TRUE;
@@ -599,7 +601,7 @@ pp_store_add_terminals_in_state (PpStore                *self,
   if (initial_state != PP_TERMINAL_STATE_RECEIVED && initial_state != PP_TERMINAL_STATE_IN_STOCK)
     {
       g_set_error_literal (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
-                           "new terminals enter the register as received or in_stock");
+                           _("new terminals enter the register as received or in_stock"));
       return FALSE;
     }
   if (n_rows == 0)
@@ -632,7 +634,7 @@ pp_store_add_terminals_in_state (PpStore                *self,
       if (rows[i].serial == NULL)
         {
           g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
-                       "row %u: serial is missing", i + 1);
+                       _("row %u: serial is missing"), i + 1);
           goto fail;
         }
       serial = normalize_serial (rows[i].serial, error);
@@ -654,7 +656,7 @@ pp_store_add_terminals_in_state (PpStore                *self,
         {
           if (sqlite3_extended_errcode (self->db) == SQLITE_CONSTRAINT_PRIMARYKEY)
             g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_DUPLICATE,
-                         "serial %s is already registered", serial);
+                         _("serial %s is already registered"), serial);
           else
             pp_store_set_sql_error (self, error, serial);
           goto fail;
@@ -702,7 +704,7 @@ pp_store_has_terminal (PpStore     *self,
   rc = sqlite3_step (stmt);
   if (rc != SQLITE_ROW && rc != SQLITE_DONE)
     {
-      pp_store_set_sql_error (self, error, "cannot look up terminal");
+      pp_store_set_sql_error (self, error, _("cannot look up terminal"));
       return FALSE;
     }
   *out_exists = rc == SQLITE_ROW;
@@ -732,9 +734,9 @@ pp_store_get_terminal (PpStore     *self,
     return pp_terminal_new_from_stmt (stmt);
   if (rc == SQLITE_DONE)
     g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_NOT_FOUND,
-                 "no terminal with serial %s in the register", upper);
+                 _("no terminal with serial %s in the register"), upper);
   else
-    pp_store_set_sql_error (self, error, "cannot look up terminal");
+    pp_store_set_sql_error (self, error, _("cannot look up terminal"));
   return NULL;
 }
 
@@ -817,7 +819,7 @@ pp_store_count_terminals_full (PpStore          *self,
   bind_filter (stmt, state, term);
   if (sqlite3_step (stmt) != SQLITE_ROW)
     {
-      pp_store_set_sql_error (self, error, "cannot count terminals");
+      pp_store_set_sql_error (self, error, _("cannot count terminals"));
       return 0;
     }
   return (guint) sqlite3_column_int64 (stmt, 0);
@@ -869,7 +871,7 @@ pp_store_list_terminals_full (PpStore          *self,
     g_ptr_array_add (result, pp_terminal_new_from_stmt (stmt));
   if (rc != SQLITE_DONE)
     {
-      pp_store_set_sql_error (self, error, "cannot list terminals");
+      pp_store_set_sql_error (self, error, _("cannot list terminals"));
       return NULL;
     }
   return g_steal_pointer (&result);
@@ -912,7 +914,7 @@ pp_store_list_terminals_after (PpStore          *self,
     g_ptr_array_add (result, pp_terminal_new_from_stmt (stmt));
   if (rc != SQLITE_DONE)
     {
-      pp_store_set_sql_error (self, error, "cannot list terminals");
+      pp_store_set_sql_error (self, error, _("cannot list terminals"));
       return NULL;
     }
   return g_steal_pointer (&result);
@@ -935,18 +937,18 @@ pp_store_read_state (PpStore          *self,
   if (rc == SQLITE_DONE)
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_NOT_FOUND,
-                   "no terminal with serial %s in the register", serial);
+                   _("no terminal with serial %s in the register"), serial);
       return FALSE;
     }
   if (rc != SQLITE_ROW)
     {
-      pp_store_set_sql_error (self, error, "cannot read terminal state");
+      pp_store_set_sql_error (self, error, _("cannot read terminal state"));
       return FALSE;
     }
   if (!pp_terminal_state_from_string ((const char *) sqlite3_column_text (stmt, 0), out_state))
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_SQL,
-                   "terminal %s has an unknown state", serial);
+                   _("terminal %s has an unknown state"), serial);
       return FALSE;
     }
   return TRUE;
@@ -966,7 +968,7 @@ pp_store_move_terminal (PpStore          *self,
   if (!pp_terminal_state_can_transition (from, to))
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_ILLEGAL_TRANSITION,
-                   "terminal %s is %s; cannot go %s -> %s", serial,
+                   _("terminal %s is %s; cannot go %s -> %s"), serial,
                    pp_terminal_state_to_string (from), pp_terminal_state_to_string (from),
                    pp_terminal_state_to_string (to));
       return FALSE;
@@ -981,7 +983,7 @@ pp_store_move_terminal (PpStore          *self,
   sqlite3_bind_text (stmt, 3, serial, -1, SQLITE_STATIC);
   if (sqlite3_step (stmt) != SQLITE_DONE)
     {
-      pp_store_set_sql_error (self, error, "cannot change terminal state");
+      pp_store_set_sql_error (self, error, _("cannot change terminal state"));
       return FALSE;
     }
   return TRUE;
@@ -1017,14 +1019,14 @@ pp_store_claim_request (PpStore     *self,
           return TRUE;
         }
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_DUPLICATE,
-                   "request id %s was already used for %s of %s", request_id,
+                   _("request id %s was already used for %s of %s"), request_id,
                    (const char *) sqlite3_column_text (find, 0),
                    (const char *) sqlite3_column_text (find, 1));
       return FALSE;
     }
   if (rc != SQLITE_DONE)
     {
-      pp_store_set_sql_error (self, error, "cannot look up request");
+      pp_store_set_sql_error (self, error, _("cannot look up request"));
       return FALSE;
     }
 
@@ -1038,7 +1040,7 @@ pp_store_claim_request (PpStore     *self,
   sqlite3_bind_int64 (insert, 4, pp_store_now ());
   if (sqlite3_step (insert) != SQLITE_DONE)
     {
-      pp_store_set_sql_error (self, error, "cannot record request");
+      pp_store_set_sql_error (self, error, _("cannot record request"));
       return FALSE;
     }
   return TRUE;
@@ -1141,7 +1143,7 @@ pp_store_set_terminal_certificate (PpStore     *self,
   if (strlen (fp) != 64 || strspn (fp, "0123456789ABCDEF") != 64)
     {
       g_set_error_literal (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
-                           "certificate fingerprint must be a SHA-256 in 64 hex digits");
+                           _("certificate fingerprint must be a SHA-256 in 64 hex digits"));
       return FALSE;
     }
   upper = g_ascii_strup (serial, -1);
@@ -1153,7 +1155,7 @@ pp_store_set_terminal_certificate (PpStore     *self,
   if (state == PP_TERMINAL_STATE_RETIRED)
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_ILLEGAL_TRANSITION,
-                   "terminal %s is retired; its certificate cannot change", upper);
+                   _("terminal %s is retired; its certificate cannot change"), upper);
       goto fail;
     }
   stmt = pp_store_prepare (self, "UPDATE terminals SET cert_fingerprint = ?, updated_at = ? WHERE serial = ?",
@@ -1165,7 +1167,7 @@ pp_store_set_terminal_certificate (PpStore     *self,
   sqlite3_bind_text (stmt, 3, upper, -1, SQLITE_STATIC);
   if (sqlite3_step (stmt) != SQLITE_DONE)
     {
-      pp_store_set_sql_error (self, error, "cannot record certificate");
+      pp_store_set_sql_error (self, error, _("cannot record certificate"));
       goto fail;
     }
   json_builder_begin_object (detail);
