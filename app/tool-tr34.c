@@ -208,7 +208,7 @@ cmd_kdh_token (int    argc,
     { "header", 0, 0, G_OPTION_ARG_STRING, &header, N_("Key block header"), N_("KBH") },
     { "crl", 0, 0, G_OPTION_ARG_FILENAME, &crl_path, N_("CA_KDH CRL to include"), N_("DER") },
     { "ephemeral", 0, 0, G_OPTION_ARG_STRING, &ephemeral_name, N_("Ephemeral key: tdes (default) or aes"), N_("ALG") },
-    { "profile", 0, 0, G_OPTION_ARG_STRING, &profile_name, N_("Encoding: strict (default), x9-2019 or x9-2012"), N_("NAME") },
+    { "profile", 0, 0, G_OPTION_ARG_STRING, &profile_name, N_("Encoding: strict (default), x9-2019, x9-2012 or x9-2019-printed"), N_("NAME") },
     { "output", 'o', 0, G_OPTION_ARG_FILENAME, &out_path, N_("Where to write the token"), N_("FILE") },
     { NULL }
   };

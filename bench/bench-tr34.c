@@ -214,7 +214,7 @@ main (int    argc,
   printf ("%-44s %9.1f /s\n", "raw RSA-2048 sign (PKCS#1 v1.5, SHA-256)", sign_rate);
   printf ("%-44s %9.1f /s\n", "raw RSA-2048 OAEP decrypt (SHA-256)", decrypt_rate);
 
-  for (int profile = PP_TR34_PROFILE_STRICT; profile <= PP_TR34_PROFILE_X9_2012; profile++)
+  for (int profile = PP_TR34_PROFILE_STRICT; profile < PP_TR34_N_PROFILES; profile++)
     {
       Tr34Data d = { 0 };
       g_autofree char *build_label = NULL, *receive_label = NULL;

@@ -64,7 +64,7 @@ test_token_then_receive (void)
   g_autofree char *crl = g_build_filename (dir, "crl.der", NULL);
   const char *nonce = "A1B2C3D4E5F60718293A4B5C6D7E8F90";
   const char *key = "00112233445566778899AABBCCDDEEFF";
-  static const char * const profiles[] = { "strict", "x9-2019", "x9-2012" };
+  static const char * const profiles[] = { "strict", "x9-2019", "x9-2012", "x9-2019-printed" };
 
   for (guint i = 0; i < G_N_ELEMENTS (profiles); i++)
     {
@@ -308,6 +308,7 @@ test_errors (void)
   g_autofree char *krd_key = g_build_filename (dir, "krd.key", NULL);
   g_autofree char *trust = g_build_filename (dir, "trust.pem", NULL);
   g_autofree char *crl = g_build_filename (dir, "crl.der", NULL);
+  g_autofree char *crl_other = g_build_filename (dir, "crl-other.der", NULL);
   g_autofree char *tok = g_build_filename (dir, "rev.der", NULL);
   g_autofree char *garbage = g_build_filename (dir, "garbage.der", NULL);
   const char *nonce = "0102030405060708";
@@ -336,9 +337,13 @@ test_errors (void)
   const char *build_revoked[] = { "tr34", "kdh-token", "--kdh-cert", kdh_revoked, "--kdh-key", kdh_key,
                                   "--krd-cert", krd, "--nonce", nonce,
                                   "--key", "0123456789ABCDEFFEDCBA9876543210",
-                                  "--header", "A0256K0TB00E0000", "--crl", crl, "-o", tok, NULL };
+                                  "--header", "A0256K0TB00E0000", "--crl", crl_other, "-o", tok, NULL };
+  const char *build_revoked_own_crl[] = { "tr34", "kdh-token", "--kdh-cert", kdh_revoked, "--kdh-key", kdh_key,
+                                          "--krd-cert", krd, "--nonce", nonce,
+                                          "--key", "0123456789ABCDEFFEDCBA9876543210",
+                                          "--header", "A0256K0TB00E0000", "--crl", crl, "-o", tok, NULL };
   const char *receive_revoked[] = { "tr34", "krd-receive", "--krd-cert", krd, "--krd-key", krd_key,
-                                    "--trust", trust, "--nonce", nonce, tok, NULL };
+                                    "--trust", trust, "--crl", crl, "--nonce", nonce, tok, NULL };
   g_autofree char *good = g_build_filename (dir, "good.der", NULL);
   const char *build_good[] = { "tr34", "kdh-token", "--kdh-cert", kdh, "--kdh-key", kdh_key,
                                "--krd-cert", krd, "--nonce", nonce,
@@ -367,7 +372,15 @@ test_errors (void)
       assert_one_error_line (e, cases[i].needle);
     }
 
-  /* A token from a revoked KDH builds, but the KRD refuses it. */
+  /* The KDH will not sign with a certificate its CRL revokes. */
+  g_assert_cmpint (pp_test_run_tool (build_revoked_own_crl, NULL, &out, &err), !=, 0);
+  g_assert_cmpstr (out, ==, "");
+  assert_one_error_line (err, "revoked");
+  g_assert_false (g_file_test (tok, G_FILE_TEST_EXISTS));
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  /* With an older CRL it builds, and a KRD that holds the current one
+   * refuses it. */
   g_assert_cmpint (pp_test_run_tool (build_revoked, NULL, &out, &err), ==, 0);
   g_clear_pointer (&out, g_free);
   g_clear_pointer (&err, g_free);

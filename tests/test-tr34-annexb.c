@@ -114,9 +114,9 @@ test_parse_types (void)
     { "B.6_CT_KDH_KDH_1_with_CRL.der", PP_TR34_TOKEN_CT_KDH, PP_TR34_PROFILE_X9_2019 },
     { "B.7_CT_KRD_KRD_1.p7b.der", PP_TR34_TOKEN_CT_KRD, PP_TR34_PROFILE_STRICT },
     { "B.8_KT_KDH_1pass.errata.der", PP_TR34_TOKEN_KT_KDH, PP_TR34_PROFILE_X9_2019 },
-    { "B.8_KT_KDH_1pass.orig.der", PP_TR34_TOKEN_KT_KDH, PP_TR34_PROFILE_X9_2012 },
+    { "B.8_KT_KDH_1pass.orig.der", PP_TR34_TOKEN_KT_KDH, PP_TR34_PROFILE_X9_2019_PRINTED },
     { "B.9_KT_KDH_2pass.errata.der", PP_TR34_TOKEN_KT_KDH, PP_TR34_PROFILE_X9_2019 },
-    { "B.9_KT_KDH_2pass.orig.der", PP_TR34_TOKEN_KT_KDH, PP_TR34_PROFILE_X9_2012 },
+    { "B.9_KT_KDH_2pass.orig.der", PP_TR34_TOKEN_KT_KDH, PP_TR34_PROFILE_X9_2019_PRINTED },
     { "B.10_RBT_CA_UNBIND.der", PP_TR34_TOKEN_RBT_CA_UNBIND, PP_TR34_PROFILE_X9_2019 },
     { "B.11_RBT_KDH.der", PP_TR34_TOKEN_RBT_KDH, PP_TR34_PROFILE_X9_2019 },
     { "B.12_RT_KRD.der", PP_TR34_TOKEN_RT_KRD, PP_TR34_PROFILE_STRICT },
@@ -229,6 +229,133 @@ test_signatures (void)
   g_assert_false (b9->attrs_sorted);
 }
 
+
+/* The messageDigest in a signed-attributes sample (A0 as on the wire, or
+ * 31 as signed: B.2.2.5 .der). */
+static GBytes *
+attrs_message_digest (const char *file)
+{
+  g_autoptr(GBytes) der = load_vector (file);
+  PpDer cur, set;
+  PpDerTlv attrs, attr;
+
+  pp_der_init (&cur, g_bytes_get_data (der, NULL), g_bytes_get_size (der));
+  g_assert_true (pp_der_next (&cur, &attrs, "attributes", NULL));
+  g_assert_true (attrs.tag == PP_DER_CTX0 || attrs.tag == PP_DER_SET);
+  pp_der_enter (&attrs, &set);
+  while (!pp_der_at_end (&set))
+    {
+      PpDer a, values;
+      PpDerTlv oid, vset, digest;
+
+      g_assert_true (pp_der_expect (&set, PP_DER_SEQUENCE, &attr, "attribute", NULL));
+      pp_der_enter (&attr, &a);
+      g_assert_true (pp_der_expect (&a, PP_DER_OID, &oid, "type", NULL));
+      g_assert_true (pp_der_expect (&a, PP_DER_SET, &vset, "values", NULL));
+      if (!pp_der_tlv_is_oid (&oid, PP_OID (message_digest)))
+        continue;
+      pp_der_enter (&vset, &values);
+      g_assert_true (pp_der_expect (&values, PP_DER_OCTET_STRING, &digest, "digest", NULL));
+      return g_bytes_new (digest.value, digest.len);
+    }
+  g_error ("%s has no messageDigest", file);
+}
+
+static void
+assert_sha256_is (const guint8 *data,
+                  gsize         len,
+                  GBytes       *digest)
+{
+  guint8 md[32];
+  unsigned int md_len = 0;
+
+  g_assert_cmpint (EVP_Digest (data, len, md, &md_len, EVP_sha256 (), NULL), ==, 1);
+  g_assert_cmpmem (md, md_len, g_bytes_get_data (digest, NULL), g_bytes_get_size (digest));
+}
+
+/* Which bytes each dated sample signs, and that our encoder writes exactly
+ * those bytes in the matching profile from the same fields:
+ *  - the errata attributes (B.2.2.4/5 .der) hash B.2.2.3.1 .errata: x9-2019;
+ *  - B.8/B.9 .orig hash B.2.2.3.1 .orig with its header: x9-2019-printed;
+ *  - the 2012-dated attributes (B.2.2.4/5 .orig, signing time 2012) hash
+ *    B.2.2.3.1 .orig without its 30 82 02 55 header: x9-2012. */
+static void
+test_profile_layouts (void)
+{
+  g_autoptr(GBytes) orig = load_vector ("B.2.2.3.1_TDEA_EnvelopedData.orig.der");
+  g_autoptr(GBytes) errata = NULL;
+  g_autoptr(GError) error = NULL;
+  static const struct {
+    PpTr34Profile  profile;
+    const char    *digest_files[2];
+  } cases[] = {
+    { PP_TR34_PROFILE_X9_2019,
+      { "B.2.2.4_SignedAttributes_1pass.der", "B.2.2.5_SignedAttributes_2pass.der" } },
+    { PP_TR34_PROFILE_X9_2019_PRINTED,
+      { "B.8_KT_KDH_1pass.orig.der", "B.9_KT_KDH_2pass.orig.der" } },
+    { PP_TR34_PROFILE_X9_2012,
+      { "B.2.2.4_SignedAttributes_1pass.orig.der", "B.2.2.5_SignedAttributes_2pass.orig.der" } },
+  };
+  PpTr34Envelope env;
+  const guint8 *o;
+  gsize olen;
+
+  if (orig == NULL)
+    return;
+  errata = load_vector ("B.2.2.3.1_TDEA_EnvelopedData.errata.der");
+  o = g_bytes_get_data (orig, &olen);
+  g_assert_true (pp_tr34_envelope_parse (o, olen, &env, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (env.profile, ==, PP_TR34_PROFILE_X9_2019_PRINTED);
+  g_assert_cmpmem (o, 4, "\x30\x82\x02\x55", 4);
+
+  for (guint c = 0; c < G_N_ELEMENTS (cases); c++)
+    {
+      g_autoptr(GByteArray) encoded =
+        pp_tr34_envelope_encode (cases[c].profile, env.recipient_ias, env.recipient_ias_len,
+                                 env.encrypted_key, env.encrypted_key_len, env.ephemeral,
+                                 env.iv, env.iv_len, env.ciphertext, env.ciphertext_len);
+      PpTr34Envelope again;
+
+      g_test_message ("profile %s", pp_tr34_profile_to_string (cases[c].profile));
+      switch (cases[c].profile)
+        {
+        case PP_TR34_PROFILE_X9_2019:
+          g_assert_cmpmem (encoded->data, encoded->len,
+                           g_bytes_get_data (errata, NULL), g_bytes_get_size (errata));
+          break;
+        case PP_TR34_PROFILE_X9_2019_PRINTED:
+          g_assert_cmpmem (encoded->data, encoded->len, o, olen);
+          break;
+        case PP_TR34_PROFILE_X9_2012:
+          g_assert_cmpmem (encoded->data, encoded->len, o + 4, olen - 4);
+          break;
+        default:
+          g_assert_not_reached ();
+        }
+      for (guint f = 0; f < 2; f++)
+        {
+          const char *file = cases[c].digest_files[f];
+          g_autoptr(GBytes) digest = NULL;
+
+          if (g_str_has_prefix (file, "B.2.2"))
+            digest = attrs_message_digest (file);
+          else
+            {
+              g_autoptr(PpTr34Token) token = parse_vector (file);
+
+              digest = g_bytes_new (token->attr_digest.value, token->attr_digest.len);
+            }
+          assert_sha256_is (encoded->data, encoded->len, digest);
+        }
+      /* And the receiver reads each back as what it is. */
+      g_assert_true (pp_tr34_envelope_parse (encoded->data, encoded->len, &again, &error));
+      g_assert_no_error (error);
+      g_assert_cmpint (again.profile, ==, cases[c].profile);
+      g_assert_cmpmem (again.ciphertext, again.ciphertext_len, env.ciphertext, env.ciphertext_len);
+    }
+}
+
 static void
 check_envelope_decrypts (const char      *file,
                          PpTr34Profile    profile,
@@ -273,13 +400,13 @@ test_decrypt_content (void)
 
   check_envelope_decrypts ("B.2.2.3.1_TDEA_EnvelopedData.errata.der", PP_TR34_PROFILE_X9_2019,
                            tdes_key, "0123456789ABCDEF", tdea_block);
-  check_envelope_decrypts ("B.2.2.3.1_TDEA_EnvelopedData.orig.der", PP_TR34_PROFILE_X9_2012,
+  check_envelope_decrypts ("B.2.2.3.1_TDEA_EnvelopedData.orig.der", PP_TR34_PROFILE_X9_2019_PRINTED,
                            tdes_key, "0123456789ABCDEF", tdea_block);
   /* The AES samples carry an 8-byte IV; zero-extended they decrypt to the
    * TDEA key block (README). */
   check_envelope_decrypts ("B.2.2.3.2_AES_EnvelopedData.errata.der", PP_TR34_PROFILE_X9_2019,
                            aes_key, "0123456789ABCDEF0000000000000000", tdea_block);
-  check_envelope_decrypts ("B.2.2.3.2_AES_EnvelopedData.orig.der", PP_TR34_PROFILE_X9_2012,
+  check_envelope_decrypts ("B.2.2.3.2_AES_EnvelopedData.orig.der", PP_TR34_PROFILE_X9_2019_PRINTED,
                            aes_key, "0123456789ABCDEF0000000000000000", tdea_block);
 
   g_assert_true (pp_tr34_key_block_parse (g_bytes_get_data (tdea_block, NULL),
@@ -655,6 +782,7 @@ main (int    argc,
   g_test_add_func ("/tr34/annexb/parse-fields", test_parse_fields);
   g_test_add_func ("/tr34/annexb/signatures", test_signatures);
   g_test_add_func ("/tr34/annexb/decrypt-content", test_decrypt_content);
+  g_test_add_func ("/tr34/annexb/profile-layouts", test_profile_layouts);
   g_test_add_func ("/tr34/annexb/aes-key-block", test_aes_key_block);
   g_test_add_func ("/tr34/annexb/receive-sample", test_receive_sample);
   g_test_add_func ("/tr34/annexb/oaep-defect", test_sample_oaep_defect);

@@ -73,7 +73,7 @@ test_round_trips (void)
   const PpTestPki *pki = pp_test_pki_get ();
   guint n = 0;
 
-  for (int profile = PP_TR34_PROFILE_STRICT; profile <= PP_TR34_PROFILE_X9_2012; profile++)
+  for (int profile = PP_TR34_PROFILE_STRICT; profile < PP_TR34_N_PROFILES; profile++)
     for (int eph = PP_TR34_EPHEMERAL_TDES; eph <= PP_TR34_EPHEMERAL_AES128; eph++)
       for (int two_pass = 0; two_pass <= 1; two_pass++)
         {
@@ -129,7 +129,7 @@ test_round_trips (void)
             g_assert_true (g_date_time_equal (pp_tr34_krd_state_get_last_time (state), time));
           n++;
         }
-  g_assert_cmpuint (n, ==, 12);
+  g_assert_cmpuint (n, ==, 4 * 2 * 2);
 }
 
 static GBytes *
@@ -267,10 +267,27 @@ test_revoked (void)
   g_autoptr(PpTr34KrdState) state = pp_tr34_krd_state_new ();
   g_autoptr(PpSecureBuffer) key = pp_secure_buffer_new_from_hex ("0123456789ABCDEFFEDCBA9876543210", NULL);
   g_autoptr(GBytes) nonce = pp_tr34_krd_state_issue_nonce (state, 16);
-  g_autoptr(GBytes) token = build_token (kdh, key, "A0256K0TB00E0000", PP_TR34_EPHEMERAL_TDES, nonce, NULL);
+  g_autoptr(GBytes) token = NULL;
+  g_autoptr(GBytes) other = NULL;
   g_autoptr(PpTr34Kdh) no_crl = make_kdh (pki->kdh_revoked, PP_TR34_PROFILE_STRICT);
   g_autoptr(GBytes) token2 = NULL;
+  g_autoptr(GError) error = NULL;
 
+  /* The KDH refuses to sign with a certificate its own CRL revokes. */
+  token = pp_tr34_kdh_build_key_token (kdh, pki->krd, key, "A0256K0TB00E0000",
+                                       PP_TR34_EPHEMERAL_TDES, nonce, NULL, &error);
+  g_assert_null (token);
+  g_assert_error (error, PP_TR34_ERROR, PP_TR34_ERROR_KDH_REVOKED);
+  g_clear_error (&error);
+  g_assert_null (pp_tr34_kdh_build_credential_token (kdh, &error));
+  g_assert_error (error, PP_TR34_ERROR, PP_TR34_ERROR_KDH_REVOKED);
+  g_clear_error (&error);
+
+  /* A KDH that does not check sends it anyway (the CRL is outside the
+   * signature): the KRD refuses. */
+  pp_tr34_kdh_set_crl (kdh, pki->crl_other);
+  other = build_token (kdh, key, "A0256K0TB00E0000", PP_TR34_EPHEMERAL_TDES, nonce, NULL);
+  token = pp_test_pki_splice_crl (other, pki->crl_other, pki->crl);
   pp_tr34_krd_add_trusted (krd, pki->root);
   pp_tr34_krd_add_trusted (krd, pki->ca_kdh);
   expect_refused (krd, state, token, PP_TR34_ERROR_KDH_REVOKED);
@@ -299,11 +316,12 @@ test_crl_forged (void)
 }
 
 static X509_CRL *
-crl_with_times (int this_year,
-                int next_year)
+crl_with_times_from (X509_CRL *base,
+                     int       this_year,
+                     int       next_year)
 {
   const PpTestPki *pki = pp_test_pki_get ();
-  X509_CRL *crl = X509_CRL_dup (pki->crl);
+  X509_CRL *crl = X509_CRL_dup (base);
   g_autoptr(GDateTime) this_update = g_date_time_new_utc (this_year, 1, 1, 0, 0, 0);
   g_autoptr(GDateTime) next_update = g_date_time_new_utc (next_year, 1, 1, 0, 0, 0);
   g_autoptr(ASN1_TIME) t = ASN1_TIME_new ();
@@ -314,6 +332,13 @@ crl_with_times (int this_year,
   g_assert_cmpint (X509_CRL_set1_nextUpdate (crl, t), ==, 1);
   g_assert_cmpint (X509_CRL_sign (crl, pki->ca_kdh_key, EVP_sha256 ()), >, 0);
   return crl;
+}
+
+static X509_CRL *
+crl_with_times (int this_year,
+                int next_year)
+{
+  return crl_with_times_from (pp_test_pki_get ()->crl, this_year, next_year);
 }
 
 /* A CRL past its nextUpdate (or before its thisUpdate) at the
@@ -327,6 +352,8 @@ test_crl_expired (void)
   g_autoptr(PpTr34KrdState) state = pp_tr34_krd_state_new ();
   g_autoptr(GBytes) token = strict_token_with_nonce (state, NULL);
   g_autoptr(X509_CRL) expired = crl_with_times (2022, 2025);
+  g_autoptr(X509_CRL) expired_other = crl_with_times_from (pki->crl_other, 2022, 2025);
+  g_autoptr(GBytes) revoked_other = NULL;
   g_autoptr(PpTr34Kdh) kdh = make_kdh (pki->kdh, PP_TR34_PROFILE_X9_2019);
   g_autoptr(PpTr34Kdh) revoked_kdh = make_kdh (pki->kdh_revoked, PP_TR34_PROFILE_STRICT);
   g_autoptr(PpSecureBuffer) key = pp_secure_buffer_new_from_hex ("0123456789ABCDEFFEDCBA9876543210", NULL);
@@ -356,8 +383,9 @@ test_crl_expired (void)
 
   /* A revocation stays a revocation in an outdated CRL (an unbound KRD:
    * the strict token carries the revoked KDH's certificate). */
-  pp_tr34_kdh_set_crl (revoked_kdh, expired);
-  revoked = build_token (revoked_kdh, key, "A0256K0TB00E0000", PP_TR34_EPHEMERAL_TDES, nonce, NULL);
+  pp_tr34_kdh_set_crl (revoked_kdh, expired_other);
+  revoked_other = build_token (revoked_kdh, key, "A0256K0TB00E0000", PP_TR34_EPHEMERAL_TDES, nonce, NULL);
+  revoked = pp_test_pki_splice_crl (revoked_other, expired_other, expired);
   pp_tr34_krd_add_trusted (unbound, pki->ca_kdh);
   pp_tr34_krd_set_time (unbound, at);
   expect_refused (unbound, state, revoked, PP_TR34_ERROR_KDH_REVOKED);

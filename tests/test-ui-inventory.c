@@ -586,8 +586,9 @@ main (int    argc,
   g_setenv ("LC_ALL", "C.UTF-8", TRUE);
 
   gtk_test_init (&argc, &argv, NULL);
-  /* gtk_test_init() switches to en_US.UTF-8 where that locale is generated;
-   * the expected counts are written for C.UTF-8. */
+  /* gtk_test_init() switches to en_US.UTF-8 where that locale is
+   * generated (it is on a machine that also has zh_CN), which groups
+   * digits with a comma: the expected counts are C.UTF-8's. */
   setlocale (LC_ALL, "C.UTF-8");
   adw_init ();
 

@@ -7,6 +7,8 @@
  */
 #include "config.h"
 
+#include <string.h>
+
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <openssl/x509v3.h>
@@ -62,14 +64,15 @@ reparse_cert (X509 *cert)
 }
 
 static X509 *
-make_cert (EVP_PKEY   *key,
-           const char *cn,
-           X509       *issuer,
-           EVP_PKEY   *issuer_key,
-           long        serial,
-           gboolean    ca,
-           int         from_year,
-           int         to_year)
+make_cert_ku (EVP_PKEY   *key,
+              const char *cn,
+              X509       *issuer,
+              EVP_PKEY   *issuer_key,
+              long        serial,
+              gboolean    ca,
+              const char *key_usage,
+              int         from_year,
+              int         to_year)
 {
   X509 *cert = X509_new ();
   g_autoptr(X509_NAME) name = X509_NAME_new ();
@@ -88,8 +91,7 @@ make_cert (EVP_PKEY   *key,
 
   X509V3_set_ctx (&ctx, issuer != NULL ? issuer : cert, cert, NULL, NULL, 0);
   add_ext (cert, &ctx, NID_basic_constraints, ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
-  add_ext (cert, &ctx, NID_key_usage,
-           ca ? "critical,keyCertSign,cRLSign" : "critical,digitalSignature,keyEncipherment");
+  add_ext (cert, &ctx, NID_key_usage, key_usage);
   add_ext (cert, &ctx, NID_subject_key_identifier, "hash");
   if (issuer != NULL)
     add_ext (cert, &ctx, NID_authority_key_identifier, "keyid");
@@ -98,11 +100,27 @@ make_cert (EVP_PKEY   *key,
   return reparse_cert (cert);
 }
 
+static X509 *
+make_cert (EVP_PKEY   *key,
+           const char *cn,
+           X509       *issuer,
+           EVP_PKEY   *issuer_key,
+           long        serial,
+           gboolean    ca,
+           int         from_year,
+           int         to_year)
+{
+  return make_cert_ku (key, cn, issuer, issuer_key, serial, ca,
+                       ca ? "critical,keyCertSign,cRLSign" : "critical,digitalSignature,keyEncipherment",
+                       from_year, to_year);
+}
+
 static X509_CRL *
 make_crl (X509     *ca,
           EVP_PKEY *ca_key,
-          X509     *revoked_cert)
+          long      revoked_serial)
 {
+  ASN1_INTEGER *serial = ASN1_INTEGER_new ();
   X509_CRL *crl = X509_CRL_new ();
   X509_REVOKED *rev = X509_REVOKED_new ();
   ASN1_TIME *t = ASN1_TIME_new ();
@@ -117,7 +135,9 @@ make_crl (X509     *ca,
   X509_CRL_set1_lastUpdate (crl, t);
   ASN1_TIME_set (t, utc (2044));
   X509_CRL_set1_nextUpdate (crl, t);
-  X509_REVOKED_set_serialNumber (rev, X509_get_serialNumber (revoked_cert));
+  ASN1_INTEGER_set (serial, revoked_serial);
+  X509_REVOKED_set_serialNumber (rev, serial);
+  ASN1_INTEGER_free (serial);
   ASN1_TIME_set (t, utc (2022));
   X509_REVOKED_set_revocationDate (rev, t);
   X509_CRL_add0_revoked (crl, rev);
@@ -152,11 +172,14 @@ pp_test_pki_get (void)
       pki.root = make_cert (pki.root_key, "Test Root", NULL, pki.root_key, 1, TRUE, 2020, 2045);
       pki.ca_kdh = make_cert (pki.ca_kdh_key, "Test CA KDH", pki.root, pki.root_key, 2, TRUE, 2020, 2045);
       pki.ca_krd = make_cert (pki.ca_krd_key, "Test CA KRD", pki.root, pki.root_key, 3, TRUE, 2020, 2045);
+      pki.ca_kdh_no_crl_sign = make_cert_ku (pki.ca_kdh_key, "Test CA KDH", pki.root, pki.root_key, 2,
+                                             TRUE, "critical,keyCertSign", 2020, 2045);
       pki.kdh = make_cert (pki.kdh_key, "Test KDH 1", pki.ca_kdh, pki.ca_kdh_key, 0x1001, FALSE, 2021, 2040);
       pki.kdh_revoked = make_cert (pki.kdh_key, "Test KDH 2", pki.ca_kdh, pki.ca_kdh_key, 0x1002, FALSE, 2021, 2040);
       pki.krd = make_cert (pki.krd_key, "Test KRD 1", pki.ca_krd, pki.ca_krd_key, 0x2001, FALSE, 2021, 2040);
       pki.krd_other = make_cert (pki.kdh_key, "Test KRD 2", pki.ca_krd, pki.ca_krd_key, 0x2002, FALSE, 2021, 2040);
-      pki.crl = make_crl (pki.ca_kdh, pki.ca_kdh_key, pki.kdh_revoked);
+      pki.crl = make_crl (pki.ca_kdh, pki.ca_kdh_key, 0x1002);
+      pki.crl_other = make_crl (pki.ca_kdh, pki.ca_kdh_key, 0x1003);
       g_once_init_leave (&done, 1);
     }
   return &pki;
@@ -194,7 +217,9 @@ pp_test_pki_write (const PpTestPki *pki,
                    const char      *dir)
 {
   g_autofree char *crl_path = g_build_filename (dir, "crl.der", NULL);
+  g_autofree char *other_path = g_build_filename (dir, "crl-other.der", NULL);
   g_autoptr(BIO) bio = NULL;
+  g_autoptr(BIO) other = NULL;
 
   write_cert (dir, "root.pem", pki->root, NULL);
   write_cert (dir, "ca-kdh.pem", pki->ca_kdh, NULL);
@@ -209,4 +234,33 @@ pp_test_pki_write (const PpTestPki *pki,
   bio = BIO_new_file (crl_path, "wb");
   g_assert_nonnull (bio);
   g_assert_cmpint (i2d_X509_CRL_bio (bio, pki->crl), ==, 1);
+  other = BIO_new_file (other_path, "wb");
+  g_assert_nonnull (other);
+  g_assert_cmpint (i2d_X509_CRL_bio (other, pki->crl_other), ==, 1);
+}
+
+GBytes *
+pp_test_pki_splice_crl (GBytes   *token,
+                        X509_CRL *from,
+                        X509_CRL *to)
+{
+  unsigned char *a = NULL, *b = NULL;
+  int alen = i2d_X509_CRL (from, &a);
+  int blen = i2d_X509_CRL (to, &b);
+  gsize len = g_bytes_get_size (token);
+  g_autofree guint8 *copy = g_memdup2 (g_bytes_get_data (token, NULL), len);
+  gboolean done = FALSE;
+
+  g_assert_cmpint (alen, >, 0);
+  g_assert_cmpint (alen, ==, blen);
+  for (gsize i = 0; !done && i + alen <= len; i++)
+    if (memcmp (copy + i, a, alen) == 0)
+      {
+        memcpy (copy + i, b, blen);
+        done = TRUE;
+      }
+  g_assert_true (done);
+  OPENSSL_free (a);
+  OPENSSL_free (b);
+  return g_bytes_new_take (g_steal_pointer (&copy), len);
 }

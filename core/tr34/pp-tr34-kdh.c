@@ -114,7 +114,7 @@ pp_tr34_kdh_set_profile (PpTr34Kdh     *kdh,
                          PpTr34Profile  profile)
 {
   g_return_if_fail (kdh != NULL);
-  g_return_if_fail (profile <= PP_TR34_PROFILE_X9_2012);
+  g_return_if_fail (profile < PP_TR34_N_PROFILES);
   kdh->profile = profile;
 }
 
@@ -208,6 +208,32 @@ check_own_signature (X509         *cert,
                            data, len) == 1;
 }
 
+/* What the KDH sends it checks first: its certificate and CRL as RFC 5280
+ * wants them on the wire, and never a token signed with a certificate
+ * that the very CRL it attaches revokes. */
+static gboolean
+check_own_credentials (PpTr34Kdh  *kdh,
+                       GError    **error)
+{
+  X509_REVOKED *revoked = NULL;
+
+  if (!pp_tr34_check_cert (kdh->cert, "KDH certificate", error))
+    return FALSE;
+  if (kdh->crl == NULL)
+    return TRUE;
+  if (!pp_tr34_check_crl (kdh->crl, "KDH CRL", error))
+    return FALSE;
+  if (X509_NAME_cmp (X509_CRL_get_issuer (kdh->crl), X509_get_issuer_name (kdh->cert)) == 0 &&
+      X509_CRL_get0_by_cert (kdh->crl, &revoked, kdh->cert) == 1)
+    {
+      g_set_error_literal (error, PP_TR34_ERROR, PP_TR34_ERROR_KDH_REVOKED,
+                           "The KDH certificate is revoked by the CRL it would send: "
+                           "no token is signed with it");
+      return FALSE;
+    }
+  return TRUE;
+}
+
 /* ContentInfo { signedData, SignedData { ... one SignerInfo ... } } over
  * @econtent with contentType, messageDigest and @extra attributes. */
 static GBytes *
@@ -239,6 +265,8 @@ build_signed (PpTr34Kdh     *kdh,
   guint8 digest[32];
   unsigned int dlen = 0;
 
+  if (!check_own_credentials (kdh, error))
+    return NULL;
   if (ias->len == 0)
     {
       g_set_error_literal (error, PP_TR34_ERROR, PP_TR34_ERROR_INVALID_ARGUMENT,
@@ -345,6 +373,8 @@ pp_tr34_kdh_build_credential_token (PpTr34Kdh  *kdh,
 
   g_return_val_if_fail (kdh != NULL, NULL);
 
+  if (!check_own_credentials (kdh, error))
+    return NULL;
   pp_der_put (empty, PP_DER_OCTET_STRING, NULL, 0);
   pp_der_put_oid (encap, PP_OID (data));
   pp_der_put_array (encap, PP_DER_CTX0, empty);
@@ -434,6 +464,8 @@ check_krd_cert (X509    *krd_cert,
 {
   EVP_PKEY *pub = X509_get0_pubkey (krd_cert);
 
+  if (!pp_tr34_check_cert (krd_cert, "KRD certificate", error))
+    return FALSE;
   if (pub == NULL || EVP_PKEY_get_base_id (pub) != EVP_PKEY_RSA || EVP_PKEY_get_bits (pub) < 2048)
     {
       g_set_error_literal (error, PP_TR34_ERROR, PP_TR34_ERROR_INVALID_ARGUMENT,
@@ -619,7 +651,8 @@ pp_tr34_kdh_build_unbind_token (PpTr34Kdh  *kdh,
   g_return_val_if_fail (kdh != NULL, NULL);
   g_return_val_if_fail (krd_cert != NULL, NULL);
 
-  if (!check_nonce (nonce, error))
+  if (!check_nonce (nonce, error) ||
+      !pp_tr34_check_cert (krd_cert, "KRD certificate", error))
     return NULL;
   krd_ias = pp_tr34_encode_ias (krd_cert);
   g_ptr_array_add (extra, make_attr (PP_OID (random_nonce), PP_DER_OCTET_STRING,
@@ -646,7 +679,9 @@ pp_tr34_kdh_build_rebind_token (PpTr34Kdh  *kdh,
   g_return_val_if_fail (krd_cert != NULL, NULL);
   g_return_val_if_fail (new_kdh_cert != NULL, NULL);
 
-  if (!check_nonce (nonce, error))
+  if (!check_nonce (nonce, error) ||
+      !pp_tr34_check_cert (krd_cert, "KRD certificate", error) ||
+      !pp_tr34_check_cert (new_kdh_cert, "New KDH certificate", error))
     return NULL;
   if (!put_x509 (certs, new_kdh_cert))
     {

@@ -617,6 +617,12 @@ verify_cert_full (X509            *cert,
     }
 
   chain = X509_STORE_CTX_get0_chain (ctx);
+  /* What OpenSSL verified, checked again on the DER: the unsigned outer
+   * algorithm and the parameters (RFC 5280 4.1.1.2), for every link. */
+  for (int i = 0; chain != NULL && i < sk_X509_num (chain); i++)
+    if (!pp_tr34_check_cert (sk_X509_value (chain, i),
+                             i == 0 ? "KDH certificate" : "CA certificate", error))
+      return FALSE;
   if (out_issuer != NULL)
     {
       *out_issuer = NULL;
@@ -689,8 +695,21 @@ check_crl (PpTr34Krd     *krd,
                            "The CRL is not issued by the KDH's CA");
       return FALSE;
     }
+  /* RFC 5280 6.3.3 (f): a CA whose key usage leaves out cRLSign does not
+   * speak for revocation, however well its CRL verifies. */
+  if ((X509_get_extension_flags (issuer) & EXFLAG_KUSAGE) &&
+      !(X509_get_key_usage (issuer) & KU_CRL_SIGN))
+    {
+      g_set_error_literal (error, PP_TR34_ERROR, PP_TR34_ERROR_CRL_INVALID,
+                           "The CRL's issuer may not sign CRLs: its key usage lacks cRLSign "
+                           "(RFC 5280 6.3.3 (f))");
+      return FALSE;
+    }
   if (!crl_known_good (krd, der, der_len, issuer))
     {
+      if (der != NULL ? !pp_tr34_check_crl_der (der, der_len, "CRL", error)
+                      : !pp_tr34_check_crl (crl, "CRL", error))
+        return FALSE;
       pub = X509_get0_pubkey (issuer);
       if (pub == NULL || X509_CRL_verify (crl, pub) != 1)
         {

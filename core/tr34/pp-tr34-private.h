@@ -207,6 +207,7 @@ struct _PpTr34Token {
   gboolean          has_signed_attrs;
   PpDerTlv          signed_attrs;    /* the [0] TLV as on the wire */
   PpDerTlv          signature;
+  gboolean          sig_alg_with_digest; /* sha256WithRSAEncryption, not rsaEncryption */
   /* Signed attributes */
   PpDerTlv          attr_content_type;
   PpDerTlv          attr_digest;
@@ -256,5 +257,24 @@ gboolean pp_tr34_verify_cert (X509            *cert,
 gboolean pp_tr34_sid_matches (const PpTr34Token *token,
                               X509              *cert);
 GByteArray *pp_tr34_encode_ias (X509 *cert);
+
+/* RFC 5280 4.1.1.2 / 5.1.1.2 on the DER: the outer signatureAlgorithm is
+ * the signed one byte for byte, and every AlgorithmIdentifier has the
+ * parameters its algorithm defines. @what names the object in errors
+ * ("KDH certificate", "CRL"). */
+gboolean pp_tr34_check_cert_der (const guint8  *der,
+                                 gsize          len,
+                                 const char    *what,
+                                 GError       **error);
+gboolean pp_tr34_check_crl_der  (const guint8  *der,
+                                 gsize          len,
+                                 const char    *what,
+                                 GError       **error);
+gboolean pp_tr34_check_cert     (X509          *cert,
+                                 const char    *what,
+                                 GError       **error);
+gboolean pp_tr34_check_crl      (X509_CRL      *crl,
+                                 const char    *what,
+                                 GError       **error);
 
 G_END_DECLS

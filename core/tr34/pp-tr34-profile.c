@@ -7,9 +7,14 @@
  * x9-2019  the Annex B errata layout: the OAEP parameters as a SEQUENCE of
  *          untagged AlgorithmIdentifiers (SHA-256, MGF1-SHA-256, empty
  *          pSpecified label).
- * x9-2012  as x9-2019, but the ciphertext sits inside the content
- *          encryption AlgorithmIdentifier (the 2012 body / "TR-34.2012
- *          non-CMS" layout).
+ * x9-2019-printed
+ *          as x9-2019, but the ciphertext sits inside the content
+ *          encryption AlgorithmIdentifier, as the 2019 body prints
+ *          B.2.2.3 (.orig) and B.8/B.9 (.orig) hash it.
+ * x9-2012  the 2012 form ("TR-34.2012 non-CMS"): the fields of the
+ *          x9-2019-printed EnvelopedData without their SEQUENCE header.
+ *          The 2012-dated signed attributes (B.2.2.4, B.2.2.5 .orig) carry
+ *          SHA-256 of B.2.2.3.1 .orig without its 30 82 02 55.
  * The receiver detects which one it holds from the shape alone.
  */
 #include "config.h"
@@ -34,6 +39,8 @@ pp_tr34_profile_to_string (PpTr34Profile profile)
       return "x9-2019";
     case PP_TR34_PROFILE_X9_2012:
       return "x9-2012";
+    case PP_TR34_PROFILE_X9_2019_PRINTED:
+      return "x9-2019-printed";
     default:
       return "unknown";
     }
@@ -46,7 +53,7 @@ pp_tr34_profile_from_string (const char     *name,
 {
   g_return_val_if_fail (out_profile != NULL, FALSE);
 
-  for (int p = PP_TR34_PROFILE_STRICT; p <= PP_TR34_PROFILE_X9_2012; p++)
+  for (int p = PP_TR34_PROFILE_STRICT; p < PP_TR34_N_PROFILES; p++)
     if (name != NULL && g_ascii_strcasecmp (name, pp_tr34_profile_to_string (p)) == 0)
       {
         *out_profile = p;
@@ -54,7 +61,7 @@ pp_tr34_profile_from_string (const char     *name,
       }
 
   g_set_error (error, PP_TR34_ERROR, PP_TR34_ERROR_INVALID_ARGUMENT,
-               "Unknown TR-34 profile “%s” (strict, x9-2019 or x9-2012)",
+               "Unknown TR-34 profile “%s” (strict, x9-2019, x9-2012 or x9-2019-printed)",
                name != NULL ? name : "");
   return FALSE;
 }
@@ -230,14 +237,22 @@ pp_tr34_envelope_parse (const guint8    *der,
   PpDerTlv seq, version, set, ri_seq, ri_version, ias, alg_seq, oid, enc_key;
   PpDerTlv eci_seq, ct_type, ce_seq, ce_oid, iv, ct;
   PpTr34Profile oaep_profile = PP_TR34_PROFILE_STRICT;
+  gboolean headerless;
   int v;
 
   memset (out, 0, sizeof *out);
   pp_der_init (&top, der, len);
-  if (!pp_der_expect (&top, PP_DER_SEQUENCE, &seq, "EnvelopedData", error) ||
-      !pp_der_expect_end (&top, "EnvelopedData", error))
-    return FALSE;
-  pp_der_enter (&seq, &env);
+  /* TR-34 2012 sends the fields without the SEQUENCE around them. */
+  headerless = pp_der_peek_tag (&top) == PP_DER_INTEGER;
+  if (headerless)
+    env = top;
+  else
+    {
+      if (!pp_der_expect (&top, PP_DER_SEQUENCE, &seq, "EnvelopedData", error) ||
+          !pp_der_expect_end (&top, "EnvelopedData", error))
+        return FALSE;
+      pp_der_enter (&seq, &env);
+    }
 
   if (!pp_der_expect (&env, PP_DER_INTEGER, &version, "EnvelopedData version", error))
     return FALSE;
@@ -313,15 +328,18 @@ pp_tr34_envelope_parse (const guint8    *der,
           !pp_der_expect_end (&ce, "content encryption algorithm", error) ||
           !pp_der_expect_end (&eci, "EncryptedContentInfo", error))
         return FALSE;
-      out->profile = PP_TR34_PROFILE_X9_2012;
+      out->profile = headerless ? PP_TR34_PROFILE_X9_2012 : PP_TR34_PROFILE_X9_2019_PRINTED;
       if (oaep_profile != PP_TR34_PROFILE_X9_2019)
-        return malformed (error, "2012 layout with RFC 4055 OAEP parameters");
+        return malformed (error, "nested ciphertext with RFC 4055 OAEP parameters");
     }
   else
     {
       if (!pp_der_expect (&eci, PP_DER_CTX0_PRIM, &ct, "encrypted content", error) ||
           !pp_der_expect_end (&eci, "EncryptedContentInfo", error))
         return FALSE;
+      if (headerless)
+        return malformed (error, "the 2012 form without a SEQUENCE header must nest the "
+                                 "ciphertext in the content encryption algorithm");
       out->profile = oaep_profile;
     }
 
@@ -390,6 +408,8 @@ pp_tr34_envelope_encode (PpTr34Profile    profile,
   g_autoptr(GByteArray) ris = g_byte_array_new ();
   g_autoptr(GByteArray) eci = g_byte_array_new ();
   g_autoptr(GByteArray) ce = g_byte_array_new ();
+  gboolean nested = profile == PP_TR34_PROFILE_X9_2012 ||
+                    profile == PP_TR34_PROFILE_X9_2019_PRINTED;
 
   pp_der_put_small_int (ri, 0);
   pp_der_put_raw (ri, recipient_ias, recipient_ias_len);
@@ -402,18 +422,21 @@ pp_tr34_envelope_encode (PpTr34Profile    profile,
   else
     pp_der_put_oid (ce, PP_OID (des_ede3_cbc));
   pp_der_put (ce, PP_DER_OCTET_STRING, iv, iv_len);
-  if (profile == PP_TR34_PROFILE_X9_2012)
+  if (nested)
     pp_der_put (ce, PP_DER_CTX0_PRIM, ciphertext, ciphertext_len);
 
   pp_der_put_oid (eci, PP_OID (data));
   pp_der_put_array (eci, PP_DER_SEQUENCE, ce);
-  if (profile != PP_TR34_PROFILE_X9_2012)
+  if (!nested)
     pp_der_put (eci, PP_DER_CTX0_PRIM, ciphertext, ciphertext_len);
 
   pp_der_put_small_int (env, 0);
   pp_der_put_array (env, PP_DER_SET, ris);
   pp_der_put_array (env, PP_DER_SEQUENCE, eci);
-  pp_der_put_array (out, PP_DER_SEQUENCE, env);
+  if (profile == PP_TR34_PROFILE_X9_2012)
+    pp_der_put_raw (out, env->data, env->len);
+  else
+    pp_der_put_array (out, PP_DER_SEQUENCE, env);
   return out;
 }
 

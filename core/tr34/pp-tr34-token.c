@@ -74,6 +74,8 @@ parse_certs (PpTr34Token       *token,
 
       if (!pp_der_expect (&in, PP_DER_SEQUENCE, &c, "certificate", error))
         return FALSE;
+      if (!pp_tr34_check_cert_der (c.raw, c.raw_len, "Certificate in token", error))
+        return FALSE;
       x = decoder (decoder_data, c.raw, c.raw_len);
       if (x == NULL)
         return fail (error, PP_TR34_ERROR_MALFORMED, "Malformed certificate in token");
@@ -92,10 +94,20 @@ parse_crls (PpTr34Token     *token,
   const unsigned char *p;
 
   pp_der_enter (set, &in);
+  /* RFC 5652 5.1: crls is a SET OF, and an empty one (A1 00, as
+   * BouncyCastle-based hosts send in rebind tokens) carries no CRL. */
+  if (pp_der_at_end (&in))
+    return TRUE;
+  if (pp_der_peek_tag (&in) != PP_DER_SEQUENCE)
+    return fail (error, PP_TR34_ERROR_UNSUPPORTED,
+                 "The token's crls hold something other than an X.509 CRL "
+                 "(RevocationInfoChoice other, RFC 5652 10.2.1)");
   if (!pp_der_expect (&in, PP_DER_SEQUENCE, &c, "CRL", error))
     return FALSE;
   if (!pp_der_at_end (&in))
     return fail (error, PP_TR34_ERROR_UNSUPPORTED, "More than one CRL in token");
+  if (!pp_tr34_check_crl_der (c.raw, c.raw_len, "CRL in token", error))
+    return FALSE;
   token->crl_tlv = c;
   p = c.raw;
   token->crl = d2i_X509_CRL (NULL, &p, (long) c.raw_len);
@@ -265,11 +277,16 @@ parse_signer_info (PpTr34Token     *token,
 
   if (!pp_der_read_algorithm_no_params (&in, &sig_alg, "signature algorithm", error))
     return FALSE;
-  /* TR-34 writes rsaEncryption; accepting sha256WithRSAEncryption as well
-   * would let one changed byte pass unnoticed. */
-  if (!pp_der_tlv_is_oid (&sig_alg, PP_OID (rsa_encryption)))
+  /* TR-34's samples write rsaEncryption, BouncyCastle-based hosts
+   * sha256WithRSAEncryption; RFC 3370 3.2 and RFC 5754 3.2 allow both, and
+   * with the SHA-256 digestAlgorithm above both mean PKCS#1 v1.5 over
+   * SHA-256. Parameters are NULL or absent (checked above). */
+  if (pp_der_tlv_is_oid (&sig_alg, PP_OID (sha256_with_rsa)))
+    token->sig_alg_with_digest = TRUE;
+  else if (!pp_der_tlv_is_oid (&sig_alg, PP_OID (rsa_encryption)))
     return fail (error, PP_TR34_ERROR_UNSUPPORTED,
-                 "Signature algorithm is not rsaEncryption (PKCS#1 v1.5)");
+                 "Signature algorithm is neither rsaEncryption nor sha256WithRSAEncryption "
+                 "(PKCS#1 v1.5 with SHA-256, RFC 5754 3.2)");
   if (!pp_der_expect (&in, PP_DER_OCTET_STRING, &token->signature, "signature", error))
     return FALSE;
   if (!pp_der_at_end (&in))

@@ -57,9 +57,14 @@ typedef enum {
 #define PP_TR34_SIGNING_TIME_SKEW_SECONDS 300
 
 typedef enum {
-  PP_TR34_PROFILE_STRICT,   /* plain CMS, RFC 4055 OAEP parameters */
-  PP_TR34_PROFILE_X9_2019,  /* Annex B errata layout */
-  PP_TR34_PROFILE_X9_2012,  /* ciphertext nested in the algorithm SEQUENCE */
+  PP_TR34_PROFILE_STRICT,          /* plain CMS, RFC 4055 OAEP parameters */
+  PP_TR34_PROFILE_X9_2019,         /* Annex B errata layout */
+  PP_TR34_PROFILE_X9_2012,         /* TR-34 2012: EnvelopedData fields without their
+                                    * SEQUENCE header, ciphertext nested in the
+                                    * algorithm SEQUENCE ("TR-34.2012 non-CMS") */
+  PP_TR34_PROFILE_X9_2019_PRINTED, /* the 2019 body as printed (B.8/B.9 .orig):
+                                    * nested ciphertext, with the header */
+  PP_TR34_N_PROFILES
 } PpTr34Profile;
 
 typedef enum {
