@@ -300,8 +300,6 @@ test_profile_layouts (void)
   const guint8 *o;
   gsize olen;
 
-  if (orig == NULL)
-    return;
   errata = load_vector ("B.2.2.3.1_TDEA_EnvelopedData.errata.der");
   o = g_bytes_get_data (orig, &olen);
   g_assert_true (pp_tr34_envelope_parse (o, olen, &env, &error));
