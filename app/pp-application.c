@@ -211,10 +211,18 @@ pp_application_startup (GApplication *app)
   gtk_application_set_accels_for_action (GTK_APPLICATION (app), "win.show-help-overlay",
                                          help_accels);
 
-  /* Run from the build tree, the icon is not installed yet. */
+  /* PP_ICONDIR: the source tree's icons for an uninstalled run (scripts/run,
+   * meson devenv); else the installed prefix, which may lie outside
+   * XDG_DATA_DIRS. */
   theme = gtk_icon_theme_get_for_display (gdk_display_get_default ());
   if (!gtk_icon_theme_has_icon (theme, APP_ID))
-    gtk_icon_theme_add_search_path (theme, PP_SOURCE_DATADIR G_DIR_SEPARATOR_S "icons");
+    {
+      const char *icondir = g_getenv ("PP_ICONDIR");
+
+      if (icondir == NULL || icondir[0] == '\0')
+        icondir = PP_DATADIR G_DIR_SEPARATOR_S "icons";
+      gtk_icon_theme_add_search_path (theme, icondir);
+    }
   gtk_window_set_default_icon_name (APP_ID);
 }
 

@@ -30,6 +30,7 @@ run (const char *dir,
     {
       g_autoptr(PpSecureBuffer) seed = pp_store_audit_init_seal (store, epoch_entries, 0, "bench", &error);
       g_assert_no_error (error);
+      g_assert_nonnull (seed);
     }
   start = g_get_monotonic_time ();
   for (guint i = 0; i < n; i++)

@@ -9,25 +9,18 @@
 
 #include "pp-test-util.h"
 
+/* The vectors live in the repository (tests/vectors), found through
+ * G_TEST_SRCDIR like every other distributed test file; a missing file or
+ * an empty case list is a failure, never a skip, so a clone without them
+ * cannot pass. */
 char *
 pp_test_vector_path (const char *relative)
 {
-  const char *dir = g_getenv ("PP_VECTORS_DIR");
-  g_autofree char *path = NULL;
+  g_autofree char *path = g_test_build_filename (G_TEST_DIST, "vectors", relative, NULL);
 
-  if (dir == NULL)
-    {
-      g_test_skip ("PP_VECTORS_DIR not set: public vectors unavailable");
-      return NULL;
-    }
-
-  path = g_build_filename (dir, relative, NULL);
-  if (!g_file_test (path, G_FILE_TEST_EXISTS))
-    {
-      g_autofree char *msg = g_strdup_printf ("public vector %s absent (../shared/vectors missing): skipped", path);
-      g_test_skip (msg);
-      return NULL;
-    }
+  if (!g_file_test (path, G_FILE_TEST_IS_REGULAR))
+    g_error ("public vector %s is missing (tests/vectors/%s): the vector tests need it",
+             path, relative);
 
   return g_steal_pointer (&path);
 }
@@ -40,9 +33,7 @@ pp_test_vector_cases (const char  *relative,
   g_autoptr(JsonParser) parser = NULL;
   g_autoptr(GError) error = NULL;
   JsonObject *root;
-
-  if (path == NULL)
-    return NULL;
+  JsonArray *cases;
 
   parser = json_parser_new ();
   json_parser_load_from_file (parser, path, &error);
@@ -51,9 +42,12 @@ pp_test_vector_cases (const char  *relative,
   root = json_node_get_object (json_parser_get_root (parser));
   g_assert_nonnull (root);
   g_assert_true (json_object_has_member (root, "cases"));
+  cases = json_object_get_array_member (root, "cases");
+  if (cases == NULL || json_array_get_length (cases) == 0)
+    g_error ("public vector %s has no case", path);
 
   *out_parser = g_steal_pointer (&parser);
-  return json_object_get_array_member (root, "cases");
+  return cases;
 }
 
 static GPtrArray *tmpdirs;

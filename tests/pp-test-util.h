@@ -10,11 +10,11 @@
 
 G_BEGIN_DECLS
 
-/* Path of a file under ../shared/vectors (PP_VECTORS_DIR), or NULL after
- * g_test_skip() when the folder is absent. */
+/* Path of a file under tests/vectors (found through G_TEST_SRCDIR); never
+ * NULL: a missing file aborts the test, which then fails. */
 char      *pp_test_vector_path  (const char *relative);
 
-/* Parsed JSON of a vector file's "cases" array, or NULL after a skip. */
+/* A vector file's "cases" array, never NULL or empty (that fails the test). */
 JsonArray *pp_test_vector_cases (const char *relative,
                                  JsonParser **out_parser);
 

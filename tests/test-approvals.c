@@ -481,6 +481,7 @@ test_approval_bound_to_binding (Fixture       *f,
               {
                 g_autofree char *k = pp_key_store_generate_tmk (f->key_store, label, PP_TMK_AES_128, NULL, &error);
                 g_assert_no_error (error);
+                g_assert_nonnull (k);
                 ok = pp_store_order_key_released (f->store, a->id, f->key_store, label, "alice", &error);
               }
               break;

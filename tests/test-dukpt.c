@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  *
  * test-dukpt.c: TDES and AES DUKPT against every case of the public vectors
- * in ../shared/vectors/dukpt/:
+ * in tests/vectors/dukpt/:
  *  - tdes_dukpt_x9.24-1-2009.json: ANSI X9.24-1:2009 Annex A.4 "DUKPT Test
  *    Data Examples" as asserted by openemv/dukpt test/dukpt_tdes_test.c
  *    (commit 1d01ddaf): IPEK, transaction keys, encrypted PIN blocks,
@@ -92,8 +92,6 @@ test_tdes_ipek (void)
   g_autoptr(GError) error = NULL;
   JsonObject *common;
 
-  if (cases == NULL)
-    return;
 
   common = json_object_get_object_member (root_object (parser), "common");
   bdk = key_from_hex (member (common, "bdk"));
@@ -132,8 +130,6 @@ test_tdes_transactions (void)
   JsonObject *common;
   guint macs = 0, datas = 0;
 
-  if (cases == NULL)
-    return;
 
   common = json_object_get_object_member (root_object (parser), "common");
   bdk = key_from_hex (member (common, "bdk"));
@@ -239,8 +235,6 @@ test_tdes_variant_keys (void)
   guint8 clear_block[8];
   JsonObject *common;
 
-  if (cases == NULL)
-    return;
 
   common = json_object_get_object_member (root_object (parser), "common");
   ipek = key_from_hex (member (common, "ipek"));
@@ -359,8 +353,6 @@ test_aes_file (gconstpointer data)
   JsonObject *root, *common;
   guint working = 0, pin_blocks = 0;
 
-  if (cases == NULL)
-    return;
 
   root = root_object (parser);
   common = json_object_get_object_member (root, "common");

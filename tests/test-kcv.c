@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  *
  * test-kcv.c: key check values against the public vectors in
- * ../shared/vectors/kcv/kcv_vectors.json (sources: openemv/tr31 decrypt
+ * tests/vectors/kcv/kcv_vectors.json (sources: openemv/tr31 decrypt
  * tests, ANSI X9.143 KP optional blocks, chhil/TR31Keyblock; each case
  * names its own origin).
  */
@@ -17,8 +17,6 @@ test_kcv_vectors (void)
   JsonArray *cases = pp_test_vector_cases ("kcv/kcv_vectors.json", &parser);
   guint n;
 
-  if (cases == NULL)
-    return;
 
   n = json_array_get_length (cases);
   g_assert_cmpuint (n, >, 0);

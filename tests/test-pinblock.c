@@ -2,7 +2,7 @@
  *
  * test-pinblock.c: ISO 9564-1 PIN blocks (formats 0 and 4) and the
  * ISO/IEC 9797-1 algorithm 3 retail MAC against the public vectors in
- * ../shared/vectors/pin/.  Sources, as each case's "source"/"origin" says:
+ * tests/vectors/pin/.  Sources, as each case's "source"/"origin" says:
  *  - iso9564_format0.json: openemv/pinblock test/pinblock_format0_test.c
  *    (commit bb98d900, the ANSI X9.24-1:2009 A.4 block) and
  *    knovichikhin/psec tests/test_pinblock.py (commit 90ccbf3a).
@@ -51,8 +51,6 @@ test_format0_vectors (void)
   JsonArray *cases = pp_test_vector_cases ("pin/iso9564_format0.json", &parser);
   guint n, encoded = 0, decoded = 0;
 
-  if (cases == NULL)
-    return;
 
   n = json_array_get_length (cases);
   g_assert_cmpuint (n, >, 0);
@@ -101,8 +99,6 @@ test_format4_vectors (void)
   JsonArray *cases = pp_test_vector_cases ("pin/iso9564_format4.json", &parser);
   guint n, enciphered = 0, deciphered = 0;
 
-  if (cases == NULL)
-    return;
 
   n = json_array_get_length (cases);
   g_assert_cmpuint (n, >, 0);
@@ -300,8 +296,6 @@ test_retail_mac_vectors (void)
   JsonArray *cases = pp_test_vector_cases ("pin/retail_mac_iso9797-1_alg3.json", &parser);
   guint n;
 
-  if (cases == NULL)
-    return;
 
   n = json_array_get_length (cases);
   g_assert_cmpuint (n, >, 0);

@@ -193,6 +193,7 @@ walk (PpStoreFixture *f,
     {
       g_autoptr(PpWorkOrder) r = pp_store_create_recycle_order (f->store, serial, "alice", NULL, &error);
       g_assert_no_error (error);
+      g_assert_nonnull (r);
     }
   else
     {

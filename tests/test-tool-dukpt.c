@@ -2,7 +2,7 @@
  *
  * test-tool-dukpt.c: runs the real posprov-tool dukpt as a user would and
  * checks what it prints against the published values in
- * ../shared/vectors/dukpt/ (ANSI X9.24-1:2009 Annex A.4 and ANSI
+ * tests/vectors/dukpt/ (ANSI X9.24-1:2009 Annex A.4 and ANSI
  * X9.24-3:2017 supplement vectors via openemv/dukpt commit 1d01ddaf; the
  * DUKPT2000 table of marianovolker/jmps-public commit b2ca4a69; see
  * test-dukpt.c for the file-by-file sources), and the error contract:
@@ -107,8 +107,6 @@ test_tool_tdes (void)
   const char *bdk;
   guint8 padded[24] = { 0 };
 
-  if (cases == NULL)
-    return;
 
   common = common_of (parser);
   bdk = member (common, "bdk");
@@ -161,8 +159,6 @@ test_tool_tdes_variants (void)
   const char *bdk = "0123456789ABCDEFFEDCBA9876543210";
   guint n;
 
-  if (cases == NULL)
-    return;
 
   n = json_array_get_length (cases);
   for (guint i = 0; i < n; i++)
@@ -192,8 +188,6 @@ test_tool_aes (gconstpointer data)
   const char *bdk;
   guint working = 0;
 
-  if (cases == NULL)
-    return;
 
   common = common_of (parser);
   bdk = member (common, "bdk");

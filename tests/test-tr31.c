@@ -3,7 +3,7 @@
  * test-tr31.c: TR-31 / X9.143 key blocks: derivation, unwrap, wrap and the
  * rejection of malformed or altered blocks.
  *
- * Vectors (../shared/vectors/tr31, each file's "source" field):
+ * Vectors (tests/vectors/tr31, each file's "source" field):
  *  - tr31_kbpk_derivation.json: openemv/tr31 test/tr31_crypto_test.c
  *    (commit d230c2846686d92cf36775141250b3a5fe814363), TR-31:2018 Annex A,
  *    ISO 20038:2017 B.3 and a payShield 10k example KBPK.
@@ -209,8 +209,6 @@ run_unwrap_file (const char *file)
   JsonArray *cases = pp_test_vector_cases (file, &parser);
   guint n;
 
-  if (cases == NULL)
-    return;
 
   n = json_array_get_length (cases);
   g_assert_cmpuint (n, >, 0);
@@ -244,8 +242,6 @@ test_derivation (void)
   g_autoptr(JsonParser) parser = NULL;
   JsonArray *cases = pp_test_vector_cases ("tr31/tr31_kbpk_derivation.json", &parser);
 
-  if (cases == NULL)
-    return;
 
   g_assert_cmpuint (json_array_get_length (cases), ==, 8);
   for (guint i = 0; i < json_array_get_length (cases); i++)
@@ -292,8 +288,6 @@ test_wrap_deterministic (void)
   g_autoptr(JsonParser) parser = NULL;
   JsonArray *cases = pp_test_vector_cases ("tr31/tr31_wrap_deterministic.json", &parser);
 
-  if (cases == NULL)
-    return;
 
   g_assert_cmpuint (json_array_get_length (cases), >, 0);
   for (guint i = 0; i < json_array_get_length (cases); i++)
@@ -378,8 +372,6 @@ test_negative_psec (void)
   g_autoptr(JsonParser) parser = NULL;
   JsonArray *cases = pp_test_vector_cases ("tr31/tr31_unwrap_negative_psec.json", &parser);
 
-  if (cases == NULL)
-    return;
 
   g_assert_cmpuint (json_array_get_length (cases), ==, 38);
   for (guint i = 0; i < json_array_get_length (cases); i++)

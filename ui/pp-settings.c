@@ -10,19 +10,23 @@ GSettings *
 pp_settings_new (void)
 {
   GSettingsSchemaSource *source = g_settings_schema_source_get_default ();
-  g_autoptr(GSettingsSchemaSource) build_source = NULL;
+  g_autoptr(GSettingsSchemaSource) prefix_source = NULL;
   g_autoptr(GSettingsSchema) schema = NULL;
 
   if (source != NULL)
     schema = g_settings_schema_source_lookup (source, APP_ID, TRUE);
 
-  /* Started from the build tree (scripts/run) without installing. */
+  /* Installed under a prefix outside XDG_DATA_DIRS (e.g. /opt/posprov).
+   * An uninstalled run finds the build tree's schema through
+   * GSETTINGS_SCHEMA_DIR (scripts/run, meson devenv, the tests). */
   if (schema == NULL)
     {
-      build_source = g_settings_schema_source_new_from_directory (PP_BUILD_SCHEMA_DIR, source,
-                                                                  FALSE, NULL);
-      if (build_source != NULL)
-        schema = g_settings_schema_source_lookup (build_source, APP_ID, TRUE);
+      prefix_source = g_settings_schema_source_new_from_directory (PP_DATADIR G_DIR_SEPARATOR_S
+                                                                   "glib-2.0" G_DIR_SEPARATOR_S
+                                                                   "schemas",
+                                                                   source, FALSE, NULL);
+      if (prefix_source != NULL)
+        schema = g_settings_schema_source_lookup (prefix_source, APP_ID, TRUE);
     }
 
   if (schema == NULL)

@@ -355,7 +355,6 @@ PpSecureBuffer *
 pp_journal_key_to_seed (const PpJournalKey *self,
                         const char         *sign_key_fingerprint)
 {
-  g_autofree char *key_hex = NULL;
   g_autofree char *head = NULL;
   PpSecureBuffer *out;
   gsize head_len;

@@ -8,6 +8,8 @@
  */
 #include "config.h"
 
+#include <glib/gi18n-lib.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -266,7 +268,7 @@ parse_header (GPtrArray  *fields,
           if (column_of[c] != -1)
             {
               g_set_error (error, PP_CSV_IMPORT_ERROR, PP_CSV_IMPORT_ERROR_BAD_HEADER,
-                           "line 1: column “%s” appears twice in the header", column_names[c]);
+                           _("line 1: column “%s” appears twice in the header"), column_names[c]);
               return FALSE;
             }
           column_of[c] = (int) i;
@@ -278,7 +280,7 @@ parse_header (GPtrArray  *fields,
           g_autofree char *shown = pp_validate_escape (name, -1, PP_VALIDATE_QUOTE_MAX);
 
           g_set_error (error, PP_CSV_IMPORT_ERROR, PP_CSV_IMPORT_ERROR_BAD_HEADER,
-                       "line 1: unknown column “%s” in the header; expected the header “serial,vendor,model”",
+                       _("line 1: unknown column “%s” in the header; expected the header “serial,vendor,model”"),
                        shown);
           return FALSE;
         }
@@ -289,7 +291,7 @@ parse_header (GPtrArray  *fields,
       if (column_of[c] == -1)
         {
           g_set_error (error, PP_CSV_IMPORT_ERROR, PP_CSV_IMPORT_ERROR_BAD_HEADER,
-                       "line 1: the header has no column “%s”; expected the header “serial,vendor,model”",
+                       _("line 1: the header has no column “%s”; expected the header “serial,vendor,model”"),
                        column_names[c]);
           return FALSE;
         }
@@ -315,7 +317,7 @@ check_row (PpCsvImport *self,
   if (fields->len > N_COLUMNS)
     {
       add_problem (self, line, PP_CSV_IMPORT_ERROR_TOO_MANY_FIELDS,
-                   g_strdup_printf ("too many fields: %u, expected %d (serial, vendor, model)",
+                   g_strdup_printf (_("too many fields: %u, expected %d (serial, vendor, model)"),
                                     fields->len, N_COLUMNS));
       return;
     }
@@ -326,7 +328,7 @@ check_row (PpCsvImport *self,
       if (value[c] == NULL || *value[c] == '\0')
         {
           add_problem (self, line, PP_CSV_IMPORT_ERROR_MISSING_FIELD,
-                       g_strdup_printf ("missing field “%s”", column_names[c]));
+                       g_strdup_printf (_("missing field “%s”"), column_names[c]));
           return;
         }
     }
@@ -338,7 +340,7 @@ check_row (PpCsvImport *self,
       g_autofree char *shown = pp_validate_escape (value[COL_SERIAL], -1, PP_VALIDATE_QUOTE_MAX);
 
       add_problem (self, line, PP_CSV_IMPORT_ERROR_BAD_SERIAL,
-                   g_strdup_printf ("bad serial “%s”: %s", shown, serial_error->message));
+                   g_strdup_printf (_("bad serial “%s”: %s"), shown, serial_error->message));
       return;
     }
 
@@ -349,14 +351,14 @@ check_row (PpCsvImport *self,
       if (n > PP_CSV_FIELD_MAX_BYTES)
         {
           add_problem (self, line, PP_CSV_IMPORT_ERROR_BAD_FIELD,
-                       g_strdup_printf ("field “%s” is %" G_GSIZE_FORMAT " bytes long; at most %d bytes of UTF-8 are allowed",
+                       g_strdup_printf (_("field “%s” is %zu bytes long; at most %d bytes of UTF-8 are allowed"),
                                         column_names[c], n, PP_CSV_FIELD_MAX_BYTES));
           return;
         }
       if (!pp_validate_text (value[c], &text_error))
         {
           add_problem (self, line, PP_CSV_IMPORT_ERROR_BAD_FIELD,
-                       g_strdup_printf ("field “%s” %s", column_names[c], text_error->message));
+                       g_strdup_printf (_("field “%s” %s"), column_names[c], text_error->message));
           return;
         }
     }
@@ -366,7 +368,7 @@ check_row (PpCsvImport *self,
   if (seen != NULL)
     {
       add_problem (self, line, PP_CSV_IMPORT_ERROR_DUPLICATE_IN_FILE,
-                   g_strdup_printf ("duplicate serial %s (first on line %u)",
+                   g_strdup_printf (_("duplicate serial %s (first on line %u)"),
                                     serial, GPOINTER_TO_UINT (seen)));
       return;
     }
@@ -404,7 +406,7 @@ pp_csv_import_parse (const char  *data,
                    ((guchar) data[0] == 0xfe && (guchar) data[1] == 0xff)))
     {
       g_set_error_literal (error, PP_CSV_IMPORT_ERROR, PP_CSV_IMPORT_ERROR_INVALID_UTF8,
-                           "line 1: the file is UTF-16; save it as UTF-8");
+                           _("line 1: the file is UTF-16; save it as UTF-8"));
       return NULL;
     }
 
@@ -445,25 +447,25 @@ pp_csv_import_parse (const char  *data,
           if (bad_line != 0)
             {
               g_set_error (error, PP_CSV_IMPORT_ERROR, PP_CSV_IMPORT_ERROR_INVALID_UTF8,
-                           "line %u: the header is not valid UTF-8 text", bad_line);
+                           _("line %u: the header is not valid UTF-8 text"), bad_line);
               return NULL;
             }
           if (status == RECORD_UNTERMINATED)
             {
               g_set_error (error, PP_CSV_IMPORT_ERROR, PP_CSV_IMPORT_ERROR_UNTERMINATED_QUOTE,
-                           "line %u: a quote in the header is never closed", first);
+                           _("line %u: a quote in the header is never closed"), first);
               return NULL;
             }
           if (status == RECORD_BAD_QUOTE)
             {
               g_set_error (error, PP_CSV_IMPORT_ERROR, PP_CSV_IMPORT_ERROR_BAD_QUOTE,
-                           "line %u: text after a closing quote in the header", first);
+                           _("line %u: text after a closing quote in the header"), first);
               return NULL;
             }
           if (first != 1)
             {
               g_set_error (error, PP_CSV_IMPORT_ERROR, PP_CSV_IMPORT_ERROR_BAD_HEADER,
-                           "line 1: the first line must be the header “serial,vendor,model”");
+                           _("line 1: the first line must be the header “serial,vendor,model”"));
               return NULL;
             }
           if (!parse_header (fields, column_of, error))
@@ -490,13 +492,13 @@ pp_csv_import_parse (const char  *data,
   if (!have_header)
     {
       g_set_error_literal (error, PP_CSV_IMPORT_ERROR, PP_CSV_IMPORT_ERROR_EMPTY,
-                           "file is empty");
+                           _("file is empty"));
       return NULL;
     }
   if (n_records == 0)
     {
       g_set_error_literal (error, PP_CSV_IMPORT_ERROR, PP_CSV_IMPORT_ERROR_NO_ROWS,
-                           "no terminals in file (only the header)");
+                           _("no terminals in file (only the header)"));
       return NULL;
     }
 
@@ -520,7 +522,7 @@ pp_csv_import_parse_file (const char  *path,
     {
       int saved = errno;
       g_set_error (error, PP_CSV_IMPORT_ERROR, PP_CSV_IMPORT_ERROR_READ,
-                   "cannot open %s: %s", path, g_strerror (saved));
+                   _("cannot open %s: %s"), path, g_strerror (saved));
       return NULL;
     }
   if (fstat (fd, &st) != 0)
@@ -528,21 +530,21 @@ pp_csv_import_parse_file (const char  *path,
       int saved = errno;
       g_close (fd, NULL);
       g_set_error (error, PP_CSV_IMPORT_ERROR, PP_CSV_IMPORT_ERROR_READ,
-                   "cannot read %s: %s", path, g_strerror (saved));
+                   _("cannot read %s: %s"), path, g_strerror (saved));
       return NULL;
     }
   /* A FIFO would block, a device might never end: only files. */
   if (!S_ISREG (st.st_mode))
     {
-      const char *kind = S_ISDIR (st.st_mode) ? "a folder"
-                       : S_ISFIFO (st.st_mode) ? "a FIFO"
-                       : S_ISCHR (st.st_mode) ? "a character device"
-                       : S_ISBLK (st.st_mode) ? "a block device"
-                       : S_ISSOCK (st.st_mode) ? "a socket" : "not a regular file";
+      const char *kind = S_ISDIR (st.st_mode) ? _("a folder")
+                       : S_ISFIFO (st.st_mode) ? _("a FIFO")
+                       : S_ISCHR (st.st_mode) ? _("a character device")
+                       : S_ISBLK (st.st_mode) ? _("a block device")
+                       : S_ISSOCK (st.st_mode) ? _("a socket") : _("not a regular file");
 
       g_close (fd, NULL);
       g_set_error (error, PP_CSV_IMPORT_ERROR, PP_CSV_IMPORT_ERROR_READ,
-                   "%s is %s, not a CSV file", path, kind);
+                   _("%s is %s, not a CSV file"), path, kind);
       return NULL;
     }
 
@@ -560,7 +562,7 @@ pp_csv_import_parse_file (const char  *path,
           int saved = errno;
           g_close (fd, NULL);
           g_set_error (error, PP_CSV_IMPORT_ERROR, PP_CSV_IMPORT_ERROR_READ,
-                       "cannot read %s: %s", path, g_strerror (saved));
+                       _("cannot read %s: %s"), path, g_strerror (saved));
           return NULL;
         }
       if (n == 0)
@@ -569,7 +571,7 @@ pp_csv_import_parse_file (const char  *path,
         {
           g_close (fd, NULL);
           g_set_error (error, PP_CSV_IMPORT_ERROR, PP_CSV_IMPORT_ERROR_TOO_LARGE,
-                       "%s is larger than %d MiB; split it into smaller files",
+                       _("%s is larger than %d MiB; split it into smaller files"),
                        path, PP_CSV_FILE_MAX_BYTES / (1024 * 1024));
           return NULL;
         }

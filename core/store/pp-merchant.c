@@ -4,6 +4,8 @@
  */
 #include "config.h"
 
+#include <glib/gi18n-lib.h>
+
 #include <string.h>
 
 #include "pp-merchant.h"
@@ -70,7 +72,7 @@ fail (const char   *field,
 {
   if (out_bad_field != NULL)
     *out_bad_field = field;
-  g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID, "merchant %s: %s", field, rule);
+  g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID, _("merchant %s: %s"), field, rule);
   return FALSE;
 }
 
@@ -103,12 +105,12 @@ check_text (const char   *value,
   glong n = text_length (value);
 
   if (n < 0)
-    return fail (field, out_bad_field, error, "must be plain text without control characters");
+    return fail (field, out_bad_field, error, _("must be plain text without control characters"));
   if (n == 0)
-    return fail (field, out_bad_field, error, "is empty");
+    return fail (field, out_bad_field, error, _("is empty"));
   if (n > max)
     {
-      rule = g_strdup_printf ("is longer than %ld characters", max);
+      rule = g_strdup_printf (_("is longer than %ld characters"), max);
       return fail (field, out_bad_field, error, rule);
     }
   return TRUE;
@@ -136,13 +138,13 @@ pp_merchant_fields_validate (const PpMerchantFields  *fields,
   reg = g_strstrip (g_strdup (fields->registration_number != NULL ? fields->registration_number : ""));
   n = strlen (reg);
   if (n == 0)
-    return fail ("registration_number", out_bad_field, error, "is empty");
+    return fail ("registration_number", out_bad_field, error, _("is empty"));
   if (n < 6 || n > 32)
-    return fail ("registration_number", out_bad_field, error, "must be 6 to 32 characters");
+    return fail ("registration_number", out_bad_field, error, _("must be 6 to 32 characters"));
   for (gsize i = 0; i < n; i++)
     if (!g_ascii_isalnum (reg[i]) && reg[i] != '-')
       return fail ("registration_number", out_bad_field, error,
-                   "may hold only letters, digits and “-”");
+                   _("may hold only letters, digits and “-”"));
 
   if (!check_text (fields->address, "address", 200, out_bad_field, error))
     return FALSE;
@@ -150,24 +152,24 @@ pp_merchant_fields_validate (const PpMerchantFields  *fields,
   mcc = g_strstrip (g_strdup (fields->mcc != NULL ? fields->mcc : ""));
   if (strlen (mcc) != 4 || !g_ascii_isdigit (mcc[0]) || !g_ascii_isdigit (mcc[1]) ||
       !g_ascii_isdigit (mcc[2]) || !g_ascii_isdigit (mcc[3]))
-    return fail ("mcc", out_bad_field, error, "must be exactly 4 digits (merchant category code)");
+    return fail ("mcc", out_bad_field, error, _("must be exactly 4 digits (merchant category code)"));
 
   if (!check_text (fields->contact_name, "contact_name", 64, out_bad_field, error))
     return FALSE;
 
   phone = g_strstrip (g_strdup (fields->contact_phone != NULL ? fields->contact_phone : ""));
   if (*phone == '\0')
-    return fail ("contact_phone", out_bad_field, error, "is empty");
+    return fail ("contact_phone", out_bad_field, error, _("is empty"));
   for (gsize i = 0; phone[i] != '\0'; i++)
     {
       if (g_ascii_isdigit (phone[i]))
         digits++;
       else if (!(phone[i] == '+' && i == 0) && phone[i] != ' ' && phone[i] != '-')
         return fail ("contact_phone", out_bad_field, error,
-                     "may hold only digits, spaces, “-” and a leading “+”");
+                     _("may hold only digits, spaces, “-” and a leading “+”"));
     }
   if (digits < 6 || digits > 20)
-    return fail ("contact_phone", out_bad_field, error, "must have 6 to 20 digits");
+    return fail ("contact_phone", out_bad_field, error, _("must have 6 to 20 digits"));
 
   return TRUE;
 }

@@ -4,6 +4,9 @@
  */
 #include "config.h"
 
+#include <glib/gi18n-lib.h>
+
+#include <inttypes.h>
 #include <string.h>
 
 #include "pp-mtn.h"
@@ -66,14 +69,14 @@ format_number (const char  *what,
   if (!all_digits (prefix))
     {
       g_set_error (error, PP_MTN_ERROR, PP_MTN_ERROR_BAD_PREFIX,
-                   "%s prefix “%s” must contain only digits 0-9", what, prefix);
+                   _("%s prefix “%s” must contain only digits 0-9"), what, prefix);
       return FALSE;
     }
   /* One position is the check digit and at least one must be the sequence. */
   if (prefix_len > total_len - 2)
     {
       g_set_error (error, PP_MTN_ERROR, PP_MTN_ERROR_PREFIX_TOO_LONG,
-                   "%s prefix has %" G_GSIZE_FORMAT " digits; at most %" G_GSIZE_FORMAT " are allowed",
+                   _("%s prefix has %zu digits; at most %zu are allowed"),
                    what, prefix_len, total_len - 2);
       return FALSE;
     }
@@ -84,8 +87,8 @@ format_number (const char  *what,
   if (sequence >= limit)
     {
       g_set_error (error, PP_MTN_ERROR, PP_MTN_ERROR_SEQUENCE_OVERFLOW,
-                   "%s sequence %" G_GUINT64_FORMAT " does not fit in %" G_GSIZE_FORMAT
-                   " digits after prefix “%s”: the number range is exhausted",
+                   _("%s sequence %" PRIu64 " does not fit in %zu digits after prefix “%s”: "
+                     "the number range is exhausted"),
                    what, sequence, width, prefix);
       return FALSE;
     }
@@ -138,7 +141,7 @@ validate_number (const char  *what,
   if (n != total_len)
     {
       g_set_error (error, PP_MTN_ERROR, PP_MTN_ERROR_LENGTH,
-                   "%s must be %" G_GSIZE_FORMAT " digits, not %" G_GSIZE_FORMAT,
+                   _("%s must be %zu digits, not %zu"),
                    what, total_len, n);
       return FALSE;
     }
@@ -147,7 +150,7 @@ validate_number (const char  *what,
       if (!g_ascii_isdigit (number[i]))
         {
           g_set_error (error, PP_MTN_ERROR, PP_MTN_ERROR_NOT_DIGITS,
-                       "%s has a character other than a digit at position %" G_GSIZE_FORMAT,
+                       _("%s has a character other than a digit at position %zu"),
                        what, i + 1);
           return FALSE;
         }
@@ -159,7 +162,7 @@ validate_number (const char  *what,
   if (number[n - 1] != expected)
     {
       g_set_error (error, PP_MTN_ERROR, PP_MTN_ERROR_CHECK_DIGIT,
-                   "%s %s has a wrong check digit (expected %c): mistyped?",
+                   _("%s %s has a wrong check digit (expected %c): mistyped?"),
                    what, number, expected);
       return FALSE;
     }

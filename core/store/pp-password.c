@@ -4,10 +4,11 @@
  */
 #include "config.h"
 
+#include <glib/gi18n-lib.h>
+
 #include <string.h>
 
 #include <gio/gio.h>
-#include <glib/gi18n-lib.h>
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -55,7 +56,7 @@ derive (const char    *password,
   if (kdf == NULL || (ctx = EVP_KDF_CTX_new (kdf)) == NULL)
     {
       g_set_error_literal (error, PP_PASSWORD_ERROR, PP_PASSWORD_ERROR_CRYPTO,
-                           "scrypt is not available in this OpenSSL");
+                           _("scrypt is not available in this OpenSSL"));
       return FALSE;
     }
 
@@ -71,7 +72,7 @@ derive (const char    *password,
   if (EVP_KDF_derive (ctx, out, out_len, params) != 1)
     {
       g_set_error_literal (error, PP_PASSWORD_ERROR, PP_PASSWORD_ERROR_CRYPTO,
-                           "scrypt key derivation failed");
+                           _("scrypt key derivation failed"));
       return FALSE;
     }
   return TRUE;
@@ -96,7 +97,7 @@ pp_password_hash_with_cost (const char  *password,
   if (RAND_bytes (salt, sizeof salt) != 1)
     {
       g_set_error_literal (error, PP_PASSWORD_ERROR, PP_PASSWORD_ERROR_CRYPTO,
-                           "no random bytes for the salt");
+                           _("no random bytes for the salt"));
       return NULL;
     }
   if (!derive (password, salt, sizeof salt, n, SCRYPT_R, SCRYPT_P, hash, sizeof hash, error))
@@ -171,7 +172,7 @@ pp_password_verify (const char  *password,
       128 * r * n * p > MAX_MEMORY)
     {
       g_set_error_literal (error, PP_PASSWORD_ERROR, PP_PASSWORD_ERROR_FORMAT,
-                           "stored password hash is not in scrypt$N$r$p$salt$hash form");
+                           _("stored password hash is not in scrypt$N$r$p$salt$hash form"));
       return FALSE;
     }
 
@@ -185,7 +186,7 @@ pp_password_verify (const char  *password,
   if (!match)
     {
       g_set_error_literal (error, PP_PASSWORD_ERROR, PP_PASSWORD_ERROR_MISMATCH,
-                           "wrong password");
+                           _("wrong password"));
       return FALSE;
     }
   return TRUE;

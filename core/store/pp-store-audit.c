@@ -7,6 +7,9 @@
  */
 #include "config.h"
 
+#include <glib/gi18n-lib.h>
+
+#include <inttypes.h>
 #include <string.h>
 
 #include <openssl/err.h>
@@ -395,7 +398,7 @@ pp_store_audit_append (PpStore     *self,
     prev_hash = g_strdup (GENESIS_HASH);
   else
     {
-      pp_store_set_sql_error (self, error, "cannot read the audit journal");
+      pp_store_set_sql_error (self, error, _("cannot read the audit journal"));
       return FALSE;
     }
 
@@ -430,7 +433,7 @@ pp_store_audit_append (PpStore     *self,
     }
   if (sqlite3_step (insert) != SQLITE_DONE)
     {
-      pp_store_set_sql_error (self, error, "cannot append to the audit journal");
+      pp_store_set_sql_error (self, error, _("cannot append to the audit journal"));
       return FALSE;
     }
 
@@ -453,7 +456,7 @@ pp_store_audit_append (PpStore     *self,
     }
   if (sqlite3_step (update) != SQLITE_DONE)
     {
-      pp_store_set_sql_error (self, error, "cannot append to the audit journal");
+      pp_store_set_sql_error (self, error, _("cannot append to the audit journal"));
       return FALSE;
     }
   return TRUE;
@@ -964,7 +967,7 @@ pp_store_audit_verify_full (PpStore                    *self,
     }
   if (rc != SQLITE_DONE)
     {
-      pp_store_set_sql_error (self, error, "cannot read the audit journal");
+      pp_store_set_sql_error (self, error, _("cannot read the audit journal"));
       goto fail;
     }
   r->n_entries = n;
@@ -1008,7 +1011,7 @@ pp_store_audit_verify_full (PpStore                    *self,
     }
   else
     {
-      pp_store_set_sql_error (self, error, "cannot read the audit journal");
+      pp_store_set_sql_error (self, error, _("cannot read the audit journal"));
       goto fail;
     }
 
@@ -1351,7 +1354,7 @@ pp_store_list_audit (PpStore  *self,
     }
   if (rc != SQLITE_DONE)
     {
-      pp_store_set_sql_error (self, error, "cannot read the audit journal");
+      pp_store_set_sql_error (self, error, _("cannot read the audit journal"));
       return NULL;
     }
   return g_steal_pointer (&result);

@@ -6,6 +6,8 @@
  */
 #include "config.h"
 
+#include <glib/gi18n-lib.h>
+
 #include "pp-password.h"
 #include "pp-store-private.h"
 
@@ -154,7 +156,7 @@ seed_merchants (PpStore  *self,
       if (sqlite3_step (stmt) != SQLITE_DONE)
         {
           /* A store that already holds these registration numbers. */
-          pp_store_set_sql_error (self, error, "cannot seed demo merchants");
+          pp_store_set_sql_error (self, error, _("cannot seed demo merchants"));
           return FALSE;
         }
       ids[i] = sqlite3_last_insert_rowid (self->db);
@@ -217,7 +219,7 @@ seed_terminals (PpStore  *self,
       sqlite3_bind_int64 (stmt, 7, now);
       if (sqlite3_step (stmt) != SQLITE_DONE)
         {
-          pp_store_set_sql_error (self, error, "cannot seed demo terminals");
+          pp_store_set_sql_error (self, error, _("cannot seed demo terminals"));
           return FALSE;
         }
       if (!state_needs_orders (state))
@@ -259,7 +261,7 @@ pp_store_seed_demo (PpStore  *self,
       hashes[i] = pp_password_hash (DEMO_PASSWORD, &local);
       if (hashes[i] == NULL)
         {
-          g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_SQL, "cannot hash demo password: %s",
+          g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_SQL, _("cannot hash demo password: %s"),
                        local->message);
           goto out;
         }

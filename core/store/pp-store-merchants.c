@@ -9,6 +9,9 @@
  */
 #include "config.h"
 
+#include <glib/gi18n-lib.h>
+
+#include <inttypes.h>
 #include <string.h>
 
 #include "pp-mtn.h"
@@ -87,7 +90,7 @@ format_number (const char  *kind,
   else
     ok = pp_mtn_format_tid (prefix, sequence, out, &local);
   if (!ok)
-    g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID, "%s prefix “%s”: %s",
+    g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID, _("%s prefix “%s”: %s"),
                  g_str_equal (kind, "mid") ? "MID" : "TID", prefix, local->message);
   return ok;
 }
@@ -123,7 +126,7 @@ pp_store_issue_number (PpStore     *self,
   sqlite3_bind_text (seed, 1, counter, -1, SQLITE_STATIC);
   if (sqlite3_step (seed) != SQLITE_DONE)
     {
-      pp_store_set_sql_error (self, error, "cannot issue a number");
+      pp_store_set_sql_error (self, error, _("cannot issue a number"));
       return FALSE;
     }
 
@@ -137,7 +140,7 @@ pp_store_issue_number (PpStore     *self,
       sqlite3_bind_text (bump, 1, counter, -1, SQLITE_STATIC);
       if (sqlite3_step (bump) != SQLITE_ROW)
         {
-          pp_store_set_sql_error (self, error, "cannot issue a number");
+          pp_store_set_sql_error (self, error, _("cannot issue a number"));
           return FALSE;
         }
       sequence = sqlite3_column_int64 (bump, 0);
@@ -152,7 +155,7 @@ pp_store_issue_number (PpStore     *self,
       sqlite3_bind_int64 (record, 3, pp_store_now ());
       if (sqlite3_step (record) != SQLITE_DONE)
         {
-          pp_store_set_sql_error (self, error, "cannot record an issued number");
+          pp_store_set_sql_error (self, error, _("cannot record an issued number"));
           return FALSE;
         }
       if (sqlite3_changes (self->db) == 1)
@@ -295,9 +298,9 @@ pp_store_add_merchant (PpStore                 *self,
     {
       if (sqlite3_extended_errcode (self->db) == SQLITE_CONSTRAINT_UNIQUE)
         g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_DUPLICATE,
-                     "a merchant with registration number %s is already registered", reg);
+                     _("a merchant with registration number %s is already registered"), reg);
       else
-        pp_store_set_sql_error (self, error, "cannot add merchant");
+        pp_store_set_sql_error (self, error, _("cannot add merchant"));
       goto fail;
     }
   id = sqlite3_last_insert_rowid (self->db);
@@ -345,9 +348,9 @@ step_merchant (PpStore       *self,
   if (rc == SQLITE_ROW)
     return merchant_from_stmt (stmt);
   if (rc == SQLITE_DONE)
-    g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_NOT_FOUND, "no merchant %s", what);
+    g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_NOT_FOUND, _("no merchant %s"), what);
   else
-    pp_store_set_sql_error (self, error, "cannot read merchant");
+    pp_store_set_sql_error (self, error, _("cannot read merchant"));
   return NULL;
 }
 
@@ -365,7 +368,7 @@ pp_store_get_merchant (PpStore     *self,
   if (stmt == NULL)
     return NULL;
   sqlite3_bind_int64 (stmt, 1, id);
-  what = g_strdup_printf ("with id %" G_GINT64_FORMAT, id);
+  what = g_strdup_printf (_("with id %" PRId64), id);
   return step_merchant (self, stmt, what, error);
 }
 
@@ -384,7 +387,7 @@ pp_store_get_merchant_by_mid (PpStore     *self,
   if (stmt == NULL)
     return NULL;
   sqlite3_bind_text (stmt, 1, mid, -1, SQLITE_STATIC);
-  what = g_strdup_printf ("with MID %s", mid);
+  what = g_strdup_printf (_("with MID %s"), mid);
   return step_merchant (self, stmt, what, error);
 }
 
@@ -406,7 +409,7 @@ pp_store_list_merchants (PpStore  *self,
     g_ptr_array_add (result, merchant_from_stmt (stmt));
   if (rc != SQLITE_DONE)
     {
-      pp_store_set_sql_error (self, error, "cannot list merchants");
+      pp_store_set_sql_error (self, error, _("cannot list merchants"));
       return NULL;
     }
   return g_steal_pointer (&result);

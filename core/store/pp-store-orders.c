@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include <inttypes.h>
 #include <string.h>
 
 #include <glib/gi18n-lib.h>
@@ -278,9 +279,9 @@ read_order (PpStore  *self,
     return order_from_stmt (stmt);
   if (rc == SQLITE_DONE)
     g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_NOT_FOUND,
-                 "no work order %" G_GINT64_FORMAT, id);
+                 _("no work order %" PRId64), id);
   else
-    pp_store_set_sql_error (self, error, "cannot read work order");
+    pp_store_set_sql_error (self, error, _("cannot read work order"));
   return NULL;
 }
 
@@ -318,7 +319,7 @@ pp_store_list_orders (PpStore     *self,
     g_ptr_array_add (result, order_from_stmt (stmt));
   if (rc != SQLITE_DONE)
     {
-      pp_store_set_sql_error (self, error, "cannot list work orders");
+      pp_store_set_sql_error (self, error, _("cannot list work orders"));
       return NULL;
     }
   return g_steal_pointer (&result);
@@ -375,7 +376,7 @@ pp_store_list_approvals (PpStore  *self,
     g_ptr_array_add (result, approval_from_stmt (stmt));
   if (rc != SQLITE_DONE)
     {
-      pp_store_set_sql_error (self, error, "cannot list approvals");
+      pp_store_set_sql_error (self, error, _("cannot list approvals"));
       return NULL;
     }
   return g_steal_pointer (&result);
@@ -394,7 +395,7 @@ move_order (PpStore          *self,
   if (!pp_work_order_state_can_transition (order->kind, order->state, to))
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_ILLEGAL_TRANSITION,
-                   "%s work order %" G_GINT64_FORMAT " is %s; cannot go %s -> %s",
+                   _("%s work order %" PRId64 " is %s; cannot go %s -> %s"),
                    pp_work_order_kind_to_string (order->kind), order->id,
                    order_states[order->state].id, order_states[order->state].id,
                    order_states[to].id);
@@ -408,7 +409,7 @@ move_order (PpStore          *self,
   sqlite3_bind_int64 (stmt, 3, order->id);
   if (sqlite3_step (stmt) != SQLITE_DONE)
     {
-      pp_store_set_sql_error (self, error, "cannot update work order");
+      pp_store_set_sql_error (self, error, _("cannot update work order"));
       return FALSE;
     }
   order->state = to;
@@ -442,7 +443,7 @@ bind_terminal (PpStore     *self,
   sqlite3_bind_text (stmt, 6, serial, -1, SQLITE_STATIC);
   if (sqlite3_step (stmt) != SQLITE_DONE)
     {
-      pp_store_set_sql_error (self, error, "cannot update terminal");
+      pp_store_set_sql_error (self, error, _("cannot update terminal"));
       return FALSE;
     }
   return TRUE;
@@ -626,7 +627,7 @@ insert_order (PpStore       *self,
 
   if (sqlite3_step (stmt) != SQLITE_DONE)
     {
-      pp_store_set_sql_error (self, error, "cannot create work order");
+      pp_store_set_sql_error (self, error, _("cannot create work order"));
       return NULL;
     }
   order = read_order (self, sqlite3_last_insert_rowid (self->db), error);
@@ -646,7 +647,9 @@ require_order_actor (PpStore           *self,
                      const PpWorkOrder *order,
                      GError           **error)
 {
-  g_autofree char *what = g_strdup_printf ("%s %s work order %" G_GINT64_FORMAT, verb,
+  /* Translators: "approve install work order 12": a "work order step" verb,
+   * the order kind (install or recycle) and its number. */
+  g_autofree char *what = g_strdup_printf (_("%s %s work order %" PRId64), verb,
                                            pp_work_order_kind_to_string (order->kind), order->id);
 
   return pp_store_require_actor (self, username, allowed_roles, what, error);
@@ -903,14 +906,14 @@ check_program_version (const char  *version,
   if (n == 0 || n > 32)
     {
       g_set_error_literal (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
-                           "program version must be 1 to 32 characters");
+                           _("program version must be 1 to 32 characters"));
       return FALSE;
     }
   for (gsize i = 0; i < n; i++)
     if (!g_ascii_isalnum (version[i]) && strchr ("._-+", version[i]) == NULL)
       {
         g_set_error_literal (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
-                             "program version may hold only letters, digits and “.”, “_”, “-”, “+”");
+                             _("program version may hold only letters, digits and “.”, “_”, “-”, “+”"));
         return FALSE;
       }
   return TRUE;
@@ -928,7 +931,7 @@ check_kcv_text (const char  *kcv,
     ok = g_ascii_isxdigit (kcv[i]);
   if (!ok)
     g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
-                 "%s KCV must be %d to %d hex digits", what,
+                 _("%s KCV must be %d to %d hex digits"), what,
                  2 * PP_KCV_MIN_LENGTH, 2 * PP_KCV_MAX_LENGTH);
   return ok;
 }
@@ -1588,9 +1591,9 @@ pp_store_cancel_order (PpStore     *self,
   if (order->kind == PP_WORK_ORDER_KIND_RECYCLE && order->state == PP_WORK_ORDER_STATE_OPEN)
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_ILLEGAL_TRANSITION,
-                   "recycle work order %" G_GINT64_FORMAT " cannot be cancelled: opening it "
+                   _("recycle work order %" PRId64 " cannot be cancelled: opening it "
                    "cleared terminal %s's merchant binding and key check value and a recycled "
-                   "terminal cannot go back to installed; close it and open a new install order",
+                   "terminal cannot go back to installed; close it and open a new install order"),
                    order->id, order->serial);
       goto fail;
     }

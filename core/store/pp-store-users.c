@@ -120,12 +120,12 @@ pp_store_lookup_user (PpStore     *self,
   rc = sqlite3_step (stmt);
   if (rc == SQLITE_DONE)
     {
-      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_NOT_FOUND, "no user “%s”", lower);
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_NOT_FOUND, _("no user “%s”"), lower);
       return NULL;
     }
   if (rc != SQLITE_ROW)
     {
-      pp_store_set_sql_error (self, error, "cannot read user");
+      pp_store_set_sql_error (self, error, _("cannot read user"));
       return NULL;
     }
   if (hash_out != NULL)
@@ -173,7 +173,7 @@ pp_store_require_actor (PpStore     *self,
     {
       if (g_error_matches (local, PP_STORE_ERROR, PP_STORE_ERROR_NOT_FOUND))
         g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_PERMISSION,
-                     "“%s” is not a user of this station and may not %s", username, what);
+                     _("“%s” is not a user of this station and may not %s"), username, what);
       else
         g_propagate_error (error, g_steal_pointer (&local));
       return NULL;
@@ -182,7 +182,7 @@ pp_store_require_actor (PpStore     *self,
     {
       roles = describe_roles (allowed_roles);
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_PERMISSION,
-                   "user “%s” (%s) may not %s; only a %s may",
+                   _("user “%s” (%s) may not %s; only a %s may"),
                    user->username, role_names[user->role].id, what, roles);
       return NULL;
     }
@@ -218,9 +218,9 @@ pp_store_insert_user (PpStore     *self,
     {
       if (sqlite3_extended_errcode (self->db) == SQLITE_CONSTRAINT_UNIQUE)
         g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_DUPLICATE,
-                     "user “%s” already exists", username);
+                     _("user “%s” already exists"), username);
       else
-        pp_store_set_sql_error (self, error, "cannot add user");
+        pp_store_set_sql_error (self, error, _("cannot add user"));
       return FALSE;
     }
 
@@ -337,13 +337,13 @@ pp_store_add_user_with_cost (PpStore     *self,
   if (!g_utf8_validate (display, -1, NULL) || g_utf8_strlen (display, -1) > 64)
     {
       g_set_error_literal (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
-                           "display name must be text of at most 64 characters");
+                           _("display name must be text of at most 64 characters"));
       return NULL;
     }
   if (g_utf8_strlen (password, -1) < PASSWORD_MIN_LENGTH)
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
-                   "password must have at least %d characters", PASSWORD_MIN_LENGTH);
+                   _("password must have at least %d characters"), PASSWORD_MIN_LENGTH);
       return NULL;
     }
 
@@ -351,7 +351,7 @@ pp_store_add_user_with_cost (PpStore     *self,
   hash = pp_password_hash_with_cost (password, password_log2_n, &local);
   if (hash == NULL)
     {
-      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_SQL, "cannot hash password: %s",
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_SQL, _("cannot hash password: %s"),
                    local->message);
       return NULL;
     }
@@ -479,7 +479,7 @@ pp_store_list_users (PpStore  *self,
     g_ptr_array_add (result, user_from_stmt (stmt));
   if (rc != SQLITE_DONE)
     {
-      pp_store_set_sql_error (self, error, "cannot list users");
+      pp_store_set_sql_error (self, error, _("cannot list users"));
       return NULL;
     }
   return g_steal_pointer (&result);
@@ -566,7 +566,7 @@ pp_store_authenticate (PpStore     *self,
         journal_login (self, user->username, "user.login_failed", "wrong password");
       /* Same message for unknown user and wrong password. */
       g_set_error_literal (error, PP_STORE_ERROR, PP_STORE_ERROR_PERMISSION,
-                           "wrong user name or password");
+                           _("wrong user name or password"));
       return NULL;
     }
   journal_login (self, user->username, "user.login", NULL);

@@ -5,6 +5,8 @@
  */
 #include "config.h"
 
+#include <glib/gi18n-lib.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -12,7 +14,6 @@
 #include <unistd.h>
 
 #include <gio/gio.h>
-#include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
 
 #include "pp-store-private.h"
@@ -78,7 +79,7 @@ pp_store_set_sql_error (PpStore     *self,
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_BUSY,
-                   "%s: the database is busy (another posprov holds it): %s", what, msg);
+                   _("%s: the database is busy (another posprov holds it): %s"), what, msg);
       break;
     case SQLITE_CONSTRAINT:
       if (code == SQLITE_CONSTRAINT_UNIQUE || code == SQLITE_CONSTRAINT_PRIMARYKEY)
@@ -106,7 +107,7 @@ pp_store_prepare (PpStore     *self,
 
   if (sqlite3_prepare_v2 (self->db, sql, -1, &stmt, NULL) != SQLITE_OK)
     {
-      pp_store_set_sql_error (self, error, "cannot prepare statement");
+      pp_store_set_sql_error (self, error, _("cannot prepare statement"));
       sqlite3_finalize (stmt);
       return NULL;
     }
@@ -120,7 +121,7 @@ pp_store_exec (PpStore     *self,
 {
   if (sqlite3_exec (self->db, sql, NULL, NULL, NULL) != SQLITE_OK)
     {
-      pp_store_set_sql_error (self, error, "SQL failed");
+      pp_store_set_sql_error (self, error, _("SQL failed"));
       return FALSE;
     }
   return TRUE;
@@ -159,7 +160,7 @@ pp_store_commit (PpStore  *self,
 {
   if (sqlite3_exec (self->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
     {
-      pp_store_set_sql_error (self, error, "cannot commit");
+      pp_store_set_sql_error (self, error, _("cannot commit"));
       pp_store_rollback (self);
       return FALSE;
     }
@@ -192,7 +193,7 @@ pp_store_get_setting (PpStore     *self,
     return g_strdup ((const char *) sqlite3_column_text (stmt, 0));
   if (rc != SQLITE_DONE)
     {
-      pp_store_set_sql_error (self, error, "cannot read setting");
+      pp_store_set_sql_error (self, error, _("cannot read setting"));
       return NULL;
     }
   return g_strdup (fallback);
@@ -214,7 +215,7 @@ pp_store_put_setting (PpStore     *self,
   sqlite3_bind_text (stmt, 2, value, -1, SQLITE_STATIC);
   if (sqlite3_step (stmt) != SQLITE_DONE)
     {
-      pp_store_set_sql_error (self, error, "cannot write setting");
+      pp_store_set_sql_error (self, error, _("cannot write setting"));
       return FALSE;
     }
   return TRUE;
@@ -265,7 +266,7 @@ list_migrations (GError **error)
       if (migration_number (g_ptr_array_index (names, i)) != (int) i + 1)
         {
           g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_SQL,
-                       "built-in migrations are not numbered 1..n (%s)",
+                       _("built-in migrations are not numbered 1..n (%s)"),
                        (const char *) g_ptr_array_index (names, i));
           return NULL;
         }
@@ -292,7 +293,7 @@ read_user_version (PpStore  *self,
     return FALSE;
   if (sqlite3_step (stmt) != SQLITE_ROW)
     {
-      pp_store_set_sql_error (self, error, "cannot read the schema version");
+      pp_store_set_sql_error (self, error, _("cannot read the schema version"));
       return FALSE;
     }
   *out_version = sqlite3_column_int (stmt, 0);
@@ -329,8 +330,8 @@ apply_migrations (PpStore  *self,
   if (current > (int) names->len)
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_NEWER_SCHEMA,
-                   "database schema version %d is newer than this posprov (%u); "
-                   "update posprov to open %s",
+                   _("database schema version %d is newer than this posprov (%u); "
+                   "update posprov to open %s"),
                    current, names->len, self->path);
       goto fail;
     }
@@ -354,7 +355,7 @@ apply_migrations (PpStore  *self,
       if (sqlite3_exec (self->db, text, NULL, NULL, &errmsg) != SQLITE_OK)
         {
           g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_SQL,
-                       "migration %s failed: %s", name, errmsg);
+                       _("migration %s failed: %s"), name, errmsg);
           sqlite3_free (errmsg);
           goto fail;
         }
@@ -406,21 +407,21 @@ check_store_file (const char  *path,
 
       if (saved == ENOENT && may_create)
         return TRUE;
-      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN, "cannot open %s: %s",
-                   path, saved == ENOENT ? "no such file" : g_strerror (saved));
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN, _("cannot open %s: %s"),
+                   path, saved == ENOENT ? _("no such file") : g_strerror (saved));
       return FALSE;
     }
   *out_exists = TRUE;
   if (!S_ISREG (st.st_mode))
     {
-      const char *kind = S_ISDIR (st.st_mode) ? "a folder"
-                       : S_ISFIFO (st.st_mode) ? "a FIFO"
-                       : S_ISCHR (st.st_mode) ? "a character device"
-                       : S_ISBLK (st.st_mode) ? "a block device"
-                       : S_ISSOCK (st.st_mode) ? "a socket" : "not a regular file";
+      const char *kind = S_ISDIR (st.st_mode) ? _("a folder")
+                       : S_ISFIFO (st.st_mode) ? _("a FIFO")
+                       : S_ISCHR (st.st_mode) ? _("a character device")
+                       : S_ISBLK (st.st_mode) ? _("a block device")
+                       : S_ISSOCK (st.st_mode) ? _("a socket") : _("not a regular file");
 
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN,
-                   "cannot open %s: it is %s, not a store file", path, kind);
+                   _("cannot open %s: it is %s, not a store file"), path, kind);
       return FALSE;
     }
   if (st.st_size == 0)
@@ -512,7 +513,7 @@ open_read_write (const char  *path,
     {
       int saved = errno;
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN,
-                   "cannot create folder %s: %s", dir, g_strerror (saved));
+                   _("cannot create folder %s: %s"), dir, g_strerror (saved));
       return NULL;
     }
 
@@ -524,7 +525,7 @@ open_read_write (const char  *path,
                         SQLITE_OPEN_NOMUTEX, NULL);
   if (rc != SQLITE_OK)
     {
-      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN, "cannot open %s: %s",
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN, _("cannot open %s: %s"),
                    path, self->db != NULL ? sqlite3_errmsg (self->db) : sqlite3_errstr (rc));
       return NULL;
     }
@@ -550,13 +551,13 @@ open_read_write (const char  *path,
       g_set_error (error, PP_STORE_ERROR,
                    (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED ? PP_STORE_ERROR_BUSY
                                                                             : PP_STORE_ERROR_OPEN,
-                   "cannot open %s: %s", path, sqlite3_errmsg (self->db));
+                   _("cannot open %s: %s"), path, sqlite3_errmsg (self->db));
       return NULL;
     }
   if (g_ascii_strcasecmp ((const char *) sqlite3_column_text (wal, 0), "wal") != 0)
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN,
-                   "cannot open %s: write-ahead logging unavailable", path);
+                   _("cannot open %s: write-ahead logging unavailable"), path);
       return NULL;
     }
   g_clear_pointer (&wal, sqlite3_finalize);
@@ -800,14 +801,14 @@ pp_store_open_read_only (const char  *path,
           if (open_read_only (self, TRUE) == SQLITE_OK)
             read_user_version (self, &version, &local);
           else
-            pp_store_set_sql_error (self, &local, "cannot open");
+            pp_store_set_sql_error (self, &local, _("cannot open"));
         }
       else if (local == NULL)
-        pp_store_set_sql_error (self, &local, "cannot open");
+        pp_store_set_sql_error (self, &local, _("cannot open"));
     }
   if (local != NULL)
     {
-      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN, "cannot open %s: %s",
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN, _("cannot open %s: %s"),
                    path, sqlite3_errmsg (self->db));
       return NULL;
     }
@@ -817,17 +818,17 @@ pp_store_open_read_only (const char  *path,
   if (version > supported)
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_NEWER_SCHEMA,
-                   "database schema version %d is newer than this posprov (%d); "
-                   "update posprov to open %s", version, supported, path);
+                   _("database schema version %d is newer than this posprov (%d); "
+                   "update posprov to open %s"), version, supported, path);
       return NULL;
     }
   if (version < supported)
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN,
-                   version == 0 ? "cannot open %s: it is not a posprov store"
-                                : "cannot open %s read-only: its schema is older than this "
-                                  "posprov's and must be updated by opening it once with "
-                                  "write access", path);
+                   version == 0 ? _("cannot open %s: it is not a posprov store")
+                                : _("cannot open %s read-only: its schema is older than this "
+                                    "posprov's and must be updated by opening it once with "
+                                    "write access"), path);
       return NULL;
     }
   self->schema_version = version;
@@ -882,13 +883,13 @@ check_text_field (const char  *value,
   if (blank)
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
-                   "terminal %s: %s is empty", serial, field);
+                   _("terminal %s: %s is empty"), serial, field);
       return FALSE;
     }
   if (!g_utf8_validate (value, -1, NULL) || strlen (value) > 64)
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
-                   "terminal %s: %s must be valid text of at most 64 bytes", serial, field);
+                   _("terminal %s: %s must be valid text of at most 64 bytes"), serial, field);
       return FALSE;
     }
   /* Shown in lists and on terminals: nothing that hides or reorders text. */
@@ -995,7 +996,7 @@ pp_store_add_terminals_in_state (PpStore                *self,
   if (initial_state != PP_TERMINAL_STATE_RECEIVED && initial_state != PP_TERMINAL_STATE_IN_STOCK)
     {
       g_set_error_literal (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
-                           "new terminals enter the register as received or in_stock");
+                           _("new terminals enter the register as received or in_stock"));
       return FALSE;
     }
   if (n_rows == 0)
@@ -1106,7 +1107,7 @@ pp_store_has_terminal (PpStore     *self,
   rc = sqlite3_step (stmt);
   if (rc != SQLITE_ROW && rc != SQLITE_DONE)
     {
-      pp_store_set_sql_error (self, error, "cannot look up terminal");
+      pp_store_set_sql_error (self, error, _("cannot look up terminal"));
       return FALSE;
     }
   *out_exists = rc == SQLITE_ROW;
@@ -1183,9 +1184,9 @@ pp_store_get_terminal (PpStore     *self,
     return pp_terminal_new_from_stmt (stmt);
   if (rc == SQLITE_DONE)
     g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_NOT_FOUND,
-                 "no terminal with serial %s in the register", upper);
+                 _("no terminal with serial %s in the register"), upper);
   else
-    pp_store_set_sql_error (self, error, "cannot look up terminal");
+    pp_store_set_sql_error (self, error, _("cannot look up terminal"));
   return NULL;
 }
 
@@ -1268,7 +1269,7 @@ pp_store_count_terminals_full (PpStore          *self,
   bind_filter (stmt, state, term);
   if (sqlite3_step (stmt) != SQLITE_ROW)
     {
-      pp_store_set_sql_error (self, error, "cannot count terminals");
+      pp_store_set_sql_error (self, error, _("cannot count terminals"));
       return 0;
     }
   return (guint) sqlite3_column_int64 (stmt, 0);
@@ -1320,7 +1321,7 @@ pp_store_list_terminals_full (PpStore          *self,
     g_ptr_array_add (result, pp_terminal_new_from_stmt (stmt));
   if (rc != SQLITE_DONE)
     {
-      pp_store_set_sql_error (self, error, "cannot list terminals");
+      pp_store_set_sql_error (self, error, _("cannot list terminals"));
       return NULL;
     }
   return g_steal_pointer (&result);
@@ -1363,7 +1364,7 @@ pp_store_list_terminals_after (PpStore          *self,
     g_ptr_array_add (result, pp_terminal_new_from_stmt (stmt));
   if (rc != SQLITE_DONE)
     {
-      pp_store_set_sql_error (self, error, "cannot list terminals");
+      pp_store_set_sql_error (self, error, _("cannot list terminals"));
       return NULL;
     }
   return g_steal_pointer (&result);
@@ -1386,18 +1387,18 @@ pp_store_read_state (PpStore          *self,
   if (rc == SQLITE_DONE)
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_NOT_FOUND,
-                   "no terminal with serial %s in the register", serial);
+                   _("no terminal with serial %s in the register"), serial);
       return FALSE;
     }
   if (rc != SQLITE_ROW)
     {
-      pp_store_set_sql_error (self, error, "cannot read terminal state");
+      pp_store_set_sql_error (self, error, _("cannot read terminal state"));
       return FALSE;
     }
   if (!pp_terminal_state_from_string ((const char *) sqlite3_column_text (stmt, 0), out_state))
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_SQL,
-                   "terminal %s has an unknown state", serial);
+                   _("terminal %s has an unknown state"), serial);
       return FALSE;
     }
   return TRUE;
@@ -1417,7 +1418,7 @@ pp_store_move_terminal (PpStore          *self,
   if (!pp_terminal_state_can_transition (from, to))
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_ILLEGAL_TRANSITION,
-                   "terminal %s is %s; cannot go %s -> %s", serial,
+                   _("terminal %s is %s; cannot go %s -> %s"), serial,
                    pp_terminal_state_to_string (from), pp_terminal_state_to_string (from),
                    pp_terminal_state_to_string (to));
       return FALSE;
@@ -1432,7 +1433,7 @@ pp_store_move_terminal (PpStore          *self,
   sqlite3_bind_text (stmt, 3, serial, -1, SQLITE_STATIC);
   if (sqlite3_step (stmt) != SQLITE_DONE)
     {
-      pp_store_set_sql_error (self, error, "cannot change terminal state");
+      pp_store_set_sql_error (self, error, _("cannot change terminal state"));
       return FALSE;
     }
   return TRUE;
@@ -1468,14 +1469,14 @@ pp_store_claim_request (PpStore     *self,
           return TRUE;
         }
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_DUPLICATE,
-                   "request id %s was already used for %s of %s", request_id,
+                   _("request id %s was already used for %s of %s"), request_id,
                    (const char *) sqlite3_column_text (find, 0),
                    (const char *) sqlite3_column_text (find, 1));
       return FALSE;
     }
   if (rc != SQLITE_DONE)
     {
-      pp_store_set_sql_error (self, error, "cannot look up request");
+      pp_store_set_sql_error (self, error, _("cannot look up request"));
       return FALSE;
     }
 
@@ -1489,7 +1490,7 @@ pp_store_claim_request (PpStore     *self,
   sqlite3_bind_int64 (insert, 4, pp_store_now ());
   if (sqlite3_step (insert) != SQLITE_DONE)
     {
-      pp_store_set_sql_error (self, error, "cannot record request");
+      pp_store_set_sql_error (self, error, _("cannot record request"));
       return FALSE;
     }
   return TRUE;
@@ -1632,7 +1633,7 @@ pp_store_set_terminal_certificate (PpStore     *self,
   if (strlen (fp) != 64 || strspn (fp, "0123456789ABCDEF") != 64)
     {
       g_set_error_literal (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
-                           "certificate fingerprint must be a SHA-256 in 64 hex digits");
+                           _("certificate fingerprint must be a SHA-256 in 64 hex digits"));
       return FALSE;
     }
   upper = g_ascii_strup (serial, -1);
@@ -1644,7 +1645,7 @@ pp_store_set_terminal_certificate (PpStore     *self,
   if (state == PP_TERMINAL_STATE_RETIRED)
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_ILLEGAL_TRANSITION,
-                   "terminal %s is retired; its certificate cannot change", upper);
+                   _("terminal %s is retired; its certificate cannot change"), upper);
       goto fail;
     }
   stmt = pp_store_prepare (self, "UPDATE terminals SET cert_fingerprint = ?, updated_at = ? WHERE serial = ?",
@@ -1656,7 +1657,7 @@ pp_store_set_terminal_certificate (PpStore     *self,
   sqlite3_bind_text (stmt, 3, upper, -1, SQLITE_STATIC);
   if (sqlite3_step (stmt) != SQLITE_DONE)
     {
-      pp_store_set_sql_error (self, error, "cannot record certificate");
+      pp_store_set_sql_error (self, error, _("cannot record certificate"));
       goto fail;
     }
   json_builder_begin_object (detail);

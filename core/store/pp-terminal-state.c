@@ -102,13 +102,13 @@ pp_terminal_state_check_transition (PpTerminalState   from,
   if (!state_is_valid (from) || !state_is_valid (to))
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_ILLEGAL_TRANSITION,
-                   "unknown terminal state in transition %d -> %d", from, to);
+                   _("unknown terminal state in transition %d -> %d"), from, to);
       return FALSE;
     }
   if (!pp_terminal_state_can_transition (from, to))
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_ILLEGAL_TRANSITION,
-                   "terminal is %s; cannot go %s -> %s",
+                   _("terminal is %s; cannot go %s -> %s"),
                    state_names[from].id, state_names[from].id, state_names[to].id);
       return FALSE;
     }

@@ -4,6 +4,8 @@
  */
 #include "config.h"
 
+#include <glib/gi18n-lib.h>
+
 #include <string.h>
 
 #include "pp-validate.h"
@@ -22,13 +24,13 @@ pp_validate_serial (const char  *serial,
   if (n == 0)
     {
       g_set_error_literal (error, PP_VALIDATE_ERROR, PP_VALIDATE_ERROR_EMPTY,
-                           "serial number is empty");
+                           _("serial number is empty"));
       return FALSE;
     }
   if (n < 4 || n > PP_SERIAL_MAX_LENGTH)
     {
       g_set_error (error, PP_VALIDATE_ERROR, PP_VALIDATE_ERROR_TOO_LONG,
-                   "serial number must be 4 to %d characters, not %" G_GSIZE_FORMAT,
+                   _("serial number must be 4 to %d characters, not %zu"),
                    PP_SERIAL_MAX_LENGTH, n);
       return FALSE;
     }
@@ -37,7 +39,7 @@ pp_validate_serial (const char  *serial,
       if (!g_ascii_isalnum (serial[i]) && serial[i] != '-')
         {
           g_set_error (error, PP_VALIDATE_ERROR, PP_VALIDATE_ERROR_BAD_CHARACTER,
-                       "serial number has a character other than a letter, digit or “-” at position %" G_GSIZE_FORMAT,
+                       _("serial number has a character other than a letter, digit or “-” at position %zu"),
                        i + 1);
           return FALSE;
         }
