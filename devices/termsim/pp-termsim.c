@@ -758,6 +758,9 @@ pp_termsim_init (const char              *dir,
                                   g_bytes_get_size (pem), error))
         goto out;
     }
+  if (identity->program_trust != NULL && identity->program_trust->len > 0 &&
+      !write_certs (tmp, PP_TERMSIM_PROGRAM_TRUST_FILE, identity->program_trust, error))
+    goto out;
   if (!write_certs (tmp, PP_TERMSIM_TRUST_FILE, sim->trust, error) ||
       !save_krd_state (sim, error) || !save_state (sim, error))
     goto out;

@@ -55,6 +55,8 @@ typedef struct {
   const char *firmware;      /* NULL: "termsim-" PACKAGE_VERSION */
   /* Operator table for sign-on: id -> password. NULL: operator 1, "1234". */
   GHashTable *operators;     /* guint (GUINT_TO_POINTER) -> char * */
+  /* Certificates whose keys sign programs (PROGRAM_COMMIT); may be NULL. */
+  GPtrArray  *program_trust; /* X509 * */
 } PpTermsimIdentity;
 
 /* Creates a terminal in @dir (absent or empty; nothing is left there on
