@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <signal.h>
+#include <sys/prctl.h>
 #include <string.h>
 #include <sys/wait.h>
 
@@ -959,6 +960,13 @@ run_termsim (const char * const *args,
   return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
 }
 
+/* A server outlives no failed test (it would hold the test's pipes open). */
+static void
+die_with_parent (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
 typedef struct {
   GPid          pid;
   GInputStream *out;
@@ -975,7 +983,7 @@ server_start (Server     *server,
   int out_fd = -1;
   char *line;
 
-  g_assert_true (g_spawn_async_with_pipes (NULL, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL,
+  g_assert_true (g_spawn_async_with_pipes (NULL, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, die_with_parent,
                                            NULL, &server->pid, NULL, &out_fd, NULL, &error));
   g_assert_no_error (error);
   server->out = g_unix_input_stream_new (out_fd, TRUE);
@@ -1221,7 +1229,7 @@ test_binary_fleet (void)
 
   pp_test_pki_write (pki, base);
   g_assert_cmpint (run_termsim (init, &o, &e), ==, 0);
-  g_assert_true (g_spawn_async_with_pipes (NULL, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL,
+  g_assert_true (g_spawn_async_with_pipes (NULL, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, die_with_parent,
                                            NULL, &server.pid, NULL, &out_fd, NULL, &error));
   g_assert_no_error (error);
   server.out = g_unix_input_stream_new (out_fd, TRUE);
