@@ -44,7 +44,7 @@ pp_keystore_check_label (const char  *label,
 bad:
   g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_INVALID_LABEL,
                _("Invalid key label \"%s\": use 1 to %d letters, digits, '.', '-' or '_', "
-               "not starting with '.' or '-'"), label, MAX_LABEL_LEN);
+                 "not starting with '.' or '-'"), label, MAX_LABEL_LEN);
   return FALSE;
 }
 

@@ -208,7 +208,7 @@ pp_p11_token_open (P11KitUri   *uri,
         {
           g_set_error_literal (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_MODULE_LOAD_FAILED,
                                _("No PKCS#11 module is registered with p11-kit; "
-                               "give one with module-path= in the URI"));
+                                 "give one with module-path= in the URI"));
           goto fail;
         }
       for (guint i = 0; self->registered[i] != NULL && !found; i++)

@@ -168,7 +168,7 @@ save_station_key (PpStore             *self,
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
                    _("the audit journal's key is at epoch %" PRIu64 " but the journal "
-                   "ends in epoch %" PRIu64 ": entries were deleted; run audit verify"),
+                     "ends in epoch %" PRIu64 ": entries were deleted; run audit verify"),
                    stored->epoch, key->epoch);
       return FALSE;
     }
@@ -267,7 +267,7 @@ seal_entry (PpStore       *self,
             return FALSE;
           g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN,
                        _("the audit journal is sealed, but the key store %s holds no journal key; "
-                       "set %s to the key store that sealed it"),
+                         "set %s to the key store that sealed it"),
                        pp_store_get_key_store_location (self), PP_STORE_KEY_STORE_ENV);
           return FALSE;
         }
@@ -285,7 +285,7 @@ seal_entry (PpStore       *self,
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
                    _("the audit journal was sealed from entry %" PRIu64 " on but ends "
-                   "before it: entries were deleted; run audit verify"), key->first_seq);
+                     "before it: entries were deleted; run audit verify"), key->first_seq);
       return FALSE;
     }
 
@@ -311,7 +311,7 @@ seal_entry (PpStore       *self,
         {
           g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
                        _("the audit journal's key is at epoch %" PRIu64 " but the journal "
-                       "ends in epoch %" PRIu64 ": entries were deleted; run audit verify"),
+                         "ends in epoch %" PRIu64 ": entries were deleted; run audit verify"),
                        key->epoch, head_epoch);
           return FALSE;
         }
@@ -665,7 +665,7 @@ read_checkpoint (PpStore      *self,
         {
           g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
                        _("cannot check who signed the checkpoint: give the journal's seed file or "
-                       "open its key store%s%s"), local != NULL ? ": " : "",
+                         "open its key store%s%s"), local != NULL ? ": " : "",
                        local != NULL ? local->message : "");
           return FALSE;
         }
@@ -793,9 +793,9 @@ pp_store_audit_verify_full (PpStore                    *self,
       report (&r->first_bad_seq, (gint64) ref->first_seq, error,
               db_id == NULL
                 ? _("the journal was sealed (journal %s, from entry %" PRIu64 ") but the "
-                  "store no longer says so: its seal was removed%s")
+                    "store no longer says so: its seal was removed%s")
                 : _("the journal was sealed (journal %s, from entry %" PRIu64 ") but the "
-                  "store names another journal %s"),
+                    "store names another journal %s"),
               ref->journal_id, ref->first_seq, db_id != NULL ? db_id : "");
       goto fail;
     }
@@ -829,14 +829,14 @@ pp_store_audit_verify_full (PpStore                    *self,
         {
           report (&r->first_bad_seq, expected, error,
                   _("audit entry %" PRId64 " is missing (deleted); the next entry is %"
-                  PRId64), expected, seq);
+                    PRId64), expected, seq);
           goto fail;
         }
       if (bad_column != NULL)
         {
           report (&r->first_bad_seq, seq, error,
                   _("audit entry %" PRId64 " was changed outside posprov: its %s is not "
-                  "stored as posprov writes it"), seq, bad_column);
+                    "stored as posprov writes it"), seq, bad_column);
           goto fail;
         }
       computed = entry_hash (seq, sqlite3_column_int64 (stmt, COL_TIME),
@@ -847,14 +847,14 @@ pp_store_audit_verify_full (PpStore                    *self,
         {
           report (&r->first_bad_seq, seq, error,
                   _("audit entry %" PRId64 " was changed or moved: its contents do not "
-                  "match its hash"), seq);
+                    "match its hash"), seq);
           goto fail;
         }
       if (strcmp (prev_hash, prev_stored) != 0)
         {
           report (&r->first_bad_seq, seq - 1, error,
                   _("audit entry %" PRId64 " was rewritten: entry %" PRId64
-                  " recorded a different hash for it"), seq - 1, seq);
+                    " recorded a different hash for it"), seq - 1, seq);
           goto fail;
         }
 
@@ -874,7 +874,7 @@ pp_store_audit_verify_full (PpStore                    *self,
                 {
                   report (&r->first_bad_seq, seq, error,
                           _("audit entry %" PRId64 " carries a seal but comes before the "
-                          "journal was sealed (entry %" PRIu64 "): it was moved"),
+                            "journal was sealed (entry %" PRIu64 "): it was moved"),
                           seq, ref->first_seq);
                   goto fail;
                 }
@@ -883,7 +883,7 @@ pp_store_audit_verify_full (PpStore                    *self,
             {
               report (&r->first_bad_seq, seq, error,
                       _("audit entry %" PRId64 " has no seal: it was added or rewritten "
-                      "outside posprov"), seq);
+                        "outside posprov"), seq);
               goto fail;
             }
           else
@@ -895,7 +895,7 @@ pp_store_audit_verify_full (PpStore                    *self,
                 {
                   report (&r->first_bad_seq, seq, error,
                           _("audit entry %" PRId64 " was forged or moved: it claims key "
-                          "epoch %" PRId64 " after epoch %" PRId64),
+                            "epoch %" PRId64 " after epoch %" PRId64),
                           seq, epoch, last_epoch);
                   goto fail;
                 }
@@ -905,14 +905,14 @@ pp_store_audit_verify_full (PpStore                    *self,
                 {
                   report (&r->first_bad_seq, seq, error,
                           _("audit entry %" PRId64 " was forged: key epoch %" PRId64
-                          " already holds %u entries"), seq, epoch, ref->epoch_entries);
+                            " already holds %u entries"), seq, epoch, ref->epoch_entries);
                   goto fail;
                 }
               if (starts_epoch && epoch > 0 && epoch_mac == NULL)
                 {
                   report (&r->first_bad_seq, seq, error,
                           _("audit entry %" PRId64 " was forged or moved: it starts key "
-                          "epoch %" PRId64 " without the previous key's seal"),
+                            "epoch %" PRId64 " without the previous key's seal"),
                           seq, epoch);
                   goto fail;
                 }
@@ -925,8 +925,8 @@ pp_store_audit_verify_full (PpStore                    *self,
                         {
                           report (&r->first_bad_seq, seq, error,
                                   _("audit entry %" PRId64 " was rewritten, moved or "
-                                  "forged: the seal that starts key epoch %" PRId64
-                                  " does not match (checked with the seed)"), seq, epoch);
+                                    "forged: the seal that starts key epoch %" PRId64
+                                    " does not match (checked with the seed)"), seq, epoch);
                           goto fail;
                         }
                       pp_journal_key_evolve_to (walk, (guint64) epoch);
@@ -987,14 +987,14 @@ pp_store_audit_verify_full (PpStore                    *self,
         {
           report (&r->first_bad_seq, expected, error,
                   _("audit entry %" PRId64 " is missing (deleted); the journal should "
-                  "end at entry %" PRId64), expected, head_seq);
+                    "end at entry %" PRId64), expected, head_seq);
           goto fail;
         }
       if (head_seq == expected - 1 && strcmp (column_text (head, 1), prev_stored) != 0)
         {
           report (&r->first_bad_seq, head_seq, error,
                   _("audit entry %" PRId64 " was rewritten: it does not match the "
-                  "recorded end of the journal"), head_seq);
+                    "recorded end of the journal"), head_seq);
           goto fail;
         }
       if (head_seq < expected - 1)
@@ -1023,14 +1023,14 @@ pp_store_audit_verify_full (PpStore                    *self,
     {
       report (&r->first_bad_seq, expected, error,
               _("the journal was truncated: it was sealed at entry %" PRIu64 " but ends "
-              "at entry %" PRId64), ref->first_seq, expected - 1);
+                "at entry %" PRId64), ref->first_seq, expected - 1);
       goto fail;
     }
   if (station != NULL && last_epoch < (gint64) station->epoch)
     {
       report (&r->first_bad_seq, expected, error,
               _("the journal was truncated: the station's key is at epoch %" PRIu64
-              " but the journal ends at entry %" PRId64 " in epoch %" PRId64),
+                " but the journal ends at entry %" PRId64 " in epoch %" PRId64),
               station->epoch, expected - 1, last_epoch);
       goto fail;
     }
@@ -1043,7 +1043,7 @@ pp_store_audit_verify_full (PpStore                    *self,
         {
           report (&r->first_bad_seq, expected, error,
                   _("the journal was truncated: it ends at entry %" PRId64 " but the "
-                  "checkpoint of %s recorded entry %" PRId64),
+                    "checkpoint of %s recorded entry %" PRId64),
                   expected - 1, when_text, cp.seq);
           goto fail;
         }
@@ -1051,7 +1051,7 @@ pp_store_audit_verify_full (PpStore                    *self,
         {
           report (&r->first_bad_seq, cp.seq, error,
                   _("the journal was rewritten: entries up to %" PRId64 " differ from "
-                  "the checkpoint of %s"), cp.seq, when_text);
+                    "the checkpoint of %s"), cp.seq, when_text);
           goto fail;
         }
     }
@@ -1132,7 +1132,7 @@ pp_store_audit_init_seal (PpStore     *self,
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_DUPLICATE,
                    _("the key store %s already seals journal %s; a key store seals one journal, "
-                   "once"), location, existing->journal_id);
+                     "once"), location, existing->journal_id);
       return NULL;
     }
   if (!g_error_matches (local, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_NOT_FOUND))

@@ -772,7 +772,7 @@ check_approval (PpStore            *self,
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_APPROVAL_VOID,
                    _("the approval of install work order %" PRId64 " was voided: %s; "
-                   "cancel the order and open a new one"), order->id,
+                     "cancel the order and open a new one"), order->id,
                    approval->void_reason != NULL ? approval->void_reason : "");
       return FALSE;
     }
@@ -791,7 +791,7 @@ check_approval (PpStore            *self,
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_APPROVAL_VOID,
                    _("the approval of install work order %" PRId64 " is void: %s; "
-                   "cancel the order and open a new one"), order->id, why);
+                     "cancel the order and open a new one"), order->id, why);
       step_failure_clear (fail);
       fail->order = copy_order (order);
       fail->actor = g_strdup (actor);
@@ -976,7 +976,7 @@ create_install_step (PpStore     *self,
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
                    _("terminal %s has no device certificate on record; it must prove its key "
-                   "pair before an install order can be opened"), upper);
+                     "pair before an install order can be opened"), upper);
       return NULL;
     }
   if (!pp_store_issue_number (self, "tid", tid, error) ||
@@ -1063,7 +1063,7 @@ check_independent (PpStore            *self,
       {
         g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_PERMISSION,
                      _("user “%s” may not approve install work order %" PRId64 ": %s, who "
-                     "requested it, %s, so the approval would not be a second person's"),
+                       "requested it, %s, so the approval would not be a second person's"),
                      approver->username, order->id, order->requester, _(what[i]));
         return FALSE;
       }
@@ -1093,7 +1093,7 @@ decide_step (PpStore     *self,
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_ILLEGAL_TRANSITION,
                    _("%s work order %" PRId64 " is %s; only an open install order "
-                   "can be approved or rejected"),
+                     "can be approved or rejected"),
                    pp_work_order_kind_to_string (order->kind), order->id,
                    order_states[order->state].id);
       return FALSE;
@@ -1104,7 +1104,7 @@ decide_step (PpStore     *self,
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_PERMISSION,
                    _("%s requested work order %" PRId64 " and cannot also approve it; "
-                   "a second person must"), lower, order->id);
+                     "a second person must"), lower, order->id);
       return FALSE;
     }
   user = require_order_actor (self, approver, PP_STORE_ORDER_DECIDERS, approve ? "approve" : "reject",
@@ -1123,7 +1123,7 @@ decide_step (PpStore     *self,
         {
           g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_ILLEGAL_TRANSITION,
                        _("install work order %" PRId64 " cannot be approved: %s; cancel it "
-                       "and open a new one"), order->id, why);
+                         "and open a new one"), order->id, why);
           return FALSE;
         }
       digest = approval_digest (order, &binding);
@@ -1193,7 +1193,7 @@ release_step (PpStore      *self,
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_ILLEGAL_TRANSITION,
                    _("%s work order %" PRId64 " is %s; a key is released only for an "
-                   "approved install order"), pp_work_order_kind_to_string (order->kind), order->id,
+                     "approved install order"), pp_work_order_kind_to_string (order->kind), order->id,
                    order_states[order->state].id);
       return FALSE;
     }
@@ -1266,7 +1266,7 @@ keyed_step (PpStore      *self,
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_ILLEGAL_TRANSITION,
                    _("no key has been released for install work order %" PRId64 "; the key "
-                   "host records its check value when it releases the key"), order->id);
+                     "host records its check value when it releases the key"), order->id);
       return FALSE;
     }
   if (!check_approval (self, order, PP_TERMINAL_STATE_PENDING_INSTALL, user->username, fail,
@@ -1276,8 +1276,8 @@ keyed_step (PpStore      *self,
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_KCV_MISMATCH,
                    _("terminal %s reported key check value %s, but the key released for install "
-                   "work order %" PRId64 " has %s: the key was not loaded correctly, the "
-                   "terminal is not keyed; send a new key token"),
+                     "work order %" PRId64 " has %s: the key was not loaded correctly, the "
+                     "terminal is not keyed; send a new key token"),
                    order->serial, reported, order->id, order->expected_kcv);
       step_failure_clear (fail);
       fail->order = copy_order (order);
@@ -1596,8 +1596,8 @@ pp_store_cancel_order (PpStore     *self,
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_ILLEGAL_TRANSITION,
                    _("recycle work order %" PRId64 " cannot be cancelled: opening it "
-                   "cleared terminal %s's merchant binding and key check value and a recycled "
-                   "terminal cannot go back to installed; close it and open a new install order"),
+                     "cleared terminal %s's merchant binding and key check value and a recycled "
+                     "terminal cannot go back to installed; close it and open a new install order"),
                    order->id, order->serial);
       goto fail;
     }

@@ -331,7 +331,7 @@ apply_migrations (PpStore  *self,
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_NEWER_SCHEMA,
                    _("database schema version %d is newer than this posprov (%u); "
-                   "update posprov to open %s"),
+                     "update posprov to open %s"),
                    current, names->len, self->path);
       goto fail;
     }
@@ -819,7 +819,7 @@ pp_store_open_read_only (const char  *path,
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_NEWER_SCHEMA,
                    _("database schema version %d is newer than this posprov (%d); "
-                   "update posprov to open %s"), version, supported, path);
+                     "update posprov to open %s"), version, supported, path);
       return NULL;
     }
   if (version < supported)
