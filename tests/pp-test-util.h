@@ -28,6 +28,12 @@ int        pp_test_run_tool     (const char * const *argv,
                                  char              **out_stdout,
                                  char              **out_stderr);
 
+/* Runs posprov-tool in Simplified Chinese with the build tree's catalogue,
+ * as scripts/run does (LANGUAGE works under the C.UTF-8 of the test env);
+ * stdout is dropped. Returns its exit status. */
+int        pp_test_run_tool_zh_cn (const char * const *argv,
+                                   char              **out_stderr);
+
 /* Same, but a tool still running after @timeout_seconds is killed and the
  * result is -2: for inputs (a FIFO) that once made the tool block. */
 int        pp_test_run_tool_timeout (const char * const *argv,

@@ -557,6 +557,82 @@ test_tool (void)
   g_assert_nonnull (strstr (err, "audit journal broken at entry 1: the journal was truncated"));
 }
 
+/* What the store and the key store say reaches a zh_CN user translated,
+ * while what goes into the journal stays byte-identical whatever the
+ * locale: an unsealed checkpoint, a wrong key store secret, a forged seal
+ * (a message with a 64-bit entry number, which the catalogue only matches
+ * when flagged c-format), and an import journalled under zh_CN. */
+static void
+test_errors_translated (void)
+{
+  g_autofree char *dir = pp_test_make_tmpdir ();
+  g_autofree char *db = g_build_filename (dir, "station.db", NULL);
+  g_autofree char *forged = g_build_filename (dir, "forged.db", NULL);
+  g_autofree char *csv = g_build_filename (dir, "in.csv", NULL);
+  g_autofree char *seed = g_build_filename (dir, "seed.txt", NULL);
+  g_autofree char *cp = g_build_filename (dir, "cp.txt", NULL);
+  g_autofree char *err = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *subject = NULL;
+  const char *import[] = { "registry", "import", "--db", db, csv, NULL };
+  const char *init[] = { "audit", "init-seal", "--db", db, "-o", seed, "--epoch-entries", "2", NULL };
+  const char *checkpoint[] = { "audit", "checkpoint", "--db", db, "-o", cp, NULL };
+  const char *verify[] = { "audit", "verify", "--db", db, "--seed", seed, NULL };
+  const char *verify_forged[] = { "audit", "verify", "--db", forged, "--seed", seed, NULL };
+
+  g_assert_true (g_file_set_contents (csv, "serial,vendor,model\nZH-0001,PAX,A920\n", -1, NULL));
+  g_assert_cmpint (pp_test_run_tool (import, NULL, NULL, NULL), ==, 0);
+  g_assert_cmpint (pp_test_run_tool_zh_cn (checkpoint, &err), ==, 1);
+  g_assert_nonnull (strstr (err, "审计日志尚未封印；请先运行 audit init-seal"));
+  g_clear_pointer (&err, g_free);
+
+  g_assert_cmpint (pp_test_run_tool (init, NULL, NULL, NULL), ==, 0);
+  g_setenv (PP_STORE_KEY_STORE_SECRET_ENV, "not-the-secret", TRUE);
+  g_assert_cmpint (pp_test_run_tool_zh_cn (checkpoint, &err), ==, 1);
+  g_setenv (PP_STORE_KEY_STORE_SECRET_ENV, SECRET, TRUE);
+  g_assert_nonnull (strstr (err, "无法读取审计日志密钥：密钥库"));
+  g_assert_nonnull (strstr (err, "的口令错误"));
+  g_assert_false (g_file_test (cp, G_FILE_TEST_EXISTS));
+  g_clear_pointer (&err, g_free);
+
+  /* Journalled under zh_CN: the subject is the same English as always. */
+  g_assert_true (g_file_set_contents (csv, "serial,vendor,model\nZH-0002,PAX,A920\n"
+                                      "ZH-0003,PAX,A920\n", -1, NULL));
+  g_assert_cmpint (pp_test_run_tool_zh_cn (import, &err), ==, 0);
+  g_clear_pointer (&err, g_free);
+  {
+    sqlite3 *sdb = NULL;
+    sqlite3_stmt *stmt = NULL;
+
+    g_assert_cmpint (sqlite3_open (db, &sdb), ==, SQLITE_OK);
+    g_assert_cmpint (sqlite3_prepare_v2 (sdb, "SELECT subject FROM audit ORDER BY seq DESC LIMIT 1",
+                                         -1, &stmt, NULL), ==, SQLITE_OK);
+    g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
+    subject = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
+    sqlite3_finalize (stmt);
+    sqlite3_close (sdb);
+  }
+  g_assert_cmpstr (subject, ==, "2 terminals");
+  g_assert_cmpint (pp_test_run_tool (verify, NULL, &out, NULL), ==, 0);
+  g_test_message ("verify: %s", out);
+  g_assert_nonnull (strstr (out, "Audit journal intact: 3 entries"));
+
+  /* Entry 3 is sealed (sealing began at 2): its MAC no longer matches. */
+  sql_exec (db, "PRAGMA wal_checkpoint(TRUNCATE)");
+  {
+    g_autoptr(GFile) src = g_file_new_for_path (db);
+    g_autoptr(GFile) dst = g_file_new_for_path (forged);
+    g_autoptr(GError) error = NULL;
+
+    g_file_copy (src, dst, G_FILE_COPY_NONE, NULL, NULL, NULL, &error);
+    g_assert_no_error (error);
+  }
+  tamper (forged, "UPDATE audit SET mac = '0000000000000000000000000000000000000000000000000000000000000000' "
+                  "WHERE seq = 3");
+  g_assert_cmpint (pp_test_run_tool_zh_cn (verify_forged, &err), ==, 1);
+  g_assert_nonnull (strstr (err, "第 3 条审计记录被改写、移动或伪造：其封印不符（用种子校验）"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -574,5 +650,6 @@ main (int argc, char **argv)
   g_test_add_func ("/audit-seal/checkpoint-forged", test_checkpoint_forged);
   g_test_add_func ("/audit-seal/stored-types", test_stored_types);
   g_test_add_func ("/audit-seal/tool", test_tool);
+  g_test_add_func ("/audit-seal/errors-translated", test_errors_translated);
   return g_test_run ();
 }

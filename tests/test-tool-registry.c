@@ -957,34 +957,6 @@ test_help_version_unknown (void)
   assert_contains (err, "CSV");
 }
 
-/* Runs the tool in Simplified Chinese with the build tree's catalogue, as
- * scripts/run does (LANGUAGE works under the C.UTF-8 of the test env). */
-static int
-run_zh_cn (const char * const *argv,
-           char              **out_stderr)
-{
-  g_autoptr(GSubprocessLauncher) launcher =
-    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
-  g_autofree char *localedir = g_test_build_filename (G_TEST_BUILT, "..", "data", "po", NULL);
-  g_autoptr(GPtrArray) args = g_ptr_array_new ();
-  g_autoptr(GSubprocess) proc = NULL;
-  g_autoptr(GError) error = NULL;
-
-  g_subprocess_launcher_setenv (launcher, "LANGUAGE", "zh_CN", TRUE);
-  g_subprocess_launcher_setenv (launcher, "PP_LOCALEDIR", localedir, TRUE);
-  g_ptr_array_add (args, (char *) g_getenv ("PP_TOOL"));
-  for (guint i = 0; argv[i] != NULL; i++)
-    g_ptr_array_add (args, (char *) argv[i]);
-  g_ptr_array_add (args, NULL);
-
-  proc = g_subprocess_launcher_spawnv (launcher, (const char * const *) args->pdata, &error);
-  g_assert_no_error (error);
-  g_subprocess_communicate_utf8 (proc, NULL, NULL, NULL, out_stderr, &error);
-  g_assert_no_error (error);
-  g_test_message ("stderr: %s", *out_stderr);
-  return g_subprocess_get_if_exited (proc) ? g_subprocess_get_exit_status (proc) : -1;
-}
-
 /* The store's own errors (core/store) reach the user translated, not only
  * the tool's: a CSV header problem and a --db that is a folder. */
 static void
@@ -997,9 +969,9 @@ test_store_errors_translated (Fixture       *f,
   g_autofree char *import_err = NULL;
   g_autofree char *list_err = NULL;
 
-  g_assert_cmpint (run_zh_cn (import, &import_err), !=, 0);
+  g_assert_cmpint (pp_test_run_tool_zh_cn (import, &import_err), !=, 0);
   assert_contains (import_err, "第 1 行：表头中有未知列“colour”；表头应为“serial,vendor,model”");
-  g_assert_cmpint (run_zh_cn (list, &list_err), !=, 0);
+  g_assert_cmpint (pp_test_run_tool_zh_cn (list, &list_err), !=, 0);
   assert_contains (list_err, "：它是文件夹，不是存储文件");
 }
 
