@@ -654,6 +654,30 @@ apply_settings (SerialPort  *sp,
                    sp->path, s->baud, s->data_bits, "NOE"[s->parity], s->stop_bits, text);
       return FALSE;
     }
+#if defined(G_OS_UNIX) && defined(CRTSCTS)
+  /* libserialport 0.1.1 (Debian 12) accepts RTS/CTS flow control but
+   * leaves CRTSCTS out of the termios it writes (seen with strace); set
+   * it on the same descriptor, still on the owner thread. */
+  if (s->flow == PP_FLOW_RTSCTS)
+    {
+      struct termios tio;
+      int fd = -1;
+
+      count_call (sp);
+      if (sp_get_port_handle (sp->port, &fd) == SP_OK && fd >= 0 &&
+          tcgetattr (fd, &tio) == 0 && !(tio.c_cflag & CRTSCTS))
+        {
+          tio.c_cflag |= CRTSCTS;
+          if (tcsetattr (fd, TCSANOW, &tio) != 0)
+            {
+              g_set_error (error, PP_TRANSPORT_ERROR, PP_TRANSPORT_ERROR_INVALID,
+                           _("The serial port %s refuses RTS/CTS flow control: %s"),
+                           sp->path, g_strerror (errno));
+              return FALSE;
+            }
+        }
+    }
+#endif
   return TRUE;
 }
 
@@ -833,6 +857,10 @@ serve_write (SerialPort *sp,
     }
   count_call (sp);
   ret = sp_nonblocking_write (sp->port, job->buffer, job->count);
+  /* 0.1.1 reports a full output buffer as a failure with EAGAIN. */
+  if (ret == SP_ERR_FAIL && (sp_last_error_code () == EAGAIN ||
+                             sp_last_error_code () == EWOULDBLOCK))
+    ret = 0;
   if (ret < 0)
     {
       int code = sp_last_error_code ();
@@ -871,6 +899,9 @@ serve_read (SerialPort *sp,
     }
   count_call (sp);
   ret = sp_nonblocking_read (sp->port, job->buffer, job->count);
+  if (ret == SP_ERR_FAIL && (sp_last_error_code () == EAGAIN ||
+                             sp_last_error_code () == EWOULDBLOCK))
+    ret = 0;
   if (ret < 0)
     {
       /* A pty whose other side closed, a USB adapter pulled out: the end
