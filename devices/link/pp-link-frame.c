@@ -199,6 +199,16 @@ pp_link_decoder_push (PpLinkDecoder *decoder,
 }
 
 gsize
+pp_link_decoder_drop_partial (PpLinkDecoder *decoder)
+{
+  g_return_val_if_fail (decoder != NULL, 0);
+  if (decoder->pos >= decoder->buf->len)
+    return 0;
+  decoder->pos++;
+  return 1;
+}
+
+gsize
 pp_link_decoder_pending (PpLinkDecoder *decoder)
 {
   g_return_val_if_fail (decoder != NULL, 0);

@@ -112,6 +112,11 @@ gboolean       pp_link_decoder_next            (PpLinkDecoder     *decoder,
 /* Bytes pushed and not yet part of an event (a partial frame). */
 gsize          pp_link_decoder_pending         (PpLinkDecoder *decoder);
 void           pp_link_decoder_reset           (PpLinkDecoder *decoder);
+/* The bytes pending have waited too long to become a frame (a sender cut
+ * off mid-frame): give up the frame start they begin with, so the next
+ * pp_link_decoder_next() hunts again from the byte after it. Returns the
+ * bytes given up (0 when nothing is pending). */
+gsize          pp_link_decoder_drop_partial    (PpLinkDecoder *decoder);
 
 void           pp_link_decode_event_clear      (PpLinkDecodeEvent *event);
 

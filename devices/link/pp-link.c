@@ -88,6 +88,7 @@ struct _PpLink {
   GCancellable    *read_cancel;
   guint8          *readbuf;
   GSource         *timer;
+  gint64           partial_deadline;  /* give up a partial frame then */
   gsize            garbage;     /* bytes that were no frames since the last good one */
   guint            bad_frames;
 
@@ -283,6 +284,7 @@ encode (PpLinkFrameType  type,
 static void start_read (PpLink *link);
 static void start_write (PpLink *link);
 static void reschedule (PpLink *link);
+static void station_process (PpLink *link);
 
 static void
 pending_free (Pending *p)
@@ -453,6 +455,12 @@ timer_cb (gpointer data)
 
   g_clear_pointer (&link->timer, g_source_unref);
 
+  if (link->partial_deadline != 0 && link->partial_deadline <= now)
+    {
+      link->garbage += pp_link_decoder_drop_partial (link->decoder);
+      station_process (link);
+    }
+
   if (link->connect_task != NULL && link->hello_deadline != 0 && link->hello_deadline <= now)
     {
       if (++link->hello_retries > link->max_retries)
@@ -499,6 +507,8 @@ reschedule (PpLink *link)
     }
   if (link->connect_task != NULL && link->hello_deadline != 0)
     next = link->hello_deadline;
+  if (link->partial_deadline != 0)
+    next = MIN (next, link->partial_deadline);
   for (GList *l = link->inflight.head; l != NULL; l = l->next)
     {
       Pending *p = l->data;
@@ -778,6 +788,32 @@ station_event (PpLink            *link,
     }
 }
 
+static guint
+partial_ms (PpLink *link)
+{
+  /* Shorter than the peer's ACK timeout, so the pause before a
+   * retransmission is always long enough to give a cut-off frame up. */
+  return CLAMP (link->ack_ms / 2, 1, 250);
+}
+
+static void
+station_process (PpLink *link)
+{
+  g_auto(PpLinkDecodeEvent) ev = { 0 };
+
+  while (pp_link_decoder_next (link->decoder, &ev))
+    {
+      station_event (link, &ev);
+      pp_link_decode_event_clear (&ev);
+    }
+  /* A frame cut off by a sender that went away would hold up every frame
+   * behind it until its claimed length is in: give it up after a pause. */
+  if (pp_link_decoder_pending (link->decoder) > 0)
+    link->partial_deadline = g_get_monotonic_time () + (gint64) partial_ms (link) * 1000;
+  else
+    link->partial_deadline = 0;
+}
+
 static void
 read_cb (GObject      *source,
          GAsyncResult *result,
@@ -813,14 +849,8 @@ read_cb (GObject      *source,
     }
   else
     {
-      g_auto(PpLinkDecodeEvent) ev = { 0 };
-
       pp_link_decoder_push (link->decoder, link->readbuf, n);
-      while (pp_link_decoder_next (link->decoder, &ev))
-        {
-          station_event (link, &ev);
-          pp_link_decode_event_clear (&ev);
-        }
+      station_process (link);
       if (active (link))
         reschedule (link);
     }
@@ -1216,6 +1246,129 @@ serve_nak (PpLink        *link,
   return TRUE;
 }
 
+typedef struct {
+  PpLink         *link;
+  PpLinkHandler   handler;
+  gpointer        user_data;
+  GCancellable   *cancellable;
+  GMainContext   *context;
+  GSource        *partial;
+  gboolean        done;
+  gboolean        ok;
+  GError         *error;
+} Serve;
+
+static void serve_read (Serve *sv);
+
+static void
+serve_fail (Serve  *sv,
+            GError *local)
+{
+  sv->done = TRUE;
+  if (local == NULL || is_closed_error (local))
+    sv->ok = TRUE;
+  else if (g_error_matches (local, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    sv->error = g_error_copy (local);
+  else
+    sv->error = g_error_new (PP_LINK_ERROR, PP_LINK_ERROR_CLOSED,
+                             _("The link to the station broke: %s"), local->message);
+}
+
+static gboolean serve_partial_cb (gpointer data);
+
+/* Handles every event the decoder has; FALSE once serving is over. */
+static gboolean
+serve_process (Serve *sv)
+{
+  PpLink *link = sv->link;
+  g_autoptr(GError) local = NULL;
+  g_auto(PpLinkDecodeEvent) ev = { 0 };
+  gboolean ok = TRUE;
+
+  while (ok && pp_link_decoder_next (link->decoder, &ev))
+    {
+      if (ev.kind == PP_LINK_DECODE_FRAME)
+        {
+          switch (ev.frame.type)
+            {
+            case PP_LINK_FRAME_HELLO:
+              ok = serve_hello (link, &ev.frame, sv->cancellable, &local);
+              break;
+            case PP_LINK_FRAME_REQUEST:
+              ok = serve_request (link, &ev.frame, sv->handler, sv->user_data,
+                                  sv->cancellable, &local);
+              break;
+            case PP_LINK_FRAME_NAK:
+              if (link->session)
+                ok = serve_nak (link, &ev.frame, sv->cancellable, &local);
+              break;
+            default:
+              break;   /* ACKs and answers are not for a terminal */
+            }
+        }
+      else if (ev.kind == PP_LINK_DECODE_BAD_CRC && link->session)
+        ok = serve_control (link, PP_LINK_FRAME_NAK, link->expected, PP_LINK_NAK_RESEND,
+                            sv->cancellable, &local);
+      pp_link_decode_event_clear (&ev);
+    }
+  if (!ok)
+    {
+      serve_fail (sv, local);
+      return FALSE;
+    }
+
+  if (sv->partial != NULL)
+    {
+      g_source_destroy (sv->partial);
+      g_clear_pointer (&sv->partial, g_source_unref);
+    }
+  if (pp_link_decoder_pending (link->decoder) > 0)
+    {
+      sv->partial = g_timeout_source_new (partial_ms (link));
+      g_source_set_callback (sv->partial, serve_partial_cb, sv, NULL);
+      g_source_attach (sv->partial, sv->context);
+    }
+  return TRUE;
+}
+
+static gboolean
+serve_partial_cb (gpointer data)
+{
+  Serve *sv = data;
+
+  g_clear_pointer (&sv->partial, g_source_unref);
+  pp_link_decoder_drop_partial (sv->link->decoder);
+  serve_process (sv);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+serve_read_cb (GObject      *source,
+               GAsyncResult *result,
+               gpointer      data)
+{
+  Serve *sv = data;
+  g_autoptr(GError) local = NULL;
+  gssize n;
+
+  n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, &local);
+  if (n <= 0)
+    {
+      serve_fail (sv, local);
+      return;
+    }
+  pp_link_decoder_push (sv->link->decoder, sv->link->readbuf, n);
+  if (serve_process (sv))
+    serve_read (sv);
+}
+
+static void
+serve_read (Serve *sv)
+{
+  g_input_stream_read_async (sv->link->in, sv->link->readbuf, READ_BUFFER_SIZE,
+                             G_PRIORITY_DEFAULT, sv->cancellable, serve_read_cb, sv);
+}
+
 gboolean
 pp_link_serve (PpLink         *link,
                PpLinkHandler   handler,
@@ -1223,67 +1376,42 @@ pp_link_serve (PpLink         *link,
                GCancellable   *cancellable,
                GError        **error)
 {
+  Serve sv = { 0 };
+
   g_return_val_if_fail (link != NULL, FALSE);
   g_return_val_if_fail (link->role == PP_LINK_ROLE_TERMINAL, FALSE);
   g_return_val_if_fail (handler != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  for (;;)
+  /* A private context: the read and the partial-frame timer run here,
+   * whatever else the calling thread has on its own. */
+  sv.link = pp_link_ref (link);
+  sv.handler = handler;
+  sv.user_data = user_data;
+  sv.cancellable = cancellable;
+  sv.context = g_main_context_new ();
+  g_main_context_push_thread_default (sv.context);
+
+  serve_read (&sv);
+  while (!sv.done)
+    g_main_context_iteration (sv.context, TRUE);
+
+  if (sv.partial != NULL)
     {
-      g_autoptr(GError) local = NULL;
-      g_auto(PpLinkDecodeEvent) ev = { 0 };
-      gssize n;
-      gboolean ok = TRUE;
-
-      n = g_input_stream_read (link->in, link->readbuf, READ_BUFFER_SIZE, cancellable, &local);
-      if (n == 0 || (n < 0 && is_closed_error (local)))
-        return TRUE;
-      if (n < 0)
-        {
-          if (g_error_matches (local, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-            g_propagate_error (error, g_steal_pointer (&local));
-          else
-            g_set_error (error, PP_LINK_ERROR, PP_LINK_ERROR_CLOSED,
-                         _("The link to the station broke: %s"), local->message);
-          return FALSE;
-        }
-
-      pp_link_decoder_push (link->decoder, link->readbuf, n);
-      while (ok && pp_link_decoder_next (link->decoder, &ev))
-        {
-          if (ev.kind == PP_LINK_DECODE_FRAME)
-            {
-              switch (ev.frame.type)
-                {
-                case PP_LINK_FRAME_HELLO:
-                  ok = serve_hello (link, &ev.frame, cancellable, &local);
-                  break;
-                case PP_LINK_FRAME_REQUEST:
-                  ok = serve_request (link, &ev.frame, handler, user_data, cancellable, &local);
-                  break;
-                case PP_LINK_FRAME_NAK:
-                  if (link->session)
-                    ok = serve_nak (link, &ev.frame, cancellable, &local);
-                  break;
-                default:
-                  break;   /* ACKs and answers are not for a terminal */
-                }
-            }
-          else if (ev.kind == PP_LINK_DECODE_BAD_CRC && link->session)
-            ok = serve_control (link, PP_LINK_FRAME_NAK, link->expected, PP_LINK_NAK_RESEND,
-                                cancellable, &local);
-          pp_link_decode_event_clear (&ev);
-        }
-      if (!ok)
-        {
-          if (is_closed_error (local))
-            return TRUE;
-          if (g_error_matches (local, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-            g_propagate_error (error, g_steal_pointer (&local));
-          else
-            g_set_error (error, PP_LINK_ERROR, PP_LINK_ERROR_CLOSED,
-                         _("The link to the station broke: %s"), local->message);
-          return FALSE;
-        }
+      g_source_destroy (sv.partial);
+      g_source_unref (sv.partial);
     }
+  /* Let the finished read's own sources go before the context does. */
+  while (g_main_context_iteration (sv.context, FALSE))
+    ;
+  g_main_context_pop_thread_default (sv.context);
+  g_main_context_unref (sv.context);
+  pp_link_unref (sv.link);
+
+  if (sv.error != NULL)
+    {
+      g_propagate_error (error, sv.error);
+      return FALSE;
+    }
+  return sv.ok;
 }
