@@ -155,16 +155,16 @@ pp_link_tlv_reader_next (PpLinkTlvReader  *reader,
   if (left < PP_TLV_HEADER_SIZE)
     {
       g_set_error (error, PP_LINK_TLV_ERROR, PP_LINK_TLV_ERROR_TRUNCATED,
-                   _("the payload ends inside a TLV header at byte %" G_GSIZE_FORMAT),
-                   reader->pos);
+                   _("the payload ends inside a TLV header at byte %lu"),
+                   (gulong) reader->pos);
       return FALSE;
     }
   vlen = ((gsize) p[1] << 8) | p[2];
   if (vlen > left - PP_TLV_HEADER_SIZE)
     {
       g_set_error (error, PP_LINK_TLV_ERROR, PP_LINK_TLV_ERROR_TRUNCATED,
-                   _("TLV 0x%02X claims %" G_GSIZE_FORMAT " bytes but only %" G_GSIZE_FORMAT " follow"),
-                   p[0], vlen, left - PP_TLV_HEADER_SIZE);
+                   _("TLV 0x%02X claims %lu bytes but only %lu follow"),
+                   p[0], (gulong) vlen, (gulong) (left - PP_TLV_HEADER_SIZE));
       return FALSE;
     }
 

@@ -403,9 +403,9 @@ no_answer_error (PpLink *link)
   if (link->garbage > 0 || link->bad_frames > 0)
     return g_error_new (PP_LINK_ERROR, PP_LINK_ERROR_GARBAGE,
                         _("The terminal sends bytes that are not posprov link frames "
-                          "(%" G_GSIZE_FORMAT " bytes, %u damaged frames): wrong baud rate "
+                          "(%lu bytes, %u damaged frames): wrong baud rate "
                           "for this model, or not a posprov-protocol terminal"),
-                        link->garbage, link->bad_frames);
+                        (gulong) link->garbage, link->bad_frames);
   return g_error_new (PP_LINK_ERROR, PP_LINK_ERROR_TIMEOUT,
                       _("No answer from the terminal after %u tries: check the cable, "
                         "the port and the baud rate for this model"),
@@ -1013,9 +1013,9 @@ pp_link_request_async (PpLink              *link,
   if (len > link->max_payload)
     {
       g_task_return_new_error (task, PP_LINK_ERROR, PP_LINK_ERROR_PROTOCOL,
-                               _("A request of %" G_GSIZE_FORMAT " bytes does not fit the link's "
+                               _("A request of %lu bytes does not fit the link's "
                                  "largest frame payload of %u bytes"),
-                               len, link->max_payload);
+                               (gulong) len, link->max_payload);
       return;
     }
   if (g_cancellable_is_cancelled (cancellable))
@@ -1206,7 +1206,7 @@ serve_request (PpLink         *link,
     {
       g_autoptr(PpLinkTlvBuilder) b = pp_link_tlv_builder_new ();
 
-      g_warning ("link: a response of %" G_GSIZE_FORMAT " bytes to command 0x%02X exceeds the "
+      g_debug ("link: a response of %" G_GSIZE_FORMAT " bytes to command 0x%02X exceeds the "
                  "frame payload of %u bytes", g_bytes_get_size (response), frame->command,
                  link->max_payload);
       pp_link_tlv_builder_add_string (b, PP_TAG_MESSAGE, "response too large for the link");
