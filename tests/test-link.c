@@ -148,6 +148,43 @@ test_doc_frames (void)
   g_assert_cmpuint (pp_link_decoder_pending (dec), ==, 0);
 }
 
+/* The document's examples are these very frames: read them out of
+ * docs/link-protocol.md (section 6, the code blocks in order). */
+static void
+test_doc_file (void)
+{
+  g_autofree char *path = g_test_build_filename (G_TEST_DIST, "..", "docs",
+                                                 "link-protocol.md", NULL);
+  g_autofree char *text = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *expected[] = { DOC_HELLO, DOC_REPLY, DOC_IDENTIFY, DOC_ACK, DOC_IDENTIFY_RESPONSE,
+                             DOC_NAK };
+  const char *sec, *end, *p;
+  guint n = 0;
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, &error));
+  g_assert_no_error (error);
+  sec = strstr (text, "## 6. Examples");
+  g_assert_nonnull (sec);
+  end = strstr (sec, "\n## 7.");
+  g_assert_nonnull (end);
+  for (p = strstr (sec, "```\n"); p != NULL && p < end; p = strstr (p, "```\n"))
+    {
+      const char *close = strstr (p + 4, "```");
+      g_autoptr(GString) hex = g_string_new (NULL);
+
+      g_assert_nonnull (close);
+      for (const char *c = p + 4; c < close; c++)
+        if (g_ascii_isxdigit (*c))
+          g_string_append_c (hex, *c);
+      g_assert_cmpuint (n, <, G_N_ELEMENTS (expected));
+      g_assert_cmpstr (hex->str, ==, expected[n]);
+      n++;
+      p = close + 3;
+    }
+  g_assert_cmpuint (n, ==, G_N_ELEMENTS (expected));
+}
+
 /* Decodes everything in @data at once; counts frames and garbage bytes. */
 static void
 decode_all (PpLinkDecoder *dec, const guint8 *data, gsize len, guint *frames,
@@ -1399,6 +1436,7 @@ main (int argc, char *argv[])
 
   g_test_add_func ("/link/frame/crc", test_crc);
   g_test_add_func ("/link/frame/doc-examples", test_doc_frames);
+  g_test_add_func ("/link/frame/doc-file", test_doc_file);
   g_test_add_func ("/link/frame/garbage", test_decoder_garbage);
   g_test_add_func ("/link/frame/bad-frames", test_decoder_bad_frames);
   g_test_add_func ("/link/tlv", test_tlv);
