@@ -250,8 +250,11 @@ GPtrArray  *pp_store_list_merchants      (PpStore                 *self,
                                           GError                 **error);   /* element-type PpMerchant */
 
 /* ---- users ----
- * Passwords are hashed with scrypt (pp-password.h), each with its own salt, and at least
- * 4 characters long.
+ * Passwords are hashed with scrypt (pp-password.h), each with its own salt. add,
+ * set_password and change_password (like the first administrator) take only a password that
+ * passes pp_password_check_policy() (12 characters or more, not a common one, not holding
+ * the user name); its PP_PASSWORD_ERROR is returned as is and nothing is changed. Only the
+ * demo seed's accounts have the published demo password.
  * add: only an administrator of the station (@actor) creates users (else PERMISSION);
  * the one exception is the first account of a store that has none, which must be an
  * administrator (the first-run setup; @actor is then recorded as given). INVALID for a
