@@ -317,8 +317,8 @@ save_seed_action (GtkWidget  *widget,
                                                GTK_FILE_CHOOSER_ACTION_SAVE,
                                                _("_Save"), _("_Cancel"));
   gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (self->chooser), TRUE);
-  /* TRANSLATORS: the suggested file name for the seed; keep it a plain file name. */
-  gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (self->chooser), _("posprov-journal-seed.txt"));
+  /* ASCII whatever the language: the file may go to any disk or system. */
+  gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (self->chooser), "posprov-journal-seed.txt");
   g_signal_connect (self->chooser, "response", G_CALLBACK (on_chooser_response), self);
   gtk_native_dialog_show (GTK_NATIVE_DIALOG (self->chooser));
 }
