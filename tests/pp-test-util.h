@@ -18,6 +18,11 @@ char      *pp_test_vector_path  (const char *relative);
 JsonArray *pp_test_vector_cases (const char *relative,
                                  JsonParser **out_parser);
 
+/* A password that passes the account policy (pp_password_check_policy: 12
+ * characters or more, not a common one, no test user's name in it), one per
+ * @tag (a string literal), so tests that set several can tell them apart. */
+#define PP_TEST_PASSWORD(tag) "tidy-otter-lamp-" tag
+
 /* A fresh directory under the test's temp dir, removed at exit. */
 char      *pp_test_make_tmpdir  (void);
 

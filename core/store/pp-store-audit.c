@@ -91,13 +91,18 @@ open_key_store (PpStore   *self,
 {
   g_autofree char *location = pp_store_get_key_store_location (self);
   g_autoptr(GError) local = NULL;
+  g_autoptr(PpSecureBuffer) secret = NULL;
   PpKeyStore *keys;
 
   if (self->journal_keys != NULL)
     return g_object_ref (self->journal_keys);
   if (!create && !pp_key_store_location_has_journal_key (location, PP_JOURNAL_KEY_LABEL))
     return NULL;
-  keys = pp_key_store_new_for_location (location, g_getenv (PP_STORE_KEY_STORE_SECRET_ENV), &local);
+  if (!pp_store_get_key_store_secret (self, location, create, &secret, error))
+    return NULL;
+  keys = pp_key_store_new_for_location (location,
+                                        secret != NULL ? (const char *) pp_secure_buffer_peek (secret) : NULL,
+                                        &local);
   if (keys == NULL)
     {
       if (g_error_matches (local, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_PASSPHRASE_REQUIRED) ||
@@ -741,7 +746,10 @@ pp_store_audit_verify_full (PpStore                    *self,
         }
       r->used_seed = TRUE;
     }
-  if (!options->no_key_store)
+  /* A demo store shares its folder, and so the default key store, with the
+   * real store: that key is not the demo's. */
+  r->demo = pp_store_is_demo_store (self);
+  if (!options->no_key_store && !r->demo)
     {
       gboolean found;
       g_autoptr(GError) local = NULL;
@@ -1123,6 +1131,13 @@ pp_store_audit_init_seal (PpStore     *self,
   g_return_val_if_fail (actor != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
+  if (pp_store_is_demo_store (self))
+    {
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_DEMO,
+                   _("%s is a demo store: its journal is not sealed (its data is made up)"),
+                   pp_store_get_path (self));
+      return NULL;
+    }
   location = pp_store_get_key_store_location (self);
   keys = open_key_store (self, TRUE, error);
   if (keys == NULL)

@@ -11,8 +11,6 @@
 #include "pp-password.h"
 #include "pp-store-private.h"
 
-#define PASSWORD_MIN_LENGTH 4
-
 static const struct {
   const char *id;
   const char *label;
@@ -340,12 +338,10 @@ pp_store_add_user_with_cost (PpStore     *self,
                            _("display name must be text of at most 64 characters"));
       return NULL;
     }
-  if (g_utf8_strlen (password, -1) < PASSWORD_MIN_LENGTH)
-    {
-      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
-                   _("password must have at least %d characters"), PASSWORD_MIN_LENGTH);
-      return NULL;
-    }
+  /* Every account's password passes the policy (a demo store's accounts
+   * come from the demo seed only, never from here). */
+  if (!pp_password_check_policy (password, name, error))
+    return NULL;
 
   /* Hash before taking the write lock: scrypt is slow on purpose. */
   hash = pp_password_hash_with_cost (password, password_log2_n, &local);
@@ -573,19 +569,6 @@ pp_store_authenticate (PpStore     *self,
   return g_steal_pointer (&user);
 }
 
-static gboolean
-check_new_password (const char  *password,
-                    GError     **error)
-{
-  if (g_utf8_strlen (password, -1) < PASSWORD_MIN_LENGTH)
-    {
-      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
-                   _("password must have at least %d characters"), PASSWORD_MIN_LENGTH);
-      return FALSE;
-    }
-  return TRUE;
-}
-
 static char *
 hash_password (const char  *password,
                GError     **error)
@@ -656,9 +639,9 @@ pp_store_set_password (PpStore     *self,
   g_return_val_if_fail (actor != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (!check_new_password (password, error))
-    return FALSE;
   lower = g_ascii_strdown (username, -1);
+  if (!pp_password_check_policy (password, lower, error))
+    return FALSE;
   hash = hash_password (password, error);
   if (hash == NULL)
     return FALSE;
@@ -710,7 +693,7 @@ pp_store_change_password (PpStore     *self,
   g_return_val_if_fail (new_password != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (!check_new_password (new_password, error))
+  if (!pp_password_check_policy (new_password, username, error))
     return FALSE;
   user = pp_store_lookup_user (self, username, &old_hash, &local);
   if (user == NULL)
