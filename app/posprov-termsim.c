@@ -25,7 +25,7 @@
 
 #include "pp-openssl-types.h"
 #include "pp-termsim.h"
-#include "pp-termsim-wire-tmp.h"
+#include "pp-link.h"
 
 static int G_GNUC_PRINTF (1, 2)
 fail (const char *format,
@@ -329,10 +329,8 @@ handle_request (guint8    command,
   return pp_termsim_handle (user_data, command, payload, out_status);
 }
 
-/* One connection, on its own thread with its own main context. At the
- * merge of seam 2 this becomes:
- *   g_autoptr(PpLink) link = pp_link_new (stream, PP_LINK_ROLE_TERMINAL);
- *   pp_link_serve (link, handle_request, sim, NULL, &error); */
+/* One connection, on its own thread with its own main context, speaking
+ * the link protocol (docs/link-protocol.md). */
 static void
 serve_connection (GIOStream *stream,
                   PpTermsim *sim)
@@ -340,9 +338,13 @@ serve_connection (GIOStream *stream,
   g_autoptr(GMainContext) context = g_main_context_new ();
   g_autoptr(GError) error = NULL;
 
+  g_autoptr(PpLink) link = NULL;
+
   g_main_context_push_thread_default (context);
-  if (!pp_termsim_wire_tmp_serve (stream, handle_request, sim, NULL, &error))
+  link = pp_link_new (stream, PP_LINK_ROLE_TERMINAL);
+  if (!pp_link_serve (link, handle_request, sim, NULL, &error))
     fprintf (stderr, "posprov-termsim: %s: %s\n", pp_termsim_get_serial (sim), error->message);
+  g_clear_pointer (&link, pp_link_unref);
   g_main_context_pop_thread_default (context);
 }
 

@@ -19,6 +19,7 @@ static const PpToolCommand commands[] = {
   { "tr31",     pp_tool_tr31_main,     N_("Wrap and unwrap TR-31 / X9.143 key blocks") },
   { "dukpt",    pp_tool_dukpt_main,    N_("Derive TDES and AES DUKPT keys") },
   { "tr34",     pp_tool_tr34_main,     N_("Build, receive and inspect TR-34 tokens") },
+  { "device",   pp_tool_device_main,   N_("Terminals on serial ports and TCP: list the ports") },
   { NULL, NULL, NULL }
 };
 

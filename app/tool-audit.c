@@ -112,7 +112,10 @@ audit_verify (int    argc,
   g_option_context_set_summary (context,
     _("Recomputes the SHA-256 chain of the audit journal, checks the seal (MAC) of\n"
       "every sealed entry and where the journal must end, and names the first entry\n"
-      "that was edited, deleted, moved or forged. Exit status 1 if the journal is broken."));
+      "that was edited, deleted, moved or forged. Exit status 1 if the journal is broken,\n"
+      "2 if its chain is intact but it is not sealed (a warning: whoever can write the\n"
+      "file could have rewritten it; seal it with “audit init-seal”), 0 otherwise.\n"
+      "A demo store is never sealed and exits 0."));
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
   if (!pp_tool_parse (context, &argc, &argv))
     return 1;
@@ -159,14 +162,23 @@ audit_verify (int    argc,
     printf (_("Sealed from entry %lld; %llu seals checked with %s\n"),
             (long long) report.sealed_from, (unsigned long long) report.n_macs_checked,
             report.used_seed ? _("the seed") : _("the station's key"));
+  else if (report.demo)
+    printf (_("Demo store: not sealed (its data is made up)\n"));
   else
-    printf (_("Not sealed: an intruder who can write the file could rewrite it (see “audit init-seal”)\n"));
+    {
+      /* Intact as far as the chain goes, which an intruder can recompute:
+       * a script checking the exit status must hear it. */
+      fflush (stdout);
+      fprintf (stderr, _("warning: the audit journal is not sealed: an intruder who can write "
+                         "the file could rewrite it unnoticed; seal it with “posprov-tool audit init-seal”\n"));
+      status = 2;
+    }
   if (report.checkpoint_seq > 0)
     printf (_("Matches the checkpoint at entry %lld\n"), (long long) report.checkpoint_seq);
   if (report.note != NULL)
     printf (_("Note: %s\n"), report.note);
   pp_audit_report_clear (&report);
-  return 0;
+  return status;
 }
 
 static int
@@ -192,6 +204,7 @@ audit_init_seal (int    argc,
   g_autoptr(PpStore) store = NULL;
   g_autoptr(PpSecureBuffer) seed = NULL;
   g_autofree char *location = NULL;
+  g_autofree char *passphrase = NULL;
 
   g_option_context_set_summary (context,
     _("Starts sealing the audit journal with a forward-secure key kept in the key store\n"
@@ -220,9 +233,13 @@ audit_init_seal (int    argc,
     return pp_tool_fail (_("the journal is sealed but its seed was not saved: the seed can only be "
                            "made once; without it only the station's key checks the journal"));
   location = pp_store_get_key_store_location (store);
+  passphrase = pp_store_get_key_store_passphrase_path (store);
   if (g_strcmp0 (out_path, "-") != 0)
     printf (_("Audit journal sealed; key store %s; seed written to %s: keep it off the station\n"),
             location, out_path);
+  if (g_strcmp0 (out_path, "-") != 0 && passphrase != NULL)
+    printf (_("The key store's passphrase is in %s (readable only by you); keep it out of "
+              "backups of the store\n"), passphrase);
   return 0;
 }
 

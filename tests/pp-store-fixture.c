@@ -45,7 +45,7 @@ pp_store_fixture_set_up (PpStoreFixture         *f,
     {
       /* Cheap hashes: these tests are about roles, test-password about hashing. */
       g_autoptr(PpUser) u = pp_store_add_user_with_cost (f->store, users[i].name, NULL, users[i].role,
-                                                         "password", 10, i == 0 ? "setup" : "carol",
+                                                         PP_TEST_PASSWORD ("0"), 10, i == 0 ? "setup" : "carol",
                                                          &error);
       g_assert_no_error (error);
       g_assert_cmpint (u->role, ==, users[i].role);

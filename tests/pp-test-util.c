@@ -138,6 +138,33 @@ pp_test_run_tool (const char * const *argv,
   return g_subprocess_get_if_exited (proc) ? g_subprocess_get_exit_status (proc) : -1;
 }
 
+int
+pp_test_run_tool_zh_cn (const char * const *argv,
+                        char              **out_stderr)
+{
+  g_autoptr(GSubprocessLauncher) launcher =
+    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_autofree char *localedir = g_test_build_filename (G_TEST_BUILT, "..", "data", "po", NULL);
+  g_autoptr(GPtrArray) args = g_ptr_array_new ();
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_nonnull (g_getenv ("PP_TOOL"));
+  g_subprocess_launcher_setenv (launcher, "LANGUAGE", "zh_CN", TRUE);
+  g_subprocess_launcher_setenv (launcher, "PP_LOCALEDIR", localedir, TRUE);
+  g_ptr_array_add (args, (char *) g_getenv ("PP_TOOL"));
+  for (guint i = 0; argv[i] != NULL; i++)
+    g_ptr_array_add (args, (char *) argv[i]);
+  g_ptr_array_add (args, NULL);
+
+  proc = g_subprocess_launcher_spawnv (launcher, (const char * const *) args->pdata, &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (proc, NULL, NULL, NULL, out_stderr, &error);
+  g_assert_no_error (error);
+  g_test_message ("stderr: %s", *out_stderr);
+  return g_subprocess_get_if_exited (proc) ? g_subprocess_get_exit_status (proc) : -1;
+}
+
 typedef struct {
   gboolean  done;
   char     *out;

@@ -18,6 +18,11 @@ char      *pp_test_vector_path  (const char *relative);
 JsonArray *pp_test_vector_cases (const char *relative,
                                  JsonParser **out_parser);
 
+/* A password that passes the account policy (pp_password_check_policy: 12
+ * characters or more, not a common one, no test user's name in it), one per
+ * @tag (a string literal), so tests that set several can tell them apart. */
+#define PP_TEST_PASSWORD(tag) "tidy-otter-lamp-" tag
+
 /* A fresh directory under the test's temp dir, removed at exit. */
 char      *pp_test_make_tmpdir  (void);
 
@@ -27,6 +32,12 @@ int        pp_test_run_tool     (const char * const *argv,
                                  const char         *stdin_text,
                                  char              **out_stdout,
                                  char              **out_stderr);
+
+/* Runs posprov-tool in Simplified Chinese with the build tree's catalogue,
+ * as scripts/run does (LANGUAGE works under the C.UTF-8 of the test env);
+ * stdout is dropped. Returns its exit status. */
+int        pp_test_run_tool_zh_cn (const char * const *argv,
+                                   char              **out_stderr);
 
 /* Same, but a tool still running after @timeout_seconds is killed and the
  * result is -2: for inputs (a FIFO) that once made the tool block. */

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include <gio/gio.h>
+#include <glib/gstdio.h>
 
 #include "pp-keystore.h"
 #include "pp-store.h"
@@ -85,12 +86,19 @@ build_base (void)
   for (int i = 0; i < 3; i++)
     add_terminal (store, i);
 
-  /* Without the key store's secret sealing is refused, saying what to set. */
-  g_unsetenv (PP_STORE_KEY_STORE_SECRET_ENV);
-  g_assert_null (pp_store_audit_init_seal (store, EPOCH, 0, "carol", &error));
-  g_assert_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN);
-  g_assert_nonnull (strstr (error->message, PP_STORE_KEY_STORE_SECRET_ENV));
-  g_clear_error (&error);
+  /* A key store named in POSPROV_KEY_STORE without its secret: sealing is
+   * refused, saying what to set (only the default one has a passphrase file). */
+  {
+    g_autofree char *other = g_build_filename (tmp_dir, "other-keys", NULL);
+
+    g_setenv (PP_STORE_KEY_STORE_ENV, other, TRUE);
+    g_unsetenv (PP_STORE_KEY_STORE_SECRET_ENV);
+    g_assert_null (pp_store_audit_init_seal (store, EPOCH, 0, "carol", &error));
+    g_assert_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN);
+    g_assert_nonnull (strstr (error->message, PP_STORE_KEY_STORE_SECRET_ENV));
+    g_clear_error (&error);
+    g_unsetenv (PP_STORE_KEY_STORE_ENV);
+  }
 
   g_setenv (PP_STORE_KEY_STORE_SECRET_ENV, SECRET, TRUE);
   seed = pp_store_audit_init_seal (store, EPOCH, 0, "carol", &error);
@@ -289,12 +297,14 @@ test_seal_intact (void)
 
   /* The station's key has moved on (forward-secure): it is not the seed. */
   g_assert_cmpuint (key->epoch, ==, 5);
-  g_assert_null (strstr (seed_text, pp_secure_buffer_to_hex (key->key)));
   /* Neither key is in the database file. */
   g_assert_true (g_file_get_contents (base_path, &raw, &raw_len, NULL));
   {
     g_autofree char *hex = pp_secure_buffer_to_hex (key->key);
     g_autofree char *lower = g_ascii_strdown (hex, -1);
+
+    g_assert_null (strstr (seed_text, hex));
+    g_assert_null (strstr (seed_text, lower));
     g_assert_null (g_strstr_len (raw, raw_len, lower));
     g_assert_null (g_strstr_len (raw, raw_len, strstr (seed_text, "epoch-0-key: ") + 13));
   }
@@ -555,6 +565,226 @@ test_tool (void)
   g_assert_nonnull (strstr (err, "audit journal broken at entry 1: the journal was truncated"));
 }
 
+/* What the store and the key store say reaches a zh_CN user translated,
+ * while what goes into the journal stays byte-identical whatever the
+ * locale: an unsealed checkpoint, a wrong key store secret, a forged seal
+ * (a message with a 64-bit entry number, which the catalogue only matches
+ * when flagged c-format), and an import journalled under zh_CN. */
+static void
+test_errors_translated (void)
+{
+  g_autofree char *dir = pp_test_make_tmpdir ();
+  g_autofree char *db = g_build_filename (dir, "station.db", NULL);
+  g_autofree char *forged = g_build_filename (dir, "forged.db", NULL);
+  g_autofree char *csv = g_build_filename (dir, "in.csv", NULL);
+  g_autofree char *seed = g_build_filename (dir, "seed.txt", NULL);
+  g_autofree char *cp = g_build_filename (dir, "cp.txt", NULL);
+  g_autofree char *err = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *subject = NULL;
+  const char *import[] = { "registry", "import", "--db", db, csv, NULL };
+  const char *init[] = { "audit", "init-seal", "--db", db, "-o", seed, "--epoch-entries", "2", NULL };
+  const char *checkpoint[] = { "audit", "checkpoint", "--db", db, "-o", cp, NULL };
+  const char *verify[] = { "audit", "verify", "--db", db, "--seed", seed, NULL };
+  const char *verify_forged[] = { "audit", "verify", "--db", forged, "--seed", seed, NULL };
+
+  g_assert_true (g_file_set_contents (csv, "serial,vendor,model\nZH-0001,PAX,A920\n", -1, NULL));
+  g_assert_cmpint (pp_test_run_tool (import, NULL, NULL, NULL), ==, 0);
+  g_assert_cmpint (pp_test_run_tool_zh_cn (checkpoint, &err), ==, 1);
+  g_assert_nonnull (strstr (err, "审计日志尚未封印；请先运行 audit init-seal"));
+  g_clear_pointer (&err, g_free);
+
+  g_assert_cmpint (pp_test_run_tool (init, NULL, NULL, NULL), ==, 0);
+  g_setenv (PP_STORE_KEY_STORE_SECRET_ENV, "not-the-secret", TRUE);
+  g_assert_cmpint (pp_test_run_tool_zh_cn (checkpoint, &err), ==, 1);
+  g_setenv (PP_STORE_KEY_STORE_SECRET_ENV, SECRET, TRUE);
+  g_assert_nonnull (strstr (err, "无法读取审计日志密钥：密钥库"));
+  g_assert_nonnull (strstr (err, "的口令错误"));
+  g_assert_false (g_file_test (cp, G_FILE_TEST_EXISTS));
+  g_clear_pointer (&err, g_free);
+
+  /* Journalled under zh_CN: the subject is the same English as always. */
+  g_assert_true (g_file_set_contents (csv, "serial,vendor,model\nZH-0002,PAX,A920\n"
+                                      "ZH-0003,PAX,A920\n", -1, NULL));
+  g_assert_cmpint (pp_test_run_tool_zh_cn (import, &err), ==, 0);
+  g_clear_pointer (&err, g_free);
+  {
+    sqlite3 *sdb = NULL;
+    sqlite3_stmt *stmt = NULL;
+
+    g_assert_cmpint (sqlite3_open (db, &sdb), ==, SQLITE_OK);
+    g_assert_cmpint (sqlite3_prepare_v2 (sdb, "SELECT subject FROM audit ORDER BY seq DESC LIMIT 1",
+                                         -1, &stmt, NULL), ==, SQLITE_OK);
+    g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
+    subject = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
+    sqlite3_finalize (stmt);
+    sqlite3_close (sdb);
+  }
+  g_assert_cmpstr (subject, ==, "2 terminals");
+  g_assert_cmpint (pp_test_run_tool (verify, NULL, &out, NULL), ==, 0);
+  g_test_message ("verify: %s", out);
+  g_assert_nonnull (strstr (out, "Audit journal intact: 3 entries"));
+
+  /* Entry 3 is sealed (sealing began at 2): its MAC no longer matches. */
+  sql_exec (db, "PRAGMA wal_checkpoint(TRUNCATE)");
+  {
+    g_autoptr(GFile) src = g_file_new_for_path (db);
+    g_autoptr(GFile) dst = g_file_new_for_path (forged);
+    g_autoptr(GError) error = NULL;
+
+    g_file_copy (src, dst, G_FILE_COPY_NONE, NULL, NULL, NULL, &error);
+    g_assert_no_error (error);
+  }
+  tamper (forged, "UPDATE audit SET mac = '0000000000000000000000000000000000000000000000000000000000000000' "
+                  "WHERE seq = 3");
+  g_assert_cmpint (pp_test_run_tool_zh_cn (verify_forged, &err), ==, 1);
+  g_assert_nonnull (strstr (err, "第 3 条审计记录被改写、移动或伪造：其封印不符（用种子校验）"));
+}
+
+/* The default key store needs no secret from anyone: sealing makes a random
+ * passphrase in keys.passphrase (0600) beside the store, outside the database,
+ * and every later connection (posprov-tool's too) finds and uses it; a
+ * passphrase file others can read, or none, is refused, naming the file. */
+static void
+test_default_passphrase (void)
+{
+  g_autofree char *saved = g_strdup (g_getenv (PP_STORE_KEY_STORE_SECRET_ENV));
+  g_autofree char *dir = pp_test_make_tmpdir ();
+  g_autofree char *db = g_build_filename (dir, "station.db", NULL);
+  g_autofree char *keys_dir = g_build_filename (dir, "keys", NULL);
+  g_autofree char *pass_path = g_build_filename (dir, "keys.passphrase", NULL);
+  g_autofree char *hidden = g_build_filename (dir, "elsewhere", NULL);
+  g_autofree char *seed_path = g_build_filename (dir, "seed.txt", NULL);
+  g_autofree char *pass = NULL;
+  g_autofree char *raw = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *path = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpStore) store = NULL;
+  g_autoptr(PpSecureBuffer) seed = NULL;
+  const char *verify_seed[] = { "audit", "verify", "--db", db, "--seed", seed_path, NULL };
+  const char *verify[] = { "audit", "verify", "--db", db, NULL };
+  gsize raw_len, pass_len;
+  GStatBuf st;
+
+  g_unsetenv (PP_STORE_KEY_STORE_SECRET_ENV);
+  store = pp_store_open (db, &error);
+  g_assert_no_error (error);
+  add_terminal (store, 100);
+  path = pp_store_get_key_store_passphrase_path (store);
+  g_assert_cmpstr (path, ==, pass_path);
+  g_assert_false (g_file_test (pass_path, G_FILE_TEST_EXISTS));
+  seed = pp_store_audit_init_seal (store, EPOCH, 0, "root", &error);
+  g_assert_no_error (error);
+  g_assert_true (g_file_set_contents (seed_path, (const char *) pp_secure_buffer_peek (seed), -1, NULL));
+
+  /* 64 random hex digits, for the owner alone, and nowhere in the database. */
+  g_assert_cmpint (g_stat (pass_path, &st), ==, 0);
+  g_assert_true (S_ISREG (st.st_mode));
+  g_assert_cmpint (st.st_mode & 0777, ==, 0600);
+  g_assert_true (g_file_get_contents (pass_path, &pass, &pass_len, NULL));
+  g_assert_cmpuint (pass_len, ==, 65);
+  g_assert_cmpint (pass[64], ==, '\n');
+  pass[64] = '\0';
+  for (guint i = 0; i < 64; i++)
+    g_assert_true (g_ascii_isxdigit (pass[i]));
+  g_clear_object (&store);
+  sql_exec (db, "PRAGMA wal_checkpoint(TRUNCATE)");
+  g_assert_true (g_file_get_contents (db, &raw, &raw_len, NULL));
+  g_assert_null (g_strstr_len (raw, raw_len, pass));
+  /* It is the key store's passphrase. */
+  {
+    g_autoptr(PpKeyStore) keys = pp_key_store_soft_new (keys_dir, pass, &error);
+    g_autoptr(PpJournalKey) key = NULL;
+
+    g_assert_no_error (error);
+    key = pp_key_store_load_journal_key (keys, PP_JOURNAL_KEY_LABEL, &error);
+    g_assert_no_error (error);
+  }
+
+  /* Another connection, as the station's next start or posprov-tool, seals
+   * its entries with no secret given. */
+  store = pp_store_open (db, &error);
+  g_assert_no_error (error);
+  for (int i = 101; i < 106; i++)
+    add_terminal (store, i);
+  g_clear_object (&store);
+  g_assert_cmpint (sql_int (db, "SELECT count(*) FROM audit WHERE seq >= 2 AND mac IS NULL"), ==, 0);
+  g_assert_cmpint (sql_int (db, "SELECT count(*) FROM audit WHERE mac IS NOT NULL"), ==, 6);
+  g_assert_cmpint (pp_test_run_tool (verify, NULL, &out, NULL), ==, 0);
+  g_assert_nonnull (strstr (out, "Audit journal intact: 7 entries"));
+  g_assert_nonnull (strstr (out, "seals checked with the station's key"));
+  g_clear_pointer (&out, g_free);
+  g_assert_cmpint (pp_test_run_tool (verify_seed, NULL, &out, NULL), ==, 0);
+  g_assert_nonnull (strstr (out, "Sealed from entry 2; 6 seals checked with the seed"));
+
+  /* Readable by the group: refused, the journal unchanged. */
+  g_assert_cmpint (g_chmod (pass_path, 0640), ==, 0);
+  store = pp_store_open (db, &error);
+  g_assert_no_error (error);
+  {
+    PpTerminalIntake row = { "SEAL-0200", "PAX", "A920" };
+
+    g_assert_false (pp_store_add_terminals (store, &row, 1, "alice", &error));
+    g_assert_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN);
+    g_assert_nonnull (strstr (error->message, pass_path));
+    g_assert_nonnull (strstr (error->message, "chmod 600"));
+    g_clear_error (&error);
+    g_clear_object (&store);
+    g_assert_cmpint (g_chmod (pass_path, 0600), ==, 0);
+
+    /* Gone: refused, naming it, and no new passphrase is made for the existing key store. */
+    g_assert_cmpint (g_rename (pass_path, hidden), ==, 0);
+    store = pp_store_open (db, &error);
+    g_assert_no_error (error);
+    g_assert_false (pp_store_add_terminals (store, &row, 1, "alice", &error));
+    g_assert_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN);
+    g_assert_nonnull (strstr (error->message, pass_path));
+    g_clear_error (&error);
+    g_assert_false (g_file_test (pass_path, G_FILE_TEST_EXISTS));
+    g_clear_object (&store);
+    g_assert_cmpint (g_rename (hidden, pass_path), ==, 0);
+  }
+  g_assert_cmpint (sql_int (db, "SELECT count(*) FROM audit"), ==, 7);
+
+  if (saved != NULL)
+    g_setenv (PP_STORE_KEY_STORE_SECRET_ENV, saved, TRUE);
+}
+
+/* A demo store is never sealed, even in a folder whose default key store
+ * seals the real store's journal: verify says so and succeeds, sealing is
+ * refused. */
+static void
+test_demo_not_sealed (void)
+{
+  g_autofree char *demo = g_build_filename (tmp_dir, "demo.db", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpStore) store = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  PpStoreOptions options = { TRUE, NULL, NULL };
+  PpAuditReport report = { 0 };
+  const char *verify[] = { "audit", "verify", "--db", demo, NULL };
+
+  store = pp_store_open_full (demo, &options, &error);
+  g_assert_no_error (error);
+  g_assert_true (pp_store_seed_demo (store, 5, &error));
+  g_assert_no_error (error);
+  g_assert_true (pp_store_audit_verify_full (store, NULL, &report, &error));
+  g_assert_no_error (error);
+  g_assert_true (report.demo);
+  g_assert_false (report.used_station_key);
+  g_assert_cmpint (report.sealed_from, ==, 0);
+  pp_audit_report_clear (&report);
+  g_assert_null (pp_store_audit_init_seal (store, EPOCH, 0, "carol", &error));
+  g_assert_error (error, PP_STORE_ERROR, PP_STORE_ERROR_DEMO);
+  g_clear_object (&store);
+
+  g_assert_cmpint (pp_test_run_tool (verify, NULL, &out, &err), ==, 0);
+  g_assert_nonnull (strstr (out, "Demo store: not sealed"));
+  g_assert_cmpstr (err, ==, "");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -572,5 +802,8 @@ main (int argc, char **argv)
   g_test_add_func ("/audit-seal/checkpoint-forged", test_checkpoint_forged);
   g_test_add_func ("/audit-seal/stored-types", test_stored_types);
   g_test_add_func ("/audit-seal/tool", test_tool);
+  g_test_add_func ("/audit-seal/errors-translated", test_errors_translated);
+  g_test_add_func ("/audit-seal/default-passphrase", test_default_passphrase);
+  g_test_add_func ("/audit-seal/demo-not-sealed", test_demo_not_sealed);
   return g_test_run ();
 }

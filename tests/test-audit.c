@@ -74,11 +74,11 @@ build_base (void)
   store = pp_store_open (base_path, &error);
   g_assert_no_error (error);
 
-  u0 = pp_store_add_user_with_cost (store, "carol", NULL, PP_USER_ROLE_ADMINISTRATOR, "demo0", 8,
+  u0 = pp_store_add_user_with_cost (store, "carol", NULL, PP_USER_ROLE_ADMINISTRATOR, PP_TEST_PASSWORD ("a0"), 8,
                                     "setup", &error);
-  u1 = pp_store_add_user_with_cost (store, "alice", NULL, PP_USER_ROLE_FIELD_MANAGER, "demo1", 8,
+  u1 = pp_store_add_user_with_cost (store, "alice", NULL, PP_USER_ROLE_FIELD_MANAGER, PP_TEST_PASSWORD ("a1"), 8,
                                     "carol", &error);
-  u2 = pp_store_add_user_with_cost (store, "bob", NULL, PP_USER_ROLE_REVIEWER, "demo2", 8, "carol",
+  u2 = pp_store_add_user_with_cost (store, "bob", NULL, PP_USER_ROLE_REVIEWER, PP_TEST_PASSWORD ("a2"), 8, "carol",
                                     &error);
   g_assert_no_error (error);
   for (int i = 0; i < 8; i++)
@@ -212,7 +212,7 @@ test_audit_list (void)
                                                           "reason"), ==, "tamper \"test\"\nline two");
           saw_tamper_reason = TRUE;
         }
-      g_assert_null (strstr (e->detail, "demo1"));
+      g_assert_null (strstr (e->detail, PP_TEST_PASSWORD ("a1")));
     }
   g_assert_true (saw_tamper_reason);
 }

@@ -149,27 +149,27 @@ test_password_store_login (void)
   g_autoptr(PpUser) carol = NULL;
 
   g_assert_no_error (error);
-  carol = pp_store_add_user_with_cost (store, "carol", NULL, PP_USER_ROLE_ADMINISTRATOR, "admin-pass", 10,
+  carol = pp_store_add_user_with_cost (store, "carol", NULL, PP_USER_ROLE_ADMINISTRATOR, PP_TEST_PASSWORD ("c0"), 10,
                                        "setup", &error);
   g_assert_no_error (error);
-  added = pp_store_add_user (store, "Dave", "Dave Wu", PP_USER_ROLE_FIELD_MANAGER, "s3cret!", "carol",
+  added = pp_store_add_user (store, "Dave", "Dave Wu", PP_USER_ROLE_FIELD_MANAGER, PP_TEST_PASSWORD ("d1"), "carol",
                              &error);
   g_assert_no_error (error);
   g_assert_cmpstr (added->username, ==, "dave");
   g_assert_cmpint (added->role, ==, PP_USER_ROLE_FIELD_MANAGER);
 
-  dup = pp_store_add_user (store, "DAVE", NULL, PP_USER_ROLE_REVIEWER, "whatever", "carol", &error);
+  dup = pp_store_add_user (store, "DAVE", NULL, PP_USER_ROLE_REVIEWER, PP_TEST_PASSWORD ("d2"), "carol", &error);
   g_assert_null (dup);
   g_assert_error (error, PP_STORE_ERROR, PP_STORE_ERROR_DUPLICATE);
   g_clear_error (&error);
   g_assert_null (pp_store_add_user (store, "eve", NULL, PP_USER_ROLE_REVIEWER, "abc", "carol", &error));
-  g_assert_error (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID);
+  g_assert_error (error, PP_PASSWORD_ERROR, PP_PASSWORD_ERROR_TOO_SHORT);
   g_clear_error (&error);
-  g_assert_null (pp_store_add_user (store, "e v", NULL, PP_USER_ROLE_REVIEWER, "abcd", "carol", &error));
+  g_assert_null (pp_store_add_user (store, "e v", NULL, PP_USER_ROLE_REVIEWER, PP_TEST_PASSWORD ("e1"), "carol", &error));
   g_assert_error (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID);
   g_clear_error (&error);
 
-  user = pp_store_authenticate (store, "dave", "s3cret!", &error);
+  user = pp_store_authenticate (store, "dave", PP_TEST_PASSWORD ("d1"), &error);
   g_assert_no_error (error);
   g_assert_cmpstr (user->display_name, ==, "Dave Wu");
   g_clear_pointer (&user, pp_user_free);
@@ -178,17 +178,17 @@ test_password_store_login (void)
   g_assert_error (error, PP_STORE_ERROR, PP_STORE_ERROR_PERMISSION);
   g_assert_cmpstr (error->message, ==, "wrong user name or password");
   g_clear_error (&error);
-  g_assert_null (pp_store_authenticate (store, "nobody", "s3cret!", &error));
+  g_assert_null (pp_store_authenticate (store, "nobody", PP_TEST_PASSWORD ("d1"), &error));
   g_assert_error (error, PP_STORE_ERROR, PP_STORE_ERROR_PERMISSION);
   g_assert_cmpstr (error->message, ==, "wrong user name or password");
   g_clear_error (&error);
 
-  g_assert_true (pp_store_set_password (store, "dave", "n3w-pass", "carol", &error));
+  g_assert_true (pp_store_set_password (store, "dave", "n3w-pass-lamp-otter", "carol", &error));
   g_assert_no_error (error);
-  g_assert_null (pp_store_authenticate (store, "dave", "s3cret!", &error));
+  g_assert_null (pp_store_authenticate (store, "dave", PP_TEST_PASSWORD ("d1"), &error));
   g_assert_error (error, PP_STORE_ERROR, PP_STORE_ERROR_PERMISSION);
   g_clear_error (&error);
-  user = pp_store_authenticate (store, "DAVE", "n3w-pass", &error);
+  user = pp_store_authenticate (store, "DAVE", "n3w-pass-lamp-otter", &error);
   g_assert_no_error (error);
 
   /* The password itself is nowhere in the file. */
@@ -261,19 +261,19 @@ test_password_account_rules (void)
   gint64 n_audit;
 
   /* The first account of a store is its administrator, and nothing else. */
-  u = pp_store_add_user_with_cost (store, "alice", NULL, PP_USER_ROLE_FIELD_MANAGER, "alice-pass", 10,
+  u = pp_store_add_user_with_cost (store, "alice", NULL, PP_USER_ROLE_FIELD_MANAGER, PP_TEST_PASSWORD ("a1"), 10,
                                    "setup", &error);
   assert_refused (u != NULL, &error, "the first account of a station must be an administrator, not a field_manager");
   g_assert_cmpint (sql_int (path, "SELECT count(*) FROM users"), ==, 0);
-  u = pp_store_add_user_with_cost (store, "carol", NULL, PP_USER_ROLE_ADMINISTRATOR, "carol-pass", 10,
+  u = pp_store_add_user_with_cost (store, "carol", NULL, PP_USER_ROLE_ADMINISTRATOR, PP_TEST_PASSWORD ("c1"), 10,
                                    "setup", &error);
   g_assert_no_error (error);
   g_clear_pointer (&u, pp_user_free);
-  u = pp_store_add_user_with_cost (store, "alice", NULL, PP_USER_ROLE_FIELD_MANAGER, "alice-pass", 10,
+  u = pp_store_add_user_with_cost (store, "alice", NULL, PP_USER_ROLE_FIELD_MANAGER, PP_TEST_PASSWORD ("a1"), 10,
                                    "carol", &error);
   g_assert_no_error (error);
   g_clear_pointer (&u, pp_user_free);
-  u = pp_store_add_user_with_cost (store, "bob", NULL, PP_USER_ROLE_REVIEWER, "bob-pass", 10, "CAROL", &error);
+  u = pp_store_add_user_with_cost (store, "bob", NULL, PP_USER_ROLE_REVIEWER, PP_TEST_PASSWORD ("b1"), 10, "CAROL", &error);
   g_assert_no_error (error);
   g_clear_pointer (&u, pp_user_free);
   {
@@ -286,20 +286,20 @@ test_password_account_rules (void)
   /* A field manager creating a reviewer (to approve her own orders) is
    * refused, as is a name that is no user; nothing is stored or journalled. */
   n_audit = sql_int (path, "SELECT count(*) FROM audit");
-  u = pp_store_add_user_with_cost (store, "rex", NULL, PP_USER_ROLE_REVIEWER, "rex-pass", 10, "alice", &error);
+  u = pp_store_add_user_with_cost (store, "rex", NULL, PP_USER_ROLE_REVIEWER, PP_TEST_PASSWORD ("r1"), 10, "alice", &error);
   assert_refused (u != NULL, &error, "user “alice” (field_manager) may not add users; only a administrator may");
-  u = pp_store_add_user_with_cost (store, "rex", NULL, PP_USER_ROLE_REVIEWER, "rex-pass", 10, "bob", &error);
+  u = pp_store_add_user_with_cost (store, "rex", NULL, PP_USER_ROLE_REVIEWER, PP_TEST_PASSWORD ("r1"), 10, "bob", &error);
   assert_refused (u != NULL, &error, "user “bob” (reviewer) may not add users; only a administrator may");
-  u = pp_store_add_user_with_cost (store, "rex", NULL, PP_USER_ROLE_REVIEWER, "rex-pass", 10, "mallory", &error);
+  u = pp_store_add_user_with_cost (store, "rex", NULL, PP_USER_ROLE_REVIEWER, PP_TEST_PASSWORD ("r1"), 10, "mallory", &error);
   assert_refused (u != NULL, &error, "“mallory” is not a user of this station and may not add users");
   g_assert_cmpint (sql_int (path, "SELECT count(*) FROM users WHERE username = 'rex'"), ==, 0);
 
   /* Resetting someone else's password: administrators only. */
-  assert_refused (pp_store_set_password (store, "bob", "mallory-knows", "mallory", &error), &error,
+  assert_refused (pp_store_set_password (store, "bob", PP_TEST_PASSWORD ("m1"), "mallory", &error), &error,
                   "“mallory” is not a user of this station and may not reset the password of “bob”");
-  assert_refused (pp_store_set_password (store, "bob", "alice-knows", "alice", &error), &error,
+  assert_refused (pp_store_set_password (store, "bob", PP_TEST_PASSWORD ("a2"), "alice", &error), &error,
                   "user “alice” (field_manager) may not reset the password of “bob”; only a administrator may");
-  assert_refused (pp_store_set_password (store, "carol", "no-old-needed", "carol", &error), &error,
+  assert_refused (pp_store_set_password (store, "carol", PP_TEST_PASSWORD ("c2"), "carol", &error), &error,
                   "“carol” may not reset their own password; change it with the current one");
   /* Roles: administrators only, not their own. */
   assert_refused (pp_store_set_user_role (store, "alice", PP_USER_ROLE_REVIEWER, "alice", &error), &error,
@@ -307,33 +307,33 @@ test_password_account_rules (void)
   assert_refused (pp_store_set_user_role (store, "carol", PP_USER_ROLE_REVIEWER, "carol", &error), &error,
                   "“carol” may not change their own role; another administrator must");
   g_assert_cmpint (sql_int (path, "SELECT count(*) FROM audit"), ==, n_audit);
-  u = pp_store_authenticate (store, "bob", "bob-pass", &error);
+  u = pp_store_authenticate (store, "bob", PP_TEST_PASSWORD ("b1"), &error);
   g_assert_no_error (error);
   g_clear_pointer (&u, pp_user_free);
 
   /* Own change with a wrong old password: refused, unchanged, journalled. */
-  assert_refused (pp_store_change_password (store, "bob", "not-bobs", "bob-new-pass", &error), &error,
+  assert_refused (pp_store_change_password (store, "bob", "not-bobs", PP_TEST_PASSWORD ("b2"), &error), &error,
                   "the current password of “bob” is wrong; the password is unchanged");
   {
     g_autoptr(PpAuditEntry) e = last_entry (store);
     g_assert_cmpstr (e->action, ==, "user.password_change_failed");
     g_assert_cmpstr (e->actor, ==, "bob");
   }
-  g_assert_null (pp_store_authenticate (store, "bob", "bob-new-pass", &error));
+  g_assert_null (pp_store_authenticate (store, "bob", PP_TEST_PASSWORD ("b2"), &error));
   g_clear_error (&error);
-  g_assert_true (pp_store_change_password (store, "bob", "bob-pass", "bob-new-pass", &error));
+  g_assert_true (pp_store_change_password (store, "bob", PP_TEST_PASSWORD ("b1"), PP_TEST_PASSWORD ("b2"), &error));
   g_assert_no_error (error);
   {
     g_autoptr(PpAuditEntry) e = last_entry (store);
     g_assert_cmpstr (e->action, ==, "user.password_change");
     g_assert_cmpstr (e->actor, ==, "bob");
   }
-  u = pp_store_authenticate (store, "bob", "bob-new-pass", &error);
+  u = pp_store_authenticate (store, "bob", PP_TEST_PASSWORD ("b2"), &error);
   g_assert_no_error (error);
   g_clear_pointer (&u, pp_user_free);
 
   /* The administrator's acts, journalled under her name. */
-  g_assert_true (pp_store_set_password (store, "alice", "reset-by-carol", "carol", &error));
+  g_assert_true (pp_store_set_password (store, "alice", PP_TEST_PASSWORD ("a3"), "carol", &error));
   g_assert_no_error (error);
   {
     g_autoptr(PpAuditEntry) e = last_entry (store);
@@ -384,10 +384,10 @@ test_password_unknown_name_not_journalled (void)
   g_autoptr(PpUser) carol = NULL;
   const char *typed = "Tr0ub4dor&3-Horse";
 
-  carol = pp_store_add_user_with_cost (store, "carol", NULL, PP_USER_ROLE_ADMINISTRATOR, "carol-pass", 10,
+  carol = pp_store_add_user_with_cost (store, "carol", NULL, PP_USER_ROLE_ADMINISTRATOR, PP_TEST_PASSWORD ("c1"), 10,
                                        "setup", &error);
   g_assert_no_error (error);
-  g_assert_null (pp_store_authenticate (store, typed, "carol-pass", &error));
+  g_assert_null (pp_store_authenticate (store, typed, PP_TEST_PASSWORD ("c1"), &error));
   g_assert_error (error, PP_STORE_ERROR, PP_STORE_ERROR_PERMISSION);
   g_assert_cmpstr (error->message, ==, "wrong user name or password");
   g_clear_error (&error);
@@ -480,6 +480,108 @@ test_password_policy (void)
   }
 }
 
+/* The users, their password hashes and who set them, and the journal's length:
+ * what a refused password must leave as it was. */
+static char *
+accounts_and_journal (const char *path)
+{
+  sqlite3 *db = NULL;
+  sqlite3_stmt *stmt = NULL;
+  char *result;
+
+  g_assert_cmpint (sqlite3_open (path, &db), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_prepare_v2 (db,
+                                       "SELECT coalesce ((SELECT group_concat (username || ':' || role || ':' || "
+                                       "password_hash || ':' || coalesce (password_set_by, ''), ',') FROM "
+                                       "(SELECT * FROM users ORDER BY username)), '') || '|' || "
+                                       "(SELECT count(*) FROM audit)", -1, &stmt, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
+  result = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
+  sqlite3_finalize (stmt);
+  sqlite3_close (db);
+  return result;
+}
+
+/* Adding a user, an administrator's reset and a user's own change all take
+ * only a password that passes the policy: "demo", 11 characters, a common
+ * password and one holding the user's name are refused with the policy's
+ * error, and nothing in the store changes. */
+static void
+test_password_policy_in_verbs (void)
+{
+  g_autofree char *dir = pp_test_make_tmpdir ();
+  g_autofree char *path = g_build_filename (dir, "store.db", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpStore) store = pp_store_open (path, &error);
+  g_autoptr(PpUser) u = NULL;
+  g_autofree char *before = NULL;
+  static const struct {
+    const char *password;   /* for the user "bob" */
+    int         code;
+  } weak[] = {
+    { PP_STORE_DEMO_PASSWORD, PP_PASSWORD_ERROR_TOO_SHORT },
+    { "elevenchars", PP_PASSWORD_ERROR_TOO_SHORT },
+    { "password1234", PP_PASSWORD_ERROR_COMMON },
+    { "Quiet-BOB-river-42", PP_PASSWORD_ERROR_USERNAME },
+  };
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (strlen ("elevenchars"), ==, PP_PASSWORD_MIN_LENGTH - 1);
+  u = pp_store_add_user_with_cost (store, "carol", NULL, PP_USER_ROLE_ADMINISTRATOR,
+                                   PP_TEST_PASSWORD ("c1"), 10, "setup", &error);
+  g_assert_no_error (error);
+  g_clear_pointer (&u, pp_user_free);
+  u = pp_store_add_user_with_cost (store, "alice", NULL, PP_USER_ROLE_FIELD_MANAGER,
+                                   PP_TEST_PASSWORD ("a1"), 10, "carol", &error);
+  g_assert_no_error (error);
+  g_clear_pointer (&u, pp_user_free);
+  before = accounts_and_journal (path);
+
+  for (guint i = 0; i < G_N_ELEMENTS (weak); i++)
+    {
+      g_autofree char *after = NULL;
+
+      g_test_message ("weak password %u", i);
+      u = pp_store_add_user_with_cost (store, "bob", NULL, PP_USER_ROLE_REVIEWER, weak[i].password, 10,
+                                       "carol", &error);
+      g_assert_null (u);
+      g_assert_error (error, PP_PASSWORD_ERROR, weak[i].code);
+      g_assert_null (strstr (error->message, weak[i].password));
+      g_clear_error (&error);
+
+      /* The reset is checked against the name of the user whose password it is. */
+      {
+        g_autofree char *for_alice = g_strdup (weak[i].password);
+
+        if (weak[i].code == PP_PASSWORD_ERROR_USERNAME)
+          {
+            g_free (for_alice);
+            for_alice = g_strdup ("Quiet-ALICE-river-42");
+          }
+        g_assert_false (pp_store_set_password (store, "alice", for_alice, "carol", &error));
+        g_assert_error (error, PP_PASSWORD_ERROR, weak[i].code);
+        g_clear_error (&error);
+        g_assert_false (pp_store_change_password (store, "alice", PP_TEST_PASSWORD ("a1"), for_alice,
+                                                  &error));
+        g_assert_error (error, PP_PASSWORD_ERROR, weak[i].code);
+        g_clear_error (&error);
+      }
+
+      after = accounts_and_journal (path);
+      g_assert_cmpstr (after, ==, before);
+    }
+
+  /* A password that passes is taken by each verb. */
+  u = pp_store_add_user_with_cost (store, "bob", NULL, PP_USER_ROLE_REVIEWER, PP_TEST_PASSWORD ("b1"), 10,
+                                   "carol", &error);
+  g_assert_no_error (error);
+  g_assert_true (pp_store_set_password (store, "alice", PP_TEST_PASSWORD ("a2"), "carol", &error));
+  g_assert_no_error (error);
+  g_assert_true (pp_store_change_password (store, "alice", PP_TEST_PASSWORD ("a2"), PP_TEST_PASSWORD ("a3"),
+                                           &error));
+  g_assert_no_error (error);
+}
+
 /* The shipped list: thousands of entries, all of them refused, none shorter
  * than the length rule (those could never be reached). */
 static void
@@ -520,6 +622,7 @@ main (int argc, char **argv)
   g_test_add_func ("/password/account-rules", test_password_account_rules);
   g_test_add_func ("/password/unknown-name-not-journalled", test_password_unknown_name_not_journalled);
   g_test_add_func ("/password/policy", test_password_policy);
+  g_test_add_func ("/password/policy-in-verbs", test_password_policy_in_verbs);
   g_test_add_func ("/password/common-list", test_password_common_list);
   return g_test_run ();
 }

@@ -60,7 +60,7 @@ open_with_admin (const char  *path)
   g_autoptr(PpUser) alice = NULL;
 
   g_assert_no_error (error);
-  alice = pp_store_add_user_with_cost (store, "alice", NULL, PP_USER_ROLE_ADMINISTRATOR, "alice-pass", 10,
+  alice = pp_store_add_user_with_cost (store, "alice", NULL, PP_USER_ROLE_ADMINISTRATOR, PP_TEST_PASSWORD ("s1"), 10,
                                        "setup", &error);
   g_assert_no_error (error);
   return g_steal_pointer (&store);

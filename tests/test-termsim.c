@@ -25,7 +25,7 @@
 #include "pp-openssl-types.h"
 #include "pp-termsim.h"
 #include "pp-termsim-tlv-private.h"
-#include "pp-termsim-wire-tmp.h"
+#include "pp-link.h"
 #include "pp-test-util.h"
 #include "pp-tr31.h"
 #include "pp-tr34.h"
@@ -1009,30 +1009,71 @@ server_stop (Server *server)
   g_clear_object (&server->out);
 }
 
-static GIOStream *
+typedef struct {
+  GMainLoop    *loop;
+  GAsyncResult *result;
+} Wait;
+
+static void
+on_done (GObject      *source,
+         GAsyncResult *result,
+         gpointer      user_data)
+{
+  Wait *w = user_data;
+
+  w->result = g_object_ref (result);
+  g_main_loop_quit (w->loop);
+}
+
+/* A station's end of the link protocol to the terminal at PORT, HELLO done. */
+static PpLink *
 connect_to (const char *port)
 {
   g_autoptr(GSocketClient) client = g_socket_client_new ();
   g_autoptr(GError) error = NULL;
+  g_autoptr(GSocketConnection) conn = NULL;
+  g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+  Wait w = { loop, NULL };
   guint64 number = 0;
-  GSocketConnection *conn;
+  PpLink *link;
 
   g_assert_true (g_ascii_string_to_unsigned (port + strlen ("tcp:127.0.0.1:"), 10, 1, 65535, &number, NULL));
   conn = g_socket_client_connect_to_host (client, "127.0.0.1", (guint16) number, NULL, &error);
   g_assert_no_error (error);
-  return G_IO_STREAM (conn);
+  link = pp_link_new (G_IO_STREAM (conn), PP_LINK_ROLE_STATION);
+  pp_link_connect_async (link, NULL, on_done, &w);
+  g_main_loop_run (loop);
+  g_assert_true (pp_link_connect_finish (link, w.result, &error));
+  g_assert_no_error (error);
+  g_object_unref (w.result);
+  return link;
+}
+
+/* Drops the station's link; the cancelled read of an idle link finishes on
+ * the main context, so let it run before the socket goes. */
+static void
+link_close (PpLink **link)
+{
+  g_clear_pointer (link, pp_link_unref);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
 }
 
 static void
-wire_ask (GIOStream  *stream,
+wire_ask (PpLink     *link,
           guint8      command,
           GByteArray *payload,
           Answer     *out)
 {
   g_autoptr(GBytes) bytes = payload != NULL ? g_byte_array_free_to_bytes (payload) : g_bytes_new (NULL, 0);
   g_autoptr(GError) error = NULL;
+  g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+  Wait w = { loop, NULL };
 
-  out->bytes = pp_termsim_wire_tmp_request (stream, command, bytes, &out->status, NULL, &error);
+  pp_link_request_async (link, command, bytes, NULL, on_done, &w);
+  g_main_loop_run (loop);
+  out->bytes = pp_link_request_finish_any (link, w.result, &out->status, &error);
+  g_object_unref (w.result);
   g_assert_no_error (error);
   answer_parse (out);
 }
@@ -1127,7 +1168,7 @@ test_binary (void)
   /* Served on a free port, a station's session over real TCP. */
   {
     g_autofree char *port = server_start (&server, dir, NULL);
-    g_autoptr(GIOStream) stream = connect_to (port);
+    g_autoptr(PpLink) stream = connect_to (port);
     g_autoptr(GError) error = NULL;
     g_autoptr(GBytes) ct_krd = NULL, ct_kdh = NULL, rt = NULL;
     g_autoptr(PpTr34Token) rt_parsed = NULL;
@@ -1161,7 +1202,7 @@ test_binary (void)
     g_assert_cmpuint (load.status, ==, PP_STATUS_OK);
     kcv = text (&load, PP_TAG_KCV);
     g_assert_cmpstr (kcv, ==, want);
-    g_io_stream_close (stream, NULL, NULL);
+    link_close (&stream);
     server_stop (&server);
   }
 
@@ -1195,7 +1236,7 @@ test_binary (void)
   /* Restarted: the spent nonce stays spent; then zeroize empties it. */
   {
     g_autofree char *port = server_start (&server, dir, NULL);
-    g_autoptr(GIOStream) stream = connect_to (port);
+    g_autoptr(PpLink) stream = connect_to (port);
     g_auto(Answer) replay = { 0, };
     g_auto(Answer) zero = { 0, };
 
@@ -1203,7 +1244,7 @@ test_binary (void)
     assert_refused (&replay, PP_STATUS_REFUSED, PP_TERMSIM_REASON_TR34 + PP_TR34_ERROR_NONCE_REUSED);
     wire_ask (stream, PP_CMD_ZEROIZE, NULL, &zero);
     g_assert_cmpuint (zero.status, ==, PP_STATUS_OK);
-    g_io_stream_close (stream, NULL, NULL);
+    link_close (&stream);
     server_stop (&server);
   }
   shown = show_json (dir, &p4);
@@ -1237,7 +1278,7 @@ test_binary_fleet (void)
   for (guint i = 0; i < 2; i++)
     {
       g_autofree char *port = g_data_input_stream_read_line_utf8 (server.lines, NULL, NULL, &error);
-      g_autoptr(GIOStream) stream = NULL;
+      g_autoptr(PpLink) stream = NULL;
       g_auto(Answer) id = { 0, };
       g_autofree char *serial = NULL;
 
@@ -1247,7 +1288,7 @@ test_binary_fleet (void)
       wire_ask (stream, PP_CMD_IDENTIFY, NULL, &id);
       serial = text (&id, PP_TAG_SERIAL);
       g_assert_cmpstr (serial, ==, i == 0 ? "FL0009" : "FL0010");
-      g_io_stream_close (stream, NULL, NULL);
+      link_close (&stream);
     }
   server_stop (&server);
 }

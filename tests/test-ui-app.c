@@ -4,7 +4,9 @@
  *
  * Runs PpApplication in-process on a private D-Bus session (GTestDBus) under
  * Xvfb: a first start on the real store in the XDG data dir shows the
- * administrator setup and creates that one account, nothing else; --demo
+ * administrator setup and creates that one account, nothing else, then
+ * seals the journal and shows its seed once, saved through the file chooser
+ * and checked with posprov-tool; --demo
  * opens and seeds a demo store at its own path and says so with its
  * accounts; a demo with a PKCS#11 key store is refused; --db selects another
  * store; a store from a newer posprov or an unusable path is explained on
@@ -13,6 +15,7 @@
  * PP_TEST_LOCALE (default C.UTF-8) runs it in another language: meson runs
  * the setup and demo screens again in zh_CN.UTF-8. Both save screenshots
  * (screenshot-setup-LANG.png, screenshot-setup-error-LANG.png,
+ * screenshot-seed-LANG.png, screenshot-seed-saved-LANG.png,
  * screenshot-demo-LANG.png) in the build dir.
  */
 #include "config.h"
@@ -22,6 +25,7 @@
 
 #include <adwaita.h>
 #include <glib/gi18n.h>
+#include <glib/gstdio.h>
 #include <sqlite3.h>
 
 #include "pp-about.h"
@@ -337,6 +341,165 @@ setup_done (gpointer data)
   return !pp_window_is_showing_setup (PP_WINDOW (data));
 }
 
+static gboolean
+is_check_button (GtkWidget     *widget,
+                 gconstpointer  unused)
+{
+  return GTK_IS_CHECK_BUTTON (widget);
+}
+
+static GtkWidget *
+find_seed_label (GtkWidget *root)
+{
+  static const char *words[] = { "posprov-journal-seed 1\n", "epoch-0-key: ", NULL };
+
+  return find_widget (root, is_label_with, words);
+}
+
+static gboolean
+seed_shown (gpointer data)
+{
+  return find_seed_label (data) != NULL;
+}
+
+static GtkFileChooser *
+find_file_chooser (void)
+{
+  GListModel *toplevels = gtk_window_get_toplevels ();  /* transfer none */
+
+  for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
+    {
+      g_autoptr(GObject) toplevel = g_list_model_get_item (toplevels, i);
+
+      if (GTK_IS_FILE_CHOOSER_DIALOG (toplevel) && gtk_widget_get_mapped (GTK_WIDGET (toplevel)))
+        return GTK_FILE_CHOOSER (toplevel);
+    }
+  return NULL;
+}
+
+/* Lets the main loop run for half a second. */
+static void
+settle (void)
+{
+  for (int i = 0; i < 50; i++)
+    {
+      while (g_main_context_iteration (NULL, FALSE))
+        ;
+      g_usleep (10000);
+    }
+}
+
+static gboolean
+has_file_chooser (gpointer data)
+{
+  return find_file_chooser () != NULL;
+}
+
+static GtkWidget *
+button_labelled (GtkWidget  *root,
+                 const char *label)
+{
+  GtkWidget *button = find_widget (root, is_button_labelled, tr (label));
+
+  g_assert_nonnull (button);
+  return button;
+}
+
+/* The seed page after the administrator exists: the journal is sealed, its
+ * seed shown once, saved with the file chooser to a 0600 file that verifies
+ * the journal with the real posprov-tool; Continue only after the user says
+ * the seed is saved. */
+static void
+check_seed_page (PpWindow   *window,
+                 const char *path)
+{
+  GtkWidget *root = GTK_WIDGET (window);
+  GtkWidget *label, *save, *check, *go;
+  GtkFileChooser *chooser;
+  g_autofree char *dir = g_path_get_dirname (path);
+  g_autofree char *passphrase = g_build_filename (dir, "keys.passphrase", NULL);
+  g_autofree char *journal_id = NULL;
+  g_autofree char *unsealed = NULL;
+  g_autofree char *seed = NULL;
+  g_autofree char *saved = NULL;
+  g_autofree char *seed_dir = pp_test_make_tmpdir ();
+  g_autofree char *seed_path = g_build_filename (seed_dir, "seed.txt", NULL);
+  g_autofree char *expected_note = NULL;
+  g_autofree char *out = NULL;
+  g_autoptr(GFile) folder = g_file_new_for_path (seed_dir);
+  const char *verify[] = { "audit", "verify", "--db", path, "--seed", seed_path, NULL };
+  GStatBuf st;
+
+  wait_until (seed_shown, root);
+  g_assert_true (pp_window_is_showing_setup (window));
+  label = find_seed_label (root);
+  seed = g_strdup (gtk_label_get_text (GTK_LABEL (label)));
+
+  /* Sealed in the database, the key store unlocked by the station's own
+   * passphrase file, and the seed is this journal's. */
+  journal_id = sql_text (path, "SELECT value FROM settings WHERE key = 'journal_id'");
+  g_assert_nonnull (journal_id);
+  unsealed = sql_text (path, "SELECT count(*) FROM audit WHERE action = 'audit.sealed' AND mac IS NULL");
+  g_assert_cmpstr (unsealed, ==, "0");
+  g_assert_nonnull (strstr (seed, journal_id));
+  g_assert_cmpint (g_stat (passphrase, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 0777, ==, 0600);
+  assert_label_shown (root, tr ("Keep the Journal’s Seed"));
+  save_screenshot (root, "seed");
+
+  /* Not before the seed is saved. */
+  go = button_labelled (root, "C_ontinue");
+  g_assert_false (gtk_widget_is_sensitive (go));
+
+  /* Save Seed…: the file chooser, a file in a folder of the user's choice. */
+  save = button_labelled (root, "_Save Seed…");
+  g_assert_true (gtk_widget_is_sensitive (save));
+  g_signal_emit_by_name (save, "clicked");
+  wait_until (has_file_chooser, NULL);
+  chooser = find_file_chooser ();
+  /* As a user would: the dialog has listed its first folder before the
+   * user picks another one, and that one before the user saves. */
+  settle ();
+  g_assert_true (gtk_file_chooser_set_current_folder (chooser, folder, NULL));
+  settle ();
+  gtk_file_chooser_set_current_name (chooser, "seed.txt");
+  g_signal_emit_by_name (gtk_dialog_get_widget_for_response (GTK_DIALOG (chooser), GTK_RESPONSE_ACCEPT),
+                         "clicked");
+  expected_note = g_strdup_printf (g_dgettext (GETTEXT_PACKAGE, "Seed saved to %s (readable only by you). "
+                                                               "Keep that file off this station."),
+                                   seed_path);
+  assert_label_shown (root, expected_note);
+  g_assert_cmpint (g_stat (seed_path, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 0777, ==, 0600);
+  g_assert_true (g_file_get_contents (seed_path, &saved, NULL, NULL));
+  g_assert_true (g_str_has_suffix (saved, "\n"));
+  saved[strlen (saved) - 1] = '\0';
+  g_assert_cmpstr (saved, ==, seed);
+
+  /* The saved seed checks every seal of the journal. */
+  {
+    /* In English, whatever the screens' language, to read its report. */
+    g_autofree char *lang = g_strdup (g_getenv ("LC_ALL"));
+
+    g_setenv ("LC_ALL", "C.UTF-8", TRUE);
+    g_assert_cmpint (pp_test_run_tool (verify, NULL, &out, NULL), ==, 0);
+    g_setenv ("LC_ALL", lang, TRUE);
+    g_test_message ("audit verify: %s", out);
+    g_assert_nonnull (strstr (out, "Sealed from entry 2; "));
+    g_assert_nonnull (strstr (out, " seals checked with the seed"));
+  }
+
+  check = find_widget (root, is_check_button, NULL);
+  g_assert_nonnull (check);
+  gtk_check_button_set_active (GTK_CHECK_BUTTON (check), TRUE);
+  g_assert_true (gtk_widget_is_sensitive (go));
+  save_screenshot (root, "seed-saved");
+  g_signal_emit_by_name (go, "clicked");
+  wait_until (setup_done, window);
+  /* Gone from the screen. */
+  g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (label)), ==, "");
+}
+
 static void
 check_first_run_setup (PpApplication *app,
                        gpointer       data)
@@ -382,7 +545,7 @@ check_first_run_setup (PpApplication *app,
   /* Then right: the administrator, and only that account, exists. */
   type_into (root, "Confirm Password", STRONG_PASSWORD);
   press_create (root);
-  wait_until (setup_done, window);
+  check_seed_page (window, path);
   g_clear_pointer (&contents, g_free);
   contents = store_contents (path);
   g_assert_cmpstr (contents, ==, "root:administrator|0|0|");
@@ -729,6 +892,9 @@ main (int    argc,
   /* The default store lives in the XDG data dir: make it a fresh one, before
    * GLib reads and caches the variable. */
   data_home = pp_test_make_tmpdir ();
+  /* The station's own key store: the default one, with its passphrase file. */
+  g_unsetenv ("POSPROV_KEY_STORE");
+  g_unsetenv ("POSPROV_KEY_STORE_SECRET");
   g_setenv ("XDG_DATA_HOME", data_home, TRUE);
   g_assert_cmpstr (g_get_user_data_dir (), ==, data_home);
 

@@ -11,6 +11,7 @@
 
 #include <string.h>
 
+#include <glib/gi18n-lib.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -97,7 +98,7 @@ pp_journal_key_new (const char  *journal_id,
 rand_fail:
   ERR_clear_error ();
   g_set_error_literal (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_CRYPTO,
-                       "The random generator failed");
+                       _("The random generator failed"));
   return NULL;
 }
 
@@ -257,7 +258,7 @@ decode_record (const PpSecureBuffer  *record,
   if (pp_secure_buffer_get_len (record) != RECORD_LEN || p[0] != RECORD_VERSION)
     {
       g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_INVALID_KEY,
-                   "The key store entry \"%s\" is not a posprov journal key", label);
+                   _("The key store entry \"%s\" is not a posprov journal key"), label);
       return NULL;
     }
   self = g_new0 (PpJournalKey, 1);
@@ -274,7 +275,7 @@ decode_record (const PpSecureBuffer  *record,
   if (self->first_seq == 0 || self->epoch_entries == 0)
     {
       g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_INVALID_KEY,
-                   "The key store entry \"%s\" is not a valid journal key", label);
+                   _("The key store entry \"%s\" is not a valid journal key"), label);
       return NULL;
     }
   return g_steal_pointer (&self);
@@ -299,7 +300,7 @@ pp_key_store_store_journal_key (PpKeyStore          *self,
   if (iface->store_secret == NULL)
     {
       g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_MECHANISM_UNSUPPORTED,
-                   "The %s key store cannot hold a journal key", iface->get_backend_name (self));
+                   _("The %s key store cannot hold a journal key"), iface->get_backend_name (self));
       return FALSE;
     }
   record = encode_record (key);
@@ -324,7 +325,7 @@ pp_key_store_load_journal_key (PpKeyStore  *self,
   if (iface->load_secret == NULL)
     {
       g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_NOT_FOUND,
-                   "The %s key store holds no journal key", iface->get_backend_name (self));
+                   _("The %s key store holds no journal key"), iface->get_backend_name (self));
       return NULL;
     }
   record = iface->load_secret (self, label, error);
@@ -474,7 +475,7 @@ bad:
   if (lines != NULL)
     for (guint i = 0; lines[i] != NULL; i++)
       OPENSSL_cleanse (lines[i], strlen (lines[i]));
-  g_set_error_literal (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_INVALID_KEY,
-                       "Not a posprov journal seed file (it starts with \"" SEED_MAGIC "\")");
+  g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_INVALID_KEY,
+               _("Not a posprov journal seed file (it starts with “%s”)"), SEED_MAGIC);
   return NULL;
 }

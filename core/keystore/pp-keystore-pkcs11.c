@@ -14,6 +14,7 @@
 
 #include <string.h>
 
+#include <glib/gi18n-lib.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -86,7 +87,7 @@ find_all (PpKeyStorePkcs11  *self,
     }
   if (rv != CKR_OK)
     {
-      pp_p11_set_error (error, rv, "Cannot search the token");
+      pp_p11_set_error (error, rv, _("Cannot search the token"));
       return NULL;
     }
   return g_steal_pointer (&found);
@@ -111,7 +112,7 @@ find_labelled (PpKeyStorePkcs11  *self,
     return TRUE;
   if (g_error_matches (local_error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_OBJECT_NOT_FOUND))
     g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_NOT_FOUND,
-                 "The token \"%s\" holds no %s \"%s\"",
+                 _("The token \"%s\" holds no %s \"%s\""),
                  self->token->token_label, what, label);
   else
     g_propagate_error (error, g_steal_pointer (&local_error));
@@ -135,7 +136,7 @@ refuse_existing (PpKeyStorePkcs11  *self,
   if (n > 0)
     {
       g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_EXISTS,
-                   "The token \"%s\" already holds a key \"%s\"",
+                   _("The token \"%s\" already holds a key \"%s\""),
                    self->token->token_label, label);
       return FALSE;
     }
@@ -202,7 +203,7 @@ pkcs11_generate_kdh_key (PpKeyStore    *store,
   if (!pp_p11_mechanism_supported (self->token, CKM_RSA_PKCS_KEY_PAIR_GEN, CKF_GENERATE_KEY_PAIR))
     {
       g_set_error_literal (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_MECHANISM_UNSUPPORTED,
-                           "The token cannot generate RSA key pairs");
+                           _("The token cannot generate RSA key pairs"));
       return FALSE;
     }
   if (g_cancellable_set_error_if_cancelled (cancellable, error))
@@ -215,7 +216,7 @@ pkcs11_generate_kdh_key (PpKeyStore    *store,
   g_mutex_unlock (&self->token->lock);
   if (rv != CKR_OK)
     {
-      pp_p11_set_error (error, rv, "The token could not generate the KDH key pair");
+      pp_p11_set_error (error, rv, _("The token could not generate the KDH key pair"));
       return FALSE;
     }
 
@@ -254,7 +255,7 @@ pkcs11_get_signer (PpKeyStore  *store,
   PpKeyStorePkcs11 *self = PP_KEY_STORE_PKCS11 (store);
   CK_OBJECT_HANDLE key;
 
-  if (!find_labelled (self, CKO_PRIVATE_KEY, label, "KDH private key", &key, error))
+  if (!find_labelled (self, CKO_PRIVATE_KEY, label, _("KDH private key"), &key, error))
     return NULL;
   return pp_signer_new_for_p11 (self->token, key, error);
 }
@@ -280,7 +281,7 @@ pkcs11_store_certificate (PpKeyStore  *store,
   old = find_all (self, CKO_CERTIFICATE, label, error);
   if (old == NULL)
     return FALSE;
-  if (find_labelled (self, CKO_PRIVATE_KEY, label, "KDH private key", &key, NULL))
+  if (find_labelled (self, CKO_PRIVATE_KEY, label, _("KDH private key"), &key, NULL))
     id = pp_p11_get_attribute (self->token, key, CKA_ID, NULL);
 
   der_len = i2d_X509 (certificate, &der);
@@ -317,12 +318,12 @@ pkcs11_store_certificate (PpKeyStore  *store,
   if (der_len <= 0 || subject_len <= 0 || issuer_len <= 0 || serial_len <= 0)
     {
       g_set_error_literal (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_CRYPTO,
-                           "Cannot encode the certificate");
+                           _("Cannot encode the certificate"));
       return FALSE;
     }
   if (rv != CKR_OK)
     {
-      pp_p11_set_error (error, rv, "The token could not store the certificate");
+      pp_p11_set_error (error, rv, _("The token could not store the certificate"));
       return FALSE;
     }
 
@@ -343,7 +344,7 @@ pkcs11_load_certificate (PpKeyStore  *store,
   const unsigned char *p;
   X509 *cert;
 
-  if (!find_labelled (self, CKO_CERTIFICATE, label, "certificate", &object, error))
+  if (!find_labelled (self, CKO_CERTIFICATE, label, _("certificate"), &object, error))
     return NULL;
   value = pp_p11_get_attribute (self->token, object, CKA_VALUE, error);
   if (value == NULL)
@@ -354,7 +355,7 @@ pkcs11_load_certificate (PpKeyStore  *store,
     {
       ERR_clear_error ();
       g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_INVALID_KEY,
-                   "The certificate \"%s\" on the token is not valid DER", label);
+                   _("The certificate \"%s\" on the token is not valid DER"), label);
     }
   return cert;
 }
@@ -383,7 +384,7 @@ tmk_type_of (PpKeyStorePkcs11  *self,
   /* DES2/DES3 keys have no CKA_VALUE_LEN: their type says the length. */
   if (rv != CKR_OK && rv != CKR_ATTRIBUTE_TYPE_INVALID)
     {
-      pp_p11_set_error (error, rv, "Cannot read the TMK attributes");
+      pp_p11_set_error (error, rv, _("Cannot read the TMK attributes"));
       return FALSE;
     }
   if (key_type == CKK_DES2)
@@ -397,7 +398,7 @@ tmk_type_of (PpKeyStorePkcs11  *self,
   else
     {
       g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_INVALID_KEY,
-                   "The secret key \"%s\" is not a TDES or AES-128/256 TMK", label);
+                   _("The secret key \"%s\" is not a TDES or AES-128/256 TMK"), label);
       return FALSE;
     }
   return TRUE;
@@ -492,7 +493,7 @@ kcv_in_token (PpKeyStorePkcs11  *self,
 
   if (rv != CKR_OK)
     {
-      pp_p11_set_error (error, rv, "The token could not compute the TMK check value");
+      pp_p11_set_error (error, rv, _("The token could not compute the TMK check value"));
       return NULL;
     }
   kcv = pp_hex_encode (block, pp_kcv_default_length (alg));
@@ -540,7 +541,7 @@ pkcs11_generate_tmk (PpKeyStore    *store,
   if (!pp_p11_mechanism_supported (self->token, mech.mechanism, CKF_GENERATE))
     {
       g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_MECHANISM_UNSUPPORTED,
-                   "The token cannot generate %s keys", aes ? "AES" : "TDES");
+                   _("The token cannot generate %s keys"), aes ? "AES" : "TDES");
       return NULL;
     }
   /* The KCV is computed in the token: CMAC where the token has it (the
@@ -578,7 +579,7 @@ pkcs11_generate_tmk (PpKeyStore    *store,
   }
   if (rv != CKR_OK)
     {
-      pp_p11_set_error (error, rv, "The token could not generate the TMK");
+      pp_p11_set_error (error, rv, _("The token could not generate the TMK"));
       return NULL;
     }
 
@@ -655,7 +656,7 @@ pkcs11_export_tmk (PpKeyStore  *store,
   if (!pp_p11_mechanism_supported (self->token, CKM_AES_KEY_WRAP, CKF_WRAP))
     {
       g_set_error_literal (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_MECHANISM_UNSUPPORTED,
-                           "The token cannot wrap keys with CKM_AES_KEY_WRAP");
+                           _("The token cannot wrap keys with CKM_AES_KEY_WRAP"));
       return NULL;
     }
 
@@ -675,7 +676,7 @@ pkcs11_export_tmk (PpKeyStore  *store,
     rv = CKR_GENERAL_ERROR;
   if (rv != CKR_OK)
     {
-      pp_p11_set_error (error, rv, "The token could not wrap the TMK");
+      pp_p11_set_error (error, rv, _("The token could not wrap the TMK"));
       return NULL;
     }
 
@@ -692,7 +693,7 @@ pkcs11_export_tmk (PpKeyStore  *store,
     {
       ERR_clear_error ();
       g_set_error_literal (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_CRYPTO,
-                           "Cannot unwrap the TMK exported by the token");
+                           _("Cannot unwrap the TMK exported by the token"));
       return NULL;
     }
   pp_secure_buffer_truncate (clear, (gsize) outl);

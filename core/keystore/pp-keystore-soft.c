@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
 #include <openssl/core_names.h>
 #include <openssl/err.h>
@@ -88,7 +89,7 @@ write_atomically (const char  *path,
                                  0600, &local_error))
     {
       g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_IO,
-                   "Cannot write %s: %s", path, local_error->message);
+                   _("Cannot write %s: %s"), path, local_error->message);
       return FALSE;
     }
   return TRUE;
@@ -119,7 +120,7 @@ seal_and_write (PpKeyStoreSoft       *self,
     {
       ERR_clear_error ();
       g_set_error_literal (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_CRYPTO,
-                           "Cannot encrypt the key");
+                           _("Cannot encrypt the key"));
       return FALSE;
     }
   data_len = BIO_get_mem_data (bio, &data);
@@ -134,7 +135,7 @@ refuse_existing (const char  *path,
   if (g_file_test (path, G_FILE_TEST_EXISTS))
     {
       g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_EXISTS,
-                   "The key store already holds a key \"%s\"", label);
+                   _("The key store already holds a key \"%s\""), label);
       return FALSE;
     }
   return TRUE;
@@ -199,7 +200,7 @@ soft_generate_kdh_key (PpKeyStore    *store,
 crypto_fail:
   ERR_clear_error ();
   g_set_error_literal (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_CRYPTO,
-                       "RSA key generation or encryption failed");
+                       _("RSA key generation or encryption failed"));
   return FALSE;
 }
 
@@ -215,7 +216,7 @@ soft_get_signer (PpKeyStore  *store,
   if (!g_file_test (path, G_FILE_TEST_EXISTS))
     {
       g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_NOT_FOUND,
-                   "The key store holds no KDH key \"%s\"", label);
+                   _("The key store holds no KDH key \"%s\""), label);
       return NULL;
     }
   pkey = pp_keystore_read_private_key_pem (path, passphrase (self), error);
@@ -240,7 +241,7 @@ soft_store_certificate (PpKeyStore  *store,
     {
       ERR_clear_error ();
       g_set_error_literal (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_CRYPTO,
-                           "Cannot encode the certificate");
+                           _("Cannot encode the certificate"));
       return FALSE;
     }
   len = BIO_get_mem_data (bio, &data);
@@ -260,7 +261,7 @@ soft_load_certificate (PpKeyStore  *store,
   if (!g_file_test (path, G_FILE_TEST_EXISTS))
     {
       g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_NOT_FOUND,
-                   "The key store holds no certificate \"%s\"", label);
+                   _("The key store holds no certificate \"%s\""), label);
       return NULL;
     }
   bio = BIO_new_file (path, "rb");
@@ -269,7 +270,7 @@ soft_load_certificate (PpKeyStore  *store,
     {
       ERR_clear_error ();
       g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_INVALID_KEY,
-                   "%s does not hold a PEM certificate", path);
+                   _("%s does not hold a PEM certificate"), path);
     }
   return cert;
 }
@@ -316,7 +317,7 @@ random_tmk (PpTmkType   type,
         {
           ERR_clear_error ();
           g_set_error_literal (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_CRYPTO,
-                               "The random generator failed");
+                               _("The random generator failed"));
           return NULL;
         }
       if (pp_tmk_type_get_algorithm (type) == PP_KEY_ALGORITHM_AES)
@@ -362,7 +363,7 @@ write_tmk (PpKeyStoreSoft        *self,
 fail:
   ERR_clear_error ();
   g_set_error_literal (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_CRYPTO,
-                       "Cannot encode the TMK");
+                       _("Cannot encode the TMK"));
   return FALSE;
 }
 
@@ -384,7 +385,7 @@ read_tmk (PpKeyStoreSoft  *self,
   if (!g_file_test (path, G_FILE_TEST_EXISTS))
     {
       g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_NOT_FOUND,
-                   "The key store holds no TMK \"%s\"", label);
+                   _("The key store holds no TMK \"%s\""), label);
       return NULL;
     }
   bio = BIO_new_file (path, "rb");
@@ -393,7 +394,7 @@ read_tmk (PpKeyStoreSoft  *self,
     {
       ERR_clear_error ();
       g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_INVALID_KEY,
-                   "%s does not hold an encrypted TMK", path);
+                   _("%s does not hold an encrypted TMK"), path);
       return NULL;
     }
   p8 = PKCS8_decrypt_ex (sealed, passphrase (self), (int) passphrase_len (self), NULL, NULL);
@@ -401,7 +402,7 @@ read_tmk (PpKeyStoreSoft  *self,
     {
       ERR_clear_error ();
       g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_BAD_PASSPHRASE,
-                   "Wrong passphrase for the TMK \"%s\"", label);
+                   _("Wrong passphrase for the TMK \"%s\""), label);
       return NULL;
     }
   if (PKCS8_pkey_get0 (&obj, &k, &len, NULL, p8) != 1)
@@ -432,7 +433,7 @@ read_tmk (PpKeyStoreSoft  *self,
 
 invalid:
   g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_INVALID_KEY,
-               "%s does not hold a TDES or AES TMK", path);
+               _("%s does not hold a TDES or AES TMK"), path);
   return NULL;
 }
 
@@ -449,7 +450,7 @@ tmk_kcv (PpTmkType              type,
   kcv = pp_kcv_compute (alg, key, pp_kcv_default_length (alg), &kcv_error);
   if (kcv == NULL)
     g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_CRYPTO,
-                 "Cannot compute the TMK check value: %s", kcv_error->message);
+                 _("Cannot compute the TMK check value: %s"), kcv_error->message);
   return kcv;
 }
 
@@ -542,7 +543,7 @@ soft_store_secret (PpKeyStore           *store,
 fail:
   ERR_clear_error ();
   g_set_error_literal (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_CRYPTO,
-                       "Cannot encode the journal key");
+                       _("Cannot encode the journal key"));
   return FALSE;
 }
 
@@ -563,7 +564,7 @@ soft_load_secret (PpKeyStore  *store,
   if (!g_file_test (path, G_FILE_TEST_EXISTS))
     {
       g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_NOT_FOUND,
-                   "The key store %s holds no \"%s\"", self->directory, label);
+                   _("The key store %s holds no \"%s\""), self->directory, label);
       return NULL;
     }
   bio = BIO_new_file (path, "rb");
@@ -572,7 +573,7 @@ soft_load_secret (PpKeyStore  *store,
     {
       ERR_clear_error ();
       g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_INVALID_KEY,
-                   "%s does not hold an encrypted key", path);
+                   _("%s does not hold an encrypted key"), path);
       return NULL;
     }
   p8 = PKCS8_decrypt_ex (sealed, passphrase (self), (int) passphrase_len (self), NULL, NULL);
@@ -580,14 +581,14 @@ soft_load_secret (PpKeyStore  *store,
     {
       ERR_clear_error ();
       g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_BAD_PASSPHRASE,
-                   "Wrong passphrase for \"%s\" in the key store %s", label, self->directory);
+                   _("Wrong passphrase for \"%s\" in the key store %s"), label, self->directory);
       return NULL;
     }
   if (PKCS8_pkey_get0 (&obj, &k, &len, NULL, p8) != 1 || OBJ_obj2nid (obj) != NID_hmacWithSHA256 ||
       len <= 0)
     {
       g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_INVALID_KEY,
-                   "%s does not hold a journal key", path);
+                   _("%s does not hold a journal key"), path);
       return NULL;
     }
   return pp_secure_buffer_new_from (k, len);
@@ -649,13 +650,13 @@ pp_key_store_soft_new (const char  *directory,
   if (pass == NULL || (len = strlen (pass)) == 0)
     {
       g_set_error_literal (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_PASSPHRASE_REQUIRED,
-                           "The soft key store needs a passphrase");
+                           _("The soft key store needs a passphrase"));
       return NULL;
     }
   if (len < MIN_PASSPHRASE_LEN)
     {
       g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_WEAK_PASSPHRASE,
-                   "The key store passphrase must have at least %d characters",
+                   _("The key store passphrase must have at least %d characters"),
                    MIN_PASSPHRASE_LEN);
       return NULL;
     }
@@ -663,7 +664,7 @@ pp_key_store_soft_new (const char  *directory,
     {
       int saved = errno;
       g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_IO,
-                   "Cannot create the key store directory %s: %s",
+                   _("Cannot create the key store directory %s: %s"),
                    directory, g_strerror (saved));
       return NULL;
     }

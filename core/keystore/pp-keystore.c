@@ -8,6 +8,7 @@
 
 #include <string.h>
 
+#include <glib/gi18n-lib.h>
 #include <openssl/err.h>
 
 #include "pp-keystore.h"
@@ -42,8 +43,8 @@ pp_keystore_check_label (const char  *label,
 
 bad:
   g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_INVALID_LABEL,
-               "Invalid key label \"%s\": use 1 to %d letters, digits, '.', '-' or '_', "
-               "not starting with '.' or '-'", label, MAX_LABEL_LEN);
+               _("Invalid key label \"%s\": use 1 to %d letters, digits, '.', '-' or '_', "
+                 "not starting with '.' or '-'"), label, MAX_LABEL_LEN);
   return FALSE;
 }
 
@@ -151,7 +152,7 @@ pp_key_store_store_certificate (PpKeyStore  *self,
     {
       ERR_clear_error ();
       g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_INVALID_KEY,
-                   "The certificate does not certify the key \"%s\"", label);
+                   _("The certificate does not certify the key \"%s\""), label);
       return FALSE;
     }
 

@@ -8,6 +8,7 @@
 
 #include <string.h>
 
+#include <glib/gi18n-lib.h>
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -111,7 +112,7 @@ token_login (PpP11Token  *self,
   rv = self->module->C_GetTokenInfo (self->slot, &info);
   if (rv != CKR_OK)
     {
-      pp_p11_set_error (error, rv, "Cannot read the token information");
+      pp_p11_set_error (error, rv, _("Cannot read the token information"));
       return FALSE;
     }
 
@@ -123,7 +124,7 @@ token_login (PpP11Token  *self,
   else if (info.flags & CKF_LOGIN_REQUIRED)
     {
       g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_PIN_REQUIRED,
-                   "The token \"%s\" needs a user PIN", self->token_label);
+                   _("The token \"%s\" needs a user PIN"), self->token_label);
       return FALSE;
     }
   else
@@ -134,12 +135,12 @@ token_login (PpP11Token  *self,
 
   if (rv == CKR_PIN_INCORRECT)
     g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_BAD_PIN,
-                 "Wrong user PIN for the token \"%s\"", self->token_label);
+                 _("Wrong user PIN for the token \"%s\""), self->token_label);
   else if (rv == CKR_PIN_LOCKED)
     g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_PIN_LOCKED,
-                 "The user PIN of the token \"%s\" is locked", self->token_label);
+                 _("The user PIN of the token \"%s\" is locked"), self->token_label);
   else
-    pp_p11_set_error (error, rv, "Login to the token failed");
+    pp_p11_set_error (error, rv, _("Login to the token failed"));
   return FALSE;
 }
 
@@ -154,7 +155,7 @@ pp_p11_uri_parse (const char  *uri_string,
   if (ret != P11_KIT_URI_OK)
     {
       g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_INVALID_URI,
-                   "Invalid PKCS#11 URI: %s", p11_kit_uri_message (ret));
+                   _("Invalid PKCS#11 URI: %s"), p11_kit_uri_message (ret));
       return NULL;
     }
   return g_steal_pointer (&uri);
@@ -183,8 +184,8 @@ pp_p11_token_open (P11KitUri   *uri,
       if (self->loaded == NULL)
         {
           g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_MODULE_LOAD_FAILED,
-                       "Cannot load the PKCS#11 module %s: %s", module_path,
-                       p11_kit_message () != NULL ? p11_kit_message () : "unknown reason");
+                       _("Cannot load the PKCS#11 module %s: %s"), module_path,
+                       p11_kit_message () != NULL ? p11_kit_message () : _("unknown reason"));
           goto fail;
         }
       rv = p11_kit_module_initialize (self->loaded);
@@ -193,7 +194,7 @@ pp_p11_token_open (P11KitUri   *uri,
           p11_kit_module_release (self->loaded);
           self->loaded = NULL;
           g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_MODULE_LOAD_FAILED,
-                       "Cannot initialise the PKCS#11 module %s: %s",
+                       _("Cannot initialise the PKCS#11 module %s: %s"),
                        module_path, p11_kit_strerror (rv));
           goto fail;
         }
@@ -206,8 +207,8 @@ pp_p11_token_open (P11KitUri   *uri,
       if (self->registered == NULL || self->registered[0] == NULL)
         {
           g_set_error_literal (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_MODULE_LOAD_FAILED,
-                               "No PKCS#11 module is registered with p11-kit; "
-                               "give one with module-path= in the URI");
+                               _("No PKCS#11 module is registered with p11-kit; "
+                                 "give one with module-path= in the URI"));
           goto fail;
         }
       for (guint i = 0; self->registered[i] != NULL && !found; i++)
@@ -220,7 +221,7 @@ pp_p11_token_open (P11KitUri   *uri,
   if (!found)
     {
       g_set_error_literal (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_TOKEN_NOT_FOUND,
-                           "No PKCS#11 token matches the URI");
+                           _("No PKCS#11 token matches the URI"));
       goto fail;
     }
 
@@ -230,7 +231,7 @@ pp_p11_token_open (P11KitUri   *uri,
   if (rv != CKR_OK)
     {
       self->session = CK_INVALID_HANDLE;
-      pp_p11_set_error (error, rv, "Cannot open a session on the token");
+      pp_p11_set_error (error, rv, _("Cannot open a session on the token"));
       goto fail;
     }
 
@@ -288,14 +289,14 @@ find_locked (PpP11Token       *token,
   rv = m->C_FindObjectsInit (token->session, tmpl, n_tmpl);
   if (rv != CKR_OK)
     {
-      pp_p11_set_error (error, rv, "Cannot search the token");
+      pp_p11_set_error (error, rv, _("Cannot search the token"));
       return -1;
     }
   rv = m->C_FindObjects (token->session, found, G_N_ELEMENTS (found), &n);
   m->C_FindObjectsFinal (token->session);
   if (rv != CKR_OK)
     {
-      pp_p11_set_error (error, rv, "Cannot search the token");
+      pp_p11_set_error (error, rv, _("Cannot search the token"));
       return -1;
     }
   if (n > 0 && out_first != NULL)
@@ -336,13 +337,13 @@ pp_p11_find_one (PpP11Token       *token,
   if (n == 0)
     {
       g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_OBJECT_NOT_FOUND,
-                   "No %s on the token \"%s\"", what, token->token_label);
+                   _("No %s on the token \"%s\""), what, token->token_label);
       return FALSE;
     }
   if (n > 1)
     {
       g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_AMBIGUOUS,
-                   "Several objects on the token \"%s\" match the %s",
+                   _("Several objects on the token \"%s\" match the %s"),
                    token->token_label, what);
       return FALSE;
     }
@@ -372,7 +373,7 @@ pp_p11_get_attribute (PpP11Token        *token,
   if (rv != CKR_OK || attr.ulValueLen == CK_UNAVAILABLE_INFORMATION)
     {
       pp_p11_set_error (error, rv != CKR_OK ? rv : CKR_ATTRIBUTE_TYPE_INVALID,
-                        "Cannot read an attribute of a token object");
+                        _("Cannot read an attribute of a token object"));
       return NULL;
     }
   return g_bytes_new_take (g_steal_pointer (&value), attr.ulValueLen);
@@ -423,7 +424,7 @@ pp_p11_sign (PpP11Token        *token,
                       EVP_sha256 (), NULL) != 1)
         {
           g_set_error_literal (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_CRYPTO,
-                               "SHA-256 failed");
+                               _("SHA-256 failed"));
           return FALSE;
         }
       input = digest_info;
@@ -445,7 +446,7 @@ pp_p11_sign (PpP11Token        *token,
 
   if (rv != CKR_OK)
     {
-      pp_p11_set_error (error, rv, "The token refused to sign");
+      pp_p11_set_error (error, rv, _("The token refused to sign"));
       return FALSE;
     }
 
@@ -480,7 +481,7 @@ rsa_from_parts (GBytes  *modulus,
     {
       ERR_clear_error ();
       g_set_error_literal (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_CRYPTO,
-                           "Cannot build the RSA public key read from the token");
+                           _("Cannot build the RSA public key read from the token"));
       return NULL;
     }
   return pkey;
@@ -513,7 +514,7 @@ pp_p11_get_public_key (PpP11Token        *token,
       { CKA_CLASS, &klass, sizeof klass },
       { CKA_ID, (void *) g_bytes_get_data (id, NULL), g_bytes_get_size (id) },
     };
-    if (!pp_p11_find_one (token, tmpl, G_N_ELEMENTS (tmpl), "public key for the KDH key",
+    if (!pp_p11_find_one (token, tmpl, G_N_ELEMENTS (tmpl), _("public key for the KDH key"),
                           &pub, error))
       return NULL;
   }
@@ -559,7 +560,7 @@ pp_signer_new_for_pkcs11_uri (const char  *uri_string,
               *(CK_OBJECT_CLASS *) attrs[i].pValue != CKO_PRIVATE_KEY)
             {
               g_set_error_literal (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_INVALID_URI,
-                                   "The PKCS#11 URI of a signing key must say type=private");
+                                   _("The PKCS#11 URI of a signing key must say type=private"));
               return NULL;
             }
           break;
@@ -575,14 +576,14 @@ pp_signer_new_for_pkcs11_uri (const char  *uri_string,
   if (!named)
     {
       g_set_error_literal (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_INVALID_URI,
-                           "The PKCS#11 URI names no key (object= or id=)");
+                           _("The PKCS#11 URI names no key (object= or id=)"));
       return NULL;
     }
 
   token = pp_p11_token_open (uri, pin, FALSE, error);
   if (token == NULL)
     return NULL;
-  if (!pp_p11_find_one (token, tmpl, n_tmpl, "private key matching the URI", &key, error))
+  if (!pp_p11_find_one (token, tmpl, n_tmpl, _("private key matching the URI"), &key, error))
     {
       pp_p11_token_unref (token);
       return NULL;

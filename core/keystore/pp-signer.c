@@ -7,6 +7,7 @@
 
 #include <string.h>
 
+#include <glib/gi18n-lib.h>
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -43,13 +44,13 @@ check_rsa_key (EVP_PKEY  *pkey,
   if (!EVP_PKEY_is_a (pkey, "RSA"))
     {
       g_set_error_literal (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_INVALID_KEY,
-                           "The KDH key must be an RSA key");
+                           _("The KDH key must be an RSA key"));
       return FALSE;
     }
   if (EVP_PKEY_get_bits (pkey) < MIN_RSA_BITS)
     {
       g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_INVALID_KEY,
-                   "The KDH key has %d bits; at least %d are required",
+                   _("The KDH key has %d bits; at least %d are required"),
                    EVP_PKEY_get_bits (pkey), MIN_RSA_BITS);
       return FALSE;
     }
@@ -92,7 +93,7 @@ pp_signer_new_for_p11 (PpP11Token        *token,
       *(const CK_KEY_TYPE *) g_bytes_get_data (key_type, NULL) != CKK_RSA)
     {
       g_set_error_literal (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_INVALID_KEY,
-                           "The KDH key on the token is not an RSA key");
+                           _("The KDH key on the token is not an RSA key"));
       return NULL;
     }
 
@@ -102,8 +103,8 @@ pp_signer_new_for_p11 (PpP11Token        *token,
   if (g_bytes_get_size (modulus) * 8 < MIN_RSA_BITS)
     {
       g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_INVALID_KEY,
-                   "The KDH key on the token has %" G_GSIZE_FORMAT " bits; "
-                   "at least %d are required", g_bytes_get_size (modulus) * 8, MIN_RSA_BITS);
+                   _("The KDH key on the token has %zu bits; at least %d are required"),
+                   g_bytes_get_size (modulus) * 8, MIN_RSA_BITS);
       return NULL;
     }
 
@@ -116,7 +117,7 @@ pp_signer_new_for_p11 (PpP11Token        *token,
   else
     {
       g_set_error_literal (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_MECHANISM_UNSUPPORTED,
-                           "The token offers no RSA PKCS#1 v1.5 signature mechanism");
+                           _("The token offers no RSA PKCS#1 v1.5 signature mechanism"));
       return NULL;
     }
 
@@ -165,7 +166,7 @@ pp_keystore_read_private_key_pem (const char  *path,
   if (!g_file_test (path, G_FILE_TEST_EXISTS))
     {
       g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_NOT_FOUND,
-                   "No key file %s", path);
+                   _("No key file %s"), path);
       return NULL;
     }
   bio = BIO_new_file (path, "rb");
@@ -173,7 +174,7 @@ pp_keystore_read_private_key_pem (const char  *path,
     {
       ERR_clear_error ();
       g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_IO,
-                   "Cannot open key file %s", path);
+                   _("Cannot open key file %s"), path);
       return NULL;
     }
 
@@ -187,13 +188,13 @@ pp_keystore_read_private_key_pem (const char  *path,
    * that a wrong passphrase fails). */
   if (req.asked && passphrase == NULL)
     g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_PASSPHRASE_REQUIRED,
-                 "The key file %s is encrypted; a passphrase is required", path);
+                 _("The key file %s is encrypted; a passphrase is required"), path);
   else if (req.asked)
     g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_BAD_PASSPHRASE,
-                 "Wrong passphrase for the key file %s", path);
+                 _("Wrong passphrase for the key file %s"), path);
   else
     g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_INVALID_KEY,
-                 "%s does not hold a PEM private key", path);
+                 _("%s does not hold a PEM private key"), path);
   return NULL;
 }
 
@@ -243,7 +244,7 @@ sign_soft (PpSigner      *self,
 fail:
   ERR_clear_error ();
   g_set_error_literal (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_CRYPTO,
-                       "RSA signing failed");
+                       _("RSA signing failed"));
   return FALSE;
 }
 
@@ -353,7 +354,7 @@ pp_keystore_public_only (EVP_PKEY  *pkey,
     {
       ERR_clear_error ();
       g_set_error_literal (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_CRYPTO,
-                           "Cannot encode the public key");
+                           _("Cannot encode the public key"));
       return NULL;
     }
   p = der;
@@ -363,7 +364,7 @@ pp_keystore_public_only (EVP_PKEY  *pkey,
     {
       ERR_clear_error ();
       g_set_error_literal (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_CRYPTO,
-                           "Cannot decode the public key");
+                           _("Cannot decode the public key"));
     }
   return pub;
 }

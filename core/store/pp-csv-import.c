@@ -478,13 +478,13 @@ pp_csv_import_parse (const char  *data,
 
       if (bad_line != 0)
         add_problem (self, bad_line, PP_CSV_IMPORT_ERROR_INVALID_UTF8,
-                     g_strdup ("not valid UTF-8 text"));
+                     g_strdup (_("not valid UTF-8 text")));
       else if (status == RECORD_UNTERMINATED)
         add_problem (self, first, PP_CSV_IMPORT_ERROR_UNTERMINATED_QUOTE,
-                     g_strdup ("a quoted field is never closed (it runs to the end of the file)"));
+                     g_strdup (_("a quoted field is never closed (it runs to the end of the file)")));
       else if (status == RECORD_BAD_QUOTE)
         add_problem (self, last, PP_CSV_IMPORT_ERROR_BAD_QUOTE,
-                     g_strdup ("text after a closing quote (write a quote inside a quoted field as \"\")"));
+                     g_strdup (_("text after a closing quote (write a quote inside a quoted field as \"\")")));
       else
         check_row (self, fields, column_of, first, first_line_of);
     }

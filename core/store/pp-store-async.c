@@ -22,6 +22,8 @@ typedef struct {
   char *username;
   char *display_name;
   char *password;   /* wiped on free */
+  guint32 epoch_entries;
+  guint32 epoch_seconds;
 } StoreTask;
 
 static void
@@ -214,6 +216,72 @@ pp_store_create_first_administrator_finish (PpStore       *self,
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
   g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) ==
                         pp_store_create_first_administrator_async, NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static void
+init_seal_thread (GTask        *task,
+                  gpointer      source,
+                  gpointer      data,
+                  GCancellable *cancellable)
+{
+  StoreTask *st = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpStore) store = NULL;
+  PpSecureBuffer *seed = NULL;
+
+  if (g_task_return_error_if_cancelled (task))
+    return;
+  store = pp_store_open (st->path, &error);
+  if (store != NULL)
+    store->demo = PP_STORE (source)->demo;
+  if (store != NULL)
+    seed = pp_store_audit_init_seal (store, st->epoch_entries, st->epoch_seconds, st->username,
+                                     &error);
+  if (seed == NULL)
+    g_task_return_error (task, g_steal_pointer (&error));
+  else
+    g_task_return_pointer (task, seed, (GDestroyNotify) pp_secure_buffer_free);
+}
+
+void
+pp_store_audit_init_seal_async (PpStore             *self,
+                                guint32              epoch_entries,
+                                guint32              epoch_seconds,
+                                const char          *actor,
+                                GCancellable        *cancellable,
+                                GAsyncReadyCallback  callback,
+                                gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  StoreTask *st;
+
+  g_return_if_fail (PP_IS_STORE (self));
+  g_return_if_fail (epoch_entries >= 1);
+  g_return_if_fail (actor != NULL);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  st = g_new0 (StoreTask, 1);
+  st->path = g_strdup (self->path);
+  st->username = g_strdup (actor);
+  st->epoch_entries = epoch_entries;
+  st->epoch_seconds = epoch_seconds;
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, pp_store_audit_init_seal_async);
+  g_task_set_task_data (task, st, (GDestroyNotify) store_task_free);
+  g_task_run_in_thread (task, init_seal_thread);
+}
+
+PpSecureBuffer *
+pp_store_audit_init_seal_finish (PpStore       *self,
+                                 GAsyncResult  *result,
+                                 GError       **error)
+{
+  g_return_val_if_fail (PP_IS_STORE (self), NULL);
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) ==
+                        pp_store_audit_init_seal_async, NULL);
 
   return g_task_propagate_pointer (G_TASK (result), error);
 }

@@ -91,23 +91,28 @@ open_key_store (PpStore   *self,
 {
   g_autofree char *location = pp_store_get_key_store_location (self);
   g_autoptr(GError) local = NULL;
+  g_autoptr(PpSecureBuffer) secret = NULL;
   PpKeyStore *keys;
 
   if (self->journal_keys != NULL)
     return g_object_ref (self->journal_keys);
   if (!create && !pp_key_store_location_has_journal_key (location, PP_JOURNAL_KEY_LABEL))
     return NULL;
-  keys = pp_key_store_new_for_location (location, g_getenv (PP_STORE_KEY_STORE_SECRET_ENV), &local);
+  if (!pp_store_get_key_store_secret (self, location, create, &secret, error))
+    return NULL;
+  keys = pp_key_store_new_for_location (location,
+                                        secret != NULL ? (const char *) pp_secure_buffer_peek (secret) : NULL,
+                                        &local);
   if (keys == NULL)
     {
       if (g_error_matches (local, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_PASSPHRASE_REQUIRED) ||
           g_error_matches (local, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_PIN_REQUIRED))
         g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN,
-                     "the audit journal's key store %s needs its passphrase or PIN in %s",
+                     _("the audit journal's key store %s needs its passphrase or PIN in %s"),
                      location, PP_STORE_KEY_STORE_SECRET_ENV);
       else
         g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN,
-                     "cannot open the audit journal's key store %s: %s", location, local->message);
+                     _("cannot open the audit journal's key store %s: %s"), location, local->message);
       return NULL;
     }
   self->journal_keys = g_object_ref (keys);
@@ -134,7 +139,7 @@ load_station_key (PpStore  *self,
       if (g_error_matches (local, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_NOT_FOUND))
         return NULL;
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN,
-                   "cannot read the audit journal key: %s", local->message);
+                   _("cannot read the audit journal key: %s"), local->message);
       return NULL;
     }
   *out_found = TRUE;
@@ -167,8 +172,8 @@ save_station_key (PpStore             *self,
   if (stored != NULL && stored->epoch > key->epoch)
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
-                   "the audit journal's key is at epoch %" G_GUINT64_FORMAT " but the journal "
-                   "ends in epoch %" G_GUINT64_FORMAT ": entries were deleted; run audit verify",
+                   _("the audit journal's key is at epoch %" PRIu64 " but the journal "
+                     "ends in epoch %" PRIu64 ": entries were deleted; run audit verify"),
                    stored->epoch, key->epoch);
       return FALSE;
     }
@@ -178,7 +183,7 @@ save_station_key (PpStore             *self,
     {
       g_clear_error (error);
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN,
-                   "cannot save the audit journal key: %s", local->message);
+                   _("cannot save the audit journal key: %s"), local->message);
       return FALSE;
     }
   return TRUE;
@@ -266,8 +271,8 @@ seal_entry (PpStore       *self,
           if (found || (error != NULL && *error != NULL))
             return FALSE;
           g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN,
-                       "the audit journal is sealed, but the key store %s holds no journal key; "
-                       "set %s to the key store that sealed it",
+                       _("the audit journal is sealed, but the key store %s holds no journal key; "
+                         "set %s to the key store that sealed it"),
                        pp_store_get_key_store_location (self), PP_STORE_KEY_STORE_ENV);
           return FALSE;
         }
@@ -277,15 +282,15 @@ seal_entry (PpStore       *self,
   if (strcmp (key->journal_id, journal_id) != 0)
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
-                   "the key store's journal key belongs to journal %s, not to this store's %s",
+                   _("the key store's journal key belongs to journal %s, not to this store's %s"),
                    key->journal_id, journal_id);
       return FALSE;
     }
   if ((guint64) seq < key->first_seq)
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
-                   "the audit journal was sealed from entry %" G_GUINT64_FORMAT " on but ends "
-                   "before it: entries were deleted; run audit verify", key->first_seq);
+                   _("the audit journal was sealed from entry %" PRIu64 " on but ends "
+                     "before it: entries were deleted; run audit verify"), key->first_seq);
       return FALSE;
     }
 
@@ -294,7 +299,7 @@ seal_entry (PpStore       *self,
       if ((guint64) seq != key->first_seq)
         {
           g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
-                       "the end of the audit journal lost its seal; run audit verify");
+                       _("the end of the audit journal lost its seal; run audit verify"));
           return FALSE;
         }
       epoch = 0;
@@ -310,8 +315,8 @@ seal_entry (PpStore       *self,
       if (head_epoch < key->epoch)
         {
           g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
-                       "the audit journal's key is at epoch %" G_GUINT64_FORMAT " but the journal "
-                       "ends in epoch %" G_GUINT64_FORMAT ": entries were deleted; run audit verify",
+                       _("the audit journal's key is at epoch %" PRIu64 " but the journal "
+                         "ends in epoch %" PRIu64 ": entries were deleted; run audit verify"),
                        key->epoch, head_epoch);
           return FALSE;
         }
@@ -664,8 +669,8 @@ read_checkpoint (PpStore      *self,
       if (pub == NULL)
         {
           g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
-                       "cannot check who signed the checkpoint: give the journal's seed file or "
-                       "open its key store%s%s", local != NULL ? ": " : "",
+                       _("cannot check who signed the checkpoint: give the journal's seed file or "
+                         "open its key store%s%s"), local != NULL ? ": " : "",
                        local != NULL ? local->message : "");
           return FALSE;
         }
@@ -674,7 +679,7 @@ read_checkpoint (PpStore      *self,
   if (fp == NULL || trusted_fp == NULL || g_ascii_strcasecmp (fp, trusted_fp) != 0)
     {
       g_set_error_literal (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
-                           "the checkpoint is not signed by this journal's checkpoint key");
+                           _("the checkpoint is not signed by this journal's checkpoint key"));
       return FALSE;
     }
   md = EVP_MD_CTX_new ();
@@ -683,14 +688,14 @@ read_checkpoint (PpStore      *self,
     {
       ERR_clear_error ();
       g_set_error_literal (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
-                           "the checkpoint's signature does not match: it was altered");
+                           _("the checkpoint's signature does not match: it was altered"));
       return FALSE;
     }
   return TRUE;
 
 bad:
-  g_set_error_literal (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
-                       "not a posprov audit checkpoint (it starts with \"" CHECKPOINT_MAGIC "\")");
+  g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
+               _("not a posprov audit checkpoint (it starts with “%s”)"), CHECKPOINT_MAGIC);
   return FALSE;
 }
 
@@ -741,7 +746,10 @@ pp_store_audit_verify_full (PpStore                    *self,
         }
       r->used_seed = TRUE;
     }
-  if (!options->no_key_store)
+  /* A demo store shares its folder, and so the default key store, with the
+   * real store: that key is not the demo's. */
+  r->demo = pp_store_is_demo_store (self);
+  if (!options->no_key_store && !r->demo)
     {
       gboolean found;
       g_autoptr(GError) local = NULL;
@@ -765,7 +773,7 @@ pp_store_audit_verify_full (PpStore                    *self,
   if (seed != NULL && station != NULL && strcmp (seed->journal_id, station->journal_id) != 0)
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
-                   "the seed is for journal %s but the key store seals journal %s",
+                   _("the seed is for journal %s but the key store seals journal %s"),
                    seed->journal_id, station->journal_id);
       goto out;
     }
@@ -792,23 +800,23 @@ pp_store_audit_verify_full (PpStore                    *self,
     {
       report (&r->first_bad_seq, (gint64) ref->first_seq, error,
               db_id == NULL
-                ? "the journal was sealed (journal %s, from entry %" G_GUINT64_FORMAT ") but the "
-                  "store no longer says so: its seal was removed%s"
-                : "the journal was sealed (journal %s, from entry %" G_GUINT64_FORMAT ") but the "
-                  "store names another journal %s",
+                ? _("the journal was sealed (journal %s, from entry %" PRIu64 ") but the "
+                    "store no longer says so: its seal was removed%s")
+                : _("the journal was sealed (journal %s, from entry %" PRIu64 ") but the "
+                    "store names another journal %s"),
               ref->journal_id, ref->first_seq, db_id != NULL ? db_id : "");
       goto fail;
     }
   if (have_cp && g_strcmp0 (db_id, cp.journal_id) != 0)
     {
       report (&r->first_bad_seq, cp.seq, error,
-              "the checkpoint is for journal %s, not for this store's journal", cp.journal_id);
+              _("the checkpoint is for journal %s, not for this store's journal"), cp.journal_id);
       goto fail;
     }
   if (ref != NULL)
     r->sealed_from = (gint64) ref->first_seq;
   else if (db_id != NULL && r->note == NULL)
-    r->note = g_strdup ("the journal is sealed but no key was available: its MACs were not checked");
+    r->note = g_strdup (_("the journal is sealed but no key was available: its MACs were not checked"));
 
   stmt = pp_store_prepare (self,
                            "SELECT seq, time, actor, action, subject, detail, prev_hash, hash, "
@@ -828,15 +836,15 @@ pp_store_audit_verify_full (PpStore                    *self,
       if (seq != expected)
         {
           report (&r->first_bad_seq, expected, error,
-                  "audit entry %" G_GINT64_FORMAT " is missing (deleted); the next entry is %"
-                  G_GINT64_FORMAT, expected, seq);
+                  _("audit entry %" PRId64 " is missing (deleted); the next entry is %"
+                    PRId64), expected, seq);
           goto fail;
         }
       if (bad_column != NULL)
         {
           report (&r->first_bad_seq, seq, error,
-                  "audit entry %" G_GINT64_FORMAT " was changed outside posprov: its %s is not "
-                  "stored as posprov writes it", seq, bad_column);
+                  _("audit entry %" PRId64 " was changed outside posprov: its %s is not "
+                    "stored as posprov writes it"), seq, bad_column);
           goto fail;
         }
       computed = entry_hash (seq, sqlite3_column_int64 (stmt, COL_TIME),
@@ -846,15 +854,15 @@ pp_store_audit_verify_full (PpStore                    *self,
       if (strcmp (computed, stored) != 0)
         {
           report (&r->first_bad_seq, seq, error,
-                  "audit entry %" G_GINT64_FORMAT " was changed or moved: its contents do not "
-                  "match its hash", seq);
+                  _("audit entry %" PRId64 " was changed or moved: its contents do not "
+                    "match its hash"), seq);
           goto fail;
         }
       if (strcmp (prev_hash, prev_stored) != 0)
         {
           report (&r->first_bad_seq, seq - 1, error,
-                  "audit entry %" G_GINT64_FORMAT " was rewritten: entry %" G_GINT64_FORMAT
-                  " recorded a different hash for it", seq - 1, seq);
+                  _("audit entry %" PRId64 " was rewritten: entry %" PRId64
+                    " recorded a different hash for it"), seq - 1, seq);
           goto fail;
         }
 
@@ -873,8 +881,8 @@ pp_store_audit_verify_full (PpStore                    *self,
               if (sealed || mac != NULL)
                 {
                   report (&r->first_bad_seq, seq, error,
-                          "audit entry %" G_GINT64_FORMAT " carries a seal but comes before the "
-                          "journal was sealed (entry %" G_GUINT64_FORMAT "): it was moved",
+                          _("audit entry %" PRId64 " carries a seal but comes before the "
+                            "journal was sealed (entry %" PRIu64 "): it was moved"),
                           seq, ref->first_seq);
                   goto fail;
                 }
@@ -882,8 +890,8 @@ pp_store_audit_verify_full (PpStore                    *self,
           else if (!sealed || mac == NULL)
             {
               report (&r->first_bad_seq, seq, error,
-                      "audit entry %" G_GINT64_FORMAT " has no seal: it was added or rewritten "
-                      "outside posprov", seq);
+                      _("audit entry %" PRId64 " has no seal: it was added or rewritten "
+                        "outside posprov"), seq);
               goto fail;
             }
           else
@@ -894,8 +902,8 @@ pp_store_audit_verify_full (PpStore                    *self,
                                                      epoch != last_epoch + 1))
                 {
                   report (&r->first_bad_seq, seq, error,
-                          "audit entry %" G_GINT64_FORMAT " was forged or moved: it claims key "
-                          "epoch %" G_GINT64_FORMAT " after epoch %" G_GINT64_FORMAT,
+                          _("audit entry %" PRId64 " was forged or moved: it claims key "
+                            "epoch %" PRId64 " after epoch %" PRId64),
                           seq, epoch, last_epoch);
                   goto fail;
                 }
@@ -904,15 +912,15 @@ pp_store_audit_verify_full (PpStore                    *self,
               else if (seq - epoch_start >= (gint64) ref->epoch_entries)
                 {
                   report (&r->first_bad_seq, seq, error,
-                          "audit entry %" G_GINT64_FORMAT " was forged: key epoch %" G_GINT64_FORMAT
-                          " already holds %u entries", seq, epoch, ref->epoch_entries);
+                          _("audit entry %" PRId64 " was forged: key epoch %" PRId64
+                            " already holds %u entries"), seq, epoch, ref->epoch_entries);
                   goto fail;
                 }
               if (starts_epoch && epoch > 0 && epoch_mac == NULL)
                 {
                   report (&r->first_bad_seq, seq, error,
-                          "audit entry %" G_GINT64_FORMAT " was forged or moved: it starts key "
-                          "epoch %" G_GINT64_FORMAT " without the previous key's seal",
+                          _("audit entry %" PRId64 " was forged or moved: it starts key "
+                            "epoch %" PRId64 " without the previous key's seal"),
                           seq, epoch);
                   goto fail;
                 }
@@ -924,9 +932,9 @@ pp_store_audit_verify_full (PpStore                    *self,
                       if (!pp_journal_mac_equal (want, epoch_mac))
                         {
                           report (&r->first_bad_seq, seq, error,
-                                  "audit entry %" G_GINT64_FORMAT " was rewritten, moved or "
-                                  "forged: the seal that starts key epoch %" G_GINT64_FORMAT
-                                  " does not match (checked with the seed)", seq, epoch);
+                                  _("audit entry %" PRId64 " was rewritten, moved or "
+                                    "forged: the seal that starts key epoch %" PRId64
+                                    " does not match (checked with the seed)"), seq, epoch);
                           goto fail;
                         }
                       pp_journal_key_evolve_to (walk, (guint64) epoch);
@@ -947,9 +955,12 @@ pp_store_audit_verify_full (PpStore                    *self,
                   if (!pp_journal_mac_equal (want, mac))
                     {
                       report (&r->first_bad_seq, seq, error,
-                              "audit entry %" G_GINT64_FORMAT " was rewritten, moved or forged: "
-                              "its seal does not match (checked with the %s)", seq,
-                              walk != NULL ? "seed" : "station's key");
+                              walk != NULL
+                                ? _("audit entry %" PRId64 " was rewritten, moved or forged: "
+                                    "its seal does not match (checked with the seed)")
+                                : _("audit entry %" PRId64 " was rewritten, moved or forged: "
+                                    "its seal does not match (checked with the station's key)"),
+                              seq);
                       goto fail;
                     }
                   r->n_macs_checked++;
@@ -983,21 +994,21 @@ pp_store_audit_verify_full (PpStore                    *self,
       if (head_seq > expected - 1)
         {
           report (&r->first_bad_seq, expected, error,
-                  "audit entry %" G_GINT64_FORMAT " is missing (deleted); the journal should "
-                  "end at entry %" G_GINT64_FORMAT, expected, head_seq);
+                  _("audit entry %" PRId64 " is missing (deleted); the journal should "
+                    "end at entry %" PRId64), expected, head_seq);
           goto fail;
         }
       if (head_seq == expected - 1 && strcmp (column_text (head, 1), prev_stored) != 0)
         {
           report (&r->first_bad_seq, head_seq, error,
-                  "audit entry %" G_GINT64_FORMAT " was rewritten: it does not match the "
-                  "recorded end of the journal", head_seq);
+                  _("audit entry %" PRId64 " was rewritten: it does not match the "
+                    "recorded end of the journal"), head_seq);
           goto fail;
         }
       if (head_seq < expected - 1)
         {
           report (&r->first_bad_seq, head_seq + 1, error,
-                  "audit entry %" G_GINT64_FORMAT " was added outside posprov", head_seq + 1);
+                  _("audit entry %" PRId64 " was added outside posprov"), head_seq + 1);
           goto fail;
         }
     }
@@ -1005,7 +1016,7 @@ pp_store_audit_verify_full (PpStore                    *self,
     {
       if (n > 0)
         {
-          report (&r->first_bad_seq, 1, error, "the record of the journal's end is missing");
+          report (&r->first_bad_seq, 1, error, _("the record of the journal's end is missing"));
           goto fail;
         }
     }
@@ -1019,15 +1030,15 @@ pp_store_audit_verify_full (PpStore                    *self,
   if (ref != NULL && (guint64) (expected - 1) < ref->first_seq)
     {
       report (&r->first_bad_seq, expected, error,
-              "the journal was truncated: it was sealed at entry %" G_GUINT64_FORMAT " but ends "
-              "at entry %" G_GINT64_FORMAT, ref->first_seq, expected - 1);
+              _("the journal was truncated: it was sealed at entry %" PRIu64 " but ends "
+                "at entry %" PRId64), ref->first_seq, expected - 1);
       goto fail;
     }
   if (station != NULL && last_epoch < (gint64) station->epoch)
     {
       report (&r->first_bad_seq, expected, error,
-              "the journal was truncated: the station's key is at epoch %" G_GUINT64_FORMAT
-              " but the journal ends at entry %" G_GINT64_FORMAT " in epoch %" G_GINT64_FORMAT,
+              _("the journal was truncated: the station's key is at epoch %" PRIu64
+                " but the journal ends at entry %" PRId64 " in epoch %" PRId64),
               station->epoch, expected - 1, last_epoch);
       goto fail;
     }
@@ -1039,16 +1050,16 @@ pp_store_audit_verify_full (PpStore                    *self,
       if (cp.seq > expected - 1)
         {
           report (&r->first_bad_seq, expected, error,
-                  "the journal was truncated: it ends at entry %" G_GINT64_FORMAT " but the "
-                  "checkpoint of %s recorded entry %" G_GINT64_FORMAT,
+                  _("the journal was truncated: it ends at entry %" PRId64 " but the "
+                    "checkpoint of %s recorded entry %" PRId64),
                   expected - 1, when_text, cp.seq);
           goto fail;
         }
       if (checkpoint_hash == NULL || strcmp (checkpoint_hash, cp.head) != 0)
         {
           report (&r->first_bad_seq, cp.seq, error,
-                  "the journal was rewritten: entries up to %" G_GINT64_FORMAT " differ from "
-                  "the checkpoint of %s", cp.seq, when_text);
+                  _("the journal was rewritten: entries up to %" PRId64 " differ from "
+                    "the checkpoint of %s"), cp.seq, when_text);
           goto fail;
         }
     }
@@ -1120,6 +1131,13 @@ pp_store_audit_init_seal (PpStore     *self,
   g_return_val_if_fail (actor != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
+  if (pp_store_is_demo_store (self))
+    {
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_DEMO,
+                   _("%s is a demo store: its journal is not sealed (its data is made up)"),
+                   pp_store_get_path (self));
+      return NULL;
+    }
   location = pp_store_get_key_store_location (self);
   keys = open_key_store (self, TRUE, error);
   if (keys == NULL)
@@ -1128,14 +1146,14 @@ pp_store_audit_init_seal (PpStore     *self,
   if (existing != NULL)
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_DUPLICATE,
-                   "the key store %s already seals journal %s; a key store seals one journal, "
-                   "once", location, existing->journal_id);
+                   _("the key store %s already seals journal %s; a key store seals one journal, "
+                     "once"), location, existing->journal_id);
       return NULL;
     }
   if (!g_error_matches (local, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_NOT_FOUND))
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN,
-                   "cannot read the key store %s: %s", location, local->message);
+                   _("cannot read the key store %s: %s"), location, local->message);
       return NULL;
     }
   g_clear_error (&local);
@@ -1153,8 +1171,8 @@ pp_store_audit_init_seal (PpStore     *self,
   if (fp == NULL)
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN,
-                   "cannot make the checkpoint key in %s: %s", location,
-                   local != NULL ? local->message : "no public key");
+                   _("cannot make the checkpoint key in %s: %s"), location,
+                   local != NULL ? local->message : _("no public key"));
       return NULL;
     }
 
@@ -1165,7 +1183,7 @@ pp_store_audit_init_seal (PpStore     *self,
   if (db_id != NULL)
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_DUPLICATE,
-                   "the audit journal is sealed already (journal %s)", db_id);
+                   _("the audit journal is sealed already (journal %s)"), db_id);
       goto fail;
     }
   head = pp_store_prepare (self, "SELECT seq FROM audit_head WHERE id = 1", error);
@@ -1176,7 +1194,7 @@ pp_store_audit_init_seal (PpStore     *self,
     first_seq = sqlite3_column_int64 (head, 0) + 1;
   else if (rc != SQLITE_DONE)
     {
-      pp_store_set_sql_error (self, error, "cannot read the audit journal");
+      pp_store_set_sql_error (self, error, _("cannot read the audit journal"));
       goto fail;
     }
   g_clear_pointer (&head, sqlite3_finalize);
@@ -1187,7 +1205,7 @@ pp_store_audit_init_seal (PpStore     *self,
   if (!pp_key_store_store_journal_key (keys, PP_JOURNAL_KEY_LABEL, key, &local))
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN,
-                   "cannot save the journal key in %s: %s", location, local->message);
+                   _("cannot save the journal key in %s: %s"), location, local->message);
       goto fail;
     }
   g_clear_pointer (&self->journal_key, pp_journal_key_free);
@@ -1252,7 +1270,7 @@ pp_store_audit_checkpoint (PpStore  *self,
   if (db_id == NULL)
     {
       g_set_error_literal (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
-                           "the audit journal is not sealed; run audit init-seal first");
+                           _("the audit journal is not sealed; run audit init-seal first"));
       return NULL;
     }
   keys = open_key_store (self, FALSE, error);
@@ -1260,7 +1278,7 @@ pp_store_audit_checkpoint (PpStore  *self,
     {
       if (error != NULL && *error == NULL)
         g_set_error_literal (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN,
-                             "the audit journal's key store holds no journal key");
+                             _("the audit journal's key store holds no journal key"));
       return NULL;
     }
   signer = pp_key_store_get_signer (keys, PP_JOURNAL_SIGN_LABEL, &local);
@@ -1270,7 +1288,7 @@ pp_store_audit_checkpoint (PpStore  *self,
     {
       ERR_clear_error ();
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN,
-                   "cannot use the checkpoint key: %s", local != NULL ? local->message : "bad key");
+                   _("cannot use the checkpoint key: %s"), local != NULL ? local->message : _("bad key"));
       return NULL;
     }
   spki_b64 = g_base64_encode (der, (gsize) der_len);
@@ -1282,7 +1300,7 @@ pp_store_audit_checkpoint (PpStore  *self,
   if (sqlite3_step (head) != SQLITE_ROW)
     {
       g_set_error_literal (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
-                           "the audit journal is empty");
+                           _("the audit journal is empty"));
       return NULL;
     }
   seq = sqlite3_column_int64 (head, 0);
@@ -1298,7 +1316,7 @@ pp_store_audit_checkpoint (PpStore  *self,
   if (!pp_signer_sign (signer, (const guint8 *) body, strlen (body), &sig, &local))
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN,
-                   "cannot sign the checkpoint: %s", local->message);
+                   _("cannot sign the checkpoint: %s"), local->message);
       return NULL;
     }
   sig_b64 = g_base64_encode (g_bytes_get_data (sig, NULL), g_bytes_get_size (sig));

@@ -486,13 +486,13 @@ read_binding (PpStore     *self,
   if (rc == SQLITE_DONE)
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_NOT_FOUND,
-                   "no terminal with serial %s in the register", serial);
+                   _("no terminal with serial %s in the register"), serial);
       return FALSE;
     }
   if (rc != SQLITE_ROW ||
       !pp_terminal_state_from_string ((const char *) sqlite3_column_text (stmt, 0), &out->state))
     {
-      pp_store_set_sql_error (self, error, "cannot read terminal");
+      pp_store_set_sql_error (self, error, _("cannot read terminal"));
       return FALSE;
     }
   out->merchant_id = sqlite3_column_int64 (stmt, 1);
@@ -539,7 +539,10 @@ approval_digest (const PpWorkOrder *order,
   return g_strdup (g_checksum_get_string (sum));
 }
 
-/* Why @binding is not the terminal as @order left it in @state, or NULL. */
+/* Why @binding is not the terminal as @order left it in @state, or NULL.
+ * Not translated: the reason is stored as the approval's void_reason and
+ * journalled (hashed into the audit chain), so it must not depend on the
+ * locale; the messages around it are. */
 static char *
 binding_difference (const PpWorkOrder *order,
                     const Binding     *binding,
@@ -736,9 +739,9 @@ read_approval (PpStore            *self,
     return approval_from_stmt (stmt);
   if (rc == SQLITE_DONE)
     g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_APPROVAL_VOID,
-                 "install work order %" G_GINT64_FORMAT " has no approval on record", order->id);
+                 _("install work order %" PRId64 " has no approval on record"), order->id);
   else
-    pp_store_set_sql_error (self, error, "cannot read approval");
+    pp_store_set_sql_error (self, error, _("cannot read approval"));
   return NULL;
 }
 
@@ -768,8 +771,8 @@ check_approval (PpStore            *self,
   if (approval->voided_at != 0)
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_APPROVAL_VOID,
-                   "the approval of install work order %" G_GINT64_FORMAT " was voided: %s; "
-                   "cancel the order and open a new one", order->id,
+                   _("the approval of install work order %" PRId64 " was voided: %s; "
+                     "cancel the order and open a new one"), order->id,
                    approval->void_reason != NULL ? approval->void_reason : "");
       return FALSE;
     }
@@ -787,8 +790,8 @@ check_approval (PpStore            *self,
   if (why != NULL)
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_APPROVAL_VOID,
-                   "the approval of install work order %" G_GINT64_FORMAT " is void: %s; "
-                   "cancel the order and open a new one", order->id, why);
+                   _("the approval of install work order %" PRId64 " is void: %s; "
+                     "cancel the order and open a new one"), order->id, why);
       step_failure_clear (fail);
       fail->order = copy_order (order);
       fail->actor = g_strdup (actor);
@@ -810,7 +813,7 @@ amend_unrecorded (GError     **error,
   if (error == NULL || *error == NULL)
     return;
   {
-    g_autofree char *message = g_strdup_printf ("%s; recording this in the journal failed too: %s",
+    g_autofree char *message = g_strdup_printf (_("%s; recording this in the journal failed too: %s"),
                                                 (*error)->message, journal_error->message);
 
     (*error)->domain = journal_error->domain;
@@ -839,7 +842,7 @@ record_void (PpStore      *self,
   sqlite3_bind_int64 (stmt, 3, fail->void_approval_id);
   if (sqlite3_step (stmt) != SQLITE_DONE)
     {
-      pp_store_set_sql_error (self, error, "cannot void approval");
+      pp_store_set_sql_error (self, error, _("cannot void approval"));
       goto fail;
     }
   detail = order_detail (fail->order, "reason", fail->void_reason);
@@ -951,7 +954,7 @@ create_install_step (PpStore     *self,
   g_autoptr(PpMerchant) merchant = NULL;
   g_autoptr(PpTerminal) terminal = NULL;
   g_autoptr(sqlite3_stmt) stmt = NULL;
-  g_autofree char *what = g_strdup_printf ("open an install order for terminal %s", upper);
+  g_autofree char *what = g_strdup_printf (_("open an install order for terminal %s"), upper);
   char tid[16];
   gint64 now = pp_store_now ();
 
@@ -972,8 +975,8 @@ create_install_step (PpStore     *self,
   if (pp_terminal_get_cert_fingerprint (terminal) == NULL)
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
-                   "terminal %s has no device certificate on record; it must prove its key "
-                   "pair before an install order can be opened", upper);
+                   _("terminal %s has no device certificate on record; it must prove its key "
+                     "pair before an install order can be opened"), upper);
       return NULL;
     }
   if (!pp_store_issue_number (self, "tid", tid, error) ||
@@ -1042,7 +1045,8 @@ check_independent (PpStore            *self,
                    const PpWorkOrder  *order,
                    GError            **error)
 {
-  static const char * const what[] = { "created that account", "gave it its role", "set its password" };
+  static const char * const what[] = { N_("created that account"), N_("gave it its role"),
+                                        N_("set its password") };
   g_autoptr(sqlite3_stmt) stmt =
     pp_store_prepare (self, "SELECT created_by, role_set_by, password_set_by FROM users WHERE id = ?", error);
 
@@ -1051,16 +1055,16 @@ check_independent (PpStore            *self,
   sqlite3_bind_int64 (stmt, 1, approver->id);
   if (sqlite3_step (stmt) != SQLITE_ROW)
     {
-      pp_store_set_sql_error (self, error, "cannot read user");
+      pp_store_set_sql_error (self, error, _("cannot read user"));
       return FALSE;
     }
   for (int i = 0; i < 3; i++)
     if (g_strcmp0 ((const char *) sqlite3_column_text (stmt, i), order->requester) == 0)
       {
         g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_PERMISSION,
-                     "user “%s” may not approve install work order %" G_GINT64_FORMAT ": %s, who "
-                     "requested it, %s, so the approval would not be a second person's",
-                     approver->username, order->id, order->requester, what[i]);
+                     _("user “%s” may not approve install work order %" PRId64 ": %s, who "
+                       "requested it, %s, so the approval would not be a second person's"),
+                     approver->username, order->id, order->requester, _(what[i]));
         return FALSE;
       }
   return TRUE;
@@ -1088,8 +1092,8 @@ decide_step (PpStore     *self,
   if (order->kind != PP_WORK_ORDER_KIND_INSTALL || order->state != PP_WORK_ORDER_STATE_OPEN)
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_ILLEGAL_TRANSITION,
-                   "%s work order %" G_GINT64_FORMAT " is %s; only an open install order "
-                   "can be approved or rejected",
+                   _("%s work order %" PRId64 " is %s; only an open install order "
+                     "can be approved or rejected"),
                    pp_work_order_kind_to_string (order->kind), order->id,
                    order_states[order->state].id);
       return FALSE;
@@ -1099,8 +1103,8 @@ decide_step (PpStore     *self,
   if (g_str_equal (lower, order->requester))
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_PERMISSION,
-                   "%s requested work order %" G_GINT64_FORMAT " and cannot also approve it; "
-                   "a second person must", lower, order->id);
+                   _("%s requested work order %" PRId64 " and cannot also approve it; "
+                     "a second person must"), lower, order->id);
       return FALSE;
     }
   user = require_order_actor (self, approver, PP_STORE_ORDER_DECIDERS, approve ? "approve" : "reject",
@@ -1118,8 +1122,8 @@ decide_step (PpStore     *self,
       if (why != NULL)
         {
           g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_ILLEGAL_TRANSITION,
-                       "install work order %" G_GINT64_FORMAT " cannot be approved: %s; cancel it "
-                       "and open a new one", order->id, why);
+                       _("install work order %" PRId64 " cannot be approved: %s; cancel it "
+                         "and open a new one"), order->id, why);
           return FALSE;
         }
       digest = approval_digest (order, &binding);
@@ -1148,7 +1152,7 @@ decide_step (PpStore     *self,
   sqlite3_bind_text (stmt, 14, digest, -1, SQLITE_STATIC);
   if (sqlite3_step (stmt) != SQLITE_DONE)
     {
-      pp_store_set_sql_error (self, error, "cannot record approval");
+      pp_store_set_sql_error (self, error, _("cannot record approval"));
       return FALSE;
     }
 
@@ -1188,8 +1192,8 @@ release_step (PpStore      *self,
   if (order->kind != PP_WORK_ORDER_KIND_INSTALL || order->state != PP_WORK_ORDER_STATE_APPROVED)
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_ILLEGAL_TRANSITION,
-                   "%s work order %" G_GINT64_FORMAT " is %s; a key is released only for an "
-                   "approved install order", pp_work_order_kind_to_string (order->kind), order->id,
+                   _("%s work order %" PRId64 " is %s; a key is released only for an "
+                     "approved install order"), pp_work_order_kind_to_string (order->kind), order->id,
                    order_states[order->state].id);
       return FALSE;
     }
@@ -1199,7 +1203,7 @@ release_step (PpStore      *self,
   if (type != order->key_type)
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
-                   "TMK “%s” is %s but install work order %" G_GINT64_FORMAT " was approved for %s",
+                   _("TMK “%s” is %s but install work order %" PRId64 " was approved for %s"),
                    tmk_label, pp_tmk_type_to_string (type), order->id,
                    pp_tmk_type_to_string (order->key_type));
       return FALSE;
@@ -1215,7 +1219,7 @@ release_step (PpStore      *self,
   sqlite3_bind_int64 (stmt, 5, order->id);
   if (sqlite3_step (stmt) != SQLITE_DONE)
     {
-      pp_store_set_sql_error (self, error, "cannot record the key release");
+      pp_store_set_sql_error (self, error, _("cannot record the key release"));
       return FALSE;
     }
   detail = order_detail (order, "key_label", tmk_label);
@@ -1261,8 +1265,8 @@ keyed_step (PpStore      *self,
   if (order->expected_kcv == NULL)
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_ILLEGAL_TRANSITION,
-                   "no key has been released for install work order %" G_GINT64_FORMAT "; the key "
-                   "host records its check value when it releases the key", order->id);
+                   _("no key has been released for install work order %" PRId64 "; the key "
+                     "host records its check value when it releases the key"), order->id);
       return FALSE;
     }
   if (!check_approval (self, order, PP_TERMINAL_STATE_PENDING_INSTALL, user->username, fail,
@@ -1271,9 +1275,9 @@ keyed_step (PpStore      *self,
   if (!kcv_matches (order->expected_kcv, reported))
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_KCV_MISMATCH,
-                   "terminal %s reported key check value %s, but the key released for install "
-                   "work order %" G_GINT64_FORMAT " has %s: the key was not loaded correctly, the "
-                   "terminal is not keyed; send a new key token",
+                   _("terminal %s reported key check value %s, but the key released for install "
+                     "work order %" PRId64 " has %s: the key was not loaded correctly, the "
+                     "terminal is not keyed; send a new key token"),
                    order->serial, reported, order->id, order->expected_kcv);
       step_failure_clear (fail);
       fail->order = copy_order (order);
@@ -1292,7 +1296,7 @@ keyed_step (PpStore      *self,
   sqlite3_bind_text (stmt, 2, order->serial, -1, SQLITE_STATIC);
   if (sqlite3_step (stmt) != SQLITE_DONE)
     {
-      pp_store_set_sql_error (self, error, "cannot record KCV");
+      pp_store_set_sql_error (self, error, _("cannot record KCV"));
       return FALSE;
     }
   g_clear_pointer (&stmt, sqlite3_finalize);
@@ -1303,7 +1307,7 @@ keyed_step (PpStore      *self,
   sqlite3_bind_int64 (stmt, 2, order->id);
   if (sqlite3_step (stmt) != SQLITE_DONE)
     {
-      pp_store_set_sql_error (self, error, "cannot record KCV");
+      pp_store_set_sql_error (self, error, _("cannot record KCV"));
       return FALSE;
     }
 
@@ -1365,7 +1369,7 @@ close_step (PpStore      *self,
       sqlite3_bind_text (stmt, 2, order->serial, -1, SQLITE_STATIC);
       if (sqlite3_step (stmt) != SQLITE_DONE)
         {
-          pp_store_set_sql_error (self, error, "cannot update terminal");
+          pp_store_set_sql_error (self, error, _("cannot update terminal"));
           return FALSE;
         }
     }
@@ -1386,7 +1390,7 @@ create_recycle_step (PpStore     *self,
   g_autoptr(PpUser) user = NULL;
   g_autoptr(PpTerminal) terminal = NULL;
   g_autoptr(sqlite3_stmt) stmt = NULL;
-  g_autofree char *what = g_strdup_printf ("open a recycle order for terminal %s", upper);
+  g_autofree char *what = g_strdup_printf (_("open a recycle order for terminal %s"), upper);
   gint64 now = pp_store_now ();
 
   user = pp_store_require_actor (self, requester, PP_STORE_ORDER_RUNNERS, what, error);
@@ -1439,7 +1443,7 @@ pp_store_create_install_order (PpStore     *self,
     return NULL;
   if (pp_tmk_type_to_string (key_type) == NULL)
     {
-      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID, "unknown key type %d", key_type);
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID, _("unknown key type %d"), key_type);
       return NULL;
     }
   upper = g_ascii_strup (serial, -1);
@@ -1502,7 +1506,7 @@ pp_store_order_key_released (PpStore     *self,
   if (kcv == NULL)
     {
       g_propagate_prefixed_error (error, g_steal_pointer (&local),
-                                  "cannot release TMK “%s” for install work order %" G_GINT64_FORMAT ": ",
+                                  _("cannot release TMK “%s” for install work order %" PRId64 ": "),
                                   tmk_label, order_id);
       return FALSE;
     }
@@ -1592,8 +1596,8 @@ pp_store_cancel_order (PpStore     *self,
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_ILLEGAL_TRANSITION,
                    _("recycle work order %" PRId64 " cannot be cancelled: opening it "
-                   "cleared terminal %s's merchant binding and key check value and a recycled "
-                   "terminal cannot go back to installed; close it and open a new install order"),
+                     "cleared terminal %s's merchant binding and key check value and a recycled "
+                     "terminal cannot go back to installed; close it and open a new install order"),
                    order->id, order->serial);
       goto fail;
     }

@@ -75,6 +75,16 @@ gboolean      pp_store_audit_append     (PpStore     *self,
 void          pp_store_audit_committed  (PpStore     *self);
 void          pp_store_audit_rolled_back (PpStore    *self);
 void          pp_store_audit_dispose    (PpStore     *self);
+/* The secret of the journal's key store at @location (pp-store-keys.c):
+ * $POSPROV_KEY_STORE_SECRET, else for the default soft store the
+ * passphrase file beside it (made at random when @create and the key store
+ * is new), else none (*out_secret NULL, TRUE). FALSE with an error when the
+ * passphrase file cannot be used. */
+gboolean      pp_store_get_key_store_secret (PpStore         *self,
+                                             const char      *location,
+                                             gboolean         create,
+                                             PpSecureBuffer **out_secret,
+                                             GError         **error);
 
 /* Settings table; returns @fallback when unset. */
 char         *pp_store_get_setting      (PpStore     *self,

@@ -11,8 +11,6 @@
 #include "pp-password.h"
 #include "pp-store-private.h"
 
-#define PASSWORD_MIN_LENGTH 4
-
 static const struct {
   const char *id;
   const char *label;
@@ -244,7 +242,7 @@ count_users (PpStore  *self,
     return FALSE;
   if (sqlite3_step (stmt) != SQLITE_ROW)
     {
-      pp_store_set_sql_error (self, error, "cannot count users");
+      pp_store_set_sql_error (self, error, _("cannot count users"));
       return FALSE;
     }
   *out_n = sqlite3_column_int64 (stmt, 0);
@@ -272,7 +270,7 @@ check_account_admin (PpStore     *self,
       if (role != PP_USER_ROLE_ADMINISTRATOR)
         {
           g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_PERMISSION,
-                       "the first account of a station must be an administrator, not a %s",
+                       _("the first account of a station must be an administrator, not a %s"),
                        role_names[role].id);
           return FALSE;
         }
@@ -340,12 +338,10 @@ pp_store_add_user_with_cost (PpStore     *self,
                            _("display name must be text of at most 64 characters"));
       return NULL;
     }
-  if (g_utf8_strlen (password, -1) < PASSWORD_MIN_LENGTH)
-    {
-      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
-                   _("password must have at least %d characters"), PASSWORD_MIN_LENGTH);
-      return NULL;
-    }
+  /* Every account's password passes the policy (a demo store's accounts
+   * come from the demo seed only, never from here). */
+  if (!pp_password_check_policy (password, name, error))
+    return NULL;
 
   /* Hash before taking the write lock: scrypt is slow on purpose. */
   hash = pp_password_hash_with_cost (password, password_log2_n, &local);
@@ -405,7 +401,7 @@ pp_store_create_first_administrator (PpStore     *self,
   if (!g_utf8_validate (display, -1, NULL) || g_utf8_strlen (display, -1) > 64)
     {
       g_set_error_literal (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
-                           "display name must be text of at most 64 characters");
+                           _("display name must be text of at most 64 characters"));
       return NULL;
     }
   if (!pp_password_check_policy (password, name, error))
@@ -420,7 +416,7 @@ pp_store_create_first_administrator (PpStore     *self,
   hash = pp_password_hash (password, &local);
   if (hash == NULL)
     {
-      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_SQL, "cannot hash password: %s",
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_SQL, _("cannot hash password: %s"),
                    local->message);
       return NULL;
     }
@@ -573,19 +569,6 @@ pp_store_authenticate (PpStore     *self,
   return g_steal_pointer (&user);
 }
 
-static gboolean
-check_new_password (const char  *password,
-                    GError     **error)
-{
-  if (g_utf8_strlen (password, -1) < PASSWORD_MIN_LENGTH)
-    {
-      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
-                   "password must have at least %d characters", PASSWORD_MIN_LENGTH);
-      return FALSE;
-    }
-  return TRUE;
-}
-
 static char *
 hash_password (const char  *password,
                GError     **error)
@@ -594,7 +577,7 @@ hash_password (const char  *password,
   char *hash = pp_password_hash (password, &local);
 
   if (hash == NULL)
-    g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_SQL, "cannot hash password: %s",
+    g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_SQL, _("cannot hash password: %s"),
                  local->message);
   return hash;
 }
@@ -625,14 +608,14 @@ store_password (PpStore     *self,
     sqlite3_bind_text (stmt, 4, old_hash, -1, SQLITE_STATIC);
   if (sqlite3_step (stmt) != SQLITE_DONE)
     {
-      pp_store_set_sql_error (self, error, "cannot change password");
+      pp_store_set_sql_error (self, error, _("cannot change password"));
       return FALSE;
     }
   if (sqlite3_changes (self->db) != 1)
     {
       g_set_error (error, PP_STORE_ERROR, old_hash != NULL ? PP_STORE_ERROR_BUSY : PP_STORE_ERROR_NOT_FOUND,
-                   old_hash != NULL ? "the password of “%s” was changed meanwhile; try again"
-                                    : "no user “%s”", username);
+                   old_hash != NULL ? _("the password of “%s” was changed meanwhile; try again")
+                                    : _("no user “%s”"), username);
       return FALSE;
     }
   return TRUE;
@@ -656,9 +639,9 @@ pp_store_set_password (PpStore     *self,
   g_return_val_if_fail (actor != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (!check_new_password (password, error))
-    return FALSE;
   lower = g_ascii_strdown (username, -1);
+  if (!pp_password_check_policy (password, lower, error))
+    return FALSE;
   hash = hash_password (password, error);
   if (hash == NULL)
     return FALSE;
@@ -666,7 +649,7 @@ pp_store_set_password (PpStore     *self,
   if (!pp_store_begin (self, error))
     return FALSE;
   {
-    g_autofree char *what = g_strdup_printf ("reset the password of “%s”", lower);
+    g_autofree char *what = g_strdup_printf (_("reset the password of “%s”"), lower);
 
     admin = pp_store_require_actor (self, actor, PP_USER_ROLE_BIT (PP_USER_ROLE_ADMINISTRATOR),
                                     what, error);
@@ -676,7 +659,7 @@ pp_store_set_password (PpStore     *self,
   if (g_str_equal (admin->username, lower))
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_PERMISSION,
-                   "“%s” may not reset their own password; change it with the current one",
+                   _("“%s” may not reset their own password; change it with the current one"),
                    admin->username);
       goto fail;
     }
@@ -710,7 +693,7 @@ pp_store_change_password (PpStore     *self,
   g_return_val_if_fail (new_password != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (!check_new_password (new_password, error))
+  if (!pp_password_check_policy (new_password, username, error))
     return FALSE;
   user = pp_store_lookup_user (self, username, &old_hash, &local);
   if (user == NULL)
@@ -726,7 +709,7 @@ pp_store_change_password (PpStore     *self,
     {
       journal_login (self, user->username, "user.password_change_failed", "wrong current password");
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_PERMISSION,
-                   "the current password of “%s” is wrong; the password is unchanged", user->username);
+                   _("the current password of “%s” is wrong; the password is unchanged"), user->username);
       return FALSE;
     }
   hash = hash_password (new_password, error);
@@ -768,7 +751,7 @@ pp_store_set_user_role (PpStore     *self,
   if (!pp_store_begin (self, error))
     return FALSE;
   {
-    g_autofree char *what = g_strdup_printf ("assign roles (“%s” to %s)", lower, role_names[role].id);
+    g_autofree char *what = g_strdup_printf (_("assign roles (“%s” to %s)"), lower, role_names[role].id);
 
     admin = pp_store_require_actor (self, actor, PP_USER_ROLE_BIT (PP_USER_ROLE_ADMINISTRATOR),
                                     what, error);
@@ -778,7 +761,7 @@ pp_store_set_user_role (PpStore     *self,
   if (g_str_equal (admin->username, lower))
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_PERMISSION,
-                   "“%s” may not change their own role; another administrator must",
+                   _("“%s” may not change their own role; another administrator must"),
                    admin->username);
       goto fail;
     }
@@ -793,7 +776,7 @@ pp_store_set_user_role (PpStore     *self,
   sqlite3_bind_int64 (stmt, 3, user->id);
   if (sqlite3_step (stmt) != SQLITE_DONE)
     {
-      pp_store_set_sql_error (self, error, "cannot change role");
+      pp_store_set_sql_error (self, error, _("cannot change role"));
       goto fail;
     }
   json_builder_begin_object (detail);

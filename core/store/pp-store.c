@@ -146,7 +146,7 @@ pp_store_begin (PpStore  *self,
         return TRUE;
       if ((rc & 0xff) != SQLITE_BUSY || g_get_monotonic_time () >= deadline)
         {
-          pp_store_set_sql_error (self, error, "cannot start a transaction");
+          pp_store_set_sql_error (self, error, _("cannot start a transaction"));
           return FALSE;
         }
       g_usleep ((pause_ms + (gulong) g_random_int_range (0, (gint32) pause_ms)) * 1000);
@@ -331,7 +331,7 @@ apply_migrations (PpStore  *self,
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_NEWER_SCHEMA,
                    _("database schema version %d is newer than this posprov (%u); "
-                   "update posprov to open %s"),
+                     "update posprov to open %s"),
                    current, names->len, self->path);
       goto fail;
     }
@@ -429,7 +429,7 @@ check_store_file (const char  *path,
       if (may_create)
         return TRUE;
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN,
-                   "cannot open %s: it is an empty file, not a posprov store", path);
+                   _("cannot open %s: it is an empty file, not a posprov store"), path);
       return FALSE;
     }
 
@@ -444,7 +444,7 @@ check_store_file (const char  *path,
   if (n >= 0 && (n != (gssize) sizeof header || memcmp (header, magic, sizeof magic) != 0))
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN,
-                   "cannot open %s: it is not a posprov store (the file is not a database)", path);
+                   _("cannot open %s: it is not a posprov store (the file is not a database)"), path);
       return FALSE;
     }
   return TRUE;
@@ -470,7 +470,7 @@ check_store_identity (PpStore   *self,
                            "   WHERE type = 'table' AND name = 'terminals')", NULL);
   if (stmt == NULL || sqlite3_step (stmt) != SQLITE_ROW)
     {
-      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN, "cannot open %s: %s",
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN, _("cannot open %s: %s"),
                    self->path, sqlite3_errmsg (self->db));
       return FALSE;
     }
@@ -486,11 +486,11 @@ check_store_identity (PpStore   *self,
       if (may_be_new)
         return TRUE;
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN,
-                   "cannot open %s: it is an empty database, not a posprov store", self->path);
+                   _("cannot open %s: it is an empty database, not a posprov store"), self->path);
       return FALSE;
     }
   g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_OPEN,
-               "cannot open %s: it is an SQLite database but not a posprov store", self->path);
+               _("cannot open %s: it is an SQLite database but not a posprov store"), self->path);
   return FALSE;
 }
 
@@ -649,7 +649,7 @@ count_rows (PpStore     *self,
     return FALSE;
   if (sqlite3_step (stmt) != SQLITE_ROW)
     {
-      pp_store_set_sql_error (self, error, "cannot count rows");
+      pp_store_set_sql_error (self, error, _("cannot count rows"));
       return FALSE;
     }
   *out_count = sqlite3_column_int64 (stmt, 0);
@@ -819,7 +819,7 @@ pp_store_open_read_only (const char  *path,
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_NEWER_SCHEMA,
                    _("database schema version %d is newer than this posprov (%d); "
-                   "update posprov to open %s"), version, supported, path);
+                     "update posprov to open %s"), version, supported, path);
       return NULL;
     }
   if (version < supported)
@@ -946,7 +946,7 @@ stage_intake (PpStore                *self,
         {
           if (sqlite3_extended_errcode (self->db) == SQLITE_CONSTRAINT_PRIMARYKEY)
             g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_DUPLICATE,
-                         "serial %s appears twice in the intake", serials[i]);
+                         _("serial %s appears twice in the intake"), serials[i]);
           else
             pp_store_set_sql_error (self, error, serials[i]);
           goto fail;
@@ -1014,7 +1014,7 @@ pp_store_add_terminals_in_state (PpStore                *self,
       if (rows[i].serial == NULL)
         {
           g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
-                       "row %u: serial is missing", i + 1);
+                       _("row %u: serial is missing"), i + 1);
           return FALSE;
         }
       serial = normalize_serial (rows[i].serial, error);
@@ -1063,10 +1063,10 @@ pp_store_add_terminals_in_state (PpStore                *self,
           g_autofree char *serial = find_registered_duplicate (self);
 
           g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_DUPLICATE,
-                       "serial %s is already registered", serial != NULL ? serial : "?");
+                       _("serial %s is already registered"), serial != NULL ? serial : "?");
         }
       else
-        pp_store_set_sql_error (self, error, "cannot add the terminals");
+        pp_store_set_sql_error (self, error, _("cannot add the terminals"));
       goto fail;
     }
   g_clear_pointer (&stmt, sqlite3_finalize);
@@ -1148,7 +1148,7 @@ pp_store_find_terminals (PpStore            *self,
       rc = sqlite3_step (stmt);
       if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         {
-          pp_store_set_sql_error (self, error, "cannot look up terminals");
+          pp_store_set_sql_error (self, error, _("cannot look up terminals"));
           if (!in_transaction)
             pp_store_rollback (self);
           return FALSE;
@@ -1505,12 +1505,12 @@ order_verb_for_move (PpTerminalState from,
     PpTerminalState from, to;
     const char *verb;
   } owned[] = {
-    { PP_TERMINAL_STATE_IN_STOCK, PP_TERMINAL_STATE_PENDING_INSTALL, "opening an install order" },
-    { PP_TERMINAL_STATE_PENDING_INSTALL, PP_TERMINAL_STATE_KEYED, "recording the keying of its approved install order" },
-    { PP_TERMINAL_STATE_PENDING_INSTALL, PP_TERMINAL_STATE_IN_STOCK, "cancelling or rejecting its install order" },
-    { PP_TERMINAL_STATE_KEYED, PP_TERMINAL_STATE_INSTALLED, "closing its install order" },
-    { PP_TERMINAL_STATE_INSTALLED, PP_TERMINAL_STATE_RECYCLED, "opening a recycle order" },
-    { PP_TERMINAL_STATE_RECYCLED, PP_TERMINAL_STATE_IN_STOCK, "closing its recycle order" },
+    { PP_TERMINAL_STATE_IN_STOCK, PP_TERMINAL_STATE_PENDING_INSTALL, N_("opening an install order") },
+    { PP_TERMINAL_STATE_PENDING_INSTALL, PP_TERMINAL_STATE_KEYED, N_("recording the keying of its approved install order") },
+    { PP_TERMINAL_STATE_PENDING_INSTALL, PP_TERMINAL_STATE_IN_STOCK, N_("cancelling or rejecting its install order") },
+    { PP_TERMINAL_STATE_KEYED, PP_TERMINAL_STATE_INSTALLED, N_("closing its install order") },
+    { PP_TERMINAL_STATE_INSTALLED, PP_TERMINAL_STATE_RECYCLED, N_("opening a recycle order") },
+    { PP_TERMINAL_STATE_RECYCLED, PP_TERMINAL_STATE_IN_STOCK, N_("closing its recycle order") },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (owned); i++)
@@ -1556,7 +1556,7 @@ pp_store_transition_terminal_full (PpStore          *self,
 
   upper = g_ascii_strup (serial, -1);
   action = g_strconcat ("terminal.transition:", pp_terminal_state_to_string (to), NULL);
-  what = g_strdup_printf ("move terminal %s to %s", upper, pp_terminal_state_to_string (to));
+  what = g_strdup_printf (_("move terminal %s to %s"), upper, pp_terminal_state_to_string (to));
   if (!pp_store_begin (self, error))
     return FALSE;
   user = pp_store_require_actor (self, actor, PP_STORE_ORDER_RUNNERS, what, error);
@@ -1575,9 +1575,9 @@ pp_store_transition_terminal_full (PpStore          *self,
   if (verb != NULL)
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_ILLEGAL_TRANSITION,
-                   "terminal %s is %s; %s -> %s happens only by %s, not by a plain move",
+                   _("terminal %s is %s; %s -> %s happens only by %s, not by a plain move"),
                    upper, pp_terminal_state_to_string (from), pp_terminal_state_to_string (from),
-                   pp_terminal_state_to_string (to), verb);
+                   pp_terminal_state_to_string (to), _(verb));
       goto fail;
     }
   if (!pp_store_move_terminal (self, upper, to, error))

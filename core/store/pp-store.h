@@ -250,8 +250,11 @@ GPtrArray  *pp_store_list_merchants      (PpStore                 *self,
                                           GError                 **error);   /* element-type PpMerchant */
 
 /* ---- users ----
- * Passwords are hashed with scrypt (pp-password.h), each with its own salt, and at least
- * 4 characters long.
+ * Passwords are hashed with scrypt (pp-password.h), each with its own salt. add,
+ * set_password and change_password (like the first administrator) take only a password that
+ * passes pp_password_check_policy() (12 characters or more, not a common one, not holding
+ * the user name); its PP_PASSWORD_ERROR is returned as is and nothing is changed. Only the
+ * demo seed's accounts have the published demo password.
  * add: only an administrator of the station (@actor) creates users (else PERMISSION);
  * the one exception is the first account of a store that has none, which must be an
  * administrator (the first-run setup; @actor is then recorded as given). INVALID for a
@@ -512,16 +515,39 @@ gboolean    pp_store_audit_verify (PpStore  *self,
 
 char       *pp_store_get_key_store_location (PpStore *self);
 
+/* With neither variable set, the default soft store "keys" is unlocked with
+ * the random passphrase in the file PP_STORE_KEY_STORE_PASSPHRASE_FILE next
+ * to the store file (mode 0600; made when sealing creates the key store, read
+ * by every later opener, the station and posprov-tool alike; refused when
+ * others can read it). Its path, or NULL when the variables decide. */
+#define PP_STORE_KEY_STORE_PASSPHRASE_FILE "keys.passphrase"
+char       *pp_store_get_key_store_passphrase_path (PpStore *self);
+
 /* Starts sealing the journal: creates the epoch 0 journal key and the
  * checkpoint signing key in the key store and appends "audit.sealed" as
  * the first sealed entry. Returns the seed file text (NUL-terminated, in a
  * secure buffer) for the administrator to keep off the station; it is
- * never stored. Refused when the journal or the key store is sealed already. */
+ * never stored. Refused when the journal or the key store is sealed already
+ * (PP_STORE_ERROR_DUPLICATE), and for a demo store (PP_STORE_ERROR_DEMO: its
+ * data is made up, and its folder's key store belongs to the real store). */
 PpSecureBuffer *pp_store_audit_init_seal (PpStore     *self,
                                           guint32      epoch_entries,
                                           guint32      epoch_seconds,
                                           const char  *actor,
                                           GError     **error);
+
+/* The same in a worker thread over its own connection (it makes an RSA key
+ * and runs PBKDF2): what the station's first-run setup calls. */
+void            pp_store_audit_init_seal_async  (PpStore             *self,
+                                                 guint32              epoch_entries,
+                                                 guint32              epoch_seconds,
+                                                 const char          *actor,
+                                                 GCancellable        *cancellable,
+                                                 GAsyncReadyCallback  callback,
+                                                 gpointer             user_data);
+PpSecureBuffer *pp_store_audit_init_seal_finish (PpStore             *self,
+                                                 GAsyncResult        *result,
+                                                 GError             **error);
 
 /* A signed checkpoint of the journal's end (text, docs/store.md). */
 char       *pp_store_audit_checkpoint (PpStore  *self,
@@ -545,12 +571,14 @@ typedef struct {
   gboolean used_seed;
   gint64   checkpoint_seq;      /* the checkpoint's seq, if one was checked */
   char    *note;                /* why a check could not be made, or NULL */
+  gboolean demo;                /* a demo store: never sealed, no key store used */
 } PpAuditReport;
 
 void        pp_audit_report_clear (PpAuditReport *report);
 
 /* verify with sealing: with the station's key store (unless @options says
- * not to), the seed and a checkpoint when given. @options may be NULL. */
+ * not to, or the store is a demo store, which is never sealed), the seed and
+ * a checkpoint when given. @options may be NULL. */
 gboolean    pp_store_audit_verify_full (PpStore                    *self,
                                         const PpAuditVerifyOptions *options,
                                         PpAuditReport              *report,

@@ -75,7 +75,7 @@ pp_validate_text (const char  *text,
   if (!g_utf8_validate (text, -1, NULL))
     {
       g_set_error_literal (error, PP_VALIDATE_ERROR, PP_VALIDATE_ERROR_INVALID_UTF8,
-                           "is not valid UTF-8 text");
+                           _("is not valid UTF-8 text"));
       return FALSE;
     }
   for (const char *p = text; *p != '\0'; p = g_utf8_next_char (p), position++)
@@ -86,10 +86,10 @@ pp_validate_text (const char  *text,
         continue;
       if (c == '\n' || c == '\r')
         g_set_error (error, PP_VALIDATE_ERROR, PP_VALIDATE_ERROR_BAD_CHARACTER,
-                     "contains a line break at character %u", position);
+                     _("contains a line break at character %u"), position);
       else
         g_set_error (error, PP_VALIDATE_ERROR, PP_VALIDATE_ERROR_BAD_CHARACTER,
-                     "contains the control or invisible formatting character U+%04X at character %u",
+                     _("contains the control or invisible formatting character U+%04X at character %u"),
                      c, position);
       return FALSE;
     }

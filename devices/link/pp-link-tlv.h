@@ -1,11 +1,19 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  *
- * TEMPORARY copy (branch termsim): the seam-3 codes exactly as the contract
- * writes them, until helper L's devices/link/pp-link-tlv.h is merged; the
- * merge keeps L's version. Only the enums: termsim's TLV codec is private
- * (devices/termsim/pp-termsim-tlv.c).
+ * pp-link-tlv.h: the command, status and tag codes of the posprov link
+ * protocol that station and terminal share (docs/link-protocol.md,
+ * "Commands"), and a small TLV builder and reader for the payloads.
+ *
+ * A payload is a sequence of TLVs: tag (1 byte), length (2 bytes,
+ * big-endian), value. Unknown tags are ignored by a receiver; a repeated
+ * tag is a BAD_PAYLOAD. Integers are big-endian unsigned of the stated
+ * width; text is UTF-8 without NUL.
  */
 #pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
 
 /* devices/link/pp-link-tlv.h: the codes both sides share (helper L writes this header
  * exactly so; helper S may copy it into its worktree until the merge). */
@@ -52,3 +60,79 @@ enum {  /* tags */
 };
 enum { PP_CAP_CERTIFY = 1 << 0, PP_CAP_TR34_2PASS = 1 << 1, PP_CAP_TR34_1PASS = 1 << 2,
        PP_CAP_PROGRAM = 1 << 3, PP_CAP_SIGN_ON = 1 << 4, PP_CAP_DUKPT = 1 << 5 };
+
+#define PP_TLV_HEADER_SIZE 3
+#define PP_TLV_MAX_VALUE   65535
+
+/* Errors of a payload that breaks the TLV rules; a terminal answers each
+ * with PP_STATUS_BAD_PAYLOAD. */
+#define PP_LINK_TLV_ERROR (pp_link_tlv_error_quark ())
+typedef enum {
+  PP_LINK_TLV_ERROR_TRUNCATED,   /* a TLV runs past the end of the payload */
+  PP_LINK_TLV_ERROR_REPEATED,    /* a tag appears twice */
+  PP_LINK_TLV_ERROR_MISSING,     /* a required tag is absent */
+  PP_LINK_TLV_ERROR_BAD_VALUE,   /* wrong width, not UTF-8, NUL in text */
+} PpLinkTlvError;
+
+GQuark pp_link_tlv_error_quark (void);
+
+/* Builder: appends TLVs; pp_link_tlv_builder_end returns the payload. */
+typedef struct _PpLinkTlvBuilder PpLinkTlvBuilder;
+
+PpLinkTlvBuilder *pp_link_tlv_builder_new        (void);
+void              pp_link_tlv_builder_free       (PpLinkTlvBuilder *builder);
+/* @len at most PP_TLV_MAX_VALUE (longer values are a programming error). */
+void              pp_link_tlv_builder_add        (PpLinkTlvBuilder *builder,
+                                                  guint8            tag,
+                                                  const void       *value,
+                                                  gsize             len);
+void              pp_link_tlv_builder_add_u8     (PpLinkTlvBuilder *builder, guint8 tag, guint8 value);
+void              pp_link_tlv_builder_add_u16    (PpLinkTlvBuilder *builder, guint8 tag, guint16 value);
+void              pp_link_tlv_builder_add_u32    (PpLinkTlvBuilder *builder, guint8 tag, guint32 value);
+void              pp_link_tlv_builder_add_u64    (PpLinkTlvBuilder *builder, guint8 tag, guint64 value);
+void              pp_link_tlv_builder_add_string (PpLinkTlvBuilder *builder, guint8 tag, const char *text);
+void              pp_link_tlv_builder_add_bytes  (PpLinkTlvBuilder *builder, guint8 tag, GBytes *value);
+gsize             pp_link_tlv_builder_get_size   (PpLinkTlvBuilder *builder);
+/* Frees @builder. */
+GBytes           *pp_link_tlv_builder_end        (PpLinkTlvBuilder *builder);
+
+/* Reader: walks a payload TLV by TLV, with bounds checks. */
+typedef struct {
+  const guint8 *data;
+  gsize         len;
+  gsize         pos;
+} PpLinkTlvReader;
+
+void     pp_link_tlv_reader_init (PpLinkTlvReader *reader,
+                                  const guint8    *data,
+                                  gsize            len);
+/* FALSE at the end (no error) or on a truncated TLV (@error set). */
+gboolean pp_link_tlv_reader_next (PpLinkTlvReader  *reader,
+                                  guint8           *out_tag,
+                                  const guint8    **out_value,
+                                  gsize            *out_len,
+                                  GError          **error);
+
+/* A parsed payload: each tag at most once (checked), looked up by tag.
+ * The values point into the payload, which the set keeps alive. */
+typedef struct _PpLinkTlvSet PpLinkTlvSet;
+
+PpLinkTlvSet *pp_link_tlv_parse      (GBytes        *payload,
+                                      GError       **error);
+void          pp_link_tlv_set_free   (PpLinkTlvSet  *set);
+gboolean      pp_link_tlv_has        (PpLinkTlvSet  *set, guint8 tag);
+/* The raw value or NULL when absent (a zero-length value is not NULL). */
+const guint8 *pp_link_tlv_get        (PpLinkTlvSet  *set, guint8 tag, gsize *out_len);
+GBytes       *pp_link_tlv_dup_bytes  (PpLinkTlvSet  *set, guint8 tag, GError **error);
+/* Typed getters: FALSE with PP_LINK_TLV_ERROR_MISSING when absent, or
+ * _BAD_VALUE when the width or text is wrong. */
+gboolean      pp_link_tlv_get_u8     (PpLinkTlvSet *set, guint8 tag, guint8 *out, GError **error);
+gboolean      pp_link_tlv_get_u16    (PpLinkTlvSet *set, guint8 tag, guint16 *out, GError **error);
+gboolean      pp_link_tlv_get_u32    (PpLinkTlvSet *set, guint8 tag, guint32 *out, GError **error);
+gboolean      pp_link_tlv_get_u64    (PpLinkTlvSet *set, guint8 tag, guint64 *out, GError **error);
+char         *pp_link_tlv_dup_string (PpLinkTlvSet *set, guint8 tag, GError **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PpLinkTlvBuilder, pp_link_tlv_builder_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PpLinkTlvSet, pp_link_tlv_set_free)
+
+G_END_DECLS
