@@ -1282,7 +1282,6 @@ block_done (GObject *source, GAsyncResult *res, gpointer data)
 static void
 run_bulk (PpLink *link, Terminal *t, gsize total)
 {
-  g_autoptr(GError) error = NULL;
   g_autoptr(GChecksum) sha = g_checksum_new (G_CHECKSUM_SHA256);
   guint8 *image = g_malloc (total);
   gsize block = pp_link_get_max_payload (link) - 2 * PP_TLV_HEADER_SIZE - 8;

@@ -431,7 +431,6 @@ test_certify (void)
   g_auto(Answer) id = { 0, };
   g_autoptr(X509_REQ) req = NULL;
   g_autoptr(X509) good = NULL, foreign = NULL, misnamed = NULL, another = NULL, krd = NULL;
-  g_autofree char *named = NULL;
   const unsigned char *p;
 
   ask (sim, PP_CMD_GET_CT_KRD, NULL, &no_cert);
@@ -613,7 +612,7 @@ test_rebind_unbind_zeroize (void)
   g_autoptr(PpTermsim) sim = make_sim ("PP1009", NULL);
   g_autoptr(PpTr34Kdh) kdh = make_kdh (pki->kdh);
   g_autoptr(PpTr34Kdh) kdh2 = make_kdh (pki->kdh_other);
-  g_autoptr(PpSecureBuffer) tmk = load_tmk (sim, "PP1009", kdh, NULL);
+  g_autoptr(PpSecureBuffer) tmk G_GNUC_UNUSED = load_tmk (sim, "PP1009", kdh, NULL);
   g_autoptr(X509) krd = get_krd_cert (sim, "PP1009");
   g_autoptr(GBytes) n1 = get_nonce (sim);
   g_autoptr(GBytes) rbt = pp_tr34_kdh_build_rebind_token (kdh, krd, pki->kdh_other, n1, NULL);
@@ -666,7 +665,7 @@ test_dukpt (void)
   const PpTestPki *pki = pp_test_pki_get ();
   g_autoptr(PpTermsim) sim = make_sim ("PP1010", NULL);
   g_autoptr(PpTr34Kdh) kdh = make_kdh (pki->kdh);
-  g_autoptr(PpSecureBuffer) tmk = load_tmk (sim, "PP1010", kdh, NULL);
+  g_autoptr(PpSecureBuffer) tmk G_GNUC_UNUSED = load_tmk (sim, "PP1010", kdh, NULL);
   g_autoptr(X509) krd = get_krd_cert (sim, "PP1010");
   g_autoptr(GBytes) nonce = get_nonce (sim);
   g_autoptr(PpSecureBuffer) ipek = random_key (16);
@@ -874,7 +873,7 @@ test_restart (void)
   g_autoptr(PpTermsim) again = NULL;
   g_autoptr(PpTr34Kdh) kdh = make_kdh (pki->kdh);
   g_autoptr(GBytes) token = NULL;
-  g_autoptr(PpSecureBuffer) tmk = load_tmk (sim, "PP1014", kdh, &token);
+  g_autoptr(PpSecureBuffer) tmk G_GNUC_UNUSED = load_tmk (sim, "PP1014", kdh, &token);
   g_autoptr(X509) krd = get_krd_cert (sim, "PP1014");
   g_autoptr(GBytes) pending = get_nonce (sim);
   g_autoptr(PpSecureBuffer) key2 = random_key (16);
@@ -904,7 +903,7 @@ static void
 test_init_refusals (void)
 {
   g_autofree char *dir = NULL;
-  g_autoptr(PpTermsim) sim = make_sim ("PP1015", &dir);
+  g_autoptr(PpTermsim) sim G_GNUC_UNUSED = make_sim ("PP1015", &dir);
   g_autoptr(GPtrArray) trust = trust_array ();
   g_autoptr(GPtrArray) none = g_ptr_array_new ();
   g_autofree char *base = pp_test_make_tmpdir ();

@@ -1736,7 +1736,6 @@ handle_program_begin (PpTermsim           *self,
   g_autofree char *name = pp_termsim_tlv_dup_text (tlvs, PP_TAG_PROGRAM_NAME);
   g_autofree char *version = pp_termsim_tlv_dup_text (tlvs, PP_TAG_PROGRAM_VERSION);
   g_autofree char *sha = NULL;
-  g_autofree char *part = g_build_filename (self->dir, PP_TERMSIM_PROGRAM_PART_FILE, NULL);
   g_autoptr(GError) error = NULL;
   guint64 size = 0;
   guint64 held = 0;
