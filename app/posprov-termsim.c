@@ -473,7 +473,10 @@ cmd_serve (int    argc,
 
       if (address == NULL)
         return fail (_("--tcp: “%s” is not an IP address"), host);
-      service = g_threaded_socket_service_new (-1);
+      /* Inactive until every port listens: adding a listener to an active
+       * service restarts its pending accept, and a connection accepted in
+       * that moment was closed unseen (a station saw its HELLO reset). */
+      service = g_object_new (G_TYPE_THREADED_SOCKET_SERVICE, "max-threads", -1, "active", FALSE, NULL);
       for (guint i = 0; i < sims->len; i++)
         {
           g_autoptr(GSocketAddress) want = g_inet_socket_address_new (address, port != 0 ? port + i : 0);
