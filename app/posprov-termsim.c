@@ -455,7 +455,14 @@ serve_connection (GIOStream *stream,
     fprintf (stderr, "posprov-termsim: %s: %s\n", pp_termsim_get_serial (served->sim), error->message);
   g_clear_pointer (&link, pp_link_unref);
   if (faults != NULL)
-    g_io_stream_close (G_IO_STREAM (faults), NULL, NULL);
+    {
+      /* For the log and the tests: what the faults did to this connection. */
+      if (link_faults.settings.corrupt > 0 || link_faults.settings.drop > 0)
+        fprintf (stderr, "posprov-termsim: %s: link faults: %u frames corrupted, %u frames dropped\n",
+                 pp_termsim_get_serial (served->sim), pp_fault_stream_get_corrupted (faults),
+                 pp_fault_stream_get_dropped (faults));
+      g_io_stream_close (G_IO_STREAM (faults), NULL, NULL);
+    }
   g_main_context_pop_thread_default (context);
 }
 
