@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <gio/gunixinputstream.h>
 #include <glib/gstdio.h>
@@ -72,6 +73,7 @@ typedef struct {
   GPid              pid;
   GDataInputStream *lines;
   int               err_fd;
+  GString          *err;      /* its stderr read so far */
 } Server;
 
 /* `serve --dir DIR ARGS...`; returns its first printed PORT. */
@@ -105,6 +107,32 @@ server_start (Server             *server,
   return line;
 }
 
+/* Its stderr once it holds @needle (a connection's end is logged by the
+ * server's thread, after the station has gone), within 20 s. */
+static const char *
+server_wait_log (Server     *server,
+                 const char *needle)
+{
+  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+
+  if (server->err == NULL)
+    server->err = g_string_new (NULL);
+  while (strstr (server->err->str, needle) == NULL && g_get_monotonic_time () < deadline)
+    {
+      GPollFD fd = { server->err_fd, G_IO_IN, 0 };
+      char buf[1024];
+      gssize n;
+
+      if (g_poll (&fd, 1, 100) <= 0)
+        continue;
+      n = read (server->err_fd, buf, sizeof buf);
+      if (n <= 0)
+        break;
+      g_string_append_len (server->err, buf, n);
+    }
+  return server->err->str;
+}
+
 /* Stops it; returns what it wrote to stderr. */
 static char *
 server_stop (Server *server)
@@ -115,6 +143,12 @@ server_stop (Server *server)
   guint8 buf[4096];
   gssize n;
 
+  if (server->err != NULL)
+    {
+      g_byte_array_append (text, (const guint8 *) server->err->str, (guint) server->err->len);
+      g_string_free (server->err, TRUE);
+      server->err = NULL;
+    }
   kill (server->pid, SIGTERM);
   g_assert_cmpint (waitpid (server->pid, &status, 0), ==, server->pid);
   g_assert_true (WIFEXITED (status));
@@ -445,6 +479,7 @@ check_noisy (const char *fault,
    * have been the answer, and show would tell. */
   assert_loaded (&load, kcv);
   station_close (&link);
+  server_wait_log (&server, "link faults: ");
   err = server_stop (&server);
   /* The faults did happen (the terminal says so at each connection's end). */
   g_test_message ("termsim: %s", err);
