@@ -26,6 +26,8 @@
 #include "pp-openssl-types.h"
 #include "pp-termsim.h"
 #include "pp-link.h"
+#include "pp-link-tlv.h"
+#include "pp-fault-stream.h"
 
 static int G_GNUC_PRINTF (1, 2)
 fail (const char *format,
@@ -320,31 +322,147 @@ open_terminals (const char *dir,
 
 /* ---- serve --------------------------------------------------------------------- */
 
+/* The link faults (docs/termsim.md): one set for the whole serve. */
+typedef struct {
+  gboolean        active;        /* any link fault: connections go through a PpFaultStream */
+  PpFaultSettings settings;      /* seed: the --fault-seed */
+  int             step;          /* --disconnect-after: the command, or -1 */
+  gboolean        step_after;    /* after-COMMAND: cut once it executed, before it answers */
+  guint           step_nth;      /* COMMAND@N: at its N-th request (from 1) */
+} LinkFaults;
+
+static LinkFaults link_faults = { FALSE, { 0, }, -1, FALSE, 1 };
+
+/* One terminal of the serve, shared by its connections. */
+typedef struct {
+  PpTermsim *sim;
+  guint      index;
+  gint       connections;   /* atomic */
+  gint       step_seen;     /* atomic: requests of the --disconnect-after command */
+} Served;
+
+/* Live until exit: the serving threads use them to the end. */
+static GPtrArray *served_terminals;
+
+typedef struct {
+  Served        *served;
+  PpFaultStream *faults;    /* NULL without link faults */
+} Connection;
+
+static const struct {
+  const char *name;
+  guint8      code;
+} commands[] = {
+  { "IDENTIFY", PP_CMD_IDENTIFY }, { "GET_CSR", PP_CMD_GET_CSR }, { "PUT_CERT", PP_CMD_PUT_CERT },
+  { "GET_CT_KRD", PP_CMD_GET_CT_KRD }, { "BIND", PP_CMD_BIND }, { "GET_RT_KRD", PP_CMD_GET_RT_KRD },
+  { "LOAD_KEY", PP_CMD_LOAD_KEY }, { "REBIND", PP_CMD_REBIND }, { "UNBIND", PP_CMD_UNBIND },
+  { "ZEROIZE", PP_CMD_ZEROIZE }, { "PROGRAM_BEGIN", PP_CMD_PROGRAM_BEGIN },
+  { "PROGRAM_BLOCK", PP_CMD_PROGRAM_BLOCK }, { "PROGRAM_COMMIT", PP_CMD_PROGRAM_COMMIT },
+  { "STATUS", PP_CMD_STATUS }, { "SIGN_ON", PP_CMD_SIGN_ON }, { "SIGN_OFF", PP_CMD_SIGN_OFF },
+};
+
+/* [after-]COMMAND[@N] */
+static gboolean
+parse_step (const char *text,
+            LinkFaults *faults)
+{
+  g_autofree char *name = NULL;
+  const char *at;
+  guint64 nth = 1;
+
+  faults->step_after = g_str_has_prefix (text, "after-");
+  if (faults->step_after)
+    text += strlen ("after-");
+  at = strchr (text, '@');
+  if (at != NULL && !g_ascii_string_to_unsigned (at + 1, 10, 1, G_MAXUINT32, &nth, NULL))
+    return FALSE;
+  name = at != NULL ? g_strndup (text, at - text) : g_strdup (text);
+  for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
+    if (g_ascii_strcasecmp (name, commands[i].name) == 0)
+      {
+        faults->step = commands[i].code;
+        faults->step_nth = (guint) nth;
+        return TRUE;
+      }
+  return FALSE;
+}
+
+static gboolean
+parse_rate (const char *text,
+            double     *out)
+{
+  char *end = NULL;
+  double v = g_ascii_strtod (text, &end);
+
+  if (end == text || *end != '\0' || !(v >= 0.0 && v <= 1.0))
+    return FALSE;
+  *out = v;
+  return TRUE;
+}
+
 static GBytes *
 handle_request (guint8    command,
                 GBytes   *payload,
                 guint8   *out_status,
                 gpointer  user_data)
 {
-  return pp_termsim_handle (user_data, command, payload, out_status);
+  Connection *c = user_data;
+  gboolean cut = FALSE;
+  GBytes *response;
+
+  if (c->faults != NULL && link_faults.step == command &&
+      (guint) g_atomic_int_add (&c->served->step_seen, 1) + 1 == link_faults.step_nth)
+    cut = TRUE;
+  if (cut && !link_faults.step_after)
+    {
+      /* The request arrived (and was acknowledged), it never runs. */
+      pp_fault_stream_cut (c->faults);
+      *out_status = PP_STATUS_BUSY;
+      return g_bytes_new (NULL, 0);
+    }
+  response = pp_termsim_handle (c->served->sim, command, payload, out_status);
+  if (cut)
+    pp_fault_stream_cut (c->faults);   /* it ran: its answer is lost */
+  return response;
 }
 
 /* One connection, on its own thread with its own main context, speaking
- * the link protocol (docs/link-protocol.md). */
+ * the link protocol (docs/link-protocol.md), through the link faults if
+ * any. */
 static void
 serve_connection (GIOStream *stream,
-                  PpTermsim *sim)
+                  Served    *served)
 {
   g_autoptr(GMainContext) context = g_main_context_new ();
   g_autoptr(GError) error = NULL;
-
+  g_autoptr(PpFaultStream) faults = NULL;
   g_autoptr(PpLink) link = NULL;
+  Connection c = { served, NULL };
 
   g_main_context_push_thread_default (context);
-  link = pp_link_new (stream, PP_LINK_ROLE_TERMINAL);
-  if (!pp_link_serve (link, handle_request, sim, NULL, &error))
-    fprintf (stderr, "posprov-termsim: %s: %s\n", pp_termsim_get_serial (sim), error->message);
+  if (link_faults.active)
+    {
+      PpFaultSettings settings = link_faults.settings;
+      guint n = (guint) g_atomic_int_add (&served->connections, 1);
+
+      /* Each terminal and each of its connections its own sequence. */
+      settings.seed = link_faults.settings.seed * 1000003u + served->index * 7919u + n;
+      faults = pp_fault_stream_new (stream, &settings);
+      c.faults = faults;
+    }
+  link = pp_link_new (faults != NULL ? G_IO_STREAM (faults) : stream, PP_LINK_ROLE_TERMINAL);
+  if (!pp_link_serve (link, handle_request, &c, NULL, &error))
+    fprintf (stderr, "posprov-termsim: %s: %s\n", pp_termsim_get_serial (served->sim), error->message);
   g_clear_pointer (&link, pp_link_unref);
+  if (faults != NULL)
+    {
+      /* For the log and the tests: what the faults did to this connection. */
+      if (link_faults.settings.corrupt > 0 || link_faults.settings.drop > 0)
+        fprintf (stderr, "posprov-termsim: %s: link faults: %u frames corrupted, %u frames dropped\n",
+                 pp_termsim_get_serial (served->sim), pp_fault_stream_get_corrupted (faults),
+                 pp_fault_stream_get_dropped (faults));
+      g_io_stream_close (G_IO_STREAM (faults), NULL, NULL);
+    }
   g_main_context_pop_thread_default (context);
 }
 
@@ -354,14 +472,14 @@ on_run (GThreadedSocketService *service,
         GObject                *source,
         gpointer                user_data)
 {
-  PpTermsim *sim = g_object_get_data (source, "termsim");
+  Served *served = g_object_get_data (source, "served");
 
-  serve_connection (G_IO_STREAM (connection), sim);
+  serve_connection (G_IO_STREAM (connection), served);
   return TRUE;
 }
 
 typedef struct {
-  PpTermsim *sim;
+  Served    *served;
   int        master;
   int        slave;
 } PtyTerminal;
@@ -370,15 +488,18 @@ static gpointer
 pty_thread (gpointer data)
 {
   PtyTerminal *pty = data;
-  g_autoptr(GInputStream) in = g_unix_input_stream_new (pty->master, FALSE);
-  g_autoptr(GOutputStream) out = g_unix_output_stream_new (pty->master, FALSE);
-  g_autoptr(GIOStream) stream = g_simple_io_stream_new (in, out);
 
   /* The pty stays ours (we hold its slave side open): a station closing
-   * it is no end, and the next one finds the terminal still there. */
+   * it is no end, and the next one finds the terminal still there. A
+   * fresh stream each time: a --disconnect-after cut closes the last one
+   * (the fd stays open). */
   for (;;)
     {
-      serve_connection (stream, pty->sim);
+      g_autoptr(GInputStream) in = g_unix_input_stream_new (pty->master, FALSE);
+      g_autoptr(GOutputStream) out = g_unix_output_stream_new (pty->master, FALSE);
+      g_autoptr(GIOStream) stream = g_simple_io_stream_new (in, out);
+
+      serve_connection (stream, pty->served);
       g_usleep (100 * G_TIME_SPAN_MILLISECOND);
     }
   return NULL;
@@ -416,6 +537,7 @@ cmd_serve (int    argc,
   gboolean pty = FALSE, tamper = FALSE, refuse_program = FALSE;
   gint64 clock_skew = 0;
   int count = 0, baud = 0, emulate_baud = 0;
+  gint64 fault_seed = -1;
   GOptionEntry entries[] = {
     { "dir", 0, 0, G_OPTION_ARG_FILENAME, &dir, N_("Folder of the terminal (or of the fleet)"), "DIR" },
     { "tcp", 0, 0, G_OPTION_ARG_STRING, &tcp, N_("Listen on HOST:PORT (port 0: free ports)"), "HOST:PORT" },
@@ -426,10 +548,15 @@ cmd_serve (int    argc,
     { "refuse-program", 0, 0, G_OPTION_ARG_NONE, &refuse_program, N_("Fault: refuse every program"), NULL },
     { "report-serial", 0, 0, G_OPTION_ARG_STRING, &report_serial, N_("Fault: report this serial"), "S" },
     { "clock-skew", 0, 0, G_OPTION_ARG_INT64, &clock_skew, N_("Fault: the terminal's clock is off by SECONDS"), "SECONDS" },
-    { "corrupt", 0, 0, G_OPTION_ARG_STRING, &corrupt, N_("Link fault: corrupt bytes at RATE"), "RATE" },
-    { "drop", 0, 0, G_OPTION_ARG_STRING, &drop, N_("Link fault: drop frames at RATE"), "RATE" },
-    { "disconnect-after", 0, 0, G_OPTION_ARG_STRING, &disconnect_after, N_("Link fault: disconnect after STEP"), "STEP" },
-    { "emulate-baud", 0, 0, G_OPTION_ARG_INT, &emulate_baud, N_("Link fault: pace bytes at N baud"), "N" },
+    { "corrupt", 0, 0, G_OPTION_ARG_STRING, &corrupt,
+      N_("Link fault: flip a bit in a frame (each way) at RATE, 0 to 1"), "RATE" },
+    { "drop", 0, 0, G_OPTION_ARG_STRING, &drop, N_("Link fault: lose frames sent at RATE, 0 to 1"), "RATE" },
+    { "disconnect-after", 0, 0, G_OPTION_ARG_STRING, &disconnect_after,
+      N_("Link fault: hang up at command STEP (before it runs; after-STEP: before it answers; STEP@N: its N-th time)"),
+      "STEP" },
+    { "emulate-baud", 0, 0, G_OPTION_ARG_INT, &emulate_baud, N_("Link fault: pace bytes at N baud, each way"), "N" },
+    { "fault-seed", 0, 0, G_OPTION_ARG_INT64, &fault_seed,
+      N_("Seed of the random link faults (default: a new one, printed)"), "N" },
     { NULL }
   };
   g_autoptr(GOptionContext) context = g_option_context_new (NULL);
@@ -438,6 +565,7 @@ cmd_serve (int    argc,
   g_autoptr(GMainLoop) loop = NULL;
   g_autoptr(GSocketService) service = NULL;
   g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func (g_free);
+  GPtrArray *served;
   g_autofree char *host = NULL;
   guint16 port = 0;
   PpTermsimFaults faults = { tamper, refuse_program, NULL, 0 };
@@ -448,9 +576,28 @@ cmd_serve (int    argc,
     return 1;
   if (dir == NULL || (tcp == NULL) == !pty)
     return fail (_("serve needs --dir and one of --tcp HOST:PORT or --pty"));
-  if (corrupt != NULL || drop != NULL || disconnect_after != NULL || emulate_baud != 0)
-    return fail (_("--corrupt, --drop, --disconnect-after and --emulate-baud are link faults: "
-                   "this build serves without the link layer"));
+  if (corrupt != NULL && !parse_rate (corrupt, &link_faults.settings.corrupt))
+    return fail (_("--corrupt “%s”: expected a rate from 0 to 1, e.g. 0.05"), corrupt);
+  if (drop != NULL && !parse_rate (drop, &link_faults.settings.drop))
+    return fail (_("--drop “%s”: expected a rate from 0 to 1, e.g. 0.05"), drop);
+  if (disconnect_after != NULL && !parse_step (disconnect_after, &link_faults))
+    return fail (_("--disconnect-after “%s”: expected a command (IDENTIFY, GET_CSR, PUT_CERT, "
+                   "GET_CT_KRD, BIND, GET_RT_KRD, LOAD_KEY, REBIND, UNBIND, ZEROIZE, PROGRAM_BEGIN, "
+                   "PROGRAM_BLOCK, PROGRAM_COMMIT, STATUS, SIGN_ON, SIGN_OFF), optionally "
+                   "after-COMMAND and @N, e.g. after-LOAD_KEY"), disconnect_after);
+  if (emulate_baud < 0 || emulate_baud > 10000000)
+    return fail (_("--emulate-baud %d: expected a baud rate from 1 to 10000000 (0: no pacing)"),
+                 emulate_baud);
+  if (fault_seed < -1)
+    return fail (_("--fault-seed must be 0 or more"));
+  link_faults.settings.baud = (guint) emulate_baud;
+  link_faults.active = corrupt != NULL || drop != NULL || disconnect_after != NULL || emulate_baud != 0;
+  if (link_faults.active && (link_faults.settings.corrupt > 0 || link_faults.settings.drop > 0))
+    {
+      link_faults.settings.seed = fault_seed >= 0 ? (guint64) fault_seed : (guint64) g_random_int ();
+      if (fault_seed < 0)
+        fprintf (stderr, "posprov-termsim: --fault-seed %" G_GUINT64_FORMAT "\n", link_faults.settings.seed);
+    }
   if (tcp != NULL && !parse_tcp (tcp, &host, &port))
     return fail (_("--tcp “%s”: expected HOST:PORT, e.g. 127.0.0.1:0"), tcp);
   sims = open_terminals (dir, count, &error);
@@ -465,6 +612,16 @@ cmd_serve (int    argc,
   for (guint i = 0; i < sims->len; i++)
     if (!pp_termsim_set_faults (g_ptr_array_index (sims, i), &faults, &error))
       return fail ("%s", error->message);
+
+  served = served_terminals = g_ptr_array_new ();
+  for (guint i = 0; i < sims->len; i++)
+    {
+      Served *one = g_new0 (Served, 1);
+
+      one->sim = pp_termsim_ref (g_ptr_array_index (sims, i));
+      one->index = i;
+      g_ptr_array_add (served, one);
+    }
 
   loop = g_main_loop_new (NULL, FALSE);
   if (tcp != NULL)
@@ -483,8 +640,7 @@ cmd_serve (int    argc,
           g_autoptr(GSocketAddress) got = NULL;
           g_autoptr(GObject) tag = g_object_new (G_TYPE_OBJECT, NULL);
 
-          g_object_set_data_full (tag, "termsim", pp_termsim_ref (g_ptr_array_index (sims, i)),
-                                  (GDestroyNotify) pp_termsim_unref);
+          g_object_set_data (tag, "served", g_ptr_array_index (served, i));
           if (!g_socket_listener_add_address (G_SOCKET_LISTENER (service), want, G_SOCKET_TYPE_STREAM,
                                               G_SOCKET_PROTOCOL_TCP, tag, &got, &error))
             return fail (_("Cannot listen on %s port %u: %s"), host, port != 0 ? port + i : 0,
@@ -518,7 +674,7 @@ cmd_serve (int    argc,
             }
           fcntl (t->master, F_SETFD, FD_CLOEXEC);
           fcntl (t->slave, F_SETFD, FD_CLOEXEC);
-          t->sim = pp_termsim_ref (g_ptr_array_index (sims, i));
+          t->served = g_ptr_array_index (served, i);
           g_ptr_array_add (lines, g_strdup (name));
           g_thread_unref (g_thread_new ("termsim-pty", pty_thread, t));
         }

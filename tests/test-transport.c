@@ -33,12 +33,9 @@
 
 #include "pp-port-list.h"
 #include "pp-terminal-models.h"
+#include "pp-pty-rig.h"
 #include "pp-test-util.h"
 #include "pp-transport-private.h"
-
-/* The /dev/ttyS* node the rig mounts ptys over; NULL without a rig. */
-static char *rig_target;
-static char *rig_skip_reason;
 
 typedef struct {
   int   master;
@@ -46,74 +43,6 @@ typedef struct {
 } Pty;
 
 /* ---- the rig ---- */
-
-static gboolean
-shim_active (void)
-{
-  int fds[2] = { -1, -1 };
-  int bits = 0;
-  gboolean ok;
-  int master = posix_openpt (O_RDWR | O_NOCTTY);
-  int slave;
-
-  if (master < 0 || grantpt (master) != 0 || unlockpt (master) != 0)
-    return FALSE;
-  slave = open (ptsname (master), O_RDWR | O_NOCTTY);
-  ok = slave >= 0 && ioctl (slave, TIOCMGET, &bits) == 0;
-  if (slave >= 0)
-    close (slave);
-  close (master);
-  (void) fds;
-  return ok;
-}
-
-static void
-rig_init (void)
-{
-  const char *name;
-  g_autoptr(GDir) dev = NULL;
-
-  if (geteuid () != 0)
-    {
-      rig_skip_reason = g_strdup ("the serial rig needs root (a private mount namespace, unshare -m)");
-      return;
-    }
-  if (!shim_active ())
-    {
-      rig_skip_reason = g_strdup ("tests/pty-shim.c is not preloaded (build/tests/libpty-shim.so missing?)");
-      return;
-    }
-  if (unshare (CLONE_NEWNS) != 0 ||
-      mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
-    {
-      rig_skip_reason = g_strdup_printf ("no private mount namespace here (unshare -m: %s)",
-                                         g_strerror (errno));
-      return;
-    }
-  dev = g_dir_open ("/dev", 0, NULL);
-  while (dev != NULL && (name = g_dir_read_name (dev)) != NULL)
-    {
-      g_autofree char *sys = g_build_filename ("/sys/class/tty", name, NULL);
-
-      if (g_str_has_prefix (name, "ttyS") && g_file_test (sys, G_FILE_TEST_EXISTS) &&
-          (rig_target == NULL || strcmp (name, rig_target + 5) < 0))
-        {
-          g_free (rig_target);
-          rig_target = g_build_filename ("/dev", name, NULL);
-        }
-    }
-  if (rig_target == NULL)
-    rig_skip_reason = g_strdup ("no /dev/ttyS* node known to /sys/class/tty to mount a pty over");
-}
-
-static gboolean
-rig_skip (void)
-{
-  if (rig_target != NULL)
-    return FALSE;
-  g_test_skip (rig_skip_reason);
-  return TRUE;
-}
 
 static Pty *
 pty_new (void)
@@ -125,7 +54,7 @@ pty_new (void)
   g_assert_cmpint (grantpt (pty->master), ==, 0);
   g_assert_cmpint (unlockpt (pty->master), ==, 0);
   pty->slave = g_strdup (ptsname (pty->master));
-  g_assert_no_errno (mount (pty->slave, rig_target, NULL, MS_BIND, NULL));
+  g_assert_no_errno (mount (pty->slave, pp_pty_rig.target, NULL, MS_BIND, NULL));
   g_unix_set_fd_nonblocking (pty->master, TRUE, NULL);
   return pty;
 }
@@ -135,7 +64,7 @@ pty_free (Pty *pty)
 {
   if (pty->master >= 0)
     close (pty->master);
-  g_assert_no_errno (umount2 (rig_target, MNT_DETACH));
+  g_assert_no_errno (umount2 (pp_pty_rig.target, MNT_DETACH));
   g_free (pty->slave);
   g_free (pty);
 }
@@ -522,7 +451,7 @@ test_serial_round_trip (void)
     { { 19200, 8, PP_PARITY_NONE, 1, PP_FLOW_XONXOFF }, B19200 },
   };
 
-  if (rig_skip ())
+  if (pp_pty_rig_skip ())
     return;
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
@@ -530,7 +459,7 @@ test_serial_round_trip (void)
       const PpSerialSettings *s = &cases[i].settings;
       g_autoptr(Pty) pty = pty_new ();
       g_autoptr(GError) error = NULL;
-      g_autoptr(GIOStream) stream = open_port (rig_target, s, &error);
+      g_autoptr(GIOStream) stream = open_port (pp_pty_rig.target, s, &error);
       gboolean xonxoff = s->flow == PP_FLOW_XONXOFF;
       /* 7 data bits: the top bit does not cross the line. */
       g_autoptr(GBytes) data = pattern (s->data_bits == 7 ? 127 : 20000, xonxoff);
@@ -590,11 +519,11 @@ test_serial_default_settings (void)
   PpSerialSettings applied;
   struct termios tio;
 
-  if (rig_skip ())
+  if (pp_pty_rig_skip ())
     return;
   pty = pty_new ();
   /* No settings, a port with no USB ID (so no model): 115200 8N1. */
-  stream = open_port (rig_target, NULL, &error);
+  stream = open_port (pp_pty_rig.target, NULL, &error);
   g_assert_no_error (error);
   g_assert_true (pp_transport_serial_get_settings (stream, &applied));
   g_assert_cmpuint (applied.baud, ==, 115200);
@@ -669,10 +598,10 @@ test_serial_threads (void)
   GThread *worker, *owner = NULL;
   guint owner_calls = 0, foreign_calls = 99;
 
-  if (rig_skip ())
+  if (pp_pty_rig_skip ())
     return;
   pty = pty_new ();
-  stream = open_port (rig_target, NULL, &error);
+  stream = open_port (pp_pty_rig.target, NULL, &error);
   g_assert_no_error (error);
 
   data.stream = stream;
@@ -694,10 +623,10 @@ test_serial_cancel_read (void)
   g_autoptr(GError) error = NULL;
   g_autoptr(GIOStream) stream = NULL;
 
-  if (rig_skip ())
+  if (pp_pty_rig_skip ())
     return;
   pty = pty_new ();
-  stream = open_port (rig_target, NULL, &error);
+  stream = open_port (pp_pty_rig.target, NULL, &error);
   g_assert_no_error (error);
   check_cancel_pending_read (stream, pty, NULL);
 }
@@ -713,10 +642,10 @@ test_serial_hangup (void)
   GAsyncResult *result = NULL;
   guint8 buf[8];
 
-  if (rig_skip ())
+  if (pp_pty_rig_skip ())
     return;
   pty = pty_new ();
-  stream = open_port (rig_target, NULL, &error);
+  stream = open_port (pp_pty_rig.target, NULL, &error);
   g_assert_no_error (error);
   g_input_stream_read_async (g_io_stream_get_input_stream (stream), buf, sizeof buf,
                              G_PRIORITY_DEFAULT, NULL, store_result, &result);
@@ -760,25 +689,25 @@ test_serial_busy (void)
   g_autoptr(GIOStream) again = NULL;
   g_autofree char *pid = NULL;
 
-  if (rig_skip ())
+  if (pp_pty_rig_skip ())
     return;
   pty = pty_new ();
-  first = open_port (rig_target, NULL, &error);
+  first = open_port (pp_pty_rig.target, NULL, &error);
   g_assert_no_error (error);
 
-  again = open_port (rig_target, NULL, &error);
+  again = open_port (pp_pty_rig.target, NULL, &error);
   g_assert_null (again);
   g_assert_error (error, PP_TRANSPORT_ERROR, PP_TRANSPORT_ERROR_BUSY);
   /* It names the process holding the port: this one. */
   pid = g_strdup_printf ("(%d)", (int) getpid ());
   g_assert_nonnull (strstr (error->message, pid));
-  g_assert_nonnull (strstr (error->message, rig_target));
+  g_assert_nonnull (strstr (error->message, pp_pty_rig.target));
   g_clear_error (&error);
 
   /* Closed, it opens again. */
   g_assert_true (g_io_stream_close (first, NULL, &error));
   g_assert_no_error (error);
-  again = open_port (rig_target, NULL, &error);
+  again = open_port (pp_pty_rig.target, NULL, &error);
   g_assert_no_error (error);
   g_assert_nonnull (again);
 }
@@ -789,7 +718,7 @@ test_serial_permission (void)
 {
   g_autoptr(Pty) pty = NULL;
 
-  if (rig_skip ())
+  if (pp_pty_rig_skip ())
     return;
   pty = pty_new ();
   g_assert_no_errno (chmod (pty->slave, 0600));
@@ -910,7 +839,7 @@ test_device_list (void)
       g_assert_nonnull (json_object_get_string_member (port, "transport"));
     }
 
-  if (rig_skip ())
+  if (pp_pty_rig_skip ())
     return;
   pty = pty_new ();
   ports = device_list_json (parser);
@@ -918,7 +847,7 @@ test_device_list (void)
     {
       JsonObject *port = json_array_get_object_element (ports, i);
 
-      if (g_strcmp0 (json_object_get_string_member (port, "port"), rig_target) == 0)
+      if (g_strcmp0 (json_object_get_string_member (port, "port"), pp_pty_rig.target) == 0)
         {
           found = TRUE;
           g_assert_cmpstr (json_object_get_string_member (port, "transport"), ==, "native");
@@ -934,52 +863,24 @@ test_device_list (void)
     g_autofree char *out = NULL;
 
     g_assert_cmpint (pp_test_run_tool (argv, NULL, &out, NULL), ==, 0);
-    g_assert_nonnull (strstr (out, rig_target));
+    g_assert_nonnull (strstr (out, pp_pty_rig.target));
   }
-}
-
-/* The serial tests need the shim preloaded before libserialport loads:
- * the test becomes its own launcher. */
-static void
-maybe_reexec (char **argv)
-{
-  const char *builddir = g_getenv ("G_TEST_BUILDDIR");
-  const char *preload = g_getenv ("LD_PRELOAD");
-  const char *asan = g_getenv ("ASAN_OPTIONS");
-  g_autofree char *shim = NULL;
-  g_autofree char *new_preload = NULL;
-  g_autofree char *new_asan = NULL;
-
-  if (geteuid () != 0 || builddir == NULL || g_getenv ("PP_TEST_SHIM_TRIED") != NULL)
-    return;
-  shim = g_build_filename (builddir, "libpty-shim.so", NULL);
-  if (!g_file_test (shim, G_FILE_TEST_EXISTS))
-    return;
-  new_preload = preload != NULL && preload[0] != '\0' ? g_strdup_printf ("%s:%s", preload, shim)
-                                                      : g_strdup (shim);
-  /* Under AddressSanitizer the shim is loaded before its runtime. */
-  new_asan = asan != NULL && asan[0] != '\0' ? g_strdup_printf ("%s:verify_asan_link_order=0", asan)
-                                             : g_strdup ("verify_asan_link_order=0");
-  g_setenv ("LD_PRELOAD", new_preload, TRUE);
-  g_setenv ("ASAN_OPTIONS", new_asan, TRUE);
-  g_setenv ("PP_TEST_SHIM_TRIED", "1", TRUE);
-  execv ("/proc/self/exe", argv);
 }
 
 int
 main (int    argc,
       char **argv)
 {
-  maybe_reexec (argv);
+  pp_pty_rig_reexec (argv);
   g_test_init (&argc, &argv, NULL);
 
   if (!g_test_subprocess ())
     {
-      rig_init ();
-      if (rig_target != NULL)
-        g_setenv ("PP_TEST_RIG_TARGET", rig_target, TRUE);
+      pp_pty_rig_init ();
+      if (pp_pty_rig.target != NULL)
+        g_setenv ("PP_TEST_RIG_TARGET", pp_pty_rig.target, TRUE);
       else
-        g_test_message ("serial tests skip: %s", rig_skip_reason);
+        g_test_message ("serial tests skip: %s", pp_pty_rig.skip_reason);
     }
 
   g_test_add_func ("/transport/tcp/round-trip", test_tcp_round_trip);
