@@ -82,18 +82,16 @@ pp_link_device_map_error (GError     **error,
       switch ((PpLinkError) in->code)
         {
         case PP_LINK_ERROR_TIMEOUT:
-          out = g_error_new (PP_TERMINAL_DEVICE_ERROR, PP_TERMINAL_DEVICE_ERROR_UNREACHABLE,
-                             _("No answer from the terminal (%s): check the cable and the baud rate for this model"),
-                             step);
+        case PP_LINK_ERROR_GARBAGE:
+          /* The link's own message already says what to check. */
+          out = g_error_new (PP_TERMINAL_DEVICE_ERROR,
+                             in->code == PP_LINK_ERROR_GARBAGE ? PP_TERMINAL_DEVICE_ERROR_GARBAGE
+                                                               : PP_TERMINAL_DEVICE_ERROR_UNREACHABLE,
+                             _("%s (step: %s)"), in->message, step);
           break;
         case PP_LINK_ERROR_CLOSED:
           out = g_error_new (PP_TERMINAL_DEVICE_ERROR, PP_TERMINAL_DEVICE_ERROR_UNREACHABLE,
-                             _("The terminal went away (%s): check the cable and that the terminal is on"),
-                             step);
-          break;
-        case PP_LINK_ERROR_GARBAGE:
-          out = g_error_new (PP_TERMINAL_DEVICE_ERROR, PP_TERMINAL_DEVICE_ERROR_GARBAGE,
-                             _("The terminal answers with bytes that are no posprov frames (%s): wrong baud rate, or not a posprov-protocol terminal"),
+                             _("The terminal went away (step: %s): check the cable and that the terminal is on"),
                              step);
           break;
         case PP_LINK_ERROR_VERSION:
@@ -107,7 +105,7 @@ pp_link_device_map_error (GError     **error,
         case PP_LINK_ERROR_PROTOCOL:
         default:
           out = g_error_new (PP_TERMINAL_DEVICE_ERROR, PP_TERMINAL_DEVICE_ERROR_PROTOCOL,
-                             _("The terminal broke the link protocol (%s): %s"), step, in->message);
+                             _("The terminal broke the link protocol (step: %s): %s"), step, in->message);
           break;
         }
     }
@@ -122,7 +120,7 @@ pp_link_device_map_error (GError     **error,
     }
   else
     out = g_error_new (PP_TERMINAL_DEVICE_ERROR, PP_TERMINAL_DEVICE_ERROR_UNREACHABLE,
-                       _("The link to the terminal failed (%s): %s"), step, in->message);
+                       _("The link to the terminal failed (step: %s): %s"), step, in->message);
 
   g_clear_error (error);
   g_propagate_error (error, out);
