@@ -14,6 +14,7 @@
 #include <glib/gi18n.h>
 #include <openssl/crypto.h>
 #include <openssl/pem.h>
+#include <openssl/x509v3.h>
 
 #include "pp-kcv.h"
 #include "pp-keystore.h"
@@ -28,6 +29,7 @@
 /* Secrets stay off the command line (other users could read it). */
 #define KDH_SECRET_ENV "POSPROV_KDH_KEY_SECRET"
 #define KEY_STORE_SECRET_ENV "POSPROV_KEY_STORE_SECRET"
+#define CA_KEY_SECRET_ENV "POSPROV_CA_KEY_SECRET"
 
 /* Text from a USB descriptor is the device's: nothing in it may steer
  * the user's terminal. */
@@ -899,6 +901,204 @@ cmd_unbind (int    argc,
   return 0;
 }
 
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (X509_REQ, X509_REQ_free)
+
+/* The serialNumber of @name, else its commonName (as TR-34 KRDs name themselves). */
+static char *
+name_device (X509_NAME *name)
+{
+  int nids[] = { NID_serialNumber, NID_commonName };
+
+  for (guint i = 0; i < G_N_ELEMENTS (nids); i++)
+    {
+      int at = X509_NAME_get_index_by_NID (name, nids[i], -1);
+      unsigned char *utf8 = NULL;
+      char *text;
+      int len;
+
+      if (at < 0)
+        continue;
+      len = ASN1_STRING_to_UTF8 (&utf8, X509_NAME_ENTRY_get_data (X509_NAME_get_entry (name, at)));
+      if (len < 0)
+        continue;
+      text = g_strndup ((const char *) utf8, len);
+      OPENSSL_free (utf8);
+      return text;
+    }
+  return NULL;
+}
+
+static gboolean
+add_extension (X509       *cert,
+               X509       *issuer,
+               int         nid,
+               const char *value)
+{
+  X509V3_CTX ctx;
+  X509_EXTENSION *ext;
+  gboolean ok;
+
+  X509V3_set_ctx (&ctx, issuer, cert, NULL, NULL, 0);
+  if ((ext = X509V3_EXT_conf_nid (NULL, &ctx, nid, value)) == NULL)
+    return FALSE;
+  ok = X509_add_ext (cert, ext, -1) == 1;
+  X509_EXTENSION_free (ext);
+  return ok;
+}
+
+/* The device certificate for @req: its subject and key, issued by @ca,
+ * an end-entity key-encipherment certificate valid for @years. */
+static X509 *
+issue_device_cert (X509_REQ  *req,
+                   X509      *ca,
+                   EVP_PKEY  *ca_key,
+                   guint      years,
+                   GError   **error)
+{
+  g_autoptr(X509) cert = X509_new ();
+  g_autoptr(BIGNUM) serial = BN_new ();
+  EVP_PKEY *pub = X509_REQ_get0_pubkey (req);
+
+  if (cert == NULL || serial == NULL || pub == NULL ||
+      BN_rand (serial, 127, BN_RAND_TOP_ONE, BN_RAND_BOTTOM_ANY) != 1 ||
+      X509_set_version (cert, 2) != 1 ||
+      BN_to_ASN1_INTEGER (serial, X509_get_serialNumber (cert)) == NULL ||
+      X509_set_subject_name (cert, X509_REQ_get_subject_name (req)) != 1 ||
+      X509_set_issuer_name (cert, X509_get_subject_name (ca)) != 1 ||
+      X509_gmtime_adj (X509_getm_notBefore (cert), -300) == NULL ||
+      X509_time_adj_ex (X509_getm_notAfter (cert), (int) (365 * years), 0, NULL) == NULL ||
+      X509_set_pubkey (cert, pub) != 1 ||
+      !add_extension (cert, ca, NID_basic_constraints, "critical,CA:FALSE") ||
+      !add_extension (cert, ca, NID_key_usage, "critical,digitalSignature,keyEncipherment") ||
+      !add_extension (cert, ca, NID_subject_key_identifier, "hash") ||
+      !add_extension (cert, ca, NID_authority_key_identifier, "keyid:always") ||
+      X509_sign (cert, ca_key, EVP_sha256 ()) <= 0)
+    {
+      g_set_error (error, PP_TR34_ERROR, PP_TR34_ERROR_CRYPTO, _("OpenSSL could not issue the device certificate"));
+      return NULL;
+    }
+  return g_steal_pointer (&cert);
+}
+
+static EVP_PKEY *
+load_ca_key (const char  *path,
+             GError     **error)
+{
+  const char *secret = g_getenv (CA_KEY_SECRET_ENV);
+  g_autoptr(BIO) bio = NULL;
+  char *data;
+  gsize len;
+  EVP_PKEY *key;
+
+  if ((data = pp_tool_read_file (path, PP_TOOL_SMALL_FILE_MAX, &len, error)) == NULL)
+    return NULL;
+  bio = BIO_new_mem_buf (data, (int) len);
+  key = PEM_read_bio_PrivateKey (bio, NULL, NULL, (void *) (secret != NULL ? secret : ""));
+  g_clear_pointer (&bio, BIO_free);
+  OPENSSL_cleanse (data, len);
+  g_free (data);
+  if (key == NULL)
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                 _("--ca-krd-key: “%s” is not a PEM private key (its passphrase, if any, goes in %s)"),
+                 path, CA_KEY_SECRET_ENV);
+  return key;
+}
+
+static int
+cmd_certify (int    argc,
+             char **argv)
+{
+  g_auto(PortOptions) o = { 0, };
+  g_autofree char *ca_cert_path = NULL, *ca_key_path = NULL, *expect = NULL;
+  int years = 10;
+  const GOptionEntry entries[] = {
+    { "ca-krd-cert", 0, 0, G_OPTION_ARG_FILENAME, &ca_cert_path, N_("The CA_KRD certificate that issues device certificates (PEM)"), N_("PEM") },
+    { "ca-krd-key", 0, 0, G_OPTION_ARG_FILENAME, &ca_key_path, N_("The CA_KRD private key (PEM; passphrase in POSPROV_CA_KEY_SECRET)"), N_("PEM") },
+    { "expect-serial", 0, 0, G_OPTION_ARG_STRING, &expect, N_("The serial scanned from the terminal's label"), N_("SERIAL") },
+    { "years", 0, 0, G_OPTION_ARG_INT, &years, N_("Validity of the device certificate in years (default 10)"), N_("N") },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new (_("PORT"));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpTerminalDevice) device = NULL;
+  g_autoptr(PpTerminalInfo) info = NULL;
+  g_autoptr(X509) ca = NULL;
+  g_autoptr(EVP_PKEY) ca_key = NULL;
+  g_autoptr(GBytes) csr = NULL;
+  g_autoptr(X509_REQ) req = NULL;
+  g_autoptr(X509) cert = NULL;
+  g_autoptr(GBytes) der = NULL;
+  g_autofree char *named = NULL, *human = NULL, *subject = NULL;
+  g_auto(Wait) w = { 0, };
+  const unsigned char *p;
+  unsigned char *out = NULL;
+  EVP_PKEY *pub;
+  const char *port;
+  int len;
+
+  g_option_context_set_summary (context, _("Read the certificate request of the terminal on PORT, check that it names the serial the terminal reports, and install a device certificate issued by CA_KRD."));
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  add_port_entries (context, &o);
+  if (!parse_port (context, &argc, &argv, "certify PORT --ca-krd-cert PEM --ca-krd-key PEM", &port))
+    return 1;
+  if (ca_cert_path == NULL || ca_key_path == NULL)
+    return pp_tool_fail (_("device certify: --ca-krd-cert and --ca-krd-key are required"));
+  if (years < 1 || years > 30)
+    return pp_tool_fail (_("--years: give 1 to 30"));
+  if ((ca = load_cert ("--ca-krd-cert", ca_cert_path, &error)) == NULL ||
+      (ca_key = load_ca_key (ca_key_path, &error)) == NULL)
+    return fail (error);
+  if (X509_check_private_key (ca, ca_key) != 1)
+    return pp_tool_fail (_("--ca-krd-key is not the key of the --ca-krd-cert certificate"));
+
+  wait_init (&w);
+  if ((device = open_device (port, &o, &w, &error)) == NULL ||
+      (info = identify (device, &w, &error)) == NULL ||
+      !check_serial (info, expect, &error))
+    return fail (error);
+  if (info->has_cert)
+    return pp_tool_fail (_("Terminal %s already holds a device certificate: nothing was sent"), info->serial);
+  pp_terminal_device_get_csr_async (device, NULL, on_done, &w);
+  if ((csr = pp_terminal_device_get_csr_finish (device, wait_run (&w), &error)) == NULL)
+    return fail (error);
+  p = g_bytes_get_data (csr, NULL);
+  req = d2i_X509_REQ (NULL, &p, (long) g_bytes_get_size (csr));
+  if (req == NULL || p != (const unsigned char *) g_bytes_get_data (csr, NULL) + g_bytes_get_size (csr) ||
+      (pub = X509_REQ_get0_pubkey (req)) == NULL || X509_REQ_verify (req, pub) != 1)
+    return pp_tool_fail (_("The terminal's certificate request is not a valid signed PKCS#10 request: nothing was issued"));
+  if (EVP_PKEY_get_base_id (pub) != EVP_PKEY_RSA || EVP_PKEY_get_bits (pub) < 2048)
+    return pp_tool_fail (_("The terminal's certificate request is not for an RSA key of 2048 bits or more: nothing was issued"));
+  named = name_device (X509_REQ_get_subject_name (req));
+  if (named == NULL || strcmp (named, info->serial) != 0)
+    {
+      g_autofree char *safe = named != NULL ? pp_tool_printable (named) : NULL;
+
+      return pp_tool_fail (_("The terminal's certificate request names device “%s”, but the terminal reports serial %s: nothing was issued"),
+                           safe != NULL ? safe : named != NULL ? named : "", info->serial);
+    }
+  if ((cert = issue_device_cert (req, ca, ca_key, (guint) years, &error)) == NULL)
+    return fail (error);
+  if ((len = i2d_X509 (cert, &out)) <= 0)
+    return pp_tool_fail (_("OpenSSL could not issue the device certificate"));
+  der = g_bytes_new (out, (gsize) len);
+  OPENSSL_free (out);
+  pp_terminal_device_put_cert_async (device, der, NULL, on_done, &w);
+  if (!pp_terminal_device_put_cert_finish (device, wait_run (&w), &error))
+    return fail (error);
+  {
+    g_autoptr(BIO) bio = BIO_new (BIO_s_mem ());
+    char *text = NULL;
+    long n;
+
+    X509_NAME_print_ex (bio, X509_get_subject_name (cert), 0, XN_FLAG_RFC2253);
+    n = BIO_get_mem_data (bio, &text);
+    subject = g_strndup (text, (gsize) n);
+  }
+  human = g_strdup_printf (_("Terminal %s certified: %s"), info->serial, subject);
+  print_result (o.json, info->serial, "subject", subject, human);
+  return 0;
+}
+
 static int
 cmd_zeroize (int    argc,
              char **argv)
@@ -942,6 +1142,7 @@ pp_tool_device_main (int    argc,
   static const PpToolCommand commands[] = {
     { "list",     cmd_list,     N_("List the serial ports and the terminals they match") },
     { "identify", cmd_identify, N_("Show what the terminal on PORT says about itself") },
+    { "certify",  cmd_certify,  N_("Install a device certificate issued by CA_KRD for the terminal's certificate request") },
     { "bind",     cmd_bind,     N_("Bind the terminal on PORT to a KDH (CT_KDH), after checking its CT_KRD") },
     { "inject",   cmd_inject,   N_("Load a fresh TMK from the key store into the terminal on PORT (TR-34 2-pass)") },
     { "unbind",   cmd_unbind,   N_("Release the terminal on PORT from its KDH (UBT_KDH)") },

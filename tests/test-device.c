@@ -114,6 +114,8 @@ typedef struct {
   char *kdh_key;
   char *crl;
   char *store;
+  char *ca;
+  char *ca_key;
 } Fixture;
 
 static void
@@ -138,8 +140,23 @@ write_certs (const char *path,
 }
 
 static void
+fixture_init_mode (Fixture    *f,
+                   const char *serial,
+                   gboolean    factory);
+
+static void
 fixture_init (Fixture    *f,
               const char *serial)
+{
+  fixture_init_mode (f, serial, TRUE);
+}
+
+/* Factory mode: the terminal issues its own certificate with CA_KRD's key;
+ * otherwise it holds a CSR until a station certifies it. */
+static void
+fixture_init_mode (Fixture    *f,
+                   const char *serial,
+                   gboolean    factory)
 {
   const PpTestPki *pki = pp_test_pki_get ();
   g_autofree char *ca = NULL, *ca_key = NULL;
@@ -154,6 +171,8 @@ fixture_init (Fixture    *f,
   f->kdh_key = g_build_filename (f->base, "kdh.key", NULL);
   f->crl = g_build_filename (f->base, "crl.der", NULL);
   f->store = g_build_filename (f->base, "store", NULL);
+  f->ca = g_build_filename (f->base, "ca-krd.pem", NULL);
+  f->ca_key = g_build_filename (f->base, "ca-krd.key", NULL);
   ca = g_build_filename (f->base, "ca-krd.pem", NULL);
   ca_key = g_build_filename (f->base, "ca-krd.key", NULL);
   pp_test_pki_write (pki, f->base);
@@ -161,7 +180,10 @@ fixture_init (Fixture    *f,
   write_certs (f->krd_trust, pki->root, pki->ca_krd);
   {
     const char *init[] = { "init", "--dir", f->dir, "--serial", serial, "--vendor", "Acme", "--model", "X1",
-                           "--ca-krd-cert", ca, "--ca-krd-key", ca_key, "--trust", f->trust, NULL };
+                           "--trust", f->trust, "--ca-krd-cert", ca, "--ca-krd-key", ca_key, NULL };
+
+    if (!factory)
+      init[11] = NULL;
 
     g_assert_cmpint (run_termsim (init, &out, &err), ==, 0);
   }
@@ -179,6 +201,8 @@ fixture_clear (Fixture *f)
   g_free (f->kdh_key);
   g_free (f->crl);
   g_free (f->store);
+  g_free (f->ca);
+  g_free (f->ca_key);
 }
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Fixture, fixture_clear)
@@ -359,6 +383,62 @@ test_bind_inject_zeroize (void)
     shown = show_json (f.dir, &p4);
     g_assert_cmpuint (json_array_get_length (json_object_get_array_member (shown, "keys")), ==, 0);
     g_assert_true (json_node_is_null (json_object_get_member (shown, "bound_kdh")));
+  }
+  server_stop (&server);
+}
+
+/* A terminal with only a CSR: certified by the station, then bindable. */
+static void
+test_certify (void)
+{
+  g_auto(Fixture) f = { 0, };
+  g_autoptr(JsonParser) p1 = NULL, p2 = NULL, p3 = NULL;
+  g_autofree char *port = NULL;
+  Server server = { 0, };
+  JsonObject *printed, *shown;
+
+  fixture_init_mode (&f, "PP3005", FALSE);
+  port = server_start (&server, f.dir, NULL);
+  /* Not the scanned terminal: nothing issued. */
+  {
+    const char *args[] = { "device", "certify", port, "--ca-krd-cert", f.ca, "--ca-krd-key", f.ca_key,
+                           "--expect-serial", "PP9999", NULL };
+    g_autofree char *out = NULL, *err = NULL;
+
+    g_assert_cmpint (pp_test_run_tool (args, NULL, &out, &err), ==, 1);
+    g_assert_nonnull (strstr (err, "not the scanned PP9999"));
+    shown = show_json (f.dir, &p1);
+    g_assert_true (json_node_is_null (json_object_get_member (shown, "certificate")));
+  }
+  {
+    const char *args[] = { "device", "certify", port, "--ca-krd-cert", f.ca, "--ca-krd-key", f.ca_key,
+                           "--expect-serial", "PP3005", "--json", NULL };
+    g_autofree char *out = NULL, *err = NULL;
+
+    g_assert_cmpint (pp_test_run_tool (args, NULL, &out, &err), ==, 0);
+    printed = parse_object (out, &p2);
+    g_assert_cmpstr (json_object_get_string_member (printed, "serial"), ==, "PP3005");
+    g_assert_nonnull (strstr (json_object_get_string_member (printed, "subject"), "PP3005"));
+  }
+  /* Twice: refused, the certificate stays. */
+  {
+    const char *args[] = { "device", "certify", port, "--ca-krd-cert", f.ca, "--ca-krd-key", f.ca_key, NULL };
+    g_autofree char *out = NULL, *err = NULL;
+
+    g_assert_cmpint (pp_test_run_tool (args, NULL, &out, &err), ==, 1);
+    g_assert_nonnull (strstr (err, "already holds a device certificate"));
+  }
+  shown = show_json (f.dir, &p3);
+  g_assert_nonnull (strstr (json_object_get_string_member (json_object_get_object_member (shown, "certificate"),
+                                                          "subject"), "PP3005"));
+  /* The certificate passes the station's own CT_KRD check. */
+  {
+    const char *args[] = { "device", "bind", port, "--kdh-cert", f.kdh_cert, "--kdh-crl", f.crl,
+                           "--krd-trust", f.krd_trust, NULL };
+    g_autofree char *out = NULL, *err = NULL;
+
+    g_assert_cmpint (pp_test_run_tool (args, NULL, &out, &err), ==, 0);
+    g_assert_nonnull (strstr (out, "PP3005 bound to"));
   }
   server_stop (&server);
 }
@@ -601,6 +681,7 @@ main (int    argc,
   g_unsetenv ("POSPROV_KDH_KEY_SECRET");
   g_test_add_func ("/device/tool/identify", test_identify);
   g_test_add_func ("/device/tool/bind-inject-zeroize", test_bind_inject_zeroize);
+  g_test_add_func ("/device/tool/certify", test_certify);
   g_test_add_func ("/device/tool/tampered", test_tampered);
   g_test_add_func ("/device/tool/errors", test_errors);
   g_test_add_func ("/device/seam", test_seam);
