@@ -373,6 +373,16 @@ test_bind_inject_zeroize (void)
     g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (keys, 0), "kcv"), ==, kcv);
     g_assert_cmpuint (store_tmks (f.store, "PP3002"), ==, 1);
   }
+  /* unbind: a UBT_KDH for the terminal's nonce releases it. */
+  {
+    const char *args[] = { "device", "unbind", port, "--kdh-cert", f.kdh_cert, "--kdh-key", f.kdh_key,
+                           "--krd-trust", f.krd_trust, NULL };
+    g_autofree char *out = NULL, *err = NULL;
+
+    g_assert_cmpint (pp_test_run_tool (args, NULL, &out, &err), ==, 0);
+    g_assert_nonnull (strstr (out, "PP3002 unbound"));
+    g_assert_true (shown_unbound (f.dir));
+  }
   /* zeroize: no keys, no binding. */
   {
     const char *args[] = { "device", "zeroize", port, NULL };
