@@ -2,17 +2,34 @@
  *
  * tool-device.c: posprov-tool device: the terminals on this station's
  * ports.  `device list` shows every serial port libserialport finds, with
- * what the station needs to recognise a terminal on it.
+ * what the station needs to recognise a terminal on it; identify, bind,
+ * inject, unbind and zeroize drive one terminal through PpTerminalDevice
+ * (the posprov link driver over the port's transport).
  */
 #include "config.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include <glib/gi18n.h>
+#include <openssl/crypto.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
 
+#include "pp-kcv.h"
+#include "pp-keystore.h"
+#include "pp-link-device.h"
+#include "pp-openssl-types.h"
 #include "pp-port-list.h"
+#include "pp-terminal-device.h"
+#include "pp-tr34.h"
 #include "tool-common.h"
 #include "tool-commands.h"
+
+/* Secrets stay off the command line (other users could read it). */
+#define KDH_SECRET_ENV "POSPROV_KDH_KEY_SECRET"
+#define KEY_STORE_SECRET_ENV "POSPROV_KEY_STORE_SECRET"
+#define CA_KEY_SECRET_ENV "POSPROV_CA_KEY_SECRET"
 
 /* Text from a USB descriptor is the device's: nothing in it may steer
  * the user's terminal. */
@@ -136,14 +153,1000 @@ cmd_list (int    argc,
   return 0;
 }
 
+/* ---- one terminal on a port ------------------------------------------------ */
+
+/* The options every command on a PORT takes. */
+typedef struct {
+  int       baud;
+  char     *parity;
+  int       stop_bits;
+  char     *flow;
+  gboolean  json;
+} PortOptions;
+
+static void
+port_options_clear (PortOptions *o)
+{
+  g_clear_pointer (&o->parity, g_free);
+  g_clear_pointer (&o->flow, g_free);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (PortOptions, port_options_clear)
+
+static void
+add_port_entries (GOptionContext *context,
+                  PortOptions    *o)
+{
+  const GOptionEntry entries[] = {
+    { "baud", 0, 0, G_OPTION_ARG_INT, &o->baud, N_("Serial baud rate (default: the model's, else 115200)"), N_("N") },
+    { "parity", 0, 0, G_OPTION_ARG_STRING, &o->parity, N_("Serial parity: none, odd or even"), N_("PARITY") },
+    { "stop-bits", 0, 0, G_OPTION_ARG_INT, &o->stop_bits, N_("Serial stop bits: 1 or 2"), N_("N") },
+    { "flow", 0, 0, G_OPTION_ARG_STRING, &o->flow, N_("Serial flow control: none, rtscts or xonxoff"), N_("FLOW") },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &o->json, N_("Print JSON"), NULL },
+    { NULL }
+  };
+
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+}
+
+static gboolean
+port_settings (const PortOptions  *o,
+               PpSerialSettings   *settings,
+               GError            **error)
+{
+  memset (settings, 0, sizeof *settings);
+  if (o->baud < 0 || o->baud > 4000000)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   _("--baud: %d is no baud rate"), o->baud);
+      return FALSE;
+    }
+  settings->baud = (guint) o->baud;
+  if (o->stop_bits != 0 && o->stop_bits != 1 && o->stop_bits != 2)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   _("--stop-bits: give 1 or 2"));
+      return FALSE;
+    }
+  settings->stop_bits = (guint) o->stop_bits;
+  if (o->parity != NULL && !pp_parity_from_string (o->parity, &settings->parity))
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   _("--parity: “%s” is not none, odd or even"), o->parity);
+      return FALSE;
+    }
+  if (o->flow != NULL && !pp_flow_from_string (o->flow, &settings->flow))
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   _("--flow: “%s” is not none, rtscts or xonxoff"), o->flow);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* The tool waits for each step on its own main loop. */
+typedef struct {
+  GMainLoop    *loop;
+  GAsyncResult *result;
+} Wait;
+
+static void
+on_done (GObject      *source,
+         GAsyncResult *result,
+         gpointer      user_data)
+{
+  Wait *w = user_data;
+
+  w->result = g_object_ref (result);
+  g_main_loop_quit (w->loop);
+}
+
+static void
+wait_init (Wait *w)
+{
+  w->loop = g_main_loop_new (NULL, FALSE);
+  w->result = NULL;
+}
+
+/* Runs until the pending call is done; the result is w->result. */
+static GAsyncResult *
+wait_run (Wait *w)
+{
+  g_clear_object (&w->result);
+  g_main_loop_run (w->loop);
+  return w->result;
+}
+
+static void
+wait_clear (Wait *w)
+{
+  g_clear_object (&w->result);
+  g_clear_pointer (&w->loop, g_main_loop_unref);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Wait, wait_clear)
+
+static PpTerminalDevice *
+open_device (const char         *port,
+             const PortOptions  *o,
+             Wait               *w,
+             GError            **error)
+{
+  PpSerialSettings settings;
+
+  if (!port_settings (o, &settings, error))
+    return NULL;
+  pp_link_device_open_async (port, &settings, NULL, on_done, w);
+  return (PpTerminalDevice *) pp_link_device_open_finish (wait_run (w), error);
+}
+
+static PpTerminalInfo *
+identify (PpTerminalDevice  *device,
+          Wait              *w,
+          GError           **error)
+{
+  pp_terminal_device_identify_async (device, NULL, on_done, w);
+  return pp_terminal_device_identify_finish (device, wait_run (w), error);
+}
+
+/* The terminal's serial must be the one scanned from its label. */
+static gboolean
+check_serial (const PpTerminalInfo  *info,
+              const char            *expected,
+              GError               **error)
+{
+  g_autofree char *safe = NULL;
+
+  if (expected == NULL || g_strcmp0 (info->serial, expected) == 0)
+    return TRUE;
+  safe = pp_tool_printable (info->serial);
+  g_set_error (error, PP_TERMINAL_DEVICE_ERROR, PP_TERMINAL_DEVICE_ERROR_REFUSED,
+               _("The terminal reports serial %s, not the scanned %s: check that this is the right terminal; nothing was sent"),
+               safe != NULL ? safe : info->serial, expected);
+  return FALSE;
+}
+
+static gboolean
+check_not_tampered (const PpTerminalInfo  *info,
+                    GError               **error)
+{
+  if (!info->tampered)
+    return TRUE;
+  g_set_error (error, PP_TERMINAL_DEVICE_ERROR, PP_TERMINAL_DEVICE_ERROR_TAMPERED,
+               _("The terminal is tampered (security attack: return it for inspection; it will refuse keys)"));
+  return FALSE;
+}
+
+static X509 *
+load_cert (const char  *option,
+           const char  *path,
+           GError     **error)
+{
+  g_autofree char *data = NULL;
+  g_autoptr(BIO) bio = NULL;
+  gsize len;
+  X509 *cert;
+
+  if ((data = pp_tool_read_file (path, PP_TOOL_SMALL_FILE_MAX, &len, error)) == NULL)
+    return NULL;
+  bio = BIO_new_mem_buf (data, (int) len);
+  if ((cert = PEM_read_bio_X509 (bio, NULL, NULL, NULL)) == NULL)
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                 _("%s: “%s” is not a PEM certificate"), option, path);
+  return cert;
+}
+
+static STACK_OF(X509) *
+load_certs (const char  *option,
+            const char  *path,
+            GError     **error)
+{
+  g_autofree char *data = NULL;
+  g_autoptr(BIO) bio = NULL;
+  STACK_OF(X509) *certs;
+  X509 *cert;
+  gsize len;
+
+  if ((data = pp_tool_read_file (path, PP_TOOL_SMALL_FILE_MAX, &len, error)) == NULL)
+    return NULL;
+  bio = BIO_new_mem_buf (data, (int) len);
+  certs = sk_X509_new_null ();
+  while ((cert = PEM_read_bio_X509 (bio, NULL, NULL, NULL)) != NULL)
+    sk_X509_push (certs, cert);
+  if (sk_X509_num (certs) == 0)
+    {
+      sk_X509_free (certs);
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                   _("%s: “%s” holds no PEM certificate"), option, path);
+      return NULL;
+    }
+  return certs;
+}
+
+static X509_CRL *
+load_crl (const char  *option,
+          const char  *path,
+          GError     **error)
+{
+  g_autofree char *data = NULL;
+  const unsigned char *p;
+  gsize len;
+  X509_CRL *crl;
+
+  if ((data = pp_tool_read_file (path, PP_TOOL_SMALL_FILE_MAX, &len, error)) == NULL)
+    return NULL;
+  p = (const unsigned char *) data;
+  if ((crl = d2i_X509_CRL (NULL, &p, (long) len)) == NULL)
+    {
+      g_autoptr(BIO) bio = BIO_new_mem_buf (data, (int) len);
+
+      crl = PEM_read_bio_X509_CRL (bio, NULL, NULL, NULL);
+    }
+  if (crl == NULL)
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                 _("%s: “%s” is not a DER or PEM CRL"), option, path);
+  return crl;
+}
+
+static gboolean
+sign_with_signer (gpointer       user_data,
+                  const guint8  *data,
+                  gsize          len,
+                  GBytes       **out_signature,
+                  GError       **error)
+{
+  return pp_signer_sign (user_data, data, len, out_signature, error);
+}
+
+/* A CT_KDH is not signed: the KDH of a bind needs no key. */
+static gboolean
+sign_refused (gpointer       user_data,
+              const guint8  *data,
+              gsize          len,
+              GBytes       **out_signature,
+              GError       **error)
+{
+  g_set_error (error, PP_TR34_ERROR, PP_TR34_ERROR_INVALID_ARGUMENT, _("no --kdh-key given"));
+  return FALSE;
+}
+
+/* The KDH of --kdh-cert, --kdh-key (optional), --kdh-crl and --profile. */
+static PpTr34Kdh *
+open_kdh (const char  *cert_path,
+          const char  *key_uri,
+          const char  *crl_path,
+          const char  *profile_name,
+          GError     **error)
+{
+  g_autoptr(X509) cert = NULL;
+  g_autoptr(X509_CRL) crl = NULL;
+  g_autoptr(GError) local = NULL;
+  PpTr34Profile profile = PP_TR34_PROFILE_STRICT;
+  PpSigner *signer = NULL;
+  PpTr34Kdh *kdh;
+
+  if (profile_name != NULL && !pp_tr34_profile_from_string (profile_name, &profile, error))
+    return NULL;
+  if ((cert = load_cert ("--kdh-cert", cert_path, error)) == NULL ||
+      (crl_path != NULL && (crl = load_crl ("--kdh-crl", crl_path, error)) == NULL))
+    return NULL;
+  if (key_uri != NULL)
+    {
+      if ((signer = pp_signer_new_for_uri (key_uri, g_getenv (KDH_SECRET_ENV), &local)) == NULL)
+        {
+          g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, _("--kdh-key: %s"), local->message);
+          return NULL;
+        }
+      kdh = pp_tr34_kdh_new (cert, sign_with_signer, signer, (GDestroyNotify) pp_signer_unref);
+    }
+  else
+    kdh = pp_tr34_kdh_new (cert, sign_refused, NULL, NULL);
+  pp_tr34_kdh_set_crl (kdh, crl);
+  pp_tr34_kdh_set_profile (kdh, profile);
+  return kdh;
+}
+
+/* Reads the terminal's CT_KRD and checks it before anything is sent to
+ * the terminal: chain to --krd-trust, validity now, and the certificate
+ * names the serial the terminal reports.  Returns the KRD certificate. */
+static X509 *
+checked_krd_cert (PpTerminalDevice      *device,
+                  const PpTerminalInfo  *info,
+                  const char            *trust_path,
+                  Wait                  *w,
+                  GError               **error)
+{
+  g_autoptr(GBytes) ct_krd = NULL;
+  g_autoptr(GError) local = NULL;
+  STACK_OF(X509) *trust;
+  X509 *cert;
+
+  if ((trust = load_certs ("--krd-trust", trust_path, error)) == NULL)
+    return NULL;
+  pp_terminal_device_get_ct_krd_async (device, NULL, on_done, w);
+  if ((ct_krd = pp_terminal_device_get_ct_krd_finish (device, wait_run (w), error)) == NULL)
+    {
+      sk_X509_pop_free (trust, X509_free);
+      return NULL;
+    }
+  cert = pp_tr34_kdh_receive_krd_credential (g_bytes_get_data (ct_krd, NULL), g_bytes_get_size (ct_krd),
+                                             trust, info->serial, NULL, &local);
+  sk_X509_pop_free (trust, X509_free);
+  if (cert == NULL)
+    g_set_error (error, PP_TERMINAL_DEVICE_ERROR, PP_TERMINAL_DEVICE_ERROR_REFUSED,
+                 _("The terminal's certificate (CT_KRD) does not check out against --krd-trust: %s; nothing was sent to the terminal"),
+                 local->message);
+  return cert;
+}
+
+/* The nonce of the terminal's RT_KRD. */
+static GBytes *
+terminal_nonce (PpTerminalDevice  *device,
+                Wait              *w,
+                GError           **error)
+{
+  g_autoptr(GBytes) rt_krd = NULL;
+  g_autoptr(PpTr34Token) token = NULL;
+  g_autoptr(GError) local = NULL;
+  GBytes *nonce;
+
+  pp_terminal_device_get_nonce_async (device, NULL, on_done, w);
+  if ((rt_krd = pp_terminal_device_get_nonce_finish (device, wait_run (w), error)) == NULL)
+    return NULL;
+  token = pp_tr34_token_parse (g_bytes_get_data (rt_krd, NULL), g_bytes_get_size (rt_krd), &local);
+  if (token == NULL || pp_tr34_token_get_kind (token) != PP_TR34_TOKEN_RT_KRD ||
+      (nonce = pp_tr34_token_get_nonce (token)) == NULL)
+    {
+      g_set_error (error, PP_TERMINAL_DEVICE_ERROR, PP_TERMINAL_DEVICE_ERROR_PROTOCOL,
+                   _("The terminal's nonce token (RT_KRD) is not one: %s"),
+                   local != NULL ? local->message : _("no nonce in it"));
+      return NULL;
+    }
+  return g_bytes_ref (nonce);
+}
+
+static int
+fail (const GError *error)
+{
+  return pp_tool_fail_error (error);
+}
+
+static void
+json_member_string (JsonBuilder *b,
+                    const char  *name,
+                    const char  *value)
+{
+  json_builder_set_member_name (b, name);
+  if (value != NULL)
+    json_builder_add_string_value (b, value);
+  else
+    json_builder_add_null_value (b);
+}
+
+static const struct {
+  guint32     bit;
+  const char *name;
+} capability_names[] = {
+  { PP_TERMINAL_CAP_CERTIFY, "certify" },
+  { PP_TERMINAL_CAP_TR34_2PASS, "tr34-2pass" },
+  { PP_TERMINAL_CAP_TR34_1PASS, "tr34-1pass" },
+  { PP_TERMINAL_CAP_PROGRAM, "program" },
+  { PP_TERMINAL_CAP_SIGN_ON, "sign-on" },
+  { PP_TERMINAL_CAP_DUKPT, "dukpt" },
+};
+
+static void
+print_info_json (const PpTerminalInfo *info)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autoptr(JsonNode) root = NULL;
+
+  json_builder_begin_object (b);
+  json_member_string (b, "serial", info->serial);
+  json_member_string (b, "vendor", info->vendor);
+  json_member_string (b, "model", info->model);
+  json_member_string (b, "firmware", info->firmware);
+  json_builder_set_member_name (b, "protocol_version");
+  json_builder_add_int_value (b, info->protocol_version);
+  json_builder_set_member_name (b, "capabilities");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < G_N_ELEMENTS (capability_names); i++)
+    if (info->capabilities & capability_names[i].bit)
+      json_builder_add_string_value (b, capability_names[i].name);
+  json_builder_end_array (b);
+  json_builder_set_member_name (b, "tamper");
+  json_builder_add_boolean_value (b, info->tampered);
+  json_builder_set_member_name (b, "has_cert");
+  json_builder_add_boolean_value (b, info->has_cert);
+  json_member_string (b, "bound_kdh", info->bound_kdh);
+  json_builder_set_member_name (b, "program");
+  if (info->program_name != NULL)
+    {
+      json_builder_begin_object (b);
+      json_member_string (b, "name", info->program_name);
+      json_member_string (b, "version", info->program_version);
+      json_builder_end_object (b);
+    }
+  else
+    json_builder_add_null_value (b);
+  json_builder_end_object (b);
+  root = json_builder_get_root (b);
+  pp_tool_print_json (root);
+}
+
+static void
+print_info (const PpTerminalInfo *info)
+{
+  g_autoptr(GString) caps = g_string_new (NULL);
+  g_autofree char *serial = pp_tool_printable (info->serial);
+  g_autofree char *protocol = g_strdup_printf ("%u", info->protocol_version);
+  g_autofree char *program = NULL;
+
+  for (guint i = 0; i < G_N_ELEMENTS (capability_names); i++)
+    if (info->capabilities & capability_names[i].bit)
+      g_string_append_printf (caps, "%s%s", caps->len > 0 ? ", " : "", capability_names[i].name);
+  if (info->program_name != NULL)
+    program = g_strdup_printf ("%s %s", info->program_name,
+                               info->program_version != NULL ? info->program_version : "");
+  printf (_("Terminal %s\n"), serial != NULL ? serial : info->serial);
+  print_field (_("Vendor:"), info->vendor);
+  print_field (_("Model:"), info->model);
+  print_field (_("Firmware:"), info->firmware);
+  print_field (_("Protocol:"), protocol);
+  print_field (_("Capabilities:"), caps->str);
+  print_field (_("Tamper:"), info->tampered ? _("SECURITY ATTACK: return it for inspection, it will refuse keys")
+                                            : _("none"));
+  print_field (_("Certificate:"), info->has_cert ? _("yes") : _("none yet (certify it)"));
+  print_field (_("Bound KDH:"), info->bound_kdh != NULL ? info->bound_kdh : _("none"));
+  print_field (_("Program:"), program != NULL ? program : _("none"));
+}
+
+static gboolean
+parse_port (GOptionContext   *context,
+            int              *argc,
+            char           ***argv,
+            const char       *usage,
+            const char      **out_port)
+{
+  if (!pp_tool_parse (context, argc, argv))
+    return FALSE;
+  if (*argc != 2)
+    {
+      pp_tool_fail (_("usage: posprov-tool device %s"), usage);
+      return FALSE;
+    }
+  *out_port = (*argv)[1];
+  return TRUE;
+}
+
+static int
+cmd_identify (int    argc,
+              char **argv)
+{
+  g_auto(PortOptions) o = { 0, };
+  g_autoptr(GOptionContext) context = g_option_context_new (_("PORT"));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpTerminalDevice) device = NULL;
+  g_autoptr(PpTerminalInfo) info = NULL;
+  g_auto(Wait) w = { 0, };
+  const char *port;
+
+  g_option_context_set_summary (context, _("Show the serial, vendor, model, firmware, protocol, capabilities, tamper state, certificate, KDH binding and program of the terminal on PORT (a serial device or tcp:HOST:PORT)."));
+  add_port_entries (context, &o);
+  if (!parse_port (context, &argc, &argv, "identify PORT", &port))
+    return 1;
+  wait_init (&w);
+  if ((device = open_device (port, &o, &w, &error)) == NULL ||
+      (info = identify (device, &w, &error)) == NULL)
+    return fail (error);
+  if (o.json)
+    print_info_json (info);
+  else
+    print_info (info);
+  return 0;
+}
+
+static void
+print_result (gboolean     json,
+              const char  *serial,
+              const char  *name,
+              const char  *value,
+              const char  *human)
+{
+  if (json)
+    {
+      g_autoptr(JsonBuilder) b = json_builder_new ();
+      g_autoptr(JsonNode) root = NULL;
+
+      json_builder_begin_object (b);
+      json_member_string (b, "serial", serial);
+      if (name != NULL)
+        json_member_string (b, name, value);
+      json_builder_end_object (b);
+      root = json_builder_get_root (b);
+      pp_tool_print_json (root);
+    }
+  else
+    {
+      g_autofree char *safe = pp_tool_printable (human);
+
+      printf ("%s\n", safe != NULL ? safe : human);
+    }
+}
+
+static int
+cmd_bind (int    argc,
+          char **argv)
+{
+  g_auto(PortOptions) o = { 0, };
+  g_autofree char *kdh_cert = NULL, *kdh_crl = NULL, *krd_trust = NULL, *expect = NULL, *profile = NULL;
+  const GOptionEntry entries[] = {
+    { "kdh-cert", 0, 0, G_OPTION_ARG_FILENAME, &kdh_cert, N_("The KDH certificate (PEM)"), N_("PEM") },
+    { "kdh-crl", 0, 0, G_OPTION_ARG_FILENAME, &kdh_crl, N_("The CA_KDH's CRL sent with it (DER or PEM)"), N_("DER") },
+    { "krd-trust", 0, 0, G_OPTION_ARG_FILENAME, &krd_trust, N_("The root and CA_KRD certificates the terminal's must chain to (PEM)"), N_("PEM") },
+    { "expect-serial", 0, 0, G_OPTION_ARG_STRING, &expect, N_("The serial scanned from the terminal's label"), N_("SERIAL") },
+    { "profile", 0, 0, G_OPTION_ARG_STRING, &profile, N_("TR-34 encoding profile for this terminal model"), N_("PROFILE") },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new (_("PORT"));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpTerminalDevice) device = NULL;
+  g_autoptr(PpTerminalInfo) info = NULL;
+  g_autoptr(PpTr34Kdh) kdh = NULL;
+  g_autoptr(X509) krd = NULL;
+  g_autoptr(GBytes) ct_kdh = NULL;
+  g_autofree char *bound = NULL, *human = NULL;
+  g_auto(Wait) w = { 0, };
+  const char *port;
+
+  g_option_context_set_summary (context, _("Check the terminal's CT_KRD against --krd-trust and its reported serial, then bind it to the KDH of --kdh-cert with CT_KDH."));
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  add_port_entries (context, &o);
+  if (!parse_port (context, &argc, &argv, "bind PORT --kdh-cert PEM --kdh-crl DER --krd-trust PEM", &port))
+    return 1;
+  if (kdh_cert == NULL || kdh_crl == NULL || krd_trust == NULL)
+    return pp_tool_fail (_("device bind: --kdh-cert, --kdh-crl and --krd-trust are required"));
+  if ((kdh = open_kdh (kdh_cert, NULL, kdh_crl, profile, &error)) == NULL)
+    return fail (error);
+  wait_init (&w);
+  if ((device = open_device (port, &o, &w, &error)) == NULL ||
+      (info = identify (device, &w, &error)) == NULL ||
+      !check_serial (info, expect, &error) ||
+      (krd = checked_krd_cert (device, info, krd_trust, &w, &error)) == NULL ||
+      (ct_kdh = pp_tr34_kdh_build_credential_token (kdh, &error)) == NULL)
+    return fail (error);
+  pp_terminal_device_bind_async (device, ct_kdh, NULL, on_done, &w);
+  if ((bound = pp_terminal_device_bind_finish (device, wait_run (&w), &error)) == NULL)
+    return fail (error);
+  human = g_strdup_printf (_("Terminal %s bound to %s"), info->serial, bound);
+  print_result (o.json, info->serial, "bound_kdh", bound, human);
+  return 0;
+}
+
+static gboolean
+tmk_type_from_string (const char  *text,
+                      PpTmkType   *out_type,
+                      const char **out_header,
+                      GError     **error)
+{
+  static const struct {
+    const char *name;
+    PpTmkType   type;
+    const char *header;   /* TR-31 key block header: K0, TDES or AES, both ways */
+  } types[] = {
+    { "tdes2", PP_TMK_TDES_2KEY, "A0256K0TB00E0000" },
+    { "tdes3", PP_TMK_TDES_3KEY, "A0256K0TB00E0000" },
+    { "aes128", PP_TMK_AES_128, "D0256K0AB00E0000" },
+    { "aes256", PP_TMK_AES_256, "D0256K0AB00E0000" },
+  };
+
+  for (guint i = 0; text != NULL && i < G_N_ELEMENTS (types); i++)
+    if (g_str_equal (text, types[i].name))
+      {
+        *out_type = types[i].type;
+        *out_header = types[i].header;
+        return TRUE;
+      }
+  g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+               _("--key-type: give tdes2, tdes3, aes128 or aes256"));
+  return FALSE;
+}
+
+/* A fresh, unique key store label for this terminal's TMK. */
+static char *
+tmk_label (const char *serial)
+{
+  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+  g_autofree char *stamp = g_date_time_format (now, "%Y%m%dT%H%M%S");
+  g_autoptr(GString) label = g_string_new ("tmk-");
+
+  for (const char *p = serial; *p != '\0' && label->len < 40; p++)
+    g_string_append_c (label, g_ascii_isalnum (*p) ? *p : '_');
+  g_string_append_printf (label, "-%s-%08x", stamp, g_random_int ());
+  return g_string_free (g_steal_pointer (&label), FALSE);
+}
+
+static int
+cmd_inject (int    argc,
+            char **argv)
+{
+  g_auto(PortOptions) o = { 0, };
+  g_autofree char *kdh_cert = NULL, *kdh_key = NULL, *kdh_crl = NULL, *krd_trust = NULL, *location = NULL;
+  g_autofree char *key_type = NULL, *header = NULL, *expect = NULL, *profile = NULL;
+  const GOptionEntry entries[] = {
+    { "kdh-cert", 0, 0, G_OPTION_ARG_FILENAME, &kdh_cert, N_("The KDH certificate (PEM)"), N_("PEM") },
+    { "kdh-key", 0, 0, G_OPTION_ARG_STRING, &kdh_key, N_("The KDH private key: a PEM file or a pkcs11: URI (secret in POSPROV_KDH_KEY_SECRET)"), N_("KEY") },
+    { "kdh-crl", 0, 0, G_OPTION_ARG_FILENAME, &kdh_crl, N_("The CA_KDH's CRL carried in the token (DER or PEM)"), N_("DER") },
+    { "krd-trust", 0, 0, G_OPTION_ARG_FILENAME, &krd_trust, N_("The root and CA_KRD certificates the terminal's must chain to (PEM)"), N_("PEM") },
+    { "key-store", 0, 0, G_OPTION_ARG_STRING, &location, N_("Where the TMK is generated: a soft key store folder or a pkcs11: URI (secret in POSPROV_KEY_STORE_SECRET)"), N_("LOCATION") },
+    { "key-type", 0, 0, G_OPTION_ARG_STRING, &key_type, N_("tdes2, tdes3, aes128 or aes256"), N_("TYPE") },
+    { "header", 0, 0, G_OPTION_ARG_STRING, &header, N_("Key block header (default: a K0 key for the type)"), N_("KBH") },
+    { "expect-serial", 0, 0, G_OPTION_ARG_STRING, &expect, N_("The serial scanned from the terminal's label"), N_("SERIAL") },
+    { "profile", 0, 0, G_OPTION_ARG_STRING, &profile, N_("TR-34 encoding profile for this terminal model"), N_("PROFILE") },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new (_("PORT"));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpTerminalDevice) device = NULL;
+  g_autoptr(PpTerminalInfo) info = NULL;
+  g_autoptr(PpTr34Kdh) kdh = NULL;
+  g_autoptr(PpKeyStore) store = NULL;
+  g_autoptr(X509) krd = NULL;
+  g_autoptr(GBytes) nonce = NULL;
+  g_autoptr(GBytes) kt_kdh = NULL;
+  g_autoptr(PpSecureBuffer) tmk = NULL;
+  g_autofree char *label = NULL, *store_kcv = NULL, *terminal_kcv = NULL, *human = NULL;
+  g_auto(Wait) w = { 0, };
+  const char *default_header = NULL;
+  const char *port;
+  PpTmkType type = PP_TMK_TDES_2KEY;
+  guint slot = 0;
+
+  g_option_context_set_summary (context, _("Generate a fresh TMK in the key store and load it into the terminal on PORT with a TR-34 2-pass KT_KDH, after checking its CT_KRD; compares the terminal's check value with the key store's and prints only the serial and the KCV."));
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  add_port_entries (context, &o);
+  if (!parse_port (context, &argc, &argv,
+                   "inject PORT --kdh-cert PEM --kdh-key KEY --krd-trust PEM --key-store LOCATION --key-type TYPE", &port))
+    return 1;
+  if (kdh_cert == NULL || kdh_key == NULL || krd_trust == NULL || location == NULL || key_type == NULL)
+    return pp_tool_fail (_("device inject: --kdh-cert, --kdh-key, --krd-trust, --key-store and --key-type are required"));
+  if (!tmk_type_from_string (key_type, &type, &default_header, &error) ||
+      (kdh = open_kdh (kdh_cert, kdh_key, kdh_crl, profile, &error)) == NULL ||
+      (store = pp_key_store_new_for_location (location, g_getenv (KEY_STORE_SECRET_ENV), &error)) == NULL)
+    return fail (error);
+
+  wait_init (&w);
+  /* Everything about the terminal is checked before a key exists. */
+  if ((device = open_device (port, &o, &w, &error)) == NULL ||
+      (info = identify (device, &w, &error)) == NULL ||
+      !check_serial (info, expect, &error) ||
+      !check_not_tampered (info, &error) ||
+      (krd = checked_krd_cert (device, info, krd_trust, &w, &error)) == NULL)
+    return fail (error);
+  if (info->bound_kdh == NULL)
+    {
+      g_set_error (&error, PP_TERMINAL_DEVICE_ERROR, PP_TERMINAL_DEVICE_ERROR_NOT_BOUND,
+                   _("The terminal is not bound to a key distribution host: bind it first (posprov-tool device bind)"));
+      return fail (error);
+    }
+
+  label = tmk_label (info->serial);
+  if ((store_kcv = pp_key_store_generate_tmk (store, label, type, NULL, &error)) == NULL ||
+      (nonce = terminal_nonce (device, &w, &error)) == NULL ||
+      (tmk = pp_key_store_export_tmk (store, label, NULL, &error)) == NULL ||
+      (kt_kdh = pp_tr34_kdh_build_key_token (kdh, krd, tmk, header != NULL ? header : default_header,
+                                             PP_TR34_EPHEMERAL_AES128, nonce, NULL, &error)) == NULL)
+    return fail (error);
+  g_clear_pointer (&tmk, pp_secure_buffer_free);
+
+  pp_terminal_device_load_key_async (device, kt_kdh, -1, NULL, on_done, &w);
+  if (!pp_terminal_device_load_key_finish (device, wait_run (&w), &slot, &terminal_kcv, &error))
+    return fail (error);
+  if (!pp_kcv_equal (terminal_kcv, store_kcv))
+    return pp_tool_fail (_("The terminal's check value %s differs from the key store's %s (key %s): the key did not arrive intact; do not use this terminal, zeroize it and inject again"),
+                         terminal_kcv, store_kcv, label);
+  human = g_strdup_printf (_("Terminal %s: key loaded, KCV %s"), info->serial, store_kcv);
+  print_result (o.json, info->serial, "kcv", store_kcv, human);
+  return 0;
+}
+
+static int
+cmd_unbind (int    argc,
+            char **argv)
+{
+  g_auto(PortOptions) o = { 0, };
+  g_autofree char *kdh_cert = NULL, *kdh_key = NULL, *krd_trust = NULL, *expect = NULL, *profile = NULL;
+  const GOptionEntry entries[] = {
+    { "kdh-cert", 0, 0, G_OPTION_ARG_FILENAME, &kdh_cert, N_("The bound KDH's certificate (PEM)"), N_("PEM") },
+    { "kdh-key", 0, 0, G_OPTION_ARG_STRING, &kdh_key, N_("The KDH private key: a PEM file or a pkcs11: URI (secret in POSPROV_KDH_KEY_SECRET)"), N_("KEY") },
+    { "krd-trust", 0, 0, G_OPTION_ARG_FILENAME, &krd_trust, N_("The root and CA_KRD certificates the terminal's must chain to (PEM)"), N_("PEM") },
+    { "expect-serial", 0, 0, G_OPTION_ARG_STRING, &expect, N_("The serial scanned from the terminal's label"), N_("SERIAL") },
+    { "profile", 0, 0, G_OPTION_ARG_STRING, &profile, N_("TR-34 encoding profile for this terminal model"), N_("PROFILE") },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new (_("PORT"));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpTerminalDevice) device = NULL;
+  g_autoptr(PpTerminalInfo) info = NULL;
+  g_autoptr(PpTr34Kdh) kdh = NULL;
+  g_autoptr(X509) krd = NULL;
+  g_autoptr(GBytes) nonce = NULL;
+  g_autoptr(GBytes) ubt = NULL;
+  g_autofree char *human = NULL;
+  g_auto(Wait) w = { 0, };
+  const char *port;
+
+  g_option_context_set_summary (context, _("Release the terminal on PORT from its KDH with a UBT_KDH signed by that KDH for the terminal's nonce."));
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  add_port_entries (context, &o);
+  if (!parse_port (context, &argc, &argv, "unbind PORT --kdh-cert PEM --kdh-key KEY --krd-trust PEM", &port))
+    return 1;
+  if (kdh_cert == NULL || kdh_key == NULL || krd_trust == NULL)
+    return pp_tool_fail (_("device unbind: --kdh-cert, --kdh-key and --krd-trust are required"));
+  if ((kdh = open_kdh (kdh_cert, kdh_key, NULL, profile, &error)) == NULL)
+    return fail (error);
+  wait_init (&w);
+  if ((device = open_device (port, &o, &w, &error)) == NULL ||
+      (info = identify (device, &w, &error)) == NULL ||
+      !check_serial (info, expect, &error) ||
+      (krd = checked_krd_cert (device, info, krd_trust, &w, &error)) == NULL ||
+      (nonce = terminal_nonce (device, &w, &error)) == NULL ||
+      (ubt = pp_tr34_kdh_build_unbind_token (kdh, krd, nonce, &error)) == NULL)
+    return fail (error);
+  pp_terminal_device_unbind_async (device, ubt, NULL, on_done, &w);
+  if (!pp_terminal_device_unbind_finish (device, wait_run (&w), &error))
+    return fail (error);
+  human = g_strdup_printf (_("Terminal %s unbound"), info->serial);
+  print_result (o.json, info->serial, NULL, NULL, human);
+  return 0;
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (X509_REQ, X509_REQ_free)
+
+/* The serialNumber of @name, else its commonName (as TR-34 KRDs name themselves). */
+static char *
+name_device (X509_NAME *name)
+{
+  int nids[] = { NID_serialNumber, NID_commonName };
+
+  for (guint i = 0; i < G_N_ELEMENTS (nids); i++)
+    {
+      int at = X509_NAME_get_index_by_NID (name, nids[i], -1);
+      unsigned char *utf8 = NULL;
+      char *text;
+      int len;
+
+      if (at < 0)
+        continue;
+      len = ASN1_STRING_to_UTF8 (&utf8, X509_NAME_ENTRY_get_data (X509_NAME_get_entry (name, at)));
+      if (len < 0)
+        continue;
+      text = g_strndup ((const char *) utf8, len);
+      OPENSSL_free (utf8);
+      return text;
+    }
+  return NULL;
+}
+
+static gboolean
+add_extension (X509       *cert,
+               X509       *issuer,
+               int         nid,
+               const char *value)
+{
+  X509V3_CTX ctx;
+  X509_EXTENSION *ext;
+  gboolean ok;
+
+  X509V3_set_ctx (&ctx, issuer, cert, NULL, NULL, 0);
+  if ((ext = X509V3_EXT_conf_nid (NULL, &ctx, nid, value)) == NULL)
+    return FALSE;
+  ok = X509_add_ext (cert, ext, -1) == 1;
+  X509_EXTENSION_free (ext);
+  return ok;
+}
+
+/* The device certificate for @req: its subject and key, issued by @ca,
+ * an end-entity key-encipherment certificate valid for @years. */
+static X509 *
+issue_device_cert (X509_REQ  *req,
+                   X509      *ca,
+                   EVP_PKEY  *ca_key,
+                   guint      years,
+                   GError   **error)
+{
+  g_autoptr(X509) cert = X509_new ();
+  g_autoptr(BIGNUM) serial = BN_new ();
+  EVP_PKEY *pub = X509_REQ_get0_pubkey (req);
+
+  if (cert == NULL || serial == NULL || pub == NULL ||
+      BN_rand (serial, 127, BN_RAND_TOP_ONE, BN_RAND_BOTTOM_ANY) != 1 ||
+      X509_set_version (cert, 2) != 1 ||
+      BN_to_ASN1_INTEGER (serial, X509_get_serialNumber (cert)) == NULL ||
+      X509_set_subject_name (cert, X509_REQ_get_subject_name (req)) != 1 ||
+      X509_set_issuer_name (cert, X509_get_subject_name (ca)) != 1 ||
+      X509_gmtime_adj (X509_getm_notBefore (cert), -300) == NULL ||
+      X509_time_adj_ex (X509_getm_notAfter (cert), (int) (365 * years), 0, NULL) == NULL ||
+      X509_set_pubkey (cert, pub) != 1 ||
+      !add_extension (cert, ca, NID_basic_constraints, "critical,CA:FALSE") ||
+      !add_extension (cert, ca, NID_key_usage, "critical,digitalSignature,keyEncipherment") ||
+      !add_extension (cert, ca, NID_subject_key_identifier, "hash") ||
+      !add_extension (cert, ca, NID_authority_key_identifier, "keyid:always") ||
+      X509_sign (cert, ca_key, EVP_sha256 ()) <= 0)
+    {
+      g_set_error (error, PP_TR34_ERROR, PP_TR34_ERROR_CRYPTO, _("OpenSSL could not issue the device certificate"));
+      return NULL;
+    }
+  return g_steal_pointer (&cert);
+}
+
+static EVP_PKEY *
+load_ca_key (const char  *path,
+             GError     **error)
+{
+  const char *secret = g_getenv (CA_KEY_SECRET_ENV);
+  g_autoptr(BIO) bio = NULL;
+  char *data;
+  gsize len;
+  EVP_PKEY *key;
+
+  if ((data = pp_tool_read_file (path, PP_TOOL_SMALL_FILE_MAX, &len, error)) == NULL)
+    return NULL;
+  bio = BIO_new_mem_buf (data, (int) len);
+  key = PEM_read_bio_PrivateKey (bio, NULL, NULL, (void *) (secret != NULL ? secret : ""));
+  g_clear_pointer (&bio, BIO_free);
+  OPENSSL_cleanse (data, len);
+  g_free (data);
+  if (key == NULL)
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                 _("--ca-krd-key: “%s” is not a PEM private key (its passphrase, if any, goes in %s)"),
+                 path, CA_KEY_SECRET_ENV);
+  return key;
+}
+
+static int
+cmd_certify (int    argc,
+             char **argv)
+{
+  g_auto(PortOptions) o = { 0, };
+  g_autofree char *ca_cert_path = NULL, *ca_key_path = NULL, *expect = NULL;
+  int years = 10;
+  const GOptionEntry entries[] = {
+    { "ca-krd-cert", 0, 0, G_OPTION_ARG_FILENAME, &ca_cert_path, N_("The CA_KRD certificate that issues device certificates (PEM)"), N_("PEM") },
+    { "ca-krd-key", 0, 0, G_OPTION_ARG_FILENAME, &ca_key_path, N_("The CA_KRD private key (PEM; passphrase in POSPROV_CA_KEY_SECRET)"), N_("PEM") },
+    { "expect-serial", 0, 0, G_OPTION_ARG_STRING, &expect, N_("The serial scanned from the terminal's label"), N_("SERIAL") },
+    { "years", 0, 0, G_OPTION_ARG_INT, &years, N_("Validity of the device certificate in years (default 10)"), N_("N") },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new (_("PORT"));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpTerminalDevice) device = NULL;
+  g_autoptr(PpTerminalInfo) info = NULL;
+  g_autoptr(X509) ca = NULL;
+  g_autoptr(EVP_PKEY) ca_key = NULL;
+  g_autoptr(GBytes) csr = NULL;
+  g_autoptr(X509_REQ) req = NULL;
+  g_autoptr(X509) cert = NULL;
+  g_autoptr(GBytes) der = NULL;
+  g_autofree char *named = NULL, *human = NULL, *subject = NULL;
+  g_auto(Wait) w = { 0, };
+  const unsigned char *p;
+  unsigned char *out = NULL;
+  EVP_PKEY *pub;
+  const char *port;
+  int len;
+
+  g_option_context_set_summary (context, _("Read the certificate request of the terminal on PORT, check that it names the serial the terminal reports, and install a device certificate issued by CA_KRD."));
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  add_port_entries (context, &o);
+  if (!parse_port (context, &argc, &argv, "certify PORT --ca-krd-cert PEM --ca-krd-key PEM", &port))
+    return 1;
+  if (ca_cert_path == NULL || ca_key_path == NULL)
+    return pp_tool_fail (_("device certify: --ca-krd-cert and --ca-krd-key are required"));
+  if (years < 1 || years > 30)
+    return pp_tool_fail (_("--years: give 1 to 30"));
+  if ((ca = load_cert ("--ca-krd-cert", ca_cert_path, &error)) == NULL ||
+      (ca_key = load_ca_key (ca_key_path, &error)) == NULL)
+    return fail (error);
+  if (X509_check_private_key (ca, ca_key) != 1)
+    return pp_tool_fail (_("--ca-krd-key is not the key of the --ca-krd-cert certificate"));
+
+  wait_init (&w);
+  if ((device = open_device (port, &o, &w, &error)) == NULL ||
+      (info = identify (device, &w, &error)) == NULL ||
+      !check_serial (info, expect, &error))
+    return fail (error);
+  if (info->has_cert)
+    return pp_tool_fail (_("Terminal %s already holds a device certificate: nothing was sent"), info->serial);
+  pp_terminal_device_get_csr_async (device, NULL, on_done, &w);
+  if ((csr = pp_terminal_device_get_csr_finish (device, wait_run (&w), &error)) == NULL)
+    return fail (error);
+  p = g_bytes_get_data (csr, NULL);
+  req = d2i_X509_REQ (NULL, &p, (long) g_bytes_get_size (csr));
+  if (req == NULL || p != (const unsigned char *) g_bytes_get_data (csr, NULL) + g_bytes_get_size (csr) ||
+      (pub = X509_REQ_get0_pubkey (req)) == NULL || X509_REQ_verify (req, pub) != 1)
+    return pp_tool_fail (_("The terminal's certificate request is not a valid signed PKCS#10 request: nothing was issued"));
+  if (EVP_PKEY_get_base_id (pub) != EVP_PKEY_RSA || EVP_PKEY_get_bits (pub) < 2048)
+    return pp_tool_fail (_("The terminal's certificate request is not for an RSA key of 2048 bits or more: nothing was issued"));
+  named = name_device (X509_REQ_get_subject_name (req));
+  if (named == NULL || strcmp (named, info->serial) != 0)
+    {
+      g_autofree char *safe = named != NULL ? pp_tool_printable (named) : NULL;
+
+      return pp_tool_fail (_("The terminal's certificate request names device “%s”, but the terminal reports serial %s: nothing was issued"),
+                           safe != NULL ? safe : named != NULL ? named : "", info->serial);
+    }
+  if ((cert = issue_device_cert (req, ca, ca_key, (guint) years, &error)) == NULL)
+    return fail (error);
+  if ((len = i2d_X509 (cert, &out)) <= 0)
+    return pp_tool_fail (_("OpenSSL could not issue the device certificate"));
+  der = g_bytes_new (out, (gsize) len);
+  OPENSSL_free (out);
+  pp_terminal_device_put_cert_async (device, der, NULL, on_done, &w);
+  if (!pp_terminal_device_put_cert_finish (device, wait_run (&w), &error))
+    return fail (error);
+  {
+    g_autoptr(BIO) bio = BIO_new (BIO_s_mem ());
+    char *text = NULL;
+    long n;
+
+    X509_NAME_print_ex (bio, X509_get_subject_name (cert), 0, XN_FLAG_RFC2253);
+    n = BIO_get_mem_data (bio, &text);
+    subject = g_strndup (text, (gsize) n);
+  }
+  human = g_strdup_printf (_("Terminal %s certified: %s"), info->serial, subject);
+  print_result (o.json, info->serial, "subject", subject, human);
+  return 0;
+}
+
+static int
+cmd_zeroize (int    argc,
+             char **argv)
+{
+  g_auto(PortOptions) o = { 0, };
+  g_autofree char *expect = NULL;
+  const GOptionEntry entries[] = {
+    { "expect-serial", 0, 0, G_OPTION_ARG_STRING, &expect, N_("The serial scanned from the terminal's label"), N_("SERIAL") },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new (_("PORT"));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpTerminalDevice) device = NULL;
+  g_autoptr(PpTerminalInfo) info = NULL;
+  g_autofree char *human = NULL;
+  g_auto(Wait) w = { 0, };
+  const char *port;
+
+  g_option_context_set_summary (context, _("Erase every key and the KDH binding of the terminal on PORT (its device certificate stays), for recycling."));
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  add_port_entries (context, &o);
+  if (!parse_port (context, &argc, &argv, "zeroize PORT", &port))
+    return 1;
+  wait_init (&w);
+  if ((device = open_device (port, &o, &w, &error)) == NULL ||
+      (info = identify (device, &w, &error)) == NULL ||
+      !check_serial (info, expect, &error))
+    return fail (error);
+  pp_terminal_device_zeroize_async (device, NULL, on_done, &w);
+  if (!pp_terminal_device_zeroize_finish (device, wait_run (&w), &error))
+    return fail (error);
+  human = g_strdup_printf (_("Terminal %s zeroized: its keys and KDH binding are erased"), info->serial);
+  print_result (o.json, info->serial, NULL, NULL, human);
+  return 0;
+}
+
 int
 pp_tool_device_main (int    argc,
                      char **argv)
 {
-  /* Other device subcommands (identify, certify, bind, inject, ...) join
-   * this table. */
   static const PpToolCommand commands[] = {
-    { "list", cmd_list, N_("List the serial ports and the terminals they match") },
+    { "list",     cmd_list,     N_("List the serial ports and the terminals they match") },
+    { "identify", cmd_identify, N_("Show what the terminal on PORT says about itself") },
+    { "certify",  cmd_certify,  N_("Install a device certificate issued by CA_KRD for the terminal's certificate request") },
+    { "bind",     cmd_bind,     N_("Bind the terminal on PORT to a KDH (CT_KDH), after checking its CT_KRD") },
+    { "inject",   cmd_inject,   N_("Load a fresh TMK from the key store into the terminal on PORT (TR-34 2-pass)") },
+    { "unbind",   cmd_unbind,   N_("Release the terminal on PORT from its KDH (UBT_KDH)") },
+    { "zeroize",  cmd_zeroize,  N_("Erase every key and the KDH binding of the terminal on PORT") },
     { NULL, NULL, NULL }
   };
 

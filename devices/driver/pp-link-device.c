@@ -1,0 +1,641 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * pp-link-device.c: PpTerminalDevice over the posprov link protocol.
+ *
+ * Each verb is one request on the link; the answer's status becomes the
+ * PpTerminalDevice error a flow acts on (a refusal keeps the terminal's
+ * REASON), the answer's TLVs the verb's result.
+ */
+#include "config.h"
+
+#include <glib/gi18n-lib.h>
+
+#include "pp-link-device.h"
+#include "pp-link-tlv.h"
+
+struct _PpLinkDevice
+{
+  GObject  parent_instance;
+  PpLink  *link;
+};
+
+static void pp_link_device_iface_init (PpTerminalDeviceInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (PpLinkDevice, pp_link_device, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (PP_TYPE_TERMINAL_DEVICE, pp_link_device_iface_init))
+
+static void
+pp_link_device_finalize (GObject *object)
+{
+  PpLinkDevice *self = PP_LINK_DEVICE (object);
+
+  g_clear_pointer (&self->link, pp_link_unref);
+  G_OBJECT_CLASS (pp_link_device_parent_class)->finalize (object);
+}
+
+static void
+pp_link_device_class_init (PpLinkDeviceClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = pp_link_device_finalize;
+}
+
+static void
+pp_link_device_init (PpLinkDevice *self)
+{
+}
+
+PpLinkDevice *
+pp_link_device_new (PpLink *link)
+{
+  PpLinkDevice *self;
+
+  g_return_val_if_fail (link != NULL, NULL);
+  self = g_object_new (PP_TYPE_LINK_DEVICE, NULL);
+  self->link = pp_link_ref (link);
+  return self;
+}
+
+PpLink *
+pp_link_device_get_link (PpLinkDevice *self)
+{
+  g_return_val_if_fail (PP_IS_LINK_DEVICE (self), NULL);
+  return self->link;
+}
+
+/* ---- errors ------------------------------------------------------------- */
+
+void
+pp_link_device_map_error (GError     **error,
+                          const char  *step)
+{
+  GError *in;
+  GError *out = NULL;
+
+  if (error == NULL || *error == NULL)
+    return;
+  in = *error;
+  if (in->domain == PP_TERMINAL_DEVICE_ERROR || g_error_matches (in, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+
+  if (in->domain == PP_LINK_ERROR)
+    {
+      switch ((PpLinkError) in->code)
+        {
+        case PP_LINK_ERROR_TIMEOUT:
+        case PP_LINK_ERROR_GARBAGE:
+          /* The link's own message already says what to check. */
+          out = g_error_new (PP_TERMINAL_DEVICE_ERROR,
+                             in->code == PP_LINK_ERROR_GARBAGE ? PP_TERMINAL_DEVICE_ERROR_GARBAGE
+                                                               : PP_TERMINAL_DEVICE_ERROR_UNREACHABLE,
+                             _("%s (step: %s)"), in->message, step);
+          break;
+        case PP_LINK_ERROR_CLOSED:
+          out = g_error_new (PP_TERMINAL_DEVICE_ERROR, PP_TERMINAL_DEVICE_ERROR_UNREACHABLE,
+                             _("The terminal went away (step: %s): check the cable and that the terminal is on"),
+                             step);
+          break;
+        case PP_LINK_ERROR_VERSION:
+          out = g_error_new (PP_TERMINAL_DEVICE_ERROR, PP_TERMINAL_DEVICE_ERROR_PROTOCOL,
+                             _("The terminal speaks no link protocol version this station knows: %s"),
+                             in->message);
+          break;
+        case PP_LINK_ERROR_REFUSED:
+          pp_terminal_device_set_refused (&out, 0, _("The terminal refused %s: %s"), step, in->message);
+          break;
+        case PP_LINK_ERROR_PROTOCOL:
+        default:
+          out = g_error_new (PP_TERMINAL_DEVICE_ERROR, PP_TERMINAL_DEVICE_ERROR_PROTOCOL,
+                             _("The terminal broke the link protocol (step: %s): %s"), step, in->message);
+          break;
+        }
+    }
+  else if (in->domain == PP_TRANSPORT_ERROR)
+    {
+      /* The transport's messages already name the port and what to do. */
+      int code = in->code == PP_TRANSPORT_ERROR_NOT_FOUND ? PP_TERMINAL_DEVICE_ERROR_NO_PORT
+               : in->code == PP_TRANSPORT_ERROR_BUSY ? PP_TERMINAL_DEVICE_ERROR_PORT_BUSY
+               : PP_TERMINAL_DEVICE_ERROR_UNREACHABLE;
+
+      out = g_error_new_literal (PP_TERMINAL_DEVICE_ERROR, code, in->message);
+    }
+  else
+    out = g_error_new (PP_TERMINAL_DEVICE_ERROR, PP_TERMINAL_DEVICE_ERROR_UNREACHABLE,
+                       _("The link to the terminal failed (step: %s): %s"), step, in->message);
+
+  g_clear_error (error);
+  g_propagate_error (error, out);
+}
+
+/* A non-OK status as the error a flow acts on. */
+static GError *
+status_error (guint8        status,
+              PpLinkTlvSet *set,
+              const char   *step)
+{
+  g_autofree char *message = NULL;
+  guint16 reason = 0;
+  GError *error = NULL;
+
+  if (set != NULL)
+    {
+      message = pp_link_tlv_dup_string (set, PP_TAG_MESSAGE, NULL);
+      if (!pp_link_tlv_get_u16 (set, PP_TAG_REASON, &reason, NULL))
+        reason = 0;
+    }
+  switch (status)
+    {
+    case PP_STATUS_TAMPERED:
+      return g_error_new (PP_TERMINAL_DEVICE_ERROR, PP_TERMINAL_DEVICE_ERROR_TAMPERED,
+                          _("The terminal is tampered (security attack: return it for inspection; it will refuse keys)"));
+    case PP_STATUS_NOT_BOUND:
+      return g_error_new (PP_TERMINAL_DEVICE_ERROR, PP_TERMINAL_DEVICE_ERROR_NOT_BOUND,
+                          _("The terminal is not bound to a key distribution host: bind it first (%s)"), step);
+    case PP_STATUS_NO_CERT:
+      return g_error_new (PP_TERMINAL_DEVICE_ERROR, PP_TERMINAL_DEVICE_ERROR_NO_CERT,
+                          _("The terminal has no device certificate yet: certify it first (%s)"), step);
+    case PP_STATUS_BUSY:
+      return g_error_new (PP_TERMINAL_DEVICE_ERROR, PP_TERMINAL_DEVICE_ERROR_BUSY,
+                          _("The terminal is busy (%s): wait a moment and try again"), step);
+    case PP_STATUS_UNKNOWN_COMMAND:
+      return g_error_new (PP_TERMINAL_DEVICE_ERROR, PP_TERMINAL_DEVICE_ERROR_UNSUPPORTED,
+                          _("The terminal does not support %s: its program may be too old"), step);
+    case PP_STATUS_BAD_PAYLOAD:
+      return g_error_new (PP_TERMINAL_DEVICE_ERROR, PP_TERMINAL_DEVICE_ERROR_PROTOCOL,
+                          _("The terminal could not read the station's request (%s): %s"), step,
+                          message != NULL ? message : "?");
+    case PP_STATUS_REFUSED:
+    default:
+      pp_terminal_device_set_refused (&error, reason, _("The terminal refused %s: %s"), step,
+                                      message != NULL ? message : _("no reason given"));
+      return error;
+    }
+}
+
+static GError *
+malformed (const char   *step,
+           const GError *why)
+{
+  return g_error_new (PP_TERMINAL_DEVICE_ERROR, PP_TERMINAL_DEVICE_ERROR_PROTOCOL,
+                      _("The terminal's answer (%s) is malformed: %s"), step, why->message);
+}
+
+/* ---- one request, one answer ---------------------------------------------- */
+
+typedef gpointer (*ParseFunc) (PpLinkTlvSet *set, GError **error);
+
+typedef struct {
+  guint8          command;
+  const char     *step;      /* N_() */
+  ParseFunc       parse;
+  GDestroyNotify  free;
+} Verb;
+
+static void
+on_answer (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  PpLinkDevice *self = g_task_get_source_object (task);
+  const Verb *verb = g_task_get_task_data (task);
+  const char *step = _(verb->step);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) answer = NULL;
+  g_autoptr(PpLinkTlvSet) set = NULL;
+  guint8 status = PP_STATUS_OK;
+  gpointer value;
+
+  answer = pp_link_request_finish_any (self->link, result, &status, &error);
+  if (answer == NULL)
+    {
+      pp_link_device_map_error (&error, step);
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  set = pp_link_tlv_parse (answer, &error);
+  if (status != PP_STATUS_OK)
+    {
+      g_task_return_error (task, status_error (status, set, step));
+      return;
+    }
+  if (set == NULL)
+    {
+      g_task_return_error (task, malformed (step, error));
+      return;
+    }
+  value = verb->parse (set, &error);
+  if (value == NULL)
+    g_task_return_error (task, malformed (step, error));
+  else
+    g_task_return_pointer (task, value, verb->free);
+}
+
+static void
+request (PpTerminalDevice    *device,
+         const Verb          *verb,
+         GBytes              *payload,
+         GCancellable        *cancellable,
+         GAsyncReadyCallback  callback,
+         gpointer             user_data)
+{
+  PpLinkDevice *self = PP_LINK_DEVICE (device);
+  g_autoptr(GBytes) empty = NULL;
+  GTask *task = g_task_new (self, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, (gpointer) verb);
+  g_task_set_task_data (task, (gpointer) verb, NULL);
+  if (payload == NULL)
+    payload = empty = g_bytes_new (NULL, 0);
+  pp_link_request_async (self->link, verb->command, payload, cancellable, on_answer, task);
+}
+
+static gpointer
+finish (PpTerminalDevice  *device,
+        GAsyncResult      *result,
+        const Verb        *verb,
+        GError           **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, device), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == (gconstpointer) verb, NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static GBytes *
+token_payload (GBytes *token)
+{
+  PpLinkTlvBuilder *builder = pp_link_tlv_builder_new ();
+
+  pp_link_tlv_builder_add_bytes (builder, PP_TAG_TOKEN, token);
+  return pp_link_tlv_builder_end (builder);
+}
+
+/* Parsers of the answers.  Boolean verbs return a non-NULL marker. */
+
+static gpointer
+parse_nothing (PpLinkTlvSet  *set,
+               GError       **error)
+{
+  return GINT_TO_POINTER (1);
+}
+
+static gpointer
+parse_token (PpLinkTlvSet  *set,
+             GError       **error)
+{
+  return pp_link_tlv_dup_bytes (set, PP_TAG_TOKEN, error);
+}
+
+static gpointer
+parse_csr (PpLinkTlvSet  *set,
+           GError       **error)
+{
+  return pp_link_tlv_dup_bytes (set, PP_TAG_CSR, error);
+}
+
+static gpointer
+parse_bound (PpLinkTlvSet  *set,
+             GError       **error)
+{
+  return pp_link_tlv_dup_string (set, PP_TAG_BOUND_KDH, error);
+}
+
+static char *
+optional_string (PpLinkTlvSet  *set,
+                 guint8         tag,
+                 gboolean      *ok,
+                 GError       **error)
+{
+  if (!*ok || !pp_link_tlv_has (set, tag))
+    return NULL;
+  {
+    char *text = pp_link_tlv_dup_string (set, tag, error);
+
+    *ok = text != NULL;
+    return text;
+  }
+}
+
+static gpointer
+parse_info (PpLinkTlvSet  *set,
+            GError       **error)
+{
+  g_autoptr(PpTerminalInfo) info = g_new0 (PpTerminalInfo, 1);
+  guint8 version = 0, tamper = 0, has_cert = 0;
+  gboolean ok = TRUE;
+
+  if ((info->serial = pp_link_tlv_dup_string (set, PP_TAG_SERIAL, error)) == NULL ||
+      !pp_link_tlv_get_u8 (set, PP_TAG_PROTOCOL_VERSION, &version, error) ||
+      !pp_link_tlv_get_u32 (set, PP_TAG_CAPABILITIES, &info->capabilities, error) ||
+      !pp_link_tlv_get_u8 (set, PP_TAG_TAMPER, &tamper, error) ||
+      !pp_link_tlv_get_u8 (set, PP_TAG_HAS_CERT, &has_cert, error))
+    return NULL;
+  info->protocol_version = version;
+  info->tampered = tamper != 0;
+  info->has_cert = has_cert != 0;
+  info->vendor = optional_string (set, PP_TAG_VENDOR, &ok, error);
+  info->model = optional_string (set, PP_TAG_MODEL, &ok, error);
+  info->firmware = optional_string (set, PP_TAG_FIRMWARE, &ok, error);
+  info->bound_kdh = optional_string (set, PP_TAG_BOUND_KDH, &ok, error);
+  info->program_name = optional_string (set, PP_TAG_PROGRAM_NAME, &ok, error);
+  info->program_version = optional_string (set, PP_TAG_PROGRAM_VERSION, &ok, error);
+  if (!ok)
+    return NULL;
+  return g_steal_pointer (&info);
+}
+
+typedef struct {
+  guint  slot;
+  char  *kcv;
+} Loaded;
+
+static void
+loaded_free (gpointer data)
+{
+  Loaded *loaded = data;
+
+  g_free (loaded->kcv);
+  g_free (loaded);
+}
+
+static gpointer
+parse_loaded (PpLinkTlvSet  *set,
+              GError       **error)
+{
+  g_autofree char *kcv = NULL;
+  Loaded *loaded;
+  guint8 slot = 0;
+
+  if (!pp_link_tlv_get_u8 (set, PP_TAG_SLOT, &slot, error) ||
+      (kcv = pp_link_tlv_dup_string (set, PP_TAG_KCV, error)) == NULL)
+    return NULL;
+  if (kcv[0] == '\0' || strlen (kcv) > 64 || kcv[strspn (kcv, "0123456789ABCDEF")] != '\0')
+    {
+      g_set_error (error, PP_LINK_TLV_ERROR, PP_LINK_TLV_ERROR_BAD_VALUE,
+                   _("the check value is not upper-case hex"));
+      return NULL;
+    }
+  loaded = g_new0 (Loaded, 1);
+  loaded->slot = slot;
+  loaded->kcv = g_steal_pointer (&kcv);
+  return loaded;
+}
+
+static const Verb verb_identify = { PP_CMD_IDENTIFY, N_("identify"), parse_info, (GDestroyNotify) pp_terminal_info_free };
+static const Verb verb_get_csr = { PP_CMD_GET_CSR, N_("certificate request"), parse_csr, (GDestroyNotify) g_bytes_unref };
+static const Verb verb_put_cert = { PP_CMD_PUT_CERT, N_("device certificate"), parse_nothing, NULL };
+static const Verb verb_get_ct_krd = { PP_CMD_GET_CT_KRD, N_("credential token CT_KRD"), parse_token, (GDestroyNotify) g_bytes_unref };
+static const Verb verb_bind = { PP_CMD_BIND, N_("bind"), parse_bound, g_free };
+static const Verb verb_get_nonce = { PP_CMD_GET_RT_KRD, N_("nonce RT_KRD"), parse_token, (GDestroyNotify) g_bytes_unref };
+static const Verb verb_load_key = { PP_CMD_LOAD_KEY, N_("key load"), parse_loaded, loaded_free };
+static const Verb verb_rebind = { PP_CMD_REBIND, N_("rebind"), parse_bound, g_free };
+static const Verb verb_unbind = { PP_CMD_UNBIND, N_("unbind"), parse_nothing, NULL };
+static const Verb verb_zeroize = { PP_CMD_ZEROIZE, N_("zeroize"), parse_nothing, NULL };
+
+/* ---- the verbs ------------------------------------------------------------ */
+
+static void
+device_identify_async (PpTerminalDevice *self, GCancellable *cancellable,
+                       GAsyncReadyCallback callback, gpointer user_data)
+{
+  request (self, &verb_identify, NULL, cancellable, callback, user_data);
+}
+
+static PpTerminalInfo *
+device_identify_finish (PpTerminalDevice *self, GAsyncResult *result, GError **error)
+{
+  return finish (self, result, &verb_identify, error);
+}
+
+static void
+device_get_csr_async (PpTerminalDevice *self, GCancellable *cancellable,
+                      GAsyncReadyCallback callback, gpointer user_data)
+{
+  request (self, &verb_get_csr, NULL, cancellable, callback, user_data);
+}
+
+static GBytes *
+device_get_csr_finish (PpTerminalDevice *self, GAsyncResult *result, GError **error)
+{
+  return finish (self, result, &verb_get_csr, error);
+}
+
+static void
+device_put_cert_async (PpTerminalDevice *self, GBytes *cert_der, GCancellable *cancellable,
+                       GAsyncReadyCallback callback, gpointer user_data)
+{
+  PpLinkTlvBuilder *builder = pp_link_tlv_builder_new ();
+  g_autoptr(GBytes) payload = NULL;
+
+  pp_link_tlv_builder_add_bytes (builder, PP_TAG_CERT, cert_der);
+  payload = pp_link_tlv_builder_end (builder);
+  request (self, &verb_put_cert, payload, cancellable, callback, user_data);
+}
+
+static gboolean
+device_put_cert_finish (PpTerminalDevice *self, GAsyncResult *result, GError **error)
+{
+  return finish (self, result, &verb_put_cert, error) != NULL;
+}
+
+static void
+device_get_ct_krd_async (PpTerminalDevice *self, GCancellable *cancellable,
+                         GAsyncReadyCallback callback, gpointer user_data)
+{
+  request (self, &verb_get_ct_krd, NULL, cancellable, callback, user_data);
+}
+
+static GBytes *
+device_get_ct_krd_finish (PpTerminalDevice *self, GAsyncResult *result, GError **error)
+{
+  return finish (self, result, &verb_get_ct_krd, error);
+}
+
+static void
+device_bind_async (PpTerminalDevice *self, GBytes *ct_kdh, GCancellable *cancellable,
+                   GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr(GBytes) payload = token_payload (ct_kdh);
+
+  request (self, &verb_bind, payload, cancellable, callback, user_data);
+}
+
+static char *
+device_bind_finish (PpTerminalDevice *self, GAsyncResult *result, GError **error)
+{
+  return finish (self, result, &verb_bind, error);
+}
+
+static void
+device_get_nonce_async (PpTerminalDevice *self, GCancellable *cancellable,
+                        GAsyncReadyCallback callback, gpointer user_data)
+{
+  request (self, &verb_get_nonce, NULL, cancellable, callback, user_data);
+}
+
+static GBytes *
+device_get_nonce_finish (PpTerminalDevice *self, GAsyncResult *result, GError **error)
+{
+  return finish (self, result, &verb_get_nonce, error);
+}
+
+static void
+device_load_key_async (PpTerminalDevice *self, GBytes *kt_kdh, int slot,
+                       GCancellable *cancellable,
+                       GAsyncReadyCallback callback, gpointer user_data)
+{
+  PpLinkTlvBuilder *builder = pp_link_tlv_builder_new ();
+  g_autoptr(GBytes) payload = NULL;
+
+  pp_link_tlv_builder_add_bytes (builder, PP_TAG_TOKEN, kt_kdh);
+  if (slot >= 0)
+    pp_link_tlv_builder_add_u8 (builder, PP_TAG_SLOT, (guint8) slot);
+  payload = pp_link_tlv_builder_end (builder);
+  request (self, &verb_load_key, payload, cancellable, callback, user_data);
+}
+
+static gboolean
+device_load_key_finish (PpTerminalDevice *self, GAsyncResult *result,
+                        guint *out_slot, char **out_kcv, GError **error)
+{
+  Loaded *loaded = finish (self, result, &verb_load_key, error);
+
+  if (loaded == NULL)
+    return FALSE;
+  if (out_slot != NULL)
+    *out_slot = loaded->slot;
+  if (out_kcv != NULL)
+    *out_kcv = g_steal_pointer (&loaded->kcv);
+  loaded_free (loaded);
+  return TRUE;
+}
+
+static void
+device_rebind_async (PpTerminalDevice *self, GBytes *rbt_kdh, GCancellable *cancellable,
+                     GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr(GBytes) payload = token_payload (rbt_kdh);
+
+  request (self, &verb_rebind, payload, cancellable, callback, user_data);
+}
+
+static char *
+device_rebind_finish (PpTerminalDevice *self, GAsyncResult *result, GError **error)
+{
+  return finish (self, result, &verb_rebind, error);
+}
+
+static void
+device_unbind_async (PpTerminalDevice *self, GBytes *ubt_kdh, GCancellable *cancellable,
+                     GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr(GBytes) payload = token_payload (ubt_kdh);
+
+  request (self, &verb_unbind, payload, cancellable, callback, user_data);
+}
+
+static gboolean
+device_unbind_finish (PpTerminalDevice *self, GAsyncResult *result, GError **error)
+{
+  return finish (self, result, &verb_unbind, error) != NULL;
+}
+
+static void
+device_zeroize_async (PpTerminalDevice *self, GCancellable *cancellable,
+                      GAsyncReadyCallback callback, gpointer user_data)
+{
+  request (self, &verb_zeroize, NULL, cancellable, callback, user_data);
+}
+
+static gboolean
+device_zeroize_finish (PpTerminalDevice *self, GAsyncResult *result, GError **error)
+{
+  return finish (self, result, &verb_zeroize, error) != NULL;
+}
+
+static void
+pp_link_device_iface_init (PpTerminalDeviceInterface *iface)
+{
+  iface->identify_async = device_identify_async;
+  iface->identify_finish = device_identify_finish;
+  iface->get_csr_async = device_get_csr_async;
+  iface->get_csr_finish = device_get_csr_finish;
+  iface->put_cert_async = device_put_cert_async;
+  iface->put_cert_finish = device_put_cert_finish;
+  iface->get_ct_krd_async = device_get_ct_krd_async;
+  iface->get_ct_krd_finish = device_get_ct_krd_finish;
+  iface->bind_async = device_bind_async;
+  iface->bind_finish = device_bind_finish;
+  iface->get_nonce_async = device_get_nonce_async;
+  iface->get_nonce_finish = device_get_nonce_finish;
+  iface->load_key_async = device_load_key_async;
+  iface->load_key_finish = device_load_key_finish;
+  iface->rebind_async = device_rebind_async;
+  iface->rebind_finish = device_rebind_finish;
+  iface->unbind_async = device_unbind_async;
+  iface->unbind_finish = device_unbind_finish;
+  iface->zeroize_async = device_zeroize_async;
+  iface->zeroize_finish = device_zeroize_finish;
+}
+
+/* ---- open: transport, then link ------------------------------------------- */
+
+static void
+on_connected (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  PpLink *link = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+
+  if (!pp_link_connect_finish (link, result, &error))
+    {
+      pp_link_device_map_error (&error, _("connect"));
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  g_task_return_pointer (task, pp_link_device_new (link), g_object_unref);
+}
+
+static void
+on_opened (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GIOStream) stream = pp_transport_open_finish (result, &error);
+  PpLink *link;
+
+  if (stream == NULL)
+    {
+      pp_link_device_map_error (&error, _("open the port"));
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  link = pp_link_new (stream, PP_LINK_ROLE_STATION);
+  g_task_set_task_data (task, link, (GDestroyNotify) pp_link_unref);
+  pp_link_connect_async (link, g_task_get_cancellable (task), on_connected, g_object_ref (task));
+}
+
+void
+pp_link_device_open_async (const char              *port,
+                           const PpSerialSettings  *settings,
+                           GCancellable            *cancellable,
+                           GAsyncReadyCallback      callback,
+                           gpointer                 user_data)
+{
+  GTask *task = g_task_new (NULL, cancellable, callback, user_data);
+
+  g_return_if_fail (port != NULL);
+  g_task_set_source_tag (task, pp_link_device_open_async);
+  pp_transport_open_async (port, settings, cancellable, on_opened, task);
+}
+
+PpLinkDevice *
+pp_link_device_open_finish (GAsyncResult  *result,
+                            GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
