@@ -18,6 +18,7 @@
 #include "pp-openssl-types.h"
 #include "pp-termsim.h"
 #include "pp-terminal-device.h"
+#include "pp-termsim-server.h"
 #include "pp-test-util.h"
 #include "pp-tr34.h"
 #include "tr34-test-pki.h"
@@ -25,83 +26,6 @@
 #define KEY_STORE_SECRET "tidy-otter-lamp-keystore"
 
 /* ---- the simulator ------------------------------------------------------- */
-
-static const char *
-termsim_path (void)
-{
-  const char *path = g_getenv ("PP_TERMSIM");
-
-  g_assert_nonnull (path);
-  return path;
-}
-
-static int
-run_termsim (const char * const *args,
-             char              **out_stdout,
-             char              **out_stderr)
-{
-  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-  g_autoptr(GError) error = NULL;
-  int status = 0;
-
-  g_ptr_array_add (argv, (gpointer) termsim_path ());
-  for (guint i = 0; args[i] != NULL; i++)
-    g_ptr_array_add (argv, (gpointer) args[i]);
-  g_ptr_array_add (argv, NULL);
-  g_assert_true (g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL,
-                               out_stdout, out_stderr, &status, &error));
-  g_assert_no_error (error);
-  return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
-}
-
-/* A server outlives no failed test (it would hold the test's pipes open). */
-static void
-die_with_parent (gpointer data)
-{
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-}
-
-typedef struct {
-  GPid              pid;
-  GInputStream     *out;
-  GDataInputStream *lines;
-} Server;
-
-static char *
-server_start (Server     *server,
-              const char *dir,
-              const char *extra)
-{
-  const char *argv[] = { termsim_path (), "serve", "--dir", dir, "--tcp", "127.0.0.1:0", extra, NULL };
-  g_autoptr(GError) error = NULL;
-  int out_fd = -1;
-  char *line;
-
-  g_assert_true (g_spawn_async_with_pipes (NULL, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, die_with_parent,
-                                           NULL, &server->pid, NULL, &out_fd, NULL, &error));
-  g_assert_no_error (error);
-  server->out = g_unix_input_stream_new (out_fd, TRUE);
-  server->lines = g_data_input_stream_new (server->out);
-  line = g_data_input_stream_read_line_utf8 (server->lines, NULL, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_nonnull (line);
-  g_assert_true (g_str_has_prefix (line, "tcp:127.0.0.1:"));
-  return line;
-}
-
-static void
-server_stop (Server *server)
-{
-  int status = 0;
-
-  kill (server->pid, SIGTERM);
-  g_assert_cmpint (waitpid (server->pid, &status, 0), ==, server->pid);
-  g_assert_true (WIFEXITED (status));
-  g_assert_cmpint (WEXITSTATUS (status), ==, 0);
-  g_spawn_close_pid (server->pid);
-  g_clear_object (&server->lines);
-  g_clear_object (&server->out);
-}
 
 /* The PKI files, a CA_KRD key for factory mode, and one terminal in DIR. */
 typedef struct {
@@ -185,7 +109,7 @@ fixture_init_mode (Fixture    *f,
     if (!factory)
       init[11] = NULL;
 
-    g_assert_cmpint (run_termsim (init, &out, &err), ==, 0);
+    g_assert_cmpint (pp_test_run_termsim (init, &out, &err), ==, 0);
   }
 }
 
@@ -231,7 +155,7 @@ show_json (const char  *dir,
   g_autofree char *out = NULL, *err = NULL;
   g_autoptr(GError) error = NULL;
 
-  g_assert_cmpint (run_termsim (args, &out, &err), ==, 0);
+  g_assert_cmpint (pp_test_run_termsim (args, &out, &err), ==, 0);
   *out_parser = json_parser_new ();
   g_assert_true (json_parser_load_from_data (*out_parser, out, -1, &error));
   g_assert_no_error (error);
@@ -268,12 +192,12 @@ test_identify (void)
   g_autoptr(JsonParser) parser = NULL;
   g_autofree char *port = NULL;
   g_autofree char *out = NULL, *err = NULL, *out2 = NULL, *err2 = NULL;
-  Server server = { 0, };
+  PpTestTermsimServer server = { 0, };
   JsonObject *info;
   JsonArray *caps;
 
   fixture_init (&f, "PP3001");
-  port = server_start (&server, f.dir, NULL);
+  port = pp_test_termsim_start (&server, f.dir, NULL);
   {
     const char *json[] = { "device", "identify", port, "--json", NULL };
     const char *human[] = { "device", "identify", port, NULL };
@@ -281,7 +205,7 @@ test_identify (void)
     g_assert_cmpint (pp_test_run_tool (json, NULL, &out, &err), ==, 0);
     g_assert_cmpint (pp_test_run_tool (human, NULL, &out2, &err2), ==, 0);
   }
-  server_stop (&server);
+  pp_test_termsim_stop (&server);
 
   info = parse_object (out, &parser);
   g_assert_cmpstr (json_object_get_string_member (info, "serial"), ==, "PP3001");
@@ -305,12 +229,12 @@ test_bind_inject_zeroize (void)
   g_auto(Fixture) f = { 0, };
   g_autoptr(JsonParser) p1 = NULL, p2 = NULL, p3 = NULL, p4 = NULL;
   g_autofree char *port = NULL;
-  Server server = { 0, };
+  PpTestTermsimServer server = { 0, };
   JsonObject *shown, *printed;
   JsonArray *keys;
 
   fixture_init (&f, "PP3002");
-  port = server_start (&server, f.dir, NULL);
+  port = pp_test_termsim_start (&server, f.dir, NULL);
 
   /* A CT_KRD that does not chain to --krd-trust: refused, nothing sent. */
   {
@@ -394,7 +318,7 @@ test_bind_inject_zeroize (void)
     g_assert_cmpuint (json_array_get_length (json_object_get_array_member (shown, "keys")), ==, 0);
     g_assert_true (json_node_is_null (json_object_get_member (shown, "bound_kdh")));
   }
-  server_stop (&server);
+  pp_test_termsim_stop (&server);
 }
 
 /* A terminal with only a CSR: certified by the station, then bindable. */
@@ -404,11 +328,11 @@ test_certify (void)
   g_auto(Fixture) f = { 0, };
   g_autoptr(JsonParser) p1 = NULL, p2 = NULL, p3 = NULL;
   g_autofree char *port = NULL;
-  Server server = { 0, };
+  PpTestTermsimServer server = { 0, };
   JsonObject *printed, *shown;
 
   fixture_init_mode (&f, "PP3005", FALSE);
-  port = server_start (&server, f.dir, NULL);
+  port = pp_test_termsim_start (&server, f.dir, NULL);
   /* Not the scanned terminal: nothing issued. */
   {
     const char *args[] = { "device", "certify", port, "--ca-krd-cert", f.ca, "--ca-krd-key", f.ca_key,
@@ -450,7 +374,7 @@ test_certify (void)
     g_assert_cmpint (pp_test_run_tool (args, NULL, &out, &err), ==, 0);
     g_assert_nonnull (strstr (out, "PP3005 bound to"));
   }
-  server_stop (&server);
+  pp_test_termsim_stop (&server);
 }
 
 static void
@@ -460,18 +384,18 @@ test_tampered (void)
   g_autoptr(JsonParser) parser = NULL;
   g_autofree char *port = NULL;
   g_autofree char *out = NULL, *err = NULL;
-  Server server = { 0, };
+  PpTestTermsimServer server = { 0, };
   JsonObject *shown;
 
   fixture_init (&f, "PP3003");
-  port = server_start (&server, f.dir, "--tamper");
+  port = pp_test_termsim_start (&server, f.dir, "--tamper");
   {
     const char *args[] = { "device", "inject", port, "--kdh-cert", f.kdh_cert, "--kdh-key", f.kdh_key,
                            "--krd-trust", f.krd_trust, "--key-store", f.store, "--key-type", "aes128", NULL };
 
     g_assert_cmpint (pp_test_run_tool (args, NULL, &out, &err), ==, 1);
   }
-  server_stop (&server);
+  pp_test_termsim_stop (&server);
   g_assert_nonnull (strstr (err, "security attack: return it for inspection"));
   g_assert_cmpstr (out, ==, "");
   shown = show_json (f.dir, &parser);
@@ -588,10 +512,10 @@ test_seam (void)
   g_autoptr(GError) error = NULL;
   g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
   Wait w = { loop, NULL };
-  Server server = { 0, };
+  PpTestTermsimServer server = { 0, };
 
   fixture_init (&f, "PP3004");
-  port = server_start (&server, f.dir, NULL);
+  port = pp_test_termsim_start (&server, f.dir, NULL);
   {
     g_autoptr(PpTerminalDevice) device = NULL;
     g_autoptr(PpTerminalInfo) info = NULL;
@@ -647,10 +571,10 @@ test_seam (void)
   }
   while (g_main_context_iteration (NULL, FALSE))
     ;
-  server_stop (&server);
+  pp_test_termsim_stop (&server);
 
   /* Tampered: LOAD_KEY is TAMPERED, in the field's words. */
-  port = (g_free (port), server_start (&server, f.dir, "--tamper"));
+  port = (g_free (port), pp_test_termsim_start (&server, f.dir, "--tamper"));
   {
     g_autoptr(PpTerminalDevice) device = NULL;
     g_autoptr(GBytes) junk = g_bytes_new_static ("\x30\x03\x02\x01\x00", 5);
@@ -667,7 +591,7 @@ test_seam (void)
   }
   while (g_main_context_iteration (NULL, FALSE))
     ;
-  server_stop (&server);
+  pp_test_termsim_stop (&server);
 
   /* Nothing listens at the address: the transport's "no such port". */
   {

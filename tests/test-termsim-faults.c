@@ -26,6 +26,7 @@
 #include "pp-pty-rig.h"
 #include "pp-termsim.h"
 #include "pp-termsim-tlv-private.h"
+#include "pp-termsim-server.h"
 #include "pp-test-util.h"
 #include "pp-transport.h"
 #include "pp-tr34.h"
@@ -34,40 +35,6 @@
 #define TMK_HEADER "A0256K0TB00E0000"
 
 /* ---- the binary ---- */
-
-static const char *
-termsim_path (void)
-{
-  const char *path = g_getenv ("PP_TERMSIM");
-
-  g_assert_nonnull (path);
-  return path;
-}
-
-static int
-run_termsim (const char * const *args,
-             char              **out_stdout,
-             char              **out_stderr)
-{
-  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-  g_autoptr(GError) error = NULL;
-  int status = 0;
-
-  g_ptr_array_add (argv, (gpointer) termsim_path ());
-  for (guint i = 0; args[i] != NULL; i++)
-    g_ptr_array_add (argv, (gpointer) args[i]);
-  g_ptr_array_add (argv, NULL);
-  g_assert_true (g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL,
-                               out_stdout, out_stderr, &status, &error));
-  g_assert_no_error (error);
-  return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
-}
-
-static void
-die_with_parent (gpointer data)
-{
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-}
 
 typedef struct {
   GPid              pid;
@@ -88,7 +55,7 @@ server_start (Server             *server,
   int out_fd = -1;
   char *line;
 
-  g_ptr_array_add (argv, (gpointer) termsim_path ());
+  g_ptr_array_add (argv, (gpointer) pp_test_termsim_path ());
   g_ptr_array_add (argv, (gpointer) "serve");
   g_ptr_array_add (argv, (gpointer) "--dir");
   g_ptr_array_add (argv, (gpointer) dir);
@@ -96,7 +63,7 @@ server_start (Server             *server,
     g_ptr_array_add (argv, (gpointer) args[i]);
   g_ptr_array_add (argv, NULL);
   g_assert_true (g_spawn_async_with_pipes (NULL, (char **) argv->pdata, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
-                                           die_with_parent, NULL, &server->pid, NULL, &out_fd,
+                                           pp_test_die_with_parent, NULL, &server->pid, NULL, &out_fd,
                                            &server->err_fd, &error));
   g_assert_no_error (error);
   out = g_unix_input_stream_new (out_fd, TRUE);
@@ -206,7 +173,7 @@ terminal_init (Terminal   *t,
                            "--ca-krd-cert", ca, "--ca-krd-key", ca_key, "--trust", t->trust,
                            "--count", count, NULL };
 
-    g_assert_cmpint (run_termsim (args, &o, &e), ==, 0);
+    g_assert_cmpint (pp_test_run_termsim (args, &o, &e), ==, 0);
   }
 }
 
@@ -218,7 +185,7 @@ show_json (const char  *dir,
   g_autofree char *out = NULL, *err = NULL;
   g_autoptr(GError) error = NULL;
 
-  g_assert_cmpint (run_termsim (args, &out, &err), ==, 0);
+  g_assert_cmpint (pp_test_run_termsim (args, &out, &err), ==, 0);
   *out_parser = json_parser_new ();
   g_assert_true (json_parser_load_from_data (*out_parser, out, -1, &error));
   g_assert_no_error (error);
@@ -640,7 +607,7 @@ test_bad_options (void)
       const char *args[] = { "serve", "--dir", t.dir, "--tcp", "127.0.0.1:0", bad[i][0], bad[i][1], NULL };
       g_autofree char *o = NULL, *e = NULL;
 
-      g_assert_cmpint (run_termsim (args, &o, &e), ==, 1);
+      g_assert_cmpint (pp_test_run_termsim (args, &o, &e), ==, 1);
       g_assert_nonnull (strstr (e, bad[i][2]));
       g_assert_cmpstr (o, ==, "");
     }

@@ -26,6 +26,7 @@
 #include "pp-termsim.h"
 #include "pp-termsim-tlv-private.h"
 #include "pp-link.h"
+#include "pp-termsim-server.h"
 #include "pp-test-util.h"
 #include "pp-tr31.h"
 #include "pp-tr34.h"
@@ -931,83 +932,6 @@ test_init_refusals (void)
 
 /* ---- the binary over TCP ------------------------------------------------------ */
 
-static const char *
-termsim_path (void)
-{
-  const char *path = g_getenv ("PP_TERMSIM");
-
-  g_assert_nonnull (path);
-  return path;
-}
-
-static int
-run_termsim (const char * const *args,
-             char              **out_stdout,
-             char              **out_stderr)
-{
-  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-  g_autoptr(GError) error = NULL;
-  int status = 0;
-
-  g_ptr_array_add (argv, (gpointer) termsim_path ());
-  for (guint i = 0; args[i] != NULL; i++)
-    g_ptr_array_add (argv, (gpointer) args[i]);
-  g_ptr_array_add (argv, NULL);
-  g_assert_true (g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL,
-                               out_stdout, out_stderr, &status, &error));
-  g_assert_no_error (error);
-  return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
-}
-
-/* A server outlives no failed test (it would hold the test's pipes open). */
-static void
-die_with_parent (gpointer data)
-{
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-}
-
-typedef struct {
-  GPid          pid;
-  GInputStream *out;
-  GDataInputStream *lines;
-} Server;
-
-static char *
-server_start (Server     *server,
-              const char *dir,
-              const char *extra)
-{
-  const char *argv[] = { termsim_path (), "serve", "--dir", dir, "--tcp", "127.0.0.1:0", extra, NULL };
-  g_autoptr(GError) error = NULL;
-  int out_fd = -1;
-  char *line;
-
-  g_assert_true (g_spawn_async_with_pipes (NULL, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, die_with_parent,
-                                           NULL, &server->pid, NULL, &out_fd, NULL, &error));
-  g_assert_no_error (error);
-  server->out = g_unix_input_stream_new (out_fd, TRUE);
-  server->lines = g_data_input_stream_new (server->out);
-  line = g_data_input_stream_read_line_utf8 (server->lines, NULL, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_nonnull (line);
-  g_assert_true (g_str_has_prefix (line, "tcp:127.0.0.1:"));
-  return line;
-}
-
-static void
-server_stop (Server *server)
-{
-  int status = 0;
-
-  kill (server->pid, SIGTERM);
-  g_assert_cmpint (waitpid (server->pid, &status, 0), ==, server->pid);
-  g_assert_true (WIFEXITED (status));
-  g_assert_cmpint (WEXITSTATUS (status), ==, 0);
-  g_spawn_close_pid (server->pid);
-  g_clear_object (&server->lines);
-  g_clear_object (&server->out);
-}
-
 typedef struct {
   GMainLoop    *loop;
   GAsyncResult *result;
@@ -1085,7 +1009,7 @@ show_json (const char  *dir,
   g_autofree char *out = NULL, *err = NULL;
   g_autoptr(GError) error = NULL;
 
-  g_assert_cmpint (run_termsim (args, &out, &err), ==, 0);
+  g_assert_cmpint (pp_test_run_termsim (args, &out, &err), ==, 0);
   *out_parser = json_parser_new ();
   g_assert_true (json_parser_load_from_data (*out_parser, out, -1, &error));
   g_assert_no_error (error);
@@ -1129,7 +1053,7 @@ test_binary (void)
   g_autoptr(GBytes) token = NULL;
   g_autoptr(JsonParser) p1 = NULL, p2 = NULL, p3 = NULL, p4 = NULL;
   g_autoptr(X509) krd = NULL;
-  Server server = { 0, };
+  PpTestTermsimServer server = { 0, };
   JsonObject *shown;
   JsonArray *keys;
 
@@ -1148,11 +1072,11 @@ test_binary (void)
                            "--ca-krd-cert", ca, "--trust", trust, NULL };
     g_autofree char *o1 = NULL, *e1 = NULL, *o2 = NULL, *e2 = NULL, *o3 = NULL, *e3 = NULL, *o4 = NULL, *e4 = NULL;
 
-    g_assert_cmpint (run_termsim (factory, &o1, &e1), ==, 0);
-    g_assert_cmpint (run_termsim (csr, &o2, &e2), ==, 0);
-    g_assert_cmpint (run_termsim (twice, &o3, &e3), ==, 1);
+    g_assert_cmpint (pp_test_run_termsim (factory, &o1, &e1), ==, 0);
+    g_assert_cmpint (pp_test_run_termsim (csr, &o2, &e2), ==, 0);
+    g_assert_cmpint (pp_test_run_termsim (twice, &o3, &e3), ==, 1);
     g_assert_nonnull (strstr (e3, "not empty"));
-    g_assert_cmpint (run_termsim (half, &o4, &e4), ==, 1);
+    g_assert_cmpint (pp_test_run_termsim (half, &o4, &e4), ==, 1);
     g_assert_nonnull (strstr (e4, "--ca-krd-key"));
   }
   shown = show_json (dir, &p1);
@@ -1166,7 +1090,7 @@ test_binary (void)
 
   /* Served on a free port, a station's session over real TCP. */
   {
-    g_autofree char *port = server_start (&server, dir, NULL);
+    g_autofree char *port = pp_test_termsim_start (&server, dir, NULL);
     g_autoptr(PpLink) stream = connect_to (port);
     g_autoptr(GError) error = NULL;
     g_autoptr(GBytes) ct_krd = NULL, ct_kdh = NULL, rt = NULL;
@@ -1202,7 +1126,7 @@ test_binary (void)
     kcv = text (&load, PP_TAG_KCV);
     g_assert_cmpstr (kcv, ==, want);
     link_close (&stream);
-    server_stop (&server);
+    pp_test_termsim_stop (&server);
   }
 
   /* show lists the key with the KCV the station computed. */
@@ -1234,7 +1158,7 @@ test_binary (void)
 
   /* Restarted: the spent nonce stays spent; then zeroize empties it. */
   {
-    g_autofree char *port = server_start (&server, dir, NULL);
+    g_autofree char *port = pp_test_termsim_start (&server, dir, NULL);
     g_autoptr(PpLink) stream = connect_to (port);
     g_auto(Answer) replay = { 0, };
     g_auto(Answer) zero = { 0, };
@@ -1244,7 +1168,7 @@ test_binary (void)
     wire_ask (stream, PP_CMD_ZEROIZE, NULL, &zero);
     g_assert_cmpuint (zero.status, ==, PP_STATUS_OK);
     link_close (&stream);
-    server_stop (&server);
+    pp_test_termsim_stop (&server);
   }
   shown = show_json (dir, &p4);
   g_assert_cmpuint (json_array_get_length (json_object_get_array_member (shown, "keys")), ==, 0);
@@ -1261,15 +1185,15 @@ test_binary_fleet (void)
   g_autofree char *trust = g_build_filename (base, "trust.pem", NULL);
   const char *init[] = { "init", "--dir", dir, "--serial", "FL0009", "--vendor", "Acme", "--model", "X1",
                          "--trust", trust, "--count", "2", NULL };
-  const char *argv[] = { termsim_path (), "serve", "--dir", dir, "--tcp", "127.0.0.1:0", "--count", "2", NULL };
+  const char *argv[] = { pp_test_termsim_path (), "serve", "--dir", dir, "--tcp", "127.0.0.1:0", "--count", "2", NULL };
   g_autofree char *o = NULL, *e = NULL;
   g_autoptr(GError) error = NULL;
-  Server server = { 0, };
+  PpTestTermsimServer server = { 0, };
   int out_fd = -1;
 
   pp_test_pki_write (pki, base);
-  g_assert_cmpint (run_termsim (init, &o, &e), ==, 0);
-  g_assert_true (g_spawn_async_with_pipes (NULL, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, die_with_parent,
+  g_assert_cmpint (pp_test_run_termsim (init, &o, &e), ==, 0);
+  g_assert_true (g_spawn_async_with_pipes (NULL, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, pp_test_die_with_parent,
                                            NULL, &server.pid, NULL, &out_fd, NULL, &error));
   g_assert_no_error (error);
   server.out = g_unix_input_stream_new (out_fd, TRUE);
@@ -1289,7 +1213,7 @@ test_binary_fleet (void)
       g_assert_cmpstr (serial, ==, i == 0 ? "FL0009" : "FL0010");
       link_close (&stream);
     }
-  server_stop (&server);
+  pp_test_termsim_stop (&server);
 }
 
 int
