@@ -24,6 +24,7 @@
 #include "pp-terminal-device.h"
 #include "pp-tr34.h"
 #include "tool-common.h"
+#include "tool-pki.h"
 #include "tool-commands.h"
 
 /* Secrets stay off the command line (other users could read it). */
@@ -317,87 +318,6 @@ check_not_tampered (const PpTerminalInfo  *info,
   return FALSE;
 }
 
-static X509 *
-load_cert (const char  *option,
-           const char  *path,
-           GError     **error)
-{
-  g_autofree char *data = NULL;
-  g_autoptr(BIO) bio = NULL;
-  gsize len;
-  X509 *cert;
-
-  if ((data = pp_tool_read_file (path, PP_TOOL_SMALL_FILE_MAX, &len, error)) == NULL)
-    return NULL;
-  bio = BIO_new_mem_buf (data, (int) len);
-  if ((cert = PEM_read_bio_X509 (bio, NULL, NULL, NULL)) == NULL)
-    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
-                 _("%s: “%s” is not a PEM certificate"), option, path);
-  return cert;
-}
-
-static STACK_OF(X509) *
-load_certs (const char  *option,
-            const char  *path,
-            GError     **error)
-{
-  g_autofree char *data = NULL;
-  g_autoptr(BIO) bio = NULL;
-  STACK_OF(X509) *certs;
-  X509 *cert;
-  gsize len;
-
-  if ((data = pp_tool_read_file (path, PP_TOOL_SMALL_FILE_MAX, &len, error)) == NULL)
-    return NULL;
-  bio = BIO_new_mem_buf (data, (int) len);
-  certs = sk_X509_new_null ();
-  while ((cert = PEM_read_bio_X509 (bio, NULL, NULL, NULL)) != NULL)
-    sk_X509_push (certs, cert);
-  if (sk_X509_num (certs) == 0)
-    {
-      sk_X509_free (certs);
-      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
-                   _("%s: “%s” holds no PEM certificate"), option, path);
-      return NULL;
-    }
-  return certs;
-}
-
-static X509_CRL *
-load_crl (const char  *option,
-          const char  *path,
-          GError     **error)
-{
-  g_autofree char *data = NULL;
-  const unsigned char *p;
-  gsize len;
-  X509_CRL *crl;
-
-  if ((data = pp_tool_read_file (path, PP_TOOL_SMALL_FILE_MAX, &len, error)) == NULL)
-    return NULL;
-  p = (const unsigned char *) data;
-  if ((crl = d2i_X509_CRL (NULL, &p, (long) len)) == NULL)
-    {
-      g_autoptr(BIO) bio = BIO_new_mem_buf (data, (int) len);
-
-      crl = PEM_read_bio_X509_CRL (bio, NULL, NULL, NULL);
-    }
-  if (crl == NULL)
-    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
-                 _("%s: “%s” is not a DER or PEM CRL"), option, path);
-  return crl;
-}
-
-static gboolean
-sign_with_signer (gpointer       user_data,
-                  const guint8  *data,
-                  gsize          len,
-                  GBytes       **out_signature,
-                  GError       **error)
-{
-  return pp_signer_sign (user_data, data, len, out_signature, error);
-}
-
 /* A CT_KDH is not signed: the KDH of a bind needs no key. */
 static gboolean
 sign_refused (gpointer       user_data,
@@ -427,8 +347,8 @@ open_kdh (const char  *cert_path,
 
   if (profile_name != NULL && !pp_tr34_profile_from_string (profile_name, &profile, error))
     return NULL;
-  if ((cert = load_cert ("--kdh-cert", cert_path, error)) == NULL ||
-      (crl_path != NULL && (crl = load_crl ("--kdh-crl", crl_path, error)) == NULL))
+  if ((cert = pp_tool_load_cert ("--kdh-cert", cert_path, error)) == NULL ||
+      (crl_path != NULL && (crl = pp_tool_load_crl ("--kdh-crl", crl_path, error)) == NULL))
     return NULL;
   if (key_uri != NULL)
     {
@@ -437,7 +357,7 @@ open_kdh (const char  *cert_path,
           g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, _("--kdh-key: %s"), local->message);
           return NULL;
         }
-      kdh = pp_tr34_kdh_new (cert, sign_with_signer, signer, (GDestroyNotify) pp_signer_unref);
+      kdh = pp_tr34_kdh_new (cert, pp_tool_sign_with_signer, signer, (GDestroyNotify) pp_signer_unref);
     }
   else
     kdh = pp_tr34_kdh_new (cert, sign_refused, NULL, NULL);
@@ -461,7 +381,7 @@ checked_krd_cert (PpTerminalDevice      *device,
   STACK_OF(X509) *trust;
   X509 *cert;
 
-  if ((trust = load_certs ("--krd-trust", trust_path, error)) == NULL)
+  if ((trust = pp_tool_load_certs ("--krd-trust", trust_path, error)) == NULL)
     return NULL;
   pp_terminal_device_get_ct_krd_async (device, NULL, on_done, w);
   if ((ct_krd = pp_terminal_device_get_ct_krd_finish (device, wait_run (w), error)) == NULL)
@@ -1045,7 +965,7 @@ cmd_certify (int    argc,
     return pp_tool_fail (_("device certify: --ca-krd-cert and --ca-krd-key are required"));
   if (years < 1 || years > 30)
     return pp_tool_fail (_("--years: give 1 to 30"));
-  if ((ca = load_cert ("--ca-krd-cert", ca_cert_path, &error)) == NULL ||
+  if ((ca = pp_tool_load_cert ("--ca-krd-cert", ca_cert_path, &error)) == NULL ||
       (ca_key = load_ca_key (ca_key_path, &error)) == NULL)
     return fail (error);
   if (X509_check_private_key (ca, ca_key) != 1)

@@ -17,6 +17,7 @@
 #include "pp-openssl-types.h"
 #include "pp-tr34.h"
 #include "tool-common.h"
+#include "tool-pki.h"
 #include "tool-commands.h"
 
 /* Secret for an encrypted PEM key or the PKCS#11 PIN, kept off the
@@ -31,51 +32,6 @@ command_name (const char *argv0)
   static const char program[] = "posprov-tool ";
 
   return g_str_has_prefix (argv0, program) ? argv0 + strlen (program) : argv0;
-}
-
-static X509 *
-load_cert (const char  *path,
-           GError     **error)
-{
-  g_autofree char *data = NULL;
-  g_autoptr(BIO) bio = NULL;
-  gsize len;
-  X509 *cert;
-
-  if ((data = pp_tool_read_file (path, PP_TOOL_SMALL_FILE_MAX, &len, error)) == NULL)
-    return NULL;
-  bio = BIO_new_mem_buf (data, (int) len);
-  cert = PEM_read_bio_X509 (bio, NULL, NULL, NULL);
-  if (cert == NULL)
-    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
-                 _("“%s” is not a PEM certificate"), path);
-  return cert;
-}
-
-static STACK_OF(X509) *
-load_certs (const char  *path,
-            GError     **error)
-{
-  g_autofree char *data = NULL;
-  g_autoptr(BIO) bio = NULL;
-  STACK_OF(X509) *certs;
-  X509 *cert;
-  gsize len;
-
-  if ((data = pp_tool_read_file (path, PP_TOOL_SMALL_FILE_MAX, &len, error)) == NULL)
-    return NULL;
-  bio = BIO_new_mem_buf (data, (int) len);
-  certs = sk_X509_new_null ();
-  while ((cert = PEM_read_bio_X509 (bio, NULL, NULL, NULL)) != NULL)
-    sk_X509_push (certs, cert);
-  if (sk_X509_num (certs) == 0)
-    {
-      sk_X509_free (certs);
-      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
-                   _("“%s” holds no PEM certificate"), path);
-      return NULL;
-    }
-  return certs;
 }
 
 static EVP_PKEY *
@@ -98,31 +54,6 @@ load_private_key (const char  *path,
     g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
                  _("“%s” is not an unencrypted PEM private key"), path);
   return key;
-}
-
-static X509_CRL *
-load_crl (const char  *path,
-          GError     **error)
-{
-  g_autofree char *data = NULL;
-  const unsigned char *p;
-  gsize len;
-  X509_CRL *crl;
-
-  if ((data = pp_tool_read_file (path, PP_TOOL_SMALL_FILE_MAX, &len, error)) == NULL)
-    return NULL;
-  p = (const unsigned char *) data;
-  crl = d2i_X509_CRL (NULL, &p, (long) len);
-  if (crl == NULL)
-    {
-      /* Accept PEM as well. */
-      g_autoptr(BIO) bio = BIO_new_mem_buf (data, (int) len);
-      crl = PEM_read_bio_X509_CRL (bio, NULL, NULL, NULL);
-    }
-  if (crl == NULL)
-    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
-                 _("“%s” is not a DER or PEM CRL"), path);
-  return crl;
 }
 
 static GDateTime *
@@ -176,16 +107,6 @@ read_token (const char  *path,
 }
 
 /* PpTr34SignFunc on top of the key store's signer (PEM or PKCS#11). */
-static gboolean
-sign_with_signer (gpointer       user_data,
-                  const guint8  *data,
-                  gsize          len,
-                  GBytes       **out_signature,
-                  GError       **error)
-{
-  return pp_signer_sign (user_data, data, len, out_signature, error);
-}
-
 /* ---- kdh-token -------------------------------------------------------- */
 
 static X509 *open_recipient (const char  *krd_cert_path,
@@ -263,10 +184,10 @@ cmd_kdh_token (int    argc,
         return pp_tool_fail (_("%s: --ephemeral must be tdes or aes"), command_name (argv[0]));
     }
 
-  if ((kdh_cert = load_cert (kdh_cert_path, &error)) == NULL ||
+  if ((kdh_cert = pp_tool_load_cert (NULL, kdh_cert_path, &error)) == NULL ||
       (krd_cert = open_recipient (krd_cert_path, ct_krd_path, ca_krd_path, serial, at_text,
                                   &error)) == NULL ||
-      (crl_path != NULL && (crl = load_crl (crl_path, &error)) == NULL))
+      (crl_path != NULL && (crl = pp_tool_load_crl (NULL, crl_path, &error)) == NULL))
     return pp_tool_fail_error (error);
   if (nonce_hex != NULL && (nonce = parse_nonce (nonce_hex, &error)) == NULL)
     return pp_tool_fail_error (error);
@@ -287,7 +208,7 @@ cmd_kdh_token (int    argc,
   if (signer == NULL)
     return pp_tool_fail (_("--kdh-key: %s"), error->message);
 
-  kdh = pp_tr34_kdh_new (kdh_cert, sign_with_signer, g_steal_pointer (&signer),
+  kdh = pp_tr34_kdh_new (kdh_cert, pp_tool_sign_with_signer, g_steal_pointer (&signer),
                          (GDestroyNotify) pp_signer_unref);
   pp_tr34_kdh_set_crl (kdh, crl);
   pp_tr34_kdh_set_profile (kdh, profile);
@@ -354,11 +275,11 @@ cmd_krd_receive (int    argc,
   if ((nonce_hex != NULL) == (last_time_text != NULL))
     return pp_tool_fail (_("%s: give either --nonce (2-pass) or --last-time (1-pass)"), command_name (argv[0]));
 
-  if ((krd_cert = load_cert (krd_cert_path, &error)) == NULL ||
+  if ((krd_cert = pp_tool_load_cert (NULL, krd_cert_path, &error)) == NULL ||
       (krd_key = load_private_key (krd_key_path, &error)) == NULL ||
-      (trusted = load_certs (trust_path, &error)) == NULL ||
-      (kdh_cert_path != NULL && (kdh_cert = load_cert (kdh_cert_path, &error)) == NULL) ||
-      (crl_path != NULL && (crl = load_crl (crl_path, &error)) == NULL) ||
+      (trusted = pp_tool_load_certs (NULL, trust_path, &error)) == NULL ||
+      (kdh_cert_path != NULL && (kdh_cert = pp_tool_load_cert (NULL, kdh_cert_path, &error)) == NULL) ||
+      (crl_path != NULL && (crl = pp_tool_load_crl (NULL, crl_path, &error)) == NULL) ||
       (nonce_hex != NULL && (nonce = parse_nonce (nonce_hex, &error)) == NULL) ||
       (last_time_text != NULL && (last_time = parse_time (last_time_text, "--last-time", &error)) == NULL) ||
       (at_text != NULL && (at = parse_time (at_text, "--at", &error)) == NULL) ||
@@ -622,8 +543,8 @@ open_kdh (const char     *cert_path,
 
   if (profile_name != NULL && !pp_tr34_profile_from_string (profile_name, &profile, error))
     return NULL;
-  if ((cert = load_cert (cert_path, error)) == NULL ||
-      (crl_path != NULL && (crl = load_crl (crl_path, error)) == NULL))
+  if ((cert = pp_tool_load_cert (NULL, cert_path, error)) == NULL ||
+      (crl_path != NULL && (crl = pp_tool_load_crl (NULL, crl_path, error)) == NULL))
     return NULL;
   signer = pp_signer_new_for_uri (key_uri, g_getenv (KDH_SECRET_ENV), &local);
   if (signer == NULL)
@@ -631,7 +552,7 @@ open_kdh (const char     *cert_path,
       usage_error (error, _("--kdh-key: %s"), local->message);
       return NULL;
     }
-  kdh = pp_tr34_kdh_new (cert, sign_with_signer, signer, (GDestroyNotify) pp_signer_unref);
+  kdh = pp_tr34_kdh_new (cert, pp_tool_sign_with_signer, signer, (GDestroyNotify) pp_signer_unref);
   pp_tr34_kdh_set_crl (kdh, crl);
   pp_tr34_kdh_set_profile (kdh, profile);
   if (out_profile != NULL)
@@ -667,7 +588,7 @@ open_recipient (const char  *krd_cert_path,
           usage_error (error, _("--ca-krd and --serial check a --ct-krd token"));
           return NULL;
         }
-      return load_cert (krd_cert_path, error);
+      return pp_tool_load_cert (NULL, krd_cert_path, error);
     }
   if (ca_krd_path == NULL)
     {
@@ -676,7 +597,7 @@ open_recipient (const char  *krd_cert_path,
     }
   if ((at_text != NULL && (at = parse_time (at_text, "--at", error)) == NULL) ||
       (token = read_token (ct_krd_path, error)) == NULL ||
-      (ca = load_certs (ca_krd_path, error)) == NULL)
+      (ca = pp_tool_load_certs (NULL, ca_krd_path, error)) == NULL)
     return NULL;
   cert = pp_tr34_kdh_receive_krd_credential (g_bytes_get_data (token, NULL), g_bytes_get_size (token),
                                              ca, serial, at, error);
@@ -702,12 +623,12 @@ open_krd (const char  *cert_path,
   STACK_OF(X509) *trusted = NULL;
   PpTr34Krd *krd;
 
-  if ((cert = load_cert (cert_path, error)) == NULL ||
+  if ((cert = pp_tool_load_cert (NULL, cert_path, error)) == NULL ||
       (key = load_private_key (key_path, error)) == NULL ||
-      (kdh_cert_path != NULL && (kdh_cert = load_cert (kdh_cert_path, error)) == NULL) ||
-      (crl_path != NULL && (crl = load_crl (crl_path, error)) == NULL) ||
+      (kdh_cert_path != NULL && (kdh_cert = pp_tool_load_cert (NULL, kdh_cert_path, error)) == NULL) ||
+      (crl_path != NULL && (crl = pp_tool_load_crl (NULL, crl_path, error)) == NULL) ||
       (at_text != NULL && (at = parse_time (at_text, "--at", error)) == NULL) ||
-      (trusted = load_certs (trust_path, error)) == NULL)
+      (trusted = pp_tool_load_certs (NULL, trust_path, error)) == NULL)
     return NULL;
   krd = pp_tr34_krd_new (cert, key);
   for (int i = 0; i < sk_X509_num (trusted); i++)
@@ -812,8 +733,8 @@ cmd_kdh_credential (int    argc,
   if (cert_path == NULL || out_path == NULL)
     return pp_tool_fail (_("%s: --kdh-cert and -o are required"), command_name (argv[0]));
   if ((profile_name != NULL && !pp_tr34_profile_from_string (profile_name, &profile, &error)) ||
-      (cert = load_cert (cert_path, &error)) == NULL ||
-      (crl_path != NULL && (crl = load_crl (crl_path, &error)) == NULL))
+      (cert = pp_tool_load_cert (NULL, cert_path, &error)) == NULL ||
+      (crl_path != NULL && (crl = pp_tool_load_crl (NULL, crl_path, &error)) == NULL))
     return pp_tool_fail_error (error);
   /* CT_KDH carries no signature: no key is needed to build it. */
   kdh = pp_tr34_kdh_new (cert, pp_tr34_sign_with_pkey, NULL, NULL);
@@ -914,7 +835,7 @@ kdh_bind_token (int      argc,
   if ((nonce = parse_nonce (nonce_hex, &error)) == NULL ||
       (kdh = open_kdh (cert_path, key_uri, crl_path, profile_name, &profile, &error)) == NULL ||
       (krd_cert = open_recipient (krd_cert_path, ct_krd_path, ca_krd_path, serial, at_text, &error)) == NULL ||
-      (rebind && (new_cert = load_cert (new_path, &error)) == NULL))
+      (rebind && (new_cert = pp_tool_load_cert (NULL, new_path, &error)) == NULL))
     return pp_tool_fail_error (error);
   token = rebind ? pp_tr34_kdh_build_rebind_token (kdh, krd_cert, new_cert, nonce, &error)
                  : pp_tr34_kdh_build_unbind_token (kdh, krd_cert, nonce, &error);
@@ -983,7 +904,7 @@ krd_bind_token (int      argc,
   if ((nonce = parse_nonce (nonce_hex, &error)) == NULL ||
       (krd = open_krd (cert_path, key_path, trust_path, kdh_path, crl_path, at_text, &error)) == NULL ||
       (token = read_token (argv[1], &error)) == NULL ||
-      (bound = load_cert (kdh_path, &error)) == NULL)
+      (bound = pp_tool_load_cert (NULL, kdh_path, &error)) == NULL)
     return pp_tool_fail_error (error);
   pp_tr34_krd_state_add_nonce (state, nonce);
   if (rebind)
