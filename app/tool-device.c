@@ -28,7 +28,6 @@
 #include "tool-commands.h"
 
 /* Secrets stay off the command line (other users could read it). */
-#define KDH_SECRET_ENV "POSPROV_KDH_KEY_SECRET"
 #define KEY_STORE_SECRET_ENV "POSPROV_KEY_STORE_SECRET"
 #define CA_KEY_SECRET_ENV "POSPROV_CA_KEY_SECRET"
 
@@ -319,53 +318,6 @@ check_not_tampered (const PpTerminalInfo  *info,
 }
 
 /* A CT_KDH is not signed: the KDH of a bind needs no key. */
-static gboolean
-sign_refused (gpointer       user_data,
-              const guint8  *data,
-              gsize          len,
-              GBytes       **out_signature,
-              GError       **error)
-{
-  g_set_error (error, PP_TR34_ERROR, PP_TR34_ERROR_INVALID_ARGUMENT, _("no --kdh-key given"));
-  return FALSE;
-}
-
-/* The KDH of --kdh-cert, --kdh-key (optional), --kdh-crl and --profile. */
-static PpTr34Kdh *
-open_kdh (const char  *cert_path,
-          const char  *key_uri,
-          const char  *crl_path,
-          const char  *profile_name,
-          GError     **error)
-{
-  g_autoptr(X509) cert = NULL;
-  g_autoptr(X509_CRL) crl = NULL;
-  g_autoptr(GError) local = NULL;
-  PpTr34Profile profile = PP_TR34_PROFILE_STRICT;
-  PpSigner *signer = NULL;
-  PpTr34Kdh *kdh;
-
-  if (profile_name != NULL && !pp_tr34_profile_from_string (profile_name, &profile, error))
-    return NULL;
-  if ((cert = pp_tool_load_cert ("--kdh-cert", cert_path, error)) == NULL ||
-      (crl_path != NULL && (crl = pp_tool_load_crl ("--kdh-crl", crl_path, error)) == NULL))
-    return NULL;
-  if (key_uri != NULL)
-    {
-      if ((signer = pp_signer_new_for_uri (key_uri, g_getenv (KDH_SECRET_ENV), &local)) == NULL)
-        {
-          g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, _("--kdh-key: %s"), local->message);
-          return NULL;
-        }
-      kdh = pp_tr34_kdh_new (cert, pp_tool_sign_with_signer, signer, (GDestroyNotify) pp_signer_unref);
-    }
-  else
-    kdh = pp_tr34_kdh_new (cert, sign_refused, NULL, NULL);
-  pp_tr34_kdh_set_crl (kdh, crl);
-  pp_tr34_kdh_set_profile (kdh, profile);
-  return kdh;
-}
-
 /* Reads the terminal's CT_KRD and checks it before anything is sent to
  * the terminal: chain to --krd-trust, validity now, and the certificate
  * names the serial the terminal reports.  Returns the KRD certificate. */
@@ -626,7 +578,7 @@ cmd_bind (int    argc,
     return 1;
   if (kdh_cert == NULL || kdh_crl == NULL || krd_trust == NULL)
     return pp_tool_fail (_("device bind: --kdh-cert, --kdh-crl and --krd-trust are required"));
-  if ((kdh = open_kdh (kdh_cert, NULL, kdh_crl, profile, &error)) == NULL)
+  if ((kdh = pp_tool_open_kdh ("--kdh-cert", kdh_cert, NULL, "--kdh-crl", kdh_crl, profile, NULL, &error)) == NULL)
     return fail (error);
   wait_init (&w);
   if ((device = open_device (port, &o, &w, &error)) == NULL ||
@@ -731,7 +683,7 @@ cmd_inject (int    argc,
   if (kdh_cert == NULL || kdh_key == NULL || krd_trust == NULL || location == NULL || key_type == NULL)
     return pp_tool_fail (_("device inject: --kdh-cert, --kdh-key, --krd-trust, --key-store and --key-type are required"));
   if (!tmk_type_from_string (key_type, &type, &default_header, &error) ||
-      (kdh = open_kdh (kdh_cert, kdh_key, kdh_crl, profile, &error)) == NULL ||
+      (kdh = pp_tool_open_kdh ("--kdh-cert", kdh_cert, kdh_key, "--kdh-crl", kdh_crl, profile, NULL, &error)) == NULL ||
       (store = pp_key_store_new_for_location (location, g_getenv (KEY_STORE_SECRET_ENV), &error)) == NULL)
     return fail (error);
 
@@ -803,7 +755,7 @@ cmd_unbind (int    argc,
     return 1;
   if (kdh_cert == NULL || kdh_key == NULL || krd_trust == NULL)
     return pp_tool_fail (_("device unbind: --kdh-cert, --kdh-key and --krd-trust are required"));
-  if ((kdh = open_kdh (kdh_cert, kdh_key, NULL, profile, &error)) == NULL)
+  if ((kdh = pp_tool_open_kdh ("--kdh-cert", kdh_cert, kdh_key, NULL, NULL, profile, NULL, &error)) == NULL)
     return fail (error);
   wait_init (&w);
   if ((device = open_device (port, &o, &w, &error)) == NULL ||

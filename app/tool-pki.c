@@ -104,3 +104,56 @@ pp_tool_sign_with_signer (gpointer       user_data,
 {
   return pp_signer_sign (user_data, data, len, out_signature, error);
 }
+
+static gboolean
+sign_without_key (gpointer       user_data,
+                  const guint8  *data,
+                  gsize          len,
+                  GBytes       **out_signature,
+                  GError       **error)
+{
+  g_set_error (error, PP_TR34_ERROR, PP_TR34_ERROR_INVALID_ARGUMENT, _("no --kdh-key given"));
+  return FALSE;
+}
+
+PpTr34Kdh *
+pp_tool_open_kdh (const char     *cert_option,
+                  const char     *cert_path,
+                  const char     *key_uri,
+                  const char     *crl_option,
+                  const char     *crl_path,
+                  const char     *profile_name,
+                  PpTr34Profile  *out_profile,
+                  GError        **error)
+{
+  g_autoptr(X509) cert = NULL;
+  g_autoptr(X509_CRL) crl = NULL;
+  g_autoptr(GError) local = NULL;
+  PpTr34Profile profile = PP_TR34_PROFILE_STRICT;
+  PpSigner *signer;
+  PpTr34Kdh *kdh;
+
+  if (profile_name != NULL && !pp_tr34_profile_from_string (profile_name, &profile, error))
+    return NULL;
+  if ((cert = pp_tool_load_cert (cert_option, cert_path, error)) == NULL ||
+      (crl_path != NULL && (crl = pp_tool_load_crl (crl_option, crl_path, error)) == NULL))
+    return NULL;
+  if (key_uri == NULL)
+    kdh = pp_tr34_kdh_new (cert, sign_without_key, NULL, NULL);
+  else
+    {
+      signer = pp_signer_new_for_uri (key_uri, g_getenv (PP_TOOL_KDH_SECRET_ENV), &local);
+      if (signer == NULL)
+        {
+          g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, _("--kdh-key: %s"),
+                       local->message);
+          return NULL;
+        }
+      kdh = pp_tr34_kdh_new (cert, pp_tool_sign_with_signer, signer, (GDestroyNotify) pp_signer_unref);
+    }
+  pp_tr34_kdh_set_crl (kdh, crl);
+  pp_tr34_kdh_set_profile (kdh, profile);
+  if (out_profile != NULL)
+    *out_profile = profile;
+  return kdh;
+}

@@ -9,6 +9,8 @@
 #include <glib.h>
 #include <openssl/x509.h>
 
+#include "pp-tr34.h"
+
 G_BEGIN_DECLS
 
 /* @option ("--kdh-cert") prefixes the message when not NULL. */
@@ -28,5 +30,23 @@ gboolean        pp_tool_sign_with_signer (gpointer       user_data,
                                           gsize          len,
                                           GBytes       **out_signature,
                                           GError       **error);
+
+/* Secret of an encrypted PEM KDH key or the PKCS#11 PIN, kept off the
+ * command line (where other users could read it). */
+#define PP_TOOL_KDH_SECRET_ENV "POSPROV_KDH_KEY_SECRET"
+
+/* The KDH of a certificate (@cert_path), its signing key (@key_uri: a PEM
+ * file or pkcs11: URI, secret from PP_TOOL_KDH_SECRET_ENV; NULL for a KDH
+ * that only sends unsigned tokens: signing then fails, naming --kdh-key),
+ * the CRL it attaches (@crl_path, nullable) and a profile name (nullable:
+ * strict). @cert_option and @crl_option prefix file errors when given. */
+PpTr34Kdh      *pp_tool_open_kdh   (const char     *cert_option,
+                                    const char     *cert_path,
+                                    const char     *key_uri,
+                                    const char     *crl_option,
+                                    const char     *crl_path,
+                                    const char     *profile_name,
+                                    PpTr34Profile  *out_profile,
+                                    GError        **error);
 
 G_END_DECLS

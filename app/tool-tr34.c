@@ -20,10 +20,6 @@
 #include "tool-pki.h"
 #include "tool-commands.h"
 
-/* Secret for an encrypted PEM key or the PKCS#11 PIN, kept off the
- * command line (where other users could read it). */
-#define KDH_SECRET_ENV "POSPROV_KDH_KEY_SECRET"
-
 /* pp_tool_fail already starts the line with "posprov-tool: "; name the
  * subcommand without repeating the program. */
 static const char *
@@ -204,7 +200,7 @@ cmd_kdh_token (int    argc,
   if (!g_str_has_prefix (kdh_key, "pkcs11:") &&
       !pp_tool_check_input_file (kdh_key, PP_TOOL_SMALL_FILE_MAX, &error))
     return pp_tool_fail_error (error);
-  signer = pp_signer_new_for_uri (kdh_key, g_getenv (KDH_SECRET_ENV), &error);
+  signer = pp_signer_new_for_uri (kdh_key, g_getenv (PP_TOOL_KDH_SECRET_ENV), &error);
   if (signer == NULL)
     return pp_tool_fail (_("--kdh-key: %s"), error->message);
 
@@ -525,41 +521,6 @@ usage_error (GError     **error,
   return FALSE;
 }
 
-/* The KDH of --kdh-cert, --kdh-key, --crl and --profile. */
-static PpTr34Kdh *
-open_kdh (const char     *cert_path,
-          const char     *key_uri,
-          const char     *crl_path,
-          const char     *profile_name,
-          PpTr34Profile  *out_profile,
-          GError        **error)
-{
-  g_autoptr(X509) cert = NULL;
-  g_autoptr(X509_CRL) crl = NULL;
-  g_autoptr(GError) local = NULL;
-  PpTr34Profile profile = PP_TR34_PROFILE_STRICT;
-  PpSigner *signer;
-  PpTr34Kdh *kdh;
-
-  if (profile_name != NULL && !pp_tr34_profile_from_string (profile_name, &profile, error))
-    return NULL;
-  if ((cert = pp_tool_load_cert (NULL, cert_path, error)) == NULL ||
-      (crl_path != NULL && (crl = pp_tool_load_crl (NULL, crl_path, error)) == NULL))
-    return NULL;
-  signer = pp_signer_new_for_uri (key_uri, g_getenv (KDH_SECRET_ENV), &local);
-  if (signer == NULL)
-    {
-      usage_error (error, _("--kdh-key: %s"), local->message);
-      return NULL;
-    }
-  kdh = pp_tr34_kdh_new (cert, pp_tool_sign_with_signer, signer, (GDestroyNotify) pp_signer_unref);
-  pp_tr34_kdh_set_crl (kdh, crl);
-  pp_tr34_kdh_set_profile (kdh, profile);
-  if (out_profile != NULL)
-    *out_profile = profile;
-  return kdh;
-}
-
 /* The KRD certificate a KDH seals to: --krd-cert as given, or the one a
  * terminal sent in its CT_KRD (--ct-krd), checked against --ca-krd and,
  * with --serial, the terminal's serial. */
@@ -718,11 +679,8 @@ cmd_kdh_credential (int    argc,
   };
   g_autoptr(GOptionContext) context = g_option_context_new (NULL);
   g_autoptr(GError) error = NULL;
-  g_autoptr(X509) cert = NULL;
-  g_autoptr(X509_CRL) crl = NULL;
   g_autoptr(PpTr34Kdh) kdh = NULL;
   g_autoptr(GBytes) token = NULL;
-  PpTr34Profile profile;
 
   g_option_context_set_summary (context, _("Build a CT_KDH: the KDH certificate and CA_KDH CRL a terminal binds to."));
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
@@ -732,14 +690,9 @@ cmd_kdh_credential (int    argc,
     return pp_tool_fail (_("%s: unexpected argument “%s”"), command_name (argv[0]), argv[1]);
   if (cert_path == NULL || out_path == NULL)
     return pp_tool_fail (_("%s: --kdh-cert and -o are required"), command_name (argv[0]));
-  if ((profile_name != NULL && !pp_tr34_profile_from_string (profile_name, &profile, &error)) ||
-      (cert = pp_tool_load_cert (NULL, cert_path, &error)) == NULL ||
-      (crl_path != NULL && (crl = pp_tool_load_crl (NULL, crl_path, &error)) == NULL))
-    return pp_tool_fail_error (error);
   /* CT_KDH carries no signature: no key is needed to build it. */
-  kdh = pp_tr34_kdh_new (cert, pp_tr34_sign_with_pkey, NULL, NULL);
-  pp_tr34_kdh_set_crl (kdh, crl);
-  if ((token = pp_tr34_kdh_build_credential_token (kdh, &error)) == NULL ||
+  if ((kdh = pp_tool_open_kdh (NULL, cert_path, NULL, NULL, crl_path, profile_name, NULL, &error)) == NULL ||
+      (token = pp_tr34_kdh_build_credential_token (kdh, &error)) == NULL ||
       !write_token (out_path, token, &error))
     return pp_tool_fail_error (error);
   printf (_("CT_KDH written to %s: %lu bytes\n"), out_path, (unsigned long) g_bytes_get_size (token));
@@ -833,7 +786,7 @@ kdh_bind_token (int      argc,
   if (rebind && new_path == NULL)
     return pp_tool_fail (_("%s: --new-kdh-cert is required"), command_name (argv[0]));
   if ((nonce = parse_nonce (nonce_hex, &error)) == NULL ||
-      (kdh = open_kdh (cert_path, key_uri, crl_path, profile_name, &profile, &error)) == NULL ||
+      (kdh = pp_tool_open_kdh (NULL, cert_path, key_uri, NULL, crl_path, profile_name, &profile, &error)) == NULL ||
       (krd_cert = open_recipient (krd_cert_path, ct_krd_path, ca_krd_path, serial, at_text, &error)) == NULL ||
       (rebind && (new_cert = pp_tool_load_cert (NULL, new_path, &error)) == NULL))
     return pp_tool_fail_error (error);
