@@ -1035,9 +1035,12 @@ pp_transport_serial_open (GTask                  *task,
   SerialPort *sp = g_new0 (SerialPort, 1);
   g_autofree char *name = NULL;
   g_autoptr(GError) error = NULL;
+  GThread *owner;
   Job *job;
 
-  sp->ref_count = 1;
+  /* One reference for the owner thread, one for this function: the thread
+   * may open, fail and end before g_thread_try_new() has even returned. */
+  sp->ref_count = 2;
   sp->path = g_strdup (path);
   if (settings != NULL)
     sp->requested = *settings;
@@ -1051,14 +1054,17 @@ pp_transport_serial_open (GTask                  *task,
   g_async_queue_push (sp->queue, job);
 
   name = g_strdup_printf ("pp-serial %s", path);
-  /* The thread holds the first reference; it ends when the port closes. */
-  sp->owner = g_thread_try_new (name, owner_main, sp, &error);
-  if (sp->owner == NULL)
+  /* The thread holds its reference until the port closes. */
+  owner = g_thread_try_new (name, owner_main, sp, &error);
+  if (owner == NULL)
     {
       g_async_queue_pop (sp->queue);
       g_task_return_new_error (task, PP_TRANSPORT_ERROR, PP_TRANSPORT_ERROR_IO,
                                _("Cannot start the thread for %s: %s"), path, error->message);
       job_free (job);
-      serial_port_unref (sp);
+      serial_port_unref (sp);   /* the thread's, never taken */
     }
+  else
+    sp->owner = owner;
+  serial_port_unref (sp);
 }
