@@ -4,6 +4,8 @@
  */
 #include "config.h"
 
+#include <unistd.h>
+
 #include <glib/gstdio.h>
 #include <gio/gio.h>
 
@@ -51,6 +53,7 @@ pp_test_vector_cases (const char  *relative,
 }
 
 static GPtrArray *tmpdirs;
+static pid_t tmpdirs_owner;  /* the process that made them */
 
 static void
 remove_tree (GFile *file)
@@ -77,6 +80,11 @@ remove_tree (GFile *file)
 static void
 cleanup_tmpdirs (void)
 {
+  /* A child forked by the test (GTestDBus's watcher calls exit()) inherits
+   * this handler: the folders are the parent's, and GIO in a forked child
+   * of a threaded process can deadlock (it did, under ASan). */
+  if (getpid () != tmpdirs_owner)
+    return;
   for (guint i = 0; tmpdirs != NULL && i < tmpdirs->len; i++)
     {
       g_autoptr(GFile) f = g_file_new_for_path (g_ptr_array_index (tmpdirs, i));
@@ -95,6 +103,7 @@ pp_test_make_tmpdir (void)
   if (tmpdirs == NULL)
     {
       tmpdirs = g_ptr_array_new_with_free_func (g_free);
+      tmpdirs_owner = getpid ();
       atexit (cleanup_tmpdirs);
     }
   g_ptr_array_add (tmpdirs, g_strdup (dir));
