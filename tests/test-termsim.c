@@ -695,6 +695,56 @@ test_dukpt (void)
   g_assert_cmpstr (json_object_get_string_member (dukpt, "transaction_kcv"), ==, tk_kcv);
 }
 
+static GByteArray *
+sign_on_payload (guint32     operator_id,
+                 const char *password,
+                 const char *pin_block,
+                 const char *mac_block)
+{
+  GByteArray *p = g_byte_array_new ();
+
+  pp_termsim_tlv_put_uint (p, PP_TAG_OPERATOR, 4, operator_id);
+  pp_termsim_tlv_put_text (p, PP_TAG_PASSWORD, password);
+  pp_termsim_tlv_put_text (p, PP_TAG_KEY_BLOCK, pin_block);
+  pp_termsim_tlv_put_text (p, PP_TAG_KEY_BLOCK_MAC, mac_block);
+  return p;
+}
+
+static guint
+held_keys (PpTermsim *sim)
+{
+  g_autoptr(JsonNode) node = NULL;
+
+  return json_array_get_length (json_object_get_array_member (describe (sim, &node), "keys"));
+}
+
+/* SIGN_ON with @pin_header and @mac_header over fresh keys under @tmk is
+ * refused with REASON KEY_BLOCK and a MESSAGE containing @why; no working
+ * key is kept. */
+static void
+assert_sign_on_refused (PpTermsim            *sim,
+                        const PpSecureBuffer *tmk,
+                        const char           *pin_header,
+                        const char           *mac_header,
+                        const char           *why)
+{
+  g_autoptr(PpSecureBuffer) pin = random_key (16);
+  g_autoptr(PpSecureBuffer) mac = random_key (16);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *pin_block = pp_tr31_wrap (tmk, pin_header, pin, &error);
+  g_autofree char *mac_block = pp_tr31_wrap (tmk, mac_header, mac, &error);
+  g_autofree char *message = NULL;
+  guint before = held_keys (sim);
+  g_auto(Answer) a = { 0, };
+
+  g_assert_no_error (error);
+  ask (sim, PP_CMD_SIGN_ON, sign_on_payload (1, "1234", pin_block, mac_block), &a);
+  assert_refused (&a, PP_STATUS_REFUSED, PP_TERMSIM_REASON_KEY_BLOCK);
+  message = text (&a, PP_TAG_MESSAGE);
+  g_assert_nonnull (strstr (message, why));
+  g_assert_cmpuint (held_keys (sim), ==, before);
+}
+
 static void
 test_sign_on (void)
 {
@@ -702,42 +752,83 @@ test_sign_on (void)
   g_autoptr(PpTermsim) sim = make_sim ("PP1011", NULL);
   g_autoptr(PpTr34Kdh) kdh = make_kdh (pki->kdh);
   g_autoptr(PpSecureBuffer) tmk = load_tmk (sim, "PP1011", kdh, NULL);
+  g_autoptr(PpSecureBuffer) other_tmk = random_key (16);
   g_autoptr(PpSecureBuffer) pin = random_key (16);
   g_autoptr(PpSecureBuffer) mac = random_key (16);
   g_autoptr(GError) error = NULL;
   g_autofree char *pin_block = pp_tr31_wrap (tmk, "B0000P0TE00N0000", pin, &error);
   g_autofree char *mac_block = pp_tr31_wrap (tmk, "B0000M3TC00N0000", mac, &error);
+  g_autofree char *same_block = pp_tr31_wrap (tmk, "B0000M3TC00N0000", pin, &error);
+  g_autofree char *foreign_block = pp_tr31_wrap (other_tmk, "B0000P0TE00N0000", pin, &error);
   g_autofree char *want = kcv_tdes (pin);
-  g_autofree char *kcv = NULL;
-  g_autoptr(JsonNode) node = NULL, node2 = NULL;
+  g_autofree char *want_mac = kcv_tdes (mac);
+  g_autofree char *kcv = NULL, *mac_kcv = NULL, *summary = NULL;
   g_auto(Answer) wrong = { 0, };
+  g_auto(Answer) stranger = { 0, };
+  g_auto(Answer) foreign = { 0, };
+  g_auto(Answer) same = { 0, };
   g_auto(Answer) ok = { 0, };
+  g_auto(Answer) status = { 0, };
   g_auto(Answer) off = { 0, };
-  GByteArray *p;
+  g_auto(Answer) tampered = { 0, };
+  PpTermsimFaults faults = { TRUE, FALSE, NULL, 0 };
+  const guint8 *keys;
+  gsize keys_len;
 
   g_assert_no_error (error);
-  p = g_byte_array_new ();
-  pp_termsim_tlv_put_uint (p, PP_TAG_OPERATOR, 4, 1);
-  pp_termsim_tlv_put_text (p, PP_TAG_PASSWORD, "4321");
-  pp_termsim_tlv_put_text (p, PP_TAG_KEY_BLOCK, pin_block);
-  pp_termsim_tlv_put_text (p, PP_TAG_KEY_BLOCK_MAC, mac_block);
-  ask (sim, PP_CMD_SIGN_ON, p, &wrong);
+  ask (sim, PP_CMD_SIGN_ON, sign_on_payload (1, "4321", pin_block, mac_block), &wrong);
   assert_refused (&wrong, PP_STATUS_REFUSED, PP_TERMSIM_REASON_SIGN_ON);
+  ask (sim, PP_CMD_SIGN_ON, sign_on_payload (7, "1234", pin_block, mac_block), &stranger);
+  assert_refused (&stranger, PP_STATUS_REFUSED, PP_TERMSIM_REASON_SIGN_ON);
+  /* A block under another master key fails its MAC. */
+  ask (sim, PP_CMD_SIGN_ON, sign_on_payload (1, "1234", foreign_block, mac_block), &foreign);
+  assert_refused (&foreign, PP_STATUS_REFUSED, PP_TERMSIM_REASON_KEY_BLOCK);
+  ask (sim, PP_CMD_SIGN_ON, sign_on_payload (1, "1234", pin_block, same_block), &same);
+  assert_refused (&same, PP_STATUS_REFUSED, PP_TERMSIM_REASON_KEY_BLOCK);
+  /* The header: usage, mode of use, exportability, version. */
+  assert_sign_on_refused (sim, tmk, "B0000P0TD00N0000", "B0000M3TC00N0000", "mode of use D");
+  assert_sign_on_refused (sim, tmk, "B0000P0TE00E0000", "B0000M3TC00N0000", "exportability E");
+  assert_sign_on_refused (sim, tmk, "B0000P0TE00N0000", "B0000M3TV00N0000", "mode of use V");
+  assert_sign_on_refused (sim, tmk, "B0000P0TE00N0000", "B0000D0TB00N0000", "key usage D0");
+  assert_sign_on_refused (sim, tmk, "B0000M3TC00N0000", "B0000M3TC00N0000", "key usage M3");
+  assert_sign_on_refused (sim, tmk, "A0000P0TE00N0000", "B0000M3TC00N0000", "version A");
+  g_assert_cmpuint (held_keys (sim), ==, 1);
 
-  p = g_byte_array_new ();
-  pp_termsim_tlv_put_uint (p, PP_TAG_OPERATOR, 4, 1);
-  pp_termsim_tlv_put_text (p, PP_TAG_PASSWORD, "1234");
-  pp_termsim_tlv_put_text (p, PP_TAG_KEY_BLOCK, pin_block);
-  pp_termsim_tlv_put_text (p, PP_TAG_KEY_BLOCK_MAC, mac_block);
-  ask (sim, PP_CMD_SIGN_ON, p, &ok);
+  ask (sim, PP_CMD_SIGN_ON, sign_on_payload (1, "1234", pin_block, mac_block), &ok);
   g_assert_cmpuint (ok.status, ==, PP_STATUS_OK);
   kcv = text (&ok, PP_TAG_KCV);
   g_assert_cmpstr (kcv, ==, want);
-  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (describe (sim, &node), "keys")), ==, 3);
+  mac_kcv = text (&ok, PP_TAG_KCV_MAC);
+  g_assert_cmpstr (mac_kcv, ==, want_mac);
+  g_assert_cmpuint (held_keys (sim), ==, 3);
+
+  /* STATUS lists the working keys: slot, working flag, usage, KCV. */
+  ask (sim, PP_CMD_STATUS, NULL, &status);
+  g_assert_cmpuint (status.status, ==, PP_STATUS_OK);
+  keys = status.tlvs.value[PP_TAG_KEYS];
+  keys_len = status.tlvs.len[PP_TAG_KEYS];
+  g_assert_nonnull (keys);
+  g_assert_cmpuint (keys_len, ==, 3 * 5 + 3 * 6);
+  g_assert_cmpuint (keys[11], ==, 0x80);
+  g_assert_cmpuint (keys[12], ==, 1);
+  g_assert_cmpmem (keys + 13, 2, "P0", 2);
+  g_assert_cmpuint (keys[15], ==, 6);
+  g_assert_cmpmem (keys + 16, 6, want, 6);
+  g_assert_cmpuint (keys[22], ==, 0x81);
+  g_assert_cmpmem (keys + 24, 2, "M3", 2);
+  g_assert_cmpmem (keys + 27, 6, want_mac, 6);
+  summary = text (&status, PP_TAG_MESSAGE);
+  g_assert_nonnull (strstr (summary, want_mac));
 
   ask (sim, PP_CMD_SIGN_OFF, NULL, &off);
   g_assert_cmpuint (off.status, ==, PP_STATUS_OK);
-  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (describe (sim, &node2), "keys")), ==, 1);
+  g_assert_cmpuint (held_keys (sim), ==, 1);
+
+  /* Tampered: no sign-on, whatever the password. */
+  g_assert_true (pp_termsim_set_faults (sim, &faults, NULL));
+  ask (sim, PP_CMD_SIGN_ON, sign_on_payload (1, "1234", pin_block, mac_block), &tampered);
+  assert_refused (&tampered, PP_STATUS_TAMPERED, 0);
+  g_assert_cmpuint (held_keys (sim), ==, 0);
 }
 
 static GByteArray *

@@ -51,12 +51,25 @@ enum {  /* tags */
   PP_TAG_TOKEN = 0x22 /* DER TR-34 token */,
   PP_TAG_SLOT = 0x30 /* u8 */, PP_TAG_KCV = 0x31 /* text, upper hex */,
   PP_TAG_KEY_USAGE = 0x32 /* text, TR-31 usage "K0", "P0", "M3", "B1" */,
+  PP_TAG_KCV_MAC = 0x33 /* text, upper hex: SIGN_ON's MAC key */,
+  PP_TAG_KEYS = 0x34 /* STATUS: the held keys, entries of docs/link-protocol.md */,
   PP_TAG_OFFSET = 0x40 /* u64 */, PP_TAG_SIZE = 0x41 /* u64 */, PP_TAG_SHA256 = 0x42 /* 32 bytes */,
   PP_TAG_DATA = 0x43, PP_TAG_SIGNATURE = 0x44, PP_TAG_MANIFEST = 0x45,
   PP_TAG_OPERATOR = 0x50 /* u32 */, PP_TAG_PASSWORD = 0x51 /* text */,
   PP_TAG_KEY_BLOCK = 0x52 /* TR-31 text: the PIN key */,
   PP_TAG_KEY_BLOCK_MAC = 0x53 /* TR-31 text: the MAC key */,
   PP_TAG_REASON = 0x7E /* u16 */, PP_TAG_MESSAGE = 0x7F /* text, English, for the log */,
+};
+/* REASON (u16) of a REFUSED answer: which check failed.  A TR-34 refusal
+ * carries PP_REASON_TR34 + the PpTr34Error code. */
+enum {
+  PP_REASON_STATE = 0x0001,      /* not possible in this state (e.g. no master key) */
+  PP_REASON_CERT = 0x0002,       /* certificate not for this terminal */
+  PP_REASON_PROGRAM = 0x0003,    /* program check failed */
+  PP_REASON_SIGN_ON = 0x0004,    /* operator or password wrong */
+  PP_REASON_KEY_BLOCK = 0x0005,  /* TR-31 block refused (MAC, header) */
+  PP_REASON_STORAGE = 0x0006,    /* the terminal could not save */
+  PP_REASON_TR34 = 0x0100,
 };
 enum { PP_CAP_CERTIFY = 1 << 0, PP_CAP_TR34_2PASS = 1 << 1, PP_CAP_TR34_1PASS = 1 << 2,
        PP_CAP_PROGRAM = 1 << 3, PP_CAP_SIGN_ON = 1 << 4, PP_CAP_DUKPT = 1 << 5 };

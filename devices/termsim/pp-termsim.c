@@ -38,6 +38,12 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (ASN1_INTEGER, ASN1_INTEGER_free)
 
 G_DEFINE_QUARK (pp-termsim-error-quark, pp_termsim_error)
 
+/* The terminal's reasons are the protocol's. */
+G_STATIC_ASSERT ((int) PP_TERMSIM_REASON_STATE == (int) PP_REASON_STATE);
+G_STATIC_ASSERT ((int) PP_TERMSIM_REASON_SIGN_ON == (int) PP_REASON_SIGN_ON);
+G_STATIC_ASSERT ((int) PP_TERMSIM_REASON_KEY_BLOCK == (int) PP_REASON_KEY_BLOCK);
+G_STATIC_ASSERT ((int) PP_TERMSIM_REASON_TR34 == (int) PP_REASON_TR34);
+
 #define PROTOCOL_VERSION   1
 #define NONCE_LEN          16
 #define MAX_ISSUED_NONCES  8
@@ -1699,7 +1705,20 @@ handle_status (PpTermsim *self,
 {
   Reply r = { g_byte_array_new (), PP_STATUS_OK };
   g_autoptr(GString) summary = g_string_new (NULL);
+  g_autoptr(GByteArray) keys = g_byte_array_new ();
 
+  /* KEYS: per key its slot, flags (bit 0: a sign-on working key), the
+   * two characters of its usage, and its KCV with a length byte. */
+  for (guint i = 0; i < self->keys->len; i++)
+    {
+      KeyEntry *e = g_ptr_array_index (self->keys, i);
+      guint8 head[4] = { (guint8) e->slot, e->working ? 1 : 0, (guint8) e->usage[0], (guint8) e->usage[1] };
+      guint8 kcv_len = (guint8) MIN (strlen (e->kcv), 255);
+
+      g_byte_array_append (keys, head, sizeof head);
+      g_byte_array_append (keys, &kcv_len, 1);
+      g_byte_array_append (keys, (const guint8 *) e->kcv, kcv_len);
+    }
   pp_termsim_tlv_put_uint (r.out, PP_TAG_TAMPER, 1, self->tamper ? 1 : 0);
   pp_termsim_tlv_put_uint (r.out, PP_TAG_HAS_CERT, 1, self->cert != NULL ? 1 : 0);
   put_bound_and_program (self, r.out);
@@ -1712,6 +1731,7 @@ handle_status (PpTermsim *self,
                               e->usage, e->kcv);
     }
   pp_termsim_tlv_put_text (r.out, PP_TAG_MESSAGE, summary->str);
+  pp_termsim_tlv_put (r.out, PP_TAG_KEYS, keys->data, keys->len);
   return reply_finish (&r, out_status);
 }
 
@@ -1922,6 +1942,50 @@ delete_working_keys (PpTermsim *self)
       g_ptr_array_remove_index (self->keys, i - 1);
 }
 
+/* What this terminal takes as a working key: a key block version with key
+ * derivation binding (B or D; A and C are deprecated by X9.143), a PIN
+ * encryption key (P0) it may encrypt PIN blocks with, or a MAC key (M*) it
+ * may generate MACs with, and never exportable: a working key stays in
+ * the terminal. */
+static gboolean
+check_working_header (const PpTr31Header  *header,
+                      gboolean             pin,
+                      GError             **error)
+{
+  const char *which = pin ? "KEY_BLOCK (PIN key)" : "KEY_BLOCK_MAC (MAC key)";
+
+  if (header->version != 'B' && header->version != 'D')
+    {
+      g_set_error (error, PP_TR31_ERROR, PP_TR31_ERROR_UNKNOWN_VERSION,
+                   "%s: key block version %c refused: working keys need version B (TDES) or D (AES)",
+                   which, header->version);
+      return FALSE;
+    }
+  if (pin ? strcmp (header->key_usage, "P0") != 0 : header->key_usage[0] != 'M')
+    {
+      g_set_error (error, PP_TR31_ERROR, PP_TR31_ERROR_KEY_USAGE,
+                   "%s: key usage %s refused: it must be %s", which, header->key_usage,
+                   pin ? "P0 (PIN encryption)" : "M0-M8 (MAC)");
+      return FALSE;
+    }
+  if (pin ? strchr ("EB", header->mode_of_use) == NULL : strchr ("CG", header->mode_of_use) == NULL)
+    {
+      g_set_error (error, PP_TR31_ERROR, PP_TR31_ERROR_MODE_OF_USE,
+                   "%s: mode of use %c refused: the terminal must be able to %s with it (%s)",
+                   which, header->mode_of_use, pin ? "encrypt PIN blocks" : "generate MACs",
+                   pin ? "E or B" : "C or G");
+      return FALSE;
+    }
+  if (header->exportability != 'N')
+    {
+      g_set_error (error, PP_TR31_ERROR, PP_TR31_ERROR_EXPORTABILITY,
+                   "%s: exportability %c refused: a working key must be non-exportable (N)",
+                   which, header->exportability);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 static GBytes *
 handle_sign_on (PpTermsim           *self,
                 const PpTermsimTlvs *tlvs,
@@ -1972,16 +2036,21 @@ handle_sign_on (PpTermsim           *self,
   tmk = pp_termsim_unseal (self->storage_key, master->sealed, aad, &error);
   if (tmk == NULL)
     return refuse_error (out_status, error, "Master key");
+  /* The MAC of each block is checked under the master key before anything
+   * in it is believed; a block for another master key fails here. */
   pin = pp_tr31_unwrap (tmk, pin_block, &pin_header, &error);
   if (pin == NULL)
     return refuse_error (out_status, error, "PIN key block refused");
   mac = pp_tr31_unwrap (tmk, mac_block, &mac_header, &error);
   if (mac == NULL)
     return refuse_error (out_status, error, "MAC key block refused");
-  if (pin_header->key_usage[0] != 'P' || mac_header->key_usage[0] != 'M')
+  if (!check_working_header (pin_header, TRUE, &error) ||
+      !check_working_header (mac_header, FALSE, &error))
+    return refuse_error (out_status, error, "Working key refused");
+  /* Key separation: one key never serves both PINs and MACs. */
+  if (pp_secure_buffer_equal (pin, mac))
     return refuse (out_status, PP_STATUS_REFUSED, PP_TERMSIM_REASON_KEY_BLOCK,
-                   "KEY_BLOCK must hold a PIN key (P*) and KEY_BLOCK_MAC a MAC key (M*), not %s and %s",
-                   pin_header->key_usage, mac_header->key_usage);
+                   "KEY_BLOCK and KEY_BLOCK_MAC hold the same key: PIN and MAC keys must differ");
   pin_hdr = g_strndup (pin_block, pin_header->header_length);
   mac_hdr = g_strndup (mac_block, mac_header->header_length);
   delete_working_keys (self);
@@ -1994,6 +2063,7 @@ handle_sign_on (PpTermsim           *self,
     }
   r.out = g_byte_array_new ();
   pp_termsim_tlv_put_text (r.out, PP_TAG_KCV, pin_kcv);
+  pp_termsim_tlv_put_text (r.out, PP_TAG_KCV_MAC, mac_kcv);
   return reply_finish (&r, out_status);
 }
 
