@@ -105,6 +105,72 @@ pp_terminal_info_free (PpTerminalInfo *info)
 
 G_DEFINE_BOXED_TYPE (PpTerminalInfo, pp_terminal_info, pp_terminal_info_copy, pp_terminal_info_free)
 
+void
+pp_terminal_key_free (PpTerminalKey *key)
+{
+  if (key == NULL)
+    return;
+  g_free (key->kcv);
+  g_free (key);
+}
+
+PpTerminalStatus *
+pp_terminal_status_copy (const PpTerminalStatus *status)
+{
+  PpTerminalStatus *copy = g_new0 (PpTerminalStatus, 1);
+
+  *copy = *status;
+  copy->bound_kdh = g_strdup (status->bound_kdh);
+  copy->program_name = g_strdup (status->program_name);
+  copy->program_version = g_strdup (status->program_version);
+  copy->summary = g_strdup (status->summary);
+  if (status->keys != NULL)
+    {
+      copy->keys = g_ptr_array_new_with_free_func ((GDestroyNotify) pp_terminal_key_free);
+      for (guint i = 0; i < status->keys->len; i++)
+        {
+          const PpTerminalKey *key = g_ptr_array_index (status->keys, i);
+          PpTerminalKey *dup = g_new0 (PpTerminalKey, 1);
+
+          *dup = *key;
+          dup->kcv = g_strdup (key->kcv);
+          g_ptr_array_add (copy->keys, dup);
+        }
+    }
+  return copy;
+}
+
+void
+pp_terminal_status_free (PpTerminalStatus *status)
+{
+  if (status == NULL)
+    return;
+  g_free (status->bound_kdh);
+  g_free (status->program_name);
+  g_free (status->program_version);
+  g_free (status->summary);
+  g_clear_pointer (&status->keys, g_ptr_array_unref);
+  g_free (status);
+}
+
+G_DEFINE_BOXED_TYPE (PpTerminalStatus, pp_terminal_status, pp_terminal_status_copy, pp_terminal_status_free)
+
+const PpTerminalKey *
+pp_terminal_status_get_master_key (const PpTerminalStatus *status)
+{
+  const PpTerminalKey *master = NULL;
+
+  g_return_val_if_fail (status != NULL, NULL);
+  for (guint i = 0; status->keys != NULL && i < status->keys->len; i++)
+    {
+      const PpTerminalKey *key = g_ptr_array_index (status->keys, i);
+
+      if (!key->working && key->usage[0] == 'K' && (master == NULL || key->slot < master->slot))
+        master = key;
+    }
+  return master;
+}
+
 G_DEFINE_INTERFACE (PpTerminalDevice, pp_terminal_device, G_TYPE_OBJECT)
 
 static void
@@ -316,4 +382,71 @@ pp_terminal_device_zeroize_finish (PpTerminalDevice  *self,
 {
   g_return_val_if_fail (PP_IS_TERMINAL_DEVICE (self), FALSE);
   return IFACE (self)->zeroize_finish (self, result, error);
+}
+
+/* sign-on, status */
+
+void
+pp_terminal_device_sign_on_async (PpTerminalDevice    *self,
+                                  guint32              operator_id,
+                                  const char          *password,
+                                  const char          *pin_key_block,
+                                  const char          *mac_key_block,
+                                  GCancellable        *cancellable,
+                                  GAsyncReadyCallback  callback,
+                                  gpointer             user_data)
+{
+  g_return_if_fail (PP_IS_TERMINAL_DEVICE (self));
+  g_return_if_fail (password != NULL && pin_key_block != NULL && mac_key_block != NULL);
+  IFACE (self)->sign_on_async (self, operator_id, password, pin_key_block, mac_key_block,
+                               cancellable, callback, user_data);
+}
+
+gboolean
+pp_terminal_device_sign_on_finish (PpTerminalDevice  *self,
+                                   GAsyncResult      *result,
+                                   char             **out_pin_kcv,
+                                   char             **out_mac_kcv,
+                                   GError           **error)
+{
+  g_return_val_if_fail (PP_IS_TERMINAL_DEVICE (self), FALSE);
+  return IFACE (self)->sign_on_finish (self, result, out_pin_kcv, out_mac_kcv, error);
+}
+
+void
+pp_terminal_device_sign_off_async (PpTerminalDevice    *self,
+                                   GCancellable        *cancellable,
+                                   GAsyncReadyCallback  callback,
+                                   gpointer             user_data)
+{
+  g_return_if_fail (PP_IS_TERMINAL_DEVICE (self));
+  IFACE (self)->sign_off_async (self, cancellable, callback, user_data);
+}
+
+gboolean
+pp_terminal_device_sign_off_finish (PpTerminalDevice  *self,
+                                    GAsyncResult      *result,
+                                    GError           **error)
+{
+  g_return_val_if_fail (PP_IS_TERMINAL_DEVICE (self), FALSE);
+  return IFACE (self)->sign_off_finish (self, result, error);
+}
+
+void
+pp_terminal_device_status_async (PpTerminalDevice    *self,
+                                 GCancellable        *cancellable,
+                                 GAsyncReadyCallback  callback,
+                                 gpointer             user_data)
+{
+  g_return_if_fail (PP_IS_TERMINAL_DEVICE (self));
+  IFACE (self)->status_async (self, cancellable, callback, user_data);
+}
+
+PpTerminalStatus *
+pp_terminal_device_status_finish (PpTerminalDevice  *self,
+                                  GAsyncResult      *result,
+                                  GError           **error)
+{
+  g_return_val_if_fail (PP_IS_TERMINAL_DEVICE (self), NULL);
+  return IFACE (self)->status_finish (self, result, error);
 }

@@ -75,6 +75,36 @@ PpTerminalInfo *pp_terminal_info_copy     (const PpTerminalInfo *info);
 void            pp_terminal_info_free     (PpTerminalInfo       *info);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PpTerminalInfo, pp_terminal_info_free)
 
+/* One key the terminal holds, as STATUS lists it.  Never a key's value. */
+typedef struct {
+  guint     slot;
+  char      usage[3];           /* TR-31 usage: "K0", "P0", "M3", "B1" */
+  gboolean  working;            /* a sign-on working key (deleted by sign-off) */
+  char     *kcv;                /* upper hex */
+} PpTerminalKey;
+
+void pp_terminal_key_free (PpTerminalKey *key);
+
+/* What STATUS tells.  Text is the terminal's: print it with care. */
+typedef struct {
+  gboolean   tampered;
+  gboolean   has_cert;
+  char      *bound_kdh;         /* NULL: unbound */
+  char      *program_name;      /* NULL: no program installed */
+  char      *program_version;
+  char      *summary;           /* the terminal's one-line English summary, or NULL */
+  GPtrArray *keys;              /* PpTerminalKey *; NULL when the terminal lists none */
+} PpTerminalStatus;
+
+#define PP_TYPE_TERMINAL_STATUS (pp_terminal_status_get_type ())
+GType             pp_terminal_status_get_type (void) G_GNUC_CONST;
+PpTerminalStatus *pp_terminal_status_copy     (const PpTerminalStatus *status);
+void              pp_terminal_status_free     (PpTerminalStatus       *status);
+/* The master key the terminal unwraps working keys under: the non-working
+ * key of usage K* in the lowest slot (docs/link-protocol.md, SIGN_ON), or NULL. */
+const PpTerminalKey *pp_terminal_status_get_master_key (const PpTerminalStatus *status);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PpTerminalStatus, pp_terminal_status_free)
+
 #define PP_TYPE_TERMINAL_DEVICE (pp_terminal_device_get_type ())
 G_DECLARE_INTERFACE (PpTerminalDevice, pp_terminal_device, PP, TERMINAL_DEVICE, GObject)
 
@@ -125,6 +155,20 @@ struct _PpTerminalDeviceInterface
   void            (*zeroize_async)     (PpTerminalDevice *self, GCancellable *cancellable,
                                         GAsyncReadyCallback callback, gpointer user_data);
   gboolean        (*zeroize_finish)    (PpTerminalDevice *self, GAsyncResult *result, GError **error);
+
+  /* sign-on, status */
+  void            (*sign_on_async)     (PpTerminalDevice *self, guint32 operator_id, const char *password,
+                                        const char *pin_key_block, const char *mac_key_block,
+                                        GCancellable *cancellable,
+                                        GAsyncReadyCallback callback, gpointer user_data);
+  gboolean        (*sign_on_finish)    (PpTerminalDevice *self, GAsyncResult *result,
+                                        char **out_pin_kcv, char **out_mac_kcv, GError **error);
+  void            (*sign_off_async)    (PpTerminalDevice *self, GCancellable *cancellable,
+                                        GAsyncReadyCallback callback, gpointer user_data);
+  gboolean        (*sign_off_finish)   (PpTerminalDevice *self, GAsyncResult *result, GError **error);
+  void            (*status_async)      (PpTerminalDevice *self, GCancellable *cancellable,
+                                        GAsyncReadyCallback callback, gpointer user_data);
+  PpTerminalStatus *(*status_finish)   (PpTerminalDevice *self, GAsyncResult *result, GError **error);
 };
 
 /* IDENTIFY: serial, vendor, model, firmware, protocol, capabilities,
@@ -216,6 +260,44 @@ void            pp_terminal_device_zeroize_async     (PpTerminalDevice    *self,
                                                       GAsyncReadyCallback  callback,
                                                       gpointer             user_data);
 gboolean        pp_terminal_device_zeroize_finish    (PpTerminalDevice    *self,
+                                                      GAsyncResult        *result,
+                                                      GError             **error);
+
+/* sign-on, status */
+
+/* SIGN_ON: operator and password, PIN and MAC keys as TR-31 blocks under
+ * the master key; returns the KCVs the terminal computed of the PIN key
+ * and of the MAC key (NULL when the terminal does not report it).  A wrong
+ * operator or password is REFUSED with reason 0x0004, no master key
+ * 0x0001, a block the terminal refuses 0x0005 (the REASON codes of
+ * docs/link-protocol.md). */
+void            pp_terminal_device_sign_on_async     (PpTerminalDevice    *self,
+                                                      guint32              operator_id,
+                                                      const char          *password,
+                                                      const char          *pin_key_block,
+                                                      const char          *mac_key_block,
+                                                      GCancellable        *cancellable,
+                                                      GAsyncReadyCallback  callback,
+                                                      gpointer             user_data);
+gboolean        pp_terminal_device_sign_on_finish    (PpTerminalDevice    *self,
+                                                      GAsyncResult        *result,
+                                                      char               **out_pin_kcv,
+                                                      char               **out_mac_kcv,
+                                                      GError             **error);
+/* SIGN_OFF: the working keys deleted. */
+void            pp_terminal_device_sign_off_async    (PpTerminalDevice    *self,
+                                                      GCancellable        *cancellable,
+                                                      GAsyncReadyCallback  callback,
+                                                      gpointer             user_data);
+gboolean        pp_terminal_device_sign_off_finish   (PpTerminalDevice    *self,
+                                                      GAsyncResult        *result,
+                                                      GError             **error);
+/* STATUS: tamper state, certificate, binding, program and the held keys. */
+void              pp_terminal_device_status_async    (PpTerminalDevice    *self,
+                                                      GCancellable        *cancellable,
+                                                      GAsyncReadyCallback  callback,
+                                                      gpointer             user_data);
+PpTerminalStatus *pp_terminal_device_status_finish   (PpTerminalDevice    *self,
                                                       GAsyncResult        *result,
                                                       GError             **error);
 

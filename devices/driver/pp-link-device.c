@@ -126,11 +126,43 @@ pp_link_device_map_error (GError     **error,
   g_propagate_error (error, out);
 }
 
+/* A refused SIGN_ON in the field's terms, by the terminal's REASON. */
+static GError *
+sign_on_refused (guint16     reason,
+                 const char *message)
+{
+  GError *error = NULL;
+
+  switch (reason)
+    {
+    case PP_REASON_SIGN_ON:
+      pp_terminal_device_set_refused (&error, reason,
+                                      _("Sign-on refused: wrong operator number or password (the terminal says: %s)"),
+                                      message);
+      break;
+    case PP_REASON_STATE:
+      pp_terminal_device_set_refused (&error, reason,
+                                      _("Sign-on refused: the terminal holds no master key; inject one first (posprov-tool device inject) (the terminal says: %s)"),
+                                      message);
+      break;
+    case PP_REASON_KEY_BLOCK:
+      pp_terminal_device_set_refused (&error, reason,
+                                      _("Sign-on refused: the terminal did not accept the working keys under its master key (the terminal says: %s)"),
+                                      message);
+      break;
+    default:
+      pp_terminal_device_set_refused (&error, reason, _("The terminal refused %s: %s"), _("sign-on"), message);
+      break;
+    }
+  return error;
+}
+
 /* A non-OK status as the error a flow acts on. */
 static GError *
 status_error (guint8        status,
               PpLinkTlvSet *set,
-              const char   *step)
+              const char   *step,
+              guint8        command)
 {
   g_autofree char *message = NULL;
   guint16 reason = 0;
@@ -165,6 +197,8 @@ status_error (guint8        status,
                           message != NULL ? message : "?");
     case PP_STATUS_REFUSED:
     default:
+      if (command == PP_CMD_SIGN_ON)
+        return sign_on_refused (reason, message != NULL ? message : _("no reason given"));
       pp_terminal_device_set_refused (&error, reason, _("The terminal refused %s: %s"), step,
                                       message != NULL ? message : _("no reason given"));
       return error;
@@ -215,7 +249,7 @@ on_answer (GObject      *source,
   set = pp_link_tlv_parse (answer, &error);
   if (status != PP_STATUS_OK)
     {
-      g_task_return_error (task, status_error (status, set, step));
+      g_task_return_error (task, status_error (status, set, step, verb->command));
       return;
     }
   if (set == NULL)
@@ -343,6 +377,19 @@ parse_info (PpLinkTlvSet  *set,
   return g_steal_pointer (&info);
 }
 
+static gboolean
+kcv_is_valid (const char  *kcv,
+              GError     **error)
+{
+  if (kcv[0] == '\0' || strlen (kcv) > 64 || kcv[strspn (kcv, "0123456789ABCDEF")] != '\0')
+    {
+      g_set_error (error, PP_LINK_TLV_ERROR, PP_LINK_TLV_ERROR_BAD_VALUE,
+                   _("the check value is not upper-case hex"));
+      return FALSE;
+    }
+  return TRUE;
+}
+
 typedef struct {
   guint  slot;
   char  *kcv;
@@ -368,16 +415,120 @@ parse_loaded (PpLinkTlvSet  *set,
   if (!pp_link_tlv_get_u8 (set, PP_TAG_SLOT, &slot, error) ||
       (kcv = pp_link_tlv_dup_string (set, PP_TAG_KCV, error)) == NULL)
     return NULL;
-  if (kcv[0] == '\0' || strlen (kcv) > 64 || kcv[strspn (kcv, "0123456789ABCDEF")] != '\0')
-    {
-      g_set_error (error, PP_LINK_TLV_ERROR, PP_LINK_TLV_ERROR_BAD_VALUE,
-                   _("the check value is not upper-case hex"));
-      return NULL;
-    }
+  if (!kcv_is_valid (kcv, error))
+    return NULL;
   loaded = g_new0 (Loaded, 1);
   loaded->slot = slot;
   loaded->kcv = g_steal_pointer (&kcv);
   return loaded;
+}
+
+typedef struct {
+  char *pin_kcv;
+  char *mac_kcv;
+} SignedOn;
+
+static void
+signed_on_free (gpointer data)
+{
+  SignedOn *on = data;
+
+  g_free (on->pin_kcv);
+  g_free (on->mac_kcv);
+  g_free (on);
+}
+
+static gpointer
+parse_signed_on (PpLinkTlvSet  *set,
+                 GError       **error)
+{
+  g_autofree char *pin_kcv = NULL;
+  g_autofree char *mac_kcv = NULL;
+  SignedOn *on;
+
+  if ((pin_kcv = pp_link_tlv_dup_string (set, PP_TAG_KCV, error)) == NULL || !kcv_is_valid (pin_kcv, error))
+    return NULL;
+  /* A terminal of an older firmware reports only the PIN key's. */
+  if (pp_link_tlv_has (set, PP_TAG_KCV_MAC) &&
+      ((mac_kcv = pp_link_tlv_dup_string (set, PP_TAG_KCV_MAC, error)) == NULL || !kcv_is_valid (mac_kcv, error)))
+    return NULL;
+  on = g_new0 (SignedOn, 1);
+  on->pin_kcv = g_steal_pointer (&pin_kcv);
+  on->mac_kcv = g_steal_pointer (&mac_kcv);
+  return on;
+}
+
+/* KEYS: entries of slot (u8), flags (u8, bit 0 working), usage (2 ASCII
+ * characters), KCV length (u8) and the KCV. */
+static GPtrArray *
+parse_keys (const guint8  *data,
+            gsize          len,
+            GError       **error)
+{
+  g_autoptr(GPtrArray) keys = g_ptr_array_new_with_free_func ((GDestroyNotify) pp_terminal_key_free);
+  gsize at = 0;
+
+  while (at < len)
+    {
+      PpTerminalKey *key;
+      g_autofree char *kcv = NULL;
+      gsize kcv_len;
+
+      if (len - at < 5 || len - at - 5 < (kcv_len = data[at + 4]))
+        {
+          g_set_error (error, PP_LINK_TLV_ERROR, PP_LINK_TLV_ERROR_BAD_VALUE, _("the key list is cut off"));
+          return NULL;
+        }
+      if (!g_ascii_isalnum (data[at + 2]) || !g_ascii_isalnum (data[at + 3]))
+        {
+          g_set_error (error, PP_LINK_TLV_ERROR, PP_LINK_TLV_ERROR_BAD_VALUE, _("a key usage in the key list is not two letters or digits"));
+          return NULL;
+        }
+      kcv = g_strndup ((const char *) data + at + 5, kcv_len);
+      if (strlen (kcv) != kcv_len || !kcv_is_valid (kcv, error))
+        {
+          g_clear_error (error);
+          g_set_error (error, PP_LINK_TLV_ERROR, PP_LINK_TLV_ERROR_BAD_VALUE,
+                       _("a check value in the key list is not upper-case hex"));
+          return NULL;
+        }
+      key = g_new0 (PpTerminalKey, 1);
+      key->slot = data[at];
+      key->working = (data[at + 1] & 1) != 0;
+      key->usage[0] = (char) data[at + 2];
+      key->usage[1] = (char) data[at + 3];
+      key->kcv = g_steal_pointer (&kcv);
+      g_ptr_array_add (keys, key);
+      at += 5 + kcv_len;
+    }
+  return g_steal_pointer (&keys);
+}
+
+static gpointer
+parse_status (PpLinkTlvSet  *set,
+              GError       **error)
+{
+  g_autoptr(PpTerminalStatus) status = g_new0 (PpTerminalStatus, 1);
+  guint8 tamper = 0, has_cert = 0;
+  gboolean ok = TRUE;
+  const guint8 *keys;
+  gsize keys_len = 0;
+
+  if (!pp_link_tlv_get_u8 (set, PP_TAG_TAMPER, &tamper, error) ||
+      !pp_link_tlv_get_u8 (set, PP_TAG_HAS_CERT, &has_cert, error))
+    return NULL;
+  status->tampered = tamper != 0;
+  status->has_cert = has_cert != 0;
+  status->bound_kdh = optional_string (set, PP_TAG_BOUND_KDH, &ok, error);
+  status->program_name = optional_string (set, PP_TAG_PROGRAM_NAME, &ok, error);
+  status->program_version = optional_string (set, PP_TAG_PROGRAM_VERSION, &ok, error);
+  status->summary = optional_string (set, PP_TAG_MESSAGE, &ok, error);
+  if (!ok)
+    return NULL;
+  if ((keys = pp_link_tlv_get (set, PP_TAG_KEYS, &keys_len)) != NULL &&
+      (status->keys = parse_keys (keys, keys_len, error)) == NULL)
+    return NULL;
+  return g_steal_pointer (&status);
 }
 
 static const Verb verb_identify = { PP_CMD_IDENTIFY, N_("identify"), parse_info, (GDestroyNotify) pp_terminal_info_free };
@@ -390,6 +541,9 @@ static const Verb verb_load_key = { PP_CMD_LOAD_KEY, N_("key load"), parse_loade
 static const Verb verb_rebind = { PP_CMD_REBIND, N_("rebind"), parse_bound, g_free };
 static const Verb verb_unbind = { PP_CMD_UNBIND, N_("unbind"), parse_nothing, NULL };
 static const Verb verb_zeroize = { PP_CMD_ZEROIZE, N_("zeroize"), parse_nothing, NULL };
+static const Verb verb_sign_on = { PP_CMD_SIGN_ON, N_("sign-on"), parse_signed_on, signed_on_free };
+static const Verb verb_sign_off = { PP_CMD_SIGN_OFF, N_("sign-off"), parse_nothing, NULL };
+static const Verb verb_status = { PP_CMD_STATUS, N_("status"), parse_status, (GDestroyNotify) pp_terminal_status_free };
 
 /* ---- the verbs ------------------------------------------------------------ */
 
@@ -553,6 +707,65 @@ device_zeroize_finish (PpTerminalDevice *self, GAsyncResult *result, GError **er
 }
 
 static void
+device_sign_on_async (PpTerminalDevice *self, guint32 operator_id, const char *password,
+                      const char *pin_key_block, const char *mac_key_block,
+                      GCancellable *cancellable,
+                      GAsyncReadyCallback callback, gpointer user_data)
+{
+  PpLinkTlvBuilder *builder = pp_link_tlv_builder_new ();
+  g_autoptr(GBytes) payload = NULL;
+
+  pp_link_tlv_builder_add_u32 (builder, PP_TAG_OPERATOR, operator_id);
+  pp_link_tlv_builder_add_string (builder, PP_TAG_PASSWORD, password);
+  pp_link_tlv_builder_add_string (builder, PP_TAG_KEY_BLOCK, pin_key_block);
+  pp_link_tlv_builder_add_string (builder, PP_TAG_KEY_BLOCK_MAC, mac_key_block);
+  payload = pp_link_tlv_builder_end (builder);
+  request (self, &verb_sign_on, payload, cancellable, callback, user_data);
+}
+
+static gboolean
+device_sign_on_finish (PpTerminalDevice *self, GAsyncResult *result,
+                       char **out_pin_kcv, char **out_mac_kcv, GError **error)
+{
+  SignedOn *on = finish (self, result, &verb_sign_on, error);
+
+  if (on == NULL)
+    return FALSE;
+  if (out_pin_kcv != NULL)
+    *out_pin_kcv = g_steal_pointer (&on->pin_kcv);
+  if (out_mac_kcv != NULL)
+    *out_mac_kcv = g_steal_pointer (&on->mac_kcv);
+  signed_on_free (on);
+  return TRUE;
+}
+
+static void
+device_sign_off_async (PpTerminalDevice *self, GCancellable *cancellable,
+                       GAsyncReadyCallback callback, gpointer user_data)
+{
+  request (self, &verb_sign_off, NULL, cancellable, callback, user_data);
+}
+
+static gboolean
+device_sign_off_finish (PpTerminalDevice *self, GAsyncResult *result, GError **error)
+{
+  return finish (self, result, &verb_sign_off, error) != NULL;
+}
+
+static void
+device_status_async (PpTerminalDevice *self, GCancellable *cancellable,
+                     GAsyncReadyCallback callback, gpointer user_data)
+{
+  request (self, &verb_status, NULL, cancellable, callback, user_data);
+}
+
+static PpTerminalStatus *
+device_status_finish (PpTerminalDevice *self, GAsyncResult *result, GError **error)
+{
+  return finish (self, result, &verb_status, error);
+}
+
+static void
 pp_link_device_iface_init (PpTerminalDeviceInterface *iface)
 {
   iface->identify_async = device_identify_async;
@@ -575,6 +788,13 @@ pp_link_device_iface_init (PpTerminalDeviceInterface *iface)
   iface->unbind_finish = device_unbind_finish;
   iface->zeroize_async = device_zeroize_async;
   iface->zeroize_finish = device_zeroize_finish;
+  /* sign-on, status */
+  iface->sign_on_async = device_sign_on_async;
+  iface->sign_on_finish = device_sign_on_finish;
+  iface->sign_off_async = device_sign_off_async;
+  iface->sign_off_finish = device_sign_off_finish;
+  iface->status_async = device_status_async;
+  iface->status_finish = device_status_finish;
 }
 
 /* ---- open: transport, then link ------------------------------------------- */
