@@ -3,7 +3,7 @@
  * tool-device.c: posprov-tool device: the terminals on this station's
  * ports.  `device list` shows every serial port libserialport finds, with
  * what the station needs to recognise a terminal on it; identify, bind,
- * inject, unbind and zeroize drive one terminal through PpTerminalDevice
+ * inject, rebind, sign-on-test, unbind and zeroize drive one terminal through PpTerminalDevice
  * (the posprov link driver over the port's transport).
  */
 #include "config.h"
@@ -14,14 +14,17 @@
 #include <glib/gi18n.h>
 #include <openssl/crypto.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
 #include "pp-kcv.h"
 #include "pp-keystore.h"
 #include "pp-link-device.h"
+#include "pp-link-tlv.h"
 #include "pp-openssl-types.h"
 #include "pp-port-list.h"
 #include "pp-terminal-device.h"
+#include "pp-tr31.h"
 #include "pp-tr34.h"
 #include "tool-common.h"
 #include "tool-pki.h"
@@ -315,6 +318,20 @@ check_not_tampered (const PpTerminalInfo  *info,
   g_set_error (error, PP_TERMINAL_DEVICE_ERROR, PP_TERMINAL_DEVICE_ERROR_TAMPERED,
                _("The terminal is tampered (security attack: return it for inspection; it will refuse keys)"));
   return FALSE;
+}
+
+/* A certificate's subject as terminals report their KDH: RFC 2253. */
+static char *
+subject_of (X509 *cert)
+{
+  g_autoptr(BIO) bio = BIO_new (BIO_s_mem ());
+  char *text = NULL;
+  long n;
+
+  if (bio == NULL || X509_NAME_print_ex (bio, X509_get_subject_name (cert), 0, XN_FLAG_RFC2253) < 0)
+    return g_strdup ("");
+  n = BIO_get_mem_data (bio, &text);
+  return g_strndup (text, (gsize) n);
 }
 
 /* A CT_KDH is not signed: the KDH of a bind needs no key. */
@@ -717,8 +734,24 @@ cmd_inject (int    argc,
   if (!pp_kcv_equal (terminal_kcv, store_kcv))
     return pp_tool_fail (_("The terminal's check value %s differs from the key store's %s (key %s): the key did not arrive intact; do not use this terminal, zeroize it and inject again"),
                          terminal_kcv, store_kcv, label);
-  human = g_strdup_printf (_("Terminal %s: key loaded, KCV %s"), info->serial, store_kcv);
-  print_result (o.json, info->serial, "kcv", store_kcv, human);
+  /* The label is no secret: sign-on-test (--tmk) and the operator find
+   * this terminal's TMK in the key store by it. */
+  human = g_strdup_printf (_("Terminal %s: key loaded, KCV %s (key store label %s)"), info->serial, store_kcv, label);
+  if (o.json)
+    {
+      g_autoptr(JsonBuilder) b = json_builder_new ();
+      g_autoptr(JsonNode) root = NULL;
+
+      json_builder_begin_object (b);
+      json_member_string (b, "serial", info->serial);
+      json_member_string (b, "kcv", store_kcv);
+      json_member_string (b, "tmk_label", label);
+      json_builder_end_object (b);
+      root = json_builder_get_root (b);
+      pp_tool_print_json (root);
+    }
+  else
+    print_result (FALSE, info->serial, NULL, NULL, human);
   return 0;
 }
 
@@ -957,17 +990,322 @@ cmd_certify (int    argc,
   pp_terminal_device_put_cert_async (device, der, NULL, on_done, &w);
   if (!pp_terminal_device_put_cert_finish (device, wait_run (&w), &error))
     return fail (error);
-  {
-    g_autoptr(BIO) bio = BIO_new (BIO_s_mem ());
-    char *text = NULL;
-    long n;
-
-    X509_NAME_print_ex (bio, X509_get_subject_name (cert), 0, XN_FLAG_RFC2253);
-    n = BIO_get_mem_data (bio, &text);
-    subject = g_strndup (text, (gsize) n);
-  }
+  subject = subject_of (cert);
   human = g_strdup_printf (_("Terminal %s certified: %s"), info->serial, subject);
   print_result (o.json, info->serial, "subject", subject, human);
+  return 0;
+}
+
+/* ---- rebind ------------------------------------------------------------------ */
+
+static int
+cmd_rebind (int    argc,
+            char **argv)
+{
+  g_auto(PortOptions) o = { 0, };
+  g_autofree char *kdh_cert = NULL, *kdh_key = NULL, *kdh_crl = NULL, *new_cert_path = NULL;
+  g_autofree char *krd_trust = NULL, *expect = NULL, *profile = NULL;
+  const GOptionEntry entries[] = {
+    { "kdh-cert", 0, 0, G_OPTION_ARG_FILENAME, &kdh_cert, N_("The certificate of the KDH the terminal is bound to (PEM)"), N_("PEM") },
+    { "kdh-key", 0, 0, G_OPTION_ARG_STRING, &kdh_key, N_("The bound KDH's private key: a PEM file or a pkcs11: URI (secret in POSPROV_KDH_KEY_SECRET)"), N_("KEY") },
+    { "new-kdh-cert", 0, 0, G_OPTION_ARG_FILENAME, &new_cert_path, N_("The certificate of the KDH to move the terminal to (PEM)"), N_("PEM") },
+    { "kdh-crl", 0, 0, G_OPTION_ARG_FILENAME, &kdh_crl, N_("The CA_KDH's CRL carried in the token (DER or PEM)"), N_("DER") },
+    { "krd-trust", 0, 0, G_OPTION_ARG_FILENAME, &krd_trust, N_("The root and CA_KRD certificates the terminal's must chain to (PEM)"), N_("PEM") },
+    { "expect-serial", 0, 0, G_OPTION_ARG_STRING, &expect, N_("The serial scanned from the terminal's label"), N_("SERIAL") },
+    { "profile", 0, 0, G_OPTION_ARG_STRING, &profile, N_("TR-34 encoding profile for this terminal model"), N_("PROFILE") },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new (_("PORT"));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpTerminalDevice) device = NULL;
+  g_autoptr(PpTerminalInfo) info = NULL;
+  g_autoptr(PpTr34Kdh) kdh = NULL;
+  g_autoptr(X509) old_cert = NULL;
+  g_autoptr(X509) new_cert = NULL;
+  g_autoptr(X509) krd = NULL;
+  g_autoptr(GBytes) nonce = NULL;
+  g_autoptr(GBytes) rbt = NULL;
+  g_autofree char *old_subject = NULL, *new_subject = NULL, *bound = NULL, *human = NULL;
+  g_auto(Wait) w = { 0, };
+  const char *port;
+
+  g_option_context_set_summary (context, _("Move the terminal on PORT from the KDH it is bound to (--kdh-cert, --kdh-key) to another KDH (--new-kdh-cert) with an RBT_KDH signed by the bound KDH for the terminal's nonce, after checking its CT_KRD."));
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  add_port_entries (context, &o);
+  if (!parse_port (context, &argc, &argv,
+                   "rebind PORT --kdh-cert PEM --kdh-key KEY --new-kdh-cert PEM --krd-trust PEM", &port))
+    return 1;
+  if (kdh_cert == NULL || kdh_key == NULL || new_cert_path == NULL || krd_trust == NULL)
+    return pp_tool_fail (_("device rebind: --kdh-cert, --kdh-key, --new-kdh-cert and --krd-trust are required"));
+  if ((kdh = pp_tool_open_kdh ("--kdh-cert", kdh_cert, kdh_key, "--kdh-crl", kdh_crl, profile, NULL, &error)) == NULL ||
+      (old_cert = pp_tool_load_cert ("--kdh-cert", kdh_cert, &error)) == NULL ||
+      (new_cert = pp_tool_load_cert ("--new-kdh-cert", new_cert_path, &error)) == NULL)
+    return fail (error);
+  old_subject = subject_of (old_cert);
+  new_subject = subject_of (new_cert);
+
+  wait_init (&w);
+  /* The terminal's state is checked before anything is sent. */
+  if ((device = open_device (port, &o, &w, &error)) == NULL ||
+      (info = identify (device, &w, &error)) == NULL ||
+      !check_serial (info, expect, &error) ||
+      !check_not_tampered (info, &error))
+    return fail (error);
+  if (info->bound_kdh == NULL)
+    return pp_tool_fail (_("Terminal %s is not bound to a key distribution host: there is nothing to rebind; bind it instead (posprov-tool device bind); nothing was sent"),
+                         info->serial);
+  if (g_strcmp0 (info->bound_kdh, new_subject) == 0)
+    return pp_tool_fail (_("Terminal %s is already bound to %s: nothing was sent"), info->serial, new_subject);
+  if (g_strcmp0 (info->bound_kdh, old_subject) != 0)
+    {
+      g_autofree char *safe = pp_tool_printable (info->bound_kdh);
+
+      return pp_tool_fail (_("Terminal %s is bound to %s, not to the KDH of --kdh-cert (%s): only the bound KDH can rebind it; nothing was sent"),
+                           info->serial, safe != NULL ? safe : info->bound_kdh, old_subject);
+    }
+  if ((krd = checked_krd_cert (device, info, krd_trust, &w, &error)) == NULL ||
+      (nonce = terminal_nonce (device, &w, &error)) == NULL ||
+      (rbt = pp_tr34_kdh_build_rebind_token (kdh, krd, new_cert, nonce, &error)) == NULL)
+    return fail (error);
+  pp_terminal_device_rebind_async (device, rbt, NULL, on_done, &w);
+  if ((bound = pp_terminal_device_rebind_finish (device, wait_run (&w), &error)) == NULL)
+    return fail (error);
+  if (g_strcmp0 (bound, new_subject) != 0)
+    {
+      g_autofree char *safe = pp_tool_printable (bound);
+
+      return pp_tool_fail (_("Terminal %s reports it is now bound to %s, not to %s: check the terminal with posprov-tool device identify"),
+                           info->serial, safe != NULL ? safe : bound, new_subject);
+    }
+  human = g_strdup_printf (_("Terminal %s rebound from %s to %s"), info->serial, old_subject, bound);
+  print_result (o.json, info->serial, "bound_kdh", bound, human);
+  return 0;
+}
+
+/* ---- sign-on test ------------------------------------------------------------ */
+
+#define OPERATOR_PASSWORD_ENV "POSPROV_OPERATOR_PASSWORD"
+
+/* A fresh working key for a master key of @algorithm: 16 random bytes
+ * (a 2-key TDES key with odd parity, or AES-128). */
+static PpSecureBuffer *
+fresh_working_key (PpKeyAlgorithm   algorithm,
+                   GError         **error)
+{
+  g_autoptr(PpSecureBuffer) key = pp_secure_buffer_new (16);
+  guint8 *data = pp_secure_buffer_get_data (key);
+
+  if (RAND_priv_bytes (data, 16) != 1)
+    {
+      g_set_error (error, PP_TR31_ERROR, PP_TR31_ERROR_CRYPTO, _("OpenSSL gave no random bytes for a working key"));
+      return NULL;
+    }
+  if (algorithm == PP_KEY_ALGORITHM_TDES)
+    for (guint i = 0; i < 16; i++)
+      {
+        guint8 b = data[i] & 0xFE;
+        guint8 odd = 0;
+
+        for (guint8 v = b; v != 0; v >>= 1)
+          odd ^= v & 1;
+        data[i] = odd ? b : (guint8) (b | 1);
+      }
+  return g_steal_pointer (&key);
+}
+
+/* Wraps a fresh working key under @tmk with @header; its KCV in @out_kcv.
+ * The clear key lives only in a secure buffer, wiped before returning. */
+static char *
+wrap_working_key (const PpSecureBuffer  *tmk,
+                  PpKeyAlgorithm         algorithm,
+                  const char            *header,
+                  char                 **out_kcv,
+                  GError               **error)
+{
+  g_autoptr(PpSecureBuffer) key = fresh_working_key (algorithm, error);
+  g_autofree char *block = NULL;
+
+  if (key == NULL ||
+      (block = pp_tr31_wrap (tmk, header, key, error)) == NULL ||
+      (*out_kcv = pp_kcv_compute (algorithm, key, pp_kcv_default_length (algorithm), error)) == NULL)
+    return NULL;
+  return g_steal_pointer (&block);
+}
+
+static gboolean
+holds_working_keys (const PpTerminalStatus *status,
+                    const char             *pin_kcv,
+                    const char             *mac_kcv)
+{
+  for (guint i = 0; status->keys != NULL && i < status->keys->len; i++)
+    {
+      const PpTerminalKey *key = g_ptr_array_index (status->keys, i);
+
+      if (key->working || pp_kcv_equal (key->kcv, pin_kcv) || pp_kcv_equal (key->kcv, mac_kcv))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+static PpTerminalStatus *
+terminal_status (PpTerminalDevice  *device,
+                 Wait              *w,
+                 GError           **error)
+{
+  pp_terminal_device_status_async (device, NULL, on_done, w);
+  return pp_terminal_device_status_finish (device, wait_run (w), error);
+}
+
+static int
+cmd_sign_on_test (int    argc,
+                  char **argv)
+{
+  g_auto(PortOptions) o = { 0, };
+  g_autofree char *operator_text = NULL, *password = NULL, *location = NULL, *label = NULL, *expect = NULL;
+  const GOptionEntry entries[] = {
+    { "operator", 0, 0, G_OPTION_ARG_STRING, &operator_text, N_("The operator number to sign on with"), N_("N") },
+    { "password", 0, 0, G_OPTION_ARG_STRING, &password, N_("The operator's password (or in POSPROV_OPERATOR_PASSWORD, off the command line)"), N_("PASSWORD") },
+    { "key-store", 0, 0, G_OPTION_ARG_STRING, &location, N_("The key store holding the terminal's TMK: a soft key store folder or a pkcs11: URI (secret in POSPROV_KEY_STORE_SECRET)"), N_("LOCATION") },
+    { "tmk", 0, 0, G_OPTION_ARG_STRING, &label, N_("The key store label of this terminal's TMK (device inject prints it)"), N_("LABEL") },
+    { "expect-serial", 0, 0, G_OPTION_ARG_STRING, &expect, N_("The serial scanned from the terminal's label"), N_("SERIAL") },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new (_("PORT"));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpKeyStore) store = NULL;
+  g_autoptr(PpTerminalDevice) device = NULL;
+  g_autoptr(PpTerminalInfo) info = NULL;
+  g_autoptr(PpTerminalStatus) before = NULL;
+  g_autoptr(PpTerminalStatus) after = NULL;
+  g_autoptr(PpSecureBuffer) tmk = NULL;
+  g_autofree char *tmk_kcv = NULL;
+  g_autofree char *pin_block = NULL, *mac_block = NULL, *pin_kcv = NULL, *mac_kcv = NULL;
+  g_autofree char *terminal_pin_kcv = NULL, *terminal_mac_kcv = NULL, *mismatch = NULL, *human = NULL;
+  g_auto(Wait) w = { 0, };
+  const char *pin_header, *mac_header;
+  const PpTerminalKey *master;
+  PpKeyAlgorithm algorithm;
+  PpTmkType type = PP_TMK_TDES_2KEY;
+  guint64 operator_id = 0;
+  const char *port;
+
+  g_option_context_set_summary (context, _("Sign on to the terminal on PORT as an operator: fresh PIN and MAC keys go to it as TR-31 key blocks under its TMK, the check values it reports are compared with the station's, then it signs off and must have deleted them."));
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  add_port_entries (context, &o);
+  if (!parse_port (context, &argc, &argv,
+                   "sign-on-test PORT --operator N --password P --key-store LOCATION --tmk LABEL", &port))
+    return 1;
+  if (password == NULL && g_getenv (OPERATOR_PASSWORD_ENV) != NULL)
+    password = g_strdup (g_getenv (OPERATOR_PASSWORD_ENV));
+  if (operator_text == NULL || password == NULL || location == NULL || label == NULL)
+    return pp_tool_fail (_("device sign-on-test: --operator, --password (or POSPROV_OPERATOR_PASSWORD), --key-store and --tmk are required"));
+  if (!g_ascii_string_to_unsigned (operator_text, 10, 0, G_MAXUINT32, &operator_id, NULL))
+    return pp_tool_fail (_("--operator: “%s” is not an operator number (0 to 4294967295)"), operator_text);
+  if ((store = pp_key_store_new_for_location (location, g_getenv (KEY_STORE_SECRET_ENV), &error)) == NULL)
+    return fail (error);
+  if ((tmk_kcv = pp_key_store_get_tmk_kcv (store, label, &type, &error)) == NULL)
+    {
+      if (g_error_matches (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_NOT_FOUND) ||
+          g_error_matches (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_OBJECT_NOT_FOUND))
+        return pp_tool_fail (_("--tmk: the key store holds no TMK labelled “%s” (device inject prints the label of the key it loads)"),
+                             label);
+      return fail (error);
+    }
+  if (type == PP_TMK_AES_128 || type == PP_TMK_AES_256)
+    {
+      algorithm = PP_KEY_ALGORITHM_AES;
+      pin_header = "D0000P0AE00N0000";
+      mac_header = "D0000M6AC00N0000";
+    }
+  else
+    {
+      algorithm = PP_KEY_ALGORITHM_TDES;
+      pin_header = "B0000P0TE00N0000";
+      mac_header = "B0000M3TC00N0000";
+    }
+
+  wait_init (&w);
+  /* Everything about the terminal is checked before a key exists. */
+  if ((device = open_device (port, &o, &w, &error)) == NULL ||
+      (info = identify (device, &w, &error)) == NULL ||
+      !check_serial (info, expect, &error) ||
+      !check_not_tampered (info, &error))
+    return fail (error);
+  if ((info->capabilities & PP_TERMINAL_CAP_SIGN_ON) == 0)
+    return pp_tool_fail (_("Terminal %s does not support sign-on: its program may be too old; nothing was sent"),
+                         info->serial);
+  if ((before = terminal_status (device, &w, &error)) == NULL)
+    return fail (error);
+  if (before->keys != NULL)
+    {
+      if ((master = pp_terminal_status_get_master_key (before)) == NULL)
+        return pp_tool_fail (_("Terminal %s holds no master key: inject one first (posprov-tool device inject); nothing was sent"),
+                             info->serial);
+      if (!pp_kcv_equal (master->kcv, tmk_kcv))
+        return pp_tool_fail (_("KCV mismatch: the master key of terminal %s (KCV %s) is not the key store's “%s” (KCV %s): give --tmk the label device inject printed for this terminal; nothing was sent"),
+                             info->serial, master->kcv, label, tmk_kcv);
+    }
+
+  if ((tmk = pp_key_store_export_tmk (store, label, NULL, &error)) == NULL ||
+      (pin_block = wrap_working_key (tmk, algorithm, pin_header, &pin_kcv, &error)) == NULL ||
+      (mac_block = wrap_working_key (tmk, algorithm, mac_header, &mac_kcv, &error)) == NULL)
+    return fail (error);
+  g_clear_pointer (&tmk, pp_secure_buffer_free);
+
+  pp_terminal_device_sign_on_async (device, (guint32) operator_id, password, pin_block, mac_block,
+                                    NULL, on_done, &w);
+  if (!pp_terminal_device_sign_on_finish (device, wait_run (&w), &terminal_pin_kcv, &terminal_mac_kcv, &error))
+    {
+      if (pp_terminal_device_error_get_reason (error) == PP_REASON_KEY_BLOCK)
+        return pp_tool_fail (_("%s: check that “%s” is this terminal's master key"), error->message, label);
+      return fail (error);
+    }
+  /* Compared in constant time; a mismatch still signs off below. */
+  if (!pp_kcv_equal (terminal_pin_kcv, pin_kcv))
+    mismatch = g_strdup_printf (_("KCV mismatch: the terminal computed %s for the PIN key, the station %s: the terminal's master key is not the key store's “%s”"),
+                                terminal_pin_kcv, pin_kcv, label);
+  else if (terminal_mac_kcv == NULL)
+    mismatch = g_strdup (_("The terminal did not report the MAC key's check value: the MAC key is not confirmed"));
+  else if (!pp_kcv_equal (terminal_mac_kcv, mac_kcv))
+    mismatch = g_strdup_printf (_("KCV mismatch: the terminal computed %s for the MAC key, the station %s: the terminal's master key is not the key store's “%s”"),
+                                terminal_mac_kcv, mac_kcv, label);
+
+  pp_terminal_device_sign_off_async (device, NULL, on_done, &w);
+  if (!pp_terminal_device_sign_off_finish (device, wait_run (&w), &error))
+    return fail (error);
+  if ((after = terminal_status (device, &w, &error)) == NULL)
+    return fail (error);
+  if (mismatch != NULL)
+    return pp_tool_fail ("%s", mismatch);
+  if (holds_working_keys (after, pin_kcv, mac_kcv))
+    return pp_tool_fail (_("Terminal %s still holds working keys after signing off: it did not delete them; do not deploy it"),
+                         info->serial);
+
+  if (o.json)
+    {
+      g_autoptr(JsonBuilder) b = json_builder_new ();
+      g_autoptr(JsonNode) root = NULL;
+
+      json_builder_begin_object (b);
+      json_member_string (b, "serial", info->serial);
+      json_builder_set_member_name (b, "operator");
+      json_builder_add_int_value (b, (gint64) operator_id);
+      json_member_string (b, "pin_kcv", pin_kcv);
+      json_member_string (b, "mac_kcv", mac_kcv);
+      json_builder_set_member_name (b, "signed_off");
+      json_builder_add_boolean_value (b, TRUE);
+      json_builder_set_member_name (b, "deletion_checked");
+      json_builder_add_boolean_value (b, after->keys != NULL);
+      json_builder_end_object (b);
+      root = json_builder_get_root (b);
+      pp_tool_print_json (root);
+      return 0;
+    }
+  human = g_strdup_printf (after->keys != NULL
+                           ? _("Terminal %s: operator %u signed on; PIN key KCV %s and MAC key KCV %s confirmed; signed off, working keys deleted")
+                           : _("Terminal %s: operator %u signed on; PIN key KCV %s and MAC key KCV %s confirmed; signed off (the terminal does not list its keys: deletion not checked)"),
+                           info->serial, (guint) operator_id, pin_kcv, mac_kcv);
+  print_result (FALSE, info->serial, NULL, NULL, human);
   return 0;
 }
 
@@ -1017,6 +1355,8 @@ pp_tool_device_main (int    argc,
     { "certify",  cmd_certify,  N_("Install a device certificate issued by CA_KRD for the terminal's certificate request") },
     { "bind",     cmd_bind,     N_("Bind the terminal on PORT to a KDH (CT_KDH), after checking its CT_KRD") },
     { "inject",   cmd_inject,   N_("Load a fresh TMK from the key store into the terminal on PORT (TR-34 2-pass)") },
+    { "rebind",   cmd_rebind,   N_("Move the terminal on PORT from its KDH to another (RBT_KDH)") },
+    { "sign-on-test", cmd_sign_on_test, N_("Sign on to the terminal on PORT with fresh PIN and MAC keys under its TMK, check their KCVs, sign off") },
     { "unbind",   cmd_unbind,   N_("Release the terminal on PORT from its KDH (UBT_KDH)") },
     { "zeroize",  cmd_zeroize,  N_("Erase every key and the KDH binding of the terminal on PORT") },
     { NULL, NULL, NULL }

@@ -14,12 +14,16 @@
 #include <gio/gunixinputstream.h>
 #include <openssl/pem.h>
 
+#include "pp-kcv.h"
+#include "pp-keystore.h"
 #include "pp-link-device.h"
+#include "pp-link-tlv.h"
 #include "pp-openssl-types.h"
 #include "pp-termsim.h"
 #include "pp-terminal-device.h"
 #include "pp-termsim-server.h"
 #include "pp-test-util.h"
+#include "pp-tr31.h"
 #include "pp-tr34.h"
 #include "tr34-test-pki.h"
 
@@ -290,7 +294,9 @@ test_bind_inject_zeroize (void)
     g_assert_cmpstr (json_object_get_string_member (printed, "serial"), ==, "PP3002");
     kcv = json_object_get_string_member (printed, "kcv");
     g_assert_cmpuint (strlen (kcv), ==, 6);
-    g_assert_cmpuint (json_object_get_size (printed), ==, 2);
+    /* serial, kcv and the key store label of the TMK, nothing else. */
+    g_assert_cmpuint (json_object_get_size (printed), ==, 3);
+    g_assert_true (g_str_has_prefix (json_object_get_string_member (printed, "tmk_label"), "tmk-PP3002-"));
     shown = show_json (f.dir, &p3);
     keys = json_object_get_array_member (shown, "keys");
     g_assert_cmpuint (json_array_get_length (keys), ==, 1);
@@ -402,6 +408,230 @@ test_tampered (void)
   g_assert_cmpuint (json_array_get_length (json_object_get_array_member (shown, "keys")), ==, 0);
   /* No TMK was made for a terminal that would refuse it. */
   g_assert_cmpuint (store_tmks (f.store, "PP3003"), ==, 0);
+}
+
+/* posprov-tool with ARGS... (NULL-terminated) exits @status; returns its
+ * stdout, its stderr in @out_err. */
+static char *
+tool (int          status,
+      char       **out_err,
+      const char  *first,
+      ...)
+{
+  g_autoptr(GPtrArray) args = g_ptr_array_new ();
+  g_autofree char *err = NULL;
+  char *out = NULL;
+  const char *arg;
+  va_list ap;
+
+  va_start (ap, first);
+  for (arg = first; arg != NULL; arg = va_arg (ap, const char *))
+    g_ptr_array_add (args, (gpointer) arg);
+  va_end (ap);
+  g_ptr_array_add (args, NULL);
+  if (pp_test_run_tool ((const char * const *) args->pdata, NULL, &out, &err) != status)
+    g_error ("posprov-tool %s: expected exit %d\nstdout: %s\nstderr: %s", first, status, out, err);
+  if (out_err != NULL)
+    *out_err = g_steal_pointer (&err);
+  return out;
+}
+
+static void
+bind_with_tool (const Fixture *f,
+                const char    *port)
+{
+  g_autofree char *out = tool (0, NULL, "device", "bind", port, "--kdh-cert", f->kdh_cert, "--kdh-crl", f->crl,
+                               "--krd-trust", f->krd_trust, NULL);
+}
+
+/* inject into the key store @store; returns the TMK's label, its KCV in @out_kcv. */
+static char *
+inject_with_tool (const Fixture  *f,
+                  const char     *port,
+                  const char     *store,
+                  char          **out_kcv)
+{
+  g_autoptr(JsonParser) parser = NULL;
+  g_autofree char *out = tool (0, NULL, "device", "inject", port, "--kdh-cert", f->kdh_cert, "--kdh-key", f->kdh_key,
+                               "--krd-trust", f->krd_trust, "--key-store", store, "--key-type", "tdes2",
+                               "--json", NULL);
+  JsonObject *printed = parse_object (out, &parser);
+
+  if (out_kcv != NULL)
+    *out_kcv = g_strdup (json_object_get_string_member (printed, "kcv"));
+  return g_strdup (json_object_get_string_member (printed, "tmk_label"));
+}
+
+static guint
+shown_key_count (const char *dir)
+{
+  g_autoptr(JsonParser) parser = NULL;
+  JsonObject *shown = show_json (dir, &parser);
+
+  return json_array_get_length (json_object_get_array_member (shown, "keys"));
+}
+
+/* sign-on-test: success, and each refusal in the field's terms. */
+static void
+test_sign_on_test (void)
+{
+  g_auto(Fixture) f = { 0, };
+  g_auto(Fixture) g = { 0, };
+  g_autoptr(JsonParser) parser = NULL;
+  g_autofree char *port = NULL, *port2 = NULL, *label = NULL, *label2 = NULL, *kcv = NULL;
+  PpTestTermsimServer server = { 0, };
+  PpTestTermsimServer server2 = { 0, };
+  JsonObject *printed;
+
+  fixture_init (&f, "PP3010");
+  fixture_init (&g, "PP3011");
+  port = pp_test_termsim_start (&server, f.dir, NULL);
+  port2 = pp_test_termsim_start (&server2, g.dir, NULL);
+  bind_with_tool (&f, port);
+  bind_with_tool (&g, port2);
+  label = inject_with_tool (&f, port, f.store, &kcv);
+
+  /* Success: both KCVs confirmed, and the working keys gone afterwards. */
+  {
+    g_autofree char *out = tool (0, NULL, "device", "sign-on-test", port, "--operator", "1", "--password", "1234",
+                                 "--key-store", f.store, "--tmk", label, "--json", NULL);
+
+    printed = parse_object (out, &parser);
+    g_assert_cmpstr (json_object_get_string_member (printed, "serial"), ==, "PP3010");
+    g_assert_cmpint (json_object_get_int_member (printed, "operator"), ==, 1);
+    g_assert_cmpuint (strlen (json_object_get_string_member (printed, "pin_kcv")), ==, 6);
+    g_assert_cmpuint (strlen (json_object_get_string_member (printed, "mac_kcv")), ==, 6);
+    g_assert_cmpstr (json_object_get_string_member (printed, "pin_kcv"), !=,
+                     json_object_get_string_member (printed, "mac_kcv"));
+    g_assert_true (json_object_get_boolean_member (printed, "signed_off"));
+    g_assert_true (json_object_get_boolean_member (printed, "deletion_checked"));
+    g_assert_cmpuint (shown_key_count (f.dir), ==, 1);
+  }
+  {
+    g_autofree char *out = tool (0, NULL, "device", "sign-on-test", port, "--operator", "1", "--password", "1234",
+                                 "--key-store", f.store, "--tmk", label, "--expect-serial", "PP3010", NULL);
+
+    g_assert_nonnull (strstr (out, "operator 1 signed on"));
+    g_assert_nonnull (strstr (out, "working keys deleted"));
+  }
+  /* Wrong password, unknown operator. */
+  {
+    g_autofree char *err = NULL;
+    g_autofree char *out = tool (1, &err, "device", "sign-on-test", port, "--operator", "1", "--password", "4321",
+                                 "--key-store", f.store, "--tmk", label, NULL);
+
+    g_assert_nonnull (strstr (err, "wrong operator number or password"));
+    g_assert_cmpstr (out, ==, "");
+    g_assert_cmpuint (shown_key_count (f.dir), ==, 1);
+  }
+  {
+    g_autofree char *err = NULL;
+    g_autofree char *out = tool (1, &err, "device", "sign-on-test", port, "--operator", "9", "--password", "1234",
+                                 "--key-store", f.store, "--tmk", label, NULL);
+
+    g_assert_nonnull (strstr (err, "wrong operator number or password"));
+    g_assert_cmpuint (shown_key_count (f.dir), ==, 1);
+  }
+  /* A label the key store does not hold. */
+  {
+    g_autofree char *err = NULL;
+    g_autofree char *out = tool (1, &err, "device", "sign-on-test", port, "--operator", "1", "--password", "1234",
+                                 "--key-store", f.store, "--tmk", "tmk-nothing", NULL);
+
+    g_assert_nonnull (strstr (err, "holds no TMK labelled “tmk-nothing”"));
+  }
+  /* A bound terminal without a master key: inject first. */
+  {
+    g_autofree char *err = NULL;
+    g_autofree char *out = tool (1, &err, "device", "sign-on-test", port2, "--operator", "1", "--password", "1234",
+                                 "--key-store", f.store, "--tmk", label, NULL);
+
+    g_assert_nonnull (strstr (err, "PP3011 holds no master key: inject one first"));
+    g_assert_cmpuint (shown_key_count (g.dir), ==, 0);
+  }
+  /* The TMK of another terminal: KCV mismatch, nothing sent. */
+  label2 = inject_with_tool (&g, port2, f.store, NULL);
+  g_assert_cmpstr (label2, !=, label);
+  {
+    g_autofree char *err = NULL;
+    g_autofree char *out = tool (1, &err, "device", "sign-on-test", port, "--operator", "1", "--password", "1234",
+                                 "--key-store", f.store, "--tmk", label2, NULL);
+
+    g_assert_nonnull (strstr (err, "KCV mismatch"));
+    g_assert_nonnull (strstr (err, kcv));
+    g_assert_nonnull (strstr (err, label2));
+    g_assert_cmpuint (shown_key_count (f.dir), ==, 1);
+  }
+  pp_test_termsim_stop (&server2);
+
+  /* Tampered: refused before a working key exists. */
+  pp_test_termsim_stop (&server);
+  port = (g_free (port), pp_test_termsim_start (&server, f.dir, "--tamper"));
+  {
+    g_autofree char *err = NULL;
+    g_autofree char *out = tool (1, &err, "device", "sign-on-test", port, "--operator", "1", "--password", "1234",
+                                 "--key-store", f.store, "--tmk", label, NULL);
+
+    g_assert_nonnull (strstr (err, "security attack: return it for inspection"));
+    g_assert_cmpuint (shown_key_count (f.dir), ==, 0);
+  }
+  pp_test_termsim_stop (&server);
+}
+
+/* rebind: KDH 1 -> KDH 3, and the refusals. */
+static void
+test_rebind (void)
+{
+  g_auto(Fixture) f = { 0, };
+  g_autoptr(JsonParser) p1 = NULL, p2 = NULL, p3 = NULL;
+  g_autofree char *port = NULL, *other = NULL;
+  PpTestTermsimServer server = { 0, };
+  JsonObject *printed, *shown;
+
+  fixture_init (&f, "PP3012");
+  other = g_build_filename (f.base, "kdh-other.pem", NULL);
+  port = pp_test_termsim_start (&server, f.dir, NULL);
+  /* Not bound: nothing to rebind. */
+  {
+    g_autofree char *err = NULL;
+    g_autofree char *out = tool (1, &err, "device", "rebind", port, "--kdh-cert", f.kdh_cert, "--kdh-key", f.kdh_key,
+                                 "--new-kdh-cert", other, "--krd-trust", f.krd_trust, NULL);
+
+    g_assert_nonnull (strstr (err, "PP3012 is not bound"));
+    g_assert_nonnull (strstr (err, "nothing was sent"));
+    g_assert_true (shown_unbound (f.dir));
+  }
+  bind_with_tool (&f, port);
+  {
+    g_autofree char *out = tool (0, NULL, "device", "rebind", port, "--kdh-cert", f.kdh_cert, "--kdh-key", f.kdh_key,
+                                 "--new-kdh-cert", other, "--krd-trust", f.krd_trust, "--expect-serial", "PP3012",
+                                 "--json", NULL);
+
+    printed = parse_object (out, &p1);
+    g_assert_cmpstr (json_object_get_string_member (printed, "serial"), ==, "PP3012");
+    g_assert_nonnull (strstr (json_object_get_string_member (printed, "bound_kdh"), "Test KDH 3"));
+    shown = show_json (f.dir, &p2);
+    g_assert_nonnull (strstr (json_object_get_string_member (shown, "bound_kdh"), "Test KDH 3"));
+  }
+  /* KDH 1 is no longer the bound one: refused, the binding stays. */
+  {
+    g_autofree char *err = NULL;
+    g_autofree char *out = tool (1, &err, "device", "rebind", port, "--kdh-cert", f.kdh_cert, "--kdh-key", f.kdh_key,
+                                 "--new-kdh-cert", other, "--krd-trust", f.krd_trust, NULL);
+
+    g_assert_nonnull (strstr (err, "already bound to"));
+  }
+  {
+    g_autofree char *err = NULL;
+    g_autofree char *out = tool (1, &err, "device", "rebind", port, "--kdh-cert", f.kdh_cert, "--kdh-key", f.kdh_key,
+                                 "--new-kdh-cert", f.kdh_cert, "--krd-trust", f.krd_trust, NULL);
+
+    g_assert_nonnull (strstr (err, "not to the KDH of --kdh-cert"));
+    g_assert_nonnull (strstr (err, "only the bound KDH can rebind it"));
+    shown = show_json (f.dir, &p3);
+    g_assert_nonnull (strstr (json_object_get_string_member (shown, "bound_kdh"), "Test KDH 3"));
+  }
+  pp_test_termsim_stop (&server);
 }
 
 /* A peer that answers with noise, as a terminal at the wrong baud rate does. */
@@ -606,6 +836,183 @@ test_seam (void)
   g_clear_object (&w.result);
 }
 
+/* The JSON key of slot @slot in `show`, or NULL. */
+static JsonObject *
+shown_slot (JsonObject *shown,
+            guint       slot)
+{
+  JsonArray *keys = json_object_get_array_member (shown, "keys");
+
+  for (guint i = 0; i < json_array_get_length (keys); i++)
+    if ((guint) json_object_get_int_member (json_array_get_object_element (keys, i), "slot") == slot)
+      return json_array_get_object_element (keys, i);
+  return NULL;
+}
+
+/* SIGN_ON, STATUS, SIGN_OFF and REBIND through the seam against the real
+ * binary: `show` while signed on, and the terminal's own refusals. */
+static void
+test_seam_sign_on (void)
+{
+  const PpTestPki *pki = pp_test_pki_get ();
+  g_auto(Fixture) f = { 0, };
+  g_autofree char *port = NULL, *label = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+  Wait w = { loop, NULL };
+  PpTestTermsimServer server = { 0, };
+
+  fixture_init (&f, "PP3013");
+  port = pp_test_termsim_start (&server, f.dir, NULL);
+  bind_with_tool (&f, port);
+  label = inject_with_tool (&f, port, f.store, NULL);
+  {
+    g_autoptr(PpKeyStore) store = pp_key_store_soft_new (f.store, KEY_STORE_SECRET, &error);
+    g_autoptr(PpSecureBuffer) tmk = NULL;
+    g_autoptr(PpSecureBuffer) other_tmk = pp_secure_buffer_new_from ((const guint8 *) "0123456789abcdef", 16);
+    g_autoptr(PpSecureBuffer) pin = pp_secure_buffer_new_from ((const guint8 *) "PIN-key-16-bytes", 16);
+    g_autoptr(PpSecureBuffer) mac = pp_secure_buffer_new_from ((const guint8 *) "MAC-key-16-bytes", 16);
+    g_autofree char *pin_block = NULL, *mac_block = NULL, *foreign_block = NULL;
+    g_autofree char *pin_kcv = NULL, *mac_kcv = NULL, *got_pin = NULL, *got_mac = NULL;
+    g_autoptr(PpTerminalDevice) device = NULL;
+    g_autoptr(PpTerminalStatus) on = NULL;
+    g_autoptr(PpTerminalStatus) off = NULL;
+    g_autoptr(PpTerminalStatus) copy = NULL;
+    g_autoptr(JsonParser) p1 = NULL, p2 = NULL, p3 = NULL;
+    JsonObject *shown, *key;
+    const PpTerminalKey *master;
+    guint working = 0;
+
+    g_assert_no_error (error);
+    tmk = pp_key_store_export_tmk (store, label, NULL, &error);
+    g_assert_no_error (error);
+    pin_block = pp_tr31_wrap (tmk, "B0000P0TE00N0000", pin, &error);
+    mac_block = pp_tr31_wrap (tmk, "B0000M3TC00N0000", mac, &error);
+    foreign_block = pp_tr31_wrap (other_tmk, "B0000P0TE00N0000", pin, &error);
+    g_assert_no_error (error);
+    pin_kcv = pp_kcv_compute (PP_KEY_ALGORITHM_TDES, pin, 3, &error);
+    mac_kcv = pp_kcv_compute (PP_KEY_ALGORITHM_TDES, mac, 3, &error);
+    g_assert_no_error (error);
+
+    pp_link_device_open_async (port, NULL, NULL, on_done, &w);
+    device = PP_TERMINAL_DEVICE (pp_link_device_open_finish (wait_run (&w), &error));
+    g_assert_no_error (error);
+
+    /* The terminal checks the block's MAC under its master key. */
+    pp_terminal_device_sign_on_async (device, 1, "1234", foreign_block, mac_block, NULL, on_done, &w);
+    g_assert_false (pp_terminal_device_sign_on_finish (device, wait_run (&w), NULL, NULL, &error));
+    g_assert_error (error, PP_TERMINAL_DEVICE_ERROR, PP_TERMINAL_DEVICE_ERROR_REFUSED);
+    g_assert_cmpuint (pp_terminal_device_error_get_reason (error), ==, PP_REASON_KEY_BLOCK);
+    g_assert_nonnull (strstr (error->message, "did not accept the working keys"));
+    g_clear_error (&error);
+
+    pp_terminal_device_sign_on_async (device, 1, "1234", pin_block, mac_block, NULL, on_done, &w);
+    g_assert_true (pp_terminal_device_sign_on_finish (device, wait_run (&w), &got_pin, &got_mac, &error));
+    g_assert_no_error (error);
+    g_assert_cmpstr (got_pin, ==, pin_kcv);
+    g_assert_cmpstr (got_mac, ==, mac_kcv);
+
+    /* Signed on: show lists both working keys with their slots, usages, KCVs. */
+    shown = show_json (f.dir, &p1);
+    g_assert_cmpuint (json_array_get_length (json_object_get_array_member (shown, "keys")), ==, 3);
+    key = shown_slot (shown, 0x80);
+    g_assert_nonnull (key);
+    g_assert_cmpstr (json_object_get_string_member (key, "usage"), ==, "P0");
+    g_assert_cmpstr (json_object_get_string_member (key, "kcv"), ==, pin_kcv);
+    g_assert_true (json_object_get_boolean_member (key, "working"));
+    key = shown_slot (shown, 0x81);
+    g_assert_nonnull (key);
+    g_assert_cmpstr (json_object_get_string_member (key, "usage"), ==, "M3");
+    g_assert_cmpstr (json_object_get_string_member (key, "kcv"), ==, mac_kcv);
+
+    /* STATUS says the same over the link. */
+    pp_terminal_device_status_async (device, NULL, on_done, &w);
+    on = pp_terminal_device_status_finish (device, wait_run (&w), &error);
+    g_assert_no_error (error);
+    g_assert_false (on->tampered);
+    g_assert_true (on->has_cert);
+    g_assert_nonnull (strstr (on->bound_kdh, "Test KDH 1"));
+    g_assert_nonnull (on->keys);
+    g_assert_cmpuint (on->keys->len, ==, 3);
+    for (guint i = 0; i < on->keys->len; i++)
+      {
+        const PpTerminalKey *k = g_ptr_array_index (on->keys, i);
+
+        if (k->working)
+          {
+            working++;
+            g_assert_cmpstr (k->kcv, ==, k->slot == 0x80 ? pin_kcv : mac_kcv);
+            g_assert_cmpstr (k->usage, ==, k->slot == 0x80 ? "P0" : "M3");
+          }
+      }
+    g_assert_cmpuint (working, ==, 2);
+    master = pp_terminal_status_get_master_key (on);
+    g_assert_nonnull (master);
+    g_assert_cmpuint (master->slot, ==, 0);
+    g_assert_cmpstr (master->usage, ==, "K0");
+    copy = g_boxed_copy (PP_TYPE_TERMINAL_STATUS, on);
+    g_assert_cmpuint (copy->keys->len, ==, 3);
+
+    pp_terminal_device_sign_off_async (device, NULL, on_done, &w);
+    g_assert_true (pp_terminal_device_sign_off_finish (device, wait_run (&w), &error));
+    g_assert_no_error (error);
+    shown = show_json (f.dir, &p2);
+    g_assert_cmpuint (json_array_get_length (json_object_get_array_member (shown, "keys")), ==, 1);
+    g_assert_null (shown_slot (shown, 0x80));
+    g_assert_null (shown_slot (shown, 0x81));
+    pp_terminal_device_status_async (device, NULL, on_done, &w);
+    off = pp_terminal_device_status_finish (device, wait_run (&w), &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (off->keys->len, ==, 1);
+
+    /* Wrong password: REFUSED with the sign-on reason, in the field's terms. */
+    pp_terminal_device_sign_on_async (device, 1, "0000", pin_block, mac_block, NULL, on_done, &w);
+    g_assert_false (pp_terminal_device_sign_on_finish (device, wait_run (&w), NULL, NULL, &error));
+    g_assert_cmpuint (pp_terminal_device_error_get_reason (error), ==, PP_REASON_SIGN_ON);
+    g_assert_nonnull (strstr (error->message, "wrong operator number or password"));
+    g_clear_error (&error);
+
+    /* REBIND signed by a KDH that is not the bound one: the terminal refuses it. */
+    {
+      g_autoptr(GBytes) ct_krd = NULL, rt_krd = NULL, rbt = NULL;
+      g_autoptr(PpTr34Token) token = NULL;
+      g_autoptr(X509) krd = NULL;
+      g_autoptr(PpTr34Kdh) stranger = pp_tr34_kdh_new (pki->kdh_other, pp_tr34_sign_with_pkey, pki->kdh_key, NULL);
+      STACK_OF(X509) *trust = sk_X509_new_null ();
+      char *bound;
+
+      pp_tr34_kdh_set_crl (stranger, pki->crl);
+      pp_terminal_device_get_ct_krd_async (device, NULL, on_done, &w);
+      ct_krd = pp_terminal_device_get_ct_krd_finish (device, wait_run (&w), &error);
+      g_assert_no_error (error);
+      sk_X509_push (trust, X509_dup (pki->ca_krd));
+      krd = pp_tr34_kdh_receive_krd_credential (g_bytes_get_data (ct_krd, NULL), g_bytes_get_size (ct_krd),
+                                                trust, "PP3013", NULL, &error);
+      sk_X509_pop_free (trust, X509_free);
+      g_assert_no_error (error);
+      pp_terminal_device_get_nonce_async (device, NULL, on_done, &w);
+      rt_krd = pp_terminal_device_get_nonce_finish (device, wait_run (&w), &error);
+      g_assert_no_error (error);
+      token = pp_tr34_token_parse (g_bytes_get_data (rt_krd, NULL), g_bytes_get_size (rt_krd), &error);
+      g_assert_no_error (error);
+      rbt = pp_tr34_kdh_build_rebind_token (stranger, krd, pki->kdh_other, pp_tr34_token_get_nonce (token), &error);
+      g_assert_no_error (error);
+      pp_terminal_device_rebind_async (device, rbt, NULL, on_done, &w);
+      bound = pp_terminal_device_rebind_finish (device, wait_run (&w), &error);
+      g_assert_null (bound);
+      g_assert_error (error, PP_TERMINAL_DEVICE_ERROR, PP_TERMINAL_DEVICE_ERROR_REFUSED);
+      g_assert_cmpuint (pp_terminal_device_error_get_reason (error), ==, PP_REASON_TR34 + PP_TR34_ERROR_KDH_MISMATCH);
+      g_clear_error (&error);
+      shown = show_json (f.dir, &p3);
+      g_assert_nonnull (strstr (json_object_get_string_member (shown, "bound_kdh"), "Test KDH 1"));
+    }
+  }
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  pp_test_termsim_stop (&server);
+  g_clear_object (&w.result);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -618,6 +1025,9 @@ main (int    argc,
   g_test_add_func ("/device/tool/certify", test_certify);
   g_test_add_func ("/device/tool/tampered", test_tampered);
   g_test_add_func ("/device/tool/errors", test_errors);
+  g_test_add_func ("/device/tool/sign-on-test", test_sign_on_test);
+  g_test_add_func ("/device/tool/rebind", test_rebind);
+  g_test_add_func ("/device/seam/sign-on", test_seam_sign_on);
   g_test_add_func ("/device/seam", test_seam);
   return g_test_run ();
 }
