@@ -436,12 +436,36 @@ tool (int          status,
   return out;
 }
 
+/* posprov-tool with ARGS... fails: exit 1, nothing on stdout; returns stderr. */
+static char *
+tool_fails (const char *first,
+            ...)
+{
+  g_autoptr(GPtrArray) args = g_ptr_array_new ();
+  g_autofree char *out = NULL;
+  char *err = NULL;
+  const char *arg;
+  va_list ap;
+
+  va_start (ap, first);
+  for (arg = first; arg != NULL; arg = va_arg (ap, const char *))
+    g_ptr_array_add (args, (gpointer) arg);
+  va_end (ap);
+  g_ptr_array_add (args, NULL);
+  if (pp_test_run_tool ((const char * const *) args->pdata, NULL, &out, &err) != 1)
+    g_error ("posprov-tool %s: expected exit 1\nstdout: %s\nstderr: %s", first, out, err);
+  g_assert_cmpstr (out, ==, "");
+  return err;
+}
+
 static void
 bind_with_tool (const Fixture *f,
                 const char    *port)
 {
   g_autofree char *out = tool (0, NULL, "device", "bind", port, "--kdh-cert", f->kdh_cert, "--kdh-crl", f->crl,
                                "--krd-trust", f->krd_trust, NULL);
+
+  g_assert_nonnull (strstr (out, "bound to"));
 }
 
 /* inject into the key store @store; returns the TMK's label, its KCV in @out_kcv. */
@@ -516,17 +540,14 @@ test_sign_on_test (void)
   }
   /* Wrong password, unknown operator. */
   {
-    g_autofree char *err = NULL;
-    g_autofree char *out = tool (1, &err, "device", "sign-on-test", port, "--operator", "1", "--password", "4321",
+    g_autofree char *err = tool_fails ("device", "sign-on-test", port, "--operator", "1", "--password", "4321",
                                  "--key-store", f.store, "--tmk", label, NULL);
 
     g_assert_nonnull (strstr (err, "wrong operator number or password"));
-    g_assert_cmpstr (out, ==, "");
     g_assert_cmpuint (shown_key_count (f.dir), ==, 1);
   }
   {
-    g_autofree char *err = NULL;
-    g_autofree char *out = tool (1, &err, "device", "sign-on-test", port, "--operator", "9", "--password", "1234",
+    g_autofree char *err = tool_fails ("device", "sign-on-test", port, "--operator", "9", "--password", "1234",
                                  "--key-store", f.store, "--tmk", label, NULL);
 
     g_assert_nonnull (strstr (err, "wrong operator number or password"));
@@ -534,16 +555,14 @@ test_sign_on_test (void)
   }
   /* A label the key store does not hold. */
   {
-    g_autofree char *err = NULL;
-    g_autofree char *out = tool (1, &err, "device", "sign-on-test", port, "--operator", "1", "--password", "1234",
+    g_autofree char *err = tool_fails ("device", "sign-on-test", port, "--operator", "1", "--password", "1234",
                                  "--key-store", f.store, "--tmk", "tmk-nothing", NULL);
 
     g_assert_nonnull (strstr (err, "holds no TMK labelled “tmk-nothing”"));
   }
   /* A bound terminal without a master key: inject first. */
   {
-    g_autofree char *err = NULL;
-    g_autofree char *out = tool (1, &err, "device", "sign-on-test", port2, "--operator", "1", "--password", "1234",
+    g_autofree char *err = tool_fails ("device", "sign-on-test", port2, "--operator", "1", "--password", "1234",
                                  "--key-store", f.store, "--tmk", label, NULL);
 
     g_assert_nonnull (strstr (err, "PP3011 holds no master key: inject one first"));
@@ -553,8 +572,7 @@ test_sign_on_test (void)
   label2 = inject_with_tool (&g, port2, f.store, NULL);
   g_assert_cmpstr (label2, !=, label);
   {
-    g_autofree char *err = NULL;
-    g_autofree char *out = tool (1, &err, "device", "sign-on-test", port, "--operator", "1", "--password", "1234",
+    g_autofree char *err = tool_fails ("device", "sign-on-test", port, "--operator", "1", "--password", "1234",
                                  "--key-store", f.store, "--tmk", label2, NULL);
 
     g_assert_nonnull (strstr (err, "KCV mismatch"));
@@ -568,8 +586,7 @@ test_sign_on_test (void)
   pp_test_termsim_stop (&server);
   port = (g_free (port), pp_test_termsim_start (&server, f.dir, "--tamper"));
   {
-    g_autofree char *err = NULL;
-    g_autofree char *out = tool (1, &err, "device", "sign-on-test", port, "--operator", "1", "--password", "1234",
+    g_autofree char *err = tool_fails ("device", "sign-on-test", port, "--operator", "1", "--password", "1234",
                                  "--key-store", f.store, "--tmk", label, NULL);
 
     g_assert_nonnull (strstr (err, "security attack: return it for inspection"));
@@ -593,8 +610,7 @@ test_rebind (void)
   port = pp_test_termsim_start (&server, f.dir, NULL);
   /* Not bound: nothing to rebind. */
   {
-    g_autofree char *err = NULL;
-    g_autofree char *out = tool (1, &err, "device", "rebind", port, "--kdh-cert", f.kdh_cert, "--kdh-key", f.kdh_key,
+    g_autofree char *err = tool_fails ("device", "rebind", port, "--kdh-cert", f.kdh_cert, "--kdh-key", f.kdh_key,
                                  "--new-kdh-cert", other, "--krd-trust", f.krd_trust, NULL);
 
     g_assert_nonnull (strstr (err, "PP3012 is not bound"));
@@ -615,15 +631,13 @@ test_rebind (void)
   }
   /* KDH 1 is no longer the bound one: refused, the binding stays. */
   {
-    g_autofree char *err = NULL;
-    g_autofree char *out = tool (1, &err, "device", "rebind", port, "--kdh-cert", f.kdh_cert, "--kdh-key", f.kdh_key,
+    g_autofree char *err = tool_fails ("device", "rebind", port, "--kdh-cert", f.kdh_cert, "--kdh-key", f.kdh_key,
                                  "--new-kdh-cert", other, "--krd-trust", f.krd_trust, NULL);
 
     g_assert_nonnull (strstr (err, "already bound to"));
   }
   {
-    g_autofree char *err = NULL;
-    g_autofree char *out = tool (1, &err, "device", "rebind", port, "--kdh-cert", f.kdh_cert, "--kdh-key", f.kdh_key,
+    g_autofree char *err = tool_fails ("device", "rebind", port, "--kdh-cert", f.kdh_cert, "--kdh-key", f.kdh_key,
                                  "--new-kdh-cert", f.kdh_cert, "--krd-trust", f.krd_trust, NULL);
 
     g_assert_nonnull (strstr (err, "not to the KDH of --kdh-cert"));
