@@ -25,7 +25,6 @@
 #include "pp-openssl-types.h"
 #include "pp-pty-rig.h"
 #include "pp-termsim.h"
-#include "pp-termsim-tlv-private.h"
 #include "pp-termsim-server.h"
 #include "pp-test-util.h"
 #include "pp-transport.h"
@@ -253,7 +252,7 @@ station_close (PpLink **link)
 typedef struct {
   guint8         status;
   GBytes        *bytes;
-  PpTermsimTlvs  tlvs;
+  PpLinkTlvIndex  tlvs;
 } Answer;
 
 static void
@@ -272,7 +271,6 @@ ask_full (PpLink      *link,
           GError     **error)
 {
   g_autoptr(GBytes) bytes = payload != NULL ? g_byte_array_free_to_bytes (payload) : g_bytes_new (NULL, 0);
-  g_autofree char *why = NULL;
   GAsyncResult *result = NULL;
   const guint8 *data;
   gsize len = 0;
@@ -283,7 +281,7 @@ ask_full (PpLink      *link,
   if (out->bytes == NULL)
     return FALSE;
   data = g_bytes_get_data (out->bytes, &len);
-  g_assert_true (pp_termsim_tlv_parse (data, len, &out->tlvs, &why));
+  g_assert_true (pp_link_tlv_index (data, len, &out->tlvs, NULL));
   return TRUE;
 }
 
@@ -303,7 +301,7 @@ static char *
 text (const Answer *a,
       guint8        tag)
 {
-  char *t = pp_termsim_tlv_dup_text (&a->tlvs, tag);
+  char *t = pp_link_tlv_index_dup_text (&a->tlvs, tag);
 
   g_assert_nonnull (t);
   return t;
@@ -322,7 +320,7 @@ with_token (GBytes *token)
 {
   GByteArray *p = g_byte_array_new ();
 
-  pp_termsim_tlv_put (p, PP_TAG_TOKEN, g_bytes_get_data (token, NULL), g_bytes_get_size (token));
+  pp_link_tlv_put (p, PP_TAG_TOKEN, g_bytes_get_data (token, NULL), g_bytes_get_size (token));
   return p;
 }
 
@@ -541,7 +539,7 @@ test_disconnect_after (void)
   link = station_connect (port, 1000, 5000, 3);
   ask (link, PP_CMD_LOAD_KEY, with_token (token), &retry);
   g_assert_cmpuint (retry.status, ==, PP_STATUS_REFUSED);
-  g_assert_true (pp_termsim_tlv_get_uint (&retry.tlvs, PP_TAG_REASON, 2, &reason));
+  g_assert_true (pp_link_tlv_index_get_uint (&retry.tlvs, PP_TAG_REASON, 2, &reason));
   g_assert_cmpuint (reason, ==, PP_TERMSIM_REASON_TR34 + PP_TR34_ERROR_NONCE_REUSED);
   message = text (&retry, PP_TAG_MESSAGE);
   g_assert_cmpstr (message, !=, "");
@@ -574,7 +572,7 @@ test_emulate_baud (void)
   /* At 9600 baud a 4 KiB frame takes 4.3 s to arrive: a station set for it. */
   link = station_connect (port, 15000, 15000, 2);
   /* IDENTIFY with 4 KiB of a tag the terminal ignores. */
-  pp_termsim_tlv_put (payload, 0x6F, filler, 4096);
+  pp_link_tlv_put (payload, 0x6F, filler, 4096);
   start = g_get_monotonic_time ();
   ask (link, PP_CMD_IDENTIFY, g_steal_pointer (&payload), &id);
   seconds = (double) (g_get_monotonic_time () - start) / G_USEC_PER_SEC;
