@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include "pp-terminal-device.h"
+#include "pp-kcv.h"
 
 typedef struct {
   guint reason;
@@ -85,7 +86,55 @@ pp_terminal_info_copy (const PpTerminalInfo *info)
   copy->bound_kdh = g_strdup (info->bound_kdh);
   copy->program_name = g_strdup (info->program_name);
   copy->program_version = g_strdup (info->program_version);
+  if (info->keys != NULL)
+    {
+      copy->keys = g_ptr_array_new_full (info->keys->len, (GDestroyNotify) pp_terminal_key_free);
+      for (guint i = 0; i < info->keys->len; i++)
+        {
+          const PpTerminalKey *key = g_ptr_array_index (info->keys, i);
+
+          g_ptr_array_add (copy->keys, pp_terminal_key_new (key->slot, key->usage, key->kcv));
+        }
+    }
   return copy;
+}
+
+PpTerminalKey *
+pp_terminal_key_new (guint       slot,
+                     const char *usage,
+                     const char *kcv)
+{
+  PpTerminalKey *key = g_new0 (PpTerminalKey, 1);
+
+  key->slot = slot;
+  key->usage = g_strdup (usage);
+  key->kcv = g_strdup (kcv);
+  return key;
+}
+
+void
+pp_terminal_key_free (PpTerminalKey *key)
+{
+  if (key == NULL)
+    return;
+  g_free (key->usage);
+  g_free (key->kcv);
+  g_free (key);
+}
+
+const PpTerminalKey *
+pp_terminal_info_find_kcv (const PpTerminalInfo *info,
+                           const char           *kcv)
+{
+  g_return_val_if_fail (info != NULL && kcv != NULL, NULL);
+  for (guint i = 0; info->keys != NULL && i < info->keys->len; i++)
+    {
+      const PpTerminalKey *key = g_ptr_array_index (info->keys, i);
+
+      if (pp_kcv_equal (key->kcv, kcv))
+        return key;
+    }
+  return NULL;
 }
 
 void
@@ -100,6 +149,7 @@ pp_terminal_info_free (PpTerminalInfo *info)
   g_free (info->bound_kdh);
   g_free (info->program_name);
   g_free (info->program_version);
+  g_clear_pointer (&info->keys, g_ptr_array_unref);
   g_free (info);
 }
 

@@ -315,6 +315,47 @@ optional_string (PpLinkTlvSet  *set,
   }
 }
 
+static gboolean
+is_kcv (const char *kcv)
+{
+  return kcv[0] != '\0' && strlen (kcv) <= 64 && kcv[strspn (kcv, "0123456789ABCDEF")] == '\0';
+}
+
+/* KEYS: per key slot (u8), usage (2 bytes), KCV length (u8), KCV. */
+static GPtrArray *
+parse_keys (PpLinkTlvSet  *set,
+            GError       **error)
+{
+  g_autoptr(GPtrArray) keys = g_ptr_array_new_with_free_func ((GDestroyNotify) pp_terminal_key_free);
+  gsize len = 0, pos = 0;
+  const guint8 *v = pp_link_tlv_get (set, PP_TAG_KEYS, &len);
+
+  while (pos < len)
+    {
+      g_autofree char *usage = NULL, *kcv = NULL;
+      guint n;
+
+      if (len - pos < 4 || (n = v[pos + 3]) > len - pos - 4)
+        {
+          g_set_error (error, PP_LINK_TLV_ERROR, PP_LINK_TLV_ERROR_BAD_VALUE,
+                       _("the list of held keys is cut off"));
+          return NULL;
+        }
+      usage = g_strndup ((const char *) v + pos + 1, 2);
+      kcv = g_strndup ((const char *) v + pos + 4, n);
+      if (strlen (usage) != 2 || !g_ascii_isalnum (usage[0]) || !g_ascii_isalnum (usage[1]) ||
+          strlen (kcv) != n || !is_kcv (kcv))
+        {
+          g_set_error (error, PP_LINK_TLV_ERROR, PP_LINK_TLV_ERROR_BAD_VALUE,
+                       _("a held key's usage or check value is malformed"));
+          return NULL;
+        }
+      g_ptr_array_add (keys, pp_terminal_key_new (v[pos], usage, kcv));
+      pos += 4 + n;
+    }
+  return g_steal_pointer (&keys);
+}
+
 static gpointer
 parse_info (PpLinkTlvSet  *set,
             GError       **error)
@@ -339,6 +380,9 @@ parse_info (PpLinkTlvSet  *set,
   info->program_name = optional_string (set, PP_TAG_PROGRAM_NAME, &ok, error);
   info->program_version = optional_string (set, PP_TAG_PROGRAM_VERSION, &ok, error);
   if (!ok)
+    return NULL;
+  if (pp_link_tlv_has (set, PP_TAG_KEYS) &&
+      (info->keys = parse_keys (set, error)) == NULL)
     return NULL;
   return g_steal_pointer (&info);
 }
@@ -368,7 +412,7 @@ parse_loaded (PpLinkTlvSet  *set,
   if (!pp_link_tlv_get_u8 (set, PP_TAG_SLOT, &slot, error) ||
       (kcv = pp_link_tlv_dup_string (set, PP_TAG_KCV, error)) == NULL)
     return NULL;
-  if (kcv[0] == '\0' || strlen (kcv) > 64 || kcv[strspn (kcv, "0123456789ABCDEF")] != '\0')
+  if (!is_kcv (kcv))
     {
       g_set_error (error, PP_LINK_TLV_ERROR, PP_LINK_TLV_ERROR_BAD_VALUE,
                    _("the check value is not upper-case hex"));
