@@ -344,7 +344,21 @@ checked_krd_cert (PpTerminalDevice      *device,
   cert = pp_tr34_kdh_receive_krd_credential (g_bytes_get_data (ct_krd, NULL), g_bytes_get_size (ct_krd),
                                              trust, info->serial, NULL, &local);
   sk_X509_pop_free (trust, X509_free);
-  if (cert == NULL)
+  if (cert == NULL &&
+      (g_error_matches (local, PP_TR34_ERROR, PP_TR34_ERROR_CERT_EXPIRED) ||
+       g_error_matches (local, PP_TR34_ERROR, PP_TR34_ERROR_CERT_NOT_YET_VALID)))
+    {
+      /* Most often the station's clock, not the certificate. */
+      g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+      g_autofree char *date = g_date_time_format (now, "%Y-%m-%d %H:%M UTC");
+
+      g_set_error (error, PP_TERMINAL_DEVICE_ERROR, PP_TERMINAL_DEVICE_ERROR_REFUSED,
+                   local->code == PP_TR34_ERROR_CERT_EXPIRED
+                   ? _("The terminal's certificate has expired by this PC's clock: check the PC's date: it is %s; if that is right, the terminal needs a new device certificate. Nothing was sent to the terminal")
+                   : _("The terminal's certificate is not valid yet by this PC's clock: check the PC's date: it is %s. Nothing was sent to the terminal"),
+                   date);
+    }
+  else if (cert == NULL)
     g_set_error (error, PP_TERMINAL_DEVICE_ERROR, PP_TERMINAL_DEVICE_ERROR_REFUSED,
                  _("The terminal's certificate (CT_KRD) does not check out against --krd-trust: %s; nothing was sent to the terminal"),
                  local->message);
