@@ -20,6 +20,7 @@
 #include <openssl/x509v3.h>
 
 #include "pp-keystore.h"
+#include "pp-link-frame.h"
 #include "pp-link-tlv.h"
 #include "pp-openssl-types.h"
 #include "pp-pty-rig.h"
@@ -827,6 +828,289 @@ test_message_cert_dates (void)
     }
 }
 
+/* ---- bad frames, both sides -------------------------------------------------------- */
+
+typedef struct {
+  GSocketConnection *conn;
+  PpLinkDecoder     *decoder;
+} Raw;
+
+static void
+raw_send (Raw    *raw,
+          GBytes *bytes)
+{
+  g_autoptr(GError) error = NULL;
+  gsize len = 0;
+  const guint8 *data = g_bytes_get_data (bytes, &len);
+
+  g_assert_true (g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (raw->conn)),
+                                            data, len, NULL, NULL, &error));
+  g_assert_no_error (error);
+}
+
+static void
+raw_frame (Raw             *raw,
+           PpLinkFrameType  type,
+           guint16          seq,
+           guint8           command,
+           const guint8    *payload,
+           gsize            len)
+{
+  g_autoptr(GBytes) frame = pp_link_frame_encode (type, seq, command, 0, payload, len);
+
+  raw_send (raw, frame);
+}
+
+/* The next valid frame of @type (others skipped); FALSE after a second of nothing. */
+static gboolean
+raw_expect (Raw             *raw,
+            PpLinkFrameType  type,
+            PpLinkFrame     *out)
+{
+  gint64 until = g_get_monotonic_time () + 2 * G_USEC_PER_SEC;
+
+  while (g_get_monotonic_time () < until)
+    {
+      g_auto(PpLinkDecodeEvent) event = { 0, };
+      guint8 buf[4096];
+      gssize n;
+
+      while (pp_link_decoder_next (raw->decoder, &event))
+        {
+          if (event.kind == PP_LINK_DECODE_FRAME && event.frame.type == type)
+            {
+              *out = event.frame;
+              memset (&event.frame, 0, sizeof event.frame);
+              return TRUE;
+            }
+          pp_link_decode_event_clear (&event);
+        }
+      n = g_input_stream_read (g_io_stream_get_input_stream (G_IO_STREAM (raw->conn)), buf, sizeof buf, NULL, NULL);
+      if (n <= 0)
+        return FALSE;
+      pp_link_decoder_push (raw->decoder, buf, (gsize) n);
+    }
+  return FALSE;
+}
+
+static GBytes *
+hello_payload (void)
+{
+  g_autoptr(GByteArray) p = g_byte_array_new ();
+
+  pp_link_tlv_put_uint (p, PP_LINK_HELLO_TAG_VERSION_MIN, 1, 1);
+  pp_link_tlv_put_uint (p, PP_LINK_HELLO_TAG_VERSION_MAX, 1, 1);
+  pp_link_tlv_put_uint (p, PP_LINK_HELLO_TAG_MAX_PAYLOAD, 2, 4096);
+  pp_link_tlv_put_uint (p, PP_LINK_HELLO_TAG_WINDOW, 1, 4);
+  return g_byte_array_free_to_bytes (g_steal_pointer (&p));
+}
+
+/* The terminal (the real binary) meets garbage, an oversized, a cut-off, a
+ * damaged, a reordered and a replayed frame: it refuses each as the
+ * protocol says, answers what is right, and keeps serving. */
+static void
+test_bad_frames_terminal (void)
+{
+  g_auto(Fixture) f = { 0, };
+  g_auto(Run) r = { 0, };
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) hello = hello_payload ();
+  g_autoptr(GBytes) identify_frame = NULL;
+  g_autofree guint8 *big = g_malloc0 (8000);
+  g_autofree char *serial = NULL;
+  PpLinkFrame frame = { 0, };
+  Served s = { 0, };
+  Raw raw = { NULL, pp_link_decoder_new (65535) };
+  guint8 junk[300];
+
+  fixture_init (&f, "PF7012", TRUE);
+  serve (&s, &f, "tcp", NULL);
+  raw.conn = g_socket_client_connect_to_host (client, s.port + 4, 0, NULL, &error);
+  g_assert_no_error (error);
+  g_socket_set_timeout (g_socket_connection_get_socket (raw.conn), 2);
+
+  /* Garbage, with start markers in it. */
+  for (guint i = 0; i < sizeof junk; i++)
+    junk[i] = i % 7 == 0 ? PP_LINK_SOF0 : i % 7 == 1 ? PP_LINK_SOF1 : (guint8) (i * 37);
+  {
+    g_autoptr(GBytes) b = g_bytes_new (junk, sizeof junk);
+
+    raw_send (&raw, b);
+  }
+  /* A request before any HELLO: "no session". */
+  raw_frame (&raw, PP_LINK_FRAME_REQUEST, 7, PP_CMD_ZEROIZE, NULL, 0);
+  g_assert_true (raw_expect (&raw, PP_LINK_FRAME_NAK, &frame));
+  g_assert_cmpuint (frame.status, ==, PP_LINK_NAK_NO_SESSION);
+  pp_link_frame_clear (&frame);
+
+  raw_frame (&raw, PP_LINK_FRAME_HELLO, 100, 0, g_bytes_get_data (hello, NULL), g_bytes_get_size (hello));
+  g_assert_true (raw_expect (&raw, PP_LINK_FRAME_HELLO_REPLY, &frame));
+  g_assert_cmpuint (frame.seq, ==, 100);
+  g_assert_cmpuint (frame.status, ==, PP_LINK_HELLO_OK);
+  pp_link_frame_clear (&frame);
+
+  /* Oversized (8000 > the 4096 agreed): dropped, never run. */
+  raw_frame (&raw, PP_LINK_FRAME_REQUEST, 101, PP_CMD_ZEROIZE, big, 8000);
+  /* Cut off: the first 20 bytes of a request, then silence. */
+  identify_frame = pp_link_frame_encode (PP_LINK_FRAME_REQUEST, 101, PP_CMD_IDENTIFY, 0, NULL, 0);
+  {
+    g_autoptr(GBytes) cut = g_bytes_new_from_bytes (identify_frame, 0, 12);
+
+    raw_send (&raw, cut);
+    g_usleep (400 * 1000);
+  }
+  /* Damaged: one bit of the CRC flipped: NAK "send 101 again". */
+  {
+    gsize len = 0;
+    g_autofree guint8 *bad = g_memdup2 (g_bytes_get_data (identify_frame, &len), g_bytes_get_size (identify_frame));
+    g_autoptr(GBytes) b = NULL;
+
+    bad[len - 1] ^= 0x10;
+    b = g_bytes_new (bad, len);
+    raw_send (&raw, b);
+  }
+  g_assert_true (raw_expect (&raw, PP_LINK_FRAME_NAK, &frame));
+  g_assert_cmpuint (frame.seq, ==, 101);
+  pp_link_frame_clear (&frame);
+  /* Reordered: 103 before 101 and 102: NAK for 101, not run. */
+  raw_frame (&raw, PP_LINK_FRAME_REQUEST, 103, PP_CMD_ZEROIZE, NULL, 0);
+  g_assert_true (raw_expect (&raw, PP_LINK_FRAME_NAK, &frame));
+  g_assert_cmpuint (frame.seq, ==, 101);
+  pp_link_frame_clear (&frame);
+  /* The right one is answered. */
+  raw_send (&raw, identify_frame);
+  g_assert_true (raw_expect (&raw, PP_LINK_FRAME_RESPONSE, &frame));
+  g_assert_cmpuint (frame.seq, ==, 101);
+  {
+    PpLinkTlvIndex tlvs;
+
+    g_assert_true (pp_link_tlv_index (g_bytes_get_data (frame.payload, NULL), g_bytes_get_size (frame.payload),
+                                      &tlvs, NULL));
+    serial = pp_link_tlv_index_dup_text (&tlvs, PP_TAG_SERIAL);
+  }
+  g_assert_cmpstr (serial, ==, "PF7012");
+  pp_link_frame_clear (&frame);
+  /* Replayed: answered again from the cache. */
+  raw_send (&raw, identify_frame);
+  g_assert_true (raw_expect (&raw, PP_LINK_FRAME_RESPONSE, &frame));
+  g_assert_cmpuint (frame.seq, ==, 101);
+  pp_link_frame_clear (&frame);
+  g_clear_object (&raw.conn);
+  pp_link_decoder_free (raw.decoder);
+
+  /* No ZEROIZE ran (oversized, reordered, before HELLO), nothing crashed. */
+  {
+    g_autoptr(JsonNode) node = show (&f);
+
+    g_assert_false (json_node_is_null (json_object_get_member (json_node_get_object (node), "certificate")));
+  }
+  identify (&r, s.port);
+  assert_ok (&r);
+  unserve (&s);
+}
+
+/* A peer that answers HELLO properly, then every request with @reply. */
+typedef struct {
+  GSocketListener *listener;
+  int              mode;   /* 0: bad frames to everything; 1: a garbled IDENTIFY answer */
+} BadPeer;
+
+static gpointer
+bad_peer_thread (gpointer data)
+{
+  BadPeer *peer = data;
+  g_autoptr(GSocketConnection) conn = g_socket_listener_accept (peer->listener, NULL, NULL, NULL);
+  g_autoptr(PpLinkDecoder) decoder = pp_link_decoder_new (65535);
+  GOutputStream *out;
+  guint8 buf[4096];
+  gssize n;
+
+  if (conn == NULL)
+    return NULL;
+  out = g_io_stream_get_output_stream (G_IO_STREAM (conn));
+  while ((n = g_input_stream_read (g_io_stream_get_input_stream (G_IO_STREAM (conn)), buf, sizeof buf, NULL, NULL)) > 0)
+    {
+      g_auto(PpLinkDecodeEvent) event = { 0, };
+
+      pp_link_decoder_push (decoder, buf, (gsize) n);
+      while (pp_link_decoder_next (decoder, &event))
+        {
+          g_autoptr(GBytes) reply = NULL;
+
+          if (event.kind != PP_LINK_DECODE_FRAME)
+            {
+              pp_link_decode_event_clear (&event);
+              continue;
+            }
+          if (peer->mode == 0)
+            {
+              /* An oversized frame, a cut-off one, a stale HELLO_REPLY, a damaged one. */
+              g_autofree guint8 *big = g_malloc0 (30000);
+              g_autoptr(GBytes) a = pp_link_frame_encode (PP_LINK_FRAME_RESPONSE, event.frame.seq, PP_CMD_IDENTIFY, 0, big, 30000);
+              g_autoptr(GBytes) b = pp_link_frame_encode (PP_LINK_FRAME_HELLO_REPLY, event.frame.seq - 1, 0, 0, NULL, 0);
+
+              g_output_stream_write_all (out, g_bytes_get_data (a, NULL), 14, NULL, NULL, NULL);
+              g_output_stream_write_all (out, g_bytes_get_data (b, NULL), g_bytes_get_size (b) - 1, NULL, NULL, NULL);
+              g_output_stream_write_all (out, g_bytes_get_data (a, NULL), g_bytes_get_size (a), NULL, NULL, NULL);
+            }
+          else if (event.frame.type == PP_LINK_FRAME_HELLO)
+            {
+              g_autoptr(GByteArray) p = g_byte_array_new ();
+              g_autoptr(GBytes) pb = NULL;
+
+              pp_link_tlv_put_uint (p, PP_LINK_HELLO_TAG_VERSION, 1, 1);
+              pp_link_tlv_put_uint (p, PP_LINK_HELLO_TAG_MAX_PAYLOAD, 2, 4096);
+              pp_link_tlv_put_uint (p, PP_LINK_HELLO_TAG_WINDOW, 1, 1);
+              pb = g_byte_array_free_to_bytes (g_steal_pointer (&p));
+              reply = pp_link_frame_encode (PP_LINK_FRAME_HELLO_REPLY, event.frame.seq, 0, 0,
+                                            g_bytes_get_data (pb, NULL), g_bytes_get_size (pb));
+            }
+          else if (event.frame.type == PP_LINK_FRAME_REQUEST)
+            {
+              /* ACK, then an answer whose TLV runs past its end. */
+              static const guint8 cut_tlv[] = { PP_TAG_SERIAL, 0x00, 0x40, 'P', 'F' };
+              g_autoptr(GBytes) ack = pp_link_frame_encode (PP_LINK_FRAME_ACK, event.frame.seq, 0, 0, NULL, 0);
+
+              g_output_stream_write_all (out, g_bytes_get_data (ack, NULL), g_bytes_get_size (ack), NULL, NULL, NULL);
+              reply = pp_link_frame_encode (PP_LINK_FRAME_RESPONSE, event.frame.seq, event.frame.command, 0,
+                                            cut_tlv, sizeof cut_tlv);
+            }
+          if (reply != NULL)
+            g_output_stream_write_all (out, g_bytes_get_data (reply, NULL), g_bytes_get_size (reply), NULL, NULL, NULL);
+          pp_link_decode_event_clear (&event);
+        }
+    }
+  return NULL;
+}
+
+/* The station (the real tool) meets the same: it refuses, says what to
+ * check, and exits with status 1 (not a crash). */
+static void
+test_bad_frames_station (void)
+{
+  for (int mode = 0; mode < 2; mode++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_auto(Run) r = { 0, };
+      g_autofree char *port = NULL;
+      BadPeer peer = { g_socket_listener_new (), mode };
+      guint16 number = g_socket_listener_add_any_inet_port (peer.listener, NULL, &error);
+      GThread *thread;
+
+      g_assert_no_error (error);
+      port = g_strdup_printf ("tcp:127.0.0.1:%u", number);
+      thread = g_thread_new ("bad-peer", bad_peer_thread, &peer);
+      identify (&r, port);
+      if (mode == 0)
+        assert_failed_with (&r, "baud rate");
+      else
+        assert_failed_with (&r, "The terminal's answer (identify) is malformed: TLV 0x01 claims 64 bytes");
+      g_thread_join (thread);
+      g_object_unref (peer.listener);
+    }
+}
+
 int
 main (int    argc,
       char **argv)
@@ -860,5 +1144,7 @@ main (int    argc,
   g_test_add_func ("/device-faults/message/tampered", test_message_tampered);
   g_test_add_func ("/device-faults/message/serial", test_message_serial);
   g_test_add_func ("/device-faults/message/cert-dates", test_message_cert_dates);
+  g_test_add_func ("/device-faults/bad-frames/terminal", test_bad_frames_terminal);
+  g_test_add_func ("/device-faults/bad-frames/station", test_bad_frames_station);
   return g_test_run ();
 }

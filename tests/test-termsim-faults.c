@@ -551,6 +551,50 @@ test_disconnect_after (void)
   err = server_stop (&server);
 }
 
+/* A replayed LOAD_KEY: the same KT_KDH sent again, in the same session
+ * (a new request, not a retransmission) and after a restart, is refused
+ * by the terminal: its nonce is spent. The key stays loaded once. */
+static void
+test_replayed_load_key (void)
+{
+  g_auto(Terminal) t = { 0, };
+  g_autoptr(JsonParser) p = NULL;
+  g_autoptr(GBytes) token = NULL;
+  g_autofree char *kcv = NULL, *err = NULL, *port = NULL;
+  const char *args[] = { "--tcp", "127.0.0.1:0", NULL };
+  g_auto(Answer) first = { 0, };
+  g_auto(Answer) again = { 0, };
+  g_auto(Answer) restarted = { 0, };
+  Server server = { 0, };
+  PpLink *link;
+  guint64 reason = 0;
+
+  terminal_init (&t, "PF0007", "1");
+  port = server_start (&server, t.dir, args);
+  link = station_connect (port, 1000, 5000, 3);
+  token = prepare_load (link, "PF0007", &kcv);
+  ask (link, PP_CMD_LOAD_KEY, with_token (token), &first);
+  assert_loaded (&first, kcv);
+  ask (link, PP_CMD_LOAD_KEY, with_token (token), &again);
+  g_assert_cmpuint (again.status, ==, PP_STATUS_REFUSED);
+  g_assert_true (pp_link_tlv_index_get_uint (&again.tlvs, PP_TAG_REASON, 2, &reason));
+  g_assert_cmpuint (reason, ==, PP_TERMSIM_REASON_TR34 + PP_TR34_ERROR_NONCE_REUSED);
+  station_close (&link);
+  err = server_stop (&server);
+
+  g_free (port);
+  port = server_start (&server, t.dir, args);
+  link = station_connect (port, 1000, 5000, 3);
+  ask (link, PP_CMD_LOAD_KEY, with_token (token), &restarted);
+  g_assert_cmpuint (restarted.status, ==, PP_STATUS_REFUSED);
+  g_assert_true (pp_link_tlv_index_get_uint (&restarted.tlvs, PP_TAG_REASON, 2, &reason));
+  g_assert_cmpuint (reason, ==, PP_TERMSIM_REASON_TR34 + PP_TR34_ERROR_NONCE_REUSED);
+  station_close (&link);
+  g_free (err);
+  err = server_stop (&server);
+  g_assert_cmpuint (json_array_get_length (shown_keys (t.dir, &p)), ==, 1);
+}
+
 /* ---- a slow line ---- */
 
 static void
@@ -693,6 +737,7 @@ main (int    argc,
   g_test_add_func ("/termsim-faults/drop", test_drop);
   g_test_add_func ("/termsim-faults/disconnect-before", test_disconnect_before);
   g_test_add_func ("/termsim-faults/disconnect-after", test_disconnect_after);
+  g_test_add_func ("/termsim-faults/replayed-load-key", test_replayed_load_key);
   g_test_add_func ("/termsim-faults/emulate-baud", test_emulate_baud);
   g_test_add_func ("/termsim-faults/bad-options", test_bad_options);
   g_test_add_func ("/termsim-faults/pty", test_pty);
