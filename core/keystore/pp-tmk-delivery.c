@@ -57,14 +57,13 @@ record_label (const char *serial)
 }
 
 static gboolean
-check_word (const char  *what,
-            const char  *text,
+check_word (const char  *text,
             GError     **error)
 {
   if (text[0] != '\0' && strpbrk (text, " \t\r\n") == NULL)
     return TRUE;
   g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_INVALID_LABEL,
-               _("The TMK delivery record cannot hold the %s “%s”"), what, text);
+               _("The TMK delivery record cannot hold “%s”: it has a space in it"), text);
   return FALSE;
 }
 
@@ -149,7 +148,7 @@ pp_key_store_set_tmk_delivery (PpKeyStore          *self,
                    _("The %s key store cannot keep a TMK delivery record"), iface->get_backend_name (self));
       return FALSE;
     }
-  if (!check_word ("label", label, error) || !check_word ("check value", kcv, error))
+  if (!check_word (label, error) || !check_word (kcv, error))
     return FALSE;
   record_name = record_label (serial);
   if (!pp_keystore_check_label (record_name, error) ||
