@@ -361,7 +361,21 @@ checked_krd_cert (PpTerminalDevice      *device,
   cert = pp_tr34_kdh_receive_krd_credential (g_bytes_get_data (ct_krd, NULL), g_bytes_get_size (ct_krd),
                                              trust, info->serial, NULL, &local);
   sk_X509_pop_free (trust, X509_free);
-  if (cert == NULL)
+  if (cert == NULL &&
+      (g_error_matches (local, PP_TR34_ERROR, PP_TR34_ERROR_CERT_EXPIRED) ||
+       g_error_matches (local, PP_TR34_ERROR, PP_TR34_ERROR_CERT_NOT_YET_VALID)))
+    {
+      /* Most often the station's clock, not the certificate. */
+      g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+      g_autofree char *date = g_date_time_format (now, "%Y-%m-%d %H:%M UTC");
+
+      g_set_error (error, PP_TERMINAL_DEVICE_ERROR, PP_TERMINAL_DEVICE_ERROR_REFUSED,
+                   local->code == PP_TR34_ERROR_CERT_EXPIRED
+                   ? _("The terminal's certificate has expired by this PC's clock: check the PC's date: it is %s; if that is right, the terminal needs a new device certificate. Nothing was sent to the terminal")
+                   : _("The terminal's certificate is not valid yet by this PC's clock: check the PC's date: it is %s. Nothing was sent to the terminal"),
+                   date);
+    }
+  else if (cert == NULL)
     g_set_error (error, PP_TERMINAL_DEVICE_ERROR, PP_TERMINAL_DEVICE_ERROR_REFUSED,
                  _("The terminal's certificate (CT_KRD) does not check out against --krd-trust: %s; nothing was sent to the terminal"),
                  local->message);
@@ -448,6 +462,25 @@ print_info_json (const PpTerminalInfo *info)
   json_builder_set_member_name (b, "has_cert");
   json_builder_add_boolean_value (b, info->has_cert);
   json_member_string (b, "bound_kdh", info->bound_kdh);
+  json_builder_set_member_name (b, "keys");
+  if (info->keys != NULL)
+    {
+      json_builder_begin_array (b);
+      for (guint i = 0; i < info->keys->len; i++)
+        {
+          const PpTerminalKey *key = g_ptr_array_index (info->keys, i);
+
+          json_builder_begin_object (b);
+          json_builder_set_member_name (b, "slot");
+          json_builder_add_int_value (b, key->slot);
+          json_member_string (b, "usage", key->usage);
+          json_member_string (b, "kcv", key->kcv);
+          json_builder_end_object (b);
+        }
+      json_builder_end_array (b);
+    }
+  else
+    json_builder_add_null_value (b);
   json_builder_set_member_name (b, "program");
   if (info->program_name != NULL)
     {
@@ -488,6 +521,18 @@ print_info (const PpTerminalInfo *info)
   print_field (_("Certificate:"), info->has_cert ? _("yes") : _("none yet (certify it)"));
   print_field (_("Bound KDH:"), info->bound_kdh != NULL ? info->bound_kdh : _("none"));
   print_field (_("Program:"), program != NULL ? program : _("none"));
+  if (info->keys != NULL)
+    {
+      g_autoptr(GString) keys = g_string_new (NULL);
+
+      for (guint i = 0; i < info->keys->len; i++)
+        {
+          const PpTerminalKey *key = g_ptr_array_index (info->keys, i);
+
+          g_string_append_printf (keys, "%s%u %s KCV %s", i > 0 ? ", " : "", key->slot, key->usage, key->kcv);
+        }
+      print_field (_("Keys:"), keys->len > 0 ? keys->str : _("none"));
+    }
 }
 
 static gboolean
@@ -508,25 +553,106 @@ parse_port (GOptionContext   *context,
   return TRUE;
 }
 
+/* Accounting for every TMK (docs/terminal-device.md): each TMK of this
+ * terminal still "sent, unconfirmed" (its LOAD_KEY answer was lost) is
+ * settled against the keys the terminal reports: held means the terminal
+ * took it (confirmed), absent means it never did (discarded, never to be
+ * used).  Returns the confirmed one of them, if any; tells on stderr. */
+static PpTmkDelivery *
+settle_deliveries (PpKeyStore            *store,
+                   const PpTerminalInfo  *info,
+                   GError               **error)
+{
+  g_autoptr(GPtrArray) deliveries = NULL;
+  PpTmkDelivery *confirmed = NULL;
+
+  if ((deliveries = pp_key_store_list_tmk_deliveries (store, info->serial, error)) == NULL)
+    return NULL;
+  for (guint i = 0; i < deliveries->len; i++)
+    {
+      PpTmkDelivery *d = g_ptr_array_index (deliveries, i);
+
+      if (d->state != PP_TMK_DELIVERY_SENT)
+        continue;
+      if (info->keys == NULL)
+        {
+          g_printerr (_("Terminal %s does not report its keys: key %s (KCV %s) stays sent, unconfirmed\n"),
+                      info->serial, d->label, d->kcv);
+          continue;
+        }
+      if (pp_terminal_info_find_kcv (info, d->kcv) != NULL)
+        {
+          if (!pp_key_store_set_tmk_delivery (store, info->serial, d->label, d->kcv,
+                                              PP_TMK_DELIVERY_CONFIRMED, error))
+            {
+              g_clear_pointer (&confirmed, pp_tmk_delivery_free);
+              return NULL;
+            }
+          g_printerr (_("Terminal %s holds key %s (KCV %s), whose load was not confirmed before: it is confirmed now\n"),
+                      info->serial, d->label, d->kcv);
+          g_clear_pointer (&confirmed, pp_tmk_delivery_free);
+          confirmed = g_ptr_array_steal_index (deliveries, i--);
+          confirmed->state = PP_TMK_DELIVERY_CONFIRMED;
+        }
+      else
+        {
+          if (!pp_key_store_set_tmk_delivery (store, info->serial, d->label, d->kcv,
+                                              PP_TMK_DELIVERY_DISCARDED, error))
+            {
+              g_clear_pointer (&confirmed, pp_tmk_delivery_free);
+              return NULL;
+            }
+          g_printerr (_("Terminal %s does not hold key %s (KCV %s), whose load was not confirmed before: that key never arrived and is discarded\n"),
+                      info->serial, d->label, d->kcv);
+        }
+    }
+  if (confirmed == NULL)
+    confirmed = g_new0 (PpTmkDelivery, 1);   /* nothing confirmed: a marker without a label */
+  return confirmed;
+}
+
+/* A refusal from the terminal itself: it answered, so it did not take the key. */
+static gboolean
+terminal_refused (const GError *error)
+{
+  return error->domain == PP_TERMINAL_DEVICE_ERROR &&
+         (error->code == PP_TERMINAL_DEVICE_ERROR_REFUSED || error->code == PP_TERMINAL_DEVICE_ERROR_TAMPERED ||
+          error->code == PP_TERMINAL_DEVICE_ERROR_NOT_BOUND || error->code == PP_TERMINAL_DEVICE_ERROR_NO_CERT ||
+          error->code == PP_TERMINAL_DEVICE_ERROR_BUSY || error->code == PP_TERMINAL_DEVICE_ERROR_UNSUPPORTED);
+}
+
 static int
 cmd_identify (int    argc,
               char **argv)
 {
   g_auto(PortOptions) o = { 0, };
+  g_autofree char *location = NULL;
+  const GOptionEntry entries[] = {
+    { "key-store", 0, 0, G_OPTION_ARG_STRING, &location, N_("Settle the TMKs whose load this key store could not confirm (secret in POSPROV_KEY_STORE_SECRET)"), N_("LOCATION") },
+    { NULL }
+  };
   g_autoptr(GOptionContext) context = g_option_context_new (_("PORT"));
   g_autoptr(GError) error = NULL;
   g_autoptr(PpTerminalDevice) device = NULL;
   g_autoptr(PpTerminalInfo) info = NULL;
+  g_autoptr(PpKeyStore) store = NULL;
+  g_autoptr(PpTmkDelivery) settled = NULL;
   g_auto(Wait) w = { 0, };
   const char *port;
 
-  g_option_context_set_summary (context, _("Show the serial, vendor, model, firmware, protocol, capabilities, tamper state, certificate, KDH binding and program of the terminal on PORT (a serial device or tcp:HOST:PORT)."));
+  g_option_context_set_summary (context, _("Show the serial, vendor, model, firmware, protocol, capabilities, tamper state, certificate, KDH binding, keys and program of the terminal on PORT (a serial device or tcp:HOST:PORT)."));
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
   add_port_entries (context, &o);
   if (!parse_port (context, &argc, &argv, "identify PORT", &port))
     return 1;
+  if (location != NULL &&
+      (store = pp_key_store_new_for_location (location, g_getenv (KEY_STORE_SECRET_ENV), &error)) == NULL)
+    return fail (error);
   wait_init (&w);
   if ((device = open_device (port, &o, &w, &error)) == NULL ||
       (info = identify (device, &w, &error)) == NULL)
+    return fail (error);
+  if (store != NULL && (settled = settle_deliveries (store, info, &error)) == NULL)
     return fail (error);
   if (o.json)
     print_info_json (info);
@@ -641,6 +767,36 @@ tmk_type_from_string (const char  *text,
   return FALSE;
 }
 
+/* The label is no secret: sign-on-test (--tmk) and the operator find this
+ * terminal's TMK in the key store by it. */
+static void
+print_injected (gboolean    json,
+                const char *serial,
+                const char *kcv,
+                const char *label)
+{
+  if (json)
+    {
+      g_autoptr(JsonBuilder) b = json_builder_new ();
+      g_autoptr(JsonNode) root = NULL;
+
+      json_builder_begin_object (b);
+      json_member_string (b, "serial", serial);
+      json_member_string (b, "kcv", kcv);
+      json_member_string (b, "tmk_label", label);
+      json_builder_end_object (b);
+      root = json_builder_get_root (b);
+      pp_tool_print_json (root);
+    }
+  else
+    {
+      g_autofree char *human = g_strdup_printf (_("Terminal %s: key loaded, KCV %s (key store label %s)"),
+                                                serial, kcv, label);
+
+      print_result (FALSE, serial, NULL, NULL, human);
+    }
+}
+
 /* A fresh, unique key store label for this terminal's TMK. */
 static char *
 tmk_label (const char *serial)
@@ -684,7 +840,8 @@ cmd_inject (int    argc,
   g_autoptr(GBytes) nonce = NULL;
   g_autoptr(GBytes) kt_kdh = NULL;
   g_autoptr(PpSecureBuffer) tmk = NULL;
-  g_autofree char *label = NULL, *store_kcv = NULL, *terminal_kcv = NULL, *human = NULL;
+  g_autoptr(PpTmkDelivery) earlier = NULL;
+  g_autofree char *label = NULL, *store_kcv = NULL, *terminal_kcv = NULL;
   g_auto(Wait) w = { 0, };
   const char *default_header = NULL;
   const char *port;
@@ -719,39 +876,54 @@ cmd_inject (int    argc,
       return fail (error);
     }
 
+  /* A retry after a lost answer: the earlier key first. */
+  if ((earlier = settle_deliveries (store, info, &error)) == NULL)
+    return fail (error);
+  if (earlier->label != NULL)
+    {
+      print_injected (o.json, info->serial, earlier->kcv, earlier->label);
+      return 0;
+    }
+
+  /* The nonce before the key: a terminal gone here leaves no key behind. */
+  if ((nonce = terminal_nonce (device, &w, &error)) == NULL)
+    return fail (error);
   label = tmk_label (info->serial);
-  if ((store_kcv = pp_key_store_generate_tmk (store, label, type, NULL, &error)) == NULL ||
-      (nonce = terminal_nonce (device, &w, &error)) == NULL ||
-      (tmk = pp_key_store_export_tmk (store, label, NULL, &error)) == NULL ||
+  if ((store_kcv = pp_key_store_generate_tmk (store, label, type, NULL, &error)) == NULL)
+    return fail (error);
+  if ((tmk = pp_key_store_export_tmk (store, label, NULL, &error)) == NULL ||
       (kt_kdh = pp_tr34_kdh_build_key_token (kdh, krd, tmk, header != NULL ? header : default_header,
                                              PP_TR34_EPHEMERAL_AES128, nonce, NULL, &error)) == NULL)
-    return fail (error);
+    {
+      /* Never sent: recorded as such, so no TMK is left unaccounted for. */
+      pp_key_store_set_tmk_delivery (store, info->serial, label, store_kcv, PP_TMK_DELIVERY_DISCARDED, NULL);
+      return fail (error);
+    }
   g_clear_pointer (&tmk, pp_secure_buffer_free);
 
+  if (!pp_key_store_set_tmk_delivery (store, info->serial, label, store_kcv, PP_TMK_DELIVERY_SENT, &error))
+    return fail (error);
   pp_terminal_device_load_key_async (device, kt_kdh, -1, NULL, on_done, &w);
   if (!pp_terminal_device_load_key_finish (device, wait_run (&w), &slot, &terminal_kcv, &error))
-    return fail (error);
-  if (!pp_kcv_equal (terminal_kcv, store_kcv))
-    return pp_tool_fail (_("The terminal's check value %s differs from the key store's %s (key %s): the key did not arrive intact; do not use this terminal, zeroize it and inject again"),
-                         terminal_kcv, store_kcv, label);
-  /* The label is no secret: sign-on-test (--tmk) and the operator find
-   * this terminal's TMK in the key store by it. */
-  human = g_strdup_printf (_("Terminal %s: key loaded, KCV %s (key store label %s)"), info->serial, store_kcv, label);
-  if (o.json)
     {
-      g_autoptr(JsonBuilder) b = json_builder_new ();
-      g_autoptr(JsonNode) root = NULL;
-
-      json_builder_begin_object (b);
-      json_member_string (b, "serial", info->serial);
-      json_member_string (b, "kcv", store_kcv);
-      json_member_string (b, "tmk_label", label);
-      json_builder_end_object (b);
-      root = json_builder_get_root (b);
-      pp_tool_print_json (root);
+      if (terminal_refused (error))
+        {
+          pp_key_store_set_tmk_delivery (store, info->serial, label, store_kcv, PP_TMK_DELIVERY_DISCARDED, NULL);
+          return pp_tool_fail (_("%s; key %s is discarded"), error->message, label);
+        }
+      return pp_tool_fail (_("%s. The answer to the key load was lost: the station cannot know whether terminal %s took key %s (KCV %s). It stays recorded as sent, unconfirmed: run device inject (or device identify --key-store) again when the terminal is back; it will confirm or discard that key"),
+                           error->message, info->serial, label, store_kcv);
     }
-  else
-    print_result (FALSE, info->serial, NULL, NULL, human);
+  if (!pp_kcv_equal (terminal_kcv, store_kcv))
+    {
+      pp_key_store_set_tmk_delivery (store, info->serial, label, store_kcv, PP_TMK_DELIVERY_DISCARDED, NULL);
+      return pp_tool_fail (_("The terminal's check value %s differs from the key store's %s (key %s): the key did not arrive intact; do not use this terminal, zeroize it and inject again"),
+                           terminal_kcv, store_kcv, label);
+    }
+  if (!pp_key_store_set_tmk_delivery (store, info->serial, label, store_kcv, PP_TMK_DELIVERY_CONFIRMED, &error))
+    return pp_tool_fail (_("Terminal %s took key %s (KCV %s), but the key store could not record it as confirmed: %s; run device identify --key-store to record it"),
+                         info->serial, label, store_kcv, error->message);
+  print_injected (o.json, info->serial, store_kcv, label);
   return 0;
 }
 

@@ -68,6 +68,36 @@ pp_test_termsim_start (PpTestTermsimServer *server,
   return line;
 }
 
+char *
+pp_test_termsim_start_args (PpTestTermsimServer *server,
+                            const char          *dir,
+                            const char * const  *args)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
+  int out_fd = -1;
+  char *line;
+
+  g_ptr_array_add (argv, (gpointer) pp_test_termsim_path ());
+  g_ptr_array_add (argv, (gpointer) "serve");
+  g_ptr_array_add (argv, (gpointer) "--dir");
+  g_ptr_array_add (argv, (gpointer) dir);
+  for (guint i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
+  g_ptr_array_add (argv, NULL);
+  g_assert_true (g_spawn_async_with_pipes (NULL, (char **) argv->pdata, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
+                                           pp_test_die_with_parent, NULL, &server->pid, NULL, &out_fd, NULL,
+                                           &error));
+  g_assert_no_error (error);
+  server->out = g_unix_input_stream_new (out_fd, TRUE);
+  server->lines = g_data_input_stream_new (server->out);
+  line = g_data_input_stream_read_line_utf8 (server->lines, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (line);
+  g_assert_true (g_str_has_prefix (line, "tcp:127.0.0.1:") || g_str_has_prefix (line, "/dev/pts/"));
+  return line;
+}
+
 void
 pp_test_termsim_stop (PpTestTermsimServer *server)
 {

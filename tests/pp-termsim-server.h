@@ -28,6 +28,11 @@ void        pp_test_die_with_parent (gpointer data);
 char       *pp_test_termsim_start (PpTestTermsimServer  *server,
                                    const char           *dir,
                                    const char           *extra);
+/* `serve --dir DIR ARGS...` (ARGS: --tcp or --pty and any faults);
+ * returns the first PORT printed (tcp:... or /dev/pts/N). */
+char       *pp_test_termsim_start_args (PpTestTermsimServer  *server,
+                                        const char           *dir,
+                                        const char * const   *args);
 /* SIGTERM, and the server must exit with status 0. */
 void        pp_test_termsim_stop  (PpTestTermsimServer  *server);
 

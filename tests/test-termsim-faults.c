@@ -25,7 +25,6 @@
 #include "pp-openssl-types.h"
 #include "pp-pty-rig.h"
 #include "pp-termsim.h"
-#include "pp-termsim-tlv-private.h"
 #include "pp-termsim-server.h"
 #include "pp-test-util.h"
 #include "pp-transport.h"
@@ -253,7 +252,7 @@ station_close (PpLink **link)
 typedef struct {
   guint8         status;
   GBytes        *bytes;
-  PpTermsimTlvs  tlvs;
+  PpLinkTlvIndex  tlvs;
 } Answer;
 
 static void
@@ -272,7 +271,6 @@ ask_full (PpLink      *link,
           GError     **error)
 {
   g_autoptr(GBytes) bytes = payload != NULL ? g_byte_array_free_to_bytes (payload) : g_bytes_new (NULL, 0);
-  g_autofree char *why = NULL;
   GAsyncResult *result = NULL;
   const guint8 *data;
   gsize len = 0;
@@ -283,7 +281,7 @@ ask_full (PpLink      *link,
   if (out->bytes == NULL)
     return FALSE;
   data = g_bytes_get_data (out->bytes, &len);
-  g_assert_true (pp_termsim_tlv_parse (data, len, &out->tlvs, &why));
+  g_assert_true (pp_link_tlv_index (data, len, &out->tlvs, NULL));
   return TRUE;
 }
 
@@ -303,7 +301,7 @@ static char *
 text (const Answer *a,
       guint8        tag)
 {
-  char *t = pp_termsim_tlv_dup_text (&a->tlvs, tag);
+  char *t = pp_link_tlv_index_dup_text (&a->tlvs, tag);
 
   g_assert_nonnull (t);
   return t;
@@ -322,7 +320,7 @@ with_token (GBytes *token)
 {
   GByteArray *p = g_byte_array_new ();
 
-  pp_termsim_tlv_put (p, PP_TAG_TOKEN, g_bytes_get_data (token, NULL), g_bytes_get_size (token));
+  pp_link_tlv_put (p, PP_TAG_TOKEN, g_bytes_get_data (token, NULL), g_bytes_get_size (token));
   return p;
 }
 
@@ -541,7 +539,7 @@ test_disconnect_after (void)
   link = station_connect (port, 1000, 5000, 3);
   ask (link, PP_CMD_LOAD_KEY, with_token (token), &retry);
   g_assert_cmpuint (retry.status, ==, PP_STATUS_REFUSED);
-  g_assert_true (pp_termsim_tlv_get_uint (&retry.tlvs, PP_TAG_REASON, 2, &reason));
+  g_assert_true (pp_link_tlv_index_get_uint (&retry.tlvs, PP_TAG_REASON, 2, &reason));
   g_assert_cmpuint (reason, ==, PP_TERMSIM_REASON_TR34 + PP_TR34_ERROR_NONCE_REUSED);
   message = text (&retry, PP_TAG_MESSAGE);
   g_assert_cmpstr (message, !=, "");
@@ -551,6 +549,50 @@ test_disconnect_after (void)
   g_assert_nonnull (id.tlvs.value[PP_TAG_BOUND_KDH]);
   station_close (&link);
   err = server_stop (&server);
+}
+
+/* A replayed LOAD_KEY: the same KT_KDH sent again, in the same session
+ * (a new request, not a retransmission) and after a restart, is refused
+ * by the terminal: its nonce is spent. The key stays loaded once. */
+static void
+test_replayed_load_key (void)
+{
+  g_auto(Terminal) t = { 0, };
+  g_autoptr(JsonParser) p = NULL;
+  g_autoptr(GBytes) token = NULL;
+  g_autofree char *kcv = NULL, *err = NULL, *port = NULL;
+  const char *args[] = { "--tcp", "127.0.0.1:0", NULL };
+  g_auto(Answer) first = { 0, };
+  g_auto(Answer) again = { 0, };
+  g_auto(Answer) restarted = { 0, };
+  Server server = { 0, };
+  PpLink *link;
+  guint64 reason = 0;
+
+  terminal_init (&t, "PF0007", "1");
+  port = server_start (&server, t.dir, args);
+  link = station_connect (port, 1000, 5000, 3);
+  token = prepare_load (link, "PF0007", &kcv);
+  ask (link, PP_CMD_LOAD_KEY, with_token (token), &first);
+  assert_loaded (&first, kcv);
+  ask (link, PP_CMD_LOAD_KEY, with_token (token), &again);
+  g_assert_cmpuint (again.status, ==, PP_STATUS_REFUSED);
+  g_assert_true (pp_link_tlv_index_get_uint (&again.tlvs, PP_TAG_REASON, 2, &reason));
+  g_assert_cmpuint (reason, ==, PP_TERMSIM_REASON_TR34 + PP_TR34_ERROR_NONCE_REUSED);
+  station_close (&link);
+  err = server_stop (&server);
+
+  g_free (port);
+  port = server_start (&server, t.dir, args);
+  link = station_connect (port, 1000, 5000, 3);
+  ask (link, PP_CMD_LOAD_KEY, with_token (token), &restarted);
+  g_assert_cmpuint (restarted.status, ==, PP_STATUS_REFUSED);
+  g_assert_true (pp_link_tlv_index_get_uint (&restarted.tlvs, PP_TAG_REASON, 2, &reason));
+  g_assert_cmpuint (reason, ==, PP_TERMSIM_REASON_TR34 + PP_TR34_ERROR_NONCE_REUSED);
+  station_close (&link);
+  g_free (err);
+  err = server_stop (&server);
+  g_assert_cmpuint (json_array_get_length (shown_keys (t.dir, &p)), ==, 1);
 }
 
 /* ---- a slow line ---- */
@@ -574,7 +616,7 @@ test_emulate_baud (void)
   /* At 9600 baud a 4 KiB frame takes 4.3 s to arrive: a station set for it. */
   link = station_connect (port, 15000, 15000, 2);
   /* IDENTIFY with 4 KiB of a tag the terminal ignores. */
-  pp_termsim_tlv_put (payload, 0x6F, filler, 4096);
+  pp_link_tlv_put (payload, 0x6F, filler, 4096);
   start = g_get_monotonic_time ();
   ask (link, PP_CMD_IDENTIFY, g_steal_pointer (&payload), &id);
   seconds = (double) (g_get_monotonic_time () - start) / G_USEC_PER_SEC;
@@ -695,6 +737,7 @@ main (int    argc,
   g_test_add_func ("/termsim-faults/drop", test_drop);
   g_test_add_func ("/termsim-faults/disconnect-before", test_disconnect_before);
   g_test_add_func ("/termsim-faults/disconnect-after", test_disconnect_after);
+  g_test_add_func ("/termsim-faults/replayed-load-key", test_replayed_load_key);
   g_test_add_func ("/termsim-faults/emulate-baud", test_emulate_baud);
   g_test_add_func ("/termsim-faults/bad-options", test_bad_options);
   g_test_add_func ("/termsim-faults/pty", test_pty);

@@ -24,7 +24,6 @@
 #include "pp-link-tlv.h"
 #include "pp-openssl-types.h"
 #include "pp-termsim.h"
-#include "pp-termsim-tlv-private.h"
 #include "pp-link.h"
 #include "pp-termsim-server.h"
 #include "pp-test-util.h"
@@ -93,7 +92,7 @@ make_kdh (X509 *cert)
 typedef struct {
   guint8         status;
   GBytes        *bytes;
-  PpTermsimTlvs  tlvs;
+  PpLinkTlvIndex  tlvs;
 } Answer;
 
 static void
@@ -106,11 +105,10 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Answer, answer_clear)
 static void
 answer_parse (Answer *a)
 {
-  g_autofree char *why = NULL;
   gsize len = 0;
   const guint8 *data = g_bytes_get_data (a->bytes, &len);
 
-  g_assert_true (pp_termsim_tlv_parse (data, len, &a->tlvs, &why));
+  g_assert_true (pp_link_tlv_index (data, len, &a->tlvs, NULL));
 }
 
 static void
@@ -131,7 +129,7 @@ with_token (GBytes *token)
 {
   GByteArray *p = g_byte_array_new ();
 
-  pp_termsim_tlv_put (p, PP_TAG_TOKEN, g_bytes_get_data (token, NULL), g_bytes_get_size (token));
+  pp_link_tlv_put (p, PP_TAG_TOKEN, g_bytes_get_data (token, NULL), g_bytes_get_size (token));
   return p;
 }
 
@@ -139,7 +137,7 @@ static char *
 text (const Answer *a,
       guint8        tag)
 {
-  char *t = pp_termsim_tlv_dup_text (&a->tlvs, tag);
+  char *t = pp_link_tlv_index_dup_text (&a->tlvs, tag);
 
   g_assert_nonnull (t);
   return t;
@@ -152,7 +150,7 @@ uint_of (const Answer *a,
 {
   guint64 v = 0;
 
-  g_assert_true (pp_termsim_tlv_get_uint (&a->tlvs, tag, width, &v));
+  g_assert_true (pp_link_tlv_index_get_uint (&a->tlvs, tag, width, &v));
   return v;
 }
 
@@ -169,7 +167,7 @@ assert_refused (const Answer *a,
                 guint8        status,
                 guint         reason)
 {
-  g_autofree char *message = pp_termsim_tlv_dup_text (&a->tlvs, PP_TAG_MESSAGE);
+  g_autofree char *message = pp_link_tlv_index_dup_text (&a->tlvs, PP_TAG_MESSAGE);
 
   g_assert_cmpuint (a->status, ==, status);
   g_assert_nonnull (message);
@@ -336,8 +334,8 @@ test_identify (void)
                     PP_CAP_TR34_2PASS | PP_CAP_DUKPT);
   g_assert_cmpuint (uint_of (&a, PP_TAG_TAMPER, 1), ==, 0);
   g_assert_cmpuint (uint_of (&a, PP_TAG_HAS_CERT, 1), ==, 1);
-  g_assert_false (pp_termsim_tlv_has (&a.tlvs, PP_TAG_BOUND_KDH));
-  g_assert_false (pp_termsim_tlv_has (&a.tlvs, PP_TAG_PROGRAM_NAME));
+  g_assert_false (pp_link_tlv_index_has (&a.tlvs, PP_TAG_BOUND_KDH));
+  g_assert_false (pp_link_tlv_index_has (&a.tlvs, PP_TAG_PROGRAM_NAME));
 
   /* --report-serial: the terminal lies about its serial (its certificate does not). */
   g_assert_true (pp_termsim_set_faults (sim, &faults, NULL));
@@ -363,8 +361,8 @@ test_bad_requests (void)
   g_byte_array_append (p, cut, sizeof cut);
   ask (sim, PP_CMD_LOAD_KEY, p, &truncated);
   assert_refused (&truncated, PP_STATUS_BAD_PAYLOAD, 0);
-  pp_termsim_tlv_put_uint (q, PP_TAG_SLOT, 1, 1);
-  pp_termsim_tlv_put_uint (q, PP_TAG_SLOT, 1, 2);
+  pp_link_tlv_put_uint (q, PP_TAG_SLOT, 1, 1);
+  pp_link_tlv_put_uint (q, PP_TAG_SLOT, 1, 2);
   ask (sim, PP_CMD_LOAD_KEY, q, &repeated);
   assert_refused (&repeated, PP_STATUS_BAD_PAYLOAD, 0);
   ask (sim, PP_CMD_LOAD_KEY, NULL, &no_token);
@@ -411,7 +409,7 @@ with_cert (X509 *cert)
   unsigned char *der = NULL;
   int len = i2d_X509 (cert, &der);
 
-  pp_termsim_tlv_put (p, PP_TAG_CERT, der, len);
+  pp_link_tlv_put (p, PP_TAG_CERT, der, len);
   OPENSSL_free (der);
   return p;
 }
@@ -644,7 +642,7 @@ test_rebind_unbind_zeroize (void)
   ask (sim, PP_CMD_UNBIND, with_token (ubt), &c);
   g_assert_cmpuint (c.status, ==, PP_STATUS_OK);
   ask (sim, PP_CMD_IDENTIFY, NULL, &id);
-  g_assert_false (pp_termsim_tlv_has (&id.tlvs, PP_TAG_BOUND_KDH));
+  g_assert_false (pp_link_tlv_index_has (&id.tlvs, PP_TAG_BOUND_KDH));
   ask (sim, PP_CMD_UNBIND, with_token (ubt), &d);
   assert_refused (&d, PP_STATUS_NOT_BOUND, 0);
 
@@ -681,7 +679,7 @@ test_dukpt (void)
   JsonObject *shown, *dukpt = NULL;
   JsonArray *keys;
 
-  pp_termsim_tlv_put_uint (p, PP_TAG_SLOT, 1, 1);
+  pp_link_tlv_put_uint (p, PP_TAG_SLOT, 1, 1);
   ask (sim, PP_CMD_LOAD_KEY, g_steal_pointer (&p), &a);
   g_assert_cmpuint (a.status, ==, PP_STATUS_OK);
   g_assert_cmpuint (uint_of (&a, PP_TAG_SLOT, 1), ==, 1);
@@ -703,10 +701,10 @@ sign_on_payload (guint32     operator_id,
 {
   GByteArray *p = g_byte_array_new ();
 
-  pp_termsim_tlv_put_uint (p, PP_TAG_OPERATOR, 4, operator_id);
-  pp_termsim_tlv_put_text (p, PP_TAG_PASSWORD, password);
-  pp_termsim_tlv_put_text (p, PP_TAG_KEY_BLOCK, pin_block);
-  pp_termsim_tlv_put_text (p, PP_TAG_KEY_BLOCK_MAC, mac_block);
+  pp_link_tlv_put_uint (p, PP_TAG_OPERATOR, 4, operator_id);
+  pp_link_tlv_put_text (p, PP_TAG_PASSWORD, password);
+  pp_link_tlv_put_text (p, PP_TAG_KEY_BLOCK, pin_block);
+  pp_link_tlv_put_text (p, PP_TAG_KEY_BLOCK_MAC, mac_block);
   return p;
 }
 
@@ -842,10 +840,10 @@ program_begin (const char *version,
 
   g_checksum_update (sum, g_bytes_get_data (program, NULL), (gssize) g_bytes_get_size (program));
   g_checksum_get_digest (sum, sha, &sha_len);
-  pp_termsim_tlv_put_text (p, PP_TAG_PROGRAM_NAME, "payment");
-  pp_termsim_tlv_put_text (p, PP_TAG_PROGRAM_VERSION, version);
-  pp_termsim_tlv_put_uint (p, PP_TAG_SIZE, 8, g_bytes_get_size (program));
-  pp_termsim_tlv_put (p, PP_TAG_SHA256, sha, sizeof sha);
+  pp_link_tlv_put_text (p, PP_TAG_PROGRAM_NAME, "payment");
+  pp_link_tlv_put_text (p, PP_TAG_PROGRAM_VERSION, version);
+  pp_link_tlv_put_uint (p, PP_TAG_SIZE, 8, g_bytes_get_size (program));
+  pp_link_tlv_put (p, PP_TAG_SHA256, sha, sizeof sha);
   return p;
 }
 
@@ -856,8 +854,8 @@ program_block (GBytes *program,
 {
   GByteArray *p = g_byte_array_new ();
 
-  pp_termsim_tlv_put_uint (p, PP_TAG_OFFSET, 8, from);
-  pp_termsim_tlv_put (p, PP_TAG_DATA, (const guint8 *) g_bytes_get_data (program, NULL) + from, len);
+  pp_link_tlv_put_uint (p, PP_TAG_OFFSET, 8, from);
+  pp_link_tlv_put (p, PP_TAG_DATA, (const guint8 *) g_bytes_get_data (program, NULL) + from, len);
   return p;
 }
 
@@ -872,8 +870,8 @@ program_commit (const char *manifest,
 
   g_assert_cmpint (EVP_DigestSignInit (ctx, NULL, EVP_sha256 (), NULL, signer), ==, 1);
   g_assert_cmpint (EVP_DigestSign (ctx, sig, &sig_len, (const guint8 *) manifest, strlen (manifest)), ==, 1);
-  pp_termsim_tlv_put (p, PP_TAG_SIGNATURE, sig, sig_len);
-  pp_termsim_tlv_put_text (p, PP_TAG_MANIFEST, manifest);
+  pp_link_tlv_put (p, PP_TAG_SIGNATURE, sig, sig_len);
+  pp_link_tlv_put_text (p, PP_TAG_MANIFEST, manifest);
   return p;
 }
 
@@ -920,7 +918,7 @@ test_program (void)
   ask (sim, PP_CMD_PROGRAM_COMMIT, program_commit (manifest, pki->root_key), &forged);
   assert_refused (&forged, PP_STATUS_REFUSED, PP_TERMSIM_REASON_PROGRAM);
   ask (sim, PP_CMD_IDENTIFY, NULL, &id);
-  g_assert_false (pp_termsim_tlv_has (&id.tlvs, PP_TAG_PROGRAM_NAME));
+  g_assert_false (pp_link_tlv_index_has (&id.tlvs, PP_TAG_PROGRAM_NAME));
 
   ask (sim, PP_CMD_PROGRAM_COMMIT, program_commit (manifest, pki->kdh_key), &commit);
   g_assert_cmpuint (commit.status, ==, PP_STATUS_OK);

@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include "pp-terminal-device.h"
+#include "pp-kcv.h"
 
 typedef struct {
   guint reason;
@@ -85,7 +86,67 @@ pp_terminal_info_copy (const PpTerminalInfo *info)
   copy->bound_kdh = g_strdup (info->bound_kdh);
   copy->program_name = g_strdup (info->program_name);
   copy->program_version = g_strdup (info->program_version);
+  copy->keys = pp_terminal_keys_copy (info->keys);
   return copy;
+}
+
+PpTerminalKey *
+pp_terminal_key_new (guint       slot,
+                     const char *usage,
+                     gboolean    working,
+                     const char *kcv)
+{
+  PpTerminalKey *key = g_new0 (PpTerminalKey, 1);
+
+  key->slot = slot;
+  key->usage = g_strdup (usage);
+  key->working = working;
+  key->kcv = g_strdup (kcv);
+  return key;
+}
+
+PpTerminalKey *
+pp_terminal_key_copy (const PpTerminalKey *key)
+{
+  return pp_terminal_key_new (key->slot, key->usage, key->working, key->kcv);
+}
+
+GPtrArray *
+pp_terminal_keys_copy (GPtrArray *keys)
+{
+  GPtrArray *copy;
+
+  if (keys == NULL)
+    return NULL;
+  copy = g_ptr_array_new_full (keys->len, (GDestroyNotify) pp_terminal_key_free);
+  for (guint i = 0; i < keys->len; i++)
+    g_ptr_array_add (copy, pp_terminal_key_copy (g_ptr_array_index (keys, i)));
+  return copy;
+}
+
+void
+pp_terminal_key_free (PpTerminalKey *key)
+{
+  if (key == NULL)
+    return;
+  g_free (key->usage);
+  g_free (key->kcv);
+  g_free (key);
+}
+
+const PpTerminalKey *
+pp_terminal_info_find_kcv (const PpTerminalInfo *info,
+                           const char           *kcv)
+{
+  g_return_val_if_fail (info != NULL && kcv != NULL, NULL);
+  for (guint i = 0; info->keys != NULL && i < info->keys->len; i++)
+    {
+      const PpTerminalKey *key = g_ptr_array_index (info->keys, i);
+
+      if (pp_kcv_equal (key->kcv, kcv))
+        return key;
+    }
+  return NULL;
 }
 
 void
@@ -100,19 +161,11 @@ pp_terminal_info_free (PpTerminalInfo *info)
   g_free (info->bound_kdh);
   g_free (info->program_name);
   g_free (info->program_version);
+  g_clear_pointer (&info->keys, g_ptr_array_unref);
   g_free (info);
 }
 
 G_DEFINE_BOXED_TYPE (PpTerminalInfo, pp_terminal_info, pp_terminal_info_copy, pp_terminal_info_free)
-
-void
-pp_terminal_key_free (PpTerminalKey *key)
-{
-  if (key == NULL)
-    return;
-  g_free (key->kcv);
-  g_free (key);
-}
 
 PpTerminalStatus *
 pp_terminal_status_copy (const PpTerminalStatus *status)
@@ -124,19 +177,7 @@ pp_terminal_status_copy (const PpTerminalStatus *status)
   copy->program_name = g_strdup (status->program_name);
   copy->program_version = g_strdup (status->program_version);
   copy->summary = g_strdup (status->summary);
-  if (status->keys != NULL)
-    {
-      copy->keys = g_ptr_array_new_with_free_func ((GDestroyNotify) pp_terminal_key_free);
-      for (guint i = 0; i < status->keys->len; i++)
-        {
-          const PpTerminalKey *key = g_ptr_array_index (status->keys, i);
-          PpTerminalKey *dup = g_new0 (PpTerminalKey, 1);
-
-          *dup = *key;
-          dup->kcv = g_strdup (key->kcv);
-          g_ptr_array_add (copy->keys, dup);
-        }
-    }
+  copy->keys = pp_terminal_keys_copy (status->keys);
   return copy;
 }
 
@@ -165,7 +206,7 @@ pp_terminal_status_get_master_key (const PpTerminalStatus *status)
     {
       const PpTerminalKey *key = g_ptr_array_index (status->keys, i);
 
-      if (!key->working && key->usage[0] == 'K' && (master == NULL || key->slot < master->slot))
+      if (!key->working && key->usage != NULL && key->usage[0] == 'K' && (master == NULL || key->slot < master->slot))
         master = key;
     }
   return master;

@@ -54,6 +54,22 @@ typedef enum {
   PP_TERMINAL_CAP_DUKPT      = 1 << 5,
 } PpTerminalCapabilities;
 
+/* A key the terminal holds, as IDENTIFY and STATUS list it (KEYS in
+ * docs/link-protocol.md).  Never a key's value. */
+typedef struct {
+  guint     slot;
+  char     *usage;              /* TR-31 usage: "K0", "P0", "M3", "B1" */
+  gboolean  working;            /* a sign-on working key (deleted by sign-off) */
+  char     *kcv;                /* upper-case hex */
+} PpTerminalKey;
+
+PpTerminalKey  *pp_terminal_key_new       (guint slot, const char *usage, gboolean working,
+                                           const char *kcv);
+PpTerminalKey  *pp_terminal_key_copy      (const PpTerminalKey *key);
+void            pp_terminal_key_free      (PpTerminalKey *key);
+/* A copy of @keys (element-type PpTerminalKey), NULL for NULL. */
+GPtrArray      *pp_terminal_keys_copy     (GPtrArray *keys);
+
 /* What IDENTIFY tells.  Text is the terminal's: print it with care. */
 typedef struct {
   char     *serial;
@@ -67,6 +83,9 @@ typedef struct {
   char     *bound_kdh;          /* the bound KDH's subject (RFC 2253), NULL: unbound */
   char     *program_name;       /* NULL: no program installed */
   char     *program_version;
+  /* PpTerminalKey *: the keys it holds; NULL when the terminal does not
+   * tell (then a lost LOAD_KEY answer cannot be settled by IDENTIFY). */
+  GPtrArray *keys;
 } PpTerminalInfo;
 
 #define PP_TYPE_TERMINAL_INFO (pp_terminal_info_get_type ())
@@ -74,16 +93,9 @@ GType           pp_terminal_info_get_type (void) G_GNUC_CONST;
 PpTerminalInfo *pp_terminal_info_copy     (const PpTerminalInfo *info);
 void            pp_terminal_info_free     (PpTerminalInfo       *info);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PpTerminalInfo, pp_terminal_info_free)
-
-/* One key the terminal holds, as STATUS lists it.  Never a key's value. */
-typedef struct {
-  guint     slot;
-  char      usage[3];           /* TR-31 usage: "K0", "P0", "M3", "B1" */
-  gboolean  working;            /* a sign-on working key (deleted by sign-off) */
-  char     *kcv;                /* upper hex */
-} PpTerminalKey;
-
-void pp_terminal_key_free (PpTerminalKey *key);
+/* The held key whose KCV is @kcv (compared in constant time), or NULL. */
+const PpTerminalKey *pp_terminal_info_find_kcv (const PpTerminalInfo *info,
+                                                const char           *kcv);
 
 /* What STATUS tells.  Text is the terminal's: print it with care. */
 typedef struct {

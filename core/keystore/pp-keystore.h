@@ -321,6 +321,43 @@ gboolean      pp_key_store_location_has_journal_key (const char   *location,
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PpJournalKey, pp_journal_key_free)
 
+/* Delivery of the TMKs handed to one terminal (docs/terminal-device.md,
+ * "Accounting for every TMK"): a record per terminal serial in the key
+ * store, kept sealed like the keys.  A TMK is SENT from just before its
+ * KT_KDH goes out until the terminal's KCV confirms it (CONFIRMED) or the
+ * terminal is seen without it or refusing it (DISCARDED): a key whose
+ * LOAD_KEY answer was lost stays SENT until a later IDENTIFY settles it. */
+typedef enum {
+  PP_TMK_DELIVERY_SENT,        /* sent, unconfirmed */
+  PP_TMK_DELIVERY_CONFIRMED,   /* the terminal holds it (its KCV matched) */
+  PP_TMK_DELIVERY_DISCARDED,   /* the terminal never took it: never to be used */
+} PpTmkDeliveryState;
+
+typedef struct {
+  char               *label;   /* the TMK's label in the key store */
+  char               *kcv;
+  PpTmkDeliveryState  state;
+  gint64              time;    /* of the last change, Unix seconds */
+} PpTmkDelivery;
+
+void        pp_tmk_delivery_free          (PpTmkDelivery *delivery);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PpTmkDelivery, pp_tmk_delivery_free)
+/* "sent, unconfirmed", "confirmed", "discarded" (English, for JSON and logs). */
+const char *pp_tmk_delivery_state_to_string (PpTmkDeliveryState state);
+
+/* Sets the state of @label for the terminal @serial (added when new); the
+ * record is replaced as a whole, so a crash leaves the old one. */
+gboolean    pp_key_store_set_tmk_delivery (PpKeyStore          *self,
+                                           const char          *serial,
+                                           const char          *label,
+                                           const char          *kcv,
+                                           PpTmkDeliveryState   state,
+                                           GError             **error);
+/* PpTmkDelivery * of @serial, oldest first; empty when none. */
+GPtrArray  *pp_key_store_list_tmk_deliveries (PpKeyStore  *self,
+                                              const char  *serial,
+                                              GError     **error);
+
 /* Key length in bytes of a TMK type. */
 gsize       pp_tmk_type_get_key_length    (PpTmkType      type);
 

@@ -349,6 +349,8 @@ optional_string (PpLinkTlvSet  *set,
   }
 }
 
+static GPtrArray *parse_keys (const guint8 *data, gsize len, GError **error);
+
 static gpointer
 parse_info (PpLinkTlvSet  *set,
             GError       **error)
@@ -356,6 +358,8 @@ parse_info (PpLinkTlvSet  *set,
   g_autoptr(PpTerminalInfo) info = g_new0 (PpTerminalInfo, 1);
   guint8 version = 0, tamper = 0, has_cert = 0;
   gboolean ok = TRUE;
+  const guint8 *keys;
+  gsize keys_len = 0;
 
   if ((info->serial = pp_link_tlv_dup_string (set, PP_TAG_SERIAL, error)) == NULL ||
       !pp_link_tlv_get_u8 (set, PP_TAG_PROTOCOL_VERSION, &version, error) ||
@@ -373,6 +377,9 @@ parse_info (PpLinkTlvSet  *set,
   info->program_name = optional_string (set, PP_TAG_PROGRAM_NAME, &ok, error);
   info->program_version = optional_string (set, PP_TAG_PROGRAM_VERSION, &ok, error);
   if (!ok)
+    return NULL;
+  if ((keys = pp_link_tlv_get (set, PP_TAG_KEYS, &keys_len)) != NULL &&
+      (info->keys = parse_keys (keys, keys_len, error)) == NULL)
     return NULL;
   return g_steal_pointer (&info);
 }
@@ -458,8 +465,8 @@ parse_signed_on (PpLinkTlvSet  *set,
   return on;
 }
 
-/* KEYS: entries of slot (u8), flags (u8, bit 0 working), usage (2 ASCII
- * characters), KCV length (u8) and the KCV. */
+/* KEYS (IDENTIFY and STATUS): entries of slot (u8), flags (u8, bit 0
+ * working), usage (2 ASCII characters), KCV length (u8) and the KCV. */
 static GPtrArray *
 parse_keys (const guint8  *data,
             gsize          len,
@@ -495,8 +502,7 @@ parse_keys (const guint8  *data,
       key = g_new0 (PpTerminalKey, 1);
       key->slot = data[at];
       key->working = (data[at + 1] & 1) != 0;
-      key->usage[0] = (char) data[at + 2];
-      key->usage[1] = (char) data[at + 3];
+      key->usage = g_strndup ((const char *) data + at + 2, 2);
       key->kcv = g_steal_pointer (&kcv);
       g_ptr_array_add (keys, key);
       at += 5 + kcv_len;

@@ -36,23 +36,56 @@ pp_link_tlv_builder_free (PpLinkTlvBuilder *builder)
 }
 
 void
-pp_link_tlv_builder_add (PpLinkTlvBuilder *builder,
-                         guint8            tag,
-                         const void       *value,
-                         gsize             len)
+pp_link_tlv_put (GByteArray *out,
+                 guint8      tag,
+                 const void *value,
+                 gsize       len)
 {
   guint8 head[PP_TLV_HEADER_SIZE];
 
-  g_return_if_fail (builder != NULL);
+  g_return_if_fail (out != NULL);
   g_return_if_fail (len <= PP_TLV_MAX_VALUE);
   g_return_if_fail (value != NULL || len == 0);
 
   head[0] = tag;
   head[1] = len >> 8;
   head[2] = len & 0xFF;
-  g_byte_array_append (builder->buf, head, sizeof head);
+  g_byte_array_append (out, head, sizeof head);
   if (len > 0)
-    g_byte_array_append (builder->buf, value, len);
+    g_byte_array_append (out, value, len);
+}
+
+void
+pp_link_tlv_put_text (GByteArray *out,
+                      guint8      tag,
+                      const char *text)
+{
+  g_return_if_fail (text != NULL);
+  pp_link_tlv_put (out, tag, text, strlen (text));
+}
+
+void
+pp_link_tlv_put_uint (GByteArray *out,
+                      guint8      tag,
+                      guint       width,
+                      guint64     value)
+{
+  guint8 v[8];
+
+  g_return_if_fail (width >= 1 && width <= 8);
+  for (guint i = 0; i < width; i++)
+    v[i] = (value >> (8 * (width - 1 - i))) & 0xFF;
+  pp_link_tlv_put (out, tag, v, width);
+}
+
+void
+pp_link_tlv_builder_add (PpLinkTlvBuilder *builder,
+                         guint8            tag,
+                         const void       *value,
+                         gsize             len)
+{
+  g_return_if_fail (builder != NULL);
+  pp_link_tlv_put (builder->buf, tag, value, len);
 }
 
 void
@@ -64,29 +97,22 @@ pp_link_tlv_builder_add_u8 (PpLinkTlvBuilder *builder, guint8 tag, guint8 value)
 void
 pp_link_tlv_builder_add_u16 (PpLinkTlvBuilder *builder, guint8 tag, guint16 value)
 {
-  guint8 v[2] = { value >> 8, value & 0xFF };
-
-  pp_link_tlv_builder_add (builder, tag, v, sizeof v);
+  g_return_if_fail (builder != NULL);
+  pp_link_tlv_put_uint (builder->buf, tag, 2, value);
 }
 
 void
 pp_link_tlv_builder_add_u32 (PpLinkTlvBuilder *builder, guint8 tag, guint32 value)
 {
-  guint8 v[4];
-
-  for (int i = 0; i < 4; i++)
-    v[i] = value >> (24 - 8 * i);
-  pp_link_tlv_builder_add (builder, tag, v, sizeof v);
+  g_return_if_fail (builder != NULL);
+  pp_link_tlv_put_uint (builder->buf, tag, 4, value);
 }
 
 void
 pp_link_tlv_builder_add_u64 (PpLinkTlvBuilder *builder, guint8 tag, guint64 value)
 {
-  guint8 v[8];
-
-  for (int i = 0; i < 8; i++)
-    v[i] = value >> (56 - 8 * i);
-  pp_link_tlv_builder_add (builder, tag, v, sizeof v);
+  g_return_if_fail (builder != NULL);
+  pp_link_tlv_put_uint (builder->buf, tag, 8, value);
 }
 
 void
@@ -178,10 +204,84 @@ pp_link_tlv_reader_next (PpLinkTlvReader  *reader,
   return TRUE;
 }
 
+gboolean
+pp_link_tlv_index (const guint8    *data,
+                   gsize            len,
+                   PpLinkTlvIndex  *out,
+                   GError         **error)
+{
+  PpLinkTlvReader reader;
+  const guint8 *value;
+  GError *local = NULL;
+  gsize vlen;
+  guint8 tag;
+
+  g_return_val_if_fail (out != NULL, FALSE);
+
+  memset (out, 0, sizeof *out);
+  pp_link_tlv_reader_init (&reader, data, len);
+  while (pp_link_tlv_reader_next (&reader, &tag, &value, &vlen, &local))
+    {
+      if (out->value[tag] != NULL)
+        {
+          g_set_error (error, PP_LINK_TLV_ERROR, PP_LINK_TLV_ERROR_REPEATED,
+                       _("tag 0x%02X appears twice in the payload"), tag);
+          return FALSE;
+        }
+      out->value[tag] = value;
+      out->len[tag] = vlen;
+    }
+  if (local != NULL)
+    {
+      g_propagate_error (error, local);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+pp_link_tlv_index_has (const PpLinkTlvIndex *tlvs,
+                       guint8                tag)
+{
+  g_return_val_if_fail (tlvs != NULL, FALSE);
+  return tlvs->value[tag] != NULL;
+}
+
+char *
+pp_link_tlv_index_dup_text (const PpLinkTlvIndex *tlvs,
+                            guint8                tag)
+{
+  const char *v;
+  gsize len;
+
+  g_return_val_if_fail (tlvs != NULL, NULL);
+  v = (const char *) tlvs->value[tag];
+  len = tlvs->len[tag];
+  if (v == NULL || memchr (v, '\0', len) != NULL || !g_utf8_validate_len (v, len, NULL))
+    return NULL;
+  return g_strndup (v, len);
+}
+
+gboolean
+pp_link_tlv_index_get_uint (const PpLinkTlvIndex *tlvs,
+                            guint8                tag,
+                            guint                 width,
+                            guint64              *out)
+{
+  guint64 v = 0;
+
+  g_return_val_if_fail (tlvs != NULL && out != NULL, FALSE);
+  if (tlvs->value[tag] == NULL || tlvs->len[tag] != width || width < 1 || width > 8)
+    return FALSE;
+  for (guint i = 0; i < width; i++)
+    v = (v << 8) | tlvs->value[tag][i];
+  *out = v;
+  return TRUE;
+}
+
 struct _PpLinkTlvSet {
-  GBytes       *payload;
-  const guint8 *value[256];
-  guint16       len[256];
+  GBytes         *payload;
+  PpLinkTlvIndex  index;
 };
 
 PpLinkTlvSet *
@@ -189,36 +289,16 @@ pp_link_tlv_parse (GBytes  *payload,
                    GError **error)
 {
   g_autoptr(PpLinkTlvSet) set = NULL;
-  PpLinkTlvReader reader;
-  const guint8 *data, *value;
-  gsize len = 0, vlen;
-  guint8 tag;
-  GError *local = NULL;
+  const guint8 *data;
+  gsize len = 0;
 
   g_return_val_if_fail (payload != NULL, NULL);
 
   set = g_new0 (PpLinkTlvSet, 1);
   set->payload = g_bytes_ref (payload);
   data = g_bytes_get_data (payload, &len);
-  pp_link_tlv_reader_init (&reader, data, len);
-
-  while (pp_link_tlv_reader_next (&reader, &tag, &value, &vlen, &local))
-    {
-      if (set->value[tag] != NULL)
-        {
-          g_set_error (error, PP_LINK_TLV_ERROR, PP_LINK_TLV_ERROR_REPEATED,
-                       _("tag 0x%02X appears twice in the payload"), tag);
-          return NULL;
-        }
-      set->value[tag] = value;
-      set->len[tag] = vlen;
-    }
-  if (local != NULL)
-    {
-      g_propagate_error (error, local);
-      return NULL;
-    }
-
+  if (!pp_link_tlv_index (data, len, &set->index, error))
+    return NULL;
   return g_steal_pointer (&set);
 }
 
@@ -236,7 +316,7 @@ pp_link_tlv_has (PpLinkTlvSet *set,
                  guint8        tag)
 {
   g_return_val_if_fail (set != NULL, FALSE);
-  return set->value[tag] != NULL;
+  return set->index.value[tag] != NULL;
 }
 
 const guint8 *
@@ -246,8 +326,8 @@ pp_link_tlv_get (PpLinkTlvSet *set,
 {
   g_return_val_if_fail (set != NULL, NULL);
   if (out_len != NULL)
-    *out_len = set->value[tag] != NULL ? set->len[tag] : 0;
-  return set->value[tag];
+    *out_len = set->index.value[tag] != NULL ? set->index.len[tag] : 0;
+  return set->index.value[tag];
 }
 
 static const guint8 *
@@ -256,10 +336,10 @@ get_required (PpLinkTlvSet *set,
               GError      **error)
 {
   g_return_val_if_fail (set != NULL, NULL);
-  if (set->value[tag] == NULL)
+  if (set->index.value[tag] == NULL)
     g_set_error (error, PP_LINK_TLV_ERROR, PP_LINK_TLV_ERROR_MISSING,
                  _("the payload has no tag 0x%02X"), tag);
-  return set->value[tag];
+  return set->index.value[tag];
 }
 
 GBytes *
@@ -272,7 +352,7 @@ pp_link_tlv_dup_bytes (PpLinkTlvSet *set,
   if (v == NULL)
     return NULL;
   return g_bytes_new_from_bytes (set->payload, v - (const guint8 *) g_bytes_get_data (set->payload, NULL),
-                                 set->len[tag]);
+                                 set->index.len[tag]);
 }
 
 static gboolean
@@ -287,10 +367,10 @@ get_uint (PpLinkTlvSet *set,
 
   if (v == NULL)
     return FALSE;
-  if (set->len[tag] != width)
+  if (set->index.len[tag] != width)
     {
       g_set_error (error, PP_LINK_TLV_ERROR, PP_LINK_TLV_ERROR_BAD_VALUE,
-                   _("tag 0x%02X is %u bytes long, expected %u"), tag, set->len[tag], width);
+                   _("tag 0x%02X is %u bytes long, expected %u"), tag, (guint) set->index.len[tag], width);
       return FALSE;
     }
   for (guint i = 0; i < width; i++)
@@ -348,7 +428,7 @@ pp_link_tlv_dup_string (PpLinkTlvSet *set,
 
   if (v == NULL)
     return NULL;
-  len = set->len[tag];
+  len = set->index.len[tag];
   if (memchr (v, 0, len) != NULL || !g_utf8_validate ((const char *) v, len, NULL))
     {
       g_set_error (error, PP_LINK_TLV_ERROR, PP_LINK_TLV_ERROR_BAD_VALUE,

@@ -47,12 +47,12 @@ enum {  /* tags */
   PP_TAG_TAMPER = 0x07 /* u8 0/1 */, PP_TAG_HAS_CERT = 0x08 /* u8 0/1 */,
   PP_TAG_BOUND_KDH = 0x09 /* text: the bound KDH's subject, RFC 2253; absent: unbound */,
   PP_TAG_PROGRAM_NAME = 0x0A, PP_TAG_PROGRAM_VERSION = 0x0B,
+  PP_TAG_KEYS = 0x0C /* the held keys: per key slot u8, flags u8, usage 2 bytes, KCV length u8, KCV */,
   PP_TAG_CSR = 0x20 /* DER PKCS#10 */, PP_TAG_CERT = 0x21 /* DER X.509 */,
   PP_TAG_TOKEN = 0x22 /* DER TR-34 token */,
   PP_TAG_SLOT = 0x30 /* u8 */, PP_TAG_KCV = 0x31 /* text, upper hex */,
   PP_TAG_KEY_USAGE = 0x32 /* text, TR-31 usage "K0", "P0", "M3", "B1" */,
   PP_TAG_KCV_MAC = 0x33 /* text, upper hex: SIGN_ON's MAC key */,
-  PP_TAG_KEYS = 0x34 /* STATUS: the held keys, entries of docs/link-protocol.md */,
   PP_TAG_OFFSET = 0x40 /* u64 */, PP_TAG_SIZE = 0x41 /* u64 */, PP_TAG_SHA256 = 0x42 /* 32 bytes */,
   PP_TAG_DATA = 0x43, PP_TAG_SIGNATURE = 0x44, PP_TAG_MANIFEST = 0x45,
   PP_TAG_OPERATOR = 0x50 /* u32 */, PP_TAG_PASSWORD = 0x51 /* text */,
@@ -125,6 +125,47 @@ gboolean pp_link_tlv_reader_next (PpLinkTlvReader  *reader,
                                   const guint8    **out_value,
                                   gsize            *out_len,
                                   GError          **error);
+
+/* The same payload indexed by tag in a caller's struct, without copies
+ * or allocations (the terminal side's view, and the set's inside): for
+ * each tag where its value is, borrowed from the payload's bytes, or
+ * NULL when absent (an empty value points into the payload, never NULL). */
+typedef struct {
+  const guint8 *value[256];
+  gsize         len[256];
+} PpLinkTlvIndex;
+
+/* FALSE with PP_LINK_TLV_ERROR_TRUNCATED or _REPEATED (BAD_PAYLOAD).
+ * Unknown tags are indexed but never looked at. */
+gboolean      pp_link_tlv_index          (const guint8          *data,
+                                          gsize                  len,
+                                          PpLinkTlvIndex        *out,
+                                          GError               **error);
+gboolean      pp_link_tlv_index_has      (const PpLinkTlvIndex  *tlvs,
+                                          guint8                 tag);
+/* Text of @tag: NULL when absent, not UTF-8, or with a NUL. */
+char         *pp_link_tlv_index_dup_text (const PpLinkTlvIndex  *tlvs,
+                                          guint8                 tag);
+/* Big-endian unsigned of exactly @width bytes (1..8); FALSE when absent
+ * or of another width. */
+gboolean      pp_link_tlv_index_get_uint (const PpLinkTlvIndex  *tlvs,
+                                          guint8                 tag,
+                                          guint                  width,
+                                          guint64               *out);
+
+/* Appending TLVs to a payload being built in a GByteArray (the builder
+ * above does the same for a GBytes result). @len at most PP_TLV_MAX_VALUE. */
+void          pp_link_tlv_put            (GByteArray  *out,
+                                          guint8       tag,
+                                          const void  *value,
+                                          gsize        len);
+void          pp_link_tlv_put_text       (GByteArray  *out,
+                                          guint8       tag,
+                                          const char  *text);
+void          pp_link_tlv_put_uint       (GByteArray  *out,
+                                          guint8       tag,
+                                          guint        width,
+                                          guint64      value);
 
 /* A parsed payload: each tag at most once (checked), looked up by tag.
  * The values point into the payload, which the set keeps alive. */

@@ -29,7 +29,6 @@
 #include "pp-link-tlv.h"
 #include "pp-openssl-types.h"
 #include "pp-termsim-private.h"
-#include "pp-termsim-tlv-private.h"
 #include "pp-tr31.h"
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (X509_REQ, X509_REQ_free)
@@ -1157,8 +1156,8 @@ refuse (guint8     *out_status,
   message = g_strdup_vprintf (format, args);
   va_end (args);
   if (reason != 0)
-    pp_termsim_tlv_put_uint (out, PP_TAG_REASON, 2, reason);
-  pp_termsim_tlv_put_text (out, PP_TAG_MESSAGE, message);
+    pp_link_tlv_put_uint (out, PP_TAG_REASON, 2, reason);
+  pp_link_tlv_put_text (out, PP_TAG_MESSAGE, message);
   *out_status = status;
   return g_byte_array_free_to_bytes (out);
 }
@@ -1190,13 +1189,39 @@ put_bound_and_program (PpTermsim  *self,
     {
       g_autofree char *subject = name_to_string (X509_get_subject_name (self->kdh));
 
-      pp_termsim_tlv_put_text (out, PP_TAG_BOUND_KDH, subject);
+      pp_link_tlv_put_text (out, PP_TAG_BOUND_KDH, subject);
     }
   if (self->program_name != NULL)
     {
-      pp_termsim_tlv_put_text (out, PP_TAG_PROGRAM_NAME, self->program_name);
-      pp_termsim_tlv_put_text (out, PP_TAG_PROGRAM_VERSION, self->program_version);
+      pp_link_tlv_put_text (out, PP_TAG_PROGRAM_NAME, self->program_name);
+      pp_link_tlv_put_text (out, PP_TAG_PROGRAM_VERSION, self->program_version);
     }
+}
+
+/* KEYS (IDENTIFY and STATUS, docs/link-protocol.md): per held key its slot,
+ * flags (bit 0: a sign-on working key), the two characters of its usage and
+ * its KCV after a length byte; never a value.  IDENTIFY's lets a station
+ * settle a LOAD_KEY whose answer it lost. */
+static void
+put_keys (PpTermsim  *self,
+          GByteArray *out)
+{
+  g_autoptr(GByteArray) keys = g_byte_array_new ();
+
+  for (guint i = 0; i < self->keys->len; i++)
+    {
+      KeyEntry *e = g_ptr_array_index (self->keys, i);
+      gsize kcv_len = strlen (e->kcv);
+      guint8 head[5] = { e->slot & 0xFF, e->working ? 1 : 0, 0, 0, (guint8) MIN (kcv_len, 64) };
+
+      if (strlen (e->usage) != 2 || keys->len + sizeof head + head[4] > PP_TLV_MAX_VALUE)
+        continue;
+      head[2] = e->usage[0];
+      head[3] = e->usage[1];
+      g_byte_array_append (keys, head, sizeof head);
+      g_byte_array_append (keys, (const guint8 *) e->kcv, head[4]);
+    }
+  pp_link_tlv_put (out, PP_TAG_KEYS, keys->data, keys->len);
 }
 
 static GBytes *
@@ -1205,18 +1230,19 @@ handle_identify (PpTermsim *self,
 {
   Reply r = { g_byte_array_new (), PP_STATUS_OK };
 
-  pp_termsim_tlv_put_text (r.out, PP_TAG_SERIAL,
+  pp_link_tlv_put_text (r.out, PP_TAG_SERIAL,
                            self->report_serial != NULL ? self->report_serial : self->serial);
-  pp_termsim_tlv_put_text (r.out, PP_TAG_VENDOR, self->vendor);
-  pp_termsim_tlv_put_text (r.out, PP_TAG_MODEL, self->model);
-  pp_termsim_tlv_put_text (r.out, PP_TAG_FIRMWARE, self->firmware);
-  pp_termsim_tlv_put_uint (r.out, PP_TAG_PROTOCOL_VERSION, 1, PROTOCOL_VERSION);
-  pp_termsim_tlv_put_uint (r.out, PP_TAG_CAPABILITIES, 4,
+  pp_link_tlv_put_text (r.out, PP_TAG_VENDOR, self->vendor);
+  pp_link_tlv_put_text (r.out, PP_TAG_MODEL, self->model);
+  pp_link_tlv_put_text (r.out, PP_TAG_FIRMWARE, self->firmware);
+  pp_link_tlv_put_uint (r.out, PP_TAG_PROTOCOL_VERSION, 1, PROTOCOL_VERSION);
+  pp_link_tlv_put_uint (r.out, PP_TAG_CAPABILITIES, 4,
                            PP_CAP_CERTIFY | PP_CAP_TR34_2PASS | PP_CAP_TR34_1PASS |
                            PP_CAP_PROGRAM | PP_CAP_SIGN_ON | PP_CAP_DUKPT);
-  pp_termsim_tlv_put_uint (r.out, PP_TAG_TAMPER, 1, self->tamper ? 1 : 0);
-  pp_termsim_tlv_put_uint (r.out, PP_TAG_HAS_CERT, 1, self->cert != NULL ? 1 : 0);
+  pp_link_tlv_put_uint (r.out, PP_TAG_TAMPER, 1, self->tamper ? 1 : 0);
+  pp_link_tlv_put_uint (r.out, PP_TAG_HAS_CERT, 1, self->cert != NULL ? 1 : 0);
   put_bound_and_program (self, r.out);
+  put_keys (self, r.out);
   return reply_finish (&r, out_status);
 }
 
@@ -1235,14 +1261,14 @@ handle_get_csr (PpTermsim *self,
                      "This terminal already holds a device certificate");
     }
   len = i2d_X509_REQ (self->csr, &der);
-  pp_termsim_tlv_put (r.out, PP_TAG_CSR, der, len > 0 ? len : 0);
+  pp_link_tlv_put (r.out, PP_TAG_CSR, der, len > 0 ? len : 0);
   OPENSSL_free (der);
   return reply_finish (&r, out_status);
 }
 
 static GBytes *
 handle_put_cert (PpTermsim           *self,
-                 const PpTermsimTlvs *tlvs,
+                 const PpLinkTlvIndex *tlvs,
                  guint8              *out_status)
 {
   const unsigned char *p = tlvs->value[PP_TAG_CERT];
@@ -1306,7 +1332,7 @@ handle_get_ct_krd (PpTermsim *self,
   if (PKCS7_add_certificate (p7, self->cert) != 1 || (len = i2d_PKCS7 (p7, &der)) <= 0)
     return refuse (out_status, PP_STATUS_REFUSED, PP_TERMSIM_REASON_STORAGE, "OpenSSL failed");
   r.out = g_byte_array_new ();
-  pp_termsim_tlv_put (r.out, PP_TAG_TOKEN, der, len);
+  pp_link_tlv_put (r.out, PP_TAG_TOKEN, der, len);
   OPENSSL_free (der);
   return reply_finish (&r, out_status);
 }
@@ -1332,13 +1358,13 @@ reply_bound (PpTermsim *self,
   Reply r = { g_byte_array_new (), PP_STATUS_OK };
   g_autofree char *subject = name_to_string (X509_get_subject_name (self->kdh));
 
-  pp_termsim_tlv_put_text (r.out, PP_TAG_BOUND_KDH, subject);
+  pp_link_tlv_put_text (r.out, PP_TAG_BOUND_KDH, subject);
   return reply_finish (&r, out_status);
 }
 
 static GBytes *
 handle_bind (PpTermsim           *self,
-             const PpTermsimTlvs *tlvs,
+             const PpLinkTlvIndex *tlvs,
              guint8              *out_status)
 {
   const guint8 *der = tlvs->value[PP_TAG_TOKEN];
@@ -1407,7 +1433,7 @@ spend_nonce (PpTermsim *self,
 static GBytes *
 handle_rebind_unbind (PpTermsim           *self,
                       guint8               command,
-                      const PpTermsimTlvs *tlvs,
+                      const PpLinkTlvIndex *tlvs,
                       guint8              *out_status)
 {
   const guint8 *der = tlvs->value[PP_TAG_TOKEN];
@@ -1481,7 +1507,7 @@ handle_get_rt_krd (PpTermsim *self,
     return refuse_error (out_status, error, "Cannot keep the nonce");
   token = pp_tr34_build_random_token (nonce);
   r.out = g_byte_array_new ();
-  pp_termsim_tlv_put (r.out, PP_TAG_TOKEN, g_bytes_get_data (token, NULL), g_bytes_get_size (token));
+  pp_link_tlv_put (r.out, PP_TAG_TOKEN, g_bytes_get_data (token, NULL), g_bytes_get_size (token));
   return reply_finish (&r, out_status);
 }
 
@@ -1629,7 +1655,7 @@ fail:
 
 static GBytes *
 handle_load_key (PpTermsim           *self,
-                 const PpTermsimTlvs *tlvs,
+                 const PpLinkTlvIndex *tlvs,
                  guint8              *out_status)
 {
   const guint8 *der = tlvs->value[PP_TAG_TOKEN];
@@ -1643,7 +1669,7 @@ handle_load_key (PpTermsim           *self,
 
   if (der == NULL)
     return refuse (out_status, PP_STATUS_BAD_PAYLOAD, 0, "LOAD_KEY without TOKEN");
-  if (pp_termsim_tlv_has (tlvs, PP_TAG_SLOT) && !pp_termsim_tlv_get_uint (tlvs, PP_TAG_SLOT, 1, &slot))
+  if (pp_link_tlv_index_has (tlvs, PP_TAG_SLOT) && !pp_link_tlv_index_get_uint (tlvs, PP_TAG_SLOT, 1, &slot))
     return refuse (out_status, PP_STATUS_BAD_PAYLOAD, 0, "SLOT is not one byte");
   if (slot >= WORKING_PIN_SLOT)
     return refuse (out_status, PP_STATUS_BAD_PAYLOAD, 0,
@@ -1679,8 +1705,8 @@ handle_load_key (PpTermsim           *self,
       return refuse_error (out_status, error, "Cannot keep the key");
     }
   r.out = g_byte_array_new ();
-  pp_termsim_tlv_put_uint (r.out, PP_TAG_SLOT, 1, slot);
-  pp_termsim_tlv_put_text (r.out, PP_TAG_KCV, kcv);
+  pp_link_tlv_put_uint (r.out, PP_TAG_SLOT, 1, slot);
+  pp_link_tlv_put_text (r.out, PP_TAG_KCV, kcv);
   return reply_finish (&r, out_status);
 }
 
@@ -1705,22 +1731,9 @@ handle_status (PpTermsim *self,
 {
   Reply r = { g_byte_array_new (), PP_STATUS_OK };
   g_autoptr(GString) summary = g_string_new (NULL);
-  g_autoptr(GByteArray) keys = g_byte_array_new ();
 
-  /* KEYS: per key its slot, flags (bit 0: a sign-on working key), the
-   * two characters of its usage, and its KCV with a length byte. */
-  for (guint i = 0; i < self->keys->len; i++)
-    {
-      KeyEntry *e = g_ptr_array_index (self->keys, i);
-      guint8 head[4] = { (guint8) e->slot, e->working ? 1 : 0, (guint8) e->usage[0], (guint8) e->usage[1] };
-      guint8 kcv_len = (guint8) MIN (strlen (e->kcv), 255);
-
-      g_byte_array_append (keys, head, sizeof head);
-      g_byte_array_append (keys, &kcv_len, 1);
-      g_byte_array_append (keys, (const guint8 *) e->kcv, kcv_len);
-    }
-  pp_termsim_tlv_put_uint (r.out, PP_TAG_TAMPER, 1, self->tamper ? 1 : 0);
-  pp_termsim_tlv_put_uint (r.out, PP_TAG_HAS_CERT, 1, self->cert != NULL ? 1 : 0);
+  pp_link_tlv_put_uint (r.out, PP_TAG_TAMPER, 1, self->tamper ? 1 : 0);
+  pp_link_tlv_put_uint (r.out, PP_TAG_HAS_CERT, 1, self->cert != NULL ? 1 : 0);
   put_bound_and_program (self, r.out);
   g_string_append_printf (summary, "%u key%s", self->keys->len, self->keys->len == 1 ? "" : "s");
   for (guint i = 0; i < self->keys->len; i++)
@@ -1730,8 +1743,8 @@ handle_status (PpTermsim *self,
       g_string_append_printf (summary, "%s slot %u %s KCV %s", i == 0 ? ":" : ";", e->slot,
                               e->usage, e->kcv);
     }
-  pp_termsim_tlv_put_text (r.out, PP_TAG_MESSAGE, summary->str);
-  pp_termsim_tlv_put (r.out, PP_TAG_KEYS, keys->data, keys->len);
+  pp_link_tlv_put_text (r.out, PP_TAG_MESSAGE, summary->str);
+  put_keys (self, r.out);
   return reply_finish (&r, out_status);
 }
 
@@ -1750,18 +1763,18 @@ pending_held (PpTermsim *self)
 
 static GBytes *
 handle_program_begin (PpTermsim           *self,
-                      const PpTermsimTlvs *tlvs,
+                      const PpLinkTlvIndex *tlvs,
                       guint8              *out_status)
 {
-  g_autofree char *name = pp_termsim_tlv_dup_text (tlvs, PP_TAG_PROGRAM_NAME);
-  g_autofree char *version = pp_termsim_tlv_dup_text (tlvs, PP_TAG_PROGRAM_VERSION);
+  g_autofree char *name = pp_link_tlv_index_dup_text (tlvs, PP_TAG_PROGRAM_NAME);
+  g_autofree char *version = pp_link_tlv_index_dup_text (tlvs, PP_TAG_PROGRAM_VERSION);
   g_autofree char *sha = NULL;
   g_autoptr(GError) error = NULL;
   guint64 size = 0;
   guint64 held = 0;
   Reply r = { NULL, PP_STATUS_OK };
 
-  if (name == NULL || version == NULL || !pp_termsim_tlv_get_uint (tlvs, PP_TAG_SIZE, 8, &size) ||
+  if (name == NULL || version == NULL || !pp_link_tlv_index_get_uint (tlvs, PP_TAG_SIZE, 8, &size) ||
       tlvs->value[PP_TAG_SHA256] == NULL || tlvs->len[PP_TAG_SHA256] != 32)
     return refuse (out_status, PP_STATUS_BAD_PAYLOAD, 0,
                    "PROGRAM_BEGIN needs PROGRAM_NAME, PROGRAM_VERSION, SIZE (u64) and SHA256 (32 bytes)");
@@ -1788,13 +1801,13 @@ handle_program_begin (PpTermsim           *self,
         return refuse_error (out_status, error, "Cannot start the program");
     }
   r.out = g_byte_array_new ();
-  pp_termsim_tlv_put_uint (r.out, PP_TAG_OFFSET, 8, held);
+  pp_link_tlv_put_uint (r.out, PP_TAG_OFFSET, 8, held);
   return reply_finish (&r, out_status);
 }
 
 static GBytes *
 handle_program_block (PpTermsim           *self,
-                      const PpTermsimTlvs *tlvs,
+                      const PpLinkTlvIndex *tlvs,
                       guint8              *out_status)
 {
   g_autofree char *part = g_build_filename (self->dir, PP_TERMSIM_PROGRAM_PART_FILE, NULL);
@@ -1803,7 +1816,7 @@ handle_program_block (PpTermsim           *self,
   guint64 offset = 0, held;
   Reply r = { NULL, PP_STATUS_OK };
 
-  if (data == NULL || !pp_termsim_tlv_get_uint (tlvs, PP_TAG_OFFSET, 8, &offset))
+  if (data == NULL || !pp_link_tlv_index_get_uint (tlvs, PP_TAG_OFFSET, 8, &offset))
     return refuse (out_status, PP_STATUS_BAD_PAYLOAD, 0, "PROGRAM_BLOCK needs OFFSET (u64) and DATA");
   if (self->pending_name == NULL)
     return refuse (out_status, PP_STATUS_REFUSED, PP_TERMSIM_REASON_STATE, "No PROGRAM_BEGIN before");
@@ -1830,7 +1843,7 @@ handle_program_block (PpTermsim           *self,
       held = offset + len;
     }
   r.out = g_byte_array_new ();
-  pp_termsim_tlv_put_uint (r.out, PP_TAG_OFFSET, 8, held);
+  pp_link_tlv_put_uint (r.out, PP_TAG_OFFSET, 8, held);
   return reply_finish (&r, out_status);
 }
 
@@ -1869,7 +1882,7 @@ file_sha256 (const char *path)
 
 static GBytes *
 handle_program_commit (PpTermsim           *self,
-                       const PpTermsimTlvs *tlvs,
+                       const PpLinkTlvIndex *tlvs,
                        guint8              *out_status)
 {
   g_autofree char *part = g_build_filename (self->dir, PP_TERMSIM_PROGRAM_PART_FILE, NULL);
@@ -1927,8 +1940,8 @@ handle_program_commit (PpTermsim           *self,
   g_free (old_name);
   g_free (old_version);
   r.out = g_byte_array_new ();
-  pp_termsim_tlv_put_text (r.out, PP_TAG_PROGRAM_NAME, self->program_name);
-  pp_termsim_tlv_put_text (r.out, PP_TAG_PROGRAM_VERSION, self->program_version);
+  pp_link_tlv_put_text (r.out, PP_TAG_PROGRAM_NAME, self->program_name);
+  pp_link_tlv_put_text (r.out, PP_TAG_PROGRAM_VERSION, self->program_version);
   return reply_finish (&r, out_status);
 }
 
@@ -1988,12 +2001,12 @@ check_working_header (const PpTr31Header  *header,
 
 static GBytes *
 handle_sign_on (PpTermsim           *self,
-                const PpTermsimTlvs *tlvs,
+                const PpLinkTlvIndex *tlvs,
                 guint8              *out_status)
 {
-  g_autofree char *password = pp_termsim_tlv_dup_text (tlvs, PP_TAG_PASSWORD);
-  g_autofree char *pin_block = pp_termsim_tlv_dup_text (tlvs, PP_TAG_KEY_BLOCK);
-  g_autofree char *mac_block = pp_termsim_tlv_dup_text (tlvs, PP_TAG_KEY_BLOCK_MAC);
+  g_autofree char *password = pp_link_tlv_index_dup_text (tlvs, PP_TAG_PASSWORD);
+  g_autofree char *pin_block = pp_link_tlv_index_dup_text (tlvs, PP_TAG_KEY_BLOCK);
+  g_autofree char *mac_block = pp_link_tlv_index_dup_text (tlvs, PP_TAG_KEY_BLOCK_MAC);
   g_autoptr(PpSecureBuffer) tmk = NULL;
   g_autoptr(PpSecureBuffer) pin = NULL;
   g_autoptr(PpSecureBuffer) mac = NULL;
@@ -2010,7 +2023,7 @@ handle_sign_on (PpTermsim           *self,
   guint64 id = 0;
   Reply r = { NULL, PP_STATUS_OK };
 
-  if (!pp_termsim_tlv_get_uint (tlvs, PP_TAG_OPERATOR, 4, &id) || password == NULL ||
+  if (!pp_link_tlv_index_get_uint (tlvs, PP_TAG_OPERATOR, 4, &id) || password == NULL ||
       pin_block == NULL || mac_block == NULL)
     return refuse (out_status, PP_STATUS_BAD_PAYLOAD, 0,
                    "SIGN_ON needs OPERATOR (u32), PASSWORD, KEY_BLOCK and KEY_BLOCK_MAC");
@@ -2062,8 +2075,8 @@ handle_sign_on (PpTermsim           *self,
       return refuse_error (out_status, error, "Working keys");
     }
   r.out = g_byte_array_new ();
-  pp_termsim_tlv_put_text (r.out, PP_TAG_KCV, pin_kcv);
-  pp_termsim_tlv_put_text (r.out, PP_TAG_KCV_MAC, mac_kcv);
+  pp_link_tlv_put_text (r.out, PP_TAG_KCV, pin_kcv);
+  pp_link_tlv_put_text (r.out, PP_TAG_KCV_MAC, mac_kcv);
   return reply_finish (&r, out_status);
 }
 
@@ -2088,8 +2101,8 @@ pp_termsim_handle (PpTermsim *sim,
                    GBytes    *payload,
                    guint8    *out_status)
 {
-  PpTermsimTlvs tlvs;
-  g_autofree char *why = NULL;
+  PpLinkTlvIndex tlvs;
+  g_autoptr(GError) why = NULL;
   const guint8 *data = NULL;
   gsize len = 0;
   GBytes *out = NULL;
@@ -2098,8 +2111,8 @@ pp_termsim_handle (PpTermsim *sim,
 
   if (payload != NULL)
     data = g_bytes_get_data (payload, &len);
-  if (!pp_termsim_tlv_parse (data, len, &tlvs, &why))
-    return refuse (out_status, PP_STATUS_BAD_PAYLOAD, 0, "%s", why);
+  if (!pp_link_tlv_index (data, len, &tlvs, &why))
+    return refuse (out_status, PP_STATUS_BAD_PAYLOAD, 0, "%s", why->message);
 
   g_mutex_lock (&sim->lock);
   switch (command)
