@@ -279,7 +279,9 @@ printed_kcv (const Run *r)
 
   g_assert_no_error (error);
   o = json_node_get_object (node);
-  g_assert_cmpuint (json_object_get_size (o), ==, 2);
+  /* serial, kcv and the TMK's label: never a key. */
+  g_assert_cmpuint (json_object_get_size (o), ==, 3);
+  g_assert_true (g_str_has_prefix (json_object_get_string_member (o, "tmk_label"), "tmk-"));
   return g_strdup (json_object_get_string_member (o, "kcv"));
 }
 
