@@ -58,6 +58,15 @@ enum {  /* tags */
   PP_TAG_KEY_BLOCK_MAC = 0x53 /* TR-31 text: the MAC key */,
   PP_TAG_REASON = 0x7E /* u16 */, PP_TAG_MESSAGE = 0x7F /* text, English, for the log */,
 };
+/* REASON (u16) of a refused PROGRAM_BEGIN / PROGRAM_COMMIT: which check
+ * failed (docs/link-protocol.md, section 4). */
+enum {
+  PP_REASON_PROGRAM           = 0x0003, /* refused by the terminal's own policy */
+  PP_REASON_PROGRAM_SIGNATURE = 0x0010, /* manifest, signature or signer certificate */
+  PP_REASON_PROGRAM_INTEGRITY = 0x0011, /* size or SHA-256 of the bytes received */
+  PP_REASON_PROGRAM_MODEL     = 0x0012, /* the program is not for this model */
+  PP_REASON_PROGRAM_ORDER     = 0x0013, /* out of order: signature file, manager, payment apps */
+};
 enum { PP_CAP_CERTIFY = 1 << 0, PP_CAP_TR34_2PASS = 1 << 1, PP_CAP_TR34_1PASS = 1 << 2,
        PP_CAP_PROGRAM = 1 << 3, PP_CAP_SIGN_ON = 1 << 4, PP_CAP_DUKPT = 1 << 5 };
 
