@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -1046,7 +1047,7 @@ print_progress (Progress *p,
     {
       guint64 secs = (guint64) ((double) (p->total - p->confirmed) / rate + 0.5);
 
-      left = g_strdup_printf (_("%" G_GUINT64_FORMAT ":%02u left"), secs / 60, (guint) (secs % 60));
+      left = g_strdup_printf (_("%" PRIu64 ":%02u left"), secs / 60, (guint) (secs % 60));
     }
   else
     left = g_strdup (p->confirmed >= p->total ? _("done") : _("estimating time left"));

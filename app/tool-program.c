@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 
 #include <glib/gi18n.h>
@@ -111,7 +112,7 @@ cmd_pack (int    argc,
       pp_tool_print_json (root);
     }
   else
-    printf (_("Packed %s %s (%s, %u files, %" G_GSIZE_FORMAT " bytes) into %s\n"), name, version,
+    printf (_("Packed %s %s (%s, %u files, %zu bytes) into %s\n"), name, version,
             pp_program_kind_describe (kind), g_strv_length (argv) - 1,
             g_bytes_get_size (pp_program_package_get_payload (pkg)), out);
   return 0;
@@ -224,7 +225,7 @@ cmd_verify (int    argc,
     {
       g_autofree char *model_list = g_strjoinv (", ", (char **) pp_program_manifest_get_models (m));
 
-      printf (_("Program %s %s (%s) for %s: %u files, %" G_GUINT64_FORMAT " bytes, signed by %s: verified\n"),
+      printf (_("Program %s %s (%s) for %s: %u files, %" PRIu64 " bytes, signed by %s: verified\n"),
               pp_program_manifest_get_name (m), pp_program_manifest_get_version (m),
               pp_program_kind_describe (pp_program_manifest_get_kind (m)), model_list,
               pp_program_manifest_get_n_files (m), pp_program_manifest_get_payload_size (m), signer);

@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include <inttypes.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -182,7 +183,7 @@ check_values (const char          *name,
       if (file_sizes[i] > PP_PROGRAM_PAYLOAD_MAX - total)
         {
           g_set_error (error, PP_PROGRAM_ERROR, PP_PROGRAM_ERROR_OVERSIZE,
-                       _("The program's files are larger than %" G_GUINT64_FORMAT " bytes in all"),
+                       _("The program's files are larger than %" PRIu64 " bytes in all"),
                        PP_PROGRAM_PAYLOAD_MAX);
           return FALSE;
         }
@@ -370,7 +371,7 @@ pp_program_manifest_parse (const guint8  *data,
   if (format != 1)
     {
       g_set_error (error, PP_PROGRAM_ERROR, PP_PROGRAM_ERROR_FORMAT,
-                   _("The program manifest is of format %" G_GINT64_FORMAT ", this station reads format 1"),
+                   _("The program manifest is of format %" PRId64 ", this station reads format 1"),
                    format);
       return NULL;
     }
@@ -540,7 +541,7 @@ pp_program_manifest_check_payload (const PpProgramManifest  *manifest,
   if ((guint64) len != manifest->payload_size)
     {
       g_set_error (error, PP_PROGRAM_ERROR, PP_PROGRAM_ERROR_INTEGRITY,
-                   _("The program's files are %" G_GUINT64_FORMAT " bytes, the manifest says %" G_GUINT64_FORMAT),
+                   _("The program's files are %" PRIu64 " bytes, the manifest says %" PRIu64),
                    (guint64) len, manifest->payload_size);
       return FALSE;
     }
@@ -837,7 +838,7 @@ take_part (GBytes      *data,
   if (len - *offset < n)
     {
       g_set_error (error, PP_PROGRAM_ERROR, PP_PROGRAM_ERROR_TRUNCATED,
-                   _("The program package is cut off inside its %s (%" G_GSIZE_FORMAT " of %u bytes)"),
+                   _("The program package is cut off inside its %s (%zu of %u bytes)"),
                    what, len - *offset, n);
       return NULL;
     }
@@ -862,7 +863,7 @@ pp_program_package_new_from_bytes (GBytes  *data,
     {
       if (len > 0 && memcmp (p, PP_PROGRAM_MAGIC, len) == 0)
         g_set_error (error, PP_PROGRAM_ERROR, PP_PROGRAM_ERROR_TRUNCATED,
-                     _("The program package is cut off after %" G_GSIZE_FORMAT " bytes"), len);
+                     _("The program package is cut off after %zu bytes"), len);
       else
         g_set_error (error, PP_PROGRAM_ERROR, PP_PROGRAM_ERROR_FORMAT,
                      _("This is not a posprov program package (no “PPPROG” header)"));
@@ -881,7 +882,7 @@ pp_program_package_new_from_bytes (GBytes  *data,
   if (len > HEADER_MAX + PP_PROGRAM_PAYLOAD_MAX)
     {
       g_set_error (error, PP_PROGRAM_ERROR, PP_PROGRAM_ERROR_OVERSIZE,
-                   _("The program package is larger than a program may be (%" G_GUINT64_FORMAT " bytes of files)"),
+                   _("The program package is larger than a program may be (%" PRIu64 " bytes of files)"),
                    PP_PROGRAM_PAYLOAD_MAX);
       return NULL;
     }
@@ -905,14 +906,14 @@ pp_program_package_new_from_bytes (GBytes  *data,
   if ((guint64) (len - offset) < want)
     {
       g_set_error (error, PP_PROGRAM_ERROR, PP_PROGRAM_ERROR_TRUNCATED,
-                   _("The program package is cut off: %" G_GUINT64_FORMAT " of the files' %" G_GUINT64_FORMAT " bytes are there"),
+                   _("The program package is cut off: %" PRIu64 " of the files' %" PRIu64 " bytes are there"),
                    (guint64) (len - offset), want);
       return NULL;
     }
   if ((guint64) (len - offset) > want)
     {
       g_set_error (error, PP_PROGRAM_ERROR, PP_PROGRAM_ERROR_FORMAT,
-                   _("The program package has %" G_GUINT64_FORMAT " stray bytes after its files"),
+                   _("The program package has %" PRIu64 " stray bytes after its files"),
                    (guint64) (len - offset) - want);
       return NULL;
     }
@@ -951,7 +952,7 @@ pp_program_package_open (const char  *path,
   if ((guint64) st.st_size > HEADER_MAX + PP_PROGRAM_PAYLOAD_MAX)
     {
       g_set_error (error, PP_PROGRAM_ERROR, PP_PROGRAM_ERROR_OVERSIZE,
-                   _("The program package “%s” is larger than a program may be (%" G_GUINT64_FORMAT " bytes of files)"),
+                   _("The program package “%s” is larger than a program may be (%" PRIu64 " bytes of files)"),
                    path, PP_PROGRAM_PAYLOAD_MAX);
       return NULL;
     }
@@ -1079,7 +1080,7 @@ map_input (const char  *path,
   if ((guint64) st.st_size > PP_PROGRAM_PAYLOAD_MAX)
     {
       g_set_error (error, PP_PROGRAM_ERROR, PP_PROGRAM_ERROR_OVERSIZE,
-                   _("The program file “%s” is larger than %" G_GUINT64_FORMAT " bytes"), path,
+                   _("The program file “%s” is larger than %" PRIu64 " bytes"), path,
                    PP_PROGRAM_PAYLOAD_MAX);
       return NULL;
     }

@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include <inttypes.h>
 #include <glib/gi18n-lib.h>
 
 #include "pp-link-device.h"
@@ -714,8 +715,8 @@ on_block_answer (GObject      *source,
     }
   else if (set != NULL && (next < end || next > push->total))
     error = g_error_new (PP_TERMINAL_DEVICE_ERROR, PP_TERMINAL_DEVICE_ERROR_PROTOCOL,
-                         _("The terminal confirmed %" G_GUINT64_FORMAT " bytes of the program after a block "
-                           "ending at %" G_GUINT64_FORMAT), next, end);
+                         _("The terminal confirmed %" PRIu64 " bytes of the program after a block "
+                           "ending at %" PRIu64), next, end);
   if (error != NULL)
     {
       push_fail (task, g_steal_pointer (&error));
@@ -782,7 +783,7 @@ on_begin_answer (GObject      *source,
     }
   else if (set != NULL && held > push->total)
     error = g_error_new (PP_TERMINAL_DEVICE_ERROR, PP_TERMINAL_DEVICE_ERROR_PROTOCOL,
-                         _("The terminal says it holds %" G_GUINT64_FORMAT " bytes of a program of %" G_GUINT64_FORMAT),
+                         _("The terminal says it holds %" PRIu64 " bytes of a program of %" PRIu64),
                          held, push->total);
   if (error != NULL)
     {
