@@ -1089,7 +1089,6 @@ push_error (const GError   *error,
             const Progress *p)
 {
   guint reason = pp_terminal_device_error_get_reason (error);
-  g_autofree char *where = NULL;
 
   if (g_error_matches (error, PP_TERMINAL_DEVICE_ERROR, PP_TERMINAL_DEVICE_ERROR_REFUSED))
     switch (reason)

@@ -105,7 +105,6 @@ push_once (const char       *base,
 {
   const char *termsim = PP_TERMSIM_PATH;
   g_autofree char *dir = g_build_filename (base, name, NULL);
-  g_autofree char *trust = g_build_filename (base, "kdh-trust.pem", NULL);
   const char *init[] = { termsim, "init", "--dir", dir, "--serial", name, "--vendor", "Bench", "--model", "X1",
                          "--trust", cert_path, "--program-trust", cert_path, NULL };
   const char *serve[] = { termsim, "serve", "--dir", dir, "--tcp", "127.0.0.1:0", extra, NULL };
