@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <locale.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pty.h>
 #include <signal.h>
 #include <stdio.h>
@@ -474,6 +476,10 @@ on_run (GThreadedSocketService *service,
 {
   Served *served = g_object_get_data (source, "served");
 
+  /* As a terminal on a LAN should: ACKs and answers go out at once, not
+   * after Nagle's wait for the station's delayed ACK (40 ms a block). */
+  if (!g_socket_set_option (g_socket_connection_get_socket (connection), IPPROTO_TCP, TCP_NODELAY, TRUE, NULL))
+    g_debug ("TCP_NODELAY refused");
   serve_connection (G_IO_STREAM (connection), served);
   return TRUE;
 }

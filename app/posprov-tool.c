@@ -20,6 +20,7 @@ static const PpToolCommand commands[] = {
   { "dukpt",    pp_tool_dukpt_main,    N_("Derive TDES and AES DUKPT keys") },
   { "tr34",     pp_tool_tr34_main,     N_("Build, receive and inspect TR-34 tokens") },
   { "device",   pp_tool_device_main,   N_("Terminals on serial ports and TCP: list the ports") },
+  { "program",  pp_tool_program_main,  N_("Program packages: pack and verify") },
   { NULL, NULL, NULL }
 };
 

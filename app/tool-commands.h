@@ -13,5 +13,6 @@ int pp_tool_tr31_main     (int argc, char **argv);
 int pp_tool_dukpt_main    (int argc, char **argv);
 int pp_tool_tr34_main     (int argc, char **argv);
 int pp_tool_device_main   (int argc, char **argv);
+int pp_tool_program_main  (int argc, char **argv);
 
 G_END_DECLS

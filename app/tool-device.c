@@ -8,8 +8,10 @@
  */
 #include "config.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <glib/gi18n.h>
 #include <openssl/crypto.h>
@@ -21,6 +23,7 @@
 #include "pp-keystore.h"
 #include "pp-link-device.h"
 #include "pp-link-tlv.h"
+#include "pp-program-package.h"
 #include "pp-openssl-types.h"
 #include "pp-port-list.h"
 #include "pp-terminal-device.h"
@@ -1517,6 +1520,232 @@ cmd_zeroize (int    argc,
   return 0;
 }
 
+/* ---- push-program ---------------------------------------------------------- */
+
+typedef struct {
+  gboolean  tty;
+  gint64    start_us;      /* when the terminal answered PROGRAM_BEGIN */
+  gint64    last_print_us;
+  guint64   start_offset;  /* what it held then */
+  guint64   confirmed;
+  guint64   total;
+  gboolean  started;
+  gboolean  printed;
+} Progress;
+
+static char *
+format_bytes (guint64 n)
+{
+  return g_format_size_full (n, G_FORMAT_SIZE_IEC_UNITS);
+}
+
+static void
+print_progress (Progress *p,
+                gboolean  last)
+{
+  gint64 now = g_get_monotonic_time ();
+  double elapsed = (double) (now - p->start_us) / G_USEC_PER_SEC;
+  double rate = elapsed > 0.05 ? (double) (p->confirmed - p->start_offset) / elapsed : 0;
+  guint percent = p->total > 0 ? (guint) (p->confirmed * 100 / p->total) : 100;
+  g_autofree char *done = format_bytes (p->confirmed);
+  g_autofree char *all = format_bytes (p->total);
+  g_autofree char *speed = format_bytes ((guint64) rate);
+  g_autofree char *left = NULL;
+
+  if (rate > 0 && p->confirmed < p->total)
+    {
+      guint64 secs = (guint64) ((double) (p->total - p->confirmed) / rate + 0.5);
+
+      left = g_strdup_printf (_("%" PRIu64 ":%02u left"), secs / 60, (guint) (secs % 60));
+    }
+  else
+    left = g_strdup (p->confirmed >= p->total ? _("done") : _("estimating time left"));
+  /* TRANSLATORS: push progress: percent, bytes confirmed of all, rate per second, time left */
+  fprintf (stderr, _("%s%3u%%  %s of %s  %s/s  %s%s"), p->tty ? "\r" : "", percent, done, all, speed, left,
+           p->tty ? "\033[K" : "\n");
+  if (p->tty && last)
+    fputc ('\n', stderr);
+  fflush (stderr);
+  p->last_print_us = now;
+  p->printed = TRUE;
+}
+
+static void
+on_push_progress (guint64  confirmed,
+                  guint64  total,
+                  gpointer user_data)
+{
+  Progress *p = user_data;
+  gint64 now = g_get_monotonic_time ();
+
+  if (!p->started)
+    {
+      p->started = TRUE;
+      p->start_us = now;
+      p->start_offset = confirmed;
+    }
+  p->confirmed = confirmed;
+  p->total = total;
+  /* On a terminal one line updated a few times a second; in a log a line
+   * every few seconds. */
+  if (now - p->last_print_us >= (p->tty ? G_USEC_PER_SEC / 5 : 3 * G_USEC_PER_SEC))
+    print_progress (p, FALSE);
+}
+
+/* A refusal in the field's terms: which check failed and what to do. */
+static GError *
+push_error (const GError   *error,
+            const Progress *p)
+{
+  guint reason = pp_terminal_device_error_get_reason (error);
+
+  if (g_error_matches (error, PP_TERMINAL_DEVICE_ERROR, PP_TERMINAL_DEVICE_ERROR_REFUSED))
+    switch (reason)
+      {
+      case PP_REASON_PROGRAM_ORDER:
+        return g_error_new (PP_TERMINAL_DEVICE_ERROR, error->code,
+                            _("Program refused: programs must go in order: signature file, manager, payment apps; "
+                              "install the missing one first (%s)"), error->message);
+      case PP_REASON_PROGRAM_MODEL:
+        return g_error_new (PP_TERMINAL_DEVICE_ERROR, error->code,
+                            _("Program refused: the package is not for this terminal's model; use the package "
+                              "built for it (%s)"), error->message);
+      case PP_REASON_PROGRAM_SIGNATURE:
+        return g_error_new (PP_TERMINAL_DEVICE_ERROR, error->code,
+                            _("Program refused: the signature check failed; use a package signed with a "
+                              "program-signing key this terminal trusts, and check the PC's date (%s)"),
+                            error->message);
+      case PP_REASON_PROGRAM_INTEGRITY:
+        return g_error_new (PP_TERMINAL_DEVICE_ERROR, error->code,
+                            _("Program refused: the program arrived damaged or the package was changed; "
+                              "verify the package and push it again (%s)"), error->message);
+      case PP_REASON_PROGRAM:
+        return g_error_new (PP_TERMINAL_DEVICE_ERROR, error->code,
+                            _("Program refused by the terminal (%s)"), error->message);
+      default:
+        break;
+      }
+  if (p->started && p->confirmed < p->total)
+    {
+      g_autofree char *done = format_bytes (p->confirmed);
+      g_autofree char *all = format_bytes (p->total);
+
+      return g_error_new (error->domain, error->code,
+                          _("%s; the terminal confirmed %s of %s: push again to resume from there"),
+                          error->message, done, all);
+    }
+  return g_error_copy (error);
+}
+
+/* On a serial line a whole window of full frames may sit in the port's
+ * buffers before the terminal sees the first: the ACK timeout must cover
+ * that, or every block would be sent twice. */
+static void
+allow_for_serial (PpTerminalDevice  *device,
+                  const char        *port,
+                  const PortOptions *o)
+{
+  PpLink *link = pp_link_device_get_link (PP_LINK_DEVICE (device));
+  guint baud = o->baud > 0 ? (guint) o->baud : 115200;
+  guint64 frame_ms;
+
+  if (g_str_has_prefix (port, "tcp:"))
+    return;
+  frame_ms = ((guint64) pp_link_get_max_payload (link) + 18) * 10 * 1000 / baud + 1;
+  pp_link_set_timeouts (link, (guint) MIN (1000 + frame_ms * (pp_link_get_window (link) + 1), 600000),
+                        30000 + (guint) MIN (frame_ms * 2, 600000), 3);
+}
+
+static int
+cmd_push_program (int    argc,
+                  char **argv)
+{
+  g_auto(PortOptions) o = { 0, };
+  g_autofree char *expect = NULL;
+  const GOptionEntry entries[] = {
+    { "expect-serial", 0, 0, G_OPTION_ARG_STRING, &expect, N_("The serial scanned from the terminal's label"), N_("SERIAL") },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new (_("PORT PACKAGE"));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpTerminalDevice) device = NULL;
+  g_autoptr(PpTerminalInfo) info = NULL;
+  g_autoptr(PpProgramPackage) package = NULL;
+  g_auto(Wait) w = { 0, };
+  Progress progress = { 0, };
+  const PpProgramManifest *manifest;
+  guint64 resumed = 0, total;
+
+  g_option_context_set_summary (context, _("Push the program package PACKAGE to the terminal on PORT: it resumes "
+                                           "where an interrupted push stopped; the terminal checks the signature, "
+                                           "the files, its model and the install order before it installs."));
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  add_port_entries (context, &o);
+  if (!pp_tool_parse (context, &argc, &argv))
+    return 1;
+  if (argc != 3)
+    return pp_tool_fail (_("usage: device push-program PORT PACKAGE"));
+  if ((package = pp_program_package_open (argv[2], &error)) == NULL)
+    return fail (error);
+  manifest = pp_program_package_get_manifest (package);
+  total = pp_program_manifest_get_payload_size (manifest);
+  wait_init (&w);
+  if ((device = open_device (argv[1], &o, &w, &error)) == NULL ||
+      (info = identify (device, &w, &error)) == NULL ||
+      !check_serial (info, expect, &error))
+    return fail (error);
+  allow_for_serial (device, argv[1], &o);
+  progress.tty = isatty (STDERR_FILENO);
+  pp_terminal_device_push_program_async (device, package, on_push_progress, &progress, NULL, on_done, &w);
+  if (!pp_terminal_device_push_program_finish (device, wait_run (&w), &resumed, &error))
+    {
+      g_autoptr(GError) field = push_error (error, &progress);
+
+      if (progress.printed && progress.tty)
+        fputc ('\n', stderr);
+      return fail (field);
+    }
+  if (progress.started)
+    print_progress (&progress, TRUE);
+  if (o.json)
+    {
+      g_autoptr(JsonBuilder) b = json_builder_new ();
+      g_autoptr(JsonNode) root = NULL;
+
+      json_builder_begin_object (b);
+      json_member_string (b, "serial", info->serial);
+      json_member_string (b, "name", pp_program_manifest_get_name (manifest));
+      json_member_string (b, "version", pp_program_manifest_get_version (manifest));
+      json_builder_set_member_name (b, "size");
+      json_builder_add_int_value (b, (gint64) total);
+      json_builder_set_member_name (b, "resumed_from");
+      json_builder_add_int_value (b, (gint64) resumed);
+      json_builder_set_member_name (b, "sent");
+      json_builder_add_int_value (b, (gint64) (total - resumed));
+      json_builder_end_object (b);
+      root = json_builder_get_root (b);
+      pp_tool_print_json (root);
+    }
+  else
+    {
+      g_autofree char *human = NULL;
+
+      if (resumed > 0)
+        {
+          g_autofree char *held = format_bytes (resumed);
+
+          human = g_strdup_printf (_("Terminal %s installed %s %s (resumed after %s it already held)"),
+                                   info->serial, pp_program_manifest_get_name (manifest),
+                                   pp_program_manifest_get_version (manifest), held);
+        }
+      else
+        human = g_strdup_printf (_("Terminal %s installed %s %s"), info->serial,
+                                 pp_program_manifest_get_name (manifest), pp_program_manifest_get_version (manifest));
+      print_result (FALSE, info->serial, NULL, NULL, human);
+    }
+  return 0;
+}
+
 int
 pp_tool_device_main (int    argc,
                      char **argv)
@@ -1531,6 +1760,7 @@ pp_tool_device_main (int    argc,
     { "sign-on-test", cmd_sign_on_test, N_("Sign on to the terminal on PORT with fresh PIN and MAC keys under its TMK, check their KCVs, sign off") },
     { "unbind",   cmd_unbind,   N_("Release the terminal on PORT from its KDH (UBT_KDH)") },
     { "zeroize",  cmd_zeroize,  N_("Erase every key and the KDH binding of the terminal on PORT") },
+    { "push-program", cmd_push_program, N_("Push a signed program package to the terminal on PORT (resumes)") },
     { NULL, NULL, NULL }
   };
 

@@ -23,6 +23,7 @@
 #include "pp-kcv.h"
 #include "pp-link-tlv.h"
 #include "pp-openssl-types.h"
+#include "pp-program-package.h"
 #include "pp-termsim.h"
 #include "pp-link.h"
 #include "pp-termsim-server.h"
@@ -859,19 +860,49 @@ program_block (GBytes *program,
   return p;
 }
 
+/* The manifest of docs/program-package.md for "payment" @version, one
+ * file holding @program, a signature file (the first kind in the order). */
+static char *
+program_manifest (const char *version,
+                  GBytes     *program)
+{
+  const char *models[] = { "X1", NULL };
+  const char *names[] = { "payment.bin", NULL };
+  guint64 size = g_bytes_get_size (program);
+  guint8 sha[32];
+  const guint8 *sums[] = { sha };
+  gsize sha_len = sizeof sha;
+  g_autoptr(GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
+  g_autoptr(GBytes) m = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_checksum_update (sum, g_bytes_get_data (program, NULL), (gssize) size);
+  g_checksum_get_digest (sum, sha, &sha_len);
+  m = pp_program_manifest_build ("payment", version, PP_PROGRAM_KIND_SIGNATURE_FILE, models, 1,
+                                 names, &size, sums, &error);
+  g_assert_no_error (error);
+  return g_strndup (g_bytes_get_data (m, NULL), g_bytes_get_size (m));
+}
+
+/* MANIFEST signed by @signer, with the certificate @cert. */
 static GByteArray *
 program_commit (const char *manifest,
-                EVP_PKEY   *signer)
+                EVP_PKEY   *signer,
+                X509       *cert)
 {
   GByteArray *p = g_byte_array_new ();
   g_autoptr(EVP_MD_CTX) ctx = EVP_MD_CTX_new ();
   guint8 sig[512];
   size_t sig_len = sizeof sig;
+  guint8 *der = NULL;
+  int der_len = i2d_X509 (cert, &der);
 
   g_assert_cmpint (EVP_DigestSignInit (ctx, NULL, EVP_sha256 (), NULL, signer), ==, 1);
   g_assert_cmpint (EVP_DigestSign (ctx, sig, &sig_len, (const guint8 *) manifest, strlen (manifest)), ==, 1);
   pp_link_tlv_put (p, PP_TAG_SIGNATURE, sig, sig_len);
   pp_link_tlv_put_text (p, PP_TAG_MANIFEST, manifest);
+  pp_link_tlv_put (p, PP_TAG_CERT, der, (gsize) der_len);
+  OPENSSL_free (der);
   return p;
 }
 
@@ -883,7 +914,7 @@ test_program (void)
   g_autoptr(PpTermsim) sim = NULL;
   g_autoptr(GBytes) program = NULL;
   guint8 *data = g_malloc (10000);
-  const char *manifest = "{\"name\":\"payment\",\"version\":\"2.0\"}";
+  g_autofree char *manifest = NULL;
   g_auto(Answer) begin = { 0, };
   g_auto(Answer) blk = { 0, };
   g_auto(Answer) resume = { 0, };
@@ -900,6 +931,7 @@ test_program (void)
   for (guint i = 0; i < 10000; i++)
     data[i] = (guint8) (i * 7);
   program = g_bytes_new_take (data, 10000);
+  manifest = program_manifest ("2.0", program);
 
   ask (sim, PP_CMD_PROGRAM_BEGIN, program_begin ("2.0", program), &begin);
   g_assert_cmpuint (begin.status, ==, PP_STATUS_OK);
@@ -915,12 +947,12 @@ test_program (void)
   g_assert_cmpuint (uint_of (&rest, PP_TAG_OFFSET, 8), ==, 10000);
 
   /* Signed by a key the terminal does not trust: refused, nothing installed. */
-  ask (sim, PP_CMD_PROGRAM_COMMIT, program_commit (manifest, pki->root_key), &forged);
-  assert_refused (&forged, PP_STATUS_REFUSED, PP_TERMSIM_REASON_PROGRAM);
+  ask (sim, PP_CMD_PROGRAM_COMMIT, program_commit (manifest, pki->root_key, pki->kdh), &forged);
+  assert_refused (&forged, PP_STATUS_REFUSED, PP_REASON_PROGRAM_SIGNATURE);
   ask (sim, PP_CMD_IDENTIFY, NULL, &id);
   g_assert_false (pp_link_tlv_index_has (&id.tlvs, PP_TAG_PROGRAM_NAME));
 
-  ask (sim, PP_CMD_PROGRAM_COMMIT, program_commit (manifest, pki->kdh_key), &commit);
+  ask (sim, PP_CMD_PROGRAM_COMMIT, program_commit (manifest, pki->kdh_key, pki->kdh), &commit);
   g_assert_cmpuint (commit.status, ==, PP_STATUS_OK);
   name = text (&commit, PP_TAG_PROGRAM_NAME);
   version = text (&commit, PP_TAG_PROGRAM_VERSION);
@@ -948,8 +980,12 @@ test_refuse_program (void)
   g_assert_true (pp_termsim_set_faults (sim, &faults, NULL));
   ask (sim, PP_CMD_PROGRAM_BEGIN, program_begin ("1", program), &begin);
   ask (sim, PP_CMD_PROGRAM_BLOCK, program_block (program, 0, 4), &blk);
-  ask (sim, PP_CMD_PROGRAM_COMMIT, program_commit ("{}", pki->kdh_key), &commit);
-  assert_refused (&commit, PP_STATUS_REFUSED, PP_TERMSIM_REASON_PROGRAM);
+  {
+    g_autofree char *manifest = program_manifest ("1", program);
+
+    ask (sim, PP_CMD_PROGRAM_COMMIT, program_commit (manifest, pki->kdh_key, pki->kdh), &commit);
+  }
+  assert_refused (&commit, PP_STATUS_REFUSED, PP_REASON_PROGRAM);
 }
 
 /* The folder is the terminal: a reopened one is still bound, still holds

@@ -491,3 +491,29 @@ pp_terminal_device_status_finish (PpTerminalDevice  *self,
   g_return_val_if_fail (PP_IS_TERMINAL_DEVICE (self), NULL);
   return IFACE (self)->status_finish (self, result, error);
 }
+
+/* programs */
+
+void
+pp_terminal_device_push_program_async (PpTerminalDevice             *self,
+                                       PpProgramPackage             *package,
+                                       PpTerminalDeviceProgressFunc  progress,
+                                       gpointer                      progress_data,
+                                       GCancellable                 *cancellable,
+                                       GAsyncReadyCallback           callback,
+                                       gpointer                      user_data)
+{
+  g_return_if_fail (PP_IS_TERMINAL_DEVICE (self));
+  g_return_if_fail (package != NULL);
+  IFACE (self)->push_program_async (self, package, progress, progress_data, cancellable, callback, user_data);
+}
+
+gboolean
+pp_terminal_device_push_program_finish (PpTerminalDevice  *self,
+                                        GAsyncResult      *result,
+                                        guint64           *out_resumed_from,
+                                        GError           **error)
+{
+  g_return_val_if_fail (PP_IS_TERMINAL_DEVICE (self), FALSE);
+  return IFACE (self)->push_program_finish (self, result, out_resumed_from, error);
+}

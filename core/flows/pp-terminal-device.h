@@ -14,6 +14,8 @@
 
 #include <gio/gio.h>
 
+#include "pp-program-package.h"
+
 G_BEGIN_DECLS
 
 #define PP_TERMINAL_DEVICE_ERROR (pp_terminal_device_error_quark ())
@@ -120,6 +122,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PpTerminalStatus, pp_terminal_status_free)
 #define PP_TYPE_TERMINAL_DEVICE (pp_terminal_device_get_type ())
 G_DECLARE_INTERFACE (PpTerminalDevice, pp_terminal_device, PP, TERMINAL_DEVICE, GObject)
 
+/* Called on the caller's context as blocks are confirmed: bytes the
+ * terminal confirmed so far and the total. */
+typedef void (*PpTerminalDeviceProgressFunc) (guint64 confirmed, guint64 total, gpointer user_data);
+
 /* Each verb's finish returns through GTask in every implementation so far;
  * the vfuncs stay separate so that a driver may do otherwise. */
 struct _PpTerminalDeviceInterface
@@ -181,6 +187,13 @@ struct _PpTerminalDeviceInterface
   void            (*status_async)      (PpTerminalDevice *self, GCancellable *cancellable,
                                         GAsyncReadyCallback callback, gpointer user_data);
   PpTerminalStatus *(*status_finish)   (PpTerminalDevice *self, GAsyncResult *result, GError **error);
+  /* programs */
+  void            (*push_program_async)  (PpTerminalDevice *self, PpProgramPackage *package,
+                                          PpTerminalDeviceProgressFunc progress, gpointer progress_data,
+                                          GCancellable *cancellable,
+                                          GAsyncReadyCallback callback, gpointer user_data);
+  gboolean        (*push_program_finish) (PpTerminalDevice *self, GAsyncResult *result,
+                                          guint64 *out_resumed_from, GError **error);
 };
 
 /* IDENTIFY: serial, vendor, model, firmware, protocol, capabilities,
@@ -312,5 +325,25 @@ void              pp_terminal_device_status_async    (PpTerminalDevice    *self,
 PpTerminalStatus *pp_terminal_device_status_finish   (PpTerminalDevice    *self,
                                                       GAsyncResult        *result,
                                                       GError             **error);
+
+/* programs */
+/* PROGRAM_BEGIN (the terminal says how much of this very program it
+ * already holds: the push resumes there), PROGRAM_BLOCKs with the link's
+ * window kept full, PROGRAM_COMMIT (manifest, signature, signer
+ * certificate: the terminal verifies and installs; its old program stays
+ * until the new one verifies). @progress (nullable) is called as blocks
+ * are confirmed; @progress_data stays alive until @callback. */
+void            pp_terminal_device_push_program_async  (PpTerminalDevice             *self,
+                                                        PpProgramPackage             *package,
+                                                        PpTerminalDeviceProgressFunc  progress,
+                                                        gpointer                      progress_data,
+                                                        GCancellable                 *cancellable,
+                                                        GAsyncReadyCallback           callback,
+                                                        gpointer                      user_data);
+/* @out_resumed_from: the offset the terminal already held (0: from the start). */
+gboolean        pp_terminal_device_push_program_finish (PpTerminalDevice  *self,
+                                                        GAsyncResult      *result,
+                                                        guint64           *out_resumed_from,
+                                                        GError           **error);
 
 G_END_DECLS

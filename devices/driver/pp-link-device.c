@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include <inttypes.h>
 #include <glib/gi18n-lib.h>
 
 #include "pp-link-device.h"
@@ -712,6 +713,311 @@ device_zeroize_finish (PpTerminalDevice *self, GAsyncResult *result, GError **er
   return finish (self, result, &verb_zeroize, error) != NULL;
 }
 
+/* ---- programs: BEGIN, BLOCKs with the window kept full, COMMIT ----------- */
+
+/* Frame payload taken by a block's TLVs other than its data: OFFSET (3 + 8)
+ * and the DATA TLV's header (3). */
+#define BLOCK_OVERHEAD (11 + 3)
+
+typedef struct {
+  PpLink                       *link;
+  PpProgramPackage             *package;
+  PpTerminalDeviceProgressFunc  progress;
+  gpointer                      progress_data;
+  GCancellable                 *cancellable;   /* ours: cancelled on the first failure */
+  GCancellable                 *outer;         /* the caller's */
+  gulong                        outer_id;
+  guint64                       total;
+  guint64                       next;          /* next byte to queue */
+  guint64                       confirmed;     /* bytes the terminal confirmed */
+  guint64                       resumed_from;
+  guint                         block_size;
+  guint                         in_flight;     /* blocks queued on the link, no answer yet */
+  guint                         max_in_flight;
+  gboolean                      done;          /* the task has returned */
+} Push;
+
+static void
+push_free (Push *push)
+{
+  if (push->outer_id != 0)
+    g_cancellable_disconnect (push->outer, push->outer_id);
+  g_clear_object (&push->outer);
+  g_clear_object (&push->cancellable);
+  g_clear_pointer (&push->package, pp_program_package_unref);
+  g_clear_pointer (&push->link, pp_link_unref);
+  g_free (push);
+}
+
+static void
+on_outer_cancelled (GCancellable *outer,
+                    gpointer      data)
+{
+  g_cancellable_cancel (G_CANCELLABLE (data));
+}
+
+/* The first failure ends the push: queued blocks are never sent (the
+ * link drops cancelled requests still waiting for a window slot). */
+static void
+push_fail (GTask  *task,
+           GError *error)
+{
+  Push *push = g_task_get_task_data (task);
+
+  if (push->done)
+    {
+      g_error_free (error);
+      return;
+    }
+  push->done = TRUE;
+  g_cancellable_cancel (push->cancellable);
+  g_task_return_error (task, error);
+}
+
+/* The answer's TLVs for an OK status, else the error a flow acts on. */
+static PpLinkTlvSet *
+push_answer (Push          *push,
+             GAsyncResult  *result,
+             const char    *step,
+             guint8         command,
+             GError       **error)
+{
+  g_autoptr(GBytes) answer = NULL;
+  g_autoptr(PpLinkTlvSet) set = NULL;
+  g_autoptr(GError) local = NULL;
+  guint8 status = PP_STATUS_OK;
+
+  answer = pp_link_request_finish_any (push->link, result, &status, &local);
+  if (answer == NULL)
+    {
+      pp_link_device_map_error (&local, step);
+      g_propagate_error (error, g_steal_pointer (&local));
+      return NULL;
+    }
+  set = pp_link_tlv_parse (answer, &local);
+  if (status != PP_STATUS_OK)
+    {
+      g_propagate_error (error, status_error (status, set, step, command));
+      return NULL;
+    }
+  if (set == NULL)
+    {
+      g_propagate_error (error, malformed (step, local));
+      return NULL;
+    }
+  return g_steal_pointer (&set);
+}
+
+static void push_fill (GTask *task);
+
+static void
+on_commit_answer (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  Push *push = g_task_get_task_data (task);
+  g_autoptr(PpLinkTlvSet) set = NULL;
+  g_autoptr(GError) error = NULL;
+
+  set = push_answer (push, result, _("program commit"), PP_CMD_PROGRAM_COMMIT, &error);
+  if (set == NULL)
+    {
+      push_fail (task, g_steal_pointer (&error));
+      return;
+    }
+  if (!push->done)
+    {
+      push->done = TRUE;
+      g_task_return_boolean (task, TRUE);
+    }
+}
+
+static void
+push_commit (GTask *task)
+{
+  Push *push = g_task_get_task_data (task);
+  PpLinkTlvBuilder *builder = pp_link_tlv_builder_new ();
+  g_autoptr(GBytes) payload = NULL;
+
+  pp_link_tlv_builder_add_bytes (builder, PP_TAG_MANIFEST, pp_program_package_get_manifest_bytes (push->package));
+  pp_link_tlv_builder_add_bytes (builder, PP_TAG_SIGNATURE, pp_program_package_get_signature (push->package));
+  pp_link_tlv_builder_add_bytes (builder, PP_TAG_CERT, pp_program_package_get_certificate (push->package));
+  payload = pp_link_tlv_builder_end (builder);
+  pp_link_request_async (push->link, PP_CMD_PROGRAM_COMMIT, payload, push->cancellable,
+                         on_commit_answer, g_object_ref (task));
+}
+
+typedef struct {
+  GTask   *task;
+  guint64  end;     /* the block's end offset */
+} BlockCall;
+
+static void
+on_block_answer (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  BlockCall *call = user_data;
+  g_autoptr(GTask) task = call->task;
+  Push *push = g_task_get_task_data (task);
+  g_autoptr(PpLinkTlvSet) set = NULL;
+  g_autoptr(GError) error = NULL;
+  guint64 end = call->end, next = 0;
+
+  g_free (call);
+  push->in_flight--;
+  set = push_answer (push, result, _("program block"), PP_CMD_PROGRAM_BLOCK, &error);
+  if (set != NULL && !pp_link_tlv_get_u64 (set, PP_TAG_OFFSET, &next, &error))
+    {
+      g_autoptr(GError) why = g_steal_pointer (&error);
+
+      error = malformed (_("program block"), why);
+    }
+  else if (set != NULL && (next < end || next > push->total))
+    error = g_error_new (PP_TERMINAL_DEVICE_ERROR, PP_TERMINAL_DEVICE_ERROR_PROTOCOL,
+                         _("The terminal confirmed %" PRIu64 " bytes of the program after a block "
+                           "ending at %" PRIu64), next, end);
+  if (error != NULL)
+    {
+      push_fail (task, g_steal_pointer (&error));
+      return;
+    }
+  if (push->done)
+    return;
+  if (next > push->confirmed)
+    {
+      push->confirmed = next;
+      if (push->progress != NULL)
+        push->progress (push->confirmed, push->total, push->progress_data);
+    }
+  push_fill (task);
+}
+
+/* Queues blocks until a little more than the window is waiting, so the
+ * link always has the next block when an answer frees a slot. */
+static void
+push_fill (GTask *task)
+{
+  Push *push = g_task_get_task_data (task);
+  GBytes *data = pp_program_package_get_payload (push->package);
+
+  while (!push->done && push->in_flight < push->max_in_flight && push->next < push->total)
+    {
+      guint64 len = MIN ((guint64) push->block_size, push->total - push->next);
+      PpLinkTlvBuilder *builder = pp_link_tlv_builder_new ();
+      g_autoptr(GBytes) block = g_bytes_new_from_bytes (data, (gsize) push->next, (gsize) len);
+      g_autoptr(GBytes) payload = NULL;
+      BlockCall *call = g_new0 (BlockCall, 1);
+
+      pp_link_tlv_builder_add_u64 (builder, PP_TAG_OFFSET, push->next);
+      pp_link_tlv_builder_add_bytes (builder, PP_TAG_DATA, block);
+      payload = pp_link_tlv_builder_end (builder);
+      push->next += len;
+      push->in_flight++;
+      call->task = g_object_ref (task);
+      call->end = push->next;
+      pp_link_request_async (push->link, PP_CMD_PROGRAM_BLOCK, payload, push->cancellable,
+                             on_block_answer, call);
+    }
+  if (!push->done && push->in_flight == 0 && push->confirmed == push->total)
+    push_commit (task);
+}
+
+static void
+on_begin_answer (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  Push *push = g_task_get_task_data (task);
+  g_autoptr(PpLinkTlvSet) set = NULL;
+  g_autoptr(GError) error = NULL;
+  guint64 held = 0;
+
+  set = push_answer (push, result, _("program start"), PP_CMD_PROGRAM_BEGIN, &error);
+  if (set != NULL && !pp_link_tlv_get_u64 (set, PP_TAG_OFFSET, &held, &error))
+    {
+      g_autoptr(GError) why = g_steal_pointer (&error);
+
+      error = malformed (_("program start"), why);
+    }
+  else if (set != NULL && held > push->total)
+    error = g_error_new (PP_TERMINAL_DEVICE_ERROR, PP_TERMINAL_DEVICE_ERROR_PROTOCOL,
+                         _("The terminal says it holds %" PRIu64 " bytes of a program of %" PRIu64),
+                         held, push->total);
+  if (error != NULL)
+    {
+      push_fail (task, g_steal_pointer (&error));
+      return;
+    }
+  push->resumed_from = push->next = push->confirmed = held;
+  if (push->progress != NULL)
+    push->progress (push->confirmed, push->total, push->progress_data);
+  push_fill (task);
+}
+
+static void
+device_push_program_async (PpTerminalDevice             *device,
+                           PpProgramPackage             *package,
+                           PpTerminalDeviceProgressFunc  progress,
+                           gpointer                      progress_data,
+                           GCancellable                 *cancellable,
+                           GAsyncReadyCallback           callback,
+                           gpointer                      user_data)
+{
+  PpLinkDevice *self = PP_LINK_DEVICE (device);
+  GTask *task = g_task_new (self, cancellable, callback, user_data);
+  const PpProgramManifest *manifest = pp_program_package_get_manifest (package);
+  PpLinkTlvBuilder *builder = pp_link_tlv_builder_new ();
+  g_autoptr(GBytes) payload = NULL;
+  g_autoptr(GBytes) sum = g_bytes_new (pp_program_package_get_payload_sha256 (package), 32);
+  Push *push = g_new0 (Push, 1);
+  guint max_payload = pp_link_get_max_payload (self->link);
+
+  g_task_set_source_tag (task, device_push_program_async);
+  push->link = pp_link_ref (self->link);
+  push->package = pp_program_package_ref (package);
+  push->progress = progress;
+  push->progress_data = progress_data;
+  push->cancellable = g_cancellable_new ();
+  if (cancellable != NULL)
+    {
+      push->outer = g_object_ref (cancellable);
+      push->outer_id = g_cancellable_connect (cancellable, G_CALLBACK (on_outer_cancelled),
+                                              push->cancellable, NULL);
+    }
+  push->total = g_bytes_get_size (pp_program_package_get_payload (package));
+  push->block_size = max_payload > BLOCK_OVERHEAD ? max_payload - BLOCK_OVERHEAD : 1;
+  push->max_in_flight = 2 * MAX (pp_link_get_window (self->link), 1u);
+  g_task_set_task_data (task, push, (GDestroyNotify) push_free);
+
+  pp_link_tlv_builder_add_string (builder, PP_TAG_PROGRAM_NAME, pp_program_manifest_get_name (manifest));
+  pp_link_tlv_builder_add_string (builder, PP_TAG_PROGRAM_VERSION, pp_program_manifest_get_version (manifest));
+  pp_link_tlv_builder_add_u64 (builder, PP_TAG_SIZE, push->total);
+  pp_link_tlv_builder_add_bytes (builder, PP_TAG_SHA256, sum);
+  payload = pp_link_tlv_builder_end (builder);
+  pp_link_request_async (push->link, PP_CMD_PROGRAM_BEGIN, payload, push->cancellable, on_begin_answer, task);
+}
+
+static gboolean
+device_push_program_finish (PpTerminalDevice  *device,
+                            GAsyncResult      *result,
+                            guint64           *out_resumed_from,
+                            GError           **error)
+{
+  Push *push;
+
+  g_return_val_if_fail (g_task_is_valid (result, device), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == device_push_program_async, FALSE);
+  if (!g_task_propagate_boolean (G_TASK (result), error))
+    return FALSE;
+  push = g_task_get_task_data (G_TASK (result));
+  if (out_resumed_from != NULL)
+    *out_resumed_from = push->resumed_from;
+  return TRUE;
+}
+
 static void
 device_sign_on_async (PpTerminalDevice *self, guint32 operator_id, const char *password,
                       const char *pin_key_block, const char *mac_key_block,
@@ -801,6 +1107,9 @@ pp_link_device_iface_init (PpTerminalDeviceInterface *iface)
   iface->sign_off_finish = device_sign_off_finish;
   iface->status_async = device_status_async;
   iface->status_finish = device_status_finish;
+  /* programs */
+  iface->push_program_async = device_push_program_async;
+  iface->push_program_finish = device_push_program_finish;
 }
 
 /* ---- open: transport, then link ------------------------------------------- */

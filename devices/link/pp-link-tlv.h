@@ -70,6 +70,10 @@ enum {
   PP_REASON_KEY_BLOCK = 0x0005,  /* TR-31 block refused (MAC, header) */
   PP_REASON_STORAGE = 0x0006,    /* the terminal could not save */
   PP_REASON_TR34 = 0x0100,
+  PP_REASON_PROGRAM_SIGNATURE = 0x0010, /* manifest, signature or signer certificate */
+  PP_REASON_PROGRAM_INTEGRITY = 0x0011, /* size or SHA-256 of the bytes received */
+  PP_REASON_PROGRAM_MODEL = 0x0012,     /* the program is not for this model */
+  PP_REASON_PROGRAM_ORDER = 0x0013,     /* out of order: signature file, manager, payment apps */
 };
 enum { PP_CAP_CERTIFY = 1 << 0, PP_CAP_TR34_2PASS = 1 << 1, PP_CAP_TR34_1PASS = 1 << 2,
        PP_CAP_PROGRAM = 1 << 3, PP_CAP_SIGN_ON = 1 << 4, PP_CAP_DUKPT = 1 << 5 };

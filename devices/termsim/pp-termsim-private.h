@@ -25,7 +25,7 @@ G_BEGIN_DECLS
 #define PP_TERMSIM_STORAGE_KEY_FILE "storage.key"   /* AES-256 device storage key */
 #define PP_TERMSIM_PROGRAM_TRUST_FILE "program-trust.pem" /* program-signing certificates */
 #define PP_TERMSIM_PROGRAM_PART_FILE "program.part" /* a program being received */
-#define PP_TERMSIM_PROGRAM_FILE     "program.bin"   /* the installed program */
+/* the installed programs: program-NAME.bin */
 
 /* Writes @data to @dir/@name atomically (temp file + rename), mode 0600. */
 gboolean pp_termsim_write_file (const char  *dir,

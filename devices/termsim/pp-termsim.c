@@ -28,6 +28,7 @@
 #include "pp-kcv.h"
 #include "pp-link-tlv.h"
 #include "pp-openssl-types.h"
+#include "pp-program-package.h"
 #include "pp-termsim-private.h"
 #include "pp-tr31.h"
 
@@ -64,6 +65,21 @@ typedef struct {
   char     *transaction_kcv; /* DUKPT: KCV of that transaction key */
 } KeyEntry;
 
+/* An installed program, by kind (the order they go in). */
+typedef struct {
+  PpProgramKind  kind;
+  char          *name;
+  char          *version;
+} Installed;
+
+static void
+installed_free (Installed *p)
+{
+  g_free (p->name);
+  g_free (p->version);
+  g_free (p);
+}
+
 typedef struct {
   guint32  id;
   char    *salt;  /* hex */
@@ -91,6 +107,10 @@ struct _PpTermsim {
   /* The program being received (resumable). */
   char            *pending_name, *pending_version, *pending_sha256;
   guint64          pending_size;
+  guint64          pending_received;  /* DATA bytes received for it, re-sent ones included */
+  guint            pending_resumes;   /* PROGRAM_BEGINs that resumed it */
+  GPtrArray       *programs;          /* Installed *, in install order */
+  JsonNode        *last_transfer;     /* the last installed program's transfer counts */
   PpTermsimFaults  faults;
   char            *report_serial;
 };
@@ -444,7 +464,32 @@ save_state (PpTermsim  *self,
       json_builder_add_int_value (b, (gint64) self->pending_size);
       json_builder_set_member_name (b, "sha256");
       json_builder_add_string_value (b, self->pending_sha256);
+      json_builder_set_member_name (b, "received");
+      json_builder_add_int_value (b, (gint64) self->pending_received);
+      json_builder_set_member_name (b, "resumes");
+      json_builder_add_int_value (b, self->pending_resumes);
       json_builder_end_object (b);
+    }
+  json_builder_set_member_name (b, "programs");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < self->programs->len; i++)
+    {
+      Installed *p = g_ptr_array_index (self->programs, i);
+
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "kind");
+      json_builder_add_string_value (b, pp_program_kind_to_string (p->kind));
+      json_builder_set_member_name (b, "name");
+      json_builder_add_string_value (b, p->name);
+      json_builder_set_member_name (b, "version");
+      json_builder_add_string_value (b, p->version);
+      json_builder_end_object (b);
+    }
+  json_builder_end_array (b);
+  if (self->last_transfer != NULL)
+    {
+      json_builder_set_member_name (b, "last_transfer");
+      json_builder_add_value (b, json_node_copy (self->last_transfer));
     }
   json_builder_set_member_name (b, "operators");
   json_builder_begin_array (b);
@@ -564,6 +609,7 @@ termsim_new (const char *dir)
   self->dir = g_strdup (dir);
   self->trust = g_ptr_array_new_with_free_func ((GDestroyNotify) X509_free);
   self->program_trust = g_ptr_array_new_with_free_func ((GDestroyNotify) X509_free);
+  self->programs = g_ptr_array_new_with_free_func ((GDestroyNotify) installed_free);
   self->keys = g_ptr_array_new_with_free_func ((GDestroyNotify) key_entry_free);
   self->operators = g_ptr_array_new_with_free_func ((GDestroyNotify) operator_free);
   return self;
@@ -600,6 +646,8 @@ pp_termsim_unref (PpTermsim *sim)
   X509_free (sim->kdh);
   g_ptr_array_unref (sim->trust);
   g_ptr_array_unref (sim->program_trust);
+  g_ptr_array_unref (sim->programs);
+  g_clear_pointer (&sim->last_transfer, json_node_unref);
   g_ptr_array_unref (sim->keys);
   g_ptr_array_unref (sim->operators);
   g_clear_pointer (&sim->state, pp_tr34_krd_state_unref);
@@ -866,7 +914,28 @@ load_state_json (PpTermsim  *self,
       self->pending_version = g_strdup (json_string (o, "version"));
       self->pending_sha256 = g_strdup (json_string (o, "sha256"));
       self->pending_size = (guint64) json_object_get_int_member_with_default (o, "size", 0);
+      self->pending_received = (guint64) json_object_get_int_member_with_default (o, "received", 0);
+      self->pending_resumes = (guint) json_object_get_int_member_with_default (o, "resumes", 0);
     }
+  a = json_array_member (root, "programs", NULL);
+  for (guint i = 0; a != NULL && i < json_array_get_length (a); i++)
+    {
+      JsonObject *e = json_array_get_object_element (a, i);
+      Installed *p;
+      PpProgramKind kind;
+
+      if (e == NULL || !pp_program_kind_from_string (json_string (e, "kind"), &kind) ||
+          json_string (e, "name") == NULL || json_string (e, "version") == NULL)
+        goto corrupt;
+      p = g_new0 (Installed, 1);
+      p->kind = kind;
+      p->name = g_strdup (json_string (e, "name"));
+      p->version = g_strdup (json_string (e, "version"));
+      g_ptr_array_add (self->programs, p);
+    }
+  if (json_object_has_member (root, "last_transfer") &&
+      JSON_NODE_HOLDS_OBJECT (json_object_get_member (root, "last_transfer")))
+    self->last_transfer = json_node_copy (json_object_get_member (root, "last_transfer"));
   a = json_array_member (root, "operators", NULL);
   for (guint i = 0; a != NULL && i < json_array_get_length (a); i++)
     {
@@ -1786,7 +1855,12 @@ handle_program_begin (PpTermsim           *self,
   if (self->pending_name != NULL && g_str_equal (self->pending_name, name) &&
       g_str_equal (self->pending_version, version) && g_str_equal (self->pending_sha256, sha) &&
       self->pending_size == size)
-    held = MIN (pending_held (self), size);
+    {
+      held = MIN (pending_held (self), size);
+      self->pending_resumes++;
+      if (!save_state (self, &error))
+        return refuse_error (out_status, error, "Cannot resume the program");
+    }
   else
     {
       g_free (self->pending_name);
@@ -1796,6 +1870,8 @@ handle_program_begin (PpTermsim           *self,
       self->pending_version = g_steal_pointer (&version);
       self->pending_sha256 = g_steal_pointer (&sha);
       self->pending_size = size;
+      self->pending_received = 0;
+      self->pending_resumes = 0;
       if (!pp_termsim_write_file (self->dir, PP_TERMSIM_PROGRAM_PART_FILE, "", 0, &error) ||
           !save_state (self, &error))
         return refuse_error (out_status, error, "Cannot start the program");
@@ -1825,6 +1901,7 @@ handle_program_block (PpTermsim           *self,
     return refuse (out_status, PP_STATUS_REFUSED, PP_TERMSIM_REASON_STATE,
                    "Block at %" G_GUINT64_FORMAT " leaves a gap: %" G_GUINT64_FORMAT " bytes held",
                    offset, held);
+  self->pending_received += len;
   if (offset + len > self->pending_size)
     return refuse (out_status, PP_STATUS_REFUSED, PP_TERMSIM_REASON_PROGRAM,
                    "Block ends past the program's size of %" G_GUINT64_FORMAT, self->pending_size);
@@ -1847,26 +1924,6 @@ handle_program_block (PpTermsim           *self,
   return reply_finish (&r, out_status);
 }
 
-static gboolean
-verify_program_signature (PpTermsim    *self,
-                          const guint8 *manifest,
-                          gsize         manifest_len,
-                          const guint8 *signature,
-                          gsize         signature_len)
-{
-  for (guint i = 0; i < self->program_trust->len; i++)
-    {
-      EVP_PKEY *pub = X509_get0_pubkey (g_ptr_array_index (self->program_trust, i));
-      g_autoptr(EVP_MD_CTX) ctx = EVP_MD_CTX_new ();
-
-      if (pub != NULL && ctx != NULL &&
-          EVP_DigestVerifyInit (ctx, NULL, EVP_sha256 (), NULL, pub) == 1 &&
-          EVP_DigestVerify (ctx, signature, signature_len, manifest, manifest_len) == 1)
-        return TRUE;
-    }
-  return FALSE;
-}
-
 static char *
 file_sha256 (const char *path)
 {
@@ -1880,25 +1937,52 @@ file_sha256 (const char *path)
   return g_ascii_strup (g_checksum_get_string (sum), -1);
 }
 
+static guint
+installed_kinds (PpTermsim *self)
+{
+  guint kinds = 0;
+
+  for (guint i = 0; i < self->programs->len; i++)
+    kinds |= 1u << ((Installed *) g_ptr_array_index (self->programs, i))->kind;
+  return kinds;
+}
+
+static GBytes *
+refuse_program (guint8       *out_status,
+                guint16       reason,
+                const GError *error)
+{
+  return refuse (out_status, PP_STATUS_REFUSED, reason, "Program refused: %s", error->message);
+}
+
+/* PROGRAM_COMMIT: every check of docs/program-package.md on the bytes
+ * received, then the install. The old program stays until all pass. */
 static GBytes *
 handle_program_commit (PpTermsim           *self,
                        const PpLinkTlvIndex *tlvs,
                        guint8              *out_status)
 {
   g_autofree char *part = g_build_filename (self->dir, PP_TERMSIM_PROGRAM_PART_FILE, NULL);
-  g_autofree char *installed = g_build_filename (self->dir, PP_TERMSIM_PROGRAM_FILE, NULL);
-  g_autofree char *sha = NULL;
-  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autofree char *file = NULL, *installed = NULL, *sha = NULL;
+  g_autoptr(GMappedFile) map = NULL;
+  g_autoptr(GBytes) manifest_bytes = NULL, signature = NULL, cert = NULL;
+  g_autoptr(PpProgramManifest) manifest = NULL;
+  g_autoptr(JsonBuilder) b = NULL;
   g_autoptr(GError) error = NULL;
-  char *old_name, *old_version;
+  const guint8 *payload;
+  gsize payload_len;
+  gint64 now;
+  Installed *entry = NULL;
   Reply r = { NULL, PP_STATUS_OK };
 
-  if (tlvs->value[PP_TAG_SIGNATURE] == NULL || tlvs->value[PP_TAG_MANIFEST] == NULL)
-    return refuse (out_status, PP_STATUS_BAD_PAYLOAD, 0, "PROGRAM_COMMIT needs SIGNATURE and MANIFEST");
+  if (tlvs->value[PP_TAG_SIGNATURE] == NULL || tlvs->value[PP_TAG_MANIFEST] == NULL ||
+      tlvs->value[PP_TAG_CERT] == NULL)
+    return refuse (out_status, PP_STATUS_BAD_PAYLOAD, 0,
+                   "PROGRAM_COMMIT needs MANIFEST, SIGNATURE and CERT (the signer's certificate)");
   if (self->pending_name == NULL)
     return refuse (out_status, PP_STATUS_REFUSED, PP_TERMSIM_REASON_STATE, "No PROGRAM_BEGIN before");
   if (self->faults.refuse_program)
-    return refuse (out_status, PP_STATUS_REFUSED, PP_TERMSIM_REASON_PROGRAM,
+    return refuse (out_status, PP_STATUS_REFUSED, PP_REASON_PROGRAM,
                    "Program refused by this terminal (--refuse-program)");
   if (pending_held (self) != self->pending_size)
     return refuse (out_status, PP_STATUS_REFUSED, PP_TERMSIM_REASON_STATE,
@@ -1906,39 +1990,99 @@ handle_program_commit (PpTermsim           *self,
                    pending_held (self), self->pending_size);
   sha = file_sha256 (part);
   if (sha == NULL || !g_str_equal (sha, self->pending_sha256))
-    return refuse (out_status, PP_STATUS_REFUSED, PP_TERMSIM_REASON_PROGRAM,
-                   "SHA-256 of the received program differs from PROGRAM_BEGIN's");
-  if (!verify_program_signature (self, tlvs->value[PP_TAG_MANIFEST], tlvs->len[PP_TAG_MANIFEST],
-                                 tlvs->value[PP_TAG_SIGNATURE], tlvs->len[PP_TAG_SIGNATURE]))
-    return refuse (out_status, PP_STATUS_REFUSED, PP_TERMSIM_REASON_PROGRAM,
-                   self->program_trust->len == 0
-                   ? "Signature not checked: this terminal trusts no program-signing certificate"
-                   : "The manifest's signature does not verify with a trusted program-signing key");
-  /* A JSON manifest must name this very program. */
-  if (json_parser_load_from_data (parser, (const char *) tlvs->value[PP_TAG_MANIFEST],
-                                  (gssize) tlvs->len[PP_TAG_MANIFEST], NULL) &&
-      JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
-    {
-      JsonObject *m = json_node_get_object (json_parser_get_root (parser));
-      const char *name = json_string (m, "name");
-      const char *version = json_string (m, "version");
+    return refuse (out_status, PP_STATUS_REFUSED, PP_REASON_PROGRAM_INTEGRITY,
+                   "Program refused: the SHA-256 of the bytes received differs from PROGRAM_BEGIN's");
 
-      if ((name != NULL && !g_str_equal (name, self->pending_name)) ||
-          (version != NULL && !g_str_equal (version, self->pending_version)))
-        return refuse (out_status, PP_STATUS_REFUSED, PP_TERMSIM_REASON_PROGRAM,
-                       "The manifest names another program or version");
+  manifest_bytes = g_bytes_new (tlvs->value[PP_TAG_MANIFEST], tlvs->len[PP_TAG_MANIFEST]);
+  signature = g_bytes_new (tlvs->value[PP_TAG_SIGNATURE], tlvs->len[PP_TAG_SIGNATURE]);
+  cert = g_bytes_new (tlvs->value[PP_TAG_CERT], tlvs->len[PP_TAG_CERT]);
+  manifest = pp_program_manifest_parse (tlvs->value[PP_TAG_MANIFEST], tlvs->len[PP_TAG_MANIFEST], &error);
+  if (manifest == NULL)
+    return refuse_program (out_status, PP_REASON_PROGRAM_SIGNATURE, error);
+  now = g_get_real_time () / G_USEC_PER_SEC + self->faults.clock_skew;
+  if (!pp_program_verify_signature (manifest_bytes, signature, cert, self->program_trust, now, &error))
+    return refuse_program (out_status, PP_REASON_PROGRAM_SIGNATURE, error);
+  if (!g_str_equal (pp_program_manifest_get_name (manifest), self->pending_name) ||
+      !g_str_equal (pp_program_manifest_get_version (manifest), self->pending_version))
+    return refuse (out_status, PP_STATUS_REFUSED, PP_REASON_PROGRAM_INTEGRITY,
+                   "Program refused: the manifest is for %s %s, PROGRAM_BEGIN announced %s %s",
+                   pp_program_manifest_get_name (manifest), pp_program_manifest_get_version (manifest),
+                   self->pending_name, self->pending_version);
+  if (!pp_program_manifest_check_model (manifest, self->model, &error))
+    return refuse_program (out_status, PP_REASON_PROGRAM_MODEL, error);
+  if (self->pending_size > 0)
+    {
+      map = g_mapped_file_new (part, FALSE, NULL);
+      if (map == NULL)
+        return refuse (out_status, PP_STATUS_REFUSED, PP_TERMSIM_REASON_STORAGE, "Cannot read the program");
+      payload = (const guint8 *) g_mapped_file_get_contents (map);
+      payload_len = g_mapped_file_get_length (map);
     }
+  else
+    {
+      payload = (const guint8 *) "";
+      payload_len = 0;
+    }
+  if (!pp_program_manifest_check_payload (manifest, payload, payload_len, &error))
+    return refuse_program (out_status, PP_REASON_PROGRAM_INTEGRITY, error);
+  if (!pp_program_check_order (pp_program_manifest_get_kind (manifest), self->pending_name,
+                               installed_kinds (self), &error))
+    return refuse_program (out_status, PP_REASON_PROGRAM_ORDER, error);
+
+  /* Every check passed: now, and only now, the new program replaces the
+   * old one of the same name (a signature file or manager: of the same kind). */
+  file = g_strdup_printf ("program-%s.bin", self->pending_name);
+  installed = g_build_filename (self->dir, file, NULL);
+  g_clear_pointer (&map, g_mapped_file_unref);
   if (g_rename (part, installed) != 0)
     return refuse (out_status, PP_STATUS_REFUSED, PP_TERMSIM_REASON_STORAGE, "Cannot install the program");
-  old_name = self->program_name;
-  old_version = self->program_version;
+  for (guint i = 0; i < self->programs->len; i++)
+    {
+      Installed *p = g_ptr_array_index (self->programs, i);
+
+      if (g_str_equal (p->name, self->pending_name) ||
+          (p->kind == pp_program_manifest_get_kind (manifest) && p->kind != PP_PROGRAM_KIND_PAYMENT_APP))
+        {
+          if (!g_str_equal (p->name, self->pending_name))
+            {
+              g_autofree char *old_file = g_strdup_printf ("program-%s.bin", p->name);
+              g_autofree char *old = g_build_filename (self->dir, old_file, NULL);
+
+              g_unlink (old);
+            }
+          g_ptr_array_remove_index (self->programs, i);
+          break;
+        }
+    }
+  entry = g_new0 (Installed, 1);
+  entry->kind = pp_program_manifest_get_kind (manifest);
+  entry->name = g_strdup (self->pending_name);
+  entry->version = g_strdup (self->pending_version);
+  g_ptr_array_add (self->programs, entry);
+  b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "name");
+  json_builder_add_string_value (b, self->pending_name);
+  json_builder_set_member_name (b, "version");
+  json_builder_add_string_value (b, self->pending_version);
+  json_builder_set_member_name (b, "size");
+  json_builder_add_int_value (b, (gint64) self->pending_size);
+  json_builder_set_member_name (b, "received");
+  json_builder_add_int_value (b, (gint64) self->pending_received);
+  json_builder_set_member_name (b, "resumes");
+  json_builder_add_int_value (b, self->pending_resumes);
+  json_builder_end_object (b);
+  g_clear_pointer (&self->last_transfer, json_node_unref);
+  self->last_transfer = json_builder_get_root (b);
+  g_free (self->program_name);
+  g_free (self->program_version);
   self->program_name = g_steal_pointer (&self->pending_name);
   self->program_version = g_steal_pointer (&self->pending_version);
   g_clear_pointer (&self->pending_sha256, g_free);
+  self->pending_received = 0;
+  self->pending_resumes = 0;
   if (!save_state (self, &error))
     g_warning ("termsim %s: %s", self->serial, error->message);
-  g_free (old_name);
-  g_free (old_version);
   r.out = g_byte_array_new ();
   pp_link_tlv_put_text (r.out, PP_TAG_PROGRAM_NAME, self->program_name);
   pp_link_tlv_put_text (r.out, PP_TAG_PROGRAM_VERSION, self->program_version);
@@ -2203,6 +2347,52 @@ pp_termsim_describe (PpTermsim *sim)
       json_builder_set_member_name (b, "version");
       json_builder_add_string_value (b, sim->program_version);
       json_builder_end_object (b);
+    }
+  else
+    json_builder_add_null_value (b);
+  json_builder_set_member_name (b, "programs");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < sim->programs->len; i++)
+    {
+      Installed *p = g_ptr_array_index (sim->programs, i);
+
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "kind");
+      json_builder_add_string_value (b, pp_program_kind_to_string (p->kind));
+      json_builder_set_member_name (b, "name");
+      json_builder_add_string_value (b, p->name);
+      json_builder_set_member_name (b, "version");
+      json_builder_add_string_value (b, p->version);
+      json_builder_end_object (b);
+    }
+  json_builder_end_array (b);
+  /* What the last transfer took: a resumed push re-sends at most a window. */
+  json_builder_set_member_name (b, "program_transfer");
+  if (sim->pending_name != NULL)
+    {
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "name");
+      json_builder_add_string_value (b, sim->pending_name);
+      json_builder_set_member_name (b, "version");
+      json_builder_add_string_value (b, sim->pending_version);
+      json_builder_set_member_name (b, "size");
+      json_builder_add_int_value (b, (gint64) sim->pending_size);
+      json_builder_set_member_name (b, "held");
+      json_builder_add_int_value (b, (gint64) MIN (pending_held (sim), sim->pending_size));
+      json_builder_set_member_name (b, "received");
+      json_builder_add_int_value (b, (gint64) sim->pending_received);
+      json_builder_set_member_name (b, "resumes");
+      json_builder_add_int_value (b, sim->pending_resumes);
+      json_builder_set_member_name (b, "installed");
+      json_builder_add_boolean_value (b, FALSE);
+      json_builder_end_object (b);
+    }
+  else if (sim->last_transfer != NULL)
+    {
+      g_autoptr(JsonNode) copy = json_node_copy (sim->last_transfer);
+
+      json_object_set_boolean_member (json_node_get_object (copy), "installed", TRUE);
+      json_builder_add_value (b, g_steal_pointer (&copy));
     }
   else
     json_builder_add_null_value (b);
