@@ -8,6 +8,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <locale.h>
 #include <pty.h>
 #include <signal.h>
@@ -474,6 +476,11 @@ on_run (GThreadedSocketService *service,
 {
   Served *served = g_object_get_data (source, "served");
 
+  /* As a serial line would: the ACK that goes out before a request runs
+   * must not hold the response back. Without this, Nagle kept each
+   * response until the station's delayed ACK of that ACK frame (40 ms on
+   * Linux): every request cost 40 ms more than its bytes. */
+  g_socket_set_option (g_socket_connection_get_socket (connection), IPPROTO_TCP, TCP_NODELAY, 1, NULL);
   serve_connection (G_IO_STREAM (connection), served);
   return TRUE;
 }
