@@ -8,6 +8,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <locale.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>

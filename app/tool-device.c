@@ -19,6 +19,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
+#include "pp-hex.h"
 #include "pp-kcv.h"
 #include "pp-keystore.h"
 #include "pp-link-device.h"
@@ -31,6 +32,7 @@
 #include "pp-tr34.h"
 #include "tool-common.h"
 #include "tool-pki.h"
+#include "tool-store.h"
 #include "tool-commands.h"
 
 /* Secrets stay off the command line (other users could read it). */
@@ -1026,12 +1028,66 @@ add_extension (X509       *cert,
   return ok;
 }
 
-/* The device certificate for @req: its subject and key, issued by @ca,
- * an end-entity key-encipherment certificate valid for @years. */
+/* Signs @cert with @signer (RSA PKCS#1 v1.5, SHA-256), wherever its key
+ * lives: a PEM file or a PKCS#11 token, where X509_sign cannot reach.
+ * OpenSSL 3.0 has no setter for the algorithm inside the signed part, so
+ * both algorithm fields and the signature are filled through the
+ * accessors' pointers, and the result is read back and verified with
+ * @issuer_key before it is used. */
+static X509 *
+sign_cert (X509      *cert,
+           PpSigner  *signer,
+           EVP_PKEY  *issuer_key,
+           GError   **error)
+{
+  const ASN1_BIT_STRING *csig = NULL;
+  const X509_ALGOR *calg = NULL;
+  g_autoptr(GBytes) sig = NULL;
+  unsigned char *tbs = NULL, *der = NULL;
+  const unsigned char *p;
+  X509 *signed_cert = NULL;
+  int tbs_len, der_len;
+
+  X509_get0_signature (&csig, &calg, cert);
+  if (X509_ALGOR_set0 ((X509_ALGOR *) X509_get0_tbs_sigalg (cert), OBJ_nid2obj (NID_sha256WithRSAEncryption),
+                       V_ASN1_NULL, NULL) != 1 ||
+      X509_ALGOR_set0 ((X509_ALGOR *) calg, OBJ_nid2obj (NID_sha256WithRSAEncryption), V_ASN1_NULL, NULL) != 1 ||
+      (tbs_len = i2d_re_X509_tbs (cert, &tbs)) <= 0)
+    goto crypto_fail;
+  if (!pp_signer_sign (signer, tbs, (gsize) tbs_len, &sig, error))
+    {
+      OPENSSL_free (tbs);
+      return NULL;
+    }
+  OPENSSL_free (tbs);
+  if (ASN1_BIT_STRING_set ((ASN1_BIT_STRING *) csig, (unsigned char *) g_bytes_get_data (sig, NULL),
+                           (int) g_bytes_get_size (sig)) != 1)
+    goto crypto_fail;
+  ((ASN1_BIT_STRING *) csig)->flags &= ~(ASN1_STRING_FLAG_BITS_LEFT | 0x07);
+  ((ASN1_BIT_STRING *) csig)->flags |= ASN1_STRING_FLAG_BITS_LEFT;
+  if ((der_len = i2d_X509 (cert, &der)) <= 0)
+    goto crypto_fail;
+  p = der;
+  signed_cert = d2i_X509 (NULL, &p, der_len);
+  OPENSSL_free (der);
+  if (signed_cert == NULL || X509_verify (signed_cert, issuer_key) != 1)
+    {
+      g_clear_pointer (&signed_cert, X509_free);
+      goto crypto_fail;
+    }
+  return signed_cert;
+
+crypto_fail:
+  g_set_error (error, PP_TR34_ERROR, PP_TR34_ERROR_CRYPTO, _("OpenSSL could not issue the device certificate"));
+  return NULL;
+}
+
+/* The device certificate for @req: its subject and key, issued by @ca
+ * with @signer, an end-entity key-encipherment certificate valid for @years. */
 static X509 *
 issue_device_cert (X509_REQ  *req,
                    X509      *ca,
-                   EVP_PKEY  *ca_key,
+                   PpSigner  *signer,
                    guint      years,
                    GError   **error)
 {
@@ -1051,37 +1107,130 @@ issue_device_cert (X509_REQ  *req,
       !add_extension (cert, ca, NID_basic_constraints, "critical,CA:FALSE") ||
       !add_extension (cert, ca, NID_key_usage, "critical,digitalSignature,keyEncipherment") ||
       !add_extension (cert, ca, NID_subject_key_identifier, "hash") ||
-      !add_extension (cert, ca, NID_authority_key_identifier, "keyid:always") ||
-      X509_sign (cert, ca_key, EVP_sha256 ()) <= 0)
+      !add_extension (cert, ca, NID_authority_key_identifier, "keyid:always"))
     {
       g_set_error (error, PP_TR34_ERROR, PP_TR34_ERROR_CRYPTO, _("OpenSSL could not issue the device certificate"));
       return NULL;
     }
-  return g_steal_pointer (&cert);
+  return sign_cert (cert, signer, X509_get0_pubkey (ca), error);
 }
 
-static EVP_PKEY *
-load_ca_key (const char  *path,
-             GError     **error)
+/* The CA_KRD's signer: a PEM file or a pkcs11: URI, its passphrase or
+ * PIN from POSPROV_CA_KEY_SECRET; it must be the key of @ca. */
+static PpSigner *
+open_ca_signer (const char  *key_uri,
+                X509        *ca,
+                GError     **error)
 {
-  const char *secret = g_getenv (CA_KEY_SECRET_ENV);
-  g_autoptr(BIO) bio = NULL;
-  char *data;
-  gsize len;
-  EVP_PKEY *key;
+  g_autoptr(GError) local = NULL;
+  g_autoptr(PpSigner) signer = pp_signer_new_for_uri (key_uri, g_getenv (CA_KEY_SECRET_ENV), &local);
+  g_autoptr(EVP_PKEY) pub = NULL;
 
-  if ((data = pp_tool_read_file (path, PP_TOOL_SMALL_FILE_MAX, &len, error)) == NULL)
+  if (signer == NULL)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   _("--ca-krd-key: %s (a passphrase or PIN goes in %s)"), local->message, CA_KEY_SECRET_ENV);
+      return NULL;
+    }
+  if ((pub = pp_signer_dup_public_key (signer, &local)) == NULL)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "--ca-krd-key: %s", local->message);
+      return NULL;
+    }
+  if (EVP_PKEY_eq (pub, X509_get0_pubkey (ca)) != 1)
+    {
+      g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                           _("--ca-krd-key is not the key of the --ca-krd-cert certificate"));
+      return NULL;
+    }
+  return g_steal_pointer (&signer);
+}
+
+/* With --db: the terminal must be in the register, in a state in which a
+ * device certificate is issued (before it is keyed, or recycled). */
+static gboolean
+check_register (PpStore     *store,
+                const char  *serial,
+                GError     **error)
+{
+  g_autoptr(GError) local = NULL;
+  g_autoptr(PpTerminal) terminal = pp_store_get_terminal (store, serial, &local);
+  PpTerminalState state;
+
+  if (terminal == NULL)
+    {
+      if (g_error_matches (local, PP_STORE_ERROR, PP_STORE_ERROR_NOT_FOUND))
+        g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_NOT_FOUND,
+                     _("Terminal %s is not in the register: take it in first (posprov-tool registry import); nothing was issued"),
+                     serial);
+      else
+        g_propagate_error (error, g_steal_pointer (&local));
+      return FALSE;
+    }
+  state = pp_terminal_get_state (terminal);
+  if (state != PP_TERMINAL_STATE_RECEIVED && state != PP_TERMINAL_STATE_IN_STOCK &&
+      state != PP_TERMINAL_STATE_RECYCLED)
+    {
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_ILLEGAL_TRANSITION,
+                   _("Terminal %s is %s in the register: only a received, in-stock or recycled terminal is certified; nothing was issued"),
+                   serial, pp_terminal_state_get_label (state));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Upper-case hex SHA-256 of @cert's DER, as the register keeps it. */
+static char *
+cert_fingerprint (X509 *cert)
+{
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+
+  if (X509_digest (cert, EVP_sha256 (), md, &len) != 1)
     return NULL;
-  bio = BIO_new_mem_buf (data, (int) len);
-  key = PEM_read_bio_PrivateKey (bio, NULL, NULL, (void *) (secret != NULL ? secret : ""));
-  g_clear_pointer (&bio, BIO_free);
-  OPENSSL_cleanse (data, len);
-  g_free (data);
-  if (key == NULL)
-    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
-                 _("--ca-krd-key: “%s” is not a PEM private key (its passphrase, if any, goes in %s)"),
-                 path, CA_KEY_SECRET_ENV);
-  return key;
+  return pp_hex_encode (md, len);
+}
+
+/* With --db, a terminal that already holds a certificate by this CA_KRD
+ * (a certify whose register update failed, or one certified elsewhere):
+ * its CT_KRD is checked against @ca and the serial, and recorded. */
+static gboolean
+record_held_certificate (PpTerminalDevice      *device,
+                         const PpTerminalInfo  *info,
+                         X509                  *ca,
+                         PpStore               *store,
+                         Wait                  *w,
+                         char                 **out_subject,
+                         GError               **error)
+{
+  g_autoptr(GBytes) ct_krd = NULL;
+  g_autoptr(GError) local = NULL;
+  g_autoptr(X509) cert = NULL;
+  g_autofree char *fp = NULL;
+  STACK_OF(X509) *trust = sk_X509_new_null ();
+
+  pp_terminal_device_get_ct_krd_async (device, NULL, on_done, w);
+  if ((ct_krd = pp_terminal_device_get_ct_krd_finish (device, wait_run (w), error)) == NULL)
+    {
+      sk_X509_free (trust);
+      return FALSE;
+    }
+  sk_X509_push (trust, ca);
+  cert = pp_tr34_kdh_receive_krd_credential (g_bytes_get_data (ct_krd, NULL), g_bytes_get_size (ct_krd),
+                                             trust, info->serial, NULL, &local);
+  sk_X509_free (trust);
+  if (cert == NULL)
+    {
+      g_set_error (error, PP_TERMINAL_DEVICE_ERROR, PP_TERMINAL_DEVICE_ERROR_REFUSED,
+                   _("Terminal %s already holds a device certificate, not one of this --ca-krd-cert (%s): nothing was recorded"),
+                   info->serial, local->message);
+      return FALSE;
+    }
+  if ((fp = cert_fingerprint (cert)) == NULL ||
+      !pp_store_set_terminal_certificate (store, info->serial, fp, g_get_user_name (), error))
+    return FALSE;
+  *out_subject = subject_of (cert);
+  return TRUE;
 }
 
 static int
@@ -1089,13 +1238,14 @@ cmd_certify (int    argc,
              char **argv)
 {
   g_auto(PortOptions) o = { 0, };
-  g_autofree char *ca_cert_path = NULL, *ca_key_path = NULL, *expect = NULL;
+  g_autofree char *ca_cert_path = NULL, *ca_key_uri = NULL, *expect = NULL, *db_path = NULL;
   int years = 10;
   const GOptionEntry entries[] = {
     { "ca-krd-cert", 0, 0, G_OPTION_ARG_FILENAME, &ca_cert_path, N_("The CA_KRD certificate that issues device certificates (PEM)"), N_("PEM") },
-    { "ca-krd-key", 0, 0, G_OPTION_ARG_FILENAME, &ca_key_path, N_("The CA_KRD private key (PEM; passphrase in POSPROV_CA_KEY_SECRET)"), N_("PEM") },
+    { "ca-krd-key", 0, 0, G_OPTION_ARG_STRING, &ca_key_uri, N_("The CA_KRD private key: a PEM file or a pkcs11: URI (passphrase or PIN in POSPROV_CA_KEY_SECRET)"), N_("KEY") },
     { "expect-serial", 0, 0, G_OPTION_ARG_STRING, &expect, N_("The serial scanned from the terminal's label"), N_("SERIAL") },
     { "years", 0, 0, G_OPTION_ARG_INT, &years, N_("Validity of the device certificate in years (default 10)"), N_("N") },
+    PP_TOOL_DB_OPTION (&db_path),
     { NULL }
   };
   g_autoptr(GOptionContext) context = g_option_context_new (_("PORT"));
@@ -1103,12 +1253,13 @@ cmd_certify (int    argc,
   g_autoptr(PpTerminalDevice) device = NULL;
   g_autoptr(PpTerminalInfo) info = NULL;
   g_autoptr(X509) ca = NULL;
-  g_autoptr(EVP_PKEY) ca_key = NULL;
+  g_autoptr(PpSigner) signer = NULL;
+  g_autoptr(PpStore) store = NULL;
   g_autoptr(GBytes) csr = NULL;
   g_autoptr(X509_REQ) req = NULL;
   g_autoptr(X509) cert = NULL;
   g_autoptr(GBytes) der = NULL;
-  g_autofree char *named = NULL, *human = NULL, *subject = NULL;
+  g_autofree char *named = NULL, *human = NULL, *subject = NULL, *fp = NULL;
   g_auto(Wait) w = { 0, };
   const unsigned char *p;
   unsigned char *out = NULL;
@@ -1116,26 +1267,38 @@ cmd_certify (int    argc,
   const char *port;
   int len;
 
-  g_option_context_set_summary (context, _("Read the certificate request of the terminal on PORT, check that it names the serial the terminal reports, and install a device certificate issued by CA_KRD."));
+  g_option_context_set_summary (context, _("Read the certificate request of the terminal on PORT, check that it names the serial the terminal reports (and, with --db, that the register holds it), and install a device certificate issued by CA_KRD; with --db the certificate is recorded in the register."));
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
   add_port_entries (context, &o);
-  if (!parse_port (context, &argc, &argv, "certify PORT --ca-krd-cert PEM --ca-krd-key PEM", &port))
+  if (!parse_port (context, &argc, &argv, "certify PORT --ca-krd-cert PEM --ca-krd-key PEM_OR_PKCS11_URI", &port))
     return 1;
-  if (ca_cert_path == NULL || ca_key_path == NULL)
+  if (ca_cert_path == NULL || ca_key_uri == NULL)
     return pp_tool_fail (_("device certify: --ca-krd-cert and --ca-krd-key are required"));
   if (years < 1 || years > 30)
     return pp_tool_fail (_("--years: give 1 to 30"));
   if ((ca = pp_tool_load_cert ("--ca-krd-cert", ca_cert_path, &error)) == NULL ||
-      (ca_key = load_ca_key (ca_key_path, &error)) == NULL)
+      (signer = open_ca_signer (ca_key_uri, ca, &error)) == NULL)
     return fail (error);
-  if (X509_check_private_key (ca, ca_key) != 1)
-    return pp_tool_fail (_("--ca-krd-key is not the key of the --ca-krd-cert certificate"));
+  if (db_path != NULL && (store = pp_tool_open_store (db_path, PP_TOOL_STORE_WRITE)) == NULL)
+    return 1;
 
   wait_init (&w);
   if ((device = open_device (port, &o, &w, &error)) == NULL ||
       (info = identify (device, &w, &error)) == NULL ||
-      !check_serial (info, expect, &error))
+      !check_serial (info, expect, &error) ||
+      (store != NULL && !check_register (store, info->serial, &error)))
     return fail (error);
+  if (info->has_cert && store != NULL)
+    {
+      /* A retry after the register could not record it, or a terminal
+       * certified without --db: the register catches up. */
+      if (!record_held_certificate (device, info, ca, store, &w, &subject, &error))
+        return fail (error);
+      human = g_strdup_printf (_("Terminal %s already holds a device certificate by this CA_KRD: recorded in the register: %s"),
+                               info->serial, subject);
+      print_result (o.json, info->serial, "subject", subject, human);
+      return 0;
+    }
   if (info->has_cert)
     return pp_tool_fail (_("Terminal %s already holds a device certificate: nothing was sent"), info->serial);
   pp_terminal_device_get_csr_async (device, NULL, on_done, &w);
@@ -1156,15 +1319,18 @@ cmd_certify (int    argc,
       return pp_tool_fail (_("The terminal's certificate request names device “%s”, but the terminal reports serial %s: nothing was issued"),
                            safe != NULL ? safe : named != NULL ? named : "", info->serial);
     }
-  if ((cert = issue_device_cert (req, ca, ca_key, (guint) years, &error)) == NULL)
+  if ((cert = issue_device_cert (req, ca, signer, (guint) years, &error)) == NULL)
     return fail (error);
-  if ((len = i2d_X509 (cert, &out)) <= 0)
+  if ((len = i2d_X509 (cert, &out)) <= 0 || (fp = cert_fingerprint (cert)) == NULL)
     return pp_tool_fail (_("OpenSSL could not issue the device certificate"));
   der = g_bytes_new (out, (gsize) len);
   OPENSSL_free (out);
   pp_terminal_device_put_cert_async (device, der, NULL, on_done, &w);
   if (!pp_terminal_device_put_cert_finish (device, wait_run (&w), &error))
     return fail (error);
+  if (store != NULL && !pp_store_set_terminal_certificate (store, info->serial, fp, g_get_user_name (), &error))
+    return pp_tool_fail (_("Terminal %s holds its new device certificate, but the register did not record it (%s): run the same certify again to record it"),
+                         info->serial, error->message);
   subject = subject_of (cert);
   human = g_strdup_printf (_("Terminal %s certified: %s"), info->serial, subject);
   print_result (o.json, info->serial, "subject", subject, human);

@@ -12,12 +12,14 @@
 #include <sys/wait.h>
 
 #include <gio/gunixinputstream.h>
+#include <glib/gstdio.h>
 #include <openssl/pem.h>
 
 #include "pp-kcv.h"
 #include "pp-keystore.h"
 #include "pp-link-device.h"
 #include "pp-link-tlv.h"
+#include "pp-store.h"
 #include "pp-openssl-types.h"
 #include "pp-termsim.h"
 #include "pp-terminal-device.h"
@@ -381,6 +383,298 @@ test_certify (void)
     g_assert_nonnull (strstr (out, "PP3005 bound to"));
   }
   pp_test_termsim_stop (&server);
+}
+
+/* ---- certify against the register, and with a CA key in a token ------------- */
+
+/* The SHA-256 of the terminal's device certificate in its folder, upper hex. */
+static char *
+held_fingerprint (const char *dir)
+{
+  g_autofree char *path = g_build_filename (dir, "device.pem", NULL);
+  g_autoptr(BIO) bio = BIO_new_file (path, "r");
+  g_autoptr(X509) cert = bio != NULL ? PEM_read_bio_X509 (bio, NULL, NULL, NULL) : NULL;
+  unsigned char md[32];
+  unsigned int len = 0;
+  GString *hex = g_string_new (NULL);
+
+  g_assert_nonnull (cert);
+  g_assert_cmpint (X509_digest (cert, EVP_sha256 (), md, &len), ==, 1);
+  for (guint i = 0; i < len; i++)
+    g_string_append_printf (hex, "%02X", md[i]);
+  return g_string_free (hex, FALSE);
+}
+
+/* The register's fingerprint for @serial (NULL: none recorded). */
+static char *
+register_fingerprint (const char *db,
+                      const char *serial)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpStore) store = pp_store_open (db, &error);
+  g_autoptr(PpTerminal) t = NULL;
+
+  g_assert_no_error (error);
+  t = pp_store_get_terminal (store, serial, &error);
+  g_assert_no_error (error);
+  return g_strdup (pp_terminal_get_cert_fingerprint (t));
+}
+
+/* A register with an administrator and @serial in @state. */
+static char *
+make_register (const char      *base,
+               const char      *serial,
+               PpTerminalState  state)
+{
+  char *db = g_build_filename (base, "store.db", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpStore) store = pp_store_open (db, &error);
+  g_autoptr(PpUser) admin = NULL;
+  const PpTerminalIntake row = { serial, "Acme", "X1" };
+
+  g_assert_no_error (error);
+  admin = pp_store_add_user_with_cost (store, "carol", NULL, PP_USER_ROLE_ADMINISTRATOR,
+                                       PP_TEST_PASSWORD ("0"), 10, "setup", &error);
+  g_assert_no_error (error);
+  g_assert_true (pp_store_add_terminals_in_state (store, &row, 1, PP_TERMINAL_STATE_RECEIVED, "carol", &error));
+  g_assert_no_error (error);
+  if (state == PP_TERMINAL_STATE_QUARANTINED)
+    {
+      g_assert_true (pp_store_transition_terminal (store, serial, PP_TERMINAL_STATE_IN_STOCK, "carol", NULL, &error));
+      g_assert_true (pp_store_transition_terminal (store, serial, PP_TERMINAL_STATE_QUARANTINED, "carol", "test",
+                                                   &error));
+      g_assert_no_error (error);
+    }
+  return db;
+}
+
+static gboolean
+shown_certified (const char *dir)
+{
+  g_autoptr(JsonParser) parser = NULL;
+  JsonObject *shown = show_json (dir, &parser);
+
+  return !json_node_is_null (json_object_get_member (shown, "certificate"));
+}
+
+static void
+test_certify_register (void)
+{
+  g_auto(Fixture) f = { 0, };
+  g_autoptr(JsonParser) p1 = NULL;
+  g_autofree char *port = NULL, *db = NULL, *other_db = NULL, *other = NULL;
+  g_autofree char *held = NULL, *recorded = NULL;
+  PpTestTermsimServer server = { 0, };
+  JsonObject *printed;
+
+  fixture_init_mode (&f, "PP3010", FALSE);
+  other = g_build_filename (f.base, "other", NULL);
+  g_assert_cmpint (g_mkdir (other, 0700), ==, 0);
+  other_db = make_register (other, "PP3099", PP_TERMINAL_STATE_RECEIVED);
+  db = make_register (f.base, "PP3010", PP_TERMINAL_STATE_QUARANTINED);
+  port = pp_test_termsim_start (&server, f.dir, NULL);
+  /* Not in the register: nothing issued. */
+  {
+    const char *args[] = { "device", "certify", port, "--ca-krd-cert", f.ca, "--ca-krd-key", f.ca_key,
+                           "--db", other_db, NULL };
+    g_autofree char *out = NULL, *err = NULL;
+
+    g_assert_cmpint (pp_test_run_tool (args, NULL, &out, &err), ==, 1);
+    g_assert_nonnull (strstr (err, "PP3010 is not in the register"));
+    g_assert_nonnull (strstr (err, "nothing was issued"));
+    g_assert_false (shown_certified (f.dir));
+  }
+  /* Quarantined: not certified. */
+  {
+    const char *args[] = { "device", "certify", port, "--ca-krd-cert", f.ca, "--ca-krd-key", f.ca_key,
+                           "--db", db, NULL };
+    g_autofree char *out = NULL, *err = NULL;
+
+    g_assert_cmpint (pp_test_run_tool (args, NULL, &out, &err), ==, 1);
+    g_assert_nonnull (strstr (err, "in the register: only a received, in-stock or recycled terminal is certified"));
+    g_assert_false (shown_certified (f.dir));
+  }
+  {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(PpStore) store = pp_store_open (db, &error);
+
+    g_assert_true (pp_store_transition_terminal (store, "PP3010", PP_TERMINAL_STATE_IN_STOCK, "carol", "inspected",
+                                                 &error));
+    g_assert_no_error (error);
+  }
+  /* The scanned serial differs: nothing issued, nothing recorded. */
+  {
+    const char *args[] = { "device", "certify", port, "--ca-krd-cert", f.ca, "--ca-krd-key", f.ca_key,
+                           "--db", db, "--expect-serial", "PP3011", NULL };
+    g_autofree char *out = NULL, *err = NULL;
+    g_autofree char *none = NULL;
+
+    g_assert_cmpint (pp_test_run_tool (args, NULL, &out, &err), ==, 1);
+    g_assert_nonnull (strstr (err, "not the scanned PP3011"));
+    g_assert_false (shown_certified (f.dir));
+    none = register_fingerprint (db, "PP3010");
+    g_assert_null (none);
+  }
+  /* In stock: certified, and the register holds the certificate the terminal holds. */
+  {
+    const char *args[] = { "device", "certify", port, "--ca-krd-cert", f.ca, "--ca-krd-key", f.ca_key,
+                           "--db", db, "--expect-serial", "PP3010", "--json", NULL };
+    g_autofree char *out = NULL, *err = NULL;
+
+    g_assert_cmpint (pp_test_run_tool (args, NULL, &out, &err), ==, 0);
+    printed = parse_object (out, &p1);
+    g_assert_cmpstr (json_object_get_string_member (printed, "serial"), ==, "PP3010");
+    held = held_fingerprint (f.dir);
+    recorded = register_fingerprint (db, "PP3010");
+    g_assert_cmpstr (recorded, ==, held);
+  }
+  /* Again: the terminal keeps its certificate; the register already has it. */
+  {
+    const char *args[] = { "device", "certify", port, "--ca-krd-cert", f.ca, "--ca-krd-key", f.ca_key,
+                           "--db", db, NULL };
+    g_autofree char *out = NULL, *err = NULL;
+    g_autofree char *again = NULL;
+
+    g_assert_cmpint (pp_test_run_tool (args, NULL, &out, &err), ==, 0);
+    g_assert_nonnull (strstr (out, "already holds a device certificate by this CA_KRD"));
+    again = register_fingerprint (db, "PP3010");
+    g_assert_cmpstr (again, ==, held);
+  }
+  pp_test_termsim_stop (&server);
+}
+
+/* The terminal reports another serial than its CSR names: nothing issued. */
+static void
+test_certify_csr_mismatch (void)
+{
+  g_auto(Fixture) f = { 0, };
+  g_autofree char *port = NULL;
+  PpTestTermsimServer server = { 0, };
+
+  fixture_init_mode (&f, "PP3012", FALSE);
+  port = pp_test_termsim_start (&server, f.dir, "--report-serial=PP3013");
+  {
+    const char *args[] = { "device", "certify", port, "--ca-krd-cert", f.ca, "--ca-krd-key", f.ca_key, NULL };
+    g_autofree char *out = NULL, *err = NULL;
+
+    g_assert_cmpint (pp_test_run_tool (args, NULL, &out, &err), ==, 1);
+    g_assert_nonnull (strstr (err, "names device “PP3012”, but the terminal reports serial PP3013"));
+  }
+  pp_test_termsim_stop (&server);
+  g_assert_false (shown_certified (f.dir));
+}
+
+static const char *
+softhsm_module (void)
+{
+  static const char * const paths[] = {
+    "/usr/lib/softhsm/libsofthsm2.so",
+    "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+    "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
+    "/usr/lib64/pkcs11/libsofthsm2.so",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (paths); i++)
+    if (g_file_test (paths[i], G_FILE_TEST_EXISTS))
+      return paths[i];
+  return NULL;
+}
+
+static void
+softhsm_util (const char * const *args)
+{
+  g_autofree char *util = g_find_program_in_path ("softhsm2-util");
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autofree char *out = NULL, *err = NULL;
+  g_autoptr(GError) error = NULL;
+  int status = 0;
+
+  g_ptr_array_add (argv, util);
+  for (guint i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
+  g_ptr_array_add (argv, NULL);
+  g_assert_true (g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err,
+                               &status, &error));
+  g_assert_no_error (error);
+  if (!g_spawn_check_wait_status (status, NULL))
+    g_error ("softhsm2-util failed: %s", err);
+}
+
+/* The CA_KRD key in a SoftHSM2 token: the certificate is signed there. */
+static void
+test_certify_pkcs11 (void)
+{
+  g_auto(Fixture) f = { 0, };
+  g_autofree char *util = g_find_program_in_path ("softhsm2-util");
+  g_autofree char *tokens = NULL, *conf = NULL, *text = NULL, *uri = NULL, *wrong = NULL, *port = NULL;
+  g_autofree char *kdh_key = NULL;
+  PpTestTermsimServer server = { 0, };
+  const char *module = softhsm_module ();
+
+  if (util == NULL || module == NULL)
+    {
+      g_test_skip ("SoftHSM2 is not installed (libsofthsm2.so or softhsm2-util missing; Debian package softhsm2)");
+      return;
+    }
+  fixture_init_mode (&f, "PP3014", FALSE);
+  tokens = g_build_filename (f.base, "tokens", NULL);
+  conf = g_build_filename (f.base, "softhsm2.conf", NULL);
+  g_assert_cmpint (g_mkdir (tokens, 0700), ==, 0);
+  text = g_strdup_printf ("directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n", tokens);
+  g_assert_true (g_file_set_contents (conf, text, -1, NULL));
+  g_setenv ("SOFTHSM2_CONF", conf, TRUE);
+  kdh_key = g_build_filename (f.base, "kdh.key", NULL);
+  {
+    const char *init[] = { "--init-token", "--free", "--label", "ca", "--pin", "2468", "--so-pin", "1357", NULL };
+    const char *import_ca[] = { "--import", f.ca_key, "--token", "ca", "--label", "ca-krd", "--id", "01",
+                                "--pin", "2468", NULL };
+    const char *import_kdh[] = { "--import", kdh_key, "--token", "ca", "--label", "kdh", "--id", "02",
+                                 "--pin", "2468", NULL };
+
+    softhsm_util (init);
+    softhsm_util (import_ca);
+    softhsm_util (import_kdh);
+  }
+  uri = g_strdup_printf ("pkcs11:token=ca;object=ca-krd?module-path=%s", module);
+  wrong = g_strdup_printf ("pkcs11:token=ca;object=kdh?module-path=%s", module);
+  port = pp_test_termsim_start (&server, f.dir, NULL);
+  /* A wrong PIN, then a key in the token that is not CA_KRD's: refused before the terminal is asked. */
+  g_setenv ("POSPROV_CA_KEY_SECRET", "0000", TRUE);
+  {
+    const char *args[] = { "device", "certify", port, "--ca-krd-cert", f.ca, "--ca-krd-key", uri, NULL };
+    g_autofree char *out = NULL, *err = NULL;
+
+    g_assert_cmpint (pp_test_run_tool (args, NULL, &out, &err), ==, 1);
+    g_assert_nonnull (strstr (err, "--ca-krd-key"));
+  }
+  g_setenv ("POSPROV_CA_KEY_SECRET", "2468", TRUE);
+  {
+    const char *args[] = { "device", "certify", port, "--ca-krd-cert", f.ca, "--ca-krd-key", wrong, NULL };
+    g_autofree char *out = NULL, *err = NULL;
+
+    g_assert_cmpint (pp_test_run_tool (args, NULL, &out, &err), ==, 1);
+    g_assert_nonnull (strstr (err, "is not the key of the --ca-krd-cert certificate"));
+    g_assert_false (shown_certified (f.dir));
+  }
+  {
+    const char *args[] = { "device", "certify", port, "--ca-krd-cert", f.ca, "--ca-krd-key", uri, NULL };
+    g_autofree char *out = NULL, *err = NULL;
+
+    g_assert_cmpint (pp_test_run_tool (args, NULL, &out, &err), ==, 0);
+    g_assert_nonnull (strstr (out, "PP3014 certified"));
+  }
+  g_unsetenv ("POSPROV_CA_KEY_SECRET");
+  /* The token-signed certificate chains to CA_KRD: the station's own CT_KRD check passes. */
+  {
+    const char *args[] = { "device", "bind", port, "--kdh-cert", f.kdh_cert, "--kdh-crl", f.crl,
+                           "--krd-trust", f.krd_trust, NULL };
+    g_autofree char *out = NULL, *err = NULL;
+
+    g_assert_cmpint (pp_test_run_tool (args, NULL, &out, &err), ==, 0);
+    g_assert_nonnull (strstr (out, "PP3014 bound to"));
+  }
+  pp_test_termsim_stop (&server);
+  g_unsetenv ("SOFTHSM2_CONF");
 }
 
 static void
@@ -1037,6 +1331,9 @@ main (int    argc,
   g_test_add_func ("/device/tool/identify", test_identify);
   g_test_add_func ("/device/tool/bind-inject-zeroize", test_bind_inject_zeroize);
   g_test_add_func ("/device/tool/certify", test_certify);
+  g_test_add_func ("/device/tool/certify-register", test_certify_register);
+  g_test_add_func ("/device/tool/certify-csr-mismatch", test_certify_csr_mismatch);
+  g_test_add_func ("/device/tool/certify-pkcs11", test_certify_pkcs11);
   g_test_add_func ("/device/tool/tampered", test_tampered);
   g_test_add_func ("/device/tool/errors", test_errors);
   g_test_add_func ("/device/tool/sign-on-test", test_sign_on_test);

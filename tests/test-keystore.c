@@ -693,6 +693,71 @@ release_and_wait (PpKeyStore **store)
     g_thread_yield ();
 }
 
+typedef struct {
+  PpKeyStore *store;
+  const char *label;
+  char       *kcv;
+  GError     *error;
+} SameLabel;
+
+static gpointer
+generate_same_label (gpointer data)
+{
+  SameLabel *job = data;
+
+  job->kcv = pp_key_store_generate_tmk (job->store, job->label, PP_TMK_AES_128, NULL, &job->error);
+  return NULL;
+}
+
+/* TMKs are made at the same time (a station injecting a fleet), but of
+ * one label only one is ever made: the others are refused, and the file
+ * holds the key whose KCV the one success returned. */
+static void
+test_soft_tmk_concurrent (void)
+{
+  g_autofree char *dir = pp_test_make_tmpdir ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpKeyStore) store = pp_key_store_soft_new (dir, PASS, &error);
+  g_autofree char *kcv = NULL;
+  SameLabel jobs[6];
+  GThread *threads[6];
+  const char *made = NULL;
+  guint ok = 0;
+
+  g_assert_no_error (error);
+  for (guint i = 0; i < G_N_ELEMENTS (jobs); i++)
+    {
+      jobs[i] = (SameLabel) { store, i % 2 ? "tmk-twice" : "tmk-other", NULL, NULL };
+      threads[i] = g_thread_new ("generate", generate_same_label, &jobs[i]);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (jobs); i++)
+    g_thread_join (threads[i]);
+  for (guint i = 1; i < G_N_ELEMENTS (jobs); i += 2)
+    {
+      if (jobs[i].kcv != NULL)
+        {
+          ok++;
+          made = jobs[i].kcv;
+        }
+      else
+        g_assert_error (jobs[i].error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_EXISTS);
+    }
+  g_assert_cmpuint (ok, ==, 1);
+  kcv = pp_key_store_get_tmk_kcv (store, "tmk-twice", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (kcv, ==, made);
+  /* The other label too: exactly one of its makers. */
+  ok = 0;
+  for (guint i = 0; i < G_N_ELEMENTS (jobs); i += 2)
+    ok += jobs[i].kcv != NULL;
+  g_assert_cmpuint (ok, ==, 1);
+  for (guint i = 0; i < G_N_ELEMENTS (jobs); i++)
+    {
+      g_free (jobs[i].kcv);
+      g_clear_error (&jobs[i].error);
+    }
+}
+
 static void
 test_soft_async (void)
 {
@@ -1348,6 +1413,7 @@ main (int   argc,
   g_test_add_func ("/keystore/soft/certificate-mismatch", test_soft_certificate_mismatch);
   g_test_add_func ("/keystore/soft/tmk", test_soft_tmk);
   g_test_add_func ("/keystore/soft/async", test_soft_async);
+  g_test_add_func ("/keystore/soft/tmk-concurrent", test_soft_tmk_concurrent);
   g_test_add_func ("/keystore/pkcs11/errors", test_pkcs11_errors);
   g_test_add_func ("/keystore/pkcs11/kdh", test_pkcs11_kdh);
   g_test_add_func ("/keystore/pkcs11/certificate", test_pkcs11_certificate);

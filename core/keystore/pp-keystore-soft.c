@@ -44,6 +44,7 @@ struct _PpKeyStoreSoft
   char           *directory;
   PpSecureBuffer *passphrase;   /* NUL-terminated */
   GMutex          lock;         /* serialises check-then-create */
+  GHashTable     *creating;     /* TMK paths being made, under @lock */
 };
 
 static void pp_key_store_soft_iface_init (PpKeyStoreInterface *iface);
@@ -454,6 +455,39 @@ tmk_kcv (PpTmkType              type,
   return kcv;
 }
 
+/* Claims @path for a TMK being made: FALSE (EXISTS) when the file or
+ * another claim is there. The claim, not the lock, keeps two makers of one
+ * label apart, so TMKs of different terminals are sealed (PBKDF2, tens of
+ * milliseconds) and written at the same time instead of one after another. */
+static gboolean
+claim_path (PpKeyStoreSoft  *self,
+            const char      *path,
+            const char      *label,
+            GError         **error)
+{
+  G_GNUC_UNUSED g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
+
+  if (g_hash_table_contains (self->creating, path))
+    {
+      g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_EXISTS,
+                   _("The key store already holds a key \"%s\""), label);
+      return FALSE;
+    }
+  if (!refuse_existing (path, label, error))
+    return FALSE;
+  g_hash_table_add (self->creating, g_strdup (path));
+  return TRUE;
+}
+
+static void
+release_path (PpKeyStoreSoft *self,
+              const char     *path)
+{
+  G_GNUC_UNUSED g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
+
+  g_hash_table_remove (self->creating, path);
+}
+
 static char *
 soft_generate_tmk (PpKeyStore    *store,
                    const char    *label,
@@ -463,23 +497,16 @@ soft_generate_tmk (PpKeyStore    *store,
 {
   PpKeyStoreSoft *self = PP_KEY_STORE_SOFT (store);
   g_autofree char *path = file_path (self, label, ".tmk.pem");
-  G_GNUC_UNUSED g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
   g_autoptr(PpSecureBuffer) key = NULL;
-  char *kcv;
+  char *kcv = NULL;
 
-  if (!refuse_existing (path, label, error))
+  if (!claim_path (self, path, label, error))
     return NULL;
-  key = random_tmk (type, error);
-  if (key == NULL)
-    return NULL;
-  kcv = tmk_kcv (type, key, error);
-  if (kcv == NULL)
-    return NULL;
-  if (!write_tmk (self, path, type, key, error))
-    {
-      g_free (kcv);
-      return NULL;
-    }
+  if ((key = random_tmk (type, error)) != NULL &&
+      (kcv = tmk_kcv (type, key, error)) != NULL &&
+      !write_tmk (self, path, type, key, error))
+    g_clear_pointer (&kcv, g_free);
+  release_path (self, path);
   return kcv;
 }
 
@@ -616,6 +643,7 @@ pp_key_store_soft_finalize (GObject *object)
 
   g_clear_pointer (&self->directory, g_free);
   g_clear_pointer (&self->passphrase, pp_secure_buffer_free);
+  g_clear_pointer (&self->creating, g_hash_table_unref);
   g_mutex_clear (&self->lock);
 
   G_OBJECT_CLASS (pp_key_store_soft_parent_class)->finalize (object);
@@ -631,6 +659,7 @@ static void
 pp_key_store_soft_init (PpKeyStoreSoft *self)
 {
   g_mutex_init (&self->lock);
+  self->creating = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 }
 
 /* Below this the PBKDF2 passphrase is too easy to guess offline. */

@@ -91,6 +91,8 @@ struct _PpLink {
   gint64           partial_deadline;  /* give up a partial frame then */
   gsize            garbage;     /* bytes that were no frames since the last good one */
   guint            bad_frames;
+  guint64          bytes_out;   /* written out and read in, for the benches */
+  guint64          bytes_in;
 
   /* terminal */
   gboolean         session;
@@ -253,6 +255,18 @@ pp_link_get_window (PpLink *link)
 {
   g_return_val_if_fail (link != NULL, 0);
   return link->window;
+}
+
+void
+pp_link_get_wire_bytes (PpLink  *link,
+                        guint64 *out_sent,
+                        guint64 *out_received)
+{
+  g_return_if_fail (link != NULL);
+  if (out_sent != NULL)
+    *out_sent = link->bytes_out;
+  if (out_received != NULL)
+    *out_received = link->bytes_in;
 }
 
 static GBytes *
@@ -555,6 +569,7 @@ write_cb (GObject      *source,
     }
   else
     {
+      link->bytes_out += g_bytes_get_size (op->bytes);
       /* The timers start once a frame is out, not while it waits its turn. */
       if (link->connect_task != NULL && link->hello_deadline == 0 && link->hello_gen <= op->upto)
         link->hello_deadline = now + (gint64) link->ack_ms * 1000;
@@ -852,6 +867,7 @@ read_cb (GObject      *source,
     }
   else
     {
+      link->bytes_in += (guint64) n;
       pp_link_decoder_push (link->decoder, link->readbuf, n);
       station_process (link);
       if (active (link))

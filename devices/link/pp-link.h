@@ -76,6 +76,12 @@ void     pp_link_set_versions    (PpLink *link,
 guint8   pp_link_get_version     (PpLink *link);
 guint    pp_link_get_max_payload (PpLink *link);
 guint    pp_link_get_window      (PpLink *link);
+/* Station: bytes written to and read from the stream since pp_link_new
+ * (every frame, retransmissions and garbage included): what the wire
+ * carried, for the benches. Call on the link's context. */
+void     pp_link_get_wire_bytes  (PpLink  *link,
+                                  guint64 *out_sent,
+                                  guint64 *out_received);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PpLink, pp_link_unref)
 
