@@ -972,13 +972,16 @@ stage_intake (PpStore                *self,
               GError                **error)
 {
   g_autoptr(sqlite3_stmt) stmt = NULL;
+  /* Inside an idempotent request (pp_store_run_request) the request's
+   * transaction is already open: stage in it. */
+  gboolean own = sqlite3_get_autocommit (self->db) != 0;
 
   if (!pp_store_exec (self,
                       "CREATE TEMP TABLE IF NOT EXISTS intake_stage ("
                       " serial TEXT PRIMARY KEY NOT NULL, vendor TEXT NOT NULL,"
                       " model TEXT NOT NULL) WITHOUT ROWID;"
-                      "DELETE FROM temp.intake_stage;"
-                      "BEGIN", error))
+                      "DELETE FROM temp.intake_stage;", error) ||
+      (own && !pp_store_exec (self, "BEGIN", error)))
     return FALSE;
   stmt = pp_store_prepare (self, "INSERT INTO temp.intake_stage (serial, vendor, model) "
                                  "VALUES (?1, ?2, ?3)", error);
@@ -1001,7 +1004,7 @@ stage_intake (PpStore                *self,
         }
     }
   g_clear_pointer (&stmt, sqlite3_finalize);
-  return pp_store_exec (self, "COMMIT", error);
+  return !own || pp_store_exec (self, "COMMIT", error);
 
 fail:
   pp_store_rollback (self);
