@@ -1206,6 +1206,80 @@ test_json (Fixture       *f,
   g_assert_nonnull (strstr (error->message, "state"));
 }
 
+/* A store from before schema 4: its orders and approvals get UUIDs, each
+ * decision a decided request with the same UUID, and the change feed
+ * starts with everything there is. */
+static void
+test_migration (Fixture       *f,
+                gconstpointer  data)
+{
+  static const char *downgrade =
+    "DROP TRIGGER work_orders_uuid_fill; DROP TRIGGER work_orders_uuid_fixed;"
+    "DROP TRIGGER approvals_uuid_fill; DROP TRIGGER approvals_uuid_fixed;"
+    "DROP TRIGGER approval_requests_withdraw;"
+    "DROP TRIGGER changes_terminal_insert; DROP TRIGGER changes_terminal_update;"
+    "DROP TRIGGER changes_order_insert; DROP TRIGGER changes_order_update;"
+    "DROP TRIGGER changes_approval_insert; DROP TRIGGER changes_approval_update;"
+    "DROP TRIGGER changes_approval_void;"
+    "DROP INDEX work_orders_uuid; DROP INDEX approvals_uuid;"
+    "DROP TABLE approval_requests; DROP TABLE idempotency; DROP TABLE changes; DROP TABLE programs;"
+    "ALTER TABLE work_orders DROP COLUMN uuid; ALTER TABLE approvals DROP COLUMN uuid;"
+    "PRAGMA user_version = 3;";
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpStore) store = NULL;
+  g_autoptr(PpWorkOrder) order = NULL;
+  g_autoptr(PpWorkOrder) other = NULL;
+  g_autoptr(PpWorkOrder) reread = NULL;
+  g_autoptr(GPtrArray) approvals = NULL;
+  g_autoptr(GPtrArray) requests = NULL;
+  g_autoptr(GPtrArray) feed = NULL;
+  PpApprovalRequest *request;
+  PpApproval *decision;
+  sqlite3 *db = NULL;
+
+  order = pp_store_create_install_order (f->store.store, "PAX0001", f->store.merchant_id, "1.2.0",
+                                         PP_TMK_AES_128, "alice", &error);
+  g_assert_no_error (error);
+  g_assert_true (pp_store_decide_order (f->store.store, order->id, "bob", TRUE, NULL, &error));
+  other = pp_store_create_install_order (f->store.store, "PAX0003", f->store.merchant_id, "1.2.0",
+                                         PP_TMK_AES_128, "alice", &error);
+  g_clear_object (&f->registry);
+  g_clear_object (&f->store.store);
+  g_assert_cmpint (sqlite3_open (f->store.path, &db), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (db, downgrade, NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close (db);
+
+  store = pp_store_open (f->store.path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (pp_store_get_schema_version (store), ==, pp_store_get_supported_schema_version ());
+  reread = pp_store_get_order (store, order->id, &error);
+  g_assert_true (g_uuid_string_is_valid (reread->uuid));
+  g_assert_cmpstr (reread->uuid, !=, order->uuid);   /* a new one, made by the migration */
+  g_clear_pointer (&reread, pp_work_order_free);
+  {
+    g_autoptr(PpWorkOrder) by_id = pp_store_get_order (store, other->id, &error);
+
+    reread = pp_store_get_order_by_uuid (store, by_id->uuid, &error);
+    g_assert_no_error (error);
+  }
+  g_assert_cmpint (reread->id, ==, other->id);
+  g_assert_cmpuint (count (f, "SELECT count(DISTINCT uuid) FROM work_orders"), ==, 2);
+
+  approvals = pp_store_list_approvals (store, order->id, &error);
+  g_assert_cmpuint (approvals->len, ==, 1);
+  decision = g_ptr_array_index (approvals, 0);
+  g_assert_true (g_uuid_string_is_valid (decision->uuid));
+  requests = pp_store_list_approval_requests (store, -1, 0, &error);
+  g_assert_cmpuint (requests->len, ==, 1);
+  request = g_ptr_array_index (requests, 0);
+  g_assert_cmpstr (request->uuid, ==, decision->uuid);
+  g_assert_cmpint (request->state, ==, PP_APPROVAL_REQUEST_APPROVED);
+  g_assert_cmpint (request->approval_id, ==, decision->id);
+
+  feed = pp_store_list_changes (store, 0, 0, &error);
+  g_assert_cmpuint (feed->len, ==, G_N_ELEMENTS (rows) + 2 + 1);
+}
+
 /* A store that cannot be opened: the registry says so and is not made. */
 static void
 test_open_fails (void)
@@ -1242,6 +1316,7 @@ main (int   argc,
   ADD ("/registry/unref-in-flight", test_unref_in_flight);
   ADD ("/registry/cancel", test_cancel);
   ADD ("/registry/json", test_json);
+  ADD ("/registry/migration", test_migration);
 #undef ADD
   g_test_add_func ("/registry/errors", test_errors);
   g_test_add_func ("/registry/open-fails", test_open_fails);
