@@ -262,6 +262,7 @@ reader_fail (Reader     *r,
 {
   if (r->ok)
     g_set_error (r->error, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_INVALID,
+                 /* Translators: "member “serial” of a work order must be a string" */
                  _("member “%s” of a %s must be %s"), name, r->what, type);
   r->ok = FALSE;
 }
@@ -280,7 +281,7 @@ read_string (Reader     *r,
     return NULL;
   if (m == NULL || json_node_get_value_type (m) != G_TYPE_STRING)
     {
-      reader_fail (r, name, nullable ? "a string or null" : "a string");
+      reader_fail (r, name, nullable ? _("a string or null") : _("a string"));
       return NULL;
     }
   return g_strdup (json_node_get_string (m));
@@ -299,7 +300,7 @@ read_int (Reader     *r,
     return 0;
   if (m == NULL || json_node_get_value_type (m) != G_TYPE_INT64)
     {
-      reader_fail (r, name, nullable ? "an integer or null" : "an integer");
+      reader_fail (r, name, nullable ? _("an integer or null") : _("an integer"));
       return 0;
     }
   return json_node_get_int (m);
@@ -351,7 +352,7 @@ pp_registry_order_from_json (JsonNode  *node,
   g_autofree char *key_type = NULL;
   Reader r;
 
-  if (!reader_init (&r, node, "work order", error))
+  if (!reader_init (&r, node, _("work order"), error))
     return NULL;
   o->uuid = read_string (&r, "id", FALSE);
   kind = read_string (&r, "kind", FALSE);
@@ -402,7 +403,7 @@ pp_registry_merchant_from_json (JsonNode  *node,
   g_autoptr(PpMerchant) m = g_new0 (PpMerchant, 1);
   Reader r;
 
-  if (!reader_init (&r, node, "merchant", error))
+  if (!reader_init (&r, node, _("merchant"), error))
     return NULL;
   m->id = read_int (&r, "id", FALSE);
   m->name = read_string (&r, "name", FALSE);
@@ -457,7 +458,7 @@ pp_registry_approval_from_json (JsonNode  *node,
   Reader r;
   gsize i;
 
-  if (!reader_init (&r, node, "approval", error))
+  if (!reader_init (&r, node, _("approval"), error))
     return NULL;
   a->uuid = read_string (&r, "id", FALSE);
   a->order_uuid = read_string (&r, "order_id", FALSE);
