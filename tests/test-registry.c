@@ -993,7 +993,7 @@ test_owner_thread (Fixture       *f,
       g_array_append_val (big, row);
     }
   idle_id = g_idle_add (count_idle, &idles);
-  pp_registry_intake_async (f->registry, (PpTerminalIntake *) big->data, big->len,
+  pp_registry_intake_async (f->registry, &g_array_index (big, PpTerminalIntake, 0), big->len,
                             PP_TERMINAL_STATE_IN_STOCK, "setup", key, NULL, got_result, &res);
   /* The caller's rows are copied: changing them now changes nothing. */
   g_ptr_array_set_size (serials, 0);
@@ -1087,7 +1087,7 @@ test_cancel (Fixture       *f,
       row.serial = g_ptr_array_index (serials, i);
       g_array_append_val (big, row);
     }
-  pp_registry_intake_async (f->registry, (PpTerminalIntake *) big->data, big->len,
+  pp_registry_intake_async (f->registry, &g_array_index (big, PpTerminalIntake, 0), big->len,
                             PP_TERMINAL_STATE_IN_STOCK, "setup", big_key, NULL, got_result, &big_res);
   g_clear_object (&res);
   g_clear_object (&cancellable);
