@@ -414,3 +414,43 @@ pp_store_list_merchants (PpStore  *self,
     }
   return g_steal_pointer (&result);
 }
+
+GPtrArray *
+pp_store_search_merchants (PpStore     *self,
+                           const char  *query,
+                           guint        limit,
+                           GError     **error)
+{
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  g_autoptr(GPtrArray) result = NULL;
+  g_autoptr(GString) pattern = g_string_new ("%");
+  int rc;
+
+  g_return_val_if_fail (PP_IS_STORE (self), NULL);
+
+  /* LIKE with the wildcards of the query escaped: a search for "50%" finds
+   * "50%" and not everything starting with 50. */
+  for (const char *p = query != NULL ? query : ""; *p != '\0'; p++)
+    {
+      if (*p == '%' || *p == '_' || *p == '\\')
+        g_string_append_c (pattern, '\\');
+      g_string_append_c (pattern, *p);
+    }
+  g_string_append_c (pattern, '%');
+  stmt = pp_store_prepare (self, "SELECT " MERCHANT_COLUMNS " FROM merchants WHERE "
+                                 "name LIKE ?1 ESCAPE '\\' OR registration_number LIKE ?1 ESCAPE '\\' "
+                                 "OR mid LIKE ?1 ESCAPE '\\' ORDER BY name, id LIMIT ?2", error);
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_text (stmt, 1, pattern->str, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64 (stmt, 2, limit > 0 ? (gint64) limit : -1);
+  result = g_ptr_array_new_with_free_func ((GDestroyNotify) pp_merchant_free);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    g_ptr_array_add (result, merchant_from_stmt (stmt));
+  if (rc != SQLITE_DONE)
+    {
+      pp_store_set_sql_error (self, error, _("cannot search merchants"));
+      return NULL;
+    }
+  return g_steal_pointer (&result);
+}

@@ -140,6 +140,7 @@ pp_work_order_free (PpWorkOrder *order)
   g_free (order->key_label);
   g_free (order->requester);
   g_free (order->reason);
+  g_free (order->uuid);
   g_free (order);
 }
 
@@ -159,6 +160,7 @@ pp_approval_free (PpApproval *approval)
   g_free (approval->cert_fingerprint);
   g_free (approval->digest);
   g_free (approval->void_reason);
+  g_free (approval->uuid);
   g_free (approval);
 }
 
@@ -230,7 +232,7 @@ dup_text (sqlite3_stmt *stmt,
 
 #define ORDER_COLUMNS \
   "id, kind, state, serial, merchant_id, mid, tid, program_version, kcv, requester, reason, " \
-  "created_at, updated_at, key_type, cert_fingerprint, expected_kcv, key_label, released_at"
+  "created_at, updated_at, key_type, cert_fingerprint, expected_kcv, key_label, released_at, uuid"
 
 static PpWorkOrder *
 order_from_stmt (sqlite3_stmt *stmt)
@@ -259,6 +261,7 @@ order_from_stmt (sqlite3_stmt *stmt)
   o->expected_kcv = dup_text (stmt, 15);
   o->key_label = dup_text (stmt, 16);
   o->released_at = sqlite3_column_int64 (stmt, 17);
+  o->uuid = dup_text (stmt, 18);
   return o;
 }
 
@@ -327,7 +330,7 @@ pp_store_list_orders (PpStore     *self,
 
 #define APPROVAL_COLUMNS \
   "id, order_id, requester, approver, decision, reason, decided_at, serial, mid, tid, " \
-  "merchant_id, program_version, key_type, cert_fingerprint, digest, voided_at, void_reason"
+  "merchant_id, program_version, key_type, cert_fingerprint, digest, voided_at, void_reason, uuid"
 
 static PpApproval *
 approval_from_stmt (sqlite3_stmt *stmt)
@@ -351,6 +354,7 @@ approval_from_stmt (sqlite3_stmt *stmt)
   a->digest = dup_text (stmt, 14);
   a->voided_at = sqlite3_column_int64 (stmt, 15);
   a->void_reason = dup_text (stmt, 16);
+  a->uuid = dup_text (stmt, 17);
   return a;
 }
 
@@ -717,6 +721,7 @@ copy_order (const PpWorkOrder *o)
   c->key_label = g_strdup (o->key_label);
   c->requester = g_strdup (o->requester);
   c->reason = g_strdup (o->reason);
+  c->uuid = g_strdup (o->uuid);
   return c;
 }
 
@@ -1070,14 +1075,101 @@ check_independent (PpStore            *self,
   return TRUE;
 }
 
+/* The pending approval request of @order_id: *out_id 0 and *out_uuid NULL
+ * when there is none. */
+static gboolean
+read_pending_request (PpStore     *self,
+                      gint64       order_id,
+                      gint64      *out_id,
+                      char       **out_uuid,
+                      GError     **error)
+{
+  g_autoptr(sqlite3_stmt) stmt =
+    pp_store_prepare (self, "SELECT id, uuid FROM approval_requests WHERE order_id = ? AND "
+                            "state = 'pending'", error);
+  int rc;
+
+  *out_id = 0;
+  *out_uuid = NULL;
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, order_id);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    {
+      *out_id = sqlite3_column_int64 (stmt, 0);
+      *out_uuid = dup_text (stmt, 1);
+    }
+  else if (rc != SQLITE_DONE)
+    {
+      pp_store_set_sql_error (self, error, _("cannot read approval request"));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Records the decision on the order's request: the pending one, or, for a
+ * decision taken without a request, one decided at once. */
+static gboolean
+record_request_decision (PpStore            *self,
+                         const PpWorkOrder  *order,
+                         gint64              request_id,
+                         const char         *request_uuid,
+                         gint64              approval_id,
+                         gboolean            approve,
+                         GError            **error)
+{
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  gint64 now = pp_store_now ();
+
+  if (request_id != 0)
+    {
+      stmt = pp_store_prepare (self, "UPDATE approval_requests SET state = ?, approval_id = ?, "
+                                     "decided_at = ? WHERE id = ?", error);
+      if (stmt == NULL)
+        return FALSE;
+      sqlite3_bind_text (stmt, 1, approve ? "approved" : "rejected", -1, SQLITE_STATIC);
+      sqlite3_bind_int64 (stmt, 2, approval_id);
+      sqlite3_bind_int64 (stmt, 3, now);
+      sqlite3_bind_int64 (stmt, 4, request_id);
+    }
+  else
+    {
+      stmt = pp_store_prepare (self, "INSERT INTO approval_requests (uuid, order_id, requester, "
+                                     "requested_at, state, approval_id, decided_at) "
+                                     "VALUES (?, ?, ?, ?, ?, ?, ?)", error);
+      if (stmt == NULL)
+        return FALSE;
+      sqlite3_bind_text (stmt, 1, request_uuid, -1, SQLITE_STATIC);
+      sqlite3_bind_int64 (stmt, 2, order->id);
+      sqlite3_bind_text (stmt, 3, order->requester, -1, SQLITE_STATIC);
+      sqlite3_bind_int64 (stmt, 4, now);
+      sqlite3_bind_text (stmt, 5, approve ? "approved" : "rejected", -1, SQLITE_STATIC);
+      sqlite3_bind_int64 (stmt, 6, approval_id);
+      sqlite3_bind_int64 (stmt, 7, now);
+    }
+  if (sqlite3_step (stmt) != SQLITE_DONE)
+    {
+      pp_store_set_sql_error (self, error, _("cannot record the approval request"));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* @request_uuid: the request being decided (it must be the order's pending
+ * one), or NULL: the pending one if any. */
 static gboolean
 decide_step (PpStore     *self,
              gint64       order_id,
+             const char  *request_uuid,
              const char  *approver,
              gboolean     approve,
              const char  *reason,
              GError     **error)
 {
+  g_autofree char *pending_uuid = NULL;
+  g_autofree char *new_uuid = NULL;
+  gint64 request_id = 0;
   g_autoptr(PpUser) user = NULL;
   g_autoptr(PpWorkOrder) order = NULL;
   g_autoptr(sqlite3_stmt) stmt = NULL;
@@ -1112,6 +1204,18 @@ decide_step (PpStore     *self,
   if (user == NULL || (approve && !check_independent (self, user, order, error)))
     return FALSE;
 
+  if (!read_pending_request (self, order->id, &request_id, &pending_uuid, error))
+    return FALSE;
+  if (request_uuid != NULL && g_strcmp0 (request_uuid, pending_uuid) != 0)
+    {
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_ILLEGAL_TRANSITION,
+                   _("approval %s is not the pending request of install work order %" PRId64),
+                   request_uuid, order->id);
+      return FALSE;
+    }
+  if (pending_uuid == NULL)
+    new_uuid = g_uuid_string_random ();
+
   /* What is approved is the terminal as the order reserved it. */
   if (!read_binding (self, order->serial, &binding, error))
     return FALSE;
@@ -1132,7 +1236,8 @@ decide_step (PpStore     *self,
   stmt = pp_store_prepare (self,
                            "INSERT INTO approvals (order_id, requester, approver, decision, reason, "
                            "decided_at, serial, mid, tid, merchant_id, program_version, key_type, "
-                           "cert_fingerprint, digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           "cert_fingerprint, digest, uuid) "
+                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                            error);
   if (stmt == NULL)
     return FALSE;
@@ -1150,11 +1255,17 @@ decide_step (PpStore     *self,
   sqlite3_bind_text (stmt, 12, pp_tmk_type_to_string (order->key_type), -1, SQLITE_STATIC);
   sqlite3_bind_text (stmt, 13, order->cert_fingerprint, -1, SQLITE_STATIC);
   sqlite3_bind_text (stmt, 14, digest, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 15, pending_uuid != NULL ? pending_uuid : new_uuid, -1, SQLITE_STATIC);
   if (sqlite3_step (stmt) != SQLITE_DONE)
     {
       pp_store_set_sql_error (self, error, _("cannot record approval"));
       return FALSE;
     }
+  /* Before the order moves: a rejection cancels it, which withdraws what
+   * is still pending. */
+  if (!record_request_decision (self, order, request_id, new_uuid,
+                                sqlite3_last_insert_rowid (self->db), approve, error))
+    return FALSE;
 
   if (!move_order (self, order, to, error))
     return FALSE;
@@ -1473,7 +1584,7 @@ pp_store_decide_order (PpStore     *self,
 
   if (!pp_store_begin (self, error))
     return FALSE;
-  if (!decide_step (self, order_id, approver, approve, reason, error))
+  if (!decide_step (self, order_id, NULL, approver, approve, reason, error))
     {
       pp_store_rollback (self);
       return FALSE;
@@ -1663,7 +1774,7 @@ pp_store_demo_run_orders (PpStore         *self,
     return FALSE;
   if (until == PP_TERMINAL_STATE_PENDING_INSTALL)
     return TRUE;
-  if (!decide_step (self, order->id, reviewer, TRUE, "demo", error) ||
+  if (!decide_step (self, order->id, NULL, reviewer, TRUE, "demo", error) ||
       !release_step (self, order->id, "demo-tmk", PP_TMK_AES_128, kcv, runner, &fail, error) ||
       !keyed_step (self, order->id, kcv, runner, &fail, error))
     return FALSE;
@@ -1676,4 +1787,326 @@ pp_store_demo_run_orders (PpStore         *self,
     return TRUE;
   recycle = create_recycle_step (self, serial, runner, "demo", error);
   return recycle != NULL;
+}
+
+/* ---- the registry seam: orders by UUID, approval requests ---- */
+
+PpWorkOrder *
+pp_store_get_order_by_uuid (PpStore     *self,
+                            const char  *uuid,
+                            GError     **error)
+{
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  g_autofree char *lower = NULL;
+  int rc;
+
+  g_return_val_if_fail (PP_IS_STORE (self), NULL);
+  g_return_val_if_fail (uuid != NULL, NULL);
+
+  lower = g_ascii_strdown (uuid, -1);
+  stmt = pp_store_prepare (self, "SELECT " ORDER_COLUMNS " FROM work_orders WHERE uuid = ?", error);
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_text (stmt, 1, lower, -1, SQLITE_STATIC);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    return order_from_stmt (stmt);
+  if (rc == SQLITE_DONE)
+    g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_NOT_FOUND, _("no work order %s"), lower);
+  else
+    pp_store_set_sql_error (self, error, _("cannot read work order"));
+  return NULL;
+}
+
+PpApproval *
+pp_store_get_approval (PpStore  *self,
+                       gint64    approval_id,
+                       GError  **error)
+{
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  int rc;
+
+  g_return_val_if_fail (PP_IS_STORE (self), NULL);
+
+  stmt = pp_store_prepare (self, "SELECT " APPROVAL_COLUMNS " FROM approvals WHERE id = ?", error);
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_int64 (stmt, 1, approval_id);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    return approval_from_stmt (stmt);
+  if (rc == SQLITE_DONE)
+    g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_NOT_FOUND,
+                 _("no approval %" PRId64), approval_id);
+  else
+    pp_store_set_sql_error (self, error, _("cannot read approval"));
+  return NULL;
+}
+
+static const char * const request_states[PP_N_APPROVAL_REQUEST_STATES] = {
+  [PP_APPROVAL_REQUEST_PENDING] = "pending",
+  [PP_APPROVAL_REQUEST_APPROVED] = "approved",
+  [PP_APPROVAL_REQUEST_REJECTED] = "rejected",
+  [PP_APPROVAL_REQUEST_WITHDRAWN] = "withdrawn",
+};
+
+const char *
+pp_approval_request_state_to_string (PpApprovalRequestState state)
+{
+  g_return_val_if_fail (state >= 0 && state < PP_N_APPROVAL_REQUEST_STATES, NULL);
+  return request_states[state];
+}
+
+gboolean
+pp_approval_request_state_from_string (const char             *s,
+                                       PpApprovalRequestState *out)
+{
+  for (int i = 0; s != NULL && i < PP_N_APPROVAL_REQUEST_STATES; i++)
+    if (g_str_equal (s, request_states[i]))
+      {
+        if (out != NULL)
+          *out = (PpApprovalRequestState) i;
+        return TRUE;
+      }
+  return FALSE;
+}
+
+void
+pp_approval_request_free (PpApprovalRequest *request)
+{
+  if (request == NULL)
+    return;
+  g_free (request->uuid);
+  g_free (request->order_uuid);
+  g_free (request->requester);
+  g_free (request->scanned_serial);
+  g_free (request);
+}
+
+#define REQUEST_COLUMNS \
+  "r.id, r.uuid, r.order_id, o.uuid, r.requester, r.scanned_serial, r.requested_at, r.state, " \
+  "r.approval_id, r.decided_at"
+#define REQUEST_FROM " FROM approval_requests r JOIN work_orders o ON o.id = r.order_id "
+
+static PpApprovalRequest *
+request_from_stmt (sqlite3_stmt *stmt)
+{
+  PpApprovalRequest *r = g_new0 (PpApprovalRequest, 1);
+
+  r->id = sqlite3_column_int64 (stmt, 0);
+  r->uuid = dup_text (stmt, 1);
+  r->order_id = sqlite3_column_int64 (stmt, 2);
+  r->order_uuid = dup_text (stmt, 3);
+  r->requester = dup_text (stmt, 4);
+  r->scanned_serial = dup_text (stmt, 5);
+  r->requested_at = sqlite3_column_int64 (stmt, 6);
+  if (!pp_approval_request_state_from_string ((const char *) sqlite3_column_text (stmt, 7), &r->state))
+    r->state = PP_APPROVAL_REQUEST_WITHDRAWN; /* unreachable: CHECK constraint */
+  r->approval_id = sqlite3_column_int64 (stmt, 8);
+  r->decided_at = sqlite3_column_int64 (stmt, 9);
+  return r;
+}
+
+static PpApprovalRequest *
+read_request (PpStore     *self,
+              const char  *uuid,
+              GError     **error)
+{
+  g_autofree char *lower = g_ascii_strdown (uuid, -1);
+  g_autoptr(sqlite3_stmt) stmt =
+    pp_store_prepare (self, "SELECT " REQUEST_COLUMNS REQUEST_FROM "WHERE r.uuid = ?", error);
+  int rc;
+
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_text (stmt, 1, lower, -1, SQLITE_STATIC);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    return request_from_stmt (stmt);
+  if (rc == SQLITE_DONE)
+    g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_NOT_FOUND, _("no approval %s"), lower);
+  else
+    pp_store_set_sql_error (self, error, _("cannot read approval request"));
+  return NULL;
+}
+
+PpApprovalRequest *
+pp_store_get_approval_request (PpStore     *self,
+                               const char  *uuid,
+                               GError     **error)
+{
+  g_return_val_if_fail (PP_IS_STORE (self), NULL);
+  g_return_val_if_fail (uuid != NULL, NULL);
+  return read_request (self, uuid, error);
+}
+
+GPtrArray *
+pp_store_list_approval_requests (PpStore  *self,
+                                 int       state,
+                                 guint     limit,
+                                 GError  **error)
+{
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  g_autoptr(GPtrArray) result = NULL;
+  int rc;
+
+  g_return_val_if_fail (PP_IS_STORE (self), NULL);
+  g_return_val_if_fail (state >= -1 && state < PP_N_APPROVAL_REQUEST_STATES, NULL);
+
+  stmt = pp_store_prepare (self, state >= 0
+                                 ? "SELECT " REQUEST_COLUMNS REQUEST_FROM "WHERE r.state = ?1 "
+                                   "ORDER BY r.id LIMIT ?2"
+                                 : "SELECT " REQUEST_COLUMNS REQUEST_FROM "ORDER BY r.id LIMIT ?2",
+                           error);
+  if (stmt == NULL)
+    return NULL;
+  if (state >= 0)
+    sqlite3_bind_text (stmt, 1, request_states[state], -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 2, limit > 0 ? (gint64) limit : -1);
+  result = g_ptr_array_new_with_free_func ((GDestroyNotify) pp_approval_request_free);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    g_ptr_array_add (result, request_from_stmt (stmt));
+  if (rc != SQLITE_DONE)
+    {
+      pp_store_set_sql_error (self, error, _("cannot list approval requests"));
+      return NULL;
+    }
+  return g_steal_pointer (&result);
+}
+
+static PpApprovalRequest *
+request_step (PpStore     *self,
+              gint64       order_id,
+              const char  *requester,
+              const char  *scanned_serial,
+              GError     **error)
+{
+  g_autoptr(PpWorkOrder) order = NULL;
+  g_autoptr(PpUser) user = NULL;
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  g_autofree char *pending = NULL;
+  g_autofree char *uuid = g_uuid_string_random ();
+  g_autofree char *scanned = scanned_serial != NULL ? g_ascii_strup (scanned_serial, -1) : NULL;
+  g_auto(Binding) binding = { 0, };
+  g_autofree char *why = NULL;
+  JsonNode *detail;
+  gint64 pending_id = 0;
+
+  if (!load_runner_step (self, order_id, requester, "request approval of", &order, &user, error))
+    return NULL;
+  if (order->kind != PP_WORK_ORDER_KIND_INSTALL || order->state != PP_WORK_ORDER_STATE_OPEN)
+    {
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_ILLEGAL_TRANSITION,
+                   _("%s work order %" PRId64 " is %s; approval is requested only for an open "
+                     "install order"), pp_work_order_kind_to_string (order->kind), order->id,
+                   order_states[order->state].id);
+      return NULL;
+    }
+  /* The terminal in the requester's hands must be the order's. */
+  if (scanned != NULL && g_strcmp0 (g_strstrip (scanned), order->serial) != 0)
+    {
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
+                   _("the terminal scanned (%s) is not terminal %s of install work order %" PRId64
+                     "; scan the terminal the order is for"), scanned, order->serial, order->id);
+      return NULL;
+    }
+  if (!read_pending_request (self, order->id, &pending_id, &pending, error))
+    return NULL;
+  if (pending != NULL)
+    {
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_DUPLICATE,
+                   _("install work order %" PRId64 " already has a pending approval request (%s)"),
+                   order->id, pending);
+      return NULL;
+    }
+  if (!read_binding (self, order->serial, &binding, error))
+    return NULL;
+  why = binding_difference (order, &binding, PP_TERMINAL_STATE_PENDING_INSTALL);
+  if (why != NULL)
+    {
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_ILLEGAL_TRANSITION,
+                   _("install work order %" PRId64 " cannot be put up for approval: %s; cancel it "
+                     "and open a new one"), order->id, why);
+      return NULL;
+    }
+
+  stmt = pp_store_prepare (self, "INSERT INTO approval_requests (uuid, order_id, requester, "
+                                 "scanned_serial, requested_at, state) VALUES (?, ?, ?, ?, ?, 'pending')",
+                           error);
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_text (stmt, 1, uuid, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 2, order->id);
+  sqlite3_bind_text (stmt, 3, user->username, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 4, scanned, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 5, pp_store_now ());
+  if (sqlite3_step (stmt) != SQLITE_DONE)
+    {
+      pp_store_set_sql_error (self, error, _("cannot record the approval request"));
+      return NULL;
+    }
+  detail = order_detail (order, "approval", uuid);
+  if (!journal_order_detail (self, user->username, "approval.request", order, detail, error))
+    return NULL;
+  return read_request (self, uuid, error);
+}
+
+PpApprovalRequest *
+pp_store_request_approval (PpStore     *self,
+                           gint64       order_id,
+                           const char  *requester,
+                           const char  *scanned_serial,
+                           GError     **error)
+{
+  g_autoptr(PpApprovalRequest) request = NULL;
+
+  g_return_val_if_fail (PP_IS_STORE (self), NULL);
+  g_return_val_if_fail (requester != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!pp_store_begin (self, error))
+    return NULL;
+  request = request_step (self, order_id, requester, scanned_serial, error);
+  if (request == NULL || !pp_store_commit (self, error))
+    {
+      pp_store_rollback (self);
+      return NULL;
+    }
+  return g_steal_pointer (&request);
+}
+
+gboolean
+pp_store_decide_approval_request (PpStore     *self,
+                                  const char  *uuid,
+                                  const char  *approver,
+                                  gboolean     approve,
+                                  const char  *reason,
+                                  GError     **error)
+{
+  g_autoptr(PpApprovalRequest) request = NULL;
+
+  g_return_val_if_fail (PP_IS_STORE (self), FALSE);
+  g_return_val_if_fail (uuid != NULL, FALSE);
+  g_return_val_if_fail (approver != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!pp_store_begin (self, error))
+    return FALSE;
+  request = read_request (self, uuid, error);
+  if (request == NULL)
+    goto fail;
+  if (request->state != PP_APPROVAL_REQUEST_PENDING)
+    {
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_ILLEGAL_TRANSITION,
+                   _("approval %s is %s already; only a pending approval can be decided"),
+                   request->uuid, request_states[request->state]);
+      goto fail;
+    }
+  if (!decide_step (self, request->order_id, request->uuid, approver, approve, reason, error))
+    goto fail;
+  return pp_store_commit (self, error);
+
+fail:
+  pp_store_rollback (self);
+  return FALSE;
 }

@@ -32,6 +32,13 @@ struct _PpStore
   PpJournalKey *journal_pending;
   gboolean journal_unsaved;
   gboolean demo;  /* opened with PpStoreOptions.demo */
+
+  /* An idempotent request (pp_store_run_request) holds one outer
+   * transaction; the verb it runs opens and ends a savepoint instead. */
+  gboolean in_request;
+  guint inner_open;
+  gboolean inner_had_pending;
+  gboolean request_doomed;
 };
 
 #define PP_TERMINAL_COLUMNS \

@@ -134,6 +134,23 @@ pp_store_begin (PpStore  *self,
   gint64 deadline = g_get_monotonic_time () + WRITE_WAIT_MS * G_TIME_SPAN_MILLISECOND;
   gulong pause_ms = 20;
 
+  /* Inside a request's transaction the verb's own is a savepoint: the
+   * verb and the record of the request commit together. */
+  if (self->in_request)
+    {
+      if (self->inner_open > 0)
+        {
+          g_set_error_literal (error, PP_STORE_ERROR, PP_STORE_ERROR_SQL,
+                               _("a store transaction is already open in this request"));
+          return FALSE;
+        }
+      if (!pp_store_exec (self, "SAVEPOINT pp_request_step", error))
+        return FALSE;
+      self->inner_open = 1;
+      self->inner_had_pending = self->journal_pending != NULL;
+      return TRUE;
+    }
+
   /* Each attempt waits up to the busy timeout in SQLite's own handler;
    * another writer's long transaction (a big intake) can outlast that, so
    * keep trying, backing off with some jitter so two waiting writers do
@@ -158,6 +175,20 @@ gboolean
 pp_store_commit (PpStore  *self,
                  GError  **error)
 {
+  if (self->in_request)
+    {
+      if (self->inner_open == 0)
+        return TRUE;
+      self->inner_open = 0;
+      if (sqlite3_exec (self->db, "RELEASE pp_request_step", NULL, NULL, NULL) != SQLITE_OK)
+        {
+          pp_store_set_sql_error (self, error, _("cannot commit"));
+          self->request_doomed = TRUE;
+          return FALSE;
+        }
+      /* The journal key is saved when the request's transaction commits. */
+      return TRUE;
+    }
   if (sqlite3_exec (self->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
     {
       pp_store_set_sql_error (self, error, _("cannot commit"));
@@ -171,6 +202,23 @@ pp_store_commit (PpStore  *self,
 void
 pp_store_rollback (PpStore *self)
 {
+  if (self->in_request)
+    {
+      if (self->inner_open == 0)
+        return;
+      self->inner_open = 0;
+      if (sqlite3_exec (self->db, "ROLLBACK TO pp_request_step", NULL, NULL, NULL) != SQLITE_OK ||
+          sqlite3_exec (self->db, "RELEASE pp_request_step", NULL, NULL, NULL) != SQLITE_OK)
+        self->request_doomed = TRUE;
+      /* A new epoch's key made inside the savepoint goes with it; one made
+       * before it (by an earlier step of the request) cannot be told apart
+       * from a replacement made inside, so the whole request is undone. */
+      if (self->inner_had_pending)
+        self->request_doomed = TRUE;
+      else
+        pp_store_audit_rolled_back (self);
+      return;
+    }
   if (!sqlite3_get_autocommit (self->db))
     sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
   pp_store_audit_rolled_back (self);
@@ -924,13 +972,16 @@ stage_intake (PpStore                *self,
               GError                **error)
 {
   g_autoptr(sqlite3_stmt) stmt = NULL;
+  /* Inside an idempotent request (pp_store_run_request) the request's
+   * transaction is already open: stage in it. */
+  gboolean own = sqlite3_get_autocommit (self->db) != 0;
 
   if (!pp_store_exec (self,
                       "CREATE TEMP TABLE IF NOT EXISTS intake_stage ("
                       " serial TEXT PRIMARY KEY NOT NULL, vendor TEXT NOT NULL,"
                       " model TEXT NOT NULL) WITHOUT ROWID;"
-                      "DELETE FROM temp.intake_stage;"
-                      "BEGIN", error))
+                      "DELETE FROM temp.intake_stage;", error) ||
+      (own && !pp_store_exec (self, "BEGIN", error)))
     return FALSE;
   stmt = pp_store_prepare (self, "INSERT INTO temp.intake_stage (serial, vendor, model) "
                                  "VALUES (?1, ?2, ?3)", error);
@@ -953,7 +1004,7 @@ stage_intake (PpStore                *self,
         }
     }
   g_clear_pointer (&stmt, sqlite3_finalize);
-  return pp_store_exec (self, "COMMIT", error);
+  return !own || pp_store_exec (self, "COMMIT", error);
 
 fail:
   pp_store_rollback (self);

@@ -35,6 +35,7 @@ typedef enum {
   PP_STORE_ERROR_KCV_MISMATCH,    /* reported KCV differs from the expected one */
   PP_STORE_ERROR_APPROVAL_VOID,   /* what was approved changed; message says what */
   PP_STORE_ERROR_DEMO,            /* demo data where only a real store may be, or the reverse */
+  PP_STORE_ERROR_REQUEST_REUSED,  /* an idempotency key used for another request */
 } PpStoreError;
 
 GQuark pp_store_error_quark (void);
@@ -614,5 +615,147 @@ GPtrArray  *pp_store_list_audit    (PpStore  *self,
                                     gint64    after_seq,
                                     guint     limit,
                                     GError  **error);
+
+/* ---- the registry seam (schema 4; docs/registry.md) ---- */
+
+/* The order with that UUID (any case); NOT_FOUND. */
+PpWorkOrder *pp_store_get_order_by_uuid  (PpStore     *self,
+                                          const char  *uuid,
+                                          GError     **error);
+
+/* Merchants whose name, registration number or MID contains @query (any
+ * case for letters; NULL or "": all), by name, at most @limit (0: all). */
+GPtrArray   *pp_store_search_merchants   (PpStore     *self,
+                                          const char  *query,
+                                          guint        limit,
+                                          GError     **error);   /* element-type PpMerchant */
+
+/* Approval requests. request: @requester (a field manager or administrator)
+ * asks for a second person's approval of an open install order whose
+ * terminal is still reserved for it; @scanned_serial (nullable) is the
+ * serial read from the terminal itself (its QR or a scan), which must be
+ * the order's (else INVALID). One request per order is pending at a time
+ * (else DUPLICATE). Journalled as approval.request.
+ * decide: as pp_store_decide_order, on the request with @uuid, which must be
+ * pending (else ILLEGAL_TRANSITION naming its state; NOT_FOUND if unknown).
+ * The decision (PpApproval) carries the request's UUID. A decision taken
+ * with pp_store_decide_order decides the pending request, or records one
+ * decided at once. Cancelling the order withdraws a pending request. */
+PpApprovalRequest *pp_store_request_approval         (PpStore     *self,
+                                                      gint64       order_id,
+                                                      const char  *requester,
+                                                      const char  *scanned_serial,
+                                                      GError     **error);
+gboolean           pp_store_decide_approval_request  (PpStore     *self,
+                                                      const char  *uuid,
+                                                      const char  *approver,
+                                                      gboolean     approve,
+                                                      const char  *reason,
+                                                      GError     **error);
+PpApprovalRequest *pp_store_get_approval_request     (PpStore     *self,
+                                                      const char  *uuid,
+                                                      GError     **error);   /* NOT_FOUND */
+/* @state: one state, or -1 for all; oldest first, at most @limit (0: all). */
+GPtrArray         *pp_store_list_approval_requests   (PpStore     *self,
+                                                      int          state,
+                                                      guint        limit,
+                                                      GError     **error);   /* element-type PpApprovalRequest */
+/* The decision with that row id (PpApprovalRequest.approval_id); NOT_FOUND. */
+PpApproval        *pp_store_get_approval             (PpStore     *self,
+                                                      gint64       approval_id,
+                                                      GError     **error);
+
+/* Idempotent requests. pp_store_run_request runs @func (which calls one
+ * store verb, or a few) and records, in the same transaction, @key with
+ * @verb, @digest (of the request's arguments) and the result text @func
+ * returns. A repeat with the same @key, @verb and @digest does not call
+ * @func: *out_result is the recorded result and *out_replayed TRUE. The same
+ * key with another verb or digest is PP_STORE_ERROR_REQUEST_REUSED. When
+ * @func fails, what its verb recorded on the way (a voided approval, a KCV
+ * mismatch) is kept, the key is not recorded (a retry runs again), and its
+ * error is returned. */
+typedef gboolean (*PpStoreRequestFunc) (PpStore   *store,
+                                        gpointer   user_data,
+                                        char     **out_result,
+                                        GError   **error);
+
+gboolean    pp_store_run_request    (PpStore             *self,
+                                     const char          *key,
+                                     const char          *verb,
+                                     const char          *digest,
+                                     PpStoreRequestFunc   func,
+                                     gpointer             user_data,
+                                     char               **out_result,
+                                     gboolean            *out_replayed,
+                                     GError             **error);
+/* For work done outside the store's transaction (the key host): looks up
+ * @key (*out_result NULL: unknown; REQUEST_REUSED as above) and records it
+ * once the work is done (REQUEST_REUSED if another call recorded it meanwhile
+ * for something else; the same request recorded meanwhile is kept). */
+gboolean    pp_store_find_request   (PpStore      *self,
+                                     const char   *key,
+                                     const char   *verb,
+                                     const char   *digest,
+                                     char        **out_result,
+                                     GError      **error);
+gboolean    pp_store_record_request (PpStore      *self,
+                                     const char   *key,
+                                     const char   *verb,
+                                     const char   *digest,
+                                     const char   *result,
+                                     GError      **error);
+
+/* The change feed: every terminal (by serial), order and approval (by UUID)
+ * at the seq of its latest change, seq > @after_seq, in seq order, at most
+ * @limit. Each thing changed after @after_seq is listed once; a reader
+ * passes the last seq it got as the next @after_seq. */
+typedef struct {
+  gint64  seq;
+  char   *kind;   /* "terminal", "order", "approval" */
+  char   *key;    /* serial or UUID */
+  gint64  time;   /* unix seconds of the change */
+} PpChange;
+
+void        pp_change_free         (PpChange *change);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PpChange, pp_change_free)
+
+GPtrArray  *pp_store_list_changes  (PpStore  *self,
+                                    gint64    after_seq,
+                                    guint     limit,
+                                    GError  **error);   /* element-type PpChange */
+/* The seq of the latest change (0: none yet). */
+gboolean    pp_store_get_change_cursor (PpStore  *self,
+                                        gint64   *out_seq,
+                                        GError  **error);
+
+/* The program catalogue: what may be pushed to terminals of a model. add:
+ * a field manager or administrator (@actor) records a package's model,
+ * name, version, SHA-256 (64 hex digits) and size; DUPLICATE if that model
+ * already has that name and version. Journalled as program.add. */
+typedef struct {
+  gint64  id;
+  char   *model;
+  char   *name;
+  char   *version;
+  char   *sha256;    /* lower-case hex */
+  guint64 size;
+  gint64  created_at;
+} PpProgramRecord;
+
+void             pp_program_record_free (PpProgramRecord *record);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PpProgramRecord, pp_program_record_free)
+
+PpProgramRecord *pp_store_add_program   (PpStore     *self,
+                                         const char  *model,
+                                         const char  *name,
+                                         const char  *version,
+                                         const char  *sha256,
+                                         guint64      size,
+                                         const char  *actor,
+                                         GError     **error);
+/* @model NULL: all; by model, name, version. */
+GPtrArray       *pp_store_list_programs (PpStore     *self,
+                                         const char  *model,
+                                         GError     **error);   /* element-type PpProgramRecord */
 
 G_END_DECLS

@@ -57,6 +57,9 @@ typedef struct {
   char            *reason;
   gint64           created_at;
   gint64           updated_at;
+  /* Since schema 4: the order's identity across machines (a random UUID,
+   * lower case), the one the registry seam names it by. */
+  char            *uuid;
 } PpWorkOrder;
 
 /* "tdes-2key", "tdes-3key", "aes-128", "aes-256": the store's names of a TMK type. */
@@ -88,11 +91,44 @@ typedef struct {
   char    *digest;
   gint64   voided_at;     /* 0: not void */
   char    *void_reason;
+  /* Since schema 4: the approval's UUID, the same as its request's
+   * (PpApprovalRequest). */
+  char    *uuid;
 } PpApproval;
 
 void      pp_approval_free      (PpApproval        *approval);
 
+/* A field manager's request for a second person's approval (schema 4).
+ * Its UUID is also the UUID of the decision (PpApproval) taken on it. */
+typedef enum {
+  PP_APPROVAL_REQUEST_PENDING,    /* "pending" */
+  PP_APPROVAL_REQUEST_APPROVED,   /* "approved" */
+  PP_APPROVAL_REQUEST_REJECTED,   /* "rejected" */
+  PP_APPROVAL_REQUEST_WITHDRAWN,  /* "withdrawn": its order was cancelled first */
+  PP_N_APPROVAL_REQUEST_STATES,
+} PpApprovalRequestState;
+
+const char *pp_approval_request_state_to_string   (PpApprovalRequestState  state);
+gboolean    pp_approval_request_state_from_string (const char              *s,
+                                                   PpApprovalRequestState  *out);
+
+typedef struct {
+  gint64                 id;
+  char                  *uuid;
+  gint64                 order_id;
+  char                  *order_uuid;
+  char                  *requester;
+  char                  *scanned_serial;   /* what the requester scanned, or NULL */
+  gint64                 requested_at;
+  PpApprovalRequestState state;
+  gint64                 approval_id;      /* the decision; 0 while pending or withdrawn */
+  gint64                 decided_at;       /* 0 while pending */
+} PpApprovalRequest;
+
+void      pp_approval_request_free (PpApprovalRequest *request);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PpWorkOrder, pp_work_order_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PpApproval, pp_approval_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PpApprovalRequest, pp_approval_request_free)
 
 G_END_DECLS

@@ -1,0 +1,404 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * pp-registry.h: the registry seam (docs/registry.md). The domain's verbs
+ * as _async/_finish pairs, the same whether the registry is the SQLite
+ * store in this process (PpRegistryLocal) or posprov-registry across the
+ * network (the remote implementation, later).
+ *
+ * Every callback runs on the thread-default main context of the caller of
+ * the _async function. Orders and approvals are named by UUID. Every verb
+ * that changes something takes @idempotency_key, a UUID the caller makes
+ * once per intended change: a repeat with the same key and the same
+ * arguments returns the first call's result and changes nothing; the same
+ * key with other arguments fails with PP_REGISTRY_ERROR_KEY_REUSED. A call
+ * that failed recorded nothing under its key, so it can be retried with it.
+ * @actor is the user acting (a remote registry takes it from its session).
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "pp-merchant.h"
+#include "pp-store.h"
+#include "pp-terminal.h"
+#include "pp-work-order.h"
+
+G_BEGIN_DECLS
+
+#define PP_REGISTRY_ERROR (pp_registry_error_quark ())
+
+/* What a caller acts on; each has a stable name and an HTTP status
+ * (pp_registry_error_code_to_string, _to_http_status) for the service. */
+typedef enum {
+  PP_REGISTRY_ERROR_FAILED,          /* "failed" 500: an unexpected fault; the message says which */
+  PP_REGISTRY_ERROR_NOT_FOUND,       /* "not_found" 404: no such serial, order, approval, merchant */
+  PP_REGISTRY_ERROR_CONFLICT,        /* "conflict" 409: the state does not allow it, or a duplicate */
+  PP_REGISTRY_ERROR_PERMISSION,      /* "permission" 403: wrong user, role, or self-approval */
+  PP_REGISTRY_ERROR_INVALID,         /* "invalid" 400: a bad argument; the message names it */
+  PP_REGISTRY_ERROR_NO_APPROVAL,     /* "no_approval" 409: the order needs an approval first */
+  PP_REGISTRY_ERROR_APPROVAL_VOID,   /* "approval_void" 409: what was approved changed */
+  PP_REGISTRY_ERROR_KCV_MISMATCH,    /* "kcv_mismatch" 409: the terminal's KCV is not the key's */
+  PP_REGISTRY_ERROR_TOKEN_REJECTED,  /* "token_rejected" 422: CT_KRD/RT_KRD refused (chain, expiry,
+                                      * serial, nonce, encoding) */
+  PP_REGISTRY_ERROR_KEY_REUSED,      /* "idempotency_key_reused" 422: the key was used for
+                                      * another request */
+  PP_REGISTRY_ERROR_UNAVAILABLE,     /* "unavailable" 503: the store is busy or cannot be opened,
+                                      * the registry cannot be reached */
+  PP_REGISTRY_ERROR_NO_KEY_HOST,     /* "no_key_host" 503: no key host configured */
+  PP_REGISTRY_ERROR_CANCELLED,       /* "cancelled" 499: not used by the verbs (they return
+                                      * G_IO_ERROR_CANCELLED); for the service's mapping */
+} PpRegistryError;
+
+GQuark      pp_registry_error_quark            (void);
+const char *pp_registry_error_code_to_string   (int code);
+guint       pp_registry_error_code_to_http_status (int code);
+/* Maps a PP_STORE_ERROR (and the key host's, PpKeyHost) onto
+ * PP_REGISTRY_ERROR, keeping the message; takes @source. Other domains pass
+ * through as FAILED with their message. */
+void        pp_registry_propagate_error        (GError **dest,
+                                                GError  *source);
+
+/* ---- what the verbs return ---- */
+
+/* Whether a serial can go into an install order (lookup_serial). */
+typedef enum {
+  PP_REGISTRY_SERIAL_INSTALLABLE,   /* in stock, or reserved for the order asked about */
+  PP_REGISTRY_SERIAL_UNKNOWN,       /* not in the register */
+  PP_REGISTRY_SERIAL_NOT_IN_STOCK,  /* received, keyed, installed, recycled or retired */
+  PP_REGISTRY_SERIAL_QUARANTINED,
+  PP_REGISTRY_SERIAL_RESERVED,      /* pending install for another order */
+} PpRegistrySerialStatus;
+
+const char *pp_registry_serial_status_to_string (PpRegistrySerialStatus status);
+
+typedef struct {
+  char                   *serial;    /* upper case, as looked up */
+  PpTerminal             *terminal;  /* NULL when unknown */
+  PpRegistrySerialStatus  status;
+  char                   *order_uuid; /* the open order holding the terminal, or NULL */
+  char                   *message;   /* why it cannot be installed, for the field manager;
+                                      * NULL when installable */
+} PpRegistrySerialCheck;
+
+void pp_registry_serial_check_free (PpRegistrySerialCheck *check);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PpRegistrySerialCheck, pp_registry_serial_check_free)
+
+/* An approval as a reviewer sees it: the request, exactly what is to be
+ * approved, and the decision once taken. */
+typedef enum {
+  PP_REGISTRY_APPROVAL_PENDING,    /* "pending" */
+  PP_REGISTRY_APPROVAL_APPROVED,   /* "approved" */
+  PP_REGISTRY_APPROVAL_REJECTED,   /* "rejected" */
+  PP_REGISTRY_APPROVAL_WITHDRAWN,  /* "withdrawn": the order was cancelled first */
+  PP_REGISTRY_APPROVAL_VOID,       /* "void": approved, then what was approved changed */
+} PpRegistryApprovalState;
+
+const char *pp_registry_approval_state_to_string (PpRegistryApprovalState state);
+
+typedef struct {
+  char                    *uuid;
+  char                    *order_uuid;
+  PpRegistryApprovalState  state;
+  char                    *requester;
+  gint64                   requested_at;
+  char                    *serial;
+  char                    *model;
+  gint64                   merchant_id;
+  char                    *merchant_name;
+  char                    *mid;
+  char                    *tid;
+  char                    *program_version;
+  char                    *key_type;        /* "aes-128", ... */
+  char                    *cert_fingerprint;
+  char                    *approver;        /* NULL while pending */
+  gint64                   decided_at;      /* 0 while pending */
+  char                    *reason;          /* the reviewer's, or NULL */
+  char                    *digest;          /* of what was approved; NULL unless approved */
+  char                    *void_reason;     /* NULL unless void */
+} PpRegistryApproval;
+
+void      pp_registry_approval_free (PpRegistryApproval *approval);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PpRegistryApproval, pp_registry_approval_free)
+
+/* JSON forms of what crosses the seam (the service and the remote client
+ * speak these; the local registry records them to replay a request).
+ * from_json: INVALID naming a missing or mistyped member. */
+JsonNode           *pp_registry_order_to_json      (const PpWorkOrder         *order);
+PpWorkOrder        *pp_registry_order_from_json    (JsonNode                  *node,
+                                                    GError                   **error);
+JsonNode           *pp_registry_merchant_to_json   (const PpMerchant          *merchant);
+PpMerchant         *pp_registry_merchant_from_json (JsonNode                  *node,
+                                                    GError                   **error);
+JsonNode           *pp_registry_approval_to_json   (const PpRegistryApproval  *approval);
+PpRegistryApproval *pp_registry_approval_from_json (JsonNode                  *node,
+                                                    GError                   **error);
+
+/* ---- the interface ---- */
+
+#define PP_TYPE_REGISTRY (pp_registry_get_type ())
+G_DECLARE_INTERFACE (PpRegistry, pp_registry, PP, REGISTRY, GObject)
+
+/* Each vfunc starts one verb. An implementation returns a GTask whose
+ * source object is the registry and whose source tag is the public _async
+ * function, carrying the result type the _finish below documents; the
+ * _finish functions are the interface's own, so the implementations
+ * share them (GTask is how both the local and the remote one work). */
+struct _PpRegistryInterface
+{
+  GTypeInterface parent_iface;
+
+  void (*lookup_serial)        (PpRegistry *self, const char *serial, const char *order_uuid,
+                                GCancellable *cancellable, GAsyncReadyCallback callback,
+                                gpointer user_data);
+  void (*intake)               (PpRegistry *self, const PpTerminalIntake *rows, guint n_rows,
+                                PpTerminalState initial_state, const char *actor,
+                                const char *idempotency_key, GCancellable *cancellable,
+                                GAsyncReadyCallback callback, gpointer user_data);
+  void (*create_merchant)      (PpRegistry *self, const PpMerchantFields *fields, const char *actor,
+                                const char *idempotency_key, GCancellable *cancellable,
+                                GAsyncReadyCallback callback, gpointer user_data);
+  void (*search_merchants)     (PpRegistry *self, const char *query, guint limit,
+                                GCancellable *cancellable, GAsyncReadyCallback callback,
+                                gpointer user_data);
+  void (*create_install_order) (PpRegistry *self, const char *serial, gint64 merchant_id,
+                                const char *program_version, PpTmkType key_type,
+                                const char *requester, const char *idempotency_key,
+                                GCancellable *cancellable, GAsyncReadyCallback callback,
+                                gpointer user_data);
+  void (*get_order)            (PpRegistry *self, const char *order_uuid, GCancellable *cancellable,
+                                GAsyncReadyCallback callback, gpointer user_data);
+  void (*list_orders)          (PpRegistry *self, const char *serial, GCancellable *cancellable,
+                                GAsyncReadyCallback callback, gpointer user_data);
+  void (*request_approval)     (PpRegistry *self, const char *order_uuid, const char *scanned_serial,
+                                const char *requester, const char *idempotency_key,
+                                GCancellable *cancellable, GAsyncReadyCallback callback,
+                                gpointer user_data);
+  void (*decide_approval)      (PpRegistry *self, const char *approval_uuid, gboolean approve,
+                                const char *reason, const char *approver,
+                                const char *idempotency_key, GCancellable *cancellable,
+                                GAsyncReadyCallback callback, gpointer user_data);
+  void (*get_approval)         (PpRegistry *self, const char *approval_uuid,
+                                GCancellable *cancellable, GAsyncReadyCallback callback,
+                                gpointer user_data);
+  void (*list_approvals)       (PpRegistry *self, gboolean pending_only, GCancellable *cancellable,
+                                GAsyncReadyCallback callback, gpointer user_data);
+  void (*get_kdh)              (PpRegistry *self, GCancellable *cancellable,
+                                GAsyncReadyCallback callback, gpointer user_data);
+  void (*issue_kdh_credential) (PpRegistry *self, const char *order_uuid, const char *actor,
+                                const char *idempotency_key, GCancellable *cancellable,
+                                GAsyncReadyCallback callback, gpointer user_data);
+  void (*issue_key_token)      (PpRegistry *self, const char *order_uuid, GBytes *ct_krd,
+                                GBytes *rt_krd, const char *actor, const char *idempotency_key,
+                                GCancellable *cancellable, GAsyncReadyCallback callback,
+                                gpointer user_data);
+  void (*confirm_kcv)          (PpRegistry *self, const char *order_uuid, const char *kcv,
+                                const char *actor, const char *idempotency_key,
+                                GCancellable *cancellable, GAsyncReadyCallback callback,
+                                gpointer user_data);
+  void (*list_programs)        (PpRegistry *self, const char *model, GCancellable *cancellable,
+                                GAsyncReadyCallback callback, gpointer user_data);
+  void (*program_installed)    (PpRegistry *self, const char *order_uuid, const char *actor,
+                                const char *idempotency_key, GCancellable *cancellable,
+                                GAsyncReadyCallback callback, gpointer user_data);
+  void (*close_order)          (PpRegistry *self, const char *order_uuid, const char *actor,
+                                const char *idempotency_key, GCancellable *cancellable,
+                                GAsyncReadyCallback callback, gpointer user_data);
+  void (*cancel_order)         (PpRegistry *self, const char *order_uuid, const char *reason,
+                                const char *actor, const char *idempotency_key,
+                                GCancellable *cancellable, GAsyncReadyCallback callback,
+                                gpointer user_data);
+  void (*create_recycle_order) (PpRegistry *self, const char *serial, const char *reason,
+                                const char *requester, const char *idempotency_key,
+                                GCancellable *cancellable, GAsyncReadyCallback callback,
+                                gpointer user_data);
+  void (*list_audit)           (PpRegistry *self, gint64 after_seq, guint limit,
+                                GCancellable *cancellable, GAsyncReadyCallback callback,
+                                gpointer user_data);
+  void (*list_changes)         (PpRegistry *self, gint64 after_cursor, guint limit,
+                                GCancellable *cancellable, GAsyncReadyCallback callback,
+                                gpointer user_data);
+};
+
+/* Looks up @serial (any case) and says whether it can be installed: for a
+ * new order (@order_uuid NULL) or for the order @order_uuid. Never
+ * NOT_FOUND: an unknown serial is PP_REGISTRY_SERIAL_UNKNOWN. */
+void                   pp_registry_lookup_serial_async  (PpRegistry *self, const char *serial,
+                                                         const char *order_uuid,
+                                                         GCancellable *cancellable,
+                                                         GAsyncReadyCallback callback,
+                                                         gpointer user_data);
+PpRegistrySerialCheck *pp_registry_lookup_serial_finish (PpRegistry *self, GAsyncResult *result,
+                                                         GError **error);
+
+/* Intake (pp_store_add_terminals_in_state): all rows or none;
+ * *out_n_added (optional) gets the number of rows added. */
+void       pp_registry_intake_async  (PpRegistry *self, const PpTerminalIntake *rows, guint n_rows,
+                                      PpTerminalState initial_state, const char *actor,
+                                      const char *idempotency_key, GCancellable *cancellable,
+                                      GAsyncReadyCallback callback, gpointer user_data);
+gboolean   pp_registry_intake_finish (PpRegistry *self, GAsyncResult *result, guint *out_n_added,
+                                      GError **error);
+
+/* Merchants: create validates the fields and issues the MID (CONFLICT for a
+ * known registration number); search finds @query in the name,
+ * registration number or MID (NULL: all), at most @limit (0: all). */
+void        pp_registry_create_merchant_async   (PpRegistry *self, const PpMerchantFields *fields,
+                                                 const char *actor, const char *idempotency_key,
+                                                 GCancellable *cancellable,
+                                                 GAsyncReadyCallback callback, gpointer user_data);
+PpMerchant *pp_registry_create_merchant_finish  (PpRegistry *self, GAsyncResult *result,
+                                                 GError **error);
+void        pp_registry_search_merchants_async  (PpRegistry *self, const char *query, guint limit,
+                                                 GCancellable *cancellable,
+                                                 GAsyncReadyCallback callback, gpointer user_data);
+GPtrArray  *pp_registry_search_merchants_finish (PpRegistry *self, GAsyncResult *result,
+                                                 GError **error);   /* element-type PpMerchant */
+
+/* Work orders: create reserves the terminal and issues its TID under the
+ * merchant's MID (the order carries both and its UUID); list: @serial's
+ * orders, or all (NULL). */
+void         pp_registry_create_install_order_async  (PpRegistry *self, const char *serial,
+                                                      gint64 merchant_id, const char *program_version,
+                                                      PpTmkType key_type, const char *requester,
+                                                      const char *idempotency_key,
+                                                      GCancellable *cancellable,
+                                                      GAsyncReadyCallback callback,
+                                                      gpointer user_data);
+PpWorkOrder *pp_registry_create_install_order_finish (PpRegistry *self, GAsyncResult *result,
+                                                      GError **error);
+void         pp_registry_get_order_async             (PpRegistry *self, const char *order_uuid,
+                                                      GCancellable *cancellable,
+                                                      GAsyncReadyCallback callback,
+                                                      gpointer user_data);
+PpWorkOrder *pp_registry_get_order_finish            (PpRegistry *self, GAsyncResult *result,
+                                                      GError **error);
+void         pp_registry_list_orders_async           (PpRegistry *self, const char *serial,
+                                                      GCancellable *cancellable,
+                                                      GAsyncReadyCallback callback,
+                                                      gpointer user_data);
+GPtrArray   *pp_registry_list_orders_finish          (PpRegistry *self, GAsyncResult *result,
+                                                      GError **error);   /* element-type PpWorkOrder */
+
+/* Four eyes: the field manager requests approval of an open install order
+ * (@scanned_serial: what was read off the terminal, checked against the
+ * order; NULL: not scanned); a reviewer other than the requester decides
+ * it. list: pending only, or all, oldest first. */
+void                pp_registry_request_approval_async  (PpRegistry *self, const char *order_uuid,
+                                                         const char *scanned_serial,
+                                                         const char *requester,
+                                                         const char *idempotency_key,
+                                                         GCancellable *cancellable,
+                                                         GAsyncReadyCallback callback,
+                                                         gpointer user_data);
+PpRegistryApproval *pp_registry_request_approval_finish (PpRegistry *self, GAsyncResult *result,
+                                                         GError **error);
+void                pp_registry_decide_approval_async   (PpRegistry *self, const char *approval_uuid,
+                                                         gboolean approve, const char *reason,
+                                                         const char *approver,
+                                                         const char *idempotency_key,
+                                                         GCancellable *cancellable,
+                                                         GAsyncReadyCallback callback,
+                                                         gpointer user_data);
+PpRegistryApproval *pp_registry_decide_approval_finish  (PpRegistry *self, GAsyncResult *result,
+                                                         GError **error);
+void                pp_registry_get_approval_async      (PpRegistry *self, const char *approval_uuid,
+                                                         GCancellable *cancellable,
+                                                         GAsyncReadyCallback callback,
+                                                         gpointer user_data);
+PpRegistryApproval *pp_registry_get_approval_finish     (PpRegistry *self, GAsyncResult *result,
+                                                         GError **error);
+void                pp_registry_list_approvals_async    (PpRegistry *self, gboolean pending_only,
+                                                         GCancellable *cancellable,
+                                                         GAsyncReadyCallback callback,
+                                                         gpointer user_data);
+GPtrArray          *pp_registry_list_approvals_finish   (PpRegistry *self, GAsyncResult *result,
+                                                         GError **error);   /* element-type PpRegistryApproval */
+
+/* The key host (docs/registry.md): the KDH certificate and CRL (DER; the
+ * CRL may be NULL), CT_KDH for an approved order, the 2-pass key token
+ * KT_KDH for the terminal's CT_KRD and RT_KRD (DER), and the terminal's
+ * KCV of the loaded key, which keys the order when it matches. */
+void      pp_registry_get_kdh_async               (PpRegistry *self, GCancellable *cancellable,
+                                                   GAsyncReadyCallback callback, gpointer user_data);
+gboolean  pp_registry_get_kdh_finish              (PpRegistry *self, GAsyncResult *result,
+                                                   GBytes **out_certificate, GBytes **out_crl,
+                                                   GError **error);
+void      pp_registry_issue_kdh_credential_async  (PpRegistry *self, const char *order_uuid,
+                                                   const char *actor, const char *idempotency_key,
+                                                   GCancellable *cancellable,
+                                                   GAsyncReadyCallback callback, gpointer user_data);
+GBytes   *pp_registry_issue_kdh_credential_finish (PpRegistry *self, GAsyncResult *result,
+                                                   GError **error);
+void      pp_registry_issue_key_token_async       (PpRegistry *self, const char *order_uuid,
+                                                   GBytes *ct_krd, GBytes *rt_krd, const char *actor,
+                                                   const char *idempotency_key,
+                                                   GCancellable *cancellable,
+                                                   GAsyncReadyCallback callback, gpointer user_data);
+GBytes   *pp_registry_issue_key_token_finish      (PpRegistry *self, GAsyncResult *result,
+                                                   GError **error);
+void         pp_registry_confirm_kcv_async        (PpRegistry *self, const char *order_uuid,
+                                                   const char *kcv, const char *actor,
+                                                   const char *idempotency_key,
+                                                   GCancellable *cancellable,
+                                                   GAsyncReadyCallback callback, gpointer user_data);
+PpWorkOrder *pp_registry_confirm_kcv_finish       (PpRegistry *self, GAsyncResult *result,
+                                                   GError **error);
+
+/* The program catalogue (@model NULL: all). Upload comes later. */
+void       pp_registry_list_programs_async  (PpRegistry *self, const char *model,
+                                             GCancellable *cancellable,
+                                             GAsyncReadyCallback callback, gpointer user_data);
+GPtrArray *pp_registry_list_programs_finish (PpRegistry *self, GAsyncResult *result,
+                                             GError **error);   /* element-type PpProgramRecord */
+
+/* The order's later steps; each returns the order as it now is. */
+void         pp_registry_program_installed_async  (PpRegistry *self, const char *order_uuid,
+                                                   const char *actor, const char *idempotency_key,
+                                                   GCancellable *cancellable,
+                                                   GAsyncReadyCallback callback, gpointer user_data);
+PpWorkOrder *pp_registry_program_installed_finish (PpRegistry *self, GAsyncResult *result,
+                                                   GError **error);
+void         pp_registry_close_order_async        (PpRegistry *self, const char *order_uuid,
+                                                   const char *actor, const char *idempotency_key,
+                                                   GCancellable *cancellable,
+                                                   GAsyncReadyCallback callback, gpointer user_data);
+PpWorkOrder *pp_registry_close_order_finish       (PpRegistry *self, GAsyncResult *result,
+                                                   GError **error);
+void         pp_registry_cancel_order_async       (PpRegistry *self, const char *order_uuid,
+                                                   const char *reason, const char *actor,
+                                                   const char *idempotency_key,
+                                                   GCancellable *cancellable,
+                                                   GAsyncReadyCallback callback, gpointer user_data);
+PpWorkOrder *pp_registry_cancel_order_finish      (PpRegistry *self, GAsyncResult *result,
+                                                   GError **error);
+/* Recycle: an installed terminal goes recycled under a new recycle order;
+ * closing that order returns it to stock. */
+void         pp_registry_create_recycle_order_async  (PpRegistry *self, const char *serial,
+                                                      const char *reason, const char *requester,
+                                                      const char *idempotency_key,
+                                                      GCancellable *cancellable,
+                                                      GAsyncReadyCallback callback,
+                                                      gpointer user_data);
+PpWorkOrder *pp_registry_create_recycle_order_finish (PpRegistry *self, GAsyncResult *result,
+                                                      GError **error);
+
+/* The audit journal after entry @after_seq, oldest first, at most @limit. */
+void       pp_registry_list_audit_async  (PpRegistry *self, gint64 after_seq, guint limit,
+                                          GCancellable *cancellable,
+                                          GAsyncReadyCallback callback, gpointer user_data);
+GPtrArray *pp_registry_list_audit_finish (PpRegistry *self, GAsyncResult *result,
+                                          GError **error);   /* element-type PpAuditEntry */
+
+/* The change feed: terminals, orders and approvals changed after
+ * @after_cursor, each once, in the order of their latest change, at most
+ * @limit (0: all). @io_cursor (optional): pass the @after_cursor of the
+ * call; it is moved to the last change returned (left as it is when
+ * nothing changed), ready for the next call. */
+void       pp_registry_list_changes_async  (PpRegistry *self, gint64 after_cursor, guint limit,
+                                            GCancellable *cancellable,
+                                            GAsyncReadyCallback callback, gpointer user_data);
+GPtrArray *pp_registry_list_changes_finish (PpRegistry *self, GAsyncResult *result,
+                                            gint64 *io_cursor,
+                                            GError **error);   /* element-type PpChange */
+
+G_END_DECLS
