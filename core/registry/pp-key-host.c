@@ -614,14 +614,15 @@ parse_rt_krd (GBytes  *rt_krd,
                                                  : _("it is empty"));
       return NULL;
     }
+  /* Borrowed from the token. */
   nonce = pp_tr34_token_get_nonce (token);
   if (nonce == NULL || g_bytes_get_size (nonce) == 0)
     {
-      g_clear_pointer (&nonce, g_bytes_unref);
       g_set_error_literal (error, PP_KEY_HOST_ERROR, PP_KEY_HOST_ERROR_BAD_TOKEN,
                            _("The terminal's RT_KRD carries no nonce"));
+      return NULL;
     }
-  return nonce;
+  return g_bytes_ref (nonce);
 }
 
 static const char *
