@@ -145,6 +145,15 @@ pp_key_host_fixture_set_up (PpKeyHostFixture       *f,
                             const PpTerminalIntake *rows,
                             guint                   n_rows)
 {
+  pp_key_host_fixture_set_up_with (f, rows, n_rows, NULL);
+}
+
+void
+pp_key_host_fixture_set_up_with (PpKeyHostFixture       *f,
+                                 const PpTerminalIntake *rows,
+                                 guint                   n_rows,
+                                 PpKeyStore             *key_store)
+{
   g_autoptr(GError) error = NULL;
   g_autoptr(PpSigner) signer = NULL;
   g_autoptr(EVP_PKEY) pub = NULL;
@@ -153,6 +162,8 @@ pp_key_host_fixture_set_up (PpKeyHostFixture       *f,
   int len;
 
   pp_store_fixture_set_up (&f->base, rows, n_rows, "carol");
+  if (key_store != NULL)
+    g_set_object (&f->base.key_store, key_store);
   f->pki = pp_test_pki_get ();
 
   /* The KDH key is made in the key store; CA_KDH certifies it. */

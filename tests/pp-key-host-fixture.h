@@ -29,6 +29,11 @@ typedef struct {
 void   pp_key_host_fixture_set_up    (PpKeyHostFixture       *f,
                                       const PpTerminalIntake *rows,
                                       guint                   n_rows);
+/* The same with @key_store (a PKCS#11 one, say) instead of the soft one. */
+void   pp_key_host_fixture_set_up_with (PpKeyHostFixture       *f,
+                                        const PpTerminalIntake *rows,
+                                        guint                   n_rows,
+                                        PpKeyStore             *key_store);
 void   pp_key_host_fixture_tear_down (PpKeyHostFixture       *f);
 
 /* A terminal certificate for @serial (subject serialNumber) over @key, by

@@ -34,12 +34,12 @@ typedef struct {
 } Fixture;
 
 static void
-fixture_set_up (Fixture       *f,
-                gconstpointer  data)
+fixture_set_up_with (Fixture    *f,
+                     PpKeyStore *key_store)
 {
   g_autoptr(GError) error = NULL;
 
-  pp_key_host_fixture_set_up (&f->kh, terminals, G_N_ELEMENTS (terminals));
+  pp_key_host_fixture_set_up_with (&f->kh, terminals, G_N_ELEMENTS (terminals), key_store);
   f->store = f->kh.base.store;
   for (guint i = 0; i < G_N_ELEMENTS (terminals); i++)
     {
@@ -58,6 +58,13 @@ fixture_set_up (Fixture       *f,
   f->host = pp_key_host_new (f->store, f->kh.base.key_store, &error);
   g_assert_no_error (error);
   g_assert_nonnull (f->host);
+}
+
+static void
+fixture_set_up (Fixture       *f,
+                gconstpointer  data)
+{
+  fixture_set_up_with (f, NULL);
 }
 
 static void
@@ -827,6 +834,107 @@ test_fingerprint_key_checked (Fixture       *f,
   g_assert_nonnull (strstr (error->message, "fingerprint"));
 }
 
+/* ---- the same with the keys in a PKCS#11 token (SoftHSM2) ---- */
+
+#define TOKEN "posprov-keyhost"
+#define USER_PIN "4321"
+
+static char *
+find_softhsm_module (void)
+{
+  static const char * const candidates[] = {
+    "/usr/lib/softhsm/libsofthsm2.so",
+    "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+    "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
+    "/usr/lib64/pkcs11/libsofthsm2.so",
+  };
+  const char *env = g_getenv ("PP_SOFTHSM2_MODULE");
+
+  if (env != NULL && g_file_test (env, G_FILE_TEST_EXISTS))
+    return g_strdup (env);
+  for (guint i = 0; i < G_N_ELEMENTS (candidates); i++)
+    if (g_file_test (candidates[i], G_FILE_TEST_EXISTS))
+      return g_strdup (candidates[i]);
+  return NULL;
+}
+
+/* A fresh SoftHSM2 token in its own folder (SOFTHSM2_CONF for this process);
+ * NULL after a skip. */
+static PpKeyStore *
+softhsm_key_store (void)
+{
+  g_autofree char *module = find_softhsm_module ();
+  g_autofree char *util = g_find_program_in_path ("softhsm2-util");
+  g_autofree char *dir = NULL, *tokens = NULL, *conf = NULL, *conf_text = NULL, *err = NULL, *uri = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *argv[] = { NULL, "--init-token", "--free", "--label", TOKEN, "--pin", USER_PIN,
+                         "--so-pin", "8765", NULL };
+  PpKeyStore *store;
+  int status = -1;
+
+  if (module == NULL || util == NULL)
+    {
+      g_test_skip ("SoftHSM2 is not installed (Debian package softhsm2)");
+      return NULL;
+    }
+  dir = pp_test_make_tmpdir ();
+  tokens = g_build_filename (dir, "tokens", NULL);
+  conf = g_build_filename (dir, "softhsm2.conf", NULL);
+  g_assert_cmpint (g_mkdir (tokens, 0700), ==, 0);
+  conf_text = g_strdup_printf ("directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n", tokens);
+  g_assert_true (g_file_set_contents (conf, conf_text, -1, NULL));
+  g_setenv ("SOFTHSM2_CONF", conf, TRUE);
+  argv[0] = util;
+  g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL, &err,
+                               &status, &error));
+  g_assert_no_error (error);
+  if (!g_spawn_check_wait_status (status, NULL))
+    g_error ("softhsm2-util --init-token failed: %s", err);
+  uri = g_strdup_printf ("pkcs11:token=" TOKEN "?module-path=%s", module);
+  store = pp_key_store_pkcs11_new (uri, USER_PIN, &error);
+  g_assert_no_error (error);
+  return store;
+}
+
+static void
+test_pkcs11_happy_path (void)
+{
+  g_autoptr(PpKeyStore) token = softhsm_key_store ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) ct = NULL;
+  g_autoptr(GBytes) rt = NULL;
+  g_autoptr(GBytes) kt_kdh = NULL;
+  g_autoptr(PpTr34ReceivedKey) received = NULL;
+  g_autoptr(PpWorkOrder) order = NULL;
+  Fixture fixture = { 0, }, *f = &fixture;
+  gint64 id;
+
+  if (token == NULL)
+    return;
+  fixture_set_up_with (f, token);
+  g_assert_cmpstr (pp_key_store_get_backend_name (f->kh.base.key_store), ==, "pkcs11");
+  id = make_order (f, 0, TRUE);
+  bind_terminal (f, 0, id);
+  ct = ct_krd (f, 0);
+  rt = rt_krd (f, 0);
+  kt_kdh = pp_key_host_issue_key_token (f->host, id, ct, rt, "alice", &error);
+  g_assert_no_error (error);
+  received = receive (f, 0, kt_kdh, &error);
+  g_assert_no_error (error);
+  g_assert_true (pp_key_host_confirm_kcv (f->host, id, received->kcv, "alice", &error));
+  g_assert_no_error (error);
+  order = pp_store_get_order (f->store, id, &error);
+  g_assert_cmpint (order->state, ==, PP_WORK_ORDER_STATE_KEYED);
+  /* The token's own check value of the TMK is the one the terminal reported. */
+  {
+    g_autofree char *kcv = pp_key_store_get_tmk_kcv (token, order->key_label, NULL, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpstr (kcv, ==, received->kcv);
+  }
+  fixture_tear_down (f, NULL);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -851,5 +959,6 @@ main (int    argc,
   ADD ("/key-host/config", test_config);
   ADD ("/key-host/fingerprint-key-checked", test_fingerprint_key_checked);
 #undef ADD
+  g_test_add_func ("/key-host/pkcs11/happy-path", test_pkcs11_happy_path);
   return g_test_run ();
 }
