@@ -79,8 +79,8 @@ pp_base32_decode (const char  *text,
       if (at == NULL || padding)
         {
           g_set_error (error, PP_TOTP_ERROR, PP_TOTP_ERROR_INVALID,
-                       _("Not base32: character %" G_GSIZE_FORMAT " (“%c”) is not one of A-Z, 2-7"),
-                       i + 1, g_ascii_isprint (text[i]) ? text[i] : '?');
+                       _("Not base32: character %u (“%c”) is not one of A-Z, 2-7"),
+                       (guint) MIN (i + 1, G_MAXUINT), g_ascii_isprint (text[i]) ? text[i] : '?');
           return NULL;
         }
       buffer = (buffer << 5) | (guint32) (at - base32_alphabet);
