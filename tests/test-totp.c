@@ -191,6 +191,7 @@ fixture_set_up (Fixture       *f,
                                                          PP_TEST_PASSWORD ("0"), 10, i == 0 ? "setup" : "carol",
                                                          &error);
       g_assert_no_error (error);
+      g_assert_nonnull (u);
     }
   keys = g_build_filename (f->dir, "keys", NULL);
   f->key_store = pp_key_store_soft_new (keys, "totp test key store passphrase", &error);
@@ -287,9 +288,11 @@ test_store_enrol_and_verify (Fixture       *f,
   g_assert_true (pp_totp_code (secret, PP_TOTP_SHA1, 6, pp_totp_step (now, 30) + 1, next, &error));
   g_assert_true (pp_store_verify_otp (f->store, f->key_store, "ALICE", next, now + 30, &error));
   g_assert_no_error (error);
-  /* A wrong code. */
-  g_assert_false (pp_store_verify_otp (f->store, f->key_store, "alice", "000000", now + 60, &error) &&
-                  strcmp (code, "000000") != 0);
+  /* A wrong code: the next step's, one digit off. */
+  g_assert_true (pp_totp_code (secret, PP_TOTP_SHA1, 6, pp_totp_step (now, 30) + 2, next, &error));
+  next[5] = (char) ('0' + (next[5] - '0' + 1) % 10);
+  g_assert_false (pp_store_verify_otp (f->store, f->key_store, "alice", next, now + 60, &error));
+  g_assert_error (error, PP_TOTP_ERROR, PP_TOTP_ERROR_WRONG_CODE);
   g_clear_error (&error);
   {
     g_autoptr(GPtrArray) entries = pp_store_list_audit (f->store, 0, G_MAXUINT, &error);
@@ -326,6 +329,7 @@ test_store_sealed_per_user (Fixture       *f,
   char code[9];
 
   g_assert_no_error (error);
+  g_assert_nonnull (bob_uri);
   g_assert_cmpint (sqlite3_open (f->path, &db), ==, SQLITE_OK);
   g_assert_cmpint (sqlite3_exec (db, "UPDATE user_otp SET sealed = (SELECT sealed FROM user_otp WHERE "
                                      "username = 'alice') WHERE username = 'bob'", NULL, NULL, NULL), ==, SQLITE_OK);
