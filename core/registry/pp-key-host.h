@@ -1,9 +1,19 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  *
- * pp-key-host.h: the key host (KDH) behind the registry, as agreed in this
- * session's seams: the declarations only, so that the local registry
- * compiles before the key host lands (its helper owns this file and
- * pp-key-host.c; until then pp-key-host-stub.c makes no key host).
+ * pp-key-host.h: the key host (TR-34 KDH) behind the registry, the heart of
+ * dual control: it issues CT_KDH and, for an approved install work order, a
+ * 2-pass KT_KDH sealing a fresh TMK to that order's terminal, and confirms
+ * the KCV the terminal reports. See docs/key-host.md.
+ *
+ * Every refusal is a PP_KEY_HOST_ERROR with its own code and leaves a
+ * "keyhost.refused" journal entry naming the code (the store's own entries,
+ * order.approval_void and order.kcv_mismatch, are written as well where they
+ * apply). The clear TMK exists only in the key store and, while a token is
+ * built, in a secure buffer here; never in the database or a log.
+ *
+ * Synchronous (RSA and SQLite): call it on the thread that owns @store, the
+ * local registry's owner thread. Reference-counted and thread-safe: calls
+ * from several threads are serialised.
  */
 #pragma once
 
@@ -31,20 +41,60 @@ typedef enum {                     /* each refusal is also journalled */
   PP_KEY_HOST_ERROR_CONFIG,             /* KDH key, certificate, CRL or CA_KRD missing */
 } PpKeyHostError;
 
-GQuark     pp_key_host_error_quark (void);
+GQuark      pp_key_host_error_quark      (void);
+/* "no_approval", "self_approval", ...: the code's name in the journal. */
+const char *pp_key_host_error_to_string  (PpKeyHostError code);
+
+/* The key store label of the fingerprint key (an AES-256 key made on first
+ * use): HMAC-SHA-256 under it fingerprints each released TMK. */
+#define PP_KEY_HOST_FINGERPRINT_LABEL "kdh-fingerprint"
 
 typedef struct _PpKeyHost PpKeyHost;   /* refcounted, thread-safe */
 
-PpKeyHost *pp_key_host_new   (PpStore *store, PpKeyStore *key_store, GError **error);  /* reads its config from the store */
-PpKeyHost *pp_key_host_ref   (PpKeyHost *self);
-void       pp_key_host_unref (PpKeyHost *self);
-GBytes    *pp_key_host_get_certificate (PpKeyHost *self);      /* KDH certificate, DER */
-GBytes    *pp_key_host_get_crl         (PpKeyHost *self);      /* DER, may be NULL */
-GBytes    *pp_key_host_issue_ct_kdh    (PpKeyHost *self, gint64 order_id, const char *actor, GError **error);
-GBytes    *pp_key_host_issue_key_token (PpKeyHost *self, gint64 order_id, GBytes *ct_krd,
-                                        GBytes *rt_krd, const char *actor, GError **error);  /* KT_KDH DER */
-gboolean   pp_key_host_confirm_kcv     (PpKeyHost *self, gint64 order_id, const char *kcv,
-                                        const char *actor, GError **error);
+/* Reads its config from the store (pp_store_get_key_host_config) and opens
+ * the KDH signing key in @key_store. PP_KEY_HOST_ERROR_CONFIG when the store
+ * has no key host configuration, the key store has no such key, the key does
+ * not match the KDH certificate, a certificate or the CRL does not parse, or
+ * the key store's fingerprint key is not the one the store's fingerprints
+ * were made with. */
+PpKeyHost *pp_key_host_new             (PpStore     *store,
+                                        PpKeyStore  *key_store,
+                                        GError     **error);
+PpKeyHost *pp_key_host_ref             (PpKeyHost   *self);
+void       pp_key_host_unref           (PpKeyHost   *self);
+
+GBytes    *pp_key_host_get_certificate (PpKeyHost   *self);      /* KDH certificate, DER */
+GBytes    *pp_key_host_get_crl         (PpKeyHost   *self);      /* DER, may be NULL */
+
+/* CT_KDH (the KDH certificate and CRL) for the terminal of @order_id, which
+ * must be an approved install order whose approval holds (the same checks as
+ * the key token). Journalled as keyhost.ct_kdh. */
+GBytes    *pp_key_host_issue_ct_kdh    (PpKeyHost   *self,
+                                        gint64       order_id,
+                                        const char  *actor,
+                                        GError     **error);
+/* KT_KDH (DER, 2-pass, the TR-34 profile configured for the terminal's
+ * model) for @order_id: checks the order and its approval, the terminal's
+ * CT_KRD (chains to CA_KRD now, names the order's serial, is the certificate
+ * the approval was for) and RT_KRD (a nonce never used for that terminal),
+ * generates a TMK of the order's type in the key store, refuses it if its
+ * fingerprint was released before, and records the release (expected KCV,
+ * nonce, fingerprint) before it returns the token. @actor: a field manager
+ * or administrator (else PP_STORE_ERROR_PERMISSION). */
+GBytes    *pp_key_host_issue_key_token (PpKeyHost   *self,
+                                        gint64       order_id,
+                                        GBytes      *ct_krd,
+                                        GBytes      *rt_krd,
+                                        const char  *actor,
+                                        GError     **error);  /* KT_KDH DER */
+/* Marks @order_id keyed when @kcv (hex, any case) equals the check value
+ * recorded at release, compared in constant time (pp_store_order_keyed);
+ * else KCV_MISMATCH and the order stays approved for a new key token. */
+gboolean   pp_key_host_confirm_kcv     (PpKeyHost   *self,
+                                        gint64       order_id,
+                                        const char  *kcv,
+                                        const char  *actor,
+                                        GError     **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PpKeyHost, pp_key_host_unref)
 

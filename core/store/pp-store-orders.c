@@ -1287,6 +1287,7 @@ release_step (PpStore      *self,
               const char   *tmk_label,
               PpTmkType     type,
               const char   *kcv,
+              const char   *nonce_hex,
               const char   *actor,
               StepFailure  *fail,
               GError      **error)
@@ -1337,6 +1338,8 @@ release_step (PpStore      *self,
   json_object_set_string_member (json_node_get_object (detail), "key_type", pp_tmk_type_to_string (type));
   json_object_set_string_member (json_node_get_object (detail), "expected_kcv", upper);
   json_object_set_string_member (json_node_get_object (detail), "approved_by", approver);
+  if (nonce_hex != NULL)
+    json_object_set_string_member (json_node_get_object (detail), "nonce", nonce_hex);
   return journal_order_detail (self, user->username, "order.key_released", order, detail, error);
 }
 
@@ -1623,8 +1626,257 @@ pp_store_order_key_released (PpStore     *self,
     }
   if (!pp_store_begin (self, error))
     return FALSE;
-  return finish_step (self, release_step (self, order_id, tmk_label, type, kcv, actor, &fail, error),
+  return finish_step (self, release_step (self, order_id, tmk_label, type, kcv, NULL, actor, &fail, error),
                       &fail, error);
+}
+
+/* Whether @nonce was used for @serial, or @fingerprint for any key, by an
+ * earlier release; inside or outside a transaction. */
+static gboolean
+find_release_conflict (PpStore              *self,
+                       const char           *serial,
+                       const char           *nonce_hex,
+                       const char           *fingerprint,
+                       PpKeyReleaseConflict *out_conflict,
+                       GError              **error)
+{
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  int rc;
+
+  *out_conflict = PP_KEY_RELEASE_OK;
+  if (nonce_hex != NULL)
+    {
+      stmt = pp_store_prepare (self, "SELECT 1 FROM key_host_nonces WHERE serial = ? AND nonce = ?", error);
+      if (stmt == NULL)
+        return FALSE;
+      sqlite3_bind_text (stmt, 1, serial, -1, SQLITE_STATIC);
+      sqlite3_bind_text (stmt, 2, nonce_hex, -1, SQLITE_STATIC);
+      rc = sqlite3_step (stmt);
+      if (rc == SQLITE_ROW)
+        {
+          *out_conflict = PP_KEY_RELEASE_NONCE_USED;
+          return TRUE;
+        }
+      if (rc != SQLITE_DONE)
+        {
+          pp_store_set_sql_error (self, error, _("cannot read the used nonces"));
+          return FALSE;
+        }
+      g_clear_pointer (&stmt, sqlite3_finalize);
+    }
+  if (fingerprint != NULL)
+    {
+      stmt = pp_store_prepare (self, "SELECT 1 FROM key_fingerprints WHERE fingerprint = ?", error);
+      if (stmt == NULL)
+        return FALSE;
+      sqlite3_bind_text (stmt, 1, fingerprint, -1, SQLITE_STATIC);
+      rc = sqlite3_step (stmt);
+      if (rc == SQLITE_ROW)
+        *out_conflict = PP_KEY_RELEASE_DUPLICATE_KEY;
+      else if (rc != SQLITE_DONE)
+        {
+          pp_store_set_sql_error (self, error, _("cannot read the key fingerprints"));
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+static char *
+nonce_to_hex (GBytes *nonce)
+{
+  gsize len = 0;
+  const guint8 *p = nonce != NULL ? g_bytes_get_data (nonce, &len) : NULL;
+  GString *hex;
+
+  if (p == NULL || len == 0)
+    return NULL;
+  hex = g_string_sized_new (2 * len);
+  for (gsize i = 0; i < len; i++)
+    g_string_append_printf (hex, "%02X", p[i]);
+  return g_string_free (hex, FALSE);
+}
+
+static gboolean
+check_fingerprint_text (const char  *fingerprint,
+                        GError     **error)
+{
+  gboolean ok = fingerprint != NULL && strlen (fingerprint) == 64;
+
+  for (gsize i = 0; ok && i < 64; i++)
+    ok = g_ascii_isxdigit (fingerprint[i]);
+  if (!ok)
+    g_set_error_literal (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
+                         _("a key fingerprint must be 64 hex digits"));
+  return ok;
+}
+
+gboolean
+pp_store_key_release_conflict (PpStore              *self,
+                               const char           *serial,
+                               GBytes               *nonce,
+                               const char           *fingerprint,
+                               PpKeyReleaseConflict *out_conflict,
+                               GError              **error)
+{
+  g_autofree char *upper = NULL;
+  g_autofree char *nonce_hex = nonce_to_hex (nonce);
+  g_autofree char *fp = fingerprint != NULL ? g_ascii_strdown (fingerprint, -1) : NULL;
+
+  g_return_val_if_fail (PP_IS_STORE (self), FALSE);
+  g_return_val_if_fail (serial != NULL || nonce == NULL, FALSE);
+  g_return_val_if_fail (out_conflict != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  upper = serial != NULL ? g_ascii_strup (serial, -1) : NULL;
+  return find_release_conflict (self, upper, nonce_hex, fp, out_conflict, error);
+}
+
+gboolean
+pp_store_order_key_released_full (PpStore              *self,
+                                  gint64                order_id,
+                                  PpKeyStore           *key_store,
+                                  const char           *tmk_label,
+                                  GBytes               *nonce,
+                                  const char           *fingerprint,
+                                  const char           *actor,
+                                  PpKeyReleaseConflict *out_conflict,
+                                  GError              **error)
+{
+  g_auto(StepFailure) fail = { 0, };
+  g_autoptr(GError) local = NULL;
+  g_autoptr(PpWorkOrder) order = NULL;
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  g_autofree char *kcv = NULL;
+  g_autofree char *nonce_hex = nonce_to_hex (nonce);
+  g_autofree char *fp = NULL;
+  PpKeyReleaseConflict conflict = PP_KEY_RELEASE_OK;
+  PpTmkType type;
+  gint64 now = pp_store_now ();
+  gboolean ok;
+
+  g_return_val_if_fail (PP_IS_STORE (self), FALSE);
+  g_return_val_if_fail (PP_IS_KEY_STORE (key_store), FALSE);
+  g_return_val_if_fail (tmk_label != NULL, FALSE);
+  g_return_val_if_fail (actor != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (out_conflict != NULL)
+    *out_conflict = PP_KEY_RELEASE_OK;
+  if (nonce_hex == NULL)
+    {
+      g_set_error_literal (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
+                           _("a key release needs the terminal's nonce"));
+      return FALSE;
+    }
+  if (!check_fingerprint_text (fingerprint, error))
+    return FALSE;
+  fp = g_ascii_strdown (fingerprint, -1);
+  kcv = pp_key_store_get_tmk_kcv (key_store, tmk_label, &type, &local);
+  if (kcv == NULL)
+    {
+      g_propagate_prefixed_error (error, g_steal_pointer (&local),
+                                  _("cannot release TMK “%s” for install work order %" PRId64 ": "),
+                                  tmk_label, order_id);
+      return FALSE;
+    }
+  if (!pp_store_begin (self, error))
+    return FALSE;
+  ok = release_step (self, order_id, tmk_label, type, kcv, nonce_hex, actor, &fail, error);
+  if (ok)
+    ok = (order = read_order (self, order_id, error)) != NULL &&
+         find_release_conflict (self, order->serial, nonce_hex, fp, &conflict, error);
+  if (ok && conflict != PP_KEY_RELEASE_OK)
+    {
+      if (conflict == PP_KEY_RELEASE_NONCE_USED)
+        g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_DUPLICATE,
+                     _("terminal %s's nonce %s was used for a key token before; a nonce is "
+                       "good for one key token only"), order->serial, nonce_hex);
+      else
+        g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_DUPLICATE,
+                     _("the key for install work order %" PRId64 " equals a key released "
+                       "before; every terminal must get its own key"), order_id);
+      if (out_conflict != NULL)
+        *out_conflict = conflict;
+      ok = FALSE;
+    }
+  if (ok)
+    {
+      stmt = pp_store_prepare (self, "INSERT INTO key_host_nonces (serial, nonce, order_id, used_at) "
+                                     "VALUES (?, ?, ?, ?)", error);
+      ok = stmt != NULL;
+      if (ok)
+        {
+          sqlite3_bind_text (stmt, 1, order->serial, -1, SQLITE_STATIC);
+          sqlite3_bind_text (stmt, 2, nonce_hex, -1, SQLITE_STATIC);
+          sqlite3_bind_int64 (stmt, 3, order_id);
+          sqlite3_bind_int64 (stmt, 4, now);
+          if (sqlite3_step (stmt) != SQLITE_DONE)
+            {
+              pp_store_set_sql_error (self, error, _("cannot record the nonce"));
+              ok = FALSE;
+            }
+        }
+      g_clear_pointer (&stmt, sqlite3_finalize);
+    }
+  if (ok)
+    {
+      stmt = pp_store_prepare (self, "INSERT INTO key_fingerprints (fingerprint, order_id, serial, "
+                                     "key_label, released_at) VALUES (?, ?, ?, ?, ?)", error);
+      ok = stmt != NULL;
+      if (ok)
+        {
+          sqlite3_bind_text (stmt, 1, fp, -1, SQLITE_STATIC);
+          sqlite3_bind_int64 (stmt, 2, order_id);
+          sqlite3_bind_text (stmt, 3, order->serial, -1, SQLITE_STATIC);
+          sqlite3_bind_text (stmt, 4, tmk_label, -1, SQLITE_STATIC);
+          sqlite3_bind_int64 (stmt, 5, now);
+          if (sqlite3_step (stmt) != SQLITE_DONE)
+            {
+              pp_store_set_sql_error (self, error, _("cannot record the key fingerprint"));
+              ok = FALSE;
+            }
+        }
+    }
+  return finish_step (self, ok, &fail, error);
+}
+
+gboolean
+pp_store_check_order_approval (PpStore     *self,
+                               gint64       order_id,
+                               const char  *actor,
+                               PpApproval **out_approval,
+                               GError     **error)
+{
+  g_auto(StepFailure) fail = { 0, };
+  g_autoptr(PpWorkOrder) order = NULL;
+  g_autoptr(PpApproval) approval = NULL;
+  gboolean ok;
+
+  g_return_val_if_fail (PP_IS_STORE (self), FALSE);
+  g_return_val_if_fail (actor != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  /* A write transaction: a difference found voids the approval for good. */
+  if (!pp_store_begin (self, error))
+    return FALSE;
+  order = read_order (self, order_id, error);
+  ok = order != NULL;
+  if (ok && (order->kind != PP_WORK_ORDER_KIND_INSTALL || order->state != PP_WORK_ORDER_STATE_APPROVED))
+    {
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_ILLEGAL_TRANSITION,
+                   _("%s work order %" PRId64 " is %s, not an approved install order"),
+                   pp_work_order_kind_to_string (order->kind), order->id, order_states[order->state].id);
+      ok = FALSE;
+    }
+  ok = ok && check_approval (self, order, PP_TERMINAL_STATE_PENDING_INSTALL, actor, &fail, NULL, error);
+  if (ok && out_approval != NULL)
+    ok = (approval = read_approval (self, order, error)) != NULL;
+  if (!finish_step (self, ok, &fail, error))
+    return FALSE;
+  if (out_approval != NULL)
+    *out_approval = g_steal_pointer (&approval);
+  return TRUE;
 }
 
 gboolean
@@ -1775,7 +2027,7 @@ pp_store_demo_run_orders (PpStore         *self,
   if (until == PP_TERMINAL_STATE_PENDING_INSTALL)
     return TRUE;
   if (!decide_step (self, order->id, NULL, reviewer, TRUE, "demo", error) ||
-      !release_step (self, order->id, "demo-tmk", PP_TMK_AES_128, kcv, runner, &fail, error) ||
+      !release_step (self, order->id, "demo-tmk", PP_TMK_AES_128, kcv, NULL, runner, &fail, error) ||
       !keyed_step (self, order->id, kcv, runner, &fail, error))
     return FALSE;
   if (until == PP_TERMINAL_STATE_KEYED)

@@ -758,4 +758,139 @@ GPtrArray       *pp_store_list_programs (PpStore     *self,
                                          const char  *model,
                                          GError     **error);   /* element-type PpProgramRecord */
 
+/* ---- the key host (issue 8; docs/key-host.md) ----
+ * Its configuration, what it remembers of each key release, and its journal
+ * entries. The KDH private key, the fingerprint key and the TOTP key stay in
+ * the key store; the database holds certificates, labels and check values. */
+typedef struct {
+  char      *kdh_key_label;    /* the KDH signing key's label in the key store */
+  GBytes    *kdh_certificate;  /* DER */
+  GBytes    *kdh_crl;          /* the CA_KDH CRL the tokens carry, DER; NULL: none */
+  GPtrArray *ca_krd;           /* element-type GBytes: root and CA_KRD certificates, DER */
+  gint64     updated_at;       /* as read; ignored when set */
+  char      *updated_by;       /* likewise */
+} PpKeyHostConfig;
+
+PpKeyHostConfig *pp_key_host_config_new  (void);
+void             pp_key_host_config_free (PpKeyHostConfig *config);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PpKeyHostConfig, pp_key_host_config_free)
+
+/* Sets (replaces) the key host's configuration; what `posprov-registry init`
+ * calls. @actor must be an administrator (else PERMISSION). INVALID, naming
+ * the part, for a label the key store would refuse, a certificate or CRL
+ * that is not DER, or no CA_KRD certificate. Journalled as keyhost.config
+ * with the certificates' SHA-256 fingerprints. */
+gboolean         pp_store_set_key_host_config (PpStore               *self,
+                                               const PpKeyHostConfig *config,
+                                               const char            *actor,
+                                               GError               **error);
+/* NOT_FOUND when the key host was never configured. */
+PpKeyHostConfig *pp_store_get_key_host_config (PpStore               *self,
+                                               GError               **error);
+/* The TR-34 profile (pp_tr34_profile_to_string) for terminals of @model;
+ * INVALID for an unknown profile name. Administrator only; journalled as
+ * keyhost.profile. */
+gboolean         pp_store_set_key_host_profile (PpStore     *self,
+                                                const char  *model,
+                                                const char  *profile,
+                                                const char  *actor,
+                                                GError     **error);
+/* The profile name for @model, "strict" when none is set. */
+char            *pp_store_get_key_host_profile (PpStore     *self,
+                                                const char  *model,
+                                                GError     **error);
+/* The check value of the key store's fingerprint key as first recorded: if
+ * none is recorded yet, records @kcv. Returns the recorded one (the key host
+ * compares it with its key store's). NOT_FOUND when not configured. */
+char            *pp_store_claim_key_host_fingerprint_kcv (PpStore     *self,
+                                                          const char  *kcv,
+                                                          GError     **error);
+
+/* What a key release would collide with. */
+typedef enum {
+  PP_KEY_RELEASE_OK,
+  PP_KEY_RELEASE_NONCE_USED,       /* a key token was made for this nonce and terminal */
+  PP_KEY_RELEASE_DUPLICATE_KEY,    /* a key with this fingerprint was released before */
+} PpKeyReleaseConflict;
+
+/* Read only: whether @nonce (for @serial) or @fingerprint (either may be
+ * NULL) was used by an earlier release. */
+gboolean         pp_store_key_release_conflict (PpStore              *self,
+                                                const char           *serial,
+                                                GBytes               *nonce,
+                                                const char           *fingerprint,
+                                                PpKeyReleaseConflict *out_conflict,
+                                                GError              **error);
+
+/* pp_store_order_key_released() that also records, in the same transaction,
+ * the RT_KRD @nonce used for the order's terminal and the keyed @fingerprint
+ * of the released key (64 hex digits). A nonce used before for that terminal
+ * or a fingerprint released before (found inside the transaction) refuses the
+ * whole release with PP_STORE_ERROR_DUPLICATE and sets *out_conflict; nothing
+ * is recorded then. The order.key_released entry also names the nonce. */
+gboolean         pp_store_order_key_released_full (PpStore              *self,
+                                                   gint64                order_id,
+                                                   PpKeyStore           *key_store,
+                                                   const char           *tmk_label,
+                                                   GBytes               *nonce,
+                                                   const char           *fingerprint,
+                                                   const char           *actor,
+                                                   PpKeyReleaseConflict *out_conflict,
+                                                   GError              **error);
+
+/* The approval check every step after the approval makes (see above), on its
+ * own, for the key host to refuse before it makes a key: the order must be an
+ * approved install order (else ILLEGAL_TRANSITION) whose latest approval still
+ * holds (else APPROVAL_VOID, and a newly found difference voids it for good,
+ * journalled as order.approval_void). *out_approval (optional) gets that
+ * approval. Changes nothing else. */
+gboolean         pp_store_check_order_approval (PpStore     *self,
+                                                gint64       order_id,
+                                                const char  *actor,
+                                                PpApproval **out_approval,
+                                                GError     **error);
+
+/* Appends one key host entry to the journal in its own transaction:
+ * @action starts with "keyhost." (a refusal is "keyhost.refused"), subject
+ * "work order N" (@order_id > 0) or "key host". Takes ownership of @detail
+ * (a JSON object or NULL). @actor is recorded as given. */
+gboolean         pp_store_journal_key_host (PpStore     *self,
+                                            const char  *actor,
+                                            const char  *action,
+                                            gint64       order_id,
+                                            JsonNode    *detail,
+                                            GError     **error);
+
+/* ---- one-time codes (TOTP, RFC 6238; docs/key-host.md) ----
+ * A user's TOTP secret is kept sealed (AES-256-GCM, bound to the user name)
+ * under the key store's key PP_STORE_TOTP_KEY_LABEL (made on first use);
+ * the database never holds it in clear. */
+#define PP_STORE_TOTP_KEY_LABEL "totp-seal"
+#define PP_STORE_TOTP_ISSUER    "posprov"
+
+/* Enrols (or re-enrols, replacing the old secret) @username: a new random
+ * secret, sealed and stored. @actor is an administrator or @username. Returns
+ * the otpauth:// URI for the authenticator (NUL-terminated text in a secure
+ * buffer: it holds the secret; show it once, never log it). Journalled as
+ * user.otp_enroll (without the secret). */
+PpSecureBuffer  *pp_store_enroll_otp (PpStore     *self,
+                                      PpKeyStore  *key_store,
+                                      const char  *username,
+                                      const char  *actor,
+                                      GError     **error);
+gboolean         pp_store_has_otp    (PpStore     *self,
+                                      const char  *username,
+                                      gboolean    *out_enrolled,
+                                      GError     **error);
+/* Checks @code of @username at Unix time @now (pp_totp_verify: one step
+ * either side) and records its step, so the same code (or an older one) is
+ * never accepted again. NOT_FOUND when not enrolled; PP_TOTP_ERROR_WRONG_CODE
+ * or PP_TOTP_ERROR_REPLAYED, each journalled as user.otp_failed. */
+gboolean         pp_store_verify_otp (PpStore     *self,
+                                      PpKeyStore  *key_store,
+                                      const char  *username,
+                                      const char  *code,
+                                      gint64       now,
+                                      GError     **error);
+
 G_END_DECLS
