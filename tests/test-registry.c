@@ -1214,6 +1214,9 @@ test_migration (Fixture       *f,
                 gconstpointer  data)
 {
   static const char *downgrade =
+    /* schema 5 (the key host) first, then schema 4 */
+    "DROP TABLE key_host_config; DROP TABLE key_host_trust; DROP TABLE key_host_profiles;"
+    "DROP TABLE key_host_nonces; DROP TABLE key_fingerprints; DROP TABLE user_otp;"
     "DROP TRIGGER work_orders_uuid_fill; DROP TRIGGER work_orders_uuid_fixed;"
     "DROP TRIGGER approvals_uuid_fill; DROP TRIGGER approvals_uuid_fixed;"
     "DROP TRIGGER approval_requests_withdraw;"
