@@ -127,7 +127,7 @@ request_approval (Fixture     *f,
 {
   g_autoptr(GAsyncResult) res = NULL;
 
-  pp_registry_request_approval_async (f->registry, order_uuid, scanned, requester, key, NULL,
+  pp_registry_request_approval_async (f->registry, order_uuid, scanned, NULL, requester, key, NULL,
                                       got_result, &res);
   return pp_registry_request_approval_finish (f->registry, wait_for (&res), error);
 }

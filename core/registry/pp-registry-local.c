@@ -24,7 +24,9 @@
 #include <string.h>
 
 #include <glib/gi18n-lib.h>
+#include <openssl/crypto.h>
 
+#include "pp-program-package.h"
 #include "pp-registry-local.h"
 
 /* ---- the owner thread ---- */
@@ -46,6 +48,11 @@ typedef struct {
   PpKeyHost *key_host;
   gboolean opened;
   GError *open_error;
+  /* The key store the owner thread opens (NULL: none), its secret until
+   * then, and the key store itself, used on the owner thread only. */
+  char *key_store_location;
+  PpSecureBuffer *key_store_secret;
+  PpKeyStore *key_store;
 } Owner;
 
 static void
@@ -56,6 +63,9 @@ owner_clear (Owner *owner)
   if (owner->key_host != NULL)
     pp_key_host_unref (owner->key_host);
   g_clear_error (&owner->open_error);
+  g_free (owner->key_store_location);
+  g_clear_pointer (&owner->key_store_secret, pp_secure_buffer_free);
+  g_clear_object (&owner->key_store);
   g_mutex_clear (&owner->lock);
   g_cond_clear (&owner->opened_cond);
 }
@@ -73,6 +83,50 @@ job_free (Job *job)
   g_free (job);
 }
 
+/* On the owner thread: the key store at the owner's location and, when the
+ * store has a key host configured, the key host over both (a key store
+ * handle, like a PKCS#11 session, belongs to the thread that opened it). */
+static gboolean
+open_key_host (Owner    *owner,
+               PpStore  *store,
+               GError  **error)
+{
+  g_autoptr(PpSecureBuffer) secret = g_steal_pointer (&owner->key_store_secret);
+  g_autoptr(PpKeyHostConfig) config = NULL;
+  g_autoptr(GError) local = NULL;
+  PpKeyHost *key_host;
+
+  owner->key_store = pp_key_store_new_for_location (owner->key_store_location,
+                                                    secret != NULL ? (const char *) pp_secure_buffer_peek (secret)
+                                                                   : NULL,
+                                                    &local);
+  if (owner->key_store == NULL)
+    {
+      g_set_error (error, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_NO_KEY_HOST,
+                   _("cannot open the registry's key store: %s"), local->message);
+      return FALSE;
+    }
+  config = pp_store_get_key_host_config (store, &local);
+  if (config == NULL)
+    {
+      /* Not configured yet: the key-host verbs say so; one-time codes work. */
+      if (g_error_matches (local, PP_STORE_ERROR, PP_STORE_ERROR_NOT_FOUND))
+        return TRUE;
+      pp_registry_propagate_error (error, g_steal_pointer (&local));
+      return FALSE;
+    }
+  key_host = pp_key_host_new (store, owner->key_store, &local);
+  if (key_host == NULL)
+    {
+      pp_registry_propagate_error (error, g_steal_pointer (&local));
+      return FALSE;
+    }
+  g_mutex_lock (&owner->lock);
+  owner->key_host = key_host;
+  g_mutex_unlock (&owner->lock);
+  return TRUE;
+}
+
 static gpointer
 owner_thread (gpointer data)
 {
@@ -81,6 +135,9 @@ owner_thread (gpointer data)
   g_autoptr(GError) error = NULL;
 
   store = pp_store_open (owner->path, &error);
+  if (store != NULL && owner->key_store_location != NULL && !open_key_host (owner, store, &error))
+    g_clear_object (&store);
+  g_clear_pointer (&owner->key_store_secret, pp_secure_buffer_free);
   g_mutex_lock (&owner->lock);
   owner->opened = TRUE;
   if (store == NULL)
@@ -121,6 +178,12 @@ owner_thread (gpointer data)
       job_free (job);
     }
 
+  /* The key host and key store it made belong to this thread and its store. */
+  g_mutex_lock (&owner->lock);
+  if (owner->key_host != NULL)
+    g_clear_pointer (&owner->key_host, pp_key_host_unref);
+  g_mutex_unlock (&owner->lock);
+  g_clear_object (&owner->key_store);
   g_clear_object (&store);
   owner_unref (owner);
   return NULL;
@@ -175,6 +238,15 @@ PpRegistryLocal *
 pp_registry_local_new (const char  *path,
                        GError     **error)
 {
+  return pp_registry_local_new_with_key_store (path, NULL, NULL, error);
+}
+
+PpRegistryLocal *
+pp_registry_local_new_with_key_store (const char  *path,
+                                      const char  *key_store_location,
+                                      const char  *secret,
+                                      GError     **error)
+{
   g_autoptr(PpRegistryLocal) self = NULL;
   g_autoptr(GError) local = NULL;
   Owner *owner;
@@ -186,6 +258,12 @@ pp_registry_local_new (const char  *path,
   owner = self->owner = g_atomic_rc_box_new0 (Owner);
   owner->queue = g_async_queue_new_full ((GDestroyNotify) job_free);
   owner->path = g_strdup (path);
+  if (key_store_location != NULL && *key_store_location != '\0')
+    {
+      owner->key_store_location = g_strdup (key_store_location);
+      if (secret != NULL)
+        owner->key_store_secret = pp_secure_buffer_new_from ((const guint8 *) secret, strlen (secret) + 1);
+    }
   g_mutex_init (&owner->lock);
   g_cond_init (&owner->opened_cond);
 
@@ -295,6 +373,8 @@ typedef struct {
   GPtrArray *strings;  /* what rows and merchant point into (NULLs kept) */
   PpMerchantFields merchant;
   GBytes *bytes[2];
+  PpSecureBuffer *secret;  /* a password or a one-time code: never in the digest */
+  PpKeyStore *key_store;   /* borrowed on the owner thread while the job runs */
 } Args;
 
 static void
@@ -309,7 +389,28 @@ args_free (Args *a)
   g_clear_pointer (&a->strings, g_ptr_array_unref);
   g_clear_pointer (&a->bytes[0], g_bytes_unref);
   g_clear_pointer (&a->bytes[1], g_bytes_unref);
+  g_clear_pointer (&a->secret, pp_secure_buffer_free);
   g_free (a);
+}
+
+/* @text as a NUL-terminated secure buffer (NULL stays NULL). */
+static PpSecureBuffer *
+secret_copy (const char *text)
+{
+  return text != NULL ? pp_secure_buffer_new_from ((const guint8 *) text, strlen (text) + 1) : NULL;
+}
+
+static const char *
+secret_text (const Args *a)
+{
+  return a->secret != NULL ? (const char *) pp_secure_buffer_peek (a->secret) : NULL;
+}
+
+/* The key store the owner thread opened, or NULL; on the owner thread only. */
+static PpKeyStore *
+task_key_store (GTask *task)
+{
+  return PP_REGISTRY_LOCAL (g_task_get_source_object (task))->owner->key_store;
 }
 
 /* A copy of @s owned by @a (NULL stays NULL). */
@@ -1203,6 +1304,39 @@ approval_result (PpStore            *store,
   return approval != NULL ? json_text (pp_registry_approval_to_json (approval)) : NULL;
 }
 
+/* The requester's one-time code, once they have one enrolled. Checked
+ * before the request is made: a good code's step is spent even if the
+ * request then fails, and a wrong one is journalled as user.otp_failed. */
+static gboolean
+check_requester_otp (PpStore   *store,
+                     Args      *a,
+                     GError   **error)
+{
+  gboolean enrolled = FALSE;
+  const char *code = secret_text (a);
+
+  if (!pp_store_has_otp (store, a->actor, &enrolled, error))
+    return FALSE;
+  if (!enrolled)
+    return TRUE;
+  if (code == NULL || *code == '\0')
+    {
+      g_set_error (error, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_PERMISSION,
+                   _("“%s” has a one-time code enrolled: an approval request needs the code "
+                     "their authenticator app shows now"), a->actor);
+      return FALSE;
+    }
+  if (a->key_store == NULL)
+    {
+      g_set_error (error, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_NO_KEY_HOST,
+                   _("this registry was opened without its key store, so it cannot check the "
+                     "one-time code of “%s”; open it with the key store"), a->actor);
+      return FALSE;
+    }
+  return pp_store_verify_otp (store, a->key_store, a->actor, code, g_get_real_time () / G_USEC_PER_SEC,
+                              error);
+}
+
 static char *
 request_approval_verb (PpStore  *store,
                        Args     *a,
@@ -1210,7 +1344,7 @@ request_approval_verb (PpStore  *store,
 {
   gint64 id = order_id_of (store, a->uuid, error);
 
-  if (id == 0)
+  if (id == 0 || !check_requester_otp (store, a, error))
     return NULL;
   return approval_result (store, pp_store_request_approval (store, id, a->actor, a->text, error), error);
 }
@@ -1228,7 +1362,10 @@ decide_approval_verb (PpStore  *store,
 static void
 request_approval_job (PpStore *store, PpKeyHost *key_host, GTask *task, gpointer data)
 {
-  g_autofree char *text = run_idempotent (store, task, "request_approval", request_approval_verb);
+  g_autofree char *text = NULL;
+
+  ((Args *) data)->key_store = task_key_store (task);
+  text = run_idempotent (store, task, "request_approval", request_approval_verb);
 
   return_approval_result (task, text);
 }
@@ -1243,12 +1380,14 @@ decide_approval_job (PpStore *store, PpKeyHost *key_host, GTask *task, gpointer 
 
 static void
 local_request_approval (PpRegistry *registry, const char *order_uuid, const char *scanned_serial,
-                        const char *requester, const char *idempotency_key,
+                        const char *otp, const char *requester, const char *idempotency_key,
                         GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
 {
-  queue_job (registry, pp_registry_request_approval_async,
-             order_step_args (order_uuid, scanned_serial, requester, idempotency_key),
-             request_approval_job, cancellable, callback, user_data);
+  Args *a = order_step_args (order_uuid, scanned_serial, requester, idempotency_key);
+
+  a->secret = secret_copy (otp);
+  queue_job (registry, pp_registry_request_approval_async, a, request_approval_job, cancellable, callback,
+             user_data);
 }
 
 static void
@@ -1608,6 +1747,249 @@ local_list_changes (PpRegistry *registry, gint64 after_cursor, guint limit, GCan
              user_data);
 }
 
+/* ---- users, one-time codes, program upload ---- */
+
+static char *
+add_user_verb (PpStore  *store,
+               Args     *a,
+               GError  **error)
+{
+  g_autoptr(PpUser) user = pp_store_add_user (store, a->serial, NULL, (PpUserRole) a->number, secret_text (a),
+                                              a->actor, error);
+
+  return user != NULL ? json_text (pp_registry_user_to_json (user)) : NULL;
+}
+
+static void
+add_user_job (PpStore *store, PpKeyHost *key_host, GTask *task, gpointer data)
+{
+  g_autofree char *text = run_idempotent (store, task, "add_user", add_user_verb);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) node = NULL;
+  PpUser *user;
+
+  if (text == NULL)
+    return;
+  node = parse_result (text, &error);
+  user = node != NULL ? pp_registry_user_from_json (node, &error) : NULL;
+  if (user == NULL)
+    return_error (task, g_steal_pointer (&error));
+  else
+    g_task_return_pointer (task, user, (GDestroyNotify) pp_user_free);
+}
+
+static void
+local_add_user (PpRegistry *registry, const char *username, PpUserRole role, const char *password,
+                const char *actor, const char *idempotency_key, GCancellable *cancellable,
+                GAsyncReadyCallback callback, gpointer user_data)
+{
+  Args *a = g_new0 (Args, 1);
+
+  a->serial = g_strdup (username);
+  a->number = role;
+  a->secret = secret_copy (password);
+  a->actor = g_strdup (actor);
+  a->key = g_ascii_strdown (idempotency_key, -1);
+  queue_job (registry, pp_registry_add_user_async, a, add_user_job, cancellable, callback, user_data);
+}
+
+static void
+enroll_otp_job (PpStore *store, PpKeyHost *key_host, GTask *task, gpointer data)
+{
+  Args *a = data;
+  PpKeyStore *key_store = task_key_store (task);
+  GError *error = NULL;
+  PpSecureBuffer *uri;
+
+  if (key_store == NULL)
+    {
+      g_task_return_new_error (task, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_NO_KEY_HOST,
+                               _("this registry was opened without its key store, which seals the "
+                                 "one-time code secrets; open it with the key store"));
+      return;
+    }
+  uri = pp_store_enroll_otp (store, key_store, a->serial, a->actor, &error);
+  if (uri == NULL)
+    return_error (task, error);
+  else
+    g_task_return_pointer (task, uri, (GDestroyNotify) pp_secure_buffer_free);
+}
+
+static void
+local_enroll_otp (PpRegistry *registry, const char *username, const char *actor,
+                  GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
+{
+  Args *a = g_new0 (Args, 1);
+
+  a->serial = g_strdup (username);
+  a->actor = g_strdup (actor);
+  queue_job (registry, pp_registry_enroll_otp_async, a, enroll_otp_job, cancellable, callback, user_data);
+}
+
+static char *
+add_program_verb (PpStore  *store,
+                  Args     *a,
+                  GError  **error)
+{
+  g_autoptr(GError) local = NULL;
+  g_autoptr(PpProgramPackage) package = pp_program_package_new_from_bytes (a->bytes[0], &local);
+  g_autoptr(GPtrArray) known = NULL;
+  g_autoptr(JsonBuilder) b = NULL;
+  g_autoptr(GString) sha256 = NULL;
+  const PpProgramManifest *m;
+  const guint8 *sum;
+  const char * const *models;
+
+  if (package == NULL)
+    {
+      g_set_error (error, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_INVALID,
+                   _("the program package was refused: %s"), local->message);
+      return NULL;
+    }
+  m = pp_program_package_get_manifest (package);
+  models = pp_program_manifest_get_models (m);
+  sum = pp_program_package_get_payload_sha256 (package);
+  sha256 = g_string_sized_new (64);
+  for (guint i = 0; i < 32; i++)
+    g_string_append_printf (sha256, "%02x", sum[i]);
+
+  /* All models or none: a model that has this program already refuses the
+   * whole package before anything is added (the owner thread is the only
+   * writer of the catalogue through the registry). */
+  for (guint i = 0; models[i] != NULL; i++)
+    {
+      known = pp_store_list_programs (store, models[i], error);
+      if (known == NULL)
+        return NULL;
+      for (guint j = 0; j < known->len; j++)
+        {
+          PpProgramRecord *r = g_ptr_array_index (known, j);
+
+          if (g_str_equal (r->name, pp_program_manifest_get_name (m)) &&
+              g_str_equal (r->version, pp_program_manifest_get_version (m)))
+            {
+              g_set_error (error, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_CONFLICT,
+                           _("the catalogue has program %s %s for model %s already; nothing was added"),
+                           r->name, r->version, r->model);
+              return NULL;
+            }
+        }
+      g_clear_pointer (&known, g_ptr_array_unref);
+    }
+
+  b = json_builder_new ();
+  json_builder_begin_array (b);
+  for (guint i = 0; models[i] != NULL; i++)
+    {
+      g_autoptr(PpProgramRecord) record =
+        pp_store_add_program (store, models[i], pp_program_manifest_get_name (m),
+                              pp_program_manifest_get_version (m), sha256->str,
+                              pp_program_manifest_get_payload_size (m), a->actor, error);
+
+      if (record == NULL)
+        return NULL;
+      json_builder_add_value (b, pp_registry_program_to_json (record));
+    }
+  json_builder_end_array (b);
+  return json_text (json_builder_get_root (b));
+}
+
+static void
+add_program_job (PpStore *store, PpKeyHost *key_host, GTask *task, gpointer data)
+{
+  g_autofree char *text = run_idempotent (store, task, "add_program", add_program_verb);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) node = NULL;
+  g_autoptr(GPtrArray) records = NULL;
+  JsonArray *array;
+
+  if (text == NULL)
+    return;
+  node = parse_result (text, &error);
+  if (node != NULL && !JSON_NODE_HOLDS_ARRAY (node))
+    g_set_error_literal (&error, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_FAILED,
+                         _("the recorded result of a request cannot be read"));
+  if (error != NULL)
+    {
+      return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  array = json_node_get_array (node);
+  records = g_ptr_array_new_with_free_func ((GDestroyNotify) pp_program_record_free);
+  for (guint i = 0; i < json_array_get_length (array); i++)
+    {
+      PpProgramRecord *r = pp_registry_program_from_json (json_array_get_element (array, i), &error);
+
+      if (r == NULL)
+        {
+          return_error (task, g_steal_pointer (&error));
+          return;
+        }
+      g_ptr_array_add (records, r);
+    }
+  g_task_return_pointer (task, g_steal_pointer (&records), (GDestroyNotify) g_ptr_array_unref);
+}
+
+static void
+local_add_program (PpRegistry *registry, GBytes *package, const char *actor,
+                   const char *idempotency_key, GCancellable *cancellable,
+                   GAsyncReadyCallback callback, gpointer user_data)
+{
+  Args *a = g_new0 (Args, 1);
+
+  a->bytes[0] = g_bytes_ref (package);
+  a->actor = g_strdup (actor);
+  a->key = g_ascii_strdown (idempotency_key, -1);
+  queue_job (registry, pp_registry_add_program_async, a, add_program_job, cancellable, callback, user_data);
+}
+
+/* ---- signing in (local only; a remote registry has sessions) ---- */
+
+static void
+authenticate_job (PpStore *store, PpKeyHost *key_host, GTask *task, gpointer data)
+{
+  Args *a = data;
+  GError *error = NULL;
+  PpUser *user = pp_store_authenticate (store, a->actor, secret_text (a), &error);
+
+  if (user == NULL)
+    return_error (task, error);
+  else
+    g_task_return_pointer (task, user, (GDestroyNotify) pp_user_free);
+}
+
+void
+pp_registry_local_authenticate_async (PpRegistryLocal     *self,
+                                      const char          *username,
+                                      const char          *password,
+                                      GCancellable        *cancellable,
+                                      GAsyncReadyCallback  callback,
+                                      gpointer             user_data)
+{
+  Args *a;
+
+  g_return_if_fail (PP_IS_REGISTRY_LOCAL (self));
+  g_return_if_fail (username != NULL && password != NULL);
+
+  a = g_new0 (Args, 1);
+  a->actor = g_strdup (username);
+  a->secret = secret_copy (password);
+  queue_job (PP_REGISTRY (self), pp_registry_local_authenticate_async, a, authenticate_job, cancellable,
+             callback, user_data);
+}
+
+PpUser *
+pp_registry_local_authenticate_finish (PpRegistryLocal  *self,
+                                       GAsyncResult     *result,
+                                       GError          **error)
+{
+  g_return_val_if_fail (PP_IS_REGISTRY_LOCAL (self), NULL);
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == pp_registry_local_authenticate_async, NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
 static void
 pp_registry_local_iface_init (PpRegistryInterface *iface)
 {
@@ -1633,4 +2015,7 @@ pp_registry_local_iface_init (PpRegistryInterface *iface)
   iface->create_recycle_order = local_create_recycle_order;
   iface->list_audit = local_list_audit;
   iface->list_changes = local_list_changes;
+  iface->add_user = local_add_user;
+  iface->enroll_otp = local_enroll_otp;
+  iface->add_program = local_add_program;
 }

@@ -25,6 +25,19 @@ G_DECLARE_FINAL_TYPE (PpRegistryLocal, pp_registry_local, PP, REGISTRY_LOCAL, GO
  * message when it cannot be opened. */
 PpRegistryLocal *pp_registry_local_new        (const char           *path,
                                                GError              **error);
+/* The same, and on the owner thread the key store at @key_store_location
+ * (a soft store folder or a "pkcs11:" URI; @secret its passphrase or PIN,
+ * copied and wiped once used) and, when the store has a key host
+ * configured (pp_store_set_key_host_config), the key host over both: a key
+ * store handle, like a PKCS#11 session, is used by the thread that opened
+ * it. The key store also seals and checks the users' one-time codes.
+ * @key_store_location NULL: none (as pp_registry_local_new). A key store that
+ * cannot be opened, or a configured key host that refuses to start
+ * (pp_key_host_new), is PP_REGISTRY_ERROR_NO_KEY_HOST with the reason. */
+PpRegistryLocal *pp_registry_local_new_with_key_store (const char  *path,
+                                                       const char  *key_store_location,
+                                                       const char  *secret,
+                                                       GError     **error);
 /* The same without waiting on the caller's thread. */
 void             pp_registry_local_new_async  (const char           *path,
                                                GCancellable         *cancellable,
@@ -41,5 +54,19 @@ const char      *pp_registry_local_get_path   (PpRegistryLocal      *self);
  * then used on the owner thread only. */
 void             pp_registry_local_set_key_host (PpRegistryLocal    *self,
                                                  PpKeyHost          *key_host);
+
+/* Checks @username's @password against the store (pp_store_authenticate:
+ * PP_REGISTRY_ERROR_PERMISSION "wrong user name or password", journalled)
+ * on the owner thread: how a local caller proves who acts before it names
+ * an actor (a remote registry has sessions instead). */
+void             pp_registry_local_authenticate_async  (PpRegistryLocal     *self,
+                                                        const char          *username,
+                                                        const char          *password,
+                                                        GCancellable        *cancellable,
+                                                        GAsyncReadyCallback  callback,
+                                                        gpointer             user_data);
+PpUser          *pp_registry_local_authenticate_finish (PpRegistryLocal     *self,
+                                                        GAsyncResult        *result,
+                                                        GError             **error);
 
 G_END_DECLS

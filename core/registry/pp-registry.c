@@ -12,6 +12,7 @@
 #include "pp-key-host.h"
 #include "pp-password.h"
 #include "pp-registry.h"
+#include "pp-totp.h"
 
 G_DEFINE_QUARK (pp-registry-error-quark, pp_registry_error)
 
@@ -131,6 +132,9 @@ pp_registry_propagate_error (GError **dest,
     code = map_key_host_code (source->code);
   else if (source->domain == PP_PASSWORD_ERROR)
     code = PP_REGISTRY_ERROR_INVALID;
+  else if (source->domain == PP_TOTP_ERROR)
+    /* A wrong or replayed one-time code is a refused credential. */
+    code = source->code == PP_TOTP_ERROR_INVALID ? PP_REGISTRY_ERROR_INVALID : PP_REGISTRY_ERROR_PERMISSION;
   else
     code = PP_REGISTRY_ERROR_FAILED;
   g_set_error_literal (dest, PP_REGISTRY_ERROR, code, source->message);
@@ -706,6 +710,7 @@ void
 pp_registry_request_approval_async (PpRegistry          *self,
                                     const char          *order_uuid,
                                     const char          *scanned_serial,
+                                    const char          *otp,
                                     const char          *requester,
                                     const char          *idempotency_key,
                                     GCancellable        *cancellable,
@@ -717,7 +722,7 @@ pp_registry_request_approval_async (PpRegistry          *self,
   g_return_if_fail (requester != NULL);
   g_return_if_fail (check_key (idempotency_key));
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
-  IFACE (self)->request_approval (self, order_uuid, scanned_serial, requester, idempotency_key,
+  IFACE (self)->request_approval (self, order_uuid, scanned_serial, otp, requester, idempotency_key,
                                   cancellable, callback, user_data);
 }
 
@@ -1082,4 +1087,173 @@ pp_registry_list_changes_finish (PpRegistry    *self,
   if (changes != NULL && changes->len > 0 && io_cursor != NULL)
     *io_cursor = ((PpChange *) g_ptr_array_index (changes, changes->len - 1))->seq;
   return changes;
+}
+
+/* ---- users, one-time codes, program upload ---- */
+
+void
+pp_registry_add_user_async (PpRegistry          *self,
+                            const char          *username,
+                            PpUserRole           role,
+                            const char          *password,
+                            const char          *actor,
+                            const char          *idempotency_key,
+                            GCancellable        *cancellable,
+                            GAsyncReadyCallback  callback,
+                            gpointer             user_data)
+{
+  g_return_if_fail (PP_IS_REGISTRY (self));
+  g_return_if_fail (username != NULL);
+  g_return_if_fail ((guint) role < PP_N_USER_ROLES);
+  g_return_if_fail (password != NULL);
+  g_return_if_fail (actor != NULL);
+  g_return_if_fail (check_key (idempotency_key));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+  IFACE (self)->add_user (self, username, role, password, actor, idempotency_key, cancellable,
+                          callback, user_data);
+}
+
+PpUser *
+pp_registry_add_user_finish (PpRegistry    *self,
+                             GAsyncResult  *result,
+                             GError       **error)
+{
+  return finish_pointer (self, result, pp_registry_add_user_async, error);
+}
+
+void
+pp_registry_enroll_otp_async (PpRegistry          *self,
+                              const char          *username,
+                              const char          *actor,
+                              GCancellable        *cancellable,
+                              GAsyncReadyCallback  callback,
+                              gpointer             user_data)
+{
+  g_return_if_fail (PP_IS_REGISTRY (self));
+  g_return_if_fail (username != NULL);
+  g_return_if_fail (actor != NULL);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+  IFACE (self)->enroll_otp (self, username, actor, cancellable, callback, user_data);
+}
+
+PpSecureBuffer *
+pp_registry_enroll_otp_finish (PpRegistry    *self,
+                               GAsyncResult  *result,
+                               GError       **error)
+{
+  return finish_pointer (self, result, pp_registry_enroll_otp_async, error);
+}
+
+void
+pp_registry_add_program_async (PpRegistry          *self,
+                               GBytes              *package,
+                               const char          *actor,
+                               const char          *idempotency_key,
+                               GCancellable        *cancellable,
+                               GAsyncReadyCallback  callback,
+                               gpointer             user_data)
+{
+  g_return_if_fail (PP_IS_REGISTRY (self));
+  g_return_if_fail (package != NULL);
+  g_return_if_fail (actor != NULL);
+  g_return_if_fail (check_key (idempotency_key));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+  IFACE (self)->add_program (self, package, actor, idempotency_key, cancellable, callback, user_data);
+}
+
+GPtrArray *
+pp_registry_add_program_finish (PpRegistry    *self,
+                                GAsyncResult  *result,
+                                GError       **error)
+{
+  return finish_pointer (self, result, pp_registry_add_program_async, error);
+}
+
+JsonNode *
+pp_registry_user_to_json (const PpUser *user)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+
+  g_return_val_if_fail (user != NULL, NULL);
+
+  json_builder_begin_object (b);
+  put_string (b, "name", user->username);
+  put_string (b, "display_name", user->display_name);
+  put_string (b, "role", pp_user_role_to_string (user->role));
+  put_int (b, "created_at", user->created_at);
+  json_builder_end_object (b);
+  return json_builder_get_root (b);
+}
+
+PpUser *
+pp_registry_user_from_json (JsonNode  *node,
+                            GError   **error)
+{
+  g_autoptr(PpUser) u = g_new0 (PpUser, 1);
+  g_autofree char *role = NULL;
+  Reader r;
+
+  if (!reader_init (&r, node, _("user"), error))
+    return NULL;
+  u->username = read_string (&r, "name", FALSE);
+  u->display_name = read_string (&r, "display_name", TRUE);
+  role = read_string (&r, "role", FALSE);
+  u->created_at = read_int (&r, "created_at", FALSE);
+  if (!r.ok)
+    return NULL;
+  if (!pp_user_role_from_string (role, &u->role))
+    {
+      g_set_error (error, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_INVALID,
+                   _("“%s” is not a user role (field_manager, reviewer, administrator)"), role);
+      return NULL;
+    }
+  return g_steal_pointer (&u);
+}
+
+JsonNode *
+pp_registry_program_to_json (const PpProgramRecord *p)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+
+  g_return_val_if_fail (p != NULL, NULL);
+
+  json_builder_begin_object (b);
+  put_int (b, "id", p->id);
+  put_string (b, "model", p->model);
+  put_string (b, "name", p->name);
+  put_string (b, "version", p->version);
+  put_string (b, "sha256", p->sha256);
+  put_int (b, "size", (gint64) p->size);
+  put_int (b, "created_at", p->created_at);
+  json_builder_end_object (b);
+  return json_builder_get_root (b);
+}
+
+PpProgramRecord *
+pp_registry_program_from_json (JsonNode  *node,
+                               GError   **error)
+{
+  g_autoptr(PpProgramRecord) p = g_new0 (PpProgramRecord, 1);
+  gint64 size;
+  Reader r;
+
+  if (!reader_init (&r, node, _("program"), error))
+    return NULL;
+  p->id = read_int (&r, "id", FALSE);
+  p->model = read_string (&r, "model", FALSE);
+  p->name = read_string (&r, "name", FALSE);
+  p->version = read_string (&r, "version", FALSE);
+  p->sha256 = read_string (&r, "sha256", FALSE);
+  size = read_int (&r, "size", FALSE);
+  p->created_at = read_int (&r, "created_at", FALSE);
+  if (!r.ok)
+    return NULL;
+  if (size < 0)
+    {
+      g_set_error_literal (error, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_INVALID,
+                           _("member “size” of a program must not be negative"));
+      return NULL;
+    }
+  p->size = (guint64) size;
+  return g_steal_pointer (&p);
 }

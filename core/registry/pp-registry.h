@@ -170,7 +170,7 @@ struct _PpRegistryInterface
   void (*list_orders)          (PpRegistry *self, const char *serial, GCancellable *cancellable,
                                 GAsyncReadyCallback callback, gpointer user_data);
   void (*request_approval)     (PpRegistry *self, const char *order_uuid, const char *scanned_serial,
-                                const char *requester, const char *idempotency_key,
+                                const char *otp, const char *requester, const char *idempotency_key,
                                 GCancellable *cancellable, GAsyncReadyCallback callback,
                                 gpointer user_data);
   void (*decide_approval)      (PpRegistry *self, const char *approval_uuid, gboolean approve,
@@ -217,6 +217,18 @@ struct _PpRegistryInterface
   void (*list_changes)         (PpRegistry *self, gint64 after_cursor, guint limit,
                                 GCancellable *cancellable, GAsyncReadyCallback callback,
                                 gpointer user_data);
+
+  /* users, one-time codes, program upload */
+  void (*add_user)             (PpRegistry *self, const char *username, PpUserRole role,
+                                const char *password, const char *actor,
+                                const char *idempotency_key, GCancellable *cancellable,
+                                GAsyncReadyCallback callback, gpointer user_data);
+  void (*enroll_otp)           (PpRegistry *self, const char *username, const char *actor,
+                                GCancellable *cancellable, GAsyncReadyCallback callback,
+                                gpointer user_data);
+  void (*add_program)          (PpRegistry *self, GBytes *package, const char *actor,
+                                const char *idempotency_key, GCancellable *cancellable,
+                                GAsyncReadyCallback callback, gpointer user_data);
 };
 
 /* Looks up @serial (any case) and says whether it can be installed: for a
@@ -282,9 +294,16 @@ GPtrArray   *pp_registry_list_orders_finish          (PpRegistry *self, GAsyncRe
 /* Four eyes: the field manager requests approval of an open install order
  * (@scanned_serial: what was read off the terminal, checked against the
  * order; NULL: not scanned); a reviewer other than the requester decides
- * it. list: pending only, or all, oldest first. */
+ * it. list: pending only, or all, oldest first.
+ * @otp: the requester's one-time code (TOTP) from their authenticator.
+ * Once the requester has a code enrolled it is required: none, a wrong one
+ * or one already used is PP_REGISTRY_ERROR_PERMISSION (journalled as
+ * user.otp_failed) and no request is made. Ignored for a requester without
+ * a code. Not part of the idempotency digest: a replay with the same key
+ * returns the first result whatever code it carries (a code is good once). */
 void                pp_registry_request_approval_async  (PpRegistry *self, const char *order_uuid,
                                                          const char *scanned_serial,
+                                                         const char *otp,
                                                          const char *requester,
                                                          const char *idempotency_key,
                                                          GCancellable *cancellable,
@@ -344,7 +363,7 @@ void         pp_registry_confirm_kcv_async        (PpRegistry *self, const char 
 PpWorkOrder *pp_registry_confirm_kcv_finish       (PpRegistry *self, GAsyncResult *result,
                                                    GError **error);
 
-/* The program catalogue (@model NULL: all). Upload comes later. */
+/* The program catalogue (@model NULL: all); upload: add_program below. */
 void       pp_registry_list_programs_async  (PpRegistry *self, const char *model,
                                              GCancellable *cancellable,
                                              GAsyncReadyCallback callback, gpointer user_data);
@@ -400,5 +419,44 @@ void       pp_registry_list_changes_async  (PpRegistry *self, gint64 after_curso
 GPtrArray *pp_registry_list_changes_finish (PpRegistry *self, GAsyncResult *result,
                                             gint64 *io_cursor,
                                             GError **error);   /* element-type PpChange */
+
+/* Users (administrators only): add makes @username with @role and
+ * @password (the password policy applies: INVALID with its reason). The
+ * password is not part of the idempotency digest and never recorded. */
+void       pp_registry_add_user_async      (PpRegistry *self, const char *username, PpUserRole role,
+                                            const char *password, const char *actor,
+                                            const char *idempotency_key, GCancellable *cancellable,
+                                            GAsyncReadyCallback callback, gpointer user_data);
+PpUser    *pp_registry_add_user_finish     (PpRegistry *self, GAsyncResult *result,
+                                            GError **error);
+/* Enrols (or re-enrols) a TOTP secret for @username (@actor: that user or
+ * an administrator); returns the otpauth:// URI, NUL-terminated, in a secure
+ * buffer (it holds the secret: show it once). No idempotency key: the
+ * secret is never recorded, and a retry makes a new one that replaces the
+ * first, which no authenticator has seen. From then on the user's approval
+ * requests need a code. */
+void            pp_registry_enroll_otp_async  (PpRegistry *self, const char *username,
+                                               const char *actor, GCancellable *cancellable,
+                                               GAsyncReadyCallback callback, gpointer user_data);
+PpSecureBuffer *pp_registry_enroll_otp_finish (PpRegistry *self, GAsyncResult *result,
+                                               GError **error);
+/* Adds a program package (its bytes, as `program pack` writes them) to the
+ * catalogue, one record per model its manifest lists: the package's
+ * structure and files are checked (INVALID with the package's reason);
+ * CONFLICT when a model already has that name and version (nothing added).
+ * @actor: a field manager or administrator. */
+void       pp_registry_add_program_async   (PpRegistry *self, GBytes *package, const char *actor,
+                                            const char *idempotency_key, GCancellable *cancellable,
+                                            GAsyncReadyCallback callback, gpointer user_data);
+GPtrArray *pp_registry_add_program_finish  (PpRegistry *self, GAsyncResult *result,
+                                            GError **error);   /* element-type PpProgramRecord */
+
+/* JSON forms of a user (no password) and a catalogue record. */
+JsonNode        *pp_registry_user_to_json       (const PpUser            *user);
+PpUser          *pp_registry_user_from_json     (JsonNode                *node,
+                                                 GError                 **error);
+JsonNode        *pp_registry_program_to_json    (const PpProgramRecord   *record);
+PpProgramRecord *pp_registry_program_from_json  (JsonNode                *node,
+                                                 GError                 **error);
 
 G_END_DECLS
