@@ -21,6 +21,10 @@ static const PpToolCommand commands[] = {
   { "tr34",     pp_tool_tr34_main,     N_("Build, receive and inspect TR-34 tokens") },
   { "device",   pp_tool_device_main,   N_("Terminals on serial ports and TCP: list the ports") },
   { "program",  pp_tool_program_main,  N_("Program packages: pack and verify") },
+  { "orders",    pp_tool_orders_main,    N_("Work orders in the registry: create, show, list") },
+  { "approvals", pp_tool_approvals_main, N_("Four eyes: list, request, approve, reject") },
+  { "programs",  pp_tool_programs_main,  N_("The registry’s program catalogue: upload, list") },
+  { "users",     pp_tool_users_main,     N_("Users: add, enroll-otp") },
   { NULL, NULL, NULL }
 };
 

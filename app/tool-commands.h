@@ -14,5 +14,10 @@ int pp_tool_dukpt_main    (int argc, char **argv);
 int pp_tool_tr34_main     (int argc, char **argv);
 int pp_tool_device_main   (int argc, char **argv);
 int pp_tool_program_main  (int argc, char **argv);
+/* the registry's verbs (tool-registry-verbs.c) */
+int pp_tool_orders_main    (int argc, char **argv);
+int pp_tool_approvals_main (int argc, char **argv);
+int pp_tool_programs_main  (int argc, char **argv);
+int pp_tool_users_main     (int argc, char **argv);
 
 G_END_DECLS

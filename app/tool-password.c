@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * tool-password.c: asking for a new password.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <gio/gio.h>
+#include <glib/gi18n.h>
+#include <openssl/crypto.h>
+
+#include "tool-password.h"
+
+#define MAX_PASSWORD 256
+
+/* One line from @fd without echo into @buf; FALSE at end of input. */
+static gboolean
+read_hidden (int         fd,
+             const char *prompt,
+             char        buf[MAX_PASSWORD + 1])
+{
+  struct termios old, quiet;
+  gboolean restore = tcgetattr (fd, &old) == 0;
+  gsize n = 0;
+  gboolean ok = FALSE;
+
+  if (write (fd, prompt, strlen (prompt)) < 0)
+    return FALSE;
+  if (restore)
+    {
+      quiet = old;
+      quiet.c_lflag &= ~(tcflag_t) ECHO;
+      tcsetattr (fd, TCSAFLUSH, &quiet);
+    }
+  for (;;)
+    {
+      char c;
+      ssize_t r = read (fd, &c, 1);
+
+      if (r < 0 && errno == EINTR)
+        continue;
+      if (r <= 0)
+        break;
+      if (c == '\n' || c == '\r')
+        {
+          ok = TRUE;
+          break;
+        }
+      if (n < MAX_PASSWORD)
+        buf[n++] = c;
+    }
+  buf[n] = '\0';
+  if (restore)
+    tcsetattr (fd, TCSAFLUSH, &old);
+  if (write (fd, "\n", 1) < 0)
+    return FALSE;
+  return ok;
+}
+
+PpSecureBuffer *
+pp_tool_new_password (const char  *env_name,
+                      const char  *prompt,
+                      GError     **error)
+{
+  const char *env = g_getenv (env_name);
+  char first[MAX_PASSWORD + 1], second[MAX_PASSWORD + 1];
+  PpSecureBuffer *password = NULL;
+  int fd;
+
+  if (env != NULL && *env != '\0')
+    return pp_secure_buffer_new_from ((const guint8 *) env, strlen (env) + 1);
+
+  fd = open ("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
+                   _("no terminal to ask for the password on; set %s"), env_name);
+      return NULL;
+    }
+  if (!read_hidden (fd, prompt, first) || !read_hidden (fd, _("Type it again: "), second))
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED, _("no password was typed"));
+  else if (strcmp (first, second) != 0)
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, _("the two passwords typed differ"));
+  else
+    password = pp_secure_buffer_new_from ((const guint8 *) first, strlen (first) + 1);
+  OPENSSL_cleanse (first, sizeof first);
+  OPENSSL_cleanse (second, sizeof second);
+  close (fd);
+  return password;
+}

@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * tool-registry-open.c: opening the registry for posprov-tool.
+ */
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "pp-registry-local.h"
+#include "tool-common.h"
+#include "tool-registry-open.h"
+
+static char *acting_user;
+
+void
+pp_tool_registry_got (GObject      *source,
+                      GAsyncResult *result,
+                      gpointer      slot)
+{
+  *(GAsyncResult **) slot = g_object_ref (result);
+}
+
+GAsyncResult *
+pp_tool_registry_wait (GAsyncResult **slot)
+{
+  while (*slot == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  return *slot;
+}
+
+const char *
+pp_tool_registry_user (void)
+{
+  return acting_user;
+}
+
+static PpRegistry *
+open_local (const char  *db_path,
+            const char  *user,
+            const char  *password,
+            GError     **error)
+{
+  g_autoptr(PpRegistryLocal) registry = NULL;
+  g_autoptr(PpUser) signed_in = NULL;
+  g_autoptr(GAsyncResult) res = NULL;
+  const char *location = g_getenv (PP_STORE_KEY_STORE_ENV);
+
+  /* A mistyped --db must not make a new, empty register. */
+  if (!g_file_test (db_path, G_FILE_TEST_EXISTS))
+    {
+      g_set_error (error, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_UNAVAILABLE,
+                   _("no store at %s (create it with “posprov-registry init”, or give the right --db PATH)"),
+                   db_path);
+      return NULL;
+    }
+  if (!g_file_test (db_path, G_FILE_TEST_IS_REGULAR))
+    {
+      g_set_error (error, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_UNAVAILABLE,
+                   _("%s is not a store file"), db_path);
+      return NULL;
+    }
+  registry = pp_registry_local_new_with_key_store (db_path, location,
+                                                   g_getenv (PP_STORE_KEY_STORE_SECRET_ENV), error);
+  if (registry == NULL)
+    return NULL;
+  pp_registry_local_authenticate_async (registry, user, password, NULL, pp_tool_registry_got, &res);
+  signed_in = pp_registry_local_authenticate_finish (registry, pp_tool_registry_wait (&res), error);
+  if (signed_in == NULL)
+    return NULL;
+  g_free (acting_user);
+  acting_user = g_strdup (signed_in->username);
+  return PP_REGISTRY (g_steal_pointer (&registry));
+}
+
+PpRegistry *
+pp_tool_open_registry (const char  *db_path,
+                       const char  *url,
+                       GError     **error)
+{
+  g_autofree char *default_path = NULL;
+  const char *user = g_getenv (PP_TOOL_REGISTRY_USER_ENV);
+  const char *password = g_getenv (PP_TOOL_REGISTRY_PASSWORD_ENV);
+
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (db_path != NULL && url != NULL)
+    {
+      g_set_error_literal (error, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_INVALID,
+                           _("give either --db PATH or --registry URL, not both"));
+      return NULL;
+    }
+  if (user == NULL || *user == '\0' || password == NULL || *password == '\0')
+    {
+      g_set_error (error, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_PERMISSION,
+                   _("set %s and %s to the user acting on the registry and their password"),
+                   PP_TOOL_REGISTRY_USER_ENV, PP_TOOL_REGISTRY_PASSWORD_ENV);
+      return NULL;
+    }
+  if (url != NULL)
+    {
+      g_set_error_literal (error, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_UNAVAILABLE,
+                           _("remote registries come with PpRegistryRemote; use --db PATH for now"));
+      return NULL;
+    }
+  if (db_path == NULL)
+    db_path = default_path = pp_tool_default_db_path ();
+  return open_local (db_path, user, password, error);
+}

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * tool-registry-open.h: how posprov-tool's registry commands reach the
+ * registry: the local store (--db PATH, a PpRegistryLocal with its key
+ * store and key host) or posprov-registry (--registry URL), through the
+ * same PpRegistry code, as the user named in PP_REGISTRY_USER.
+ */
+#pragma once
+
+#include "pp-registry.h"
+
+G_BEGIN_DECLS
+
+#define PP_TOOL_REGISTRY_USER_ENV     "PP_REGISTRY_USER"
+#define PP_TOOL_REGISTRY_PASSWORD_ENV "PP_REGISTRY_PASSWORD"
+
+/* Opens the registry at @db_path (an existing store; NULL with @url NULL:
+ * the station's store) or at @url (one of the two). For a store, the key
+ * store is $POSPROV_KEY_STORE (secret $POSPROV_KEY_STORE_SECRET), which
+ * seals the one-time codes and holds the key host's keys; without it the
+ * registry has neither. The acting user (PP_REGISTRY_USER with
+ * PP_REGISTRY_PASSWORD) is checked against the registry before anything
+ * else: a wrong name or password is an error, journalled by the store. */
+PpRegistry *pp_tool_open_registry (const char  *db_path,
+                                   const char  *url,
+                                   GError     **error);
+
+/* The acting user's name as given in PP_REGISTRY_USER (lower case). */
+const char *pp_tool_registry_user (void);
+
+/* Runs the main context until *@slot is set by pp_tool_registry_got (the
+ * callback of every call the commands make) and returns it. */
+void          pp_tool_registry_got  (GObject       *source,
+                                     GAsyncResult  *result,
+                                     gpointer       slot);
+GAsyncResult *pp_tool_registry_wait (GAsyncResult **slot);
+
+G_END_DECLS
