@@ -301,7 +301,6 @@ test_init_csr (Fixture       *f,
   g_autofree char *signed_path = pki_file (f, "kdh-signed.pem");
   g_autofree char *other = pki_file (f, "kdh.pem");
   g_autofree char *label = NULL;
-  g_autoptr(BIO) bio = NULL;
   g_autoptr(X509) cert = X509_new ();
   g_autoptr(PpStore) store = NULL;
   g_autoptr(PpKeyHostConfig) config = NULL;
@@ -384,7 +383,6 @@ set_up_registry (Fixture *f)
   g_autoptr(GError) error = NULL;
   g_autoptr(PpStore) store = NULL;
   g_autoptr(PpMerchant) m = NULL;
-  g_autofree char *err = NULL;
 
   g_assert_cmpint (init_with_ca (f, NULL), ==, 0);
   {
