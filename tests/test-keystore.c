@@ -24,6 +24,7 @@
 #include <p11-kit/p11-kit.h>
 
 #include "pp-keystore.h"
+#include "pp-keystore-private.h"
 #include "pp-hex.h"
 #include "pp-kcv.h"
 #include "pp-openssl-types.h"
@@ -1627,6 +1628,116 @@ test_pkcs11_threads (void)
 
 /* Without module-path= the token is looked up in every module p11-kit
  * has registered, as a station configured by its administrator would. */
+typedef struct {
+  PpKeyStore     *store;
+  char            label[32];
+  PpSecureBuffer *tmk;
+  char           *kcv;
+  GError         *error;
+  GMutex         *lock;
+  GCond          *cond;
+  guint          *done;
+} TmkThread;
+
+static gpointer
+generate_in_thread (gpointer data)
+{
+  TmkThread *t = data;
+
+  t->kcv = pp_key_store_generate_and_export_tmk (t->store, t->label, PP_TMK_AES_128, &t->tmk, NULL, &t->error);
+  g_mutex_lock (t->lock);
+  (*t->done)++;
+  g_cond_signal (t->cond);
+  g_mutex_unlock (t->lock);
+  return NULL;
+}
+
+/* TMKs of different labels are made in the token at once, on sessions of
+ * their own: one made while another session is held busy (a long
+ * signature, a slow token) finishes instead of waiting for it, and ten
+ * threads (eight labels, one of them wanted twice more) each get their
+ * own key, the same one the token exports later; of the label wanted
+ * three times exactly one is made. */
+static void
+test_pkcs11_concurrent_tmks (void)
+{
+  g_auto(SoftHsm) hsm = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpKeyStore) store = NULL;
+  GMutex lock;
+  GCond cond;
+  guint done = 0, made = 0;
+  TmkThread jobs[10];
+  GThread *threads[10];
+  PpP11Token *token;
+  CK_SESSION_HANDLE busy;
+  gint64 deadline;
+
+  if (!softhsm_setup (&hsm))
+    return;
+  store = pp_key_store_pkcs11_new (hsm.store_uri, USER_PIN, &error);
+  g_assert_no_error (error);
+  token = pp_key_store_pkcs11_peek_token (store);
+  g_mutex_init (&lock);
+  g_cond_init (&cond);
+
+  busy = pp_p11_session_take (token);
+  memset (jobs, 0, sizeof jobs);
+  jobs[0] = (TmkThread) { store, "tmk-while-busy", NULL, NULL, NULL, &lock, &cond, &done };
+  threads[0] = g_thread_new ("tmk", generate_in_thread, &jobs[0]);
+  deadline = g_get_monotonic_time () + 30 * G_TIME_SPAN_SECOND;
+  g_mutex_lock (&lock);
+  while (done == 0 && g_cond_wait_until (&cond, &lock, deadline))
+    ;
+  g_mutex_unlock (&lock);
+  g_assert_cmpuint (done, ==, 1);   /* before the pool: blocked behind the busy session */
+  g_thread_join (threads[0]);
+  g_assert_no_error (jobs[0].error);
+  pp_p11_session_give (token, busy);
+  g_assert_cmpuint (pp_p11_session_count (token), >=, 2);
+
+  for (guint i = 1; i < G_N_ELEMENTS (jobs); i++)
+    {
+      jobs[i] = (TmkThread) { store, "", NULL, NULL, NULL, &lock, &cond, &done };
+      g_snprintf (jobs[i].label, sizeof jobs[i].label, "tmk-fleet-%u", i <= 7 ? i : 7);
+      threads[i] = g_thread_new ("tmk", generate_in_thread, &jobs[i]);
+    }
+  for (guint i = 1; i < G_N_ELEMENTS (jobs); i++)
+    g_thread_join (threads[i]);
+  g_assert_cmpuint (pp_p11_session_count (token), <=, PP_P11_MAX_SESSIONS);
+  for (guint i = 0; i < G_N_ELEMENTS (jobs); i++)
+    {
+      g_autoptr(PpSecureBuffer) exported = NULL;
+      g_autofree char *kcv = NULL;
+
+      if (jobs[i].kcv == NULL)
+        {
+          g_assert_cmpstr (jobs[i].label, ==, "tmk-fleet-7");
+          g_assert_error (jobs[i].error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_EXISTS);
+          g_assert_null (jobs[i].tmk);
+          g_clear_error (&jobs[i].error);
+          continue;
+        }
+      made += g_str_equal (jobs[i].label, "tmk-fleet-7");
+      exported = pp_key_store_export_tmk (store, jobs[i].label, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_true (pp_secure_buffer_equal (exported, jobs[i].tmk));
+      kcv = pp_kcv_compute (PP_KEY_ALGORITHM_AES, exported, 5, &error);
+      g_assert_cmpstr (kcv, ==, jobs[i].kcv);
+      for (guint j = 0; j < i; j++)
+        if (jobs[j].tmk != NULL)
+          g_assert_false (pp_secure_buffer_equal (jobs[j].tmk, jobs[i].tmk));
+    }
+  g_assert_cmpuint (made, ==, 1);
+  for (guint i = 0; i < G_N_ELEMENTS (jobs); i++)
+    {
+      g_free (jobs[i].kcv);
+      g_clear_pointer (&jobs[i].tmk, pp_secure_buffer_free);
+    }
+  g_mutex_clear (&lock);
+  g_cond_clear (&cond);
+}
+
 static void
 test_pkcs11_registry (void)
 {
@@ -1688,6 +1799,7 @@ main (int   argc,
   g_test_add_func ("/keystore/pkcs11/tmk", test_pkcs11_tmk);
   g_test_add_func ("/keystore/pkcs11/async", test_pkcs11_async);
   g_test_add_func ("/keystore/pkcs11/threads", test_pkcs11_threads);
+  g_test_add_func ("/keystore/pkcs11/concurrent-tmks", test_pkcs11_concurrent_tmks);
   g_test_add_func ("/keystore/pkcs11/registry", test_pkcs11_registry);
 
   return g_test_run ();
