@@ -1640,6 +1640,20 @@ typedef struct {
 } TmkThread;
 
 static gpointer
+export_in_thread (gpointer data)
+{
+  TmkThread *t = data;
+
+  if ((t->tmk = pp_key_store_export_tmk (t->store, t->label, NULL, &t->error)) != NULL)
+    t->kcv = pp_key_store_get_tmk_kcv (t->store, t->label, NULL, &t->error);
+  g_mutex_lock (t->lock);
+  (*t->done)++;
+  g_cond_signal (t->cond);
+  g_mutex_unlock (t->lock);
+  return NULL;
+}
+
+static gpointer
 generate_in_thread (gpointer data)
 {
   TmkThread *t = data;
@@ -1652,12 +1666,13 @@ generate_in_thread (gpointer data)
   return NULL;
 }
 
-/* TMKs of different labels are made in the token at once, on sessions of
- * their own: one made while another session is held busy (a long
- * signature, a slow token) finishes instead of waiting for it, and ten
- * threads (eight labels, one of them wanted twice more) each get their
- * own key, the same one the token exports later; of the label wanted
- * three times exactly one is made. */
+/* Token calls run on sessions of their own: a TMK is wrapped out and its
+ * KCV computed while another session is held busy (a long signature, a
+ * slow token) instead of waiting for it. Ten threads generating at once
+ * (eight labels, one of them wanted twice more; the token object
+ * creation itself goes one at a time) each get their own key, the one the
+ * token exports later; of the label wanted three times exactly one is
+ * made, and SoftHSM2's object store stays whole. */
 static void
 test_pkcs11_concurrent_tmks (void)
 {
@@ -1681,10 +1696,13 @@ test_pkcs11_concurrent_tmks (void)
   g_mutex_init (&lock);
   g_cond_init (&cond);
 
-  busy = pp_p11_session_take (token);
   memset (jobs, 0, sizeof jobs);
   jobs[0] = (TmkThread) { store, "tmk-while-busy", NULL, NULL, NULL, &lock, &cond, &done };
-  threads[0] = g_thread_new ("tmk", generate_in_thread, &jobs[0]);
+  jobs[0].kcv = pp_key_store_generate_tmk (store, jobs[0].label, PP_TMK_AES_128, NULL, &error);
+  g_assert_no_error (error);
+  g_clear_pointer (&jobs[0].kcv, g_free);
+  busy = pp_p11_session_take (token);
+  threads[0] = g_thread_new ("tmk", export_in_thread, &jobs[0]);
   deadline = g_get_monotonic_time () + 30 * G_TIME_SPAN_SECOND;
   g_mutex_lock (&lock);
   while (done == 0 && g_cond_wait_until (&cond, &lock, deadline))

@@ -152,9 +152,9 @@ destroy_object (PpKeyStorePkcs11 *self,
                 CK_OBJECT_HANDLE  object)
 {
   CK_SESSION_HANDLE session;
-  session = pp_p11_session_take (self->token);
+  session = pp_p11_session_take_writer (self->token);
   self->token->module->C_DestroyObject (session, object);
-  pp_p11_session_give (self->token, session);
+  pp_p11_session_give_writer (self->token, session);
 }
 
 static gboolean
@@ -215,11 +215,11 @@ pkcs11_generate_kdh_key (PpKeyStore    *store,
   if (g_cancellable_set_error_if_cancelled (cancellable, error))
     return FALSE;
 
-  session = pp_p11_session_take (self->token);
+  session = pp_p11_session_take_writer (self->token);
   rv = m->C_GenerateKeyPair (session, &mech,
                              pub_tmpl, G_N_ELEMENTS (pub_tmpl),
                              priv_tmpl, G_N_ELEMENTS (priv_tmpl), &pub, &priv);
-  pp_p11_session_give (self->token, session);
+  pp_p11_session_give_writer (self->token, session);
   if (rv != CKR_OK)
     {
       pp_p11_set_error (error, rv, _("The token could not generate the KDH key pair"));
@@ -239,11 +239,11 @@ pkcs11_generate_kdh_key (PpKeyStore    *store,
         {
           CK_ATTRIBUTE id_attr = ATTR (CKA_ID, id, id_len);
 
-          session = pp_p11_session_take (self->token);
+          session = pp_p11_session_take_writer (self->token);
           rv = m->C_SetAttributeValue (session, pub, &id_attr, 1);
           if (rv == CKR_OK)
             rv = m->C_SetAttributeValue (session, priv, &id_attr, 1);
-          pp_p11_session_give (self->token, session);
+          pp_p11_session_give_writer (self->token, session);
           if (rv != CKR_OK)
             g_debug ("keystore: token refused CKA_ID on the KDH key pair (CKR 0x%08lx)",
                      (unsigned long) rv);
@@ -311,10 +311,10 @@ pkcs11_store_certificate (PpKeyStore  *store,
               id != NULL ? g_bytes_get_size (id) : 0),
       };
 
-      session = pp_p11_session_take (self->token);
+      session = pp_p11_session_take_writer (self->token);
       rv = m->C_CreateObject (session, tmpl,
                               G_N_ELEMENTS (tmpl) - (id == NULL ? 1 : 0), &created);
-      pp_p11_session_give (self->token, session);
+      pp_p11_session_give_writer (self->token, session);
     }
   OPENSSL_free (der);
   OPENSSL_free (subject);
@@ -613,10 +613,10 @@ generate_tmk_claimed (PpKeyStorePkcs11  *self,
       ATTR_ULONG (CKA_VALUE_LEN, value_len),
     };
 
-    session = pp_p11_session_take (self->token);
+    session = pp_p11_session_take_writer (self->token);
     rv = self->token->module->C_GenerateKey (session, &mech, tmpl,
                                              G_N_ELEMENTS (tmpl) - (aes ? 0 : 1), &key);
-    pp_p11_session_give (self->token, session);
+    pp_p11_session_give_writer (self->token, session);
   }
   if (rv != CKR_OK)
     {

@@ -29,6 +29,7 @@ typedef struct _PpP11Token
 {
   gint                ref_count;
   GMutex              lock;       /* guards the session pool */
+  GRWLock             objects;    /* writers: token object creation/destruction */
   GCond               idle_cond;  /* a session went back to @idle */
   CK_FUNCTION_LIST   *module;     /* the module holding the token */
   CK_FUNCTION_LIST   *loaded;     /* set when loaded from module-path= */
@@ -42,10 +43,19 @@ typedef struct _PpP11Token
 } PpP11Token;
 
 /* A session of the pool, for the caller alone until it gives it back;
- * never fails (waits when all are in use). */
-CK_SESSION_HANDLE pp_p11_session_take  (PpP11Token       *token);
-void              pp_p11_session_give  (PpP11Token       *token,
-                                        CK_SESSION_HANDLE session);
+ * never fails (waits when all are in use). take/give: for calls that only
+ * use objects (find, attributes, encrypt, sign, wrap, session objects),
+ * which run at once on several sessions; take_writer/give_writer: for
+ * calls that create, change or destroy token objects, one at a time and
+ * never while a reader runs. SoftHSM2 2.6.1 (Debian 12) corrupts its file
+ * object store when a token object is created while another session
+ * searches (its issue 573, fixed after that release). Never nest two. */
+CK_SESSION_HANDLE pp_p11_session_take        (PpP11Token       *token);
+void              pp_p11_session_give        (PpP11Token       *token,
+                                              CK_SESSION_HANDLE session);
+CK_SESSION_HANDLE pp_p11_session_take_writer (PpP11Token       *token);
+void              pp_p11_session_give_writer (PpP11Token       *token,
+                                              CK_SESSION_HANDLE session);
 /* Sessions open and idle (tests). */
 guint             pp_p11_session_count (PpP11Token       *token);
 /* The token of a pkcs11 key store (tests). */

@@ -177,6 +177,7 @@ pp_p11_token_open (P11KitUri   *uri,
   self->ref_count = 1;
   self->session = CK_INVALID_HANDLE;
   g_mutex_init (&self->lock);
+  g_rw_lock_init (&self->objects);
   g_cond_init (&self->idle_cond);
   self->idle = g_array_new (FALSE, FALSE, sizeof (CK_SESSION_HANDLE));
   self->read_write = read_write;
@@ -278,6 +279,7 @@ pp_p11_token_unref (PpP11Token *token)
     token->module->C_CloseSession (token->session);
   g_array_unref (token->idle);
   g_cond_clear (&token->idle_cond);
+  g_rw_lock_clear (&token->objects);
   if (token->loaded != NULL)
     {
       p11_kit_module_finalize (token->loaded);
@@ -295,8 +297,8 @@ pp_p11_token_unref (PpP11Token *token)
  * or a new one up to PP_P11_MAX_SESSIONS, so calls on several threads run
  * in the token at once instead of one after another. A new session is
  * logged in already: login state belongs to the application. */
-CK_SESSION_HANDLE
-pp_p11_session_take (PpP11Token *token)
+static CK_SESSION_HANDLE
+session_take (PpP11Token *token)
 {
   G_GNUC_UNUSED g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&token->lock);
   CK_SESSION_HANDLE session;
@@ -325,14 +327,51 @@ pp_p11_session_take (PpP11Token *token)
   return session;
 }
 
-void
-pp_p11_session_give (PpP11Token        *token,
-                     CK_SESSION_HANDLE  session)
+static void
+session_give (PpP11Token        *token,
+              CK_SESSION_HANDLE  session)
 {
   G_GNUC_UNUSED g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&token->lock);
 
   g_array_append_val (token->idle, session);
   g_cond_signal (&token->idle_cond);
+}
+
+/* The session first, then the object lock: a thread waiting for a
+ * session holds no lock, so readers and writers cannot wait on each other
+ * in a circle. */
+CK_SESSION_HANDLE
+pp_p11_session_take (PpP11Token *token)
+{
+  CK_SESSION_HANDLE session = session_take (token);
+
+  g_rw_lock_reader_lock (&token->objects);
+  return session;
+}
+
+void
+pp_p11_session_give (PpP11Token        *token,
+                     CK_SESSION_HANDLE  session)
+{
+  g_rw_lock_reader_unlock (&token->objects);
+  session_give (token, session);
+}
+
+CK_SESSION_HANDLE
+pp_p11_session_take_writer (PpP11Token *token)
+{
+  CK_SESSION_HANDLE session = session_take (token);
+
+  g_rw_lock_writer_lock (&token->objects);
+  return session;
+}
+
+void
+pp_p11_session_give_writer (PpP11Token        *token,
+                            CK_SESSION_HANDLE  session)
+{
+  g_rw_lock_writer_unlock (&token->objects);
+  session_give (token, session);
 }
 
 guint
