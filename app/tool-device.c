@@ -894,10 +894,11 @@ cmd_inject (int    argc,
   if ((nonce = terminal_nonce (device, &w, &error)) == NULL)
     return fail (error);
   label = tmk_label (info->serial);
-  if ((store_kcv = pp_key_store_generate_tmk (store, label, type, NULL, &error)) == NULL)
+  /* The fresh key comes back with its KCV: nothing is read back from the
+   * key store (a second PBKDF2 or unwrap) before the key block is built. */
+  if ((store_kcv = pp_key_store_generate_and_export_tmk (store, label, type, &tmk, NULL, &error)) == NULL)
     return fail (error);
-  if ((tmk = pp_key_store_export_tmk (store, label, NULL, &error)) == NULL ||
-      (kt_kdh = pp_tr34_kdh_build_key_token (kdh, krd, tmk, header != NULL ? header : default_header,
+  if ((kt_kdh = pp_tr34_kdh_build_key_token (kdh, krd, tmk, header != NULL ? header : default_header,
                                              PP_TR34_EPHEMERAL_AES128, nonce, NULL, &error)) == NULL)
     {
       /* Never sent: recorded as such, so no TMK is left unaccounted for. */

@@ -24,6 +24,8 @@
 #include <p11-kit/p11-kit.h>
 
 #include "pp-keystore.h"
+#include "pp-keystore-private.h"
+#include "pp-hex.h"
 #include "pp-kcv.h"
 #include "pp-openssl-types.h"
 #include "pp-test-util.h"
@@ -181,15 +183,18 @@ read_file (const char *path)
   return text;
 }
 
+/* Files in a key store folder besides keystore.kdf (the store's salt and
+ * check value, made at open). */
 static guint
 count_dir_entries (const char *dir)
 {
   g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+  const char *name;
   guint n = 0;
 
   g_assert_nonnull (d);
-  while (g_dir_read_name (d) != NULL)
-    n++;
+  while ((name = g_dir_read_name (d)) != NULL)
+    n += strcmp (name, "keystore.kdf") != 0;
   return n;
 }
 
@@ -307,10 +312,9 @@ test_soft_generate_reopen (void)
   g_assert_true (verify_signature (pub, message, sizeof message, sig));
   g_assert_true (verify_signature (loaded, message, sizeof message, sig));
 
-  /* Wrong passphrase refused with its own code; no overwrite. */
+  /* Wrong passphrase refused at open with its own code; no overwrite. */
   wrong = pp_key_store_soft_new (dir, "not the passphrase", &error);
-  g_assert_no_error (error);
-  g_assert_null (pp_key_store_get_signer (wrong, "kdh", &error));
+  g_assert_null (wrong);
   g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_BAD_PASSPHRASE);
   g_clear_error (&error);
   g_assert_false (pp_key_store_generate_kdh_key (reopened, "kdh", NULL, &error));
@@ -530,6 +534,8 @@ check_tmks (PpKeyStore *store)
     }
 }
 
+static void check_generate_and_export (PpKeyStore *store);
+
 static void
 test_soft_tmk (void)
 {
@@ -548,10 +554,11 @@ test_soft_tmk (void)
   store = pp_key_store_soft_new (dir, PASS, &error);
   g_assert_no_error (error);
   check_tmks (store);
+  check_generate_and_export (store);
 
-  /* Encrypted at rest, 0600, and the key bytes are not in the file. */
+  /* Encrypted at rest (format 2), 0600, and the key bytes are not in the file. */
   pem = read_file (path);
-  g_assert_true (g_str_has_prefix (pem, "-----BEGIN ENCRYPTED PRIVATE KEY-----\n"));
+  g_assert_true (g_str_has_prefix (pem, "-----BEGIN POSPROV SEALED KEY-----\n"));
   g_assert_cmpint (g_stat (path, &st), ==, 0);
   g_assert_cmpint (st.st_mode & 0777, ==, 0600);
   a = pp_key_store_export_tmk (store, "tmk-aes256", NULL, &error);
@@ -565,11 +572,7 @@ test_soft_tmk (void)
   g_assert_false (memcmp (pp_secure_buffer_peek (a), pp_secure_buffer_peek (b), 16) == 0);
 
   wrong = pp_key_store_soft_new (dir, "not the passphrase", &error);
-  g_assert_no_error (error);
-  g_assert_null (pp_key_store_export_tmk (wrong, "tmk-aes256", NULL, &error));
-  g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_BAD_PASSPHRASE);
-  g_clear_error (&error);
-  g_assert_null (pp_key_store_get_tmk_kcv (wrong, "tmk-aes256", NULL, &error));
+  g_assert_null (wrong);
   g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_BAD_PASSPHRASE);
 }
 
@@ -648,6 +651,269 @@ check_async (PpKeyStore *store)
   g_clear_error (&error);
   g_assert_null (pp_key_store_get_signer (store, "kdh-cancelled", &error));
   g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_NOT_FOUND);
+}
+
+/* The TMK handed over at generation is the key the store keeps: the same
+ * as a later export, its KCV the one returned; a taken label hands out
+ * nothing. Sync and async. */
+static void
+check_generate_and_export (PpKeyStore *store)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (tmk_kinds); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(PpSecureBuffer) tmk = NULL;
+      g_autoptr(PpSecureBuffer) exported = NULL;
+      g_autoptr(PpSecureBuffer) none = NULL;
+      g_autoptr(GAsyncResult) result = NULL;
+      g_autofree char *label = g_strconcat (tmk_kinds[i].label, "-handed", NULL);
+      g_autofree char *async_label = g_strconcat (tmk_kinds[i].label, "-handed-async", NULL);
+      g_autofree char *kcv = NULL, *expected = NULL, *stored = NULL, *async_kcv = NULL;
+      PpTmkType type = -1;
+
+      kcv = pp_key_store_generate_and_export_tmk (store, label, tmk_kinds[i].type, &tmk, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_nonnull (tmk);
+      g_assert_cmpuint (pp_secure_buffer_get_len (tmk), ==, tmk_kinds[i].len);
+      expected = pp_kcv_compute (tmk_kinds[i].alg, tmk, pp_kcv_default_length (tmk_kinds[i].alg), &error);
+      g_assert_no_error (error);
+      g_assert_cmpstr (kcv, ==, expected);
+      exported = pp_key_store_export_tmk (store, label, &type, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (type, ==, tmk_kinds[i].type);
+      g_assert_true (pp_secure_buffer_equal (tmk, exported));
+      stored = pp_key_store_get_tmk_kcv (store, label, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_cmpstr (stored, ==, kcv);
+
+      g_assert_null (pp_key_store_generate_and_export_tmk (store, label, tmk_kinds[i].type, &none, NULL, &error));
+      g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_EXISTS);
+      g_assert_null (none);
+      g_clear_error (&error);
+
+      pp_key_store_generate_and_export_tmk_async (store, async_label, tmk_kinds[i].type, NULL,
+                                                  store_async_done, &result);
+      g_clear_pointer (&tmk, pp_secure_buffer_free);
+      async_kcv = pp_key_store_generate_and_export_tmk_finish (store, wait_for (&result), &tmk, &error);
+      g_assert_no_error (error);
+      g_clear_pointer (&exported, pp_secure_buffer_free);
+      exported = pp_key_store_export_tmk (store, async_label, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_true (pp_secure_buffer_equal (tmk, exported));
+      g_clear_pointer (&expected, g_free);
+      expected = pp_kcv_compute (tmk_kinds[i].alg, tmk, pp_kcv_default_length (tmk_kinds[i].alg), &error);
+      g_assert_cmpstr (async_kcv, ==, expected);
+    }
+}
+
+static void
+copy_folder (const char *from,
+             const char *to)
+{
+  g_autoptr(GDir) d = g_dir_open (from, 0, NULL);
+  const char *name;
+
+  g_assert_nonnull (d);
+  while ((name = g_dir_read_name (d)) != NULL)
+    {
+      g_autofree char *src = g_build_filename (from, name, NULL);
+      g_autofree char *dst = g_build_filename (to, name, NULL);
+      g_autofree char *text = NULL;
+      gsize len = 0;
+
+      g_assert_true (g_file_get_contents (src, &text, &len, NULL));
+      g_assert_true (g_file_set_contents_full (dst, text, (gssize) len, G_FILE_SET_CONTENTS_NONE, 0600, NULL));
+    }
+}
+
+/* A key store written by posprov before format 2 (tests/data/keystore-v1,
+ * made by that code: two TMKs, a journal key, a delivery record): a wrong
+ * passphrase is refused at open and leaves the folder as it was; the right
+ * one opens every file, and what is written from then on is format 2
+ * while the old TMK files stay as they were, still readable. */
+static void
+test_soft_format1 (void)
+{
+  g_autofree char *fixture = g_test_build_filename (G_TEST_DIST, "data", "keystore-v1", NULL);
+  g_autofree char *dir = pp_test_make_tmpdir ();
+  g_autofree char *kdf = g_build_filename (dir, "keystore.kdf", NULL);
+  g_autofree char *old_tmk = g_build_filename (dir, "tmk-old.tmk.pem", NULL);
+  g_autofree char *record = g_build_filename (dir, "delivery-OLD0001.secret.pem", NULL);
+  g_autofree char *before = NULL, *after = NULL, *text = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpKeyStore) store = NULL;
+  g_autoptr(PpJournalKey) journal = NULL;
+  g_autoptr(GPtrArray) deliveries = NULL;
+  g_autofree char *kcv = NULL, *kcv_aes = NULL, *key_hex = NULL;
+  PpTmkType type = -1;
+
+  copy_folder (fixture, dir);
+  before = read_file (old_tmk);
+  g_assert_true (g_str_has_prefix (before, "-----BEGIN ENCRYPTED PRIVATE KEY-----\n"));
+
+  g_assert_null (pp_key_store_soft_new (dir, "not the v1 passphrase", &error));
+  g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_BAD_PASSPHRASE);
+  g_clear_error (&error);
+  g_assert_false (g_file_test (kdf, G_FILE_TEST_EXISTS));
+
+  store = pp_key_store_soft_new (dir, "v1-store-passphrase", &error);
+  g_assert_no_error (error);
+  g_assert_true (g_file_test (kdf, G_FILE_TEST_EXISTS));
+  kcv = pp_key_store_get_tmk_kcv (store, "tmk-old", &type, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (kcv, ==, "48FF1A");
+  g_assert_cmpint (type, ==, PP_TMK_TDES_2KEY);
+  kcv_aes = pp_key_store_get_tmk_kcv (store, "tmk-old-aes", &type, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (kcv_aes, ==, "DB938CBFE3");
+  g_assert_cmpint (type, ==, PP_TMK_AES_256);
+  journal = pp_key_store_load_journal_key (store, PP_JOURNAL_KEY_LABEL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (journal->journal_id, ==, "00112233445566778899aabbccddeeff");
+  key_hex = pp_secure_buffer_to_hex (journal->key);
+  g_assert_cmpstr (key_hex, ==, "3BA54DE2CC3BEECB3A36DD3514704F641BFA3F9EA28BC79C70F7CDA8A9DEC547");
+  deliveries = pp_key_store_list_tmk_deliveries (store, "OLD0001", &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (deliveries->len, ==, 1);
+
+  /* Rewritten records and new keys are format 2; old TMKs untouched. */
+  g_assert_true (pp_key_store_set_tmk_delivery (store, "OLD0001", "tmk-new", "123456",
+                                                PP_TMK_DELIVERY_SENT, &error));
+  g_assert_no_error (error);
+  text = read_file (record);
+  g_assert_true (g_str_has_prefix (text, "-----BEGIN POSPROV SEALED KEY-----\n"));
+  g_clear_pointer (&kcv, g_free);
+  kcv = pp_key_store_generate_tmk (store, "tmk-new", PP_TMK_TDES_2KEY, NULL, &error);
+  g_assert_no_error (error);
+  g_clear_object (&store);
+
+  /* Reopened: the wrong passphrase now fails on keystore.kdf, the right
+   * one reads both formats side by side. */
+  g_assert_null (pp_key_store_soft_new (dir, "not the v1 passphrase", &error));
+  g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_BAD_PASSPHRASE);
+  g_clear_error (&error);
+  store = pp_key_store_soft_new (dir, "v1-store-passphrase", &error);
+  g_assert_no_error (error);
+  g_clear_pointer (&deliveries, g_ptr_array_unref);
+  deliveries = pp_key_store_list_tmk_deliveries (store, "OLD0001", &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (deliveries->len, ==, 2);
+  g_clear_pointer (&kcv, g_free);
+  kcv = pp_key_store_get_tmk_kcv (store, "tmk-old", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (kcv, ==, "48FF1A");
+  after = read_file (old_tmk);
+  g_assert_cmpstr (after, ==, before);
+}
+
+static gboolean
+folder_contains (const char   *dir,
+                 const guint8 *needle,
+                 gsize         len)
+{
+  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+  g_autofree char *hex = pp_hex_encode (needle, len);
+  g_autofree char *lower = g_ascii_strdown (hex, -1);
+  g_autofree char *b64 = g_base64_encode (needle, len);
+  const char *name;
+
+  while ((name = g_dir_read_name (d)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+      g_autofree char *text = read_file (path);
+      gsize text_len = strlen (text);
+      g_autofree guint8 *body = g_str_has_prefix (text, "-----BEGIN") ? pem_body (text, &text_len) : NULL;
+
+      if (memmem_bytes ((const guint8 *) text, strlen (text), needle, len) ||
+          strstr (text, hex) != NULL || strstr (text, lower) != NULL ||
+          strstr (text, b64) != NULL ||
+          (body != NULL && memmem_bytes (body, text_len, needle, len)))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* Format 2's store key: PBKDF2 (100 000 rounds) of the passphrase with
+ * keystore.kdf's salt, made at open and never written anywhere; a sealed
+ * file opens only in its own store and only unaltered; a store whose
+ * keystore.kdf is lost is refused rather than given a new one. */
+static void
+test_soft_store_key (void)
+{
+  g_autofree char *dir = pp_test_make_tmpdir ();
+  g_autofree char *other_dir = pp_test_make_tmpdir ();
+  g_autofree char *kdf = g_build_filename (dir, "keystore.kdf", NULL);
+  g_autofree char *tmk_path = g_build_filename (dir, "tmk-a.tmk.pem", NULL);
+  g_autofree char *moved = g_build_filename (other_dir, "tmk-a.tmk.pem", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpKeyStore) store = NULL;
+  g_autoptr(PpKeyStore) other = NULL;
+  g_autoptr(PpSecureBuffer) tmk = NULL;
+  g_autoptr(PpJournalKey) journal = NULL;
+  g_autofree char *text = NULL, *kcv = NULL, *sealed = NULL;
+  g_auto(GStrv) lines = NULL;
+  guint8 salt[32], master[32];
+  gboolean salt_found = FALSE;
+  GStatBuf st;
+
+  store = pp_key_store_soft_new (dir, PASS, &error);
+  g_assert_no_error (error);
+  kcv = pp_key_store_generate_and_export_tmk (store, "tmk-a", PP_TMK_AES_256, &tmk, NULL, &error);
+  g_assert_no_error (error);
+  journal = pp_journal_key_new (NULL, 1, 10, 60, &error);
+  g_assert_no_error (error);
+  g_assert_true (pp_key_store_store_journal_key (store, PP_JOURNAL_KEY_LABEL, journal, &error));
+  g_assert_no_error (error);
+
+  text = read_file (kdf);
+  g_assert_cmpint (g_stat (kdf, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 0777, ==, 0600);
+  g_assert_true (g_str_has_prefix (text, "posprov-keystore 2\n"));
+  g_assert_nonnull (strstr (text, "\niterations: 100000\n"));
+  lines = g_strsplit (text, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    if (g_str_has_prefix (lines[i], "kdf-salt: ") && strlen (lines[i]) == 10 + 64)
+      {
+        pp_hex_decode_into (lines[i] + 10, salt, sizeof salt);
+        salt_found = TRUE;
+      }
+  g_assert_true (salt_found);
+  g_assert_cmpint (PKCS5_PBKDF2_HMAC (PASS, strlen (PASS), salt, sizeof salt, 100000, EVP_sha256 (),
+                                      sizeof master, master), ==, 1);
+  /* Neither the store key nor the keys it seals are in the folder. */
+  g_assert_false (folder_contains (dir, master, sizeof master));
+  g_assert_false (folder_contains (dir, pp_secure_buffer_peek (tmk), pp_secure_buffer_get_len (tmk)));
+  g_assert_false (folder_contains (dir, pp_secure_buffer_peek (journal->key), PP_JOURNAL_KEY_LEN));
+  OPENSSL_cleanse (master, sizeof master);
+
+  /* Copied into another store with the same passphrase: another salt,
+   * another store key, so it does not open there. */
+  other = pp_key_store_soft_new (other_dir, PASS, &error);
+  g_assert_no_error (error);
+  sealed = read_file (tmk_path);
+  g_assert_true (g_file_set_contents_full (moved, sealed, -1, G_FILE_SET_CONTENTS_NONE, 0600, NULL));
+  g_assert_null (pp_key_store_export_tmk (other, "tmk-a", NULL, &error));
+  g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_INVALID_KEY);
+  g_clear_error (&error);
+
+  /* One changed character of the sealed text: refused, not a wrong key. */
+  {
+    char *body = strchr (sealed, '\n') + 20;
+
+    *body = *body == 'A' ? 'B' : 'A';
+    g_assert_true (g_file_set_contents_full (tmk_path, sealed, -1, G_FILE_SET_CONTENTS_NONE, 0600, NULL));
+    g_assert_null (pp_key_store_export_tmk (store, "tmk-a", NULL, &error));
+    g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_INVALID_KEY);
+    g_clear_error (&error);
+  }
+
+  /* keystore.kdf lost: the store is refused, no new one is made over it. */
+  g_clear_object (&store);
+  g_assert_cmpint (g_unlink (kdf), ==, 0);
+  g_assert_null (pp_key_store_soft_new (dir, PASS, &error));
+  g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_INVALID_KEY);
+  g_assert_nonnull (strstr (error->message, "keystore.kdf"));
+  g_assert_false (g_file_test (kdf, G_FILE_TEST_EXISTS));
 }
 
 /* A sign started on a signer the caller drops at once still signs: the
@@ -1220,6 +1486,7 @@ test_pkcs11_tmk (void)
   store = pp_key_store_pkcs11_new (hsm.store_uri, USER_PIN, &error);
   g_assert_no_error (error);
   check_tmks (store);
+  check_generate_and_export (store);
 
   /* Generated in the token, and its value is never readable there. */
   raw_open (&raw, hsm.module);
@@ -1361,6 +1628,134 @@ test_pkcs11_threads (void)
 
 /* Without module-path= the token is looked up in every module p11-kit
  * has registered, as a station configured by its administrator would. */
+typedef struct {
+  PpKeyStore     *store;
+  char            label[32];
+  PpSecureBuffer *tmk;
+  char           *kcv;
+  GError         *error;
+  GMutex         *lock;
+  GCond          *cond;
+  guint          *done;
+} TmkThread;
+
+static gpointer
+export_in_thread (gpointer data)
+{
+  TmkThread *t = data;
+
+  if ((t->tmk = pp_key_store_export_tmk (t->store, t->label, NULL, &t->error)) != NULL)
+    t->kcv = pp_key_store_get_tmk_kcv (t->store, t->label, NULL, &t->error);
+  g_mutex_lock (t->lock);
+  (*t->done)++;
+  g_cond_signal (t->cond);
+  g_mutex_unlock (t->lock);
+  return NULL;
+}
+
+static gpointer
+generate_in_thread (gpointer data)
+{
+  TmkThread *t = data;
+
+  t->kcv = pp_key_store_generate_and_export_tmk (t->store, t->label, PP_TMK_AES_128, &t->tmk, NULL, &t->error);
+  g_mutex_lock (t->lock);
+  (*t->done)++;
+  g_cond_signal (t->cond);
+  g_mutex_unlock (t->lock);
+  return NULL;
+}
+
+/* Token calls run on sessions of their own: a TMK is wrapped out and its
+ * KCV computed while another session is held busy (a long signature, a
+ * slow token) instead of waiting for it. Ten threads generating at once
+ * (eight labels, one of them wanted twice more; the token object
+ * creation itself goes one at a time) each get their own key, the one the
+ * token exports later; of the label wanted three times exactly one is
+ * made, and SoftHSM2's object store stays whole. */
+static void
+test_pkcs11_concurrent_tmks (void)
+{
+  g_auto(SoftHsm) hsm = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpKeyStore) store = NULL;
+  GMutex lock;
+  GCond cond;
+  guint done = 0, made = 0;
+  TmkThread jobs[10];
+  GThread *threads[10];
+  PpP11Token *token;
+  CK_SESSION_HANDLE busy;
+  gint64 deadline;
+
+  if (!softhsm_setup (&hsm))
+    return;
+  store = pp_key_store_pkcs11_new (hsm.store_uri, USER_PIN, &error);
+  g_assert_no_error (error);
+  token = pp_key_store_pkcs11_peek_token (store);
+  g_mutex_init (&lock);
+  g_cond_init (&cond);
+
+  memset (jobs, 0, sizeof jobs);
+  jobs[0] = (TmkThread) { store, "tmk-while-busy", NULL, NULL, NULL, &lock, &cond, &done };
+  jobs[0].kcv = pp_key_store_generate_tmk (store, jobs[0].label, PP_TMK_AES_128, NULL, &error);
+  g_assert_no_error (error);
+  g_clear_pointer (&jobs[0].kcv, g_free);
+  busy = pp_p11_session_take (token);
+  threads[0] = g_thread_new ("tmk", export_in_thread, &jobs[0]);
+  deadline = g_get_monotonic_time () + 30 * G_TIME_SPAN_SECOND;
+  g_mutex_lock (&lock);
+  while (done == 0 && g_cond_wait_until (&cond, &lock, deadline))
+    ;
+  g_mutex_unlock (&lock);
+  g_assert_cmpuint (done, ==, 1);   /* before the pool: blocked behind the busy session */
+  g_thread_join (threads[0]);
+  g_assert_no_error (jobs[0].error);
+  pp_p11_session_give (token, busy);
+  g_assert_cmpuint (pp_p11_session_count (token), >=, 2);
+
+  for (guint i = 1; i < G_N_ELEMENTS (jobs); i++)
+    {
+      jobs[i] = (TmkThread) { store, "", NULL, NULL, NULL, &lock, &cond, &done };
+      g_snprintf (jobs[i].label, sizeof jobs[i].label, "tmk-fleet-%u", i <= 7 ? i : 7);
+      threads[i] = g_thread_new ("tmk", generate_in_thread, &jobs[i]);
+    }
+  for (guint i = 1; i < G_N_ELEMENTS (jobs); i++)
+    g_thread_join (threads[i]);
+  g_assert_cmpuint (pp_p11_session_count (token), <=, PP_P11_MAX_SESSIONS);
+  for (guint i = 0; i < G_N_ELEMENTS (jobs); i++)
+    {
+      g_autoptr(PpSecureBuffer) exported = NULL;
+      g_autofree char *kcv = NULL;
+
+      if (jobs[i].kcv == NULL)
+        {
+          g_assert_cmpstr (jobs[i].label, ==, "tmk-fleet-7");
+          g_assert_error (jobs[i].error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_EXISTS);
+          g_assert_null (jobs[i].tmk);
+          g_clear_error (&jobs[i].error);
+          continue;
+        }
+      made += g_str_equal (jobs[i].label, "tmk-fleet-7");
+      exported = pp_key_store_export_tmk (store, jobs[i].label, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_true (pp_secure_buffer_equal (exported, jobs[i].tmk));
+      kcv = pp_kcv_compute (PP_KEY_ALGORITHM_AES, exported, 5, &error);
+      g_assert_cmpstr (kcv, ==, jobs[i].kcv);
+      for (guint j = 0; j < i; j++)
+        if (jobs[j].tmk != NULL)
+          g_assert_false (pp_secure_buffer_equal (jobs[j].tmk, jobs[i].tmk));
+    }
+  g_assert_cmpuint (made, ==, 1);
+  for (guint i = 0; i < G_N_ELEMENTS (jobs); i++)
+    {
+      g_free (jobs[i].kcv);
+      g_clear_pointer (&jobs[i].tmk, pp_secure_buffer_free);
+    }
+  g_mutex_clear (&lock);
+  g_cond_clear (&cond);
+}
+
 static void
 test_pkcs11_registry (void)
 {
@@ -1414,12 +1809,15 @@ main (int   argc,
   g_test_add_func ("/keystore/soft/tmk", test_soft_tmk);
   g_test_add_func ("/keystore/soft/async", test_soft_async);
   g_test_add_func ("/keystore/soft/tmk-concurrent", test_soft_tmk_concurrent);
+  g_test_add_func ("/keystore/soft/format1", test_soft_format1);
+  g_test_add_func ("/keystore/soft/store-key", test_soft_store_key);
   g_test_add_func ("/keystore/pkcs11/errors", test_pkcs11_errors);
   g_test_add_func ("/keystore/pkcs11/kdh", test_pkcs11_kdh);
   g_test_add_func ("/keystore/pkcs11/certificate", test_pkcs11_certificate);
   g_test_add_func ("/keystore/pkcs11/tmk", test_pkcs11_tmk);
   g_test_add_func ("/keystore/pkcs11/async", test_pkcs11_async);
   g_test_add_func ("/keystore/pkcs11/threads", test_pkcs11_threads);
+  g_test_add_func ("/keystore/pkcs11/concurrent-tmks", test_pkcs11_concurrent_tmks);
   g_test_add_func ("/keystore/pkcs11/registry", test_pkcs11_registry);
 
   return g_test_run ();

@@ -20,6 +20,7 @@
 #include <openssl/x509v3.h>
 
 #include "pp-dukpt.h"
+#include "pp-hex.h"
 #include "pp-kcv.h"
 #include "pp-link-tlv.h"
 #include "pp-openssl-types.h"
@@ -990,6 +991,108 @@ test_refuse_program (void)
 
 /* The folder is the terminal: a reopened one is still bound, still holds
  * the key, and still refuses the spent nonce. */
+static guint64
+inode_of (const char *path)
+{
+  GStatBuf st;
+
+  g_assert_cmpint (g_stat (path, &st), ==, 0);
+  return (guint64) st.st_ino;
+}
+
+static char *
+ledger_text (const char *dir)
+{
+  g_autofree char *path = g_build_filename (dir, "nonces.log", NULL);
+  char *text = NULL;
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  return text;
+}
+
+/* Nonces go to an append-only ledger: GET_RT_KRD adds a line and leaves
+ * krd-state alone (it used to be rewritten and fsync'd at every step),
+ * LOAD_KEY adds the spent line. After a restart the ledger is replayed: a
+ * replayed LOAD_KEY is refused, a nonce issued before is good once, a torn
+ * last line (a crash half-way through a write) is cut off, and after
+ * LEDGER_COMPACT lines the snapshot takes over and the ledger starts empty. */
+static void
+test_nonce_ledger (void)
+{
+  const PpTestPki *pki = pp_test_pki_get ();
+  g_autofree char *dir = NULL;
+  g_autoptr(PpTermsim) sim = make_sim ("PP1090", &dir);
+  g_autoptr(PpTr34Kdh) kdh = make_kdh (pki->kdh);
+  g_autoptr(X509) krd = get_krd_cert (sim, "PP1090");
+  g_autofree char *snapshot = g_build_filename (dir, "krd-state", NULL);
+  g_autofree char *ledger = g_build_filename (dir, "nonces.log", NULL);
+  g_autoptr(GBytes) nonce = NULL, nonce2 = NULL;
+  g_autoptr(GBytes) token = NULL, token2 = NULL;
+  g_autoptr(PpSecureBuffer) tmk = random_key (16), tmk2 = random_key (16);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *hex = NULL, *text = NULL, *want = NULL;
+  g_auto(Answer) loaded = { 0, };
+  g_auto(Answer) replay = { 0, };
+  g_auto(Answer) later = { 0, };
+  g_auto(Answer) replay_again = { 0, };
+  guint64 inode;
+
+  bind (sim, kdh);
+  inode = inode_of (snapshot);
+  nonce = get_nonce (sim);
+  hex = pp_hex_encode (g_bytes_get_data (nonce, NULL), 16);
+  g_assert_cmpuint (inode_of (snapshot), ==, inode);
+  text = ledger_text (dir);
+  want = g_strdup_printf ("I %s\n", hex);
+  g_assert_cmpstr (text, ==, want);
+
+  token = key_token (kdh, krd, tmk, TMK_HEADER, nonce);
+  ask (sim, PP_CMD_LOAD_KEY, with_token (token), &loaded);
+  g_assert_cmpuint (loaded.status, ==, PP_STATUS_OK);
+  g_assert_cmpuint (inode_of (snapshot), ==, inode);
+  g_clear_pointer (&text, g_free);
+  g_clear_pointer (&want, g_free);
+  text = ledger_text (dir);
+  want = g_strdup_printf ("I %s\nS %s\n", hex, hex);
+  g_assert_cmpstr (text, ==, want);
+
+  /* One more nonce, then the machine "crashes" in the middle of a line. */
+  nonce2 = get_nonce (sim);
+  token2 = key_token (kdh, krd, tmk2, TMK_HEADER, nonce2);
+  g_clear_pointer (&sim, pp_termsim_unref);
+  {
+    g_autofree char *whole = ledger_text (dir);
+    g_autofree char *torn = g_strconcat (whole, "S 00112233", NULL);
+
+    g_assert_true (g_file_set_contents (ledger, torn, -1, NULL));
+  }
+  sim = pp_termsim_open (dir, &error);
+  g_assert_no_error (error);
+  ask (sim, PP_CMD_LOAD_KEY, with_token (token), &replay);
+  assert_refused (&replay, PP_STATUS_REFUSED, PP_TERMSIM_REASON_TR34 + PP_TR34_ERROR_NONCE_REUSED);
+  ask (sim, PP_CMD_LOAD_KEY, with_token (token2), &later);
+  g_assert_cmpuint (later.status, ==, PP_STATUS_OK);
+  g_clear_pointer (&text, g_free);
+  text = ledger_text (dir);
+  g_assert_null (strstr (text, "00112233\n"));
+  g_assert_true (g_str_has_suffix (text, "\n"));
+  g_assert_cmpuint (strlen (text) % (2 + 32 + 1), ==, 0);   /* whole lines only */
+
+  /* Many nonces: the snapshot is rewritten, the ledger emptied, and what
+   * was spent stays spent across another restart. */
+  for (guint i = 0; i < 70; i++)
+    g_bytes_unref (get_nonce (sim));
+  g_assert_cmpuint (inode_of (snapshot), !=, inode);
+  g_clear_pointer (&text, g_free);
+  text = ledger_text (dir);
+  g_assert_cmpuint (strlen (text), <, 64 * (2 + 32 + 1));
+  g_clear_pointer (&sim, pp_termsim_unref);
+  sim = pp_termsim_open (dir, &error);
+  g_assert_no_error (error);
+  ask (sim, PP_CMD_LOAD_KEY, with_token (token2), &replay_again);
+  assert_refused (&replay_again, PP_STATUS_REFUSED, PP_TERMSIM_REASON_TR34 + PP_TR34_ERROR_NONCE_REUSED);
+}
+
 static void
 test_restart (void)
 {
@@ -1360,6 +1463,7 @@ main (int    argc,
   g_test_add_func ("/termsim/program", test_program);
   g_test_add_func ("/termsim/refuse-program", test_refuse_program);
   g_test_add_func ("/termsim/restart", test_restart);
+  g_test_add_func ("/termsim/nonce-ledger", test_nonce_ledger);
   g_test_add_func ("/termsim/init-refusals", test_init_refusals);
   g_test_add_func ("/termsim/binary", test_binary);
   g_test_add_func ("/termsim/binary-fleet", test_binary_fleet);

@@ -6,9 +6,11 @@
  * Objects are found by CKA_LABEL and class: the KDH key pair (private key
  * CKA_SENSITIVE, non-extractable, sign only), its certificate, and TMKs
  * (secret keys generated in the token, CKA_SENSITIVE). A TMK leaves the
- * token only through pp_key_store_export_tmk(), wrapped (CKM_AES_KEY_WRAP)
- * under a session key that exists for that one call; see docs/keystore.md
- * for why.
+ * token only through pp_key_store_export_tmk() or
+ * pp_key_store_generate_and_export_tmk(), wrapped (CKM_AES_KEY_WRAP) under
+ * a session key that exists for that one call; see docs/keystore.md for
+ * why. Calls run on sessions of the token's pool (pp-pkcs11.c), so TMKs of
+ * different labels are made at once.
  */
 #include "config.h"
 
@@ -31,7 +33,8 @@ struct _PpKeyStorePkcs11
 {
   GObject     parent_instance;
   PpP11Token *token;
-  GMutex      lock;   /* serialises check-then-create */
+  GMutex      lock;       /* serialises check-then-create */
+  GHashTable *creating;   /* TMK labels being made, under @lock */
 };
 
 static void pp_key_store_pkcs11_iface_init (PpKeyStoreInterface *iface);
@@ -66,10 +69,10 @@ find_all (PpKeyStorePkcs11  *self,
     ATTR (CKA_LABEL, label, strlen (label)),
   };
   g_autoptr(GArray) found = g_array_new (FALSE, FALSE, sizeof (CK_OBJECT_HANDLE));
-  G_GNUC_UNUSED g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->token->lock);
+  CK_SESSION_HANDLE session = pp_p11_session_take (self->token);
   CK_RV rv;
 
-  rv = m->C_FindObjectsInit (self->token->session, tmpl, G_N_ELEMENTS (tmpl));
+  rv = m->C_FindObjectsInit (session, tmpl, G_N_ELEMENTS (tmpl));
   if (rv == CKR_OK)
     {
       for (;;)
@@ -77,14 +80,15 @@ find_all (PpKeyStorePkcs11  *self,
           CK_OBJECT_HANDLE batch[16];
           CK_ULONG n = 0;
 
-          rv = m->C_FindObjects (self->token->session, batch, G_N_ELEMENTS (batch), &n);
+          rv = m->C_FindObjects (session, batch, G_N_ELEMENTS (batch), &n);
           if (rv != CKR_OK || n == 0)
             break;
           g_array_append_vals (found, batch, n);
         }
       /* Always end the search, or the session refuses the next one. */
-      m->C_FindObjectsFinal (self->token->session);
+      m->C_FindObjectsFinal (session);
     }
+  pp_p11_session_give (self->token, session);
   if (rv != CKR_OK)
     {
       pp_p11_set_error (error, rv, _("Cannot search the token"));
@@ -147,9 +151,10 @@ static void
 destroy_object (PpKeyStorePkcs11 *self,
                 CK_OBJECT_HANDLE  object)
 {
-  g_mutex_lock (&self->token->lock);
-  self->token->module->C_DestroyObject (self->token->session, object);
-  g_mutex_unlock (&self->token->lock);
+  CK_SESSION_HANDLE session;
+  session = pp_p11_session_take_writer (self->token);
+  self->token->module->C_DestroyObject (session, object);
+  pp_p11_session_give_writer (self->token, session);
 }
 
 static gboolean
@@ -158,6 +163,7 @@ pkcs11_generate_kdh_key (PpKeyStore    *store,
                          GCancellable  *cancellable,
                          GError       **error)
 {
+  CK_SESSION_HANDLE session;
   PpKeyStorePkcs11 *self = PP_KEY_STORE_PKCS11 (store);
   G_GNUC_UNUSED g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
   CK_FUNCTION_LIST *m = self->token->module;
@@ -209,11 +215,11 @@ pkcs11_generate_kdh_key (PpKeyStore    *store,
   if (g_cancellable_set_error_if_cancelled (cancellable, error))
     return FALSE;
 
-  g_mutex_lock (&self->token->lock);
-  rv = m->C_GenerateKeyPair (self->token->session, &mech,
+  session = pp_p11_session_take_writer (self->token);
+  rv = m->C_GenerateKeyPair (session, &mech,
                              pub_tmpl, G_N_ELEMENTS (pub_tmpl),
                              priv_tmpl, G_N_ELEMENTS (priv_tmpl), &pub, &priv);
-  g_mutex_unlock (&self->token->lock);
+  pp_p11_session_give_writer (self->token, session);
   if (rv != CKR_OK)
     {
       pp_p11_set_error (error, rv, _("The token could not generate the KDH key pair"));
@@ -233,11 +239,11 @@ pkcs11_generate_kdh_key (PpKeyStore    *store,
         {
           CK_ATTRIBUTE id_attr = ATTR (CKA_ID, id, id_len);
 
-          g_mutex_lock (&self->token->lock);
-          rv = m->C_SetAttributeValue (self->token->session, pub, &id_attr, 1);
+          session = pp_p11_session_take_writer (self->token);
+          rv = m->C_SetAttributeValue (session, pub, &id_attr, 1);
           if (rv == CKR_OK)
-            rv = m->C_SetAttributeValue (self->token->session, priv, &id_attr, 1);
-          g_mutex_unlock (&self->token->lock);
+            rv = m->C_SetAttributeValue (session, priv, &id_attr, 1);
+          pp_p11_session_give_writer (self->token, session);
           if (rv != CKR_OK)
             g_debug ("keystore: token refused CKA_ID on the KDH key pair (CKR 0x%08lx)",
                      (unsigned long) rv);
@@ -266,6 +272,7 @@ pkcs11_store_certificate (PpKeyStore  *store,
                           X509        *certificate,
                           GError     **error)
 {
+  CK_SESSION_HANDLE session;
   PpKeyStorePkcs11 *self = PP_KEY_STORE_PKCS11 (store);
   G_GNUC_UNUSED g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
   CK_FUNCTION_LIST *m = self->token->module;
@@ -304,10 +311,10 @@ pkcs11_store_certificate (PpKeyStore  *store,
               id != NULL ? g_bytes_get_size (id) : 0),
       };
 
-      g_mutex_lock (&self->token->lock);
-      rv = m->C_CreateObject (self->token->session, tmpl,
+      session = pp_p11_session_take_writer (self->token);
+      rv = m->C_CreateObject (session, tmpl,
                               G_N_ELEMENTS (tmpl) - (id == NULL ? 1 : 0), &created);
-      g_mutex_unlock (&self->token->lock);
+      pp_p11_session_give_writer (self->token, session);
     }
   OPENSSL_free (der);
   OPENSSL_free (subject);
@@ -368,6 +375,7 @@ tmk_type_of (PpKeyStorePkcs11  *self,
              PpTmkType         *out_type,
              GError           **error)
 {
+  CK_SESSION_HANDLE session;
   CK_KEY_TYPE key_type = CK_UNAVAILABLE_INFORMATION;
   CK_ULONG value_len = 0;
   CK_ATTRIBUTE tmpl[] = {
@@ -376,10 +384,10 @@ tmk_type_of (PpKeyStorePkcs11  *self,
   };
   CK_RV rv;
 
-  g_mutex_lock (&self->token->lock);
-  rv = self->token->module->C_GetAttributeValue (self->token->session, key,
+  session = pp_p11_session_take (self->token);
+  rv = self->token->module->C_GetAttributeValue (session, key,
                                                  tmpl, G_N_ELEMENTS (tmpl));
-  g_mutex_unlock (&self->token->lock);
+  pp_p11_session_give (self->token, session);
 
   /* DES2/DES3 keys have no CKA_VALUE_LEN: their type says the length. */
   if (rv != CKR_OK && rv != CKR_ATTRIBUTE_TYPE_INVALID)
@@ -413,16 +421,17 @@ encrypt_block (PpKeyStorePkcs11  *self,
                guint8            *out,
                CK_ULONG           len)
 {
+  CK_SESSION_HANDLE session;
   CK_FUNCTION_LIST *m = self->token->module;
   CK_MECHANISM mech = { mechanism, NULL, 0 };
   CK_ULONG out_len = len;
   CK_RV rv;
 
-  g_mutex_lock (&self->token->lock);
-  rv = m->C_EncryptInit (self->token->session, &mech, key);
+  session = pp_p11_session_take (self->token);
+  rv = m->C_EncryptInit (session, &mech, key);
   if (rv == CKR_OK)
-    rv = m->C_Encrypt (self->token->session, (CK_BYTE_PTR) in, len, out, &out_len);
-  g_mutex_unlock (&self->token->lock);
+    rv = m->C_Encrypt (session, (CK_BYTE_PTR) in, len, out, &out_len);
+  pp_p11_session_give (self->token, session);
   if (rv == CKR_OK && out_len != len)
     rv = CKR_GENERAL_ERROR;
   return rv;
@@ -460,6 +469,7 @@ kcv_in_token (PpKeyStorePkcs11  *self,
               PpTmkType          type,
               GError           **error)
 {
+  CK_SESSION_HANDLE session;
   static const guint8 zero[16] = { 0 };
   PpKeyAlgorithm alg = pp_tmk_type_get_algorithm (type);
   guint8 block[16];
@@ -478,12 +488,12 @@ kcv_in_token (PpKeyStorePkcs11  *self,
           CK_MECHANISM mech = { CKM_AES_CMAC, NULL, 0 };
           CK_ULONG out_len = sizeof block;
 
-          g_mutex_lock (&self->token->lock);
-          rv = self->token->module->C_SignInit (self->token->session, &mech, key);
+          session = pp_p11_session_take (self->token);
+          rv = self->token->module->C_SignInit (session, &mech, key);
           if (rv == CKR_OK)
-            rv = self->token->module->C_Sign (self->token->session, (CK_BYTE_PTR) zero,
+            rv = self->token->module->C_Sign (session, (CK_BYTE_PTR) zero,
                                               16, block, &out_len);
-          g_mutex_unlock (&self->token->lock);
+          pp_p11_session_give (self->token, session);
           if (rv == CKR_OK && out_len != 16)
             rv = CKR_GENERAL_ERROR;
         }
@@ -501,15 +511,48 @@ kcv_in_token (PpKeyStorePkcs11  *self,
   return kcv;
 }
 
-static char *
-pkcs11_generate_tmk (PpKeyStore    *store,
-                     const char    *label,
-                     PpTmkType      type,
-                     GCancellable  *cancellable,
-                     GError       **error)
+/* Claims @label for a TMK being made (EXISTS when the token holds one or
+ * another thread is making one). The claim, not a lock held through the
+ * generation, keeps two makers of one label apart, so TMKs of different
+ * labels are made in the token at once, each on its own session. */
+static gboolean
+claim_label (PpKeyStorePkcs11  *self,
+             const char        *label,
+             GError           **error)
 {
-  PpKeyStorePkcs11 *self = PP_KEY_STORE_PKCS11 (store);
   G_GNUC_UNUSED g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
+
+  if (g_hash_table_contains (self->creating, label))
+    {
+      g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_EXISTS,
+                   _("The token \"%s\" already holds a key \"%s\""),
+                   self->token->token_label, label);
+      return FALSE;
+    }
+  if (!refuse_existing (self, CKO_SECRET_KEY, label, error))
+    return FALSE;
+  g_hash_table_add (self->creating, g_strdup (label));
+  return TRUE;
+}
+
+static void
+release_label (PpKeyStorePkcs11 *self,
+               const char       *label)
+{
+  G_GNUC_UNUSED g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
+
+  g_hash_table_remove (self->creating, label);
+}
+
+static char *
+generate_tmk_claimed (PpKeyStorePkcs11  *self,
+                      const char        *label,
+                      PpTmkType          type,
+                      GCancellable      *cancellable,
+                      CK_OBJECT_HANDLE  *out_key,
+                      GError           **error)
+{
+  CK_SESSION_HANDLE session;
   CK_OBJECT_CLASS klass = CKO_SECRET_KEY;
   CK_KEY_TYPE key_type;
   CK_ULONG value_len = pp_tmk_type_get_key_length (type);
@@ -536,8 +579,6 @@ pkcs11_generate_tmk (PpKeyStore    *store,
       break;
     }
 
-  if (!refuse_existing (self, CKO_SECRET_KEY, label, error))
-    return NULL;
   if (!pp_p11_mechanism_supported (self->token, mech.mechanism, CKF_GENERATE))
     {
       g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_MECHANISM_UNSUPPORTED,
@@ -572,10 +613,10 @@ pkcs11_generate_tmk (PpKeyStore    *store,
       ATTR_ULONG (CKA_VALUE_LEN, value_len),
     };
 
-    g_mutex_lock (&self->token->lock);
-    rv = self->token->module->C_GenerateKey (self->token->session, &mech, tmpl,
+    session = pp_p11_session_take_writer (self->token);
+    rv = self->token->module->C_GenerateKey (session, &mech, tmpl,
                                              G_N_ELEMENTS (tmpl) - (aes ? 0 : 1), &key);
-    g_mutex_unlock (&self->token->lock);
+    pp_p11_session_give_writer (self->token, session);
   }
   if (rv != CKR_OK)
     {
@@ -586,7 +627,47 @@ pkcs11_generate_tmk (PpKeyStore    *store,
   kcv = kcv_in_token (self, key, type, error);
   if (kcv == NULL)
     destroy_object (self, key);
+  *out_key = key;
   return kcv;
+}
+
+static PpSecureBuffer *wrap_out (PpKeyStorePkcs11 *self, CK_OBJECT_HANDLE tmk, PpTmkType type, GError **error);
+
+/* The fresh TMK is wrapped out by its handle, in the same call: no search
+ * by label, no attribute read, to find what was just made. */
+static char *
+pkcs11_generate_and_export_tmk (PpKeyStore       *store,
+                                const char       *label,
+                                PpTmkType         type,
+                                PpSecureBuffer  **out_tmk,
+                                GCancellable     *cancellable,
+                                GError          **error)
+{
+  PpKeyStorePkcs11 *self = PP_KEY_STORE_PKCS11 (store);
+  CK_OBJECT_HANDLE key = CK_INVALID_HANDLE;
+  g_autofree char *kcv = NULL;
+
+  if (!claim_label (self, label, error))
+    return NULL;
+  kcv = generate_tmk_claimed (self, label, type, cancellable, &key, error);
+  release_label (self, label);
+  if (kcv == NULL)
+    return NULL;
+  /* A TMK that cannot be wrapped stays in the token, never sent, as when
+   * an export after the generation failed. */
+  if (out_tmk != NULL && (*out_tmk = wrap_out (self, key, type, error)) == NULL)
+    return NULL;
+  return g_steal_pointer (&kcv);
+}
+
+static char *
+pkcs11_generate_tmk (PpKeyStore    *store,
+                     const char    *label,
+                     PpTmkType      type,
+                     GCancellable  *cancellable,
+                     GError       **error)
+{
+  return pkcs11_generate_and_export_tmk (store, label, type, NULL, cancellable, error);
 }
 
 static char *
@@ -616,6 +697,28 @@ pkcs11_export_tmk (PpKeyStore  *store,
                    GError     **error)
 {
   PpKeyStorePkcs11 *self = PP_KEY_STORE_PKCS11 (store);
+  CK_OBJECT_HANDLE tmk;
+  PpTmkType type;
+  PpSecureBuffer *clear;
+
+  if (!find_labelled (self, CKO_SECRET_KEY, label, "TMK", &tmk, error) ||
+      !tmk_type_of (self, tmk, label, &type, error) ||
+      (clear = wrap_out (self, tmk, type, error)) == NULL)
+    return NULL;
+  if (out_type != NULL)
+    *out_type = type;
+  return clear;
+}
+
+/* The clear value of the TMK @tmk of @type, by C_WrapKey under a one-time
+ * session key (docs/keystore.md). */
+static PpSecureBuffer *
+wrap_out (PpKeyStorePkcs11  *self,
+          CK_OBJECT_HANDLE   tmk,
+          PpTmkType          type,
+          GError           **error)
+{
+  CK_SESSION_HANDLE session;
   CK_FUNCTION_LIST *m = self->token->module;
   CK_MECHANISM gen = { CKM_AES_KEY_GEN, NULL, 0 };
   CK_MECHANISM wrap = { CKM_AES_KEY_WRAP, NULL, 0 };
@@ -645,14 +748,10 @@ pkcs11_export_tmk (PpKeyStore  *store,
   guint8 wrapped[64];
   CK_ULONG wrapped_len = sizeof wrapped;
   CK_ATTRIBUTE kek_value = ATTR (CKA_VALUE, pp_secure_buffer_get_data (kek), kek_len);
-  CK_OBJECT_HANDLE tmk, kek_handle = CK_INVALID_HANDLE;
-  PpTmkType type;
+  CK_OBJECT_HANDLE kek_handle = CK_INVALID_HANDLE;
   int outl = 0;
   CK_RV rv;
 
-  if (!find_labelled (self, CKO_SECRET_KEY, label, "TMK", &tmk, error) ||
-      !tmk_type_of (self, tmk, label, &type, error))
-    return NULL;
   if (!pp_p11_mechanism_supported (self->token, CKM_AES_KEY_WRAP, CKF_WRAP))
     {
       g_set_error_literal (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_MECHANISM_UNSUPPORTED,
@@ -660,16 +759,16 @@ pkcs11_export_tmk (PpKeyStore  *store,
       return NULL;
     }
 
-  g_mutex_lock (&self->token->lock);
-  rv = m->C_GenerateKey (self->token->session, &gen, kek_tmpl, G_N_ELEMENTS (kek_tmpl),
+  session = pp_p11_session_take (self->token);
+  rv = m->C_GenerateKey (session, &gen, kek_tmpl, G_N_ELEMENTS (kek_tmpl),
                          &kek_handle);
   if (rv == CKR_OK)
-    rv = m->C_WrapKey (self->token->session, &wrap, kek_handle, tmk, wrapped, &wrapped_len);
+    rv = m->C_WrapKey (session, &wrap, kek_handle, tmk, wrapped, &wrapped_len);
   if (rv == CKR_OK)
-    rv = m->C_GetAttributeValue (self->token->session, kek_handle, &kek_value, 1);
+    rv = m->C_GetAttributeValue (session, kek_handle, &kek_value, 1);
   if (kek_handle != CK_INVALID_HANDLE)
-    m->C_DestroyObject (self->token->session, kek_handle);
-  g_mutex_unlock (&self->token->lock);
+    m->C_DestroyObject (session, kek_handle);
+  pp_p11_session_give (self->token, session);
 
   if (rv == CKR_OK && (kek_value.ulValueLen != kek_len ||
                        wrapped_len != pp_tmk_type_get_key_length (type) + 8))
@@ -698,9 +797,6 @@ pkcs11_export_tmk (PpKeyStore  *store,
     }
   pp_secure_buffer_truncate (clear, (gsize) outl);
   OPENSSL_cleanse (wrapped, sizeof wrapped);
-
-  if (out_type != NULL)
-    *out_type = type;
   return g_steal_pointer (&clear);
 }
 
@@ -715,6 +811,7 @@ pp_key_store_pkcs11_iface_init (PpKeyStoreInterface *iface)
   iface->generate_tmk = pkcs11_generate_tmk;
   iface->get_tmk_kcv = pkcs11_get_tmk_kcv;
   iface->export_tmk = pkcs11_export_tmk;
+  iface->generate_and_export_tmk = pkcs11_generate_and_export_tmk;
 }
 
 static void
@@ -723,6 +820,7 @@ pp_key_store_pkcs11_finalize (GObject *object)
   PpKeyStorePkcs11 *self = PP_KEY_STORE_PKCS11 (object);
 
   g_clear_pointer (&self->token, pp_p11_token_unref);
+  g_clear_pointer (&self->creating, g_hash_table_unref);
   g_mutex_clear (&self->lock);
 
   G_OBJECT_CLASS (pp_key_store_pkcs11_parent_class)->finalize (object);
@@ -738,6 +836,7 @@ static void
 pp_key_store_pkcs11_init (PpKeyStorePkcs11 *self)
 {
   g_mutex_init (&self->lock);
+  self->creating = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 }
 
 PpKeyStore *
@@ -762,4 +861,12 @@ pp_key_store_pkcs11_new (const char  *uri_string,
   self = g_object_new (PP_TYPE_KEY_STORE_PKCS11, NULL);
   self->token = token;
   return PP_KEY_STORE (self);
+}
+
+PpP11Token *
+pp_key_store_pkcs11_peek_token (PpKeyStore *store)
+{
+  g_return_val_if_fail (PP_IS_KEY_STORE_PKCS11 (store), NULL);
+
+  return PP_KEY_STORE_PKCS11 (store)->token;
 }

@@ -18,19 +18,48 @@ G_BEGIN_DECLS
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (P11KitUri, p11_kit_uri_free)
 
-/* One logged-in session on one token. PKCS#11 sessions must not be used
- * by two threads at once: every call on @session holds @lock. */
+/* One token, logged in, with a pool of sessions. A PKCS#11 session must
+ * not be used by two threads at once: each call takes a session of its
+ * own from the pool (pp_p11_session_take) and gives it back. */
+/* Sessions a token may have open for one PpP11Token: a fleet's TMKs are
+ * made on this many at once. */
+#define PP_P11_MAX_SESSIONS 8
+
 typedef struct _PpP11Token
 {
   gint                ref_count;
-  GMutex              lock;
+  GMutex              lock;       /* guards the session pool */
+  GRWLock             objects;    /* writers: token object creation/destruction */
+  GCond               idle_cond;  /* a session went back to @idle */
   CK_FUNCTION_LIST   *module;     /* the module holding the token */
   CK_FUNCTION_LIST   *loaded;     /* set when loaded from module-path= */
   CK_FUNCTION_LIST  **registered; /* set when searched in p11-kit's registry */
   CK_SLOT_ID          slot;
-  CK_SESSION_HANDLE   session;
+  CK_SESSION_HANDLE   session;    /* the login session, open for the token's life */
+  GArray             *idle;       /* CK_SESSION_HANDLE not in use, @session among them */
+  guint               n_open;     /* sessions open, in use or idle */
+  gboolean            read_write;
   char               *token_label;
 } PpP11Token;
+
+/* A session of the pool, for the caller alone until it gives it back;
+ * never fails (waits when all are in use). take/give: for calls that only
+ * use objects (find, attributes, encrypt, sign, wrap, session objects),
+ * which run at once on several sessions; take_writer/give_writer: for
+ * calls that create, change or destroy token objects, one at a time and
+ * never while a reader runs. SoftHSM2 2.6.1 (Debian 12) corrupts its file
+ * object store when a token object is created while another session
+ * searches (its issue 573, fixed after that release). Never nest two. */
+CK_SESSION_HANDLE pp_p11_session_take        (PpP11Token       *token);
+void              pp_p11_session_give        (PpP11Token       *token,
+                                              CK_SESSION_HANDLE session);
+CK_SESSION_HANDLE pp_p11_session_take_writer (PpP11Token       *token);
+void              pp_p11_session_give_writer (PpP11Token       *token,
+                                              CK_SESSION_HANDLE session);
+/* Sessions open and idle (tests). */
+guint             pp_p11_session_count (PpP11Token       *token);
+/* The token of a pkcs11 key store (tests). */
+PpP11Token       *pp_key_store_pkcs11_peek_token (PpKeyStore *store);
 
 /* A PKCS#11 URI for the key store and the signer; PP_KEYSTORE_ERROR_INVALID_URI
  * when it does not parse. */

@@ -223,6 +223,38 @@ pp_key_store_export_tmk (PpKeyStore  *self,
   return PP_KEY_STORE_GET_IFACE (self)->export_tmk (self, label, out_type, error);
 }
 
+char *
+pp_key_store_generate_and_export_tmk (PpKeyStore       *self,
+                                      const char       *label,
+                                      PpTmkType         type,
+                                      PpSecureBuffer  **out_tmk,
+                                      GCancellable     *cancellable,
+                                      GError          **error)
+{
+  PpKeyStoreInterface *iface;
+  g_autofree char *kcv = NULL;
+
+  g_return_val_if_fail (PP_IS_KEY_STORE (self), NULL);
+  g_return_val_if_fail (label != NULL, NULL);
+  g_return_val_if_fail (pp_tmk_type_get_key_length (type) != 0, NULL);
+  g_return_val_if_fail (out_tmk != NULL, NULL);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  *out_tmk = NULL;
+  if (!pp_keystore_check_label (label, error))
+    return NULL;
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return NULL;
+  iface = PP_KEY_STORE_GET_IFACE (self);
+  if (iface->generate_and_export_tmk != NULL)
+    return iface->generate_and_export_tmk (self, label, type, out_tmk, cancellable, error);
+  if ((kcv = iface->generate_tmk (self, label, type, cancellable, error)) == NULL ||
+      (*out_tmk = iface->export_tmk (self, label, NULL, error)) == NULL)
+    return NULL;
+  return g_steal_pointer (&kcv);
+}
+
 /* Async wrappers: the backends are thread-safe, so the sync call runs in
  * a GTask worker thread. */
 
@@ -342,4 +374,88 @@ pp_key_store_generate_tmk_finish (PpKeyStore    *self,
                         pp_key_store_generate_tmk_async, NULL);
 
   return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+typedef struct
+{
+  char           *kcv;
+  PpSecureBuffer *tmk;
+} Generated;
+
+static void
+generated_free (Generated *g)
+{
+  g_free (g->kcv);
+  g_clear_pointer (&g->tmk, pp_secure_buffer_free);
+  g_free (g);
+}
+
+static void
+generate_and_export_tmk_thread (GTask        *task,
+                                gpointer      source_object,
+                                gpointer      task_data,
+                                GCancellable *cancellable)
+{
+  GenerateJob *job = task_data;
+  GError *error = NULL;
+  Generated *g = g_new0 (Generated, 1);
+
+  g->kcv = pp_key_store_generate_and_export_tmk (source_object, job->label, job->type, &g->tmk,
+                                                 cancellable, &error);
+  if (g->kcv != NULL)
+    g_task_return_pointer (task, g, (GDestroyNotify) generated_free);
+  else
+    {
+      generated_free (g);
+      g_task_return_error (task, error);
+    }
+}
+
+void
+pp_key_store_generate_and_export_tmk_async (PpKeyStore          *self,
+                                            const char          *label,
+                                            PpTmkType            type,
+                                            GCancellable        *cancellable,
+                                            GAsyncReadyCallback  callback,
+                                            gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  GenerateJob *job;
+
+  g_return_if_fail (PP_IS_KEY_STORE (self));
+  g_return_if_fail (label != NULL);
+  g_return_if_fail (pp_tmk_type_get_key_length (type) != 0);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  job = g_new0 (GenerateJob, 1);
+  job->label = g_strdup (label);
+  job->type = type;
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, pp_key_store_generate_and_export_tmk_async);
+  g_task_set_task_data (task, job, (GDestroyNotify) generate_job_free);
+  g_task_run_in_thread (task, generate_and_export_tmk_thread);
+}
+
+char *
+pp_key_store_generate_and_export_tmk_finish (PpKeyStore       *self,
+                                             GAsyncResult     *result,
+                                             PpSecureBuffer  **out_tmk,
+                                             GError          **error)
+{
+  Generated *g;
+  char *kcv;
+
+  g_return_val_if_fail (PP_IS_KEY_STORE (self), NULL);
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) ==
+                        pp_key_store_generate_and_export_tmk_async, NULL);
+  g_return_val_if_fail (out_tmk != NULL, NULL);
+
+  *out_tmk = NULL;
+  if ((g = g_task_propagate_pointer (G_TASK (result), error)) == NULL)
+    return NULL;
+  kcv = g_steal_pointer (&g->kcv);
+  *out_tmk = g_steal_pointer (&g->tmk);
+  generated_free (g);
+  return kcv;
 }

@@ -159,10 +159,20 @@ struct _PpKeyStoreInterface
   PpSecureBuffer *(*load_secret)       (PpKeyStore    *self,
                                         const char    *label,
                                         GError       **error);
+  /* generate_tmk, and the clear key handed back in the same step (NULL:
+   * pp_key_store_generate_and_export_tmk generates, then exports). */
+  char           *(*generate_and_export_tmk) (PpKeyStore      *self,
+                                              const char      *label,
+                                              PpTmkType        type,
+                                              PpSecureBuffer **out_tmk,
+                                              GCancellable    *cancellable,
+                                              GError         **error);
 };
 
-/* @directory is created (0700) if missing; private keys and TMKs are
- * written encrypted under @passphrase (PKCS#8, PBES2 with AES-256-CBC). */
+/* @directory is created (0700) if missing; the passphrase is checked (and
+ * turned into the store key, PBKDF2) here: BAD_PASSPHRASE at open. TMKs
+ * and secret records are sealed under keys derived from the store key,
+ * the KDH key as PKCS#8 (PBES2 with AES-256-CBC); docs/keystore.md. */
 PpKeyStore *pp_key_store_soft_new      (const char *directory,
                                         const char *passphrase,
                                         GError    **error);
@@ -227,6 +237,30 @@ void        pp_key_store_generate_tmk_async  (PpKeyStore          *self,
 char       *pp_key_store_generate_tmk_finish (PpKeyStore    *self,
                                               GAsyncResult  *result,
                                               GError       **error);
+
+/* pp_key_store_generate_tmk(), and the clear TMK for the key block in the
+ * same step (@out_tmk, the caller owns it; never log or print it), so an
+ * injection does not read back the key it just stored: the soft store
+ * keeps the key it generated, the pkcs11 store wraps it out (as
+ * pp_key_store_export_tmk() does) in the session that generated it. The
+ * TMK is stored under @label before this returns. */
+char       *pp_key_store_generate_and_export_tmk (PpKeyStore       *self,
+                                                  const char       *label,
+                                                  PpTmkType         type,
+                                                  PpSecureBuffer  **out_tmk,
+                                                  GCancellable     *cancellable,
+                                                  GError          **error);
+void        pp_key_store_generate_and_export_tmk_async  (PpKeyStore          *self,
+                                                         const char          *label,
+                                                         PpTmkType            type,
+                                                         GCancellable        *cancellable,
+                                                         GAsyncReadyCallback  callback,
+                                                         gpointer             user_data);
+/* Returns the KCV; @out_tmk gets the clear TMK. */
+char       *pp_key_store_generate_and_export_tmk_finish (PpKeyStore       *self,
+                                                         GAsyncResult     *result,
+                                                         PpSecureBuffer  **out_tmk,
+                                                         GError          **error);
 
 /* KCV of a stored TMK, computed without taking the key out of the token. */
 char       *pp_key_store_get_tmk_kcv      (PpKeyStore    *self,

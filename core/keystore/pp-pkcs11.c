@@ -177,6 +177,10 @@ pp_p11_token_open (P11KitUri   *uri,
   self->ref_count = 1;
   self->session = CK_INVALID_HANDLE;
   g_mutex_init (&self->lock);
+  g_rw_lock_init (&self->objects);
+  g_cond_init (&self->idle_cond);
+  self->idle = g_array_new (FALSE, FALSE, sizeof (CK_SESSION_HANDLE));
+  self->read_write = read_write;
 
   if (module_path != NULL)
     {
@@ -237,6 +241,9 @@ pp_p11_token_open (P11KitUri   *uri,
 
   if (!token_login (self, uri_pin != NULL ? uri_pin : pin, error))
     goto fail;
+  /* The login session is the pool's first. */
+  self->n_open = 1;
+  g_array_append_val (self->idle, self->session);
 
   return self;
 
@@ -258,9 +265,21 @@ pp_p11_token_unref (PpP11Token *token)
   if (token == NULL || !g_atomic_int_dec_and_test (&token->ref_count))
     return;
 
-  /* Closing the last session logs the application out of the token. */
+  /* Every session is back in the pool (no call is running on a token
+   * whose last reference goes). The login session closes last: closing
+   * the last session logs the application out of the token. */
+  for (guint i = 0; i < token->idle->len; i++)
+    {
+      CK_SESSION_HANDLE s = g_array_index (token->idle, CK_SESSION_HANDLE, i);
+
+      if (s != token->session)
+        token->module->C_CloseSession (s);
+    }
   if (token->session != CK_INVALID_HANDLE)
     token->module->C_CloseSession (token->session);
+  g_array_unref (token->idle);
+  g_cond_clear (&token->idle_cond);
+  g_rw_lock_clear (&token->objects);
   if (token->loaded != NULL)
     {
       p11_kit_module_finalize (token->loaded);
@@ -273,9 +292,100 @@ pp_p11_token_unref (PpP11Token *token)
   g_free (token);
 }
 
-/* Caller holds the lock. */
+/* A session for one call (or one sequence that must stay on one session:
+ * find init/find/final, sign init/sign, generate/wrap/destroy), an idle one
+ * or a new one up to PP_P11_MAX_SESSIONS, so calls on several threads run
+ * in the token at once instead of one after another. A new session is
+ * logged in already: login state belongs to the application. */
+static CK_SESSION_HANDLE
+session_take (PpP11Token *token)
+{
+  G_GNUC_UNUSED g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&token->lock);
+  CK_SESSION_HANDLE session;
+
+  while (token->idle->len == 0)
+    {
+      if (token->n_open < PP_P11_MAX_SESSIONS)
+        {
+          CK_RV rv = token->module->C_OpenSession (token->slot,
+                                                   CKF_SERIAL_SESSION | (token->read_write ? CKF_RW_SESSION : 0),
+                                                   NULL, NULL, &session);
+
+          if (rv == CKR_OK)
+            {
+              token->n_open++;
+              return session;
+            }
+          /* The token has no more sessions for us: wait for one of ours. */
+          g_debug ("keystore: no further PKCS#11 session (CKR 0x%08lx)", (unsigned long) rv);
+          token->n_open = PP_P11_MAX_SESSIONS;
+        }
+      g_cond_wait (&token->idle_cond, &token->lock);
+    }
+  session = g_array_index (token->idle, CK_SESSION_HANDLE, token->idle->len - 1);
+  g_array_set_size (token->idle, token->idle->len - 1);
+  return session;
+}
+
+static void
+session_give (PpP11Token        *token,
+              CK_SESSION_HANDLE  session)
+{
+  G_GNUC_UNUSED g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&token->lock);
+
+  g_array_append_val (token->idle, session);
+  g_cond_signal (&token->idle_cond);
+}
+
+/* The session first, then the object lock: a thread waiting for a
+ * session holds no lock, so readers and writers cannot wait on each other
+ * in a circle. */
+CK_SESSION_HANDLE
+pp_p11_session_take (PpP11Token *token)
+{
+  CK_SESSION_HANDLE session = session_take (token);
+
+  g_rw_lock_reader_lock (&token->objects);
+  return session;
+}
+
+void
+pp_p11_session_give (PpP11Token        *token,
+                     CK_SESSION_HANDLE  session)
+{
+  g_rw_lock_reader_unlock (&token->objects);
+  session_give (token, session);
+}
+
+CK_SESSION_HANDLE
+pp_p11_session_take_writer (PpP11Token *token)
+{
+  CK_SESSION_HANDLE session = session_take (token);
+
+  g_rw_lock_writer_lock (&token->objects);
+  return session;
+}
+
+void
+pp_p11_session_give_writer (PpP11Token        *token,
+                            CK_SESSION_HANDLE  session)
+{
+  g_rw_lock_writer_unlock (&token->objects);
+  session_give (token, session);
+}
+
+guint
+pp_p11_session_count (PpP11Token *token)
+{
+  G_GNUC_UNUSED g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&token->lock);
+
+  return token->idle->len;
+}
+
+/* On a session the caller took from the pool. */
 static gint
 find_locked (PpP11Token       *token,
+             CK_SESSION_HANDLE session,
              CK_ATTRIBUTE     *tmpl,
              CK_ULONG          n_tmpl,
              CK_OBJECT_HANDLE *out_first,
@@ -286,14 +396,14 @@ find_locked (PpP11Token       *token,
   CK_ULONG n = 0;
   CK_RV rv;
 
-  rv = m->C_FindObjectsInit (token->session, tmpl, n_tmpl);
+  rv = m->C_FindObjectsInit (session, tmpl, n_tmpl);
   if (rv != CKR_OK)
     {
       pp_p11_set_error (error, rv, _("Cannot search the token"));
       return -1;
     }
-  rv = m->C_FindObjects (token->session, found, G_N_ELEMENTS (found), &n);
-  m->C_FindObjectsFinal (token->session);
+  rv = m->C_FindObjects (session, found, G_N_ELEMENTS (found), &n);
+  m->C_FindObjectsFinal (session);
   if (rv != CKR_OK)
     {
       pp_p11_set_error (error, rv, _("Cannot search the token"));
@@ -312,9 +422,10 @@ pp_p11_count (PpP11Token   *token,
 {
   gint n;
 
-  g_mutex_lock (&token->lock);
-  n = find_locked (token, tmpl, n_tmpl, NULL, error);
-  g_mutex_unlock (&token->lock);
+  CK_SESSION_HANDLE session = pp_p11_session_take (token);
+
+  n = find_locked (token, session, tmpl, n_tmpl, NULL, error);
+  pp_p11_session_give (token, session);
   return n;
 }
 
@@ -328,9 +439,10 @@ pp_p11_find_one (PpP11Token       *token,
 {
   gint n;
 
-  g_mutex_lock (&token->lock);
-  n = find_locked (token, tmpl, n_tmpl, out_object, error);
-  g_mutex_unlock (&token->lock);
+  CK_SESSION_HANDLE session = pp_p11_session_take (token);
+
+  n = find_locked (token, session, tmpl, n_tmpl, out_object, error);
+  pp_p11_session_give (token, session);
 
   if (n < 0)
     return FALSE;
@@ -358,17 +470,18 @@ pp_p11_get_attribute (PpP11Token        *token,
 {
   CK_ATTRIBUTE attr = { type, NULL, 0 };
   g_autofree guint8 *value = NULL;
+  CK_SESSION_HANDLE session;
   CK_RV rv;
 
-  g_mutex_lock (&token->lock);
-  rv = token->module->C_GetAttributeValue (token->session, object, &attr, 1);
+  session = pp_p11_session_take (token);
+  rv = token->module->C_GetAttributeValue (session, object, &attr, 1);
   if (rv == CKR_OK && attr.ulValueLen != CK_UNAVAILABLE_INFORMATION)
     {
       value = g_malloc (MAX (attr.ulValueLen, 1));
       attr.pValue = value;
-      rv = token->module->C_GetAttributeValue (token->session, object, &attr, 1);
+      rv = token->module->C_GetAttributeValue (session, object, &attr, 1);
     }
-  g_mutex_unlock (&token->lock);
+  pp_p11_session_give (token, session);
 
   if (rv != CKR_OK || attr.ulValueLen == CK_UNAVAILABLE_INFORMATION)
     {
@@ -413,6 +526,7 @@ pp_p11_sign (PpP11Token        *token,
   CK_ULONG input_len = len;
   g_autofree guint8 *sig = NULL;
   CK_ULONG sig_len = 0;
+  CK_SESSION_HANDLE session;
   CK_RV rv;
 
   if (mechanism == CKM_RSA_PKCS)
@@ -431,18 +545,18 @@ pp_p11_sign (PpP11Token        *token,
       input_len = sizeof digest_info;
     }
 
-  g_mutex_lock (&token->lock);
-  rv = token->module->C_SignInit (token->session, &mech, key);
+  session = pp_p11_session_take (token);
+  rv = token->module->C_SignInit (session, &mech, key);
   if (rv == CKR_OK)
-    rv = token->module->C_Sign (token->session, (CK_BYTE_PTR) input, input_len,
+    rv = token->module->C_Sign (session, (CK_BYTE_PTR) input, input_len,
                                 NULL, &sig_len);
   if (rv == CKR_OK)
     {
       sig = g_malloc (MAX (sig_len, 1));
-      rv = token->module->C_Sign (token->session, (CK_BYTE_PTR) input, input_len,
+      rv = token->module->C_Sign (session, (CK_BYTE_PTR) input, input_len,
                                   sig, &sig_len);
     }
-  g_mutex_unlock (&token->lock);
+  pp_p11_session_give (token, session);
 
   if (rv != CKR_OK)
     {

@@ -22,6 +22,7 @@ G_BEGIN_DECLS
 #define PP_TERMSIM_TRUST_FILE       "trust.pem"     /* CAs trusted for KDH certificates */
 #define PP_TERMSIM_KDH_FILE         "kdh.pem"       /* the bound KDH; absent: unbound */
 #define PP_TERMSIM_KRD_STATE_FILE   "krd-state"     /* GVariant (aayaayx) */
+#define PP_TERMSIM_NONCE_LEDGER_FILE "nonces.log"   /* nonces issued/spent since krd-state */
 #define PP_TERMSIM_STORAGE_KEY_FILE "storage.key"   /* AES-256 device storage key */
 #define PP_TERMSIM_PROGRAM_TRUST_FILE "program-trust.pem" /* program-signing certificates */
 #define PP_TERMSIM_PROGRAM_PART_FILE "program.part" /* a program being received */

@@ -25,6 +25,7 @@
 #include <openssl/x509v3.h>
 
 #include "pp-dukpt.h"
+#include "pp-hex.h"
 #include "pp-kcv.h"
 #include "pp-link-tlv.h"
 #include "pp-openssl-types.h"
@@ -48,6 +49,10 @@ G_STATIC_ASSERT ((int) PP_TERMSIM_REASON_TR34 == (int) PP_REASON_TR34);
 #define NONCE_LEN          16
 #define MAX_ISSUED_NONCES  8
 #define MAX_USED_NONCES    256
+/* Ledger lines after which krd-state is rewritten and the ledger emptied:
+ * well under MAX_USED_NONCES, so a ledger replayed over the snapshot that
+ * was written just before it was emptied finds its spent nonces there. */
+#define LEDGER_COMPACT     64
 #define MAX_PROGRAM_SIZE   ((guint64) 256 * 1024 * 1024)
 #define WORKING_PIN_SLOT   0x80
 #define WORKING_MAC_SLOT   0x81
@@ -100,6 +105,10 @@ struct _PpTermsim {
   GPtrArray       *program_trust;  /* X509 * */
   X509            *kdh;
   PpTr34KrdState  *state;
+  gint64           saved_last;      /* krd-state's last 1-pass time, as on disk */
+  int              ledger_fd;       /* nonces.log, opened at the first append; -1 */
+  gint64           ledger_len;      /* bytes of whole lines in it */
+  guint            ledger_lines;
   PpTr34Krd       *krd;
   PpSecureBuffer  *storage_key;
   GPtrArray       *keys;           /* KeyEntry * */
@@ -519,6 +528,80 @@ save_state (PpTermsim  *self,
   return pp_termsim_write_file (self->dir, PP_TERMSIM_STATE_FILE, text, strlen (text), error);
 }
 
+/* ---- The nonce ledger ---------------------------------------------------
+ *
+ * krd-state is a snapshot (issued nonces, spent ones, the last 1-pass
+ * time); nonces.log holds what happened to nonces since, one line each,
+ * "I HEX" (issued) or "S HEX" (spent), appended. Opening replays it over
+ * the snapshot. An issued nonce is appended without fsync: after a crash of
+ * the machine it may be gone, and a KT_KDH for it is then refused, never
+ * accepted. A spent one is appended and fdatasync'd before the terminal
+ * answers, so a replay is refused after any restart. Every LEDGER_COMPACT
+ * lines (and whenever the last 1-pass time changes) the snapshot is
+ * rewritten and the ledger emptied. */
+
+static void edit_nonces (PpTermsim *self, GBytes *add, GBytes *spend);
+static void replay_ledger (PpTermsim *self);
+
+static gint64
+state_last (PpTr34KrdState *state)
+{
+  g_autoptr(GVariant) saved = g_variant_ref_sink (pp_tr34_krd_state_save (state));
+  gint64 last = 0;
+
+  g_variant_get_child (saved, 2, "x", &last);
+  return last;
+}
+
+static gboolean
+ledger_fail (PpTermsim  *self,
+             int         saved_errno,
+             GError    **error)
+{
+  g_set_error (error, PP_TERMSIM_ERROR, PP_TERMSIM_ERROR_IO, "Cannot write the nonce ledger %s/%s: %s",
+               self->dir, PP_TERMSIM_NONCE_LEDGER_FILE, g_strerror (saved_errno));
+  return FALSE;
+}
+
+/* Opens nonces.log for appending; a torn last line (a crash half-way
+ * through a write) is cut off first, so the next line starts clean. */
+static gboolean
+ledger_open (PpTermsim  *self,
+             GError    **error)
+{
+  g_autofree char *path = g_build_filename (self->dir, PP_TERMSIM_NONCE_LEDGER_FILE, NULL);
+  struct stat st;
+
+  if (self->ledger_fd >= 0)
+    return TRUE;
+  self->ledger_fd = g_open (path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  if (self->ledger_fd < 0)
+    return ledger_fail (self, errno, error);
+  if (fstat (self->ledger_fd, &st) != 0 ||
+      (st.st_size != self->ledger_len && ftruncate (self->ledger_fd, self->ledger_len) != 0))
+    return ledger_fail (self, errno, error);
+  return TRUE;
+}
+
+/* Empties the ledger once the snapshot holds everything in it. */
+static gboolean
+ledger_reset (PpTermsim  *self,
+              GError    **error)
+{
+  if (self->ledger_fd < 0 && self->ledger_len == 0)
+    return TRUE;
+  if (!ledger_open (self, error))
+    return FALSE;
+  if (ftruncate (self->ledger_fd, 0) != 0 || fdatasync (self->ledger_fd) != 0)
+    return ledger_fail (self, errno, error);
+  self->ledger_len = 0;
+  self->ledger_lines = 0;
+  return TRUE;
+}
+
+/* The snapshot, written durably (temp file, fsync, rename), then the
+ * ledger emptied: a crash between the two replays the ledger over a
+ * snapshot that already holds it, which changes nothing. */
 static gboolean
 save_krd_state (PpTermsim  *self,
                 GError    **error)
@@ -526,8 +609,43 @@ save_krd_state (PpTermsim  *self,
   g_autoptr(GVariant) v = g_variant_ref_sink (pp_tr34_krd_state_save (self->state));
   g_autoptr(GVariant) normal = g_variant_get_normal_form (v);
 
-  return pp_termsim_write_file (self->dir, PP_TERMSIM_KRD_STATE_FILE, g_variant_get_data (normal),
-                                g_variant_get_size (normal), error);
+  if (!pp_termsim_write_file (self->dir, PP_TERMSIM_KRD_STATE_FILE, g_variant_get_data (normal),
+                              g_variant_get_size (normal), error))
+    return FALSE;
+  g_variant_get_child (normal, 2, "x", &self->saved_last);
+  return ledger_reset (self, error);
+}
+
+/* Appends "KIND HEX" for @nonce; @durable: fdatasync before returning. */
+static gboolean
+ledger_append (PpTermsim  *self,
+               char        kind,
+               GBytes     *nonce,
+               gboolean    durable,
+               GError    **error)
+{
+  g_autofree char *hex = hex_encode (g_bytes_get_data (nonce, NULL), g_bytes_get_size (nonce));
+  g_autofree char *line = g_strdup_printf ("%c %s\n", kind, hex);
+  gsize len = strlen (line);
+
+  if (self->ledger_lines >= LEDGER_COMPACT)
+    return save_krd_state (self, error);   /* the snapshot holds this nonce too */
+  if (!ledger_open (self, error))
+    return FALSE;
+  if (write (self->ledger_fd, line, len) != (gssize) len)
+    {
+      int saved = errno;
+
+      /* A short write leaves a torn line: cut it at the next open. */
+      close (self->ledger_fd);
+      self->ledger_fd = -1;
+      return ledger_fail (self, saved, error);
+    }
+  if (durable && fdatasync (self->ledger_fd) != 0)
+    return ledger_fail (self, errno, error);
+  self->ledger_len += (gint64) len;
+  self->ledger_lines++;
+  return TRUE;
 }
 
 static gboolean
@@ -607,6 +725,7 @@ termsim_new (const char *dir)
   g_atomic_ref_count_init (&self->ref);
   g_mutex_init (&self->lock);
   self->dir = g_strdup (dir);
+  self->ledger_fd = -1;
   self->trust = g_ptr_array_new_with_free_func ((GDestroyNotify) X509_free);
   self->program_trust = g_ptr_array_new_with_free_func ((GDestroyNotify) X509_free);
   self->programs = g_ptr_array_new_with_free_func ((GDestroyNotify) installed_free);
@@ -653,6 +772,8 @@ pp_termsim_unref (PpTermsim *sim)
   g_clear_pointer (&sim->state, pp_tr34_krd_state_unref);
   g_clear_pointer (&sim->krd, pp_tr34_krd_unref);
   g_clear_pointer (&sim->storage_key, pp_secure_buffer_free);
+  if (sim->ledger_fd >= 0)
+    close (sim->ledger_fd);
   g_mutex_clear (&sim->lock);
   g_free (sim);
 }
@@ -1086,6 +1207,7 @@ pp_termsim_open (const char  *dir,
           return NULL;
         }
     }
+  replay_ledger (self);
   rebuild_krd (self);
   return g_steal_pointer (&self);
 }
@@ -1187,6 +1309,60 @@ edit_nonces (PpTermsim *self,
   g_return_if_fail (state != NULL);
   pp_tr34_krd_state_unref (self->state);
   self->state = g_steal_pointer (&state);
+}
+
+static gboolean
+nonce_was_spent (PpTermsim *self,
+                 GBytes    *nonce)
+{
+  g_autoptr(GVariant) saved = g_variant_ref_sink (pp_tr34_krd_state_save (self->state));
+  g_autoptr(GVariant) used = g_variant_get_child_value (saved, 1);
+
+  for (gsize i = 0; i < g_variant_n_children (used); i++)
+    {
+      g_autoptr(GVariant) child = g_variant_get_child_value (used, i);
+
+      if (variant_bytes_equal (child, nonce))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* Replays nonces.log over the snapshot just loaded. An "I" line for a
+ * nonce the state knows already (issued, or spent) changes nothing; only
+ * whole lines count. */
+static void
+replay_ledger (PpTermsim *self)
+{
+  g_autofree char *path = g_build_filename (self->dir, PP_TERMSIM_NONCE_LEDGER_FILE, NULL);
+  g_autofree char *text = NULL;
+  gsize len = 0, at = 0;
+
+  self->saved_last = state_last (self->state);
+  if (!g_file_get_contents (path, &text, &len, NULL))
+    return;
+  while (at < len)
+    {
+      const char *line = text + at;
+      const char *end = memchr (line, '\n', len - at);
+      g_autoptr(GBytes) nonce = NULL;
+      g_autofree char *hex = NULL;
+
+      if (end == NULL)
+        break;   /* torn: never finished, never answered */
+      at = (gsize) (end - text) + 1;
+      self->ledger_len = (gint64) at;
+      self->ledger_lines++;
+      if (end - line != 2 + 2 * NONCE_LEN || line[1] != ' ' || (line[0] != 'I' && line[0] != 'S'))
+        continue;
+      hex = g_strndup (line + 2, 2 * NONCE_LEN);
+      if ((nonce = pp_hex_decode (hex, NULL)) == NULL)
+        continue;
+      if (line[0] == 'S')
+        edit_nonces (self, NULL, nonce);
+      else if (!pp_tr34_krd_state_has_nonce (self->state, nonce) && !nonce_was_spent (self, nonce))
+        edit_nonces (self, nonce, NULL);
+    }
 }
 
 /* ---- Answers ----------------------------------------------------------- */
@@ -1486,16 +1662,24 @@ token_nonce (const guint8 *der,
   return nonce != NULL ? g_bytes_ref (nonce) : NULL;
 }
 
-/* After any token that may carry a nonce: spent, whatever happened. */
+/* After any token that may carry a nonce: spent, whatever happened, and
+ * on disk (fdatasync) before the answer. A new last 1-pass time (a 1-pass
+ * token accepted) goes into the snapshot; a spent nonce alone is one line
+ * of the ledger. */
 static void
 spend_nonce (PpTermsim *self,
              GBytes    *nonce)
 {
   g_autoptr(GError) error = NULL;
+  gboolean ok;
 
   if (nonce != NULL)
     edit_nonces (self, NULL, nonce);
-  if (!save_krd_state (self, &error))
+  if (nonce == NULL || state_last (self->state) != self->saved_last)
+    ok = save_krd_state (self, &error);
+  else
+    ok = ledger_append (self, 'S', nonce, TRUE, &error);
+  if (!ok)
     g_warning ("termsim %s: %s", self->serial, error->message);
 }
 
@@ -1570,9 +1754,10 @@ handle_get_rt_krd (PpTermsim *self,
     return refuse (out_status, PP_STATUS_REFUSED, PP_TERMSIM_REASON_STORAGE, "No random bytes");
   nonce = g_bytes_new (raw, sizeof raw);
   edit_nonces (self, nonce, NULL);
-  /* Remembered on disk before it leaves: a KT_KDH for it may come after
-   * a restart. */
-  if (!save_krd_state (self, &error))
+  /* Written before it leaves (a KT_KDH for it may come after a restart of
+   * the simulator) but not synced: lost only with the machine, and then
+   * the KT_KDH for it is refused, which is safe. */
+  if (!ledger_append (self, 'I', nonce, FALSE, &error))
     return refuse_error (out_status, error, "Cannot keep the nonce");
   token = pp_tr34_build_random_token (nonce);
   r.out = g_byte_array_new ();
