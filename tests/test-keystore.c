@@ -1542,6 +1542,296 @@ test_pkcs11_tmk (void)
   g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_NOT_FOUND);
 }
 
+/* The raw CKA_VALUE of the single secret record object @label. */
+static GBytes *
+raw_value (RawToken   *raw,
+           const char *label)
+{
+  CK_OBJECT_HANDLE object = raw_find (raw, CKO_DATA, label);
+  CK_ATTRIBUTE attr = { CKA_VALUE, NULL, 0 };
+  guint8 *value;
+
+  g_assert_cmpuint (raw->module->C_GetAttributeValue (raw->session, object, &attr, 1), ==, CKR_OK);
+  value = g_malloc (attr.ulValueLen);
+  attr.pValue = value;
+  g_assert_cmpuint (raw->module->C_GetAttributeValue (raw->session, object, &attr, 1), ==, CKR_OK);
+  return g_bytes_new_take (value, attr.ulValueLen);
+}
+
+/* Puts a record object on the token as posprov writes one, generation @generation. */
+static void
+raw_put_record (RawToken   *raw,
+                const char *label,
+                guint64     generation,
+                const char *record)
+{
+  CK_OBJECT_CLASS klass = CKO_DATA;
+  CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+  g_autoptr(GByteArray) value = g_byte_array_new ();
+  CK_OBJECT_HANDLE h;
+
+  g_byte_array_append (value, (const guint8 *) "PPSR1", 5);
+  for (guint i = 0; i < 8; i++)
+    {
+      guint8 b = (guint8) (generation >> (56 - 8 * i));
+
+      g_byte_array_append (value, &b, 1);
+    }
+  g_byte_array_append (value, (const guint8 *) record, strlen (record));
+  {
+    CK_ATTRIBUTE tmpl[] = {
+      { CKA_CLASS, &klass, sizeof klass },
+      { CKA_LABEL, (void *) label, strlen (label) },
+      { CKA_APPLICATION, (void *) "posprov secret record", 21 },
+      { CKA_TOKEN, &yes, 1 },
+      { CKA_PRIVATE, &yes, 1 },
+      { CKA_MODIFIABLE, &no, 1 },
+      { CKA_VALUE, value->data, value->len },
+    };
+
+    g_assert_cmpuint (raw->module->C_CreateObject (raw->session, tmpl, G_N_ELEMENTS (tmpl), &h), ==, CKR_OK);
+  }
+}
+
+static guint
+raw_count_data (RawToken   *raw,
+                const char *label)
+{
+  CK_OBJECT_CLASS klass = CKO_DATA;
+  CK_ATTRIBUTE tmpl[] = {
+    { CKA_CLASS, &klass, sizeof klass },
+    { CKA_LABEL, (void *) label, strlen (label) },
+  };
+  CK_OBJECT_HANDLE found[8];
+  CK_ULONG n = 0;
+
+  g_assert_cmpuint (raw->module->C_FindObjectsInit (raw->session, tmpl, 2), ==, CKR_OK);
+  g_assert_cmpuint (raw->module->C_FindObjects (raw->session, found, 8, &n), ==, CKR_OK);
+  g_assert_cmpuint (raw->module->C_FindObjectsFinal (raw->session), ==, CKR_OK);
+  return (guint) n;
+}
+
+static PpSecureBuffer *
+text_buffer (const char *text)
+{
+  return pp_secure_buffer_new_from ((const guint8 *) text, strlen (text));
+}
+
+static void
+assert_secret (PpKeyStore *store,
+               const char *label,
+               const char *expected)
+{
+  PpKeyStoreInterface *iface = PP_KEY_STORE_GET_IFACE (store);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpSecureBuffer) back = iface->load_secret (store, label, &error);
+  g_autoptr(PpSecureBuffer) want = text_buffer (expected);
+
+  g_assert_no_error (error);
+  g_assert_true (pp_secure_buffer_equal (back, want));
+}
+
+/* Secret records on the token: store, load, replace (one object left, the
+ * old value gone), a crash between create and destroy (the newest wins,
+ * the next write removes both), delivery records and the journal key
+ * through the public API, all seen again by a second store. */
+static void
+test_pkcs11_secret (void)
+{
+  g_auto(SoftHsm) hsm = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpKeyStore) store = NULL;
+  g_autoptr(PpKeyStore) again = NULL;
+  g_autoptr(PpSecureBuffer) first = text_buffer ("first record");
+  g_autoptr(PpSecureBuffer) second = text_buffer ("second, longer record");
+  g_autoptr(PpSecureBuffer) third = text_buffer ("third");
+  g_autoptr(PpJournalKey) journal = NULL;
+  g_autoptr(PpJournalKey) journal_back = NULL;
+  g_autoptr(GPtrArray) list = NULL;
+  g_autoptr(GBytes) raw_bytes = NULL;
+  PpKeyStoreInterface *iface;
+  PpTmkDelivery *d;
+  RawToken raw;
+
+  if (!softhsm_setup (&hsm))
+    return;
+
+  store = pp_key_store_pkcs11_new (hsm.store_uri, USER_PIN, &error);
+  g_assert_no_error (error);
+  iface = PP_KEY_STORE_GET_IFACE (store);
+  g_assert_nonnull (iface->store_secret);
+  g_assert_nonnull (iface->load_secret);
+
+  g_assert_null (iface->load_secret (store, "rec", &error));
+  g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+
+  g_assert_true (iface->store_secret (store, "rec", first, &error));
+  g_assert_no_error (error);
+  assert_secret (store, "rec", "first record");
+  g_assert_true (iface->store_secret (store, "rec", second, &error));
+  g_assert_no_error (error);
+  assert_secret (store, "rec", "second, longer record");
+
+  /* One private, unmodifiable token object; the first value is gone. */
+  raw_open (&raw, hsm.module);
+  {
+    CK_OBJECT_HANDLE object = raw_find (&raw, CKO_DATA, "rec");
+
+    g_assert_true (raw_bool (&raw, object, CKA_TOKEN) == CK_TRUE);
+    g_assert_true (raw_bool (&raw, object, CKA_PRIVATE) == CK_TRUE);
+    g_assert_true (raw_bool (&raw, object, CKA_MODIFIABLE) == CK_FALSE);
+  }
+  raw_bytes = raw_value (&raw, "rec");
+  /* "PPSR1", generation 2, the record. */
+  g_assert_cmpuint (g_bytes_get_size (raw_bytes), ==, 13 + strlen ("second, longer record"));
+  g_assert_cmpmem (g_bytes_get_data (raw_bytes, NULL), 13, "PPSR1\0\0\0\0\0\0\0\2", 13);
+  g_assert_cmpmem ((const char *) g_bytes_get_data (raw_bytes, NULL) + 13, g_bytes_get_size (raw_bytes) - 13,
+                   "second, longer record", strlen ("second, longer record"));
+  g_clear_pointer (&raw_bytes, g_bytes_unref);
+
+  /* A writer that crashed after creating generation 3 but before
+   * destroying 2 (here: an older 1 left behind too): readers get 3. */
+  raw_put_record (&raw, "rec", 3, "crashed writer's record");
+  raw_put_record (&raw, "rec", 1, "stale record");
+  g_assert_cmpuint (raw_count_data (&raw, "rec"), ==, 3);
+  assert_secret (store, "rec", "crashed writer's record");
+  g_assert_true (iface->store_secret (store, "rec", third, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (raw_count_data (&raw, "rec"), ==, 1);
+  assert_secret (store, "rec", "third");
+
+  /* A data object that posprov did not write is damaged, not a record. */
+  {
+    CK_OBJECT_CLASS klass = CKO_DATA;
+    CK_BBOOL yes = CK_TRUE;
+    CK_ATTRIBUTE tmpl[] = {
+      { CKA_CLASS, &klass, sizeof klass },
+      { CKA_LABEL, (void *) "junk", 4 },
+      { CKA_APPLICATION, (void *) "posprov secret record", 21 },
+      { CKA_TOKEN, &yes, 1 },
+      { CKA_PRIVATE, &yes, 1 },
+      { CKA_VALUE, (void *) "not a record at all", 19 },
+    };
+    CK_OBJECT_HANDLE h;
+
+    g_assert_cmpuint (raw.module->C_CreateObject (raw.session, tmpl, G_N_ELEMENTS (tmpl), &h), ==, CKR_OK);
+  }
+  g_assert_null (iface->load_secret (store, "junk", &error));
+  g_assert_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_INVALID_KEY);
+  g_clear_error (&error);
+
+  /* TMK delivery records: written, rewritten, read back. */
+  g_assert_true (pp_key_store_set_tmk_delivery (store, "PP7001", "tmk-PP7001-1", "A1B2C3",
+                                                PP_TMK_DELIVERY_SENT, &error));
+  g_assert_no_error (error);
+  g_assert_true (pp_key_store_set_tmk_delivery (store, "PP7001", "tmk-PP7001-2", "D4E5F6",
+                                                PP_TMK_DELIVERY_SENT, &error));
+  g_assert_no_error (error);
+  g_assert_true (pp_key_store_set_tmk_delivery (store, "PP7001", "tmk-PP7001-1", "A1B2C3",
+                                                PP_TMK_DELIVERY_DISCARDED, &error));
+  g_assert_no_error (error);
+  g_assert_true (pp_key_store_set_tmk_delivery (store, "PP7001", "tmk-PP7001-2", "D4E5F6",
+                                                PP_TMK_DELIVERY_CONFIRMED, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (raw_count_data (&raw, "delivery-PP7001"), ==, 1);
+
+  /* The journal key, replaced on an epoch change. */
+  journal = pp_journal_key_new (NULL, 1, 10, 60, &error);
+  g_assert_no_error (error);
+  g_assert_true (pp_key_store_store_journal_key (store, PP_JOURNAL_KEY_LABEL, journal, &error));
+  g_assert_no_error (error);
+  pp_journal_key_evolve_to (journal, 3);
+  g_assert_true (pp_key_store_store_journal_key (store, PP_JOURNAL_KEY_LABEL, journal, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (raw_count_data (&raw, PP_JOURNAL_KEY_LABEL), ==, 1);
+  raw_close (&raw);
+  g_clear_object (&store);
+
+  /* A second opener (another process, later) reads what the first wrote. */
+  again = pp_key_store_pkcs11_new (hsm.store_uri, USER_PIN, &error);
+  g_assert_no_error (error);
+  list = pp_key_store_list_tmk_deliveries (again, "PP7001", &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (list->len, ==, 2);
+  d = g_ptr_array_index (list, 0);
+  g_assert_cmpstr (d->label, ==, "tmk-PP7001-1");
+  g_assert_cmpstr (d->kcv, ==, "A1B2C3");
+  g_assert_cmpint (d->state, ==, PP_TMK_DELIVERY_DISCARDED);
+  d = g_ptr_array_index (list, 1);
+  g_assert_cmpstr (d->label, ==, "tmk-PP7001-2");
+  g_assert_cmpint (d->state, ==, PP_TMK_DELIVERY_CONFIRMED);
+  g_clear_pointer (&list, g_ptr_array_unref);
+  list = pp_key_store_list_tmk_deliveries (again, "PP7002", &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (list->len, ==, 0);
+
+  journal_back = pp_key_store_load_journal_key (again, PP_JOURNAL_KEY_LABEL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (journal_back->journal_id, ==, journal->journal_id);
+  g_assert_cmpuint (journal_back->epoch, ==, 3);
+  g_assert_true (pp_secure_buffer_equal (journal_back->key, journal->key));
+  assert_secret (again, "rec", "third");
+}
+
+/* Writers on several threads of one store and readers meanwhile: every
+ * read sees a whole record, and one object is left. */
+typedef struct
+{
+  PpKeyStore *store;
+  guint       id;
+} SecretThread;
+
+static gpointer
+secret_writer (gpointer data)
+{
+  SecretThread *t = data;
+  PpKeyStoreInterface *iface = PP_KEY_STORE_GET_IFACE (t->store);
+
+  for (guint i = 0; i < 5; i++)
+    {
+      g_autofree char *text = g_strdup_printf ("record of writer %u, write %u", t->id, i);
+      g_autoptr(PpSecureBuffer) record = text_buffer (text);
+      g_autoptr(PpSecureBuffer) back = NULL;
+      g_autoptr(GError) error = NULL;
+      g_autofree char *seen = NULL;
+
+      g_assert_true (iface->store_secret (t->store, "shared", record, &error));
+      g_assert_no_error (error);
+      back = iface->load_secret (t->store, "shared", &error);
+      g_assert_no_error (error);
+      seen = g_strndup ((const char *) pp_secure_buffer_peek (back), pp_secure_buffer_get_len (back));
+      g_assert_true (g_str_has_prefix (seen, "record of writer "));
+    }
+  return NULL;
+}
+
+static void
+test_pkcs11_secret_threads (void)
+{
+  g_auto(SoftHsm) hsm = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpKeyStore) store = NULL;
+  SecretThread t[4];
+  GThread *threads[4];
+  RawToken raw;
+
+  if (!softhsm_setup (&hsm))
+    return;
+  store = pp_key_store_pkcs11_new (hsm.store_uri, USER_PIN, &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+    {
+      t[i] = (SecretThread) { store, i };
+      threads[i] = g_thread_new ("secret", secret_writer, &t[i]);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+    g_thread_join (threads[i]);
+  raw_open (&raw, hsm.module);
+  g_assert_cmpuint (raw_count_data (&raw, "shared"), ==, 1);
+  raw_close (&raw);
+}
+
 static void
 test_pkcs11_async (void)
 {
@@ -1819,6 +2109,8 @@ main (int   argc,
   g_test_add_func ("/keystore/pkcs11/threads", test_pkcs11_threads);
   g_test_add_func ("/keystore/pkcs11/concurrent-tmks", test_pkcs11_concurrent_tmks);
   g_test_add_func ("/keystore/pkcs11/registry", test_pkcs11_registry);
+  g_test_add_func ("/keystore/pkcs11/secret", test_pkcs11_secret);
+  g_test_add_func ("/keystore/pkcs11/secret-threads", test_pkcs11_secret_threads);
 
   return g_test_run ();
 }

@@ -800,6 +800,295 @@ wrap_out (PpKeyStorePkcs11  *self,
   return g_steal_pointer (&clear);
 }
 
+/* ---- secret records (the journal key, TMK delivery records) ----
+ *
+ * A record is a CKO_DATA token object, CKA_PRIVATE (invisible and, in
+ * SoftHSM2, encrypted under the token key until the user logs in), not
+ * modifiable, labelled as the soft store's file and tagged with
+ * CKA_APPLICATION SECRET_APPLICATION. Its CKA_VALUE is SECRET_MAGIC, a
+ * big-endian 64-bit generation, then the record. A replacement is created
+ * (generation + 1) before the objects it replaces are destroyed, so a
+ * crash in between leaves both and readers take the highest generation;
+ * docs/keystore.md says why a data object and not a secret key. */
+
+#define SECRET_APPLICATION "posprov secret record"
+#define SECRET_MAGIC "PPSR1"
+#define SECRET_HEADER_LEN (sizeof SECRET_MAGIC - 1 + 8)
+/* A reader that saw only objects a writer destroyed meanwhile searches again. */
+#define SECRET_READ_TRIES 4
+
+typedef struct
+{
+  CK_OBJECT_HANDLE  object;
+  guint64           generation;
+  PpSecureBuffer   *value;      /* header and record */
+} SecretVersion;
+
+static void
+secret_version_clear (SecretVersion *version)
+{
+  g_clear_pointer (&version->value, pp_secure_buffer_free);
+}
+
+/* The handles of every version of the record @label. */
+static GArray *
+find_secret_versions (PpKeyStorePkcs11  *self,
+                      const char        *label,
+                      GError           **error)
+{
+  CK_FUNCTION_LIST *m = self->token->module;
+  CK_OBJECT_CLASS klass = CKO_DATA;
+  CK_ATTRIBUTE tmpl[] = {
+    ATTR_ULONG (CKA_CLASS, klass),
+    ATTR (CKA_LABEL, label, strlen (label)),
+    ATTR (CKA_APPLICATION, SECRET_APPLICATION, strlen (SECRET_APPLICATION)),
+  };
+  g_autoptr(GArray) found = g_array_new (FALSE, FALSE, sizeof (CK_OBJECT_HANDLE));
+  CK_SESSION_HANDLE session = pp_p11_session_take (self->token);
+  CK_RV rv;
+
+  rv = m->C_FindObjectsInit (session, tmpl, G_N_ELEMENTS (tmpl));
+  if (rv == CKR_OK)
+    {
+      for (;;)
+        {
+          CK_OBJECT_HANDLE batch[8];
+          CK_ULONG n = 0;
+
+          rv = m->C_FindObjects (session, batch, G_N_ELEMENTS (batch), &n);
+          if (rv != CKR_OK || n == 0)
+            break;
+          g_array_append_vals (found, batch, n);
+        }
+      m->C_FindObjectsFinal (session);
+    }
+  pp_p11_session_give (self->token, session);
+  if (rv != CKR_OK)
+    {
+      pp_p11_set_error (error, rv, _("Cannot search the token"));
+      return NULL;
+    }
+  return g_steal_pointer (&found);
+}
+
+/* Reads the version @object into @out (its value straight into locked
+ * memory). CKR_OBJECT_HANDLE_INVALID when another session destroyed it
+ * since the search; CKR_OK with INVALID_KEY in @error when it is not a
+ * record this code wrote. */
+static CK_RV
+read_secret_version (PpKeyStorePkcs11  *self,
+                     CK_OBJECT_HANDLE   object,
+                     const char        *label,
+                     SecretVersion     *out,
+                     GError           **error)
+{
+  CK_FUNCTION_LIST *m = self->token->module;
+  CK_ATTRIBUTE attr = ATTR (CKA_VALUE, NULL, 0);
+  g_autoptr(PpSecureBuffer) value = NULL;
+  CK_SESSION_HANDLE session;
+  const guint8 *p;
+  CK_RV rv;
+
+  session = pp_p11_session_take (self->token);
+  rv = m->C_GetAttributeValue (session, object, &attr, 1);
+  if (rv == CKR_OK && attr.ulValueLen != CK_UNAVAILABLE_INFORMATION &&
+      attr.ulValueLen > SECRET_HEADER_LEN)
+    {
+      value = pp_secure_buffer_new (attr.ulValueLen);
+      attr.pValue = pp_secure_buffer_get_data (value);
+      rv = m->C_GetAttributeValue (session, object, &attr, 1);
+    }
+  pp_p11_session_give (self->token, session);
+  if (rv == CKR_OBJECT_HANDLE_INVALID)
+    return rv;
+  if (rv != CKR_OK)
+    {
+      pp_p11_set_error (error, rv, _("Cannot read a secret record on the token"));
+      return rv;
+    }
+  p = value != NULL ? pp_secure_buffer_peek (value) : NULL;
+  if (p == NULL || attr.ulValueLen != pp_secure_buffer_get_len (value) ||
+      memcmp (p, SECRET_MAGIC, sizeof SECRET_MAGIC - 1) != 0)
+    {
+      g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_INVALID_KEY,
+                   _("The secret record \"%s\" on the token \"%s\" is damaged or was not written by posprov"),
+                   label, self->token->token_label);
+      return CKR_OK;
+    }
+  out->object = object;
+  out->generation = 0;
+  for (guint i = 0; i < 8; i++)
+    out->generation = (out->generation << 8) | p[sizeof SECRET_MAGIC - 1 + i];
+  out->value = g_steal_pointer (&value);
+  return CKR_OK;
+}
+
+/* TRUE when @a is the newer of two versions. Two writers (two processes)
+ * that raced may have made one generation twice: the larger value wins,
+ * so every reader picks the same one until the next write replaces both. */
+static gboolean
+secret_version_newer (const SecretVersion *a,
+                      const SecretVersion *b)
+{
+  gsize la = pp_secure_buffer_get_len (a->value), lb = pp_secure_buffer_get_len (b->value);
+  int c;
+
+  if (a->generation != b->generation)
+    return a->generation > b->generation;
+  c = memcmp (pp_secure_buffer_peek (a->value), pp_secure_buffer_peek (b->value), MIN (la, lb));
+  return c > 0 || (c == 0 && la > lb);
+}
+
+/* Every live version of @label (@out_versions, SecretVersion) and the
+ * newest one's index (-1 when none). */
+static gboolean
+read_secret_versions (PpKeyStorePkcs11  *self,
+                      const char        *label,
+                      GArray           **out_versions,
+                      gint              *out_newest,
+                      GError           **error)
+{
+  for (guint attempt = 0; attempt < SECRET_READ_TRIES; attempt++)
+    {
+      g_autoptr(GArray) handles = find_secret_versions (self, label, error);
+      g_autoptr(GArray) versions = NULL;
+      gboolean vanished = FALSE;
+      gint newest = -1;
+
+      if (handles == NULL)
+        return FALSE;
+      versions = g_array_new (FALSE, TRUE, sizeof (SecretVersion));
+      g_array_set_clear_func (versions, (GDestroyNotify) secret_version_clear);
+      for (guint i = 0; i < handles->len; i++)
+        {
+          SecretVersion version = { 0, };
+          g_autoptr(GError) local = NULL;
+          CK_RV rv = read_secret_version (self, g_array_index (handles, CK_OBJECT_HANDLE, i),
+                                          label, &version, &local);
+
+          if (rv == CKR_OBJECT_HANDLE_INVALID)
+            {
+              vanished = TRUE;
+              continue;
+            }
+          if (local != NULL)
+            {
+              g_propagate_error (error, g_steal_pointer (&local));
+              return FALSE;
+            }
+          g_array_append_val (versions, version);
+          if (newest < 0 ||
+              secret_version_newer (&version, &g_array_index (versions, SecretVersion, newest)))
+            newest = (gint) versions->len - 1;
+        }
+      if (newest >= 0 || !vanished)
+        {
+          *out_versions = g_steal_pointer (&versions);
+          *out_newest = newest;
+          return TRUE;
+        }
+    }
+  g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_PKCS11,
+               _("The secret record \"%s\" on the token \"%s\" kept changing while it was read"),
+               label, self->token->token_label);
+  return FALSE;
+}
+
+static gboolean
+pkcs11_store_secret (PpKeyStore           *store,
+                     const char           *label,
+                     const PpSecureBuffer *record,
+                     GError              **error)
+{
+  PpKeyStorePkcs11 *self = PP_KEY_STORE_PKCS11 (store);
+  /* One writer of this store at a time: the generation is read, then made. */
+  G_GNUC_UNUSED g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
+  CK_FUNCTION_LIST *m = self->token->module;
+  CK_OBJECT_CLASS klass = CKO_DATA;
+  gsize len = pp_secure_buffer_get_len (record);
+  g_autoptr(PpSecureBuffer) value = pp_secure_buffer_new (SECRET_HEADER_LEN + len);
+  g_autoptr(GArray) old = NULL;
+  CK_OBJECT_HANDLE created = CK_INVALID_HANDLE;
+  CK_SESSION_HANDLE session;
+  guint64 generation = 1;
+  gint newest = -1;
+  guint8 *p = pp_secure_buffer_get_data (value);
+  CK_RV rv = CKR_OK;
+
+  if (!read_secret_versions (self, label, &old, &newest, error))
+    return FALSE;
+  if (newest >= 0)
+    generation = g_array_index (old, SecretVersion, newest).generation + 1;
+
+  memcpy (p, SECRET_MAGIC, sizeof SECRET_MAGIC - 1);
+  for (guint i = 0; i < 8; i++)
+    p[sizeof SECRET_MAGIC - 1 + i] = (guint8) (generation >> (56 - 8 * i));
+  memcpy (p + SECRET_HEADER_LEN, pp_secure_buffer_peek (record), len);
+  {
+    /* Private: only a session logged in with the user PIN sees it. Not
+     * modifiable: a record is replaced, never changed in place. */
+    CK_ATTRIBUTE tmpl[] = {
+      ATTR_ULONG (CKA_CLASS, klass),
+      ATTR (CKA_LABEL, label, strlen (label)),
+      ATTR (CKA_APPLICATION, SECRET_APPLICATION, strlen (SECRET_APPLICATION)),
+      ATTR_BOOL (CKA_TOKEN, TRUE),
+      ATTR_BOOL (CKA_PRIVATE, TRUE),
+      ATTR_BOOL (CKA_MODIFIABLE, FALSE),
+      ATTR (CKA_VALUE, p, SECRET_HEADER_LEN + len),
+    };
+
+    session = pp_p11_session_take_writer (self->token);
+    rv = m->C_CreateObject (session, tmpl, G_N_ELEMENTS (tmpl), &created);
+    pp_p11_session_give_writer (self->token, session);
+  }
+  if (rv != CKR_OK)
+    {
+      pp_p11_set_error (error, rv, _("The token could not store the secret record"));
+      return FALSE;
+    }
+
+  /* Only once the new one is in: a failure above leaves the old one. An
+   * old version another process destroyed meanwhile is gone already. */
+  for (guint i = 0; i < old->len; i++)
+    {
+      session = pp_p11_session_take_writer (self->token);
+      rv = m->C_DestroyObject (session, g_array_index (old, SecretVersion, i).object);
+      pp_p11_session_give_writer (self->token, session);
+      if (rv != CKR_OK && rv != CKR_OBJECT_HANDLE_INVALID)
+        {
+          /* The new record is in and is what readers get; the next write
+           * destroys what is left of the old ones. */
+          pp_p11_set_error (error, rv, _("The token stored the new secret record but kept a previous one"));
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+static PpSecureBuffer *
+pkcs11_load_secret (PpKeyStore  *store,
+                    const char  *label,
+                    GError     **error)
+{
+  PpKeyStorePkcs11 *self = PP_KEY_STORE_PKCS11 (store);
+  g_autoptr(GArray) versions = NULL;
+  const SecretVersion *newest;
+  gint index = -1;
+
+  if (!read_secret_versions (self, label, &versions, &index, error))
+    return NULL;
+  if (index < 0)
+    {
+      g_set_error (error, PP_KEYSTORE_ERROR, PP_KEYSTORE_ERROR_NOT_FOUND,
+                   _("The token \"%s\" holds no secret record \"%s\""),
+                   self->token->token_label, label);
+      return NULL;
+    }
+  newest = &g_array_index (versions, SecretVersion, index);
+  return pp_secure_buffer_new_from (pp_secure_buffer_peek (newest->value) + SECRET_HEADER_LEN,
+                                    pp_secure_buffer_get_len (newest->value) - SECRET_HEADER_LEN);
+}
+
 static void
 pp_key_store_pkcs11_iface_init (PpKeyStoreInterface *iface)
 {
@@ -812,6 +1101,8 @@ pp_key_store_pkcs11_iface_init (PpKeyStoreInterface *iface)
   iface->get_tmk_kcv = pkcs11_get_tmk_kcv;
   iface->export_tmk = pkcs11_export_tmk;
   iface->generate_and_export_tmk = pkcs11_generate_and_export_tmk;
+  iface->store_secret = pkcs11_store_secret;
+  iface->load_secret = pkcs11_load_secret;
 }
 
 static void
