@@ -892,7 +892,7 @@ read_secret_version (PpKeyStorePkcs11  *self,
   session = pp_p11_session_take (self->token);
   rv = m->C_GetAttributeValue (session, object, &attr, 1);
   if (rv == CKR_OK && attr.ulValueLen != CK_UNAVAILABLE_INFORMATION &&
-      attr.ulValueLen > SECRET_HEADER_LEN)
+      attr.ulValueLen >= SECRET_HEADER_LEN)
     {
       value = pp_secure_buffer_new (attr.ulValueLen);
       attr.pValue = pp_secure_buffer_get_data (value);
