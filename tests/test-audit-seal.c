@@ -565,6 +565,109 @@ test_tool (void)
   g_assert_nonnull (strstr (err, "audit journal broken at entry 1: the journal was truncated"));
 }
 
+static const char *
+softhsm_module (void)
+{
+  static const char * const paths[] = {
+    "/usr/lib/softhsm/libsofthsm2.so",
+    "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+    "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
+    "/usr/lib64/pkcs11/libsofthsm2.so",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (paths); i++)
+    if (g_file_test (paths[i], G_FILE_TEST_EXISTS))
+      return paths[i];
+  return NULL;
+}
+
+/* The journal key and the checkpoint key in a SoftHSM2 token named by
+ * POSPROV_KEY_STORE: init-seal, entries across several epochs (each epoch
+ * change replaces the token's record), checkpoint and verify with the
+ * seed, and no soft key store is made next to the store file. Before the
+ * pkcs11 store kept secret records, init-seal failed: "The pkcs11 key
+ * store cannot hold a journal key". */
+static void
+test_tool_pkcs11 (void)
+{
+  g_autofree char *util = g_find_program_in_path ("softhsm2-util");
+  g_autofree char *dir = pp_test_make_tmpdir ();
+  g_autofree char *db = g_build_filename (dir, "station.db", NULL);
+  g_autofree char *csv = g_build_filename (dir, "in.csv", NULL);
+  g_autofree char *seed = g_build_filename (dir, "seed.txt", NULL);
+  g_autofree char *cp = g_build_filename (dir, "cp.txt", NULL);
+  g_autofree char *keys = g_build_filename (dir, "keys", NULL);
+  g_autofree char *tokens = g_build_filename (dir, "tokens", NULL);
+  g_autofree char *conf = g_build_filename (dir, "softhsm2.conf", NULL);
+  g_autofree char *conf_text = NULL, *uri = NULL, *out = NULL, *err = NULL;
+  g_autoptr(PpKeyStore) token = NULL;
+  g_autoptr(PpJournalKey) key = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *module = softhsm_module ();
+  const char *import[] = { "registry", "import", "--db", db, csv, NULL };
+  const char *init[] = { "audit", "init-seal", "--db", db, "-o", seed, "--epoch-entries", "2", NULL };
+  const char *checkpoint[] = { "audit", "checkpoint", "--db", db, "-o", cp, NULL };
+  const char *verify[] = { "audit", "verify", "--db", db, "--seed", seed, "--checkpoint", cp, NULL };
+  int status = -1;
+
+  if (util == NULL || module == NULL)
+    {
+      g_test_skip ("SoftHSM2 is not installed (libsofthsm2.so or softhsm2-util missing; Debian package softhsm2)");
+      return;
+    }
+  g_assert_cmpint (g_mkdir (tokens, 0700), ==, 0);
+  conf_text = g_strdup_printf ("directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n", tokens);
+  g_assert_true (g_file_set_contents (conf, conf_text, -1, NULL));
+  g_setenv ("SOFTHSM2_CONF", conf, TRUE);
+  {
+    const char *argv[] = { util, "--init-token", "--free", "--label", "journal", "--pin", "2468",
+                           "--so-pin", "1357", NULL };
+
+    g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err,
+                                 &status, &error));
+    g_assert_no_error (error);
+    g_assert_true (g_spawn_check_wait_status (status, NULL));
+    g_clear_pointer (&out, g_free);
+    g_clear_pointer (&err, g_free);
+  }
+  uri = g_strdup_printf ("pkcs11:token=journal?module-path=%s", module);
+  g_setenv (PP_STORE_KEY_STORE_ENV, uri, TRUE);
+  g_setenv (PP_STORE_KEY_STORE_SECRET_ENV, "2468", TRUE);
+
+  g_assert_true (g_file_set_contents (csv, "serial,vendor,model\nHSM-0001,PAX,A920\n", -1, NULL));
+  g_assert_cmpint (pp_test_run_tool (import, NULL, NULL, NULL), ==, 0);
+  g_assert_cmpint (pp_test_run_tool (init, NULL, &out, &err), ==, 0);
+  g_assert_nonnull (strstr (out, "seed written to"));
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  for (int i = 2; i <= 6; i++)
+    {
+      g_autofree char *row = g_strdup_printf ("serial,vendor,model\nHSM-%04d,PAX,A920\n", i);
+
+      g_assert_true (g_file_set_contents (csv, row, -1, NULL));
+      g_assert_cmpint (pp_test_run_tool (import, NULL, NULL, NULL), ==, 0);
+    }
+  g_assert_cmpint (pp_test_run_tool (checkpoint, NULL, NULL, NULL), ==, 0);
+  g_assert_cmpint (pp_test_run_tool (verify, NULL, &out, &err), ==, 0);
+  g_assert_nonnull (strstr (out, "Audit journal intact: 7 entries"));
+  g_assert_nonnull (strstr (out, "Sealed from entry 2; 6 seals checked with the seed"));
+  g_assert_nonnull (strstr (out, "Matches the checkpoint at entry 7"));
+  g_assert_false (g_file_test (keys, G_FILE_TEST_EXISTS));
+
+  /* The token holds the journal key, moved on past epoch 0. */
+  token = pp_key_store_pkcs11_new (uri, "2468", &error);
+  g_assert_no_error (error);
+  key = pp_key_store_load_journal_key (token, PP_JOURNAL_KEY_LABEL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (key->first_seq, ==, 2);
+  g_assert_cmpuint (key->epoch, >=, 2);
+  g_clear_object (&token);
+
+  g_unsetenv (PP_STORE_KEY_STORE_ENV);
+  g_setenv (PP_STORE_KEY_STORE_SECRET_ENV, SECRET, TRUE);
+  g_unsetenv ("SOFTHSM2_CONF");
+}
+
 /* What the store and the key store say reaches a zh_CN user translated,
  * while what goes into the journal stays byte-identical whatever the
  * locale: an unsealed checkpoint, a wrong key store secret, a forged seal
@@ -803,6 +906,7 @@ main (int argc, char **argv)
   g_test_add_func ("/audit-seal/checkpoint-forged", test_checkpoint_forged);
   g_test_add_func ("/audit-seal/stored-types", test_stored_types);
   g_test_add_func ("/audit-seal/tool", test_tool);
+  g_test_add_func ("/audit-seal/tool-pkcs11", test_tool_pkcs11);
   g_test_add_func ("/audit-seal/errors-translated", test_errors_translated);
   g_test_add_func ("/audit-seal/default-passphrase", test_default_passphrase);
   g_test_add_func ("/audit-seal/demo-not-sealed", test_demo_not_sealed);

@@ -789,6 +789,82 @@ shown_key_count (const char *dir)
   return json_array_get_length (json_object_get_array_member (shown, "keys"));
 }
 
+/* inject with the TMK generated in a SoftHSM2 token: the KCV printed is
+ * the terminal's and the token's, and the token's delivery record says
+ * confirmed (before the pkcs11 store kept secret records, inject failed
+ * before LOAD_KEY: "The pkcs11 key store cannot keep a TMK delivery record"). */
+static void
+test_inject_pkcs11 (void)
+{
+  g_auto(Fixture) f = { 0, };
+  g_autofree char *util = g_find_program_in_path ("softhsm2-util");
+  g_autofree char *tokens = NULL, *conf = NULL, *text = NULL, *uri = NULL, *port = NULL;
+  g_autofree char *label = NULL, *kcv = NULL, *token_kcv = NULL, *saved_secret = NULL;
+  g_autoptr(JsonParser) parser = NULL;
+  g_autoptr(PpKeyStore) store = NULL;
+  g_autoptr(GPtrArray) deliveries = NULL;
+  g_autoptr(GError) error = NULL;
+  PpTestTermsimServer server = { 0, };
+  const char *module = softhsm_module ();
+  PpTmkDelivery *d;
+  JsonArray *keys;
+  JsonObject *shown;
+
+  if (util == NULL || module == NULL)
+    {
+      g_test_skip ("SoftHSM2 is not installed (libsofthsm2.so or softhsm2-util missing; Debian package softhsm2)");
+      return;
+    }
+  fixture_init (&f, "PP3015");
+  tokens = g_build_filename (f.base, "tokens", NULL);
+  conf = g_build_filename (f.base, "softhsm2.conf", NULL);
+  g_assert_cmpint (g_mkdir (tokens, 0700), ==, 0);
+  text = g_strdup_printf ("directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n", tokens);
+  g_assert_true (g_file_set_contents (conf, text, -1, NULL));
+  g_setenv ("SOFTHSM2_CONF", conf, TRUE);
+  {
+    const char *init[] = { "--init-token", "--free", "--label", "station", "--pin", "2468", "--so-pin", "1357", NULL };
+
+    softhsm_util (init);
+  }
+  uri = g_strdup_printf ("pkcs11:token=station?module-path=%s", module);
+  saved_secret = g_strdup (g_getenv ("POSPROV_KEY_STORE_SECRET"));
+  g_setenv ("POSPROV_KEY_STORE_SECRET", "2468", TRUE);
+
+  port = pp_test_termsim_start (&server, f.dir, NULL);
+  bind_with_tool (&f, port);
+  label = inject_with_tool (&f, port, uri, &kcv);
+  pp_test_termsim_stop (&server);
+  if (saved_secret != NULL)
+    g_setenv ("POSPROV_KEY_STORE_SECRET", saved_secret, TRUE);
+  else
+    g_unsetenv ("POSPROV_KEY_STORE_SECRET");
+
+  /* The terminal holds the key whose KCV was printed ... */
+  g_assert_true (g_str_has_prefix (label, "tmk-PP3015-"));
+  g_assert_cmpuint (strlen (kcv), ==, 6);
+  shown = show_json (f.dir, &parser);
+  keys = json_object_get_array_member (shown, "keys");
+  g_assert_cmpuint (json_array_get_length (keys), ==, 1);
+  g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (keys, 0), "kcv"), ==, kcv);
+
+  /* ... the token holds it under the printed label, and its record says confirmed. */
+  store = pp_key_store_pkcs11_new (uri, "2468", &error);
+  g_assert_no_error (error);
+  token_kcv = pp_key_store_get_tmk_kcv (store, label, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (token_kcv, ==, kcv);
+  deliveries = pp_key_store_list_tmk_deliveries (store, "PP3015", &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (deliveries->len, ==, 1);
+  d = g_ptr_array_index (deliveries, 0);
+  g_assert_cmpstr (d->label, ==, label);
+  g_assert_cmpstr (d->kcv, ==, kcv);
+  g_assert_cmpint (d->state, ==, PP_TMK_DELIVERY_CONFIRMED);
+  g_clear_object (&store);
+  g_unsetenv ("SOFTHSM2_CONF");
+}
+
 /* sign-on-test: success, and each refusal in the field's terms. */
 static void
 test_sign_on_test (void)
@@ -1334,6 +1410,7 @@ main (int    argc,
   g_test_add_func ("/device/tool/certify-register", test_certify_register);
   g_test_add_func ("/device/tool/certify-csr-mismatch", test_certify_csr_mismatch);
   g_test_add_func ("/device/tool/certify-pkcs11", test_certify_pkcs11);
+  g_test_add_func ("/device/tool/inject-pkcs11", test_inject_pkcs11);
   g_test_add_func ("/device/tool/tampered", test_tampered);
   g_test_add_func ("/device/tool/errors", test_errors);
   g_test_add_func ("/device/tool/sign-on-test", test_sign_on_test);
