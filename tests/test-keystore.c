@@ -1611,6 +1611,43 @@ raw_count_data (RawToken   *raw,
   return (guint) n;
 }
 
+/* TRUE when some file of the test token's folder holds @needle. */
+static gboolean
+token_files_contain_bytes (const void *needle,
+                           gsize       needle_len)
+{
+  g_autofree char *base = g_path_get_dirname (g_getenv ("SOFTHSM2_CONF"));
+  g_autofree char *tokens = g_build_filename (base, "tokens", NULL);
+  g_autoptr(GDir) top = g_dir_open (tokens, 0, NULL);
+  const char *name;
+
+  g_assert_nonnull (top);
+  while ((name = g_dir_read_name (top)) != NULL)
+    {
+      g_autofree char *sub = g_build_filename (tokens, name, NULL);
+      g_autoptr(GDir) dir = g_dir_open (sub, 0, NULL);
+      const char *file;
+
+      while (dir != NULL && (file = g_dir_read_name (dir)) != NULL)
+        {
+          g_autofree char *path = g_build_filename (sub, file, NULL);
+          g_autofree char *data = NULL;
+          gsize len = 0;
+
+          if (g_file_get_contents (path, &data, &len, NULL) &&
+              memmem (data, len, needle, needle_len) != NULL)
+            return TRUE;
+        }
+    }
+  return FALSE;
+}
+
+static gboolean
+token_files_contain (const char *needle)
+{
+  return token_files_contain_bytes (needle, strlen (needle));
+}
+
 static PpSecureBuffer *
 text_buffer (const char *text)
 {
@@ -1745,7 +1782,32 @@ test_pkcs11_secret (void)
   g_assert_true (pp_key_store_store_journal_key (store, PP_JOURNAL_KEY_LABEL, journal, &error));
   g_assert_no_error (error);
   g_assert_cmpuint (raw_count_data (&raw, PP_JOURNAL_KEY_LABEL), ==, 1);
+
+  /* An empty record is a record. */
+  {
+    g_autoptr(PpSecureBuffer) empty = text_buffer ("");
+
+    g_assert_true (iface->store_secret (store, "empty", empty, &error));
+    g_assert_no_error (error);
+    assert_secret (store, "empty", "");
+  }
   raw_close (&raw);
+
+  /* Someone with the token's files but not the PIN: SoftHSM2 keeps a
+   * private object's attributes encrypted under the token key, so neither
+   * the records nor the journal key are in the files (with CKA_PRIVATE
+   * false, "third" and "PPSR1" are there in clear). */
+  {
+    g_autofree char *key_hex = pp_secure_buffer_to_hex (journal->key);
+
+    g_assert_false (token_files_contain ("third"));
+    g_assert_false (token_files_contain ("tmk-PP7001-2"));
+    g_assert_false (token_files_contain ("PPSR1"));
+    g_assert_false (token_files_contain_bytes (pp_secure_buffer_peek (journal->key), PP_JOURNAL_KEY_LEN));
+    g_assert_false (token_files_contain (key_hex));
+    /* (SoftHSM2 encrypts the label of a private object too.) */
+    g_assert_false (token_files_contain ("delivery-PP7001"));
+  }
   g_clear_object (&store);
 
   /* A second opener (another process, later) reads what the first wrote. */
