@@ -1803,6 +1803,7 @@ test_pkcs11_secret (void)
     g_assert_false (token_files_contain ("third"));
     g_assert_false (token_files_contain ("tmk-PP7001-2"));
     g_assert_false (token_files_contain ("PPSR1"));
+    g_assert_false (token_files_contain ("posprov secret record"));
     g_assert_false (token_files_contain_bytes (pp_secure_buffer_peek (journal->key), PP_JOURNAL_KEY_LEN));
     g_assert_false (token_files_contain (key_hex));
     /* (SoftHSM2 encrypts the label of a private object too.) */
@@ -1834,6 +1835,35 @@ test_pkcs11_secret (void)
   g_assert_cmpuint (journal_back->epoch, ==, 3);
   g_assert_true (pp_secure_buffer_equal (journal_back->key, journal->key));
   assert_secret (again, "rec", "third");
+  g_clear_object (&again);
+
+  /* Through PKCS#11 without the PIN (every session of the stores closed,
+   * so the process is logged out): no record is even found. */
+  {
+    CK_FUNCTION_LIST *module = p11_kit_module_load (hsm.module, 0);
+    CK_OBJECT_CLASS klass = CKO_DATA;
+    CK_ATTRIBUTE tmpl[] = { { CKA_CLASS, &klass, sizeof klass } };
+    CK_SLOT_ID slots[8];
+    CK_ULONG n_slots = G_N_ELEMENTS (slots), n = 99;
+    CK_OBJECT_HANDLE found[8];
+    CK_SESSION_HANDLE session;
+    CK_SESSION_INFO info;
+
+    g_assert_nonnull (module);
+    g_assert_cmpuint (p11_kit_module_initialize (module), ==, CKR_OK);
+    g_assert_cmpuint (module->C_GetSlotList (CK_TRUE, slots, &n_slots), ==, CKR_OK);
+    g_assert_cmpuint (n_slots, >=, 1);
+    g_assert_cmpuint (module->C_OpenSession (slots[0], CKF_SERIAL_SESSION, NULL, NULL, &session), ==, CKR_OK);
+    g_assert_cmpuint (module->C_GetSessionInfo (session, &info), ==, CKR_OK);
+    g_assert_cmpuint (info.state, ==, CKS_RO_PUBLIC_SESSION);
+    g_assert_cmpuint (module->C_FindObjectsInit (session, tmpl, 1), ==, CKR_OK);
+    g_assert_cmpuint (module->C_FindObjects (session, found, G_N_ELEMENTS (found), &n), ==, CKR_OK);
+    g_assert_cmpuint (module->C_FindObjectsFinal (session), ==, CKR_OK);
+    g_assert_cmpuint (n, ==, 0);
+    module->C_CloseSession (session);
+    p11_kit_module_finalize (module);
+    p11_kit_module_release (module);
+  }
 }
 
 /* Writers on several threads of one store and readers meanwhile: every
