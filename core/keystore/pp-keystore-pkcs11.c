@@ -9,8 +9,10 @@
  * token only through pp_key_store_export_tmk() or
  * pp_key_store_generate_and_export_tmk(), wrapped (CKM_AES_KEY_WRAP) under
  * a session key that exists for that one call; see docs/keystore.md for
- * why. Calls run on sessions of the token's pool (pp-pkcs11.c), so TMKs of
- * different labels are made at once.
+ * why. Secret records (the journal key, TMK delivery records) are private
+ * CKO_DATA objects, replaced by generation (below). Calls run on sessions
+ * of the token's pool (pp-pkcs11.c), so TMKs of different labels are made
+ * at once.
  */
 #include "config.h"
 
