@@ -23,6 +23,7 @@
  */
 #include "config.h"
 
+#include <inttypes.h>
 #include <string.h>
 
 #include <glib/gi18n-lib.h>
@@ -371,8 +372,8 @@ query_int (Request    *r,
     }
   if (g_ascii_string_to_signed (text, 10, min, max, out, NULL))
     return TRUE;
-  message = g_strdup_printf (_("the query parameter “%s” must be a number from %" G_GINT64_FORMAT
-                               " to %" G_GINT64_FORMAT), name, min, max);
+  message = g_strdup_printf (_("the query parameter “%s” must be a number from %" PRId64 " to %" PRId64),
+                             name, min, max);
   reply_invalid (r, message);
   return FALSE;
 }
@@ -646,7 +647,7 @@ handle_login (Request *r)
       now - f->first < PP_REGISTRY_SERVER_LOGIN_WINDOW_SECONDS)
     {
       g_autofree char *message =
-        g_strdup_printf (_("too many failed sign-ins for “%s”; try again in %" G_GINT64_FORMAT " seconds"),
+        g_strdup_printf (_("too many failed sign-ins for “%s”; try again in %" PRId64 " seconds"),
                          user, f->first + PP_REGISTRY_SERVER_LOGIN_WINDOW_SECONDS - now);
 
       reply_problem (r, 429, "too_many_requests", message);

@@ -1094,7 +1094,7 @@ static gboolean
 check_verb (PpRegistry          *self,
             gconstpointer        vfunc,
             gpointer             tag,
-            const char          *name,
+            const char          *message,
             GCancellable        *cancellable,
             GAsyncReadyCallback  callback,
             gpointer             user_data)
@@ -1105,8 +1105,7 @@ check_verb (PpRegistry          *self,
     return TRUE;
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, tag);
-  g_task_return_new_error (task, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_FAILED,
-                           _("this registry cannot %s"), name);
+  g_task_return_new_error (task, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_FAILED, "%s", message);
   return FALSE;
 }
 
@@ -1122,7 +1121,7 @@ pp_registry_authenticate_async (PpRegistry          *self,
   g_return_if_fail (username != NULL && password != NULL);
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
   if (check_verb (self, IFACE (self)->authenticate, pp_registry_authenticate_async,
-                  _("check passwords"), cancellable, callback, user_data))
+                  _("this registry cannot check passwords"), cancellable, callback, user_data))
     IFACE (self)->authenticate (self, username, password, cancellable, callback, user_data);
 }
 
@@ -1150,7 +1149,7 @@ pp_registry_add_user_async (PpRegistry          *self,
   g_return_if_fail ((guint) role < PP_N_USER_ROLES);
   g_return_if_fail (check_key (idempotency_key));
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
-  if (check_verb (self, IFACE (self)->add_user, pp_registry_add_user_async, _("add users"),
+  if (check_verb (self, IFACE (self)->add_user, pp_registry_add_user_async, _("this registry cannot add users"),
                   cancellable, callback, user_data))
     IFACE (self)->add_user (self, username, role, password, actor, idempotency_key, cancellable,
                             callback, user_data);
@@ -1178,7 +1177,7 @@ pp_registry_enroll_otp_async (PpRegistry          *self,
   g_return_if_fail (check_key (idempotency_key));
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
   if (check_verb (self, IFACE (self)->enroll_otp, pp_registry_enroll_otp_async,
-                  _("enrol one-time codes"), cancellable, callback, user_data))
+                  _("this registry cannot enrol one-time codes"), cancellable, callback, user_data))
     IFACE (self)->enroll_otp (self, username, actor, idempotency_key, cancellable, callback,
                               user_data);
 }
@@ -1213,7 +1212,7 @@ pp_registry_list_terminals_async (PpRegistry          *self,
   g_return_if_fail (limit >= 1 && limit <= 1000);
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
   if (check_verb (self, IFACE (self)->list_terminals, pp_registry_list_terminals_async,
-                  _("list terminals"), cancellable, callback, user_data))
+                  _("this registry cannot list terminals"), cancellable, callback, user_data))
     IFACE (self)->list_terminals (self, state, after_serial, limit, cancellable, callback,
                                   user_data);
 }
