@@ -1144,6 +1144,42 @@ test_install (void)
     assert_status (&orders, 200);
     g_assert_cmpuint (json_array_get_length (json_object_get_array_member (obj (&orders), "orders")), ==, 2);
   }
+
+  /* A second order, cancelled while its request is pending: the request
+   * is withdrawn. */
+  {
+    g_auto(Reply) order = { 0 };
+    g_auto(Reply) request = { 0 };
+    g_auto(Reply) cancelled = { 0 };
+    g_auto(Reply) approval = { 0 };
+    g_auto(Reply) no_reason = { 0 };
+    g_autofree char *b = g_strdup_printf ("{\"serial\":\"RS-0002\",\"merchant_id\":%" G_GINT64_FORMAT
+                                          ",\"program\":\"1.0.0\",\"key_type\":\"aes-256\"}", merchant_id);
+    g_autofree char *k1 = new_key ();
+    g_autofree char *k2 = new_key ();
+    g_autofree char *k3 = new_key ();
+    g_autofree char *k4 = new_key ();
+    g_autofree char *p = NULL;
+
+    call ("POST", "/api/v1/work-orders", alice, k1, b, &order);
+    assert_status (&order, 201);
+    g_assert_cmpstr (member (&order, "key_type"), ==, "aes-256");
+    p = g_strdup_printf ("/api/v1/work-orders/%s/approval-request", member (&order, "id"));
+    call ("POST", p, alice, k2, NULL, &request);
+    assert_status (&request, 201);
+    g_free (p);
+    p = g_strdup_printf ("/api/v1/work-orders/%s/cancel", member (&order, "id"));
+    call ("POST", p, alice, k4, NULL, &no_reason);
+    assert_problem (&no_reason, 400, "invalid");
+    call ("POST", p, alice, k3, "{\"reason\":\"merchant changed their mind\"}", &cancelled);
+    assert_status (&cancelled, 200);
+    g_assert_cmpstr (member (&cancelled, "state"), ==, "cancelled");
+    g_free (p);
+    p = g_strdup_printf ("/api/v1/approvals/%s", member (&request, "id"));
+    call ("GET", p, bob, NULL, NULL, &approval);
+    assert_status (&approval, 200);
+    g_assert_cmpstr (member (&approval, "state"), ==, "withdrawn");
+  }
   g_input_stream_close (events, NULL, NULL);
 }
 

@@ -627,6 +627,32 @@ login_done (GObject      *source,
   reply_json (r, SOUP_STATUS_CREATED, json_builder_get_root (b));
 }
 
+static gboolean
+session_expired (gpointer key,
+                 gpointer value,
+                 gpointer data)
+{
+  return ((Session *) value)->expires <= *(gint64 *) data;
+}
+
+static gboolean
+failures_expired (gpointer key,
+                  gpointer value,
+                  gpointer data)
+{
+  return *(gint64 *) data - ((Failures *) value)->first >= PP_REGISTRY_SERVER_LOGIN_WINDOW_SECONDS;
+}
+
+/* Drops expired sessions and failure counts, so neither table grows
+ * with tokens nobody uses or names somebody made up. */
+static void
+prune (PpRegistryServer *self,
+       gint64            now)
+{
+  g_hash_table_foreach_remove (self->sessions, session_expired, &now);
+  g_hash_table_foreach_remove (self->failures, failures_expired, &now);
+}
+
 static void
 handle_login (Request *r)
 {
@@ -641,6 +667,7 @@ handle_login (Request *r)
   if (o == NULL || !body_string (r, o, "user", TRUE, &user) ||
       !body_string (r, o, "password", TRUE, &password))
     return;
+  prune (self, now);
   name = g_ascii_strdown (user, -1);
   f = g_hash_table_lookup (self->failures, name);
   if (f != NULL && f->count >= PP_REGISTRY_SERVER_LOGIN_FAILURES_MAX &&
@@ -1505,7 +1532,18 @@ match_path (const char  *pattern,
     }
   for (guint i = 0; want[i] != NULL; i++)
     if (want[i][0] == '{')
-      params[n_params++] = g_uri_unescape_string (got[i], NULL);
+      {
+        /* A segment that does not decode (a bad escape, a NUL) names nothing. */
+        char *value = g_uri_unescape_string (got[i], "/");
+
+        if (value == NULL)
+          {
+            for (guint j = 0; j < n_params; j++)
+              g_clear_pointer (&params[j], g_free);
+            return FALSE;
+          }
+        params[n_params++] = value;
+      }
   return TRUE;
 }
 
@@ -1596,37 +1634,32 @@ server_callback (SoupServer        *soup,
 {
   PpRegistryServer *self = data;
   const char *method = soup_server_message_get_method (msg);
-  char *params[2] = { NULL, NULL };
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  SoupMessageBody *body = soup_server_message_get_request_body (msg);
   gboolean path_known;
-  const Route *route = find_route (method, path, params, &path_known);
-  g_autofree Request *r = NULL;
-  SoupMessageBody *body;
+  Request *r = g_new0 (Request, 1);
 
-  if (route == NULL)
+  r->server = g_object_ref (self);
+  r->msg = g_object_ref (msg);
+  r->status = SOUP_STATUS_OK;
+  r->route = find_route (method, path, r->params, &path_known);
+  if (r->route == NULL)
     {
       g_autofree char *message = g_strdup_printf (_("no %s %s in this registry's API"), method, path);
 
       set_problem (msg, path_known ? SOUP_STATUS_METHOD_NOT_ALLOWED : SOUP_STATUS_NOT_FOUND,
                    path_known ? "method_not_allowed" : "not_found", message);
+      request_free (r);
       return;
     }
-
-  r = g_new0 (Request, 1);
-  r->params[0] = params[0];
-  r->params[1] = params[1];
-  r->status = SOUP_STATUS_OK;
-  if (route->roles != NO_SESSION && !authorise (self, msg, route, r))
+  if (r->route->roles != NO_SESSION && !authorise (self, msg, r->route, r))
     {
-      g_free (r->params[0]);
-      g_free (r->params[1]);
-      g_free (r->user);
-      g_free (r->token_hash);
+      request_free (r);
       return;
     }
-  if (route->mutating)
+  if (r->route->mutating)
     {
-      const char *key = soup_message_headers_get_one (soup_server_message_get_request_headers (msg),
-                                                      "Idempotency-Key");
+      const char *key = soup_message_headers_get_one (headers, "Idempotency-Key");
 
       if (key == NULL || !g_uuid_string_is_valid (key))
         {
@@ -1634,15 +1667,11 @@ server_callback (SoupServer        *soup,
                        key == NULL ? _("this request changes something: send an “Idempotency-Key” header "
                                        "with a UUID made once for it")
                                    : _("the “Idempotency-Key” header must be a UUID"));
-          g_free (r->params[0]);
-          g_free (r->params[1]);
-          g_free (r->user);
-          g_free (r->token_hash);
+          request_free (r);
           return;
         }
       r->key = g_ascii_strdown (key, -1);
     }
-  body = soup_server_message_get_request_body (msg);
   if (body->length > 0)
     {
       g_autoptr(GBytes) bytes = soup_message_body_flatten (body);
@@ -1657,22 +1686,15 @@ server_callback (SoupServer        *soup,
                                                       error != NULL ? error->message : _("not UTF-8"));
 
           set_problem (msg, SOUP_STATUS_BAD_REQUEST, "invalid", message);
-          g_free (r->params[0]);
-          g_free (r->params[1]);
-          g_free (r->user);
-          g_free (r->key);
-          g_free (r->token_hash);
+          request_free (r);
           return;
         }
       r->body = json_parser_steal_root (parser);
     }
 
-  r->server = g_object_ref (self);
-  r->msg = g_object_ref (msg);
-  r->route = route;
   r->query = query_table != NULL ? g_hash_table_ref (query_table) : NULL;
   soup_server_message_pause (msg);
-  route->handler (g_steal_pointer (&r));
+  r->route->handler (r);
 }
 
 /* Refuses oversize bodies before they are read. */
