@@ -1667,7 +1667,6 @@ add_user_job (PpStore   *store,
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonNode) node = NULL;
   g_autoptr(PpUser) user = NULL;
-  g_autofree char *role = NULL;
   JsonObject *o;
 
   if (text == NULL)
