@@ -14,6 +14,8 @@
 
 #include <glib-unix.h>
 #include <glib/gi18n.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "pp-key-host.h"
 #include "pp-registry-local.h"
@@ -105,6 +107,31 @@ open_key_host (const char  *db,
   return pp_key_host_new (store, key_store, error);
 }
 
+/* The certificates of a PEM file (at least one), X509 *. */
+static GPtrArray *
+load_certificates (const char  *path,
+                   GError     **error)
+{
+  g_autoptr(GPtrArray) certs = g_ptr_array_new_with_free_func ((GDestroyNotify) X509_free);
+  BIO *bio = BIO_new_file (path, "r");
+  X509 *cert;
+
+  if (bio == NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, _("cannot read the certificates %s"), path);
+      return NULL;
+    }
+  while ((cert = PEM_read_bio_X509 (bio, NULL, NULL, NULL)) != NULL)
+    g_ptr_array_add (certs, cert);
+  BIO_free (bio);
+  if (certs->len == 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, _("%s holds no PEM certificate"), path);
+      return NULL;
+    }
+  return g_steal_pointer (&certs);
+}
+
 int
 pp_registry_cmd_serve (int    argc,
                        char **argv)
@@ -114,6 +141,7 @@ pp_registry_cmd_serve (int    argc,
   g_autofree char *tls_cert = NULL;
   g_autofree char *tls_key = NULL;
   g_autofree char *key_store = NULL;
+  g_autofree char *program_trust = NULL;
   int session_seconds = PP_REGISTRY_SERVER_DEFAULT_SESSION_SECONDS;
   int login_delay_ms = PP_REGISTRY_SERVER_DEFAULT_LOGIN_DELAY_MS;
   GOptionEntry entries[] = {
@@ -126,6 +154,8 @@ pp_registry_cmd_serve (int    argc,
     { "key-store", 0, 0, G_OPTION_ARG_STRING, &key_store,
       N_("The key host's key store: a soft key store folder or a pkcs11: URI (secret in "
          "POSPROV_KEY_STORE_SECRET)"), N_("LOCATION") },
+    { "program-trust", 0, 0, G_OPTION_ARG_FILENAME, &program_trust,
+      N_("Certificates a program package's signer must chain to (PEM); without it no uploads"), N_("PEM") },
     { "session-lifetime", 0, 0, G_OPTION_ARG_INT, &session_seconds,
       N_("Seconds a sign-in token lasts (default 900)"), N_("SECONDS") },
     { "login-delay", 0, 0, G_OPTION_ARG_INT, &login_delay_ms,
@@ -140,6 +170,7 @@ pp_registry_cmd_serve (int    argc,
   g_autoptr(PpRegistryServer) server = NULL;
   g_autoptr(GInetSocketAddress) address = NULL;
   g_autoptr(GMainLoop) loop = NULL;
+  g_autoptr(GPtrArray) trust = NULL;
   g_autofree char *host = NULL;
   guint port = 0;
 
@@ -162,6 +193,8 @@ pp_registry_cmd_serve (int    argc,
 
       return fail (message);
     }
+  if (program_trust != NULL && (trust = load_certificates (program_trust, &error)) == NULL)
+    return fail_error (error);
   if (key_store != NULL && (key_host = open_key_host (db, key_store, &error)) == NULL)
     return fail_error (error);
   if ((registry = pp_registry_local_new (db, &error)) == NULL)
@@ -172,6 +205,7 @@ pp_registry_cmd_serve (int    argc,
   server = pp_registry_server_new (PP_REGISTRY (registry), certificate);
   pp_registry_server_set_session_lifetime (server, (guint) session_seconds);
   pp_registry_server_set_login_delay (server, (guint) login_delay_ms);
+  pp_registry_server_set_program_trust (server, trust);
   if (!pp_registry_server_listen (server, address, &port, &error))
     return fail_error (error);
 

@@ -17,6 +17,7 @@
 #include <libsoup/soup.h>
 #include <openssl/ec.h>
 #include <openssl/pem.h>
+#include <openssl/rsa.h>
 #include <openssl/x509v3.h>
 
 #include "pp-key-host-fixture.h"
@@ -40,6 +41,9 @@ typedef struct {
 
 static struct {
   PpKeyHostFixture kh;
+  char *program_pem;     /* the trusted program signer */
+  char *package;         /* signed by it, for A920 and P2 */
+  char *rogue_package;   /* signed by a signer nobody trusts */
   char *ca_pem;
   char *cert_pem;
   char *key_pem;
@@ -127,6 +131,81 @@ make_tls_files (const char *dir)
   write_pem (T.key_pem, NULL, key);
 }
 
+/* ---- program packages, made by the real posprov-tool ---- */
+
+static void
+write_signer (const char *dir,
+              const char *name,
+              char      **out_key,
+              char      **out_cert)
+{
+  g_autoptr(EVP_PKEY) key = EVP_RSA_gen (2048);
+  g_autoptr(X509) cert = X509_new ();
+  X509_NAME *subject = X509_get_subject_name (cert);
+  X509V3_CTX ctx;
+  X509_EXTENSION *ext;
+  g_autofree char *key_name = g_strconcat (name, ".key", NULL);
+  g_autofree char *cert_name = g_strconcat (name, ".pem", NULL);
+
+  X509_set_version (cert, 2);
+  ASN1_INTEGER_set (X509_get_serialNumber (cert), 9);
+  X509_NAME_add_entry_by_txt (subject, "CN", MBSTRING_ASC, (const guint8 *) name, -1, -1, 0);
+  X509_set_issuer_name (cert, subject);
+  X509_gmtime_adj (X509_getm_notBefore (cert), -86400);
+  X509_gmtime_adj (X509_getm_notAfter (cert), 365 * 86400);
+  X509_set_pubkey (cert, key);
+  X509V3_set_ctx (&ctx, cert, cert, NULL, NULL, 0);
+  ext = X509V3_EXT_conf_nid (NULL, &ctx, NID_key_usage, "critical,digitalSignature");
+  X509_add_ext (cert, ext, -1);
+  X509_EXTENSION_free (ext);
+  ext = X509V3_EXT_conf_nid (NULL, &ctx, NID_ext_key_usage, "codeSigning");
+  X509_add_ext (cert, ext, -1);
+  X509_EXTENSION_free (ext);
+  g_assert_cmpint (X509_sign (cert, key, EVP_sha256 ()), >, 0);
+  *out_key = g_build_filename (dir, key_name, NULL);
+  *out_cert = g_build_filename (dir, cert_name, NULL);
+  write_pem (*out_key, NULL, key);
+  write_pem (*out_cert, cert, NULL);
+}
+
+static char *
+pack (const char *dir,
+      const char *name,
+      const char *key,
+      const char *cert,
+      const char *payload)
+{
+  g_autofree char *file = g_strconcat (name, ".pkg", NULL);
+  char *out = g_build_filename (dir, file, NULL);
+  const char *argv[] = { "program", "pack", "--name", name, "--version", "2.1.0", "--kind", "payment-app",
+                         "--models", "A920,P2", "--signing-key", key, "--signing-cert", cert,
+                         "-o", out, payload, NULL };
+  g_autofree char *err = NULL;
+
+  if (pp_test_run_tool (argv, NULL, NULL, &err) != 0)
+    g_error ("program pack: %s", err);
+  return out;
+}
+
+static void
+make_packages (const char *dir)
+{
+  g_autofree char *key = NULL;
+  g_autofree char *rogue_key = NULL;
+  g_autofree char *rogue_cert = NULL;
+  g_autofree char *payload = g_build_filename (dir, "pay.bin", NULL);
+  gsize len = 1536 * 1024;   /* over the 1 MiB of a JSON body */
+  g_autofree guint8 *data = g_malloc (len);
+
+  for (gsize i = 0; i < len; i++)
+    data[i] = (guint8) g_test_rand_int_range (0, 256);
+  g_assert_true (g_file_set_contents (payload, (const char *) data, (gssize) len, NULL));
+  write_signer (dir, "signer", &key, &T.program_pem);
+  write_signer (dir, "rogue", &rogue_key, &rogue_cert);
+  T.package = pack (dir, "pay", key, T.program_pem, payload);
+  T.rogue_package = pack (dir, "rogue", rogue_key, rogue_cert, payload);
+}
+
 /* ---- the daemon ---- */
 
 /* The daemon goes when the test does, even when the test aborts. */
@@ -164,6 +243,8 @@ daemon_start (Daemon             *d,
   g_ptr_array_add (argv, T.key_pem);
   g_ptr_array_add (argv, (gpointer) "--key-store");
   g_ptr_array_add (argv, keys);
+  g_ptr_array_add (argv, (gpointer) "--program-trust");
+  g_ptr_array_add (argv, T.program_pem);
   g_ptr_array_add (argv, (gpointer) "--login-delay");
   g_ptr_array_add (argv, delay);
   for (guint i = 0; extra != NULL && extra[i] != NULL; i++)
@@ -251,7 +332,9 @@ call_full (const char *base,
     {
       g_autoptr(GBytes) content = g_bytes_new (body, body_len < 0 ? strlen (body) : (gsize) body_len);
 
-      soup_message_set_request_body_from_bytes (msg, "application/json", content);
+      soup_message_set_request_body_from_bytes (msg, g_str_has_suffix (path, "/programs") ? "application/octet-stream"
+                                                                                      : "application/json",
+                                                content);
     }
   bytes = soup_session_send_and_read (T.session, msg, NULL, &error);
   g_assert_no_error (error);
@@ -1183,6 +1266,88 @@ test_install (void)
   g_input_stream_close (events, NULL, NULL);
 }
 
+/* ---- program uploads ---- */
+
+static void
+upload (const char *token,
+        const char *key,
+        const char *package,
+        Reply      *out)
+{
+  g_autofree char *data = NULL;
+  gsize len = 0;
+
+  g_assert_true (g_file_get_contents (package, &data, &len, NULL));
+  call_full (T.daemon.base, "POST", "/api/v1/programs", token, key, data, (gssize) len, out);
+}
+
+static void
+test_programs (void)
+{
+  g_autofree char *alice = login ("alice");
+  g_autofree char *bob = login ("bob");
+  g_autofree char *key = new_key ();
+  g_autofree char *k2 = new_key ();
+  g_autofree char *k3 = new_key ();
+  g_autofree char *k4 = new_key ();
+  g_autofree char *k5 = new_key ();
+  g_auto(Reply) first = { 0 };
+  g_auto(Reply) again = { 0 };
+  g_auto(Reply) duplicate = { 0 };
+  g_auto(Reply) rogue = { 0 };
+  g_auto(Reply) garbage = { 0 };
+  g_auto(Reply) reviewer = { 0 };
+  g_auto(Reply) list = { 0 };
+  g_auto(Reply) big = { 0 };
+  JsonArray *programs;
+  guint before = audit_count ();
+
+  /* Refused, writing nothing: an untrusted signer, not a package, a reviewer, too big. */
+  upload (alice, k2, T.rogue_package, &rogue);
+  assert_problem (&rogue, 400, "invalid");
+  g_assert_nonnull (strstr (rogue.text, "not trusted"));
+  call_full (T.daemon.base, "POST", "/api/v1/programs", alice, k3, "PPPROG1\nshort", -1, &garbage);
+  assert_problem (&garbage, 400, "invalid");
+  upload (bob, k4, T.package, &reviewer);
+  assert_problem (&reviewer, 403, "permission");
+  {
+    gsize len = PP_REGISTRY_SERVER_PROGRAM_MAX + 1;
+    g_autofree char *data = g_malloc0 (len);
+
+    call_full (T.daemon.base, "POST", "/api/v1/programs", alice, k5, data, (gssize) len, &big);
+    assert_problem (&big, 413, "payload_too_large");
+  }
+  g_assert_cmpuint (audit_count (), ==, before);
+
+  /* The signed package: one catalogue row per model, over the JSON limit. */
+  upload (alice, key, T.package, &first);
+  assert_status (&first, 201);
+  programs = json_object_get_array_member (obj (&first), "programs");
+  g_assert_cmpuint (json_array_get_length (programs), ==, 2);
+  g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (programs, 0), "model"), ==, "A920");
+  g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (programs, 1), "version"), ==,
+                   "2.1.0");
+  g_assert_cmpint (json_object_get_int_member (json_array_get_object_element (programs, 0), "size"), ==,
+                   1536 * 1024);
+  g_assert_cmpuint (strlen (json_object_get_string_member (json_array_get_object_element (programs, 0), "sha256")),
+                    ==, 64);
+  before = audit_count ();
+  upload (alice, key, T.package, &again);
+  assert_status (&again, 201);
+  g_assert_cmpstr (again.text, ==, first.text);
+  g_assert_cmpuint (audit_count (), ==, before);
+  {
+    g_autofree char *k = new_key ();
+
+    upload (alice, k, T.package, &duplicate);
+    assert_problem (&duplicate, 409, "conflict");
+  }
+  call ("GET", "/api/v1/programs?model=P2", bob, NULL, NULL, &list);
+  assert_status (&list, 200);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (obj (&list), "programs")), ==, 1);
+  g_assert_nonnull (strstr (list.text, "\"name\":\"pay\""));
+}
+
 int
 main (int    argc,
       char **argv)
@@ -1197,6 +1362,7 @@ main (int    argc,
   tls_dir = g_build_filename (T.kh.base.dir, "tls", NULL);
   g_assert_cmpint (g_mkdir (tls_dir, 0700), ==, 0);
   make_tls_files (tls_dir);
+  make_packages (tls_dir);
   daemon_start (&T.daemon, NULL);
   T.session = trusting_session ();
 
@@ -1210,6 +1376,7 @@ main (int    argc,
   g_test_add_func ("/registry-server/terminals", test_terminals);
   g_test_add_func ("/registry-server/users", test_users);
   g_test_add_func ("/registry-server/install", test_install);
+  g_test_add_func ("/registry-server/programs", test_programs);
   status = g_test_run ();
 
   g_clear_object (&T.session);
@@ -1224,5 +1391,8 @@ main (int    argc,
   g_free (T.ca_pem);
   g_free (T.cert_pem);
   g_free (T.key_pem);
+  g_free (T.program_pem);
+  g_free (T.package);
+  g_free (T.rogue_package);
   return status;
 }

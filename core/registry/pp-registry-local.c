@@ -25,6 +25,8 @@
 
 #include <glib/gi18n-lib.h>
 
+#include "pp-hex.h"
+#include "pp-program-package.h"
 #include "pp-registry-local.h"
 
 /* ---- the owner thread ---- */
@@ -1803,6 +1805,105 @@ local_list_terminals (PpRegistry *registry, PpTerminalState state, const char *a
              user_data);
 }
 
+/* Program upload: the package is parsed on the owner thread (its files
+ * hashed against the manifest), then one catalogue row per model, all in
+ * the request's transaction. */
+static char *
+upload_program_verb (PpStore  *store,
+                     Args     *a,
+                     GError  **error)
+{
+  g_autoptr(GError) local = NULL;
+  g_autoptr(PpProgramPackage) package = pp_program_package_new_from_bytes (a->bytes[0], &local);
+  const PpProgramManifest *manifest;
+  const char * const *models;
+  g_autofree char *hex = NULL;
+  g_autofree char *sha256 = NULL;
+  g_autoptr(JsonBuilder) b = NULL;
+
+  if (package == NULL)
+    {
+      g_set_error (error, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_INVALID,
+                   _("the upload is not a program package this registry accepts: %s"), local->message);
+      return NULL;
+    }
+  manifest = pp_program_package_get_manifest (package);
+  models = pp_program_manifest_get_models (manifest);
+  hex = pp_hex_encode (pp_program_package_get_payload_sha256 (package), 32);
+  sha256 = g_ascii_strdown (hex, -1);
+  b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "programs");
+  json_builder_begin_array (b);
+  for (guint i = 0; models[i] != NULL; i++)
+    {
+      g_autoptr(PpProgramRecord) record =
+        pp_store_add_program (store, models[i], pp_program_manifest_get_name (manifest),
+                              pp_program_manifest_get_version (manifest), sha256,
+                              pp_program_manifest_get_payload_size (manifest), a->actor, error);
+
+      if (record == NULL)
+        return NULL;
+      json_builder_add_value (b, pp_registry_program_to_json (record));
+    }
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+  return json_text (json_builder_get_root (b));
+}
+
+static void
+upload_program_job (PpStore   *store,
+                    PpKeyHost *key_host,
+                    GTask     *task,
+                    gpointer   data)
+{
+  g_autofree char *text = run_idempotent (store, task, "upload_program", upload_program_verb);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) node = NULL;
+  g_autoptr(GPtrArray) records = NULL;
+  JsonArray *array;
+
+  if (text == NULL)
+    return;
+  node = parse_result (text, &error);
+  if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node) ||
+      (array = json_object_get_array_member (json_node_get_object (node), "programs")) == NULL)
+    {
+      if (error == NULL)
+        g_set_error_literal (&error, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_FAILED,
+                             _("the recorded result of a request cannot be read"));
+      return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  records = g_ptr_array_new_with_free_func ((GDestroyNotify) pp_program_record_free);
+  for (guint i = 0; i < json_array_get_length (array); i++)
+    {
+      PpProgramRecord *record = pp_registry_program_from_json (json_array_get_element (array, i), &error);
+
+      if (record == NULL)
+        {
+          return_error (task, g_steal_pointer (&error));
+          return;
+        }
+      g_ptr_array_add (records, record);
+    }
+  g_task_return_pointer (task, g_steal_pointer (&records), (GDestroyNotify) g_ptr_array_unref);
+}
+
+static void
+local_upload_program (PpRegistry *registry, GBytes *package, const char *actor,
+                      const char *idempotency_key, GCancellable *cancellable,
+                      GAsyncReadyCallback callback, gpointer user_data)
+{
+  Args *a = g_new0 (Args, 1);
+
+  a->bytes[0] = g_bytes_ref (package);
+  a->actor = g_strdup (actor);
+  a->key = g_ascii_strdown (idempotency_key, -1);
+  queue_job (registry, pp_registry_upload_program_async, a, upload_program_job, cancellable, callback,
+             user_data);
+}
+
 static void
 pp_registry_local_iface_init (PpRegistryInterface *iface)
 {
@@ -1832,4 +1933,5 @@ pp_registry_local_iface_init (PpRegistryInterface *iface)
   iface->add_user = local_add_user;
   iface->enroll_otp = local_enroll_otp;
   iface->list_terminals = local_list_terminals;
+  iface->upload_program = local_upload_program;
 }

@@ -31,6 +31,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include "pp-program-package.h"
 #include "pp-registry-server.h"
 
 #define JSON_TYPE "application/json"
@@ -52,6 +53,7 @@ typedef struct {
   guint roles;          /* NO_SESSION: no token needed */
   gboolean mutating;    /* needs an Idempotency-Key */
   Handler handler;
+  gsize body_max;       /* 0: PP_REGISTRY_SERVER_BODY_MAX, and the body is JSON */
 } Route;
 
 typedef struct {
@@ -77,6 +79,7 @@ struct _PpRegistryServer
   guint keepalive_id;
   guint session_seconds;
   guint login_delay_ms;
+  GPtrArray *program_trust; /* X509 *, or NULL */
 };
 
 G_DEFINE_FINAL_TYPE (PpRegistryServer, pp_registry_server, G_TYPE_OBJECT)
@@ -89,6 +92,7 @@ struct _Request
   char *params[2];          /* the {name} segments of the path, in order */
   GHashTable *query;        /* may be NULL */
   JsonNode *body;           /* POST bodies; NULL when empty */
+  GBytes *raw;              /* the body of a route that is not JSON */
   char *user;               /* the session's */
   PpUserRole role;
   char *key;                /* Idempotency-Key */
@@ -114,6 +118,7 @@ request_free (Request *r)
   g_free (r->params[1]);
   g_clear_pointer (&r->query, g_hash_table_unref);
   g_clear_pointer (&r->body, json_node_unref);
+  g_clear_pointer (&r->raw, g_bytes_unref);
   g_free (r->user);
   g_free (r->key);
   g_free (r->token_hash);
@@ -1355,6 +1360,84 @@ handle_kcv (Request *r)
 /* ---- catalogue, journal, changes ---- */
 
 static JsonNode *
+record_json (gconstpointer item)
+{
+  return pp_registry_program_to_json (item);
+}
+
+static void
+upload_done (GObject      *source,
+             GAsyncResult *result,
+             gpointer      data)
+{
+  Request *r = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) records = pp_registry_upload_program_finish (PP_REGISTRY (source), result, &error);
+
+  if (records == NULL)
+    reply_error (r, error);
+  else
+    reply_json (r, SOUP_STATUS_CREATED, list_node ("programs", records, record_json));
+}
+
+/* The signature check (RSA, hashing up to 16 MiB) runs in a worker. */
+static void
+verify_thread (GTask        *task,
+               gpointer      source,
+               gpointer      data,
+               GCancellable *cancellable)
+{
+  Request *r = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpProgramPackage) package = pp_program_package_new_from_bytes (r->raw, &error);
+
+  if (package == NULL || !pp_program_package_verify (package, r->server->program_trust, 0, &error))
+    g_task_return_error (task, g_steal_pointer (&error));
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+static void
+verify_done (GObject      *source,
+             GAsyncResult *result,
+             gpointer      data)
+{
+  Request *r = data;
+  g_autoptr(GError) error = NULL;
+
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    {
+      g_autofree char *message = g_strdup_printf (_("the program package is refused: %s"), error->message);
+
+      reply_invalid (r, message);
+      return;
+    }
+  pp_registry_upload_program_async (r->server->registry, r->raw, r->user, r->key, NULL, upload_done, r);
+}
+
+static void
+handle_upload_program (Request *r)
+{
+  g_autoptr(GTask) task = NULL;
+
+  if (r->server->program_trust == NULL || r->server->program_trust->len == 0)
+    {
+      reply_problem (r, SOUP_STATUS_SERVICE_UNAVAILABLE, "unavailable",
+                     _("this registry trusts no program signer, so it takes no uploads; the "
+                       "administrator starts it with --program-trust"));
+      return;
+    }
+  if (r->raw == NULL)
+    {
+      reply_invalid (r, _("the request body must be the program package"));
+      return;
+    }
+  task = g_task_new (NULL, NULL, verify_done, r);
+  g_task_set_task_data (task, r, NULL);
+  g_task_run_in_thread (task, verify_thread);
+}
+
+static JsonNode *
 program_json (gconstpointer item)
 {
   return pp_registry_program_to_json (item);
@@ -1456,7 +1539,7 @@ handle_changes (Request *r)
 /* ---- the route table ---- */
 
 #define R(method, path, roles_text, roles, mutating, handler) \
-  { { method, path, roles_text }, roles, mutating, handler }
+  { { method, path, roles_text }, roles, mutating, handler, 0 }
 
 static const Route routes[] = {
   R ("POST",   "/api/v1/sessions",                          "none",          NO_SESSION, FALSE, handle_login),
@@ -1485,6 +1568,8 @@ static const Route routes[] = {
   R ("GET",    "/api/v1/events",                            "any",           ANY,        FALSE, handle_events),
   R ("GET",    "/api/v1/kdh",                               "any",           ANY,        FALSE, handle_kdh),
   R ("GET",    "/api/v1/programs",                          "any",           ANY,        FALSE, handle_list_programs),
+  { { "POST",  "/api/v1/programs", "field_manager,administrator" }, FM, TRUE, handle_upload_program,
+    PP_REGISTRY_SERVER_PROGRAM_MAX },
   R ("GET",    "/api/v1/audit",                             "reviewer,administrator", REVIEWER | ADMIN, FALSE, handle_audit),
   R ("GET",    "/api/v1/changes",                           "any",           ANY,        FALSE, handle_changes),
 };
@@ -1672,7 +1757,9 @@ server_callback (SoupServer        *soup,
         }
       r->key = g_ascii_strdown (key, -1);
     }
-  if (body->length > 0)
+  if (body->length > 0 && r->route->body_max != 0)
+    r->raw = soup_message_body_flatten (body);
+  else if (body->length > 0)
     {
       g_autoptr(GBytes) bytes = soup_message_body_flatten (body);
       g_autoptr(JsonParser) parser = json_parser_new_immutable ();
@@ -1708,14 +1795,21 @@ early_callback (SoupServer        *soup,
   SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
   SoupEncoding encoding = soup_message_headers_get_encoding (headers);
   goffset length = soup_message_headers_get_content_length (headers);
+  char *params[2] = { NULL, NULL };
+  gboolean path_known;
+  const Route *route = find_route (soup_server_message_get_method (msg), path, params, &path_known);
+  gsize limit = route != NULL && route->body_max != 0 ? route->body_max : PP_REGISTRY_SERVER_BODY_MAX;
+
+  g_free (params[0]);
+  g_free (params[1]);
 
   if (encoding == SOUP_ENCODING_CHUNKED || encoding == SOUP_ENCODING_EOF)
     set_problem (msg, SOUP_STATUS_LENGTH_REQUIRED, "length_required",
                  _("send the request body with a Content-Length"));
-  else if (encoding == SOUP_ENCODING_CONTENT_LENGTH && length > PP_REGISTRY_SERVER_BODY_MAX)
+  else if (encoding == SOUP_ENCODING_CONTENT_LENGTH && length > (goffset) limit)
     {
-      g_autofree char *message = g_strdup_printf (_("the request body is over the limit of %d bytes"),
-                                                  PP_REGISTRY_SERVER_BODY_MAX);
+      g_autofree char *message = g_strdup_printf (_("the request body is over the limit of %" PRIu64 " bytes"),
+                                                  (guint64) limit);
 
       set_problem (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "payload_too_large", message);
     }
@@ -1745,6 +1839,7 @@ pp_registry_server_finalize (GObject *object)
 
   g_hash_table_unref (self->sessions);
   g_hash_table_unref (self->failures);
+  g_clear_pointer (&self->program_trust, g_ptr_array_unref);
   G_OBJECT_CLASS (pp_registry_server_parent_class)->finalize (object);
 }
 
@@ -1799,6 +1894,16 @@ pp_registry_server_set_login_delay (PpRegistryServer *self,
 {
   g_return_if_fail (PP_IS_REGISTRY_SERVER (self));
   self->login_delay_ms = milliseconds;
+}
+
+void
+pp_registry_server_set_program_trust (PpRegistryServer *self,
+                                      GPtrArray        *trust)
+{
+  g_return_if_fail (PP_IS_REGISTRY_SERVER (self));
+  g_clear_pointer (&self->program_trust, g_ptr_array_unref);
+  if (trust != NULL)
+    self->program_trust = g_ptr_array_ref (trust);
 }
 
 gboolean

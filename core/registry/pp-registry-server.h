@@ -25,6 +25,7 @@ typedef struct {
 
 /* Bodies over these sizes are refused (413) before they are read. */
 #define PP_REGISTRY_SERVER_BODY_MAX   (1024 * 1024)
+#define PP_REGISTRY_SERVER_PROGRAM_MAX (16 * 1024 * 1024)   /* POST /api/v1/programs */
 #define PP_REGISTRY_SERVER_DEFAULT_SESSION_SECONDS (15 * 60)
 #define PP_REGISTRY_SERVER_DEFAULT_LOGIN_DELAY_MS  1000
 /* Failed sign-ins of one user name within the window before 429. */
@@ -43,6 +44,10 @@ void                   pp_registry_server_set_session_lifetime (PpRegistryServer
                                                                 guint             seconds);
 void                   pp_registry_server_set_login_delay      (PpRegistryServer *self,
                                                                 guint             milliseconds);
+/* The certificates (X509 *, referenced) a program package's signer must
+ * chain to for an upload; without them uploads are refused (503). */
+void                   pp_registry_server_set_program_trust    (PpRegistryServer *self,
+                                                                GPtrArray        *trust);
 /* Listens with TLS on @address (port 0: a free one); *out_port (optional)
  * gets the port. */
 gboolean               pp_registry_server_listen   (PpRegistryServer  *self,

@@ -1281,6 +1281,52 @@ pp_registry_program_to_json (const PpProgramRecord *p)
   return json_builder_get_root (b);
 }
 
+PpProgramRecord *
+pp_registry_program_from_json (JsonNode  *node,
+                               GError   **error)
+{
+  g_autoptr(PpProgramRecord) p = g_new0 (PpProgramRecord, 1);
+  Reader r;
+
+  if (!reader_init (&r, node, _("program"), error))
+    return NULL;
+  p->id = read_int (&r, "id", FALSE);
+  p->model = read_string (&r, "model", FALSE);
+  p->name = read_string (&r, "name", FALSE);
+  p->version = read_string (&r, "version", FALSE);
+  p->sha256 = read_string (&r, "sha256", FALSE);
+  p->size = (guint64) read_int (&r, "size", FALSE);
+  p->created_at = read_int (&r, "created_at", FALSE);
+  return r.ok ? g_steal_pointer (&p) : NULL;
+}
+
+void
+pp_registry_upload_program_async (PpRegistry          *self,
+                                  GBytes              *package,
+                                  const char          *actor,
+                                  const char          *idempotency_key,
+                                  GCancellable        *cancellable,
+                                  GAsyncReadyCallback  callback,
+                                  gpointer             user_data)
+{
+  g_return_if_fail (PP_IS_REGISTRY (self));
+  g_return_if_fail (package != NULL && actor != NULL);
+  g_return_if_fail (check_key (idempotency_key));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+  if (check_verb (self, IFACE (self)->upload_program, pp_registry_upload_program_async,
+                  _("this registry cannot take program uploads"), cancellable, callback, user_data))
+    IFACE (self)->upload_program (self, package, actor, idempotency_key, cancellable, callback,
+                                  user_data);
+}
+
+GPtrArray *
+pp_registry_upload_program_finish (PpRegistry    *self,
+                                   GAsyncResult  *result,
+                                   GError       **error)
+{
+  return finish_pointer (self, result, pp_registry_upload_program_async, error);
+}
+
 JsonNode *
 pp_registry_audit_entry_to_json (const PpAuditEntry *e)
 {

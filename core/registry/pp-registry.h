@@ -234,6 +234,9 @@ struct _PpRegistryInterface
   void (*list_terminals)       (PpRegistry *self, PpTerminalState state, const char *after_serial,
                                 guint limit, GCancellable *cancellable,
                                 GAsyncReadyCallback callback, gpointer user_data);
+  void (*upload_program)       (PpRegistry *self, GBytes *package, const char *actor,
+                                const char *idempotency_key, GCancellable *cancellable,
+                                GAsyncReadyCallback callback, gpointer user_data);
 };
 
 /* Looks up @serial (any case) and says whether it can be installed: for a
@@ -361,7 +364,7 @@ void         pp_registry_confirm_kcv_async        (PpRegistry *self, const char 
 PpWorkOrder *pp_registry_confirm_kcv_finish       (PpRegistry *self, GAsyncResult *result,
                                                    GError **error);
 
-/* The program catalogue (@model NULL: all). Upload comes later. */
+/* The program catalogue (@model NULL: all); upload: pp_registry_upload_program_async. */
 void       pp_registry_list_programs_async  (PpRegistry *self, const char *model,
                                              GCancellable *cancellable,
                                              GAsyncReadyCallback callback, gpointer user_data);
@@ -460,10 +463,25 @@ void       pp_registry_list_terminals_async  (PpRegistry *self, PpTerminalState 
 GPtrArray *pp_registry_list_terminals_finish (PpRegistry *self, GAsyncResult *result,
                                               GError **error);   /* element-type PpTerminal */
 
-/* JSON forms of the other records the service sends (no from_json yet). */
+/* Records a program package (docs/program-package.md) in the catalogue:
+ * one PpProgramRecord per model its manifest lists, with the payload's
+ * SHA-256 and size, all or none. The package is parsed and its files
+ * checked against its manifest (INVALID naming what is wrong); whether its
+ * signer is trusted is the caller's policy (posprov-registry checks it
+ * against --program-trust first). CONFLICT when a model already has that
+ * name and version. */
+void       pp_registry_upload_program_async  (PpRegistry *self, GBytes *package, const char *actor,
+                                              const char *idempotency_key, GCancellable *cancellable,
+                                              GAsyncReadyCallback callback, gpointer user_data);
+GPtrArray *pp_registry_upload_program_finish (PpRegistry *self, GAsyncResult *result,
+                                              GError **error);   /* element-type PpProgramRecord */
+
+/* JSON forms of the other records the service sends. */
 JsonNode *pp_registry_serial_check_to_json   (const PpRegistrySerialCheck *check);
 JsonNode *pp_registry_user_to_json           (const PpUser                *user);
 JsonNode *pp_registry_program_to_json        (const PpProgramRecord       *program);
+PpProgramRecord *pp_registry_program_from_json (JsonNode                *node,
+                                                GError                 **error);
 JsonNode *pp_registry_audit_entry_to_json    (const PpAuditEntry          *entry);
 JsonNode *pp_registry_change_to_json         (const PpChange              *change);
 
