@@ -448,7 +448,10 @@ static void
 send_event (PpRegistryServer *self,
             const char       *text)
 {
-  for (GList *l = self->event_clients; l != NULL; l = l->next)
+  /* A copy: a client that goes away while written to leaves the list. */
+  GList *clients = g_list_copy_deep (self->event_clients, (GCopyFunc) g_object_ref, NULL);
+
+  for (GList *l = clients; l != NULL; l = l->next)
     {
       SoupServerMessage *msg = l->data;
 
@@ -456,13 +459,15 @@ send_event (PpRegistryServer *self,
                                 text, strlen (text));
       soup_server_message_unpause (msg);
     }
+  g_list_free_full (clients, g_object_unref);
 }
 
 static void
 broadcast_approval (PpRegistryServer         *self,
                     const PpRegistryApproval *approval)
 {
-  g_autofree char *data = json_to_string (pp_registry_approval_to_json (approval), FALSE);
+  g_autoptr(JsonNode) node = pp_registry_approval_to_json (approval);
+  g_autofree char *data = json_to_string (node, FALSE);
   g_autofree char *text = g_strdup_printf ("event: approval\nid: %s\ndata: %s\n\n", approval->uuid, data);
 
   send_event (self, text);
