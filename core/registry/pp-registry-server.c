@@ -444,12 +444,19 @@ event_client_finished (SoupServerMessage *msg,
   g_object_unref (msg);
 }
 
+static gpointer
+ref_client (gconstpointer msg,
+            gpointer      data)
+{
+  return g_object_ref ((gpointer) msg);
+}
+
 static void
 send_event (PpRegistryServer *self,
             const char       *text)
 {
   /* A copy: a client that goes away while written to leaves the list. */
-  GList *clients = g_list_copy_deep (self->event_clients, (GCopyFunc) g_object_ref, NULL);
+  GList *clients = g_list_copy_deep (self->event_clients, ref_client, NULL);
 
   for (GList *l = clients; l != NULL; l = l->next)
     {
