@@ -142,6 +142,7 @@ pp_registry_cmd_serve (int    argc,
   g_autofree char *tls_key = NULL;
   g_autofree char *key_store = NULL;
   g_autofree char *program_trust = NULL;
+  g_autofree char *client_ca = NULL;
   int session_seconds = PP_REGISTRY_SERVER_DEFAULT_SESSION_SECONDS;
   int login_delay_ms = PP_REGISTRY_SERVER_DEFAULT_LOGIN_DELAY_MS;
   GOptionEntry entries[] = {
@@ -156,6 +157,8 @@ pp_registry_cmd_serve (int    argc,
          "POSPROV_KEY_STORE_SECRET)"), N_("LOCATION") },
     { "program-trust", 0, 0, G_OPTION_ARG_FILENAME, &program_trust,
       N_("Certificates a program package's signer must chain to (PEM); without it no uploads"), N_("PEM") },
+    { "client-ca", 0, 0, G_OPTION_ARG_FILENAME, &client_ca,
+      N_("Require a client certificate issued by these CAs (PEM) from every station"), N_("PEM") },
     { "session-lifetime", 0, 0, G_OPTION_ARG_INT, &session_seconds,
       N_("Seconds a sign-in token lasts (default 900)"), N_("SECONDS") },
     { "login-delay", 0, 0, G_OPTION_ARG_INT, &login_delay_ms,
@@ -171,6 +174,7 @@ pp_registry_cmd_serve (int    argc,
   g_autoptr(GInetSocketAddress) address = NULL;
   g_autoptr(GMainLoop) loop = NULL;
   g_autoptr(GPtrArray) trust = NULL;
+  g_autoptr(GTlsDatabase) client_cas = NULL;
   g_autofree char *host = NULL;
   guint port = 0;
 
@@ -195,6 +199,13 @@ pp_registry_cmd_serve (int    argc,
     }
   if (program_trust != NULL && (trust = load_certificates (program_trust, &error)) == NULL)
     return fail_error (error);
+  if (client_ca != NULL && (client_cas = g_tls_file_database_new (client_ca, &error)) == NULL)
+    {
+      g_autofree char *message = g_strdup_printf (_("cannot read the client CAs %s: %s"), client_ca,
+                                                  error->message);
+
+      return fail (message);
+    }
   if (key_store != NULL && (key_host = open_key_host (db, key_store, &error)) == NULL)
     return fail_error (error);
   if ((registry = pp_registry_local_new (db, &error)) == NULL)
@@ -206,6 +217,8 @@ pp_registry_cmd_serve (int    argc,
   pp_registry_server_set_session_lifetime (server, (guint) session_seconds);
   pp_registry_server_set_login_delay (server, (guint) login_delay_ms);
   pp_registry_server_set_program_trust (server, trust);
+  if (client_cas != NULL)
+    pp_registry_server_require_client_certificates (server, client_cas);
   if (!pp_registry_server_listen (server, address, &port, &error))
     return fail_error (error);
 

@@ -47,6 +47,8 @@ static struct {
   char *ca_pem;
   char *cert_pem;
   char *key_pem;
+  char *client_pem;      /* a station's certificate from the same CA */
+  char *client_key_pem;
   Daemon daemon;
   SoupSession *session;
   X509 *cert[2];
@@ -129,6 +131,22 @@ make_tls_files (const char *dir)
   write_pem (T.ca_pem, ca, NULL);
   write_pem (T.cert_pem, cert, NULL);
   write_pem (T.key_pem, NULL, key);
+  {
+    g_autoptr(EVP_PKEY) client_key = make_ec_key ();
+    g_autoptr(X509) client = make_cert ("station-1", client_key, ca, ca_key, FALSE);
+
+    T.client_pem = g_build_filename (dir, "client.pem", NULL);
+    T.client_key_pem = g_build_filename (dir, "client-key.pem", NULL);
+    write_pem (T.client_pem, client, NULL);
+    write_pem (T.client_key_pem, NULL, client_key);
+  }
+  {
+    g_autoptr(EVP_PKEY) rogue_key = make_ec_key ();
+    g_autoptr(X509) rogue = make_cert ("station-x", rogue_key, NULL, NULL, FALSE);
+    g_autofree char *pem = g_build_filename (dir, "rogue-client.pem", NULL);
+
+    write_pem (pem, rogue, rogue_key);
+  }
 }
 
 /* ---- program packages, made by the real posprov-tool ---- */
@@ -571,6 +589,59 @@ test_tls_untrusted (void)
   /* A client that does not trust the test CA does not get through. */
   g_assert_null (bytes);
   g_assert_error (error, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE);
+}
+
+/* A daemon that asks for client certificates: a station without one is
+ * turned away in the handshake, one with a certificate from the CA gets
+ * to the API. */
+static void
+test_client_certificates (void)
+{
+  const char *extra[] = { "--client-ca", T.ca_pem, NULL };
+  Daemon strict = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GTlsCertificate) station = g_tls_certificate_new_from_files (T.client_pem, T.client_key_pem, &error);
+  g_autofree char *uri = NULL;
+
+  g_assert_no_error (error);
+  daemon_start (&strict, extra);
+  uri = g_strconcat (strict.base, "/api/v1/kdh", NULL);
+  {
+    g_autoptr(SoupSession) session = trusting_session ();
+    g_autoptr(SoupMessage) msg = soup_message_new ("GET", uri);
+    g_autoptr(GBytes) bytes = soup_session_send_and_read (session, msg, NULL, &error);
+
+    g_assert_null (bytes);
+    g_assert_nonnull (error);
+    g_clear_error (&error);
+  }
+  {
+    g_autoptr(SoupSession) session = trusting_session ();
+    g_autoptr(SoupMessage) msg = soup_message_new ("GET", uri);
+    g_autoptr(GBytes) bytes = NULL;
+
+    soup_message_set_tls_client_certificate (msg, station);
+    bytes = soup_session_send_and_read (session, msg, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (soup_message_get_status (msg), ==, 401);
+  }
+  {
+    /* A certificate the client CAs did not issue. */
+    g_autofree char *dir = g_path_get_dirname (T.client_pem);
+    g_autofree char *pem = g_build_filename (dir, "rogue-client.pem", NULL);
+    g_autoptr(GTlsCertificate) rogue = g_tls_certificate_new_from_file (pem, &error);
+    g_autoptr(SoupSession) session = trusting_session ();
+    g_autoptr(SoupMessage) msg = soup_message_new ("GET", uri);
+    g_autoptr(GBytes) bytes = NULL;
+
+    g_assert_no_error (error);
+    soup_message_set_tls_client_certificate (msg, rogue);
+    bytes = soup_session_send_and_read (session, msg, NULL, &error);
+    g_assert_null (bytes);
+    g_assert_nonnull (error);
+    g_clear_error (&error);
+  }
+  daemon_stop (&strict);
 }
 
 /* ---- sessions ---- */
@@ -1368,6 +1439,7 @@ main (int    argc,
 
   g_test_add_func ("/registry-server/openapi", test_openapi);
   g_test_add_func ("/registry-server/tls-untrusted", test_tls_untrusted);
+  g_test_add_func ("/registry-server/client-certificates", test_client_certificates);
   g_test_add_func ("/registry-server/sessions", test_sessions);
   g_test_add_func ("/registry-server/login-limit", test_login_limit);
   g_test_add_func ("/registry-server/session-expiry", test_session_expiry);
@@ -1391,6 +1463,8 @@ main (int    argc,
   g_free (T.ca_pem);
   g_free (T.cert_pem);
   g_free (T.key_pem);
+  g_free (T.client_pem);
+  g_free (T.client_key_pem);
   g_free (T.program_pem);
   g_free (T.package);
   g_free (T.rogue_package);

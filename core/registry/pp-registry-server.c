@@ -1908,6 +1908,37 @@ pp_registry_server_set_login_delay (PpRegistryServer *self,
   self->login_delay_ms = milliseconds;
 }
 
+/* libsoup refuses every client certificate nobody accepts: accept the
+ * ones the client CAs verified without a fault. */
+static gboolean
+accept_client (SoupServerMessage    *msg,
+               GTlsCertificate      *certificate,
+               GTlsCertificateFlags  errors,
+               gpointer              data)
+{
+  return errors == 0;
+}
+
+static void
+request_started (SoupServer        *soup,
+                 SoupServerMessage *msg,
+                 gpointer           data)
+{
+  g_signal_connect (msg, "accept-certificate", G_CALLBACK (accept_client), data);
+}
+
+void
+pp_registry_server_require_client_certificates (PpRegistryServer *self,
+                                                GTlsDatabase     *client_cas)
+{
+  g_return_if_fail (PP_IS_REGISTRY_SERVER (self));
+  g_return_if_fail (client_cas == NULL || G_IS_TLS_DATABASE (client_cas));
+  soup_server_set_tls_database (self->soup, client_cas);
+  g_signal_connect (self->soup, "request-started", G_CALLBACK (request_started), self);
+  soup_server_set_tls_auth_mode (self->soup, client_cas != NULL ? G_TLS_AUTHENTICATION_REQUIRED
+                                                                : G_TLS_AUTHENTICATION_NONE);
+}
+
 void
 pp_registry_server_set_program_trust (PpRegistryServer *self,
                                       GPtrArray        *trust)

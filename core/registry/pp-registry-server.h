@@ -48,6 +48,11 @@ void                   pp_registry_server_set_login_delay      (PpRegistryServer
  * chain to for an upload; without them uploads are refused (503). */
 void                   pp_registry_server_set_program_trust    (PpRegistryServer *self,
                                                                 GPtrArray        *trust);
+/* Requires every client to present a TLS certificate that @client_cas
+ * (the CAs of the stations' certificates) verifies; NULL: none asked
+ * (the default). Set before listening. */
+void                   pp_registry_server_require_client_certificates (PpRegistryServer *self,
+                                                                       GTlsDatabase     *client_cas);
 /* Listens with TLS on @address (port 0: a free one); *out_port (optional)
  * gets the port. */
 gboolean               pp_registry_server_listen   (PpRegistryServer  *self,
