@@ -20,6 +20,12 @@
  * Events (GET /api/v1/events): server-sent events, one "approval" event
  * with the approval's JSON whenever a request or a decision made through
  * this server succeeds.
+ *
+ * Program uploads (POST /api/v1/programs) are the one body that is not
+ * JSON (up to 16 MiB); the signer is checked in a worker thread against
+ * the trust set with pp_registry_server_set_program_trust. Client
+ * certificates, when required, are checked by the TLS layer against the
+ * client CAs before any request is read.
  */
 #include "config.h"
 
