@@ -1036,7 +1036,6 @@ test_otp_approval (void)
   g_autofree char *gwen = NULL;
   g_autofree char *intake_key = new_key ();
   g_autofree char *order_key = new_key ();
-  g_autofree char *otp_path = NULL;
   g_autofree char *p = NULL;
   g_autofree char *order_body = NULL;
   g_autofree char *wrong_body = NULL;
