@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  *
- * registry-commands.h: the subcommands of posprov-registry, one file each
- * (argv[0] is the subcommand path, "posprov-registry init").
+ * registry-commands.h: the subcommands of posprov-registry, one file
+ * each, called like a main with argv[0] the command path
+ * ("posprov-registry init").
  */
 #pragma once
 
@@ -9,7 +10,9 @@
 
 G_BEGIN_DECLS
 
-/* registry-init.c */
-int pp_registry_cmd_init (int argc, char **argv);
+/* posprov-registry init (app/registry-init.c). */
+int pp_registry_cmd_init  (int argc, char **argv);
+/* posprov-registry serve (app/posprov-registry.c). */
+int pp_registry_cmd_serve (int argc, char **argv);
 
 G_END_DECLS

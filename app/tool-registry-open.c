@@ -63,8 +63,8 @@ open_local (const char  *db_path,
                                                    g_getenv (PP_STORE_KEY_STORE_SECRET_ENV), error);
   if (registry == NULL)
     return NULL;
-  pp_registry_local_authenticate_async (registry, user, password, NULL, pp_tool_registry_got, &res);
-  signed_in = pp_registry_local_authenticate_finish (registry, pp_tool_registry_wait (&res), error);
+  pp_registry_authenticate_async (PP_REGISTRY (registry), user, password, NULL, pp_tool_registry_got, &res);
+  signed_in = pp_registry_authenticate_finish (PP_REGISTRY (registry), pp_tool_registry_wait (&res), error);
   if (signed_in == NULL)
     return NULL;
   g_free (acting_user);

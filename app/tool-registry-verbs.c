@@ -609,9 +609,9 @@ programs_upload (int    argc,
   bytes = g_mapped_file_get_bytes (file);
   if ((registry = open_registry (&c)) == NULL)
     return 1;
-  pp_registry_add_program_async (registry, bytes, pp_tool_registry_user (), key, NULL, pp_tool_registry_got,
+  pp_registry_upload_program_async (registry, bytes, pp_tool_registry_user (), key, NULL, pp_tool_registry_got,
                                  &res);
-  records = pp_registry_add_program_finish (registry, pp_tool_registry_wait (&res), &error);
+  records = pp_registry_upload_program_finish (registry, pp_tool_registry_wait (&res), &error);
   if (records == NULL)
     return pp_tool_fail_error (error);
   print_programs (records, c.json);

@@ -663,16 +663,13 @@ test_users (Fixture       *f,
     g_assert_null (g_strstr_len (wal_text, wal_len, password));
 
   /* Signing in. */
-  pp_registry_local_authenticate_async (PP_REGISTRY_LOCAL (f->registry), "dora", password, NULL, got_result,
-                                        &res);
-  signed_in = pp_registry_local_authenticate_finish (PP_REGISTRY_LOCAL (f->registry), wait_for (&res), &error);
+  pp_registry_authenticate_async (f->registry, "dora", password, NULL, got_result, &res);
+  signed_in = pp_registry_authenticate_finish (f->registry, wait_for (&res), &error);
   g_assert_no_error (error);
   g_assert_cmpstr (signed_in->username, ==, "dora");
   g_clear_object (&res);
-  pp_registry_local_authenticate_async (PP_REGISTRY_LOCAL (f->registry), "dora", "wrong password!!", NULL,
-                                        got_result, &res);
-  g_assert_null (pp_registry_local_authenticate_finish (PP_REGISTRY_LOCAL (f->registry), wait_for (&res),
-                                                        &error));
+  pp_registry_authenticate_async (f->registry, "dora", "wrong password!!", NULL, got_result, &res);
+  g_assert_null (pp_registry_authenticate_finish (f->registry, wait_for (&res), &error));
   g_assert_error (error, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_PERMISSION);
   assert_last_entry (f, "user.login_failed", NULL);
 }

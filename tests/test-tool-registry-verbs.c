@@ -143,6 +143,22 @@ run (const char         *binary_env,
   return g_spawn_check_wait_status (status, NULL) ? 0 : (WIFEXITED (status) ? WEXITSTATUS (status) : -1);
 }
 
+/* `posprov-registry init ARGS…`. */
+static int
+run_init (const char * const *args,
+          const char * const *env,
+          char              **out_stdout,
+          char              **out_stderr)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+
+  g_ptr_array_add (argv, (gpointer) "init");
+  for (guint i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
+  g_ptr_array_add (argv, NULL);
+  return run ("PP_REGISTRY", (const char * const *) argv->pdata, env, out_stdout, out_stderr);
+}
+
 /* posprov-tool as @user with @password, the registry's key store in
  * POSPROV_KEY_STORE. */
 static int
@@ -173,7 +189,7 @@ init_with_ca (Fixture  *f,
                          "--ca-kdh-crl", crl, "--ca-krd-cert", krd, NULL };
   const char *env[] = { "PP_ADMIN_PASSWORD=" ADMIN_PW, NULL };
 
-  return run ("PP_REGISTRY_INIT", args, env, NULL, out_stderr);
+  return run_init (args, env, NULL, out_stderr);
 }
 
 static JsonObject *
@@ -281,7 +297,7 @@ test_init_refused (Fixture       *f,
       const char *env[] = { env_pw, NULL };
       g_autofree char *err = NULL;
 
-      g_assert_cmpint (run ("PP_REGISTRY_INIT", cases[i].args, env, NULL, &err), ==, 1);
+      g_assert_cmpint (run_init (cases[i].args, env, NULL, &err), ==, 1);
       g_assert_nonnull (strstr (err, cases[i].message));
       g_assert_true (g_str_has_prefix (err, "posprov-registry: "));
       g_assert_cmpuint (count_store_files (f), ==, 0);
@@ -310,7 +326,7 @@ test_init_csr (Fixture       *f,
   const char *at;
   FILE *fp;
 
-  g_assert_cmpint (run ("PP_REGISTRY_INIT", args, env, &out, &err), ==, 0);
+  g_assert_cmpint (run_init (args, env, &out, &err), ==, 0);
   g_assert_true (g_file_test (csr_path, G_FILE_TEST_IS_REGULAR));
   at = strstr (out, "--kdh-label ");
   g_assert_nonnull (at);
@@ -348,7 +364,7 @@ test_init_csr (Fixture       *f,
                         "--ca-krd-cert", krd, NULL };
 
     g_clear_pointer (&err, g_free);
-    g_assert_cmpint (run ("PP_REGISTRY_INIT", a, env, NULL, &err), ==, 1);
+    g_assert_cmpint (run_init (a, env, NULL, &err), ==, 1);
     g_assert_nonnull (strstr (err, "another key"));
   }
   {
@@ -357,10 +373,10 @@ test_init_csr (Fixture       *f,
     const char *wrong_env[] = { "PP_ADMIN_PASSWORD=" PP_TEST_PASSWORD ("nope"), NULL };
 
     g_clear_pointer (&err, g_free);
-    g_assert_cmpint (run ("PP_REGISTRY_INIT", a, wrong_env, NULL, &err), ==, 1);
+    g_assert_cmpint (run_init (a, wrong_env, NULL, &err), ==, 1);
     g_assert_nonnull (strstr (err, "wrong user name or password"));
     g_clear_pointer (&err, g_free);
-    g_assert_cmpint (run ("PP_REGISTRY_INIT", a, env, NULL, &err), ==, 0);
+    g_assert_cmpint (run_init (a, env, NULL, &err), ==, 0);
   }
   store = pp_store_open_existing (f->db, &error);
   g_assert_no_error (error);

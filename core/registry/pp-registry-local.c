@@ -1747,7 +1747,7 @@ local_list_changes (PpRegistry *registry, gint64 after_cursor, guint limit, GCan
              user_data);
 }
 
-/* ---- users, one-time codes, program upload ---- */
+/* ---- users, one-time codes, the terminal list, program upload ---- */
 
 static char *
 add_user_verb (PpStore  *store,
@@ -1826,8 +1826,39 @@ local_enroll_otp (PpRegistry *registry, const char *username, const char *actor,
   queue_job (registry, pp_registry_enroll_otp_async, a, enroll_otp_job, cancellable, callback, user_data);
 }
 
+static void
+list_terminals_job (PpStore   *store,
+                    PpKeyHost *key_host,
+                    GTask     *task,
+                    gpointer   data)
+{
+  Args *a = data;
+  GError *error = NULL;
+  GPtrArray *terminals = pp_store_list_terminals_after (store, a->initial_state, a->serial, a->limit,
+                                                        &error);
+
+  if (terminals == NULL)
+    return_error (task, error);
+  else
+    g_task_return_pointer (task, terminals, (GDestroyNotify) g_ptr_array_unref);
+}
+
+static void
+local_list_terminals (PpRegistry *registry, PpTerminalState state, const char *after_serial,
+                      guint limit, GCancellable *cancellable, GAsyncReadyCallback callback,
+                      gpointer user_data)
+{
+  Args *a = g_new0 (Args, 1);
+
+  a->initial_state = state;
+  a->serial = g_strdup (after_serial);
+  a->limit = limit;
+  queue_job (registry, pp_registry_list_terminals_async, a, list_terminals_job, cancellable, callback,
+             user_data);
+}
+
 static char *
-add_program_verb (PpStore  *store,
+upload_program_verb (PpStore  *store,
                   Args     *a,
                   GError  **error)
 {
@@ -1895,9 +1926,9 @@ add_program_verb (PpStore  *store,
 }
 
 static void
-add_program_job (PpStore *store, PpKeyHost *key_host, GTask *task, gpointer data)
+upload_program_job (PpStore *store, PpKeyHost *key_host, GTask *task, gpointer data)
 {
-  g_autofree char *text = run_idempotent (store, task, "add_program", add_program_verb);
+  g_autofree char *text = run_idempotent (store, task, "upload_program", upload_program_verb);
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonNode) node = NULL;
   g_autoptr(GPtrArray) records = NULL;
@@ -1931,7 +1962,7 @@ add_program_job (PpStore *store, PpKeyHost *key_host, GTask *task, gpointer data
 }
 
 static void
-local_add_program (PpRegistry *registry, GBytes *package, const char *actor,
+local_upload_program (PpRegistry *registry, GBytes *package, const char *actor,
                    const char *idempotency_key, GCancellable *cancellable,
                    GAsyncReadyCallback callback, gpointer user_data)
 {
@@ -1940,10 +1971,10 @@ local_add_program (PpRegistry *registry, GBytes *package, const char *actor,
   a->bytes[0] = g_bytes_ref (package);
   a->actor = g_strdup (actor);
   a->key = g_ascii_strdown (idempotency_key, -1);
-  queue_job (registry, pp_registry_add_program_async, a, add_program_job, cancellable, callback, user_data);
+  queue_job (registry, pp_registry_upload_program_async, a, upload_program_job, cancellable, callback, user_data);
 }
 
-/* ---- signing in (local only; a remote registry has sessions) ---- */
+/* ---- signing in ---- */
 
 static void
 authenticate_job (PpStore *store, PpKeyHost *key_host, GTask *task, gpointer data)
@@ -1958,36 +1989,15 @@ authenticate_job (PpStore *store, PpKeyHost *key_host, GTask *task, gpointer dat
     g_task_return_pointer (task, user, (GDestroyNotify) pp_user_free);
 }
 
-void
-pp_registry_local_authenticate_async (PpRegistryLocal     *self,
-                                      const char          *username,
-                                      const char          *password,
-                                      GCancellable        *cancellable,
-                                      GAsyncReadyCallback  callback,
-                                      gpointer             user_data)
+static void
+local_authenticate (PpRegistry *registry, const char *username, const char *password,
+                    GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
 {
-  Args *a;
+  Args *a = g_new0 (Args, 1);
 
-  g_return_if_fail (PP_IS_REGISTRY_LOCAL (self));
-  g_return_if_fail (username != NULL && password != NULL);
-
-  a = g_new0 (Args, 1);
   a->actor = g_strdup (username);
   a->secret = secret_copy (password);
-  queue_job (PP_REGISTRY (self), pp_registry_local_authenticate_async, a, authenticate_job, cancellable,
-             callback, user_data);
-}
-
-PpUser *
-pp_registry_local_authenticate_finish (PpRegistryLocal  *self,
-                                       GAsyncResult     *result,
-                                       GError          **error)
-{
-  g_return_val_if_fail (PP_IS_REGISTRY_LOCAL (self), NULL);
-  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
-  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == pp_registry_local_authenticate_async, NULL);
-
-  return g_task_propagate_pointer (G_TASK (result), error);
+  queue_job (registry, pp_registry_authenticate_async, a, authenticate_job, cancellable, callback, user_data);
 }
 
 static void
@@ -2017,5 +2027,7 @@ pp_registry_local_iface_init (PpRegistryInterface *iface)
   iface->list_changes = local_list_changes;
   iface->add_user = local_add_user;
   iface->enroll_otp = local_enroll_otp;
-  iface->add_program = local_add_program;
+  iface->authenticate = local_authenticate;
+  iface->list_terminals = local_list_terminals;
+  iface->upload_program = local_upload_program;
 }

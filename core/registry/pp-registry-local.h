@@ -55,18 +55,4 @@ const char      *pp_registry_local_get_path   (PpRegistryLocal      *self);
 void             pp_registry_local_set_key_host (PpRegistryLocal    *self,
                                                  PpKeyHost          *key_host);
 
-/* Checks @username's @password against the store (pp_store_authenticate:
- * PP_REGISTRY_ERROR_PERMISSION "wrong user name or password", journalled)
- * on the owner thread: how a local caller proves who acts before it names
- * an actor (a remote registry has sessions instead). */
-void             pp_registry_local_authenticate_async  (PpRegistryLocal     *self,
-                                                        const char          *username,
-                                                        const char          *password,
-                                                        GCancellable        *cancellable,
-                                                        GAsyncReadyCallback  callback,
-                                                        gpointer             user_data);
-PpUser          *pp_registry_local_authenticate_finish (PpRegistryLocal     *self,
-                                                        GAsyncResult        *result,
-                                                        GError             **error);
-
 G_END_DECLS

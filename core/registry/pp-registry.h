@@ -218,7 +218,12 @@ struct _PpRegistryInterface
                                 GCancellable *cancellable, GAsyncReadyCallback callback,
                                 gpointer user_data);
 
-  /* users, one-time codes, program upload */
+  /* users, sessions, one-time codes, the terminal list, program upload
+   * (posprov-registry serve); an implementation may leave them NULL: the
+   * call then fails with PP_REGISTRY_ERROR_FAILED naming the verb */
+  void (*authenticate)         (PpRegistry *self, const char *username, const char *password,
+                                GCancellable *cancellable, GAsyncReadyCallback callback,
+                                gpointer user_data);
   void (*add_user)             (PpRegistry *self, const char *username, PpUserRole role,
                                 const char *password, const char *actor,
                                 const char *idempotency_key, GCancellable *cancellable,
@@ -226,7 +231,10 @@ struct _PpRegistryInterface
   void (*enroll_otp)           (PpRegistry *self, const char *username, const char *actor,
                                 GCancellable *cancellable, GAsyncReadyCallback callback,
                                 gpointer user_data);
-  void (*add_program)          (PpRegistry *self, GBytes *package, const char *actor,
+  void (*list_terminals)       (PpRegistry *self, PpTerminalState state, const char *after_serial,
+                                guint limit, GCancellable *cancellable,
+                                GAsyncReadyCallback callback, gpointer user_data);
+  void (*upload_program)       (PpRegistry *self, GBytes *package, const char *actor,
                                 const char *idempotency_key, GCancellable *cancellable,
                                 GAsyncReadyCallback callback, gpointer user_data);
 };
@@ -363,7 +371,7 @@ void         pp_registry_confirm_kcv_async        (PpRegistry *self, const char 
 PpWorkOrder *pp_registry_confirm_kcv_finish       (PpRegistry *self, GAsyncResult *result,
                                                    GError **error);
 
-/* The program catalogue (@model NULL: all); upload: add_program below. */
+/* The program catalogue (@model NULL: all); upload: pp_registry_upload_program_async. */
 void       pp_registry_list_programs_async  (PpRegistry *self, const char *model,
                                              GCancellable *cancellable,
                                              GAsyncReadyCallback callback, gpointer user_data);
@@ -420,43 +428,76 @@ GPtrArray *pp_registry_list_changes_finish (PpRegistry *self, GAsyncResult *resu
                                             gint64 *io_cursor,
                                             GError **error);   /* element-type PpChange */
 
-/* Users (administrators only): add makes @username with @role and
- * @password (the password policy applies: INVALID with its reason). The
- * password is not part of the idempotency digest and never recorded. */
-void       pp_registry_add_user_async      (PpRegistry *self, const char *username, PpUserRole role,
-                                            const char *password, const char *actor,
-                                            const char *idempotency_key, GCancellable *cancellable,
-                                            GAsyncReadyCallback callback, gpointer user_data);
-PpUser    *pp_registry_add_user_finish     (PpRegistry *self, GAsyncResult *result,
-                                            GError **error);
+/* ---- users, sessions, one-time codes, the terminal list, program upload ---- */
+
+/* Checks @password of @username (pp_store_authenticate): the user, or
+ * PERMISSION "wrong user name or password" alike for an unknown user and a
+ * wrong password (journalled as user.login_failed). How a caller proves who
+ * acts before it names an actor (posprov-registry's sign-in, posprov-tool
+ * on --db). The copy of @password is wiped when the call ends. */
+void      pp_registry_authenticate_async  (PpRegistry *self, const char *username,
+                                           const char *password, GCancellable *cancellable,
+                                           GAsyncReadyCallback callback, gpointer user_data);
+PpUser   *pp_registry_authenticate_finish (PpRegistry *self, GAsyncResult *result,
+                                           GError **error);
+/* An administrator (@actor) adds @username with @role and @password
+ * (pp_store_add_user; the password policy applies: INVALID with its
+ * reason). The password is not part of the request's digest (the
+ * idempotency table must not hold a fast hash of it) and never recorded: a
+ * repeat with the same key, name, role and actor returns the first result
+ * whatever password it carries. */
+void      pp_registry_add_user_async      (PpRegistry *self, const char *username, PpUserRole role,
+                                           const char *password, const char *actor,
+                                           const char *idempotency_key, GCancellable *cancellable,
+                                           GAsyncReadyCallback callback, gpointer user_data);
+PpUser   *pp_registry_add_user_finish     (PpRegistry *self, GAsyncResult *result,
+                                           GError **error);
 /* Enrols (or re-enrols) a TOTP secret for @username (@actor: that user or
- * an administrator); returns the otpauth:// URI, NUL-terminated, in a secure
- * buffer (it holds the secret: show it once). No idempotency key: the
- * secret is never recorded, and a retry makes a new one that replaces the
- * first, which no authenticator has seen. From then on the user's approval
- * requests need a code. */
+ * an administrator), sealed with the registry's key store; returns the
+ * otpauth:// URI, NUL-terminated, in a secure buffer (it holds the secret:
+ * show it once, never log it). NO_KEY_HOST when the registry has no key
+ * store. No idempotency key: the secret is never recorded, and a retry
+ * makes a new one that replaces the first, which no authenticator has
+ * seen. From then on the user's approval requests need a code. */
 void            pp_registry_enroll_otp_async  (PpRegistry *self, const char *username,
                                                const char *actor, GCancellable *cancellable,
                                                GAsyncReadyCallback callback, gpointer user_data);
 PpSecureBuffer *pp_registry_enroll_otp_finish (PpRegistry *self, GAsyncResult *result,
                                                GError **error);
-/* Adds a program package (its bytes, as `program pack` writes them) to the
- * catalogue, one record per model its manifest lists: the package's
- * structure and files are checked (INVALID with the package's reason);
- * CONFLICT when a model already has that name and version (nothing added).
- * @actor: a field manager or administrator. */
-void       pp_registry_add_program_async   (PpRegistry *self, GBytes *package, const char *actor,
-                                            const char *idempotency_key, GCancellable *cancellable,
-                                            GAsyncReadyCallback callback, gpointer user_data);
-GPtrArray *pp_registry_add_program_finish  (PpRegistry *self, GAsyncResult *result,
-                                            GError **error);   /* element-type PpProgramRecord */
+/* Up to @limit (1..1000) terminals in @state (PP_TERMINAL_STATE_ANY: all)
+ * whose serial sorts after @after_serial (NULL: from the first), by serial. */
+void       pp_registry_list_terminals_async  (PpRegistry *self, PpTerminalState state,
+                                              const char *after_serial, guint limit,
+                                              GCancellable *cancellable,
+                                              GAsyncReadyCallback callback, gpointer user_data);
+GPtrArray *pp_registry_list_terminals_finish (PpRegistry *self, GAsyncResult *result,
+                                              GError **error);   /* element-type PpTerminal */
 
-/* JSON forms of a user (no password) and a catalogue record. */
-JsonNode        *pp_registry_user_to_json       (const PpUser            *user);
-PpUser          *pp_registry_user_from_json     (JsonNode                *node,
-                                                 GError                 **error);
-JsonNode        *pp_registry_program_to_json    (const PpProgramRecord   *record);
-PpProgramRecord *pp_registry_program_from_json  (JsonNode                *node,
-                                                 GError                 **error);
+/* Records a program package (its bytes, as `program pack` writes them;
+ * docs/program-package.md) in the catalogue: one PpProgramRecord per model
+ * its manifest lists, with the payload's SHA-256 and size, all or none.
+ * The package is parsed and its files checked against its manifest
+ * (INVALID naming what is wrong); CONFLICT when a model already has that
+ * name and version (nothing added). Whether its signer is trusted is the
+ * caller's policy, checked before: posprov-registry against
+ * --program-trust, posprov-tool against --trust. @actor: a field manager
+ * or administrator. */
+void       pp_registry_upload_program_async  (PpRegistry *self, GBytes *package, const char *actor,
+                                              const char *idempotency_key, GCancellable *cancellable,
+                                              GAsyncReadyCallback callback, gpointer user_data);
+GPtrArray *pp_registry_upload_program_finish (PpRegistry *self, GAsyncResult *result,
+                                              GError **error);   /* element-type PpProgramRecord */
+
+/* JSON forms of the other records the service sends (a user without its
+ * password). */
+JsonNode        *pp_registry_serial_check_to_json (const PpRegistrySerialCheck *check);
+JsonNode        *pp_registry_user_to_json         (const PpUser                *user);
+PpUser          *pp_registry_user_from_json       (JsonNode                    *node,
+                                                   GError                     **error);
+JsonNode        *pp_registry_program_to_json      (const PpProgramRecord       *program);
+PpProgramRecord *pp_registry_program_from_json    (JsonNode                    *node,
+                                                   GError                     **error);
+JsonNode        *pp_registry_audit_entry_to_json  (const PpAuditEntry          *entry);
+JsonNode        *pp_registry_change_to_json       (const PpChange              *change);
 
 G_END_DECLS
