@@ -211,6 +211,9 @@ pp_registry_cmd_serve (int    argc,
   g_unix_signal_add (SIGTERM, quit, loop);
   g_unix_signal_add (SIGINT, quit, loop);
   g_main_loop_run (loop);
+  /* The jobs in hand finish and the store, key store and key host close
+   * before the process exits. */
+  pp_registry_local_close (registry);
   return 0;
 }
 

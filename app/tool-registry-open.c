@@ -106,3 +106,13 @@ pp_tool_open_registry (const char  *db_path,
     db_path = default_path = pp_tool_default_db_path ();
   return open_local (db_path, user, password, error);
 }
+
+void
+pp_tool_close_registry (PpRegistry *registry)
+{
+  if (registry == NULL)
+    return;
+  if (PP_IS_REGISTRY_LOCAL (registry))
+    pp_registry_local_close (PP_REGISTRY_LOCAL (registry));
+  g_object_unref (registry);
+}

@@ -25,6 +25,15 @@ PpRegistry *pp_tool_open_registry (const char  *db_path,
                                    const char  *url,
                                    GError     **error);
 
+/* Releases a registry from pp_tool_open_registry, first closing a local one
+ * (its owner thread ends and is joined, so the process never exits with the
+ * key host half-freed on another thread). */
+void        pp_tool_close_registry (PpRegistry *registry);
+
+/* g_autoptr(PpToolRegistry): a registry closed with pp_tool_close_registry. */
+typedef PpRegistry PpToolRegistry;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PpToolRegistry, pp_tool_close_registry)
+
 /* The acting user's name as given in PP_REGISTRY_USER (lower case). */
 const char *pp_tool_registry_user (void);
 

@@ -147,7 +147,7 @@ orders_create (int    argc,
   g_autoptr(GOptionContext) context = new_context (NULL,
     _("Opens an install work order: reserves the terminal and issues its TID under the "
       "merchant’s MID."), entries);
-  g_autoptr(PpRegistry) registry = NULL;
+  g_autoptr(PpToolRegistry) registry = NULL;
   g_autoptr(GAsyncResult) res = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *key = g_uuid_string_random ();
@@ -180,7 +180,7 @@ orders_show (int    argc,
   g_auto(Common) c = { 0 };
   const GOptionEntry entries[] = { COMMON_OPTIONS (c), { NULL } };
   g_autoptr(GOptionContext) context = new_context (_("ORDER"), _("Shows one work order."), entries);
-  g_autoptr(PpRegistry) registry = NULL;
+  g_autoptr(PpToolRegistry) registry = NULL;
   g_autoptr(GAsyncResult) res = NULL;
   g_autoptr(GError) error = NULL;
   PpWorkOrder *order;
@@ -212,7 +212,7 @@ orders_list (int    argc,
     { NULL }
   };
   g_autoptr(GOptionContext) context = new_context (NULL, _("Lists the work orders, oldest first."), entries);
-  g_autoptr(PpRegistry) registry = NULL;
+  g_autoptr(PpToolRegistry) registry = NULL;
   g_autoptr(GAsyncResult) res = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) orders = NULL;
@@ -368,7 +368,7 @@ approvals_list (int    argc,
   g_autoptr(GOptionContext) context = new_context (NULL,
     _("Lists the approval requests waiting for a reviewer, oldest first: exactly what each "
       "would approve."), entries);
-  g_autoptr(PpRegistry) registry = NULL;
+  g_autoptr(PpToolRegistry) registry = NULL;
   g_autoptr(GAsyncResult) res = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) list = NULL;
@@ -432,7 +432,7 @@ approvals_request (int    argc,
   };
   g_autoptr(GOptionContext) context = new_context (_("ORDER"),
     _("Asks a reviewer to approve the key release of an open install work order."), entries);
-  g_autoptr(PpRegistry) registry = NULL;
+  g_autoptr(PpToolRegistry) registry = NULL;
   g_autoptr(GAsyncResult) res = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *key = g_uuid_string_random ();
@@ -473,7 +473,7 @@ approvals_decide (int      argc,
     approve ? _("Approves an approval request: the key may be released for exactly what it shows.")
             : _("Rejects an approval request: the order is cancelled and the terminal goes back to stock."),
     entries);
-  g_autoptr(PpRegistry) registry = NULL;
+  g_autoptr(PpToolRegistry) registry = NULL;
   g_autoptr(GAsyncResult) res = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *key = g_uuid_string_random ();
@@ -578,7 +578,7 @@ programs_upload (int    argc,
   g_autoptr(GOptionContext) context = new_context (_("PKG"),
     _("Adds a signed program package to the registry’s catalogue, for each model it lists, once its "
       "files and its signature by a signer that chains to --trust are verified."), entries);
-  g_autoptr(PpRegistry) registry = NULL;
+  g_autoptr(PpToolRegistry) registry = NULL;
   g_autoptr(GAsyncResult) res = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) trust = g_ptr_array_new_with_free_func ((GDestroyNotify) X509_free);
@@ -630,7 +630,7 @@ programs_list (int    argc,
     { NULL }
   };
   g_autoptr(GOptionContext) context = new_context (NULL, _("Lists the program catalogue."), entries);
-  g_autoptr(PpRegistry) registry = NULL;
+  g_autoptr(PpToolRegistry) registry = NULL;
   g_autoptr(GAsyncResult) res = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) records = NULL;
@@ -679,7 +679,7 @@ users_add (int    argc,
   g_autoptr(GOptionContext) context = new_context (_("NAME"),
     _("Adds a user (administrators only). The password comes from PP_NEW_PASSWORD or is asked "
       "on the terminal."), entries);
-  g_autoptr(PpRegistry) registry = NULL;
+  g_autoptr(PpToolRegistry) registry = NULL;
   g_autoptr(GAsyncResult) res = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(PpSecureBuffer) password = NULL;
@@ -776,7 +776,7 @@ users_enroll_otp (int    argc,
     _("Enrols a new one-time code secret for USER (yourself, or anyone as an administrator) and "
       "prints its otpauth:// URI and QR code for the authenticator app. From then on USER’s "
       "approval requests need a code."), entries);
-  g_autoptr(PpRegistry) registry = NULL;
+  g_autoptr(PpToolRegistry) registry = NULL;
   g_autoptr(GAsyncResult) res = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(PpSecureBuffer) uri = NULL;

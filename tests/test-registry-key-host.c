@@ -70,6 +70,8 @@ static void
 fixture_tear_down (Fixture       *f,
                    gconstpointer  data)
 {
+  if (f->registry != NULL)
+    pp_registry_local_close (PP_REGISTRY_LOCAL (f->registry));
   g_clear_object (&f->registry);
   for (guint i = 0; i < G_N_ELEMENTS (terminals); i++)
     {
@@ -722,6 +724,7 @@ test_no_config (void)
   pp_registry_get_kdh_async (registry, NULL, got_result, &res);
   g_assert_false (pp_registry_get_kdh_finish (registry, wait_for (&res), &cert, &crl, &error));
   g_assert_error (error, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_NO_KEY_HOST);
+  pp_registry_local_close (PP_REGISTRY_LOCAL (registry));
   g_clear_object (&registry);
   pp_store_fixture_tear_down (&sf);
 }

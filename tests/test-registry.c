@@ -41,6 +41,8 @@ static void
 fixture_tear_down (Fixture       *f,
                    gconstpointer  data)
 {
+  if (f->registry != NULL)
+    pp_registry_local_close (PP_REGISTRY_LOCAL (f->registry));
   g_clear_object (&f->registry);
   pp_store_fixture_tear_down (&f->store);
 }
@@ -645,6 +647,30 @@ test_reject_and_withdraw (Fixture       *f,
 }
 
 /* The key host's verbs without a key host: each says none is configured. */
+/* close: queued work finishes, the store is closed (another connection may
+ * open it at once), later calls say the registry is closed. */
+static void
+test_close (Fixture       *f,
+            gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GAsyncResult) queued = NULL;
+  g_autoptr(GAsyncResult) late = NULL;
+  g_autoptr(PpRegistrySerialCheck) check = NULL;
+  g_autoptr(PpRegistrySerialCheck) none = NULL;
+
+  pp_registry_lookup_serial_async (f->registry, "PAX0001", NULL, NULL, got_result, &queued);
+  pp_registry_local_close (PP_REGISTRY_LOCAL (f->registry));
+  check = pp_registry_lookup_serial_finish (f->registry, wait_for (&queued), &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (check);
+  pp_registry_lookup_serial_async (f->registry, "PAX0001", NULL, NULL, got_result, &late);
+  none = pp_registry_lookup_serial_finish (f->registry, wait_for (&late), &error);
+  g_assert_null (none);
+  g_assert_error (error, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_UNAVAILABLE);
+  pp_registry_local_close (PP_REGISTRY_LOCAL (f->registry));   /* twice: nothing more */
+}
+
 static void
 test_no_key_host (Fixture       *f,
                   gconstpointer  data)
@@ -1312,6 +1338,7 @@ main (int   argc,
   ADD ("/registry/approvals", test_approvals);
   ADD ("/registry/reject-and-withdraw", test_reject_and_withdraw);
   ADD ("/registry/no-key-host", test_no_key_host);
+  ADD ("/registry/close", test_close);
   ADD ("/registry/later-steps", test_later_steps);
   ADD ("/registry/programs-and-audit", test_programs_and_audit);
   ADD ("/registry/changes", test_changes);

@@ -440,7 +440,27 @@ queue_job (PpRegistry          *registry,
   g_task_set_source_tag (job->task, tag);
   g_task_set_task_data (job->task, args, (GDestroyNotify) args_free);
   job->func = func;
+  if (self->thread == NULL)
+    {
+      /* Closed: nothing runs the job. */
+      g_task_return_new_error (job->task, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_UNAVAILABLE,
+                               _("the registry store is closed"));
+      job_free (job);
+      return;
+    }
   g_async_queue_push (self->owner->queue, job);
+}
+
+void
+pp_registry_local_close (PpRegistryLocal *self)
+{
+  g_return_if_fail (PP_IS_REGISTRY_LOCAL (self));
+  g_return_if_fail (self->thread == NULL || g_thread_self () != self->thread);
+
+  if (self->thread == NULL)
+    return;
+  g_async_queue_push (self->owner->queue, g_new0 (Job, 1));
+  g_thread_join (g_steal_pointer (&self->thread));
 }
 
 static void

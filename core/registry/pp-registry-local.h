@@ -55,4 +55,12 @@ const char      *pp_registry_local_get_path   (PpRegistryLocal      *self);
 void             pp_registry_local_set_key_host (PpRegistryLocal    *self,
                                                  PpKeyHost          *key_host);
 
+/* Runs the jobs already queued, then ends the owner thread and waits for it:
+ * the store, key store and key host are closed when this returns (a process
+ * about to exit calls it, so nothing is left half-freed on another thread).
+ * Later calls fail with PP_REGISTRY_ERROR_UNAVAILABLE. Not on the owner
+ * thread (from a callback, that is, it is fine: callbacks run on the
+ * caller's context). */
+void             pp_registry_local_close        (PpRegistryLocal    *self);
+
 G_END_DECLS
