@@ -275,6 +275,13 @@ pp_key_host_get_crl (PpKeyHost *self)
   return self->crl_der != NULL ? g_bytes_ref (self->crl_der) : NULL;
 }
 
+PpKeyStore *
+pp_key_host_get_key_store (PpKeyHost *self)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+  return self->key_store;
+}
+
 /* ---- refusals ---- */
 
 /* What one call is about, for its journal entries. */

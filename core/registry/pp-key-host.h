@@ -64,6 +64,8 @@ PpKeyHost *pp_key_host_ref             (PpKeyHost   *self);
 void       pp_key_host_unref           (PpKeyHost   *self);
 
 GBytes    *pp_key_host_get_certificate (PpKeyHost   *self);      /* KDH certificate, DER */
+/* The key store it works with (for the store's sealed TOTP secrets). */
+PpKeyStore *pp_key_host_get_key_store  (PpKeyHost   *self);
 GBytes    *pp_key_host_get_crl         (PpKeyHost   *self);      /* DER, may be NULL */
 
 /* CT_KDH (the KDH certificate and CRL) for the terminal of @order_id, which

@@ -295,6 +295,7 @@ typedef struct {
   GPtrArray *strings;  /* what rows and merchant point into (NULLs kept) */
   PpMerchantFields merchant;
   GBytes *bytes[2];
+  char *secret;        /* a password: never digested, wiped */
 } Args;
 
 static void
@@ -309,6 +310,7 @@ args_free (Args *a)
   g_clear_pointer (&a->strings, g_ptr_array_unref);
   g_clear_pointer (&a->bytes[0], g_bytes_unref);
   g_clear_pointer (&a->bytes[1], g_bytes_unref);
+  pp_registry_free_secret (a->secret);
   g_free (a);
 }
 
@@ -1608,6 +1610,200 @@ local_list_changes (PpRegistry *registry, gint64 after_cursor, guint limit, GCan
              user_data);
 }
 
+/* ---- users, sessions, the terminal list ---- */
+
+static void
+authenticate_job (PpStore   *store,
+                  PpKeyHost *key_host,
+                  GTask     *task,
+                  gpointer   data)
+{
+  Args *a = data;
+  GError *error = NULL;
+  PpUser *user = pp_store_authenticate (store, a->actor, a->secret, &error);
+
+  if (user == NULL)
+    return_error (task, error);
+  else
+    g_task_return_pointer (task, user, (GDestroyNotify) pp_user_free);
+}
+
+static void
+local_authenticate (PpRegistry *registry, const char *username, const char *password,
+                    GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
+{
+  Args *a = g_new0 (Args, 1);
+
+  a->actor = g_strdup (username);
+  a->secret = g_strdup (password);
+  queue_job (registry, pp_registry_authenticate_async, a, authenticate_job, cancellable, callback,
+             user_data);
+}
+
+static char *
+user_result (PpUser *user)
+{
+  g_autoptr(PpUser) owned = user;
+
+  return owned != NULL ? json_text (pp_registry_user_to_json (owned)) : NULL;
+}
+
+static char *
+add_user_verb (PpStore  *store,
+               Args     *a,
+               GError  **error)
+{
+  return user_result (pp_store_add_user (store, a->serial, NULL, (PpUserRole) a->number, a->secret,
+                                         a->actor, error));
+}
+
+static void
+add_user_job (PpStore   *store,
+              PpKeyHost *key_host,
+              GTask     *task,
+              gpointer   data)
+{
+  g_autofree char *text = run_idempotent (store, task, "add_user", add_user_verb);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) node = NULL;
+  g_autoptr(PpUser) user = NULL;
+  g_autofree char *role = NULL;
+  JsonObject *o;
+
+  if (text == NULL)
+    return;
+  node = parse_result (text, &error);
+  if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
+    {
+      if (error == NULL)
+        g_set_error_literal (&error, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_FAILED,
+                             _("the recorded result of a request cannot be read"));
+      return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  o = json_node_get_object (node);
+  user = g_new0 (PpUser, 1);
+  user->username = g_strdup (json_object_get_string_member_with_default (o, "name", ""));
+  user->display_name = g_strdup (json_object_get_string_member_with_default (o, "display_name", ""));
+  if (!pp_user_role_from_string (json_object_get_string_member_with_default (o, "role", ""),
+                                 &user->role))
+    user->role = PP_USER_ROLE_FIELD_MANAGER;
+  user->created_at = json_object_get_int_member_with_default (o, "created_at", 0);
+  g_task_return_pointer (task, g_steal_pointer (&user), (GDestroyNotify) pp_user_free);
+}
+
+static void
+local_add_user (PpRegistry *registry, const char *username, PpUserRole role, const char *password,
+                const char *actor, const char *idempotency_key, GCancellable *cancellable,
+                GAsyncReadyCallback callback, gpointer user_data)
+{
+  Args *a = g_new0 (Args, 1);
+
+  a->serial = g_strdup (username);
+  a->number = role;
+  a->secret = g_strdup (password);
+  a->actor = g_strdup (actor);
+  a->key = g_ascii_strdown (idempotency_key, -1);
+  queue_job (registry, pp_registry_add_user_async, a, add_user_job, cancellable, callback, user_data);
+}
+
+/* The URI holds the secret, so it is not recorded with the key: a repeat
+ * cannot show it again. */
+static void
+enroll_otp_job (PpStore   *store,
+                PpKeyHost *key_host,
+                GTask     *task,
+                gpointer   data)
+{
+  Args *a = data;
+  g_autofree char *digest = digest_args ("enroll_otp", a);
+  g_autofree char *recorded = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpSecureBuffer) uri = NULL;
+  g_autoptr(JsonBuilder) b = NULL;
+  g_autofree char *result = NULL;
+
+  if (!require_key_host (key_host, task))
+    return;
+  if (!pp_store_find_request (store, a->key, "enroll_otp", digest, &recorded, &error))
+    {
+      return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  if (recorded != NULL)
+    {
+      g_task_return_new_error (task, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_CONFLICT,
+                               _("the one-time code secret of “%s” was enrolled under this "
+                                 "idempotency key and is shown only once; enrol again with a new key"),
+                               a->serial);
+      return;
+    }
+  uri = pp_store_enroll_otp (store, pp_key_host_get_key_store (key_host), a->serial, a->actor, &error);
+  if (uri == NULL)
+    {
+      return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "enrolled");
+  json_builder_add_string_value (b, a->serial);
+  json_builder_end_object (b);
+  result = json_text (json_builder_get_root (b));
+  if (!pp_store_record_request (store, a->key, "enroll_otp", digest, result, &error))
+    {
+      return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  g_task_return_pointer (task, g_strdup ((const char *) pp_secure_buffer_get_data (uri)),
+                         (GDestroyNotify) pp_registry_free_secret);
+}
+
+static void
+local_enroll_otp (PpRegistry *registry, const char *username, const char *actor,
+                  const char *idempotency_key, GCancellable *cancellable,
+                  GAsyncReadyCallback callback, gpointer user_data)
+{
+  Args *a = g_new0 (Args, 1);
+
+  a->serial = g_strdup (username);
+  a->actor = g_strdup (actor);
+  a->key = g_ascii_strdown (idempotency_key, -1);
+  queue_job (registry, pp_registry_enroll_otp_async, a, enroll_otp_job, cancellable, callback,
+             user_data);
+}
+
+static void
+list_terminals_job (PpStore   *store,
+                    PpKeyHost *key_host,
+                    GTask     *task,
+                    gpointer   data)
+{
+  Args *a = data;
+  GError *error = NULL;
+  GPtrArray *terminals = pp_store_list_terminals_after (store, a->initial_state, a->serial, a->limit,
+                                                        &error);
+
+  if (terminals == NULL)
+    return_error (task, error);
+  else
+    g_task_return_pointer (task, terminals, (GDestroyNotify) g_ptr_array_unref);
+}
+
+static void
+local_list_terminals (PpRegistry *registry, PpTerminalState state, const char *after_serial,
+                      guint limit, GCancellable *cancellable, GAsyncReadyCallback callback,
+                      gpointer user_data)
+{
+  Args *a = g_new0 (Args, 1);
+
+  a->initial_state = state;
+  a->serial = g_strdup (after_serial);
+  a->limit = limit;
+  queue_job (registry, pp_registry_list_terminals_async, a, list_terminals_job, cancellable, callback,
+             user_data);
+}
+
 static void
 pp_registry_local_iface_init (PpRegistryInterface *iface)
 {
@@ -1633,4 +1829,8 @@ pp_registry_local_iface_init (PpRegistryInterface *iface)
   iface->create_recycle_order = local_create_recycle_order;
   iface->list_audit = local_list_audit;
   iface->list_changes = local_list_changes;
+  iface->authenticate = local_authenticate;
+  iface->add_user = local_add_user;
+  iface->enroll_otp = local_enroll_otp;
+  iface->list_terminals = local_list_terminals;
 }

@@ -7,7 +7,10 @@
  */
 #include "config.h"
 
+#include <string.h>
+
 #include <glib/gi18n-lib.h>
+#include <openssl/crypto.h>
 
 #include "pp-key-host.h"
 #include "pp-password.h"
@@ -1092,6 +1095,245 @@ pp_registry_list_changes_finish (PpRegistry    *self,
   if (changes != NULL && changes->len > 0 && io_cursor != NULL)
     *io_cursor = ((PpChange *) g_ptr_array_index (changes, changes->len - 1))->seq;
   return changes;
+}
+
+/* ---- users, sessions, the terminal list ---- */
+
+/* A verb an implementation left out fails on the caller's context. */
+static gboolean
+check_verb (PpRegistry          *self,
+            gconstpointer        vfunc,
+            gpointer             tag,
+            const char          *name,
+            GCancellable        *cancellable,
+            GAsyncReadyCallback  callback,
+            gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+
+  if (vfunc != NULL)
+    return TRUE;
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, tag);
+  g_task_return_new_error (task, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_FAILED,
+                           _("this registry cannot %s"), name);
+  return FALSE;
+}
+
+void
+pp_registry_authenticate_async (PpRegistry          *self,
+                                const char          *username,
+                                const char          *password,
+                                GCancellable        *cancellable,
+                                GAsyncReadyCallback  callback,
+                                gpointer             user_data)
+{
+  g_return_if_fail (PP_IS_REGISTRY (self));
+  g_return_if_fail (username != NULL && password != NULL);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+  if (check_verb (self, IFACE (self)->authenticate, pp_registry_authenticate_async,
+                  _("check passwords"), cancellable, callback, user_data))
+    IFACE (self)->authenticate (self, username, password, cancellable, callback, user_data);
+}
+
+PpUser *
+pp_registry_authenticate_finish (PpRegistry    *self,
+                                 GAsyncResult  *result,
+                                 GError       **error)
+{
+  return finish_pointer (self, result, pp_registry_authenticate_async, error);
+}
+
+void
+pp_registry_add_user_async (PpRegistry          *self,
+                            const char          *username,
+                            PpUserRole           role,
+                            const char          *password,
+                            const char          *actor,
+                            const char          *idempotency_key,
+                            GCancellable        *cancellable,
+                            GAsyncReadyCallback  callback,
+                            gpointer             user_data)
+{
+  g_return_if_fail (PP_IS_REGISTRY (self));
+  g_return_if_fail (username != NULL && password != NULL && actor != NULL);
+  g_return_if_fail ((guint) role < PP_N_USER_ROLES);
+  g_return_if_fail (check_key (idempotency_key));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+  if (check_verb (self, IFACE (self)->add_user, pp_registry_add_user_async, _("add users"),
+                  cancellable, callback, user_data))
+    IFACE (self)->add_user (self, username, role, password, actor, idempotency_key, cancellable,
+                            callback, user_data);
+}
+
+PpUser *
+pp_registry_add_user_finish (PpRegistry    *self,
+                             GAsyncResult  *result,
+                             GError       **error)
+{
+  return finish_pointer (self, result, pp_registry_add_user_async, error);
+}
+
+void
+pp_registry_enroll_otp_async (PpRegistry          *self,
+                              const char          *username,
+                              const char          *actor,
+                              const char          *idempotency_key,
+                              GCancellable        *cancellable,
+                              GAsyncReadyCallback  callback,
+                              gpointer             user_data)
+{
+  g_return_if_fail (PP_IS_REGISTRY (self));
+  g_return_if_fail (username != NULL && actor != NULL);
+  g_return_if_fail (check_key (idempotency_key));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+  if (check_verb (self, IFACE (self)->enroll_otp, pp_registry_enroll_otp_async,
+                  _("enrol one-time codes"), cancellable, callback, user_data))
+    IFACE (self)->enroll_otp (self, username, actor, idempotency_key, cancellable, callback,
+                              user_data);
+}
+
+char *
+pp_registry_enroll_otp_finish (PpRegistry    *self,
+                               GAsyncResult  *result,
+                               GError       **error)
+{
+  return finish_pointer (self, result, pp_registry_enroll_otp_async, error);
+}
+
+void
+pp_registry_free_secret (char *secret)
+{
+  if (secret == NULL)
+    return;
+  OPENSSL_cleanse (secret, strlen (secret));
+  g_free (secret);
+}
+
+void
+pp_registry_list_terminals_async (PpRegistry          *self,
+                                  PpTerminalState      state,
+                                  const char          *after_serial,
+                                  guint                limit,
+                                  GCancellable        *cancellable,
+                                  GAsyncReadyCallback  callback,
+                                  gpointer             user_data)
+{
+  g_return_if_fail (PP_IS_REGISTRY (self));
+  g_return_if_fail (limit >= 1 && limit <= 1000);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+  if (check_verb (self, IFACE (self)->list_terminals, pp_registry_list_terminals_async,
+                  _("list terminals"), cancellable, callback, user_data))
+    IFACE (self)->list_terminals (self, state, after_serial, limit, cancellable, callback,
+                                  user_data);
+}
+
+GPtrArray *
+pp_registry_list_terminals_finish (PpRegistry    *self,
+                                   GAsyncResult  *result,
+                                   GError       **error)
+{
+  return finish_pointer (self, result, pp_registry_list_terminals_async, error);
+}
+
+JsonNode *
+pp_registry_serial_check_to_json (const PpRegistrySerialCheck *check)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+
+  g_return_val_if_fail (check != NULL, NULL);
+
+  json_builder_begin_object (b);
+  put_string (b, "serial", check->serial);
+  put_string (b, "status", pp_registry_serial_status_to_string (check->status));
+  put_string (b, "order_id", check->order_uuid);
+  put_string (b, "message", check->message);
+  json_builder_set_member_name (b, "terminal");
+  if (check->terminal != NULL)
+    json_builder_add_value (b, pp_terminal_to_json (check->terminal));
+  else
+    json_builder_add_null_value (b);
+  json_builder_end_object (b);
+  return json_builder_get_root (b);
+}
+
+JsonNode *
+pp_registry_user_to_json (const PpUser *user)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+
+  g_return_val_if_fail (user != NULL, NULL);
+
+  json_builder_begin_object (b);
+  put_string (b, "name", user->username);
+  put_string (b, "display_name", user->display_name);
+  put_string (b, "role", pp_user_role_to_string (user->role));
+  put_int (b, "created_at", user->created_at);
+  json_builder_end_object (b);
+  return json_builder_get_root (b);
+}
+
+JsonNode *
+pp_registry_program_to_json (const PpProgramRecord *p)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+
+  g_return_val_if_fail (p != NULL, NULL);
+
+  json_builder_begin_object (b);
+  put_int (b, "id", p->id);
+  put_string (b, "model", p->model);
+  put_string (b, "name", p->name);
+  put_string (b, "version", p->version);
+  put_string (b, "sha256", p->sha256);
+  put_int (b, "size", (gint64) p->size);
+  put_int (b, "created_at", p->created_at);
+  json_builder_end_object (b);
+  return json_builder_get_root (b);
+}
+
+JsonNode *
+pp_registry_audit_entry_to_json (const PpAuditEntry *e)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  JsonNode *detail;
+
+  g_return_val_if_fail (e != NULL, NULL);
+
+  json_builder_begin_object (b);
+  put_int (b, "seq", e->seq);
+  put_int (b, "time", e->time);
+  put_string (b, "actor", e->actor);
+  put_string (b, "action", e->action);
+  put_string (b, "subject", e->subject);
+  /* The detail is JSON text in the journal; sent as the JSON it holds. */
+  json_builder_set_member_name (b, "detail");
+  detail = e->detail != NULL ? json_from_string (e->detail, NULL) : NULL;
+  if (detail != NULL)
+    json_builder_add_value (b, detail);
+  else if (e->detail != NULL)
+    json_builder_add_string_value (b, e->detail);
+  else
+    json_builder_add_null_value (b);
+  put_string (b, "hash", e->hash);
+  json_builder_end_object (b);
+  return json_builder_get_root (b);
+}
+
+JsonNode *
+pp_registry_change_to_json (const PpChange *c)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+
+  g_return_val_if_fail (c != NULL, NULL);
+
+  json_builder_begin_object (b);
+  put_int (b, "seq", c->seq);
+  put_string (b, "kind", c->kind);
+  put_string (b, "key", c->key);
+  put_int (b, "time", c->time);
+  json_builder_end_object (b);
+  return json_builder_get_root (b);
 }
 
 /* ---- what the remote registry reads back ---- */

@@ -222,6 +222,23 @@ struct _PpRegistryInterface
   void (*list_changes)         (PpRegistry *self, gint64 after_cursor, guint limit,
                                 GCancellable *cancellable, GAsyncReadyCallback callback,
                                 gpointer user_data);
+
+  /* users, sessions, the terminal list (posprov-registry serve); an
+   * implementation may leave them NULL: the call then fails with
+   * PP_REGISTRY_ERROR_FAILED naming the verb */
+  void (*authenticate)         (PpRegistry *self, const char *username, const char *password,
+                                GCancellable *cancellable, GAsyncReadyCallback callback,
+                                gpointer user_data);
+  void (*add_user)             (PpRegistry *self, const char *username, PpUserRole role,
+                                const char *password, const char *actor,
+                                const char *idempotency_key, GCancellable *cancellable,
+                                GAsyncReadyCallback callback, gpointer user_data);
+  void (*enroll_otp)           (PpRegistry *self, const char *username, const char *actor,
+                                const char *idempotency_key, GCancellable *cancellable,
+                                GAsyncReadyCallback callback, gpointer user_data);
+  void (*list_terminals)       (PpRegistry *self, PpTerminalState state, const char *after_serial,
+                                guint limit, GCancellable *cancellable,
+                                GAsyncReadyCallback callback, gpointer user_data);
 };
 
 /* Looks up @serial (any case) and says whether it can be installed: for a
@@ -405,6 +422,55 @@ void       pp_registry_list_changes_async  (PpRegistry *self, gint64 after_curso
 GPtrArray *pp_registry_list_changes_finish (PpRegistry *self, GAsyncResult *result,
                                             gint64 *io_cursor,
                                             GError **error);   /* element-type PpChange */
+
+/* ---- users, sessions, the terminal list (posprov-registry serve) ---- */
+
+/* Checks @password of @username (pp_store_authenticate): the user, or
+ * PERMISSION "wrong user name or password" alike for an unknown user and a
+ * wrong password (journalled as user.login_failed). The copy of @password
+ * is wiped when the call ends. */
+void      pp_registry_authenticate_async  (PpRegistry *self, const char *username,
+                                           const char *password, GCancellable *cancellable,
+                                           GAsyncReadyCallback callback, gpointer user_data);
+PpUser   *pp_registry_authenticate_finish (PpRegistry *self, GAsyncResult *result,
+                                           GError **error);
+/* An administrator (@actor) adds a user (pp_store_add_user). The password
+ * is not part of the request's digest (the idempotency table must not hold
+ * a fast hash of it): a repeat with the same key, name, role and actor
+ * returns the first result whatever password it carries. */
+void      pp_registry_add_user_async      (PpRegistry *self, const char *username, PpUserRole role,
+                                           const char *password, const char *actor,
+                                           const char *idempotency_key, GCancellable *cancellable,
+                                           GAsyncReadyCallback callback, gpointer user_data);
+PpUser   *pp_registry_add_user_finish     (PpRegistry *self, GAsyncResult *result,
+                                           GError **error);
+/* Enrols a TOTP secret for @username (an administrator or the user
+ * themself, @actor) with the key host's key store; returns the otpauth://
+ * URI (it holds the secret: show it once, never log it; free it with
+ * pp_registry_free_secret). NO_KEY_HOST without a key host. The URI is not
+ * recorded: a repeat of the key is CONFLICT (enrol again with a new key). */
+void      pp_registry_enroll_otp_async    (PpRegistry *self, const char *username, const char *actor,
+                                           const char *idempotency_key, GCancellable *cancellable,
+                                           GAsyncReadyCallback callback, gpointer user_data);
+char     *pp_registry_enroll_otp_finish   (PpRegistry *self, GAsyncResult *result,
+                                           GError **error);
+/* Wipes and frees a secret string returned by the registry. */
+void      pp_registry_free_secret         (char *secret);
+/* Up to @limit (1..1000) terminals in @state (PP_TERMINAL_STATE_ANY: all)
+ * whose serial sorts after @after_serial (NULL: from the first), by serial. */
+void       pp_registry_list_terminals_async  (PpRegistry *self, PpTerminalState state,
+                                              const char *after_serial, guint limit,
+                                              GCancellable *cancellable,
+                                              GAsyncReadyCallback callback, gpointer user_data);
+GPtrArray *pp_registry_list_terminals_finish (PpRegistry *self, GAsyncResult *result,
+                                              GError **error);   /* element-type PpTerminal */
+
+/* JSON forms of the other records the service sends (their decoders: below). */
+JsonNode *pp_registry_serial_check_to_json   (const PpRegistrySerialCheck *check);
+JsonNode *pp_registry_user_to_json           (const PpUser                *user);
+JsonNode *pp_registry_program_to_json        (const PpProgramRecord       *program);
+JsonNode *pp_registry_audit_entry_to_json    (const PpAuditEntry          *entry);
+JsonNode *pp_registry_change_to_json         (const PpChange              *change);
 
 /* Decoders of the records the service sends (the remote registry reads
  * them back): INVALID naming a missing or mistyped member. */
