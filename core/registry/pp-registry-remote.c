@@ -31,6 +31,8 @@
 #define RETRY_DELAY_MS 300
 #define READ_CHUNK (64 * 1024)
 #define IO_TIMEOUT_S 60
+/* The most items the service sends in one page (docs/registry-api.md). */
+#define PAGE 1000
 
 struct _PpRegistryRemote
 {
@@ -211,6 +213,13 @@ struct _Call
   const char *member;      /* the answer's member the reply reads, or NULL */
   char *serial;            /* lookup: the serial asked about */
   gboolean login;          /* POST /sessions itself */
+  gboolean secret;         /* the answer holds a secret: wiped */
+  /* Paging (the service sends at most PAGE items): the list's path without
+   * its cursor, the cursor's query name, the items so far. */
+  char *page_path;
+  const char *page_param;
+  gint64 (*seq_of) (gconstpointer item);
+  GPtrArray *items;
 
   guint attempts;
   gboolean logged_in_again;
@@ -222,6 +231,14 @@ struct _Call
 };
 
 static void
+wipe_data (Call *call)
+{
+  if (call->data != NULL && call->secret)
+    OPENSSL_cleanse (call->data->data, call->data->len);
+  g_clear_pointer (&call->data, g_byte_array_unref);
+}
+
+static void
 call_free (Call *call)
 {
   g_free (call->path);
@@ -231,7 +248,9 @@ call_free (Call *call)
   g_clear_pointer (&call->token, wipe_string);
   g_clear_object (&call->msg);
   g_clear_object (&call->stream);
-  g_clear_pointer (&call->data, g_byte_array_unref);
+  wipe_data (call);
+  g_free (call->page_path);
+  g_clear_pointer (&call->items, g_ptr_array_unref);
   g_free (call);
 }
 
@@ -250,6 +269,25 @@ json_bytes (JsonNode *node)
   char *text = json_to_string (owned, FALSE);
 
   return g_bytes_new_take (text, strlen (text));
+}
+
+static JsonNode *
+empty_object (void)
+{
+  JsonNode *node = json_node_new (JSON_NODE_OBJECT);
+
+  json_node_take_object (node, json_object_new ());
+  return node;
+}
+
+/* A body that holds a password: its text is wiped when the body goes. */
+static GBytes *
+secret_body (JsonBuilder *b)
+{
+  g_autoptr(JsonNode) node = json_builder_get_root (b);
+  char *text = json_to_string (node, FALSE);
+
+  return g_bytes_new_with_free_func (text, strlen (text), wipe_bytes, text);
 }
 
 static Call *
@@ -442,6 +480,7 @@ code_for_status (guint status)
       return PP_REGISTRY_ERROR_CONFLICT;
     case SOUP_STATUS_UNAUTHORIZED:
     case SOUP_STATUS_FORBIDDEN:
+    case 429:   /* too many failed sign-ins */
       return PP_REGISTRY_ERROR_PERMISSION;
     case SOUP_STATUS_BAD_REQUEST:
     case SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE:
@@ -510,7 +549,7 @@ answered (GTask *task)
       call->logged_in_again = TRUE;
       if (self->token != NULL && g_strcmp0 (self->token, call->token) == 0)
         g_clear_pointer (&self->token, wipe_string);
-      g_clear_pointer (&call->data, g_byte_array_unref);
+      wipe_data (call);
       call_start (task);
       return;
     }
@@ -619,6 +658,7 @@ sent (GObject      *source,
                                (guint) (PP_REGISTRY_REMOTE_MAX_RESPONSE / (1024 * 1024)));
       return;
     }
+  wipe_data (call);
   call->data = g_byte_array_sized_new (length > 0 ? (guint) length : 256);
   read_more (task);
 }
@@ -670,6 +710,22 @@ call_send (GTask *task)
 }
 
 /* ---- the session ---- */
+
+/* The password's copy in json-glib's node is not wiped; the text is. */
+static GBytes *
+login_body (const char *user,
+            const char *password)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "user");
+  json_builder_add_string_value (b, user);
+  json_builder_set_member_name (b, "password");
+  json_builder_add_string_value (b, password);
+  json_builder_end_object (b);
+  return secret_body (b);
+}
 
 static gboolean
 login_reply (GTask     *task,
@@ -723,24 +779,13 @@ static void
 start_login (PpRegistryRemote *self)
 {
   g_autoptr(GTask) task = g_task_new (self, NULL, login_done, NULL);
-  g_autoptr(JsonBuilder) b = json_builder_new ();
-  g_autoptr(JsonNode) body = NULL;
   Call *call;
-  char *text;
 
   self->logging_in = TRUE;
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "user");
-  json_builder_add_string_value (b, self->user);
-  json_builder_set_member_name (b, "password");
-  json_builder_add_string_value (b, self->password);
-  json_builder_end_object (b);
-  body = json_builder_get_root (b);
-  text = json_to_string (body, FALSE);
-  /* The password's copy in the node is not wiped by json-glib; the text is. */
   call = call_new ("POST", g_strdup ("api/v1/sessions"), NULL, NULL, login_reply);
-  call->body = g_bytes_new_with_free_func (text, strlen (text), wipe_bytes, text);
+  call->body = login_body (self->user, self->password);
   call->login = TRUE;
+  call->secret = TRUE;
   g_task_set_source_tag (task, start_login);
   g_task_set_task_data (task, call, (GDestroyNotify) call_free);
   call_send (task);
@@ -865,7 +910,30 @@ list_reply (GTask     *task,
         return FALSE;
       g_ptr_array_add (list, item);
     }
-  g_task_return_pointer (task, g_steal_pointer (&list), (GDestroyNotify) g_ptr_array_unref);
+  if (call->page_path == NULL)
+    {
+      g_task_return_pointer (task, g_steal_pointer (&list), (GDestroyNotify) g_ptr_array_unref);
+      return TRUE;
+    }
+  /* All of it: a full page asks for the next one after its last item. */
+  if (call->items == NULL)
+    call->items = g_ptr_array_new_with_free_func (call->item_free);
+  if (list->len == PAGE)
+    {
+      gint64 last = call->seq_of (g_ptr_array_index (list, list->len - 1));
+      GString *path = g_string_new (call->page_path);
+
+      g_ptr_array_extend_and_steal (call->items, g_steal_pointer (&list));
+      add_query_int (path, call->page_param, last);
+      g_free (call->path);
+      call->path = g_string_free (path, FALSE);
+      call->attempts = 0;
+      call->logged_in_again = FALSE;
+      call_start (task);
+      return TRUE;
+    }
+  g_ptr_array_extend_and_steal (call->items, g_steal_pointer (&list));
+  g_task_return_pointer (task, g_steal_pointer (&call->items), (GDestroyNotify) g_ptr_array_unref);
   return TRUE;
 }
 
@@ -1079,8 +1147,8 @@ remote_search_merchants (PpRegistry *registry, const char *query, guint limit,
   Call *call;
 
   add_query (path, "query", query);
-  if (limit > 0)
-    add_query_int (path, "limit", limit);
+  /* 0 (all): as many as the service sends in one answer. */
+  add_query_int (path, "limit", limit > 0 ? MIN (limit, PAGE) : PAGE);
   call = record_call (call_new ("GET", g_string_free (path, FALSE), NULL, NULL, list_reply),
                       (DecodeFunc) pp_registry_merchant_from_json, (GDestroyNotify) pp_merchant_free);
   call->member = "merchants";
@@ -1136,7 +1204,7 @@ remote_list_orders (PpRegistry *registry, const char *serial, GCancellable *canc
 
   add_query (path, "serial", serial);
   call = ORDER (call_new ("GET", g_string_free (path, FALSE), NULL, NULL, list_reply));
-  call->member = "work_orders";
+  call->member = "orders";
   remote_call (registry, pp_registry_list_orders_async, call, cancellable, callback, user_data);
 }
 
@@ -1205,8 +1273,7 @@ remote_list_approvals (PpRegistry *registry, gboolean pending_only, GCancellable
   GString *path = g_string_new ("api/v1/approvals");
   Call *call;
 
-  if (pending_only)
-    add_query (path, "state", "pending");
+  add_query (path, "state", pending_only ? "pending" : "all");
   call = APPROVAL (call_new ("GET", g_string_free (path, FALSE), NULL, NULL, list_reply));
   call->member = "approvals";
   remote_call (registry, pp_registry_list_approvals_async, call, cancellable, callback, user_data);
@@ -1265,7 +1332,7 @@ remote_issue_kdh_credential (PpRegistry *registry, const char *order_uuid, const
   if (!check_actor (registry, pp_registry_issue_kdh_credential_async, actor, cancellable, callback,
                     user_data))
     return;
-  call = call_new ("POST", path_of ("work-orders", order_uuid, "kdh-credential"), NULL,
+  call = call_new ("POST", path_of ("work-orders", order_uuid, "kdh-credential"), empty_object (),
                    idempotency_key, bytes_reply);
   call->member = "ct_kdh";
   remote_call (registry, pp_registry_issue_kdh_credential_async, call, cancellable, callback, user_data);
@@ -1423,6 +1490,38 @@ remote_create_recycle_order (PpRegistry *registry, const char *serial, const cha
   remote_call (registry, pp_registry_create_recycle_order_async, call, cancellable, callback, user_data);
 }
 
+static gint64
+audit_seq (gconstpointer item)
+{
+  return ((const PpAuditEntry *) item)->seq;
+}
+
+static gint64
+change_seq (gconstpointer item)
+{
+  return ((const PpChange *) item)->seq;
+}
+
+/* A list with a cursor: @limit 0 (all) pages through it, PAGE at a time;
+ * more than PAGE is at most PAGE (the service's bound). Takes @path. */
+static void
+paged (Call        *call,
+       GString     *path,
+       const char  *param,
+       gint64       after,
+       guint        limit,
+       gint64     (*seq_of) (gconstpointer item))
+{
+  if (limit == 0)
+    {
+      call->page_path = g_strdup (path->str);
+      call->page_param = param;
+      call->seq_of = seq_of;
+    }
+  add_query_int (path, param, after);
+  call->path = g_string_free (path, FALSE);
+}
+
 static void
 remote_list_audit (PpRegistry *registry, gint64 after_seq, guint limit, GCancellable *cancellable,
                    GAsyncReadyCallback callback, gpointer user_data)
@@ -1430,13 +1529,12 @@ remote_list_audit (PpRegistry *registry, gint64 after_seq, guint limit, GCancell
   GString *path = g_string_new ("api/v1/audit");
   Call *call;
 
-  add_query_int (path, "after", after_seq);
-  if (limit > 0)
-    add_query_int (path, "limit", limit);
-  call = record_call (call_new ("GET", g_string_free (path, FALSE), NULL, NULL, list_reply),
+  add_query_int (path, "limit", limit > 0 ? MIN (limit, PAGE) : PAGE);
+  call = record_call (call_new ("GET", NULL, NULL, NULL, list_reply),
                       (DecodeFunc) pp_registry_audit_entry_from_json,
                       (GDestroyNotify) pp_audit_entry_free);
   call->member = "entries";
+  paged (call, path, "after", after_seq, limit, audit_seq);
   remote_call (registry, pp_registry_list_audit_async, call, cancellable, callback, user_data);
 }
 
@@ -1447,13 +1545,128 @@ remote_list_changes (PpRegistry *registry, gint64 after_cursor, guint limit, GCa
   GString *path = g_string_new ("api/v1/changes");
   Call *call;
 
-  add_query_int (path, "since", after_cursor);
-  if (limit > 0)
-    add_query_int (path, "limit", limit);
-  call = record_call (call_new ("GET", g_string_free (path, FALSE), NULL, NULL, list_reply),
+  add_query_int (path, "limit", limit > 0 ? MIN (limit, PAGE) : PAGE);
+  call = record_call (call_new ("GET", NULL, NULL, NULL, list_reply),
                       (DecodeFunc) pp_registry_change_from_json, (GDestroyNotify) pp_change_free);
   call->member = "changes";
+  paged (call, path, "since", after_cursor, limit, change_seq);
   remote_call (registry, pp_registry_list_changes_async, call, cancellable, callback, user_data);
+}
+
+/* ---- users and sessions ---- */
+
+/* {"token","expires","user","role"}: the user whose password checked out. */
+static gboolean
+authenticate_reply (GTask     *task,
+                    Call      *call,
+                    JsonNode  *node,
+                    GError   **error)
+{
+  JsonObject *o = node != NULL && JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
+  const char *name = o != NULL ? json_object_get_string_member_with_default (o, "user", NULL) : NULL;
+  const char *role = o != NULL ? json_object_get_string_member_with_default (o, "role", NULL) : NULL;
+  g_autoptr(PpUser) user = g_new0 (PpUser, 1);
+
+  if (name == NULL || role == NULL || !pp_user_role_from_string (role, &user->role))
+    {
+      g_set_error_literal (error, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_INVALID,
+                           _("the login's answer has no user and role"));
+      return FALSE;
+    }
+  user->username = g_strdup (name);
+  g_task_return_pointer (task, g_steal_pointer (&user), (GDestroyNotify) pp_user_free);
+  return TRUE;
+}
+
+/* Checks another user's password by signing in as them (the session made
+ * is not kept: it lapses on the server). */
+static void
+remote_authenticate (PpRegistry *registry, const char *username, const char *password,
+                     GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
+{
+  Call *call = call_new ("POST", g_strdup ("api/v1/sessions"), NULL, NULL, authenticate_reply);
+
+  call->body = login_body (username, password);
+  call->login = TRUE;
+  call->secret = TRUE;
+  remote_call (registry, pp_registry_authenticate_async, call, cancellable, callback, user_data);
+}
+
+static void
+remote_add_user (PpRegistry *registry, const char *username, PpUserRole role, const char *password,
+                 const char *actor, const char *idempotency_key, GCancellable *cancellable,
+                 GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  Call *call;
+
+  if (!check_actor (registry, pp_registry_add_user_async, actor, cancellable, callback, user_data))
+    return;
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "name");
+  json_builder_add_string_value (b, username);
+  json_builder_set_member_name (b, "role");
+  json_builder_add_string_value (b, pp_user_role_to_string (role));
+  json_builder_set_member_name (b, "password");
+  json_builder_add_string_value (b, password);
+  json_builder_end_object (b);
+  call = record_call (call_new ("POST", g_strdup ("api/v1/users"), NULL, idempotency_key, record_reply),
+                      (DecodeFunc) pp_registry_user_from_json, (GDestroyNotify) pp_user_free);
+  call->body = secret_body (b);
+  remote_call (registry, pp_registry_add_user_async, call, cancellable, callback, user_data);
+}
+
+static gboolean
+otp_reply (GTask     *task,
+           Call      *call,
+           JsonNode  *node,
+           GError   **error)
+{
+  const char *uri = NULL;
+
+  if (node != NULL && JSON_NODE_HOLDS_OBJECT (node))
+    uri = json_object_get_string_member_with_default (json_node_get_object (node), "otpauth_uri", NULL);
+  if (uri == NULL || !g_str_has_prefix (uri, "otpauth://"))
+    {
+      g_set_error (error, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_INVALID,
+                   _("the answer's member “%s” must be an otpauth:// URI"), "otpauth_uri");
+      return FALSE;
+    }
+  g_task_return_pointer (task, g_strdup (uri), (GDestroyNotify) pp_registry_free_secret);
+  return TRUE;
+}
+
+static void
+remote_enroll_otp (PpRegistry *registry, const char *username, const char *actor,
+                   const char *idempotency_key, GCancellable *cancellable,
+                   GAsyncReadyCallback callback, gpointer user_data)
+{
+  Call *call;
+
+  if (!check_actor (registry, pp_registry_enroll_otp_async, actor, cancellable, callback, user_data))
+    return;
+  call = call_new ("POST", path_of ("users", username, "otp"), empty_object (), idempotency_key,
+                   otp_reply);
+  call->secret = TRUE;
+  remote_call (registry, pp_registry_enroll_otp_async, call, cancellable, callback, user_data);
+}
+
+static void
+remote_list_terminals (PpRegistry *registry, PpTerminalState state, const char *after_serial,
+                       guint limit, GCancellable *cancellable, GAsyncReadyCallback callback,
+                       gpointer user_data)
+{
+  GString *path = g_string_new ("api/v1/terminals");
+  Call *call;
+
+  if (state != PP_TERMINAL_STATE_ANY)
+    add_query (path, "state", pp_terminal_state_to_string (state));
+  add_query (path, "after", after_serial);
+  add_query_int (path, "limit", limit);
+  call = record_call (call_new ("GET", g_string_free (path, FALSE), NULL, NULL, list_reply),
+                      (DecodeFunc) pp_registry_terminal_from_json, g_object_unref);
+  call->member = "terminals";
+  remote_call (registry, pp_registry_list_terminals_async, call, cancellable, callback, user_data);
 }
 
 static void
@@ -1481,4 +1694,8 @@ pp_registry_remote_iface_init (PpRegistryInterface *iface)
   iface->create_recycle_order = remote_create_recycle_order;
   iface->list_audit = remote_list_audit;
   iface->list_changes = remote_list_changes;
+  iface->authenticate = remote_authenticate;
+  iface->add_user = remote_add_user;
+  iface->enroll_otp = remote_enroll_otp;
+  iface->list_terminals = remote_list_terminals;
 }

@@ -1475,3 +1475,22 @@ pp_registry_change_from_json (JsonNode  *node,
   c->time = read_int (&r, "time", FALSE);
   return r.ok ? g_steal_pointer (&c) : NULL;
 }
+
+PpUser *
+pp_registry_user_from_json (JsonNode  *node,
+                            GError   **error)
+{
+  g_autoptr(PpUser) u = g_new0 (PpUser, 1);
+  g_autofree char *role = NULL;
+  Reader r;
+
+  if (!reader_init (&r, node, _("user"), error))
+    return NULL;
+  u->username = read_string (&r, "name", FALSE);
+  u->display_name = read_string (&r, "display_name", TRUE);
+  role = read_string (&r, "role", FALSE);
+  u->created_at = read_int (&r, "created_at", FALSE);
+  if (r.ok && !pp_user_role_from_string (role, &u->role))
+    reader_fail (&r, "role", _("a role"));
+  return r.ok ? g_steal_pointer (&u) : NULL;
+}

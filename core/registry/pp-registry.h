@@ -484,5 +484,7 @@ PpAuditEntry          *pp_registry_audit_entry_from_json  (JsonNode  *node,
                                                            GError   **error);
 PpChange              *pp_registry_change_from_json       (JsonNode  *node,
                                                            GError   **error);
+PpUser                *pp_registry_user_from_json         (JsonNode  *node,
+                                                           GError   **error);
 
 G_END_DECLS
