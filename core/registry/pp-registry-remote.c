@@ -356,15 +356,15 @@ return_unreachable (GTask  *task,
 
 static char *
 describe_refusal (GTlsCertificateFlags flags,
-                  gboolean             pinned)
+                  gboolean             has_anchor)
 {
   g_autoptr(GString) why = g_string_new (NULL);
 
 #define WHY(text) g_string_append_printf (why, "%s%s", why->len > 0 ? "; " : "", text)
-  if (pinned && (flags & G_TLS_CERTIFICATE_UNKNOWN_CA))
-    WHY (_("it is neither the pinned certificate nor issued under it"));
+  if (has_anchor && (flags & G_TLS_CERTIFICATE_UNKNOWN_CA))
+    WHY (_("it is neither the pinned certificate nor issued by the configured CA"));
   else if (flags & G_TLS_CERTIFICATE_UNKNOWN_CA)
-    WHY (_("it is not issued by the configured CA"));
+    WHY (_("it is not issued by a CA this system trusts"));
   if (flags & G_TLS_CERTIFICATE_BAD_IDENTITY)
     WHY (_("it is for another host name or address"));
   if (flags & G_TLS_CERTIFICATE_NOT_ACTIVATED)
