@@ -12,6 +12,7 @@
 #include "config.h"
 
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sqlite3.h>
 
 #include "pp-registry-remote.h"
@@ -119,6 +120,13 @@ static const PpTerminalIntake rows[] = {
 
 #define PASSWORD PP_TEST_PASSWORD ("0")
 
+/* The daemon goes with the test, even when an assertion ends it. */
+static void
+die_with_test (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGTERM);
+}
+
 static void
 start_daemon (Fixture    *f,
               const char *cert,
@@ -152,7 +160,12 @@ start_daemon (Fixture    *f,
   g_ptr_array_add (argv, NULL);
   g_assert_nonnull (argv->pdata[0]);
 
-  f->daemon = g_subprocess_newv ((const char * const *) argv->pdata, G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error);
+  {
+    g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+
+    g_subprocess_launcher_set_child_setup (launcher, die_with_test, NULL, NULL);
+    f->daemon = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata, &error);
+  }
   g_assert_no_error (error);
   out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (f->daemon));
   line = g_data_input_stream_read_line (out, NULL, NULL, &error);
