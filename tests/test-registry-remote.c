@@ -8,8 +8,8 @@
  * token expiring and the station logging in again, certificates from
  * another CA and pins refused, the daemon stopped, a request whose
  * answer is lost on the way back sent again with its key and done once,
- * one-time codes enrolled and sent with the approval request, and
- * program uploads.
+ * one-time codes enrolled and sent with the approval request, program
+ * uploads, and posprov-tool --registry answering as --db does.
  */
 #include "config.h"
 
@@ -852,6 +852,84 @@ test_upload_program (Fixture       *f,
   g_assert_nonnull (strstr (error->message, "cannot act as bob"));
 }
 
+/* ---- posprov-tool --registry ---- */
+
+/* posprov-tool @args as alice, PP_REGISTRY_CA=@ca (NULL: unset). */
+static int
+tool (const char * const  *args,
+      const char          *ca,
+      char               **out_stdout,
+      char               **out_stderr)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_auto(GStrv) env = g_get_environ ();
+  g_autoptr(GError) error = NULL;
+  int status;
+
+  g_ptr_array_add (argv, (gpointer) g_getenv ("PP_TOOL"));
+  for (guint i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
+  g_ptr_array_add (argv, NULL);
+  env = g_environ_setenv (env, "PP_REGISTRY_USER", "alice", TRUE);
+  env = g_environ_setenv (env, "PP_REGISTRY_PASSWORD", PASSWORD, TRUE);
+  env = g_environ_unsetenv (env, "POSPROV_KEY_STORE");
+  env = ca != NULL ? g_environ_setenv (env, "PP_REGISTRY_CA", ca, TRUE) : g_environ_unsetenv (env, "PP_REGISTRY_CA");
+  g_assert_true (g_spawn_sync (NULL, (char **) argv->pdata, env, G_SPAWN_DEFAULT, NULL, NULL, out_stdout,
+                               out_stderr, &status, &error));
+  g_assert_no_error (error);
+  return g_spawn_check_wait_status (status, NULL) ? 0 : 1;
+}
+
+/* `orders list` and `approvals list` with --registry URL (trusting
+ * PP_REGISTRY_CA) print what --db prints on the daemon's store; a CA that
+ * did not issue the server's certificate is refused. */
+static void
+test_tool_registry (Fixture       *f,
+                    gconstpointer  data)
+{
+  PpRegistry *alice = as (f, "alice");
+  g_autofree char *k1 = KEY (), *k2 = KEY (), *k3 = KEY ();
+  g_autofree char *ca = pki_file ("ca", ".pem");
+  g_autofree char *other_ca = pki_file ("other-ca", ".pem");
+  g_autofree char *remote_orders = NULL, *remote_approvals = NULL, *local_orders = NULL;
+  g_autofree char *local_approvals = NULL, *err = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpWorkOrder) first = NULL;
+  g_autoptr(PpWorkOrder) second = NULL;
+  g_autoptr(PpRegistryApproval) request = NULL;
+  const char *orders_remote[] = { "orders", "list", "--registry", f->url, "--json", NULL };
+  const char *approvals_remote[] = { "approvals", "list", "--registry", f->url, "--json", NULL };
+  const char *orders_local[] = { "orders", "list", "--db", f->store.path, "--json", NULL };
+  const char *approvals_local[] = { "approvals", "list", "--db", f->store.path, "--json", NULL };
+
+  first = create_order (alice, f, "pax0001", "alice", k1, &error);
+  g_assert_no_error (error);
+  second = create_order (alice, f, "pax0002", "alice", k2, &error);
+  g_assert_no_error (error);
+  request = request_approval (alice, first->uuid, "pax0001", NULL, "alice", k3, &error);
+  g_assert_no_error (error);
+
+  g_assert_cmpint (tool (orders_remote, ca, &remote_orders, &err), ==, 0);
+  g_clear_pointer (&err, g_free);
+  g_assert_nonnull (strstr (remote_orders, first->uuid));
+  g_assert_nonnull (strstr (remote_orders, second->uuid));
+  g_assert_cmpint (tool (approvals_remote, ca, &remote_approvals, &err), ==, 0);
+  g_clear_pointer (&err, g_free);
+  g_assert_nonnull (strstr (remote_approvals, request->uuid));
+
+  g_assert_cmpint (tool (orders_remote, other_ca, NULL, &err), !=, 0);
+  g_assert_nonnull (strstr (err, "does not trust"));
+  g_clear_pointer (&err, g_free);
+
+  /* The same store read directly, the daemon gone. */
+  stop_daemon (f);
+  g_assert_cmpint (tool (orders_local, NULL, &local_orders, &err), ==, 0);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (tool (approvals_local, NULL, &local_approvals, &err), ==, 0);
+  g_assert_cmpstr (remote_orders, ==, local_orders);
+  g_assert_cmpstr (remote_approvals, ==, local_approvals);
+}
+
 /* ---- who acts ---- */
 
 static void
@@ -1205,6 +1283,7 @@ main (int   argc,
   ADD ("/registry-remote/retry-same-key", test_retry_same_key);
   ADD ("/registry-remote/otp", test_otp);
   ADD ("/registry-remote/upload-program", test_upload_program);
+  ADD ("/registry-remote/tool-registry", test_tool_registry);
 #undef ADD
   g_test_add_func ("/registry-remote/bad-url", test_bad_url);
 
