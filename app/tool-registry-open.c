@@ -7,6 +7,7 @@
 #include <glib/gi18n.h>
 
 #include "pp-registry-local.h"
+#include "pp-registry-remote.h"
 #include "tool-common.h"
 #include "tool-registry-open.h"
 
@@ -34,15 +35,57 @@ pp_tool_registry_user (void)
   return acting_user;
 }
 
+/* Checks the acting user's password against @registry and keeps their name. */
+static PpRegistry *
+sign_in (PpRegistry  *registry,
+         const char  *user,
+         const char  *password,
+         GError     **error)
+{
+  g_autoptr(PpRegistry) owned = registry;
+  g_autoptr(PpUser) signed_in = NULL;
+  g_autoptr(GAsyncResult) res = NULL;
+
+  pp_registry_authenticate_async (owned, user, password, NULL, pp_tool_registry_got, &res);
+  signed_in = pp_registry_authenticate_finish (owned, pp_tool_registry_wait (&res), error);
+  if (signed_in == NULL)
+    return NULL;
+  g_free (acting_user);
+  acting_user = g_strdup (signed_in->username);
+  return g_steal_pointer (&owned);
+}
+
+/* posprov-registry at @url over HTTPS; $PP_REGISTRY_CA: the PEM of its CA
+ * or its pinned certificate (without it, the system's CAs decide). */
+static PpRegistry *
+open_remote (const char  *url,
+             const char  *user,
+             const char  *password,
+             GError     **error)
+{
+  g_autoptr(GTlsCertificate) anchor = NULL;
+  const char *ca = g_getenv (PP_TOOL_REGISTRY_CA_ENV);
+  PpRegistry *registry;
+
+  if (ca != NULL && *ca != '\0')
+    {
+      anchor = pp_registry_remote_load_anchor (ca, error);
+      if (anchor == NULL)
+        return NULL;
+    }
+  registry = pp_registry_remote_new (url, user, password, anchor, error);
+  if (registry == NULL)
+    return NULL;
+  return sign_in (registry, user, password, error);
+}
+
 static PpRegistry *
 open_local (const char  *db_path,
             const char  *user,
             const char  *password,
             GError     **error)
 {
-  g_autoptr(PpRegistryLocal) registry = NULL;
-  g_autoptr(PpUser) signed_in = NULL;
-  g_autoptr(GAsyncResult) res = NULL;
+  PpRegistryLocal *registry;
   const char *location = g_getenv (PP_STORE_KEY_STORE_ENV);
 
   /* A mistyped --db must not make a new, empty register. */
@@ -63,13 +106,7 @@ open_local (const char  *db_path,
                                                    g_getenv (PP_STORE_KEY_STORE_SECRET_ENV), error);
   if (registry == NULL)
     return NULL;
-  pp_registry_authenticate_async (PP_REGISTRY (registry), user, password, NULL, pp_tool_registry_got, &res);
-  signed_in = pp_registry_authenticate_finish (PP_REGISTRY (registry), pp_tool_registry_wait (&res), error);
-  if (signed_in == NULL)
-    return NULL;
-  g_free (acting_user);
-  acting_user = g_strdup (signed_in->username);
-  return PP_REGISTRY (g_steal_pointer (&registry));
+  return sign_in (PP_REGISTRY (registry), user, password, error);
 }
 
 PpRegistry *
@@ -97,11 +134,7 @@ pp_tool_open_registry (const char  *db_path,
       return NULL;
     }
   if (url != NULL)
-    {
-      g_set_error_literal (error, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_UNAVAILABLE,
-                           _("remote registries come with PpRegistryRemote; use --db PATH for now"));
-      return NULL;
-    }
+    return open_remote (url, user, password, error);
   if (db_path == NULL)
     db_path = default_path = pp_tool_default_db_path ();
   return open_local (db_path, user, password, error);

@@ -13,12 +13,15 @@ G_BEGIN_DECLS
 
 #define PP_TOOL_REGISTRY_USER_ENV     "PP_REGISTRY_USER"
 #define PP_TOOL_REGISTRY_PASSWORD_ENV "PP_REGISTRY_PASSWORD"
+/* The PEM of the remote registry's CA or pinned certificate (--registry). */
+#define PP_TOOL_REGISTRY_CA_ENV       "PP_REGISTRY_CA"
 
 /* Opens the registry at @db_path (an existing store; NULL with @url NULL:
  * the station's store) or at @url (one of the two). For a store, the key
  * store is $POSPROV_KEY_STORE (secret $POSPROV_KEY_STORE_SECRET), which
  * seals the one-time codes and holds the key host's keys; without it the
- * registry has neither. The acting user (PP_REGISTRY_USER with
+ * registry has neither. For a URL, a PpRegistryRemote trusting the PEM in
+ * $PP_REGISTRY_CA (the system's CAs without it). The acting user (PP_REGISTRY_USER with
  * PP_REGISTRY_PASSWORD) is checked against the registry before anything
  * else: a wrong name or password is an error, journalled by the store. */
 PpRegistry *pp_tool_open_registry (const char  *db_path,

@@ -2,7 +2,7 @@
  *
  * tool-registry-verbs.c: posprov-tool orders, approvals, programs and
  * users: the registry's verbs on the command line, through PpRegistry on
- * the local store (--db PATH) or, later, posprov-registry (--registry URL),
+ * the local store (--db PATH) or posprov-registry (--registry URL),
  * as the user in PP_REGISTRY_USER / PP_REGISTRY_PASSWORD.
  *
  * Each run is one intended change, so it makes one idempotency key; the

@@ -33,6 +33,7 @@ static const struct {
   [PP_REGISTRY_ERROR_UNAVAILABLE] = { "unavailable", 503 },
   [PP_REGISTRY_ERROR_NO_KEY_HOST] = { "no_key_host", 503 },
   [PP_REGISTRY_ERROR_CANCELLED] = { "cancelled", 499 },
+  [PP_REGISTRY_ERROR_UNTRUSTED] = { "untrusted_certificate", 495 },
 };
 
 const char *
@@ -49,6 +50,15 @@ pp_registry_error_code_to_http_status (int code)
   if (code < 0 || (gsize) code >= G_N_ELEMENTS (error_codes))
     return 500;
   return error_codes[code].http_status;
+}
+
+int
+pp_registry_error_code_from_string (const char *name)
+{
+  for (gsize i = 0; name != NULL && i < G_N_ELEMENTS (error_codes); i++)
+    if (g_str_equal (name, error_codes[i].name))
+      return (int) i;
+  return -1;
 }
 
 static int
@@ -1394,4 +1404,121 @@ pp_registry_change_to_json (const PpChange *c)
   put_int (b, "time", c->time);
   json_builder_end_object (b);
   return json_builder_get_root (b);
+}
+
+/* ---- what the remote registry reads back ---- */
+
+PpTerminal *
+pp_registry_terminal_from_json (JsonNode  *node,
+                                GError   **error)
+{
+  g_autofree char *serial = NULL, *vendor = NULL, *model = NULL, *state = NULL;
+  g_autofree char *fingerprint = NULL, *mid = NULL, *tid = NULL, *program = NULL, *kcv = NULL;
+  gint64 created_at, updated_at;
+  PpTerminalState s;
+  Reader r;
+
+  if (!reader_init (&r, node, _("terminal"), error))
+    return NULL;
+  serial = read_string (&r, "serial", FALSE);
+  vendor = read_string (&r, "vendor", TRUE);
+  model = read_string (&r, "model", TRUE);
+  state = read_string (&r, "state", FALSE);
+  fingerprint = read_string (&r, "cert_fingerprint", TRUE);
+  mid = read_string (&r, "mid", TRUE);
+  tid = read_string (&r, "tid", TRUE);
+  program = read_string (&r, "program_version", TRUE);
+  kcv = read_string (&r, "kcv", TRUE);
+  created_at = read_int (&r, "created_at", FALSE);
+  updated_at = read_int (&r, "updated_at", FALSE);
+  if (r.ok && !pp_terminal_state_from_string (state, &s))
+    reader_fail (&r, "state", _("a terminal state"));
+  if (!r.ok)
+    return NULL;
+  return pp_terminal_new (serial, vendor, model, s, fingerprint, mid, tid, program, kcv, created_at,
+                          updated_at);
+}
+
+PpRegistrySerialCheck *
+pp_registry_serial_check_from_json (JsonNode  *node,
+                                    GError   **error)
+{
+  static const PpRegistrySerialStatus statuses[] = {
+    PP_REGISTRY_SERIAL_INSTALLABLE, PP_REGISTRY_SERIAL_UNKNOWN, PP_REGISTRY_SERIAL_NOT_IN_STOCK,
+    PP_REGISTRY_SERIAL_QUARANTINED, PP_REGISTRY_SERIAL_RESERVED,
+  };
+  g_autoptr(PpRegistrySerialCheck) check = g_new0 (PpRegistrySerialCheck, 1);
+  g_autofree char *status = NULL;
+  JsonNode *terminal;
+  gsize i;
+  Reader r;
+
+  if (!reader_init (&r, node, _("serial check"), error))
+    return NULL;
+  check->serial = read_string (&r, "serial", FALSE);
+  status = read_string (&r, "status", FALSE);
+  check->order_uuid = read_string (&r, "order_id", TRUE);
+  check->message = read_string (&r, "message", TRUE);
+  if (!r.ok)
+    return NULL;
+  for (i = 0; i < G_N_ELEMENTS (statuses); i++)
+    if (g_str_equal (status, pp_registry_serial_status_to_string (statuses[i])))
+      break;
+  if (i == G_N_ELEMENTS (statuses))
+    {
+      reader_fail (&r, "status", _("a serial status"));
+      return NULL;
+    }
+  check->status = statuses[i];
+  terminal = json_object_get_member (r.object, "terminal");
+  if (terminal != NULL && !JSON_NODE_HOLDS_NULL (terminal))
+    {
+      check->terminal = pp_registry_terminal_from_json (terminal, error);
+      if (check->terminal == NULL)
+        return NULL;
+    }
+  return g_steal_pointer (&check);
+}
+
+PpAuditEntry *
+pp_registry_audit_entry_from_json (JsonNode  *node,
+                                   GError   **error)
+{
+  g_autoptr(PpAuditEntry) e = g_new0 (PpAuditEntry, 1);
+  JsonNode *detail;
+  Reader r;
+
+  if (!reader_init (&r, node, _("journal entry"), error))
+    return NULL;
+  e->seq = read_int (&r, "seq", FALSE);
+  e->time = read_int (&r, "time", FALSE);
+  e->actor = read_string (&r, "actor", FALSE);
+  e->action = read_string (&r, "action", FALSE);
+  e->subject = read_string (&r, "subject", TRUE);
+  e->hash = read_string (&r, "hash", TRUE);
+  if (!r.ok)
+    return NULL;
+  /* The detail is sent as the JSON it holds (or its text when it is none). */
+  detail = json_object_get_member (r.object, "detail");
+  if (detail != NULL && json_node_get_value_type (detail) == G_TYPE_STRING)
+    e->detail = g_strdup (json_node_get_string (detail));
+  else if (detail != NULL && !JSON_NODE_HOLDS_NULL (detail))
+    e->detail = json_to_string (detail, FALSE);
+  return g_steal_pointer (&e);
+}
+
+PpChange *
+pp_registry_change_from_json (JsonNode  *node,
+                              GError   **error)
+{
+  g_autoptr(PpChange) c = g_new0 (PpChange, 1);
+  Reader r;
+
+  if (!reader_init (&r, node, _("change"), error))
+    return NULL;
+  c->seq = read_int (&r, "seq", FALSE);
+  c->kind = read_string (&r, "kind", FALSE);
+  c->key = read_string (&r, "key", FALSE);
+  c->time = read_int (&r, "time", FALSE);
+  return r.ok ? g_steal_pointer (&c) : NULL;
 }

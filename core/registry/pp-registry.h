@@ -47,11 +47,16 @@ typedef enum {
   PP_REGISTRY_ERROR_NO_KEY_HOST,     /* "no_key_host" 503: no key host configured */
   PP_REGISTRY_ERROR_CANCELLED,       /* "cancelled" 499: not used by the verbs (they return
                                       * G_IO_ERROR_CANCELLED); for the service's mapping */
+  PP_REGISTRY_ERROR_UNTRUSTED,       /* "untrusted_certificate" 495: the remote registry's TLS
+                                      * certificate does not verify against the configured CA
+                                      * or pin (the client's own; no server sends it) */
 } PpRegistryError;
 
 GQuark      pp_registry_error_quark            (void);
 const char *pp_registry_error_code_to_string   (int code);
 guint       pp_registry_error_code_to_http_status (int code);
+/* The code of @name (pp_registry_error_code_to_string's inverse), or -1. */
+int         pp_registry_error_code_from_string (const char *name);
 /* Maps a PP_STORE_ERROR (and the key host's, PpKeyHost) onto
  * PP_REGISTRY_ERROR, keeping the message; takes @source. Other domains pass
  * through as FAILED with their message. */
@@ -499,5 +504,16 @@ PpProgramRecord *pp_registry_program_from_json    (JsonNode                    *
                                                    GError                     **error);
 JsonNode        *pp_registry_audit_entry_to_json  (const PpAuditEntry          *entry);
 JsonNode        *pp_registry_change_to_json       (const PpChange              *change);
+
+/* Decoders of the records the service sends (the remote registry reads
+ * them back): INVALID naming a missing or mistyped member. */
+PpTerminal            *pp_registry_terminal_from_json     (JsonNode  *node,
+                                                           GError   **error);
+PpRegistrySerialCheck *pp_registry_serial_check_from_json (JsonNode  *node,
+                                                           GError   **error);
+PpAuditEntry          *pp_registry_audit_entry_from_json  (JsonNode  *node,
+                                                           GError   **error);
+PpChange              *pp_registry_change_from_json       (JsonNode  *node,
+                                                           GError   **error);
 
 G_END_DECLS

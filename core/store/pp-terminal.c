@@ -175,6 +175,39 @@ pp_terminal_new_from_stmt (sqlite3_stmt *stmt)
   return self;
 }
 
+PpTerminal *
+pp_terminal_new (const char      *serial,
+                 const char      *vendor,
+                 const char      *model,
+                 PpTerminalState  state,
+                 const char      *cert_fingerprint,
+                 const char      *mid,
+                 const char      *tid,
+                 const char      *program_version,
+                 const char      *kcv,
+                 gint64           created_at,
+                 gint64           updated_at)
+{
+  PpTerminal *self;
+
+  g_return_val_if_fail (serial != NULL, NULL);
+  g_return_val_if_fail ((guint) state < PP_N_TERMINAL_STATES, NULL);
+
+  self = g_object_new (PP_TYPE_TERMINAL, NULL);
+  self->serial = g_strdup (serial);
+  self->vendor = g_strdup (vendor);
+  self->model = g_strdup (model);
+  self->state = state;
+  self->cert_fingerprint = g_strdup (cert_fingerprint);
+  self->mid = g_strdup (mid);
+  self->tid = g_strdup (tid);
+  self->program_version = g_strdup (program_version);
+  self->kcv = g_strdup (kcv);
+  self->created_at = created_at;
+  self->updated_at = updated_at;
+  return self;
+}
+
 const char *
 pp_terminal_get_serial (PpTerminal *self)
 {

@@ -49,6 +49,19 @@ gboolean    pp_terminal_state_check_transition (PpTerminalState  from,
 #define PP_TYPE_TERMINAL (pp_terminal_get_type ())
 G_DECLARE_FINAL_TYPE (PpTerminal, pp_terminal, PP, TERMINAL, GObject)
 
+/* A row as another registry sent it (pp_terminal_to_json's fields). */
+PpTerminal     *pp_terminal_new                  (const char      *serial,
+                                                  const char      *vendor,
+                                                  const char      *model,
+                                                  PpTerminalState  state,
+                                                  const char      *cert_fingerprint,
+                                                  const char      *mid,
+                                                  const char      *tid,
+                                                  const char      *program_version,
+                                                  const char      *kcv,
+                                                  gint64           created_at,
+                                                  gint64           updated_at);
+
 /* properties (all read-only, G_PARAM_STATIC_STRINGS): "serial", "vendor", "model",
  * "state" (int, PpTerminalState), "cert-fingerprint", "mid", "tid", "program-version",
  * "kcv", "created-at" (int64 unix s), "updated-at" (int64) */
