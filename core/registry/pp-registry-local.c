@@ -473,6 +473,19 @@ return_error (GTask  *task,
   g_task_return_error (task, mapped);
 }
 
+/* A job's result: @result (owned, freed with @destroy), or @error when it is NULL. */
+static void
+return_pointer (GTask          *task,
+                gpointer        result,
+                GDestroyNotify  destroy,
+                GError         *error)
+{
+  if (result == NULL)
+    return_error (task, error);
+  else
+    g_task_return_pointer (task, result, destroy);
+}
+
 /* ---- request digests and results ---- */
 
 /* The digest of a request's arguments: SHA-256 over netstrings, a NULL
@@ -920,10 +933,7 @@ search_merchants_job (PpStore   *store,
   GError *error = NULL;
   GPtrArray *found = pp_store_search_merchants (store, a->text, a->limit, &error);
 
-  if (found == NULL)
-    return_error (task, error);
-  else
-    g_task_return_pointer (task, found, (GDestroyNotify) g_ptr_array_unref);
+  return_pointer (task, found, (GDestroyNotify) g_ptr_array_unref, error);
 }
 
 static void
@@ -1112,10 +1122,7 @@ get_order_job (PpStore   *store,
   GError *error = NULL;
   PpWorkOrder *order = pp_store_get_order_by_uuid (store, a->uuid, &error);
 
-  if (order == NULL)
-    return_error (task, error);
-  else
-    g_task_return_pointer (task, order, (GDestroyNotify) pp_work_order_free);
+  return_pointer (task, order, (GDestroyNotify) pp_work_order_free, error);
 }
 
 static void
@@ -1141,10 +1148,7 @@ list_orders_job (PpStore   *store,
   GError *error = NULL;
   GPtrArray *orders = pp_store_list_orders (store, a->serial, &error);
 
-  if (orders == NULL)
-    return_error (task, error);
-  else
-    g_task_return_pointer (task, orders, (GDestroyNotify) g_ptr_array_unref);
+  return_pointer (task, orders, (GDestroyNotify) g_ptr_array_unref, error);
 }
 
 static void
@@ -1695,10 +1699,7 @@ list_programs_job (PpStore   *store,
   GError *error = NULL;
   GPtrArray *programs = pp_store_list_programs (store, a->text, &error);
 
-  if (programs == NULL)
-    return_error (task, error);
-  else
-    g_task_return_pointer (task, programs, (GDestroyNotify) g_ptr_array_unref);
+  return_pointer (task, programs, (GDestroyNotify) g_ptr_array_unref, error);
 }
 
 static void
@@ -1722,10 +1723,7 @@ list_audit_job (PpStore   *store,
   GError *error = NULL;
   GPtrArray *entries = pp_store_list_audit (store, a->number, a->limit > 0 ? a->limit : G_MAXINT, &error);
 
-  if (entries == NULL)
-    return_error (task, error);
-  else
-    g_task_return_pointer (task, entries, (GDestroyNotify) g_ptr_array_unref);
+  return_pointer (task, entries, (GDestroyNotify) g_ptr_array_unref, error);
 }
 
 static void
@@ -1749,10 +1747,7 @@ list_changes_job (PpStore   *store,
   GError *error = NULL;
   GPtrArray *changes = pp_store_list_changes (store, a->number, a->limit, &error);
 
-  if (changes == NULL)
-    return_error (task, error);
-  else
-    g_task_return_pointer (task, changes, (GDestroyNotify) g_ptr_array_unref);
+  return_pointer (task, changes, (GDestroyNotify) g_ptr_array_unref, error);
 }
 
 static void
@@ -1829,10 +1824,7 @@ enroll_otp_job (PpStore *store, PpKeyHost *key_host, GTask *task, gpointer data)
       return;
     }
   uri = pp_store_enroll_otp (store, key_store, a->serial, a->actor, &error);
-  if (uri == NULL)
-    return_error (task, error);
-  else
-    g_task_return_pointer (task, uri, (GDestroyNotify) pp_secure_buffer_free);
+  return_pointer (task, uri, (GDestroyNotify) pp_secure_buffer_free, error);
 }
 
 static void
@@ -1857,10 +1849,7 @@ list_terminals_job (PpStore   *store,
   GPtrArray *terminals = pp_store_list_terminals_after (store, a->initial_state, a->serial, a->limit,
                                                         &error);
 
-  if (terminals == NULL)
-    return_error (task, error);
-  else
-    g_task_return_pointer (task, terminals, (GDestroyNotify) g_ptr_array_unref);
+  return_pointer (task, terminals, (GDestroyNotify) g_ptr_array_unref, error);
 }
 
 static void
@@ -2003,10 +1992,7 @@ authenticate_job (PpStore *store, PpKeyHost *key_host, GTask *task, gpointer dat
   GError *error = NULL;
   PpUser *user = pp_store_authenticate (store, a->actor, secret_text (a), &error);
 
-  if (user == NULL)
-    return_error (task, error);
-  else
-    g_task_return_pointer (task, user, (GDestroyNotify) pp_user_free);
+  return_pointer (task, user, (GDestroyNotify) pp_user_free, error);
 }
 
 static void
