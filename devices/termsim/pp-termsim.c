@@ -430,6 +430,29 @@ key_entry_to_json (const KeyEntry *e,
   return json_builder_get_root (b);
 }
 
+/* "programs": the installed programs in install order (state and show). */
+static void
+add_programs (JsonBuilder *b,
+              GPtrArray   *programs)
+{
+  json_builder_set_member_name (b, "programs");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < programs->len; i++)
+    {
+      Installed *p = g_ptr_array_index (programs, i);
+
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "kind");
+      json_builder_add_string_value (b, pp_program_kind_to_string (p->kind));
+      json_builder_set_member_name (b, "name");
+      json_builder_add_string_value (b, p->name);
+      json_builder_set_member_name (b, "version");
+      json_builder_add_string_value (b, p->version);
+      json_builder_end_object (b);
+    }
+  json_builder_end_array (b);
+}
+
 static gboolean
 save_state (PpTermsim  *self,
             GError    **error)
@@ -479,22 +502,7 @@ save_state (PpTermsim  *self,
       json_builder_add_int_value (b, self->pending_resumes);
       json_builder_end_object (b);
     }
-  json_builder_set_member_name (b, "programs");
-  json_builder_begin_array (b);
-  for (guint i = 0; i < self->programs->len; i++)
-    {
-      Installed *p = g_ptr_array_index (self->programs, i);
-
-      json_builder_begin_object (b);
-      json_builder_set_member_name (b, "kind");
-      json_builder_add_string_value (b, pp_program_kind_to_string (p->kind));
-      json_builder_set_member_name (b, "name");
-      json_builder_add_string_value (b, p->name);
-      json_builder_set_member_name (b, "version");
-      json_builder_add_string_value (b, p->version);
-      json_builder_end_object (b);
-    }
-  json_builder_end_array (b);
+  add_programs (b, self->programs);
   if (self->last_transfer != NULL)
     {
       json_builder_set_member_name (b, "last_transfer");
@@ -2535,22 +2543,7 @@ pp_termsim_describe (PpTermsim *sim)
     }
   else
     json_builder_add_null_value (b);
-  json_builder_set_member_name (b, "programs");
-  json_builder_begin_array (b);
-  for (guint i = 0; i < sim->programs->len; i++)
-    {
-      Installed *p = g_ptr_array_index (sim->programs, i);
-
-      json_builder_begin_object (b);
-      json_builder_set_member_name (b, "kind");
-      json_builder_add_string_value (b, pp_program_kind_to_string (p->kind));
-      json_builder_set_member_name (b, "name");
-      json_builder_add_string_value (b, p->name);
-      json_builder_set_member_name (b, "version");
-      json_builder_add_string_value (b, p->version);
-      json_builder_end_object (b);
-    }
-  json_builder_end_array (b);
+  add_programs (b, sim->programs);
   /* What the last transfer took: a resumed push re-sends at most a window. */
   json_builder_set_member_name (b, "program_transfer");
   if (sim->pending_name != NULL)
