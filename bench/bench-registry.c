@@ -35,6 +35,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <glib/gstdio.h>
 #include <libsoup/soup.h>
@@ -504,10 +506,98 @@ remote_as (const char *url,
 
 /* ---- 2. lookups ---- */
 
+static GSubprocess *daemon_process;
+
+/* CPU milliseconds used by this process, and by the daemon (0 when none
+ * runs): latency on a shared machine includes waiting for a core, CPU
+ * time does not. */
+static double
+cpu_self_ms (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static double
+cpu_daemon_ms (void)
+{
+  g_autofree char *stat_path = NULL;
+  g_autofree char *text = NULL;
+  const char *p;
+  unsigned long long utime = 0, stime = 0;
+
+  if (daemon_process == NULL)
+    return 0;
+  stat_path = g_strdup_printf ("/proc/%s/stat", g_subprocess_get_identifier (daemon_process));
+  /* Fields 14 and 15 (utime, stime in clock ticks), after "(comm)". */
+  if (!g_file_get_contents (stat_path, &text, NULL, NULL) || (p = strrchr (text, ')')) == NULL ||
+      sscanf (p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2)
+    return 0;
+  return (utime + stime) * 1e3 / sysconf (_SC_CLK_TCK);
+}
+
 typedef struct {
-  const char *name;
-  GArray *ms;
-} Series;
+  double self, daemon;
+} Cpu;
+
+static Cpu
+cpu_now (void)
+{
+  return (Cpu) { cpu_self_ms (), cpu_daemon_ms () };
+}
+
+/* CPU per operation since @start, over @n operations. */
+static Cpu
+cpu_per (Cpu   start,
+         guint n)
+{
+  Cpu now = cpu_now ();
+
+  return (Cpu) { (now.self - start.self) / MAX (n, 1), (now.daemon - start.daemon) / MAX (n, 1) };
+}
+
+/* BENCH_REGISTRY_PERF=FILE: `perf record` of the daemon while the
+ * lookups run, into FILE. */
+static GSubprocess *
+perf_start (void)
+{
+  const char *out = g_getenv ("BENCH_REGISTRY_PERF");
+  const char *argv[] = { "perf", "record", "-q", "--call-graph", "dwarf,16384", "-F", "999", "-o", out, "-p",
+                         g_subprocess_get_identifier (daemon_process), NULL };
+  g_autoptr(GError) error = NULL;
+  GSubprocess *perf;
+
+  if (out == NULL || *out == '\0')
+    return NULL;
+  perf = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_NONE, &error);
+  if (perf == NULL)
+    die ("perf", error);
+  g_usleep (G_USEC_PER_SEC / 2);   /* perf attaches */
+  return perf;
+}
+
+static void
+perf_stop (GSubprocess *perf)
+{
+  if (perf == NULL)
+    return;
+  g_subprocess_send_signal (perf, SIGINT);
+  g_subprocess_wait (perf, NULL, NULL);
+  g_object_unref (perf);
+}
+
+static double
+load_average (void)
+{
+  double load = 0;
+  g_autofree char *text = NULL;
+
+  if (g_file_get_contents ("/proc/loadavg", &text, NULL, NULL))
+    load = g_ascii_strtod (text, NULL);
+  return load;
+}
 
 static const char *
 random_serial (char buf[16])
@@ -516,47 +606,34 @@ random_serial (char buf[16])
   return buf;
 }
 
-static GArray *
-lookup_store (PpStore *store)
+/* One lookup of @serial; dies when it fails. */
+typedef void (*LookupFunc) (gpointer data, const char *serial);
+
+static void
+lookup_store (gpointer    data,
+              const char *serial)
 {
-  GArray *ms = new_ms ();
-  char buf[16];
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpTerminal) t = pp_store_get_terminal (data, serial, &error);
 
-  for (guint i = 0; i < opt.n_lookups; i++)
-    {
-      g_autoptr(GError) error = NULL;
-      gint64 start = g_get_monotonic_time ();
-      g_autoptr(PpTerminal) t = pp_store_get_terminal (store, random_serial (buf), &error);
-
-      if (t == NULL)
-        die (buf, error);
-      add_ms (ms, start);
-    }
-  return ms;
+  if (t == NULL)
+    die (serial, error);
 }
 
-/* @registry's lookup_serial, one call at a time. */
-static GArray *
-lookup_registry (PpRegistry *registry,
-                 guint       n)
+/* The registry's lookup_serial, waited for on the main loop. */
+static void
+lookup_registry (gpointer    data,
+                 const char *serial)
 {
-  GArray *ms = new_ms ();
-  char buf[16];
+  PpRegistry *registry = data;
+  g_autoptr(GAsyncResult) res = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpRegistrySerialCheck) check = NULL;
 
-  for (guint i = 0; i < n; i++)
-    {
-      g_autoptr(GAsyncResult) res = NULL;
-      g_autoptr(GError) error = NULL;
-      g_autoptr(PpRegistrySerialCheck) check = NULL;
-      gint64 start = g_get_monotonic_time ();
-
-      pp_registry_lookup_serial_async (registry, random_serial (buf), NULL, NULL, got_result, &res);
-      check = pp_registry_lookup_serial_finish (registry, wait_for (&res), &error);
-      if (check == NULL || check->status != PP_REGISTRY_SERIAL_INSTALLABLE)
-        die (buf, error);
-      add_ms (ms, start);
-    }
-  return ms;
+  pp_registry_lookup_serial_async (registry, serial, NULL, NULL, got_result, &res);
+  check = pp_registry_lookup_serial_finish (registry, wait_for (&res), &error);
+  if (check == NULL || check->status != PP_REGISTRY_SERIAL_INSTALLABLE)
+    die (serial, error);
 }
 
 static GBytes *
@@ -595,46 +672,105 @@ soup_call (SoupSession *session,
   return reply;
 }
 
-/* GET /api/v1/terminals/{serial} with bare libsoup, one keep-alive
- * connection, the answer parsed as JSON (what any client does). */
-static GArray *
-lookup_soup (const char *url,
-             guint       n)
+/* Bare libsoup: one session (one keep-alive connection), signed in. */
+typedef struct {
+  SoupSession *session;
+  const char *url;
+  char *token;
+} Soup;
+
+static void
+soup_open (Soup       *soup,
+           const char *url)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GTlsDatabase) db = g_tls_file_database_new (ca_pem, &error);
-  g_autoptr(SoupSession) session = NULL;
   g_autofree char *login_uri = g_strconcat (url, "/api/v1/sessions", NULL);
   g_autoptr(GBytes) login = NULL;
   g_autoptr(JsonParser) parser = json_parser_new ();
-  g_autofree char *token = NULL;
-  GArray *ms = new_ms ();
-  char buf[16];
 
   if (db == NULL)
     die (ca_pem, error);
-  session = soup_session_new_with_options ("tls-database", db, "timeout", 30, NULL);
-  login = soup_call (session, "POST", login_uri, NULL, "{\"user\":\"fm01\",\"password\":\"" PASSWORD "\"}",
-                     SOUP_STATUS_CREATED);
+  soup->url = url;
+  soup->session = soup_session_new_with_options ("tls-database", db, "timeout", 30, NULL);
+  login = soup_call (soup->session, "POST", login_uri, NULL,
+                     "{\"user\":\"fm01\",\"password\":\"" PASSWORD "\"}", SOUP_STATUS_CREATED);
   if (!json_parser_load_from_data (parser, g_bytes_get_data (login, NULL), (gssize) g_bytes_get_size (login),
                                    &error))
     die ("login answer", error);
-  token = g_strdup (json_object_get_string_member (json_node_get_object (json_parser_get_root (parser)),
-                                                   "token"));
-  for (guint i = 0; i <= n; i++)
-    {
-      g_autofree char *uri = g_strdup_printf ("%s/api/v1/terminals/%s", url, random_serial (buf));
-      g_autoptr(JsonParser) answer = json_parser_new ();
-      gint64 start = g_get_monotonic_time ();
-      g_autoptr(GBytes) reply = soup_call (session, "GET", uri, token, NULL, SOUP_STATUS_OK);
+  soup->token = g_strdup (json_object_get_string_member (json_node_get_object (json_parser_get_root (parser)),
+                                                         "token"));
+}
 
-      if (!json_parser_load_from_data (answer, g_bytes_get_data (reply, NULL), (gssize) g_bytes_get_size (reply),
-                                       &error))
-        die (uri, error);
-      if (i > 0)   /* the first opened the connection */
-        add_ms (ms, start);
+static void
+soup_close (Soup *soup)
+{
+  g_clear_object (&soup->session);
+  g_clear_pointer (&soup->token, g_free);
+}
+
+/* GET /api/v1/terminals/{serial}, the answer parsed (what any client does). */
+static void
+lookup_soup (gpointer    data,
+             const char *serial)
+{
+  Soup *soup = data;
+  g_autofree char *uri = g_strdup_printf ("%s/api/v1/terminals/%s", soup->url, serial);
+  g_autoptr(JsonParser) answer = json_parser_new ();
+  g_autoptr(GBytes) reply = soup_call (soup->session, "GET", uri, soup->token, NULL, SOUP_STATUS_OK);
+  g_autoptr(GError) error = NULL;
+
+  if (!json_parser_load_from_data (answer, g_bytes_get_data (reply, NULL), (gssize) g_bytes_get_size (reply),
+                                   &error))
+    die (uri, error);
+}
+
+typedef struct {
+  const char *name;
+  LookupFunc func;
+  gpointer data;
+  GArray *ms;
+  Cpu cpu;         /* summed, then per lookup */
+} Series;
+
+#define LOOKUP_ROUNDS 10
+
+/* The lookups of every series in turns of a tenth each, so a change in
+ * the machine's load while they run falls on all of them alike. */
+static void
+run_lookups (Series *series,
+             guint   n_series)
+{
+  char buf[16];
+
+  for (guint i = 0; i < n_series; i++)
+    {
+      series[i].ms = new_ms ();
+      series[i].func (series[i].data, random_serial (buf));   /* connections, statements */
     }
-  return ms;
+  for (guint round = 0; round < LOOKUP_ROUNDS; round++)
+    for (guint i = 0; i < n_series; i++)
+      {
+        guint n = opt.n_lookups / LOOKUP_ROUNDS + (round < opt.n_lookups % LOOKUP_ROUNDS);
+        Cpu start = cpu_now ();
+        Cpu used;
+
+        for (guint j = 0; j < n; j++)
+          {
+            gint64 t0 = g_get_monotonic_time ();
+
+            series[i].func (series[i].data, random_serial (buf));
+            add_ms (series[i].ms, t0);
+          }
+        used = cpu_per (start, 1);
+        series[i].cpu.self += used.self;
+        series[i].cpu.daemon += used.daemon;
+      }
+  for (guint i = 0; i < n_series; i++)
+    {
+      series[i].cpu.self /= MAX (opt.n_lookups, 1);
+      series[i].cpu.daemon /= MAX (opt.n_lookups, 1);
+    }
 }
 
 static void
@@ -644,13 +780,19 @@ print_series (const Series *s,
 {
   double b50 = quantile (base->ms, 0.5), b99 = quantile (base->ms, 0.99);
 
-  printf ("  %-34s %9s %9s %9s %10s %10s\n", "", "p50 ms", "p99 ms", "max ms", "p50 ratio", "p99 ratio");
+  printf ("  %-34s %8s %8s %8s %9s %9s %6s   %s\n", "", "p50 ms", "p99 ms", "max ms", "p50 ratio",
+          "p99 ratio", ">2 ms", "CPU ms: here, daemon");
   for (guint i = 0; i < n; i++)
     {
       double p50 = quantile (s[i].ms, 0.5), p99 = quantile (s[i].ms, 0.99);
 
-      printf ("  %-34s %9.3f %9.3f %9.3f %9.1fx %9.1fx\n", s[i].name, p50, p99, quantile (s[i].ms, 1.0),
-              p50 / MAX (b50, 1e-6), p99 / MAX (b99, 1e-6));
+      guint over = 0;
+
+      for (guint j = 0; j < s[i].ms->len; j++)
+        over += g_array_index (s[i].ms, double, j) > 2.0;
+      printf ("  %-34s %8.3f %8.3f %8.3f %8.1fx %8.1fx %5.1f%%   %.3f, %.3f\n", s[i].name, p50, p99,
+              quantile (s[i].ms, 1.0), p50 / MAX (b50, 1e-6), p99 / MAX (b99, 1e-6),
+              100.0 * over / MAX (s[i].ms->len, 1), s[i].cpu.self, s[i].cpu.daemon);
     }
 }
 
@@ -684,6 +826,7 @@ typedef struct {
   guint done;
   guint running;
   GString *first_error;
+  Cpu cpu;              /* per install */
 } Run;
 
 typedef struct {
@@ -991,6 +1134,7 @@ run_installs (Run        *run,
 {
   g_autofree Station *s = g_new0 (Station, n_stations);
   gint64 start;
+  Cpu cpu;
 
   for (guint v = 0; v < N_VERBS; v++)
     run->verb[v] = new_ms ();
@@ -1008,11 +1152,13 @@ run_installs (Run        *run,
       s[i].n = opt.n_installs;
     }
   start = g_get_monotonic_time ();
+  cpu = cpu_now ();
   run->running = n_stations;
   for (guint i = 0; i < n_stations; i++)
     station_next (&s[i]);
   while (run->running > 0)
     g_main_context_iteration (NULL, TRUE);
+  run->cpu = cpu_per (cpu, run->done);
   for (guint i = 0; i < n_stations; i++)
     g_free (s[i].fm_name);
   return since_ms (start) / 1e3;
@@ -1049,9 +1195,59 @@ print_installs (Run    *one,
   printf ("  installs done: %u in %.2f s (%.1f/s) by 1 station; %u in %.2f s (%.1f/s) by %u: "
           "throughput ratio %.2fx\n", one->done, one_s, one_rate, many->done, many_s, many_rate, n_stations,
           many_rate / MAX (one_rate, 1e-9));
+  printf ("  CPU per install, stations and terminals here + daemon: %.1f + %.1f ms by 1 station, "
+          "%.1f + %.1f ms by %u (%u cores: at most %.0f installs/s with nothing else running)\n",
+          one->cpu.self, one->cpu.daemon, many->cpu.self, many->cpu.daemon, n_stations, g_get_num_processors (),
+          g_get_num_processors () * 1e3 / MAX (many->cpu.self + many->cpu.daemon, 1e-6));
   printf ("  errors: %u by 1 station, %u by %u stations\n", one->errors, many->errors, n_stations);
   if (one->first_error->len > 0 || many->first_error->len > 0)
     printf ("%s%s", one->first_error->str, many->first_error->str);
+}
+
+/* Part 3: one station, then all at once. 0 when every install was done. */
+static int
+installs_part (const char *url,
+               Terminal   *terms)
+{
+  g_autofree PpRegistry **fms = g_new0 (PpRegistry *, opt.n_stations);
+  g_autofree PpRegistry **reviewers = g_new0 (PpRegistry *, n_reviewers ());
+  Run one = { 0 }, many = { 0 };
+  double one_s, many_s;
+  gint64 start;
+  int status;
+
+  printf ("\n3. the whole install sequence, %u per station\n", opt.n_installs);
+  for (guint i = 0; i < opt.n_stations; i++)
+    {
+      g_autofree char *name = user_name ("fm", i);
+
+      fms[i] = remote_as (url, name);
+    }
+  for (guint i = 0; i < n_reviewers (); i++)
+    {
+      g_autofree char *name = user_name ("rv", i);
+
+      reviewers[i] = remote_as (url, name);
+    }
+  start = g_get_monotonic_time ();
+  warm_up (fms, opt.n_stations);
+  warm_up (reviewers, n_reviewers ());
+  printf ("  %u sign-ins: %.2f s\n", opt.n_stations + n_reviewers (), since_ms (start) / 1e3);
+  one_s = run_installs (&one, fms, reviewers, 1, terms);
+  many_s = run_installs (&many, fms, reviewers, opt.n_stations, terms + opt.n_installs);
+  print_installs (&one, one_s, &many, many_s, opt.n_stations);
+
+  for (guint i = 0; i < opt.n_stations; i++)
+    g_object_unref (fms[i]);
+  for (guint i = 0; i < n_reviewers (); i++)
+    g_object_unref (reviewers[i]);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  status = one.errors + many.errors == 0 && one.done == opt.n_installs &&
+           many.done == opt.n_installs * opt.n_stations ? 0 : 1;
+  run_clear (&one);
+  run_clear (&many);
+  return status;
 }
 
 /* ---- main ---- */
@@ -1079,14 +1275,14 @@ main (int    argc,
       char **argv)
 {
   gboolean quick = FALSE;
-  int terminals = -1, merchants = -1, lookups = -1, stations = -1, installs = -1;
+  int terminals = -1, merchants = -1, lookups = -1, stations = -1, installs = -1;   /* -1: the default */
   GOptionEntry entries[] = {
     { "quick", 0, 0, G_OPTION_ARG_NONE, &quick, "A small run of every part (seconds)", NULL },
     { "terminals", 0, 0, G_OPTION_ARG_INT, &terminals, "Terminals in the register (100000)", "N" },
     { "merchants", 0, 0, G_OPTION_ARG_INT, &merchants, "Merchants (10000)", "N" },
     { "lookups", 0, 0, G_OPTION_ARG_INT, &lookups, "Lookups per way of looking up (5000)", "N" },
     { "stations", 0, 0, G_OPTION_ARG_INT, &stations, "Stations installing at once (50)", "N" },
-    { "installs", 0, 0, G_OPTION_ARG_INT, &installs, "Installs per station (4)", "N" },
+    { "installs", 0, 0, G_OPTION_ARG_INT, &installs, "Installs per station (4; 0: no install part)", "N" },
     { NULL }
   };
   g_autoptr(GOptionContext) context = g_option_context_new (NULL);
@@ -1094,15 +1290,15 @@ main (int    argc,
   g_autoptr(PpStore) store = NULL;
   g_autoptr(GSubprocess) daemon = NULL;
   g_autofree char *url = NULL;
-  g_autofree PpRegistry **fms = NULL;
-  g_autofree PpRegistry **reviewers = NULL;
   Terminal *terms;
   guint n_terms;
   Series lookup[4];
-  Run one = { 0 }, many = { 0 };
-  double one_s, many_s;
+  PpRegistryLocal *local;
+  PpRegistry *remote;
+  GSubprocess *perf;
+  Soup soup = { 0 };
   gint64 start;
-  int status;
+  int status = 0;
 
   g_option_context_add_main_entries (context, entries, NULL);
   if (!g_option_context_parse (context, &argc, &argv, &error))
@@ -1123,7 +1319,7 @@ main (int    argc,
     opt.n_lookups = (guint) lookups;
   if (stations > 0)
     opt.n_stations = (guint) stations;
-  if (installs > 0)
+  if (installs >= 0)
     opt.n_installs = (guint) installs;
   n_terms = opt.n_installs * (opt.n_stations + 1);
   if (n_terms > opt.n_terminals)
@@ -1138,6 +1334,8 @@ main (int    argc,
   db_path = path_in ("registry.db");
   keys_path = path_in ("keys");
 
+  printf ("load average at the start: %.2f on %u cores (other work on the machine shows in the tails)\n\n",
+          load_average (), g_get_num_processors ());
   printf ("1. the registry: %u terminals, %u merchants\n", opt.n_terminals, opt.n_merchants);
   make_pki ();
   start = g_get_monotonic_time ();
@@ -1149,71 +1347,40 @@ main (int    argc,
   seed (store);
   terms = make_terminals (store, n_terms);
 
-  printf ("\n2. lookup by serial, %u random serials one after another\n", opt.n_lookups);
-  lookup[0].name = "store (pp_store_get_terminal)";
-  lookup[0].ms = lookup_store (store);
-  {
-    g_autoptr(PpRegistryLocal) local = pp_registry_local_new (db_path, &error);
-
-    if (local == NULL)
-      die (db_path, error);
-    lookup[1].name = "PpRegistryLocal (owner thread)";
-    lookup[1].ms = lookup_registry (PP_REGISTRY (local), opt.n_lookups);
-    pp_registry_local_close (local);
-  }
+  printf ("\n2. lookup by serial, %u random serials one after another each way, in %u turns\n",
+          opt.n_lookups, LOOKUP_ROUNDS);
+  local = pp_registry_local_new (db_path, &error);
+  if (local == NULL)
+    die (db_path, error);
   daemon = start_daemon (&url);
-  {
-    g_autoptr(PpRegistry) remote = remote_as (url, "fm01");
-
-    warm_up (&remote, 1);
-    lookup[2].name = "HTTPS, PpRegistryRemote";
-    lookup[2].ms = lookup_registry (remote, opt.n_lookups);
-    while (g_main_context_iteration (NULL, FALSE))
-      ;
-  }
-  lookup[3].name = "HTTPS, bare libsoup + json-glib";
-  lookup[3].ms = lookup_soup (url, opt.n_lookups);
+  daemon_process = daemon;
+  remote = remote_as (url, "fm01");
+  warm_up (&remote, 1);
+  soup_open (&soup, url);
+  lookup[0] = (Series) { "store (pp_store_get_terminal)", lookup_store, store };
+  lookup[1] = (Series) { "PpRegistryLocal (owner thread)", lookup_registry, local };
+  lookup[2] = (Series) { "HTTPS, PpRegistryRemote", lookup_registry, remote };
+  lookup[3] = (Series) { "HTTPS, bare libsoup + json-glib", lookup_soup, &soup };
+  perf = perf_start ();
+  run_lookups (lookup, G_N_ELEMENTS (lookup));
+  perf_stop (perf);
+  soup_close (&soup);
+  g_clear_object (&remote);
+  pp_registry_local_close (local);
+  g_clear_object (&local);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
   print_series (lookup, G_N_ELEMENTS (lookup), &lookup[0]);
   printf ("  goal: p99 over HTTPS at most 2 ms: %s (%.3f ms)\n",
           quantile (lookup[2].ms, 0.99) <= 2.0 ? "met" : "MISSED", quantile (lookup[2].ms, 0.99));
 
-  printf ("\n3. the whole install sequence, %u per station\n", opt.n_installs);
-  fms = g_new0 (PpRegistry *, opt.n_stations);
-  reviewers = g_new0 (PpRegistry *, n_reviewers ());
-  for (guint i = 0; i < opt.n_stations; i++)
-    {
-      g_autofree char *name = user_name ("fm", i);
-
-      fms[i] = remote_as (url, name);
-    }
-  for (guint i = 0; i < n_reviewers (); i++)
-    {
-      g_autofree char *name = user_name ("rv", i);
-
-      reviewers[i] = remote_as (url, name);
-    }
-  start = g_get_monotonic_time ();
-  warm_up (fms, opt.n_stations);
-  warm_up (reviewers, n_reviewers ());
-  printf ("  %u sign-ins: %.2f s\n", opt.n_stations + n_reviewers (), since_ms (start) / 1e3);
-  one_s = run_installs (&one, fms, reviewers, 1, terms);
-  many_s = run_installs (&many, fms, reviewers, opt.n_stations, terms + opt.n_installs);
-  print_installs (&one, one_s, &many, many_s, opt.n_stations);
-
-  for (guint i = 0; i < opt.n_stations; i++)
-    g_object_unref (fms[i]);
-  for (guint i = 0; i < n_reviewers (); i++)
-    g_object_unref (reviewers[i]);
-  while (g_main_context_iteration (NULL, FALSE))
-    ;
+  if (opt.n_installs > 0)
+    status = installs_part (url, terms);
+  daemon_process = NULL;
   stop_daemon (daemon);
-  status = one.errors + many.errors == 0 && one.done == opt.n_installs &&
-           many.done == opt.n_installs * opt.n_stations ? 0 : 1;
 
   for (guint i = 0; i < G_N_ELEMENTS (lookup); i++)
     g_array_unref (lookup[i].ms);
-  run_clear (&one);
-  run_clear (&many);
   for (guint i = 0; i < n_terms; i++)
     {
       g_free (terms[i].serial);
