@@ -558,12 +558,13 @@ cpu_per (Cpu   start,
   return (Cpu) { (now.self - start.self) / MAX (n, 1), (now.daemon - start.daemon) / MAX (n, 1) };
 }
 
-/* BENCH_REGISTRY_PERF=FILE: `perf record` of the daemon while the
- * lookups run, into FILE. */
+/* `perf record` of the daemon into the file named by the environment
+ * variable @env, when set: BENCH_REGISTRY_PERF while the lookups run,
+ * BENCH_REGISTRY_PERF_INSTALLS while the stations install at once. */
 static GSubprocess *
-perf_start (void)
+perf_start (const char *env)
 {
-  const char *out = g_getenv ("BENCH_REGISTRY_PERF");
+  const char *out = g_getenv (env);
   const char *argv[] = { "perf", "record", "-q", "--call-graph", "dwarf,16384", "-F", "999", "-o", out, "-p",
                          g_subprocess_get_identifier (daemon_process), NULL };
   g_autoptr(GError) error = NULL;
@@ -1214,6 +1215,7 @@ installs_part (const char *url,
   Run one = { 0 }, many = { 0 };
   double one_s, many_s;
   gint64 start;
+  GSubprocess *perf;
   int status;
 
   printf ("\n3. the whole install sequence, %u per station\n", opt.n_installs);
@@ -1234,7 +1236,9 @@ installs_part (const char *url,
   warm_up (reviewers, n_reviewers ());
   printf ("  %u sign-ins: %.2f s\n", opt.n_stations + n_reviewers (), since_ms (start) / 1e3);
   one_s = run_installs (&one, fms, reviewers, 1, terms);
+  perf = perf_start ("BENCH_REGISTRY_PERF_INSTALLS");
   many_s = run_installs (&many, fms, reviewers, opt.n_stations, terms + opt.n_installs);
+  perf_stop (perf);
   print_installs (&one, one_s, &many, many_s, opt.n_stations);
 
   for (guint i = 0; i < opt.n_stations; i++)
@@ -1361,7 +1365,7 @@ main (int    argc,
   lookup[1] = (Series) { "PpRegistryLocal (owner thread)", lookup_registry, local };
   lookup[2] = (Series) { "HTTPS, PpRegistryRemote", lookup_registry, remote };
   lookup[3] = (Series) { "HTTPS, bare libsoup + json-glib", lookup_soup, &soup };
-  perf = perf_start ();
+  perf = perf_start ("BENCH_REGISTRY_PERF");
   run_lookups (lookup, G_N_ELEMENTS (lookup));
   perf_stop (perf);
   soup_close (&soup);
@@ -1393,6 +1397,9 @@ main (int    argc,
   g_strfreev (merchant_regs);
   g_free (merchant_ids);
   g_clear_object (&store);
-  remove_tree (dir);
+  if (g_getenv ("BENCH_REGISTRY_KEEP") != NULL)
+    printf ("\nthe registry is kept in %s\n", dir);
+  else
+    remove_tree (dir);
   return status;
 }
