@@ -13,7 +13,12 @@
 
 G_BEGIN_DECLS
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (sqlite3_stmt, sqlite3_finalize)
+/* The statement cleanup of the store's files: resets @stmt and keeps it
+ * for the next pp_store_prepare of the same SQL on its connection (a
+ * statement of a connection without a cache is finalized). */
+void pp_store_stmt_release (sqlite3_stmt *stmt);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (sqlite3_stmt, pp_store_stmt_release)
 
 struct _PpStore
 {

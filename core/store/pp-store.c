@@ -37,13 +37,99 @@ G_DEFINE_QUARK (pp-store-error-quark, pp_store_error)
 
 G_DEFINE_FINAL_TYPE (PpStore, pp_store, G_TYPE_OBJECT)
 
+/* ---- prepared statements ----
+ * The verbs prepare the same few SQL texts over and over, and parsing one
+ * costs more than running it (docs/benchmarks.md). Each connection has a
+ * cache of idle statements by SQL text: pp_store_prepare takes one out,
+ * pp_store_stmt_release (the sqlite3_stmt cleanup) resets it and puts it
+ * back. A release has only the statement, so the caches are found by its
+ * connection, in one table under one lock (stores live on several
+ * threads). A connection's statements are finalized before it closes. */
+
+#define STMT_CACHE_MAX 128   /* idle statements kept per connection */
+
+static GMutex stmt_lock;
+static GHashTable *stmt_caches;   /* sqlite3 * -> GHashTable (SQL text -> sqlite3_stmt *) */
+
+static void
+stmt_finalize (gpointer stmt)
+{
+  sqlite3_finalize (stmt);
+}
+
+static void
+stmt_cache_open (sqlite3 *db)
+{
+  g_mutex_lock (&stmt_lock);
+  if (stmt_caches == NULL)
+    stmt_caches = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) g_hash_table_unref);
+  g_hash_table_insert (stmt_caches, db,
+                       g_hash_table_new_full (g_str_hash, g_str_equal, g_free, stmt_finalize));
+  g_mutex_unlock (&stmt_lock);
+}
+
+static sqlite3_stmt *
+stmt_cache_take (sqlite3    *db,
+                 const char *sql)
+{
+  GHashTable *cache;
+  gpointer key = NULL, stmt = NULL;
+
+  g_mutex_lock (&stmt_lock);
+  cache = stmt_caches != NULL ? g_hash_table_lookup (stmt_caches, db) : NULL;
+  if (cache != NULL && g_hash_table_steal_extended (cache, sql, &key, &stmt))
+    g_free (key);
+  g_mutex_unlock (&stmt_lock);
+  return stmt;
+}
+
+void
+pp_store_stmt_release (sqlite3_stmt *stmt)
+{
+  GHashTable *cache;
+  const char *sql;
+
+  if (stmt == NULL)
+    return;
+  sqlite3_reset (stmt);
+  sqlite3_clear_bindings (stmt);
+  sql = sqlite3_sql (stmt);
+  g_mutex_lock (&stmt_lock);
+  cache = stmt_caches != NULL ? g_hash_table_lookup (stmt_caches, sqlite3_db_handle (stmt)) : NULL;
+  if (cache != NULL && sql != NULL && g_hash_table_size (cache) < STMT_CACHE_MAX &&
+      !g_hash_table_contains (cache, sql))
+    {
+      g_hash_table_insert (cache, g_strdup (sql), stmt);
+      stmt = NULL;
+    }
+  g_mutex_unlock (&stmt_lock);
+  if (stmt != NULL)
+    sqlite3_finalize (stmt);
+}
+
+/* Finalizes @self's idle statements and closes its connection. */
+static void
+close_db (PpStore *self)
+{
+  GHashTable *cache = NULL;
+
+  if (self->db == NULL)
+    return;
+  g_mutex_lock (&stmt_lock);
+  if (stmt_caches != NULL)
+    g_hash_table_steal_extended (stmt_caches, self->db, NULL, (gpointer *) &cache);
+  g_mutex_unlock (&stmt_lock);
+  g_clear_pointer (&cache, g_hash_table_unref);
+  g_clear_pointer (&self->db, sqlite3_close);
+}
+
 static void
 pp_store_finalize (GObject *object)
 {
   PpStore *self = PP_STORE (object);
 
   pp_store_audit_dispose (self);
-  g_clear_pointer (&self->db, sqlite3_close);
+  close_db (self);
   g_free (self->path);
 
   G_OBJECT_CLASS (pp_store_parent_class)->finalize (object);
@@ -103,8 +189,10 @@ pp_store_prepare (PpStore     *self,
                   const char  *sql,
                   GError     **error)
 {
-  sqlite3_stmt *stmt = NULL;
+  sqlite3_stmt *stmt = stmt_cache_take (self->db, sql);
 
+  if (stmt != NULL)
+    return stmt;
   if (sqlite3_prepare_v2 (self->db, sql, -1, &stmt, NULL) != SQLITE_OK)
     {
       pp_store_set_sql_error (self, error, _("cannot prepare statement"));
@@ -579,6 +667,7 @@ open_read_write (const char  *path,
     }
   sqlite3_extended_result_codes (self->db, 1);
   sqlite3_busy_timeout (self->db, BUSY_TIMEOUT_MS);
+  stmt_cache_open (self->db);
 
   /* The first read notices a file that is not a database. Switching a new
    * file to WAL needs it alone, and SQLite reports BUSY here without calling
@@ -806,13 +895,14 @@ open_read_only (PpStore  *self,
   g_autofree char *uri = NULL;
   int rc;
 
-  g_clear_pointer (&self->db, sqlite3_close);
+  close_db (self);
   escaped = g_uri_escape_string (self->path, "/", FALSE);
   uri = g_strconcat ("file:", escaped, immutable ? "?immutable=1" : "?mode=ro", NULL);
   rc = sqlite3_open_v2 (uri, &self->db,
                         SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, NULL);
   if (rc != SQLITE_OK)
     return rc;
+  stmt_cache_open (self->db);
   sqlite3_extended_result_codes (self->db, 1);
   sqlite3_busy_timeout (self->db, BUSY_TIMEOUT_MS);
   return SQLITE_OK;
