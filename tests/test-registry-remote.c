@@ -682,14 +682,42 @@ test_programs_audit_changes (Fixture       *f,
   n_audit = N_AUDIT (f);
   g_assert_cmpuint (n_audit, >, 1000);
   g_clear_object (&res);
+  /* 0 is the default page, as on the local registry. */
   pp_registry_list_audit_async (bob, 0, 0, NULL, got_result, &res);
   list = pp_registry_list_audit_finish (bob, wait_for (&res), &error);
   g_assert_no_error (error);
-  /* Bob's login is journalled too, before the journal is read. */
-  n_audit = N_AUDIT (f);
-  g_assert_cmpuint (list->len, ==, n_audit);
-  g_assert_cmpint (((PpAuditEntry *) g_ptr_array_index (list, list->len - 1))->seq, ==, (gint64) n_audit);
+  g_assert_cmpuint (list->len, ==, PP_REGISTRY_PAGE_DEFAULT);
   g_clear_pointer (&list, g_ptr_array_unref);
+  /* The whole journal, a page of the maximum at a time after the last seq. */
+  {
+    g_autoptr(GPtrArray) all = g_ptr_array_new_with_free_func ((GDestroyNotify) pp_audit_entry_free);
+    gint64 after = 0;
+    guint got;
+
+    do
+      {
+        g_clear_object (&res);
+        pp_registry_list_audit_async (bob, after, PP_REGISTRY_PAGE_MAX, NULL, got_result, &res);
+        list = pp_registry_list_audit_finish (bob, wait_for (&res), &error);
+        g_assert_no_error (error);
+        got = list->len;
+        g_assert_cmpuint (got, <=, PP_REGISTRY_PAGE_MAX);
+        if (got > 0)
+          after = ((PpAuditEntry *) g_ptr_array_index (list, got - 1))->seq;
+        g_ptr_array_extend_and_steal (all, g_steal_pointer (&list));
+      }
+    while (got == PP_REGISTRY_PAGE_MAX);
+    /* Bob's login is journalled too, before the journal is read. */
+    n_audit = N_AUDIT (f);
+    g_assert_cmpuint (all->len, ==, n_audit);
+    g_assert_cmpint (((PpAuditEntry *) g_ptr_array_index (all, all->len - 1))->seq, ==, (gint64) n_audit);
+  }
+  /* Over the maximum: refused before anything is sent. */
+  g_clear_object (&res);
+  pp_registry_list_audit_async (bob, 0, PP_REGISTRY_PAGE_MAX + 1, NULL, got_result, &res);
+  g_assert_null (pp_registry_list_audit_finish (bob, wait_for (&res), &error));
+  g_assert_error (error, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_INVALID);
+  g_clear_error (&error);
   g_clear_object (&res);
   pp_registry_list_audit_async (bob, 3, 2, NULL, got_result, &res);
   list = pp_registry_list_audit_finish (bob, wait_for (&res), &error);
@@ -706,12 +734,31 @@ test_programs_audit_changes (Fixture       *f,
   n_changes = count (f, "SELECT count(*) FROM changes");
   g_assert_cmpuint (n_changes, >, 1000);
   g_clear_object (&res);
-  pp_registry_list_changes_async (alice, 0, 0, NULL, got_result, &res);
-  list = pp_registry_list_changes_finish (alice, wait_for (&res), &cursor, &error);
-  g_assert_no_error (error);
-  g_assert_cmpuint (list->len, ==, n_changes);
-  g_assert_cmpint (cursor, ==, ((PpChange *) g_ptr_array_index (list, list->len - 1))->seq);
-  g_assert_cmpstr (((PpChange *) g_ptr_array_index (list, list->len - 1))->key, ==, "BULK1099");
+  /* Following the cursor page by page reaches the last change. */
+  {
+    guint seen = 0;
+    gint64 before;
+
+    do
+      {
+        before = cursor;
+        g_clear_pointer (&list, g_ptr_array_unref);
+        g_clear_object (&res);
+        pp_registry_list_changes_async (alice, cursor, 0, NULL, got_result, &res);
+        list = pp_registry_list_changes_finish (alice, wait_for (&res), &cursor, &error);
+        g_assert_no_error (error);
+        g_assert_cmpuint (list->len, <=, PP_REGISTRY_PAGE_DEFAULT);
+        seen += list->len;
+      }
+    while (cursor != before);
+    g_assert_cmpuint (seen, ==, n_changes);
+  }
+  g_clear_pointer (&list, g_ptr_array_unref);
+  g_clear_object (&res);
+  pp_registry_list_changes_async (alice, cursor - 1, 0, NULL, got_result, &res);
+  list = pp_registry_list_changes_finish (alice, wait_for (&res), NULL, &error);
+  g_assert_cmpuint (list->len, ==, 1);
+  g_assert_cmpstr (((PpChange *) g_ptr_array_index (list, 0))->key, ==, "BULK1099");
 }
 
 /* ---- one-time codes, program uploads ---- */

@@ -837,7 +837,7 @@ test_bad_requests (void)
   {
     g_auto(Reply) r = { 0 };
 
-    call ("GET", "/api/v1/terminals?limit=0", alice, NULL, NULL, &r);
+    call ("GET", "/api/v1/terminals?limit=1001", alice, NULL, NULL, &r);
     assert_problem (&r, 400, "invalid");
   }
   {
@@ -1560,6 +1560,113 @@ test_programs (void)
   g_assert_nonnull (strstr (list.text, "\"name\":\"pay\""));
 }
 
+/* ---- the listing and required-field rules (docs/registry-api.md) ---- */
+
+static void
+test_semantics (void)
+{
+  g_autofree char *alice = login ("alice");
+  g_autofree char *carol = login ("carol");
+  static const char * const too_many[] = {
+    "/api/v1/terminals?limit=1001", "/api/v1/merchants?limit=1001", "/api/v1/audit?limit=1001",
+    "/api/v1/changes?limit=1001", "/api/v1/terminals?limit=-1",
+  };
+  guint before = audit_count ();
+
+  /* limit absent and limit=0 are the same default page. */
+  {
+    g_auto(Reply) absent = { 0 };
+    g_auto(Reply) zero = { 0 };
+
+    call ("GET", "/api/v1/audit", carol, NULL, NULL, &absent);
+    assert_status (&absent, 200);
+    call ("GET", "/api/v1/audit?limit=0", carol, NULL, NULL, &zero);
+    assert_status (&zero, 200);
+    g_assert_cmpstr (zero.text, ==, absent.text);
+    g_assert_cmpuint (json_array_get_length (json_object_get_array_member (obj (&zero), "entries")), ==,
+                      MIN (audit_count (), PP_REGISTRY_PAGE_DEFAULT));
+  }
+  for (guint i = 0; i < G_N_ELEMENTS (too_many); i++)
+    {
+      g_auto(Reply) r = { 0 };
+
+      g_test_message ("case: %s", too_many[i]);
+      call ("GET", too_many[i], carol, NULL, NULL, &r);
+      assert_problem (&r, 400, "invalid");
+      g_assert_nonnull (strstr (r.text, "1000"));
+    }
+
+  /* The approvals without a state are the pending ones; ?state=all adds
+   * the decided ones (the install before this decided one). */
+  {
+    g_auto(Reply) absent = { 0 };
+    g_auto(Reply) pending = { 0 };
+    g_auto(Reply) all = { 0 };
+    g_auto(Reply) bad = { 0 };
+
+    call ("GET", "/api/v1/approvals", alice, NULL, NULL, &absent);
+    call ("GET", "/api/v1/approvals?state=pending", alice, NULL, NULL, &pending);
+    call ("GET", "/api/v1/approvals?state=all", alice, NULL, NULL, &all);
+    assert_status (&absent, 200);
+    g_assert_cmpstr (absent.text, ==, pending.text);
+    g_assert_null (strstr (pending.text, "\"state\":\"approved\""));
+    g_assert_nonnull (strstr (all.text, "\"state\":\"approved\""));
+    call ("GET", "/api/v1/approvals?state=approved", alice, NULL, NULL, &bad);
+    assert_problem (&bad, 400, "invalid");
+  }
+
+  /* program is required on create, reason on cancel: missing, null or
+   * blank is 400 invalid and nothing is written. */
+  {
+    static const char * const bodies[] = {
+      "{\"serial\":\"RS-0002\",\"merchant_id\":1}",
+      "{\"serial\":\"RS-0002\",\"merchant_id\":1,\"program\":null}",
+      "{\"serial\":\"RS-0002\",\"merchant_id\":1,\"program\":\"  \"}",
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS (bodies); i++)
+      {
+        g_auto(Reply) r = { 0 };
+        g_autofree char *key = new_key ();
+
+        call ("POST", "/api/v1/work-orders", alice, key, bodies[i], &r);
+        assert_problem (&r, 400, "invalid");
+        g_assert_nonnull (strstr (r.text, "program"));
+      }
+  }
+  {
+    g_auto(Reply) order = { 0 };
+    g_autofree char *key = new_key ();
+    g_autofree char *path = NULL;
+    g_autofree char *body = g_strdup_printf ("{\"serial\":\"RS-0002\",\"merchant_id\":%" G_GINT64_FORMAT
+                                             ",\"program\":\"1.0.0\"}", T.kh.base.merchant_id);
+    static const char * const bodies[] = { "{}", "{\"reason\":null}", "{\"reason\":\"\"}" };
+
+    call ("POST", "/api/v1/work-orders", alice, key, body, &order);
+    assert_status (&order, 201);
+    before = audit_count ();
+    path = g_strdup_printf ("/api/v1/work-orders/%s/cancel", member (&order, "id"));
+    for (guint i = 0; i < G_N_ELEMENTS (bodies); i++)
+      {
+        g_auto(Reply) r = { 0 };
+        g_autofree char *k = new_key ();
+
+        call ("POST", path, alice, k, bodies[i], &r);
+        assert_problem (&r, 400, "invalid");
+        g_assert_nonnull (strstr (r.text, "reason"));
+      }
+    g_assert_cmpuint (audit_count (), ==, before);
+    {
+      g_auto(Reply) r = { 0 };
+      g_autofree char *k = new_key ();
+
+      call ("POST", path, alice, k, "{\"reason\":\"wrong shop\"}", &r);
+      assert_status (&r, 200);
+      g_assert_cmpstr (member (&r, "state"), ==, "cancelled");
+    }
+  }
+}
+
 int
 main (int    argc,
       char **argv)
@@ -1591,6 +1698,7 @@ main (int    argc,
   g_test_add_func ("/registry-server/otp-approval", test_otp_approval);
   g_test_add_func ("/registry-server/install", test_install);
   g_test_add_func ("/registry-server/programs", test_programs);
+  g_test_add_func ("/registry-server/semantics", test_semantics);
   status = g_test_run ();
 
   g_clear_object (&T.session);

@@ -1309,6 +1309,101 @@ test_migration (Fixture       *f,
   g_assert_cmpuint (feed->len, ==, G_N_ELEMENTS (rows) + 2 + 1);
 }
 
+/* ---- limits and required arguments (the service's rules, on the seam) ---- */
+
+static void
+test_limits_and_required (Fixture       *f,
+                          gconstpointer  data)
+{
+  g_autoptr(GArray) batch = g_array_new (FALSE, TRUE, sizeof (PpTerminalIntake));
+  g_autoptr(GPtrArray) serials = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GAsyncResult) res = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) page = NULL;
+  g_autoptr(PpWorkOrder) order = NULL;
+  g_autofree char *key = KEY ();
+  g_autofree char *k2 = KEY ();
+  g_autofree char *k3 = KEY ();
+  g_autofree char *k4 = KEY ();
+  guint audit;
+
+  for (guint i = 0; i < PP_REGISTRY_PAGE_DEFAULT + 20; i++)
+    g_ptr_array_add (serials, g_strdup_printf ("LIM%04u", i));
+  for (guint i = 0; i < serials->len; i++)
+    {
+      PpTerminalIntake row = { g_ptr_array_index (serials, i), "PAX", "A920" };
+
+      g_array_append_val (batch, row);
+    }
+  intake (f, &g_array_index (batch, PpTerminalIntake, 0), batch->len, key, NULL, &error);
+  g_assert_no_error (error);
+
+  /* 0: the default page, not everything. */
+  pp_registry_list_terminals_async (f->registry, PP_TERMINAL_STATE_ANY, NULL, 0, NULL, got_result, &res);
+  page = pp_registry_list_terminals_finish (f->registry, wait_for (&res), &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (page->len, ==, PP_REGISTRY_PAGE_DEFAULT);
+  g_clear_pointer (&page, g_ptr_array_unref);
+  g_clear_object (&res);
+  pp_registry_list_changes_async (f->registry, 0, 0, NULL, got_result, &res);
+  page = pp_registry_list_changes_finish (f->registry, wait_for (&res), NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (page->len, ==, PP_REGISTRY_PAGE_DEFAULT);
+  g_clear_pointer (&page, g_ptr_array_unref);
+  g_clear_object (&res);
+
+  /* Over the maximum: INVALID, naming the bound. */
+  pp_registry_list_terminals_async (f->registry, PP_TERMINAL_STATE_ANY, NULL, PP_REGISTRY_PAGE_MAX + 1, NULL,
+                                    got_result, &res);
+  g_assert_null (pp_registry_list_terminals_finish (f->registry, wait_for (&res), &error));
+  g_assert_error (error, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_INVALID);
+  g_assert_nonnull (strstr (error->message, "1000"));
+  g_clear_error (&error);
+  g_clear_object (&res);
+  pp_registry_list_audit_async (f->registry, 0, PP_REGISTRY_PAGE_MAX + 1, NULL, got_result, &res);
+  g_assert_null (pp_registry_list_audit_finish (f->registry, wait_for (&res), &error));
+  g_assert_error (error, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_INVALID);
+  g_clear_error (&error);
+  g_clear_object (&res);
+  pp_registry_search_merchants_async (f->registry, NULL, PP_REGISTRY_PAGE_MAX + 1, NULL, got_result, &res);
+  g_assert_null (pp_registry_search_merchants_finish (f->registry, wait_for (&res), &error));
+  g_assert_error (error, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_INVALID);
+  g_clear_error (&error);
+  g_clear_object (&res);
+
+  /* An install order names its program; nothing is reserved without one. */
+  audit = N_AUDIT (f);
+  for (guint i = 0; i < 2; i++)
+    {
+      pp_registry_create_install_order_async (f->registry, "PAX0001", f->store.merchant_id, i == 0 ? NULL : " ",
+                                              PP_TMK_AES_128, "alice", k2, NULL, got_result, &res);
+      g_assert_null (pp_registry_create_install_order_finish (f->registry, wait_for (&res), &error));
+      g_assert_error (error, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_INVALID);
+      g_assert_nonnull (strstr (error->message, "program"));
+      g_clear_error (&error);
+      g_clear_object (&res);
+    }
+  g_assert_cmpuint (count (f, "SELECT count(*) FROM work_orders"), ==, 0);
+  g_assert_cmpuint (N_AUDIT (f), ==, audit);
+
+  /* A cancel gives its reason; without one the order stays open. The
+   * key of the refused call is free for the corrected one. */
+  order = create_order (f, "PAX0001", k3, &error);
+  g_assert_no_error (error);
+  pp_registry_cancel_order_async (f->registry, order->uuid, NULL, "alice", k4, NULL, got_result, &res);
+  g_assert_null (pp_registry_cancel_order_finish (f->registry, wait_for (&res), &error));
+  g_assert_error (error, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_INVALID);
+  g_assert_nonnull (strstr (error->message, "reason"));
+  g_clear_error (&error);
+  g_clear_object (&res);
+  g_assert_cmpuint (count (f, "SELECT count(*) FROM work_orders WHERE state = 'open'"), ==, 1);
+  pp_registry_cancel_order_async (f->registry, order->uuid, "wrong shop", "alice", k4, NULL, got_result, &res);
+  g_clear_pointer (&order, pp_work_order_free);
+  order = pp_registry_cancel_order_finish (f->registry, wait_for (&res), &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (order->state, ==, PP_WORK_ORDER_STATE_CANCELLED);
+}
+
 /* A store that cannot be opened: the registry says so and is not made. */
 static void
 test_open_fails (void)
@@ -1342,6 +1437,7 @@ main (int   argc,
   ADD ("/registry/later-steps", test_later_steps);
   ADD ("/registry/programs-and-audit", test_programs_and_audit);
   ADD ("/registry/changes", test_changes);
+  ADD ("/registry/limits-and-required", test_limits_and_required);
   ADD ("/registry/owner-thread", test_owner_thread);
   ADD ("/registry/unref-in-flight", test_unref_in_flight);
   ADD ("/registry/cancel", test_cancel);

@@ -1721,7 +1721,7 @@ list_audit_job (PpStore   *store,
 {
   Args *a = data;
   GError *error = NULL;
-  GPtrArray *entries = pp_store_list_audit (store, a->number, a->limit > 0 ? a->limit : G_MAXINT, &error);
+  GPtrArray *entries = pp_store_list_audit (store, a->number, a->limit, &error);
 
   return_pointer (task, entries, (GDestroyNotify) g_ptr_array_unref, error);
 }

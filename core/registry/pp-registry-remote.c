@@ -31,8 +31,6 @@
 #define RETRY_DELAY_MS 300
 #define READ_CHUNK (64 * 1024)
 #define IO_TIMEOUT_S 60
-/* The most items the service sends in one page (docs/registry-api.md). */
-#define PAGE 1000
 
 struct _PpRegistryRemote
 {
@@ -215,12 +213,6 @@ struct _Call
   char *serial;            /* lookup: the serial asked about */
   gboolean login;          /* POST /sessions itself */
   gboolean secret;         /* the answer holds a secret: wiped */
-  /* Paging (the service sends at most PAGE items): the list's path without
-   * its cursor, the cursor's query name, the items so far. */
-  char *page_path;
-  const char *page_param;
-  gint64 (*seq_of) (gconstpointer item);
-  GPtrArray *items;
 
   guint attempts;
   gboolean logged_in_again;
@@ -250,8 +242,6 @@ call_free (Call *call)
   g_clear_object (&call->msg);
   g_clear_object (&call->stream);
   wipe_data (call);
-  g_free (call->page_path);
-  g_clear_pointer (&call->items, g_ptr_array_unref);
   g_free (call);
 }
 
@@ -914,30 +904,7 @@ list_reply (GTask     *task,
         return FALSE;
       g_ptr_array_add (list, item);
     }
-  if (call->page_path == NULL)
-    {
-      g_task_return_pointer (task, g_steal_pointer (&list), (GDestroyNotify) g_ptr_array_unref);
-      return TRUE;
-    }
-  /* All of it: a full page asks for the next one after its last item. */
-  if (call->items == NULL)
-    call->items = g_ptr_array_new_with_free_func (call->item_free);
-  if (list->len == PAGE)
-    {
-      gint64 last = call->seq_of (g_ptr_array_index (list, list->len - 1));
-      GString *path = g_string_new (call->page_path);
-
-      g_ptr_array_extend_and_steal (call->items, g_steal_pointer (&list));
-      add_query_int (path, call->page_param, last);
-      g_free (call->path);
-      call->path = g_string_free (path, FALSE);
-      call->attempts = 0;
-      call->logged_in_again = FALSE;
-      call_start (task);
-      return TRUE;
-    }
-  g_ptr_array_extend_and_steal (call->items, g_steal_pointer (&list));
-  g_task_return_pointer (task, g_steal_pointer (&call->items), (GDestroyNotify) g_ptr_array_unref);
+  g_task_return_pointer (task, g_steal_pointer (&list), (GDestroyNotify) g_ptr_array_unref);
   return TRUE;
 }
 
@@ -1151,8 +1118,7 @@ remote_search_merchants (PpRegistry *registry, const char *query, guint limit,
   Call *call;
 
   add_query (path, "query", query);
-  /* 0 (all): as many as the service sends in one answer. */
-  add_query_int (path, "limit", limit > 0 ? MIN (limit, PAGE) : PAGE);
+  add_query_int (path, "limit", limit);
   call = record_call (call_new ("GET", g_string_free (path, FALSE), NULL, NULL, list_reply),
                       (DecodeFunc) pp_registry_merchant_from_json, (GDestroyNotify) pp_merchant_free);
   call->member = "merchants";
@@ -1499,38 +1465,6 @@ remote_create_recycle_order (PpRegistry *registry, const char *serial, const cha
   remote_call (registry, pp_registry_create_recycle_order_async, call, cancellable, callback, user_data);
 }
 
-static gint64
-audit_seq (gconstpointer item)
-{
-  return ((const PpAuditEntry *) item)->seq;
-}
-
-static gint64
-change_seq (gconstpointer item)
-{
-  return ((const PpChange *) item)->seq;
-}
-
-/* A list with a cursor: @limit 0 (all) pages through it, PAGE at a time;
- * more than PAGE is at most PAGE (the service's bound). Takes @path. */
-static void
-paged (Call        *call,
-       GString     *path,
-       const char  *param,
-       gint64       after,
-       guint        limit,
-       gint64     (*seq_of) (gconstpointer item))
-{
-  if (limit == 0)
-    {
-      call->page_path = g_strdup (path->str);
-      call->page_param = param;
-      call->seq_of = seq_of;
-    }
-  add_query_int (path, param, after);
-  call->path = g_string_free (path, FALSE);
-}
-
 static void
 remote_list_audit (PpRegistry *registry, gint64 after_seq, guint limit, GCancellable *cancellable,
                    GAsyncReadyCallback callback, gpointer user_data)
@@ -1538,12 +1472,13 @@ remote_list_audit (PpRegistry *registry, gint64 after_seq, guint limit, GCancell
   GString *path = g_string_new ("api/v1/audit");
   Call *call;
 
-  add_query_int (path, "limit", limit > 0 ? MIN (limit, PAGE) : PAGE);
+  add_query_int (path, "limit", limit);
   call = record_call (call_new ("GET", NULL, NULL, NULL, list_reply),
                       (DecodeFunc) pp_registry_audit_entry_from_json,
                       (GDestroyNotify) pp_audit_entry_free);
   call->member = "entries";
-  paged (call, path, "after", after_seq, limit, audit_seq);
+  add_query_int (path, "after", after_seq);
+  call->path = g_string_free (path, FALSE);
   remote_call (registry, pp_registry_list_audit_async, call, cancellable, callback, user_data);
 }
 
@@ -1554,11 +1489,12 @@ remote_list_changes (PpRegistry *registry, gint64 after_cursor, guint limit, GCa
   GString *path = g_string_new ("api/v1/changes");
   Call *call;
 
-  add_query_int (path, "limit", limit > 0 ? MIN (limit, PAGE) : PAGE);
+  add_query_int (path, "limit", limit);
   call = record_call (call_new ("GET", NULL, NULL, NULL, list_reply),
                       (DecodeFunc) pp_registry_change_from_json, (GDestroyNotify) pp_change_free);
   call->member = "changes";
-  paged (call, path, "since", after_cursor, limit, change_seq);
+  add_query_int (path, "since", after_cursor);
+  call->path = g_string_free (path, FALSE);
   remote_call (registry, pp_registry_list_changes_async, call, cancellable, callback, user_data);
 }
 

@@ -389,6 +389,19 @@ query_int (Request    *r,
   return FALSE;
 }
 
+/* `limit`: absent or 0 is the seam's default page, at most
+ * PP_REGISTRY_PAGE_MAX (the seam's own bounds). */
+static gboolean
+query_limit (Request *r,
+             gint64  *out)
+{
+  if (!query_int (r, "limit", 0, PP_REGISTRY_PAGE_MAX, 0, out))
+    return FALSE;
+  if (*out == 0)
+    *out = PP_REGISTRY_PAGE_DEFAULT;
+  return TRUE;
+}
+
 static gboolean
 check_uuid (Request    *r,
             const char *text)
@@ -959,7 +972,7 @@ handle_list_terminals (Request *r)
       reply_invalid (r, _("the query parameter “state” must be a terminal state"));
       return;
     }
-  if (!query_int (r, "limit", 1, 1000, 100, &limit))
+  if (!query_limit (r, &limit))
     return;
   r->finish = GUINT_TO_POINTER ((guint) limit);
   pp_registry_list_terminals_async (r->server->registry, state, query (r, "after"), (guint) limit, NULL,
@@ -1029,7 +1042,7 @@ handle_search_merchants (Request *r)
 {
   gint64 limit;
 
-  if (!query_int (r, "limit", 1, 1000, 100, &limit))
+  if (!query_limit (r, &limit))
     return;
   pp_registry_search_merchants_async (r->server->registry, query (r, "query"), (guint) limit, NULL,
                                       search_merchants_done, r);
@@ -1508,7 +1521,7 @@ handle_audit (Request *r)
   gint64 after, limit;
 
   if (!query_int (r, "after", 0, G_MAXINT64, 0, &after) ||
-      !query_int (r, "limit", 1, 1000, 100, &limit))
+      !query_limit (r, &limit))
     return;
   pp_registry_list_audit_async (r->server->registry, after, (guint) limit, NULL, audit_done, r);
 }
@@ -1547,7 +1560,7 @@ handle_changes (Request *r)
   gint64 since, limit;
 
   if (!query_int (r, "since", 0, G_MAXINT32, 0, &since) ||
-      !query_int (r, "limit", 1, 1000, 100, &limit))
+      !query_limit (r, &limit))
     return;
   r->finish = GSIZE_TO_POINTER ((gsize) since);
   pp_registry_list_changes_async (r->server->registry, since, (guint) limit, NULL, changes_done, r);

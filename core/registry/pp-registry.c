@@ -560,6 +560,63 @@ pp_registry_lookup_serial_finish (PpRegistry    *self,
   return finish_pointer (self, result, pp_registry_lookup_serial_async, error);
 }
 
+/* Fails a call before it starts, on the caller's context. */
+static void
+fail_early (PpRegistry          *self,
+            gpointer             tag,
+            PpRegistryError      code,
+            const char          *message,
+            GCancellable        *cancellable,
+            GAsyncReadyCallback  callback,
+            gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, tag);
+  g_task_return_new_error (task, PP_REGISTRY_ERROR, code, "%s", message);
+}
+
+/* A limit of a listing verb: 0 is the default page; more than the
+ * maximum fails on the caller's context. FALSE when answered. */
+static gboolean
+check_limit (PpRegistry          *self,
+             guint               *limit,
+             gpointer             tag,
+             GCancellable        *cancellable,
+             GAsyncReadyCallback  callback,
+             gpointer             user_data)
+{
+  g_autofree char *message = NULL;
+
+  if (*limit == 0)
+    *limit = PP_REGISTRY_PAGE_DEFAULT;
+  if (*limit <= PP_REGISTRY_PAGE_MAX)
+    return TRUE;
+  message = g_strdup_printf (_("at most %u items can be listed at a time, not %u"),
+                             (guint) PP_REGISTRY_PAGE_MAX, *limit);
+  fail_early (self, tag, PP_REGISTRY_ERROR_INVALID, message, cancellable, callback, user_data);
+  return FALSE;
+}
+
+/* A required text argument (a program, a reason): not NULL, not blank.
+ * FALSE when answered with INVALID and @message. */
+static gboolean
+check_text (PpRegistry          *self,
+            const char          *text,
+            gpointer             tag,
+            const char          *message,
+            GCancellable        *cancellable,
+            GAsyncReadyCallback  callback,
+            gpointer             user_data)
+{
+  g_autofree char *stripped = g_strstrip (g_strdup (text != NULL ? text : ""));
+
+  if (*stripped != '\0')
+    return TRUE;
+  fail_early (self, tag, PP_REGISTRY_ERROR_INVALID, message, cancellable, callback, user_data);
+  return FALSE;
+}
+
 void
 pp_registry_intake_async (PpRegistry             *self,
                           const PpTerminalIntake *rows,
@@ -635,7 +692,8 @@ pp_registry_search_merchants_async (PpRegistry          *self,
 {
   g_return_if_fail (PP_IS_REGISTRY (self));
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
-  IFACE (self)->search_merchants (self, query, limit, cancellable, callback, user_data);
+  if (check_limit (self, &limit, pp_registry_search_merchants_async, cancellable, callback, user_data))
+    IFACE (self)->search_merchants (self, query, limit, cancellable, callback, user_data);
 }
 
 GPtrArray *
@@ -663,8 +721,11 @@ pp_registry_create_install_order_async (PpRegistry          *self,
   g_return_if_fail (requester != NULL);
   g_return_if_fail (check_key (idempotency_key));
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
-  IFACE (self)->create_install_order (self, serial, merchant_id, program_version, key_type, requester,
-                                      idempotency_key, cancellable, callback, user_data);
+  if (check_text (self, program_version, pp_registry_create_install_order_async,
+                  _("an install order needs the program to install; name its version"),
+                  cancellable, callback, user_data))
+    IFACE (self)->create_install_order (self, serial, merchant_id, program_version, key_type, requester,
+                                        idempotency_key, cancellable, callback, user_data);
 }
 
 PpWorkOrder *
@@ -1013,8 +1074,11 @@ pp_registry_cancel_order_async (PpRegistry          *self,
   g_return_if_fail (actor != NULL);
   g_return_if_fail (check_key (idempotency_key));
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
-  IFACE (self)->cancel_order (self, order_uuid, reason, actor, idempotency_key, cancellable, callback,
-                              user_data);
+  if (check_text (self, reason, pp_registry_cancel_order_async,
+                  _("cancelling an order needs a reason, for the journal"), cancellable, callback,
+                  user_data))
+    IFACE (self)->cancel_order (self, order_uuid, reason, actor, idempotency_key, cancellable, callback,
+                                user_data);
 }
 
 PpWorkOrder *
@@ -1062,7 +1126,8 @@ pp_registry_list_audit_async (PpRegistry          *self,
 {
   g_return_if_fail (PP_IS_REGISTRY (self));
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
-  IFACE (self)->list_audit (self, after_seq, limit, cancellable, callback, user_data);
+  if (check_limit (self, &limit, pp_registry_list_audit_async, cancellable, callback, user_data))
+    IFACE (self)->list_audit (self, after_seq, limit, cancellable, callback, user_data);
 }
 
 GPtrArray *
@@ -1083,7 +1148,8 @@ pp_registry_list_changes_async (PpRegistry          *self,
 {
   g_return_if_fail (PP_IS_REGISTRY (self));
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
-  IFACE (self)->list_changes (self, after_cursor, limit, cancellable, callback, user_data);
+  if (check_limit (self, &limit, pp_registry_list_changes_async, cancellable, callback, user_data))
+    IFACE (self)->list_changes (self, after_cursor, limit, cancellable, callback, user_data);
 }
 
 GPtrArray *
@@ -1111,13 +1177,9 @@ check_verb (PpRegistry          *self,
             GAsyncReadyCallback  callback,
             gpointer             user_data)
 {
-  g_autoptr(GTask) task = NULL;
-
   if (vfunc != NULL)
     return TRUE;
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, tag);
-  g_task_return_new_error (task, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_FAILED, "%s", message);
+  fail_early (self, tag, PP_REGISTRY_ERROR_FAILED, message, cancellable, callback, user_data);
   return FALSE;
 }
 
@@ -1209,10 +1271,10 @@ pp_registry_list_terminals_async (PpRegistry          *self,
                                   gpointer             user_data)
 {
   g_return_if_fail (PP_IS_REGISTRY (self));
-  g_return_if_fail (limit >= 1 && limit <= 1000);
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
   if (check_verb (self, IFACE (self)->list_terminals, pp_registry_list_terminals_async,
-                  _("this registry cannot list terminals"), cancellable, callback, user_data))
+                  _("this registry cannot list terminals"), cancellable, callback, user_data) &&
+      check_limit (self, &limit, pp_registry_list_terminals_async, cancellable, callback, user_data))
     IFACE (self)->list_terminals (self, state, after_serial, limit, cancellable, callback,
                                   user_data);
 }
