@@ -570,7 +570,20 @@ test_orders_and_approvals (Fixture       *f,
   g_assert_no_error (error);
   g_assert_cmpuint (list->len, ==, 1);
   g_assert_cmpstr (((PpRegistryApproval *) g_ptr_array_index (list, 0))->uuid, ==, request->uuid);
+  g_assert_cmpstr (((PpRegistryApproval *) g_ptr_array_index (list, 0))->code, ==, request->code);
   g_clear_pointer (&list, g_ptr_array_unref);
+  /* The reviewer opens it by the code the requester shows. */
+  {
+    g_autoptr(PpRegistryApproval) by_code = NULL;
+    g_autofree char *typed = g_ascii_strdown (request->code, -1);
+
+    g_assert_nonnull (request->code);
+    g_clear_object (&res);
+    pp_registry_get_approval_async (bob, typed, NULL, got_result, &res);
+    by_code = pp_registry_get_approval_finish (bob, wait_for (&res), &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (by_code->uuid, ==, request->uuid);
+  }
 
   decided = decide (bob, request->uuid, TRUE, "bob", k4, &error);
   g_assert_no_error (error);

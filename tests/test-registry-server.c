@@ -1644,6 +1644,39 @@ test_semantics (void)
 
     call ("POST", "/api/v1/work-orders", alice, key, body, &order);
     assert_status (&order, 201);
+
+    /* Its approval request has a short code, which opens it like its id. */
+    {
+      g_auto(Reply) request = { 0 };
+      g_auto(Reply) by_code = { 0 };
+      g_auto(Reply) listed = { 0 };
+      g_auto(Reply) unknown = { 0 };
+      g_auto(Reply) garbage = { 0 };
+      g_autofree char *k = new_key ();
+      g_autofree char *p = g_strdup_printf ("/api/v1/work-orders/%s/approval-request", member (&order, "id"));
+      g_autofree char *lower = NULL;
+      g_autofree char *quoted = NULL;
+      const char *code;
+
+      call ("POST", p, alice, k, NULL, &request);
+      assert_status (&request, 201);
+      code = member (&request, "code");
+      g_assert_cmpuint (strlen (code), ==, PP_APPROVAL_CODE_LENGTH);
+      lower = g_ascii_strdown (code, -1);
+      g_free (p);
+      p = g_strdup_printf ("/api/v1/approvals/%.4s-%s", lower, lower + 4);
+      call ("GET", p, alice, NULL, NULL, &by_code);
+      assert_status (&by_code, 200);
+      g_assert_cmpstr (member (&by_code, "id"), ==, member (&request, "id"));
+      g_assert_cmpstr (member (&by_code, "code"), ==, code);
+      call ("GET", "/api/v1/approvals", alice, NULL, NULL, &listed);
+      quoted = g_strdup_printf ("\"code\":\"%s\"", code);
+      g_assert_nonnull (strstr (listed.text, quoted));
+      call ("GET", "/api/v1/approvals/ZZZZZZZZ", alice, NULL, NULL, &unknown);
+      assert_problem (&unknown, 404, "not_found");
+      call ("GET", "/api/v1/approvals/not-a-code", alice, NULL, NULL, &garbage);
+      assert_problem (&garbage, 404, "not_found");
+    }
     before = audit_count ();
     path = g_strdup_printf ("/api/v1/work-orders/%s/cancel", member (&order, "id"));
     for (guint i = 0; i < G_N_ELEMENTS (bodies); i++)

@@ -650,6 +650,7 @@ build_approval (PpStore                  *store,
   a->order_uuid = g_strdup (order->uuid);
   a->requester = g_strdup (request->requester);
   a->requested_at = request->requested_at;
+  a->code = g_strdup (request->code);
   switch (request->state)
     {
     case PP_APPROVAL_REQUEST_PENDING:

@@ -1216,7 +1216,10 @@ handle_decision (Request *r)
 static void
 handle_get_approval (Request *r)
 {
-  if (!check_uuid (r, r->params[0]))
+  g_autofree char *code = pp_approval_code_normalize (r->params[0]);
+
+  /* The UUID, or the short code the reviewer scanned or typed. */
+  if (code == NULL && !check_uuid (r, r->params[0]))
     return;
   r->finish = pp_registry_get_approval_finish;
   pp_registry_get_approval_async (r->server->registry, r->params[0], NULL, approval_done, r);

@@ -7,6 +7,8 @@
  */
 #include "config.h"
 
+#include <string.h>
+
 #include <glib/gi18n-lib.h>
 
 #include "pp-key-host.h"
@@ -215,6 +217,7 @@ pp_registry_approval_free (PpRegistryApproval *a)
   g_free (a->reason);
   g_free (a->digest);
   g_free (a->void_reason);
+  g_free (a->code);
   g_free (a);
 }
 
@@ -459,6 +462,7 @@ pp_registry_approval_to_json (const PpRegistryApproval *a)
   put_string (b, "reason", a->reason);
   put_string (b, "digest", a->digest);
   put_string (b, "void_reason", a->void_reason);
+  put_string (b, "code", a->code);
   json_builder_end_object (b);
   return json_builder_get_root (b);
 }
@@ -493,6 +497,9 @@ pp_registry_approval_from_json (JsonNode  *node,
   a->reason = read_string (&r, "reason", TRUE);
   a->digest = read_string (&r, "digest", TRUE);
   a->void_reason = read_string (&r, "void_reason", TRUE);
+  /* Since the approval codes: an answer recorded before has none. */
+  if (r.ok && json_object_has_member (r.object, "code"))
+    a->code = read_string (&r, "code", TRUE);
   if (!r.ok)
     return NULL;
   for (i = 0; i < G_N_ELEMENTS (approval_states); i++)
@@ -1583,4 +1590,38 @@ pp_registry_change_from_json (JsonNode  *node,
   c->key = read_string (&r, "key", FALSE);
   c->time = read_int (&r, "time", FALSE);
   return r.ok ? g_steal_pointer (&c) : NULL;
+}
+
+/* ---- approval QR codes ---- */
+
+char *
+pp_registry_approval_qr_payload (const PpRegistryApproval *approval)
+{
+  g_autofree char *uuid = NULL;
+
+  g_return_val_if_fail (approval != NULL && approval->uuid != NULL, NULL);
+  uuid = g_ascii_strdown (approval->uuid, -1);
+  if (approval->code == NULL)
+    return g_strconcat (PP_REGISTRY_APPROVAL_QR_PREFIX, uuid, NULL);
+  return g_strconcat (PP_REGISTRY_APPROVAL_QR_PREFIX, uuid, "?code=", approval->code, NULL);
+}
+
+char *
+pp_registry_approval_ref_parse (const char *text)
+{
+  g_autofree char *stripped = NULL;
+
+  g_return_val_if_fail (text != NULL, NULL);
+  stripped = g_strstrip (g_strdup (text));
+  if (g_ascii_strncasecmp (stripped, PP_REGISTRY_APPROVAL_QR_PREFIX,
+                           strlen (PP_REGISTRY_APPROVAL_QR_PREFIX)) == 0)
+    {
+      const char *rest = stripped + strlen (PP_REGISTRY_APPROVAL_QR_PREFIX);
+      g_autofree char *uuid = g_strndup (rest, strcspn (rest, "?"));
+
+      return g_uuid_string_is_valid (uuid) ? g_ascii_strdown (uuid, -1) : NULL;
+    }
+  if (g_uuid_string_is_valid (stripped))
+    return g_ascii_strdown (stripped, -1);
+  return pp_approval_code_normalize (stripped);
 }

@@ -127,6 +127,9 @@ typedef struct {
   char                    *reason;          /* the reviewer's, or NULL */
   char                    *digest;          /* of what was approved; NULL unless approved */
   char                    *void_reason;     /* NULL unless void */
+  char                    *code;            /* the short code (PP_APPROVAL_CODE_LENGTH
+                                             * characters) that opens it, or NULL
+                                             * (pp_registry_approval_qr_payload) */
 } PpRegistryApproval;
 
 void      pp_registry_approval_free (PpRegistryApproval *approval);
@@ -342,6 +345,8 @@ void                pp_registry_decide_approval_async   (PpRegistry *self, const
                                                          gpointer user_data);
 PpRegistryApproval *pp_registry_decide_approval_finish  (PpRegistry *self, GAsyncResult *result,
                                                          GError **error);
+/* get: @approval_uuid is the approval's UUID or its short code (any case,
+ * hyphens ignored: pp_approval_code_normalize); NOT_FOUND for neither. */
 void                pp_registry_get_approval_async      (PpRegistry *self, const char *approval_uuid,
                                                          GCancellable *cancellable,
                                                          GAsyncReadyCallback callback,
@@ -526,5 +531,16 @@ PpAuditEntry          *pp_registry_audit_entry_from_json  (JsonNode  *node,
                                                            GError   **error);
 PpChange              *pp_registry_change_from_json       (JsonNode  *node,
                                                            GError   **error);
+
+/* ---- approval QR codes (docs/registry.md, "Approval codes") ---- */
+
+/* The text of an approval's QR code: "posprov:approval:UUID?code=CODE"
+ * (the UUID in lower case; without "?code=…" when it has no code). */
+#define PP_REGISTRY_APPROVAL_QR_PREFIX "posprov:approval:"
+char *pp_registry_approval_qr_payload (const PpRegistryApproval *approval);
+/* What the reviewer scanned or typed, as the argument of get_approval: a
+ * QR payload (its UUID), a UUID, or a short code (normalised); NULL when
+ * @text is none of them. */
+char *pp_registry_approval_ref_parse  (const char               *text);
 
 G_END_DECLS
