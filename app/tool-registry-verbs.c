@@ -645,7 +645,8 @@ programs_upload (int    argc,
   };
   g_autoptr(GOptionContext) context = new_context (_("PKG"),
     _("Adds a signed program package to the registry’s catalogue, for each model it lists, once its "
-      "files and its signature by a signer that chains to --trust are verified."), entries);
+      "files and its signature by a signer that chains to --trust are verified. With --registry the "
+      "service checks the signer against its own trust; --trust then checks here first."), entries);
   g_autoptr(PpToolRegistry) registry = NULL;
   g_autoptr(GAsyncResult) res = NULL;
   g_autoptr(GError) error = NULL;
@@ -661,16 +662,21 @@ programs_upload (int    argc,
     return 1;
   if (argc != 2)
     return pp_tool_fail (_("expected one program package (see “%s --help”)"), argv[0]);
-  if (trust_path == NULL)
-    return pp_tool_fail (_("programs upload: --trust is required"));
-  if ((certs = pp_tool_load_certs ("--trust", trust_path, &error)) == NULL)
-    return pp_tool_fail_error (error);
-  while (sk_X509_num (certs) > 0)
-    g_ptr_array_add (trust, sk_X509_shift (certs));
-  sk_X509_free (certs);
-  /* Structure, files and signature, before anything reaches the registry. */
+  /* A registry service checks the signer against its own --program-trust;
+   * a store has no trust of its own, so --db needs --trust. */
+  if (trust_path == NULL && c.url == NULL)
+    return pp_tool_fail (_("programs upload: --trust is required with a store (--db)"));
+  if (trust_path != NULL)
+    {
+      if ((certs = pp_tool_load_certs ("--trust", trust_path, &error)) == NULL)
+        return pp_tool_fail_error (error);
+      while (sk_X509_num (certs) > 0)
+        g_ptr_array_add (trust, sk_X509_shift (certs));
+      sk_X509_free (certs);
+    }
+  /* Structure, files and (with --trust) signature, before anything reaches the registry. */
   if ((package = pp_program_package_open (argv[1], &error)) == NULL ||
-      !pp_program_package_verify (package, trust, 0, &error))
+      (trust_path != NULL && !pp_program_package_verify (package, trust, 0, &error)))
     return pp_tool_fail_error (error);
   if ((file = g_mapped_file_new (argv[1], FALSE, &error)) == NULL)
     return pp_tool_fail_error (error);

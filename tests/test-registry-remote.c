@@ -914,30 +914,14 @@ test_upload_program (Fixture       *f,
 
 /* ---- posprov-tool --registry ---- */
 
-/* posprov-tool @args as alice, PP_REGISTRY_CA=@ca (NULL: unset). */
+/* posprov-tool @args as alice, PP_REGISTRY_CA=@ca (NULL: unset): 0 or 1. */
 static int
 tool (const char * const  *args,
       const char          *ca,
       char               **out_stdout,
       char               **out_stderr)
 {
-  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-  g_auto(GStrv) env = g_get_environ ();
-  g_autoptr(GError) error = NULL;
-  int status;
-
-  g_ptr_array_add (argv, (gpointer) g_getenv ("PP_TOOL"));
-  for (guint i = 0; args[i] != NULL; i++)
-    g_ptr_array_add (argv, (gpointer) args[i]);
-  g_ptr_array_add (argv, NULL);
-  env = g_environ_setenv (env, "PP_REGISTRY_USER", "alice", TRUE);
-  env = g_environ_setenv (env, "PP_REGISTRY_PASSWORD", PASSWORD, TRUE);
-  env = g_environ_unsetenv (env, "POSPROV_KEY_STORE");
-  env = ca != NULL ? g_environ_setenv (env, "PP_REGISTRY_CA", ca, TRUE) : g_environ_unsetenv (env, "PP_REGISTRY_CA");
-  g_assert_true (g_spawn_sync (NULL, (char **) argv->pdata, env, G_SPAWN_DEFAULT, NULL, NULL, out_stdout,
-                               out_stderr, &status, &error));
-  g_assert_no_error (error);
-  return g_spawn_check_wait_status (status, NULL) ? 0 : 1;
+  return pp_test_run_tool_as (args, "alice", PASSWORD, ca, out_stdout, out_stderr) == 0 ? 0 : 1;
 }
 
 /* `orders list` and `approvals list` with --registry URL (trusting
@@ -988,6 +972,119 @@ test_tool_registry (Fixture       *f,
   g_assert_cmpint (tool (approvals_local, NULL, &local_approvals, &err), ==, 0);
   g_assert_cmpstr (remote_orders, ==, local_orders);
   g_assert_cmpstr (remote_approvals, ==, local_approvals);
+}
+
+/* The older store commands over --registry: registry import (duplicates
+ * found through the service, all or none, --skip-bad), list and show
+ * print what --db prints; audit list through the registry, audit verify
+ * refused over --registry with where to run it. */
+static void
+test_tool_older_commands (Fixture       *f,
+                          gconstpointer  data)
+{
+  g_autofree char *ca = pki_file ("ca", ".pem");
+  g_autofree char *csv = g_build_filename (f->store.dir, "intake.csv", NULL);
+  g_autofree char *out = NULL, *err = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  const char *import[] = { "registry", "import", csv, "--registry", f->url, NULL };
+  const char *import_skip[] = { "registry", "import", csv, "--registry", f->url, "--skip-bad", NULL };
+  guint intakes = count (f, "SELECT count(*) FROM audit WHERE action = 'terminal.intake'");
+
+  g_assert_true (g_file_set_contents (csv, "serial,vendor,model\nNEW0001,PAX,A920\nPAX0001,PAX,A920\n"
+                                           "NEW0002,Sunmi,P2\n", -1, NULL));
+  /* The duplicate is found by the service, nothing imported. */
+  g_assert_cmpint (tool (import, ca, &out, &err), ==, 1);
+  g_assert_nonnull (strstr (err, "line 3: serial PAX0001 is already in the register"));
+  g_assert_nonnull (strstr (err, "nothing imported"));
+  g_assert_cmpuint (count (f, "SELECT count(*) FROM terminals WHERE serial LIKE 'NEW%'"), ==, 0);
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (tool (import_skip, ca, &out, &err), ==, 0);
+  g_assert_cmpstr (out, ==, "Imported 2 terminals (1 bad row skipped)\n");
+  g_assert_cmpuint (count (f, "SELECT count(*) FROM terminals WHERE serial LIKE 'NEW%'"), ==, 2);
+  /* One intake, as the session's user. */
+  g_assert_cmpuint (count (f, "SELECT count(*) FROM audit WHERE action = 'terminal.intake'"), ==, intakes + 1);
+  g_assert_cmpuint (count (f, "SELECT count(*) FROM audit WHERE action = 'terminal.intake' AND actor = 'alice'"),
+                    ==, 1);
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+
+  /* list and show: the same text over --registry as on the store. */
+  {
+    static const char * const shapes[][4] = {
+      { "registry", "list", NULL, NULL },
+      { "registry", "list", "--json", NULL },
+      { "registry", "list", "--state", "in_stock" },
+      { "registry", "show", "new0002", NULL },
+      { "registry", "show", "NEW0001", "--json" },
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS (shapes); i++)
+      {
+        g_autofree char *remote = NULL, *local = NULL;
+        g_autoptr(GPtrArray) r = g_ptr_array_new ();
+        g_autoptr(GPtrArray) l = g_ptr_array_new ();
+
+        for (guint j = 0; j < 4 && shapes[i][j] != NULL; j++)
+          {
+            g_ptr_array_add (r, (gpointer) shapes[i][j]);
+            g_ptr_array_add (l, (gpointer) shapes[i][j]);
+          }
+        g_ptr_array_add (r, (gpointer) "--registry");
+        g_ptr_array_add (r, f->url);
+        g_ptr_array_add (r, NULL);
+        g_ptr_array_add (l, (gpointer) "--db");
+        g_ptr_array_add (l, f->store.path);
+        g_ptr_array_add (l, NULL);
+        g_assert_cmpint (tool ((const char * const *) r->pdata, ca, &remote, NULL), ==, 0);
+        g_assert_cmpint (tool ((const char * const *) l->pdata, NULL, &local, NULL), ==, 0);
+        g_assert_cmpstr (remote, ==, local);
+        g_assert_nonnull (strstr (remote, "NEW000"));
+      }
+  }
+  {
+    const char *args[] = { "registry", "show", "NOPE0001", "--registry", f->url, NULL };
+
+    g_assert_cmpint (tool (args, ca, NULL, &err), ==, 1);
+    g_assert_nonnull (strstr (err, "no terminal with serial NOPE0001"));
+    g_clear_pointer (&err, g_free);
+  }
+
+  /* The journal: for reviewers; every entry, after a seq. */
+  {
+    const char *args[] = { "audit", "list", "--registry", f->url, "--json", NULL };
+    const char *after[] = { "audit", "list", "--registry", f->url, "--after", "3", NULL };
+    JsonObject *o;
+
+    g_assert_cmpint (tool (args, ca, NULL, &err), ==, 1);     /* alice: a field manager */
+    g_assert_nonnull (strstr (err, "posprov-tool: "));
+    g_clear_pointer (&err, g_free);
+    g_assert_cmpint (pp_test_run_tool_as (args, "bob", PASSWORD, ca, &out, NULL), ==, 0);
+    g_assert_true (json_parser_load_from_data (parser, out, -1, NULL));
+    o = json_node_get_object (json_parser_get_root (parser));
+    g_assert_cmpint (json_object_get_int_member (o, "count"), ==, N_AUDIT (f));
+    g_assert_nonnull (strstr (out, "\"action\":\"terminal.intake\""));
+    g_clear_pointer (&out, g_free);
+    g_assert_cmpint (pp_test_run_tool_as (after, "bob", PASSWORD, ca, &out, NULL), ==, 0);
+    g_assert_true (g_str_has_prefix (out, "4  "));
+    g_clear_pointer (&out, g_free);
+  }
+  /* Verification needs the journal's key: not over --registry. */
+  {
+    const char *verbs[] = { "verify", "checkpoint", "init-seal" };
+
+    for (guint i = 0; i < G_N_ELEMENTS (verbs); i++)
+      {
+        const char *args[] = { "audit", verbs[i], "--registry", f->url, "-o", "-", NULL };
+
+        if (g_str_equal (verbs[i], "verify"))
+          args[4] = NULL;
+        g_assert_cmpint (pp_test_run_tool_as (args, "bob", PASSWORD, ca, NULL, &err), ==, 1);
+        g_assert_nonnull (strstr (err, "--db PATH"));
+        g_assert_nonnull (strstr (err, "audit list"));
+        g_clear_pointer (&err, g_free);
+      }
+  }
 }
 
 /* ---- who acts ---- */
@@ -1344,6 +1441,7 @@ main (int   argc,
   ADD ("/registry-remote/otp", test_otp);
   ADD ("/registry-remote/upload-program", test_upload_program);
   ADD ("/registry-remote/tool-registry", test_tool_registry);
+  ADD ("/registry-remote/tool-older-commands", test_tool_older_commands);
 #undef ADD
   g_test_add_func ("/registry-remote/bad-url", test_bad_url);
 

@@ -45,6 +45,7 @@ static struct {
   char *program_pem;     /* the trusted program signer */
   char *package;         /* signed by it, for A920 and P2 */
   char *rogue_package;   /* signed by a signer nobody trusts */
+  char *ledger_package;  /* another, by the trusted signer, for the tool's upload */
   char *ca_pem;
   char *cert_pem;
   char *key_pem;
@@ -223,6 +224,7 @@ make_packages (const char *dir)
   write_signer (dir, "rogue", &rogue_key, &rogue_cert);
   T.package = pack (dir, "pay", key, T.program_pem, payload);
   T.rogue_package = pack (dir, "rogue", rogue_key, rogue_cert, payload);
+  T.ledger_package = pack (dir, "ledger", key, T.program_pem, payload);
 }
 
 /* ---- the daemon ---- */
@@ -1560,6 +1562,70 @@ test_programs (void)
   g_assert_nonnull (strstr (list.text, "\"name\":\"pay\""));
 }
 
+/* posprov-tool programs upload|list --registry against this daemon (its
+ * --program-trust): a package packed by `program pack` goes in, one row a
+ * model; one by an untrusted signer is refused by the service and nothing
+ * is recorded. */
+static void
+test_tool_programs (void)
+{
+  g_autofree char *out = NULL, *err = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  const char *upload_args[] = { "programs", "upload", T.ledger_package, "--registry", T.daemon.base, "--json",
+                                NULL };
+  const char *list_args[] = { "programs", "list", "--model", "A920", "--registry", T.daemon.base, "--json",
+                              NULL };
+  const char *rogue_args[] = { "programs", "upload", T.rogue_package, "--registry", T.daemon.base, NULL };
+  const char *reviewer_args[] = { "programs", "upload", T.ledger_package, "--registry", T.daemon.base, NULL };
+  JsonArray *programs;
+  guint before;
+
+  g_assert_cmpint (pp_test_run_tool_as (upload_args, "alice", PASSWORD, T.ca_pem, &out, &err), ==, 0);
+  g_assert_true (json_parser_load_from_data (parser, out, -1, NULL));
+  programs = json_object_get_array_member (json_node_get_object (json_parser_get_root (parser)), "programs");
+  g_assert_cmpuint (json_array_get_length (programs), ==, 2);
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+
+  g_assert_cmpint (pp_test_run_tool_as (list_args, "bob", PASSWORD, T.ca_pem, &out, NULL), ==, 0);
+  g_assert_true (json_parser_load_from_data (parser, out, -1, NULL));
+  programs = json_object_get_array_member (json_node_get_object (json_parser_get_root (parser)), "programs");
+  g_assert_cmpuint (json_array_get_length (programs), >=, 1);
+  {
+    gboolean found = FALSE;
+
+    for (guint i = 0; i < json_array_get_length (programs); i++)
+      {
+        JsonObject *o = json_array_get_object_element (programs, i);
+
+        g_assert_cmpstr (json_object_get_string_member (o, "model"), ==, "A920");
+        found |= g_str_equal (json_object_get_string_member (o, "name"), "ledger");
+      }
+    g_assert_true (found);
+  }
+  g_clear_pointer (&out, g_free);
+
+  /* Untrusted: the service refuses it (400 invalid, docs/registry-api.md),
+   * the tool says why, nothing is written. */
+  /* (Signing in is journalled; adding a program is program.add.) */
+  before = audit_count_of ("program.add");
+  g_assert_cmpint (pp_test_run_tool_as (rogue_args, "alice", PASSWORD, T.ca_pem, NULL, &err), ==, 1);
+  g_assert_nonnull (strstr (err, "the program package is refused"));
+  g_clear_pointer (&err, g_free);
+  {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GPtrArray) all = pp_store_list_programs (T.kh.base.store, NULL, &error);
+
+    g_assert_no_error (error);
+    for (guint i = 0; i < all->len; i++)
+      g_assert_cmpstr (((PpProgramRecord *) g_ptr_array_index (all, i))->name, !=, "rogue");
+  }
+  /* A reviewer may not upload. */
+  g_assert_cmpint (pp_test_run_tool_as (reviewer_args, "bob", PASSWORD, T.ca_pem, NULL, &err), ==, 1);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpuint (audit_count_of ("program.add"), ==, before);
+}
+
 /* ---- the listing and required-field rules (docs/registry-api.md) ---- */
 
 static void
@@ -1732,6 +1798,7 @@ main (int    argc,
   g_test_add_func ("/registry-server/install", test_install);
   g_test_add_func ("/registry-server/programs", test_programs);
   g_test_add_func ("/registry-server/semantics", test_semantics);
+  g_test_add_func ("/registry-server/tool-programs", test_tool_programs);
   status = g_test_run ();
 
   g_clear_object (&T.session);
@@ -1751,5 +1818,6 @@ main (int    argc,
   g_free (T.program_pem);
   g_free (T.package);
   g_free (T.rogue_package);
+  g_free (T.ledger_package);
   return status;
 }
