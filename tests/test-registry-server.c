@@ -418,15 +418,22 @@ assert_status (Reply *r,
 }
 
 static char *
-login (const char *user)
+login_at (const char *base,
+          const char *user)
 {
   g_auto(Reply) r = { 0 };
   g_autofree char *body = g_strdup_printf ("{\"user\":\"%s\",\"password\":\"%s\"}", user, PASSWORD);
 
-  call ("POST", "/api/v1/sessions", NULL, NULL, body, &r);
+  call_full (base, "POST", "/api/v1/sessions", NULL, NULL, body, -1, &r);
   assert_status (&r, 201);
   g_assert_cmpuint (strlen (member (&r, "token")), ==, 43);   /* 256 bits, base64url */
   return g_strdup (member (&r, "token"));
+}
+
+static char *
+login (const char *user)
+{
+  return login_at (T.daemon.base, user);
 }
 
 static char *
@@ -1766,6 +1773,128 @@ test_semantics (void)
   }
 }
 
+/* ---- the event stream across a session's end ---- */
+
+/* GET /api/v1/events as @token from @base, with @last_id (NULL: none). */
+static GInputStream *
+open_events (SoupSession  *session,
+             const char   *base,
+             const char   *token,
+             const char   *last_id,
+             SoupMessage **out_msg)
+{
+  g_autofree char *uri = g_strconcat (base, "/api/v1/events", NULL);
+  g_autofree char *value = g_strconcat ("Bearer ", token, NULL);
+  g_autoptr(GError) error = NULL;
+  GInputStream *stream;
+
+  *out_msg = soup_message_new ("GET", uri);
+  soup_message_headers_replace (soup_message_get_request_headers (*out_msg), "Authorization", value);
+  if (last_id != NULL)
+    soup_message_headers_replace (soup_message_get_request_headers (*out_msg), "Last-Event-ID", last_id);
+  stream = soup_session_send (session, *out_msg, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (soup_message_get_status (*out_msg), ==, 200);
+  return stream;
+}
+
+/* A pending approval request for a new order on @serial through @base,
+ * signed in afresh as alice (tokens here last two seconds). */
+static char *
+request_at (const char *base,
+            const char *serial)
+{
+  g_autofree char *alice = login_at (base, "alice");
+  g_autofree char *k1 = new_key (), *k2 = new_key (), *k3 = new_key ();
+  g_autofree char *rows = g_strdup_printf ("[{\"serial\":\"%s\",\"vendor\":\"PAX\",\"model\":\"A920\"}]", serial);
+  g_autofree char *body = g_strdup_printf ("{\"serial\":\"%s\",\"merchant_id\":%" G_GINT64_FORMAT
+                                           ",\"program\":\"1.0.0\"}", serial, T.kh.base.merchant_id);
+  g_autofree char *path = NULL;
+  g_auto(Reply) intake = { 0 };
+  g_auto(Reply) order = { 0 };
+  g_auto(Reply) request = { 0 };
+
+  call_full (base, "POST", "/api/v1/terminals", alice, k1, rows, -1, &intake);
+  assert_status (&intake, 201);
+  /* As if it had proved its key pair (the fixture's way). */
+  {
+    g_autofree char *fp = g_compute_checksum_for_string (G_CHECKSUM_SHA256, serial, -1);
+    g_autoptr(GError) error = NULL;
+
+    g_assert_true (pp_store_set_terminal_certificate (T.kh.base.store, serial, fp, "carol", &error));
+    g_assert_no_error (error);
+  }
+  call_full (base, "POST", "/api/v1/work-orders", alice, k2, body, -1, &order);
+  assert_status (&order, 201);
+  path = g_strdup_printf ("/api/v1/work-orders/%s/approval-request", member (&order, "id"));
+  call_full (base, "POST", path, alice, k3, NULL, -1, &request);
+  assert_status (&request, 201);
+  return g_strdup (member (&request, "id"));
+}
+
+/* The id line of the event that names @approval in @seen. */
+static char *
+event_id_of (const char *seen,
+             const char *approval)
+{
+  const char *at = strstr (seen, approval);
+  const char *id;
+
+  g_assert_nonnull (at);
+  for (id = at; id > seen && !g_str_has_prefix (id, "\nid: "); id--)
+    ;
+  g_assert_true (g_str_has_prefix (id, "\nid: "));
+  id += strlen ("\nid: ");
+  return g_strndup (id, strcspn (id, "\n"));
+}
+
+static void
+test_events_expiry (void)
+{
+  static const char * const extra[] = { "--session-lifetime", "2", NULL };
+  Daemon d = { 0 };
+  g_autoptr(SoupSession) session = trusting_session ();
+  g_autoptr(SoupMessage) msg1 = NULL, msg2 = NULL, msg3 = NULL;
+  g_autoptr(GInputStream) first = NULL, second = NULL, third = NULL;
+  g_autoptr(GString) rest = g_string_new (NULL);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *bob = NULL;
+  g_autofree char *a1 = NULL, *a2 = NULL, *seen = NULL, *id1 = NULL, *replayed = NULL, *reset = NULL;
+  gssize n;
+  char buf[1024];
+
+  daemon_start (&d, extra);
+  bob = login_at (d.base, "bob");
+  first = open_events (session, d.base, bob, NULL, &msg1);
+  a1 = request_at (d.base, "RS-5001");
+  seen = read_event (first, a1);
+  id1 = event_id_of (seen, a1);
+
+  /* The session ends: so does the stream, saying why. */
+  while ((n = g_input_stream_read (first, buf, sizeof buf, NULL, &error)) > 0)
+    g_string_append_len (rest, buf, n);
+  g_assert_no_error (error);
+  g_assert_nonnull (strstr (rest->str, "event: expired\n"));
+
+  /* A request made while the reviewer is away ... */
+  a2 = request_at (d.base, "RS-5002");
+  /* ... reaches them when they sign in again and reconnect with the last id. */
+  g_free (bob);
+  bob = login_at (d.base, "bob");
+  second = open_events (session, d.base, bob, id1, &msg2);
+  replayed = read_event (second, a2);
+  g_assert_null (strstr (replayed, a1));          /* not the one already seen */
+  g_assert_nonnull (strstr (replayed, "event: approval\n"));
+  g_input_stream_close (second, NULL, NULL);
+
+  /* An id this run never gave: start again from the list. */
+  third = open_events (session, d.base, bob, "0badc0de.7", &msg3);
+  reset = read_event (third, "event: reset");
+  g_assert_nonnull (reset);
+  g_input_stream_close (third, NULL, NULL);
+  daemon_stop (&d);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -1799,6 +1928,7 @@ main (int    argc,
   g_test_add_func ("/registry-server/programs", test_programs);
   g_test_add_func ("/registry-server/semantics", test_semantics);
   g_test_add_func ("/registry-server/tool-programs", test_tool_programs);
+  g_test_add_func ("/registry-server/events-expiry", test_events_expiry);
   status = g_test_run ();
 
   g_clear_object (&T.session);
