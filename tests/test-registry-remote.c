@@ -1087,6 +1087,123 @@ test_tool_older_commands (Fixture       *f,
   }
 }
 
+/* ---- the event stream, across the session's end ---- */
+
+typedef struct {
+  GPtrArray *seen;     /* "UUID STATE" of each approval event */
+  guint resets;
+} Heard;
+
+static void
+heard (PpRegistryRemote         *self,
+       const PpRegistryApproval *approval,
+       gpointer                  data)
+{
+  Heard *h = data;
+
+  if (approval == NULL)
+    h->resets++;
+  else
+    g_ptr_array_add (h->seen, g_strdup_printf ("%s %s", approval->uuid,
+                                               pp_registry_approval_state_to_string (approval->state)));
+}
+
+static gboolean
+timed_out (gpointer data)
+{
+  *(gboolean *) data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* Runs the main loop until *@count reaches @n, for at most 20 s. */
+static void
+wait_count (const guint *count,
+            guint        n)
+{
+  gboolean late = FALSE;
+  guint id = g_timeout_add_seconds (20, timed_out, &late);
+
+  while (*count < n && !late)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_false (late);
+  g_source_remove (id);
+}
+
+static void
+wait_connections (PpRegistryRemoteWatch *watch,
+                  guint                  n)
+{
+  gboolean late = FALSE;
+  guint id = g_timeout_add_seconds (20, timed_out, &late);
+
+  while (pp_registry_remote_watch_get_connections (watch) < n && !late)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_false (late);
+  g_source_remove (id);
+}
+
+/* Sessions of two seconds: the reviewer's stream is ended by the server,
+ * the watch signs in again and reconnects with its last event id; every
+ * request and decision arrives once. A later watch from the last id gets
+ * what came while none was open. */
+static void
+test_events_across_expiry (Fixture       *f,
+                           gconstpointer  data)
+{
+  PpRegistry *alice = as (f, "alice");
+  PpRegistry *bob = as (f, "bob");
+  g_autoptr(GPtrArray) seen = g_ptr_array_new_with_free_func (g_free);
+  Heard h = { seen, 0 };
+  g_autofree char *k1 = KEY (), *k2 = KEY (), *k3 = KEY (), *k4 = KEY (), *k5 = KEY (), *k6 = KEY ();
+  g_autofree char *k7 = KEY ();
+  g_autofree char *last = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpWorkOrder) o1 = NULL, o2 = NULL, o3 = NULL;
+  g_autoptr(PpRegistryApproval) r1 = NULL, r2 = NULL, r3 = NULL, d1 = NULL;
+  PpRegistryRemoteWatch *watch;
+  g_autofree char *e1 = NULL, *e2 = NULL, *e3 = NULL, *e4 = NULL;
+
+  watch = pp_registry_remote_watch_events (PP_REGISTRY_REMOTE (bob), NULL, heard, &h, NULL);
+  wait_connections (watch, 1);
+  o1 = create_order (alice, f, "pax0001", "alice", k1, &error);
+  g_assert_no_error (error);
+  r1 = request_approval (alice, o1->uuid, NULL, NULL, "alice", k2, &error);
+  g_assert_no_error (error);
+  wait_count (&seen->len, 1);
+
+  /* The session ends; the watch is back on a second stream. */
+  wait_connections (watch, 2);
+  o2 = create_order (alice, f, "pax0002", "alice", k3, &error);
+  g_assert_no_error (error);
+  r2 = request_approval (alice, o2->uuid, NULL, NULL, "alice", k4, &error);
+  g_assert_no_error (error);
+  d1 = decide (bob, r1->uuid, TRUE, "bob", k5, &error);
+  g_assert_no_error (error);
+  wait_count (&seen->len, 3);
+  last = g_strdup (pp_registry_remote_watch_get_last_event_id (watch));
+  pp_registry_remote_watch_stop (watch);
+
+  /* None open: a request; a new watch from the last id hears it. */
+  o3 = create_order (alice, f, "pax0003", "alice", k6, &error);
+  g_assert_no_error (error);
+  r3 = request_approval (alice, o3->uuid, NULL, NULL, "alice", k7, &error);
+  g_assert_no_error (error);
+  watch = pp_registry_remote_watch_events (PP_REGISTRY_REMOTE (bob), last, heard, &h, NULL);
+  wait_count (&seen->len, 4);
+  pp_registry_remote_watch_stop (watch);
+
+  e1 = g_strdup_printf ("%s pending", r1->uuid);
+  e2 = g_strdup_printf ("%s pending", r2->uuid);
+  e3 = g_strdup_printf ("%s approved", r1->uuid);
+  e4 = g_strdup_printf ("%s pending", r3->uuid);
+  g_assert_cmpuint (seen->len, ==, 4);
+  g_assert_cmpstr (g_ptr_array_index (seen, 0), ==, e1);
+  g_assert_cmpstr (g_ptr_array_index (seen, 1), ==, e2);
+  g_assert_cmpstr (g_ptr_array_index (seen, 2), ==, e3);
+  g_assert_cmpstr (g_ptr_array_index (seen, 3), ==, e4);
+  g_assert_cmpuint (h.resets, ==, 0);
+}
+
 /* ---- who acts ---- */
 
 static void
@@ -1442,6 +1559,8 @@ main (int   argc,
   ADD ("/registry-remote/upload-program", test_upload_program);
   ADD ("/registry-remote/tool-registry", test_tool_registry);
   ADD ("/registry-remote/tool-older-commands", test_tool_older_commands);
+  g_test_add ("/registry-remote/events-across-expiry", Fixture, "2", fixture_set_up, test_events_across_expiry,
+              fixture_tear_down);
 #undef ADD
   g_test_add_func ("/registry-remote/bad-url", test_bad_url);
 
