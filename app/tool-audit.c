@@ -18,7 +18,18 @@
 #include "pp-store.h"
 #include "tool-commands.h"
 #include "tool-common.h"
+#include "tool-registry-open.h"
 #include "tool-store.h"
+
+/* The journal's key (its seals, checkpoints) never leaves the store's
+ * host: these commands work on the store file, not over --registry. */
+static int
+refuse_remote (const char *command)
+{
+  return pp_tool_fail (_("audit %s needs the journal’s key, which stays with the registry’s store: run "
+                         "“posprov-tool audit %s --db PATH” on the registry’s host; over --registry, "
+                         "“posprov-tool audit list” reads the entries"), command, command);
+}
 
 /* Seed and checkpoint files are a few hundred bytes. */
 #define MAX_AUDIT_FILE 16384
@@ -87,11 +98,13 @@ audit_verify (int    argc,
               char **argv)
 {
   g_autofree char *db_path = NULL;
+  g_autofree char *url = NULL;
   g_autofree char *seed_path = NULL;
   g_autofree char *checkpoint_path = NULL;
   gboolean no_key_store = FALSE;
   GOptionEntry entries[] = {
     PP_TOOL_DB_OPTION (&db_path),
+    PP_TOOL_REGISTRY_OPTION (&url),
     { "seed", 0, 0, G_OPTION_ARG_FILENAME, &seed_path,
       N_("Check every entry's seal with the journal's seed file"), N_("FILE") },
     { "checkpoint", 0, 0, G_OPTION_ARG_FILENAME, &checkpoint_path,
@@ -121,6 +134,8 @@ audit_verify (int    argc,
     return 1;
   if (argc != 1)
     return pp_tool_fail (_("unexpected argument “%s” (see “%s --help”)"), argv[1], argv[0]);
+  if (url != NULL)
+    return refuse_remote ("verify");
 
   if (seed_path != NULL && !read_small_file (seed_path, &seed, &options.seed_len))
     return 1;
@@ -186,11 +201,13 @@ audit_init_seal (int    argc,
                  char **argv)
 {
   g_autofree char *db_path = NULL;
+  g_autofree char *url = NULL;
   g_autofree char *out_path = NULL;
   int epoch_entries = PP_AUDIT_EPOCH_ENTRIES;
   int epoch_seconds = PP_AUDIT_EPOCH_SECONDS;
   GOptionEntry entries[] = {
     PP_TOOL_DB_OPTION (&db_path),
+    PP_TOOL_REGISTRY_OPTION (&url),
     { "output", 'o', 0, G_OPTION_ARG_FILENAME, &out_path,
       N_("Write the seed to FILE (a new file; “-” prints it)"), N_("FILE") },
     { "epoch-entries", 0, 0, G_OPTION_ARG_INT, &epoch_entries,
@@ -215,6 +232,8 @@ audit_init_seal (int    argc,
     return 1;
   if (argc != 1)
     return pp_tool_fail (_("unexpected argument “%s” (see “%s --help”)"), argv[1], argv[0]);
+  if (url != NULL)
+    return refuse_remote ("init-seal");
   if (out_path == NULL)
     return pp_tool_fail (_("give the seed file with -o FILE (or -o - to print it)"));
   if (epoch_entries < 1 || epoch_seconds < 0)
@@ -248,9 +267,11 @@ audit_checkpoint (int    argc,
                   char **argv)
 {
   g_autofree char *db_path = NULL;
+  g_autofree char *url = NULL;
   g_autofree char *out_path = NULL;
   GOptionEntry entries[] = {
     PP_TOOL_DB_OPTION (&db_path),
+    PP_TOOL_REGISTRY_OPTION (&url),
     { "output", 'o', 0, G_OPTION_ARG_FILENAME, &out_path,
       N_("Write the checkpoint to FILE (a new file; “-” prints it)"), N_("FILE") },
     { NULL }
@@ -269,6 +290,8 @@ audit_checkpoint (int    argc,
     return 1;
   if (argc != 1)
     return pp_tool_fail (_("unexpected argument “%s” (see “%s --help”)"), argv[1], argv[0]);
+  if (url != NULL)
+    return refuse_remote ("checkpoint");
   if (out_path == NULL)
     return pp_tool_fail (_("give the checkpoint file with -o FILE (or -o - to print it)"));
   if (g_strcmp0 (out_path, "-") != 0 && g_file_test (out_path, G_FILE_TEST_EXISTS))
@@ -285,10 +308,101 @@ audit_checkpoint (int    argc,
   return 0;
 }
 
+/* ---- the entries, through the registry ---- */
+
+static int
+audit_list (int    argc,
+            char **argv)
+{
+  g_autofree char *db_path = NULL;
+  g_autofree char *url = NULL;
+  gint64 after = 0;
+  gboolean json = FALSE;
+  GOptionEntry entries[] = {
+    PP_TOOL_DB_OPTION (&db_path),
+    PP_TOOL_REGISTRY_OPTION (&url),
+    { "after", 0, 0, G_OPTION_ARG_INT64, &after, N_("Only the entries after this one"), N_("SEQ") },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json,
+      N_("Print one JSON object {\"entries\": […], \"count\": N}"), NULL },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new (NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpToolRegistry) registry = NULL;
+  g_autoptr(GPtrArray) all = g_ptr_array_new_with_free_func ((GDestroyNotify) pp_audit_entry_free);
+  guint got;
+
+  g_option_context_set_summary (context,
+    _("Lists the audit journal’s entries, oldest first, from the store (--db) or the registry\n"
+      "service (--registry), as the user in PP_REGISTRY_USER (a reviewer or an administrator).\n"
+      "It does not verify them: “audit verify --db” does, where the journal’s key is."));
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  if (!pp_tool_parse (context, &argc, &argv))
+    return 1;
+  if (argc != 1)
+    return pp_tool_fail (_("unexpected argument “%s” (see “%s --help”)"), argv[1], argv[0]);
+  registry = pp_tool_open_registry (db_path, url, &error);
+  if (registry == NULL)
+    return pp_tool_fail_error (error);
+  /* A page at a time, after the last one read, until a page is short. */
+  do
+    {
+      g_autoptr(GAsyncResult) res = NULL;
+      g_autoptr(GPtrArray) page = NULL;
+
+      pp_registry_list_audit_async (registry, after, PP_REGISTRY_PAGE_MAX, NULL, pp_tool_registry_got, &res);
+      page = pp_registry_list_audit_finish (registry, pp_tool_registry_wait (&res), &error);
+      if (page == NULL)
+        return pp_tool_fail_error (error);
+      got = page->len;
+      if (got > 0)
+        after = ((PpAuditEntry *) g_ptr_array_index (page, got - 1))->seq;
+      g_ptr_array_extend_and_steal (all, g_steal_pointer (&page));
+    }
+  while (got == PP_REGISTRY_PAGE_MAX);
+
+  if (json)
+    {
+      g_autoptr(JsonBuilder) b = json_builder_new ();
+      g_autoptr(JsonNode) root = NULL;
+
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "entries");
+      json_builder_begin_array (b);
+      for (guint i = 0; i < all->len; i++)
+        json_builder_add_value (b, pp_registry_audit_entry_to_json (g_ptr_array_index (all, i)));
+      json_builder_end_array (b);
+      json_builder_set_member_name (b, "count");
+      json_builder_add_int_value (b, all->len);
+      json_builder_end_object (b);
+      root = json_builder_get_root (b);
+      pp_tool_print_json (root);
+      return 0;
+    }
+  if (all->len == 0)
+    {
+      printf ("%s\n", _("No journal entries."));
+      return 0;
+    }
+  for (guint i = 0; i < all->len; i++)
+    {
+      PpAuditEntry *e = g_ptr_array_index (all, i);
+      g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc (e->time);
+      g_autofree char *time = dt != NULL ? g_date_time_format_iso8601 (dt) : g_strdup ("-");
+      g_autofree char *line = g_strdup_printf ("%" G_GINT64_FORMAT "  %s  %s  %s  %s", e->seq, time,
+                                               e->actor, e->action, e->subject != NULL ? e->subject : "-");
+      g_autofree char *safe = pp_tool_printable (line);
+
+      puts (safe != NULL ? safe : line);
+    }
+  return 0;
+}
+
 static const PpToolCommand audit_commands[] = {
   { "verify", audit_verify, N_("Verify the hash chain and seals of the audit journal") },
   { "init-seal", audit_init_seal, N_("Start sealing the audit journal; write its seed once") },
   { "checkpoint", audit_checkpoint, N_("Export a signed checkpoint of the audit journal") },
+  { "list", audit_list, N_("List the journal’s entries (through the registry: --db or --registry)") },
   { NULL, NULL, NULL }
 };
 

@@ -149,3 +149,17 @@ pp_tool_close_registry (PpRegistry *registry)
     pp_registry_local_close (PP_REGISTRY_LOCAL (registry));
   g_object_unref (registry);
 }
+
+PpRegistry *
+pp_tool_open_remote_registry (const char *db_path,
+                              const char *url)
+{
+  g_autoptr(GError) error = NULL;
+  PpRegistry *registry;
+
+  g_return_val_if_fail (url != NULL, NULL);
+  registry = pp_tool_open_registry (db_path, url, &error);
+  if (registry == NULL)
+    pp_tool_fail_error (error);
+  return registry;
+}

@@ -47,4 +47,18 @@ void          pp_tool_registry_got  (GObject       *source,
                                      gpointer       slot);
 GAsyncResult *pp_tool_registry_wait (GAsyncResult **slot);
 
+/* ---- the older store commands (registry import|list|show, audit) ---- */
+
+/* Their --registry option. With it they work through pp_tool_open_registry
+ * (a remote registry, as the user in PP_REGISTRY_USER); without it on the
+ * store file as they always did (readers open it read-only, a first import
+ * creates it, no sign-in: the file's permissions decide). */
+#define PP_TOOL_REGISTRY_OPTION(url) \
+  { "registry", 0, 0, G_OPTION_ARG_STRING, (url), N_("The registry service instead of a store"), N_("URL") }
+
+/* pp_tool_open_registry for @url, refusing @db_path as well; prints the
+ * error and returns NULL when it fails. */
+PpRegistry *pp_tool_open_remote_registry (const char *db_path,
+                                          const char *url);
+
 G_END_DECLS

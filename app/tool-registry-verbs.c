@@ -17,9 +17,9 @@
 #include <glib/gi18n.h>
 #include <openssl/crypto.h>
 #include <openssl/x509.h>
-#include <qrencode.h>
 
 #include "pp-program-package.h"
+#include "pp-qr-code.h"
 #include "tool-commands.h"
 #include "tool-common.h"
 #include "tool-password.h"
@@ -281,6 +281,25 @@ pp_tool_orders_main (int    argc,
 
 /* ---- approvals --------------------------------------------------------- */
 
+/* The QR code of @text in UTF-8 half blocks (pp_qr_code_to_half_blocks)
+ * inside a quiet zone of two modules; wiped after (@text may be a secret). */
+static gboolean
+print_qr (const char  *text,
+          GError     **error)
+{
+  g_autoptr(PpQrCode) qr = pp_qr_code_new (text, error);
+  char *blocks;
+
+  if (qr == NULL)
+    return FALSE;
+  blocks = pp_qr_code_to_half_blocks (qr, 2);
+  fputs (blocks, stdout);
+  fflush (stdout);
+  OPENSSL_cleanse (blocks, strlen (blocks));
+  g_free (blocks);
+  return TRUE;
+}
+
 static JsonNode *
 approval_summary_json (const PpRegistryApproval *a)
 {
@@ -307,6 +326,7 @@ approval_summary_json (const PpRegistryApproval *a)
   PUT ("time", time);
   PUT ("approver", a->approver);
   PUT ("reason", a->reason);
+  PUT ("code", a->code);
 #undef PUT
   json_builder_end_object (b);
   return json_builder_get_root (b);
@@ -319,6 +339,8 @@ print_approval (const PpRegistryApproval *a)
   g_autofree char *decided = format_time (a->decided_at);
 
   print_safe (_("Approval:"), a->uuid);
+  if (a->code != NULL)
+    print_safe (_("Code:"), a->code);
   print_safe (_("Order:"), a->order_uuid);
   print_safe (_("State:"), pp_registry_approval_state_to_string (a->state));
   print_safe (_("Serial:"), a->serial);
@@ -413,6 +435,51 @@ approvals_list (int    argc,
         fputc ('\n', stdout);
       print_approval (g_ptr_array_index (list, i));
     }
+  return 0;
+}
+
+static int
+approvals_show (int    argc,
+                char **argv)
+{
+  g_auto(Common) c = { 0 };
+  const GOptionEntry entries[] = { COMMON_OPTIONS (c), { NULL } };
+  g_autoptr(GOptionContext) context = new_context (_("ID_OR_CODE"),
+    _("Shows one approval request, found by its id, its short code or the text of its QR code, "
+      "with the QR code the reviewer’s station scans to open it."), entries);
+  g_autoptr(PpToolRegistry) registry = NULL;
+  g_autoptr(GAsyncResult) res = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpRegistryApproval) approval = NULL;
+  g_autofree char *ref = NULL;
+  g_autofree char *payload = NULL;
+
+  if (!pp_tool_parse (context, &argc, &argv))
+    return 1;
+  if (argc != 2)
+    return pp_tool_fail (_("expected one approval id or code (see “%s --help”)"), argv[0]);
+  if ((ref = pp_registry_approval_ref_parse (argv[1])) == NULL)
+    return pp_tool_fail (_("“%s” is neither an approval id (a UUID) nor an approval code (%d letters "
+                           "and digits)"), argv[1], PP_APPROVAL_CODE_LENGTH);
+  if ((registry = open_registry (&c)) == NULL)
+    return 1;
+  pp_registry_get_approval_async (registry, ref, NULL, pp_tool_registry_got, &res);
+  approval = pp_registry_get_approval_finish (registry, pp_tool_registry_wait (&res), &error);
+  if (approval == NULL)
+    return pp_tool_fail_error (error);
+  payload = pp_registry_approval_qr_payload (approval);
+  if (c.json)
+    {
+      g_autoptr(JsonNode) node = approval_summary_json (approval);
+
+      json_object_set_string_member (json_node_get_object (node), "qr", payload);
+      pp_tool_print_json (node);
+      return 0;
+    }
+  print_approval (approval);
+  print_safe (_("QR code:"), payload);
+  if (!print_qr (payload, &error))
+    return pp_tool_fail_error (error);
   return 0;
 }
 
@@ -515,6 +582,7 @@ pp_tool_approvals_main (int    argc,
 {
   static const PpToolCommand commands[] = {
     { "list",    approvals_list,    N_("List the pending approval requests") },
+    { "show",    approvals_show,    N_("Show one request and its QR code, by id or code") },
     { "request", approvals_request, N_("Ask for a reviewer’s approval of a work order") },
     { "approve", approvals_approve, N_("Approve a request (reviewers; not your own)") },
     { "reject",  approvals_reject,  N_("Reject a request with a reason") },
@@ -577,7 +645,8 @@ programs_upload (int    argc,
   };
   g_autoptr(GOptionContext) context = new_context (_("PKG"),
     _("Adds a signed program package to the registry’s catalogue, for each model it lists, once its "
-      "files and its signature by a signer that chains to --trust are verified."), entries);
+      "files and its signature by a signer that chains to --trust are verified. With --registry the "
+      "service checks the signer against its own trust; --trust then checks here first."), entries);
   g_autoptr(PpToolRegistry) registry = NULL;
   g_autoptr(GAsyncResult) res = NULL;
   g_autoptr(GError) error = NULL;
@@ -593,16 +662,21 @@ programs_upload (int    argc,
     return 1;
   if (argc != 2)
     return pp_tool_fail (_("expected one program package (see “%s --help”)"), argv[0]);
-  if (trust_path == NULL)
-    return pp_tool_fail (_("programs upload: --trust is required"));
-  if ((certs = pp_tool_load_certs ("--trust", trust_path, &error)) == NULL)
-    return pp_tool_fail_error (error);
-  while (sk_X509_num (certs) > 0)
-    g_ptr_array_add (trust, sk_X509_shift (certs));
-  sk_X509_free (certs);
-  /* Structure, files and signature, before anything reaches the registry. */
+  /* A registry service checks the signer against its own --program-trust;
+   * a store has no trust of its own, so --db needs --trust. */
+  if (trust_path == NULL && c.url == NULL)
+    return pp_tool_fail (_("programs upload: --trust is required with a store (--db)"));
+  if (trust_path != NULL)
+    {
+      if ((certs = pp_tool_load_certs ("--trust", trust_path, &error)) == NULL)
+        return pp_tool_fail_error (error);
+      while (sk_X509_num (certs) > 0)
+        g_ptr_array_add (trust, sk_X509_shift (certs));
+      sk_X509_free (certs);
+    }
+  /* Structure, files and (with --trust) signature, before anything reaches the registry. */
   if ((package = pp_program_package_open (argv[1], &error)) == NULL ||
-      !pp_program_package_verify (package, trust, 0, &error))
+      (trust_path != NULL && !pp_program_package_verify (package, trust, 0, &error)))
     return pp_tool_fail_error (error);
   if ((file = g_mapped_file_new (argv[1], FALSE, &error)) == NULL)
     return pp_tool_fail_error (error);
@@ -717,53 +791,6 @@ users_add (int    argc,
     printf (_("User %s added (%s).\n"), user->username, pp_user_role_to_string (user->role));
   pp_user_free (user);
   return 0;
-}
-
-/* The QR code of @text in UTF-8 half blocks, two module rows per line,
- * light modules drawn (a terminal's background is usually dark) inside a
- * quiet zone of two modules. */
-static gboolean
-print_qr (const char  *text,
-          GError     **error)
-{
-  QRcode *qr = QRcode_encodeString (text, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
-  const int quiet = 2;
-  int size;
-
-  if (qr == NULL)
-    {
-      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED, _("cannot make the QR code"));
-      return FALSE;
-    }
-  size = qr->width + 2 * quiet;
-  for (int y = 0; y < size; y += 2)
-    {
-      g_autoptr(GString) line = g_string_new (NULL);
-
-      for (int x = 0; x < size; x++)
-        {
-          int mx = x - quiet, top = y - quiet, bottom = y + 1 - quiet;
-          gboolean top_dark = mx >= 0 && mx < qr->width && top >= 0 && top < qr->width &&
-                              (qr->data[top * qr->width + mx] & 1);
-          gboolean bottom_dark = mx >= 0 && mx < qr->width && bottom >= 0 && bottom < qr->width &&
-                                 (qr->data[bottom * qr->width + mx] & 1);
-
-          if (!top_dark && !bottom_dark)
-            g_string_append (line, "\u2588");
-          else if (!top_dark)
-            g_string_append (line, "\u2580");
-          else if (!bottom_dark)
-            g_string_append (line, "\u2584");
-          else
-            g_string_append_c (line, ' ');
-        }
-      puts (line->str);
-      OPENSSL_cleanse (line->str, line->len);
-    }
-  /* The modules carry the secret. */
-  OPENSSL_cleanse (qr->data, (size_t) qr->width * (size_t) qr->width);
-  QRcode_free (qr);
-  return TRUE;
 }
 
 static int

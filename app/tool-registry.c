@@ -21,11 +21,12 @@
 #include "pp-validate.h"
 #include "tool-commands.h"
 #include "tool-common.h"
+#include "tool-registry-open.h"
 #include "tool-store.h"
 
 /* Page size when walking the register; the store answers a page fast
- * whatever the register size. */
-#define LIST_PAGE 1000
+ * whatever the register size (a registry service's largest page). */
+#define LIST_PAGE PP_REGISTRY_PAGE_MAX
 
 static GOptionContext *
 new_context (const char   *parameters,
@@ -93,14 +94,53 @@ valid_states (void)
 
 /* ---- import ------------------------------------------------------------ */
 
+/* The most rows one import sends to a registry service: its intake limit
+ * (docs/registry-api.md); all or none needs one request. */
+#define REMOTE_IMPORT_MAX 10000
+
+/* Which of @serials the registry service has: every lookup at once (the
+ * session keeps a few connections busy), then wait for all. */
+static gboolean
+find_remote_terminals (PpRegistry   *registry,
+                       const char  **serials,
+                       guint         n,
+                       gboolean     *exists,
+                       GError      **error)
+{
+  g_autoptr(GPtrArray) results = g_ptr_array_new_full (n, g_object_unref);
+
+  g_ptr_array_set_size (results, n);
+  for (guint i = 0; i < n; i++)
+    pp_registry_lookup_serial_async (registry, serials[i], NULL, NULL, pp_tool_registry_got,
+                                     &results->pdata[i]);
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(PpRegistrySerialCheck) check =
+        pp_registry_lookup_serial_finish (registry, pp_tool_registry_wait ((GAsyncResult **) &results->pdata[i]),
+                                          error);
+
+      if (check == NULL)
+        {
+          /* The others still finish before the registry goes. */
+          for (guint j = i + 1; j < n; j++)
+            pp_tool_registry_wait ((GAsyncResult **) &results->pdata[j]);
+          return FALSE;
+        }
+      exists[i] = check->status != PP_REGISTRY_SERIAL_UNKNOWN;
+    }
+  return TRUE;
+}
+
 static int
 registry_import (int    argc,
                  char **argv)
 {
   g_autofree char *db_path = NULL;
+  g_autofree char *url = NULL;
   gboolean skip_bad = FALSE;
   GOptionEntry entries[] = {
     PP_TOOL_DB_OPTION (&db_path),
+    PP_TOOL_REGISTRY_OPTION (&url),
     { "skip-bad", 0, 0, G_OPTION_ARG_NONE, &skip_bad,
       N_("Import the good rows and report the bad ones instead of importing nothing"), NULL },
     { NULL }
@@ -113,11 +153,13 @@ registry_import (int    argc,
   g_autoptr(GError) error = NULL;
   g_autoptr(PpCsvImport) import = NULL;
   g_autoptr(PpStore) store = NULL;
+  g_autoptr(PpToolRegistry) registry = NULL;
   g_autofree PpTerminalIntake *intake = NULL;
   g_autofree char *data = NULL;
   const char *path;
   gsize len;
   guint n_good;
+  gboolean imported;
 
   if (!pp_tool_parse (context, &argc, &argv))
     return 1;
@@ -137,24 +179,33 @@ registry_import (int    argc,
   /* A store that does not exist yet holds no duplicates; it is created
    * only when there is something to import, so a refused file leaves no
    * empty store behind (a mistyped --db stays visible). */
-  if (db_path == NULL)
+  if (url != NULL)
+    {
+      if (import->rows->len > REMOTE_IMPORT_MAX)
+        return pp_tool_fail (_("%s: %u rows; a registry service takes at most %d in one import "
+                               "(split the file)"), path, import->rows->len, REMOTE_IMPORT_MAX);
+      if ((registry = pp_tool_open_remote_registry (db_path, url)) == NULL)
+        return 1;
+    }
+  else if (db_path == NULL)
     db_path = pp_tool_default_db_path ();
-  if (g_file_test (db_path, G_FILE_TEST_EXISTS))
+  if (registry != NULL || g_file_test (db_path, G_FILE_TEST_EXISTS))
     {
       g_autofree const char **serials = NULL;
       g_autofree gboolean *exists = NULL;
       g_autofree char **messages = NULL;
       guint n = import->rows->len;
 
-      store = pp_tool_open_store (db_path, PP_TOOL_STORE_WRITE);
-      if (store == NULL)
+      if (registry == NULL && (store = pp_tool_open_store (db_path, PP_TOOL_STORE_WRITE)) == NULL)
         return 1;
 
       serials = g_new (const char *, n);
       for (guint i = 0; i < n; i++)
         serials[i] = ((PpCsvRow *) g_ptr_array_index (import->rows, i))->serial;
       exists = g_new (gboolean, n);
-      if (!pp_store_find_terminals (store, serials, n, exists, &error))
+      if (registry != NULL && !find_remote_terminals (registry, serials, n, exists, &error))
+        return pp_tool_fail ("%s: %s", url, error->message);
+      if (registry == NULL && !pp_store_find_terminals (store, serials, n, exists, &error))
         return pp_tool_fail ("%s: %s", db_path, error->message);
       messages = g_new0 (char *, n);
       for (guint i = 0; i < n; i++)
@@ -190,7 +241,7 @@ registry_import (int    argc,
   if (n_good == 0)
     return pp_tool_fail (_("%s: no good rows, nothing imported"), path);
 
-  if (store == NULL)
+  if (store == NULL && registry == NULL)
     {
       store = pp_tool_open_store (db_path, PP_TOOL_STORE_CREATE);
       if (store == NULL)
@@ -207,7 +258,18 @@ registry_import (int    argc,
       intake[i].model = row->model;
     }
 
-  if (!pp_store_add_terminals (store, intake, n_good, g_get_user_name (), &error))
+  if (registry != NULL)
+    {
+      g_autoptr(GAsyncResult) res = NULL;
+      g_autofree char *key = g_uuid_string_random ();
+
+      pp_registry_intake_async (registry, intake, n_good, PP_TERMINAL_STATE_IN_STOCK, pp_tool_registry_user (),
+                                key, NULL, pp_tool_registry_got, &res);
+      imported = pp_registry_intake_finish (registry, pp_tool_registry_wait (&res), NULL, &error);
+    }
+  else
+    imported = pp_store_add_terminals (store, intake, n_good, g_get_user_name (), &error);
+  if (!imported)
     return pp_tool_fail (_("%s: nothing imported: %s"), path, error->message);
 
   printf (ngettext ("Imported %u terminal", "Imported %u terminals", n_good), n_good);
@@ -228,6 +290,7 @@ typedef void (*EachTerminal) (PpTerminal *terminal,
  * a million terminals lists in seconds. */
 static gboolean
 walk_register (PpStore          *store,
+               PpRegistry       *registry,
                PpTerminalState   state,
                EachTerminal      each,
                gpointer          data,
@@ -239,8 +302,17 @@ walk_register (PpStore          *store,
 
   for (;;)
     {
-      g_autoptr(GPtrArray) page = pp_store_list_terminals_after (store, state, after, LIST_PAGE,
-                                                                 error);
+      g_autoptr(GPtrArray) page = NULL;
+
+      if (registry != NULL)
+        {
+          g_autoptr(GAsyncResult) res = NULL;
+
+          pp_registry_list_terminals_async (registry, state, after, LIST_PAGE, NULL, pp_tool_registry_got, &res);
+          page = pp_registry_list_terminals_finish (registry, pp_tool_registry_wait (&res), error);
+        }
+      else
+        page = pp_store_list_terminals_after (store, state, after, LIST_PAGE, error);
 
       if (page == NULL)
         return FALSE;
@@ -321,10 +393,12 @@ registry_list (int    argc,
                char **argv)
 {
   g_autofree char *db_path = NULL;
+  g_autofree char *url = NULL;
   g_autofree char *state_name = NULL;
   gboolean json = FALSE;
   GOptionEntry entries[] = {
     PP_TOOL_DB_OPTION (&db_path),
+    PP_TOOL_REGISTRY_OPTION (&url),
     { "state", 0, 0, G_OPTION_ARG_STRING, &state_name,
       N_("Only terminals in this state (received, in_stock, pending_install, …)"), N_("STATE") },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json,
@@ -335,6 +409,7 @@ registry_list (int    argc,
     _("Lists the terminals of the register, ordered by serial."), entries);
   g_autoptr(GError) error = NULL;
   g_autoptr(PpStore) store = NULL;
+  g_autoptr(PpToolRegistry) registry = NULL;
   PpTerminalState state = PP_TERMINAL_STATE_ANY;
   const char *headers[N_LIST_COLUMNS] = {
     _("SERIAL"), _("VENDOR"), _("MODEL"), _("STATE"), _("MID"), _("TID")
@@ -353,8 +428,8 @@ registry_list (int    argc,
       return pp_tool_fail (_("unknown state “%s”; valid states: %s"), state_name, states);
     }
 
-  store = pp_tool_open_store (db_path, PP_TOOL_STORE_READ);
-  if (store == NULL)
+  if (url != NULL ? (registry = pp_tool_open_remote_registry (db_path, url)) == NULL
+                  : (store = pp_tool_open_store (db_path, PP_TOOL_STORE_READ)) == NULL)
     return 1;
 
   if (json)
@@ -364,7 +439,7 @@ registry_list (int    argc,
       /* Streamed: the same one-line object a JsonGenerator would write,
        * without holding the whole register in memory. */
       fputs ("{\"terminals\":[", stdout);
-      if (!walk_register (store, state, print_json_row, &first, &n, &error))
+      if (!walk_register (store, registry, state, print_json_row, &first, &n, &error))
         {
           fputc ('\n', stdout);
           return pp_tool_fail_error (error);
@@ -376,7 +451,7 @@ registry_list (int    argc,
   /* Two walks: the first sizes the columns, the second prints. */
   for (guint c = 0; c < N_LIST_COLUMNS; c++)
     widths[c] = display_width (headers[c]);
-  if (!walk_register (store, state, measure_row, widths, &n, &error))
+  if (!walk_register (store, registry, state, measure_row, widths, &n, &error))
     return pp_tool_fail_error (error);
 
   if (n == 0)
@@ -389,7 +464,7 @@ registry_list (int    argc,
     }
 
   print_row (headers, widths);
-  if (!walk_register (store, state, print_table_row, widths, &n, &error))
+  if (!walk_register (store, registry, state, print_table_row, widths, &n, &error))
     return pp_tool_fail_error (error);
   return 0;
 }
@@ -411,9 +486,11 @@ registry_show (int    argc,
                char **argv)
 {
   g_autofree char *db_path = NULL;
+  g_autofree char *url = NULL;
   gboolean json = FALSE;
   GOptionEntry entries[] = {
     PP_TOOL_DB_OPTION (&db_path),
+    PP_TOOL_REGISTRY_OPTION (&url),
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print the terminal as one JSON object"), NULL },
     { NULL }
   };
@@ -421,6 +498,7 @@ registry_show (int    argc,
     _("Shows one terminal of the register."), entries);
   g_autoptr(GError) error = NULL;
   g_autoptr(PpStore) store = NULL;
+  g_autoptr(PpToolRegistry) registry = NULL;
   g_autoptr(PpTerminal) terminal = NULL;
   g_autofree char *serial = NULL;
   g_autofree char *created = NULL;
@@ -441,16 +519,33 @@ registry_show (int    argc,
       return pp_tool_fail (_("“%s” is not a serial number: %s"), shown, error->message);
     }
   serial = g_ascii_strup (argv[1], -1);
-  store = pp_tool_open_store (db_path, PP_TOOL_STORE_READ);
-  if (store == NULL)
-    return 1;
-
-  terminal = pp_store_get_terminal (store, serial, &error);
-  if (terminal == NULL)
+  if (url != NULL)
     {
-      if (g_error_matches (error, PP_STORE_ERROR, PP_STORE_ERROR_NOT_FOUND))
+      g_autoptr(GAsyncResult) res = NULL;
+      g_autoptr(PpRegistrySerialCheck) check = NULL;
+
+      if ((registry = pp_tool_open_remote_registry (db_path, url)) == NULL)
+        return 1;
+      pp_registry_lookup_serial_async (registry, serial, NULL, NULL, pp_tool_registry_got, &res);
+      check = pp_registry_lookup_serial_finish (registry, pp_tool_registry_wait (&res), &error);
+      if (check == NULL)
+        return pp_tool_fail_error (error);
+      if (check->terminal == NULL)
         return pp_tool_fail (_("no terminal with serial %s in the register"), serial);
-      return pp_tool_fail_error (error);
+      terminal = g_object_ref (check->terminal);
+    }
+  else
+    {
+      store = pp_tool_open_store (db_path, PP_TOOL_STORE_READ);
+      if (store == NULL)
+        return 1;
+      terminal = pp_store_get_terminal (store, serial, &error);
+      if (terminal == NULL)
+        {
+          if (g_error_matches (error, PP_STORE_ERROR, PP_STORE_ERROR_NOT_FOUND))
+            return pp_tool_fail (_("no terminal with serial %s in the register"), serial);
+          return pp_tool_fail_error (error);
+        }
     }
 
   if (json)

@@ -148,6 +148,45 @@ pp_test_run_tool (const char * const *argv,
 }
 
 int
+pp_test_run_tool_as (const char * const *argv,
+                     const char         *user,
+                     const char         *password,
+                     const char         *ca,
+                     char              **out_stdout,
+                     char              **out_stderr)
+{
+  g_autoptr(GSubprocessLauncher) launcher =
+    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_autoptr(GPtrArray) args = g_ptr_array_new ();
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+
+  g_assert_nonnull (g_getenv ("PP_TOOL"));
+  g_ptr_array_add (args, (char *) g_getenv ("PP_TOOL"));
+  for (guint i = 0; argv[i] != NULL; i++)
+    g_ptr_array_add (args, (char *) argv[i]);
+  g_ptr_array_add (args, NULL);
+  g_subprocess_launcher_setenv (launcher, "PP_REGISTRY_USER", user, TRUE);
+  g_subprocess_launcher_setenv (launcher, "PP_REGISTRY_PASSWORD", password, TRUE);
+  g_subprocess_launcher_unsetenv (launcher, "POSPROV_KEY_STORE");
+  if (ca != NULL)
+    g_subprocess_launcher_setenv (launcher, "PP_REGISTRY_CA", ca, TRUE);
+  else
+    g_subprocess_launcher_unsetenv (launcher, "PP_REGISTRY_CA");
+  proc = g_subprocess_launcher_spawnv (launcher, (const char * const *) args->pdata, &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (proc, NULL, NULL, &out, &err, &error);
+  g_assert_no_error (error);
+  if (out_stdout != NULL)
+    *out_stdout = g_steal_pointer (&out);
+  if (out_stderr != NULL)
+    *out_stderr = g_steal_pointer (&err);
+  return g_subprocess_get_if_exited (proc) ? g_subprocess_get_exit_status (proc) : -1;
+}
+
+int
 pp_test_run_tool_zh_cn (const char * const *argv,
                         char              **out_stderr)
 {

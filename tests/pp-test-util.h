@@ -46,4 +46,15 @@ int        pp_test_run_tool_timeout (const char * const *argv,
                                      char              **out_stdout,
                                      char              **out_stderr);
 
+/* Runs posprov-tool as @user with @password in PP_REGISTRY_USER and
+ * PP_REGISTRY_PASSWORD, trusting the PEM @ca in PP_REGISTRY_CA (NULL:
+ * unset), without POSPROV_KEY_STORE; returns its exit status (-1 when it
+ * did not exit). */
+int        pp_test_run_tool_as  (const char * const *argv,
+                                 const char         *user,
+                                 const char         *password,
+                                 const char         *ca,
+                                 char              **out_stdout,
+                                 char              **out_stderr);
+
 G_END_DECLS

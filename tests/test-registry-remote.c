@@ -570,7 +570,20 @@ test_orders_and_approvals (Fixture       *f,
   g_assert_no_error (error);
   g_assert_cmpuint (list->len, ==, 1);
   g_assert_cmpstr (((PpRegistryApproval *) g_ptr_array_index (list, 0))->uuid, ==, request->uuid);
+  g_assert_cmpstr (((PpRegistryApproval *) g_ptr_array_index (list, 0))->code, ==, request->code);
   g_clear_pointer (&list, g_ptr_array_unref);
+  /* The reviewer opens it by the code the requester shows. */
+  {
+    g_autoptr(PpRegistryApproval) by_code = NULL;
+    g_autofree char *typed = g_ascii_strdown (request->code, -1);
+
+    g_assert_nonnull (request->code);
+    g_clear_object (&res);
+    pp_registry_get_approval_async (bob, typed, NULL, got_result, &res);
+    by_code = pp_registry_get_approval_finish (bob, wait_for (&res), &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (by_code->uuid, ==, request->uuid);
+  }
 
   decided = decide (bob, request->uuid, TRUE, "bob", k4, &error);
   g_assert_no_error (error);
@@ -682,14 +695,42 @@ test_programs_audit_changes (Fixture       *f,
   n_audit = N_AUDIT (f);
   g_assert_cmpuint (n_audit, >, 1000);
   g_clear_object (&res);
+  /* 0 is the default page, as on the local registry. */
   pp_registry_list_audit_async (bob, 0, 0, NULL, got_result, &res);
   list = pp_registry_list_audit_finish (bob, wait_for (&res), &error);
   g_assert_no_error (error);
-  /* Bob's login is journalled too, before the journal is read. */
-  n_audit = N_AUDIT (f);
-  g_assert_cmpuint (list->len, ==, n_audit);
-  g_assert_cmpint (((PpAuditEntry *) g_ptr_array_index (list, list->len - 1))->seq, ==, (gint64) n_audit);
+  g_assert_cmpuint (list->len, ==, PP_REGISTRY_PAGE_DEFAULT);
   g_clear_pointer (&list, g_ptr_array_unref);
+  /* The whole journal, a page of the maximum at a time after the last seq. */
+  {
+    g_autoptr(GPtrArray) all = g_ptr_array_new_with_free_func ((GDestroyNotify) pp_audit_entry_free);
+    gint64 after = 0;
+    guint got;
+
+    do
+      {
+        g_clear_object (&res);
+        pp_registry_list_audit_async (bob, after, PP_REGISTRY_PAGE_MAX, NULL, got_result, &res);
+        list = pp_registry_list_audit_finish (bob, wait_for (&res), &error);
+        g_assert_no_error (error);
+        got = list->len;
+        g_assert_cmpuint (got, <=, PP_REGISTRY_PAGE_MAX);
+        if (got > 0)
+          after = ((PpAuditEntry *) g_ptr_array_index (list, got - 1))->seq;
+        g_ptr_array_extend_and_steal (all, g_steal_pointer (&list));
+      }
+    while (got == PP_REGISTRY_PAGE_MAX);
+    /* Bob's login is journalled too, before the journal is read. */
+    n_audit = N_AUDIT (f);
+    g_assert_cmpuint (all->len, ==, n_audit);
+    g_assert_cmpint (((PpAuditEntry *) g_ptr_array_index (all, all->len - 1))->seq, ==, (gint64) n_audit);
+  }
+  /* Over the maximum: refused before anything is sent. */
+  g_clear_object (&res);
+  pp_registry_list_audit_async (bob, 0, PP_REGISTRY_PAGE_MAX + 1, NULL, got_result, &res);
+  g_assert_null (pp_registry_list_audit_finish (bob, wait_for (&res), &error));
+  g_assert_error (error, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_INVALID);
+  g_clear_error (&error);
   g_clear_object (&res);
   pp_registry_list_audit_async (bob, 3, 2, NULL, got_result, &res);
   list = pp_registry_list_audit_finish (bob, wait_for (&res), &error);
@@ -706,12 +747,31 @@ test_programs_audit_changes (Fixture       *f,
   n_changes = count (f, "SELECT count(*) FROM changes");
   g_assert_cmpuint (n_changes, >, 1000);
   g_clear_object (&res);
-  pp_registry_list_changes_async (alice, 0, 0, NULL, got_result, &res);
-  list = pp_registry_list_changes_finish (alice, wait_for (&res), &cursor, &error);
-  g_assert_no_error (error);
-  g_assert_cmpuint (list->len, ==, n_changes);
-  g_assert_cmpint (cursor, ==, ((PpChange *) g_ptr_array_index (list, list->len - 1))->seq);
-  g_assert_cmpstr (((PpChange *) g_ptr_array_index (list, list->len - 1))->key, ==, "BULK1099");
+  /* Following the cursor page by page reaches the last change. */
+  {
+    guint seen = 0;
+    gint64 before;
+
+    do
+      {
+        before = cursor;
+        g_clear_pointer (&list, g_ptr_array_unref);
+        g_clear_object (&res);
+        pp_registry_list_changes_async (alice, cursor, 0, NULL, got_result, &res);
+        list = pp_registry_list_changes_finish (alice, wait_for (&res), &cursor, &error);
+        g_assert_no_error (error);
+        g_assert_cmpuint (list->len, <=, PP_REGISTRY_PAGE_DEFAULT);
+        seen += list->len;
+      }
+    while (cursor != before);
+    g_assert_cmpuint (seen, ==, n_changes);
+  }
+  g_clear_pointer (&list, g_ptr_array_unref);
+  g_clear_object (&res);
+  pp_registry_list_changes_async (alice, cursor - 1, 0, NULL, got_result, &res);
+  list = pp_registry_list_changes_finish (alice, wait_for (&res), NULL, &error);
+  g_assert_cmpuint (list->len, ==, 1);
+  g_assert_cmpstr (((PpChange *) g_ptr_array_index (list, 0))->key, ==, "BULK1099");
 }
 
 /* ---- one-time codes, program uploads ---- */
@@ -854,30 +914,14 @@ test_upload_program (Fixture       *f,
 
 /* ---- posprov-tool --registry ---- */
 
-/* posprov-tool @args as alice, PP_REGISTRY_CA=@ca (NULL: unset). */
+/* posprov-tool @args as alice, PP_REGISTRY_CA=@ca (NULL: unset): 0 or 1. */
 static int
 tool (const char * const  *args,
       const char          *ca,
       char               **out_stdout,
       char               **out_stderr)
 {
-  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-  g_auto(GStrv) env = g_get_environ ();
-  g_autoptr(GError) error = NULL;
-  int status;
-
-  g_ptr_array_add (argv, (gpointer) g_getenv ("PP_TOOL"));
-  for (guint i = 0; args[i] != NULL; i++)
-    g_ptr_array_add (argv, (gpointer) args[i]);
-  g_ptr_array_add (argv, NULL);
-  env = g_environ_setenv (env, "PP_REGISTRY_USER", "alice", TRUE);
-  env = g_environ_setenv (env, "PP_REGISTRY_PASSWORD", PASSWORD, TRUE);
-  env = g_environ_unsetenv (env, "POSPROV_KEY_STORE");
-  env = ca != NULL ? g_environ_setenv (env, "PP_REGISTRY_CA", ca, TRUE) : g_environ_unsetenv (env, "PP_REGISTRY_CA");
-  g_assert_true (g_spawn_sync (NULL, (char **) argv->pdata, env, G_SPAWN_DEFAULT, NULL, NULL, out_stdout,
-                               out_stderr, &status, &error));
-  g_assert_no_error (error);
-  return g_spawn_check_wait_status (status, NULL) ? 0 : 1;
+  return pp_test_run_tool_as (args, "alice", PASSWORD, ca, out_stdout, out_stderr) == 0 ? 0 : 1;
 }
 
 /* `orders list` and `approvals list` with --registry URL (trusting
@@ -928,6 +972,236 @@ test_tool_registry (Fixture       *f,
   g_assert_cmpint (tool (approvals_local, NULL, &local_approvals, &err), ==, 0);
   g_assert_cmpstr (remote_orders, ==, local_orders);
   g_assert_cmpstr (remote_approvals, ==, local_approvals);
+}
+
+/* The older store commands over --registry: registry import (duplicates
+ * found through the service, all or none, --skip-bad), list and show
+ * print what --db prints; audit list through the registry, audit verify
+ * refused over --registry with where to run it. */
+static void
+test_tool_older_commands (Fixture       *f,
+                          gconstpointer  data)
+{
+  g_autofree char *ca = pki_file ("ca", ".pem");
+  g_autofree char *csv = g_build_filename (f->store.dir, "intake.csv", NULL);
+  g_autofree char *out = NULL, *err = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  const char *import[] = { "registry", "import", csv, "--registry", f->url, NULL };
+  const char *import_skip[] = { "registry", "import", csv, "--registry", f->url, "--skip-bad", NULL };
+  guint intakes = count (f, "SELECT count(*) FROM audit WHERE action = 'terminal.intake'");
+
+  g_assert_true (g_file_set_contents (csv, "serial,vendor,model\nNEW0001,PAX,A920\nPAX0001,PAX,A920\n"
+                                           "NEW0002,Sunmi,P2\n", -1, NULL));
+  /* The duplicate is found by the service, nothing imported. */
+  g_assert_cmpint (tool (import, ca, &out, &err), ==, 1);
+  g_assert_nonnull (strstr (err, "line 3: serial PAX0001 is already in the register"));
+  g_assert_nonnull (strstr (err, "nothing imported"));
+  g_assert_cmpuint (count (f, "SELECT count(*) FROM terminals WHERE serial LIKE 'NEW%'"), ==, 0);
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (tool (import_skip, ca, &out, &err), ==, 0);
+  g_assert_cmpstr (out, ==, "Imported 2 terminals (1 bad row skipped)\n");
+  g_assert_cmpuint (count (f, "SELECT count(*) FROM terminals WHERE serial LIKE 'NEW%'"), ==, 2);
+  /* One intake, as the session's user. */
+  g_assert_cmpuint (count (f, "SELECT count(*) FROM audit WHERE action = 'terminal.intake'"), ==, intakes + 1);
+  g_assert_cmpuint (count (f, "SELECT count(*) FROM audit WHERE action = 'terminal.intake' AND actor = 'alice'"),
+                    ==, 1);
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+
+  /* list and show: the same text over --registry as on the store. */
+  {
+    static const char * const shapes[][4] = {
+      { "registry", "list", NULL, NULL },
+      { "registry", "list", "--json", NULL },
+      { "registry", "list", "--state", "in_stock" },
+      { "registry", "show", "new0002", NULL },
+      { "registry", "show", "NEW0001", "--json" },
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS (shapes); i++)
+      {
+        g_autofree char *remote = NULL, *local = NULL;
+        g_autoptr(GPtrArray) r = g_ptr_array_new ();
+        g_autoptr(GPtrArray) l = g_ptr_array_new ();
+
+        for (guint j = 0; j < 4 && shapes[i][j] != NULL; j++)
+          {
+            g_ptr_array_add (r, (gpointer) shapes[i][j]);
+            g_ptr_array_add (l, (gpointer) shapes[i][j]);
+          }
+        g_ptr_array_add (r, (gpointer) "--registry");
+        g_ptr_array_add (r, f->url);
+        g_ptr_array_add (r, NULL);
+        g_ptr_array_add (l, (gpointer) "--db");
+        g_ptr_array_add (l, f->store.path);
+        g_ptr_array_add (l, NULL);
+        g_assert_cmpint (tool ((const char * const *) r->pdata, ca, &remote, NULL), ==, 0);
+        g_assert_cmpint (tool ((const char * const *) l->pdata, NULL, &local, NULL), ==, 0);
+        g_assert_cmpstr (remote, ==, local);
+        g_assert_nonnull (strstr (remote, "NEW000"));
+      }
+  }
+  {
+    const char *args[] = { "registry", "show", "NOPE0001", "--registry", f->url, NULL };
+
+    g_assert_cmpint (tool (args, ca, NULL, &err), ==, 1);
+    g_assert_nonnull (strstr (err, "no terminal with serial NOPE0001"));
+    g_clear_pointer (&err, g_free);
+  }
+
+  /* The journal: for reviewers; every entry, after a seq. */
+  {
+    const char *args[] = { "audit", "list", "--registry", f->url, "--json", NULL };
+    const char *after[] = { "audit", "list", "--registry", f->url, "--after", "3", NULL };
+    JsonObject *o;
+
+    g_assert_cmpint (tool (args, ca, NULL, &err), ==, 1);     /* alice: a field manager */
+    g_assert_nonnull (strstr (err, "posprov-tool: "));
+    g_clear_pointer (&err, g_free);
+    g_assert_cmpint (pp_test_run_tool_as (args, "bob", PASSWORD, ca, &out, NULL), ==, 0);
+    g_assert_true (json_parser_load_from_data (parser, out, -1, NULL));
+    o = json_node_get_object (json_parser_get_root (parser));
+    g_assert_cmpint (json_object_get_int_member (o, "count"), ==, N_AUDIT (f));
+    g_assert_nonnull (strstr (out, "\"action\":\"terminal.intake\""));
+    g_clear_pointer (&out, g_free);
+    g_assert_cmpint (pp_test_run_tool_as (after, "bob", PASSWORD, ca, &out, NULL), ==, 0);
+    g_assert_true (g_str_has_prefix (out, "4  "));
+    g_clear_pointer (&out, g_free);
+  }
+  /* Verification needs the journal's key: not over --registry. */
+  {
+    const char *verbs[] = { "verify", "checkpoint", "init-seal" };
+
+    for (guint i = 0; i < G_N_ELEMENTS (verbs); i++)
+      {
+        const char *args[] = { "audit", verbs[i], "--registry", f->url, "-o", "-", NULL };
+
+        if (g_str_equal (verbs[i], "verify"))
+          args[4] = NULL;
+        g_assert_cmpint (pp_test_run_tool_as (args, "bob", PASSWORD, ca, NULL, &err), ==, 1);
+        g_assert_nonnull (strstr (err, "--db PATH"));
+        g_assert_nonnull (strstr (err, "audit list"));
+        g_clear_pointer (&err, g_free);
+      }
+  }
+}
+
+/* ---- the event stream, across the session's end ---- */
+
+typedef struct {
+  GPtrArray *seen;     /* "UUID STATE" of each approval event */
+  guint resets;
+} Heard;
+
+static void
+heard (PpRegistryRemote         *self,
+       const PpRegistryApproval *approval,
+       gpointer                  data)
+{
+  Heard *h = data;
+
+  if (approval == NULL)
+    h->resets++;
+  else
+    g_ptr_array_add (h->seen, g_strdup_printf ("%s %s", approval->uuid,
+                                               pp_registry_approval_state_to_string (approval->state)));
+}
+
+static gboolean
+timed_out (gpointer data)
+{
+  *(gboolean *) data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* Runs the main loop until *@count reaches @n, for at most 20 s. */
+static void
+wait_count (const guint *count,
+            guint        n)
+{
+  gboolean late = FALSE;
+  guint id = g_timeout_add_seconds (20, timed_out, &late);
+
+  while (*count < n && !late)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_false (late);
+  g_source_remove (id);
+}
+
+static void
+wait_connections (PpRegistryRemoteWatch *watch,
+                  guint                  n)
+{
+  gboolean late = FALSE;
+  guint id = g_timeout_add_seconds (20, timed_out, &late);
+
+  while (pp_registry_remote_watch_get_connections (watch) < n && !late)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_false (late);
+  g_source_remove (id);
+}
+
+/* Sessions of two seconds: the reviewer's stream is ended by the server,
+ * the watch signs in again and reconnects with its last event id; every
+ * request and decision arrives once. A later watch from the last id gets
+ * what came while none was open. */
+static void
+test_events_across_expiry (Fixture       *f,
+                           gconstpointer  data)
+{
+  PpRegistry *alice = as (f, "alice");
+  PpRegistry *bob = as (f, "bob");
+  g_autoptr(GPtrArray) seen = g_ptr_array_new_with_free_func (g_free);
+  Heard h = { seen, 0 };
+  g_autofree char *k1 = KEY (), *k2 = KEY (), *k3 = KEY (), *k4 = KEY (), *k5 = KEY (), *k6 = KEY ();
+  g_autofree char *k7 = KEY ();
+  g_autofree char *last = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpWorkOrder) o1 = NULL, o2 = NULL, o3 = NULL;
+  g_autoptr(PpRegistryApproval) r1 = NULL, r2 = NULL, r3 = NULL, d1 = NULL;
+  PpRegistryRemoteWatch *watch;
+  g_autofree char *e1 = NULL, *e2 = NULL, *e3 = NULL, *e4 = NULL;
+
+  watch = pp_registry_remote_watch_events (PP_REGISTRY_REMOTE (bob), NULL, heard, &h, NULL);
+  wait_connections (watch, 1);
+  o1 = create_order (alice, f, "pax0001", "alice", k1, &error);
+  g_assert_no_error (error);
+  r1 = request_approval (alice, o1->uuid, NULL, NULL, "alice", k2, &error);
+  g_assert_no_error (error);
+  wait_count (&seen->len, 1);
+
+  /* The session ends; the watch is back on a second stream. */
+  wait_connections (watch, 2);
+  o2 = create_order (alice, f, "pax0002", "alice", k3, &error);
+  g_assert_no_error (error);
+  r2 = request_approval (alice, o2->uuid, NULL, NULL, "alice", k4, &error);
+  g_assert_no_error (error);
+  d1 = decide (bob, r1->uuid, TRUE, "bob", k5, &error);
+  g_assert_no_error (error);
+  wait_count (&seen->len, 3);
+  last = g_strdup (pp_registry_remote_watch_get_last_event_id (watch));
+  pp_registry_remote_watch_stop (watch);
+
+  /* None open: a request; a new watch from the last id hears it. */
+  o3 = create_order (alice, f, "pax0003", "alice", k6, &error);
+  g_assert_no_error (error);
+  r3 = request_approval (alice, o3->uuid, NULL, NULL, "alice", k7, &error);
+  g_assert_no_error (error);
+  watch = pp_registry_remote_watch_events (PP_REGISTRY_REMOTE (bob), last, heard, &h, NULL);
+  wait_count (&seen->len, 4);
+  pp_registry_remote_watch_stop (watch);
+
+  e1 = g_strdup_printf ("%s pending", r1->uuid);
+  e2 = g_strdup_printf ("%s pending", r2->uuid);
+  e3 = g_strdup_printf ("%s approved", r1->uuid);
+  e4 = g_strdup_printf ("%s pending", r3->uuid);
+  g_assert_cmpuint (seen->len, ==, 4);
+  g_assert_cmpstr (g_ptr_array_index (seen, 0), ==, e1);
+  g_assert_cmpstr (g_ptr_array_index (seen, 1), ==, e2);
+  g_assert_cmpstr (g_ptr_array_index (seen, 2), ==, e3);
+  g_assert_cmpstr (g_ptr_array_index (seen, 3), ==, e4);
+  g_assert_cmpuint (h.resets, ==, 0);
 }
 
 /* ---- who acts ---- */
@@ -1284,6 +1558,9 @@ main (int   argc,
   ADD ("/registry-remote/otp", test_otp);
   ADD ("/registry-remote/upload-program", test_upload_program);
   ADD ("/registry-remote/tool-registry", test_tool_registry);
+  ADD ("/registry-remote/tool-older-commands", test_tool_older_commands);
+  g_test_add ("/registry-remote/events-across-expiry", Fixture, "2", fixture_set_up, test_events_across_expiry,
+              fixture_tear_down);
 #undef ADD
   g_test_add_func ("/registry-remote/bad-url", test_bad_url);
 

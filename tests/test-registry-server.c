@@ -45,6 +45,7 @@ static struct {
   char *program_pem;     /* the trusted program signer */
   char *package;         /* signed by it, for A920 and P2 */
   char *rogue_package;   /* signed by a signer nobody trusts */
+  char *ledger_package;  /* another, by the trusted signer, for the tool's upload */
   char *ca_pem;
   char *cert_pem;
   char *key_pem;
@@ -223,6 +224,7 @@ make_packages (const char *dir)
   write_signer (dir, "rogue", &rogue_key, &rogue_cert);
   T.package = pack (dir, "pay", key, T.program_pem, payload);
   T.rogue_package = pack (dir, "rogue", rogue_key, rogue_cert, payload);
+  T.ledger_package = pack (dir, "ledger", key, T.program_pem, payload);
 }
 
 /* ---- the daemon ---- */
@@ -416,15 +418,22 @@ assert_status (Reply *r,
 }
 
 static char *
-login (const char *user)
+login_at (const char *base,
+          const char *user)
 {
   g_auto(Reply) r = { 0 };
   g_autofree char *body = g_strdup_printf ("{\"user\":\"%s\",\"password\":\"%s\"}", user, PASSWORD);
 
-  call ("POST", "/api/v1/sessions", NULL, NULL, body, &r);
+  call_full (base, "POST", "/api/v1/sessions", NULL, NULL, body, -1, &r);
   assert_status (&r, 201);
   g_assert_cmpuint (strlen (member (&r, "token")), ==, 43);   /* 256 bits, base64url */
   return g_strdup (member (&r, "token"));
+}
+
+static char *
+login (const char *user)
+{
+  return login_at (T.daemon.base, user);
 }
 
 static char *
@@ -837,7 +846,7 @@ test_bad_requests (void)
   {
     g_auto(Reply) r = { 0 };
 
-    call ("GET", "/api/v1/terminals?limit=0", alice, NULL, NULL, &r);
+    call ("GET", "/api/v1/terminals?limit=1001", alice, NULL, NULL, &r);
     assert_problem (&r, 400, "invalid");
   }
   {
@@ -1560,6 +1569,332 @@ test_programs (void)
   g_assert_nonnull (strstr (list.text, "\"name\":\"pay\""));
 }
 
+/* posprov-tool programs upload|list --registry against this daemon (its
+ * --program-trust): a package packed by `program pack` goes in, one row a
+ * model; one by an untrusted signer is refused by the service and nothing
+ * is recorded. */
+static void
+test_tool_programs (void)
+{
+  g_autofree char *out = NULL, *err = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  const char *upload_args[] = { "programs", "upload", T.ledger_package, "--registry", T.daemon.base, "--json",
+                                NULL };
+  const char *list_args[] = { "programs", "list", "--model", "A920", "--registry", T.daemon.base, "--json",
+                              NULL };
+  const char *rogue_args[] = { "programs", "upload", T.rogue_package, "--registry", T.daemon.base, NULL };
+  const char *reviewer_args[] = { "programs", "upload", T.ledger_package, "--registry", T.daemon.base, NULL };
+  JsonArray *programs;
+  guint before;
+
+  g_assert_cmpint (pp_test_run_tool_as (upload_args, "alice", PASSWORD, T.ca_pem, &out, &err), ==, 0);
+  g_assert_true (json_parser_load_from_data (parser, out, -1, NULL));
+  programs = json_object_get_array_member (json_node_get_object (json_parser_get_root (parser)), "programs");
+  g_assert_cmpuint (json_array_get_length (programs), ==, 2);
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+
+  g_assert_cmpint (pp_test_run_tool_as (list_args, "bob", PASSWORD, T.ca_pem, &out, NULL), ==, 0);
+  g_assert_true (json_parser_load_from_data (parser, out, -1, NULL));
+  programs = json_object_get_array_member (json_node_get_object (json_parser_get_root (parser)), "programs");
+  g_assert_cmpuint (json_array_get_length (programs), >=, 1);
+  {
+    gboolean found = FALSE;
+
+    for (guint i = 0; i < json_array_get_length (programs); i++)
+      {
+        JsonObject *o = json_array_get_object_element (programs, i);
+
+        g_assert_cmpstr (json_object_get_string_member (o, "model"), ==, "A920");
+        found |= g_str_equal (json_object_get_string_member (o, "name"), "ledger");
+      }
+    g_assert_true (found);
+  }
+  g_clear_pointer (&out, g_free);
+
+  /* Untrusted: the service refuses it (400 invalid, docs/registry-api.md),
+   * the tool says why, nothing is written. */
+  /* (Signing in is journalled; adding a program is program.add.) */
+  before = audit_count_of ("program.add");
+  g_assert_cmpint (pp_test_run_tool_as (rogue_args, "alice", PASSWORD, T.ca_pem, NULL, &err), ==, 1);
+  g_assert_nonnull (strstr (err, "the program package is refused"));
+  g_clear_pointer (&err, g_free);
+  {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GPtrArray) all = pp_store_list_programs (T.kh.base.store, NULL, &error);
+
+    g_assert_no_error (error);
+    for (guint i = 0; i < all->len; i++)
+      g_assert_cmpstr (((PpProgramRecord *) g_ptr_array_index (all, i))->name, !=, "rogue");
+  }
+  /* A reviewer may not upload. */
+  g_assert_cmpint (pp_test_run_tool_as (reviewer_args, "bob", PASSWORD, T.ca_pem, NULL, &err), ==, 1);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpuint (audit_count_of ("program.add"), ==, before);
+}
+
+/* ---- the listing and required-field rules (docs/registry-api.md) ---- */
+
+static void
+test_semantics (void)
+{
+  g_autofree char *alice = login ("alice");
+  g_autofree char *carol = login ("carol");
+  static const char * const too_many[] = {
+    "/api/v1/terminals?limit=1001", "/api/v1/merchants?limit=1001", "/api/v1/audit?limit=1001",
+    "/api/v1/changes?limit=1001", "/api/v1/terminals?limit=-1",
+  };
+  guint before = audit_count ();
+
+  /* limit absent and limit=0 are the same default page. */
+  {
+    g_auto(Reply) absent = { 0 };
+    g_auto(Reply) zero = { 0 };
+
+    call ("GET", "/api/v1/audit", carol, NULL, NULL, &absent);
+    assert_status (&absent, 200);
+    call ("GET", "/api/v1/audit?limit=0", carol, NULL, NULL, &zero);
+    assert_status (&zero, 200);
+    g_assert_cmpstr (zero.text, ==, absent.text);
+    g_assert_cmpuint (json_array_get_length (json_object_get_array_member (obj (&zero), "entries")), ==,
+                      MIN (audit_count (), PP_REGISTRY_PAGE_DEFAULT));
+  }
+  for (guint i = 0; i < G_N_ELEMENTS (too_many); i++)
+    {
+      g_auto(Reply) r = { 0 };
+
+      g_test_message ("case: %s", too_many[i]);
+      call ("GET", too_many[i], carol, NULL, NULL, &r);
+      assert_problem (&r, 400, "invalid");
+      g_assert_nonnull (strstr (r.text, "1000"));
+    }
+
+  /* The approvals without a state are the pending ones; ?state=all adds
+   * the decided ones (the install before this decided one). */
+  {
+    g_auto(Reply) absent = { 0 };
+    g_auto(Reply) pending = { 0 };
+    g_auto(Reply) all = { 0 };
+    g_auto(Reply) bad = { 0 };
+
+    call ("GET", "/api/v1/approvals", alice, NULL, NULL, &absent);
+    call ("GET", "/api/v1/approvals?state=pending", alice, NULL, NULL, &pending);
+    call ("GET", "/api/v1/approvals?state=all", alice, NULL, NULL, &all);
+    assert_status (&absent, 200);
+    g_assert_cmpstr (absent.text, ==, pending.text);
+    g_assert_null (strstr (pending.text, "\"state\":\"approved\""));
+    g_assert_nonnull (strstr (all.text, "\"state\":\"approved\""));
+    call ("GET", "/api/v1/approvals?state=approved", alice, NULL, NULL, &bad);
+    assert_problem (&bad, 400, "invalid");
+  }
+
+  /* program is required on create, reason on cancel: missing, null or
+   * blank is 400 invalid and nothing is written. */
+  {
+    static const char * const bodies[] = {
+      "{\"serial\":\"RS-0002\",\"merchant_id\":1}",
+      "{\"serial\":\"RS-0002\",\"merchant_id\":1,\"program\":null}",
+      "{\"serial\":\"RS-0002\",\"merchant_id\":1,\"program\":\"  \"}",
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS (bodies); i++)
+      {
+        g_auto(Reply) r = { 0 };
+        g_autofree char *key = new_key ();
+
+        call ("POST", "/api/v1/work-orders", alice, key, bodies[i], &r);
+        assert_problem (&r, 400, "invalid");
+        g_assert_nonnull (strstr (r.text, "program"));
+      }
+  }
+  {
+    g_auto(Reply) order = { 0 };
+    g_autofree char *key = new_key ();
+    g_autofree char *path = NULL;
+    g_autofree char *body = g_strdup_printf ("{\"serial\":\"RS-0002\",\"merchant_id\":%" G_GINT64_FORMAT
+                                             ",\"program\":\"1.0.0\"}", T.kh.base.merchant_id);
+    static const char * const bodies[] = { "{}", "{\"reason\":null}", "{\"reason\":\"\"}" };
+
+    call ("POST", "/api/v1/work-orders", alice, key, body, &order);
+    assert_status (&order, 201);
+
+    /* Its approval request has a short code, which opens it like its id. */
+    {
+      g_auto(Reply) request = { 0 };
+      g_auto(Reply) by_code = { 0 };
+      g_auto(Reply) listed = { 0 };
+      g_auto(Reply) unknown = { 0 };
+      g_auto(Reply) garbage = { 0 };
+      g_autofree char *k = new_key ();
+      g_autofree char *p = g_strdup_printf ("/api/v1/work-orders/%s/approval-request", member (&order, "id"));
+      g_autofree char *lower = NULL;
+      g_autofree char *quoted = NULL;
+      const char *code;
+
+      call ("POST", p, alice, k, NULL, &request);
+      assert_status (&request, 201);
+      code = member (&request, "code");
+      g_assert_cmpuint (strlen (code), ==, PP_APPROVAL_CODE_LENGTH);
+      lower = g_ascii_strdown (code, -1);
+      g_free (p);
+      p = g_strdup_printf ("/api/v1/approvals/%.4s-%s", lower, lower + 4);
+      call ("GET", p, alice, NULL, NULL, &by_code);
+      assert_status (&by_code, 200);
+      g_assert_cmpstr (member (&by_code, "id"), ==, member (&request, "id"));
+      g_assert_cmpstr (member (&by_code, "code"), ==, code);
+      call ("GET", "/api/v1/approvals", alice, NULL, NULL, &listed);
+      quoted = g_strdup_printf ("\"code\":\"%s\"", code);
+      g_assert_nonnull (strstr (listed.text, quoted));
+      call ("GET", "/api/v1/approvals/ZZZZZZZZ", alice, NULL, NULL, &unknown);
+      assert_problem (&unknown, 404, "not_found");
+      call ("GET", "/api/v1/approvals/not-a-code", alice, NULL, NULL, &garbage);
+      assert_problem (&garbage, 404, "not_found");
+    }
+    before = audit_count ();
+    path = g_strdup_printf ("/api/v1/work-orders/%s/cancel", member (&order, "id"));
+    for (guint i = 0; i < G_N_ELEMENTS (bodies); i++)
+      {
+        g_auto(Reply) r = { 0 };
+        g_autofree char *k = new_key ();
+
+        call ("POST", path, alice, k, bodies[i], &r);
+        assert_problem (&r, 400, "invalid");
+        g_assert_nonnull (strstr (r.text, "reason"));
+      }
+    g_assert_cmpuint (audit_count (), ==, before);
+    {
+      g_auto(Reply) r = { 0 };
+      g_autofree char *k = new_key ();
+
+      call ("POST", path, alice, k, "{\"reason\":\"wrong shop\"}", &r);
+      assert_status (&r, 200);
+      g_assert_cmpstr (member (&r, "state"), ==, "cancelled");
+    }
+  }
+}
+
+/* ---- the event stream across a session's end ---- */
+
+/* GET /api/v1/events as @token from @base, with @last_id (NULL: none). */
+static GInputStream *
+open_events (SoupSession  *session,
+             const char   *base,
+             const char   *token,
+             const char   *last_id,
+             SoupMessage **out_msg)
+{
+  g_autofree char *uri = g_strconcat (base, "/api/v1/events", NULL);
+  g_autofree char *value = g_strconcat ("Bearer ", token, NULL);
+  g_autoptr(GError) error = NULL;
+  GInputStream *stream;
+
+  *out_msg = soup_message_new ("GET", uri);
+  soup_message_headers_replace (soup_message_get_request_headers (*out_msg), "Authorization", value);
+  if (last_id != NULL)
+    soup_message_headers_replace (soup_message_get_request_headers (*out_msg), "Last-Event-ID", last_id);
+  stream = soup_session_send (session, *out_msg, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (soup_message_get_status (*out_msg), ==, 200);
+  return stream;
+}
+
+/* A pending approval request for a new order on @serial through @base,
+ * signed in afresh as alice (tokens here last two seconds). */
+static char *
+request_at (const char *base,
+            const char *serial)
+{
+  g_autofree char *alice = login_at (base, "alice");
+  g_autofree char *k1 = new_key (), *k2 = new_key (), *k3 = new_key ();
+  g_autofree char *rows = g_strdup_printf ("[{\"serial\":\"%s\",\"vendor\":\"PAX\",\"model\":\"A920\"}]", serial);
+  g_autofree char *body = g_strdup_printf ("{\"serial\":\"%s\",\"merchant_id\":%" G_GINT64_FORMAT
+                                           ",\"program\":\"1.0.0\"}", serial, T.kh.base.merchant_id);
+  g_autofree char *path = NULL;
+  g_auto(Reply) intake = { 0 };
+  g_auto(Reply) order = { 0 };
+  g_auto(Reply) request = { 0 };
+
+  call_full (base, "POST", "/api/v1/terminals", alice, k1, rows, -1, &intake);
+  assert_status (&intake, 201);
+  /* As if it had proved its key pair (the fixture's way). */
+  {
+    g_autofree char *fp = g_compute_checksum_for_string (G_CHECKSUM_SHA256, serial, -1);
+    g_autoptr(GError) error = NULL;
+
+    g_assert_true (pp_store_set_terminal_certificate (T.kh.base.store, serial, fp, "carol", &error));
+    g_assert_no_error (error);
+  }
+  call_full (base, "POST", "/api/v1/work-orders", alice, k2, body, -1, &order);
+  assert_status (&order, 201);
+  path = g_strdup_printf ("/api/v1/work-orders/%s/approval-request", member (&order, "id"));
+  call_full (base, "POST", path, alice, k3, NULL, -1, &request);
+  assert_status (&request, 201);
+  return g_strdup (member (&request, "id"));
+}
+
+/* The id line of the event that names @approval in @seen. */
+static char *
+event_id_of (const char *seen,
+             const char *approval)
+{
+  const char *at = strstr (seen, approval);
+  const char *id;
+
+  g_assert_nonnull (at);
+  for (id = at; id > seen && !g_str_has_prefix (id, "\nid: "); id--)
+    ;
+  g_assert_true (g_str_has_prefix (id, "\nid: "));
+  id += strlen ("\nid: ");
+  return g_strndup (id, strcspn (id, "\n"));
+}
+
+static void
+test_events_expiry (void)
+{
+  static const char * const extra[] = { "--session-lifetime", "2", NULL };
+  Daemon d = { 0 };
+  g_autoptr(SoupSession) session = trusting_session ();
+  g_autoptr(SoupMessage) msg1 = NULL, msg2 = NULL, msg3 = NULL;
+  g_autoptr(GInputStream) first = NULL, second = NULL, third = NULL;
+  g_autoptr(GString) rest = g_string_new (NULL);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *bob = NULL;
+  g_autofree char *a1 = NULL, *a2 = NULL, *seen = NULL, *id1 = NULL, *replayed = NULL, *reset = NULL;
+  gssize n;
+  char buf[1024];
+
+  daemon_start (&d, extra);
+  bob = login_at (d.base, "bob");
+  first = open_events (session, d.base, bob, NULL, &msg1);
+  a1 = request_at (d.base, "RS-5001");
+  seen = read_event (first, a1);
+  id1 = event_id_of (seen, a1);
+
+  /* The session ends: so does the stream, saying why. */
+  while ((n = g_input_stream_read (first, buf, sizeof buf, NULL, &error)) > 0)
+    g_string_append_len (rest, buf, n);
+  g_assert_no_error (error);
+  g_assert_nonnull (strstr (rest->str, "event: expired\n"));
+
+  /* A request made while the reviewer is away ... */
+  a2 = request_at (d.base, "RS-5002");
+  /* ... reaches them when they sign in again and reconnect with the last id. */
+  g_free (bob);
+  bob = login_at (d.base, "bob");
+  second = open_events (session, d.base, bob, id1, &msg2);
+  replayed = read_event (second, a2);
+  g_assert_null (strstr (replayed, a1));          /* not the one already seen */
+  g_assert_nonnull (strstr (replayed, "event: approval\n"));
+  g_input_stream_close (second, NULL, NULL);
+
+  /* An id this run never gave: start again from the list. */
+  third = open_events (session, d.base, bob, "0badc0de.7", &msg3);
+  reset = read_event (third, "event: reset");
+  g_assert_nonnull (reset);
+  g_input_stream_close (third, NULL, NULL);
+  daemon_stop (&d);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -1591,6 +1926,9 @@ main (int    argc,
   g_test_add_func ("/registry-server/otp-approval", test_otp_approval);
   g_test_add_func ("/registry-server/install", test_install);
   g_test_add_func ("/registry-server/programs", test_programs);
+  g_test_add_func ("/registry-server/semantics", test_semantics);
+  g_test_add_func ("/registry-server/tool-programs", test_tool_programs);
+  g_test_add_func ("/registry-server/events-expiry", test_events_expiry);
   status = g_test_run ();
 
   g_clear_object (&T.session);
@@ -1610,5 +1948,6 @@ main (int    argc,
   g_free (T.program_pem);
   g_free (T.package);
   g_free (T.rogue_package);
+  g_free (T.ledger_package);
   return status;
 }

@@ -8,8 +8,10 @@
  */
 #include "config.h"
 
+#include <qrencode.h>
 #include <sqlite3.h>
 
+#include "pp-qr-code.h"
 #include "pp-registry-local.h"
 #include "pp-store-fixture.h"
 #include "pp-test-util.h"
@@ -1232,6 +1234,181 @@ test_json (Fixture       *f,
   g_assert_nonnull (strstr (error->message, "state"));
 }
 
+/* ---- approval codes and their QR code ---- */
+
+static gboolean
+is_code (const char *code)
+{
+  g_autofree char *normal = pp_approval_code_normalize (code);
+
+  return code != NULL && strlen (code) == PP_APPROVAL_CODE_LENGTH && g_strcmp0 (normal, code) == 0;
+}
+
+static void
+test_approval_codes (Fixture       *f,
+                     gconstpointer  data)
+{
+  const char *serials[] = { "PAX0001", "PAX0002", "PAX0003" };
+  g_autoptr(GPtrArray) requests = g_ptr_array_new_with_free_func ((GDestroyNotify) pp_registry_approval_free);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GAsyncResult) res = NULL;
+  g_autoptr(PpRegistryApproval) got = NULL;
+  g_autoptr(PpRegistryApproval) decided = NULL;
+  g_autoptr(PpQrCode) qr = NULL;
+  g_autofree char *payload = NULL;
+  g_autofree char *typed = NULL;
+  g_autofree char *ref = NULL;
+  g_autofree char *dkey = KEY ();
+  PpRegistryApproval *first;
+
+  for (guint i = 0; i < G_N_ELEMENTS (serials); i++)
+    {
+      g_autofree char *k = KEY ();
+      g_autofree char *rk = KEY ();
+      g_autoptr(PpWorkOrder) order = create_order (f, serials[i], k, &error);
+      PpRegistryApproval *a;
+
+      g_assert_no_error (error);
+      a = request_approval (f, order->uuid, NULL, "alice", rk, &error);
+      g_assert_no_error (error);
+      g_assert_true (is_code (a->code));
+      for (guint j = 0; j < requests->len; j++)
+        g_assert_cmpstr (((PpRegistryApproval *) g_ptr_array_index (requests, j))->code, !=, a->code);
+      g_ptr_array_add (requests, a);
+    }
+  first = g_ptr_array_index (requests, 0);
+
+  /* Typed as a reviewer would: lower case, a hyphen in the middle, an O for a 0. */
+  typed = g_ascii_strdown (first->code, -1);
+  {
+    g_autofree char *hyphen = g_strdup_printf ("%.4s-%s", typed, typed + 4);
+
+    g_free (typed);
+    typed = g_strdelimit (g_steal_pointer (&hyphen), "0", 'o');
+  }
+  pp_registry_get_approval_async (f->registry, typed, NULL, got_result, &res);
+  got = pp_registry_get_approval_finish (f->registry, wait_for (&res), &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (got->uuid, ==, first->uuid);
+  g_assert_cmpstr (got->code, ==, first->code);
+  g_clear_object (&res);
+  pp_registry_get_approval_async (f->registry, "ZZZZ-ZZZZ", NULL, got_result, &res);
+  g_assert_null (pp_registry_get_approval_finish (f->registry, wait_for (&res), &error));
+  g_assert_error (error, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  g_clear_object (&res);
+
+  /* Not codes: the wrong length, a U, punctuation. */
+  g_assert_null (pp_approval_code_normalize ("ABCDEFG"));
+  g_assert_null (pp_approval_code_normalize ("ABCDEFGHJ"));
+  g_assert_null (pp_approval_code_normalize ("ABCDEFGU"));
+  g_assert_null (pp_approval_code_normalize ("ABCD.EFG"));
+
+  /* The QR payload, and what a scan of it, the UUID or the code opens. */
+  payload = pp_registry_approval_qr_payload (first);
+  {
+    g_autofree char *expected = g_strdup_printf ("posprov:approval:%s?code=%s", first->uuid, first->code);
+
+    g_assert_cmpstr (payload, ==, expected);
+  }
+  ref = pp_registry_approval_ref_parse (payload);
+  g_assert_cmpstr (ref, ==, first->uuid);
+  g_clear_pointer (&ref, g_free);
+  ref = pp_registry_approval_ref_parse (typed);
+  g_assert_cmpstr (ref, ==, first->code);
+  g_clear_pointer (&ref, g_free);
+  g_assert_null (pp_registry_approval_ref_parse ("posprov:approval:not-a-uuid?code=ABCDEFGH"));
+  g_assert_null (pp_registry_approval_ref_parse ("hello"));
+
+  /* The matrix is libqrencode's for the payload (the format the station draws). */
+  qr = pp_qr_code_new (payload, &error);
+  g_assert_no_error (error);
+  {
+    QRcode *expected = QRcode_encodeString (payload, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
+    guint size = 0;
+    const guint8 *modules = pp_qr_code_get_modules (qr, &size);
+    g_autofree char *blocks = pp_qr_code_to_half_blocks (qr, 2);
+    g_auto(GStrv) lines = g_strsplit (blocks, "\n", -1);
+
+    g_assert_cmpuint (size, ==, (guint) expected->width);
+    for (guint i = 0; i < size * size; i++)
+      g_assert_cmpint (modules[i], ==, expected->data[i] & 1);
+    g_assert_true (pp_qr_code_is_dark (qr, 0, 0));   /* a finder pattern's corner */
+    g_assert_false (pp_qr_code_is_dark (qr, size, 0));
+    /* (size + 4) modules a line, (size + 4) / 2 rounded up lines and the empty tail. */
+    g_assert_cmpuint (g_strv_length (lines), ==, (size + 4 + 1) / 2 + 1);
+    g_assert_cmpuint (g_utf8_strlen (lines[0], -1), ==, size + 4);
+    QRcode_free (expected);
+  }
+
+  /* A decided request keeps its code and still opens by it. */
+  decided = decide (f, first->uuid, TRUE, "bob", dkey, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (decided->code, ==, first->code);
+  g_clear_pointer (&got, pp_registry_approval_free);
+  pp_registry_get_approval_async (f->registry, first->code, NULL, got_result, &res);
+  got = pp_registry_get_approval_finish (f->registry, wait_for (&res), &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (got->state, ==, PP_REGISTRY_APPROVAL_APPROVED);
+}
+
+/* A store of schema 5: its pending requests get a code, decided ones none. */
+static void
+test_migration_codes (Fixture       *f,
+                      gconstpointer  data)
+{
+  static const char *downgrade =
+    "DROP TRIGGER approval_requests_code_fixed; DROP INDEX approval_requests_code_pending;"
+    "DROP INDEX approval_requests_code; ALTER TABLE approval_requests DROP COLUMN code;"
+    "PRAGMA user_version = 5;";
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpStore) store = NULL;
+  g_autoptr(PpWorkOrder) decided = NULL;
+  g_autoptr(PpWorkOrder) open = NULL;
+  g_autoptr(PpApprovalRequest) pending = NULL;
+  g_autoptr(GPtrArray) requests = NULL;
+  sqlite3 *db = NULL;
+
+  decided = pp_store_create_install_order (f->store.store, "PAX0001", f->store.merchant_id, "1.2.0",
+                                           PP_TMK_AES_128, "alice", &error);
+  g_assert_no_error (error);
+  g_assert_true (pp_store_decide_order (f->store.store, decided->id, "bob", TRUE, NULL, &error));
+  open = pp_store_create_install_order (f->store.store, "PAX0003", f->store.merchant_id, "1.2.0",
+                                        PP_TMK_AES_128, "alice", &error);
+  g_assert_no_error (error);
+  pending = pp_store_request_approval (f->store.store, open->id, "alice", NULL, &error);
+  g_assert_no_error (error);
+  g_clear_pointer (&pending, pp_approval_request_free);
+  pp_registry_local_close (PP_REGISTRY_LOCAL (f->registry));
+  g_clear_object (&f->registry);
+  g_clear_object (&f->store.store);
+  g_assert_cmpint (sqlite3_open (f->store.path, &db), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (db, downgrade, NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close (db);
+
+  store = pp_store_open (f->store.path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (pp_store_get_schema_version (store), ==, pp_store_get_supported_schema_version ());
+  requests = pp_store_list_approval_requests (store, -1, 0, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (requests->len, ==, 2);
+  for (guint i = 0; i < requests->len; i++)
+    {
+      PpApprovalRequest *r = g_ptr_array_index (requests, i);
+
+      if (r->state == PP_APPROVAL_REQUEST_PENDING)
+        {
+          g_assert_true (is_code (r->code));
+          pending = pp_store_get_approval_request (store, r->code, &error);
+          g_assert_no_error (error);
+          g_assert_cmpstr (pending->uuid, ==, r->uuid);
+        }
+      else
+        g_assert_null (r->code);
+    }
+  g_assert_nonnull (pending);
+}
+
 /* A store from before schema 4: its orders and approvals get UUIDs, each
  * decision a decided request with the same UUID, and the change feed
  * starts with everything there is. */
@@ -1309,6 +1486,101 @@ test_migration (Fixture       *f,
   g_assert_cmpuint (feed->len, ==, G_N_ELEMENTS (rows) + 2 + 1);
 }
 
+/* ---- limits and required arguments (the service's rules, on the seam) ---- */
+
+static void
+test_limits_and_required (Fixture       *f,
+                          gconstpointer  data)
+{
+  g_autoptr(GArray) batch = g_array_new (FALSE, TRUE, sizeof (PpTerminalIntake));
+  g_autoptr(GPtrArray) serials = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GAsyncResult) res = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) page = NULL;
+  g_autoptr(PpWorkOrder) order = NULL;
+  g_autofree char *key = KEY ();
+  g_autofree char *k2 = KEY ();
+  g_autofree char *k3 = KEY ();
+  g_autofree char *k4 = KEY ();
+  guint audit;
+
+  for (guint i = 0; i < PP_REGISTRY_PAGE_DEFAULT + 20; i++)
+    g_ptr_array_add (serials, g_strdup_printf ("LIM%04u", i));
+  for (guint i = 0; i < serials->len; i++)
+    {
+      PpTerminalIntake row = { g_ptr_array_index (serials, i), "PAX", "A920" };
+
+      g_array_append_val (batch, row);
+    }
+  intake (f, &g_array_index (batch, PpTerminalIntake, 0), batch->len, key, NULL, &error);
+  g_assert_no_error (error);
+
+  /* 0: the default page, not everything. */
+  pp_registry_list_terminals_async (f->registry, PP_TERMINAL_STATE_ANY, NULL, 0, NULL, got_result, &res);
+  page = pp_registry_list_terminals_finish (f->registry, wait_for (&res), &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (page->len, ==, PP_REGISTRY_PAGE_DEFAULT);
+  g_clear_pointer (&page, g_ptr_array_unref);
+  g_clear_object (&res);
+  pp_registry_list_changes_async (f->registry, 0, 0, NULL, got_result, &res);
+  page = pp_registry_list_changes_finish (f->registry, wait_for (&res), NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (page->len, ==, PP_REGISTRY_PAGE_DEFAULT);
+  g_clear_pointer (&page, g_ptr_array_unref);
+  g_clear_object (&res);
+
+  /* Over the maximum: INVALID, naming the bound. */
+  pp_registry_list_terminals_async (f->registry, PP_TERMINAL_STATE_ANY, NULL, PP_REGISTRY_PAGE_MAX + 1, NULL,
+                                    got_result, &res);
+  g_assert_null (pp_registry_list_terminals_finish (f->registry, wait_for (&res), &error));
+  g_assert_error (error, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_INVALID);
+  g_assert_nonnull (strstr (error->message, "1000"));
+  g_clear_error (&error);
+  g_clear_object (&res);
+  pp_registry_list_audit_async (f->registry, 0, PP_REGISTRY_PAGE_MAX + 1, NULL, got_result, &res);
+  g_assert_null (pp_registry_list_audit_finish (f->registry, wait_for (&res), &error));
+  g_assert_error (error, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_INVALID);
+  g_clear_error (&error);
+  g_clear_object (&res);
+  pp_registry_search_merchants_async (f->registry, NULL, PP_REGISTRY_PAGE_MAX + 1, NULL, got_result, &res);
+  g_assert_null (pp_registry_search_merchants_finish (f->registry, wait_for (&res), &error));
+  g_assert_error (error, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_INVALID);
+  g_clear_error (&error);
+  g_clear_object (&res);
+
+  /* An install order names its program; nothing is reserved without one. */
+  audit = N_AUDIT (f);
+  for (guint i = 0; i < 2; i++)
+    {
+      pp_registry_create_install_order_async (f->registry, "PAX0001", f->store.merchant_id, i == 0 ? NULL : " ",
+                                              PP_TMK_AES_128, "alice", k2, NULL, got_result, &res);
+      g_assert_null (pp_registry_create_install_order_finish (f->registry, wait_for (&res), &error));
+      g_assert_error (error, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_INVALID);
+      g_assert_nonnull (strstr (error->message, "program"));
+      g_clear_error (&error);
+      g_clear_object (&res);
+    }
+  g_assert_cmpuint (count (f, "SELECT count(*) FROM work_orders"), ==, 0);
+  g_assert_cmpuint (N_AUDIT (f), ==, audit);
+
+  /* A cancel gives its reason; without one the order stays open. The
+   * key of the refused call is free for the corrected one. */
+  order = create_order (f, "PAX0001", k3, &error);
+  g_assert_no_error (error);
+  pp_registry_cancel_order_async (f->registry, order->uuid, NULL, "alice", k4, NULL, got_result, &res);
+  g_assert_null (pp_registry_cancel_order_finish (f->registry, wait_for (&res), &error));
+  g_assert_error (error, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_INVALID);
+  g_assert_nonnull (strstr (error->message, "reason"));
+  g_clear_error (&error);
+  g_clear_object (&res);
+  g_assert_cmpuint (count (f, "SELECT count(*) FROM work_orders WHERE state = 'open'"), ==, 1);
+  pp_registry_cancel_order_async (f->registry, order->uuid, "wrong shop", "alice", k4, NULL, got_result, &res);
+  g_clear_pointer (&order, pp_work_order_free);
+  order = pp_registry_cancel_order_finish (f->registry, wait_for (&res), &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (order->state, ==, PP_WORK_ORDER_STATE_CANCELLED);
+}
+
 /* A store that cannot be opened: the registry says so and is not made. */
 static void
 test_open_fails (void)
@@ -1342,6 +1614,9 @@ main (int   argc,
   ADD ("/registry/later-steps", test_later_steps);
   ADD ("/registry/programs-and-audit", test_programs_and_audit);
   ADD ("/registry/changes", test_changes);
+  ADD ("/registry/limits-and-required", test_limits_and_required);
+  ADD ("/registry/approval-codes", test_approval_codes);
+  ADD ("/registry/migration-codes", test_migration_codes);
   ADD ("/registry/owner-thread", test_owner_thread);
   ADD ("/registry/unref-in-flight", test_unref_in_flight);
   ADD ("/registry/cancel", test_cancel);

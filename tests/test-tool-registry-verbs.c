@@ -586,6 +586,92 @@ read_qr (const char *text)
   return rows;
 }
 
+/* approvals show: found by its code (typed loosely) or its QR text,
+ * everything the reviewer checks, and the QR code that opens it. */
+static void
+test_approvals_show (Fixture       *f,
+                     gconstpointer  data)
+{
+  gint64 merchant = set_up_registry (f);
+  g_autofree char *order = create_order (f, "PAX1001", merchant);
+  g_autofree char *approval = request (f, order, NULL, 0, NULL);
+  g_autofree char *out = NULL, *err = NULL;
+  g_autofree char *code = NULL;
+  g_autofree char *typed = NULL;
+  g_autofree char *payload = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GPtrArray) rows = NULL;
+  JsonObject *o;
+
+  {
+    const char *args[] = { "approvals", "list", "--db", f->db, "--json", NULL };
+
+    g_assert_cmpint (tool_as (f, "bob", BOB_PW, args, &out, NULL), ==, 0);
+    o = json_array_get_object_element (json_object_get_array_member (parse_json (parser, out), "approvals"), 0);
+    code = g_strdup (json_object_get_string_member (o, "code"));
+    g_clear_pointer (&out, g_free);
+  }
+  g_assert_cmpuint (strlen (code), ==, PP_APPROVAL_CODE_LENGTH);
+  payload = g_strdup_printf ("posprov:approval:%s?code=%s", approval, code);
+  typed = g_ascii_strdown (code, -1);
+  {
+    g_autofree char *hyphen = g_strdup_printf ("%.4s-%s", typed, typed + 4);
+    const char *args[] = { "approvals", "show", hyphen, "--db", f->db, NULL };
+
+    g_assert_cmpint (tool_as (f, "bob", BOB_PW, args, &out, NULL), ==, 0);
+  }
+  {
+    static const char * const fields[] = { "Serial:", "Model:", "Merchant:", "MID:", "TID:", "Program:",
+                                           "Requester:", "Requested:", "State:", "Code:" };
+
+    for (guint j = 0; j < G_N_ELEMENTS (fields); j++)
+      g_assert_nonnull (strstr (out, fields[j]));
+  }
+  g_assert_nonnull (strstr (out, "PAX1001"));
+  g_assert_nonnull (strstr (out, "A920"));
+  g_assert_nonnull (strstr (out, "Lucky Noodle House"));
+  g_assert_nonnull (strstr (out, "2.1.0"));
+  g_assert_nonnull (strstr (out, "alice"));
+  g_assert_nonnull (strstr (out, "pending"));
+  g_assert_nonnull (strstr (out, payload));
+  /* The QR code in the terminal is the payload's. */
+  rows = read_qr (out);
+  {
+    QRcode *qr = QRcode_encodeString (payload, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
+    int w = qr->width;
+
+    g_assert_cmpuint (rows->len, >=, (guint) w + 4);
+    for (int y = 0; y < w; y++)
+      for (int x = 0; x < w; x++)
+        g_assert_cmpint (((const char *) g_ptr_array_index (rows, y + 2))[x + 2] == '1', ==,
+                         (qr->data[y * w + x] & 1) != 0);
+    QRcode_free (qr);
+  }
+  g_clear_pointer (&out, g_free);
+
+  /* The scanned text opens the same request; --json carries it as "qr". */
+  {
+    const char *args[] = { "approvals", "show", payload, "--db", f->db, "--json", NULL };
+
+    g_assert_cmpint (tool_as (f, "bob", BOB_PW, args, &out, NULL), ==, 0);
+    o = parse_json (parser, out);
+    g_assert_cmpstr (json_object_get_string_member (o, "id"), ==, approval);
+    g_assert_cmpstr (json_object_get_string_member (o, "qr"), ==, payload);
+    g_clear_pointer (&out, g_free);
+  }
+  /* Neither an id nor a code; a code nobody has. */
+  {
+    const char *args[] = { "approvals", "show", "what?", "--db", f->db, NULL };
+    const char *args2[] = { "approvals", "show", "ZZZZZZZZ", "--db", f->db, NULL };
+
+    g_assert_cmpint (tool_as (f, "bob", BOB_PW, args, NULL, &err), ==, 1);
+    g_assert_nonnull (strstr (err, "what?"));
+    g_clear_pointer (&err, g_free);
+    g_assert_cmpint (tool_as (f, "bob", BOB_PW, args2, NULL, &err), ==, 1);
+    g_assert_nonnull (strstr (err, "ZZZZZZZZ"));
+  }
+}
+
 static void
 test_otp (Fixture       *f,
           gconstpointer  data)
@@ -785,6 +871,7 @@ main (int    argc,
   ADD ("/tool-registry-verbs/init-csr", test_init_csr);
   ADD ("/tool-registry-verbs/four-eyes", test_four_eyes);
   ADD ("/tool-registry-verbs/otp", test_otp);
+  ADD ("/tool-registry-verbs/approvals-show", test_approvals_show);
   ADD ("/tool-registry-verbs/errors", test_errors);
   ADD ("/tool-registry-verbs/programs", test_programs);
 

@@ -650,6 +650,7 @@ build_approval (PpStore                  *store,
   a->order_uuid = g_strdup (order->uuid);
   a->requester = g_strdup (request->requester);
   a->requested_at = request->requested_at;
+  a->code = g_strdup (request->code);
   switch (request->state)
     {
     case PP_APPROVAL_REQUEST_PENDING:
@@ -1721,7 +1722,7 @@ list_audit_job (PpStore   *store,
 {
   Args *a = data;
   GError *error = NULL;
-  GPtrArray *entries = pp_store_list_audit (store, a->number, a->limit > 0 ? a->limit : G_MAXINT, &error);
+  GPtrArray *entries = pp_store_list_audit (store, a->number, a->limit, &error);
 
   return_pointer (task, entries, (GDestroyNotify) g_ptr_array_unref, error);
 }

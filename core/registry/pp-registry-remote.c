@@ -31,8 +31,6 @@
 #define RETRY_DELAY_MS 300
 #define READ_CHUNK (64 * 1024)
 #define IO_TIMEOUT_S 60
-/* The most items the service sends in one page (docs/registry-api.md). */
-#define PAGE 1000
 
 struct _PpRegistryRemote
 {
@@ -215,12 +213,6 @@ struct _Call
   char *serial;            /* lookup: the serial asked about */
   gboolean login;          /* POST /sessions itself */
   gboolean secret;         /* the answer holds a secret: wiped */
-  /* Paging (the service sends at most PAGE items): the list's path without
-   * its cursor, the cursor's query name, the items so far. */
-  char *page_path;
-  const char *page_param;
-  gint64 (*seq_of) (gconstpointer item);
-  GPtrArray *items;
 
   guint attempts;
   gboolean logged_in_again;
@@ -250,8 +242,6 @@ call_free (Call *call)
   g_clear_object (&call->msg);
   g_clear_object (&call->stream);
   wipe_data (call);
-  g_free (call->page_path);
-  g_clear_pointer (&call->items, g_ptr_array_unref);
   g_free (call);
 }
 
@@ -772,10 +762,12 @@ login_done (GObject      *source,
     {
       GTask *task = g_ptr_array_index (waiting, i);
 
-      if (token != NULL)
-        call_send (task);
-      else
+      if (token == NULL)
         g_task_return_error (task, g_error_copy (error));
+      else if (g_task_get_task_data (task) == NULL)
+        g_task_return_boolean (task, TRUE);   /* the event stream waits for a token only */
+      else
+        call_send (task);
     }
 }
 
@@ -914,30 +906,7 @@ list_reply (GTask     *task,
         return FALSE;
       g_ptr_array_add (list, item);
     }
-  if (call->page_path == NULL)
-    {
-      g_task_return_pointer (task, g_steal_pointer (&list), (GDestroyNotify) g_ptr_array_unref);
-      return TRUE;
-    }
-  /* All of it: a full page asks for the next one after its last item. */
-  if (call->items == NULL)
-    call->items = g_ptr_array_new_with_free_func (call->item_free);
-  if (list->len == PAGE)
-    {
-      gint64 last = call->seq_of (g_ptr_array_index (list, list->len - 1));
-      GString *path = g_string_new (call->page_path);
-
-      g_ptr_array_extend_and_steal (call->items, g_steal_pointer (&list));
-      add_query_int (path, call->page_param, last);
-      g_free (call->path);
-      call->path = g_string_free (path, FALSE);
-      call->attempts = 0;
-      call->logged_in_again = FALSE;
-      call_start (task);
-      return TRUE;
-    }
-  g_ptr_array_extend_and_steal (call->items, g_steal_pointer (&list));
-  g_task_return_pointer (task, g_steal_pointer (&call->items), (GDestroyNotify) g_ptr_array_unref);
+  g_task_return_pointer (task, g_steal_pointer (&list), (GDestroyNotify) g_ptr_array_unref);
   return TRUE;
 }
 
@@ -1151,8 +1120,7 @@ remote_search_merchants (PpRegistry *registry, const char *query, guint limit,
   Call *call;
 
   add_query (path, "query", query);
-  /* 0 (all): as many as the service sends in one answer. */
-  add_query_int (path, "limit", limit > 0 ? MIN (limit, PAGE) : PAGE);
+  add_query_int (path, "limit", limit);
   call = record_call (call_new ("GET", g_string_free (path, FALSE), NULL, NULL, list_reply),
                       (DecodeFunc) pp_registry_merchant_from_json, (GDestroyNotify) pp_merchant_free);
   call->member = "merchants";
@@ -1499,38 +1467,6 @@ remote_create_recycle_order (PpRegistry *registry, const char *serial, const cha
   remote_call (registry, pp_registry_create_recycle_order_async, call, cancellable, callback, user_data);
 }
 
-static gint64
-audit_seq (gconstpointer item)
-{
-  return ((const PpAuditEntry *) item)->seq;
-}
-
-static gint64
-change_seq (gconstpointer item)
-{
-  return ((const PpChange *) item)->seq;
-}
-
-/* A list with a cursor: @limit 0 (all) pages through it, PAGE at a time;
- * more than PAGE is at most PAGE (the service's bound). Takes @path. */
-static void
-paged (Call        *call,
-       GString     *path,
-       const char  *param,
-       gint64       after,
-       guint        limit,
-       gint64     (*seq_of) (gconstpointer item))
-{
-  if (limit == 0)
-    {
-      call->page_path = g_strdup (path->str);
-      call->page_param = param;
-      call->seq_of = seq_of;
-    }
-  add_query_int (path, param, after);
-  call->path = g_string_free (path, FALSE);
-}
-
 static void
 remote_list_audit (PpRegistry *registry, gint64 after_seq, guint limit, GCancellable *cancellable,
                    GAsyncReadyCallback callback, gpointer user_data)
@@ -1538,12 +1474,13 @@ remote_list_audit (PpRegistry *registry, gint64 after_seq, guint limit, GCancell
   GString *path = g_string_new ("api/v1/audit");
   Call *call;
 
-  add_query_int (path, "limit", limit > 0 ? MIN (limit, PAGE) : PAGE);
+  add_query_int (path, "limit", limit);
   call = record_call (call_new ("GET", NULL, NULL, NULL, list_reply),
                       (DecodeFunc) pp_registry_audit_entry_from_json,
                       (GDestroyNotify) pp_audit_entry_free);
   call->member = "entries";
-  paged (call, path, "after", after_seq, limit, audit_seq);
+  add_query_int (path, "after", after_seq);
+  call->path = g_string_free (path, FALSE);
   remote_call (registry, pp_registry_list_audit_async, call, cancellable, callback, user_data);
 }
 
@@ -1554,11 +1491,12 @@ remote_list_changes (PpRegistry *registry, gint64 after_cursor, guint limit, GCa
   GString *path = g_string_new ("api/v1/changes");
   Call *call;
 
-  add_query_int (path, "limit", limit > 0 ? MIN (limit, PAGE) : PAGE);
+  add_query_int (path, "limit", limit);
   call = record_call (call_new ("GET", NULL, NULL, NULL, list_reply),
                       (DecodeFunc) pp_registry_change_from_json, (GDestroyNotify) pp_change_free);
   call->member = "changes";
-  paged (call, path, "since", after_cursor, limit, change_seq);
+  add_query_int (path, "since", after_cursor);
+  call->path = g_string_free (path, FALSE);
   remote_call (registry, pp_registry_list_changes_async, call, cancellable, callback, user_data);
 }
 
@@ -1732,4 +1670,347 @@ pp_registry_remote_iface_init (PpRegistryInterface *iface)
   iface->enroll_otp = remote_enroll_otp;
   iface->list_terminals = remote_list_terminals;
   iface->upload_program = remote_upload_program;
+}
+
+/* ---- the event stream (GET /api/v1/events) ---- */
+
+#define WATCH_RETRY_MIN_MS 250
+#define WATCH_RETRY_MAX_MS (10 * 1000)
+#define WATCH_EVENT_MAX (1024 * 1024)
+
+struct _PpRegistryRemoteWatch
+{
+  PpRegistryRemote *self;
+  PpRegistryRemoteEventFunc func;
+  gpointer user_data;
+  GDestroyNotify notify;
+  GCancellable *cancellable;
+  GTask *conn;             /* the stream's connection, its Call for the TLS check */
+  GInputStream *stream;
+  GString *pending;        /* text of an event not yet whole */
+  char *last_id;
+  gboolean expired;        /* the server said the session ended */
+  gboolean stopped;
+  guint connections;
+  guint failures;
+  guint retry_id;
+};
+
+static void watch_connect (PpRegistryRemoteWatch *watch);
+
+static void
+watch_clear (PpRegistryRemoteWatch *watch)
+{
+  g_clear_object (&watch->conn);
+  g_clear_object (&watch->stream);
+  g_clear_object (&watch->cancellable);
+  g_string_free (watch->pending, TRUE);
+  g_free (watch->last_id);
+  g_object_unref (watch->self);
+}
+
+static PpRegistryRemoteWatch *
+watch_ref (PpRegistryRemoteWatch *watch)
+{
+  return g_rc_box_acquire (watch);
+}
+
+static void
+watch_unref (gpointer watch)
+{
+  g_rc_box_release_full (watch, (GDestroyNotify) watch_clear);
+}
+
+static gboolean
+watch_retry (gpointer data)
+{
+  PpRegistryRemoteWatch *watch = data;
+
+  watch->retry_id = 0;
+  watch_connect (watch);
+  return G_SOURCE_REMOVE;
+}
+
+/* The stream ended or could not be opened: open it again, at once after an
+ * expired session, else after a delay that grows while it keeps failing. */
+static void
+watch_again (PpRegistryRemoteWatch *watch,
+             gboolean               now)
+{
+  guint delay;
+
+  g_clear_object (&watch->stream);
+  g_string_truncate (watch->pending, 0);
+  if (watch->stopped)
+    return;
+  delay = now ? 0 : MIN (WATCH_RETRY_MAX_MS, WATCH_RETRY_MIN_MS << MIN (watch->failures, 6u));
+  if (!now)
+    watch->failures++;
+  watch->retry_id = g_timeout_add_full (G_PRIORITY_DEFAULT, delay, watch_retry, watch_ref (watch), watch_unref);
+}
+
+/* The server's session ended: the next connection signs in again. */
+static void
+watch_drop_token (PpRegistryRemoteWatch *watch)
+{
+  PpRegistryRemote *self = watch->self;
+  Call *call = watch->conn != NULL ? g_task_get_task_data (watch->conn) : NULL;
+
+  if (call != NULL && self->token != NULL && g_strcmp0 (self->token, call->token) == 0)
+    g_clear_pointer (&self->token, wipe_string);
+}
+
+/* One event block: "event:", "id:" and "data:" lines (comments ignored). */
+static void
+watch_event (PpRegistryRemoteWatch *watch,
+             const char            *block)
+{
+  g_auto(GStrv) lines = g_strsplit (block, "\n", -1);
+  g_autoptr(GString) data = g_string_new (NULL);
+  const char *event = NULL, *id = NULL;
+
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      const char *line = lines[i];
+
+      if (g_str_has_prefix (line, "event: "))
+        event = line + strlen ("event: ");
+      else if (g_str_has_prefix (line, "id: "))
+        id = line + strlen ("id: ");
+      else if (g_str_has_prefix (line, "data: "))
+        g_string_append_printf (data, "%s%s", data->len > 0 ? "\n" : "", line + strlen ("data: "));
+    }
+  if (g_strcmp0 (event, "expired") == 0)
+    watch->expired = TRUE;
+  else if (g_strcmp0 (event, "reset") == 0)
+    {
+      g_free (watch->last_id);
+      watch->last_id = g_strdup (id);
+      watch->func (watch->self, NULL, watch->user_data);
+    }
+  else if (g_strcmp0 (event, "approval") == 0)
+    {
+      g_autoptr(JsonNode) node = json_from_string (data->str, NULL);
+      g_autoptr(PpRegistryApproval) approval = node != NULL ? pp_registry_approval_from_json (node, NULL) : NULL;
+
+      if (approval == NULL)
+        {
+          g_debug ("registry: an event this station cannot read: %.200s", data->str);
+          return;
+        }
+      g_free (watch->last_id);
+      watch->last_id = g_strdup (id);
+      watch->func (watch->self, approval, watch->user_data);
+    }
+}
+
+static void watch_read (PpRegistryRemoteWatch *watch);
+
+static void
+watch_got (GObject      *source,
+           GAsyncResult *result,
+           gpointer      data)
+{
+  PpRegistryRemoteWatch *watch = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) bytes = g_input_stream_read_bytes_finish (G_INPUT_STREAM (source), result, &error);
+  char *end;
+
+  if (watch->stopped)
+    ;
+  else if (bytes == NULL)
+    {
+      g_debug ("registry: the event stream broke: %s", error->message);
+      watch_again (watch, FALSE);
+    }
+  else if (g_bytes_get_size (bytes) == 0)
+    {
+      /* The end: an expired session signs in again and goes on at once. */
+      if (watch->expired)
+        watch_drop_token (watch);
+      watch_again (watch, watch->expired);
+    }
+  else
+    {
+      g_string_append_len (watch->pending, g_bytes_get_data (bytes, NULL), (gssize) g_bytes_get_size (bytes));
+      g_string_replace (watch->pending, "\r\n", "\n", 0);
+      while (!watch->stopped && (end = strstr (watch->pending->str, "\n\n")) != NULL)
+        {
+          g_autofree char *block = g_strndup (watch->pending->str, end - watch->pending->str);
+
+          g_string_erase (watch->pending, 0, end + 2 - watch->pending->str);
+          watch_event (watch, block);
+        }
+      if (watch->stopped)
+        ;
+      else if (watch->pending->len > WATCH_EVENT_MAX)
+        watch_again (watch, FALSE);
+      else
+        watch_read (watch);
+    }
+  watch_unref (watch);
+}
+
+static void
+watch_read (PpRegistryRemoteWatch *watch)
+{
+  g_input_stream_read_bytes_async (watch->stream, 4096, G_PRIORITY_DEFAULT, watch->cancellable, watch_got,
+                                   watch_ref (watch));
+}
+
+static void
+watch_sent (GObject      *source,
+            GAsyncResult *result,
+            gpointer      data)
+{
+  PpRegistryRemoteWatch *watch = data;
+  g_autoptr(GError) error = NULL;
+  GInputStream *stream = soup_session_send_finish (SOUP_SESSION (source), result, &error);
+  Call *call = g_task_get_task_data (watch->conn);
+  guint status = call->msg != NULL ? soup_message_get_status (call->msg) : 0;
+
+  if (watch->stopped)
+    g_clear_object (&stream);
+  else if (stream == NULL)
+    {
+      g_debug ("registry: the event stream cannot be opened: %s", error->message);
+      watch_again (watch, FALSE);
+    }
+  else if (status == SOUP_STATUS_OK)
+    {
+      watch->stream = stream;
+      watch->failures = 0;
+      watch->connections++;
+      watch_read (watch);
+    }
+  else
+    {
+      g_object_unref (stream);
+      /* A token that expired before the stream opened: sign in again. */
+      if (status == SOUP_STATUS_UNAUTHORIZED)
+        watch_drop_token (watch);
+      watch_again (watch, FALSE);
+    }
+  watch_unref (watch);
+}
+
+static void
+watch_send (PpRegistryRemoteWatch *watch)
+{
+  PpRegistryRemote *self = watch->self;
+  g_autoptr(GUri) uri = g_uri_parse_relative (self->base, "api/v1/events", SOUP_HTTP_URI_FLAGS, NULL);
+  g_autofree char *bearer = g_strconcat ("Bearer ", self->token, NULL);
+  SoupMessageHeaders *headers;
+  Call *call = call_new ("GET", g_strdup ("api/v1/events"), NULL, NULL, NULL);
+
+  g_clear_object (&watch->conn);
+  watch->conn = g_task_new (self, watch->cancellable, NULL, NULL);
+  g_task_set_task_data (watch->conn, call, (GDestroyNotify) call_free);
+  /* It only carries the Call for accept_certificate: nothing waits on it. */
+  g_task_return_boolean (watch->conn, TRUE);
+  call->token = g_strdup (self->token);
+  call->msg = soup_message_new_from_uri ("GET", uri);
+  headers = soup_message_get_request_headers (call->msg);
+  soup_message_headers_replace (headers, "Accept", "text/event-stream");
+  soup_message_headers_replace (headers, "Authorization", bearer);
+  OPENSSL_cleanse (bearer, strlen (bearer));
+  if (watch->last_id != NULL)
+    soup_message_headers_replace (headers, "Last-Event-ID", watch->last_id);
+  g_signal_connect (call->msg, "accept-certificate", G_CALLBACK (accept_certificate), watch->conn);
+  watch->expired = FALSE;
+  soup_session_send_async (self->session, call->msg, G_PRIORITY_DEFAULT, watch->cancellable, watch_sent,
+                           watch_ref (watch));
+}
+
+static void
+watch_token_ready (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      data)
+{
+  PpRegistryRemoteWatch *watch = data;
+  g_autoptr(GError) error = NULL;
+
+  if (watch->stopped)
+    ;
+  else if (!g_task_propagate_boolean (G_TASK (result), &error))
+    {
+      g_debug ("registry: the event stream cannot sign in: %s", error->message);
+      watch_again (watch, FALSE);
+    }
+  else
+    watch_send (watch);
+  watch_unref (watch);
+}
+
+static void
+watch_connect (PpRegistryRemoteWatch *watch)
+{
+  PpRegistryRemote *self = watch->self;
+  g_autoptr(GTask) wait = NULL;
+
+  if (watch->stopped)
+    return;
+  if (self->token != NULL)
+    {
+      watch_send (watch);
+      return;
+    }
+  /* A task without a Call: login_done just answers it. */
+  wait = g_task_new (self, watch->cancellable, watch_token_ready, watch_ref (watch));
+  g_task_set_source_tag (wait, watch_connect);
+  g_ptr_array_add (self->waiting, g_object_ref (wait));
+  if (!self->logging_in)
+    start_login (self);
+}
+
+PpRegistryRemoteWatch *
+pp_registry_remote_watch_events (PpRegistryRemote          *self,
+                                 const char                *last_event_id,
+                                 PpRegistryRemoteEventFunc  func,
+                                 gpointer                   user_data,
+                                 GDestroyNotify             notify)
+{
+  PpRegistryRemoteWatch *watch;
+
+  g_return_val_if_fail (PP_IS_REGISTRY_REMOTE (self), NULL);
+  g_return_val_if_fail (func != NULL, NULL);
+
+  watch = g_rc_box_new0 (PpRegistryRemoteWatch);
+  watch->self = g_object_ref (self);
+  watch->func = func;
+  watch->user_data = user_data;
+  watch->notify = notify;
+  watch->cancellable = g_cancellable_new ();
+  watch->pending = g_string_new (NULL);
+  watch->last_id = g_strdup (last_event_id);
+  watch_connect (watch);
+  return watch;
+}
+
+void
+pp_registry_remote_watch_stop (PpRegistryRemoteWatch *watch)
+{
+  if (watch == NULL)
+    return;
+  g_return_if_fail (!watch->stopped);
+  watch->stopped = TRUE;
+  g_cancellable_cancel (watch->cancellable);
+  g_clear_handle_id (&watch->retry_id, g_source_remove);
+  if (watch->notify != NULL)
+    watch->notify (watch->user_data);
+  watch_unref (watch);
+}
+
+const char *
+pp_registry_remote_watch_get_last_event_id (PpRegistryRemoteWatch *watch)
+{
+  g_return_val_if_fail (watch != NULL, NULL);
+  return watch->last_id;
+}
+
+guint
+pp_registry_remote_watch_get_connections (PpRegistryRemoteWatch *watch)
+{
+  g_return_val_if_fail (watch != NULL, 0);
+  return watch->connections;
 }

@@ -55,4 +55,34 @@ const char *pp_registry_remote_get_user (PpRegistryRemote *self);
 GTlsCertificate *pp_registry_remote_load_anchor (const char  *pem_path,
                                                  GError     **error);
 
+/* ---- the event stream (GET /api/v1/events; docs/registry.md) ---- */
+
+/* @approval: an approval request or decision made through the registry,
+ * as it happened (owned by the watch; copy what is kept); NULL: events may
+ * have been missed (the registry restarted, or the station was away longer
+ * than the registry remembers): read list_approvals again. */
+typedef struct _PpRegistryRemoteWatch PpRegistryRemoteWatch;
+typedef void (*PpRegistryRemoteEventFunc) (PpRegistryRemote         *self,
+                                           const PpRegistryApproval *approval,
+                                           gpointer                  user_data);
+
+/* Watches the registry's events as the registry's user until stopped,
+ * from after @last_event_id (NULL: from now). When the session expires the
+ * server ends the stream ("event: expired"): the watch signs in again and
+ * reconnects with the last event id, and the server sends what came in
+ * between, so nothing is lost. A network fault or a refused sign-in is
+ * retried after a delay that grows to 10 s. @func runs on the caller's
+ * thread-default main context. */
+PpRegistryRemoteWatch *pp_registry_remote_watch_events (PpRegistryRemote          *self,
+                                                        const char                *last_event_id,
+                                                        PpRegistryRemoteEventFunc  func,
+                                                        gpointer                   user_data,
+                                                        GDestroyNotify             notify);
+/* Ends the watch: @func is not called again, @notify is, at once. */
+void         pp_registry_remote_watch_stop              (PpRegistryRemoteWatch *watch);
+/* The id of the last event received (pass it to a later watch), or NULL. */
+const char  *pp_registry_remote_watch_get_last_event_id (PpRegistryRemoteWatch *watch);
+/* How many times the stream has been opened (1 until a reconnection). */
+guint        pp_registry_remote_watch_get_connections   (PpRegistryRemoteWatch *watch);
+
 G_END_DECLS

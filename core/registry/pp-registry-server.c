@@ -83,6 +83,9 @@ struct _PpRegistryServer
   GHashTable *failures;   /* user name (lower case) -> Failures */
   GList *event_clients;   /* SoupServerMessage, referenced */
   guint keepalive_id;
+  char *event_boot;       /* this run's part of the event ids */
+  guint64 event_seq;      /* the last event's number */
+  GQueue event_log;       /* LoggedEvent: the last PP_REGISTRY_SERVER_EVENT_LOG events, oldest first */
   guint session_seconds;
   guint login_delay_ms;
   GPtrArray *program_trust; /* X509 *, or NULL */
@@ -389,6 +392,19 @@ query_int (Request    *r,
   return FALSE;
 }
 
+/* `limit`: absent or 0 is the seam's default page, at most
+ * PP_REGISTRY_PAGE_MAX (the seam's own bounds). */
+static gboolean
+query_limit (Request *r,
+             gint64  *out)
+{
+  if (!query_int (r, "limit", 0, PP_REGISTRY_PAGE_MAX, 0, out))
+    return FALSE;
+  if (*out == 0)
+    *out = PP_REGISTRY_PAGE_DEFAULT;
+  return TRUE;
+}
+
 static gboolean
 check_uuid (Request    *r,
             const char *text)
@@ -437,6 +453,32 @@ bytes_member (const char *member,
 
 /* ---- events ---- */
 
+/* Event ids are "BOOT.SEQ": the server's run and the event's number in it.
+ * A reconnecting client sends the last id it saw (Last-Event-ID) and gets
+ * what came after it from the log; an id of another run, or older than the
+ * log, gets "event: reset" (read the approvals again). A stream ends with
+ * "event: expired" when its session does: the client signs in again and
+ * reconnects with its last id. */
+typedef struct {
+  guint64 seq;
+  char *text;
+} LoggedEvent;
+
+static void
+logged_event_free (LoggedEvent *e)
+{
+  g_free (e->text);
+  g_free (e);
+}
+
+#define EXPIRY_KEY "pp-registry-server-expiry"
+
+static void
+remove_source (gpointer id)
+{
+  g_source_remove (GPOINTER_TO_UINT (id));
+}
+
 static void
 event_client_finished (SoupServerMessage *msg,
                        PpRegistryServer  *self)
@@ -447,6 +489,7 @@ event_client_finished (SoupServerMessage *msg,
     return;
   self->event_clients = g_list_delete_link (self->event_clients, link);
   g_signal_handlers_disconnect_by_data (msg, self);
+  g_object_set_data (G_OBJECT (msg), EXPIRY_KEY, NULL);
   g_object_unref (msg);
 }
 
@@ -458,6 +501,14 @@ ref_client (gconstpointer msg,
 }
 
 static void
+append_event (SoupServerMessage *msg,
+              const char        *text)
+{
+  soup_message_body_append (soup_server_message_get_response_body (msg), SOUP_MEMORY_COPY, text, strlen (text));
+  soup_server_message_unpause (msg);
+}
+
+static void
 send_event (PpRegistryServer *self,
             const char       *text)
 {
@@ -465,13 +516,7 @@ send_event (PpRegistryServer *self,
   GList *clients = g_list_copy_deep (self->event_clients, ref_client, NULL);
 
   for (GList *l = clients; l != NULL; l = l->next)
-    {
-      SoupServerMessage *msg = l->data;
-
-      soup_message_body_append (soup_server_message_get_response_body (msg), SOUP_MEMORY_COPY,
-                                text, strlen (text));
-      soup_server_message_unpause (msg);
-    }
+    append_event (l->data, text);
   g_list_free_full (clients, g_object_unref);
 }
 
@@ -481,9 +526,15 @@ broadcast_approval (PpRegistryServer         *self,
 {
   g_autoptr(JsonNode) node = pp_registry_approval_to_json (approval);
   g_autofree char *data = json_to_string (node, FALSE);
-  g_autofree char *text = g_strdup_printf ("event: approval\nid: %s\ndata: %s\n\n", approval->uuid, data);
+  LoggedEvent *e = g_new0 (LoggedEvent, 1);
 
-  send_event (self, text);
+  e->seq = ++self->event_seq;
+  e->text = g_strdup_printf ("event: approval\nid: %s.%" G_GUINT64_FORMAT "\ndata: %s\n\n", self->event_boot,
+                             e->seq, data);
+  g_queue_push_tail (&self->event_log, e);
+  while (self->event_log.length > PP_REGISTRY_SERVER_EVENT_LOG)
+    logged_event_free (g_queue_pop_head (&self->event_log));
+  send_event (self, e->text);
 }
 
 static gboolean
@@ -493,13 +544,70 @@ keepalive (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
+/* What a client that saw @last_id missed: the logged events after it, or a
+ * reset when the log cannot tell. */
+static void
+replay_events (PpRegistryServer  *self,
+               SoupServerMessage *msg,
+               const char        *last_id)
+{
+  const char *dot = strrchr (last_id, '.');
+  guint64 seq = 0;
+  guint64 oldest = self->event_log.head != NULL ? ((LoggedEvent *) self->event_log.head->data)->seq
+                                                : self->event_seq + 1;
+
+  if (dot != NULL && (gsize) (dot - last_id) == strlen (self->event_boot) &&
+      strncmp (last_id, self->event_boot, dot - last_id) == 0 &&
+      g_ascii_string_to_unsigned (dot + 1, 10, 0, self->event_seq, &seq, NULL) && seq + 1 >= oldest)
+    {
+      for (GList *l = self->event_log.head; l != NULL; l = l->next)
+        if (((LoggedEvent *) l->data)->seq > seq)
+          append_event (msg, ((LoggedEvent *) l->data)->text);
+      return;
+    }
+  {
+    g_autofree char *text = g_strdup_printf ("event: reset\nid: %s.%" G_GUINT64_FORMAT "\ndata: {}\n\n",
+                                             self->event_boot, self->event_seq);
+
+    append_event (msg, text);
+  }
+}
+
+typedef struct {
+  PpRegistryServer *server;
+  SoupServerMessage *msg;
+} Expiry;
+
+static gboolean
+stream_expired (gpointer data)
+{
+  Expiry *x = data;
+  SoupServerMessage *msg = x->msg;
+
+  /* The source ends with this call: the data no longer removes it. */
+  g_object_steal_data (G_OBJECT (msg), EXPIRY_KEY);
+  if (g_list_find (x->server->event_clients, msg) != NULL)
+    {
+      append_event (msg, "event: expired\ndata: {}\n\n");
+      soup_message_body_complete (soup_server_message_get_response_body (msg));
+      soup_server_message_unpause (msg);
+    }
+  return G_SOURCE_REMOVE;
+}
+
 static void
 handle_events (Request *r)
 {
   SoupServerMessage *msg = r->msg;
   SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
   SoupMessageBody *body = soup_server_message_get_response_body (msg);
+  const char *last_id = soup_message_headers_get_one (soup_server_message_get_request_headers (msg),
+                                                      "Last-Event-ID");
+  Session *session = g_hash_table_lookup (r->server->sessions, r->token_hash);
   static const char hello[] = ": posprov registry events\n\n";
+  gint64 left = session != NULL ? session->expires - g_get_real_time () / G_USEC_PER_SEC : 0;
+  Expiry *x = g_new0 (Expiry, 1);
+  guint id;
 
   soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
   soup_message_headers_set_content_type (headers, "text/event-stream", NULL);
@@ -507,9 +615,16 @@ handle_events (Request *r)
   soup_message_headers_set_encoding (headers, SOUP_ENCODING_CHUNKED);
   soup_message_body_set_accumulate (body, FALSE);
   soup_message_body_append (body, SOUP_MEMORY_STATIC, hello, strlen (hello));
+  if (last_id != NULL)
+    replay_events (r->server, msg, last_id);
   r->server->event_clients = g_list_prepend (r->server->event_clients, g_object_ref (msg));
   g_signal_connect (msg, "finished", G_CALLBACK (event_client_finished), r->server);
   g_signal_connect (msg, "disconnected", G_CALLBACK (event_client_finished), r->server);
+  /* The stream lasts as long as the session that opened it. */
+  x->server = r->server;
+  x->msg = msg;
+  id = g_timeout_add_seconds_full (G_PRIORITY_DEFAULT, (guint) CLAMP (left, 0, G_MAXINT), stream_expired, x, g_free);
+  g_object_set_data_full (G_OBJECT (msg), EXPIRY_KEY, GUINT_TO_POINTER (id), remove_source);
   soup_server_message_unpause (msg);
   request_free (r);
 }
@@ -959,7 +1074,7 @@ handle_list_terminals (Request *r)
       reply_invalid (r, _("the query parameter “state” must be a terminal state"));
       return;
     }
-  if (!query_int (r, "limit", 1, 1000, 100, &limit))
+  if (!query_limit (r, &limit))
     return;
   r->finish = GUINT_TO_POINTER ((guint) limit);
   pp_registry_list_terminals_async (r->server->registry, state, query (r, "after"), (guint) limit, NULL,
@@ -1029,7 +1144,7 @@ handle_search_merchants (Request *r)
 {
   gint64 limit;
 
-  if (!query_int (r, "limit", 1, 1000, 100, &limit))
+  if (!query_limit (r, &limit))
     return;
   pp_registry_search_merchants_async (r->server->registry, query (r, "query"), (guint) limit, NULL,
                                       search_merchants_done, r);
@@ -1203,7 +1318,10 @@ handle_decision (Request *r)
 static void
 handle_get_approval (Request *r)
 {
-  if (!check_uuid (r, r->params[0]))
+  g_autofree char *code = pp_approval_code_normalize (r->params[0]);
+
+  /* The UUID, or the short code the reviewer scanned or typed. */
+  if (code == NULL && !check_uuid (r, r->params[0]))
     return;
   r->finish = pp_registry_get_approval_finish;
   pp_registry_get_approval_async (r->server->registry, r->params[0], NULL, approval_done, r);
@@ -1508,7 +1626,7 @@ handle_audit (Request *r)
   gint64 after, limit;
 
   if (!query_int (r, "after", 0, G_MAXINT64, 0, &after) ||
-      !query_int (r, "limit", 1, 1000, 100, &limit))
+      !query_limit (r, &limit))
     return;
   pp_registry_list_audit_async (r->server->registry, after, (guint) limit, NULL, audit_done, r);
 }
@@ -1547,7 +1665,7 @@ handle_changes (Request *r)
   gint64 since, limit;
 
   if (!query_int (r, "since", 0, G_MAXINT32, 0, &since) ||
-      !query_int (r, "limit", 1, 1000, 100, &limit))
+      !query_limit (r, &limit))
     return;
   r->finish = GSIZE_TO_POINTER ((gsize) since);
   pp_registry_list_changes_async (r->server->registry, since, (guint) limit, NULL, changes_done, r);
@@ -1858,6 +1976,8 @@ pp_registry_server_finalize (GObject *object)
   g_hash_table_unref (self->sessions);
   g_hash_table_unref (self->failures);
   g_clear_pointer (&self->program_trust, g_ptr_array_unref);
+  g_queue_clear_full (&self->event_log, (GDestroyNotify) logged_event_free);
+  g_free (self->event_boot);
   G_OBJECT_CLASS (pp_registry_server_parent_class)->finalize (object);
 }
 
@@ -1877,6 +1997,8 @@ pp_registry_server_init (PpRegistryServer *self)
   self->failures = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->session_seconds = PP_REGISTRY_SERVER_DEFAULT_SESSION_SECONDS;
   self->login_delay_ms = PP_REGISTRY_SERVER_DEFAULT_LOGIN_DELAY_MS;
+  self->event_boot = g_strdup_printf ("%08x", g_random_int ());
+  g_queue_init (&self->event_log);
 }
 
 PpRegistryServer *

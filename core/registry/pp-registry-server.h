@@ -31,6 +31,9 @@ typedef struct {
 /* Failed sign-ins of one user name within the window before 429. */
 #define PP_REGISTRY_SERVER_LOGIN_FAILURES_MAX      5
 #define PP_REGISTRY_SERVER_LOGIN_WINDOW_SECONDS    (15 * 60)
+/* The events a reconnecting client can catch up on (GET /api/v1/events with
+ * Last-Event-ID); an older id gets "event: reset". */
+#define PP_REGISTRY_SERVER_EVENT_LOG               1024
 
 #define PP_TYPE_REGISTRY_SERVER (pp_registry_server_get_type ())
 G_DECLARE_FINAL_TYPE (PpRegistryServer, pp_registry_server, PP, REGISTRY_SERVER, GObject)

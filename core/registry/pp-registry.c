@@ -7,6 +7,8 @@
  */
 #include "config.h"
 
+#include <string.h>
+
 #include <glib/gi18n-lib.h>
 
 #include "pp-key-host.h"
@@ -215,6 +217,7 @@ pp_registry_approval_free (PpRegistryApproval *a)
   g_free (a->reason);
   g_free (a->digest);
   g_free (a->void_reason);
+  g_free (a->code);
   g_free (a);
 }
 
@@ -459,6 +462,7 @@ pp_registry_approval_to_json (const PpRegistryApproval *a)
   put_string (b, "reason", a->reason);
   put_string (b, "digest", a->digest);
   put_string (b, "void_reason", a->void_reason);
+  put_string (b, "code", a->code);
   json_builder_end_object (b);
   return json_builder_get_root (b);
 }
@@ -493,6 +497,9 @@ pp_registry_approval_from_json (JsonNode  *node,
   a->reason = read_string (&r, "reason", TRUE);
   a->digest = read_string (&r, "digest", TRUE);
   a->void_reason = read_string (&r, "void_reason", TRUE);
+  /* Since the approval codes: an answer recorded before has none. */
+  if (r.ok && json_object_has_member (r.object, "code"))
+    a->code = read_string (&r, "code", TRUE);
   if (!r.ok)
     return NULL;
   for (i = 0; i < G_N_ELEMENTS (approval_states); i++)
@@ -558,6 +565,63 @@ pp_registry_lookup_serial_finish (PpRegistry    *self,
                                   GError       **error)
 {
   return finish_pointer (self, result, pp_registry_lookup_serial_async, error);
+}
+
+/* Fails a call before it starts, on the caller's context. */
+static void
+fail_early (PpRegistry          *self,
+            gpointer             tag,
+            PpRegistryError      code,
+            const char          *message,
+            GCancellable        *cancellable,
+            GAsyncReadyCallback  callback,
+            gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, tag);
+  g_task_return_new_error (task, PP_REGISTRY_ERROR, code, "%s", message);
+}
+
+/* A limit of a listing verb: 0 is the default page; more than the
+ * maximum fails on the caller's context. FALSE when answered. */
+static gboolean
+check_limit (PpRegistry          *self,
+             guint               *limit,
+             gpointer             tag,
+             GCancellable        *cancellable,
+             GAsyncReadyCallback  callback,
+             gpointer             user_data)
+{
+  g_autofree char *message = NULL;
+
+  if (*limit == 0)
+    *limit = PP_REGISTRY_PAGE_DEFAULT;
+  if (*limit <= PP_REGISTRY_PAGE_MAX)
+    return TRUE;
+  message = g_strdup_printf (_("at most %u items can be listed at a time, not %u"),
+                             (guint) PP_REGISTRY_PAGE_MAX, *limit);
+  fail_early (self, tag, PP_REGISTRY_ERROR_INVALID, message, cancellable, callback, user_data);
+  return FALSE;
+}
+
+/* A required text argument (a program, a reason): not NULL, not blank.
+ * FALSE when answered with INVALID and @message. */
+static gboolean
+check_text (PpRegistry          *self,
+            const char          *text,
+            gpointer             tag,
+            const char          *message,
+            GCancellable        *cancellable,
+            GAsyncReadyCallback  callback,
+            gpointer             user_data)
+{
+  g_autofree char *stripped = g_strstrip (g_strdup (text != NULL ? text : ""));
+
+  if (*stripped != '\0')
+    return TRUE;
+  fail_early (self, tag, PP_REGISTRY_ERROR_INVALID, message, cancellable, callback, user_data);
+  return FALSE;
 }
 
 void
@@ -635,7 +699,8 @@ pp_registry_search_merchants_async (PpRegistry          *self,
 {
   g_return_if_fail (PP_IS_REGISTRY (self));
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
-  IFACE (self)->search_merchants (self, query, limit, cancellable, callback, user_data);
+  if (check_limit (self, &limit, pp_registry_search_merchants_async, cancellable, callback, user_data))
+    IFACE (self)->search_merchants (self, query, limit, cancellable, callback, user_data);
 }
 
 GPtrArray *
@@ -663,8 +728,11 @@ pp_registry_create_install_order_async (PpRegistry          *self,
   g_return_if_fail (requester != NULL);
   g_return_if_fail (check_key (idempotency_key));
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
-  IFACE (self)->create_install_order (self, serial, merchant_id, program_version, key_type, requester,
-                                      idempotency_key, cancellable, callback, user_data);
+  if (check_text (self, program_version, pp_registry_create_install_order_async,
+                  _("an install order needs the program to install; name its version"),
+                  cancellable, callback, user_data))
+    IFACE (self)->create_install_order (self, serial, merchant_id, program_version, key_type, requester,
+                                        idempotency_key, cancellable, callback, user_data);
 }
 
 PpWorkOrder *
@@ -1013,8 +1081,11 @@ pp_registry_cancel_order_async (PpRegistry          *self,
   g_return_if_fail (actor != NULL);
   g_return_if_fail (check_key (idempotency_key));
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
-  IFACE (self)->cancel_order (self, order_uuid, reason, actor, idempotency_key, cancellable, callback,
-                              user_data);
+  if (check_text (self, reason, pp_registry_cancel_order_async,
+                  _("cancelling an order needs a reason, for the journal"), cancellable, callback,
+                  user_data))
+    IFACE (self)->cancel_order (self, order_uuid, reason, actor, idempotency_key, cancellable, callback,
+                                user_data);
 }
 
 PpWorkOrder *
@@ -1062,7 +1133,8 @@ pp_registry_list_audit_async (PpRegistry          *self,
 {
   g_return_if_fail (PP_IS_REGISTRY (self));
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
-  IFACE (self)->list_audit (self, after_seq, limit, cancellable, callback, user_data);
+  if (check_limit (self, &limit, pp_registry_list_audit_async, cancellable, callback, user_data))
+    IFACE (self)->list_audit (self, after_seq, limit, cancellable, callback, user_data);
 }
 
 GPtrArray *
@@ -1083,7 +1155,8 @@ pp_registry_list_changes_async (PpRegistry          *self,
 {
   g_return_if_fail (PP_IS_REGISTRY (self));
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
-  IFACE (self)->list_changes (self, after_cursor, limit, cancellable, callback, user_data);
+  if (check_limit (self, &limit, pp_registry_list_changes_async, cancellable, callback, user_data))
+    IFACE (self)->list_changes (self, after_cursor, limit, cancellable, callback, user_data);
 }
 
 GPtrArray *
@@ -1111,13 +1184,9 @@ check_verb (PpRegistry          *self,
             GAsyncReadyCallback  callback,
             gpointer             user_data)
 {
-  g_autoptr(GTask) task = NULL;
-
   if (vfunc != NULL)
     return TRUE;
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, tag);
-  g_task_return_new_error (task, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_FAILED, "%s", message);
+  fail_early (self, tag, PP_REGISTRY_ERROR_FAILED, message, cancellable, callback, user_data);
   return FALSE;
 }
 
@@ -1209,10 +1278,10 @@ pp_registry_list_terminals_async (PpRegistry          *self,
                                   gpointer             user_data)
 {
   g_return_if_fail (PP_IS_REGISTRY (self));
-  g_return_if_fail (limit >= 1 && limit <= 1000);
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
   if (check_verb (self, IFACE (self)->list_terminals, pp_registry_list_terminals_async,
-                  _("this registry cannot list terminals"), cancellable, callback, user_data))
+                  _("this registry cannot list terminals"), cancellable, callback, user_data) &&
+      check_limit (self, &limit, pp_registry_list_terminals_async, cancellable, callback, user_data))
     IFACE (self)->list_terminals (self, state, after_serial, limit, cancellable, callback,
                                   user_data);
 }
@@ -1521,4 +1590,38 @@ pp_registry_change_from_json (JsonNode  *node,
   c->key = read_string (&r, "key", FALSE);
   c->time = read_int (&r, "time", FALSE);
   return r.ok ? g_steal_pointer (&c) : NULL;
+}
+
+/* ---- approval QR codes ---- */
+
+char *
+pp_registry_approval_qr_payload (const PpRegistryApproval *approval)
+{
+  g_autofree char *uuid = NULL;
+
+  g_return_val_if_fail (approval != NULL && approval->uuid != NULL, NULL);
+  uuid = g_ascii_strdown (approval->uuid, -1);
+  if (approval->code == NULL)
+    return g_strconcat (PP_REGISTRY_APPROVAL_QR_PREFIX, uuid, NULL);
+  return g_strconcat (PP_REGISTRY_APPROVAL_QR_PREFIX, uuid, "?code=", approval->code, NULL);
+}
+
+char *
+pp_registry_approval_ref_parse (const char *text)
+{
+  g_autofree char *stripped = NULL;
+
+  g_return_val_if_fail (text != NULL, NULL);
+  stripped = g_strstrip (g_strdup (text));
+  if (g_ascii_strncasecmp (stripped, PP_REGISTRY_APPROVAL_QR_PREFIX,
+                           strlen (PP_REGISTRY_APPROVAL_QR_PREFIX)) == 0)
+    {
+      const char *rest = stripped + strlen (PP_REGISTRY_APPROVAL_QR_PREFIX);
+      g_autofree char *uuid = g_strndup (rest, strcspn (rest, "?"));
+
+      return g_uuid_string_is_valid (uuid) ? g_ascii_strdown (uuid, -1) : NULL;
+    }
+  if (g_uuid_string_is_valid (stripped))
+    return g_ascii_strdown (stripped, -1);
+  return pp_approval_code_normalize (stripped);
 }

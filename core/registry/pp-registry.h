@@ -63,6 +63,13 @@ int         pp_registry_error_code_from_string (const char *name);
 void        pp_registry_propagate_error        (GError **dest,
                                                 GError  *source);
 
+/* The page of the listing verbs (search_merchants, list_audit,
+ * list_changes, list_terminals) and of the service's `limit`: 0 asks for
+ * PP_REGISTRY_PAGE_DEFAULT items, more than PP_REGISTRY_PAGE_MAX fails with
+ * PP_REGISTRY_ERROR_INVALID (400 on the service) before anything is read. */
+#define PP_REGISTRY_PAGE_DEFAULT 100
+#define PP_REGISTRY_PAGE_MAX     1000
+
 /* ---- what the verbs return ---- */
 
 /* Whether a serial can go into an install order (lookup_serial). */
@@ -120,6 +127,9 @@ typedef struct {
   char                    *reason;          /* the reviewer's, or NULL */
   char                    *digest;          /* of what was approved; NULL unless approved */
   char                    *void_reason;     /* NULL unless void */
+  char                    *code;            /* the short code (PP_APPROVAL_CODE_LENGTH
+                                             * characters) that opens it, or NULL
+                                             * (pp_registry_approval_qr_payload) */
 } PpRegistryApproval;
 
 void      pp_registry_approval_free (PpRegistryApproval *approval);
@@ -266,7 +276,8 @@ gboolean   pp_registry_intake_finish (PpRegistry *self, GAsyncResult *result, gu
 
 /* Merchants: create validates the fields and issues the MID (CONFLICT for a
  * known registration number); search finds @query in the name,
- * registration number or MID (NULL: all), at most @limit (0: all). */
+ * registration number or MID (NULL: all), at most @limit (0:
+ * PP_REGISTRY_PAGE_DEFAULT; at most PP_REGISTRY_PAGE_MAX). */
 void        pp_registry_create_merchant_async   (PpRegistry *self, const PpMerchantFields *fields,
                                                  const char *actor, const char *idempotency_key,
                                                  GCancellable *cancellable,
@@ -280,7 +291,8 @@ GPtrArray  *pp_registry_search_merchants_finish (PpRegistry *self, GAsyncResult 
                                                  GError **error);   /* element-type PpMerchant */
 
 /* Work orders: create reserves the terminal and issues its TID under the
- * merchant's MID (the order carries both and its UUID); list: @serial's
+ * merchant's MID (the order carries both and its UUID); @program_version
+ * is required (NULL or blank: INVALID, nothing done); list: @serial's
  * orders, or all (NULL). */
 void         pp_registry_create_install_order_async  (PpRegistry *self, const char *serial,
                                                       gint64 merchant_id, const char *program_version,
@@ -333,6 +345,8 @@ void                pp_registry_decide_approval_async   (PpRegistry *self, const
                                                          gpointer user_data);
 PpRegistryApproval *pp_registry_decide_approval_finish  (PpRegistry *self, GAsyncResult *result,
                                                          GError **error);
+/* get: @approval_uuid is the approval's UUID or its short code (any case,
+ * hyphens ignored: pp_approval_code_normalize); NOT_FOUND for neither. */
 void                pp_registry_get_approval_async      (PpRegistry *self, const char *approval_uuid,
                                                          GCancellable *cancellable,
                                                          GAsyncReadyCallback callback,
@@ -383,7 +397,8 @@ void       pp_registry_list_programs_async  (PpRegistry *self, const char *model
 GPtrArray *pp_registry_list_programs_finish (PpRegistry *self, GAsyncResult *result,
                                              GError **error);   /* element-type PpProgramRecord */
 
-/* The order's later steps; each returns the order as it now is. */
+/* The order's later steps; each returns the order as it now is. Cancel
+ * needs a @reason (NULL or blank: INVALID, nothing done). */
 void         pp_registry_program_installed_async  (PpRegistry *self, const char *order_uuid,
                                                    const char *actor, const char *idempotency_key,
                                                    GCancellable *cancellable,
@@ -414,7 +429,8 @@ void         pp_registry_create_recycle_order_async  (PpRegistry *self, const ch
 PpWorkOrder *pp_registry_create_recycle_order_finish (PpRegistry *self, GAsyncResult *result,
                                                       GError **error);
 
-/* The audit journal after entry @after_seq, oldest first, at most @limit. */
+/* The audit journal after entry @after_seq, oldest first, at most @limit
+ * (0: PP_REGISTRY_PAGE_DEFAULT; at most PP_REGISTRY_PAGE_MAX). */
 void       pp_registry_list_audit_async  (PpRegistry *self, gint64 after_seq, guint limit,
                                           GCancellable *cancellable,
                                           GAsyncReadyCallback callback, gpointer user_data);
@@ -423,7 +439,7 @@ GPtrArray *pp_registry_list_audit_finish (PpRegistry *self, GAsyncResult *result
 
 /* The change feed: terminals, orders and approvals changed after
  * @after_cursor, each once, in the order of their latest change, at most
- * @limit (0: all). @io_cursor (optional): pass the @after_cursor of the
+ * @limit (0: PP_REGISTRY_PAGE_DEFAULT; at most PP_REGISTRY_PAGE_MAX). @io_cursor (optional): pass the @after_cursor of the
  * call; it is moved to the last change returned (left as it is when
  * nothing changed), ready for the next call. */
 void       pp_registry_list_changes_async  (PpRegistry *self, gint64 after_cursor, guint limit,
@@ -469,7 +485,7 @@ void            pp_registry_enroll_otp_async  (PpRegistry *self, const char *use
                                                GAsyncReadyCallback callback, gpointer user_data);
 PpSecureBuffer *pp_registry_enroll_otp_finish (PpRegistry *self, GAsyncResult *result,
                                                GError **error);
-/* Up to @limit (1..1000) terminals in @state (PP_TERMINAL_STATE_ANY: all)
+/* Up to @limit (0: PP_REGISTRY_PAGE_DEFAULT; at most PP_REGISTRY_PAGE_MAX) terminals in @state (PP_TERMINAL_STATE_ANY: all)
  * whose serial sorts after @after_serial (NULL: from the first), by serial. */
 void       pp_registry_list_terminals_async  (PpRegistry *self, PpTerminalState state,
                                               const char *after_serial, guint limit,
@@ -515,5 +531,16 @@ PpAuditEntry          *pp_registry_audit_entry_from_json  (JsonNode  *node,
                                                            GError   **error);
 PpChange              *pp_registry_change_from_json       (JsonNode  *node,
                                                            GError   **error);
+
+/* ---- approval QR codes (docs/registry.md, "Approval codes") ---- */
+
+/* The text of an approval's QR code: "posprov:approval:UUID?code=CODE"
+ * (the UUID in lower case; without "?code=…" when it has no code). */
+#define PP_REGISTRY_APPROVAL_QR_PREFIX "posprov:approval:"
+char *pp_registry_approval_qr_payload (const PpRegistryApproval *approval);
+/* What the reviewer scanned or typed, as the argument of get_approval: a
+ * QR payload (its UUID), a UUID, or a short code (normalised); NULL when
+ * @text is none of them. */
+char *pp_registry_approval_ref_parse  (const char               *text);
 
 G_END_DECLS

@@ -11,6 +11,7 @@
 
 #include <glib/gi18n-lib.h>
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 
 #include "pp-kcv.h"
 #include "pp-store-private.h"
@@ -2132,12 +2133,13 @@ pp_approval_request_free (PpApprovalRequest *request)
   g_free (request->order_uuid);
   g_free (request->requester);
   g_free (request->scanned_serial);
+  g_free (request->code);
   g_free (request);
 }
 
 #define REQUEST_COLUMNS \
   "r.id, r.uuid, r.order_id, o.uuid, r.requester, r.scanned_serial, r.requested_at, r.state, " \
-  "r.approval_id, r.decided_at"
+  "r.approval_id, r.decided_at, r.code"
 #define REQUEST_FROM " FROM approval_requests r JOIN work_orders o ON o.id = r.order_id "
 
 static PpApprovalRequest *
@@ -2156,27 +2158,104 @@ request_from_stmt (sqlite3_stmt *stmt)
     r->state = PP_APPROVAL_REQUEST_WITHDRAWN; /* unreachable: CHECK constraint */
   r->approval_id = sqlite3_column_int64 (stmt, 8);
   r->decided_at = sqlite3_column_int64 (stmt, 9);
+  r->code = dup_text (stmt, 10);
   return r;
 }
 
+/* ---- approval codes ---- */
+
+static const char code_alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+char *
+pp_approval_code_normalize (const char *text)
+{
+  g_autoptr(GString) code = g_string_new (NULL);
+
+  for (const char *p = text; p != NULL && *p != '\0'; p++)
+    {
+      char c = g_ascii_toupper (*p);
+
+      if (c == '-' || c == ' ')
+        continue;
+      if (c == 'O')
+        c = '0';
+      else if (c == 'I' || c == 'L')
+        c = '1';
+      if (c == '\0' || strchr (code_alphabet, c) == NULL || code->len == PP_APPROVAL_CODE_LENGTH)
+        return NULL;
+      g_string_append_c (code, c);
+    }
+  if (code->len != PP_APPROVAL_CODE_LENGTH)
+    return NULL;
+  return g_string_free (g_steal_pointer (&code), FALSE);
+}
+
+/* A random code no pending request has (40 random bits: a clash is rare,
+ * and then another is drawn). */
+static char *
+new_approval_code (PpStore  *self,
+                   GError  **error)
+{
+  g_autoptr(sqlite3_stmt) stmt =
+    pp_store_prepare (self, "SELECT 1 FROM approval_requests WHERE code = ? AND state = 'pending'", error);
+
+  if (stmt == NULL)
+    return NULL;
+  for (guint attempt = 0; attempt < 16; attempt++)
+    {
+      guchar bits[5];
+      guint64 n = 0;
+      char code[PP_APPROVAL_CODE_LENGTH + 1];
+      int rc;
+
+      if (RAND_bytes (bits, sizeof bits) != 1)
+        break;
+      for (guint i = 0; i < sizeof bits; i++)
+        n = (n << 8) | bits[i];
+      for (guint i = 0; i < PP_APPROVAL_CODE_LENGTH; i++)
+        code[i] = code_alphabet[(n >> (5 * (PP_APPROVAL_CODE_LENGTH - 1 - i))) & 31];
+      code[PP_APPROVAL_CODE_LENGTH] = '\0';
+      sqlite3_reset (stmt);
+      sqlite3_bind_text (stmt, 1, code, -1, SQLITE_TRANSIENT);
+      rc = sqlite3_step (stmt);
+      if (rc == SQLITE_DONE)
+        return g_strdup (code);
+      if (rc != SQLITE_ROW)
+        {
+          pp_store_set_sql_error (self, error, _("cannot read approval request"));
+          return NULL;
+        }
+    }
+  g_set_error_literal (error, PP_STORE_ERROR, PP_STORE_ERROR_SQL,
+                       _("cannot draw a code for the approval request"));
+  return NULL;
+}
+
+/* The request with that UUID, or with that code (the pending one holding
+ * it, else the latest that had it). */
 static PpApprovalRequest *
 read_request (PpStore     *self,
               const char  *uuid,
               GError     **error)
 {
+  g_autofree char *code = g_uuid_string_is_valid (uuid) ? NULL : pp_approval_code_normalize (uuid);
   g_autofree char *lower = g_ascii_strdown (uuid, -1);
   g_autoptr(sqlite3_stmt) stmt =
-    pp_store_prepare (self, "SELECT " REQUEST_COLUMNS REQUEST_FROM "WHERE r.uuid = ?", error);
+    pp_store_prepare (self, code == NULL ? "SELECT " REQUEST_COLUMNS REQUEST_FROM "WHERE r.uuid = ?"
+                                         : "SELECT " REQUEST_COLUMNS REQUEST_FROM "WHERE r.code = ? "
+                                           "ORDER BY r.state = 'pending' DESC, r.id DESC LIMIT 1",
+                      error);
   int rc;
 
   if (stmt == NULL)
     return NULL;
-  sqlite3_bind_text (stmt, 1, lower, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 1, code != NULL ? code : lower, -1, SQLITE_STATIC);
   rc = sqlite3_step (stmt);
   if (rc == SQLITE_ROW)
     return request_from_stmt (stmt);
   if (rc == SQLITE_DONE)
-    g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_NOT_FOUND, _("no approval %s"), lower);
+    g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_NOT_FOUND, _("no approval %s"),
+                 code != NULL ? code : lower);
   else
     pp_store_set_sql_error (self, error, _("cannot read approval request"));
   return NULL;
@@ -2239,6 +2318,7 @@ request_step (PpStore     *self,
   g_autofree char *pending = NULL;
   g_autofree char *uuid = g_uuid_string_random ();
   g_autofree char *scanned = scanned_serial != NULL ? g_ascii_strup (scanned_serial, -1) : NULL;
+  g_autofree char *code = NULL;
   g_auto(Binding) binding = { 0, };
   g_autofree char *why = NULL;
   JsonNode *detail;
@@ -2282,11 +2362,15 @@ request_step (PpStore     *self,
       return NULL;
     }
 
+  if ((code = new_approval_code (self, error)) == NULL)
+    return NULL;
   stmt = pp_store_prepare (self, "INSERT INTO approval_requests (uuid, order_id, requester, "
-                                 "scanned_serial, requested_at, state) VALUES (?, ?, ?, ?, ?, 'pending')",
+                                 "scanned_serial, requested_at, state, code) "
+                                 "VALUES (?, ?, ?, ?, ?, 'pending', ?)",
                            error);
   if (stmt == NULL)
     return NULL;
+  sqlite3_bind_text (stmt, 6, code, -1, SQLITE_STATIC);
   sqlite3_bind_text (stmt, 1, uuid, -1, SQLITE_STATIC);
   sqlite3_bind_int64 (stmt, 2, order->id);
   sqlite3_bind_text (stmt, 3, user->username, -1, SQLITE_STATIC);

@@ -652,6 +652,8 @@ gboolean           pp_store_decide_approval_request  (PpStore     *self,
                                                       gboolean     approve,
                                                       const char  *reason,
                                                       GError     **error);
+/* get: @uuid is the request's UUID or its code (pp_approval_code_normalize:
+ * the pending request holding it, else the latest that had it). */
 PpApprovalRequest *pp_store_get_approval_request     (PpStore     *self,
                                                       const char  *uuid,
                                                       GError     **error);   /* NOT_FOUND */

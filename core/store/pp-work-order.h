@@ -123,7 +123,19 @@ typedef struct {
   PpApprovalRequestState state;
   gint64                 approval_id;      /* the decision; 0 while pending or withdrawn */
   gint64                 decided_at;       /* 0 while pending */
+  /* Since schema 6: the short code the reviewer scans or types to open the
+   * request (PP_APPROVAL_CODE_LENGTH characters), or NULL for a request
+   * recorded as decided at once. */
+  char                  *code;
 } PpApprovalRequest;
+
+/* Approval codes: PP_APPROVAL_CODE_LENGTH characters of Crockford's base32
+ * (0-9 and A-Z without I, L, O, U), unique among the pending requests.
+ * normalize: @text as a code (upper case; hyphens and spaces dropped; O read
+ * as 0, I and L as 1, as Crockford's decoding does), or NULL when it is
+ * not one. */
+#define PP_APPROVAL_CODE_LENGTH 8
+char       *pp_approval_code_normalize            (const char              *text);
 
 void      pp_approval_request_free (PpApprovalRequest *request);
 
