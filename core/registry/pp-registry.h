@@ -242,6 +242,12 @@ struct _PpRegistryInterface
   void (*upload_program)       (PpRegistry *self, GBytes *package, const char *actor,
                                 const char *idempotency_key, GCancellable *cancellable,
                                 GAsyncReadyCallback callback, gpointer user_data);
+
+  /* the station's inventory (issue 8, helper station8): a page of the
+   * register by search text and state, with the total; NULL: FAILED */
+  void (*search_terminals)     (PpRegistry *self, const char *serial_search, PpTerminalState state,
+                                guint offset, guint limit, GCancellable *cancellable,
+                                GAsyncReadyCallback callback, gpointer user_data);
 };
 
 /* Looks up @serial (any case) and says whether it can be installed: for a
@@ -515,5 +521,32 @@ PpAuditEntry          *pp_registry_audit_entry_from_json  (JsonNode  *node,
                                                            GError   **error);
 PpChange              *pp_registry_change_from_json       (JsonNode  *node,
                                                            GError   **error);
+
+/* ---- the station's inventory (issue 8, helper station8) ---- */
+
+/* Up to @limit (1..1000) terminals from position @offset of the register
+ * ordered by serial, those whose serial contains @serial_search (any case;
+ * NULL or "": all) in @state (PP_TERMINAL_STATE_ANY: all), and in
+ * *out_total (optional) how many match in all, counted by the same
+ * call: what a paged list shows (pp_store_list_terminals and
+ * pp_store_count_terminals). */
+void       pp_registry_search_terminals_async  (PpRegistry *self, const char *serial_search,
+                                                PpTerminalState state, guint offset, guint limit,
+                                                GCancellable *cancellable,
+                                                GAsyncReadyCallback callback, gpointer user_data);
+GPtrArray *pp_registry_search_terminals_finish (PpRegistry *self, GAsyncResult *result,
+                                                guint *out_total,
+                                                GError **error);   /* element-type PpTerminal */
+
+/* What an implementation's search_terminals task returns. */
+typedef struct {
+  GPtrArray *terminals;  /* PpTerminal */
+  guint      total;
+} PpRegistryTerminalPage;
+
+PpRegistryTerminalPage *pp_registry_terminal_page_new  (GPtrArray              *terminals,
+                                                        guint                   total);
+void                    pp_registry_terminal_page_free (PpRegistryTerminalPage *page);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PpRegistryTerminalPage, pp_registry_terminal_page_free)
 
 G_END_DECLS
