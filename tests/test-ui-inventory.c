@@ -182,6 +182,16 @@ expected_count (guint n)
   g_assert_not_reached ();
 }
 
+/* The window opens its registry on a worker, then the first page and the
+ * count arrive. */
+static gboolean
+window_has_rows (gpointer data)
+{
+  PpTerminalListModel *model = pp_inventory_page_get_model (pp_window_get_inventory_page (data));
+
+  return model != NULL && !pp_terminal_list_model_get_loading (model);
+}
+
 static void
 fixture_set_up (Fixture       *f,
                 gconstpointer  user_data)
@@ -194,6 +204,7 @@ fixture_set_up (Fixture       *f,
   gtk_window_set_default_size (GTK_WINDOW (f->window), 1200, 760);
   gtk_window_present (GTK_WINDOW (f->window));
   wait_until (is_mapped, f->window);
+  wait_until (window_has_rows, f->window);
 }
 
 static void
@@ -463,6 +474,7 @@ test_remembers_settings (Fixture       *f,
   f->window = second;  /* tear-down destroys this one */
   gtk_window_present (GTK_WINDOW (second));
   wait_until (is_mapped, second);
+  wait_until (window_has_rows, second);
   g_assert_cmpint (pp_inventory_page_get_state_filter (pp_window_get_inventory_page (second)), ==,
                    PP_TERMINAL_STATE_KEYED);
   g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (pp_inventory_page_get_model (pp_window_get_inventory_page (second)))), ==,

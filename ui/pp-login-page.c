@@ -26,8 +26,8 @@ struct _PpLoginPage
   gboolean       busy;
   char          *error;
 
-  /* template */
-  AdwStatusPage *status_page;
+  /* template (the status page, the bin's child, is not bound: binding it
+   * would have dispose_template unparent it behind AdwBin's back) */
   AdwEntryRow   *user_row;
   AdwEntryRow   *password_row;
   GtkLabel      *error_label;
@@ -263,7 +263,6 @@ pp_login_page_class_init (PpLoginPageClass *klass)
                                        0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
 
   gtk_widget_class_set_template_from_resource (widget_class, "/org/posprov/Station/pp-login-page.ui");
-  gtk_widget_class_bind_template_child (widget_class, PpLoginPage, status_page);
   gtk_widget_class_bind_template_child (widget_class, PpLoginPage, user_row);
   gtk_widget_class_bind_template_child (widget_class, PpLoginPage, password_row);
   gtk_widget_class_bind_template_child (widget_class, PpLoginPage, error_label);
@@ -306,7 +305,7 @@ pp_login_page_set_target (PpLoginPage *self,
     gtk_editable_set_text (GTK_EDITABLE (self->user_row), user);
   /* TRANSLATORS: %s is the registry's address, e.g. https://registry.example:8443 */
   description = url != NULL ? g_strdup_printf (_("Registry at %s"), url) : NULL;
-  adw_status_page_set_description (self->status_page, description);
+  adw_status_page_set_description (ADW_STATUS_PAGE (adw_bin_get_child (ADW_BIN (self))), description);
   update_action (self);
 }
 

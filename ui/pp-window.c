@@ -279,6 +279,9 @@ on_local_registry_opened (GObject      *source,
       return;
     }
   set_registry (self, PP_REGISTRY (registry));
+  /* The search was insensitive until now: where a scanner types. */
+  if (g_strcmp0 (gtk_stack_get_visible_child_name (self->main_stack), "inventory") == 0)
+    pp_inventory_page_focus_search (self->inventory_page);
 }
 
 static void

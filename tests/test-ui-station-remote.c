@@ -1,0 +1,417 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * test-ui-station-remote.c: the station in remote mode against the real
+ * posprov-registry on 127.0.0.1 over HTTPS (a test CA made with the
+ * openssl command), under Xvfb.
+ *
+ * The station asks for a sign-in first (a wrong password is said so), then
+ * its inventory shows the registry's terminals page by page, with the
+ * serials and states the registry has; a search goes through the registry.
+ * The daemon stopped: the next call fails and the offline banner shows;
+ * the daemon back on the same port and Retry: the banner goes and the rows
+ * are back. Saves screenshot-{login,login-error,remote-inventory,offline}-LANG.png
+ * in the build dir; PP_TEST_LOCALE=zh_CN.UTF-8 runs it in Simplified Chinese.
+ */
+#include "config.h"
+
+#include <locale.h>
+
+#include <adwaita.h>
+#include <glib/gi18n.h>
+
+#include "pp-registry-daemon.h"
+#include "pp-store-fixture.h"
+#include "pp-test-util.h"
+#include "pp-window.h"
+
+#define N_STOCK 400
+#define N_RECEIVED 50
+#define PASSWORD PP_TEST_PASSWORD ("0")
+#define KEY_STORE_SECRET "fixture key store passphrase"
+
+static const char *screenshot_lang = "en";
+
+typedef struct {
+  PpStoreFixture    store;
+  char             *pki;
+  PpRegistryDaemon  daemon;
+  PpWindow         *window;
+} Fixture;
+
+typedef gboolean (*Condition) (gpointer data);
+
+/* Runs the main loop until @condition holds; the limit only turns a hang
+ * into a failure, it is not a timing assertion. */
+static void
+wait_until (Condition condition,
+            gpointer  data)
+{
+  gint64 give_up = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+
+  while (!condition (data))
+    {
+      if (g_get_monotonic_time () > give_up)
+        g_error ("condition not met after 30 s");
+      if (!g_main_context_iteration (NULL, FALSE))
+        g_usleep (1000);
+    }
+}
+
+/* A few more frames so layout and rendering catch up before a screenshot. */
+static void
+settle (void)
+{
+  gint64 until = g_get_monotonic_time () + 150 * 1000;
+
+  while (g_get_monotonic_time () < until)
+    if (!g_main_context_iteration (NULL, FALSE))
+      g_usleep (1000);
+}
+
+static gboolean
+is_mapped (gpointer data)
+{
+  return gtk_widget_get_mapped (GTK_WIDGET (data));
+}
+
+static GtkWidget *
+find_visible_label (GtkWidget  *root,
+                    GtkWidget  *widget,
+                    const char *text,
+                    const char *css_class)
+{
+  if (!gtk_widget_get_mapped (widget))
+    return NULL;
+  if (GTK_IS_LABEL (widget) && g_strcmp0 (gtk_label_get_text (GTK_LABEL (widget)), text) == 0 &&
+      (css_class == NULL || gtk_widget_has_css_class (widget, css_class)))
+    {
+      graphene_rect_t bounds;
+
+      if (gtk_widget_compute_bounds (widget, root, &bounds) &&
+          bounds.size.width > 0 && bounds.size.height > 0 &&
+          bounds.origin.y >= 0 && bounds.origin.y + bounds.size.height <= gtk_widget_get_height (root))
+        return widget;
+    }
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = find_visible_label (root, child, text, css_class);
+
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+typedef struct {
+  GtkWidget  *root;
+  const char *text;
+  const char *css_class;
+} LabelWait;
+
+static gboolean
+label_is_visible (gpointer data)
+{
+  LabelWait *wait = data;
+
+  return find_visible_label (wait->root, wait->root, wait->text, wait->css_class) != NULL;
+}
+
+static void
+assert_label_visible (Fixture    *f,
+                      const char *text,
+                      const char *css_class)
+{
+  LabelWait wait = { GTK_WIDGET (f->window), text, css_class };
+
+  wait_until (label_is_visible, &wait);
+}
+
+static void
+save_screenshot (GtkWidget  *widget,
+                 const char *what)
+{
+  g_autoptr(GdkPaintable) paintable = gtk_widget_paintable_new (widget);
+  g_autoptr(GtkSnapshot) snapshot = gtk_snapshot_new ();
+  g_autoptr(GskRenderNode) node = NULL;
+  g_autoptr(GdkTexture) texture = NULL;
+  g_autofree char *name = g_strdup_printf ("screenshot-%s-%s.png", what, screenshot_lang);
+  g_autofree char *path = g_test_build_filename (G_TEST_BUILT, name, NULL);
+  int width = gtk_widget_get_width (widget);
+  int height = gtk_widget_get_height (widget);
+  GskRenderer *renderer = gtk_native_get_renderer (gtk_widget_get_native (widget));
+
+  settle ();
+  gdk_paintable_snapshot (paintable, GDK_SNAPSHOT (snapshot), width, height);
+  node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
+  g_assert_nonnull (node);
+  texture = gsk_renderer_render_texture (renderer, node, &GRAPHENE_RECT_INIT (0, 0, width, height));
+  g_assert_true (gdk_texture_save_to_png (texture, path));
+  g_test_message ("screenshot: %s", path);
+}
+
+static char *
+pki_file (Fixture    *f,
+          const char *name)
+{
+  return g_build_filename (f->pki, name, NULL);
+}
+
+static void
+start_daemon (Fixture *f,
+              guint    port)
+{
+  g_autofree char *cert = pki_file (f, "server.pem");
+  g_autofree char *key = pki_file (f, "server.key");
+  g_autofree char *keys = g_build_filename (f->store.dir, "keys", NULL);
+
+  pp_registry_daemon_start (&f->daemon, f->store.path, port, cert, key, keys, KEY_STORE_SECRET, NULL);
+}
+
+static void
+fixture_set_up (Fixture       *f,
+                gconstpointer  data)
+{
+  g_autoptr(GPtrArray) stock = g_ptr_array_new_with_free_func (g_free);
+  g_autofree PpTerminalIntake *rows = g_new0 (PpTerminalIntake, N_STOCK + N_RECEIVED);
+  g_autoptr(GError) error = NULL;
+
+  for (guint i = 0; i < N_STOCK + N_RECEIVED; i++)
+    {
+      char *serial = g_strdup_printf ("PAX%05u", i * 7 % (N_STOCK + N_RECEIVED) + 1);
+
+      g_ptr_array_add (stock, serial);
+      rows[i] = (PpTerminalIntake) { serial, "PAX", "A920" };
+    }
+  pp_store_fixture_set_up (&f->store, rows, N_STOCK, "setup");
+  g_assert_true (pp_store_add_terminals_in_state (f->store.store, rows + N_STOCK, N_RECEIVED,
+                                                  PP_TERMINAL_STATE_RECEIVED, "alice", &error));
+  g_assert_no_error (error);
+
+  f->pki = pp_test_make_tmpdir ();
+  pp_test_make_ca (f->pki, "ca");
+  pp_test_make_server_cert (f->pki, "server", "ca");
+  start_daemon (f, 0);
+}
+
+static void
+fixture_tear_down (Fixture       *f,
+                   gconstpointer  data)
+{
+  if (f->window != NULL)
+    gtk_window_destroy (GTK_WINDOW (f->window));
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  pp_registry_daemon_clear (&f->daemon);
+  g_free (f->pki);
+  pp_store_fixture_tear_down (&f->store);
+}
+
+static PpTerminalListModel *
+model_of (Fixture *f)
+{
+  return pp_inventory_page_get_model (pp_window_get_inventory_page (f->window));
+}
+
+static gboolean
+login_idle (gpointer data)
+{
+  return !pp_login_page_get_busy (pp_window_get_login_page (data));
+}
+
+static gboolean
+rows_loaded (gpointer data)
+{
+  Fixture *f = data;
+
+  return model_of (f) != NULL && !pp_terminal_list_model_get_loading (model_of (f));
+}
+
+static gboolean
+is_offline (gpointer data)
+{
+  return pp_window_get_offline (data);
+}
+
+static gboolean
+is_online (gpointer data)
+{
+  return !pp_window_get_offline (data);
+}
+
+typedef struct {
+  Fixture *f;
+  guint    position;
+} RowWait;
+
+static gboolean
+row_arrived (gpointer data)
+{
+  RowWait *wait = data;
+  g_autoptr(GObject) item = g_list_model_get_item (G_LIST_MODEL (model_of (wait->f)), wait->position);
+
+  return item != NULL && !pp_terminal_list_model_is_placeholder (item);
+}
+
+/* The inventory lists exactly what the registry has for @search: the
+ * count, and each row's serial and state in order. */
+static void
+assert_rows_are_registry (Fixture    *f,
+                          const char *search)
+{
+  g_autoptr(GError) error = NULL;
+  guint n = pp_store_count_terminals (f->store.store, search, PP_TERMINAL_STATE_ANY, &error);
+  g_autoptr(GPtrArray) expected = NULL;
+  GListModel *model = G_LIST_MODEL (model_of (f));
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (n, >, 0);
+  expected = pp_store_list_terminals (f->store.store, search, PP_TERMINAL_STATE_ANY, 0, n, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_list_model_get_n_items (model), ==, n);
+  for (guint i = 0; i < n; i++)
+    {
+      RowWait wait = { f, i };
+      g_autoptr(PpTerminal) row = NULL;
+      PpTerminal *want = g_ptr_array_index (expected, i);
+
+      wait_until (row_arrived, &wait);
+      row = g_list_model_get_item (model, i);
+      g_assert_cmpstr (pp_terminal_get_serial (row), ==, pp_terminal_get_serial (want));
+      g_assert_cmpint (pp_terminal_get_state (row), ==, pp_terminal_get_state (want));
+    }
+  /* And the first is on screen, with its state. */
+  assert_label_visible (f, pp_terminal_get_serial (g_ptr_array_index (expected, 0)), NULL);
+  assert_label_visible (f, pp_terminal_state_get_label (pp_terminal_get_state (g_ptr_array_index (expected, 0))),
+                        "state-pill");
+}
+
+static void
+search_for (Fixture    *f,
+            const char *text)
+{
+  gtk_editable_set_text (pp_inventory_page_get_search_entry (pp_window_get_inventory_page (f->window)), text);
+}
+
+static void
+test_remote_station (Fixture       *f,
+                     gconstpointer  data)
+{
+  g_autofree char *ca = pki_file (f, "ca.pem");
+  PpLoginPage *login;
+  guint port;
+
+  f->window = pp_window_new_remote (NULL, f->daemon.url, ca, "alice");
+  gtk_window_set_default_size (GTK_WINDOW (f->window), 1200, 760);
+  gtk_window_present (GTK_WINDOW (f->window));
+  wait_until (is_mapped, f->window);
+  login = pp_window_get_login_page (f->window);
+
+  /* Nothing shown before the sign-in; the user from the settings is filled in. */
+  g_assert_true (pp_window_is_showing_login (f->window));
+  g_assert_null (pp_window_get_registry (f->window));
+  g_assert_cmpstr (gtk_editable_get_text (pp_login_page_get_user_entry (login)), ==, "alice");
+  assert_label_visible (f, _("Sign In to the Registry"), NULL);
+  gtk_editable_set_text (pp_login_page_get_password_entry (login), "not-the-password");
+  save_screenshot (GTK_WIDGET (f->window), "login");
+
+  /* A wrong password is said so, and nothing is shown. */
+  pp_login_page_sign_in (login);
+  g_assert_true (pp_login_page_get_busy (login));
+  wait_until (login_idle, f->window);
+  assert_label_visible (f, _("Wrong user name or password. Check both and try again."), NULL);
+  g_assert_true (pp_window_is_showing_login (f->window));
+  g_assert_null (pp_window_get_registry (f->window));
+  g_assert_false (pp_window_get_offline (f->window));
+  save_screenshot (GTK_WIDGET (f->window), "login-error");
+
+  /* The right one: the inventory is the registry's. */
+  gtk_editable_set_text (pp_login_page_get_password_entry (login), PASSWORD);
+  pp_login_page_sign_in (login);
+  wait_until (login_idle, f->window);
+  g_assert_false (pp_window_is_showing_login (f->window));
+  g_assert_nonnull (pp_window_get_registry (f->window));
+  /* The password does not stay in the field. */
+  g_assert_cmpstr (gtk_editable_get_text (pp_login_page_get_password_entry (login)), ==, "");
+  wait_until (rows_loaded, f);
+  assert_rows_are_registry (f, NULL);
+  {
+    g_autofree char *count = pp_inventory_page_format_count (N_STOCK + N_RECEIVED);
+
+    g_assert_cmpstr (gtk_label_get_text (pp_inventory_page_get_count_label (pp_window_get_inventory_page (f->window))),
+                     ==, count);
+  }
+  gtk_adjustment_set_value (gtk_scrolled_window_get_vadjustment (GTK_SCROLLED_WINDOW (
+                              gtk_widget_get_parent (GTK_WIDGET (pp_inventory_page_get_column_view (
+                                pp_window_get_inventory_page (f->window)))))), 0);
+  save_screenshot (GTK_WIDGET (f->window), "remote-inventory");
+
+  /* A search goes through the registry. */
+  search_for (f, "pax001");
+  wait_until (rows_loaded, f);
+  assert_rows_are_registry (f, "pax001");
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (model_of (f))), <, N_STOCK + N_RECEIVED);
+
+  /* The registry goes away: the next call fails and the banner says so. */
+  port = f->daemon.port;
+  pp_registry_daemon_stop (&f->daemon);
+  g_assert_false (pp_window_get_offline (f->window));
+  search_for (f, "pax002");
+  wait_until (is_offline, f->window);
+  assert_label_visible (f, _("The registry cannot be reached: what is shown may be out of date"), NULL);
+  save_screenshot (GTK_WIDGET (f->window), "offline");
+
+  /* Back on the same address: Retry, and the banner goes, the rows come back. */
+  start_daemon (f, port);
+  g_assert_cmpuint (f->daemon.port, ==, port);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (f->window), "win.retry", NULL));
+  wait_until (is_online, f->window);
+  wait_until (rows_loaded, f);
+  assert_rows_are_registry (f, "pax002");
+}
+
+static void
+skip_no_locale (void)
+{
+  g_test_skip ("the zh_CN.UTF-8 locale is not generated (scripts/deps makes it)");
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  const char *test_locale = g_getenv ("PP_TEST_LOCALE");
+  g_autofree char *localedir = NULL;
+
+  g_setenv ("GSK_RENDERER", "cairo", FALSE);
+  g_setenv ("GDK_BACKEND", "x11", FALSE);
+  g_setenv ("GDK_DEBUG", "gl-disable", FALSE);
+  if (test_locale == NULL || test_locale[0] == '\0')
+    test_locale = "C.UTF-8";
+  g_setenv ("LC_ALL", test_locale, TRUE);
+  g_unsetenv ("LANGUAGE");
+  gtk_test_init (&argc, &argv, NULL);
+  setlocale (LC_ALL, "");
+  adw_init ();
+
+  /* The catalogues as built. */
+  localedir = g_test_build_filename (G_TEST_BUILT, "..", "data", "po", NULL);
+  bindtextdomain (GETTEXT_PACKAGE, localedir);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+  textdomain (GETTEXT_PACKAGE);
+  if (g_str_has_prefix (test_locale, "zh_CN"))
+    {
+      screenshot_lang = "zh_CN";
+      if (g_strcmp0 (setlocale (LC_MESSAGES, NULL), test_locale) != 0)
+        {
+          g_test_add_func ("/ui/station-remote/zh_CN-locale", skip_no_locale);
+          return g_test_run ();
+        }
+      /* The catalogue must really be in use, or the screens prove nothing. */
+      g_assert_cmpstr (_("Sign In to the Registry"), !=, "Sign In to the Registry");
+    }
+
+  g_test_add ("/ui/station-remote/login-inventory-offline", Fixture, NULL, fixture_set_up,
+              test_remote_station, fixture_tear_down);
+  return g_test_run ();
+}
