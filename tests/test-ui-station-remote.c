@@ -36,6 +36,7 @@ typedef struct {
   char             *pki;
   PpRegistryDaemon  daemon;
   PpWindow         *window;
+  const char       *search;  /* what search_for typed */
 } Fixture;
 
 typedef gboolean (*Condition) (gpointer data);
@@ -286,11 +287,26 @@ assert_rows_are_registry (Fixture    *f,
                         "state-pill");
 }
 
+static gboolean
+search_applied (gpointer data)
+{
+  Fixture *f = data;
+
+  const char *search = pp_terminal_list_model_get_search (model_of (f));
+
+  /* A serial typed in lower case is looked up as the label prints it. */
+  return search != NULL && g_ascii_strcasecmp (search, f->search) == 0;
+}
+
+/* Types @text; returns once the model asks the registry for it (the
+ * search entry waits for a pause in the typing first). */
 static void
 search_for (Fixture    *f,
             const char *text)
 {
+  f->search = text;
   gtk_editable_set_text (pp_inventory_page_get_search_entry (pp_window_get_inventory_page (f->window)), text);
+  wait_until (search_applied, f);
 }
 
 static void

@@ -72,8 +72,9 @@ set_busy (PpLoginPage *self,
 {
   self->busy = busy;
   gtk_spinner_set_spinning (self->spinner, busy);
-  gtk_widget_set_sensitive (GTK_WIDGET (self->user_row), !busy);
-  gtk_widget_set_sensitive (GTK_WIDGET (self->password_row), !busy);
+  /* Not insensitive: the focused field keeps its focus. */
+  gtk_editable_set_editable (GTK_EDITABLE (self->user_row), !busy);
+  gtk_editable_set_editable (GTK_EDITABLE (self->password_row), !busy);
   update_action (self);
   g_object_notify_by_pspec (G_OBJECT (self), props[PROP_BUSY]);
 }
