@@ -374,7 +374,7 @@ test_remote_station (Fixture       *f,
   g_assert_false (pp_window_get_offline (f->window));
   search_for (f, "pax002");
   wait_until (is_offline, f->window);
-  assert_label_visible (f, _("The registry cannot be reached: what is shown may be out of date"), NULL);
+  assert_label_visible (f, _("The registry cannot be reached"), NULL);
   save_screenshot (GTK_WIDGET (f->window), "offline");
 
   /* Back on the same address: Retry, and the banner goes, the rows come back. */
