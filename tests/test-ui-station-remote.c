@@ -9,7 +9,9 @@
  * serials and states the registry has; a search goes through the registry.
  * The daemon stopped: the next call fails and the offline banner shows;
  * the daemon back on the same port and Retry: the banner goes and the rows
- * are back. Saves screenshot-{login,login-error,remote-inventory,offline}-LANG.png
+ * are back. The registry's settings are edited and checked in the
+ * preferences, and a new user there signs the station in again. Saves
+ * screenshot-{login,login-error,remote-inventory,offline,preferences-error}-LANG.png
  * in the build dir; PP_TEST_LOCALE=zh_CN.UTF-8 runs it in Simplified Chinese.
  */
 #include "config.h"
@@ -19,6 +21,7 @@
 #include <adwaita.h>
 #include <glib/gi18n.h>
 
+#include "pp-preferences.h"
 #include "pp-registry-daemon.h"
 #include "pp-store-fixture.h"
 #include "pp-test-util.h"
@@ -386,6 +389,118 @@ test_remote_station (Fixture       *f,
   assert_rows_are_registry (f, "pax002");
 }
 
+static gboolean
+showing_inventory (gpointer data)
+{
+  return !pp_window_is_showing_login (data);
+}
+
+/* The preferences window the action opened. */
+static PpPreferences *
+find_preferences (void)
+{
+  GListModel *toplevels = gtk_window_get_toplevels ();
+
+  for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
+    {
+      g_autoptr(GtkWidget) toplevel = g_list_model_get_item (toplevels, i);
+
+      if (PP_IS_PREFERENCES (toplevel))
+        return PP_PREFERENCES (toplevel);
+    }
+  return NULL;
+}
+
+static void
+apply_row (AdwEntryRow *row,
+           const char  *text)
+{
+  gtk_editable_set_text (GTK_EDITABLE (row), text);
+  g_signal_emit_by_name (row, "apply");
+}
+
+/* The registry's settings are edited in the preferences, checked there
+ * (https:// only, a CA file that exists), and a new user signs the station
+ * in again. */
+static void
+test_preferences (Fixture       *f,
+                  gconstpointer  data)
+{
+  g_autoptr(GSettings) settings = g_settings_new ("org.posprov.Station");
+  g_autofree char *ca = pki_file (f, "ca.pem");
+  g_autofree char *value = NULL;
+  PpPreferences *prefs;
+  PpLoginPage *login;
+
+  g_settings_set_string (settings, "registry-url", f->daemon.url);
+  g_settings_set_string (settings, "registry-ca", ca);
+  g_settings_set_string (settings, "registry-user", "alice");
+  f->window = pp_window_new_remote (NULL, f->daemon.url, ca, "alice");
+  gtk_window_set_default_size (GTK_WINDOW (f->window), 1200, 760);
+  gtk_window_present (GTK_WINDOW (f->window));
+  wait_until (is_mapped, f->window);
+  login = pp_window_get_login_page (f->window);
+  gtk_editable_set_text (pp_login_page_get_password_entry (login), PASSWORD);
+  pp_login_page_sign_in (login);
+  wait_until (showing_inventory, f->window);
+  wait_until (rows_loaded, f);
+
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (f->window), "win.preferences", NULL));
+  prefs = find_preferences ();
+  g_assert_nonnull (prefs);
+  wait_until (is_mapped, prefs);
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (pp_preferences_get_url_row (prefs))), ==, f->daemon.url);
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (pp_preferences_get_ca_row (prefs))), ==, ca);
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (pp_preferences_get_user_row (prefs))), ==, "alice");
+
+  /* Plain HTTP is refused: the row turns red, the setting stays. */
+  apply_row (pp_preferences_get_url_row (prefs), "http://127.0.0.1:1");
+  g_assert_true (gtk_widget_has_css_class (GTK_WIDGET (pp_preferences_get_url_row (prefs)), "error"));
+  value = g_settings_get_string (settings, "registry-url");
+  g_assert_cmpstr (value, ==, f->daemon.url);
+  {
+    LabelWait wait = { GTK_WIDGET (prefs), NULL, NULL };
+    g_autofree char *problem = pp_preferences_check_url ("http://127.0.0.1:1");
+
+    g_assert_nonnull (problem);
+    wait.text = problem;
+    wait_until (label_is_visible, &wait);
+  }
+  save_screenshot (GTK_WIDGET (prefs), "preferences-error");
+  /* Typing again clears the red. */
+  gtk_editable_set_text (GTK_EDITABLE (pp_preferences_get_url_row (prefs)), f->daemon.url);
+  g_assert_false (gtk_widget_has_css_class (GTK_WIDGET (pp_preferences_get_url_row (prefs)), "error"));
+
+  /* A CA file that is not there is refused too. */
+  apply_row (pp_preferences_get_ca_row (prefs), "/no/such/ca.pem");
+  g_assert_true (gtk_widget_has_css_class (GTK_WIDGET (pp_preferences_get_ca_row (prefs)), "error"));
+  g_free (value);
+  value = g_settings_get_string (settings, "registry-ca");
+  g_assert_cmpstr (value, ==, ca);
+  g_assert_null (pp_preferences_check_ca (ca));
+  g_assert_null (pp_preferences_check_url ("https://registry.example:8443/prefix"));
+  g_assert_nonnull (pp_preferences_check_url ("https://"));
+
+  /* Another user: saved, and the station asks that user to sign in. */
+  apply_row (pp_preferences_get_user_row (prefs), "bob");
+  g_free (value);
+  value = g_settings_get_string (settings, "registry-user");
+  g_assert_cmpstr (value, ==, "bob");
+  gtk_window_destroy (GTK_WINDOW (prefs));
+  g_assert_true (pp_window_is_showing_login (f->window));
+  g_assert_null (pp_window_get_registry (f->window));
+  g_assert_cmpstr (gtk_editable_get_text (pp_login_page_get_user_entry (login)), ==, "bob");
+  gtk_editable_set_text (pp_login_page_get_password_entry (login), PASSWORD);
+  pp_login_page_sign_in (login);
+  wait_until (showing_inventory, f->window);
+  wait_until (rows_loaded, f);
+  assert_rows_are_registry (f, NULL);
+
+  g_settings_reset (settings, "registry-url");
+  g_settings_reset (settings, "registry-ca");
+  g_settings_reset (settings, "registry-user");
+}
+
 static void
 skip_no_locale (void)
 {
@@ -409,6 +524,8 @@ main (int    argc,
   gtk_test_init (&argc, &argv, NULL);
   setlocale (LC_ALL, "");
   adw_init ();
+  /* Screenshots of the screens at rest, not halfway through a cross-fade. */
+  g_object_set (gtk_settings_get_default (), "gtk-enable-animations", FALSE, NULL);
 
   /* The catalogues as built. */
   localedir = g_test_build_filename (G_TEST_BUILT, "..", "data", "po", NULL);
@@ -429,5 +546,7 @@ main (int    argc,
 
   g_test_add ("/ui/station-remote/login-inventory-offline", Fixture, NULL, fixture_set_up,
               test_remote_station, fixture_tear_down);
+  g_test_add ("/ui/station-remote/preferences", Fixture, NULL, fixture_set_up,
+              test_preferences, fixture_tear_down);
   return g_test_run ();
 }

@@ -298,11 +298,21 @@ pp_login_page_set_target (PpLoginPage *self,
 
   g_return_if_fail (PP_IS_LOGIN_PAGE (self));
 
+  /* A sign-in to the former target is of no use any more. */
+  if (self->busy)
+    {
+      g_cancellable_cancel (self->cancellable);
+      g_clear_object (&self->cancellable);
+      self->cancellable = g_cancellable_new ();
+      g_clear_object (&self->pending);
+      set_busy (self, FALSE);
+    }
+  show_error (self, NULL);
   g_free (self->url);
   self->url = g_strdup (url);
   g_free (self->ca_path);
   self->ca_path = g_strdup (ca_path);
-  if (user != NULL && row_text (self->user_row)[0] == '\0')
+  if (user != NULL && user[0] != '\0')
     gtk_editable_set_text (GTK_EDITABLE (self->user_row), user);
   /* TRANSLATORS: %s is the registry's address, e.g. https://registry.example:8443 */
   description = url != NULL ? g_strdup_printf (_("Registry at %s"), url) : NULL;

@@ -3,7 +3,7 @@
  * pp-preferences.c: the station's settings window.
  *
  * Each row is saved when applied (its ✓ button or Enter) and only when
- * valid; an invalid one turns red and a toast says what to change. The
+ * valid; an invalid one turns red and the page says what to change. The
  * password is never a setting: it is asked at sign-in.
  */
 #include "config.h"
@@ -23,6 +23,7 @@ struct _PpPreferences
   AdwEntryRow *url_row;
   AdwEntryRow *ca_row;
   AdwEntryRow *user_row;
+  GtkLabel    *error_label;
 };
 
 G_DEFINE_FINAL_TYPE (PpPreferences, pp_preferences, ADW_TYPE_PREFERENCES_WINDOW)
@@ -65,10 +66,11 @@ apply_row (PpPreferences *self,
   g_autofree char *text = g_strstrip (g_strdup (gtk_editable_get_text (GTK_EDITABLE (row))));
   g_autofree char *problem = check != NULL ? check (text) : NULL;
 
+  gtk_label_set_text (self->error_label, problem != NULL ? problem : "");
+  gtk_widget_set_visible (GTK_WIDGET (self->error_label), problem != NULL);
   if (problem != NULL)
     {
       gtk_widget_add_css_class (GTK_WIDGET (row), "error");
-      adw_preferences_window_add_toast (ADW_PREFERENCES_WINDOW (self), adw_toast_new (problem));
       return;
     }
   gtk_widget_remove_css_class (GTK_WIDGET (row), "error");
@@ -101,6 +103,7 @@ on_row_changed (PpPreferences *self,
                 GtkWidget     *row)
 {
   gtk_widget_remove_css_class (row, "error");
+  gtk_widget_set_visible (GTK_WIDGET (self->error_label), FALSE);
 }
 
 static void
@@ -126,6 +129,7 @@ pp_preferences_class_init (PpPreferencesClass *klass)
   gtk_widget_class_bind_template_child (widget_class, PpPreferences, url_row);
   gtk_widget_class_bind_template_child (widget_class, PpPreferences, ca_row);
   gtk_widget_class_bind_template_child (widget_class, PpPreferences, user_row);
+  gtk_widget_class_bind_template_child (widget_class, PpPreferences, error_label);
   gtk_widget_class_bind_template_callback (widget_class, on_url_apply);
   gtk_widget_class_bind_template_callback (widget_class, on_ca_apply);
   gtk_widget_class_bind_template_callback (widget_class, on_user_apply);

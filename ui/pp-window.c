@@ -306,6 +306,36 @@ on_login_unreachable (PpWindow   *self,
   set_offline (self, TRUE, message);
 }
 
+/* Remote mode: the registry's address, CA or user changed in the
+ * preferences: the session is for the old one, so sign in again. */
+static void
+on_registry_setting_changed (PpWindow *self)
+{
+  g_autofree char *url = g_settings_get_string (self->settings, "registry-url");
+  g_autofree char *ca = g_settings_get_string (self->settings, "registry-ca");
+  g_autofree char *user = g_settings_get_string (self->settings, "registry-user");
+
+  /* Empty: the embedded registry, which needs the store opened at start. */
+  if (url[0] == '\0' ||
+      (g_strcmp0 (url, self->remote_url) == 0 && g_strcmp0 (ca, self->remote_ca) == 0 &&
+       g_strcmp0 (user, self->remote_user) == 0))
+    return;
+  g_free (self->remote_url);
+  self->remote_url = g_steal_pointer (&url);
+  g_free (self->remote_ca);
+  self->remote_ca = g_steal_pointer (&ca);
+  g_free (self->remote_user);
+  self->remote_user = g_steal_pointer (&user);
+  g_clear_pointer (&self->signed_in_as, g_free);
+  set_registry (self, NULL);
+  set_offline (self, FALSE, NULL);
+  pp_login_page_set_target (self->login_page, self->remote_url, self->remote_ca, self->remote_user);
+  update_store_view (self);
+  adw_window_title_set_title (self->window_title, _("Sign In"));
+  gtk_stack_set_visible_child_name (self->main_stack, "login");
+  gtk_widget_grab_focus (GTK_WIDGET (self->login_page));
+}
+
 static void
 retry_action (GtkWidget  *widget,
               const char *action_name,
@@ -507,6 +537,15 @@ pp_window_new_remote (AdwApplication *application,
   adw_window_title_set_title (self->window_title, _("Sign In"));
   gtk_stack_set_visible_child_name (self->main_stack, "login");
   gtk_widget_grab_focus (GTK_WIDGET (self->login_page));
+  if (self->settings != NULL)
+    {
+      static const char *const keys[] = { "changed::registry-url", "changed::registry-ca",
+                                           "changed::registry-user" };
+
+      for (guint i = 0; i < G_N_ELEMENTS (keys); i++)
+        g_signal_connect_object (self->settings, keys[i], G_CALLBACK (on_registry_setting_changed),
+                                 self, G_CONNECT_SWAPPED);
+    }
   return self;
 }
 
