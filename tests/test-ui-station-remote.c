@@ -180,12 +180,14 @@ fixture_set_up (Fixture       *f,
   g_autofree PpTerminalIntake *rows = g_new0 (PpTerminalIntake, N_STOCK + N_RECEIVED);
   g_autoptr(GError) error = NULL;
 
-  for (guint i = 0; i < N_STOCK + N_RECEIVED; i++)
+  /* Every ninth serial (3, 12, ...) delivered but not yet in stock, so
+   * both states show on the first screen. */
+  for (guint n = 1, s = 0, r = N_STOCK; n <= N_STOCK + N_RECEIVED; n++)
     {
-      char *serial = g_strdup_printf ("PAX%05u", i * 7 % (N_STOCK + N_RECEIVED) + 1);
+      char *serial = g_strdup_printf ("PAX%05u", n);
 
       g_ptr_array_add (stock, serial);
-      rows[i] = (PpTerminalIntake) { serial, "PAX", "A920" };
+      rows[n % 9 == 3 ? r++ : s++] = (PpTerminalIntake) { serial, "PAX", "A920" };
     }
   pp_store_fixture_set_up (&f->store, rows, N_STOCK, "setup");
   g_assert_true (pp_store_add_terminals_in_state (f->store.store, rows + N_STOCK, N_RECEIVED,
@@ -260,17 +262,18 @@ row_arrived (gpointer data)
 /* The inventory lists exactly what the registry has for @search: the
  * count, and each row's serial and state in order. */
 static void
-assert_rows_are_registry (Fixture    *f,
-                          const char *search)
+assert_rows_in_state (Fixture         *f,
+                      const char      *search,
+                      PpTerminalState  state)
 {
   g_autoptr(GError) error = NULL;
-  guint n = pp_store_count_terminals (f->store.store, search, PP_TERMINAL_STATE_ANY, &error);
+  guint n = pp_store_count_terminals (f->store.store, search, state, &error);
   g_autoptr(GPtrArray) expected = NULL;
   GListModel *model = G_LIST_MODEL (model_of (f));
 
   g_assert_no_error (error);
   g_assert_cmpuint (n, >, 0);
-  expected = pp_store_list_terminals (f->store.store, search, PP_TERMINAL_STATE_ANY, 0, n, &error);
+  expected = pp_store_list_terminals (f->store.store, search, state, 0, n, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (g_list_model_get_n_items (model), ==, n);
   for (guint i = 0; i < n; i++)
@@ -288,6 +291,13 @@ assert_rows_are_registry (Fixture    *f,
   assert_label_visible (f, pp_terminal_get_serial (g_ptr_array_index (expected, 0)), NULL);
   assert_label_visible (f, pp_terminal_state_get_label (pp_terminal_get_state (g_ptr_array_index (expected, 0))),
                         "state-pill");
+}
+
+static void
+assert_rows_are_registry (Fixture    *f,
+                          const char *search)
+{
+  assert_rows_in_state (f, search, PP_TERMINAL_STATE_ANY);
 }
 
 static gboolean
@@ -370,6 +380,17 @@ test_remote_station (Fixture       *f,
   wait_until (rows_loaded, f);
   assert_rows_are_registry (f, "pax001");
   g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (model_of (f))), <, N_STOCK + N_RECEIVED);
+
+  /* So does the state filter. */
+  search_for (f, "pax00");
+  wait_until (rows_loaded, f);
+  pp_inventory_page_set_state_filter (pp_window_get_inventory_page (f->window), PP_TERMINAL_STATE_RECEIVED);
+  wait_until (rows_loaded, f);
+  g_assert_cmpint (pp_terminal_list_model_get_state (model_of (f)), ==, PP_TERMINAL_STATE_RECEIVED);
+  assert_rows_in_state (f, "pax00", PP_TERMINAL_STATE_RECEIVED);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (model_of (f))), ==, N_RECEIVED);
+  pp_inventory_page_set_state_filter (pp_window_get_inventory_page (f->window), PP_TERMINAL_STATE_ANY);
+  wait_until (rows_loaded, f);
 
   /* The registry goes away: the next call fails and the banner says so. */
   port = f->daemon.port;
