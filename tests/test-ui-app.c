@@ -701,6 +701,15 @@ test_demo_key_store (void)
   g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
 }
 
+/* The window opens its registry on a worker; then the first page comes. */
+static gboolean
+page_has_rows (gpointer data)
+{
+  PpTerminalListModel *model = pp_inventory_page_get_model (data);
+
+  return model != NULL && !pp_terminal_list_model_get_loading (model);
+}
+
 static void
 check_db_option (PpApplication *app,
                  gpointer       data)
@@ -714,6 +723,7 @@ check_db_option (PpApplication *app,
   /* An existing store is never seeded: its one terminal is all there is. */
   g_assert_false (pp_store_is_demo_store (store));
   g_assert_false (pp_window_is_showing_setup (window));
+  wait_until (page_has_rows, page);
   g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (pp_inventory_page_get_model (page))), ==, 1);
   assert_label_shown (GTK_WIDGET (window), "OWN-0001");
   assert_label_shown (GTK_WIDGET (window), "1 terminal");
@@ -757,6 +767,37 @@ check_store_error (PpApplication *app,
   g_assert_cmpstr (adw_message_dialog_get_heading (dialog), ==, "Cannot Open the Terminal Store");
   g_assert_cmpstr (adw_message_dialog_get_body (dialog), ==, expected);
   gtk_window_destroy (GTK_WINDOW (dialog));
+}
+
+static void
+check_remote_setting (PpApplication *app,
+                      gpointer       data)
+{
+  PpWindow *window = station_window (app);
+  PpLoginPage *login = pp_window_get_login_page (window);
+
+  /* No store and nothing listed: the sign-in comes first. */
+  g_assert_null (pp_window_get_store (window));
+  g_assert_null (pp_window_get_registry (window));
+  g_assert_true (pp_window_is_showing_login (window));
+  g_assert_cmpstr (pp_login_page_get_url (login), ==, data);
+  g_assert_cmpstr (gtk_editable_get_text (pp_login_page_get_user_entry (login)), ==, "alice");
+  assert_label_shown (GTK_WIDGET (window), tr ("Sign In to the Registry"));
+}
+
+/* registry-url set: the station works with that registry (issue 8, helper
+ * station8; tests/test-ui-station-remote.c signs in to a real one). */
+static void
+test_remote_setting (void)
+{
+  g_autoptr(GSettings) settings = g_settings_new ("org.posprov.Station");
+  const char *url = "https://127.0.0.1:9";
+
+  g_settings_set_string (settings, "registry-url", url);
+  g_settings_set_string (settings, "registry-user", "alice");
+  run_station (NULL, check_remote_setting, (gpointer) url);
+  g_settings_reset (settings, "registry-url");
+  g_settings_reset (settings, "registry-user");
 }
 
 /* A store from a newer posprov: the reason on screen, the file untouched. */
@@ -912,6 +953,7 @@ main (int    argc,
   g_test_add_func ("/ui/app/demo-key-store", test_demo_key_store);
   g_test_add_func ("/ui/app/db-option", test_db_option);
   g_test_add_func ("/ui/app/newer-schema", test_newer_schema);
+  g_test_add_func ("/ui/app/remote-setting", test_remote_setting);
   g_test_add_func ("/ui/app/unusable-path", test_unusable_path);
   g_test_add_func ("/ui/app/about", test_about);
 
