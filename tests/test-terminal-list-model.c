@@ -16,6 +16,7 @@
 #include "pp-registry-local.h"
 #include "pp-terminal-list-model.h"
 #include "pp-test-util.h"
+#include "pp-ui-test-util.h"
 
 #define N_TERMINALS 1000
 #define PAGE PP_TERMINAL_LIST_MODEL_PAGE_SIZE
@@ -31,23 +32,8 @@ typedef struct
   guint                added;
 } Fixture;
 
-typedef gboolean (*Condition) (gpointer data);
-
-/* Runs the main loop until @condition holds; the limit only turns a hang
- * into a failure, it is not a timing assertion. */
-static void
-wait_until (Condition condition,
-            gpointer  data)
-{
-  gint64 give_up = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
-
-  while (!condition (data))
-    {
-      if (g_get_monotonic_time () > give_up)
-        g_error ("condition not met after 30 s");
-      g_main_context_iteration (NULL, TRUE);
-    }
-}
+/* Runs the main loop until @condition holds (pp-ui-test-util.c). */
+#define wait_until pp_test_wait_until
 
 static gboolean
 is_loaded (gpointer data)

@@ -25,6 +25,7 @@
 #include "pp-registry-daemon.h"
 #include "pp-store-fixture.h"
 #include "pp-test-util.h"
+#include "pp-ui-test-util.h"
 #include "pp-window.h"
 
 #define N_STOCK 400
@@ -42,83 +43,11 @@ typedef struct {
   const char       *search;  /* what search_for typed */
 } Fixture;
 
-typedef gboolean (*Condition) (gpointer data);
-
-/* Runs the main loop until @condition holds; the limit only turns a hang
- * into a failure, it is not a timing assertion. */
 static void
-wait_until (Condition condition,
-            gpointer  data)
+wait_until (PpTestCondition condition,
+            gpointer        data)
 {
-  gint64 give_up = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
-
-  while (!condition (data))
-    {
-      if (g_get_monotonic_time () > give_up)
-        g_error ("condition not met after 30 s");
-      if (!g_main_context_iteration (NULL, FALSE))
-        g_usleep (1000);
-    }
-}
-
-/* A few more frames so layout and rendering catch up before a screenshot. */
-static void
-settle (void)
-{
-  gint64 until = g_get_monotonic_time () + 150 * 1000;
-
-  while (g_get_monotonic_time () < until)
-    if (!g_main_context_iteration (NULL, FALSE))
-      g_usleep (1000);
-}
-
-static gboolean
-is_mapped (gpointer data)
-{
-  return gtk_widget_get_mapped (GTK_WIDGET (data));
-}
-
-static GtkWidget *
-find_visible_label (GtkWidget  *root,
-                    GtkWidget  *widget,
-                    const char *text,
-                    const char *css_class)
-{
-  if (!gtk_widget_get_mapped (widget))
-    return NULL;
-  if (GTK_IS_LABEL (widget) && g_strcmp0 (gtk_label_get_text (GTK_LABEL (widget)), text) == 0 &&
-      (css_class == NULL || gtk_widget_has_css_class (widget, css_class)))
-    {
-      graphene_rect_t bounds;
-
-      if (gtk_widget_compute_bounds (widget, root, &bounds) &&
-          bounds.size.width > 0 && bounds.size.height > 0 &&
-          bounds.origin.y >= 0 && bounds.origin.y + bounds.size.height <= gtk_widget_get_height (root))
-        return widget;
-    }
-  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
-       child = gtk_widget_get_next_sibling (child))
-    {
-      GtkWidget *found = find_visible_label (root, child, text, css_class);
-
-      if (found != NULL)
-        return found;
-    }
-  return NULL;
-}
-
-typedef struct {
-  GtkWidget  *root;
-  const char *text;
-  const char *css_class;
-} LabelWait;
-
-static gboolean
-label_is_visible (gpointer data)
-{
-  LabelWait *wait = data;
-
-  return find_visible_label (wait->root, wait->root, wait->text, wait->css_class) != NULL;
+  pp_test_wait_until (condition, data);
 }
 
 static void
@@ -126,32 +55,17 @@ assert_label_visible (Fixture    *f,
                       const char *text,
                       const char *css_class)
 {
-  LabelWait wait = { GTK_WIDGET (f->window), text, css_class };
-
-  wait_until (label_is_visible, &wait);
+  pp_test_wait_for_label (GTK_WIDGET (f->window), text, css_class);
 }
 
 static void
 save_screenshot (GtkWidget  *widget,
                  const char *what)
 {
-  g_autoptr(GdkPaintable) paintable = gtk_widget_paintable_new (widget);
-  g_autoptr(GtkSnapshot) snapshot = gtk_snapshot_new ();
-  g_autoptr(GskRenderNode) node = NULL;
-  g_autoptr(GdkTexture) texture = NULL;
   g_autofree char *name = g_strdup_printf ("screenshot-%s-%s.png", what, screenshot_lang);
-  g_autofree char *path = g_test_build_filename (G_TEST_BUILT, name, NULL);
-  int width = gtk_widget_get_width (widget);
-  int height = gtk_widget_get_height (widget);
-  GskRenderer *renderer = gtk_native_get_renderer (gtk_widget_get_native (widget));
 
-  settle ();
-  gdk_paintable_snapshot (paintable, GDK_SNAPSHOT (snapshot), width, height);
-  node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
-  g_assert_nonnull (node);
-  texture = gsk_renderer_render_texture (renderer, node, &GRAPHENE_RECT_INIT (0, 0, width, height));
-  g_assert_true (gdk_texture_save_to_png (texture, path));
-  g_test_message ("screenshot: %s", path);
+  pp_test_settle ();
+  pp_test_save_screenshot (widget, name);
 }
 
 static char *
@@ -333,7 +247,7 @@ test_remote_station (Fixture       *f,
   f->window = pp_window_new_remote (NULL, f->daemon.url, ca, "alice");
   gtk_window_set_default_size (GTK_WINDOW (f->window), 1200, 760);
   gtk_window_present (GTK_WINDOW (f->window));
-  wait_until (is_mapped, f->window);
+  wait_until (pp_test_is_mapped, f->window);
   login = pp_window_get_login_page (f->window);
 
   /* Nothing shown before the sign-in; the user from the settings is filled in. */
@@ -459,7 +373,7 @@ test_preferences (Fixture       *f,
   f->window = pp_window_new_remote (NULL, f->daemon.url, ca, "alice");
   gtk_window_set_default_size (GTK_WINDOW (f->window), 1200, 760);
   gtk_window_present (GTK_WINDOW (f->window));
-  wait_until (is_mapped, f->window);
+  wait_until (pp_test_is_mapped, f->window);
   login = pp_window_get_login_page (f->window);
   gtk_editable_set_text (pp_login_page_get_password_entry (login), PASSWORD);
   pp_login_page_sign_in (login);
@@ -469,7 +383,7 @@ test_preferences (Fixture       *f,
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (f->window), "win.preferences", NULL));
   prefs = find_preferences ();
   g_assert_nonnull (prefs);
-  wait_until (is_mapped, prefs);
+  wait_until (pp_test_is_mapped, prefs);
   g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (pp_preferences_get_url_row (prefs))), ==, f->daemon.url);
   g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (pp_preferences_get_ca_row (prefs))), ==, ca);
   g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (pp_preferences_get_user_row (prefs))), ==, "alice");
@@ -480,12 +394,10 @@ test_preferences (Fixture       *f,
   value = g_settings_get_string (settings, "registry-url");
   g_assert_cmpstr (value, ==, f->daemon.url);
   {
-    LabelWait wait = { GTK_WIDGET (prefs), NULL, NULL };
     g_autofree char *problem = pp_preferences_check_url ("http://127.0.0.1:1");
 
     g_assert_nonnull (problem);
-    wait.text = problem;
-    wait_until (label_is_visible, &wait);
+    pp_test_wait_for_label (GTK_WIDGET (prefs), problem, NULL);
   }
   save_screenshot (GTK_WIDGET (prefs), "preferences-error");
   /* Typing again clears the red. */
