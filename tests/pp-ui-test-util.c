@@ -4,6 +4,10 @@
  */
 #include "config.h"
 
+#include <locale.h>
+
+#include <glib/gi18n.h>
+
 #include "pp-ui-test-util.h"
 
 void
@@ -115,4 +119,63 @@ pp_test_save_screenshot (GtkWidget  *widget,
   path = g_test_build_filename (G_TEST_BUILT, name, NULL);
   g_assert_true (gdk_texture_save_to_png (texture, path));
   g_test_message ("screenshot: %s", path);
+}
+
+typedef struct
+{
+  PpTerminalListModel *model;
+  guint                position;
+} RowWait;
+
+static gboolean
+row_arrived (gpointer data)
+{
+  RowWait *wait = data;
+  g_autoptr(GObject) item = g_list_model_get_item (G_LIST_MODEL (wait->model), wait->position);
+
+  g_assert_nonnull (item);
+  return !pp_terminal_list_model_is_placeholder (item);
+}
+
+PpTerminal *
+pp_test_wait_for_row (PpTerminalListModel *model,
+                      guint                position)
+{
+  RowWait wait = { model, position };
+
+  pp_test_wait_until (row_arrived, &wait);
+  return g_list_model_get_item (G_LIST_MODEL (model), position);
+}
+
+const char *
+pp_test_ui_init (int          *argc,
+                 char       ***argv,
+                 const char   *probe)
+{
+  const char *test_locale = g_getenv ("PP_TEST_LOCALE");
+  g_autofree char *localedir = NULL;
+
+  /* Xvfb has no GL worth the name; cairo renders the same pixels everywhere. */
+  g_setenv ("GSK_RENDERER", "cairo", FALSE);
+  g_setenv ("GDK_BACKEND", "x11", FALSE);
+  g_setenv ("GDK_DEBUG", "gl-disable", FALSE);
+  if (test_locale == NULL || test_locale[0] == '\0')
+    test_locale = "C.UTF-8";
+  g_setenv ("LC_ALL", test_locale, TRUE);
+  g_unsetenv ("LANGUAGE");
+  gtk_test_init (argc, argv, NULL);
+  /* gtk_test_init() leaves the C locale in place (it disables GTK's setlocale). */
+  setlocale (LC_ALL, "");
+
+  /* The catalogues as built, like scripts/run does for the station. */
+  localedir = g_test_build_filename (G_TEST_BUILT, "..", "data", "po", NULL);
+  bindtextdomain (GETTEXT_PACKAGE, localedir);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+  textdomain (GETTEXT_PACKAGE);
+  if (!g_str_has_prefix (test_locale, "zh_CN"))
+    return "en";
+  if (g_strcmp0 (setlocale (LC_MESSAGES, NULL), test_locale) != 0)
+    return NULL;
+  g_assert_cmpstr (g_dgettext (GETTEXT_PACKAGE, probe), !=, probe);
+  return "zh_CN";
 }

@@ -7,6 +7,8 @@
 
 #include <gtk/gtk.h>
 
+#include "pp-terminal-list-model.h"
+
 G_BEGIN_DECLS
 
 typedef gboolean (*PpTestCondition) (gpointer data);
@@ -34,5 +36,19 @@ void       pp_test_wait_for_label    (GtkWidget       *root,
 /* Renders @widget as it is on screen to @name in the build dir (PNG). */
 void       pp_test_save_screenshot   (GtkWidget       *widget,
                                       const char      *name);
+
+/* Waits until the row at @position of @model is no placeholder (its page
+ * arrived) and returns it. */
+PpTerminal *pp_test_wait_for_row     (PpTerminalListModel *model,
+                                      guint                position);
+
+/* Xvfb's renderer and the language of PP_TEST_LOCALE (default C.UTF-8)
+ * with the catalogues as built, then gtk_test_init(): the screenshots'
+ * language tag, "en" or "zh_CN"; NULL when that locale is not generated
+ * (the test then skips). @probe: a message the zh_CN catalogue must
+ * translate, or the screens prove nothing. */
+const char *pp_test_ui_init          (int                 *argc,
+                                      char              ***argv,
+                                      const char          *probe);
 
 G_END_DECLS

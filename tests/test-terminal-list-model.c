@@ -87,31 +87,12 @@ fixture_tear_down (Fixture       *f,
   g_clear_object (&f->store);
 }
 
-typedef struct
-{
-  Fixture *f;
-  guint    position;
-} RowWait;
-
-static gboolean
-row_arrived (gpointer data)
-{
-  RowWait *wait = data;
-  g_autoptr(GObject) item = g_list_model_get_item (G_LIST_MODEL (wait->f->model), wait->position);
-
-  g_assert_nonnull (item);
-  return !pp_terminal_list_model_is_placeholder (item);
-}
-
 /* The row at @position once its page is in. */
 static PpTerminal *
 item_at (Fixture *f,
          guint    position)
 {
-  RowWait wait = { f, position };
-
-  wait_until (row_arrived, &wait);
-  return g_list_model_get_item (G_LIST_MODEL (f->model), position);
+  return pp_test_wait_for_row (f->model, position);
 }
 
 static char *

@@ -16,7 +16,6 @@
  */
 #include "config.h"
 
-#include <locale.h>
 
 #include <adwaita.h>
 #include <glib/gi18n.h>
@@ -159,20 +158,6 @@ is_online (gpointer data)
   return !pp_window_get_offline (data);
 }
 
-typedef struct {
-  Fixture *f;
-  guint    position;
-} RowWait;
-
-static gboolean
-row_arrived (gpointer data)
-{
-  RowWait *wait = data;
-  g_autoptr(GObject) item = g_list_model_get_item (G_LIST_MODEL (model_of (wait->f)), wait->position);
-
-  return item != NULL && !pp_terminal_list_model_is_placeholder (item);
-}
-
 /* The inventory lists exactly what the registry has for @search: the
  * count, and each row's serial and state in order. */
 static void
@@ -192,12 +177,9 @@ assert_rows_in_state (Fixture         *f,
   g_assert_cmpuint (g_list_model_get_n_items (model), ==, n);
   for (guint i = 0; i < n; i++)
     {
-      RowWait wait = { f, i };
-      g_autoptr(PpTerminal) row = NULL;
+      g_autoptr(PpTerminal) row = pp_test_wait_for_row (model_of (f), i);
       PpTerminal *want = g_ptr_array_index (expected, i);
 
-      wait_until (row_arrived, &wait);
-      row = g_list_model_get_item (model, i);
       g_assert_cmpstr (pp_terminal_get_serial (row), ==, pp_terminal_get_serial (want));
       g_assert_cmpint (pp_terminal_get_state (row), ==, pp_terminal_get_state (want));
     }
@@ -444,38 +426,15 @@ int
 main (int    argc,
       char **argv)
 {
-  const char *test_locale = g_getenv ("PP_TEST_LOCALE");
-  g_autofree char *localedir = NULL;
-
-  g_setenv ("GSK_RENDERER", "cairo", FALSE);
-  g_setenv ("GDK_BACKEND", "x11", FALSE);
-  g_setenv ("GDK_DEBUG", "gl-disable", FALSE);
-  if (test_locale == NULL || test_locale[0] == '\0')
-    test_locale = "C.UTF-8";
-  g_setenv ("LC_ALL", test_locale, TRUE);
-  g_unsetenv ("LANGUAGE");
-  gtk_test_init (&argc, &argv, NULL);
-  setlocale (LC_ALL, "");
+  screenshot_lang = pp_test_ui_init (&argc, &argv, "Sign In to the Registry");
+  if (screenshot_lang == NULL)
+    {
+      g_test_add_func ("/ui/station-remote/zh_CN-locale", skip_no_locale);
+      return g_test_run ();
+    }
   adw_init ();
   /* Screenshots of the screens at rest, not halfway through a cross-fade. */
   g_object_set (gtk_settings_get_default (), "gtk-enable-animations", FALSE, NULL);
-
-  /* The catalogues as built. */
-  localedir = g_test_build_filename (G_TEST_BUILT, "..", "data", "po", NULL);
-  bindtextdomain (GETTEXT_PACKAGE, localedir);
-  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
-  textdomain (GETTEXT_PACKAGE);
-  if (g_str_has_prefix (test_locale, "zh_CN"))
-    {
-      screenshot_lang = "zh_CN";
-      if (g_strcmp0 (setlocale (LC_MESSAGES, NULL), test_locale) != 0)
-        {
-          g_test_add_func ("/ui/station-remote/zh_CN-locale", skip_no_locale);
-          return g_test_run ();
-        }
-      /* The catalogue must really be in use, or the screens prove nothing. */
-      g_assert_cmpstr (_("Sign In to the Registry"), !=, "Sign In to the Registry");
-    }
 
   g_test_add ("/ui/station-remote/login-inventory-offline", Fixture, NULL, fixture_set_up,
               test_remote_station, fixture_tear_down);
