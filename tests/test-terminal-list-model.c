@@ -323,6 +323,48 @@ test_unreachable (Fixture       *f,
   g_assert_cmpuint (f->removed, ==, N_TERMINALS);
 }
 
+static void
+on_fetch_done (GObject      *source,
+               GAsyncResult *result,
+               gpointer      data)
+{
+  gboolean *done = data;
+  g_autoptr(GPtrArray) rows = pp_registry_search_terminals_finish (PP_REGISTRY (source), result, NULL, NULL);
+
+  *done = TRUE;
+}
+
+static gboolean
+is_true (gpointer data)
+{
+  return *(gboolean *) data;
+}
+
+/* A model dropped while its pages are on their way goes at once (its
+ * window closed); the answers that come later touch nothing. */
+static void
+test_dropped_while_fetching (Fixture       *f,
+                             gconstpointer  user_data)
+{
+  g_autoptr(GObject) placeholder = g_list_model_get_item (G_LIST_MODEL (f->model), 4 * PAGE);
+  gpointer alive = f->model;
+  gboolean done = FALSE;
+
+  g_assert_true (pp_terminal_list_model_is_placeholder (placeholder));
+  pp_terminal_list_model_set_query (f->model, "A", PP_TERMINAL_STATE_ANY);
+  g_object_add_weak_pointer (G_OBJECT (f->model), &alive);
+  g_clear_object (&f->model);
+  g_assert_null (alive);
+
+  /* The registry runs its jobs in order: once a later one is back, theirs
+   * have been answered too. */
+  pp_registry_search_terminals_async (PP_REGISTRY (f->registry), NULL, PP_TERMINAL_STATE_ANY, 0, 1,
+                                      NULL, on_fetch_done, &done);
+  wait_until (is_true, &done);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+}
+
 int
 main (int    argc,
       char **argv)
@@ -338,6 +380,7 @@ main (int    argc,
   ADD ("/ui/terminal-list-model/stale-query-cancelled", test_stale_query_cancelled);
   ADD ("/ui/terminal-list-model/reload", test_reload);
   ADD ("/ui/terminal-list-model/unreachable", test_unreachable);
+  ADD ("/ui/terminal-list-model/dropped-while-fetching", test_dropped_while_fetching);
 #undef ADD
 
   return g_test_run ();

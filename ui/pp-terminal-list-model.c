@@ -5,7 +5,8 @@
  * Every fetch is a registry call with its own GCancellable: a new query
  * cancels the former query's fetches, and only a few fetches run at once,
  * the oldest cancelled first, so scrolling fast through 100 000 rows asks
- * only for the pages the view still shows.
+ * only for the pages the view still shows. The fetches do not hold the
+ * model: a model dropped (its window closed) goes at once and cancels them.
  */
 #include "config.h"
 
@@ -25,7 +26,7 @@ typedef struct
 
 typedef struct
 {
-  PpTerminalListModel *model;  /* owned */
+  PpTerminalListModel *model;  /* NULL once the model is finalized */
   guint                generation;
   guint                index;
   gboolean             first;  /* the query's first page: brings the count */
@@ -41,7 +42,8 @@ struct _PpTerminalListModel
   PpTerminalState  state;
   guint            n_items;
   GQueue           pages;      /* Page*, most recently used first */
-  GQueue           pending;    /* Fetch*, oldest first */
+  GQueue           pending;    /* Fetch*, oldest first, not cancelled */
+  GPtrArray       *running;    /* Fetch*, every one whose callback is still to come */
   guint            generation; /* of the current query */
   gboolean         loading;
   char            *error;
@@ -83,7 +85,8 @@ page_free (Page *page)
 static void
 fetch_free (Fetch *fetch)
 {
-  g_clear_object (&fetch->model);
+  if (fetch->model != NULL)
+    g_ptr_array_remove_fast (fetch->model->running, fetch);
   g_clear_object (&fetch->cancellable);
   g_free (fetch);
 }
@@ -244,6 +247,12 @@ on_fetched (GObject      *source,
   Page *page;
 
   rows = pp_registry_search_terminals_finish (PP_REGISTRY (source), result, &total, &error);
+  if (self == NULL)
+    {
+      /* The model went meanwhile. */
+      fetch_free (fetch);
+      return;
+    }
   g_queue_remove (&self->pending, fetch);
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
       fetch->generation != self->generation)
@@ -309,7 +318,8 @@ start_fetch (PpTerminalListModel *self,
     }
 
   fetch = g_new0 (Fetch, 1);
-  fetch->model = g_object_ref (self);
+  fetch->model = self;
+  g_ptr_array_add (self->running, fetch);
   fetch->generation = self->generation;
   fetch->index = index;
   fetch->first = first;
@@ -404,7 +414,16 @@ pp_terminal_list_model_finalize (GObject *object)
 {
   PpTerminalListModel *self = PP_TERMINAL_LIST_MODEL (object);
 
-  /* Each fetch holds the model: none is pending any more. */
+  /* The fetches still running are cancelled and leave the model alone. */
+  cancel_pending (self);
+  for (guint i = 0; i < self->running->len; i++)
+    {
+      Fetch *fetch = g_ptr_array_index (self->running, i);
+
+      fetch->model = NULL;
+      g_cancellable_cancel (fetch->cancellable);
+    }
+  g_clear_pointer (&self->running, g_ptr_array_unref);
   g_clear_handle_id (&self->refresh_id, g_source_remove);
   g_clear_pointer (&self->refresh, g_array_unref);
   clear_pages (self);
@@ -515,6 +534,7 @@ pp_terminal_list_model_init (PpTerminalListModel *self)
   self->state = PP_TERMINAL_STATE_ANY;
   g_queue_init (&self->pages);
   g_queue_init (&self->pending);
+  self->running = g_ptr_array_new ();
 }
 
 PpTerminalListModel *
