@@ -11,7 +11,7 @@
  * the daemon back on the same port and Retry: the banner goes and the rows
  * are back. The registry's settings are edited and checked in the
  * preferences, and a new user there signs the station in again. Saves
- * screenshot-{login,login-error,remote-inventory,offline,preferences-error}-LANG.png
+ * screenshot-{login,login-error,login-offline,remote-inventory,offline,preferences-error}-LANG.png
  * in the build dir; PP_TEST_LOCALE=zh_CN.UTF-8 runs it in Simplified Chinese.
  */
 #include "config.h"
@@ -307,6 +307,43 @@ test_remote_station (Fixture       *f,
 }
 
 static gboolean
+showing_inventory (gpointer data);
+
+/* The registry down at sign-in: the banner, the password kept; back up
+ * and Retry signs in. */
+static void
+test_login_offline (Fixture       *f,
+                    gconstpointer  data)
+{
+  g_autofree char *ca = pki_file (f, "ca.pem");
+  guint port = f->daemon.port;
+  PpLoginPage *login;
+
+  pp_registry_daemon_stop (&f->daemon);
+  f->window = pp_window_new_remote (NULL, f->daemon.url, ca, "alice");
+  gtk_window_set_default_size (GTK_WINDOW (f->window), 1200, 760);
+  gtk_window_present (GTK_WINDOW (f->window));
+  wait_until (pp_test_is_mapped, f->window);
+  login = pp_window_get_login_page (f->window);
+  gtk_editable_set_text (pp_login_page_get_password_entry (login), PASSWORD);
+  pp_login_page_sign_in (login);
+  wait_until (is_offline, f->window);
+  g_assert_true (pp_login_page_get_unreachable (login));
+  g_assert_true (pp_window_is_showing_login (f->window));
+  assert_label_visible (f, _("The registry cannot be reached"), NULL);
+  assert_label_visible (f, pp_login_page_get_error (login), NULL);
+  g_assert_cmpstr (gtk_editable_get_text (pp_login_page_get_password_entry (login)), ==, PASSWORD);
+  save_screenshot (GTK_WIDGET (f->window), "login-offline");
+
+  start_daemon (f, port);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (f->window), "win.retry", NULL));
+  wait_until (showing_inventory, f->window);
+  g_assert_false (pp_window_get_offline (f->window));
+  wait_until (rows_loaded, f);
+  assert_rows_are_registry (f, NULL);
+}
+
+static gboolean
 showing_inventory (gpointer data)
 {
   return !pp_window_is_showing_login (data);
@@ -440,5 +477,7 @@ main (int    argc,
               test_remote_station, fixture_tear_down);
   g_test_add ("/ui/station-remote/preferences", Fixture, NULL, fixture_set_up,
               test_preferences, fixture_tear_down);
+  g_test_add ("/ui/station-remote/login-offline", Fixture, NULL, fixture_set_up,
+              test_login_offline, fixture_tear_down);
   return g_test_run ();
 }

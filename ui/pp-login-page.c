@@ -24,6 +24,7 @@ struct _PpLoginPage
   GCancellable  *cancellable;
   PpRegistry    *pending;   /* the registry signing in */
   gboolean       busy;
+  gboolean       unreachable;
   char          *error;
 
   /* template (the status page, the bin's child, is not bound: binding it
@@ -40,12 +41,12 @@ G_DEFINE_FINAL_TYPE (PpLoginPage, pp_login_page, ADW_TYPE_BIN)
 enum {
   PROP_0,
   PROP_BUSY,
+  PROP_UNREACHABLE,
   N_PROPS
 };
 
 enum {
   SIGNED_IN,
-  UNREACHABLE,
   N_SIGNALS
 };
 
@@ -90,6 +91,16 @@ show_error (PpLoginPage *self,
 }
 
 static void
+set_unreachable (PpLoginPage *self,
+                 gboolean     unreachable)
+{
+  if (self->unreachable == unreachable)
+    return;
+  self->unreachable = unreachable;
+  g_object_notify_by_pspec (G_OBJECT (self), props[PROP_UNREACHABLE]);
+}
+
+static void
 on_field_changed (PpLoginPage *self)
 {
   update_action (self);
@@ -103,6 +114,7 @@ on_authenticated (GObject      *source,
   PpLoginPage *self = data;
   g_autoptr(GError) error = NULL;
   g_autoptr(PpRegistry) registry = PP_REGISTRY (g_object_ref (source));
+  gboolean unreachable;
   PpUser *user;
 
   user = pp_registry_authenticate_finish (registry, result, &error);
@@ -110,23 +122,22 @@ on_authenticated (GObject      *source,
     return;   /* the page is gone */
   g_clear_object (&self->pending);
   set_busy (self, FALSE);
-  gtk_editable_set_text (GTK_EDITABLE (self->password_row), "");
+  unreachable = g_error_matches (error, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_UNAVAILABLE);
+  /* A password the registry never saw stays, for Retry. */
+  if (!unreachable)
+    gtk_editable_set_text (GTK_EDITABLE (self->password_row), "");
 
+  if (g_error_matches (error, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_PERMISSION))
+    show_error (self, _("Wrong user name or password. Check both and try again."));
+  else
+    show_error (self, error != NULL ? error->message : NULL);
+  set_unreachable (self, unreachable);
   if (user == NULL)
     {
-      if (g_error_matches (error, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_PERMISSION))
-        {
-          show_error (self, _("Wrong user name or password. Check both and try again."));
-          gtk_widget_grab_focus (GTK_WIDGET (self->password_row));
-          return;
-        }
-      show_error (self, error->message);
-      if (g_error_matches (error, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_UNAVAILABLE))
-        g_signal_emit (self, signals[UNREACHABLE], 0, error->message);
+      gtk_widget_grab_focus (GTK_WIDGET (self->password_row));
       return;
     }
 
-  show_error (self, NULL);
   g_signal_emit (self, signals[SIGNED_IN], 0, registry, user);
   pp_user_free (user);
 }
@@ -226,6 +237,9 @@ pp_login_page_get_property (GObject    *object,
     case PROP_BUSY:
       g_value_set_boolean (value, self->busy);
       break;
+    case PROP_UNREACHABLE:
+      g_value_set_boolean (value, self->unreachable);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -255,13 +269,14 @@ pp_login_page_class_init (PpLoginPageClass *klass)
   props[PROP_BUSY] =
     g_param_spec_boolean ("busy", NULL, NULL, FALSE,
                           G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  props[PROP_UNREACHABLE] =
+    g_param_spec_boolean ("unreachable", NULL, NULL, FALSE,
+                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, props);
 
   signals[SIGNED_IN] = g_signal_new ("signed-in", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                                      0, NULL, NULL, NULL, G_TYPE_NONE, 2,
                                      PP_TYPE_REGISTRY, G_TYPE_POINTER);
-  signals[UNREACHABLE] = g_signal_new ("unreachable", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
-                                       0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
 
   gtk_widget_class_set_template_from_resource (widget_class, "/org/posprov/Station/pp-login-page.ui");
   gtk_widget_class_bind_template_child (widget_class, PpLoginPage, user_row);
@@ -350,6 +365,14 @@ pp_login_page_get_password_entry (PpLoginPage *self)
   g_return_val_if_fail (PP_IS_LOGIN_PAGE (self), NULL);
 
   return GTK_EDITABLE (self->password_row);
+}
+
+gboolean
+pp_login_page_get_unreachable (PpLoginPage *self)
+{
+  g_return_val_if_fail (PP_IS_LOGIN_PAGE (self), FALSE);
+
+  return self->unreachable;
 }
 
 const char *

@@ -20,7 +20,8 @@ G_DECLARE_FINAL_TYPE (PpLoginPage, pp_login_page, PP, LOGIN_PAGE, AdwBin)
  * Emits ::signed-in (the PpRegistry, which keeps the session, and the
  * PpUser as a boxed pointer valid during the emission) on success; a wrong
  * password, an untrusted certificate or an unreachable registry is said on
- * the page, and the last also emits ::unreachable (the message). */
+ * the page; the last sets "unreachable" (until the registry answers) and
+ * keeps the password for another try. */
 GtkWidget  *pp_login_page_new        (void);
 void        pp_login_page_set_target (PpLoginPage *self,
                                       const char  *url,
@@ -31,6 +32,7 @@ const char *pp_login_page_get_url    (PpLoginPage *self);
  * a sign-in is running. */
 void        pp_login_page_sign_in    (PpLoginPage *self);
 gboolean    pp_login_page_get_busy   (PpLoginPage *self);
+gboolean    pp_login_page_get_unreachable (PpLoginPage *self);
 
 /* The widgets a user types in, and what the page says, for tests. */
 GtkEditable *pp_login_page_get_user_entry     (PpLoginPage *self);

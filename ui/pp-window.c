@@ -300,10 +300,10 @@ on_signed_in (PpWindow     *self,
 }
 
 static void
-on_login_unreachable (PpWindow   *self,
-                      const char *message)
+on_login_reachability (PpWindow *self)
 {
-  set_offline (self, TRUE, message);
+  /* The page below says why. */
+  set_offline (self, pp_login_page_get_unreachable (self->login_page), NULL);
 }
 
 /* Remote mode: the registry's address, CA or user changed in the
@@ -485,7 +485,7 @@ pp_window_class_init (PpWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, PpWindow, offline_detail_label);
   gtk_widget_class_bind_template_callback (widget_class, on_administrator_created);
   gtk_widget_class_bind_template_callback (widget_class, on_signed_in);
-  gtk_widget_class_bind_template_callback (widget_class, on_login_unreachable);
+  gtk_widget_class_bind_template_callback (widget_class, on_login_reachability);
 
   gtk_widget_class_install_action (widget_class, "win.retry", NULL, retry_action);
   gtk_widget_class_install_action (widget_class, "win.preferences", NULL, preferences_action);
