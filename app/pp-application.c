@@ -4,7 +4,9 @@
  *
  * Opens the real store (from --db, the store-path setting or the XDG data
  * dir) and shows the inventory, or the first-run setup while the store has
- * no account. Demo data only when asked: --demo opens a demo store at its
+ * no account. With the registry-url setting (and neither --db nor --demo)
+ * the station works with that remote registry instead: no store, a login
+ * page first (registry-user, registry-ca). Demo data only when asked: --demo opens a demo store at its
  * own path and seeds it there. A store that cannot be opened is explained to
  * the user, never a crash.
  */
@@ -111,6 +113,15 @@ pp_application_activate (GApplication *app)
     {
       key_store = g_settings_get_string (settings, "key-store");
       registry_url = g_settings_get_string (settings, "registry-url");
+    }
+  if (registry_url != NULL && registry_url[0] != '\0' && !self->demo && self->db_path == NULL)
+    {
+      g_autofree char *ca = g_settings_get_string (settings, "registry-ca");
+      g_autofree char *user = g_settings_get_string (settings, "registry-user");
+
+      window = GTK_WINDOW (pp_window_new_remote (ADW_APPLICATION (app), registry_url, ca, user));
+      gtk_window_present (window);
+      return;
     }
   options.demo = self->demo;
   options.key_store = key_store;

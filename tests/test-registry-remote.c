@@ -13,10 +13,9 @@
  */
 #include "config.h"
 
-#include <signal.h>
-#include <sys/prctl.h>
 #include <sqlite3.h>
 
+#include "pp-registry-daemon.h"
 #include "pp-registry-remote.h"
 #include "pp-store-fixture.h"
 #include "pp-test-util.h"
@@ -27,62 +26,14 @@
 static char *pki;   /* the folder of the files below */
 
 static void
-openssl (const char *args)
-{
-  g_autofree char *command = g_strdup_printf ("openssl %s", args);
-  g_auto(GStrv) argv = NULL;
-  g_autofree char *err = NULL;
-  g_autoptr(GError) error = NULL;
-  int status;
-
-  g_assert_true (g_shell_parse_argv (command, NULL, &argv, &error));
-  g_assert_true (g_spawn_sync (pki, argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL, NULL,
-                               NULL, NULL, &err, &status, &error));
-  if (!g_spawn_check_wait_status (status, NULL))
-    g_error ("openssl %s: %s", args, err);
-}
-
-/* A CA @ca, and server certificates for 127.0.0.1 under it. */
-static void
-make_ca (const char *ca)
-{
-  g_autofree char *args = g_strdup_printf (
-    "req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout %s.key -out %s.pem "
-    "-days 2 -subj /CN=%s -addext basicConstraints=critical,CA:TRUE "
-    "-addext keyUsage=critical,keyCertSign,cRLSign", ca, ca, ca);
-
-  openssl (args);
-}
-
-static void
-make_server (const char *name,
-             const char *ca)
-{
-  g_autofree char *req = g_strdup_printf (
-    "req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout %s.key -out %s.csr "
-    "-subj /CN=127.0.0.1", name, name);
-  g_autofree char *sign = g_strdup_printf (
-    "x509 -req -in %s.csr -CA %s.pem -CAkey %s.key -set_serial 0x%08x -days 2 -out %s.pem "
-    "-extfile server.ext", name, ca, ca, g_random_int (), name);
-
-  openssl (req);
-  openssl (sign);
-}
-
-static void
 make_pki (void)
 {
-  g_autofree char *ext = NULL;
-
   pki = pp_test_make_tmpdir ();
-  ext = g_build_filename (pki, "server.ext", NULL);
-  g_assert_true (g_file_set_contents (ext, "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"
-                                           "extendedKeyUsage=serverAuth\n", -1, NULL));
-  make_ca ("ca");
-  make_server ("server", "ca");
-  make_server ("twin", "ca");       /* the same CA and address, another certificate */
-  make_ca ("other-ca");
-  make_server ("impostor", "other-ca");
+  pp_test_make_ca (pki, "ca");
+  pp_test_make_server_cert (pki, "server", "ca");
+  pp_test_make_server_cert (pki, "twin", "ca");       /* the same CA and address, another certificate */
+  pp_test_make_ca (pki, "other-ca");
+  pp_test_make_server_cert (pki, "impostor", "other-ca");
 }
 
 static char *
@@ -123,13 +74,8 @@ static const PpTerminalIntake rows[] = {
 
 #define PASSWORD PP_TEST_PASSWORD ("0")
 
-/* The daemon goes with the test, even when an assertion ends it. */
-static void
-die_with_test (gpointer data)
-{
-  prctl (PR_SET_PDEATHSIG, SIGTERM);
-}
-
+/* The daemon (tests/pp-registry-daemon.c) on a free port; the fixture's
+ * soft key store seals the one-time code secrets. */
 static void
 start_daemon (Fixture    *f,
               const char *cert,
@@ -137,66 +83,24 @@ start_daemon (Fixture    *f,
 {
   g_autofree char *cert_path = pki_file (cert, ".pem");
   g_autofree char *key_path = pki_file (cert, ".key");
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GDataInputStream) out = NULL;
-  g_autofree char *line = NULL;
-  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
   g_autofree char *keys = g_build_filename (f->store.dir, "keys", NULL);
-  const char *prefix = "listening on https://127.0.0.1:";
+  const char *extra[] = { "--session-lifetime", lifetime, NULL };
+  PpRegistryDaemon daemon = { NULL, 0, NULL };
 
-  g_ptr_array_add (argv, (gpointer) g_getenv ("PP_REGISTRY"));
-  g_ptr_array_add (argv, (gpointer) "serve");
-  g_ptr_array_add (argv, (gpointer) "--db");
-  g_ptr_array_add (argv, f->store.path);
-  g_ptr_array_add (argv, (gpointer) "--listen");
-  g_ptr_array_add (argv, (gpointer) "127.0.0.1:0");
-  g_ptr_array_add (argv, (gpointer) "--tls-cert");
-  g_ptr_array_add (argv, cert_path);
-  g_ptr_array_add (argv, (gpointer) "--tls-key");
-  g_ptr_array_add (argv, key_path);
-  /* The fixture's soft key store seals the one-time code secrets. */
-  g_ptr_array_add (argv, (gpointer) "--key-store");
-  g_ptr_array_add (argv, keys);
-  g_ptr_array_add (argv, (gpointer) "--login-delay");
-  g_ptr_array_add (argv, (gpointer) "0");
-  if (lifetime != NULL)
-    {
-      g_ptr_array_add (argv, (gpointer) "--session-lifetime");
-      g_ptr_array_add (argv, (gpointer) lifetime);
-    }
-  g_ptr_array_add (argv, NULL);
-  g_assert_nonnull (argv->pdata[0]);
-
-  {
-    g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
-
-    g_subprocess_launcher_set_child_setup (launcher, die_with_test, NULL, NULL);
-    g_subprocess_launcher_setenv (launcher, "POSPROV_KEY_STORE_SECRET", "fixture key store passphrase", TRUE);
-    f->daemon = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata, &error);
-  }
-  g_assert_no_error (error);
-  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (f->daemon));
-  line = g_data_input_stream_read_line (out, NULL, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_nonnull (line);
-  g_assert_true (g_str_has_prefix (line, prefix));
-  f->port = (guint) g_ascii_strtoull (line + strlen (prefix), NULL, 10);
-  g_assert_cmpuint (f->port, >, 0);
+  pp_registry_daemon_start (&daemon, f->store.path, 0, cert_path, key_path, keys,
+                            "fixture key store passphrase", lifetime != NULL ? extra : NULL);
+  f->daemon = g_steal_pointer (&daemon.process);
+  f->port = daemon.port;
   g_free (f->url);
-  f->url = g_strdup_printf ("https://127.0.0.1:%u", f->port);
+  f->url = g_steal_pointer (&daemon.url);
 }
 
 static void
 stop_daemon (Fixture *f)
 {
-  g_autoptr(GError) error = NULL;
+  PpRegistryDaemon daemon = { g_steal_pointer (&f->daemon), f->port, NULL };
 
-  if (f->daemon == NULL)
-    return;
-  g_subprocess_send_signal (f->daemon, SIGTERM);
-  g_subprocess_wait (f->daemon, NULL, &error);
-  g_assert_no_error (error);
-  g_clear_object (&f->daemon);
+  pp_registry_daemon_stop (&daemon);
 }
 
 static void

@@ -20,7 +20,6 @@
  */
 #include "config.h"
 
-#include <locale.h>
 #include <string.h>
 
 #include <adwaita.h>
@@ -33,6 +32,7 @@
 #include "pp-password.h"
 #include "pp-settings.h"
 #include "pp-test-util.h"
+#include "pp-ui-test-util.h"
 #include "pp-window.h"
 
 typedef void (*Check) (PpApplication *app,
@@ -45,28 +45,9 @@ typedef struct
   gboolean ran;
 } Run;
 
-typedef gboolean (*Condition) (gpointer data);
-
-static void
-wait_until (Condition condition,
-            gpointer  data)
-{
-  gint64 give_up = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
-
-  while (!condition (data))
-    {
-      if (g_get_monotonic_time () > give_up)
-        g_error ("condition not met after 30 s");
-      if (!g_main_context_iteration (NULL, FALSE))
-        g_usleep (1000);
-    }
-}
-
-static gboolean
-is_mapped (gpointer data)
-{
-  return gtk_widget_get_mapped (GTK_WIDGET (data));
-}
+/* pp-ui-test-util.c */
+#define wait_until pp_test_wait_until
+#define is_mapped pp_test_is_mapped
 
 static gboolean
 has_window (gpointer data)
@@ -701,6 +682,15 @@ test_demo_key_store (void)
   g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
 }
 
+/* The window opens its registry on a worker; then the first page comes. */
+static gboolean
+page_has_rows (gpointer data)
+{
+  PpTerminalListModel *model = pp_inventory_page_get_model (data);
+
+  return model != NULL && !pp_terminal_list_model_get_loading (model);
+}
+
 static void
 check_db_option (PpApplication *app,
                  gpointer       data)
@@ -714,6 +704,7 @@ check_db_option (PpApplication *app,
   /* An existing store is never seeded: its one terminal is all there is. */
   g_assert_false (pp_store_is_demo_store (store));
   g_assert_false (pp_window_is_showing_setup (window));
+  wait_until (page_has_rows, page);
   g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (pp_inventory_page_get_model (page))), ==, 1);
   assert_label_shown (GTK_WIDGET (window), "OWN-0001");
   assert_label_shown (GTK_WIDGET (window), "1 terminal");
@@ -757,6 +748,37 @@ check_store_error (PpApplication *app,
   g_assert_cmpstr (adw_message_dialog_get_heading (dialog), ==, "Cannot Open the Terminal Store");
   g_assert_cmpstr (adw_message_dialog_get_body (dialog), ==, expected);
   gtk_window_destroy (GTK_WINDOW (dialog));
+}
+
+static void
+check_remote_setting (PpApplication *app,
+                      gpointer       data)
+{
+  PpWindow *window = station_window (app);
+  PpLoginPage *login = pp_window_get_login_page (window);
+
+  /* No store and nothing listed: the sign-in comes first. */
+  g_assert_null (pp_window_get_store (window));
+  g_assert_null (pp_window_get_registry (window));
+  g_assert_true (pp_window_is_showing_login (window));
+  g_assert_cmpstr (pp_login_page_get_url (login), ==, data);
+  g_assert_cmpstr (gtk_editable_get_text (pp_login_page_get_user_entry (login)), ==, "alice");
+  assert_label_shown (GTK_WIDGET (window), tr ("Sign In to the Registry"));
+}
+
+/* registry-url set: the station works with that registry (issue 8, helper
+ * station8; tests/test-ui-station-remote.c signs in to a real one). */
+static void
+test_remote_setting (void)
+{
+  g_autoptr(GSettings) settings = g_settings_new ("org.posprov.Station");
+  const char *url = "https://127.0.0.1:9";
+
+  g_settings_set_string (settings, "registry-url", url);
+  g_settings_set_string (settings, "registry-user", "alice");
+  run_station (NULL, check_remote_setting, (gpointer) url);
+  g_settings_reset (settings, "registry-url");
+  g_settings_reset (settings, "registry-user");
 }
 
 /* A store from a newer posprov: the reason on screen, the file untouched. */
@@ -858,35 +880,11 @@ main (int    argc,
   g_autofree char *dbus_daemon = NULL;
   int status;
 
-  g_setenv ("GSK_RENDERER", "cairo", FALSE);
-  g_setenv ("GDK_BACKEND", "x11", FALSE);
-  g_setenv ("GDK_DEBUG", "gl-disable", FALSE);
-  const char *test_locale = g_getenv ("PP_TEST_LOCALE");
-  g_autofree char *localedir = NULL;
-
-  if (test_locale == NULL || test_locale[0] == '\0')
-    test_locale = "C.UTF-8";
-  g_setenv ("LC_ALL", test_locale, TRUE);
-  g_unsetenv ("LANGUAGE");
-  gtk_test_init (&argc, &argv, NULL);
-  /* gtk_test_init() leaves the C locale in place (it disables GTK's setlocale). */
-  setlocale (LC_ALL, "");
-
-  /* The catalogues as built, like scripts/run does for the station. */
-  localedir = g_test_build_filename (G_TEST_BUILT, "..", "data", "po", NULL);
-  bindtextdomain (GETTEXT_PACKAGE, localedir);
-  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
-  textdomain (GETTEXT_PACKAGE);
-  if (g_str_has_prefix (test_locale, "zh_CN"))
+  screenshot_lang = pp_test_ui_init (&argc, &argv, "Set Up This Station");
+  if (screenshot_lang == NULL)
     {
-      screenshot_lang = "zh_CN";
-      if (g_strcmp0 (setlocale (LC_MESSAGES, NULL), test_locale) != 0)
-        {
-          g_test_add_func ("/ui/app/zh_CN-locale", skip_no_locale);
-          return g_test_run ();
-        }
-      /* The catalogue must really be in use, or the screens prove nothing. */
-      g_assert_cmpstr (tr ("Set Up This Station"), !=, "Set Up This Station");
+      g_test_add_func ("/ui/app/zh_CN-locale", skip_no_locale);
+      return g_test_run ();
     }
 
   /* The default store lives in the XDG data dir: make it a fresh one, before
@@ -912,6 +910,7 @@ main (int    argc,
   g_test_add_func ("/ui/app/demo-key-store", test_demo_key_store);
   g_test_add_func ("/ui/app/db-option", test_db_option);
   g_test_add_func ("/ui/app/newer-schema", test_newer_schema);
+  g_test_add_func ("/ui/app/remote-setting", test_remote_setting);
   g_test_add_func ("/ui/app/unusable-path", test_unusable_path);
   g_test_add_func ("/ui/app/about", test_about);
 

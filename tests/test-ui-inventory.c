@@ -15,6 +15,7 @@
 #include <sqlite3.h>
 
 #include "pp-test-util.h"
+#include "pp-ui-test-util.h"
 #include "pp-window.h"
 
 #define N_TERMINALS 100000
@@ -29,41 +30,12 @@ typedef struct
 /* One store for every test case: building 100 000 rows once keeps the suite fast. */
 static char *shared_db_path;
 
-typedef gboolean (*Condition) (gpointer data);
-
-/* Runs the main loop until @condition holds; the generous limit only turns a
- * hang into a failure, it is not a timing assertion. */
-static void
-wait_until (Condition condition,
-            gpointer  data)
-{
-  gint64 give_up = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
-
-  while (!condition (data))
-    {
-      if (g_get_monotonic_time () > give_up)
-        g_error ("condition not met after 30 s");
-      if (!g_main_context_iteration (NULL, FALSE))
-        g_usleep (1000);
-    }
-}
-
-/* A few more frames so layout and rendering catch up with the model. */
-static void
-settle (void)
-{
-  gint64 until = g_get_monotonic_time () + 100 * 1000;
-
-  while (g_get_monotonic_time () < until)
-    if (!g_main_context_iteration (NULL, FALSE))
-      g_usleep (1000);
-}
-
-static gboolean
-is_mapped (gpointer data)
-{
-  return gtk_widget_get_mapped (GTK_WIDGET (data));
-}
+/* pp-ui-test-util.c */
+#define wait_until pp_test_wait_until
+#define settle pp_test_settle
+#define is_mapped pp_test_is_mapped
+#define find_visible_label pp_test_find_visible_label
+#define save_screenshot pp_test_save_screenshot
 
 static PpInventoryPage *
 page_of (Fixture *f)
@@ -77,62 +49,11 @@ view_model (Fixture *f)
   return G_LIST_MODEL (gtk_column_view_get_model (pp_inventory_page_get_column_view (page_of (f))));
 }
 
-/* A label showing @text that is mapped and lies inside the window: on screen. */
-static GtkWidget *
-find_visible_label (GtkWidget  *root,
-                    GtkWidget  *widget,
-                    const char *text,
-                    const char *css_class)
-{
-  if (!gtk_widget_get_mapped (widget))
-    return NULL;
-
-  if (GTK_IS_LABEL (widget) && g_strcmp0 (gtk_label_get_text (GTK_LABEL (widget)), text) == 0 &&
-      (css_class == NULL || gtk_widget_has_css_class (widget, css_class)))
-    {
-      graphene_rect_t bounds;
-
-      if (gtk_widget_compute_bounds (widget, root, &bounds) &&
-          bounds.size.width > 0 && bounds.size.height > 0 &&
-          bounds.origin.y >= 0 && bounds.origin.y + bounds.size.height <= gtk_widget_get_height (root) &&
-          bounds.origin.x >= 0 && bounds.origin.x < gtk_widget_get_width (root))
-        return widget;
-    }
-
-  for (GtkWidget *child = gtk_widget_get_first_child (widget);
-       child != NULL;
-       child = gtk_widget_get_next_sibling (child))
-    {
-      GtkWidget *found = find_visible_label (root, child, text, css_class);
-
-      if (found != NULL)
-        return found;
-    }
-  return NULL;
-}
-
-typedef struct
-{
-  GtkWidget  *root;
-  const char *text;
-  const char *css_class;
-} LabelWait;
-
-static gboolean
-label_is_visible (gpointer data)
-{
-  LabelWait *wait = data;
-
-  return find_visible_label (wait->root, wait->root, wait->text, wait->css_class) != NULL;
-}
-
 static void
 assert_label_visible (Fixture    *f,
                       const char *text)
 {
-  LabelWait wait = { GTK_WIDGET (f->window), text, NULL };
-
-  wait_until (label_is_visible, &wait);
+  pp_test_wait_for_label (GTK_WIDGET (f->window), text, NULL);
 }
 
 /* A state pill in a row, not the drop-down that happens to say the same. */
@@ -140,9 +61,7 @@ static void
 assert_pill_visible (Fixture         *f,
                      PpTerminalState  state)
 {
-  LabelWait wait = { GTK_WIDGET (f->window), pp_terminal_state_get_label (state), "state-pill" };
-
-  wait_until (label_is_visible, &wait);
+  pp_test_wait_for_label (GTK_WIDGET (f->window), pp_terminal_state_get_label (state), "state-pill");
 }
 
 typedef struct
@@ -182,6 +101,16 @@ expected_count (guint n)
   g_assert_not_reached ();
 }
 
+/* The window opens its registry on a worker, then the first page and the
+ * count arrive. */
+static gboolean
+window_has_rows (gpointer data)
+{
+  PpTerminalListModel *model = pp_inventory_page_get_model (pp_window_get_inventory_page (data));
+
+  return model != NULL && !pp_terminal_list_model_get_loading (model);
+}
+
 static void
 fixture_set_up (Fixture       *f,
                 gconstpointer  user_data)
@@ -194,6 +123,7 @@ fixture_set_up (Fixture       *f,
   gtk_window_set_default_size (GTK_WINDOW (f->window), 1200, 760);
   gtk_window_present (GTK_WINDOW (f->window));
   wait_until (is_mapped, f->window);
+  wait_until (window_has_rows, f->window);
 }
 
 static void
@@ -202,28 +132,6 @@ fixture_tear_down (Fixture       *f,
 {
   gtk_window_destroy (GTK_WINDOW (f->window));
   g_clear_object (&f->store);
-}
-
-static void
-save_screenshot (GtkWidget  *widget,
-                 const char *name)
-{
-  g_autoptr(GdkPaintable) paintable = gtk_widget_paintable_new (widget);
-  g_autoptr(GtkSnapshot) snapshot = gtk_snapshot_new ();
-  g_autoptr(GskRenderNode) node = NULL;
-  g_autoptr(GdkTexture) texture = NULL;
-  g_autofree char *path = NULL;
-  int width = gtk_widget_get_width (widget);
-  int height = gtk_widget_get_height (widget);
-  GskRenderer *renderer = gtk_native_get_renderer (gtk_widget_get_native (widget));
-
-  gdk_paintable_snapshot (paintable, GDK_SNAPSHOT (snapshot), width, height);
-  node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
-  g_assert_nonnull (node);
-  texture = gsk_renderer_render_texture (renderer, node, &GRAPHENE_RECT_INIT (0, 0, width, height));
-  path = g_test_build_filename (G_TEST_BUILT, name, NULL);
-  g_assert_true (gdk_texture_save_to_png (texture, path));
-  g_test_message ("screenshot: %s", path);
 }
 
 /* The whole register is there, yet only a page or two was read. */
@@ -463,6 +371,7 @@ test_remembers_settings (Fixture       *f,
   f->window = second;  /* tear-down destroys this one */
   gtk_window_present (GTK_WINDOW (second));
   wait_until (is_mapped, second);
+  wait_until (window_has_rows, second);
   g_assert_cmpint (pp_inventory_page_get_state_filter (pp_window_get_inventory_page (second)), ==,
                    PP_TERMINAL_STATE_KEYED);
   g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (pp_inventory_page_get_model (pp_window_get_inventory_page (second)))), ==,
@@ -559,7 +468,6 @@ test_newer_schema (void)
   sqlite3 *db = NULL;
   PpWindow *window;
   GtkWidget *dialog = NULL;
-  LabelWait wait;
   GListModel *toplevels;
 
   store = pp_store_open (path, &error);
@@ -598,8 +506,7 @@ test_newer_schema (void)
   g_assert_nonnull (dialog);
   wait_until (is_mapped, dialog);
   g_assert_cmpstr (adw_message_dialog_get_body (ADW_MESSAGE_DIALOG (dialog)), ==, error->message);
-  wait = (LabelWait) { dialog, error->message, NULL };
-  wait_until (label_is_visible, &wait);
+  pp_test_wait_for_label (dialog, error->message, NULL);
 
   settle ();
   save_screenshot (GTK_WIDGET (window), "screenshot-store-error.png");

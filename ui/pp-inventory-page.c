@@ -3,8 +3,9 @@
  * pp-inventory-page.c: search, filter and a column view over the register.
  *
  * The column view only binds the rows on screen and PpTerminalListModel only
- * fetches the pages those rows live in, which keeps the page smooth on a
- * register of 100 000 terminals.
+ * fetches the pages those rows live in, from the PpRegistry and never on the
+ * main thread, which keeps the page smooth on a register of 100 000
+ * terminals; a row whose page is on its way shows a dimmed “Loading…”.
  */
 #include "config.h"
 
@@ -19,7 +20,7 @@ struct _PpInventoryPage
 {
   AdwBin               parent_instance;
 
-  PpStore             *store;
+  PpRegistry          *registry;
   PpTerminalListModel *model;
   PpTerminalState      state_filter;
 
@@ -38,7 +39,7 @@ G_DEFINE_FINAL_TYPE (PpInventoryPage, pp_inventory_page, ADW_TYPE_BIN)
 
 enum {
   PROP_0,
-  PROP_STORE,
+  PROP_REGISTRY,
   PROP_STATE_FILTER,
   N_PROPS
 };
@@ -152,10 +153,12 @@ cell_bind (GtkSignalListItemFactory *factory,
   PpTerminal *terminal = gtk_list_item_get_item (item);
   g_autofree char *text = NULL;
 
-  /* The model hands out no row when the store failed under it. */
-  if (terminal == NULL)
+  /* A row whose page has not arrived: the serial column says so. */
+  if (terminal == NULL || pp_terminal_list_model_is_placeholder (terminal))
     {
-      gtk_label_set_text (label, "");
+      gtk_label_set_text (label, column->text == cell_serial ? _("Loading…") : "");
+      gtk_widget_add_css_class (GTK_WIDGET (label), "dim-label");
+      gtk_widget_set_tooltip_text (GTK_WIDGET (label), NULL);
       gtk_widget_set_visible (GTK_WIDGET (label), column->text != NULL);
       return;
     }
@@ -236,7 +239,7 @@ update_view (PpInventoryPage *self)
   const char *error;
   guint n;
 
-  /* Nothing to search without a store. */
+  /* Nothing to search without a registry. */
   gtk_widget_set_sensitive (self->toolbar, self->model != NULL);
   if (self->model == NULL)
     {
@@ -248,6 +251,13 @@ update_view (PpInventoryPage *self)
   n = g_list_model_get_n_items (G_LIST_MODEL (self->model));
   search = pp_terminal_list_model_get_search (self->model);
   error = pp_terminal_list_model_get_error (self->model);
+
+  if (pp_terminal_list_model_get_loading (self->model) && n == 0)
+    {
+      gtk_label_set_text (self->count_label, "");
+      gtk_stack_set_visible_child_name (self->stack, "loading");
+      return;
+    }
 
   if (error != NULL && n == 0)
     {
@@ -364,7 +374,7 @@ on_state_selected (PpInventoryPage *self)
 }
 
 static void
-on_model_error (PpInventoryPage *self)
+on_model_changed (PpInventoryPage *self)
 {
   update_view (self);
 }
@@ -395,7 +405,7 @@ pp_inventory_page_dispose (GObject *object)
   if (self->model != NULL)
     g_signal_handlers_disconnect_by_data (self->model, self);
   g_clear_object (&self->model);
-  g_clear_object (&self->store);
+  g_clear_object (&self->registry);
 
   gtk_widget_dispose_template (GTK_WIDGET (object), PP_TYPE_INVENTORY_PAGE);
 
@@ -412,8 +422,8 @@ pp_inventory_page_get_property (GObject    *object,
 
   switch (prop_id)
     {
-    case PROP_STORE:
-      g_value_set_object (value, self->store);
+    case PROP_REGISTRY:
+      g_value_set_object (value, self->registry);
       break;
     case PROP_STATE_FILTER:
       g_value_set_int (value, self->state_filter);
@@ -433,8 +443,8 @@ pp_inventory_page_set_property (GObject      *object,
 
   switch (prop_id)
     {
-    case PROP_STORE:
-      pp_inventory_page_set_store (self, g_value_get_object (value));
+    case PROP_REGISTRY:
+      pp_inventory_page_set_registry (self, g_value_get_object (value));
       break;
     case PROP_STATE_FILTER:
       pp_inventory_page_set_state_filter (self, g_value_get_int (value));
@@ -454,9 +464,9 @@ pp_inventory_page_class_init (PpInventoryPageClass *klass)
   object_class->get_property = pp_inventory_page_get_property;
   object_class->set_property = pp_inventory_page_set_property;
 
-  props[PROP_STORE] =
-    g_param_spec_object ("store", NULL, NULL,
-                         PP_TYPE_STORE,
+  props[PROP_REGISTRY] =
+    g_param_spec_object ("registry", NULL, NULL,
+                         PP_TYPE_REGISTRY,
                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   props[PROP_STATE_FILTER] =
     g_param_spec_int ("state-filter", NULL, NULL,
@@ -500,39 +510,43 @@ pp_inventory_page_init (PpInventoryPage *self)
 }
 
 PpInventoryPage *
-pp_inventory_page_new (PpStore *store)
+pp_inventory_page_new (PpRegistry *registry)
 {
-  g_return_val_if_fail (store == NULL || PP_IS_STORE (store), NULL);
+  g_return_val_if_fail (registry == NULL || PP_IS_REGISTRY (registry), NULL);
 
-  return g_object_new (PP_TYPE_INVENTORY_PAGE, "store", store, NULL);
+  return g_object_new (PP_TYPE_INVENTORY_PAGE, "registry", registry, NULL);
 }
 
 void
-pp_inventory_page_set_store (PpInventoryPage *self,
-                             PpStore         *store)
+pp_inventory_page_set_registry (PpInventoryPage *self,
+                                PpRegistry      *registry)
 {
   g_autoptr(GtkSelectionModel) selection = NULL;
 
   g_return_if_fail (PP_IS_INVENTORY_PAGE (self));
-  g_return_if_fail (store == NULL || PP_IS_STORE (store));
+  g_return_if_fail (registry == NULL || PP_IS_REGISTRY (registry));
 
-  if (self->store == store)
+  if (self->registry == registry)
     return;
 
   if (self->model != NULL)
     g_signal_handlers_disconnect_by_data (self->model, self);
   g_clear_object (&self->model);
-  g_set_object (&self->store, store);
+  g_set_object (&self->registry, registry);
 
-  if (store != NULL)
+  if (registry != NULL)
     {
       g_autofree char *search = NULL;
 
-      self->model = pp_terminal_list_model_new (store);
+      self->model = pp_terminal_list_model_new (registry);
       search = search_from_text (gtk_editable_get_text (GTK_EDITABLE (self->search_entry)));
       pp_terminal_list_model_set_query (self->model, search, self->state_filter);
       g_signal_connect_object (self->model, "notify::error",
-                               G_CALLBACK (on_model_error), self, G_CONNECT_SWAPPED);
+                               G_CALLBACK (on_model_changed), self, G_CONNECT_SWAPPED);
+      g_signal_connect_object (self->model, "notify::loading",
+                               G_CALLBACK (on_model_changed), self, G_CONNECT_SWAPPED);
+      g_signal_connect_object (self->model, "items-changed",
+                               G_CALLBACK (on_model_changed), self, G_CONNECT_SWAPPED);
       selection = GTK_SELECTION_MODEL (gtk_single_selection_new (g_object_ref (G_LIST_MODEL (self->model))));
       gtk_single_selection_set_autoselect (GTK_SINGLE_SELECTION (selection), FALSE);
       gtk_single_selection_set_can_unselect (GTK_SINGLE_SELECTION (selection), TRUE);
@@ -547,15 +561,15 @@ pp_inventory_page_set_store (PpInventoryPage *self,
   gtk_column_view_set_model (self->column_view, selection);
   update_view (self);
 
-  g_object_notify_by_pspec (G_OBJECT (self), props[PROP_STORE]);
+  g_object_notify_by_pspec (G_OBJECT (self), props[PROP_REGISTRY]);
 }
 
-PpStore *
-pp_inventory_page_get_store (PpInventoryPage *self)
+PpRegistry *
+pp_inventory_page_get_registry (PpInventoryPage *self)
 {
   g_return_val_if_fail (PP_IS_INVENTORY_PAGE (self), NULL);
 
-  return self->store;
+  return self->registry;
 }
 
 void

@@ -6,7 +6,7 @@
 
 #include <adwaita.h>
 
-#include "pp-store.h"
+#include "pp-registry.h"
 #include "pp-terminal-list-model.h"
 
 G_BEGIN_DECLS
@@ -14,12 +14,12 @@ G_BEGIN_DECLS
 #define PP_TYPE_INVENTORY_PAGE (pp_inventory_page_get_type ())
 G_DECLARE_FINAL_TYPE (PpInventoryPage, pp_inventory_page, PP, INVENTORY_PAGE, AdwBin)
 
-PpInventoryPage     *pp_inventory_page_new              (PpStore         *store);
+PpInventoryPage     *pp_inventory_page_new              (PpRegistry      *registry);
 
-/* Nullable: without a store the page shows that the register is unavailable. */
-void                 pp_inventory_page_set_store        (PpInventoryPage *self,
-                                                         PpStore         *store);
-PpStore             *pp_inventory_page_get_store        (PpInventoryPage *self);
+/* Nullable: without a registry the page shows that the register is unavailable. */
+void                 pp_inventory_page_set_registry     (PpInventoryPage *self,
+                                                         PpRegistry      *registry);
+PpRegistry          *pp_inventory_page_get_registry     (PpInventoryPage *self);
 
 /* Counts and lists again, e.g. after the register changed. */
 void                 pp_inventory_page_reload           (PpInventoryPage *self);

@@ -5,11 +5,20 @@
  * Shows the inventory, or the first-run setup on a real store without
  * accounts. A demo store says so in the title and a banner that lists its
  * accounts and their published password, so nobody takes it for real.
+ *
+ * What the inventory shows comes from a PpRegistry: the local one on the
+ * store's file, opened on a worker once the window is up, or a remote one
+ * that the login page signs in to first (pp_window_new_remote). When a
+ * registry call fails because the registry cannot be reached, a banner
+ * says so with a Retry button; it goes once a call succeeds again.
  */
 #include "config.h"
 
 #include <glib/gi18n.h>
 
+#include "pp-login-page.h"
+#include "pp-preferences.h"
+#include "pp-registry-local.h"
 #include "pp-settings.h"
 #include "pp-setup-page.h"
 #include "pp-window.h"
@@ -19,6 +28,12 @@ struct _PpWindow
   AdwApplicationWindow  parent_instance;
 
   PpStore              *store;
+  PpRegistry           *registry;  /* what the inventory shows, once open or signed in */
+  char                 *remote_url; /* remote mode: the registry to sign in to */
+  char                 *remote_ca;
+  char                 *remote_user;
+  char                 *signed_in_as; /* remote mode, after the sign-in */
+  gboolean              offline;
   GSettings            *settings;  /* nullable: schema not installed */
   GCancellable         *cancellable;  /* async work for this window; cancelled in dispose */
 
@@ -27,9 +42,12 @@ struct _PpWindow
   AdwWindowTitle       *window_title;
   GtkRevealer          *demo_revealer;
   GtkLabel             *demo_accounts_label;
+  GtkRevealer          *offline_revealer;
+  GtkLabel             *offline_detail_label;
   GtkStack             *main_stack;
   PpInventoryPage      *inventory_page;
   PpSetupPage          *setup_page;
+  PpLoginPage          *login_page;
 };
 
 G_DEFINE_FINAL_TYPE (PpWindow, pp_window, ADW_TYPE_APPLICATION_WINDOW)
@@ -37,6 +55,8 @@ G_DEFINE_FINAL_TYPE (PpWindow, pp_window, ADW_TYPE_APPLICATION_WINDOW)
 enum {
   PROP_0,
   PROP_STORE,
+  PROP_REGISTRY,
+  PROP_OFFLINE,
   N_PROPS
 };
 
@@ -141,6 +161,20 @@ update_store_view (PpWindow *self)
   g_autofree char *accounts = NULL;
   gboolean demo;
 
+  if (self->remote_url != NULL)
+    {
+      g_autoptr(GUri) uri = g_uri_parse (self->remote_url, G_URI_FLAGS_NONE, NULL);
+      g_autofree char *subtitle = NULL;
+
+      /* TRANSLATORS: the user signed in, then the registry's host, e.g. “alice @ registry.example”. */
+      if (self->signed_in_as != NULL)
+        subtitle = g_strdup_printf (_("%s @ %s"), self->signed_in_as,
+                                    uri != NULL ? g_uri_get_host (uri) : self->remote_url);
+      adw_window_title_set_subtitle (self->window_title,
+                                     subtitle != NULL ? subtitle : self->remote_url);
+      gtk_widget_set_tooltip_text (GTK_WIDGET (self->window_title), self->remote_url);
+      return;
+    }
   if (self->store == NULL)
     return;
 
@@ -179,15 +213,165 @@ on_administrator_created (PpWindow   *self,
 }
 
 static void
+set_offline (PpWindow   *self,
+             gboolean    offline,
+             const char *detail)
+{
+  if (detail != NULL)
+    gtk_label_set_text (self->offline_detail_label, detail);
+  gtk_widget_set_visible (GTK_WIDGET (self->offline_detail_label), offline && detail != NULL);
+  gtk_revealer_set_reveal_child (self->offline_revealer, offline);
+  if (self->offline == offline)
+    return;
+  self->offline = offline;
+  g_object_notify_by_pspec (G_OBJECT (self), props[PROP_OFFLINE]);
+}
+
+static void
+on_model_reachability (PpWindow *self)
+{
+  PpTerminalListModel *model = pp_inventory_page_get_model (self->inventory_page);
+
+  if (model == NULL)
+    return;
+  /* Any answer, even a refusal, says the registry is there. */
+  set_offline (self, pp_terminal_list_model_get_unreachable (model),
+               pp_terminal_list_model_get_error (model));
+}
+
+static void
+set_registry (PpWindow   *self,
+              PpRegistry *registry)
+{
+  PpTerminalListModel *model;
+
+  if (!g_set_object (&self->registry, registry))
+    return;
+  pp_inventory_page_set_registry (self->inventory_page, registry);
+  model = pp_inventory_page_get_model (self->inventory_page);
+  if (model != NULL)
+    {
+      g_signal_connect_object (model, "notify::unreachable",
+                               G_CALLBACK (on_model_reachability), self, G_CONNECT_SWAPPED);
+      g_signal_connect_object (model, "notify::error",
+                               G_CALLBACK (on_model_reachability), self, G_CONNECT_SWAPPED);
+    }
+  g_object_notify_by_pspec (G_OBJECT (self), props[PROP_REGISTRY]);
+}
+
+/* @user_data is the window, unreferenced: a window closed meanwhile
+ * cancelled the open, and is touched only when it was not cancelled. */
+static void
+on_local_registry_opened (GObject      *source,
+                          GAsyncResult *result,
+                          gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpRegistryLocal) registry = pp_registry_local_new_finish (result, &error);
+  PpWindow *self;
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  self = PP_WINDOW (user_data);
+  if (registry == NULL)
+    {
+      pp_inventory_page_show_error (self->inventory_page, error->message);
+      return;
+    }
+  set_registry (self, PP_REGISTRY (registry));
+  /* The search was insensitive until now: where a scanner types. */
+  if (g_strcmp0 (gtk_stack_get_visible_child_name (self->main_stack), "inventory") == 0)
+    pp_inventory_page_focus_search (self->inventory_page);
+}
+
+static void
+on_signed_in (PpWindow     *self,
+              PpRegistry   *registry,
+              const PpUser *user)
+{
+  g_free (self->signed_in_as);
+  self->signed_in_as = g_strdup (user->username);
+  set_offline (self, FALSE, NULL);
+  set_registry (self, registry);
+  update_store_view (self);
+  adw_window_title_set_title (self->window_title, _("Terminal Inventory"));
+  gtk_stack_set_visible_child_name (self->main_stack, "inventory");
+  pp_inventory_page_focus_search (self->inventory_page);
+}
+
+static void
+on_login_reachability (PpWindow *self)
+{
+  /* The page below says why. */
+  set_offline (self, pp_login_page_get_unreachable (self->login_page), NULL);
+}
+
+/* Remote mode: the registry's address, CA or user changed in the
+ * preferences: the session is for the old one, so sign in again. */
+static void
+on_registry_setting_changed (PpWindow *self)
+{
+  g_autofree char *url = g_settings_get_string (self->settings, "registry-url");
+  g_autofree char *ca = g_settings_get_string (self->settings, "registry-ca");
+  g_autofree char *user = g_settings_get_string (self->settings, "registry-user");
+
+  /* Empty: the embedded registry, which needs the store opened at start. */
+  if (url[0] == '\0' ||
+      (g_strcmp0 (url, self->remote_url) == 0 && g_strcmp0 (ca, self->remote_ca) == 0 &&
+       g_strcmp0 (user, self->remote_user) == 0))
+    return;
+  g_free (self->remote_url);
+  self->remote_url = g_steal_pointer (&url);
+  g_free (self->remote_ca);
+  self->remote_ca = g_steal_pointer (&ca);
+  g_free (self->remote_user);
+  self->remote_user = g_steal_pointer (&user);
+  g_clear_pointer (&self->signed_in_as, g_free);
+  set_registry (self, NULL);
+  set_offline (self, FALSE, NULL);
+  pp_login_page_set_target (self->login_page, self->remote_url, self->remote_ca, self->remote_user);
+  update_store_view (self);
+  adw_window_title_set_title (self->window_title, _("Sign In"));
+  gtk_stack_set_visible_child_name (self->main_stack, "login");
+  gtk_widget_grab_focus (GTK_WIDGET (self->login_page));
+}
+
+static void
+retry_action (GtkWidget  *widget,
+              const char *action_name,
+              GVariant   *parameter)
+{
+  PpWindow *self = PP_WINDOW (widget);
+
+  /* Not signed in yet: the sign-in is the call to try again. */
+  if (self->registry == NULL && self->remote_url != NULL)
+    {
+      pp_login_page_sign_in (self->login_page);
+      return;
+    }
+  pp_inventory_page_reload (self->inventory_page);
+}
+
+static void
+preferences_action (GtkWidget  *widget,
+                    const char *action_name,
+                    GVariant   *parameter)
+{
+  gtk_window_present (pp_preferences_new (GTK_WINDOW (widget)));
+}
+
+static void
 pp_window_constructed (GObject *object)
 {
   PpWindow *self = PP_WINDOW (object);
 
   G_OBJECT_CLASS (pp_window_parent_class)->constructed (object);
 
-  pp_inventory_page_set_store (self->inventory_page, self->store);
   pp_setup_page_set_store (self->setup_page, self->store);
   update_store_view (self);
+  if (self->store != NULL && self->remote_url == NULL)
+    pp_registry_local_new_async (pp_store_get_path (self->store), self->cancellable,
+                                 on_local_registry_opened, self);
 
   restore_settings (self);
 
@@ -207,7 +391,12 @@ pp_window_dispose (GObject *object)
   g_clear_object (&self->cancellable);
   gtk_widget_dispose_template (GTK_WIDGET (object), PP_TYPE_WINDOW);
   g_clear_object (&self->settings);
+  g_clear_object (&self->registry);
   g_clear_object (&self->store);
+  g_clear_pointer (&self->remote_url, g_free);
+  g_clear_pointer (&self->remote_ca, g_free);
+  g_clear_pointer (&self->remote_user, g_free);
+  g_clear_pointer (&self->signed_in_as, g_free);
 
   G_OBJECT_CLASS (pp_window_parent_class)->dispose (object);
 }
@@ -224,6 +413,12 @@ pp_window_get_property (GObject    *object,
     {
     case PROP_STORE:
       g_value_set_object (value, self->store);
+      break;
+    case PROP_REGISTRY:
+      g_value_set_object (value, self->registry);
+      break;
+    case PROP_OFFLINE:
+      g_value_set_boolean (value, self->offline);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -265,10 +460,18 @@ pp_window_class_init (PpWindowClass *klass)
     g_param_spec_object ("store", NULL, NULL,
                          PP_TYPE_STORE,
                          G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  props[PROP_REGISTRY] =
+    g_param_spec_object ("registry", NULL, NULL,
+                         PP_TYPE_REGISTRY,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  props[PROP_OFFLINE] =
+    g_param_spec_boolean ("offline", NULL, NULL, FALSE,
+                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, props);
 
   g_type_ensure (PP_TYPE_INVENTORY_PAGE);
   g_type_ensure (PP_TYPE_SETUP_PAGE);
+  g_type_ensure (PP_TYPE_LOGIN_PAGE);
   gtk_widget_class_set_template_from_resource (widget_class, "/org/posprov/Station/pp-window.ui");
   gtk_widget_class_bind_template_child (widget_class, PpWindow, toast_overlay);
   gtk_widget_class_bind_template_child (widget_class, PpWindow, window_title);
@@ -277,7 +480,17 @@ pp_window_class_init (PpWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, PpWindow, main_stack);
   gtk_widget_class_bind_template_child (widget_class, PpWindow, inventory_page);
   gtk_widget_class_bind_template_child (widget_class, PpWindow, setup_page);
+  gtk_widget_class_bind_template_child (widget_class, PpWindow, login_page);
+  gtk_widget_class_bind_template_child (widget_class, PpWindow, offline_revealer);
+  gtk_widget_class_bind_template_child (widget_class, PpWindow, offline_detail_label);
   gtk_widget_class_bind_template_callback (widget_class, on_administrator_created);
+  gtk_widget_class_bind_template_callback (widget_class, on_signed_in);
+  gtk_widget_class_bind_template_callback (widget_class, on_login_reachability);
+
+  gtk_widget_class_install_action (widget_class, "win.retry", NULL, retry_action);
+  gtk_widget_class_install_action (widget_class, "win.preferences", NULL, preferences_action);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_comma, GDK_CONTROL_MASK,
+                                       "win.preferences", NULL);
 
   gtk_widget_class_install_action (widget_class, "win.search", NULL, search_action);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_f, GDK_CONTROL_MASK, "win.search", NULL);
@@ -302,6 +515,70 @@ pp_window_new (AdwApplication *application,
                        "application", application,
                        "store", store,
                        NULL);
+}
+
+PpWindow *
+pp_window_new_remote (AdwApplication *application,
+                      const char     *url,
+                      const char     *ca_path,
+                      const char     *user)
+{
+  PpWindow *self;
+
+  g_return_val_if_fail (application == NULL || ADW_IS_APPLICATION (application), NULL);
+  g_return_val_if_fail (url != NULL, NULL);
+
+  self = g_object_new (PP_TYPE_WINDOW, "application", application, NULL);
+  self->remote_url = g_strdup (url);
+  self->remote_ca = g_strdup (ca_path);
+  self->remote_user = g_strdup (user);
+  update_store_view (self);
+  pp_login_page_set_target (self->login_page, url, ca_path, user);
+  adw_window_title_set_title (self->window_title, _("Sign In"));
+  gtk_stack_set_visible_child_name (self->main_stack, "login");
+  gtk_widget_grab_focus (GTK_WIDGET (self->login_page));
+  if (self->settings != NULL)
+    {
+      static const char *const keys[] = { "changed::registry-url", "changed::registry-ca",
+                                           "changed::registry-user" };
+
+      for (guint i = 0; i < G_N_ELEMENTS (keys); i++)
+        g_signal_connect_object (self->settings, keys[i], G_CALLBACK (on_registry_setting_changed),
+                                 self, G_CONNECT_SWAPPED);
+    }
+  return self;
+}
+
+PpRegistry *
+pp_window_get_registry (PpWindow *self)
+{
+  g_return_val_if_fail (PP_IS_WINDOW (self), NULL);
+
+  return self->registry;
+}
+
+PpLoginPage *
+pp_window_get_login_page (PpWindow *self)
+{
+  g_return_val_if_fail (PP_IS_WINDOW (self), NULL);
+
+  return self->login_page;
+}
+
+gboolean
+pp_window_get_offline (PpWindow *self)
+{
+  g_return_val_if_fail (PP_IS_WINDOW (self), FALSE);
+
+  return self->offline;
+}
+
+gboolean
+pp_window_is_showing_login (PpWindow *self)
+{
+  g_return_val_if_fail (PP_IS_WINDOW (self), FALSE);
+
+  return g_strcmp0 (gtk_stack_get_visible_child_name (self->main_stack), "login") == 0;
 }
 
 PpStore *
@@ -333,7 +610,7 @@ pp_window_reload (PpWindow *self)
 {
   g_return_if_fail (PP_IS_WINDOW (self));
 
-  if (self->store == NULL)
+  if (self->store == NULL && self->registry == NULL)
     return;
   pp_inventory_page_reload (self->inventory_page);
   update_store_view (self);

@@ -7,6 +7,7 @@
 #include <adwaita.h>
 
 #include "pp-inventory-page.h"
+#include "pp-login-page.h"
 #include "pp-store.h"
 
 G_BEGIN_DECLS
@@ -19,7 +20,22 @@ G_DECLARE_FINAL_TYPE (PpWindow, pp_window, PP, WINDOW, AdwApplicationWindow)
  * when it could not be opened (see pp_window_show_store_error()). */
 PpWindow        *pp_window_new                (AdwApplication *application,
                                                PpStore        *store);
+/* Remote mode: the login page for the registry at @url (trusting the PEM
+ * file @ca_path; NULL: the system's CAs; @user prefilled), then the
+ * inventory through the PpRegistryRemote it signed in with. No store. */
+PpWindow        *pp_window_new_remote         (AdwApplication *application,
+                                               const char     *url,
+                                               const char     *ca_path,
+                                               const char     *user);
 PpStore         *pp_window_get_store          (PpWindow       *self);
+/* What the inventory shows (property "registry"): NULL until the local
+ * registry is open or the remote one signed in. */
+PpRegistry      *pp_window_get_registry       (PpWindow       *self);
+PpLoginPage     *pp_window_get_login_page     (PpWindow       *self);
+gboolean         pp_window_is_showing_login   (PpWindow       *self);
+/* Property "offline": the banner saying the registry cannot be reached is
+ * shown (win.retry tries again). */
+gboolean         pp_window_get_offline        (PpWindow       *self);
 PpInventoryPage *pp_window_get_inventory_page (PpWindow       *self);
 /* Cancelled when the window is disposed (NULL from then on): pass it to
  * async work started for the window. Its callback gets

@@ -1867,6 +1867,46 @@ local_list_terminals (PpRegistry *registry, PpTerminalState state, const char *a
              user_data);
 }
 
+/* The station's inventory (issue 8, helper station8): the count and the
+ * page one after the other on the owner thread, so no write of this
+ * registry comes between them. */
+static void
+search_terminals_job (PpStore   *store,
+                      PpKeyHost *key_host,
+                      GTask     *task,
+                      gpointer   data)
+{
+  Args *a = data;
+  GError *error = NULL;
+  GPtrArray *terminals = NULL;
+  guint total;
+
+  total = pp_store_count_terminals (store, a->text, a->initial_state, &error);
+  if (error == NULL)
+    terminals = pp_store_list_terminals (store, a->text, a->initial_state, (guint) a->number,
+                                         a->limit, &error);
+  if (terminals == NULL)
+    return_error (task, error);
+  else
+    g_task_return_pointer (task, pp_registry_terminal_page_new (terminals, total),
+                           (GDestroyNotify) pp_registry_terminal_page_free);
+}
+
+static void
+local_search_terminals (PpRegistry *registry, const char *serial_search, PpTerminalState state,
+                        guint offset, guint limit, GCancellable *cancellable,
+                        GAsyncReadyCallback callback, gpointer user_data)
+{
+  Args *a = g_new0 (Args, 1);
+
+  a->text = g_strdup (serial_search);
+  a->initial_state = state;
+  a->number = offset;
+  a->limit = limit;
+  queue_job (registry, pp_registry_search_terminals_async, a, search_terminals_job, cancellable,
+             callback, user_data);
+}
+
 static char *
 upload_program_verb (PpStore  *store,
                   Args     *a,
@@ -2037,4 +2077,5 @@ pp_registry_local_iface_init (PpRegistryInterface *iface)
   iface->authenticate = local_authenticate;
   iface->list_terminals = local_list_terminals;
   iface->upload_program = local_upload_program;
+  iface->search_terminals = local_search_terminals;
 }

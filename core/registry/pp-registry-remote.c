@@ -878,23 +878,20 @@ record_reply (GTask     *task,
   return TRUE;
 }
 
-static gboolean
-list_reply (GTask     *task,
-            Call      *call,
-            JsonNode  *node,
-            GError   **error)
+/* The items of the JSON list @m, each read with call->decode. */
+static GPtrArray *
+decode_list (Call      *call,
+             JsonNode  *m,
+             GError   **error)
 {
-  JsonNode *m = member_of (call, node, error);
   g_autoptr(GPtrArray) list = NULL;
   JsonArray *array;
 
-  if (m == NULL)
-    return FALSE;
   if (!JSON_NODE_HOLDS_ARRAY (m))
     {
       g_set_error_literal (error, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_INVALID,
                            _("the answer is not a list"));
-      return FALSE;
+      return NULL;
     }
   array = json_node_get_array (m);
   list = g_ptr_array_new_full (json_array_get_length (array), call->item_free);
@@ -903,9 +900,23 @@ list_reply (GTask     *task,
       gpointer item = call->decode (json_array_get_element (array, i), error);
 
       if (item == NULL)
-        return FALSE;
+        return NULL;
       g_ptr_array_add (list, item);
     }
+  return g_steal_pointer (&list);
+}
+
+static gboolean
+list_reply (GTask     *task,
+            Call      *call,
+            JsonNode  *node,
+            GError   **error)
+{
+  JsonNode *m = member_of (call, node, error);
+  g_autoptr(GPtrArray) list = m != NULL ? decode_list (call, m, error) : NULL;
+
+  if (list == NULL)
+    return FALSE;
   g_task_return_pointer (task, g_steal_pointer (&list), (GDestroyNotify) g_ptr_array_unref);
   return TRUE;
 }
@@ -1618,6 +1629,56 @@ remote_list_terminals (PpRegistry *registry, PpTerminalState state, const char *
   remote_call (registry, pp_registry_list_terminals_async, call, cancellable, callback, user_data);
 }
 
+/* The station's inventory (issue 8, helper station8): one page and the
+ * total, {"terminals": [...], "total": N}. */
+static gboolean
+terminal_page_reply (GTask     *task,
+                     Call      *call,
+                     JsonNode  *node,
+                     GError   **error)
+{
+  JsonNode *m = member_of (call, node, error);
+  JsonNode *total = NULL;
+  GPtrArray *list;
+
+  if (m == NULL)
+    return FALSE;
+  total = json_object_get_member (json_node_get_object (node), "total");
+  if (total == NULL || json_node_get_value_type (total) != G_TYPE_INT64 ||
+      json_node_get_int (total) < 0 || json_node_get_int (total) > G_MAXUINT)
+    {
+      g_set_error (error, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_INVALID,
+                   _("the answer's member “%s” must be a count"), "total");
+      return FALSE;
+    }
+  list = decode_list (call, m, error);
+  if (list == NULL)
+    return FALSE;
+  g_task_return_pointer (task, pp_registry_terminal_page_new (list, (guint) json_node_get_int (total)),
+                         (GDestroyNotify) pp_registry_terminal_page_free);
+  return TRUE;
+}
+
+static void
+remote_search_terminals (PpRegistry *registry, const char *serial_search, PpTerminalState state,
+                         guint offset, guint limit, GCancellable *cancellable,
+                         GAsyncReadyCallback callback, gpointer user_data)
+{
+  GString *path = g_string_new ("api/v1/terminals");
+  Call *call;
+
+  if (serial_search != NULL && *serial_search != '\0')
+    add_query (path, "query", serial_search);
+  if (state != PP_TERMINAL_STATE_ANY)
+    add_query (path, "state", pp_terminal_state_to_string (state));
+  add_query_int (path, "offset", offset);
+  add_query_int (path, "limit", limit);
+  call = record_call (call_new ("GET", g_string_free (path, FALSE), NULL, NULL, terminal_page_reply),
+                      (DecodeFunc) pp_registry_terminal_from_json, g_object_unref);
+  call->member = "terminals";
+  remote_call (registry, pp_registry_search_terminals_async, call, cancellable, callback, user_data);
+}
+
 /* The package's bytes as they are (application/octet-stream); the server
  * checks its signer against its --program-trust. */
 static void
@@ -1670,6 +1731,7 @@ pp_registry_remote_iface_init (PpRegistryInterface *iface)
   iface->enroll_otp = remote_enroll_otp;
   iface->list_terminals = remote_list_terminals;
   iface->upload_program = remote_upload_program;
+  iface->search_terminals = remote_search_terminals;
 }
 
 /* ---- the event stream (GET /api/v1/events) ---- */

@@ -1062,22 +1062,68 @@ list_terminals_done (GObject      *source,
   reply_json (r, SOUP_STATUS_OK, node);
 }
 
+/* The station's inventory (issue 8, helper station8): a page by position
+ * with the total; "next" as the serial cursor's, for the same clients. */
+static void
+search_terminals_done (GObject      *source,
+                       GAsyncResult *result,
+                       gpointer      data)
+{
+  Request *r = data;
+  g_autoptr(GError) error = NULL;
+  guint total = 0;
+  g_autoptr(GPtrArray) terminals =
+    pp_registry_search_terminals_finish (PP_REGISTRY (source), result, &total, &error);
+  JsonNode *node;
+
+  if (terminals == NULL)
+    {
+      reply_error (r, error);
+      return;
+    }
+  node = list_node ("terminals", terminals, terminal_json);
+  json_object_set_int_member (json_node_get_object (node), "total", total);
+  if (terminals->len > 0 && terminals->len == GPOINTER_TO_UINT (r->finish))
+    json_object_set_string_member (json_node_get_object (node), "next",
+                                   pp_terminal_get_serial (g_ptr_array_index (terminals, terminals->len - 1)));
+  else
+    json_object_set_null_member (json_node_get_object (node), "next");
+  reply_json (r, SOUP_STATUS_OK, node);
+}
+
+/* ?after= pages by serial; without it, ?query= and ?offset= page by
+ * position and the answer carries the total. */
 static void
 handle_list_terminals (Request *r)
 {
   PpTerminalState state = PP_TERMINAL_STATE_ANY;
   const char *state_name = query (r, "state");
+  const char *after = query (r, "after");
+  const char *search = query (r, "query");
   gint64 limit;
+  gint64 offset;
 
   if (state_name != NULL && *state_name != '\0' && !pp_terminal_state_from_string (state_name, &state))
     {
       reply_invalid (r, _("the query parameter “state” must be a terminal state"));
       return;
     }
-  if (!query_limit (r, &limit))
+  if (!query_limit (r, &limit) ||
+      !query_int (r, "offset", 0, G_MAXINT32, 0, &offset))
     return;
   r->finish = GUINT_TO_POINTER ((guint) limit);
-  pp_registry_list_terminals_async (r->server->registry, state, query (r, "after"), (guint) limit, NULL,
+  if (after == NULL)
+    {
+      pp_registry_search_terminals_async (r->server->registry, search, state, (guint) offset,
+                                          (guint) limit, NULL, search_terminals_done, r);
+      return;
+    }
+  if (search != NULL || query (r, "offset") != NULL)
+    {
+      reply_invalid (r, _("the query parameter “after” cannot go with “query” or “offset”"));
+      return;
+    }
+  pp_registry_list_terminals_async (r->server->registry, state, after, (guint) limit, NULL,
                                     list_terminals_done, r);
 }
 

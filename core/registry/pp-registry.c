@@ -1624,4 +1624,61 @@ pp_registry_approval_ref_parse (const char *text)
   if (g_uuid_string_is_valid (stripped))
     return g_ascii_strdown (stripped, -1);
   return pp_approval_code_normalize (stripped);
+
+/* ---- the station's inventory (issue 8, helper station8) ---- */
+
+PpRegistryTerminalPage *
+pp_registry_terminal_page_new (GPtrArray *terminals,
+                               guint      total)
+{
+  PpRegistryTerminalPage *page = g_new0 (PpRegistryTerminalPage, 1);
+
+  page->terminals = terminals;
+  page->total = total;
+  return page;
+}
+
+void
+pp_registry_terminal_page_free (PpRegistryTerminalPage *page)
+{
+  if (page == NULL)
+    return;
+  g_clear_pointer (&page->terminals, g_ptr_array_unref);
+  g_free (page);
+}
+
+void
+pp_registry_search_terminals_async (PpRegistry          *self,
+                                    const char          *serial_search,
+                                    PpTerminalState      state,
+                                    guint                offset,
+                                    guint                limit,
+                                    GCancellable        *cancellable,
+                                    GAsyncReadyCallback  callback,
+                                    gpointer             user_data)
+{
+  g_return_if_fail (PP_IS_REGISTRY (self));
+  g_return_if_fail (state == PP_TERMINAL_STATE_ANY || (state >= 0 && state < PP_N_TERMINAL_STATES));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+  if (check_verb (self, IFACE (self)->search_terminals, pp_registry_search_terminals_async,
+                  _("this registry cannot search terminals"), cancellable, callback, user_data) &&
+      check_limit (self, &limit, pp_registry_search_terminals_async, cancellable, callback, user_data))
+    IFACE (self)->search_terminals (self, serial_search, state, offset, limit, cancellable, callback,
+                                    user_data);
+}
+
+GPtrArray *
+pp_registry_search_terminals_finish (PpRegistry    *self,
+                                     GAsyncResult  *result,
+                                     guint         *out_total,
+                                     GError       **error)
+{
+  g_autoptr(PpRegistryTerminalPage) page =
+    finish_pointer (self, result, pp_registry_search_terminals_async, error);
+
+  if (page == NULL)
+    return NULL;
+  if (out_total != NULL)
+    *out_total = page->total;
+  return g_steal_pointer (&page->terminals);
 }

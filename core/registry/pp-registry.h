@@ -252,6 +252,12 @@ struct _PpRegistryInterface
   void (*upload_program)       (PpRegistry *self, GBytes *package, const char *actor,
                                 const char *idempotency_key, GCancellable *cancellable,
                                 GAsyncReadyCallback callback, gpointer user_data);
+
+  /* the station's inventory (issue 8, helper station8): a page of the
+   * register by search text and state, with the total; NULL: FAILED */
+  void (*search_terminals)     (PpRegistry *self, const char *serial_search, PpTerminalState state,
+                                guint offset, guint limit, GCancellable *cancellable,
+                                GAsyncReadyCallback callback, gpointer user_data);
 };
 
 /* Looks up @serial (any case) and says whether it can be installed: for a
@@ -542,5 +548,33 @@ char *pp_registry_approval_qr_payload (const PpRegistryApproval *approval);
  * QR payload (its UUID), a UUID, or a short code (normalised); NULL when
  * @text is none of them. */
 char *pp_registry_approval_ref_parse  (const char               *text);
+
+/* ---- the station's inventory (issue 8, helper station8) ---- */
+
+/* Up to @limit (0: PP_REGISTRY_PAGE_DEFAULT; at most PP_REGISTRY_PAGE_MAX)
+ * terminals from position @offset of the register
+ * ordered by serial, those whose serial contains @serial_search (any case;
+ * NULL or "": all) in @state (PP_TERMINAL_STATE_ANY: all), and in
+ * *out_total (optional) how many match in all, counted by the same
+ * call: what a paged list shows (pp_store_list_terminals and
+ * pp_store_count_terminals). */
+void       pp_registry_search_terminals_async  (PpRegistry *self, const char *serial_search,
+                                                PpTerminalState state, guint offset, guint limit,
+                                                GCancellable *cancellable,
+                                                GAsyncReadyCallback callback, gpointer user_data);
+GPtrArray *pp_registry_search_terminals_finish (PpRegistry *self, GAsyncResult *result,
+                                                guint *out_total,
+                                                GError **error);   /* element-type PpTerminal */
+
+/* What an implementation's search_terminals task returns. */
+typedef struct {
+  GPtrArray *terminals;  /* PpTerminal */
+  guint      total;
+} PpRegistryTerminalPage;
+
+PpRegistryTerminalPage *pp_registry_terminal_page_new  (GPtrArray              *terminals,
+                                                        guint                   total);
+void                    pp_registry_terminal_page_free (PpRegistryTerminalPage *page);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PpRegistryTerminalPage, pp_registry_terminal_page_free)
 
 G_END_DECLS
