@@ -1624,6 +1624,7 @@ pp_registry_approval_ref_parse (const char *text)
   if (g_uuid_string_is_valid (stripped))
     return g_ascii_strdown (stripped, -1);
   return pp_approval_code_normalize (stripped);
+}
 
 /* ---- the station's inventory (issue 8, helper station8) ---- */
 
