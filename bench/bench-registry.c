@@ -41,15 +41,15 @@
 #include <glib/gstdio.h>
 #include <libsoup/soup.h>
 #include <openssl/pem.h>
-#include <openssl/pkcs7.h>
 #include <openssl/x509v3.h>
 
+#include "pp-key-host-fixture.h"
 #include "pp-openssl-types.h"
+#include "pp-test-util.h"
 #include "pp-registry-local.h"
 #include "pp-registry-remote.h"
 #include "pp-store.h"
 #include "pp-tr34.h"
-#include "tr34-test-pki.h"
 
 #define SECRET       "bench registry key store"
 #define PASSWORD     "bench-registry pass phrase 8"
@@ -159,12 +159,11 @@ add_ext (X509       *cert,
   X509_EXTENSION_free (ext);
 }
 
-/* A certificate over @key named @cn (and @serial_number), by @issuer with
+/* A TLS certificate over @key named @cn, by @issuer with
  * @issuer_key (NULL: self-signed), with @usage and, when not NULL, @san. */
 static X509 *
 make_cert (EVP_PKEY   *key,
            const char *cn,
-           const char *serial_number,
            X509       *issuer,
            EVP_PKEY   *issuer_key,
            long        serial,
@@ -179,8 +178,6 @@ make_cert (EVP_PKEY   *key,
   ASN1_INTEGER_set (X509_get_serialNumber (cert), serial);
   X509_NAME_add_entry_by_txt (name, "O", MBSTRING_ASC, (const guchar *) "posprov bench", -1, -1, 0);
   X509_NAME_add_entry_by_txt (name, "CN", MBSTRING_ASC, (const guchar *) cn, -1, -1, 0);
-  if (serial_number != NULL)
-    X509_NAME_add_entry_by_txt (name, "serialNumber", MBSTRING_ASC, (const guchar *) serial_number, -1, -1, 0);
   X509_set_subject_name (cert, name);
   X509_set_issuer_name (cert, issuer != NULL ? X509_get_subject_name (issuer) : name);
   ASN1_TIME_set (X509_getm_notBefore (cert), utc (2021));
@@ -225,9 +222,9 @@ make_pki (void)
   g_autofree char *trust = g_build_filename (pki_dir, "krd-trust.pem", NULL);
   g_autoptr(EVP_PKEY) tls_ca_key = EVP_EC_gen ("P-256");
   g_autoptr(EVP_PKEY) tls_key = EVP_EC_gen ("P-256");
-  g_autoptr(X509) tls_ca = make_cert (tls_ca_key, "posprov bench CA", NULL, NULL, NULL, 1, TRUE,
+  g_autoptr(X509) tls_ca = make_cert (tls_ca_key, "posprov bench CA", NULL, NULL, 1, TRUE,
                                       "critical,keyCertSign,cRLSign", NULL);
-  g_autoptr(X509) tls = make_cert (tls_key, "127.0.0.1", NULL, tls_ca, tls_ca_key, 2, FALSE,
+  g_autoptr(X509) tls = make_cert (tls_key, "127.0.0.1", tls_ca, tls_ca_key, 2, FALSE,
                                    "critical,digitalSignature", "IP:127.0.0.1");
   g_autofree char *tls_pem = path_in ("server.pem");
   g_autofree char *tls_key_pem = path_in ("server.key");
@@ -360,38 +357,6 @@ typedef struct {
   PpTr34KrdState *state;
 } Terminal;
 
-static GBytes *
-ct_krd (X509 *cert)
-{
-  PKCS7 *p7 = PKCS7_new ();
-  unsigned char *der = NULL;
-  GBytes *bytes;
-  int len;
-
-  /* A degenerate SignedData with the one certificate, as a terminal sends it. */
-  PKCS7_set_type (p7, NID_pkcs7_signed);
-  ASN1_OBJECT_free (p7->d.sign->contents->type);
-  p7->d.sign->contents->type = OBJ_nid2obj (NID_pkcs7_data);
-  PKCS7_add_certificate (p7, cert);
-  len = i2d_PKCS7 (p7, &der);
-  g_assert_cmpint (len, >, 0);
-  bytes = g_bytes_new (der, (gsize) len);
-  OPENSSL_free (der);
-  PKCS7_free (p7);
-  return bytes;
-}
-
-static char *
-fingerprint (X509 *cert)
-{
-  unsigned char *der = NULL;
-  int len = i2d_X509 (cert, &der);
-  g_autofree char *lower = g_compute_checksum_for_data (G_CHECKSUM_SHA256, der, (gsize) len);
-
-  OPENSSL_free (der);
-  return g_ascii_strup (lower, -1);
-}
-
 /* The terminals the installs use: serials BR0000000.. with a device
  * certificate each (the test PKI's KRD key, CA_KRD's signature), on record
  * in @store as init's KRD trust would check it. */
@@ -400,20 +365,18 @@ make_terminals (PpStore *store,
                 guint    n)
 {
   Terminal *t = g_new0 (Terminal, n);
+  PpKeyHostFixture kh = { .pki = pki };   /* what the certificate maker reads */
   g_autoptr(GError) error = NULL;
   gint64 start = g_get_monotonic_time ();
 
   for (guint i = 0; i < n; i++)
     {
-      g_autofree char *cn = NULL;
       g_autofree char *fp = NULL;
 
       t[i].serial = g_strdup_printf ("BR%07u", i);
-      cn = g_strdup_printf ("Terminal %s", t[i].serial);
-      t[i].cert = make_cert (pki->krd_key, cn, t[i].serial, pki->ca_krd, pki->ca_krd_key, 0x5000 + i, FALSE,
-                             "critical,digitalSignature,keyEncipherment", NULL);
-      t[i].ct_krd = ct_krd (t[i].cert);
-      fp = fingerprint (t[i].cert);
+      t[i].cert = pp_key_host_fixture_make_krd_cert (&kh, t[i].serial, pki->krd_key, NULL, NULL, 2021, 2040);
+      t[i].ct_krd = pp_key_host_fixture_ct_krd (t[i].cert);
+      fp = pp_key_host_fixture_cert_fingerprint (t[i].cert);
       if (!pp_store_set_terminal_certificate (store, t[i].serial, fp, "admin", &error))
         die (t[i].serial, error);
       t[i].krd = pp_tr34_krd_new (t[i].cert, pki->krd_key);
@@ -1256,24 +1219,6 @@ installs_part (const char *url,
 
 /* ---- main ---- */
 
-static void
-remove_tree (const char *path)
-{
-  g_autoptr(GDir) d = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  while (d != NULL && (name = g_dir_read_name (d)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-
-      if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-        remove_tree (child);
-      else
-        g_unlink (child);
-    }
-  g_rmdir (path);
-}
-
 int
 main (int    argc,
       char **argv)
@@ -1332,7 +1277,11 @@ main (int    argc,
   registry_path = g_getenv ("PP_REGISTRY");
   if (registry_path == NULL || *registry_path == '\0')
     registry_path = PP_REGISTRY_PATH;
-  dir = g_dir_make_tmp ("bench-registry-XXXXXX", &error);
+  /* Removed at exit (pp_test_make_tmpdir), unless kept. */
+  if (g_getenv ("BENCH_REGISTRY_KEEP") != NULL)
+    dir = g_dir_make_tmp ("bench-registry-XXXXXX", &error);
+  else
+    dir = pp_test_make_tmpdir ();
   if (dir == NULL)
     die ("temporary folder", error);
   db_path = path_in ("registry.db");
@@ -1399,7 +1348,5 @@ main (int    argc,
   g_clear_object (&store);
   if (g_getenv ("BENCH_REGISTRY_KEEP") != NULL)
     printf ("\nthe registry is kept in %s\n", dir);
-  else
-    remove_tree (dir);
   return status;
 }
