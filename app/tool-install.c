@@ -637,3 +637,118 @@ pp_tool_install_main (int    argc,
       }
   return failed == 0 ? 0 : 1;
 }
+
+/* ---- recycle ---- */
+
+typedef struct {
+  const char *serial;
+  GError *error;
+  gboolean done;
+} RecycleRun;
+
+static void
+on_recycle_step (PpRecycleFlow *flow,
+                 GParamSpec    *pspec,
+                 RecycleRun    *run)
+{
+  PpRecycleStep step = pp_recycle_flow_get_step (flow);
+  g_autofree char *safe = pp_tool_printable (pp_recycle_flow_get_message (flow));
+
+  if (step != PP_RECYCLE_STEP_FAILED)
+    fprintf (stderr, "%s %s: %s\n", run->serial, pp_recycle_step_to_string (step), safe);
+}
+
+static void
+on_recycle_done (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      data)
+{
+  RecycleRun *run = data;
+
+  pp_recycle_flow_run_finish (PP_RECYCLE_FLOW (source), result, &run->error);
+  run->done = TRUE;
+}
+
+int
+pp_tool_recycle_main (int    argc,
+                      char **argv)
+{
+  g_autofree char *port = NULL, *reason = NULL, *db_path = NULL, *url = NULL;
+  gboolean json = FALSE;
+  const GOptionEntry entries[] = {
+    { "port", 0, 0, G_OPTION_ARG_STRING, &port, N_("The terminal’s port (/dev/ttyUSB0, tcp:HOST:PORT)"), N_("PORT") },
+    { "reason", 0, 0, G_OPTION_ARG_STRING, &reason, N_("Why it comes back (recorded on the order)"), N_("TEXT") },
+    { "db", 0, 0, G_OPTION_ARG_FILENAME, &db_path, N_("Store database file (default: the station’s store)"), N_("PATH") },
+    { "registry", 0, 0, G_OPTION_ARG_STRING, &url, N_("The registry service instead of a store"), N_("URL") },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print JSON"), NULL },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new (_("SERIAL"));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpToolRegistry) registry = NULL;
+  g_autoptr(PpTerminalDevice) device = NULL;
+  g_autoptr(PpRecycleFlow) flow = NULL;
+  g_autoptr(PpRecycleReceipt) r = NULL;
+  RecycleRun run = { 0, };
+
+  g_option_context_set_summary (context, _("Take an installed terminal back: a recycle order clears its merchant, "
+                                           "the registry's key host releases it (UBT_KDH), its keys are erased "
+                                           "(ZEROIZE) and it goes back to stock."));
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  if (!pp_tool_parse (context, &argc, &argv))
+    return 1;
+  if (argc != 2 || port == NULL)
+    return pp_tool_fail (_("recycle SERIAL --port PORT: give the serial and the port"));
+  if ((registry = pp_tool_open_registry (db_path, url, &error)) == NULL ||
+      (device = open_port (port, &error)) == NULL)
+    return pp_tool_fail_error (error);
+  run.serial = argv[1];
+  flow = pp_recycle_flow_new (registry, pp_tool_registry_user ());
+  g_signal_connect (flow, "notify::step", G_CALLBACK (on_recycle_step), &run);
+  if (!pp_recycle_flow_set_serial (flow, argv[1], &error))
+    return pp_tool_fail_error (error);
+  /* the command line is the confirmation */
+  pp_recycle_flow_confirm (flow, reason);
+  pp_recycle_flow_resume (flow, NULL);
+  pp_recycle_flow_set_device (flow, device);
+  pp_recycle_flow_run_async (flow, NULL, on_recycle_done, &run);
+  while (!run.done)
+    g_main_context_iteration (NULL, TRUE);
+  if (run.error != NULL)
+    {
+      g_autoptr(GError) failed = g_steal_pointer (&run.error);
+
+      return pp_tool_fail_error (failed);
+    }
+  r = pp_recycle_flow_get_receipt (flow);
+  if (json)
+    {
+      g_autoptr(JsonBuilder) b = json_builder_new ();
+      g_autoptr(JsonNode) root = NULL;
+
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "order");
+      json_builder_add_string_value (b, r->order_uuid);
+      json_builder_set_member_name (b, "serial");
+      json_builder_add_string_value (b, r->serial);
+      json_builder_set_member_name (b, "cleared_mid");
+      json_builder_add_string_value (b, r->cleared_mid);
+      json_builder_set_member_name (b, "cleared_tid");
+      json_builder_add_string_value (b, r->cleared_tid);
+      json_builder_set_member_name (b, "unbound");
+      json_builder_add_boolean_value (b, r->unbound);
+      json_builder_set_member_name (b, "zeroized");
+      json_builder_add_boolean_value (b, r->zeroized);
+      json_builder_set_member_name (b, "state");
+      json_builder_add_string_value (b, r->state);
+      json_builder_end_object (b);
+      root = json_builder_get_root (b);
+      pp_tool_print_json (root);
+    }
+  else
+    printf (_("Terminal %s recycled: order %s, MID %s and TID %s cleared, %s, keys erased, back in stock\n"),
+            r->serial, r->order_uuid, r->cleared_mid != NULL ? r->cleared_mid : "-",
+            r->cleared_tid != NULL ? r->cleared_tid : "-",
+            r->unbound ? _("released from the key host") : _("was not bound"));
+  return 0;
+}

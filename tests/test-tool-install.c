@@ -225,11 +225,11 @@ assert_installed (Fixture    *f,
 }
 
 /* One install, alice on the station, bob approving from another process. */
-static void
+static char *
 install_one (Fixture *f)
 {
   const char *serial = f->base.serials[0];
-  g_autofree char *port = pp_install_fixture_serve (&f->base, &f->server, serial, NULL, NULL);
+  char *port = pp_install_fixture_serve (&f->base, &f->server, serial, NULL, NULL);
   g_autofree char *merchant = g_strdup_printf ("%" G_GINT64_FORMAT, f->base.merchant_id);
   const char *args[] = { "install", "--serial", serial, "--merchant-id", merchant,
                          "--program", PP_INSTALL_PROGRAM " " PP_INSTALL_VERSION, "--port", port,
@@ -254,14 +254,54 @@ install_one (Fixture *f)
   g_assert_nonnull (strstr (log->str, "program: 100%"));
   result = parse (out);
   assert_installed (f, json_node_get_object (result), serial);
+  return port;
 }
 
 static void
 test_db (Fixture       *f,
          gconstpointer  data)
 {
-  install_one (f);
+  g_free (install_one (f));
   g_assert_cmpuint (pp_install_fixture_count_audit (&f->base, "keyhost.sign_on_keys"), ==, 1);
+}
+
+/* Installed, then back: released from the key host, erased, in stock. */
+static void
+test_recycle (Fixture       *f,
+              gconstpointer  data)
+{
+  const char *serial = f->base.serials[0];
+  g_autofree char *port = install_one (f);
+  const char *args[] = { "recycle", serial, "--port", port, "--reason", "merchant closed", "--json", NULL };
+  g_autofree char *out = NULL, *err = NULL;
+  g_autoptr(JsonNode) result = NULL;
+  g_autoptr(JsonNode) shown = NULL;
+  g_autoptr(PpStore) store = NULL;
+  g_autoptr(PpTerminal) terminal = NULL;
+  g_autoptr(GError) error = NULL;
+  JsonObject *o;
+
+  g_assert_cmpint (tool (f, "alice", PP_INSTALL_ALICE_PW, args, &out, &err), ==, 0);
+  g_assert_nonnull (strstr (err, "unbind:"));
+  result = parse (out);
+  o = json_node_get_object (result);
+  g_assert_cmpstr (json_object_get_string_member (o, "state"), ==, "closed");
+  g_assert_true (json_object_get_boolean_member (o, "unbound"));
+  g_assert_true (json_object_get_boolean_member (o, "zeroized"));
+  g_assert_cmpstr (json_object_get_string_member (o, "cleared_mid"), ==, f->base.mid);
+  store = open_store (f);
+  terminal = pp_store_get_terminal (store, serial, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (pp_terminal_get_state (terminal), ==, PP_TERMINAL_STATE_IN_STOCK);
+  g_assert_cmpuint (pp_install_fixture_count_keys (&f->base, serial, NULL), ==, 0);
+  shown = pp_install_fixture_show (&f->base, serial);
+  g_assert_true (json_node_is_null (json_object_get_member (json_node_get_object (shown), "bound_kdh")));
+  g_assert_cmpuint (pp_install_fixture_count_audit (&f->base, "keyhost.ubt_kdh"), ==, 1);
+
+  /* Not installed any more: a second recycle is refused, saying why. */
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (tool (f, "alice", PP_INSTALL_ALICE_PW, args, NULL, &err), ==, 1);
+  g_assert_nonnull (strstr (err, "not installed"));
 }
 
 /* ---- against posprov-registry serve ---- */
@@ -328,7 +368,7 @@ test_registry (Fixture       *f,
                gconstpointer  data)
 {
   start_daemon (f);
-  install_one (f);
+  g_free (install_one (f));
   g_assert_cmpuint (pp_install_fixture_count_audit (&f->base, "keyhost.sign_on_keys"), ==, 1);
 }
 
@@ -391,6 +431,7 @@ main (int    argc,
   g_test_add (path, Fixture, GUINT_TO_POINTER (n), fixture_set_up, func, fixture_tear_down)
   ADD ("/tool-install/db", 1, test_db);
   ADD ("/tool-install/registry", 1, test_registry);
+  ADD ("/tool-install/recycle", 1, test_recycle);
   ADD ("/tool-install/batch", 8, test_batch);
   return g_test_run ();
 }
