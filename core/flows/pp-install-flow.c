@@ -11,6 +11,7 @@
  */
 #include "config.h"
 
+#include <inttypes.h>
 #include <string.h>
 
 #include <glib/gi18n-lib.h>
@@ -638,7 +639,7 @@ pp_install_flow_set_merchant_id (PpInstallFlow  *self,
   if (merchant_id <= 0)
     {
       g_set_error (error, PP_FLOW_ERROR, PP_FLOW_ERROR_INVALID,
-                   _("%" G_GINT64_FORMAT " is no merchant id"), merchant_id);
+                   _("%" PRId64 " is no merchant id"), merchant_id);
       return FALSE;
     }
   if (too_late (self, _("merchant"), error))
