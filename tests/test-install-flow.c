@@ -474,6 +474,74 @@ test_cancel (Fixture       *f,
   g_assert_cmpint (order->state, ==, PP_WORK_ORDER_STATE_OPEN);
 }
 
+/* The flows' registry verbs refuse what is out of order, saying why, and
+ * record nothing for it. */
+static void
+test_registry_verbs (Fixture       *f,
+                     gconstpointer  data)
+{
+  g_autoptr(PpInstallFlow) flow = new_flow (f, f->base.serials[0], NULL);
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) token = NULL;
+  g_autoptr(GBytes) package = NULL;
+  g_autoptr(PpRegistrySignOnKeys) keys = NULL;
+  g_autofree char *key = g_uuid_string_random ();
+  g_autofree char *bytes = NULL;
+  gsize len = 0;
+  const char *uuid;
+
+  /* an open order, from a flow stopped while it waits */
+  g_signal_connect (flow, "notify::needs", G_CALLBACK (on_needs_cancel), cancellable);
+  g_assert_false (run_flow (flow, cancellable, &error));
+  g_clear_error (&error);
+  uuid = pp_install_flow_get_order_uuid (flow);
+  {
+    g_autoptr(GAsyncResult) result = NULL;
+
+    pp_registry_issue_sign_on_keys_async (f->registry, uuid, "alice", NULL, on_result, &result);
+    keys = pp_registry_issue_sign_on_keys_finish (f->registry, wait_result (&result, "sign-on keys"), &error);
+    g_assert_null (keys);
+    g_assert_error (error, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_CONFLICT);
+    g_assert_nonnull (strstr (error->message, "keyed"));
+    g_clear_error (&error);
+  }
+  {
+    g_autoptr(GAsyncResult) result = NULL;
+    g_autoptr(GBytes) junk = g_bytes_new_static ("x", 1);
+
+    pp_registry_issue_unbind_token_async (f->registry, uuid, junk, junk, "alice", key, NULL, on_result, &result);
+    token = pp_registry_issue_unbind_token_finish (f->registry, wait_result (&result, "unbind token"), &error);
+    g_assert_null (token);
+    g_assert_error (error, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_CONFLICT);
+    g_assert_nonnull (strstr (error->message, "recycle"));
+    g_clear_error (&error);
+  }
+  g_assert_cmpuint (pp_install_fixture_count_audit (&f->base, "keyhost.refused"), ==, 2);
+  g_assert_cmpuint (pp_install_fixture_count_audit (&f->base, "keyhost.sign_on_keys"), ==, 0);
+  /* the catalogue's package: the uploaded bytes; another model's: none */
+  {
+    g_autoptr(GAsyncResult) result = NULL;
+
+    pp_registry_get_program_package_async (f->registry, PP_INSTALL_PROGRAM, PP_INSTALL_VERSION, "X1", NULL,
+                                           on_result, &result);
+    package = pp_registry_get_program_package_finish (f->registry, wait_result (&result, "package"), &error);
+    g_assert_no_error (error);
+    g_assert_true (g_file_get_contents (f->base.package, &bytes, &len, NULL));
+    g_assert_cmpmem (g_bytes_get_data (package, NULL), g_bytes_get_size (package), bytes, len);
+  }
+  {
+    g_autoptr(GAsyncResult) result = NULL;
+    g_autoptr(GBytes) none = NULL;
+
+    pp_registry_get_program_package_async (f->registry, PP_INSTALL_PROGRAM, PP_INSTALL_VERSION, "A920", NULL,
+                                           on_result, &result);
+    none = pp_registry_get_program_package_finish (f->registry, wait_result (&result, "package"), &error);
+    g_assert_null (none);
+    g_assert_error (error, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_NOT_FOUND);
+  }
+}
+
 int
 main (int    argc,
       char **argv)
@@ -488,5 +556,6 @@ main (int    argc,
   ADD ("/install-flow/rejected", test_rejected);
   ADD ("/install-flow/resume", test_resume);
   ADD ("/install-flow/cancel", test_cancel);
+  ADD ("/install-flow/registry-verbs", test_registry_verbs);
   return g_test_run ();
 }

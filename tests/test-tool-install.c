@@ -367,9 +367,22 @@ static void
 test_registry (Fixture       *f,
                gconstpointer  data)
 {
+  g_autofree char *port = NULL, *out = NULL;
+  g_autoptr(JsonNode) result = NULL;
+
   start_daemon (f);
-  g_free (install_one (f));
+  port = install_one (f);
   g_assert_cmpuint (pp_install_fixture_count_audit (&f->base, "keyhost.sign_on_keys"), ==, 1);
+  /* and back, through the daemon's unbind-token route */
+  {
+    const char *args[] = { "recycle", f->base.serials[0], "--port", port, "--json", NULL };
+
+    g_assert_cmpint (tool (f, "alice", PP_INSTALL_ALICE_PW, args, &out, NULL), ==, 0);
+  }
+  result = parse (out);
+  g_assert_true (json_object_get_boolean_member (json_node_get_object (result), "unbound"));
+  g_assert_cmpuint (pp_install_fixture_count_audit (&f->base, "keyhost.ubt_kdh"), ==, 1);
+  g_assert_cmpuint (pp_install_fixture_count_keys (&f->base, f->base.serials[0], NULL), ==, 0);
 }
 
 /* ---- eight at once ---- */
