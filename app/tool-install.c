@@ -337,10 +337,10 @@ split_program (const char  *text,
                char       **out_version,
                GError     **error)
 {
-  g_auto(GStrv) parts = text != NULL ? g_strsplit (g_strstrip (g_strdup (text)), " ", -1) : NULL;
-  g_autofree char *copy = NULL;
+  g_autofree char *copy = g_strstrip (g_strdup (text != NULL ? text : ""));
+  g_auto(GStrv) parts = g_strsplit (copy, " ", -1);
 
-  if (parts == NULL || g_strv_length (parts) != 2 || *parts[0] == '\0' || *parts[1] == '\0')
+  if (g_strv_length (parts) != 2 || *parts[0] == '\0' || *parts[1] == '\0')
     {
       g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                    _("--program: give “NAME VERSION” as the catalogue lists it (posprov-tool programs list), not “%s”"),

@@ -116,7 +116,7 @@ pp_install_fixture_set_up (PpInstallFixture *f,
   const PpTestPki *pki = pp_test_pki_get ();
   const PpMerchantFields fields = { "Lucky Noodle House", "91310000MA1FL0001X", "1 Nanjing Road", "5812",
                                     "Li Wei", "+86 21 5555 0101" };
-  g_autofree char *root = NULL, *krd = NULL, *both = NULL, *ca_kdh_key = NULL, *ca_krd_key = NULL;
+  g_autofree char *both = NULL, *ca_kdh_key = NULL, *ca_krd_key = NULL;
   g_autofree char *ca_kdh = NULL, *crl = NULL, *ca_krd = NULL, *trust = NULL, *payload = NULL;
   g_autofree char *sign_key = NULL, *sign_cert = NULL;
   g_autoptr(PpStore) store = NULL;

@@ -610,7 +610,7 @@ pp_install_flow_set_serial (PpInstallFlow  *self,
                             const char     *serial,
                             GError        **error)
 {
-  g_autofree char *upper = NULL;
+  g_autofree char *upper = NULL, *trimmed = NULL;
 
   g_return_val_if_fail (PP_IS_INSTALL_FLOW (self), FALSE);
 
@@ -623,7 +623,8 @@ pp_install_flow_set_serial (PpInstallFlow  *self,
     }
   if (too_late (self, _("serial"), error))
     return FALSE;
-  upper = g_ascii_strup (g_strstrip (g_strdup (serial)), -1);
+  trimmed = g_strstrip (g_strdup (serial));
+  upper = g_ascii_strup (trimmed, -1);
   set_string (self, &self->serial, upper, PROP_SERIAL);
   kick (self, PP_INSTALL_NEEDS_SERIAL);
   return TRUE;
@@ -1359,8 +1360,7 @@ bind_done (GObject      *source,
 {
   g_autoptr(PpInstallFlow) self = data;
   GError *error = NULL;
-  g_autofree char *subject = pp_terminal_device_bind_finish (PP_TERMINAL_DEVICE (source), result, &error);
-
+  g_free (pp_terminal_device_bind_finish (PP_TERMINAL_DEVICE (source), result, &error));
   if (!check (self, error))
     return;
   go (self, PP_INSTALL_STEP_KEY_NONCE, NULL);
