@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include <glib/gi18n-lib.h>
+#include <openssl/crypto.h>
 
 #include "pp-install-flow.h"
 #include "pp-kcv.h"
@@ -258,6 +259,8 @@ pp_install_flow_finalize (GObject *object)
   g_free (self->program_name);
   g_free (self->program_version);
   g_clear_pointer (&self->package, pp_program_package_unref);
+  if (self->otp != NULL)
+    OPENSSL_cleanse (self->otp, strlen (self->otp));
   g_free (self->otp);
   g_free (self->reviewer);
   g_free (self->reviewer_reason);
@@ -727,6 +730,8 @@ pp_install_flow_set_otp (PpInstallFlow *self,
                          const char    *otp)
 {
   g_return_if_fail (PP_IS_INSTALL_FLOW (self));
+  if (self->otp != NULL)
+    OPENSSL_cleanse (self->otp, strlen (self->otp));
   g_free (self->otp);
   self->otp = g_strdup (otp);
 }
