@@ -177,10 +177,12 @@ pp_install_fixture_set_up (PpInstallFixture *f,
 
   store = pp_store_open_existing (f->db, &error);
   g_assert_no_error (error);
-  pp_user_free (pp_store_add_user (store, "alice", NULL, PP_USER_ROLE_FIELD_MANAGER, PP_INSTALL_ALICE_PW, "admin",
-                             &error));
+  /* a cheap scrypt: every tool run signs in */
+  pp_user_free (pp_store_add_user_with_cost (store, "alice", NULL, PP_USER_ROLE_FIELD_MANAGER, PP_INSTALL_ALICE_PW,
+                                             8, "admin", &error));
   g_assert_no_error (error);
-  pp_user_free (pp_store_add_user (store, "bob", NULL, PP_USER_ROLE_REVIEWER, PP_INSTALL_BOB_PW, "admin", &error));
+  pp_user_free (pp_store_add_user_with_cost (store, "bob", NULL, PP_USER_ROLE_REVIEWER, PP_INSTALL_BOB_PW, 8,
+                                             "admin", &error));
   g_assert_no_error (error);
   g_assert_true (pp_store_add_terminals (store, rows, n, "alice", &error));
   g_assert_no_error (error);
