@@ -84,9 +84,11 @@ wait_result (GAsyncResult **result,
   return *result;
 }
 
+/* Opens @port (taken). */
 static PpTerminalDevice *
-open_device (const char *port)
+open_device (char *taken)
 {
+  g_autofree char *port = taken;
   g_autoptr(GAsyncResult) result = NULL;
   g_autoptr(GError) error = NULL;
   PpSerialSettings settings = { 0, };
