@@ -310,6 +310,12 @@ audit_checkpoint (int    argc,
 
 /* ---- the entries, through the registry ---- */
 
+static JsonNode *
+audit_entry_json (gconstpointer item)
+{
+  return pp_registry_audit_entry_to_json (item);
+}
+
 static int
 audit_list (int    argc,
             char **argv)
@@ -363,20 +369,7 @@ audit_list (int    argc,
 
   if (json)
     {
-      g_autoptr(JsonBuilder) b = json_builder_new ();
-      g_autoptr(JsonNode) root = NULL;
-
-      json_builder_begin_object (b);
-      json_builder_set_member_name (b, "entries");
-      json_builder_begin_array (b);
-      for (guint i = 0; i < all->len; i++)
-        json_builder_add_value (b, pp_registry_audit_entry_to_json (g_ptr_array_index (all, i)));
-      json_builder_end_array (b);
-      json_builder_set_member_name (b, "count");
-      json_builder_add_int_value (b, all->len);
-      json_builder_end_object (b);
-      root = json_builder_get_root (b);
-      pp_tool_print_json (root);
+      pp_tool_print_json_list ("entries", all, audit_entry_json);
       return 0;
     }
   if (all->len == 0)

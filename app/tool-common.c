@@ -160,6 +160,27 @@ pp_tool_print_json (JsonNode *node)
   fflush (stdout);
 }
 
+void
+pp_tool_print_json_list (const char   *member,
+                         GPtrArray    *items,
+                         PpToolToJson  to_json)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autoptr(JsonNode) root = NULL;
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, member);
+  json_builder_begin_array (b);
+  for (guint i = 0; i < items->len; i++)
+    json_builder_add_value (b, to_json (g_ptr_array_index (items, i)));
+  json_builder_end_array (b);
+  json_builder_set_member_name (b, "count");
+  json_builder_add_int_value (b, items->len);
+  json_builder_end_object (b);
+  root = json_builder_get_root (b);
+  pp_tool_print_json (root);
+}
+
 char *
 pp_tool_default_db_path (void)
 {

@@ -40,6 +40,11 @@ int      pp_tool_dispatch    (const char          *prefix,
 
 /* Prints @node as one JSON object on stdout followed by a newline. */
 void     pp_tool_print_json  (JsonNode    *node);
+/* Prints {"@member": [each of @items by @to_json], "count": N}. */
+typedef JsonNode *(*PpToolToJson) (gconstpointer item);
+void     pp_tool_print_json_list (const char   *member,
+                                  GPtrArray    *items,
+                                  PpToolToJson  to_json);
 
 /* Largest token, certificate, CRL or key file the tool reads: a TR-34
  * token is a few KB, so anything bigger is a wrong path (a disk image,

@@ -200,6 +200,12 @@ orders_show (int    argc,
   return print_order_result (order, c.json);
 }
 
+static JsonNode *
+order_json (gconstpointer item)
+{
+  return pp_registry_order_to_json (item);
+}
+
 static int
 orders_list (int    argc,
              char **argv)
@@ -230,20 +236,7 @@ orders_list (int    argc,
 
   if (c.json)
     {
-      g_autoptr(JsonBuilder) b = json_builder_new ();
-      g_autoptr(JsonNode) root = NULL;
-
-      json_builder_begin_object (b);
-      json_builder_set_member_name (b, "orders");
-      json_builder_begin_array (b);
-      for (guint i = 0; i < orders->len; i++)
-        json_builder_add_value (b, pp_registry_order_to_json (g_ptr_array_index (orders, i)));
-      json_builder_end_array (b);
-      json_builder_set_member_name (b, "count");
-      json_builder_add_int_value (b, orders->len);
-      json_builder_end_object (b);
-      root = json_builder_get_root (b);
-      pp_tool_print_json (root);
+      pp_tool_print_json_list ("orders", orders, order_json);
       return 0;
     }
   if (orders->len == 0)
@@ -332,6 +325,12 @@ approval_summary_json (const PpRegistryApproval *a)
   return json_builder_get_root (b);
 }
 
+static JsonNode *
+approval_item_json (gconstpointer item)
+{
+  return approval_summary_json (item);
+}
+
 static void
 print_approval (const PpRegistryApproval *a)
 {
@@ -408,20 +407,7 @@ approvals_list (int    argc,
 
   if (c.json)
     {
-      g_autoptr(JsonBuilder) b = json_builder_new ();
-      g_autoptr(JsonNode) root = NULL;
-
-      json_builder_begin_object (b);
-      json_builder_set_member_name (b, "approvals");
-      json_builder_begin_array (b);
-      for (guint i = 0; i < list->len; i++)
-        json_builder_add_value (b, approval_summary_json (g_ptr_array_index (list, i)));
-      json_builder_end_array (b);
-      json_builder_set_member_name (b, "count");
-      json_builder_add_int_value (b, list->len);
-      json_builder_end_object (b);
-      root = json_builder_get_root (b);
-      pp_tool_print_json (root);
+      pp_tool_print_json_list ("approvals", list, approval_item_json);
       return 0;
     }
   if (list->len == 0)

@@ -1019,31 +1019,50 @@ timed_out (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-/* Runs the main loop until *@count reaches @n, for at most 20 s. */
+/* Runs the main loop until @done (@data) holds, for at most 20 s. */
 static void
-wait_count (const guint *count,
-            guint        n)
+wait_until (gboolean (*done) (gconstpointer data),
+            gconstpointer data)
 {
   gboolean late = FALSE;
   guint id = g_timeout_add_seconds (20, timed_out, &late);
 
-  while (*count < n && !late)
+  while (!done (data) && !late)
     g_main_context_iteration (NULL, TRUE);
   g_assert_false (late);
   g_source_remove (id);
+}
+
+typedef struct {
+  const guint *count;
+  PpRegistryRemoteWatch *watch;
+  guint n;
+} Target;
+
+static gboolean
+reached (gconstpointer data)
+{
+  const Target *t = data;
+
+  return (t->count != NULL ? *t->count : pp_registry_remote_watch_get_connections (t->watch)) >= t->n;
+}
+
+static void
+wait_count (const guint *count,
+            guint        n)
+{
+  Target t = { count, NULL, n };
+
+  wait_until (reached, &t);
 }
 
 static void
 wait_connections (PpRegistryRemoteWatch *watch,
                   guint                  n)
 {
-  gboolean late = FALSE;
-  guint id = g_timeout_add_seconds (20, timed_out, &late);
+  Target t = { NULL, watch, n };
 
-  while (pp_registry_remote_watch_get_connections (watch) < n && !late)
-    g_main_context_iteration (NULL, TRUE);
-  g_assert_false (late);
-  g_source_remove (id);
+  wait_until (reached, &t);
 }
 
 /* Sessions of two seconds: the reviewer's stream is ended by the server,

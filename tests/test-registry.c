@@ -165,6 +165,18 @@ list_approvals (Fixture  *f,
   return list;
 }
 
+/* get_approval by UUID or code. */
+static PpRegistryApproval *
+get_approval (Fixture     *f,
+              const char  *ref,
+              GError     **error)
+{
+  g_autoptr(GAsyncResult) res = NULL;
+
+  pp_registry_get_approval_async (f->registry, ref, NULL, got_result, &res);
+  return pp_registry_get_approval_finish (f->registry, wait_for (&res), error);
+}
+
 typedef enum { STEP_PROGRAM, STEP_CLOSE, STEP_CANCEL } Step;
 
 static PpWorkOrder *
@@ -1251,7 +1263,6 @@ test_approval_codes (Fixture       *f,
   const char *serials[] = { "PAX0001", "PAX0002", "PAX0003" };
   g_autoptr(GPtrArray) requests = g_ptr_array_new_with_free_func ((GDestroyNotify) pp_registry_approval_free);
   g_autoptr(GError) error = NULL;
-  g_autoptr(GAsyncResult) res = NULL;
   g_autoptr(PpRegistryApproval) got = NULL;
   g_autoptr(PpRegistryApproval) decided = NULL;
   g_autoptr(PpQrCode) qr = NULL;
@@ -1286,17 +1297,13 @@ test_approval_codes (Fixture       *f,
     g_free (typed);
     typed = g_strdelimit (g_steal_pointer (&hyphen), "0", 'o');
   }
-  pp_registry_get_approval_async (f->registry, typed, NULL, got_result, &res);
-  got = pp_registry_get_approval_finish (f->registry, wait_for (&res), &error);
+  got = get_approval (f, typed, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (got->uuid, ==, first->uuid);
   g_assert_cmpstr (got->code, ==, first->code);
-  g_clear_object (&res);
-  pp_registry_get_approval_async (f->registry, "ZZZZ-ZZZZ", NULL, got_result, &res);
-  g_assert_null (pp_registry_get_approval_finish (f->registry, wait_for (&res), &error));
+  g_assert_null (get_approval (f, "ZZZZ-ZZZZ", &error));
   g_assert_error (error, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_NOT_FOUND);
   g_clear_error (&error);
-  g_clear_object (&res);
 
   /* Not codes: the wrong length, a U, punctuation. */
   g_assert_null (pp_approval_code_normalize ("ABCDEFG"));
@@ -1346,8 +1353,7 @@ test_approval_codes (Fixture       *f,
   g_assert_no_error (error);
   g_assert_cmpstr (decided->code, ==, first->code);
   g_clear_pointer (&got, pp_registry_approval_free);
-  pp_registry_get_approval_async (f->registry, first->code, NULL, got_result, &res);
-  got = pp_registry_get_approval_finish (f->registry, wait_for (&res), &error);
+  got = get_approval (f, first->code, &error);
   g_assert_no_error (error);
   g_assert_cmpint (got->state, ==, PP_REGISTRY_APPROVAL_APPROVED);
 }

@@ -586,6 +586,23 @@ read_qr (const char *text)
   return rows;
 }
 
+/* The half-block QR code in @out is libqrencode's for @text. */
+static void
+assert_qr_of (const char *out,
+              const char *text)
+{
+  g_autoptr(GPtrArray) rows = read_qr (out);
+  QRcode *qr = QRcode_encodeString (text, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
+  int w = qr->width;
+
+  g_assert_cmpuint (rows->len, >=, (guint) w + 4);
+  for (int y = 0; y < w; y++)
+    for (int x = 0; x < w; x++)
+      g_assert_cmpint (((const char *) g_ptr_array_index (rows, y + 2))[x + 2] == '1', ==,
+                       (qr->data[y * w + x] & 1) != 0);
+  QRcode_free (qr);
+}
+
 /* approvals show: found by its code (typed loosely) or its QR text,
  * everything the reviewer checks, and the QR code that opens it. */
 static void
@@ -600,7 +617,6 @@ test_approvals_show (Fixture       *f,
   g_autofree char *typed = NULL;
   g_autofree char *payload = NULL;
   g_autoptr(JsonParser) parser = json_parser_new ();
-  g_autoptr(GPtrArray) rows = NULL;
   JsonObject *o;
 
   {
@@ -635,18 +651,7 @@ test_approvals_show (Fixture       *f,
   g_assert_nonnull (strstr (out, "pending"));
   g_assert_nonnull (strstr (out, payload));
   /* The QR code in the terminal is the payload's. */
-  rows = read_qr (out);
-  {
-    QRcode *qr = QRcode_encodeString (payload, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
-    int w = qr->width;
-
-    g_assert_cmpuint (rows->len, >=, (guint) w + 4);
-    for (int y = 0; y < w; y++)
-      for (int x = 0; x < w; x++)
-        g_assert_cmpint (((const char *) g_ptr_array_index (rows, y + 2))[x + 2] == '1', ==,
-                         (qr->data[y * w + x] & 1) != 0);
-    QRcode_free (qr);
-  }
+  assert_qr_of (out, payload);
   g_clear_pointer (&out, g_free);
 
   /* The scanned text opens the same request; --json carries it as "qr". */
@@ -684,7 +689,6 @@ test_otp (Fixture       *f,
   g_autofree char *approval = NULL;
   g_autoptr(PpSecureBuffer) secret = NULL;
   g_autoptr(GError) error = NULL;
-  g_autoptr(GPtrArray) rows = NULL;
   const char *at;
   char good[9], wrong[9];
   gint64 step;
@@ -706,18 +710,7 @@ test_otp (Fixture       *f,
   g_assert_no_error (error);
 
   /* The QR code in the terminal is the URI's. */
-  rows = read_qr (out);
-  {
-    QRcode *qr = QRcode_encodeString (uri, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
-    int w = qr->width;
-
-    g_assert_cmpuint (rows->len, >=, (guint) w + 4);
-    for (int y = 0; y < w; y++)
-      for (int x = 0; x < w; x++)
-        g_assert_cmpint (((const char *) g_ptr_array_index (rows, y + 2))[x + 2] == '1', ==,
-                         (qr->data[y * w + x] & 1) != 0);
-    QRcode_free (qr);
-  }
+  assert_qr_of (out, uri);
 
   step = pp_totp_step (g_get_real_time () / G_USEC_PER_SEC, PP_TOTP_DEFAULT_PERIOD);
   g_assert_true (pp_totp_code (secret, PP_TOTP_SHA1, 6, step, good, NULL));
