@@ -1,0 +1,878 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * test-ui-wizard.c: the install wizard and the supervisor's approvals page
+ * as their users drive them, under Xvfb, on the real parts: PpRegistryLocal
+ * on a store with its key host (as `posprov-registry init` makes one:
+ * tests/pp-key-host-fixture.h), a program package made by the real
+ * posprov-tool and uploaded to the catalogue, and the real posprov-termsim
+ * over TCP on 127.0.0.1 (its device certificate issued by the fixture's
+ * CA_KRD and on record in the register).
+ *
+ * The tests type into the entries and press the buttons a user would, wait
+ * on the flow's properties and the pages' (never a sleep), save a
+ * screenshot of every step (screenshot-wizard-STEP-LANG.png in the build
+ * dir), and check afterwards what the registry recorded: the order closed,
+ * the terminal installed with its MID/TID and KCV, the approval with its
+ * requester and approver, and the journal's entries.
+ *
+ * PP_TEST_LOCALE=zh_CN.UTF-8 runs the same in Simplified Chinese.
+ */
+#include "config.h"
+
+#include <locale.h>
+#include <string.h>
+
+#include <adwaita.h>
+#include <glib/gi18n.h>
+#include <glib/gstdio.h>
+#include <openssl/pem.h>
+#include <sqlite3.h>
+
+#include "pp-approvals-page.h"
+#include "pp-install-wizard.h"
+#include "pp-key-host-fixture.h"
+#include "pp-openssl-types.h"
+#include "pp-qr-code.h"
+#include "pp-registry-local.h"
+#include "pp-termsim-server.h"
+#include "pp-test-util.h"
+
+#define KEY_STORE_PASSPHRASE "fixture key store passphrase"
+#define SERIAL "WZ-0001"
+#define MODEL "X1"
+#define PROGRAM_NAME "Counter"
+#define PROGRAM_VERSION "2.1.0"
+/* Big enough that the push shows progress for a while at the emulated baud. */
+#define PROGRAM_SIZE (48 * 1024)
+#define WAIT_SECONDS 60
+
+static const PpTerminalIntake terminals[] = {
+  { SERIAL, "Acme", MODEL },
+};
+
+/* "en" or "zh_CN": names the screenshots. */
+static const char *screenshot_lang = "en";
+
+static const char *
+tr (const char *msgid)
+{
+  return g_dgettext (GETTEXT_PACKAGE, msgid);
+}
+
+/* ---- waiting ---- */
+
+typedef gboolean (*Condition) (gpointer data);
+
+static gboolean
+on_give_up (gpointer data)
+{
+  *(gboolean *) data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* Runs the main loop until @condition holds; fails the test after a minute. */
+static void
+wait_until (Condition    condition,
+            gpointer     data,
+            const char  *what)
+{
+  gboolean timed_out = FALSE;
+  guint id = g_timeout_add_seconds (WAIT_SECONDS, on_give_up, &timed_out);
+
+  while (!condition (data))
+    {
+      if (timed_out)
+        g_error ("still waiting after %d s for %s", WAIT_SECONDS, what);
+      g_main_context_iteration (NULL, TRUE);
+    }
+  if (!timed_out)
+    g_source_remove (id);
+}
+
+static void
+on_after_paint (GdkFrameClock *clock,
+                guint         *paints)
+{
+  (*paints)++;
+}
+
+static gboolean
+painted_twice (gpointer data)
+{
+  return *(guint *) data >= 2;
+}
+
+/* Until the window has drawn twice what it shows now. */
+static void
+wait_for_paint (GtkWidget *window)
+{
+  GdkFrameClock *clock = gtk_widget_get_frame_clock (window);
+  guint paints = 0;
+  gulong id;
+
+  g_assert_nonnull (clock);
+  id = g_signal_connect (clock, "after-paint", G_CALLBACK (on_after_paint), &paints);
+  gtk_widget_queue_draw (window);
+  gdk_frame_clock_request_phase (clock, GDK_FRAME_CLOCK_PHASE_PAINT);
+  wait_until (painted_twice, &paints, "the window to paint");
+  g_signal_handler_disconnect (clock, id);
+}
+
+static void
+save_screenshot (GtkWidget  *window,
+                 const char *what)
+{
+  g_autoptr(GdkPaintable) paintable = gtk_widget_paintable_new (window);
+  g_autoptr(GtkSnapshot) snapshot = gtk_snapshot_new ();
+  g_autoptr(GskRenderNode) node = NULL;
+  g_autoptr(GdkTexture) texture = NULL;
+  g_autofree char *name = g_strdup_printf ("screenshot-%s-%s.png", what, screenshot_lang);
+  g_autofree char *path = g_test_build_filename (G_TEST_BUILT, name, NULL);
+  int width = gtk_widget_get_width (window);
+  int height = gtk_widget_get_height (window);
+
+  wait_for_paint (window);
+  gdk_paintable_snapshot (paintable, GDK_SNAPSHOT (snapshot), width, height);
+  node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
+  g_assert_nonnull (node);
+  texture = gsk_renderer_render_texture (gtk_native_get_renderer (GTK_NATIVE (window)), node,
+                                         &GRAPHENE_RECT_INIT (0, 0, width, height));
+  g_assert_true (gdk_texture_save_to_png (texture, path));
+  g_test_message ("screenshot: %s", path);
+}
+
+/* ---- finding what a user sees ---- */
+
+typedef gboolean (*Match) (GtkWidget *widget, gconstpointer data);
+
+static GtkWidget *
+find_widget (GtkWidget     *widget,
+             Match          match,
+             gconstpointer  data)
+{
+  if (!gtk_widget_get_mapped (widget))
+    return NULL;
+  if (match (widget, data))
+    return widget;
+  for (GtkWidget *child = gtk_widget_get_first_child (widget);
+       child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = find_widget (child, match, data);
+
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+static gboolean
+is_row_titled (GtkWidget     *widget,
+               gconstpointer  title)
+{
+  return ADW_IS_PREFERENCES_ROW (widget) &&
+         g_strcmp0 (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (widget)), title) == 0;
+}
+
+static gboolean
+is_button_labelled (GtkWidget     *widget,
+                    gconstpointer  label)
+{
+  return GTK_IS_BUTTON (widget) && g_strcmp0 (gtk_button_get_label (GTK_BUTTON (widget)), label) == 0;
+}
+
+static gboolean
+is_label_containing (GtkWidget     *widget,
+                     gconstpointer  text)
+{
+  return GTK_IS_LABEL (widget) && strstr (gtk_label_get_text (GTK_LABEL (widget)), text) != NULL;
+}
+
+/* A message in the error style, shown. */
+static gboolean
+is_error_shown (GtkWidget     *widget,
+                gconstpointer  unused)
+{
+  return GTK_IS_LABEL (widget) && gtk_widget_has_css_class (widget, "error") &&
+         gtk_label_get_text (GTK_LABEL (widget))[0] != '\0';
+}
+
+static gboolean
+error_shown (gpointer root)
+{
+  return find_widget (root, is_error_shown, NULL) != NULL;
+}
+
+/* Until an error shows on @root; returns its text. */
+static const char *
+wait_for_error (GtkWidget *root)
+{
+  wait_until (error_shown, root, "an error message on screen");
+  return gtk_label_get_text (GTK_LABEL (find_widget (root, is_error_shown, NULL)));
+}
+
+static gboolean
+is_qr_code (GtkWidget     *widget,
+            gconstpointer  unused)
+{
+  return PP_IS_QR_CODE (widget);
+}
+
+static GtkWidget *
+row_titled (GtkWidget  *root,
+            const char *title)
+{
+  GtkWidget *row = find_widget (root, is_row_titled, title);
+
+  if (row == NULL)
+    g_error ("no row titled “%s” on screen", title);
+  return row;
+}
+
+static void
+type_into (GtkWidget  *root,
+           const char *row_title,
+           const char *text)
+{
+  gtk_editable_set_text (GTK_EDITABLE (row_titled (root, tr (row_title))), text);
+}
+
+/* Enter in the entry row titled @row_title. */
+static void
+press_enter (GtkWidget  *root,
+             const char *row_title)
+{
+  g_signal_emit_by_name (row_titled (root, tr (row_title)), "entry-activated");
+}
+
+static GtkWidget *
+button_labelled (GtkWidget  *root,
+                 const char *label)
+{
+  GtkWidget *button = find_widget (root, is_button_labelled, tr (label));
+
+  if (button == NULL)
+    g_error ("no button “%s” on screen", tr (label));
+  return button;
+}
+
+static void
+click (GtkWidget  *root,
+       const char *label)
+{
+  GtkWidget *button = button_labelled (root, label);
+
+  g_assert_true (gtk_widget_is_sensitive (button));
+  g_signal_emit_by_name (button, "clicked");
+}
+
+typedef struct {
+  GtkWidget  *root;
+  const char *text;
+} TextWait;
+
+static gboolean
+text_shown (gpointer data)
+{
+  TextWait *wait = data;
+
+  return find_widget (wait->root, is_label_containing, wait->text) != NULL;
+}
+
+static void
+wait_for_text (GtkWidget  *root,
+               const char *text)
+{
+  TextWait wait = { root, text };
+  g_autofree char *what = g_strdup_printf ("“%s” on screen", text);
+
+  wait_until (text_shown, &wait, what);
+}
+
+/* ---- the flow ---- */
+
+typedef struct {
+  PpInstallWizard *wizard;
+  const char      *page;
+  PpInstallNeeds   needs;
+} PageWait;
+
+static gboolean
+page_ready (gpointer data)
+{
+  PageWait *wait = data;
+  PpInstallFlow *flow = pp_install_wizard_get_flow (wait->wizard);
+
+  return g_strcmp0 (pp_install_wizard_get_page_name (wait->wizard), wait->page) == 0 &&
+         flow != NULL && pp_install_flow_get_needs (flow) == wait->needs;
+}
+
+/* Until the wizard shows @page and its flow needs @needs. */
+static void
+wait_for_page (PpInstallWizard *wizard,
+               const char      *page,
+               PpInstallNeeds   needs)
+{
+  PageWait wait = { wizard, page, needs };
+  g_autofree char *what = g_strdup_printf ("the %s page", page);
+
+  wait_until (page_ready, &wait, what);
+}
+
+static gboolean
+flow_at_step (gpointer data)
+{
+  PageWait *wait = data;
+  PpInstallFlow *flow = pp_install_wizard_get_flow (wait->wizard);
+
+  return flow != NULL && pp_install_flow_get_step (flow) == (PpInstallStep) wait->needs;
+}
+
+static void
+wait_for_step (PpInstallWizard *wizard,
+               PpInstallStep    step)
+{
+  PageWait wait = { wizard, NULL, (PpInstallNeeds) step };
+
+  wait_until (flow_at_step, &wait, pp_install_step_to_string (step));
+}
+
+/* ---- the fixture ---- */
+
+typedef struct {
+  PpKeyHostFixture kh;
+  char *keys_dir;
+  char *term_dir;
+  PpRegistry *registry;
+  PpTestTermsimServer server;
+  char *port;
+} Fixture;
+
+static void
+write_pem_key (const char *path,
+               EVP_PKEY   *key)
+{
+  g_autoptr(BIO) bio = BIO_new_file (path, "w");
+
+  g_assert_nonnull (bio);
+  g_assert_cmpint (PEM_write_bio_PrivateKey (bio, key, NULL, NULL, 0, NULL, NULL), ==, 1);
+}
+
+static X509 *
+read_pem_cert (const char *path)
+{
+  g_autoptr(BIO) bio = BIO_new_file (path, "r");
+
+  g_assert_nonnull (bio);
+  return PEM_read_bio_X509 (bio, NULL, NULL, NULL);
+}
+
+static void
+run_or_fail (const char * const *argv)
+{
+  g_autofree char *out = NULL, *err = NULL;
+  g_autoptr(GError) error = NULL;
+  int status = 0;
+
+  g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
+                               &out, &err, &status, &error));
+  g_assert_no_error (error);
+  if (!g_spawn_check_wait_status (status, NULL))
+    g_error ("%s failed: %s", argv[0], err);
+}
+
+static void
+got_result (GObject      *source,
+            GAsyncResult *result,
+            gpointer      data)
+{
+  *(GAsyncResult **) data = g_object_ref (result);
+}
+
+static gboolean
+has_result (gpointer data)
+{
+  return *(GAsyncResult **) data != NULL;
+}
+
+/* A program package for MODEL made and signed with the real posprov-tool,
+ * in the catalogue; the terminal trusts its signer. */
+static void
+upload_program (Fixture    *f,
+                const char *sign_cert)
+{
+  g_autofree char *key = g_build_filename (f->kh.base.dir, "sign.key", NULL);
+  g_autofree char *app = g_build_filename (f->kh.base.dir, "counter.bin", NULL);
+  g_autofree char *pkg = g_build_filename (f->kh.base.dir, "counter.pkg", NULL);
+  g_autofree guint8 *payload = g_malloc (PROGRAM_SIZE);
+  g_autofree char *out = NULL, *err = NULL;
+  g_autofree char *data = NULL;
+  g_autoptr(GAsyncResult) res = NULL;
+  g_autoptr(GPtrArray) records = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *idem = g_uuid_string_random ();
+  gsize len;
+  const char *pack[] = { "program", "pack", "--name", PROGRAM_NAME, "--version", PROGRAM_VERSION,
+                         "--models", MODEL, "--signing-key", key, "--signing-cert", sign_cert,
+                         "-o", pkg, app, NULL };
+
+  for (gsize i = 0; i < PROGRAM_SIZE; i++)
+    payload[i] = (guint8) (i * 7 + i / 251);
+  g_assert_true (g_file_set_contents (app, (const char *) payload, PROGRAM_SIZE, NULL));
+  if (pp_test_run_tool (pack, NULL, &out, &err) != 0)
+    g_error ("program pack: %s", err);
+  g_assert_true (g_file_get_contents (pkg, &data, &len, NULL));
+  {
+    g_autoptr(GBytes) bytes = g_bytes_new_take (g_steal_pointer (&data), len);
+
+    pp_registry_upload_program_async (f->registry, bytes, "alice", idem, NULL, got_result, &res);
+    wait_until (has_result, &res, "the program upload");
+    records = pp_registry_upload_program_finish (f->registry, res, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (records->len, ==, 1);
+  }
+}
+
+static void
+fixture_set_up (Fixture       *f,
+                gconstpointer  data)
+{
+  const PpTestPki *pki = pp_test_pki_get ();
+  g_autofree char *trust = NULL, *ca = NULL, *ca_key = NULL;
+  g_autofree char *sign_key = NULL, *sign_cert = NULL, *device_pem = NULL;
+  g_autofree char *fingerprint = NULL;
+  g_autofree char *out = NULL, *err = NULL;
+  g_autoptr(X509) device_cert = NULL;
+  g_autoptr(GError) error = NULL;
+
+  pp_key_host_fixture_set_up (&f->kh, terminals, G_N_ELEMENTS (terminals));
+  f->keys_dir = g_build_filename (f->kh.base.dir, "keys", NULL);
+  f->term_dir = g_build_filename (f->kh.base.dir, "term", NULL);
+  trust = g_build_filename (f->kh.base.dir, "trust.pem", NULL);
+  ca = g_build_filename (f->kh.base.dir, "ca-krd.pem", NULL);
+  ca_key = g_build_filename (f->kh.base.dir, "ca-krd.key", NULL);
+  sign_key = g_build_filename (f->kh.base.dir, "sign.key", NULL);
+  sign_cert = g_build_filename (f->kh.base.dir, "sign.pem", NULL);
+  pp_test_pki_write (pki, f->kh.base.dir);
+  write_pem_key (ca_key, pki->ca_krd_key);
+
+  /* The program signer, made with the openssl command as an operator would. */
+  {
+    const char *req[] = { "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", sign_key,
+                          "-out", sign_cert, "-subj", "/CN=Program Signer", "-days", "30",
+                          "-addext", "keyUsage=critical,digitalSignature",
+                          "-addext", "extendedKeyUsage=codeSigning", NULL };
+
+    run_or_fail (req);
+  }
+
+  /* The terminal: certified by CA_KRD at the factory, its certificate on record. */
+  {
+    const char *init[] = { "init", "--dir", f->term_dir, "--serial", SERIAL, "--vendor", "Acme",
+                           "--model", MODEL, "--trust", trust, "--ca-krd-cert", ca, "--ca-krd-key", ca_key,
+                           "--program-trust", sign_cert, NULL };
+
+    if (pp_test_run_termsim (init, &out, &err) != 0)
+      g_error ("termsim init: %s", err);
+  }
+  device_pem = g_build_filename (f->term_dir, "device.pem", NULL);
+  device_cert = read_pem_cert (device_pem);
+  g_assert_nonnull (device_cert);
+  fingerprint = pp_key_host_fixture_cert_fingerprint (device_cert);
+  g_assert_true (pp_store_set_terminal_certificate (f->kh.base.store, SERIAL, fingerprint, "carol", &error));
+  g_assert_no_error (error);
+
+  f->registry = PP_REGISTRY (pp_registry_local_new_with_key_store (f->kh.base.path, f->keys_dir,
+                                                                   KEY_STORE_PASSPHRASE, &error));
+  g_assert_no_error (error);
+  upload_program (f, sign_cert);
+
+  /* Paced like a fast serial link, so the push shows its progress. */
+  {
+    const char *serve[] = { "--tcp", "127.0.0.1:0", "--emulate-baud", "460800", NULL };
+
+    f->port = pp_test_termsim_start_args (&f->server, f->term_dir, serve);
+  }
+  g_assert_true (g_str_has_prefix (f->port, "tcp:"));
+}
+
+static void
+fixture_tear_down (Fixture       *f,
+                   gconstpointer  data)
+{
+  pp_test_termsim_stop (&f->server);
+  if (f->registry != NULL)
+    pp_registry_local_close (PP_REGISTRY_LOCAL (f->registry));
+  g_clear_object (&f->registry);
+  g_free (f->port);
+  g_free (f->keys_dir);
+  g_free (f->term_dir);
+  pp_key_host_fixture_tear_down (&f->kh);
+}
+
+static char *
+sql_text (Fixture    *f,
+          const char *sql)
+{
+  sqlite3 *db = NULL;
+  sqlite3_stmt *stmt = NULL;
+  char *result = NULL;
+
+  g_assert_cmpint (sqlite3_open_v2 (f->kh.base.path, &db, SQLITE_OPEN_READONLY, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL), ==, SQLITE_OK);
+  if (sqlite3_step (stmt) == SQLITE_ROW && sqlite3_column_text (stmt, 0) != NULL)
+    result = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
+  sqlite3_finalize (stmt);
+  sqlite3_close (db);
+  return result;
+}
+
+/* ---- the windows ---- */
+
+static GtkWidget *
+window_with (GtkWidget  *content,
+             const char *title)
+{
+  GtkWidget *window = adw_window_new ();
+  GtkWidget *box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 0);
+  GtkWidget *header = adw_header_bar_new ();
+
+  adw_header_bar_set_title_widget (ADW_HEADER_BAR (header), adw_window_title_new (title, NULL));
+  gtk_box_append (GTK_BOX (box), header);
+  gtk_widget_set_vexpand (content, TRUE);
+  gtk_box_append (GTK_BOX (box), content);
+  adw_window_set_content (ADW_WINDOW (window), box);
+  /* The laptop at the merchant's counter. */
+  gtk_window_set_default_size (GTK_WINDOW (window), 1280, 720);
+  gtk_window_present (GTK_WINDOW (window));
+  return window;
+}
+
+static gboolean
+is_mapped (gpointer data)
+{
+  return gtk_widget_get_mapped (GTK_WIDGET (data));
+}
+
+/* ---- the steps a field manager takes ---- */
+
+static void
+scan_and_choose_merchant (GtkWidget       *window,
+                          PpInstallWizard *wizard,
+                          const char      *scanned)
+{
+  wait_for_page (wizard, "scan", PP_INSTALL_NEEDS_SERIAL);
+  /* The scanner types the label's payload and Enter. */
+  type_into (window, "_Serial or Label", scanned);
+  press_enter (window, "_Serial or Label");
+  wait_for_page (wizard, "merchant", PP_INSTALL_NEEDS_MERCHANT);
+  {
+    g_autofree char *serial = NULL;
+
+    g_object_get (pp_install_wizard_get_flow (wizard), "serial", &serial, NULL);
+    g_assert_cmpstr (serial, ==, SERIAL);
+  }
+}
+
+static void
+choose_program (GtkWidget       *window,
+                PpInstallWizard *wizard)
+{
+  wait_for_page (wizard, "program", PP_INSTALL_NEEDS_PROGRAM);
+  wait_for_text (window, PROGRAM_NAME " " PROGRAM_VERSION);
+  save_screenshot (window, "wizard-program");
+  click (window, "_Request Approval");
+  wait_for_page (wizard, "approval", PP_INSTALL_NEEDS_APPROVAL);
+}
+
+/* The approval page shows exactly what is requested, and its QR code
+ * carries the approval's id. */
+static void
+check_approval_page (GtkWidget       *window,
+                     PpInstallWizard *wizard)
+{
+  PpInstallFlow *flow = pp_install_wizard_get_flow (wizard);
+  g_autofree char *approval = NULL;
+  g_autofree char *mid = NULL;
+  g_autofree char *tid = NULL;
+  g_autofree char *payload = NULL;
+  g_autofree char *ids = NULL;
+  GtkWidget *qr;
+
+  g_object_get (flow, "approval-uuid", &approval, "mid", &mid, "tid", &tid, NULL);
+  g_assert_nonnull (approval);
+  g_assert_nonnull (mid);
+  g_assert_nonnull (tid);
+  payload = g_strconcat ("posprov:approval:", approval, NULL);
+  qr = find_widget (window, is_qr_code, NULL);
+  g_assert_nonnull (qr);
+  g_assert_cmpstr (pp_qr_code_get_text (PP_QR_CODE (qr)), ==, payload);
+  g_assert_cmpuint (pp_qr_code_get_size (PP_QR_CODE (qr)), >=, 21);
+  g_assert_cmpstr (adw_action_row_get_subtitle (ADW_ACTION_ROW (row_titled (window, tr ("Serial Number")))), ==,
+                   SERIAL);
+  g_assert_cmpstr (adw_action_row_get_subtitle (ADW_ACTION_ROW (row_titled (window, tr ("Model")))), ==, MODEL);
+  ids = g_strdup_printf ("%s / %s", mid, tid);
+  g_assert_cmpstr (adw_action_row_get_subtitle (ADW_ACTION_ROW (row_titled (window, tr ("MID / TID")))), ==, ids);
+  g_assert_cmpstr (adw_action_row_get_subtitle (ADW_ACTION_ROW (row_titled (window, tr ("Program")))), ==,
+                   PROGRAM_NAME " " PROGRAM_VERSION);
+}
+
+static void
+connect_and_finish (GtkWidget       *window,
+                    PpInstallWizard *wizard,
+                    Fixture         *f,
+                    gboolean         cancel_push)
+{
+  wait_for_page (wizard, "connect", PP_INSTALL_NEEDS_DEVICE);
+  save_screenshot (window, "wizard-connect");
+  type_into (window, "_Network Address (tcp:HOST:PORT)", f->port);
+  press_enter (window, "_Network Address (tcp:HOST:PORT)");
+  wait_for_step (wizard, PP_INSTALL_STEP_BIND);
+  save_screenshot (window, "wizard-keys");
+  wait_for_step (wizard, PP_INSTALL_STEP_PROGRAM);
+  if (cancel_push)
+    {
+      save_screenshot (window, "wizard-push");
+      /* Cancel mid-push: stopped, nothing lost, and Resume goes on. */
+      click (window, "_Cancel");
+      wait_for_text (window, tr ("Stopped. Nothing is lost: resume to go on where it stopped."));
+      save_screenshot (window, "wizard-push-stopped");
+      click (window, "_Resume");
+    }
+  wait_for_page (wizard, "done", PP_INSTALL_NEEDS_NOTHING);
+  wait_for_step (wizard, PP_INSTALL_STEP_DONE);
+  save_screenshot (window, "wizard-done");
+}
+
+/* What the registry recorded of the install. */
+static void
+check_registry (Fixture    *f,
+                const char *approver)
+{
+  g_autofree char *order = sql_text (f, "SELECT state || '|' || requester FROM work_orders WHERE serial = '"
+                                        SERIAL "' AND kind = 'install'");
+  g_autofree char *terminal = sql_text (f, "SELECT state || '|' || (mid IS NOT NULL) || '|' || "
+                                           "(length (tid) = 8) || '|' || program_version || '|' || "
+                                           "(kcv IS NOT NULL) FROM terminals WHERE serial = '" SERIAL "'");
+  g_autofree char *approval = sql_text (f, "SELECT requester || '|' || approver || '|' || decision "
+                                           "FROM approvals WHERE serial = '" SERIAL "'");
+  g_autofree char *expected = g_strdup_printf ("alice|%s|approved", approver);
+  g_autofree char *journal = sql_text (f, "SELECT group_concat (action, ',') FROM (SELECT action FROM audit "
+                                          "WHERE action LIKE 'order.%' OR action LIKE 'approval.%' ORDER BY seq)");
+
+  g_assert_cmpstr (order, ==, "closed|alice");
+  g_assert_cmpstr (terminal, ==, "installed|1|1|" PROGRAM_VERSION "|1");
+  g_assert_cmpstr (approval, ==, expected);
+  g_test_message ("journal: %s", journal);
+  g_assert_nonnull (strstr (journal, "order.create,approval.request,order.approve,"));
+  g_assert_nonnull (strstr (journal, "order.keyed"));
+  g_assert_nonnull (strstr (journal, "order.program_installed"));
+  g_assert_true (g_str_has_suffix (journal, "order.close"));
+}
+
+/* ---- the tests ---- */
+
+/* One visit, as the field manager alice does it: a scan that is no serial,
+ * one the register does not know, the terminal's label; a new merchant
+ * whose fields are checked as they are typed; the program; a reviewer
+ * signing in here (alice herself first, whom the registry refuses); the
+ * terminal over TCP; the key load; the push, cancelled and resumed; the
+ * receipt. */
+static void
+test_install (Fixture       *f,
+              gconstpointer  data)
+{
+  GtkWidget *wizard_widget = pp_install_wizard_new (f->registry, "alice", PP_USER_ROLE_FIELD_MANAGER);
+  PpInstallWizard *wizard = PP_INSTALL_WIZARD (wizard_widget);
+  GtkWidget *window = window_with (wizard_widget, tr ("Install a Terminal"));
+
+  wait_until (is_mapped, wizard_widget, "the wizard");
+  wait_for_page (wizard, "scan", PP_INSTALL_NEEDS_SERIAL);
+  /* The first field has the focus: a scanner can type at once. */
+  g_assert_true (gtk_widget_is_ancestor (gtk_root_get_focus (GTK_ROOT (window)),
+                                         row_titled (window, tr ("_Serial or Label"))));
+  save_screenshot (window, "wizard-scan");
+
+  /* Not a serial: said on the spot, the flow still waits. */
+  type_into (window, "_Serial or Label", "??");
+  press_enter (window, "_Serial or Label");
+  g_test_message ("bad scan: %s", wait_for_error (window));
+  g_assert_cmpint (pp_install_flow_get_needs (pp_install_wizard_get_flow (wizard)), ==, PP_INSTALL_NEEDS_SERIAL);
+
+  /* A serial the register does not know: the registry's reason. */
+  type_into (window, "_Serial or Label", "NOPE-0042");
+  press_enter (window, "_Serial or Label");
+  wait_for_step (wizard, PP_INSTALL_STEP_FAILED);
+  g_assert_error (pp_install_flow_get_error (pp_install_wizard_get_flow (wizard)), PP_FLOW_ERROR,
+                  PP_FLOW_ERROR_NOT_INSTALLABLE);
+  wait_for_text (window, pp_install_flow_get_error (pp_install_wizard_get_flow (wizard))->message);
+  g_assert_cmpstr (pp_install_wizard_get_page_name (wizard), ==, "scan");
+  save_screenshot (window, "wizard-scan-refused");
+
+  /* The terminal's own label (the station's QR payload). */
+  scan_and_choose_merchant (window, wizard, "posprov:terminal?serial=" SERIAL "&model=" MODEL);
+
+  /* A new merchant; the MCC is wrong first, said next to the field. */
+  click (window, "_New Merchant");
+  type_into (window, "_Name", "Jade Tea Room");
+  type_into (window, "_Registration Number", "91310000MA1K4XYZ7Q");
+  type_into (window, "_Address", "18 Fuxing Road, Shanghai");
+  type_into (window, "_MCC (Merchant Category Code)", "58A");
+  type_into (window, "_Contact Name", "Wang Li");
+  type_into (window, "Contact _Phone", "+86 21 5555 0100");
+  wait_for_text (window, tr ("must be exactly 4 digits (merchant category code)"));
+  g_assert_true (gtk_widget_has_css_class (row_titled (window, tr ("_MCC (Merchant Category Code)")), "error"));
+  g_assert_false (gtk_widget_has_css_class (row_titled (window, tr ("_Name")), "error"));
+  save_screenshot (window, "wizard-merchant-invalid");
+  click (window, "_Use This Merchant");
+  g_assert_cmpint (pp_install_flow_get_needs (pp_install_wizard_get_flow (wizard)), ==, PP_INSTALL_NEEDS_MERCHANT);
+  type_into (window, "_MCC (Merchant Category Code)", "5814");
+  g_assert_false (gtk_widget_has_css_class (row_titled (window, tr ("_MCC (Merchant Category Code)")), "error"));
+  save_screenshot (window, "wizard-merchant");
+  click (window, "_Use This Merchant");
+
+  choose_program (window, wizard);
+  check_approval_page (window, wizard);
+  save_screenshot (window, "wizard-approval");
+
+  /* The requester cannot be their own reviewer: the refusal is shown. */
+  gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (button_labelled (window, "Re_viewer Signs In Here")), TRUE);
+  type_into (window, "Reviewer’s _User Name", "alice");
+  type_into (window, "Reviewer’s _Password", PP_TEST_PASSWORD ("0"));
+  type_into (window, "_Reason", "Checked the merchant’s licence");
+  click (window, "_Approve");
+  g_test_message ("refusal: %s", wait_for_error (window));
+  g_assert_cmpint (pp_install_flow_get_needs (pp_install_wizard_get_flow (wizard)), ==, PP_INSTALL_NEEDS_APPROVAL);
+  save_screenshot (window, "wizard-approval-refused");
+
+  /* bob, a reviewer, approves here. */
+  type_into (window, "Reviewer’s _User Name", "bob");
+  type_into (window, "Reviewer’s _Password", PP_TEST_PASSWORD ("0"));
+  click (window, "_Approve");
+
+  connect_and_finish (window, wizard, f, TRUE);
+  wait_for_text (window, SERIAL);
+  wait_for_text (window, "bob");
+  check_registry (f, "bob");
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
+static gboolean
+has_pending (gpointer data)
+{
+  return pp_approvals_page_get_n_pending (data) > 0;
+}
+
+static gboolean
+has_decided (gpointer data)
+{
+  return pp_approvals_page_get_n_decided (data) > 0;
+}
+
+/* Two windows, two users: alice's wizard waits on the approval page; the
+ * request shows on the supervisor screens as it arrives; alice's own
+ * approval is refused by the registry; bob approves with a reason and
+ * alice's wizard goes on. */
+static void
+test_supervisor (Fixture       *f,
+                 gconstpointer  data)
+{
+  GtkWidget *wizard_widget = pp_install_wizard_new (f->registry, "alice", PP_USER_ROLE_FIELD_MANAGER);
+  PpInstallWizard *wizard = PP_INSTALL_WIZARD (wizard_widget);
+  GtkWidget *window = window_with (wizard_widget, tr ("Install a Terminal"));
+  GtkWidget *bob_page = pp_approvals_page_new (f->registry, "bob", PP_USER_ROLE_REVIEWER);
+  GtkWidget *bob_window = NULL;
+  GtkWidget *alice_page = pp_approvals_page_new (f->registry, "alice", PP_USER_ROLE_FIELD_MANAGER);
+  GtkWidget *alice_window = window_with (alice_page, tr ("Approval Requests"));
+  GtkWidget *approve;
+
+  wait_until (is_mapped, alice_page, "alice's approvals page");
+  g_assert_cmpuint (pp_approvals_page_get_n_pending (PP_APPROVALS_PAGE (alice_page)), ==, 0);
+  wait_for_text (alice_window, tr ("No Requests Waiting"));
+
+  scan_and_choose_merchant (window, wizard, "SN:" SERIAL);
+  wait_for_text (window, "Lucky Noodle House");
+  {
+    GtkWidget *row = row_titled (window, "Lucky Noodle House");
+
+    g_assert_true (gtk_widget_activate (row));
+  }
+  choose_program (window, wizard);
+
+  /* As it arrives, on a screen that was already open. */
+  wait_until (has_pending, alice_page, "the request on alice's screen");
+  /* The requester tries to approve her own request: the registry says no. */
+  type_into (alice_window, "_Reason (required)", "Looks fine");
+  click (alice_window, "_Approve");
+  g_test_message ("refusal: %s", wait_for_error (alice_window));
+  g_assert_cmpint (pp_install_flow_get_needs (pp_install_wizard_get_flow (wizard)), ==, PP_INSTALL_NEEDS_APPROVAL);
+  save_screenshot (alice_window, "approvals-refused");
+  gtk_window_destroy (GTK_WINDOW (alice_window));
+
+  /* bob opens his screen afterwards: the request is there, exactly. */
+  bob_window = window_with (bob_page, tr ("Approval Requests"));
+  wait_until (has_pending, bob_page, "the request on bob's screen");
+  wait_for_text (bob_window, SERIAL);
+  wait_for_text (bob_window, "Lucky Noodle House");
+  wait_for_text (bob_window, PROGRAM_VERSION);
+  save_screenshot (bob_window, "approvals-pending");
+  /* No reason, no decision. */
+  approve = button_labelled (bob_window, "_Approve");
+  g_assert_false (gtk_widget_is_sensitive (approve));
+  type_into (bob_window, "_Reason (required)", "Licence and terminal checked on site");
+  click (bob_window, "_Approve");
+  wait_until (has_decided, bob_page, "the decision in bob's history");
+  g_assert_cmpuint (pp_approvals_page_get_n_pending (PP_APPROVALS_PAGE (bob_page)), ==, 0);
+  wait_for_text (bob_window, "Licence and terminal checked on site");
+  save_screenshot (bob_window, "approvals-history");
+
+  /* alice's wizard goes on by itself. */
+  connect_and_finish (window, wizard, f, FALSE);
+  check_registry (f, "bob");
+  gtk_window_destroy (GTK_WINDOW (bob_window));
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
+static void
+skip_no_locale (void)
+{
+  g_test_skip ("the zh_CN.UTF-8 locale is not generated (locale-gen)");
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  const char *test_locale = g_getenv ("PP_TEST_LOCALE");
+  g_autofree char *localedir = NULL;
+
+  g_setenv ("GSK_RENDERER", "cairo", FALSE);
+  g_setenv ("GDK_BACKEND", "x11", FALSE);
+  g_setenv ("GDK_DEBUG", "gl-disable", FALSE);
+  if (test_locale == NULL || test_locale[0] == '\0')
+    test_locale = "C.UTF-8";
+  g_setenv ("LC_ALL", test_locale, TRUE);
+  g_unsetenv ("LANGUAGE");
+  gtk_test_init (&argc, &argv, NULL);
+  setlocale (LC_ALL, "");
+  adw_init ();
+
+  localedir = g_test_build_filename (G_TEST_BUILT, "..", "data", "po", NULL);
+  bindtextdomain (GETTEXT_PACKAGE, localedir);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+  textdomain (GETTEXT_PACKAGE);
+  if (g_str_has_prefix (test_locale, "zh_CN"))
+    {
+      screenshot_lang = "zh_CN";
+      if (g_strcmp0 (setlocale (LC_MESSAGES, NULL), test_locale) != 0)
+        {
+          g_test_add_func ("/ui/wizard/zh_CN-locale", skip_no_locale);
+          return g_test_run ();
+        }
+      g_assert_cmpstr (tr ("Scan the Terminal"), !=, "Scan the Terminal");
+    }
+
+  g_test_add ("/ui/wizard/install", Fixture, NULL, fixture_set_up, test_install, fixture_tear_down);
+  g_test_add ("/ui/wizard/supervisor", Fixture, NULL, fixture_set_up, test_supervisor, fixture_tear_down);
+  return g_test_run ();
+}
