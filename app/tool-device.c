@@ -1428,52 +1428,6 @@ cmd_rebind (int    argc,
 
 #define OPERATOR_PASSWORD_ENV "POSPROV_OPERATOR_PASSWORD"
 
-/* A fresh working key for a master key of @algorithm: 16 random bytes
- * (a 2-key TDES key with odd parity, or AES-128). */
-static PpSecureBuffer *
-fresh_working_key (PpKeyAlgorithm   algorithm,
-                   GError         **error)
-{
-  g_autoptr(PpSecureBuffer) key = pp_secure_buffer_new (16);
-  guint8 *data = pp_secure_buffer_get_data (key);
-
-  if (RAND_priv_bytes (data, 16) != 1)
-    {
-      g_set_error (error, PP_TR31_ERROR, PP_TR31_ERROR_CRYPTO, _("OpenSSL gave no random bytes for a working key"));
-      return NULL;
-    }
-  if (algorithm == PP_KEY_ALGORITHM_TDES)
-    for (guint i = 0; i < 16; i++)
-      {
-        guint8 b = data[i] & 0xFE;
-        guint8 odd = 0;
-
-        for (guint8 v = b; v != 0; v >>= 1)
-          odd ^= v & 1;
-        data[i] = odd ? b : (guint8) (b | 1);
-      }
-  return g_steal_pointer (&key);
-}
-
-/* Wraps a fresh working key under @tmk with @header; its KCV in @out_kcv.
- * The clear key lives only in a secure buffer, wiped before returning. */
-static char *
-wrap_working_key (const PpSecureBuffer  *tmk,
-                  PpKeyAlgorithm         algorithm,
-                  const char            *header,
-                  char                 **out_kcv,
-                  GError               **error)
-{
-  g_autoptr(PpSecureBuffer) key = fresh_working_key (algorithm, error);
-  g_autofree char *block = NULL;
-
-  if (key == NULL ||
-      (block = pp_tr31_wrap (tmk, header, key, error)) == NULL ||
-      (*out_kcv = pp_kcv_compute (algorithm, key, pp_kcv_default_length (algorithm), error)) == NULL)
-    return NULL;
-  return g_steal_pointer (&block);
-}
-
 static gboolean
 holds_working_keys (const PpTerminalStatus *status,
                     const char             *pin_kcv,
@@ -1556,14 +1510,14 @@ cmd_sign_on_test (int    argc,
   if (type == PP_TMK_AES_128 || type == PP_TMK_AES_256)
     {
       algorithm = PP_KEY_ALGORITHM_AES;
-      pin_header = "D0000P0AE00N0000";
-      mac_header = "D0000M6AC00N0000";
+      pin_header = pp_tr31_sign_on_header (algorithm, FALSE);
+      mac_header = pp_tr31_sign_on_header (algorithm, TRUE);
     }
   else
     {
       algorithm = PP_KEY_ALGORITHM_TDES;
-      pin_header = "B0000P0TE00N0000";
-      mac_header = "B0000M3TC00N0000";
+      pin_header = pp_tr31_sign_on_header (algorithm, FALSE);
+      mac_header = pp_tr31_sign_on_header (algorithm, TRUE);
     }
 
   wait_init (&w);
@@ -1589,8 +1543,8 @@ cmd_sign_on_test (int    argc,
     }
 
   if ((tmk = pp_key_store_export_tmk (store, label, NULL, &error)) == NULL ||
-      (pin_block = wrap_working_key (tmk, algorithm, pin_header, &pin_kcv, &error)) == NULL ||
-      (mac_block = wrap_working_key (tmk, algorithm, mac_header, &mac_kcv, &error)) == NULL)
+      (pin_block = pp_tr31_wrap_fresh_key (tmk, algorithm, pin_header, &pin_kcv, &error)) == NULL ||
+      (mac_block = pp_tr31_wrap_fresh_key (tmk, algorithm, mac_header, &mac_kcv, &error)) == NULL)
     return fail (error);
   g_clear_pointer (&tmk, pp_secure_buffer_free);
 

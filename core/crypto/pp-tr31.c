@@ -10,11 +10,14 @@
 
 #include <string.h>
 
+#include <glib/gi18n-lib.h>
+
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 #include "pp-block-cipher.h"
 #include "pp-hex.h"
+#include "pp-kcv.h"
 #include "pp-tr31.h"
 
 G_DEFINE_QUARK (pp-tr31-error-quark, pp_tr31_error)
@@ -1176,4 +1179,59 @@ pp_tr31_wrap_with_padding (const PpSecureBuffer  *kbpk,
   g_return_val_if_fail (padding != NULL || padding_len == 0, NULL);
 
   return wrap_internal (kbpk, header, key, padding, padding_len, FALSE, error);
+}
+
+/* ---- sign-on working keys ---- */
+
+static PpSecureBuffer *
+fresh_working_key (PpKeyAlgorithm   algorithm,
+                   GError         **error)
+{
+  g_autoptr(PpSecureBuffer) key = pp_secure_buffer_new (16);
+  guint8 *data = pp_secure_buffer_get_data (key);
+
+  if (RAND_priv_bytes (data, 16) != 1)
+    {
+      g_set_error (error, PP_TR31_ERROR, PP_TR31_ERROR_CRYPTO, _("OpenSSL gave no random bytes for a working key"));
+      return NULL;
+    }
+  if (algorithm == PP_KEY_ALGORITHM_TDES)
+    for (guint i = 0; i < 16; i++)
+      {
+        guint8 b = data[i] & 0xFE;
+        guint8 odd = 0;
+
+        for (guint8 v = b; v != 0; v >>= 1)
+          odd ^= v & 1;
+        data[i] = odd ? b : (guint8) (b | 1);
+      }
+  return g_steal_pointer (&key);
+}
+
+char *
+pp_tr31_wrap_fresh_key (const PpSecureBuffer  *kbpk,
+                        PpKeyAlgorithm         algorithm,
+                        const char            *header,
+                        char                 **out_kcv,
+                        GError               **error)
+{
+  g_autoptr(PpSecureBuffer) key = fresh_working_key (algorithm, error);
+  g_autofree char *block = NULL;
+
+  g_return_val_if_fail (kbpk != NULL && header != NULL && out_kcv != NULL, NULL);
+
+  if (key == NULL ||
+      (block = pp_tr31_wrap (kbpk, header, key, error)) == NULL ||
+      (*out_kcv = pp_kcv_compute (algorithm, key, pp_kcv_default_length (algorithm), error)) == NULL)
+    return NULL;
+  return g_steal_pointer (&block);
+}
+
+const char *
+pp_tr31_sign_on_header (PpKeyAlgorithm algorithm,
+                        gboolean       mac)
+{
+  if (algorithm == PP_KEY_ALGORITHM_AES)
+    return mac ? "D0000M6AC00N0000" : "D0000P0AE00N0000";
+  return mac ? "B0000M3TC00N0000" : "B0000P0TE00N0000";
 }

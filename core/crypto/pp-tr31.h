@@ -161,6 +161,20 @@ char           *pp_tr31_wrap_with_padding  (const PpSecureBuffer *kbpk,
                                             gsize                 padding_len,
                                             GError              **error);
 
+/* A fresh 16-byte working key (2-key TDES with odd parity, or AES-128, by
+ * @algorithm) wrapped under @kbpk with @header; its KCV in @out_kcv (upper
+ * hex). The clear key exists only in a secure buffer, wiped on return.
+ * What a sign-on hands a terminal (docs/link-protocol.md, SIGN_ON). */
+char           *pp_tr31_wrap_fresh_key     (const PpSecureBuffer *kbpk,
+                                            PpKeyAlgorithm        algorithm,
+                                            const char           *header,
+                                            char                **out_kcv,
+                                            GError              **error);
+/* The TR-31 headers of a sign-on's PIN and MAC working keys under a TMK
+ * of @algorithm. */
+const char     *pp_tr31_sign_on_header     (PpKeyAlgorithm        algorithm,
+                                            gboolean              mac);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PpTr31Header, pp_tr31_header_free)
 
 G_END_DECLS

@@ -15,6 +15,7 @@
 
 #include "pp-key-host-private.h"
 #include "pp-openssl-types.h"
+#include "pp-tr31.h"
 #include "pp-tr34.h"
 
 G_DEFINE_QUARK (pp-key-host-error-quark, pp_key_host_error)
@@ -535,6 +536,50 @@ cert_fingerprint (X509 *cert)
   return g_string_free (hex, FALSE);
 }
 
+/* The terminal's CT_KRD, checked now against CA_KRD and @serial: the
+ * certificate, or NULL with the key host's code in @out_code and the reason
+ * in @error (a caller words the refusal). */
+static X509 *
+receive_ct_krd (PpKeyHost       *self,
+                const char      *serial,
+                GBytes          *ct_krd,
+                PpKeyHostError  *out_code,
+                GError         **error)
+{
+  gsize len = 0;
+  const guint8 *p = ct_krd != NULL ? g_bytes_get_data (ct_krd, &len) : NULL;
+  X509 *cert;
+
+  if (p == NULL || len == 0)
+    {
+      *out_code = PP_KEY_HOST_ERROR_BAD_TOKEN;
+      g_set_error_literal (error, PP_KEY_HOST_ERROR, PP_KEY_HOST_ERROR_BAD_TOKEN,
+                           _("The terminal's CT_KRD is empty"));
+      return NULL;
+    }
+  cert = pp_tr34_kdh_receive_krd_credential (p, len, self->ca_krd, serial, NULL, error);
+  if (cert == NULL)
+    switch ((*error)->domain == PP_TR34_ERROR ? (*error)->code : -1)
+      {
+      case PP_TR34_ERROR_CERT_EXPIRED:
+      case PP_TR34_ERROR_CERT_NOT_YET_VALID:
+        *out_code = PP_KEY_HOST_ERROR_EXPIRED;
+        break;
+      case PP_TR34_ERROR_RECIPIENT_MISMATCH:
+        *out_code = PP_KEY_HOST_ERROR_WRONG_SERIAL;
+        break;
+      case PP_TR34_ERROR_CERT_UNTRUSTED:
+      case PP_TR34_ERROR_CERT_INVALID:
+      case PP_TR34_ERROR_UNSUPPORTED:
+        *out_code = PP_KEY_HOST_ERROR_CHAIN;
+        break;
+      default:
+        *out_code = PP_KEY_HOST_ERROR_BAD_TOKEN;
+        break;
+      }
+  return cert;
+}
+
 /* The terminal's CT_KRD, checked now against CA_KRD and the order. */
 static X509 *
 check_ct_krd (PpKeyHost          *self,
@@ -545,40 +590,17 @@ check_ct_krd (PpKeyHost          *self,
   g_autoptr(GError) local = NULL;
   g_autofree char *fingerprint = NULL;
   g_autoptr(X509) cert = NULL;
-  gsize len = 0;
-  const guint8 *p = ct_krd != NULL ? g_bytes_get_data (ct_krd, &len) : NULL;
-  PpKeyHostError code;
+  PpKeyHostError code = PP_KEY_HOST_ERROR_BAD_TOKEN;
 
-  if (p == NULL || len == 0)
-    {
-      g_set_error_literal (error, PP_KEY_HOST_ERROR, PP_KEY_HOST_ERROR_BAD_TOKEN,
-                           _("The terminal's CT_KRD is empty"));
-      return NULL;
-    }
-  cert = pp_tr34_kdh_receive_krd_credential (p, len, self->ca_krd, order->serial, NULL, &local);
+  cert = receive_ct_krd (self, order->serial, ct_krd, &code, &local);
   if (cert == NULL)
     {
-      switch (local->domain == PP_TR34_ERROR ? local->code : -1)
-        {
-        case PP_TR34_ERROR_CERT_EXPIRED:
-        case PP_TR34_ERROR_CERT_NOT_YET_VALID:
-          code = PP_KEY_HOST_ERROR_EXPIRED;
-          break;
-        case PP_TR34_ERROR_RECIPIENT_MISMATCH:
-          code = PP_KEY_HOST_ERROR_WRONG_SERIAL;
-          break;
-        case PP_TR34_ERROR_CERT_UNTRUSTED:
-        case PP_TR34_ERROR_CERT_INVALID:
-        case PP_TR34_ERROR_UNSUPPORTED:
-          code = PP_KEY_HOST_ERROR_CHAIN;
-          break;
-        default:
-          code = PP_KEY_HOST_ERROR_BAD_TOKEN;
-          break;
-        }
-      g_set_error (error, PP_KEY_HOST_ERROR, code,
-                   _("The terminal's CT_KRD for install work order %" PRId64 " is refused: %s"),
-                   order->id, local->message);
+      if (local->domain == PP_KEY_HOST_ERROR)
+        g_propagate_error (error, g_steal_pointer (&local));
+      else
+        g_set_error (error, PP_KEY_HOST_ERROR, code,
+                     _("The terminal's CT_KRD for install work order %" PRId64 " is refused: %s"),
+                     order->id, local->message);
       return NULL;
     }
   /* The approval is for the certificate on record: a key goes to no other. */
@@ -843,4 +865,124 @@ pp_key_host_confirm_kcv (PpKeyHost   *self,
       return GPOINTER_TO_INT (refused (self, &call, error));
     }
   return TRUE;
+}
+
+/* ---- the sign-on test's working keys ---- */
+
+gboolean
+pp_key_host_issue_sign_on_keys (PpKeyHost   *self,
+                                gint64       order_id,
+                                const char  *actor,
+                                char       **out_pin_block,
+                                char       **out_mac_block,
+                                char       **out_pin_kcv,
+                                char       **out_mac_kcv,
+                                GError     **error)
+{
+  g_autoptr(GMutexLocker) locker = NULL;
+  g_auto(Call) call = { "sign_on_keys", actor, order_id, NULL };
+  g_autoptr(PpSecureBuffer) tmk = NULL;
+  g_autofree char *pin_block = NULL, *mac_block = NULL, *pin_kcv = NULL, *mac_kcv = NULL;
+  PpKeyAlgorithm algorithm;
+  JsonNode *detail;
+  PpTmkType type;
+
+  g_return_val_if_fail (self != NULL, FALSE);
+  g_return_val_if_fail (actor != NULL, FALSE);
+  g_return_val_if_fail (out_pin_block != NULL && out_mac_block != NULL, FALSE);
+  g_return_val_if_fail (out_pin_kcv != NULL && out_mac_kcv != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  locker = g_mutex_locker_new (&self->lock);
+  if (!check_runner (self, &call, error) ||
+      (call.order = pp_store_get_order (self->store, order_id, error)) == NULL)
+    return GPOINTER_TO_INT (refused (self, &call, error));
+  if (call.order->kind != PP_WORK_ORDER_KIND_INSTALL || call.order->key_label == NULL ||
+      (call.order->state != PP_WORK_ORDER_STATE_KEYED &&
+       call.order->state != PP_WORK_ORDER_STATE_PROGRAM_INSTALLED))
+    {
+      g_set_error (error, PP_KEY_HOST_ERROR, PP_KEY_HOST_ERROR_STATE,
+                   _("Work order %" PRId64 " is not a keyed install order: the sign-on test "
+                     "needs the terminal's key loaded and confirmed first"), order_id);
+      return GPOINTER_TO_INT (refused (self, &call, error));
+    }
+  /* The working keys live only here, wrapped under the TMK, and are
+   * never recorded; the check values go to the journal. */
+  tmk = pp_key_store_export_tmk (self->key_store, call.order->key_label, &type, error);
+  if (tmk == NULL)
+    return GPOINTER_TO_INT (refused (self, &call, error));
+  algorithm = type == PP_TMK_AES_128 || type == PP_TMK_AES_256 ? PP_KEY_ALGORITHM_AES : PP_KEY_ALGORITHM_TDES;
+  if ((pin_block = pp_tr31_wrap_fresh_key (tmk, algorithm, pp_tr31_sign_on_header (algorithm, FALSE),
+                                           &pin_kcv, error)) == NULL ||
+      (mac_block = pp_tr31_wrap_fresh_key (tmk, algorithm, pp_tr31_sign_on_header (algorithm, TRUE),
+                                           &mac_kcv, error)) == NULL)
+    return GPOINTER_TO_INT (refused (self, &call, error));
+  g_clear_pointer (&tmk, pp_secure_buffer_free);
+  detail = call_detail (&call);
+  json_object_set_string_member (json_node_get_object (detail), "pin_kcv", pin_kcv);
+  json_object_set_string_member (json_node_get_object (detail), "mac_kcv", mac_kcv);
+  if (!pp_store_journal_key_host (self->store, actor, "keyhost.sign_on_keys", order_id, detail, error))
+    return FALSE;
+  *out_pin_block = g_steal_pointer (&pin_block);
+  *out_mac_block = g_steal_pointer (&mac_block);
+  *out_pin_kcv = g_steal_pointer (&pin_kcv);
+  *out_mac_kcv = g_steal_pointer (&mac_kcv);
+  return TRUE;
+}
+
+/* ---- UBT_KDH ---- */
+
+GBytes *
+pp_key_host_issue_unbind_token (PpKeyHost   *self,
+                                gint64       order_id,
+                                GBytes      *ct_krd,
+                                GBytes      *rt_krd,
+                                const char  *actor,
+                                GError     **error)
+{
+  g_autoptr(GMutexLocker) locker = NULL;
+  g_auto(Call) call = { "ubt_kdh", actor, order_id, NULL };
+  g_autoptr(X509) krd = NULL;
+  g_autoptr(GBytes) nonce = NULL;
+  g_autoptr(PpTr34Kdh) kdh = NULL;
+  g_autoptr(GBytes) token = NULL;
+  g_autoptr(GError) local = NULL;
+  PpKeyHostError code = PP_KEY_HOST_ERROR_BAD_TOKEN;
+
+  g_return_val_if_fail (self != NULL, NULL);
+  g_return_val_if_fail (actor != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  locker = g_mutex_locker_new (&self->lock);
+  if (!check_runner (self, &call, error) ||
+      (call.order = pp_store_get_order (self->store, order_id, error)) == NULL)
+    return refused (self, &call, error);
+  if (call.order->kind != PP_WORK_ORDER_KIND_RECYCLE || call.order->state != PP_WORK_ORDER_STATE_OPEN)
+    {
+      g_set_error (error, PP_KEY_HOST_ERROR, PP_KEY_HOST_ERROR_STATE,
+                   _("Work order %" PRId64 " is not an open recycle order: a terminal is released "
+                     "from the key host only to be recycled"), order_id);
+      return refused (self, &call, error);
+    }
+  krd = receive_ct_krd (self, call.order->serial, ct_krd, &code, &local);
+  if (krd == NULL)
+    {
+      g_set_error (error, PP_KEY_HOST_ERROR, code,
+                   _("The terminal's CT_KRD for recycle work order %" PRId64 " is refused: %s"),
+                   order_id, local->message);
+      return refused (self, &call, error);
+    }
+  if ((nonce = parse_rt_krd (rt_krd, error)) == NULL)
+    return refused (self, &call, error);
+  kdh = make_kdh (self, PP_TR34_PROFILE_STRICT);
+  token = pp_tr34_kdh_build_unbind_token (kdh, krd, nonce, &local);
+  if (token == NULL)
+    {
+      g_set_error (error, PP_KEY_HOST_ERROR, PP_KEY_HOST_ERROR_CONFIG,
+                   _("The key host cannot build the unbind token: %s"), local->message);
+      return refused (self, &call, error);
+    }
+  if (!pp_store_journal_key_host (self->store, actor, "keyhost.ubt_kdh", order_id, call_detail (&call), error))
+    return NULL;
+  return g_steal_pointer (&token);
 }

@@ -96,6 +96,29 @@ gboolean   pp_key_host_confirm_kcv     (PpKeyHost   *self,
                                         const char  *actor,
                                         GError     **error);
 
+/* The sign-on test of a keyed install order (keyed or program_installed;
+ * else STATE): a fresh PIN key and MAC key, made here in memory, as TR-31
+ * blocks under the order's TMK from the key store, and their check values.
+ * Never stored; journalled as keyhost.sign_on_keys with the check values.
+ * @actor: a field manager or administrator. */
+gboolean   pp_key_host_issue_sign_on_keys (PpKeyHost   *self,
+                                           gint64       order_id,
+                                           const char  *actor,
+                                           char       **out_pin_block,
+                                           char       **out_mac_block,
+                                           char       **out_pin_kcv,
+                                           char       **out_mac_kcv,
+                                           GError     **error);
+/* UBT_KDH (2-pass) for the terminal of the open recycle order @order_id:
+ * its CT_KRD chains to CA_KRD and names the order's serial, its RT_KRD
+ * carries the nonce. Journalled as keyhost.ubt_kdh. */
+GBytes    *pp_key_host_issue_unbind_token (PpKeyHost   *self,
+                                           gint64       order_id,
+                                           GBytes      *ct_krd,
+                                           GBytes      *rt_krd,
+                                           const char  *actor,
+                                           GError     **error);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PpKeyHost, pp_key_host_unref)
 
 G_END_DECLS

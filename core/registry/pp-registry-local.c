@@ -21,6 +21,7 @@
 #include "config.h"
 
 #include <inttypes.h>
+#include <errno.h>
 #include <string.h>
 
 #include <glib/gi18n-lib.h>
@@ -1866,6 +1867,41 @@ local_list_terminals (PpRegistry *registry, PpTerminalState state, const char *a
              user_data);
 }
 
+/* The catalogue's packages are kept beside the store, one file per payload
+ * SHA-256: PATH.programs/SHA256.ppkg (docs/registry.md). */
+static char *
+package_path (PpStore    *store,
+              const char *sha256)
+{
+  g_autofree char *dir = g_strconcat (pp_store_get_path (store), ".programs", NULL);
+  g_autofree char *name = g_strconcat (sha256, ".ppkg", NULL);
+
+  return g_build_filename (dir, name, NULL);
+}
+
+static gboolean
+keep_package (PpStore     *store,
+              const char  *sha256,
+              GBytes      *package,
+              GError     **error)
+{
+  g_autofree char *path = package_path (store, sha256);
+  g_autofree char *dir = g_path_get_dirname (path);
+  g_autoptr(GError) local = NULL;
+  gsize len = 0;
+  const char *data = g_bytes_get_data (package, &len);
+
+  if (g_mkdir_with_parents (dir, 0700) != 0 ||
+      !g_file_set_contents_full (path, data, (gssize) len, G_FILE_SET_CONTENTS_CONSISTENT, 0600, &local))
+    {
+      g_set_error (error, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_FAILED,
+                   _("the program package cannot be kept in %s: %s"), dir,
+                   local != NULL ? local->message : g_strerror (errno));
+      return FALSE;
+    }
+  return TRUE;
+}
+
 static char *
 upload_program_verb (PpStore  *store,
                   Args     *a,
@@ -1917,6 +1953,11 @@ upload_program_verb (PpStore  *store,
       g_clear_pointer (&known, g_ptr_array_unref);
     }
 
+  /* The bytes first (harmless if the records then fail: the next upload
+   * of the same payload writes the same file), so the catalogue never names
+   * a package the registry cannot hand out. */
+  if (!keep_package (store, sha256->str, a->bytes[0], error))
+    return NULL;
   b = json_builder_new ();
   json_builder_begin_array (b);
   for (guint i = 0; models[i] != NULL; i++)
@@ -2006,6 +2047,134 @@ local_authenticate (PpRegistry *registry, const char *username, const char *pass
   queue_job (registry, pp_registry_authenticate_async, a, authenticate_job, cancellable, callback, user_data);
 }
 
+/* ---- the install and recycle flows (issue 9, core/flows) ---- */
+
+static void
+issue_sign_on_keys_job (PpStore *store, PpKeyHost *key_host, GTask *task, gpointer data)
+{
+  Args *a = data;
+  g_autoptr(PpRegistrySignOnKeys) keys = g_new0 (PpRegistrySignOnKeys, 1);
+  GError *error = NULL;
+  gint64 id;
+
+  /* Nothing recorded under a key: the working keys must not be kept. */
+  if (!require_key_host (key_host, task))
+    return;
+  if ((id = order_id_of (store, a->uuid, &error)) == 0 ||
+      !pp_key_host_issue_sign_on_keys (key_host, id, a->actor, &keys->pin_block, &keys->mac_block,
+                                       &keys->pin_kcv, &keys->mac_kcv, &error))
+    {
+      return_error (task, error);
+      return;
+    }
+  g_task_return_pointer (task, g_steal_pointer (&keys), (GDestroyNotify) pp_registry_sign_on_keys_free);
+}
+
+static void
+local_issue_sign_on_keys (PpRegistry *registry, const char *order_uuid, const char *actor,
+                          GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
+{
+  Args *a = g_new0 (Args, 1);
+
+  a->uuid = g_ascii_strdown (order_uuid, -1);
+  a->actor = g_strdup (actor);
+  queue_job (registry, pp_registry_issue_sign_on_keys_async, a, issue_sign_on_keys_job, cancellable,
+             callback, user_data);
+}
+
+static char *
+unbind_token_verb (PpStore    *store,
+                   PpKeyHost  *key_host,
+                   Args       *a,
+                   gint64      order_id,
+                   GError    **error)
+{
+  g_autoptr(GBytes) ubt = pp_key_host_issue_unbind_token (key_host, order_id, a->bytes[0], a->bytes[1],
+                                                          a->actor, error);
+
+  return ubt != NULL ? bytes_result (ubt) : NULL;
+}
+
+static void
+issue_unbind_token_job (PpStore *store, PpKeyHost *key_host, GTask *task, gpointer data)
+{
+  g_autofree char *text = run_key_host (store, key_host, task, "issue_unbind_token", unbind_token_verb);
+
+  return_bytes_result (task, text);
+}
+
+static void
+local_issue_unbind_token (PpRegistry *registry, const char *order_uuid, GBytes *ct_krd, GBytes *rt_krd,
+                          const char *actor, const char *idempotency_key, GCancellable *cancellable,
+                          GAsyncReadyCallback callback, gpointer user_data)
+{
+  Args *a = order_step_args (order_uuid, NULL, actor, idempotency_key);
+
+  a->bytes[0] = g_bytes_ref (ct_krd);
+  a->bytes[1] = g_bytes_ref (rt_krd);
+  queue_job (registry, pp_registry_issue_unbind_token_async, a, issue_unbind_token_job, cancellable,
+             callback, user_data);
+}
+
+static void
+get_program_package_job (PpStore *store, PpKeyHost *key_host, GTask *task, gpointer data)
+{
+  Args *a = data;
+  const char *name = g_ptr_array_index (a->strings, 0);
+  const char *version = g_ptr_array_index (a->strings, 1);
+  g_autoptr(GPtrArray) programs = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *bytes = NULL;
+  GError *error = NULL;
+  const PpProgramRecord *found = NULL;
+  gsize len = 0;
+
+  if ((programs = pp_store_list_programs (store, a->text, &error)) == NULL)
+    {
+      return_error (task, error);
+      return;
+    }
+  for (guint i = 0; i < programs->len && found == NULL; i++)
+    {
+      const PpProgramRecord *r = g_ptr_array_index (programs, i);
+
+      if (g_str_equal (r->name, name) && g_str_equal (r->version, version))
+        found = r;
+    }
+  if (found == NULL)
+    {
+      g_task_return_new_error (task, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_NOT_FOUND,
+                               _("the catalogue has no program %s %s for model %s: upload it first "
+                                 "(posprov-tool programs upload)"), name, version, a->text);
+      return;
+    }
+  path = package_path (store, found->sha256);
+  if (!g_file_get_contents (path, &bytes, &len, NULL))
+    {
+      g_task_return_new_error (task, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_NOT_FOUND,
+                               _("the registry does not hold the package of program %s %s (uploaded "
+                                 "before packages were kept): upload it again as a new version"),
+                               name, version);
+      return;
+    }
+  g_task_return_pointer (task, g_bytes_new_take (g_steal_pointer (&bytes), len),
+                         (GDestroyNotify) g_bytes_unref);
+}
+
+static void
+local_get_program_package (PpRegistry *registry, const char *name, const char *version, const char *model,
+                           GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
+{
+  Args *a = g_new0 (Args, 1);
+
+  a->strings = g_ptr_array_new_with_free_func (g_free);
+  keep (a, name);
+  keep (a, version);
+  a->text = g_strdup (model);
+  queue_job (registry, pp_registry_get_program_package_async, a, get_program_package_job, cancellable,
+             callback, user_data);
+}
+
 static void
 pp_registry_local_iface_init (PpRegistryInterface *iface)
 {
@@ -2036,4 +2205,7 @@ pp_registry_local_iface_init (PpRegistryInterface *iface)
   iface->authenticate = local_authenticate;
   iface->list_terminals = local_list_terminals;
   iface->upload_program = local_upload_program;
+  iface->issue_sign_on_keys = local_issue_sign_on_keys;
+  iface->issue_unbind_token = local_issue_unbind_token;
+  iface->get_program_package = local_get_program_package;
 }

@@ -1702,6 +1702,85 @@ remote_upload_program (PpRegistry *registry, GBytes *package, const char *actor,
   remote_call (registry, pp_registry_upload_program_async, call, cancellable, callback, user_data);
 }
 
+/* ---- the install and recycle flows (issue 9, core/flows) ---- */
+
+static gboolean
+sign_on_keys_reply (GTask     *task,
+                    Call      *call,
+                    JsonNode  *node,
+                    GError   **error)
+{
+  static const char * const names[] = { "pin_block", "mac_block", "pin_kcv", "mac_kcv" };
+  g_autoptr(PpRegistrySignOnKeys) keys = g_new0 (PpRegistrySignOnKeys, 1);
+  char **fields[] = { &keys->pin_block, &keys->mac_block, &keys->pin_kcv, &keys->mac_kcv };
+  JsonObject *o = node != NULL && JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
+
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      const char *v = o != NULL ? json_object_get_string_member_with_default (o, names[i], NULL) : NULL;
+
+      if (v == NULL)
+        {
+          g_set_error (error, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_INVALID,
+                       _("the answer's member “%s” must be a string"), names[i]);
+          return FALSE;
+        }
+      *fields[i] = g_strdup (v);
+    }
+  g_task_return_pointer (task, g_steal_pointer (&keys), (GDestroyNotify) pp_registry_sign_on_keys_free);
+  return TRUE;
+}
+
+static void
+remote_issue_sign_on_keys (PpRegistry *registry, const char *order_uuid, const char *actor,
+                           GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
+{
+  Call *call;
+
+  if (!check_actor (registry, pp_registry_issue_sign_on_keys_async, actor, cancellable, callback, user_data))
+    return;
+  /* No Idempotency-Key: a resend makes new working keys, which is harmless. */
+  call = call_new ("POST", path_of ("work-orders", order_uuid, "sign-on-keys"), empty_object (), NULL,
+                   sign_on_keys_reply);
+  remote_call (registry, pp_registry_issue_sign_on_keys_async, call, cancellable, callback, user_data);
+}
+
+static void
+remote_issue_unbind_token (PpRegistry *registry, const char *order_uuid, GBytes *ct_krd, GBytes *rt_krd,
+                           const char *actor, const char *idempotency_key, GCancellable *cancellable,
+                           GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  Call *call;
+
+  if (!check_actor (registry, pp_registry_issue_unbind_token_async, actor, cancellable, callback, user_data))
+    return;
+  json_builder_begin_object (b);
+  add_base64 (b, "ct_krd", ct_krd);
+  add_base64 (b, "rt_krd", rt_krd);
+  json_builder_end_object (b);
+  call = call_new ("POST", path_of ("work-orders", order_uuid, "unbind-token"),
+                   json_builder_get_root (b), idempotency_key, bytes_reply);
+  call->member = "ubt_kdh";
+  remote_call (registry, pp_registry_issue_unbind_token_async, call, cancellable, callback, user_data);
+}
+
+static void
+remote_get_program_package (PpRegistry *registry, const char *name, const char *version, const char *model,
+                            GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autofree char *n = esc (name);
+  g_autofree char *v = esc (version);
+  GString *path = g_string_new (NULL);
+  Call *call;
+
+  g_string_printf (path, "api/v1/programs/%s/%s/package", n, v);
+  add_query (path, "model", model);
+  call = call_new ("GET", g_string_free (path, FALSE), NULL, NULL, bytes_reply);
+  call->member = "package";
+  remote_call (registry, pp_registry_get_program_package_async, call, cancellable, callback, user_data);
+}
+
 static void
 pp_registry_remote_iface_init (PpRegistryInterface *iface)
 {
@@ -1732,4 +1811,7 @@ pp_registry_remote_iface_init (PpRegistryInterface *iface)
   iface->enroll_otp = remote_enroll_otp;
   iface->list_terminals = remote_list_terminals;
   iface->upload_program = remote_upload_program;
+  iface->issue_sign_on_keys = remote_issue_sign_on_keys;
+  iface->issue_unbind_token = remote_issue_unbind_token;
+  iface->get_program_package = remote_get_program_package;
 }

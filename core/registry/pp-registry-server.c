@@ -1553,6 +1553,106 @@ handle_changes (Request *r)
   pp_registry_list_changes_async (r->server->registry, since, (guint) limit, NULL, changes_done, r);
 }
 
+/* ---- the install and recycle flows (issue 9, core/flows) ---- */
+
+static void
+sign_on_keys_done (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      data)
+{
+  Request *r = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpRegistrySignOnKeys) keys = pp_registry_issue_sign_on_keys_finish (PP_REGISTRY (source), result,
+                                                                                &error);
+  g_autoptr(JsonBuilder) b = NULL;
+
+  if (keys == NULL)
+    {
+      reply_error (r, error);
+      return;
+    }
+  b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "pin_block");
+  json_builder_add_string_value (b, keys->pin_block);
+  json_builder_set_member_name (b, "mac_block");
+  json_builder_add_string_value (b, keys->mac_block);
+  json_builder_set_member_name (b, "pin_kcv");
+  json_builder_add_string_value (b, keys->pin_kcv);
+  json_builder_set_member_name (b, "mac_kcv");
+  json_builder_add_string_value (b, keys->mac_kcv);
+  json_builder_end_object (b);
+  reply_json (r, SOUP_STATUS_OK, json_builder_get_root (b));
+}
+
+static void
+handle_sign_on_keys (Request *r)
+{
+  if (body_object (r, NULL) == NULL || !check_uuid (r, r->params[0]))
+    return;
+  pp_registry_issue_sign_on_keys_async (r->server->registry, r->params[0], r->user, NULL,
+                                        sign_on_keys_done, r);
+}
+
+static void
+unbind_token_done (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      data)
+{
+  Request *r = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) token = pp_registry_issue_unbind_token_finish (PP_REGISTRY (source), result, &error);
+
+  if (token == NULL)
+    reply_error (r, error);
+  else
+    reply_json (r, SOUP_STATUS_OK, bytes_member ("ubt_kdh", token));
+}
+
+static void
+handle_unbind_token (Request *r)
+{
+  static const char * const allowed[] = { "ct_krd", "rt_krd", NULL };
+  JsonObject *o = body_object (r, allowed);
+  g_autoptr(GBytes) ct_krd = NULL;
+  g_autoptr(GBytes) rt_krd = NULL;
+
+  if (o == NULL || (ct_krd = body_der (r, o, "ct_krd")) == NULL ||
+      (rt_krd = body_der (r, o, "rt_krd")) == NULL || !check_uuid (r, r->params[0]))
+    return;
+  pp_registry_issue_unbind_token_async (r->server->registry, r->params[0], ct_krd, rt_krd, r->user, r->key,
+                                        NULL, unbind_token_done, r);
+}
+
+static void
+package_done (GObject      *source,
+              GAsyncResult *result,
+              gpointer      data)
+{
+  Request *r = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) package = pp_registry_get_program_package_finish (PP_REGISTRY (source), result, &error);
+
+  if (package == NULL)
+    reply_error (r, error);
+  else
+    reply_json (r, SOUP_STATUS_OK, bytes_member ("package", package));
+}
+
+static void
+handle_program_package (Request *r)
+{
+  const char *model = query (r, "model");
+
+  if (model == NULL || *model == '\0')
+    {
+      reply_invalid (r, _("the query parameter “model” is required"));
+      return;
+    }
+  pp_registry_get_program_package_async (r->server->registry, r->params[0], r->params[1], model, NULL,
+                                         package_done, r);
+}
+
 /* ---- the route table ---- */
 
 #define R(method, path, roles_text, roles, mutating, handler) \
@@ -1590,6 +1690,11 @@ static const Route routes[] = {
     PP_REGISTRY_SERVER_PROGRAM_MAX },
   R ("GET",    "/api/v1/audit",                             "reviewer,administrator", REVIEWER | ADMIN, FALSE, handle_audit),
   R ("GET",    "/api/v1/changes",                           "any",           ANY,        FALSE, handle_changes),
+  /* the install and recycle flows (issue 9); sign-on keys take no
+   * Idempotency-Key: working keys are never recorded, a retry makes new ones */
+  R ("POST",   "/api/v1/work-orders/{id}/sign-on-keys",     "field_manager,administrator", FM, FALSE, handle_sign_on_keys),
+  R ("POST",   "/api/v1/work-orders/{id}/unbind-token",     "field_manager,administrator", FM, TRUE, handle_unbind_token),
+  R ("GET",    "/api/v1/programs/{name}/{version}/package", "any",           ANY,        FALSE, handle_program_package),
 };
 
 const PpRegistryRoute *

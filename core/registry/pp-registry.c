@@ -1522,3 +1522,97 @@ pp_registry_change_from_json (JsonNode  *node,
   c->time = read_int (&r, "time", FALSE);
   return r.ok ? g_steal_pointer (&c) : NULL;
 }
+
+/* ---- the install and recycle flows (issue 9, core/flows) ---- */
+
+void
+pp_registry_sign_on_keys_free (PpRegistrySignOnKeys *keys)
+{
+  if (keys == NULL)
+    return;
+  g_free (keys->pin_block);
+  g_free (keys->mac_block);
+  g_free (keys->pin_kcv);
+  g_free (keys->mac_kcv);
+  g_free (keys);
+}
+
+void
+pp_registry_issue_sign_on_keys_async (PpRegistry          *self,
+                                      const char          *order_uuid,
+                                      const char          *actor,
+                                      GCancellable        *cancellable,
+                                      GAsyncReadyCallback  callback,
+                                      gpointer             user_data)
+{
+  g_return_if_fail (PP_IS_REGISTRY (self));
+  g_return_if_fail (order_uuid != NULL && actor != NULL);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+  if (check_verb (self, IFACE (self)->issue_sign_on_keys, pp_registry_issue_sign_on_keys_async,
+                  _("this registry cannot issue sign-on keys"), cancellable, callback, user_data))
+    IFACE (self)->issue_sign_on_keys (self, order_uuid, actor, cancellable, callback, user_data);
+}
+
+PpRegistrySignOnKeys *
+pp_registry_issue_sign_on_keys_finish (PpRegistry    *self,
+                                       GAsyncResult  *result,
+                                       GError       **error)
+{
+  return finish_pointer (self, result, pp_registry_issue_sign_on_keys_async, error);
+}
+
+void
+pp_registry_issue_unbind_token_async (PpRegistry          *self,
+                                      const char          *order_uuid,
+                                      GBytes              *ct_krd,
+                                      GBytes              *rt_krd,
+                                      const char          *actor,
+                                      const char          *idempotency_key,
+                                      GCancellable        *cancellable,
+                                      GAsyncReadyCallback  callback,
+                                      gpointer             user_data)
+{
+  g_return_if_fail (PP_IS_REGISTRY (self));
+  g_return_if_fail (order_uuid != NULL);
+  g_return_if_fail (ct_krd != NULL && rt_krd != NULL);
+  g_return_if_fail (actor != NULL);
+  g_return_if_fail (check_key (idempotency_key));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+  if (check_verb (self, IFACE (self)->issue_unbind_token, pp_registry_issue_unbind_token_async,
+                  _("this registry cannot issue unbind tokens"), cancellable, callback, user_data))
+    IFACE (self)->issue_unbind_token (self, order_uuid, ct_krd, rt_krd, actor, idempotency_key,
+                                      cancellable, callback, user_data);
+}
+
+GBytes *
+pp_registry_issue_unbind_token_finish (PpRegistry    *self,
+                                       GAsyncResult  *result,
+                                       GError       **error)
+{
+  return finish_pointer (self, result, pp_registry_issue_unbind_token_async, error);
+}
+
+void
+pp_registry_get_program_package_async (PpRegistry          *self,
+                                       const char          *name,
+                                       const char          *version,
+                                       const char          *model,
+                                       GCancellable        *cancellable,
+                                       GAsyncReadyCallback  callback,
+                                       gpointer             user_data)
+{
+  g_return_if_fail (PP_IS_REGISTRY (self));
+  g_return_if_fail (name != NULL && version != NULL && model != NULL);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+  if (check_verb (self, IFACE (self)->get_program_package, pp_registry_get_program_package_async,
+                  _("this registry cannot hand out program packages"), cancellable, callback, user_data))
+    IFACE (self)->get_program_package (self, name, version, model, cancellable, callback, user_data);
+}
+
+GBytes *
+pp_registry_get_program_package_finish (PpRegistry    *self,
+                                        GAsyncResult  *result,
+                                        GError       **error)
+{
+  return finish_pointer (self, result, pp_registry_get_program_package_async, error);
+}

@@ -242,6 +242,19 @@ struct _PpRegistryInterface
   void (*upload_program)       (PpRegistry *self, GBytes *package, const char *actor,
                                 const char *idempotency_key, GCancellable *cancellable,
                                 GAsyncReadyCallback callback, gpointer user_data);
+
+  /* ---- the install and recycle flows (issue 9, core/flows) ----
+   * an implementation may leave them NULL (FAILED naming the verb) */
+  void (*issue_sign_on_keys)   (PpRegistry *self, const char *order_uuid, const char *actor,
+                                GCancellable *cancellable, GAsyncReadyCallback callback,
+                                gpointer user_data);
+  void (*issue_unbind_token)   (PpRegistry *self, const char *order_uuid, GBytes *ct_krd,
+                                GBytes *rt_krd, const char *actor, const char *idempotency_key,
+                                GCancellable *cancellable, GAsyncReadyCallback callback,
+                                gpointer user_data);
+  void (*get_program_package)  (PpRegistry *self, const char *name, const char *version,
+                                const char *model, GCancellable *cancellable,
+                                GAsyncReadyCallback callback, gpointer user_data);
 };
 
 /* Looks up @serial (any case) and says whether it can be installed: for a
@@ -515,5 +528,53 @@ PpAuditEntry          *pp_registry_audit_entry_from_json  (JsonNode  *node,
                                                            GError   **error);
 PpChange              *pp_registry_change_from_json       (JsonNode  *node,
                                                            GError   **error);
+
+/* ---- the install and recycle flows (issue 9, core/flows) ---- */
+
+/* A sign-on test's working keys, made by the key host in memory: a PIN
+ * key and a MAC key as TR-31 blocks under the order's TMK (never stored,
+ * never recorded) and their check values (upper hex). */
+typedef struct {
+  char *pin_block;
+  char *mac_block;
+  char *pin_kcv;
+  char *mac_kcv;
+} PpRegistrySignOnKeys;
+
+void pp_registry_sign_on_keys_free (PpRegistrySignOnKeys *keys);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PpRegistrySignOnKeys, pp_registry_sign_on_keys_free)
+
+/* Fresh working keys for the sign-on test of the keyed install order
+ * @order_uuid (keyed or program_installed; CONFLICT otherwise), under the
+ * TMK the key host released for it. No idempotency key: nothing is
+ * recorded but a keyhost.sign_on_keys journal entry with the check
+ * values; a retry makes new keys. @actor: a field manager or administrator. */
+void                  pp_registry_issue_sign_on_keys_async  (PpRegistry *self, const char *order_uuid,
+                                                             const char *actor,
+                                                             GCancellable *cancellable,
+                                                             GAsyncReadyCallback callback,
+                                                             gpointer user_data);
+PpRegistrySignOnKeys *pp_registry_issue_sign_on_keys_finish (PpRegistry *self, GAsyncResult *result,
+                                                             GError **error);
+/* UBT_KDH (DER, 2-pass) releasing the terminal of the open recycle order
+ * @order_uuid from the registry's KDH: its CT_KRD must chain to CA_KRD and
+ * name the order's serial, its RT_KRD carry the nonce. Journalled as
+ * keyhost.ubt_kdh. */
+void    pp_registry_issue_unbind_token_async  (PpRegistry *self, const char *order_uuid,
+                                               GBytes *ct_krd, GBytes *rt_krd, const char *actor,
+                                               const char *idempotency_key,
+                                               GCancellable *cancellable,
+                                               GAsyncReadyCallback callback, gpointer user_data);
+GBytes *pp_registry_issue_unbind_token_finish (PpRegistry *self, GAsyncResult *result,
+                                               GError **error);
+/* The bytes of the catalogue's package @name @version for @model, as
+ * uploaded (NOT_FOUND: not in the catalogue for that model, or uploaded
+ * before the registry kept packages). */
+void    pp_registry_get_program_package_async  (PpRegistry *self, const char *name,
+                                                const char *version, const char *model,
+                                                GCancellable *cancellable,
+                                                GAsyncReadyCallback callback, gpointer user_data);
+GBytes *pp_registry_get_program_package_finish (PpRegistry *self, GAsyncResult *result,
+                                                GError **error);
 
 G_END_DECLS
