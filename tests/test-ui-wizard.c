@@ -40,7 +40,7 @@
 #define KEY_STORE_PASSPHRASE "fixture key store passphrase"
 #define SERIAL "WZ-0001"
 #define MODEL "X1"
-#define PROGRAM_NAME "Counter"
+#define PROGRAM_NAME "CardSchemes"
 #define PROGRAM_VERSION "2.1.0"
 /* Big enough that the push shows progress for a while at the emulated baud. */
 #define PROGRAM_SIZE (48 * 1024)
@@ -70,6 +70,25 @@ on_give_up (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* The wizard under test, to say where its flow stood when a wait fails. */
+static PpInstallWizard *current_wizard;
+
+static void
+describe_flow (void)
+{
+  PpInstallFlow *flow = current_wizard != NULL ? pp_install_wizard_get_flow (current_wizard) : NULL;
+  g_autofree char *message = NULL;
+  const GError *error;
+
+  if (flow == NULL)
+    return;
+  g_object_get (flow, "message", &message, NULL);
+  error = pp_install_flow_get_error (flow);
+  g_test_message ("flow at %s (page %s): %s; error: %s", pp_install_step_to_string (pp_install_flow_get_step (flow)),
+                  pp_install_wizard_get_page_name (current_wizard), message,
+                  error != NULL ? error->message : "none");
+}
+
 /* Runs the main loop until @condition holds; fails the test after a minute. */
 static void
 wait_until (Condition    condition,
@@ -81,6 +100,8 @@ wait_until (Condition    condition,
 
   while (!condition (data))
     {
+      if (timed_out)
+        describe_flow ();
       if (timed_out)
         g_error ("still waiting after %d s for %s", WAIT_SECONDS, what);
       g_main_context_iteration (NULL, TRUE);
@@ -178,7 +199,15 @@ static gboolean
 is_button_labelled (GtkWidget     *widget,
                     gconstpointer  label)
 {
-  return GTK_IS_BUTTON (widget) && g_strcmp0 (gtk_button_get_label (GTK_BUTTON (widget)), label) == 0;
+  GtkWidget *child;
+
+  if (!GTK_IS_BUTTON (widget))
+    return FALSE;
+  if (g_strcmp0 (gtk_button_get_label (GTK_BUTTON (widget)), label) == 0)
+    return TRUE;
+  /* A stack switcher's button: its label is its child. */
+  child = gtk_button_get_child (GTK_BUTTON (widget));
+  return GTK_IS_LABEL (child) && g_strcmp0 (gtk_label_get_label (GTK_LABEL (child)), label) == 0;
 }
 
 static gboolean
@@ -216,6 +245,29 @@ is_qr_code (GtkWidget     *widget,
             gconstpointer  unused)
 {
   return PP_IS_QR_CODE (widget);
+}
+
+typedef struct {
+  GtkWidget  *root;
+  const char *title;
+} RowWait;
+
+static gboolean
+row_shown (gpointer data)
+{
+  RowWait *wait = data;
+
+  return find_widget (wait->root, is_row_titled, wait->title) != NULL;
+}
+
+/* Until the row titled @title (translated here) shows, as one in a revealer does. */
+static void
+wait_for_row (GtkWidget  *root,
+              const char *title)
+{
+  RowWait wait = { root, tr (title) };
+
+  wait_until (row_shown, &wait, title);
 }
 
 static GtkWidget *
@@ -413,7 +465,7 @@ upload_program (Fixture    *f,
   g_autofree char *idem = g_uuid_string_random ();
   gsize len;
   const char *pack[] = { "program", "pack", "--name", PROGRAM_NAME, "--version", PROGRAM_VERSION,
-                         "--models", MODEL, "--signing-key", key, "--signing-cert", sign_cert,
+                         "--kind", "signature-file", "--models", MODEL, "--signing-key", key, "--signing-cert", sign_cert,
                          "-o", pkg, app, NULL };
 
   for (gsize i = 0; i < PROGRAM_SIZE; i++)
@@ -561,8 +613,8 @@ scan_and_choose_merchant (GtkWidget       *window,
                           PpInstallWizard *wizard,
                           const char      *scanned)
 {
-  wait_for_page (wizard, "scan", PP_INSTALL_NEEDS_SERIAL);
-  /* The scanner types the label's payload and Enter. */
+  /* The scanner types the label's payload and Enter (into a new flow after a refusal). */
+  g_assert_cmpstr (pp_install_wizard_get_page_name (wizard), ==, "scan");
   type_into (window, "_Serial or Label", scanned);
   press_enter (window, "_Serial or Label");
   wait_for_page (wizard, "merchant", PP_INSTALL_NEEDS_MERCHANT);
@@ -617,6 +669,16 @@ check_approval_page (GtkWidget       *window,
                    PROGRAM_NAME " " PROGRAM_VERSION);
 }
 
+static gboolean
+push_under_way (gpointer data)
+{
+  PpInstallFlow *flow = pp_install_wizard_get_flow (data);
+  double rate = 0;
+
+  g_object_get (flow, "rate", &rate, NULL);
+  return pp_install_flow_get_progress (flow) > 0.1 && rate > 0;
+}
+
 static void
 connect_and_finish (GtkWidget       *window,
                     PpInstallWizard *wizard,
@@ -632,6 +694,7 @@ connect_and_finish (GtkWidget       *window,
   wait_for_step (wizard, PP_INSTALL_STEP_PROGRAM);
   if (cancel_push)
     {
+      wait_until (push_under_way, wizard, "the push to make progress");
       save_screenshot (window, "wizard-push");
       /* Cancel mid-push: stopped, nothing lost, and Resume goes on. */
       click (window, "_Cancel");
@@ -670,6 +733,14 @@ check_registry (Fixture    *f,
   g_assert_true (g_str_has_suffix (journal, "order.close"));
 }
 
+static gboolean
+scan_has_focus (gpointer window)
+{
+  GtkWidget *focus = gtk_root_get_focus (GTK_ROOT (window));
+
+  return focus != NULL && gtk_widget_is_ancestor (focus, row_titled (window, tr ("_Serial or Label")));
+}
+
 /* ---- the tests ---- */
 
 /* One visit, as the field manager alice does it: a scan that is no serial,
@@ -684,13 +755,14 @@ test_install (Fixture       *f,
 {
   GtkWidget *wizard_widget = pp_install_wizard_new (f->registry, "alice", PP_USER_ROLE_FIELD_MANAGER);
   PpInstallWizard *wizard = PP_INSTALL_WIZARD (wizard_widget);
+
+  current_wizard = wizard;
   GtkWidget *window = window_with (wizard_widget, tr ("Install a Terminal"));
 
   wait_until (is_mapped, wizard_widget, "the wizard");
   wait_for_page (wizard, "scan", PP_INSTALL_NEEDS_SERIAL);
   /* The first field has the focus: a scanner can type at once. */
-  g_assert_true (gtk_widget_is_ancestor (gtk_root_get_focus (GTK_ROOT (window)),
-                                         row_titled (window, tr ("_Serial or Label"))));
+  wait_until (scan_has_focus, window, "the focus in the scan field");
   save_screenshot (window, "wizard-scan");
 
   /* Not a serial: said on the spot, the flow still waits. */
@@ -737,12 +809,14 @@ test_install (Fixture       *f,
 
   /* The requester cannot be their own reviewer: the refusal is shown. */
   gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (button_labelled (window, "Re_viewer Signs In Here")), TRUE);
+  wait_for_row (window, "Reviewer’s _User Name");
   type_into (window, "Reviewer’s _User Name", "alice");
   type_into (window, "Reviewer’s _Password", PP_TEST_PASSWORD ("0"));
   type_into (window, "_Reason", "Checked the merchant’s licence");
   click (window, "_Approve");
   g_test_message ("refusal: %s", wait_for_error (window));
-  g_assert_cmpint (pp_install_flow_get_needs (pp_install_wizard_get_flow (wizard)), ==, PP_INSTALL_NEEDS_APPROVAL);
+  /* The request still waits for a reviewer. */
+  wait_for_page (wizard, "approval", PP_INSTALL_NEEDS_APPROVAL);
   save_screenshot (window, "wizard-approval-refused");
 
   /* bob, a reviewer, approves here. */
@@ -779,6 +853,8 @@ test_supervisor (Fixture       *f,
 {
   GtkWidget *wizard_widget = pp_install_wizard_new (f->registry, "alice", PP_USER_ROLE_FIELD_MANAGER);
   PpInstallWizard *wizard = PP_INSTALL_WIZARD (wizard_widget);
+
+  current_wizard = wizard;
   GtkWidget *window = window_with (wizard_widget, tr ("Install a Terminal"));
   GtkWidget *bob_page = pp_approvals_page_new (f->registry, "bob", PP_USER_ROLE_REVIEWER);
   GtkWidget *bob_window = NULL;
@@ -856,6 +932,8 @@ main (int    argc,
   gtk_test_init (&argc, &argv, NULL);
   setlocale (LC_ALL, "");
   adw_init ();
+  /* A screenshot shows the page, not a slide between two. */
+  g_object_set (gtk_settings_get_default (), "gtk-enable-animations", FALSE, NULL);
 
   localedir = g_test_build_filename (G_TEST_BUILT, "..", "data", "po", NULL);
   bindtextdomain (GETTEXT_PACKAGE, localedir);

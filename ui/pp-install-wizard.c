@@ -89,6 +89,7 @@ struct _PpInstallWizard
   PpInstallStep   shown_step;       /* the flow's last step that was not FAILED */
   GCancellable   *cancellable;      /* the pages' own calls; cancelled in dispose */
   const char     *focused_page;     /* the page whose first field got the focus */
+  guint           focus_id;
 
   /* what the user entered, for a new flow after a failure */
   char           *serial;
@@ -106,6 +107,7 @@ struct _PpInstallWizard
   GPtrArray      *ports;            /* PpPortInfo*, as listed */
   gboolean        opening;
   gboolean        authenticating;
+  gboolean        decided_here;     /* a reviewer here decided; the flow has not answered yet */
   GtkWidget      *key_marks[G_N_ELEMENTS (key_steps)];
   GtkWidget      *step_marks[G_N_ELEMENTS (wizard_pages)];
 
@@ -206,6 +208,7 @@ static GParamSpec *props[N_PROPS];
 static void update_view (PpInstallWizard *self);
 static void start_flow  (PpInstallWizard *self,
                          const char      *resume_order);
+static void restart_flow (PpInstallWizard *self);
 
 /* ---- small helpers ---- */
 
@@ -354,6 +357,18 @@ on_run_done (GObject      *source,
   self->running = FALSE;
   g_clear_error (&self->run_error);
   self->run_error = g_steal_pointer (&error);
+  /* A reviewer's decision here that the registry refused (the requester
+   * themself, not a reviewer) ends the flow's run: say why next to the
+   * reviewer's fields and wait on the request again. */
+  if (self->decided_here && self->run_error != NULL && self->run_error->domain == PP_REGISTRY_ERROR &&
+      self->shown_step == PP_INSTALL_STEP_APPROVAL)
+    {
+      self->decided_here = FALSE;
+      show_error (self->reviewer_error_label, self->run_error->message);
+      restart_flow (self);
+      return;
+    }
+  self->decided_here = FALSE;
   /* The terminal is gone or broken: pick a port again before resuming. */
   if (self->run_error != NULL && self->run_error->domain == PP_TERMINAL_DEVICE_ERROR)
     g_clear_object (&self->device);
@@ -934,6 +949,8 @@ on_reviewer_authenticated (GObject      *source,
     /* The flow's or the registry's refusal (the requester cannot approve
      * their own request, a field manager cannot approve at all). */
     show_error (self->reviewer_error_label, error->message);
+  else
+    self->decided_here = TRUE;
   decision_free (decision);
   update_view (self);
 }
@@ -1329,7 +1346,9 @@ update_problem (PpInstallWizard *self)
                           (error == NULL || g_strcmp0 (message, error->message) != 0));
   /* Before the order there is nothing to resume: the user scans (or picks) again. */
   gtk_button_set_label (self->retry_button, has_order ? _("_Resume") : _("_Try Again"));
-  gtk_widget_set_visible (GTK_WIDGET (self->retry_button), self->shown_step > PP_INSTALL_STEP_CHECK);
+  /* The push page has its own Resume. */
+  gtk_widget_set_visible (GTK_WIDGET (self->retry_button), self->shown_step > PP_INSTALL_STEP_CHECK &&
+                                                           self->shown_step != PP_INSTALL_STEP_PROGRAM);
   gtk_widget_set_visible (self->cancel_order_button, has_order && self->shown_step <= PP_INSTALL_STEP_KEY_TOKEN);
 }
 
@@ -1383,6 +1402,22 @@ default_button (PpInstallWizard *self,
   return NULL;
 }
 
+static gboolean
+focus_first_field (gpointer data)
+{
+  PpInstallWizard *self = data;
+  const char *page = gtk_stack_get_visible_child_name (self->stack);
+  GtkWidget *field = first_field (self, page);
+
+  self->focus_id = 0;
+  /* Not yet when the field cannot take it (the flow does not need it yet):
+   * the next update tries again. */
+  if (field != NULL && gtk_widget_get_mapped (field) && gtk_widget_is_sensitive (field) &&
+      gtk_widget_grab_focus (field))
+    self->focused_page = wizard_pages[page_index (page)].page;
+  return G_SOURCE_REMOVE;
+}
+
 static void
 enter_page (PpInstallWizard *self,
             const char      *page)
@@ -1403,12 +1438,12 @@ enter_page (PpInstallWizard *self,
 
   if (g_strcmp0 (self->focused_page, page) == 0)
     return;
-  self->focused_page = page;
   field = first_field (self, page);
   if (GTK_IS_WINDOW (root))
     gtk_window_set_default_widget (GTK_WINDOW (root), default_button (self, page));
-  if (field != NULL && gtk_widget_get_mapped (GTK_WIDGET (self)))
-    gtk_widget_grab_focus (field);
+  /* After the window has settled its own focus (it picks one as it maps). */
+  if (field != NULL && self->focus_id == 0)
+    self->focus_id = g_idle_add (focus_first_field, self);
 }
 
 static void
@@ -1449,13 +1484,15 @@ update_view (PpInstallWizard *self)
   message = flow_string (self, "message");
 
   /* scan */
-  gtk_widget_set_sensitive (GTK_WIDGET (self->scan_row), !flow_is_live (self) || needs == PP_INSTALL_NEEDS_SERIAL);
+  /* Only the buttons follow what the flow needs: an entry made insensitive
+   * while it has the focus loses it without a focus-out (GTK 4.8 warns). */
   gtk_widget_set_sensitive (self->scan_button, !flow_is_live (self) || needs == PP_INSTALL_NEEDS_SERIAL);
   show_status (self, "scan", shown, self->scan_status_box, self->scan_spinner, self->scan_status_label, FALSE);
 
   /* merchant */
-  gtk_widget_set_sensitive (GTK_WIDGET (self->merchant_stack),
-                            !flow_is_live (self) || needs == PP_INSTALL_NEEDS_MERCHANT);
+  gtk_widget_set_sensitive (self->new_merchant_button, !flow_is_live (self) || needs == PP_INSTALL_NEEDS_MERCHANT);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->merchant_list), !flow_is_live (self) ||
+                                                              needs == PP_INSTALL_NEEDS_MERCHANT);
   show_status (self, "merchant", shown, self->merchant_status_box, self->merchant_spinner,
                self->merchant_status_label, FALSE);
 
@@ -1493,7 +1530,6 @@ update_view (PpInstallWizard *self)
 
   /* connect */
   gtk_widget_set_sensitive (GTK_WIDGET (self->port_list), !self->opening);
-  gtk_widget_set_sensitive (GTK_WIDGET (self->tcp_row), !self->opening);
   gtk_widget_set_sensitive (self->tcp_button, !self->opening);
   show_status (self, "connect", shown, self->connect_status_box, self->connect_spinner,
                self->connect_status_label, self->opening);
@@ -1636,6 +1672,7 @@ pp_install_wizard_dispose (GObject *object)
   PpInstallWizard *self = PP_INSTALL_WIZARD (object);
 
   g_cancellable_cancel (self->cancellable);
+  g_clear_handle_id (&self->focus_id, g_source_remove);
   if (self->search_cancellable != NULL)
     g_cancellable_cancel (self->search_cancellable);
   if (self->run_cancellable != NULL)
