@@ -139,6 +139,12 @@ wait_for_paint (GtkWidget *window)
   g_signal_handler_disconnect (clock, id);
 }
 
+static gboolean
+has_size (gpointer window)
+{
+  return gtk_widget_get_width (window) > 0 && gtk_widget_get_height (window) > 0;
+}
+
 static void
 save_screenshot (GtkWidget  *window,
                  const char *what)
@@ -149,10 +155,12 @@ save_screenshot (GtkWidget  *window,
   g_autoptr(GdkTexture) texture = NULL;
   g_autofree char *name = g_strdup_printf ("screenshot-%s-%s.png", what, screenshot_lang);
   g_autofree char *path = g_test_build_filename (G_TEST_BUILT, name, NULL);
-  int width = gtk_widget_get_width (window);
-  int height = gtk_widget_get_height (window);
+  int width, height;
 
+  wait_until (has_size, window, "the window to get its size");
   wait_for_paint (window);
+  width = gtk_widget_get_width (window);
+  height = gtk_widget_get_height (window);
   gdk_paintable_snapshot (paintable, GDK_SNAPSHOT (snapshot), width, height);
   node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
   g_assert_nonnull (node);

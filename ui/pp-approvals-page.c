@@ -55,8 +55,9 @@ struct _PpApprovalsPage
   GHashTable   *cards;             /* uuid -> Card */
   guint         n_decided;
 
+  AdwToastOverlay *toast_overlay;  /* the bin's child */
+
   /* template */
-  AdwToastOverlay *toast_overlay;
   GtkLabel     *intro_label;
   GtkLabel     *error_label;
   GtkWidget    *empty_page;
@@ -694,7 +695,6 @@ pp_approvals_page_class_init (PpApprovalsPageClass *klass)
   g_object_class_install_properties (object_class, N_PROPS, props);
 
   gtk_widget_class_set_template_from_resource (widget_class, "/org/posprov/Station/pp-approvals-page.ui");
-  gtk_widget_class_bind_template_child (widget_class, PpApprovalsPage, toast_overlay);
   gtk_widget_class_bind_template_child (widget_class, PpApprovalsPage, intro_label);
   gtk_widget_class_bind_template_child (widget_class, PpApprovalsPage, error_label);
   gtk_widget_class_bind_template_child (widget_class, PpApprovalsPage, empty_page);
@@ -707,6 +707,8 @@ static void
 pp_approvals_page_init (PpApprovalsPage *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+  /* The bin's child is not bound: dispose_template would unparent it behind AdwBin's back. */
+  self->toast_overlay = ADW_TOAST_OVERLAY (adw_bin_get_child (ADW_BIN (self)));
   self->cancellable = g_cancellable_new ();
   self->cards = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) card_free);
   self->poll_ms = POLL_MIN_MS;
