@@ -1482,6 +1482,15 @@ update_view (PpInstallWizard *self)
   version = flow_string (self, "program-version");
   approval = flow_string (self, "approval-uuid");
   message = flow_string (self, "message");
+  /* A resumed flow learns these later than the one before it did. */
+  if (model == NULL)
+    model = g_strdup (self->programs_model);
+  if (program == NULL && self->program_name != NULL)
+    {
+      program = g_strdup (self->program_name);
+      g_free (version);
+      version = g_strdup (self->program_version);
+    }
 
   /* scan */
   /* Only the buttons follow what the flow needs: an entry made insensitive
@@ -1517,7 +1526,9 @@ update_view (PpInstallWizard *self)
     set_row_value (self->approval_ids_row, ids);
     set_row_value (self->approval_program_row, name);
     pp_qr_code_set_text (self->approval_qr, payload);
-    gtk_widget_set_visible (GTK_WIDGET (self->approval_qr), payload != NULL);
+    /* With the reviewer here, the form takes the code's place. */
+    gtk_widget_set_visible (GTK_WIDGET (self->approval_qr),
+                            payload != NULL && !gtk_toggle_button_get_active (self->reviewer_button));
   }
   gtk_spinner_set_spinning (self->approval_spinner, needs == PP_INSTALL_NEEDS_APPROVAL ||
                                                     (g_str_equal (shown, "approval") && self->running));
