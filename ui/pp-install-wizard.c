@@ -107,6 +107,7 @@ struct _PpInstallWizard
   GPtrArray      *ports;            /* PpPortInfo*, as listed */
   gboolean        opening;
   gboolean        authenticating;
+  gpointer        receipt_for;      /* the flow whose receipt is shown (not a reference) */
   gboolean        decided_here;     /* a reviewer here decided; the flow has not answered yet */
   GtkWidget      *key_marks[G_N_ELEMENTS (key_steps)];
   GtkWidget      *step_marks[G_N_ELEMENTS (wizard_pages)];
@@ -188,6 +189,7 @@ struct _PpInstallWizard
   GtkWidget      *push_resume_button;
 
   GtkListBox     *receipt_list;
+  GtkListBox     *receipt_list2;
   GtkWidget      *another_button;
 };
 
@@ -1246,6 +1248,8 @@ show_receipt (PpInstallWizard *self)
 
   while ((child = gtk_widget_get_first_child (GTK_WIDGET (self->receipt_list))) != NULL)
     gtk_list_box_remove (self->receipt_list, child);
+  while ((child = gtk_widget_get_first_child (GTK_WIDGET (self->receipt_list2))) != NULL)
+    gtk_list_box_remove (self->receipt_list2, child);
   if (receipt == NULL)
     return;
   program = g_strdup_printf ("%s %s", receipt->program_name != NULL ? receipt->program_name : "",
@@ -1254,7 +1258,8 @@ show_receipt (PpInstallWizard *self)
   finished = format_time (receipt->finished_at);
   rows[n++] = (ReceiptRow) { N_("Order"), receipt->order_uuid };
   rows[n++] = (ReceiptRow) { N_("Serial Number"), receipt->serial };
-  rows[n++] = (ReceiptRow) { N_("Model"), receipt->model };
+  /* A resumed flow may not have read the model: the one this wizard saw. */
+  rows[n++] = (ReceiptRow) { N_("Model"), receipt->model != NULL ? receipt->model : self->programs_model };
   rows[n++] = (ReceiptRow) { N_("Merchant"), receipt->merchant_name };
   rows[n++] = (ReceiptRow) { N_("MID"), receipt->mid };
   rows[n++] = (ReceiptRow) { N_("TID"), receipt->tid };
@@ -1272,7 +1277,8 @@ show_receipt (PpInstallWizard *self)
       adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), _(rows[i].title));
       adw_action_row_set_subtitle (ADW_ACTION_ROW (row), value);
       gtk_widget_add_css_class (row, "property");
-      gtk_list_box_append (self->receipt_list, row);
+      /* Two columns: the terminal and its merchant, then the key, the program and who did it. */
+      gtk_list_box_append (i < n / 2 ? self->receipt_list : self->receipt_list2, row);
     }
 }
 
@@ -1591,8 +1597,11 @@ update_view (PpInstallWizard *self)
     gtk_widget_set_visible (self->push_resume_button, flow_failed (self));
   }
 
-  if (step == PP_INSTALL_STEP_DONE && gtk_widget_get_first_child (GTK_WIDGET (self->receipt_list)) == NULL)
-    show_receipt (self);
+  if (step == PP_INSTALL_STEP_DONE && !self->running && self->receipt_for != self->flow)
+    {
+      self->receipt_for = self->flow;
+      show_receipt (self);
+    }
 
   enter_page (self, shown);
 }
@@ -1873,6 +1882,7 @@ pp_install_wizard_class_init (PpInstallWizardClass *klass)
   BIND (push_cancel_button);
   BIND (push_resume_button);
   BIND (receipt_list);
+  BIND (receipt_list2);
   BIND (another_button);
 #undef BIND
 #define CALLBACK(name) gtk_widget_class_bind_template_callback (widget_class, name)
