@@ -119,9 +119,9 @@ state_label (PpRegistryApprovalState state)
 }
 
 static void
-add_info_row (AdwPreferencesGroup *group,
-              const char          *title,
-              const char          *value)
+add_info_row (GtkWidget  *list,
+              const char *title,
+              const char *value)
 {
   GtkWidget *row = adw_action_row_new ();
   g_autofree char *escaped = g_markup_escape_text (value != NULL && value[0] != '\0' ? value : "—", -1);
@@ -129,7 +129,18 @@ add_info_row (AdwPreferencesGroup *group,
   adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), title);
   adw_action_row_set_subtitle (ADW_ACTION_ROW (row), escaped);
   gtk_widget_add_css_class (row, "property");
-  adw_preferences_group_add (group, row);
+  gtk_list_box_append (GTK_LIST_BOX (list), row);
+}
+
+static GtkWidget *
+boxed_list_new (void)
+{
+  GtkWidget *list = gtk_list_box_new ();
+
+  gtk_list_box_set_selection_mode (GTK_LIST_BOX (list), GTK_SELECTION_NONE);
+  gtk_widget_set_valign (list, GTK_ALIGN_START);
+  gtk_widget_add_css_class (list, "boxed-list");
+  return list;
 }
 
 /* ---- deciding ---- */
@@ -276,6 +287,7 @@ card_new (PpApprovalsPage          *self,
   AdwPreferencesGroup *group = ADW_PREFERENCES_GROUP (adw_preferences_group_new ());
   GtkWidget *buttons = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 12);
   GtkWidget *box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 12);
+  GtkWidget *columns, *left, *right, *reason_list;
   GtkWidget *label;
   g_autofree char *title = NULL;
   g_autofree char *description = NULL;
@@ -294,21 +306,29 @@ card_new (PpApprovalsPage          *self,
   description = g_markup_printf_escaped (_("Requested by %s at %s"), approval->requester, requested);
   adw_preferences_group_set_title (group, title);
   adw_preferences_group_set_description (group, description);
-  add_info_row (group, _("Serial Number"), approval->serial);
-  add_info_row (group, _("Model"), approval->model);
-  add_info_row (group, _("Merchant"), merchant);
-  add_info_row (group, _("MID / TID"), ids);
-  add_info_row (group, _("Program"), approval->program_version);
-  add_info_row (group, _("Key Type"), approval->key_type);
-  add_info_row (group, _("Terminal Certificate (SHA-256)"), approval->cert_fingerprint);
-  add_info_row (group, _("Requested By"), approval->requester);
+  /* Two columns, so that a request and its decision fit on a laptop's screen. */
+  columns = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 18);
+  gtk_box_set_homogeneous (GTK_BOX (columns), TRUE);
+  left = boxed_list_new ();
+  right = boxed_list_new ();
+  add_info_row (left, _("Merchant"), merchant);
+  add_info_row (left, _("MID / TID"), ids);
+  add_info_row (left, _("Program"), approval->program_version);
+  add_info_row (right, _("Key Type"), approval->key_type);
+  add_info_row (right, _("Terminal Certificate (SHA-256)"), approval->cert_fingerprint);
+  gtk_box_append (GTK_BOX (columns), left);
+  gtk_box_append (GTK_BOX (columns), right);
+  adw_preferences_group_add (group, columns);
 
   card->reason_row = ADW_ENTRY_ROW (adw_entry_row_new ());
   adw_preferences_row_set_title (ADW_PREFERENCES_ROW (card->reason_row), _("_Reason (required)"));
   adw_preferences_row_set_use_underline (ADW_PREFERENCES_ROW (card->reason_row), TRUE);
   g_object_set_data_full (G_OBJECT (card->reason_row), "approval-uuid", g_strdup (card->uuid), g_free);
   g_signal_connect (card->reason_row, "changed", G_CALLBACK (on_reason_changed), self);
-  adw_preferences_group_add (group, GTK_WIDGET (card->reason_row));
+  reason_list = boxed_list_new ();
+  gtk_widget_set_hexpand (reason_list, TRUE);
+  gtk_widget_set_valign (reason_list, GTK_ALIGN_CENTER);
+  gtk_list_box_append (GTK_LIST_BOX (reason_list), GTK_WIDGET (card->reason_row));
 
   card->reject_button = gtk_button_new_with_mnemonic (_("Re_ject"));
   gtk_widget_add_css_class (card->reject_button, "destructive-action");
@@ -320,7 +340,9 @@ card_new (PpApprovalsPage          *self,
   gtk_widget_add_css_class (card->approve_button, "pill");
   g_object_set_data_full (G_OBJECT (card->approve_button), "approval-uuid", g_strdup (card->uuid), g_free);
   g_signal_connect (card->approve_button, "clicked", G_CALLBACK (on_approve_clicked), self);
-  gtk_widget_set_halign (buttons, GTK_ALIGN_END);
+  gtk_widget_set_valign (card->reject_button, GTK_ALIGN_CENTER);
+  gtk_widget_set_valign (card->approve_button, GTK_ALIGN_CENTER);
+  gtk_box_append (GTK_BOX (buttons), reason_list);
   gtk_box_append (GTK_BOX (buttons), card->reject_button);
   gtk_box_append (GTK_BOX (buttons), card->approve_button);
 
@@ -333,8 +355,8 @@ card_new (PpApprovalsPage          *self,
   card->error_label = GTK_LABEL (label);
 
   gtk_box_append (GTK_BOX (box), GTK_WIDGET (group));
-  gtk_box_append (GTK_BOX (box), label);
   gtk_box_append (GTK_BOX (box), buttons);
+  gtk_box_append (GTK_BOX (box), label);
   card->group = box;
   update_card (self, card);
   return card;
