@@ -1584,9 +1584,9 @@ update_view (PpInstallWizard *self)
     if (left >= 0 && self->running)
       {
         g_autofree char *text = left < 60
-          ? g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "About %d second left", "About %d seconds left",
+          ? g_strdup_printf (ngettext ("About %d second left", "About %d seconds left",
                                           (gulong) (left + 0.5)), (int) (left + 0.5))
-          : g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "About %d minute left", "About %d minutes left",
+          : g_strdup_printf (ngettext ("About %d minute left", "About %d minutes left",
                                           (gulong) (left / 60 + 0.5)), (int) (left / 60 + 0.5));
 
         gtk_label_set_text (self->push_left_label, text);
