@@ -589,23 +589,14 @@ sql_text (Fixture    *f,
 
 /* ---- the windows ---- */
 
+/* The page a pp_page_window_new window holds, under its header bar. */
 static GtkWidget *
-window_with (GtkWidget  *content,
-             const char *title)
+page_of (GtkWidget *window)
 {
-  GtkWidget *window = adw_window_new ();
-  GtkWidget *box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 0);
-  GtkWidget *header = adw_header_bar_new ();
+  GtkWidget *page = gtk_widget_get_last_child (adw_window_get_content (ADW_WINDOW (window)));
 
-  adw_header_bar_set_title_widget (ADW_HEADER_BAR (header), adw_window_title_new (title, NULL));
-  gtk_box_append (GTK_BOX (box), header);
-  gtk_widget_set_vexpand (content, TRUE);
-  gtk_box_append (GTK_BOX (box), content);
-  adw_window_set_content (ADW_WINDOW (window), box);
-  /* The laptop at the merchant's counter. */
-  gtk_window_set_default_size (GTK_WINDOW (window), 1280, 720);
-  gtk_window_present (GTK_WINDOW (window));
-  return window;
+  g_assert_true (PP_IS_INSTALL_WIZARD (page) || PP_IS_APPROVALS_PAGE (page));
+  return page;
 }
 
 static gboolean
@@ -761,11 +752,12 @@ static void
 test_install (Fixture       *f,
               gconstpointer  data)
 {
-  GtkWidget *wizard_widget = pp_install_wizard_new (f->registry, "alice", PP_USER_ROLE_FIELD_MANAGER);
+  GtkWidget *window = GTK_WIDGET (pp_install_wizard_open_window (NULL, f->registry, "alice",
+                                                                  PP_USER_ROLE_FIELD_MANAGER));
+  GtkWidget *wizard_widget = page_of (window);
   PpInstallWizard *wizard = PP_INSTALL_WIZARD (wizard_widget);
 
   current_wizard = wizard;
-  GtkWidget *window = window_with (wizard_widget, tr ("Install a Terminal"));
 
   wait_until (is_mapped, wizard_widget, "the wizard");
   wait_for_page (wizard, "scan", PP_INSTALL_NEEDS_SERIAL);
@@ -859,15 +851,16 @@ static void
 test_supervisor (Fixture       *f,
                  gconstpointer  data)
 {
-  GtkWidget *wizard_widget = pp_install_wizard_new (f->registry, "alice", PP_USER_ROLE_FIELD_MANAGER);
+  GtkWidget *window = GTK_WIDGET (pp_install_wizard_open_window (NULL, f->registry, "alice",
+                                                                  PP_USER_ROLE_FIELD_MANAGER));
+  GtkWidget *wizard_widget = page_of (window);
   PpInstallWizard *wizard = PP_INSTALL_WIZARD (wizard_widget);
 
   current_wizard = wizard;
-  GtkWidget *window = window_with (wizard_widget, tr ("Install a Terminal"));
-  GtkWidget *bob_page = pp_approvals_page_new (f->registry, "bob", PP_USER_ROLE_REVIEWER);
-  GtkWidget *bob_window = NULL;
-  GtkWidget *alice_page = pp_approvals_page_new (f->registry, "alice", PP_USER_ROLE_FIELD_MANAGER);
-  GtkWidget *alice_window = window_with (alice_page, tr ("Approval Requests"));
+  GtkWidget *bob_page, *bob_window;
+  GtkWidget *alice_window = GTK_WIDGET (pp_approvals_page_open_window (NULL, f->registry, "alice",
+                                                                        PP_USER_ROLE_FIELD_MANAGER));
+  GtkWidget *alice_page = page_of (alice_window);
   GtkWidget *approve;
 
   wait_until (is_mapped, alice_page, "alice's approvals page");
@@ -894,7 +887,8 @@ test_supervisor (Fixture       *f,
   gtk_window_destroy (GTK_WINDOW (alice_window));
 
   /* bob opens his screen afterwards: the request is there, exactly. */
-  bob_window = window_with (bob_page, tr ("Approval Requests"));
+  bob_window = GTK_WIDGET (pp_approvals_page_open_window (NULL, f->registry, "bob", PP_USER_ROLE_REVIEWER));
+  bob_page = page_of (bob_window);
   wait_until (has_pending, bob_page, "the request on bob's screen");
   wait_for_text (bob_window, SERIAL);
   wait_for_text (bob_window, "Lucky Noodle House");

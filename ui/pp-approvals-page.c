@@ -22,6 +22,7 @@
 #include <glib/gi18n.h>
 
 #include "pp-approvals-page.h"
+#include "pp-install-wizard.h"
 
 #define POLL_MIN_MS 250
 #define POLL_MAX_MS 4000
@@ -746,4 +747,16 @@ pp_approvals_page_new (PpRegistry *registry,
   g_return_val_if_fail (user != NULL, NULL);
 
   return g_object_new (PP_TYPE_APPROVALS_PAGE, "registry", registry, "user", user, "role", (int) role, NULL);
+}
+
+GtkWindow *
+pp_approvals_page_open_window (GtkWindow  *parent,
+                               PpRegistry *registry,
+                               const char *user,
+                               PpUserRole  role)
+{
+  g_return_val_if_fail (PP_IS_REGISTRY (registry), NULL);
+  g_return_val_if_fail (user != NULL, NULL);
+
+  return pp_page_window_new (parent, pp_approvals_page_new (registry, user, role), _("Approval Requests"), user);
 }

@@ -31,4 +31,11 @@ guint      pp_approvals_page_get_n_decided (PpApprovalsPage *self);
 /* Lists the approvals again now. */
 void       pp_approvals_page_reload      (PpApprovalsPage *self);
 
+/* The page in a window of its own over @parent (pp_page_window_new): what
+ * the station's win.approvals action opens. */
+GtkWindow *pp_approvals_page_open_window (GtkWindow   *parent,
+                                          PpRegistry  *registry,
+                                          const char  *user,
+                                          PpUserRole   role);
+
 G_END_DECLS

@@ -647,6 +647,30 @@ check_merchant_field (const char *value,
   return g_strdup (error->message);
 }
 
+/* @text without its mnemonics, as the user reads it: "_Name" and, in
+ * languages that add the key in brackets, "名称(_N)" lose the underscore
+ * and the bracketed key alike. */
+static char *
+strip_mnemonics (const char *text)
+{
+  GString *plain = g_string_new (NULL);
+
+  for (const char *p = text; *p != '\0'; p++)
+    {
+      if (p[0] == '(' && p[1] == '_' && p[2] != '\0' && p[3] == ')')
+        {
+          p += 3;
+          continue;
+        }
+      if (p[0] == '_' && p[1] != '_')
+        continue;
+      if (p[0] == '_')
+        p++;
+      g_string_append_c (plain, *p);
+    }
+  return g_string_free (plain, FALSE);
+}
+
 /* Marks the rows whose fields are wrong and lists why; TRUE when all are right.
  * @all: also the empty ones (on submit), not only those typed in. */
 static gboolean
@@ -682,11 +706,9 @@ validate_merchant_form (PpInstallWizard *self,
           gtk_accessible_reset_state (GTK_ACCESSIBLE (rows[i]), GTK_ACCESSIBLE_STATE_INVALID);
         }
     }
-  /* The mnemonic underscores are not part of what the user reads. */
   {
     g_autofree char *text = g_string_free (g_steal_pointer (&problems), FALSE);
-    g_auto(GStrv) parts = g_strsplit (text, "_", -1);
-    g_autofree char *plain = g_strjoinv ("", parts);
+    g_autofree char *plain = strip_mnemonics (text);
 
     show_error (self->merchant_errors_label, plain);
   }
@@ -1932,4 +1954,41 @@ pp_install_wizard_new (PpRegistry *registry,
   g_return_val_if_fail (user != NULL, NULL);
 
   return g_object_new (PP_TYPE_INSTALL_WIZARD, "registry", registry, "user", user, "role", (int) role, NULL);
+}
+
+GtkWindow *
+pp_page_window_new (GtkWindow  *parent,
+                    GtkWidget  *content,
+                    const char *title,
+                    const char *subtitle)
+{
+  GtkWidget *window = adw_window_new ();
+  GtkWidget *box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 0);
+  GtkWidget *header = adw_header_bar_new ();
+
+  g_return_val_if_fail (GTK_IS_WIDGET (content), NULL);
+
+  adw_header_bar_set_title_widget (ADW_HEADER_BAR (header), adw_window_title_new (title, subtitle));
+  gtk_box_append (GTK_BOX (box), header);
+  gtk_widget_set_vexpand (content, TRUE);
+  gtk_box_append (GTK_BOX (box), content);
+  adw_window_set_content (ADW_WINDOW (window), box);
+  gtk_window_set_title (GTK_WINDOW (window), title);
+  gtk_window_set_default_size (GTK_WINDOW (window), 1280, 720);
+  if (parent != NULL)
+    gtk_window_set_transient_for (GTK_WINDOW (window), parent);
+  gtk_window_present (GTK_WINDOW (window));
+  return GTK_WINDOW (window);
+}
+
+GtkWindow *
+pp_install_wizard_open_window (GtkWindow  *parent,
+                               PpRegistry *registry,
+                               const char *user,
+                               PpUserRole  role)
+{
+  g_return_val_if_fail (PP_IS_REGISTRY (registry), NULL);
+  g_return_val_if_fail (user != NULL, NULL);
+
+  return pp_page_window_new (parent, pp_install_wizard_new (registry, user, role), _("Install a Terminal"), user);
 }

@@ -32,4 +32,18 @@ const char    *pp_install_wizard_get_page_name (PpInstallWizard *self);
 void           pp_install_wizard_resume_order  (PpInstallWizard *self,
                                                 const char      *order_uuid);
 
+/* A window of its own for the wizard (or the approvals page,
+ * pp_approvals_page_open_window), over @parent (may be NULL): what the
+ * station's win.install action opens.  Shown; closes with its window. */
+GtkWindow     *pp_install_wizard_open_window   (GtkWindow   *parent,
+                                                PpRegistry  *registry,
+                                                const char  *user,
+                                                PpUserRole   role);
+/* A window holding @content under a header bar titled @title, @subtitle
+ * (the signed-in user), sized for a laptop's 1280x720; shown. */
+GtkWindow     *pp_page_window_new              (GtkWindow   *parent,
+                                                GtkWidget   *content,
+                                                const char  *title,
+                                                const char  *subtitle);
+
 G_END_DECLS
