@@ -125,7 +125,8 @@ painted_twice (gpointer data)
 
 /* Until the window has drawn twice what it shows now. */
 static void
-wait_for_paint (GtkWidget *window)
+wait_for_paint (GtkWidget  *window,
+                const char *what)
 {
   GdkFrameClock *clock = gtk_widget_get_frame_clock (window);
   guint paints = 0;
@@ -135,7 +136,7 @@ wait_for_paint (GtkWidget *window)
   id = g_signal_connect (clock, "after-paint", G_CALLBACK (on_after_paint), &paints);
   gtk_widget_queue_draw (window);
   gdk_frame_clock_request_phase (clock, GDK_FRAME_CLOCK_PHASE_PAINT);
-  wait_until (painted_twice, &paints, "the window to paint");
+  wait_until (painted_twice, &paints, what);
   g_signal_handler_disconnect (clock, id);
 }
 
@@ -158,7 +159,7 @@ save_screenshot (GtkWidget  *window,
   int width, height;
 
   wait_until (has_size, window, "the window to get its size");
-  wait_for_paint (window);
+  wait_for_paint (window, name);
   width = gtk_widget_get_width (window);
   height = gtk_widget_get_height (window);
   gdk_paintable_snapshot (paintable, GDK_SNAPSHOT (snapshot), width, height);
