@@ -25,6 +25,8 @@ static const PpToolCommand commands[] = {
   { "approvals", pp_tool_approvals_main, N_("Four eyes: list, request, approve, reject") },
   { "programs",  pp_tool_programs_main,  N_("The registry’s program catalogue: upload, list") },
   { "users",     pp_tool_users_main,     N_("Users: add, enroll-otp") },
+  { "install",   pp_tool_install_main,   N_("Install a terminal in one visit (or many: --batch)") },
+  { "recycle",   pp_tool_recycle_main,   N_("Take an installed terminal back: unbind, zeroize, to stock") },
   { NULL, NULL, NULL }
 };
 

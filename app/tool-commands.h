@@ -19,5 +19,8 @@ int pp_tool_orders_main    (int argc, char **argv);
 int pp_tool_approvals_main (int argc, char **argv);
 int pp_tool_programs_main  (int argc, char **argv);
 int pp_tool_users_main     (int argc, char **argv);
+/* the flows (tool-install.c) */
+int pp_tool_install_main   (int argc, char **argv);
+int pp_tool_recycle_main   (int argc, char **argv);
 
 G_END_DECLS

@@ -19,14 +19,15 @@
 
 #define MAX_PASSWORD 256
 
-/* One line from @fd without echo into @buf; FALSE at end of input. */
+/* One line from @fd (without echo when @hidden) into @buf; FALSE at end of input. */
 static gboolean
-read_hidden (int         fd,
-             const char *prompt,
-             char        buf[MAX_PASSWORD + 1])
+read_line (int         fd,
+           const char *prompt,
+           gboolean    hidden,
+           char        buf[MAX_PASSWORD + 1])
 {
   struct termios old, quiet;
-  gboolean restore = tcgetattr (fd, &old) == 0;
+  gboolean restore = hidden && tcgetattr (fd, &old) == 0;
   gsize n = 0;
   gboolean ok = FALSE;
 
@@ -58,9 +59,17 @@ read_hidden (int         fd,
   buf[n] = '\0';
   if (restore)
     tcsetattr (fd, TCSAFLUSH, &old);
-  if (write (fd, "\n", 1) < 0)
+  if (hidden && write (fd, "\n", 1) < 0)
     return FALSE;
   return ok;
+}
+
+static gboolean
+read_hidden (int         fd,
+             const char *prompt,
+             char        buf[MAX_PASSWORD + 1])
+{
+  return read_line (fd, prompt, TRUE, buf);
 }
 
 PpSecureBuffer *
@@ -93,4 +102,28 @@ pp_tool_new_password (const char  *env_name,
   OPENSSL_cleanse (second, sizeof second);
   close (fd);
   return password;
+}
+
+PpSecureBuffer *
+pp_tool_ask (const char  *prompt,
+             gboolean     hidden,
+             GError     **error)
+{
+  char line[MAX_PASSWORD + 1];
+  PpSecureBuffer *answer = NULL;
+  int fd = open ("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+
+  if (fd < 0)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
+                           _("no terminal to ask on: run this where someone can type"));
+      return NULL;
+    }
+  if (!read_line (fd, prompt, hidden, line))
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED, _("nothing was typed"));
+  else
+    answer = pp_secure_buffer_new_from ((const guint8 *) line, strlen (line) + 1);
+  OPENSSL_cleanse (line, sizeof line);
+  close (fd);
+  return answer;
 }

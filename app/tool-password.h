@@ -18,4 +18,10 @@ PpSecureBuffer *pp_tool_new_password (const char  *env_name,
                                       const char  *prompt,
                                       GError     **error);
 
+/* One answer typed on /dev/tty after @prompt (echo off when @hidden), as
+ * NUL-terminated text in a secure buffer. */
+PpSecureBuffer *pp_tool_ask          (const char  *prompt,
+                                      gboolean     hidden,
+                                      GError     **error);
+
 G_END_DECLS

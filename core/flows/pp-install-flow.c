@@ -11,9 +11,11 @@
  */
 #include "config.h"
 
+#include <inttypes.h>
 #include <string.h>
 
 #include <glib/gi18n-lib.h>
+#include <openssl/crypto.h>
 
 #include "pp-install-flow.h"
 #include "pp-kcv.h"
@@ -257,6 +259,8 @@ pp_install_flow_finalize (GObject *object)
   g_free (self->program_name);
   g_free (self->program_version);
   g_clear_pointer (&self->package, pp_program_package_unref);
+  if (self->otp != NULL)
+    OPENSSL_cleanse (self->otp, strlen (self->otp));
   g_free (self->otp);
   g_free (self->reviewer);
   g_free (self->reviewer_reason);
@@ -609,7 +613,7 @@ pp_install_flow_set_serial (PpInstallFlow  *self,
                             const char     *serial,
                             GError        **error)
 {
-  g_autofree char *upper = NULL;
+  g_autofree char *upper = NULL, *trimmed = NULL;
 
   g_return_val_if_fail (PP_IS_INSTALL_FLOW (self), FALSE);
 
@@ -622,7 +626,8 @@ pp_install_flow_set_serial (PpInstallFlow  *self,
     }
   if (too_late (self, _("serial"), error))
     return FALSE;
-  upper = g_ascii_strup (g_strstrip (g_strdup (serial)), -1);
+  trimmed = g_strstrip (g_strdup (serial));
+  upper = g_ascii_strup (trimmed, -1);
   set_string (self, &self->serial, upper, PROP_SERIAL);
   kick (self, PP_INSTALL_NEEDS_SERIAL);
   return TRUE;
@@ -638,7 +643,7 @@ pp_install_flow_set_merchant_id (PpInstallFlow  *self,
   if (merchant_id <= 0)
     {
       g_set_error (error, PP_FLOW_ERROR, PP_FLOW_ERROR_INVALID,
-                   _("%" G_GINT64_FORMAT " is no merchant id"), merchant_id);
+                   _("%" PRId64 " is no merchant id"), merchant_id);
       return FALSE;
     }
   if (too_late (self, _("merchant"), error))
@@ -725,6 +730,8 @@ pp_install_flow_set_otp (PpInstallFlow *self,
                          const char    *otp)
 {
   g_return_if_fail (PP_IS_INSTALL_FLOW (self));
+  if (self->otp != NULL)
+    OPENSSL_cleanse (self->otp, strlen (self->otp));
   g_free (self->otp);
   self->otp = g_strdup (otp);
 }
@@ -1358,8 +1365,7 @@ bind_done (GObject      *source,
 {
   g_autoptr(PpInstallFlow) self = data;
   GError *error = NULL;
-  g_autofree char *subject = pp_terminal_device_bind_finish (PP_TERMINAL_DEVICE (source), result, &error);
-
+  g_free (pp_terminal_device_bind_finish (PP_TERMINAL_DEVICE (source), result, &error));
   if (!check (self, error))
     return;
   go (self, PP_INSTALL_STEP_KEY_NONCE, NULL);

@@ -202,8 +202,9 @@ gboolean pp_install_flow_set_program      (PpInstallFlow           *self,
                                            const char              *name,
                                            const char              *version,
                                            GError                 **error);
-/* Optional: the package's bytes at hand (else fetched from the registry);
- * its name, version, model and payload must be the catalogue's. */
+/* Optional: the package's bytes at hand (else fetched from the registry's
+ * catalogue); its name, version and model must be the order's (the
+ * terminal checks its signature). */
 gboolean pp_install_flow_set_program_package (PpInstallFlow        *self,
                                               PpProgramPackage     *package,
                                               GError              **error);

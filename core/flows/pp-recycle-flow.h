@@ -12,7 +12,9 @@
  * CONNECT (needs DEVICE) -> IDENTIFY (serial must match; a tampered
  * terminal is zeroized but not unbound) -> UNBIND -> ZEROIZE -> CLOSE ->
  * DONE | FAILED.  Resume: pp_recycle_flow_resume with the open recycle
- * order's UUID (or NULL: the open recycle order of the serial).
+ * order's UUID (or NULL: the
+ * open recycle order), with the serial set: a terminal left recycled by a
+ * run that was cut off goes on from CONNECT.
  */
 #pragma once
 
