@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later
  *
  * test-ui-wizard.c: the install wizard and the supervisor's approvals page
- * as their users drive them, under Xvfb, on the real parts: PpRegistryLocal
- * on a store with its key host (as `posprov-registry init` makes one:
- * tests/pp-key-host-fixture.h), a program package made by the real
- * posprov-tool and uploaded to the catalogue, and the real posprov-termsim
- * over TCP on 127.0.0.1 (its device certificate issued by the fixture's
- * CA_KRD and on record in the register).
+ * as their users drive them, under Xvfb, on the real parts
+ * (tests/pp-install-fixture.h): PpRegistryLocal on a store made by the real
+ * `posprov-registry init` with its key host, a program package packed and
+ * uploaded with the real posprov-tool, and the real posprov-termsim over
+ * TCP on 127.0.0.1 (certified by CA_KRD, its certificate on record), paced
+ * at 460800 baud.
  *
  * The tests type into the entries and press the buttons a user would, wait
  * on the flow's properties and the pages' (never a sleep), save a
@@ -25,30 +25,21 @@
 #include <adwaita.h>
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
-#include <openssl/pem.h>
 #include <sqlite3.h>
 
 #include "pp-approvals-page.h"
 #include "pp-install-wizard.h"
-#include "pp-key-host-fixture.h"
-#include "pp-openssl-types.h"
+#include "pp-install-fixture.h"
 #include "pp-qr-code.h"
 #include "pp-registry-local.h"
 #include "pp-termsim-server.h"
 #include "pp-test-util.h"
 
-#define KEY_STORE_PASSPHRASE "fixture key store passphrase"
-#define SERIAL "WZ-0001"
+#define SERIAL "WZ0001"
 #define MODEL "X1"
-#define PROGRAM_NAME "CardSchemes"
-#define PROGRAM_VERSION "2.1.0"
-/* Big enough that the push shows progress for a while at the emulated baud. */
-#define PROGRAM_SIZE (48 * 1024)
+#define PROGRAM_NAME PP_INSTALL_PROGRAM
+#define PROGRAM_VERSION PP_INSTALL_VERSION
 #define WAIT_SECONDS 60
-
-static const PpTerminalIntake terminals[] = {
-  { SERIAL, "Acme", MODEL },
-};
 
 /* "en" or "zh_CN": names the screenshots. */
 static const char *screenshot_lang = "en";
@@ -236,37 +227,38 @@ is_error_shown (GtkWidget     *widget,
 }
 
 static gboolean
-error_shown (gpointer root)
-{
-  return find_widget (root, is_error_shown, NULL) != NULL;
-}
-
-/* Until an error shows on @root; returns its text. */
-static const char *
-wait_for_error (GtkWidget *root)
-{
-  wait_until (error_shown, root, "an error message on screen");
-  return gtk_label_get_text (GTK_LABEL (find_widget (root, is_error_shown, NULL)));
-}
-
-static gboolean
 is_qr_code (GtkWidget     *widget,
             gconstpointer  unused)
 {
   return PP_IS_QR_CODE (widget);
 }
 
+/* What a wait looks for: a widget under @root that @match accepts. */
 typedef struct {
-  GtkWidget  *root;
-  const char *title;
-} RowWait;
+  GtkWidget     *root;
+  Match          match;
+  gconstpointer  data;
+} FindWait;
 
 static gboolean
-row_shown (gpointer data)
+found (gpointer data)
 {
-  RowWait *wait = data;
+  FindWait *wait = data;
 
-  return find_widget (wait->root, is_row_titled, wait->title) != NULL;
+  return find_widget (wait->root, wait->match, wait->data) != NULL;
+}
+
+/* Until a widget @match accepts shows under @root; returns it. */
+static GtkWidget *
+wait_for_widget (GtkWidget     *root,
+                 Match          match,
+                 gconstpointer  data,
+                 const char    *what)
+{
+  FindWait wait = { root, match, data };
+
+  wait_until (found, &wait, what);
+  return find_widget (root, match, data);
 }
 
 /* Until the row titled @title (translated here) shows, as one in a revealer does. */
@@ -274,9 +266,7 @@ static void
 wait_for_row (GtkWidget  *root,
               const char *title)
 {
-  RowWait wait = { root, tr (title) };
-
-  wait_until (row_shown, &wait, title);
+  wait_for_widget (root, is_row_titled, tr (title), title);
 }
 
 static GtkWidget *
@@ -317,6 +307,13 @@ button_labelled (GtkWidget  *root,
   return button;
 }
 
+/* Until an error shows on @root; returns its text. */
+static const char *
+wait_for_error (GtkWidget *root)
+{
+  return gtk_label_get_text (GTK_LABEL (wait_for_widget (root, is_error_shown, NULL, "an error message on screen")));
+}
+
 static void
 click (GtkWidget  *root,
        const char *label)
@@ -327,27 +324,13 @@ click (GtkWidget  *root,
   g_signal_emit_by_name (button, "clicked");
 }
 
-typedef struct {
-  GtkWidget  *root;
-  const char *text;
-} TextWait;
-
-static gboolean
-text_shown (gpointer data)
-{
-  TextWait *wait = data;
-
-  return find_widget (wait->root, is_label_containing, wait->text) != NULL;
-}
-
 static void
 wait_for_text (GtkWidget  *root,
                const char *text)
 {
-  TextWait wait = { root, text };
   g_autofree char *what = g_strdup_printf ("“%s” on screen", text);
 
-  wait_until (text_shown, &wait, what);
+  wait_for_widget (root, is_label_containing, text, what);
 }
 
 /* ---- the flow ---- */
@@ -401,159 +384,26 @@ wait_for_step (PpInstallWizard *wizard,
 /* ---- the fixture ---- */
 
 typedef struct {
-  PpKeyHostFixture kh;
-  char *keys_dir;
-  char *term_dir;
+  PpInstallFixture inst;
   PpRegistry *registry;
   PpTestTermsimServer server;
   char *port;
 } Fixture;
 
 static void
-write_pem_key (const char *path,
-               EVP_PKEY   *key)
-{
-  g_autoptr(BIO) bio = BIO_new_file (path, "w");
-
-  g_assert_nonnull (bio);
-  g_assert_cmpint (PEM_write_bio_PrivateKey (bio, key, NULL, NULL, 0, NULL, NULL), ==, 1);
-}
-
-static X509 *
-read_pem_cert (const char *path)
-{
-  g_autoptr(BIO) bio = BIO_new_file (path, "r");
-
-  g_assert_nonnull (bio);
-  return PEM_read_bio_X509 (bio, NULL, NULL, NULL);
-}
-
-static void
-run_or_fail (const char * const *argv)
-{
-  g_autofree char *out = NULL, *err = NULL;
-  g_autoptr(GError) error = NULL;
-  int status = 0;
-
-  g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
-                               &out, &err, &status, &error));
-  g_assert_no_error (error);
-  if (!g_spawn_check_wait_status (status, NULL))
-    g_error ("%s failed: %s", argv[0], err);
-}
-
-static void
-got_result (GObject      *source,
-            GAsyncResult *result,
-            gpointer      data)
-{
-  *(GAsyncResult **) data = g_object_ref (result);
-}
-
-static gboolean
-has_result (gpointer data)
-{
-  return *(GAsyncResult **) data != NULL;
-}
-
-/* A program package for MODEL made and signed with the real posprov-tool,
- * in the catalogue; the terminal trusts its signer. */
-static void
-upload_program (Fixture    *f,
-                const char *sign_cert)
-{
-  g_autofree char *key = g_build_filename (f->kh.base.dir, "sign.key", NULL);
-  g_autofree char *app = g_build_filename (f->kh.base.dir, "counter.bin", NULL);
-  g_autofree char *pkg = g_build_filename (f->kh.base.dir, "counter.pkg", NULL);
-  g_autofree guint8 *payload = g_malloc (PROGRAM_SIZE);
-  g_autofree char *out = NULL, *err = NULL;
-  g_autofree char *data = NULL;
-  g_autoptr(GAsyncResult) res = NULL;
-  g_autoptr(GPtrArray) records = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autofree char *idem = g_uuid_string_random ();
-  gsize len;
-  const char *pack[] = { "program", "pack", "--name", PROGRAM_NAME, "--version", PROGRAM_VERSION,
-                         "--kind", "signature-file", "--models", MODEL, "--signing-key", key, "--signing-cert", sign_cert,
-                         "-o", pkg, app, NULL };
-
-  for (gsize i = 0; i < PROGRAM_SIZE; i++)
-    payload[i] = (guint8) (i * 7 + i / 251);
-  g_assert_true (g_file_set_contents (app, (const char *) payload, PROGRAM_SIZE, NULL));
-  if (pp_test_run_tool (pack, NULL, &out, &err) != 0)
-    g_error ("program pack: %s", err);
-  g_assert_true (g_file_get_contents (pkg, &data, &len, NULL));
-  {
-    g_autoptr(GBytes) bytes = g_bytes_new_take (g_steal_pointer (&data), len);
-
-    pp_registry_upload_program_async (f->registry, bytes, "alice", idem, NULL, got_result, &res);
-    wait_until (has_result, &res, "the program upload");
-    records = pp_registry_upload_program_finish (f->registry, res, &error);
-    g_assert_no_error (error);
-    g_assert_cmpuint (records->len, ==, 1);
-  }
-}
-
-static void
 fixture_set_up (Fixture       *f,
                 gconstpointer  data)
 {
-  const PpTestPki *pki = pp_test_pki_get ();
-  g_autofree char *trust = NULL, *ca = NULL, *ca_key = NULL;
-  g_autofree char *sign_key = NULL, *sign_cert = NULL, *device_pem = NULL;
-  g_autofree char *fingerprint = NULL;
-  g_autofree char *out = NULL, *err = NULL;
-  g_autoptr(X509) device_cert = NULL;
   g_autoptr(GError) error = NULL;
-
-  pp_key_host_fixture_set_up (&f->kh, terminals, G_N_ELEMENTS (terminals));
-  f->keys_dir = g_build_filename (f->kh.base.dir, "keys", NULL);
-  f->term_dir = g_build_filename (f->kh.base.dir, "term", NULL);
-  trust = g_build_filename (f->kh.base.dir, "trust.pem", NULL);
-  ca = g_build_filename (f->kh.base.dir, "ca-krd.pem", NULL);
-  ca_key = g_build_filename (f->kh.base.dir, "ca-krd.key", NULL);
-  sign_key = g_build_filename (f->kh.base.dir, "sign.key", NULL);
-  sign_cert = g_build_filename (f->kh.base.dir, "sign.pem", NULL);
-  pp_test_pki_write (pki, f->kh.base.dir);
-  write_pem_key (ca_key, pki->ca_krd_key);
-
-  /* The program signer, made with the openssl command as an operator would. */
-  {
-    const char *req[] = { "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", sign_key,
-                          "-out", sign_cert, "-subj", "/CN=Program Signer", "-days", "30",
-                          "-addext", "keyUsage=critical,digitalSignature",
-                          "-addext", "extendedKeyUsage=codeSigning", NULL };
-
-    run_or_fail (req);
-  }
-
-  /* The terminal: certified by CA_KRD at the factory, its certificate on record. */
-  {
-    const char *init[] = { "init", "--dir", f->term_dir, "--serial", SERIAL, "--vendor", "Acme",
-                           "--model", MODEL, "--trust", trust, "--ca-krd-cert", ca, "--ca-krd-key", ca_key,
-                           "--program-trust", sign_cert, NULL };
-
-    if (pp_test_run_termsim (init, &out, &err) != 0)
-      g_error ("termsim init: %s", err);
-  }
-  device_pem = g_build_filename (f->term_dir, "device.pem", NULL);
-  device_cert = read_pem_cert (device_pem);
-  g_assert_nonnull (device_cert);
-  fingerprint = pp_key_host_fixture_cert_fingerprint (device_cert);
-  g_assert_true (pp_store_set_terminal_certificate (f->kh.base.store, SERIAL, fingerprint, "carol", &error));
-  g_assert_no_error (error);
-
-  f->registry = PP_REGISTRY (pp_registry_local_new_with_key_store (f->kh.base.path, f->keys_dir,
-                                                                   KEY_STORE_PASSPHRASE, &error));
-  g_assert_no_error (error);
-  upload_program (f, sign_cert);
-
   /* Paced like a fast serial link, so the push shows its progress. */
-  {
-    const char *serve[] = { "--tcp", "127.0.0.1:0", "--emulate-baud", "460800", NULL };
+  const char *extra[] = { "--emulate-baud", "460800", NULL };
 
-    f->port = pp_test_termsim_start_args (&f->server, f->term_dir, serve);
-  }
+  pp_install_fixture_set_up (&f->inst, "WZ", 1);
+  g_assert_cmpstr (f->inst.serials[0], ==, SERIAL);
+  f->registry = PP_REGISTRY (pp_registry_local_new_with_key_store (f->inst.db, f->inst.keys, PP_INSTALL_SECRET,
+                                                                   &error));
+  g_assert_no_error (error);
+  f->port = pp_install_fixture_serve (&f->inst, &f->server, SERIAL, extra, NULL);
   g_assert_true (g_str_has_prefix (f->port, "tcp:"));
 }
 
@@ -566,9 +416,7 @@ fixture_tear_down (Fixture       *f,
     pp_registry_local_close (PP_REGISTRY_LOCAL (f->registry));
   g_clear_object (&f->registry);
   g_free (f->port);
-  g_free (f->keys_dir);
-  g_free (f->term_dir);
-  pp_key_host_fixture_tear_down (&f->kh);
+  pp_install_fixture_tear_down (&f->inst);
 }
 
 static char *
@@ -579,7 +427,7 @@ sql_text (Fixture    *f,
   sqlite3_stmt *stmt = NULL;
   char *result = NULL;
 
-  g_assert_cmpint (sqlite3_open_v2 (f->kh.base.path, &db, SQLITE_OPEN_READONLY, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_open_v2 (f->inst.db, &db, SQLITE_OPEN_READONLY, NULL), ==, SQLITE_OK);
   g_assert_cmpint (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL), ==, SQLITE_OK);
   if (sqlite3_step (stmt) == SQLITE_ROW && sqlite3_column_text (stmt, 0) != NULL)
     result = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
@@ -812,7 +660,7 @@ test_install (Fixture       *f,
   gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (button_labelled (window, "Re_viewer Signs In Here")), TRUE);
   wait_for_row (window, "Reviewer’s _User Name");
   type_into (window, "Reviewer’s _User Name", "alice");
-  type_into (window, "Reviewer’s _Password", PP_TEST_PASSWORD ("0"));
+  type_into (window, "Reviewer’s _Password", PP_INSTALL_ALICE_PW);
   type_into (window, "_Reason", "Checked the merchant’s licence");
   click (window, "_Approve");
   g_test_message ("refusal: %s", wait_for_error (window));
@@ -822,7 +670,7 @@ test_install (Fixture       *f,
 
   /* bob, a reviewer, approves here. */
   type_into (window, "Reviewer’s _User Name", "bob");
-  type_into (window, "Reviewer’s _Password", PP_TEST_PASSWORD ("0"));
+  type_into (window, "Reviewer’s _Password", PP_INSTALL_BOB_PW);
   click (window, "_Approve");
 
   connect_and_finish (window, wizard, f, TRUE);
