@@ -582,6 +582,14 @@ check_registry (Fixture    *f,
 }
 
 static gboolean
+search_has_focus (gpointer window)
+{
+  GtkWidget *focus = gtk_root_get_focus (GTK_ROOT (window));
+
+  return focus != NULL && gtk_widget_get_ancestor (focus, GTK_TYPE_SEARCH_ENTRY) != NULL;
+}
+
+static gboolean
 scan_has_focus (gpointer window)
 {
   GtkWidget *focus = gtk_root_get_focus (GTK_ROOT (window));
@@ -717,6 +725,8 @@ test_supervisor (Fixture       *f,
   wait_for_text (alice_window, tr ("No Requests Waiting"));
 
   scan_and_choose_merchant (window, wizard, "SN:" SERIAL);
+  /* Each page puts the focus in its first field: here the merchant search. */
+  wait_until (search_has_focus, window, "the focus in the merchant search");
   wait_for_text (window, "Lucky Noodle House");
   {
     GtkWidget *row = row_titled (window, "Lucky Noodle House");
