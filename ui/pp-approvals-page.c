@@ -183,7 +183,7 @@ on_decided (GObject      *source,
   Card *card;
 
   approval = pp_registry_decide_approval_finish (PP_REGISTRY (source), result, &error);
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) || g_cancellable_is_cancelled (self->cancellable))
     {
       decision_free (decision);
       return;
@@ -458,7 +458,7 @@ on_approvals_listed (GObject      *source,
 
   approvals = pp_registry_list_approvals_finish (PP_REGISTRY (source), result, &error);
   self->listing = FALSE;
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) || g_cancellable_is_cancelled (self->cancellable))
     return;
   gtk_widget_set_visible (GTK_WIDGET (self->error_label), approvals == NULL);
   if (approvals == NULL)
@@ -498,7 +498,9 @@ on_changes_listed (GObject      *source,
   gboolean approvals_changed = FALSE;
 
   changes = pp_registry_list_changes_finish (PP_REGISTRY (source), result, &self->cursor, &error);
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+  /* Unmapped (the watch cancelled and replaced) or disposed: nothing to do. */
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) || self->watch_cancellable == NULL ||
+      g_cancellable_is_cancelled (self->watch_cancellable))
     return;
   if (changes == NULL)
     {

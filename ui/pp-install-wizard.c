@@ -342,6 +342,13 @@ mark_set (GtkWidget *mark,
   gtk_spinner_set_spinning (GTK_SPINNER (spinner), state == MARK_RUNNING);
 }
 
+/* A call that ends after the wizard was disposed touches nothing of it. */
+static gboolean
+disposed (PpInstallWizard *self)
+{
+  return g_cancellable_is_cancelled (self->cancellable);
+}
+
 /* ---- the flow ---- */
 
 static void
@@ -354,7 +361,7 @@ on_run_done (GObject      *source,
   g_autoptr(GError) error = NULL;
 
   pp_install_flow_run_finish (flow, result, &error);
-  if (flow != self->flow)
+  if (flow != self->flow || disposed (self))
     return;   /* a flow replaced while it was stopping */
   self->running = FALSE;
   g_clear_error (&self->run_error);
@@ -514,13 +521,13 @@ on_merchants_found (GObject      *source,
                     GAsyncResult *result,
                     gpointer      user_data)
 {
-  PpInstallWizard *self = user_data;
+  g_autoptr(PpInstallWizard) self = user_data;
   g_autoptr(GPtrArray) merchants = NULL;
   g_autoptr(GError) error = NULL;
   GtkWidget *child;
 
   merchants = pp_registry_search_merchants_finish (PP_REGISTRY (source), result, &error);
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) || disposed (self))
     return;
   while ((child = gtk_widget_get_first_child (GTK_WIDGET (self->merchant_list))) != NULL)
     gtk_list_box_remove (self->merchant_list, child);
@@ -552,7 +559,7 @@ search_merchants (PpInstallWizard *self)
   self->search_cancellable = g_cancellable_new ();
   pp_registry_search_merchants_async (self->registry, query[0] != '\0' ? query : NULL,
                                       MERCHANT_SEARCH_LIMIT, self->search_cancellable,
-                                      on_merchants_found, self);
+                                      on_merchants_found, g_object_ref (self));
 }
 
 static void
@@ -765,13 +772,13 @@ on_programs_listed (GObject      *source,
                     GAsyncResult *result,
                     gpointer      user_data)
 {
-  PpInstallWizard *self = user_data;
+  g_autoptr(PpInstallWizard) self = user_data;
   g_autoptr(GPtrArray) programs = NULL;
   g_autoptr(GError) error = NULL;
   GtkWidget *child;
 
   programs = pp_registry_list_programs_finish (PP_REGISTRY (source), result, &error);
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) || disposed (self))
     return;
   while ((child = gtk_widget_get_first_child (GTK_WIDGET (self->program_list))) != NULL)
     gtk_list_box_remove (self->program_list, child);
@@ -830,7 +837,8 @@ list_programs (PpInstallWizard *self,
     return;
   g_free (self->programs_model);
   self->programs_model = g_strdup (model);
-  pp_registry_list_programs_async (self->registry, model, self->cancellable, on_programs_listed, self);
+  pp_registry_list_programs_async (self->registry, model, self->cancellable, on_programs_listed,
+                                   g_object_ref (self));
 }
 
 static PpProgramRecord *
@@ -957,7 +965,7 @@ on_reviewer_authenticated (GObject      *source,
   g_autoptr(GError) error = NULL;
 
   reviewer = pp_registry_authenticate_finish (PP_REGISTRY (source), result, &error);
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) || disposed (self))
     {
       decision_free (decision);
       return;
@@ -1024,7 +1032,7 @@ on_device_opened (GObject      *source,
   g_autoptr(GError) error = NULL;
 
   device = pp_link_device_open_finish (result, &error);
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) || disposed (self))
     return;
   self->opening = FALSE;
   if (device == NULL)
@@ -1114,13 +1122,13 @@ on_ports_listed (GObject      *source,
                  GAsyncResult *result,
                  gpointer      user_data)
 {
-  PpInstallWizard *self = user_data;
+  g_autoptr(PpInstallWizard) self = user_data;
   g_autoptr(GPtrArray) ports = NULL;
   g_autoptr(GError) error = NULL;
   GtkWidget *child;
 
   ports = pp_port_list_finish (result, &error);
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) || disposed (self))
     return;
   while ((child = gtk_widget_get_first_child (GTK_WIDGET (self->port_list))) != NULL)
     gtk_list_box_remove (self->port_list, child);
@@ -1176,7 +1184,7 @@ on_ports_listed (GObject      *source,
 static void
 on_ports_refresh (PpInstallWizard *self)
 {
-  pp_port_list_async (self->cancellable, on_ports_listed, self);
+  pp_port_list_async (self->cancellable, on_ports_listed, g_object_ref (self));
 }
 
 /* ---- the program push ---- */
@@ -1202,6 +1210,8 @@ on_order_cancelled (GObject      *source,
   g_autoptr(PpInstallWizard) self = user_data;
   g_autoptr(GError) error = NULL;
 
+  if (disposed (self))
+    return;
   if (!pp_install_flow_cancel_order_finish (PP_INSTALL_FLOW (source), result, &error))
     {
       if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
