@@ -106,6 +106,8 @@ struct _PpInstallWizard
   GtkCheckButton *program_checks_group;
   GPtrArray      *ports;            /* PpPortInfo*, as listed */
   gboolean        opening;
+  gboolean        ports_listed;
+  gboolean        merchants_listed;
   gboolean        authenticating;
   gpointer        receipt_for;      /* the flow whose receipt is shown (not a reference) */
   gboolean        decided_here;     /* a reviewer here decided; the flow has not answered yet */
@@ -1469,10 +1471,17 @@ enter_page (PpInstallWizard *self,
 
       list_programs (self, model);
     }
-  if (g_str_equal (page, "connect") && self->ports == NULL)
-    on_ports_refresh (self);
-  if (g_str_equal (page, "merchant") && self->merchants == NULL)
-    search_merchants (self);
+  /* Once each: the refresh button and the search look again. */
+  if (g_str_equal (page, "connect") && !self->ports_listed)
+    {
+      self->ports_listed = TRUE;
+      on_ports_refresh (self);
+    }
+  if (g_str_equal (page, "merchant") && !self->merchants_listed)
+    {
+      self->merchants_listed = TRUE;
+      search_merchants (self);
+    }
 
   if (g_strcmp0 (self->focused_page, page) == 0)
     return;
