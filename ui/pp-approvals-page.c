@@ -22,7 +22,6 @@
 #include <glib/gi18n.h>
 
 #include "pp-approvals-page.h"
-#include "pp-install-wizard.h"
 
 #define POLL_MIN_MS 250
 #define POLL_MAX_MS 4000
@@ -40,11 +39,7 @@ typedef struct {
 
 struct _PpApprovalsPage
 {
-  AdwBin        parent_instance;
-
-  PpRegistry   *registry;
-  char         *user;
-  PpUserRole    role;
+  PpSessionPage   parent_instance;
 
   GCancellable *cancellable;       /* decisions; cancelled in dispose */
   GCancellable *watch_cancellable; /* the watch; cancelled on unmap */
@@ -67,13 +62,14 @@ struct _PpApprovalsPage
   GtkListBox   *history_list;
 };
 
-G_DEFINE_FINAL_TYPE (PpApprovalsPage, pp_approvals_page, ADW_TYPE_BIN)
+G_DEFINE_FINAL_TYPE (PpApprovalsPage, pp_approvals_page, PP_TYPE_SESSION_PAGE)
+
+#define registry_of(self) pp_session_page_get_registry (PP_SESSION_PAGE (self))
+#define user_of(self)     pp_session_page_get_user (PP_SESSION_PAGE (self))
+#define role_of(self)     pp_session_page_get_role (PP_SESSION_PAGE (self))
 
 enum {
   PROP_0,
-  PROP_REGISTRY,
-  PROP_USER,
-  PROP_ROLE,
   PROP_N_PENDING,
   PROP_N_DECIDED,
   N_PROPS
@@ -234,7 +230,7 @@ decide (PpApprovalsPage *self,
   decision->self = g_object_ref (self);
   decision->uuid = g_strdup (card->uuid);
   decision->approve = approve;
-  pp_registry_decide_approval_async (self->registry, card->uuid, approve, reason, self->user, key,
+  pp_registry_decide_approval_async (registry_of (self), card->uuid, approve, reason, user_of (self), key,
                                      self->cancellable, on_decided, decision);
 }
 
@@ -483,7 +479,7 @@ pp_approvals_page_reload (PpApprovalsPage *self)
     }
   self->listing = TRUE;
   self->list_again = FALSE;
-  pp_registry_list_approvals_async (self->registry, FALSE, self->cancellable, on_approvals_listed,
+  pp_registry_list_approvals_async (registry_of (self), FALSE, self->cancellable, on_approvals_listed,
                                     g_object_ref (self));
 }
 
@@ -534,7 +530,7 @@ poll_changes (gpointer user_data)
   PpApprovalsPage *self = user_data;
 
   self->poll_id = 0;
-  pp_registry_list_changes_async (self->registry, self->cursor, 0, self->watch_cancellable,
+  pp_registry_list_changes_async (registry_of (self), self->cursor, 0, self->watch_cancellable,
                                   on_changes_listed, g_object_ref (self));
   return G_SOURCE_REMOVE;
 }
@@ -601,7 +597,7 @@ pp_approvals_page_constructed (GObject *object)
 
   G_OBJECT_CLASS (pp_approvals_page_parent_class)->constructed (object);
 
-  if (self->role == PP_USER_ROLE_REVIEWER)
+  if (role_of (self) == PP_USER_ROLE_REVIEWER)
     gtk_label_set_text (self->intro_label,
                         _("Check each request against the terminal and the merchant’s papers before you "
                           "approve it: the approval releases the terminal’s key. A reason is required."));
@@ -628,9 +624,7 @@ pp_approvals_page_finalize (GObject *object)
 {
   PpApprovalsPage *self = PP_APPROVALS_PAGE (object);
 
-  g_clear_object (&self->registry);
   g_clear_object (&self->cancellable);
-  g_free (self->user);
   G_OBJECT_CLASS (pp_approvals_page_parent_class)->finalize (object);
 }
 
@@ -644,44 +638,11 @@ pp_approvals_page_get_property (GObject    *object,
 
   switch (prop_id)
     {
-    case PROP_REGISTRY:
-      g_value_set_object (value, self->registry);
-      break;
-    case PROP_USER:
-      g_value_set_string (value, self->user);
-      break;
-    case PROP_ROLE:
-      g_value_set_int (value, self->role);
-      break;
     case PROP_N_PENDING:
       g_value_set_uint (value, self->cards != NULL ? g_hash_table_size (self->cards) : 0);
       break;
     case PROP_N_DECIDED:
       g_value_set_uint (value, self->n_decided);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-    }
-}
-
-static void
-pp_approvals_page_set_property (GObject      *object,
-                                guint         prop_id,
-                                const GValue *value,
-                                GParamSpec   *pspec)
-{
-  PpApprovalsPage *self = PP_APPROVALS_PAGE (object);
-
-  switch (prop_id)
-    {
-    case PROP_REGISTRY:
-      self->registry = g_value_dup_object (value);
-      break;
-    case PROP_USER:
-      self->user = g_value_dup_string (value);
-      break;
-    case PROP_ROLE:
-      self->role = g_value_get_int (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -698,19 +659,9 @@ pp_approvals_page_class_init (PpApprovalsPageClass *klass)
   object_class->dispose = pp_approvals_page_dispose;
   object_class->finalize = pp_approvals_page_finalize;
   object_class->get_property = pp_approvals_page_get_property;
-  object_class->set_property = pp_approvals_page_set_property;
   widget_class->map = pp_approvals_page_map;
   widget_class->unmap = pp_approvals_page_unmap;
 
-  props[PROP_REGISTRY] =
-    g_param_spec_object ("registry", NULL, NULL, PP_TYPE_REGISTRY,
-                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
-  props[PROP_USER] =
-    g_param_spec_string ("user", NULL, NULL, NULL,
-                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
-  props[PROP_ROLE] =
-    g_param_spec_int ("role", NULL, NULL, 0, PP_N_USER_ROLES - 1, PP_USER_ROLE_REVIEWER,
-                      G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
   props[PROP_N_PENDING] =
     g_param_spec_uint ("n-pending", NULL, NULL, 0, G_MAXUINT, 0,
                        G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
@@ -760,5 +711,6 @@ pp_approvals_page_open_window (GtkWindow  *parent,
   g_return_val_if_fail (PP_IS_REGISTRY (registry), NULL);
   g_return_val_if_fail (user != NULL, NULL);
 
-  return pp_page_window_new (parent, pp_approvals_page_new (registry, user, role), _("Approval Requests"), user);
+  return pp_session_page_open_window (PP_SESSION_PAGE (pp_approvals_page_new (registry, user, role)), parent,
+                                      _("Approval Requests"));
 }

@@ -8,13 +8,12 @@
 
 #include <adwaita.h>
 
-#include "pp-registry.h"
-#include "pp-user.h"
+#include "pp-session-page.h"
 
 G_BEGIN_DECLS
 
 #define PP_TYPE_APPROVALS_PAGE (pp_approvals_page_get_type ())
-G_DECLARE_FINAL_TYPE (PpApprovalsPage, pp_approvals_page, PP, APPROVALS_PAGE, AdwBin)
+G_DECLARE_FINAL_TYPE (PpApprovalsPage, pp_approvals_page, PP, APPROVALS_PAGE, PpSessionPage)
 
 /* The requests of @registry as @user (signed in with @role) sees them.
  * While the page is mapped it watches the registry's change feed (backing
@@ -31,7 +30,7 @@ guint      pp_approvals_page_get_n_decided (PpApprovalsPage *self);
 /* Lists the approvals again now. */
 void       pp_approvals_page_reload      (PpApprovalsPage *self);
 
-/* The page in a window of its own over @parent (pp_page_window_new): what
+/* The page in a window of its own over @parent (pp_session_page_open_window): what
  * the station's win.approvals action opens. */
 GtkWindow *pp_approvals_page_open_window (GtkWindow   *parent,
                                           PpRegistry  *registry,

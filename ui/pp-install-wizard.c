@@ -75,11 +75,7 @@ typedef enum {
 
 struct _PpInstallWizard
 {
-  AdwBin          parent_instance;
-
-  PpRegistry     *registry;
-  char           *user;
-  PpUserRole      role;
+  PpSessionPage   parent_instance;
 
   PpInstallFlow  *flow;
   GSignalGroup   *flow_signals;
@@ -195,13 +191,14 @@ struct _PpInstallWizard
   GtkWidget      *another_button;
 };
 
-G_DEFINE_FINAL_TYPE (PpInstallWizard, pp_install_wizard, ADW_TYPE_BIN)
+G_DEFINE_FINAL_TYPE (PpInstallWizard, pp_install_wizard, PP_TYPE_SESSION_PAGE)
+
+#define registry_of(self) pp_session_page_get_registry (PP_SESSION_PAGE (self))
+#define user_of(self)     pp_session_page_get_user (PP_SESSION_PAGE (self))
+#define role_of(self)     pp_session_page_get_role (PP_SESSION_PAGE (self))
 
 enum {
   PROP_0,
-  PROP_REGISTRY,
-  PROP_USER,
-  PROP_ROLE,
   PROP_FLOW,
   PROP_PAGE_NAME,
   N_PROPS
@@ -423,7 +420,7 @@ static void
 start_flow (PpInstallWizard *self,
             const char      *resume_order)
 {
-  g_autoptr(PpInstallFlow) flow = pp_install_flow_new (self->registry, self->user);
+  g_autoptr(PpInstallFlow) flow = pp_install_flow_new (registry_of (self), user_of (self));
 
   if (self->run_cancellable != NULL)
     g_cancellable_cancel (self->run_cancellable);
@@ -559,7 +556,7 @@ search_merchants (PpInstallWizard *self)
     g_cancellable_cancel (self->search_cancellable);
   g_clear_object (&self->search_cancellable);
   self->search_cancellable = g_cancellable_new ();
-  pp_registry_search_merchants_async (self->registry, query[0] != '\0' ? query : NULL,
+  pp_registry_search_merchants_async (registry_of (self), query[0] != '\0' ? query : NULL,
                                       MERCHANT_SEARCH_LIMIT, self->search_cancellable,
                                       on_merchants_found, g_object_ref (self));
 }
@@ -839,7 +836,7 @@ list_programs (PpInstallWizard *self,
     return;
   g_free (self->programs_model);
   self->programs_model = g_strdup (model);
-  pp_registry_list_programs_async (self->registry, model, self->cancellable, on_programs_listed,
+  pp_registry_list_programs_async (registry_of (self), model, self->cancellable, on_programs_listed,
                                    g_object_ref (self));
 }
 
@@ -978,7 +975,7 @@ on_reviewer_authenticated (GObject      *source,
     show_error (self->reviewer_error_label, error->message);
   else if (!flow_is_live (self))
     show_error (self->reviewer_error_label, _("The request is no longer waiting for a decision."));
-  else if (!pp_install_flow_set_reviewer (self->flow, self->registry, reviewer->username,
+  else if (!pp_install_flow_set_reviewer (self->flow, registry_of (self), reviewer->username,
                                           decision->approve, decision->reason, &error))
     /* The flow's or the registry's refusal (the requester cannot approve
      * their own request, a field manager cannot approve at all). */
@@ -1003,7 +1000,7 @@ decide_here (PpInstallWizard *self,
   decision->reason = g_strstrip (g_strdup (gtk_editable_get_text (GTK_EDITABLE (self->reviewer_reason_row))));
   self->authenticating = TRUE;
   show_error (self->reviewer_error_label, NULL);
-  pp_registry_authenticate_async (self->registry,
+  pp_registry_authenticate_async (registry_of (self),
                                   gtk_editable_get_text (GTK_EDITABLE (self->reviewer_user_row)),
                                   gtk_editable_get_text (GTK_EDITABLE (self->reviewer_password_row)),
                                   self->cancellable, on_reviewer_authenticated, decision);
@@ -1722,8 +1719,8 @@ pp_install_wizard_constructed (GObject *object)
 
   G_OBJECT_CLASS (pp_install_wizard_parent_class)->constructed (object);
 
-  g_return_if_fail (self->registry != NULL);
-  g_return_if_fail (self->user != NULL);
+  g_return_if_fail (registry_of (self) != NULL);
+  g_return_if_fail (user_of (self) != NULL);
   start_flow (self, NULL);
 }
 
@@ -1752,12 +1749,10 @@ pp_install_wizard_finalize (GObject *object)
 {
   PpInstallWizard *self = PP_INSTALL_WIZARD (object);
 
-  g_clear_object (&self->registry);
   g_clear_object (&self->cancellable);
   g_clear_object (&self->search_cancellable);
   g_clear_object (&self->run_cancellable);
   g_clear_error (&self->run_error);
-  g_free (self->user);
   g_free (self->serial);
   g_strfreev (self->new_merchant);
   g_free (self->program_name);
@@ -1779,44 +1774,11 @@ pp_install_wizard_get_property (GObject    *object,
 
   switch (prop_id)
     {
-    case PROP_REGISTRY:
-      g_value_set_object (value, self->registry);
-      break;
-    case PROP_USER:
-      g_value_set_string (value, self->user);
-      break;
-    case PROP_ROLE:
-      g_value_set_int (value, self->role);
-      break;
     case PROP_FLOW:
       g_value_set_object (value, self->flow);
       break;
     case PROP_PAGE_NAME:
       g_value_set_string (value, pp_install_wizard_get_page_name (self));
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-    }
-}
-
-static void
-pp_install_wizard_set_property (GObject      *object,
-                                guint         prop_id,
-                                const GValue *value,
-                                GParamSpec   *pspec)
-{
-  PpInstallWizard *self = PP_INSTALL_WIZARD (object);
-
-  switch (prop_id)
-    {
-    case PROP_REGISTRY:
-      self->registry = g_value_dup_object (value);
-      break;
-    case PROP_USER:
-      self->user = g_value_dup_string (value);
-      break;
-    case PROP_ROLE:
-      self->role = g_value_get_int (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1833,17 +1795,7 @@ pp_install_wizard_class_init (PpInstallWizardClass *klass)
   object_class->dispose = pp_install_wizard_dispose;
   object_class->finalize = pp_install_wizard_finalize;
   object_class->get_property = pp_install_wizard_get_property;
-  object_class->set_property = pp_install_wizard_set_property;
 
-  props[PROP_REGISTRY] =
-    g_param_spec_object ("registry", NULL, NULL, PP_TYPE_REGISTRY,
-                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
-  props[PROP_USER] =
-    g_param_spec_string ("user", NULL, NULL, NULL,
-                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
-  props[PROP_ROLE] =
-    g_param_spec_int ("role", NULL, NULL, 0, PP_N_USER_ROLES - 1, PP_USER_ROLE_FIELD_MANAGER,
-                      G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
   props[PROP_FLOW] =
     g_param_spec_object ("flow", NULL, NULL, PP_TYPE_INSTALL_FLOW,
                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
@@ -1976,31 +1928,6 @@ pp_install_wizard_new (PpRegistry *registry,
 }
 
 GtkWindow *
-pp_page_window_new (GtkWindow  *parent,
-                    GtkWidget  *content,
-                    const char *title,
-                    const char *subtitle)
-{
-  GtkWidget *window = adw_window_new ();
-  GtkWidget *box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 0);
-  GtkWidget *header = adw_header_bar_new ();
-
-  g_return_val_if_fail (GTK_IS_WIDGET (content), NULL);
-
-  adw_header_bar_set_title_widget (ADW_HEADER_BAR (header), adw_window_title_new (title, subtitle));
-  gtk_box_append (GTK_BOX (box), header);
-  gtk_widget_set_vexpand (content, TRUE);
-  gtk_box_append (GTK_BOX (box), content);
-  adw_window_set_content (ADW_WINDOW (window), box);
-  gtk_window_set_title (GTK_WINDOW (window), title);
-  gtk_window_set_default_size (GTK_WINDOW (window), 1280, 720);
-  if (parent != NULL)
-    gtk_window_set_transient_for (GTK_WINDOW (window), parent);
-  gtk_window_present (GTK_WINDOW (window));
-  return GTK_WINDOW (window);
-}
-
-GtkWindow *
 pp_install_wizard_open_window (GtkWindow  *parent,
                                PpRegistry *registry,
                                const char *user,
@@ -2009,5 +1936,6 @@ pp_install_wizard_open_window (GtkWindow  *parent,
   g_return_val_if_fail (PP_IS_REGISTRY (registry), NULL);
   g_return_val_if_fail (user != NULL, NULL);
 
-  return pp_page_window_new (parent, pp_install_wizard_new (registry, user, role), _("Install a Terminal"), user);
+  return pp_session_page_open_window (PP_SESSION_PAGE (pp_install_wizard_new (registry, user, role)), parent,
+                                      _("Install a Terminal"));
 }

@@ -8,13 +8,12 @@
 #include <adwaita.h>
 
 #include "pp-install-flow.h"
-#include "pp-registry.h"
-#include "pp-user.h"
+#include "pp-session-page.h"
 
 G_BEGIN_DECLS
 
 #define PP_TYPE_INSTALL_WIZARD (pp_install_wizard_get_type ())
-G_DECLARE_FINAL_TYPE (PpInstallWizard, pp_install_wizard, PP, INSTALL_WIZARD, AdwBin)
+G_DECLARE_FINAL_TYPE (PpInstallWizard, pp_install_wizard, PP, INSTALL_WIZARD, PpSessionPage)
 
 /* A wizard acting as @user (signed in with @role) on @registry.  It starts
  * a flow at once, waiting for the scan; a flow that fails is replaced by a
@@ -34,16 +33,10 @@ void           pp_install_wizard_resume_order  (PpInstallWizard *self,
 
 /* A window of its own for the wizard (or the approvals page,
  * pp_approvals_page_open_window), over @parent (may be NULL): what the
- * station's win.install action opens.  Shown; closes with its window. */
+ * station's win.install action opens. */
 GtkWindow     *pp_install_wizard_open_window   (GtkWindow   *parent,
                                                 PpRegistry  *registry,
                                                 const char  *user,
                                                 PpUserRole   role);
-/* A window holding @content under a header bar titled @title, @subtitle
- * (the signed-in user), sized for a laptop's 1280x720; shown. */
-GtkWindow     *pp_page_window_new              (GtkWindow   *parent,
-                                                GtkWidget   *content,
-                                                const char  *title,
-                                                const char  *subtitle);
 
 G_END_DECLS
