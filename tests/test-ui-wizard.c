@@ -411,6 +411,7 @@ static void
 fixture_tear_down (Fixture       *f,
                    gconstpointer  data)
 {
+  current_wizard = NULL;
   pp_test_termsim_stop (&f->server);
   if (f->registry != NULL)
     pp_registry_local_close (PP_REGISTRY_LOCAL (f->registry));
@@ -597,6 +598,17 @@ scan_has_focus (gpointer window)
   return focus != NULL && gtk_widget_is_ancestor (focus, row_titled (window, tr ("_Serial or Label")));
 }
 
+/* The field manager's wizard in its window, the one a failed wait describes. */
+static GtkWidget *
+open_alices_wizard (Fixture *f)
+{
+  GtkWidget *window = GTK_WIDGET (pp_install_wizard_open_window (NULL, f->registry, "alice",
+                                                                  PP_USER_ROLE_FIELD_MANAGER));
+
+  current_wizard = PP_INSTALL_WIZARD (page_of (window));
+  return window;
+}
+
 /* ---- the tests ---- */
 
 /* One visit, as the field manager alice does it: a scan that is no serial,
@@ -609,12 +621,9 @@ static void
 test_install (Fixture       *f,
               gconstpointer  data)
 {
-  GtkWidget *window = GTK_WIDGET (pp_install_wizard_open_window (NULL, f->registry, "alice",
-                                                                  PP_USER_ROLE_FIELD_MANAGER));
+  GtkWidget *window = open_alices_wizard (f);
   GtkWidget *wizard_widget = page_of (window);
   PpInstallWizard *wizard = PP_INSTALL_WIZARD (wizard_widget);
-
-  current_wizard = wizard;
 
   wait_until (is_mapped, wizard_widget, "the wizard");
   wait_for_page (wizard, "scan", PP_INSTALL_NEEDS_SERIAL);
@@ -708,12 +717,9 @@ static void
 test_supervisor (Fixture       *f,
                  gconstpointer  data)
 {
-  GtkWidget *window = GTK_WIDGET (pp_install_wizard_open_window (NULL, f->registry, "alice",
-                                                                  PP_USER_ROLE_FIELD_MANAGER));
+  GtkWidget *window = open_alices_wizard (f);
   GtkWidget *wizard_widget = page_of (window);
   PpInstallWizard *wizard = PP_INSTALL_WIZARD (wizard_widget);
-
-  current_wizard = wizard;
   GtkWidget *bob_page, *bob_window;
   GtkWidget *alice_window = GTK_WIDGET (pp_approvals_page_open_window (NULL, f->registry, "alice",
                                                                         PP_USER_ROLE_FIELD_MANAGER));
