@@ -553,6 +553,15 @@ connect_and_finish (GtkWidget       *window,
     }
   wait_for_page (wizard, "done", PP_INSTALL_NEEDS_NOTHING);
   wait_for_step (wizard, PP_INSTALL_STEP_DONE);
+  if (cancel_push)
+    {
+      guint64 resumed_from = 0;
+
+      /* The resumed push went on from where the terminal had got to. */
+      g_object_get (pp_install_wizard_get_flow (wizard), "resumed-from", &resumed_from, NULL);
+      g_test_message ("push resumed from byte %" G_GUINT64_FORMAT, resumed_from);
+      g_assert_cmpuint (resumed_from, >, 0);
+    }
   save_screenshot (window, "wizard-done");
 }
 
