@@ -123,8 +123,8 @@ search_action (GtkWidget  *widget,
 {
   PpWindow *self = PP_WINDOW (widget);
 
-  /* No inventory to search until the administrator exists. */
-  if (pp_window_is_showing_setup (self))
+  /* No inventory to search until the administrator exists or the user signed in. */
+  if (pp_window_is_showing_setup (self) || pp_window_is_showing_login (self))
     return;
   pp_inventory_page_focus_search (self->inventory_page);
 }
