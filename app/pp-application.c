@@ -6,8 +6,8 @@
  * dir) and shows the inventory, or the first-run setup while the store has
  * no account. With the registry-url setting (and neither --db nor --demo)
  * the station works with that remote registry instead: no store, a login
- * page first (registry-user, registry-ca). Demo data only when asked: --demo opens a demo store at its
- * own path and seeds it there. A store that cannot be opened is explained to
+ * page first (registry-user, registry-ca). Demo data only when asked:
+ * --demo opens a demo store at its own path and seeds it there. A store that cannot be opened is explained to
  * the user, never a crash.
  */
 #include "config.h"

@@ -329,8 +329,12 @@ on_fetch_done (GObject      *source,
                gpointer      data)
 {
   gboolean *done = data;
-  g_autoptr(GPtrArray) rows = pp_registry_search_terminals_finish (PP_REGISTRY (source), result, NULL, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) rows = pp_registry_search_terminals_finish (PP_REGISTRY (source), result, NULL,
+                                                                   &error);
 
+  g_assert_no_error (error);
+  g_assert_cmpuint (rows->len, ==, 1);
   *done = TRUE;
 }
 

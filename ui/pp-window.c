@@ -123,8 +123,8 @@ search_action (GtkWidget  *widget,
 {
   PpWindow *self = PP_WINDOW (widget);
 
-  /* No inventory to search until the administrator exists. */
-  if (pp_window_is_showing_setup (self))
+  /* No inventory to search until the administrator exists or the user signed in. */
+  if (pp_window_is_showing_setup (self) || pp_window_is_showing_login (self))
     return;
   pp_inventory_page_focus_search (self->inventory_page);
 }
@@ -166,8 +166,8 @@ update_store_view (PpWindow *self)
       g_autoptr(GUri) uri = g_uri_parse (self->remote_url, G_URI_FLAGS_NONE, NULL);
       g_autofree char *subtitle = NULL;
 
-      /* TRANSLATORS: the user signed in, then the registry's host, e.g. “alice @ registry.example”. */
       if (self->signed_in_as != NULL)
+        /* TRANSLATORS: the user signed in, then the registry's host, e.g. “alice @ registry.example”. */
         subtitle = g_strdup_printf (_("%s @ %s"), self->signed_in_as,
                                     uri != NULL ? g_uri_get_host (uri) : self->remote_url);
       adw_window_title_set_subtitle (self->window_title,
