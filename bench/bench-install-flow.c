@@ -25,6 +25,7 @@
 #include "pp-install-flow.h"
 #include "pp-kcv.h"
 #include "pp-link-device.h"
+#include "pp-link.h"
 #include "pp-program-package.h"
 #include "pp-registry-local.h"
 
@@ -328,6 +329,9 @@ open_device (const char *port)
   device = pp_link_device_open_finish (wait_result (&result, "the port"), &error);
   if (device == NULL)
     g_error ("cannot open %s: %s", port, error->message);
+  /* As bench-program: at 115200 baud a window of 16 KiB frames takes
+   * seconds to be acknowledged, longer than the link's default 1 s. */
+  pp_link_set_timeouts (pp_link_device_get_link (device), 60000, 60000, 3);
   return PP_TERMINAL_DEVICE (device);
 }
 
