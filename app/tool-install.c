@@ -644,6 +644,7 @@ typedef struct {
   const char *serial;
   GError *error;
   gboolean done;
+  gboolean asked;
 } RecycleRun;
 
 static void
@@ -656,6 +657,22 @@ on_recycle_step (PpRecycleFlow *flow,
 
   if (step != PP_RECYCLE_STEP_FAILED)
     fprintf (stderr, "%s %s: %s\n", run->serial, pp_recycle_step_to_string (step), safe);
+}
+
+/* Waiting for a reviewer: which approval to approve, and its short code. */
+static void
+on_recycle_needs (PpRecycleFlow *flow,
+                  GParamSpec    *pspec,
+                  RecycleRun    *run)
+{
+  g_autofree char *uuid = NULL, *code = NULL;
+
+  if (pp_recycle_flow_get_needs (flow) != PP_RECYCLE_NEEDS_APPROVAL || run->asked)
+    return;
+  run->asked = TRUE;
+  g_object_get (flow, "approval-uuid", &uuid, "approval-code", &code, NULL);
+  fprintf (stderr, _("%s: waiting for a reviewer: posprov-tool approvals approve %s --reason TEXT (code %s)\n"),
+           run->serial, uuid, code != NULL ? code : "-");
 }
 
 static void
@@ -673,11 +690,12 @@ int
 pp_tool_recycle_main (int    argc,
                       char **argv)
 {
-  g_autofree char *port = NULL, *reason = NULL, *db_path = NULL, *url = NULL;
+  g_autofree char *port = NULL, *reason = NULL, *db_path = NULL, *url = NULL, *otp = NULL;
   gboolean json = FALSE;
   const GOptionEntry entries[] = {
     { "port", 0, 0, G_OPTION_ARG_STRING, &port, N_("The terminal’s port (/dev/ttyUSB0, tcp:HOST:PORT)"), N_("PORT") },
     { "reason", 0, 0, G_OPTION_ARG_STRING, &reason, N_("Why it comes back (recorded on the order)"), N_("TEXT") },
+    { "otp", 0, 0, G_OPTION_ARG_STRING, &otp, N_("Your one-time code, when you have one enrolled"), N_("CODE") },
     { "db", 0, 0, G_OPTION_ARG_FILENAME, &db_path, N_("Store database file (default: the station’s store)"), N_("PATH") },
     { "registry", 0, 0, G_OPTION_ARG_STRING, &url, N_("The registry service instead of a store"), N_("URL") },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print JSON"), NULL },
@@ -692,6 +710,7 @@ pp_tool_recycle_main (int    argc,
   RecycleRun run = { 0, };
 
   g_option_context_set_summary (context, _("Take an installed terminal back: a recycle order clears its merchant, "
+                                           "a reviewer approves it (approvals approve ID on another screen), "
                                            "the registry's key host releases it (UBT_KDH), its keys are erased "
                                            "(ZEROIZE) and it goes back to stock."));
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
@@ -705,6 +724,12 @@ pp_tool_recycle_main (int    argc,
   run.serial = argv[1];
   flow = pp_recycle_flow_new (registry, pp_tool_registry_user ());
   g_signal_connect (flow, "notify::step", G_CALLBACK (on_recycle_step), &run);
+  g_signal_connect (flow, "notify::needs", G_CALLBACK (on_recycle_needs), &run);
+  if (otp != NULL)
+    {
+      pp_recycle_flow_set_otp (flow, otp);
+      OPENSSL_cleanse (otp, strlen (otp));
+    }
   if (!pp_recycle_flow_set_serial (flow, argv[1], &error))
     return pp_tool_fail_error (error);
   /* the command line is the confirmation */

@@ -7,6 +7,10 @@
  * afterwards), a wrong serial, a tampered terminal, a rejected approval, a
  * reviewer deciding at the station, a cable pull right after the key went
  * in and the resume that finishes with exactly one key, and a cancel.
+ * PpRecycleFlow with its own four eyes: no UBT_KDH before a reviewer
+ * approves the recycle order (refused, journalled, the terminal still
+ * bound with its key), no self-approval, then bob approves and the
+ * terminal is released, erased and back in stock.
  */
 #include "config.h"
 
@@ -15,6 +19,7 @@
 #include "pp-install-fixture.h"
 #include "pp-install-flow.h"
 #include "pp-link-device.h"
+#include "pp-recycle-flow.h"
 #include "pp-registry-local.h"
 
 typedef struct {
@@ -544,6 +549,161 @@ test_registry_verbs (Fixture       *f,
   }
 }
 
+/* ---- recycle, with its own approval ---- */
+
+static void
+on_recycle_needs_cancel (PpRecycleFlow *flow,
+                         GParamSpec    *pspec,
+                         GCancellable  *cancellable)
+{
+  if (pp_recycle_flow_get_needs (flow) == PP_RECYCLE_NEEDS_APPROVAL)
+    g_cancellable_cancel (cancellable);
+}
+
+static void
+on_recycle_needs (PpRecycleFlow *flow,
+                  GParamSpec    *pspec,
+                  Reviewer      *r)
+{
+  g_autofree char *uuid = NULL;
+  g_autofree char *key = g_uuid_string_random ();
+
+  if (pp_recycle_flow_get_needs (flow) != PP_RECYCLE_NEEDS_APPROVAL || r->decided++ > 0)
+    return;
+  g_object_get (flow, "approval-uuid", &uuid, NULL);
+  g_assert_nonnull (uuid);
+  pp_registry_decide_approval_async (r->registry, uuid, TRUE, "merchant closed, checked", "bob", key, NULL,
+                                     on_decided, NULL);
+}
+
+static void
+on_recycle_step (PpRecycleFlow *flow,
+                 GParamSpec    *pspec,
+                 Reviewer      *r)
+{
+  r->steps = g_slist_prepend (r->steps, GINT_TO_POINTER (pp_recycle_flow_get_step (flow)));
+}
+
+static gboolean
+run_recycle (PpRecycleFlow  *flow,
+             GCancellable   *cancellable,
+             GError        **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+
+  pp_recycle_flow_run_async (flow, cancellable, on_result, &result);
+  return pp_recycle_flow_run_finish (flow, wait_result (&result, "the recycle"), error);
+}
+
+static void
+test_recycle (Fixture       *f,
+              gconstpointer  data)
+{
+  const char *serial = f->base.serials[0];
+  Reviewer installer = { .approve = TRUE };
+  Reviewer r = { 0, };
+  g_autoptr(PpInstallFlow) install = new_flow (f, serial, &installer);
+  g_autoptr(PpRecycleFlow) flow = NULL;
+  g_autoptr(PpTerminalDevice) device = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpRecycleReceipt) receipt = NULL;
+  g_autoptr(PpWorkOrder) order = NULL;
+  g_autoptr(PpRegistrySerialCheck) check = NULL;
+  g_autoptr(JsonNode) shown = NULL;
+  g_autofree char *approval = NULL, *code = NULL, *order_uuid = NULL;
+  gulong handler;
+
+  device = open_device (pp_install_fixture_serve (&f->base, &f->server, serial, NULL, NULL));
+  f->serving = TRUE;
+  pp_install_flow_set_device (install, device);
+  g_assert_true (run_flow (install, NULL, &error));
+  g_assert_no_error (error);
+  g_slist_free (installer.steps);
+
+  /* alice asks; the flow waits for a reviewer (stopped there) */
+  flow = pp_recycle_flow_new (f->registry, "alice");
+  g_assert_true (pp_recycle_flow_set_serial (flow, serial, &error));
+  pp_recycle_flow_confirm (flow, "merchant closed");
+  pp_recycle_flow_set_device (flow, device);
+  handler = g_signal_connect (flow, "notify::needs", G_CALLBACK (on_recycle_needs_cancel), cancellable);
+  g_assert_false (run_recycle (flow, cancellable, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  g_signal_handler_disconnect (flow, handler);
+  g_object_get (flow, "approval-uuid", &approval, "approval-code", &code, "order-uuid", &order_uuid, NULL);
+  g_assert_true (g_uuid_string_is_valid (approval));
+  g_assert_cmpuint (strlen (code), ==, PP_APPROVAL_CODE_LENGTH);
+  order = get_order (f, order_uuid);
+  g_assert_cmpint (order->kind, ==, PP_WORK_ORDER_KIND_RECYCLE);
+  g_assert_cmpint (order->state, ==, PP_WORK_ORDER_STATE_OPEN);
+
+  /* Without an approval the key host issues no UBT_KDH: refused with its
+   * own code, journalled, and the terminal still bound with its key. */
+  {
+    g_autoptr(GAsyncResult) result = NULL;
+    g_autoptr(GBytes) junk = g_bytes_new_static ("x", 1);
+    g_autoptr(GBytes) token = NULL;
+    g_autofree char *key = g_uuid_string_random ();
+
+    pp_registry_issue_unbind_token_async (f->registry, order->uuid, junk, junk, "alice", key, NULL, on_result,
+                                          &result);
+    token = pp_registry_issue_unbind_token_finish (f->registry, wait_result (&result, "unbind token"), &error);
+    g_assert_null (token);
+    g_assert_error (error, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_NO_APPROVAL);
+    g_assert_nonnull (strstr (error->message, "not approved"));
+    g_clear_error (&error);
+  }
+  g_assert_cmpuint (pp_install_fixture_count_audit (&f->base, "keyhost.refused"), ==, 1);
+  g_assert_cmpuint (pp_install_fixture_count_audit (&f->base, "keyhost.ubt_kdh"), ==, 0);
+  g_assert_cmpuint (pp_install_fixture_count_keys (&f->base, serial, NULL), ==, 1);
+  shown = pp_install_fixture_show (&f->base, serial);
+  g_assert_false (json_node_is_null (json_object_get_member (json_node_get_object (shown), "bound_kdh")));
+  g_clear_pointer (&shown, json_node_unref);
+
+  /* alice cannot approve her own recycle */
+  {
+    g_autoptr(GAsyncResult) result = NULL;
+    g_autoptr(PpRegistryApproval) a = NULL;
+    g_autofree char *key = g_uuid_string_random ();
+
+    pp_registry_decide_approval_async (f->registry, approval, TRUE, "mine", "alice", key, NULL, on_result, &result);
+    a = pp_registry_decide_approval_finish (f->registry, wait_result (&result, "self-approval"), &error);
+    g_assert_null (a);
+    g_assert_error (error, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_PERMISSION);
+    g_clear_error (&error);
+  }
+
+  /* Run again: it waits on the same request (not a second one); bob
+   * approves from another screen. */
+  r.registry = f->registry;
+  g_signal_connect (flow, "notify::needs", G_CALLBACK (on_recycle_needs), &r);
+  g_signal_connect (flow, "notify::step", G_CALLBACK (on_recycle_step), &r);
+  pp_recycle_flow_resume (flow, NULL);
+  g_assert_true (run_recycle (flow, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (r.decided, ==, 1);
+  g_assert_nonnull (g_slist_find (r.steps, GINT_TO_POINTER (PP_RECYCLE_STEP_APPROVAL)));
+  g_assert_nonnull (g_slist_find (r.steps, GINT_TO_POINTER (PP_RECYCLE_STEP_UNBIND)));
+  g_slist_free (r.steps);
+  receipt = pp_recycle_flow_get_receipt (flow);
+  g_assert_cmpstr (receipt->approval_uuid, ==, approval);
+  g_assert_cmpstr (receipt->approver, ==, "bob");
+  g_assert_cmpstr (receipt->state, ==, "closed");
+  g_assert_true (receipt->unbound);
+  g_assert_true (receipt->zeroized);
+  g_assert_cmpstr (receipt->cleared_mid, ==, f->base.mid);
+
+  check = lookup (f, serial);
+  g_assert_cmpint (pp_terminal_get_state (check->terminal), ==, PP_TERMINAL_STATE_IN_STOCK);
+  g_assert_cmpuint (pp_install_fixture_count_keys (&f->base, serial, NULL), ==, 0);
+  shown = pp_install_fixture_show (&f->base, serial);
+  g_assert_true (json_node_is_null (json_object_get_member (json_node_get_object (shown), "bound_kdh")));
+  g_assert_cmpuint (pp_install_fixture_count_audit (&f->base, "keyhost.ubt_kdh"), ==, 1);
+  g_assert_cmpuint (pp_install_fixture_count_audit (&f->base, "keyhost.refused"), ==, 1);
+  g_assert_cmpuint (pp_install_fixture_count_audit (&f->base, "approval.request"), ==, 2);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -559,5 +719,6 @@ main (int    argc,
   ADD ("/install-flow/resume", test_resume);
   ADD ("/install-flow/cancel", test_cancel);
   ADD ("/install-flow/registry-verbs", test_registry_verbs);
+  ADD ("/install-flow/recycle", test_recycle);
   return g_test_run ();
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <glib/gi18n-lib.h>
+#include <openssl/crypto.h>
 
 #include "pp-recycle-flow.h"
 
@@ -17,6 +18,7 @@ static const GEnumValue step_values[] = {
   { PP_RECYCLE_STEP_CHECK, "PP_RECYCLE_STEP_CHECK", "check" },
   { PP_RECYCLE_STEP_CONFIRM, "PP_RECYCLE_STEP_CONFIRM", "confirm" },
   { PP_RECYCLE_STEP_ORDER, "PP_RECYCLE_STEP_ORDER", "order" },
+  { PP_RECYCLE_STEP_APPROVAL, "PP_RECYCLE_STEP_APPROVAL", "approval" },
   { PP_RECYCLE_STEP_CONNECT, "PP_RECYCLE_STEP_CONNECT", "connect" },
   { PP_RECYCLE_STEP_IDENTIFY, "PP_RECYCLE_STEP_IDENTIFY", "identify" },
   { PP_RECYCLE_STEP_UNBIND, "PP_RECYCLE_STEP_UNBIND", "unbind" },
@@ -45,6 +47,7 @@ pp_recycle_needs_get_type (void)
     { PP_RECYCLE_NEEDS_SERIAL, "PP_RECYCLE_NEEDS_SERIAL", "serial" },
     { PP_RECYCLE_NEEDS_CONFIRM, "PP_RECYCLE_NEEDS_CONFIRM", "confirm" },
     { PP_RECYCLE_NEEDS_DEVICE, "PP_RECYCLE_NEEDS_DEVICE", "device" },
+    { PP_RECYCLE_NEEDS_APPROVAL, "PP_RECYCLE_NEEDS_APPROVAL", "approval" },
     { 0, NULL, NULL }
   };
   static gsize type = 0;
@@ -70,6 +73,7 @@ step_label (PpRecycleStep step)
     N_("Checking the register"),
     N_("Confirm the recycle"),
     N_("Opening the recycle order"),
+    N_("Waiting for approval"),
     N_("Connect the terminal"),
     N_("Identifying the terminal"),
     N_("Releasing the terminal from the key host"),
@@ -92,6 +96,8 @@ pp_recycle_receipt_free (PpRecycleReceipt *receipt)
   g_free (receipt->cleared_mid);
   g_free (receipt->cleared_tid);
   g_free (receipt->reason);
+  g_free (receipt->approval_uuid);
+  g_free (receipt->approver);
   g_free (receipt->state);
   g_free (receipt);
 }
@@ -113,6 +119,18 @@ struct _PpRecycleFlow
   PpTerminalDevice *device;
   gboolean resume;
   char *resume_uuid;
+  char *otp;
+
+  PpRegistry *reviewer_registry;
+  char *reviewer;
+  gboolean reviewer_approve;
+  char *reviewer_reason;
+  gboolean reviewer_done;
+  char *approval_uuid;
+  char *approval_code;
+  char *approver;
+  guint poll_ms;
+  GSource *pending;               /* the approval poll's timeout */
 
   PpWorkOrder *order;
   PpTerminalInfo *info;
@@ -138,6 +156,8 @@ enum {
   PROP_ERROR,
   PROP_SERIAL,
   PROP_ORDER_UUID,
+  PROP_APPROVAL_UUID,
+  PROP_APPROVAL_CODE,
   N_PROPS
 };
 
@@ -158,6 +178,18 @@ pp_recycle_flow_finalize (GObject *object)
   g_free (self->reason);
   g_clear_object (&self->device);
   g_free (self->resume_uuid);
+  if (self->otp != NULL)
+    OPENSSL_cleanse (self->otp, strlen (self->otp));
+  g_free (self->otp);
+  g_clear_object (&self->reviewer_registry);
+  g_free (self->reviewer);
+  g_free (self->reviewer_reason);
+  g_free (self->approval_uuid);
+  g_free (self->approval_code);
+  g_free (self->approver);
+  if (self->pending != NULL)
+    g_source_destroy (self->pending);
+  g_clear_pointer (&self->pending, g_source_unref);
   g_clear_pointer (&self->order, pp_work_order_free);
   g_clear_pointer (&self->info, pp_terminal_info_free);
   g_clear_pointer (&self->ct_krd, g_bytes_unref);
@@ -183,6 +215,8 @@ pp_recycle_flow_get_property (GObject    *object,
     case PROP_ERROR: g_value_set_boxed (value, self->error); break;
     case PROP_SERIAL: g_value_set_string (value, self->serial); break;
     case PROP_ORDER_UUID: g_value_set_string (value, self->order != NULL ? self->order->uuid : NULL); break;
+    case PROP_APPROVAL_UUID: g_value_set_string (value, self->approval_uuid); break;
+    case PROP_APPROVAL_CODE: g_value_set_string (value, self->approval_code); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
 }
@@ -223,6 +257,8 @@ pp_recycle_flow_class_init (PpRecycleFlowClass *klass)
   props[PROP_ERROR] = g_param_spec_boxed ("error", NULL, NULL, G_TYPE_ERROR, ro);
   props[PROP_SERIAL] = g_param_spec_string ("serial", NULL, NULL, NULL, ro);
   props[PROP_ORDER_UUID] = g_param_spec_string ("order-uuid", NULL, NULL, NULL, ro);
+  props[PROP_APPROVAL_UUID] = g_param_spec_string ("approval-uuid", NULL, NULL, NULL, ro);
+  props[PROP_APPROVAL_CODE] = g_param_spec_string ("approval-code", NULL, NULL, NULL, ro);
   g_object_class_install_properties (object_class, N_PROPS, props);
 }
 
@@ -301,6 +337,34 @@ schedule (PpRecycleFlow *self)
   g_source_unref (idle);
 }
 
+static gboolean
+on_poll (gpointer data)
+{
+  PpRecycleFlow *self = data;
+
+  g_clear_pointer (&self->pending, g_source_unref);
+  if (self->task != NULL)
+    advance (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* advance() again after @ms (the approval poll); an input cuts it short. */
+static void
+schedule_after (PpRecycleFlow *self,
+                guint          ms)
+{
+  if (self->task == NULL)
+    return;
+  if (self->pending != NULL)
+    {
+      g_source_destroy (self->pending);
+      g_clear_pointer (&self->pending, g_source_unref);
+    }
+  self->pending = g_timeout_source_new (ms);
+  g_source_set_callback (self->pending, on_poll, g_object_ref (self), g_object_unref);
+  g_source_attach (self->pending, self->context);
+}
+
 static void
 finish_run (PpRecycleFlow *self)
 {
@@ -364,6 +428,12 @@ kick (PpRecycleFlow  *self,
   if (self->task == NULL || self->needs != needs)
     return;
   set_needs (self, PP_RECYCLE_NEEDS_NOTHING);
+  if (self->pending != NULL)
+    {
+      /* the approval poll: look now */
+      g_source_destroy (self->pending);
+      g_clear_pointer (&self->pending, g_source_unref);
+    }
   schedule (self);
 }
 
@@ -430,6 +500,47 @@ pp_recycle_flow_set_device (PpRecycleFlow    *self,
 }
 
 void
+pp_recycle_flow_set_otp (PpRecycleFlow *self,
+                         const char    *otp)
+{
+  g_return_if_fail (PP_IS_RECYCLE_FLOW (self));
+
+  if (self->otp != NULL)
+    OPENSSL_cleanse (self->otp, strlen (self->otp));
+  g_free (self->otp);
+  self->otp = g_strdup (otp);
+}
+
+gboolean
+pp_recycle_flow_set_reviewer (PpRecycleFlow  *self,
+                              PpRegistry     *registry,
+                              const char     *reviewer,
+                              gboolean        approve,
+                              const char     *reason,
+                              GError        **error)
+{
+  g_return_val_if_fail (PP_IS_RECYCLE_FLOW (self), FALSE);
+  g_return_val_if_fail (PP_IS_REGISTRY (registry), FALSE);
+  g_return_val_if_fail (reviewer != NULL, FALSE);
+
+  if (self->step > PP_RECYCLE_STEP_APPROVAL && self->step != PP_RECYCLE_STEP_FAILED)
+    {
+      g_set_error_literal (error, PP_FLOW_ERROR, PP_FLOW_ERROR_INVALID,
+                           _("The order is approved already"));
+      return FALSE;
+    }
+  g_set_object (&self->reviewer_registry, registry);
+  g_free (self->reviewer);
+  self->reviewer = g_strdup (reviewer);
+  self->reviewer_approve = approve;
+  g_free (self->reviewer_reason);
+  self->reviewer_reason = g_strdup (reason);
+  self->reviewer_done = FALSE;
+  kick (self, PP_RECYCLE_NEEDS_APPROVAL);
+  return TRUE;
+}
+
+void
 pp_recycle_flow_resume (PpRecycleFlow *self,
                         const char    *order_uuid)
 {
@@ -474,6 +585,8 @@ pp_recycle_flow_get_receipt (PpRecycleFlow *self)
   r->unbound = self->unbound;
   r->zeroized = self->zeroized;
   r->finished_at = self->finished_at;
+  r->approval_uuid = g_strdup (self->approval_uuid);
+  r->approver = g_strdup (self->approver);
   if (self->order != NULL)
     {
       r->order_uuid = g_strdup (self->order->uuid);
@@ -485,6 +598,62 @@ pp_recycle_flow_get_receipt (PpRecycleFlow *self)
 }
 
 /* ---- the steps ---- */
+
+static void
+take_approval (PpRecycleFlow      *self,
+               PpRegistryApproval *a)
+{
+  if (g_strcmp0 (self->approval_uuid, a->uuid) != 0)
+    {
+      g_free (self->approval_uuid);
+      self->approval_uuid = g_strdup (a->uuid);
+      g_object_notify_by_pspec (G_OBJECT (self), props[PROP_APPROVAL_UUID]);
+    }
+  if (g_strcmp0 (self->approval_code, a->code) != 0)
+    {
+      g_free (self->approval_code);
+      self->approval_code = g_strdup (a->code);
+      g_object_notify_by_pspec (G_OBJECT (self), props[PROP_APPROVAL_CODE]);
+    }
+  if (a->approver != NULL)
+    {
+      g_free (self->approver);
+      self->approver = g_strdup (a->approver);
+    }
+}
+
+static void
+approvals_done (GObject      *source,
+                GAsyncResult *result,
+                gpointer      data)
+{
+  g_autoptr(PpRecycleFlow) self = data;
+  GError *error = NULL;
+  g_autoptr(GPtrArray) approvals = pp_registry_list_approvals_finish (PP_REGISTRY (source), result, &error);
+  PpRegistryApproval *latest = NULL;
+
+  if (!check (self, error))
+    return;
+  for (guint i = 0; i < approvals->len; i++)
+    {
+      PpRegistryApproval *a = g_ptr_array_index (approvals, i);
+
+      if (g_ascii_strcasecmp (a->order_uuid, self->order->uuid) == 0 &&
+          (latest == NULL || a->requested_at >= latest->requested_at))
+        latest = a;
+    }
+  if (latest != NULL)
+    take_approval (self, latest);
+  if (self->order->state == PP_WORK_ORDER_STATE_APPROVED)
+    {
+      next (self, PP_RECYCLE_STEP_CONNECT);
+      return;
+    }
+  /* open: wait on the pending request, or ask (again, after a rejection) */
+  if (latest == NULL || latest->state != PP_REGISTRY_APPROVAL_PENDING)
+    g_clear_pointer (&self->approval_uuid, g_free);
+  schedule (self);
+}
 
 static void
 orders_done (GObject      *source,
@@ -501,11 +670,16 @@ orders_done (GObject      *source,
     {
       PpWorkOrder *o = g_ptr_array_index (orders, i - 1);
 
-      if (o->kind == PP_WORK_ORDER_KIND_RECYCLE && o->state == PP_WORK_ORDER_STATE_OPEN &&
+      if (o->kind == PP_WORK_ORDER_KIND_RECYCLE &&
+          (o->state == PP_WORK_ORDER_STATE_OPEN || o->state == PP_WORK_ORDER_STATE_APPROVED) &&
           (self->resume_uuid == NULL || g_ascii_strcasecmp (o->uuid, self->resume_uuid) == 0))
         {
           take_order (self, g_ptr_array_steal_index (orders, i - 1));
-          next (self, PP_RECYCLE_STEP_CONNECT);
+          /* its approval: the pending request or the decision, looked up
+           * rather than asked for twice */
+          go (self, PP_RECYCLE_STEP_APPROVAL);
+          pp_registry_list_approvals_async (self->registry, FALSE, self->cancellable, approvals_done,
+                                            g_object_ref (self));
           return;
         }
     }
@@ -563,7 +737,98 @@ order_done (GObject      *source,
       return;
     }
   take_order (self, order);
+  next (self, PP_RECYCLE_STEP_APPROVAL);
+}
+
+static void
+order_refreshed (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      data)
+{
+  g_autoptr(PpRecycleFlow) self = data;
+  GError *error = NULL;
+  PpWorkOrder *order = pp_registry_get_order_finish (PP_REGISTRY (source), result, &error);
+
+  if (!check (self, error))
+    {
+      g_clear_pointer (&order, pp_work_order_free);
+      return;
+    }
+  take_order (self, order);
+  set_needs (self, PP_RECYCLE_NEEDS_NOTHING);
   next (self, PP_RECYCLE_STEP_CONNECT);
+}
+
+static void
+approval_done (GObject      *source,
+               GAsyncResult *result,
+               gpointer      data)
+{
+  g_autoptr(PpRecycleFlow) self = data;
+  GError *error = NULL;
+  g_autoptr(PpRegistryApproval) a = NULL;
+
+  /* request_approval, decide_approval and get_approval all return one */
+  if (g_task_get_source_tag (G_TASK (result)) == pp_registry_request_approval_async)
+    a = pp_registry_request_approval_finish (PP_REGISTRY (source), result, &error);
+  else if (g_task_get_source_tag (G_TASK (result)) == pp_registry_decide_approval_async)
+    a = pp_registry_decide_approval_finish (PP_REGISTRY (source), result, &error);
+  else
+    a = pp_registry_get_approval_finish (PP_REGISTRY (source), result, &error);
+  if (!check (self, error))
+    return;
+  take_approval (self, a);
+  switch (a->state)
+    {
+    case PP_REGISTRY_APPROVAL_PENDING:
+      set_needs (self, PP_RECYCLE_NEEDS_APPROVAL);
+      set_message (self, _("Waiting for a reviewer to approve the recycle (approvals approve on another screen), "
+                           "or let a reviewer sign in here"));
+      /* backoff: 0.2 s, doubling, at most 2 s */
+      self->poll_ms = self->poll_ms == 0 ? 200 : MIN (self->poll_ms * 2, 2000);
+      schedule_after (self, self->poll_ms);
+      return;
+    case PP_REGISTRY_APPROVAL_APPROVED:
+      pp_registry_get_order_async (self->registry, self->order->uuid, self->cancellable, order_refreshed,
+                                   g_object_ref (self));
+      return;
+    case PP_REGISTRY_APPROVAL_REJECTED:
+      fail (self, g_error_new (PP_FLOW_ERROR, PP_FLOW_ERROR_REJECTED,
+                               _("%s rejected the recycle of terminal %s (%s): its recycle order stays open; "
+                                 "run the recycle again to ask for a new approval"),
+                               a->approver != NULL ? a->approver : "?", self->serial,
+                               a->reason != NULL ? a->reason : _("no reason given")));
+      return;
+    default:
+      fail (self, g_error_new (PP_FLOW_ERROR, PP_FLOW_ERROR_STATE,
+                               _("The approval of recycle order %s is %s: run the recycle again to ask for a new one"),
+                               self->order->uuid, pp_registry_approval_state_to_string (a->state)));
+      return;
+    }
+}
+
+static void
+step_approval (PpRecycleFlow *self)
+{
+  g_autofree char *key = g_uuid_string_random ();
+
+  if (self->approval_uuid == NULL)
+    {
+      pp_registry_request_approval_async (self->registry, self->order->uuid, self->serial, self->otp, self->user,
+                                          key, self->cancellable, approval_done, g_object_ref (self));
+      return;
+    }
+  if (self->reviewer_registry != NULL && !self->reviewer_done)
+    {
+      self->reviewer_done = TRUE;
+      set_needs (self, PP_RECYCLE_NEEDS_NOTHING);
+      pp_registry_decide_approval_async (self->reviewer_registry, self->approval_uuid, self->reviewer_approve,
+                                         self->reviewer_reason, self->reviewer, key, self->cancellable,
+                                         approval_done, g_object_ref (self));
+      return;
+    }
+  pp_registry_get_approval_async (self->registry, self->approval_uuid, self->cancellable, approval_done,
+                                  g_object_ref (self));
 }
 
 static void
@@ -733,6 +998,9 @@ advance (PpRecycleFlow *self)
       pp_registry_create_recycle_order_async (self->registry, self->serial, self->reason, self->user, key,
                                               self->cancellable, order_done, g_object_ref (self));
       return;
+    case PP_RECYCLE_STEP_APPROVAL:
+      step_approval (self);
+      return;
     case PP_RECYCLE_STEP_CONNECT:
       if (self->device == NULL)
         {
@@ -776,6 +1044,7 @@ pp_recycle_flow_run_async (PpRecycleFlow       *self,
   g_clear_pointer (&self->context, g_main_context_unref);
   self->context = g_main_context_ref_thread_default ();
   g_clear_error (&self->error);
+  self->poll_ms = 0;
   if (self->step == PP_RECYCLE_STEP_FAILED || self->step == PP_RECYCLE_STEP_DONE)
     self->step = PP_RECYCLE_STEP_SCAN;
   if (self->resume && self->step == PP_RECYCLE_STEP_SCAN && self->serial != NULL)

@@ -390,15 +390,13 @@ check_runner (PpKeyHost   *self,
 
 /* The order of @call, an approved install order whose approval is a
  * reviewer's (not the requester's) and still holds. */
+static gboolean check_reviewer_approval (PpKeyHost *self, Call *call, GError **error);
+
 static gboolean
 check_order_released (PpKeyHost  *self,
                       Call       *call,
                       GError    **error)
 {
-  g_autoptr(GPtrArray) approvals = NULL;
-  g_autoptr(PpUser) approver = NULL;
-  g_autoptr(GError) local = NULL;
-  PpApproval *approval = NULL;
   PpWorkOrder *order;
 
   if (!check_runner (self, call, error))
@@ -427,6 +425,22 @@ check_order_released (PpKeyHost  *self,
                      "approved order"), order->id, pp_work_order_state_get_label (order->state));
       return FALSE;
     }
+  return check_reviewer_approval (self, call, error);
+}
+
+/* The approval of @call's approved order (install or recycle) is a
+ * reviewer's, not the requester's, and still holds. */
+static gboolean
+check_reviewer_approval (PpKeyHost  *self,
+                         Call       *call,
+                         GError    **error)
+{
+  g_autoptr(GPtrArray) approvals = NULL;
+  g_autoptr(PpUser) approver = NULL;
+  g_autoptr(GError) local = NULL;
+  PpApproval *approval = NULL;
+  PpWorkOrder *order = call->order;
+  const char *kind = pp_work_order_kind_to_string (order->kind);
 
   approvals = pp_store_list_approvals (self->store, order->id, error);
   if (approvals == NULL)
@@ -437,7 +451,7 @@ check_order_released (PpKeyHost  *self,
   if (approval == NULL)
     {
       g_set_error (error, PP_KEY_HOST_ERROR, PP_KEY_HOST_ERROR_NO_APPROVAL,
-                   _("Install work order %" PRId64 " has no approval on record"), order->id);
+                   _("The %s work order %" PRId64 " has no approval on record"), kind, order->id);
       return FALSE;
     }
   /* Four eyes, checked again at the release: the data may have come from
@@ -446,8 +460,8 @@ check_order_released (PpKeyHost  *self,
       g_ascii_strcasecmp (approval->approver, approval->requester) == 0)
     {
       g_set_error (error, PP_KEY_HOST_ERROR, PP_KEY_HOST_ERROR_SELF_APPROVAL,
-                   _("Install work order %" PRId64 " was approved by %s, who requested it: "
-                     "a second person must approve it"), order->id, approval->approver);
+                   _("The %s work order %" PRId64 " was approved by %s, who requested it: "
+                     "a second person must approve it"), kind, order->id, approval->approver);
       return FALSE;
     }
   approver = pp_store_get_user (self->store, approval->approver, &local);
@@ -459,8 +473,8 @@ check_order_released (PpKeyHost  *self,
   if (approver == NULL || approver->role != PP_USER_ROLE_REVIEWER)
     {
       g_set_error (error, PP_KEY_HOST_ERROR, PP_KEY_HOST_ERROR_APPROVER_ROLE,
-                   _("Install work order %" PRId64 " was approved by %s, who is not a reviewer "
-                     "(any more): a reviewer must approve it again"), order->id, approval->approver);
+                   _("The %s work order %" PRId64 " was approved by %s, who is not a reviewer "
+                     "(any more): a reviewer must approve it again"), kind, order->id, approval->approver);
       return FALSE;
     }
   /* The digest of what was approved against the order and terminal now;
@@ -957,13 +971,25 @@ pp_key_host_issue_unbind_token (PpKeyHost   *self,
   if (!check_runner (self, &call, error) ||
       (call.order = pp_store_get_order (self->store, order_id, error)) == NULL)
     return refused (self, &call, error);
-  if (call.order->kind != PP_WORK_ORDER_KIND_RECYCLE || call.order->state != PP_WORK_ORDER_STATE_OPEN)
+  if (call.order->kind != PP_WORK_ORDER_KIND_RECYCLE ||
+      (call.order->state != PP_WORK_ORDER_STATE_OPEN && call.order->state != PP_WORK_ORDER_STATE_APPROVED))
     {
       g_set_error (error, PP_KEY_HOST_ERROR, PP_KEY_HOST_ERROR_STATE,
                    _("Work order %" PRId64 " is not an open recycle order: a terminal is released "
                      "from the key host only to be recycled"), order_id);
       return refused (self, &call, error);
     }
+  /* Four eyes: releasing a terminal from the key host needs a reviewer's
+   * approval of its recycle order, as a key release does. */
+  if (call.order->state == PP_WORK_ORDER_STATE_OPEN)
+    {
+      g_set_error (error, PP_KEY_HOST_ERROR, PP_KEY_HOST_ERROR_NO_APPROVAL,
+                   _("Recycle work order %" PRId64 " is not approved yet: a reviewer must approve "
+                     "it before the key host releases terminal %s"), order_id, call.order->serial);
+      return refused (self, &call, error);
+    }
+  if (!check_reviewer_approval (self, &call, error))
+    return refused (self, &call, error);
   krd = receive_ct_krd (self, call.order->serial, ct_krd, &code, &local);
   if (krd == NULL)
     {

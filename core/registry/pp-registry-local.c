@@ -695,7 +695,9 @@ build_approval (PpStore                  *store,
       a->mid = g_strdup (order->mid);
       a->tid = g_strdup (order->tid);
       a->program_version = g_strdup (order->program_version);
-      a->key_type = g_strdup (pp_tmk_type_to_string (order->key_type));
+      /* a recycle order releases no key */
+      if (order->kind == PP_WORK_ORDER_KIND_INSTALL)
+        a->key_type = g_strdup (pp_tmk_type_to_string (order->key_type));
       a->cert_fingerprint = g_strdup (order->cert_fingerprint);
       a->decided_at = request->decided_at;
     }

@@ -40,8 +40,11 @@ static const guint order_moves[2][PP_N_WORK_ORDER_STATES] = {
     [PP_WORK_ORDER_STATE_KEYED] = OBIT (PP_WORK_ORDER_STATE_PROGRAM_INSTALLED),
     [PP_WORK_ORDER_STATE_PROGRAM_INSTALLED] = OBIT (PP_WORK_ORDER_STATE_CLOSED),
   },
+  /* A recycle order is approved (its own four eyes) before the key host
+   * releases the terminal; closing an open one stays possible. */
   [PP_WORK_ORDER_KIND_RECYCLE] = {
-    [PP_WORK_ORDER_STATE_OPEN] = OBIT (PP_WORK_ORDER_STATE_CLOSED),
+    [PP_WORK_ORDER_STATE_OPEN] = OBIT (PP_WORK_ORDER_STATE_APPROVED) | OBIT (PP_WORK_ORDER_STATE_CLOSED),
+    [PP_WORK_ORDER_STATE_APPROVED] = OBIT (PP_WORK_ORDER_STATE_CLOSED),
   },
 };
 
@@ -522,7 +525,8 @@ digest_field (GChecksum  *sum,
 }
 
 /* The digest of exactly what a reviewer approves (documented in pp-store.h):
- * the order and the binding of its terminal. */
+ * the order and the binding of its terminal. A recycle order's: the order,
+ * its serial and the terminal's device certificate. */
 static char *
 approval_digest (const PpWorkOrder *order,
                  const Binding     *binding)
@@ -530,6 +534,15 @@ approval_digest (const PpWorkOrder *order,
   g_autoptr(GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
   char number[32];
 
+  if (order->kind == PP_WORK_ORDER_KIND_RECYCLE)
+    {
+      digest_field (sum, "posprov-recycle-approval-1");
+      g_snprintf (number, sizeof number, "%" G_GINT64_FORMAT, order->id);
+      digest_field (sum, number);
+      digest_field (sum, order->serial);
+      digest_field (sum, binding->cert_fingerprint);
+      return g_strdup (g_checksum_get_string (sum));
+    }
   digest_field (sum, "posprov-approval-1");
   g_snprintf (number, sizeof number, "%" G_GINT64_FORMAT, order->id);
   digest_field (sum, number);
@@ -557,11 +570,12 @@ binding_difference (const PpWorkOrder *order,
     return g_strdup_printf ("terminal %s is %s, not %s as this order left it", order->serial,
                             pp_terminal_state_to_string (binding->state),
                             pp_terminal_state_to_string (state));
-  if (binding->merchant_id != order->merchant_id || g_strcmp0 (binding->mid, order->mid) != 0)
+  if (order->kind == PP_WORK_ORDER_KIND_INSTALL &&
+      (binding->merchant_id != order->merchant_id || g_strcmp0 (binding->mid, order->mid) != 0))
     return g_strdup_printf ("terminal %s is now bound to MID %s, not to MID %s as approved",
                             order->serial, binding->mid != NULL ? binding->mid : "(none)",
                             order->mid != NULL ? order->mid : "(none)");
-  if (g_strcmp0 (binding->tid, order->tid) != 0)
+  if (order->kind == PP_WORK_ORDER_KIND_INSTALL && g_strcmp0 (binding->tid, order->tid) != 0)
     return g_strdup_printf ("terminal %s now has TID %s, not TID %s as approved", order->serial,
                             binding->tid != NULL ? binding->tid : "(none)",
                             order->tid != NULL ? order->tid : "(none)");
@@ -569,6 +583,15 @@ binding_difference (const PpWorkOrder *order,
     return g_strdup_printf ("terminal %s's device certificate changed since the order was opened",
                             order->serial);
   return NULL;
+}
+
+/* Where the order leaves its terminal until its approval is used: an
+ * install order reserves it, a recycle order recycles it. */
+static PpTerminalState
+approved_terminal_state (const PpWorkOrder *order)
+{
+  return order->kind == PP_WORK_ORDER_KIND_RECYCLE ? PP_TERMINAL_STATE_RECYCLED
+                                                   : PP_TERMINAL_STATE_PENDING_INSTALL;
 }
 
 static JsonNode *
@@ -745,7 +768,8 @@ read_approval (PpStore            *self,
     return approval_from_stmt (stmt);
   if (rc == SQLITE_DONE)
     g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_APPROVAL_VOID,
-                 _("install work order %" PRId64 " has no approval on record"), order->id);
+                 _("%s work order %" PRId64 " has no approval on record"),
+                 pp_work_order_kind_to_string (order->kind), order->id);
   else
     pp_store_set_sql_error (self, error, _("cannot read approval"));
   return NULL;
@@ -777,8 +801,9 @@ check_approval (PpStore            *self,
   if (approval->voided_at != 0)
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_APPROVAL_VOID,
-                   _("the approval of install work order %" PRId64 " was voided: %s; "
-                     "cancel the order and open a new one"), order->id,
+                   _("the approval of %s work order %" PRId64 " was voided: %s; "
+                     "cancel the order and open a new one"),
+                   pp_work_order_kind_to_string (order->kind), order->id,
                    approval->void_reason != NULL ? approval->void_reason : "");
       return FALSE;
     }
@@ -790,14 +815,15 @@ check_approval (PpStore            *self,
       digest = approval_digest (order, &binding);
       if (approval->digest == NULL || strlen (approval->digest) != strlen (digest) ||
           CRYPTO_memcmp (approval->digest, digest, strlen (digest)) != 0)
-        why = g_strdup_printf ("install work order %" G_GINT64_FORMAT " is not what %s approved",
-                               order->id, approval->approver);
+        why = g_strdup_printf ("%s work order %" G_GINT64_FORMAT " is not what %s approved",
+                               pp_work_order_kind_to_string (order->kind), order->id, approval->approver);
     }
   if (why != NULL)
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_APPROVAL_VOID,
-                   _("the approval of install work order %" PRId64 " is void: %s; "
-                     "cancel the order and open a new one"), order->id, why);
+                   _("the approval of %s work order %" PRId64 " is void: %s; "
+                     "cancel the order and open a new one"),
+                   pp_work_order_kind_to_string (order->kind), order->id, why);
       step_failure_clear (fail);
       fail->order = copy_order (order);
       fail->actor = g_strdup (actor);
@@ -1068,9 +1094,9 @@ check_independent (PpStore            *self,
     if (g_strcmp0 ((const char *) sqlite3_column_text (stmt, i), order->requester) == 0)
       {
         g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_PERMISSION,
-                     _("user “%s” may not approve install work order %" PRId64 ": %s, who "
+                     _("user “%s” may not approve %s work order %" PRId64 ": %s, who "
                        "requested it, %s, so the approval would not be a second person's"),
-                     approver->username, order->id, order->requester, _(what[i]));
+                     approver->username, pp_work_order_kind_to_string (order->kind), order->id, order->requester, _(what[i]));
         return FALSE;
       }
   return TRUE;
@@ -1182,10 +1208,10 @@ decide_step (PpStore     *self,
   order = read_order (self, order_id, error);
   if (order == NULL)
     return FALSE;
-  if (order->kind != PP_WORK_ORDER_KIND_INSTALL || order->state != PP_WORK_ORDER_STATE_OPEN)
+  if (order->state != PP_WORK_ORDER_STATE_OPEN)
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_ILLEGAL_TRANSITION,
-                   _("%s work order %" PRId64 " is %s; only an open install order "
+                   _("%s work order %" PRId64 " is %s; only an open install or recycle order "
                      "can be approved or rejected"),
                    pp_work_order_kind_to_string (order->kind), order->id,
                    order_states[order->state].id);
@@ -1210,8 +1236,8 @@ decide_step (PpStore     *self,
   if (request_uuid != NULL && g_strcmp0 (request_uuid, pending_uuid) != 0)
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_ILLEGAL_TRANSITION,
-                   _("approval %s is not the pending request of install work order %" PRId64),
-                   request_uuid, order->id);
+                   _("approval %s is not the pending request of %s work order %" PRId64),
+                   request_uuid, pp_work_order_kind_to_string (order->kind), order->id);
       return FALSE;
     }
   if (pending_uuid == NULL)
@@ -1222,13 +1248,13 @@ decide_step (PpStore     *self,
     return FALSE;
   if (approve)
     {
-      g_autofree char *why = binding_difference (order, &binding, PP_TERMINAL_STATE_PENDING_INSTALL);
+      g_autofree char *why = binding_difference (order, &binding, approved_terminal_state (order));
 
       if (why != NULL)
         {
           g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_ILLEGAL_TRANSITION,
-                       _("install work order %" PRId64 " cannot be approved: %s; cancel it "
-                         "and open a new one"), order->id, why);
+                       _("%s work order %" PRId64 " cannot be approved: %s; cancel it "
+                         "and open a new one"), pp_work_order_kind_to_string (order->kind), order->id, why);
           return FALSE;
         }
       digest = approval_digest (order, &binding);
@@ -1251,9 +1277,14 @@ decide_step (PpStore     *self,
   sqlite3_bind_text (stmt, 7, order->serial, -1, SQLITE_STATIC);
   sqlite3_bind_text (stmt, 8, order->mid, -1, SQLITE_STATIC);
   sqlite3_bind_text (stmt, 9, order->tid, -1, SQLITE_STATIC);
-  sqlite3_bind_int64 (stmt, 10, order->merchant_id);
-  sqlite3_bind_text (stmt, 11, order->program_version, -1, SQLITE_STATIC);
-  sqlite3_bind_text (stmt, 12, pp_tmk_type_to_string (order->key_type), -1, SQLITE_STATIC);
+  if (order->kind == PP_WORK_ORDER_KIND_INSTALL)
+    {
+      sqlite3_bind_int64 (stmt, 10, order->merchant_id);
+      sqlite3_bind_text (stmt, 11, order->program_version, -1, SQLITE_STATIC);
+      sqlite3_bind_text (stmt, 12, pp_tmk_type_to_string (order->key_type), -1, SQLITE_STATIC);
+    }
+  /* else a recycle order: no merchant, program or key; what was approved is
+   * the terminal (serial, certificate) leaving its MID/TID (as cleared). */
   sqlite3_bind_text (stmt, 13, order->cert_fingerprint, -1, SQLITE_STATIC);
   sqlite3_bind_text (stmt, 14, digest, -1, SQLITE_STATIC);
   sqlite3_bind_text (stmt, 15, pending_uuid != NULL ? pending_uuid : new_uuid, -1, SQLITE_STATIC);
@@ -1268,9 +1299,13 @@ decide_step (PpStore     *self,
                                 sqlite3_last_insert_rowid (self->db), approve, error))
     return FALSE;
 
-  if (!move_order (self, order, to, error))
+  /* A rejected recycle order stays open (it cannot be cancelled: the
+   * terminal is recycled already); its requester may ask again. */
+  if (order->kind == PP_WORK_ORDER_KIND_RECYCLE && !approve)
+    ;
+  else if (!move_order (self, order, to, error))
     return FALSE;
-  if (!approve && !release_terminal (self, order, error))
+  if (!approve && order->kind == PP_WORK_ORDER_KIND_INSTALL && !release_terminal (self, order, error))
     return FALSE;
   {
     JsonNode *detail = order_detail (order, "reason", reason);
@@ -1488,7 +1523,9 @@ close_step (PpStore      *self,
           return FALSE;
         }
     }
-  else if (!move_order (self, order, PP_WORK_ORDER_STATE_CLOSED, error) ||
+  else if ((order->state == PP_WORK_ORDER_STATE_APPROVED &&
+            !check_approval (self, order, PP_TERMINAL_STATE_RECYCLED, user->username, fail, NULL, error)) ||
+           !move_order (self, order, PP_WORK_ORDER_STATE_CLOSED, error) ||
            !pp_store_move_terminal (self, order->serial, PP_TERMINAL_STATE_IN_STOCK, error))
     return FALSE;
 
@@ -1521,7 +1558,8 @@ create_recycle_step (PpStore     *self,
 
   stmt = pp_store_prepare (self,
                            "INSERT INTO work_orders (kind, state, serial, mid, tid, requester, reason, "
-                           "created_at, updated_at) VALUES ('recycle', 'open', ?, ?, ?, ?, ?, ?, ?)",
+                           "created_at, updated_at, cert_fingerprint) "
+                           "VALUES ('recycle', 'open', ?, ?, ?, ?, ?, ?, ?, ?)",
                            error);
   if (stmt == NULL)
     return NULL;
@@ -1532,6 +1570,8 @@ create_recycle_step (PpStore     *self,
   sqlite3_bind_text (stmt, 5, reason, -1, SQLITE_STATIC);
   sqlite3_bind_int64 (stmt, 6, now);
   sqlite3_bind_int64 (stmt, 7, now);
+  /* the device certificate its recycle approval is bound to */
+  sqlite3_bind_text (stmt, 8, pp_terminal_get_cert_fingerprint (terminal), -1, SQLITE_STATIC);
   return insert_order (self, stmt, user->username, "reason", reason, error);
 }
 
@@ -1863,14 +1903,14 @@ pp_store_check_order_approval (PpStore     *self,
     return FALSE;
   order = read_order (self, order_id, error);
   ok = order != NULL;
-  if (ok && (order->kind != PP_WORK_ORDER_KIND_INSTALL || order->state != PP_WORK_ORDER_STATE_APPROVED))
+  if (ok && order->state != PP_WORK_ORDER_STATE_APPROVED)
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_ILLEGAL_TRANSITION,
-                   _("%s work order %" PRId64 " is %s, not an approved install order"),
+                   _("%s work order %" PRId64 " is %s, not approved"),
                    pp_work_order_kind_to_string (order->kind), order->id, order_states[order->state].id);
       ok = FALSE;
     }
-  ok = ok && check_approval (self, order, PP_TERMINAL_STATE_PENDING_INSTALL, actor, &fail, NULL, error);
+  ok = ok && check_approval (self, order, approved_terminal_state (order), actor, &fail, NULL, error);
   if (ok && out_approval != NULL)
     ok = (approval = read_approval (self, order, error)) != NULL;
   if (!finish_step (self, ok, &fail, error))
@@ -1956,7 +1996,8 @@ pp_store_cancel_order (PpStore     *self,
    * KCV and moved it to recycled, from which the lifecycle has no way back
    * to installed: undoing it would claim a key the store no longer
    * records. So a recycle order can only be closed. */
-  if (order->kind == PP_WORK_ORDER_KIND_RECYCLE && order->state == PP_WORK_ORDER_STATE_OPEN)
+  if (order->kind == PP_WORK_ORDER_KIND_RECYCLE &&
+      (order->state == PP_WORK_ORDER_STATE_OPEN || order->state == PP_WORK_ORDER_STATE_APPROVED))
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_ILLEGAL_TRANSITION,
                    _("recycle work order %" PRId64 " cannot be cancelled: opening it "
@@ -2326,11 +2367,11 @@ request_step (PpStore     *self,
 
   if (!load_runner_step (self, order_id, requester, "request approval of", &order, &user, error))
     return NULL;
-  if (order->kind != PP_WORK_ORDER_KIND_INSTALL || order->state != PP_WORK_ORDER_STATE_OPEN)
+  if (order->state != PP_WORK_ORDER_STATE_OPEN)
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_ILLEGAL_TRANSITION,
                    _("%s work order %" PRId64 " is %s; approval is requested only for an open "
-                     "install order"), pp_work_order_kind_to_string (order->kind), order->id,
+                     "install or recycle order"), pp_work_order_kind_to_string (order->kind), order->id,
                    order_states[order->state].id);
       return NULL;
     }
@@ -2338,8 +2379,9 @@ request_step (PpStore     *self,
   if (scanned != NULL && g_strcmp0 (g_strstrip (scanned), order->serial) != 0)
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_INVALID,
-                   _("the terminal scanned (%s) is not terminal %s of install work order %" PRId64
-                     "; scan the terminal the order is for"), scanned, order->serial, order->id);
+                   _("the terminal scanned (%s) is not terminal %s of %s work order %" PRId64
+                     "; scan the terminal the order is for"), scanned, order->serial,
+                   pp_work_order_kind_to_string (order->kind), order->id);
       return NULL;
     }
   if (!read_pending_request (self, order->id, &pending_id, &pending, error))
@@ -2347,18 +2389,18 @@ request_step (PpStore     *self,
   if (pending != NULL)
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_DUPLICATE,
-                   _("install work order %" PRId64 " already has a pending approval request (%s)"),
-                   order->id, pending);
+                   _("%s work order %" PRId64 " already has a pending approval request (%s)"),
+                   pp_work_order_kind_to_string (order->kind), order->id, pending);
       return NULL;
     }
   if (!read_binding (self, order->serial, &binding, error))
     return NULL;
-  why = binding_difference (order, &binding, PP_TERMINAL_STATE_PENDING_INSTALL);
+  why = binding_difference (order, &binding, approved_terminal_state (order));
   if (why != NULL)
     {
       g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_ILLEGAL_TRANSITION,
-                   _("install work order %" PRId64 " cannot be put up for approval: %s; cancel it "
-                     "and open a new one"), order->id, why);
+                   _("%s work order %" PRId64 " cannot be put up for approval: %s; cancel it "
+                     "and open a new one"), pp_work_order_kind_to_string (order->kind), order->id, why);
       return NULL;
     }
 
