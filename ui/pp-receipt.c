@@ -20,10 +20,10 @@
 
 /* The table's columns, in points from the left margin. */
 #define COL_SEQ      0.0
-#define COL_TIME    44.0
-#define COL_ACTION 160.0
-#define COL_ACTOR  300.0
-#define COL_HASH   372.0
+#define COL_TIME    36.0
+#define COL_ACTION 140.0
+#define COL_ACTOR  272.0
+#define COL_HASH   344.0
 
 #define DASH "\u2014"
 
@@ -99,7 +99,8 @@ pen_field (Pen        *pen,
 
 /* Local time, with its offset from UTC: the receipt is read on site. */
 static char *
-format_time (gint64 unix_seconds)
+format_time_as (gint64      unix_seconds,
+                const char *format)
 {
   g_autoptr(GDateTime) dt = NULL;
 
@@ -108,7 +109,13 @@ format_time (gint64 unix_seconds)
   dt = g_date_time_new_from_unix_local (unix_seconds);
   if (dt == NULL)
     return g_strdup (DASH);
-  return g_date_time_format (dt, "%Y-%m-%d %H:%M:%S (UTC%:z)");
+  return g_date_time_format (dt, format);
+}
+
+static char *
+format_time (gint64 unix_seconds)
+{
+  return format_time_as (unix_seconds, "%Y-%m-%d %H:%M:%S (UTC%:z)");
 }
 
 static const char *
@@ -126,7 +133,8 @@ draw_entry (Pen                *pen,
             const PpAuditEntry *entry)
 {
   g_autofree char *seq = g_strdup_printf ("%" G_GINT64_FORMAT, entry->seq);
-  g_autofree char *time = format_time (entry->time);
+  /* The offset is in the summary's times, the same on the whole page. */
+  g_autofree char *time = format_time_as (entry->time, "%Y-%m-%d %H:%M:%S");
   g_autofree char *prefix = NULL;
   double h = 0;
 
