@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include <signal.h>
 #include <string.h>
 
 #include <glib/gstdio.h>
@@ -16,7 +17,9 @@
 #include <openssl/rsa.h>
 #include <openssl/x509v3.h>
 
+#include "pp-link-device.h"
 #include "pp-openssl-types.h"
+#include "pp-transport.h"
 #include "pp-program-package.h"
 #include "pp-termsim-server.h"
 #include "pp-test-util.h"
@@ -573,6 +576,127 @@ test_resume (void)
   pp_test_termsim_stop (&server);
 }
 
+/* ---- a serial line's speed ------------------------------------------------ */
+
+static void
+on_done (GObject      *source,
+         GAsyncResult *result,
+         gpointer      data)
+{
+  *(GAsyncResult **) data = g_object_ref (result);
+}
+
+/* Runs the default context until the call that fills *@slot completes, at
+ * most @seconds. */
+static GAsyncResult *
+wait_for (GAsyncResult **slot,
+          double         seconds)
+{
+  gint64 end = g_get_monotonic_time () + (gint64) (seconds * G_USEC_PER_SEC);
+
+  while (*slot == NULL && g_get_monotonic_time () < end)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_nonnull (*slot);
+  return *slot;
+}
+
+/* A link to @port at 115200 baud 8N1 (what a serial open sets; over TCP the
+ * test says it), offering @max_payload and @window. */
+static PpLink *
+open_line (const char *port,
+           guint       max_payload,
+           guint       window)
+{
+  g_autoptr(GAsyncResult) r = NULL, c = NULL;
+  g_autoptr(GIOStream) stream = NULL;
+  g_autoptr(GError) error = NULL;
+  PpLink *link;
+
+  pp_transport_open_async (port, NULL, NULL, on_done, &r);
+  stream = pp_transport_open_finish (wait_for (&r, 10), &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (pp_transport_get_line_speed (stream, NULL), ==, 0);
+  link = pp_link_new (stream, PP_LINK_ROLE_STATION);
+  pp_link_set_limits (link, max_payload, window);
+  pp_link_set_line_speed (link, 115200, 10);
+  pp_link_connect_async (link, NULL, on_done, &c);
+  g_assert_true (pp_link_connect_finish (link, wait_for (&c, 10), &error));
+  g_assert_no_error (error);
+  return link;
+}
+
+/* Pushes @package over @link; TRUE when it installed. */
+static gboolean
+push_over (PpLink           *link,
+           PpProgramPackage *package,
+           double            seconds,
+           GError          **error)
+{
+  g_autoptr(PpLinkDevice) device = pp_link_device_new (link);
+  g_autoptr(GAsyncResult) r = NULL;
+
+  pp_terminal_device_push_program_async (PP_TERMINAL_DEVICE (device), package, NULL, NULL, NULL, on_done, &r);
+  return pp_terminal_device_push_program_finish (PP_TERMINAL_DEVICE (device), wait_for (&r, seconds),
+                                                 NULL, error);
+}
+
+/* At 115200 baud a window of 8 full frames takes 11.4 s to cross: with the
+ * default 1 s ACK timeout the push goes through once, because the timers
+ * count the line's time (docs/link-protocol.md 2.4); a terminal that stops
+ * answering is still given up within the documented bound. */
+static void
+test_line_speed (void)
+{
+  g_auto(Fixture) f = { 0, };
+  g_autofree char *dir = NULL, *port = NULL, *pkg = NULL;
+  g_autoptr(PpProgramPackage) package = NULL;
+  g_autoptr(PpLink) link = NULL, small = NULL;
+  g_autoptr(GError) error = NULL;
+  PpTestTermsimServer server = { 0, };
+  guint64 sent = 0, size;
+  gint64 start;
+  double seconds, bound;
+
+  fixture_init (&f);
+  write_random (f.app, 140000);
+  dir = make_terminal (&f, "PG0003");
+  pkg = pack (&f, "acme-sig", "signature-file", "X1", f.cert, 0, NULL);
+  package = pp_program_package_open (pkg, &error);
+  g_assert_no_error (error);
+  size = 140000 + 11;
+  port = pp_test_termsim_start (&server, dir, "--emulate-baud=115200");
+
+  link = open_line (port, 16384, WINDOW);
+  g_assert_cmpuint (pp_link_get_window (link), ==, WINDOW);
+  start = g_get_monotonic_time ();
+  g_assert_true (push_over (link, package, 60, &error));
+  g_assert_no_error (error);
+  seconds = (double) (g_get_monotonic_time () - start) / G_USEC_PER_SEC;
+  pp_link_get_wire_bytes (link, &sent, NULL);
+  g_test_message ("%" G_GUINT64_FORMAT " bytes at 115200 baud in %.1f s, %" G_GUINT64_FORMAT " bytes sent",
+                  size, seconds, sent);
+  /* Nothing was sent twice: the package, its frames' overhead and the HELLO. */
+  g_assert_cmpuint (sent, <, size + size / 50 + 4096);
+  g_assert_cmpuint (shown_programs (dir), ==, 1);
+
+  /* A dead terminal (stopped after HELLO), a window of 2 x 4 KiB: TIMEOUT
+   * within (retries + 1) x (ACK timeout + the window's time on the line). */
+  small = open_line (port, 4096, 2);
+  g_assert_cmpint (kill (server.pid, SIGSTOP), ==, 0);
+  bound = 4 * (1.0 + 2.0 * (4096 + 18) * 10 / 115200);
+  start = g_get_monotonic_time ();
+  g_assert_false (push_over (small, package, bound + 10, &error));
+  seconds = (double) (g_get_monotonic_time () - start) / G_USEC_PER_SEC;
+  g_assert_cmpint (kill (server.pid, SIGCONT), ==, 0);
+  g_test_message ("dead terminal: %s after %.1f s (bound %.1f s)", error->message, seconds, bound);
+  g_assert_nonnull (strstr (error->message, "No answer from the terminal after 4 tries"));
+  g_assert_cmpfloat (seconds, >=, 4 * 1.0);
+  g_assert_cmpfloat (seconds, <, bound + 1.0);
+  g_clear_pointer (&small, pp_link_unref);
+  g_clear_pointer (&link, pp_link_unref);
+  pp_test_termsim_stop (&server);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -582,5 +706,6 @@ main (int    argc,
   g_test_add_func ("/program/verify-errors", test_verify_errors);
   g_test_add_func ("/program/push", test_push);
   g_test_add_func ("/program/resume", test_resume);
+  g_test_add_func ("/program/line-speed", test_line_speed);
   return g_test_run ();
 }

@@ -1141,6 +1141,7 @@ on_opened (GObject      *source,
   g_autoptr(GError) error = NULL;
   g_autoptr(GIOStream) stream = pp_transport_open_finish (result, &error);
   PpLink *link;
+  guint baud, bits_per_byte = 10;
 
   if (stream == NULL)
     {
@@ -1149,6 +1150,9 @@ on_opened (GObject      *source,
       return;
     }
   link = pp_link_new (stream, PP_LINK_ROLE_STATION);
+  /* A serial line: the timers allow for a window's time on the wire. */
+  baud = pp_transport_get_line_speed (stream, &bits_per_byte);
+  pp_link_set_line_speed (link, baud, bits_per_byte);
   g_task_set_task_data (task, link, (GDestroyNotify) pp_link_unref);
   pp_link_connect_async (link, g_task_get_cancellable (task), on_connected, g_object_ref (task));
 }

@@ -60,6 +60,7 @@ struct _PpLink {
   PpLinkDecoder   *decoder;
 
   guint            ack_ms, response_ms, max_retries;
+  guint            baud, bits_per_byte;
   guint            offer_payload, offer_window;
   guint8           vmin, vmax;
 
@@ -91,6 +92,7 @@ struct _PpLink {
   gint64           partial_deadline;  /* give up a partial frame then */
   gsize            garbage;     /* bytes that were no frames since the last good one */
   guint            bad_frames;
+  gint64           wire_free;   /* monotonic µs when the line has carried all written */
   guint64          bytes_out;   /* written out and read in, for the benches */
   guint64          bytes_in;
 
@@ -212,6 +214,16 @@ pp_link_set_timeouts (PpLink *link,
   link->ack_ms = MAX (ack_ms, 1);
   link->response_ms = MAX (response_ms, 1);
   link->max_retries = max_retries;
+}
+
+void
+pp_link_set_line_speed (PpLink *link,
+                        guint   baud,
+                        guint   bits_per_byte)
+{
+  g_return_if_fail (link != NULL);
+  link->baud = baud;
+  link->bits_per_byte = MAX (bits_per_byte, 1);
 }
 
 void
@@ -545,7 +557,35 @@ typedef struct {
   PpLink *link;
   GBytes *bytes;
   guint64 upto;
+  gint64  on_wire;   /* monotonic µs when the line has carried these bytes; 0: no pacing */
 } WriteOp;
+
+/* When a write of @len bytes issued now has crossed the line: after what is
+ * still on it, at the line's speed (section 2.4); 0 without a line speed. */
+static gint64
+line_done (PpLink *link,
+           gsize   len)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  if (link->baud == 0)
+    return 0;
+  link->wire_free = MAX (now, link->wire_free)
+                    + (gint64) ((guint64) len * link->bits_per_byte * G_USEC_PER_SEC / link->baud);
+  return link->wire_free;
+}
+
+/* The deadline @ms after @now plus the time the line still needs for the
+ * bytes of @op, capped. */
+static gint64
+deadline_after (const WriteOp *op,
+                gint64         now,
+                guint          ms)
+{
+  gint64 pacing = op->on_wire > now ? op->on_wire - now : 0;
+
+  return now + MIN (pacing, (gint64) PP_LINK_MAX_PACING_MS * 1000) + (gint64) ms * 1000;
+}
 
 static void
 write_cb (GObject      *source,
@@ -572,13 +612,13 @@ write_cb (GObject      *source,
       link->bytes_out += g_bytes_get_size (op->bytes);
       /* The timers start once a frame is out, not while it waits its turn. */
       if (link->connect_task != NULL && link->hello_deadline == 0 && link->hello_gen <= op->upto)
-        link->hello_deadline = now + (gint64) link->ack_ms * 1000;
+        link->hello_deadline = deadline_after (op, now, link->ack_ms);
       for (GList *l = link->inflight.head; l != NULL; l = l->next)
         {
           Pending *p = l->data;
 
           if (p->deadline == 0 && p->gen <= op->upto)
-            p->deadline = now + (gint64) (p->acked ? link->response_ms : link->ack_ms) * 1000;
+            p->deadline = deadline_after (op, now, p->acked ? link->response_ms : link->ack_ms);
         }
       if (active (link))
         reschedule (link);
@@ -619,6 +659,7 @@ start_write (PpLink *link)
       op->bytes = g_byte_array_free_to_bytes (all);
     }
 
+  op->on_wire = line_done (link, g_bytes_get_size (op->bytes));
   link->writing = TRUE;
   g_output_stream_write_all_async (link->out,
                                    g_bytes_get_data (op->bytes, NULL),

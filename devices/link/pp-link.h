@@ -63,6 +63,16 @@ void     pp_link_set_timeouts    (PpLink *link,
                                   guint   ack_ms,
                                   guint   response_ms,
                                   guint   max_retries);
+/* Station: the line's speed, so that the timers allow for the wire. A
+ * frame's ACK timer runs from when the wire (at @baud, @bits_per_byte bits a
+ * byte: 10 for 8N1, 11 for 8E1) has carried every byte written before it and
+ * the frame itself, not from when the write returned: the OS buffers a whole
+ * window long before the terminal sees it. @baud 0 (the default, TCP): no
+ * such term. The term is capped at PP_LINK_MAX_PACING_MS. */
+#define PP_LINK_MAX_PACING_MS 300000
+void     pp_link_set_line_speed  (PpLink *link,
+                                  guint   baud,
+                                  guint   bits_per_byte);
 /* What this side offers in HELLO: largest payload (PP_LINK_MIN_PAYLOAD ..
  * PP_LINK_MAX_PAYLOAD, default 16384) and window (1..32, default 8). */
 void     pp_link_set_limits      (PpLink *link,

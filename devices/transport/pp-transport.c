@@ -191,3 +191,19 @@ pp_transport_open_finish (GAsyncResult  *result,
 
   return g_task_propagate_pointer (G_TASK (result), error);
 }
+
+guint
+pp_transport_get_line_speed (GIOStream *stream,
+                             guint     *out_bits_per_byte)
+{
+  PpSerialSettings s = { 0, };
+
+  g_return_val_if_fail (G_IS_IO_STREAM (stream), 0);
+  if (!pp_transport_serial_get_settings (stream, &s) || s.baud == 0)
+    return 0;
+  if (out_bits_per_byte != NULL)
+    *out_bits_per_byte = 1 + (s.data_bits != 0 ? s.data_bits : 8)
+                         + (s.parity != PP_PARITY_NONE ? 1 : 0)
+                         + (s.stop_bits != 0 ? s.stop_bits : 1);
+  return s.baud;
+}

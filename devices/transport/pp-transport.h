@@ -58,6 +58,13 @@ void       pp_transport_open_async  (const char              *port,
 GIOStream *pp_transport_open_finish (GAsyncResult  *result,
                                      GError       **error);
 
+/* The line speed of a stream from pp_transport_open_finish: for a serial
+ * port its baud (after the model lookup) and in *@out_bits_per_byte the bits
+ * a byte takes on the wire (start, data, parity, stop: 10 for 8N1); 0 for
+ * TCP, which has no line speed of its own. */
+guint      pp_transport_get_line_speed (GIOStream *stream,
+                                        guint     *out_bits_per_byte);
+
 /* Parses "none"/"odd"/"even" and "none"/"rtscts"/"xonxoff" (for --parity
  * and --flow options and the models file). */
 gboolean   pp_parity_from_string    (const char     *text,
