@@ -421,7 +421,7 @@ main (int    argc,
       extra[0] = "--emulate-baud";
       extra[1] = baud_arg;
     }
-  pp_install_fixture_serve (&b.fx, &b.server, NULL, extra, &ports);
+  g_free (pp_install_fixture_serve (&b.fx, &b.server, NULL, extra, &ports));
   connect_fleet (&b, ports);
   g_assert_cmpuint (g_hash_table_size (b.devices), ==, 2 * installs + 1);
   {
