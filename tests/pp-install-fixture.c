@@ -51,37 +51,7 @@ pp_install_fixture_run (const char         *binary_env,
                         char              **out_stdout,
                         char              **out_stderr)
 {
-  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-  g_auto(GStrv) envp = g_get_environ ();
-  g_autoptr(GError) error = NULL;
-  g_autofree char *out = NULL, *err = NULL;
-  const char *binary = g_getenv (binary_env);
-  int status = 0;
-
-  g_assert_nonnull (binary);
-  g_ptr_array_add (argv, (gpointer) binary);
-  for (guint i = 0; args[i] != NULL; i++)
-    g_ptr_array_add (argv, (gpointer) args[i]);
-  g_ptr_array_add (argv, NULL);
-  envp = g_environ_unsetenv (envp, "PP_REGISTRY_USER");
-  envp = g_environ_unsetenv (envp, "PP_REGISTRY_PASSWORD");
-  envp = g_environ_setenv (envp, "POSPROV_KEY_STORE_SECRET", PP_INSTALL_SECRET, TRUE);
-  for (guint i = 0; env != NULL && env[i] != NULL; i++)
-    {
-      const char *eq = strchr (env[i], '=');
-      g_autofree char *name = g_strndup (env[i], eq - env[i]);
-
-      envp = g_environ_setenv (envp, name, eq + 1, TRUE);
-    }
-  g_spawn_sync (NULL, (char **) argv->pdata, envp, G_SPAWN_DEFAULT, NULL, NULL, &out, &err, &status, &error);
-  g_assert_no_error (error);
-  if (g_test_verbose ())
-    g_printerr ("$ %s %s\n%s%s", binary_env, args[0], out, err);
-  if (out_stdout != NULL)
-    *out_stdout = g_steal_pointer (&out);
-  if (out_stderr != NULL)
-    *out_stderr = g_steal_pointer (&err);
-  return g_spawn_check_wait_status (status, NULL) ? 0 : (WIFEXITED (status) ? WEXITSTATUS (status) : -1);
+  return pp_test_run_program (binary_env, args, env, PP_INSTALL_SECRET, out_stdout, out_stderr);
 }
 
 char *

@@ -4,7 +4,9 @@
  */
 #include "config.h"
 
+#include <string.h>
 #include <unistd.h>
+#include <sys/wait.h>
 
 #include <glib/gstdio.h>
 #include <gio/gio.h>
@@ -282,4 +284,45 @@ pp_test_run_tool_timeout (const char * const *argv,
     return -2;
   g_subprocess_wait (proc, NULL, NULL);
   return g_subprocess_get_if_exited (proc) ? g_subprocess_get_exit_status (proc) : -1;
+}
+
+int
+pp_test_run_program (const char         *binary_env,
+                     const char * const *args,
+                     const char * const *env,
+                     const char         *key_store_secret,
+                     char              **out_stdout,
+                     char              **out_stderr)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_auto(GStrv) envp = g_get_environ ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL, *err = NULL;
+  const char *binary = g_getenv (binary_env);
+  int status = 0;
+
+  g_assert_nonnull (binary);
+  g_ptr_array_add (argv, (gpointer) binary);
+  for (guint i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
+  g_ptr_array_add (argv, NULL);
+  envp = g_environ_unsetenv (envp, "PP_REGISTRY_USER");
+  envp = g_environ_unsetenv (envp, "PP_REGISTRY_PASSWORD");
+  envp = g_environ_setenv (envp, "POSPROV_KEY_STORE_SECRET", key_store_secret, TRUE);
+  for (guint i = 0; env != NULL && env[i] != NULL; i++)
+    {
+      const char *eq = strchr (env[i], '=');
+      g_autofree char *name = eq != NULL ? g_strndup (env[i], eq - env[i]) : g_strdup (env[i]);
+
+      envp = eq != NULL ? g_environ_setenv (envp, name, eq + 1, TRUE) : g_environ_unsetenv (envp, name);
+    }
+  g_spawn_sync (NULL, (char **) argv->pdata, envp, G_SPAWN_DEFAULT, NULL, NULL, &out, &err, &status, &error);
+  g_assert_no_error (error);
+  if (g_test_verbose ())
+    g_printerr ("$ %s %s\n%s%s", binary_env, args[0], out, err);
+  if (out_stdout != NULL)
+    *out_stdout = g_steal_pointer (&out);
+  if (out_stderr != NULL)
+    *out_stderr = g_steal_pointer (&err);
+  return g_spawn_check_wait_status (status, NULL) ? 0 : (WIFEXITED (status) ? WEXITSTATUS (status) : -1);
 }

@@ -46,6 +46,20 @@ int        pp_test_run_tool_timeout (const char * const *argv,
                                      char              **out_stdout,
                                      char              **out_stderr);
 
+/* Runs the program named by the environment variable @binary_env with
+ * @args (NULL-terminated) as a user would, nothing of the caller's
+ * environment speaking for the test: PP_REGISTRY_USER and
+ * PP_REGISTRY_PASSWORD unset, POSPROV_KEY_STORE_SECRET @key_store_secret;
+ * then @env applied in order ("NAME=value" sets, a bare "NAME" unsets).
+ * Its output in @out_stdout/@out_stderr (nullable); returns its exit
+ * status (-1: killed). */
+int        pp_test_run_program  (const char         *binary_env,
+                                 const char * const *args,
+                                 const char * const *env,
+                                 const char         *key_store_secret,
+                                 char              **out_stdout,
+                                 char              **out_stderr);
+
 /* Runs posprov-tool as @user with @password in PP_REGISTRY_USER and
  * PP_REGISTRY_PASSWORD, trusting the PEM @ca in PP_REGISTRY_CA (NULL:
  * unset), without POSPROV_KEY_STORE; returns its exit status (-1 when it

@@ -99,8 +99,8 @@ fixture_tear_down (Fixture       *f,
 }
 
 /* Runs @binary (an env variable naming it) with @args and the
- * environment @env ("NAME=value" pairs, NULL-terminated; NULL value
- * unsets); returns the exit status. */
+ * environment @env ("NAME=value" sets, a bare "NAME" unsets; NULL-terminated)
+ * (pp_test_run_program); returns the exit status. */
 static int
 run (const char         *binary_env,
      const char * const *args,
@@ -108,39 +108,16 @@ run (const char         *binary_env,
      char              **out_stdout,
      char              **out_stderr)
 {
-  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-  g_auto(GStrv) envp = g_get_environ ();
-  g_autoptr(GError) error = NULL;
-  g_autofree char *out = NULL, *err = NULL;
-  const char *binary = g_getenv (binary_env);
-  int status = 0;
+  /* Nothing from the caller's environment speaks for the test: not even
+   * its key store (unset before @env applies). */
+  g_autoptr(GPtrArray) all_env = g_ptr_array_new ();
 
-  g_assert_nonnull (binary);
-  g_ptr_array_add (argv, (gpointer) binary);
-  for (guint i = 0; args[i] != NULL; i++)
-    g_ptr_array_add (argv, (gpointer) args[i]);
-  g_ptr_array_add (argv, NULL);
-  /* Nothing from the caller's environment speaks for the test. */
-  envp = g_environ_unsetenv (envp, "PP_REGISTRY_USER");
-  envp = g_environ_unsetenv (envp, "PP_REGISTRY_PASSWORD");
-  envp = g_environ_unsetenv (envp, "POSPROV_KEY_STORE");
-  envp = g_environ_setenv (envp, "POSPROV_KEY_STORE_SECRET", SECRET, TRUE);
+  g_ptr_array_add (all_env, (gpointer) "POSPROV_KEY_STORE");
   for (guint i = 0; env != NULL && env[i] != NULL; i++)
-    {
-      const char *eq = strchr (env[i], '=');
-      g_autofree char *name = g_strndup (env[i], eq - env[i]);
-
-      envp = g_environ_setenv (envp, name, eq + 1, TRUE);
-    }
-  g_spawn_sync (NULL, (char **) argv->pdata, envp, G_SPAWN_DEFAULT, NULL, NULL, &out, &err, &status, &error);
-  g_assert_no_error (error);
-  if (g_test_verbose ())
-    g_printerr ("$ %s %s\n%s%s", binary_env, args[0], out, err);
-  if (out_stdout != NULL)
-    *out_stdout = g_steal_pointer (&out);
-  if (out_stderr != NULL)
-    *out_stderr = g_steal_pointer (&err);
-  return g_spawn_check_wait_status (status, NULL) ? 0 : (WIFEXITED (status) ? WEXITSTATUS (status) : -1);
+    g_ptr_array_add (all_env, (gpointer) env[i]);
+  g_ptr_array_add (all_env, NULL);
+  return pp_test_run_program (binary_env, args, (const char * const *) all_env->pdata, SECRET,
+                              out_stdout, out_stderr);
 }
 
 /* `posprov-registry init ARGS…`. */
