@@ -676,6 +676,110 @@ test_users (Fixture       *f,
   assert_last_entry (f, "user.login_failed", NULL);
 }
 
+/* The station's sign-in: the password, then the code where one is enrolled. */
+static PpUser *
+sign_in (PpRegistry  *registry,
+         const char  *user,
+         const char  *password,
+         const char  *otp,
+         GError     **error)
+{
+  g_autoptr(GAsyncResult) res = NULL;
+
+  pp_registry_authenticate_otp_async (registry, user, password, otp, NULL, got_result, &res);
+  return pp_registry_authenticate_otp_finish (registry, wait_for (&res), error);
+}
+
+static void
+test_sign_in_otp (Fixture       *f,
+                  gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpSecureBuffer) uri = NULL;
+  g_autoptr(PpSecureBuffer) secret = NULL;
+  g_autoptr(PpUser) user = NULL;
+  g_autoptr(PpUser) bob = NULL;
+  g_autoptr(PpUser) plain = NULL;
+  gint64 step = pp_totp_step (g_get_real_time () / G_USEC_PER_SEC, PP_TOTP_DEFAULT_PERIOD);
+  const char *password = PP_TEST_PASSWORD ("0");
+  guint failed_before;
+  char good[9], wrong[9], next[9];
+
+  /* No code enrolled: the password alone, whatever code comes along. */
+  bob = sign_in (f->registry, "bob", password, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (bob->username, ==, "bob");
+  g_clear_pointer (&bob, pp_user_free);
+  bob = sign_in (f->registry, "bob", password, "123456", &error);
+  g_assert_no_error (error);
+
+  uri = enroll (f, "alice", "alice", &error);
+  g_assert_no_error (error);
+  secret = uri_secret (uri);
+  code_at (secret, step, good);
+  code_at (secret, step + 1, next);
+  code_at (secret, step + 5, wrong);
+  if (g_str_equal (wrong, good) || g_str_equal (wrong, next))
+    code_at (secret, step + 7, wrong);
+
+  /* A wrong password says nothing about the code. */
+  g_assert_null (sign_in (f->registry, "alice", "wrong password!!", NULL, &error));
+  g_assert_error (error, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_PERMISSION);
+  assert_last_entry (f, "user.login_failed", NULL);
+  g_clear_error (&error);
+  g_assert_null (sign_in (f->registry, "alice", "wrong password!!", good, &error));
+  g_assert_error (error, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_PERMISSION);
+  g_clear_error (&error);
+
+  /* The right password without a code: the second step is asked for. */
+  failed_before = count_entries (f, "user.otp_failed");
+  g_assert_null (sign_in (f->registry, "alice", password, NULL, &error));
+  g_assert_error (error, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_OTP_REQUIRED);
+  g_assert_nonnull (strstr (error->message, "6 digits"));
+  g_clear_error (&error);
+  g_assert_null (sign_in (f->registry, "alice", password, "", &error));
+  g_assert_error (error, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_OTP_REQUIRED);
+  g_clear_error (&error);
+  g_assert_cmpuint (count_entries (f, "user.otp_failed"), ==, failed_before);
+
+  /* A wrong code: refused, with what to do, and journalled. */
+  g_assert_null (sign_in (f->registry, "alice", password, wrong, &error));
+  g_assert_error (error, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_PERMISSION);
+  g_assert_nonnull (strstr (error->message, "next code"));
+  assert_last_entry (f, "user.otp_failed", "wrong_code");
+  g_clear_error (&error);
+
+  /* The good code signs in; the same code again is a replay. */
+  user = sign_in (f->registry, "alice", password, good, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (user->username, ==, "alice");
+  g_assert_cmpint (user->role, ==, PP_USER_ROLE_FIELD_MANAGER);
+  g_assert_null (sign_in (f->registry, "alice", password, good, &error));
+  g_assert_error (error, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_PERMISSION);
+  assert_last_entry (f, "user.otp_failed", "replayed");
+  g_clear_error (&error);
+  g_assert_cmpuint (count_entries (f, "user.otp_failed"), ==, failed_before + 2);
+
+  /* The password-only check is unchanged (posprov-tool's callers). */
+  {
+    g_autoptr(GAsyncResult) res = NULL;
+
+    pp_registry_authenticate_async (f->registry, "alice", password, NULL, got_result, &res);
+    plain = pp_registry_authenticate_finish (f->registry, wait_for (&res), &error);
+  }
+  g_assert_no_error (error);
+  g_assert_cmpstr (plain->username, ==, "alice");
+
+  /* A registry without its key store cannot check the code. */
+  {
+    g_autoptr(PpRegistry) bare = PP_REGISTRY (pp_registry_local_new (f->kh.base.path, &error));
+
+    g_assert_no_error (error);
+    g_assert_null (sign_in (bare, "alice", password, next, &error));
+    g_assert_error (error, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_NO_KEY_HOST);
+  }
+}
+
 /* ---- opening ---- */
 
 static void
@@ -741,6 +845,7 @@ main (int    argc,
   ADD ("/registry-key-host/refusals", test_refusals);
   ADD ("/registry-key-host/otp", test_otp);
   ADD ("/registry-key-host/users", test_users);
+  ADD ("/registry-key-host/sign-in-otp", test_sign_in_otp);
   ADD ("/registry-key-host/open-refused", test_open_refused);
   g_test_add_func ("/registry-key-host/no-config", test_no_config);
 

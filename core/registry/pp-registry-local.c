@@ -376,6 +376,7 @@ typedef struct {
   GBytes *bytes[2];
   PpSecureBuffer *secret;  /* a password or a one-time code: never in the digest */
   PpKeyStore *key_store;   /* borrowed on the owner thread while the job runs */
+  PpSecureBuffer *otp;     /* the sign-in's one-time code, beside the password in secret */
 } Args;
 
 static void
@@ -391,6 +392,7 @@ args_free (Args *a)
   g_clear_pointer (&a->bytes[0], g_bytes_unref);
   g_clear_pointer (&a->bytes[1], g_bytes_unref);
   g_clear_pointer (&a->secret, pp_secure_buffer_free);
+  g_clear_pointer (&a->otp, pp_secure_buffer_free);
   g_free (a);
 }
 
@@ -2090,6 +2092,65 @@ local_authenticate (PpRegistry *registry, const char *username, const char *pass
   queue_job (registry, pp_registry_authenticate_async, a, authenticate_job, cancellable, callback, user_data);
 }
 
+/* The password first (a wrong one says nothing about a code), then the
+ * code where one is enrolled. */
+static void
+authenticate_otp_job (PpStore *store, PpKeyHost *key_host, GTask *task, gpointer data)
+{
+  Args *a = data;
+  GError *error = NULL;
+  g_autoptr(PpUser) user = pp_store_authenticate (store, a->actor, secret_text (a), &error);
+  const char *code = a->otp != NULL ? (const char *) pp_secure_buffer_peek (a->otp) : "";
+  PpKeyStore *key_store = task_key_store (task);
+  gboolean enrolled = FALSE;
+
+  if (user == NULL || !pp_store_has_otp (store, user->username, &enrolled, &error))
+    {
+      return_pointer (task, NULL, (GDestroyNotify) pp_user_free, error);
+      return;
+    }
+  if (enrolled && *code == '\0')
+    error = g_error_new (PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_OTP_REQUIRED,
+                         _("“%s” has a one-time code enrolled: enter the 6 digits their "
+                           "authenticator app shows now"), user->username);
+  else if (enrolled && key_store == NULL)
+    error = g_error_new (PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_NO_KEY_HOST,
+                         _("this registry was opened without its key store, so it cannot check the "
+                           "one-time code of “%s”; open it with the key store"), user->username);
+  else if (enrolled &&
+           !pp_store_verify_otp (store, key_store, user->username, code,
+                                 g_get_real_time () / G_USEC_PER_SEC, &error))
+    {
+      /* The store's wording names the step; the person signing in needs what to do. */
+      GError *wrong = g_error_new (PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_PERMISSION,
+                                   _("Wrong or already used one-time code: wait for the next code "
+                                     "in your authenticator app and enter it."));
+
+      g_error_free (error);
+      error = wrong;
+    }
+  if (error != NULL)
+    {
+      return_pointer (task, NULL, (GDestroyNotify) pp_user_free, error);
+      return;
+    }
+  return_pointer (task, g_steal_pointer (&user), (GDestroyNotify) pp_user_free, NULL);
+}
+
+static void
+local_authenticate_otp (PpRegistry *registry, const char *username, const char *password,
+                        const char *otp, GCancellable *cancellable, GAsyncReadyCallback callback,
+                        gpointer user_data)
+{
+  Args *a = g_new0 (Args, 1);
+
+  a->actor = g_strdup (username);
+  a->secret = secret_copy (password);
+  a->otp = secret_copy (otp);
+  queue_job (registry, pp_registry_authenticate_otp_async, a, authenticate_otp_job, cancellable,
+             callback, user_data);
+}
+
 /* ---- the install and recycle flows (issue 9, core/flows) ---- */
 
 static void
@@ -2246,6 +2307,7 @@ pp_registry_local_iface_init (PpRegistryInterface *iface)
   iface->add_user = local_add_user;
   iface->enroll_otp = local_enroll_otp;
   iface->authenticate = local_authenticate;
+  iface->authenticate_otp = local_authenticate_otp;
   iface->list_terminals = local_list_terminals;
   iface->upload_program = local_upload_program;
   iface->search_terminals = local_search_terminals;

@@ -1550,6 +1550,54 @@ remote_authenticate (PpRegistry *registry, const char *username, const char *pas
   remote_call (registry, pp_registry_authenticate_async, call, cancellable, callback, user_data);
 }
 
+/* authenticate_reply, and the session it opened becomes this registry's
+ * own when the user is its user: a code is good once, so its own login
+ * (password only) could not repeat the second step. */
+static gboolean
+authenticate_otp_reply (GTask     *task,
+                        Call      *call,
+                        JsonNode  *node,
+                        GError   **error)
+{
+  PpRegistryRemote *self = g_task_get_source_object (task);
+  JsonObject *o = node != NULL && JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
+  const char *name = o != NULL ? json_object_get_string_member_with_default (o, "user", NULL) : NULL;
+  const char *token = o != NULL ? json_object_get_string_member_with_default (o, "token", NULL) : NULL;
+  g_autofree char *folded = name != NULL ? g_ascii_strdown (name, -1) : NULL;
+
+  if (!authenticate_reply (task, call, node, error))
+    return FALSE;
+  if (token != NULL && *token != '\0' && g_strcmp0 (folded, self->user) == 0)
+    {
+      g_clear_pointer (&self->token, wipe_string);
+      self->token = g_strdup (token);
+    }
+  return TRUE;
+}
+
+static void
+remote_authenticate_otp (PpRegistry *registry, const char *username, const char *password,
+                         const char *otp, GCancellable *cancellable, GAsyncReadyCallback callback,
+                         gpointer user_data)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  Call *call = call_new ("POST", g_strdup ("api/v1/sessions"), NULL, NULL, authenticate_otp_reply);
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "user");
+  json_builder_add_string_value (b, username);
+  json_builder_set_member_name (b, "password");
+  json_builder_add_string_value (b, password);
+  /* Present, even empty: asks for the second step where a code is enrolled. */
+  json_builder_set_member_name (b, "otp");
+  json_builder_add_string_value (b, otp);
+  json_builder_end_object (b);
+  call->body = secret_body (b);
+  call->login = TRUE;
+  call->secret = TRUE;
+  remote_call (registry, pp_registry_authenticate_otp_async, call, cancellable, callback, user_data);
+}
+
 static void
 remote_add_user (PpRegistry *registry, const char *username, PpUserRole role, const char *password,
                  const char *actor, const char *idempotency_key, GCancellable *cancellable,
@@ -1806,6 +1854,7 @@ pp_registry_remote_iface_init (PpRegistryInterface *iface)
   iface->list_audit = remote_list_audit;
   iface->list_changes = remote_list_changes;
   iface->authenticate = remote_authenticate;
+  iface->authenticate_otp = remote_authenticate_otp;
   iface->add_user = remote_add_user;
   iface->enroll_otp = remote_enroll_otp;
   iface->list_terminals = remote_list_terminals;

@@ -700,7 +700,9 @@ login_done (GObject      *source,
   Request *r = data;
   PpRegistryServer *self = r->server;
   g_autoptr(GError) error = NULL;
-  g_autoptr(PpUser) user = pp_registry_authenticate_finish (PP_REGISTRY (source), result, &error);
+  g_autoptr(PpUser) user = g_task_get_source_tag (G_TASK (result)) == pp_registry_authenticate_otp_async
+                           ? pp_registry_authenticate_otp_finish (PP_REGISTRY (source), result, &error)
+                           : pp_registry_authenticate_finish (PP_REGISTRY (source), result, &error);
   g_autofree char *name = g_ascii_strdown (r->user, -1);
   guchar raw[32];
   g_autofree char *token = NULL;
@@ -794,16 +796,17 @@ prune (PpRegistryServer *self,
 static void
 handle_login (Request *r)
 {
-  static const char * const allowed[] = { "user", "password", NULL };
+  static const char * const allowed[] = { "user", "password", "otp", NULL };
   PpRegistryServer *self = r->server;
   JsonObject *o = body_object (r, allowed);
-  const char *user, *password;
+  const char *user, *password, *otp = NULL;
   g_autofree char *name = NULL;
   Failures *f;
   gint64 now = g_get_real_time () / G_USEC_PER_SEC;
 
   if (o == NULL || !body_string (r, o, "user", TRUE, &user) ||
-      !body_string (r, o, "password", TRUE, &password))
+      !body_string (r, o, "password", TRUE, &password) ||
+      !body_string (r, o, "otp", FALSE, &otp))
     return;
   prune (self, now);
   name = g_ascii_strdown (user, -1);
@@ -819,7 +822,12 @@ handle_login (Request *r)
       return;
     }
   r->user = g_strdup (user);
-  pp_registry_authenticate_async (self->registry, user, password, NULL, login_done, r);
+  /* "otp" absent: the password alone, as before (a script gives its code
+   * to the approval request); present, even empty: the station's two steps. */
+  if (otp != NULL)
+    pp_registry_authenticate_otp_async (self->registry, user, password, otp, NULL, login_done, r);
+  else
+    pp_registry_authenticate_async (self->registry, user, password, NULL, login_done, r);
 }
 
 static void

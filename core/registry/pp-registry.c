@@ -36,6 +36,7 @@ static const struct {
   [PP_REGISTRY_ERROR_NO_KEY_HOST] = { "no_key_host", 503 },
   [PP_REGISTRY_ERROR_CANCELLED] = { "cancelled", 499 },
   [PP_REGISTRY_ERROR_UNTRUSTED] = { "untrusted_certificate", 495 },
+  [PP_REGISTRY_ERROR_OTP_REQUIRED] = { "otp_required", 401 },
 };
 
 const char *
@@ -1212,6 +1213,33 @@ pp_registry_authenticate_finish (PpRegistry    *self,
                                  GError       **error)
 {
   return finish_pointer (self, result, pp_registry_authenticate_async, error);
+}
+
+void
+pp_registry_authenticate_otp_async (PpRegistry          *self,
+                                    const char          *username,
+                                    const char          *password,
+                                    const char          *otp,
+                                    GCancellable        *cancellable,
+                                    GAsyncReadyCallback  callback,
+                                    gpointer             user_data)
+{
+  g_return_if_fail (PP_IS_REGISTRY (self));
+  g_return_if_fail (username != NULL && password != NULL);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+  if (check_verb (self, IFACE (self)->authenticate_otp, pp_registry_authenticate_otp_async,
+                  _("this registry cannot check one-time codes at sign-in"), cancellable, callback,
+                  user_data))
+    IFACE (self)->authenticate_otp (self, username, password, otp != NULL ? otp : "", cancellable,
+                                    callback, user_data);
+}
+
+PpUser *
+pp_registry_authenticate_otp_finish (PpRegistry    *self,
+                                     GAsyncResult  *result,
+                                     GError       **error)
+{
+  return finish_pointer (self, result, pp_registry_authenticate_otp_async, error);
 }
 
 void

@@ -50,6 +50,9 @@ typedef enum {
   PP_REGISTRY_ERROR_UNTRUSTED,       /* "untrusted_certificate" 495: the remote registry's TLS
                                       * certificate does not verify against the configured CA
                                       * or pin (the client's own; no server sends it) */
+  PP_REGISTRY_ERROR_OTP_REQUIRED,    /* "otp_required" 401: the password is right and the user
+                                      * has a one-time code enrolled: sign in again with the
+                                      * code (pp_registry_authenticate_otp_async) */
 } PpRegistryError;
 
 GQuark      pp_registry_error_quark            (void);
@@ -271,6 +274,11 @@ struct _PpRegistryInterface
   void (*get_program_package)  (PpRegistry *self, const char *name, const char *version,
                                 const char *model, GCancellable *cancellable,
                                 GAsyncReadyCallback callback, gpointer user_data);
+
+  /* the station's sign-in with its second step (helper shell); NULL: FAILED */
+  void (*authenticate_otp)     (PpRegistry *self, const char *username, const char *password,
+                                const char *otp, GCancellable *cancellable,
+                                GAsyncReadyCallback callback, gpointer user_data);
 };
 
 /* Looks up @serial (any case) and says whether it can be installed: for a
@@ -480,6 +488,24 @@ void      pp_registry_authenticate_async  (PpRegistry *self, const char *usernam
                                            GAsyncReadyCallback callback, gpointer user_data);
 PpUser   *pp_registry_authenticate_finish (PpRegistry *self, GAsyncResult *result,
                                            GError **error);
+/* The station's sign-in: @password of @username as above, then, when the
+ * user has a one-time code enrolled, @otp (the 6 digits their authenticator
+ * shows now). @otp NULL or "" for an enrolled user, after a right password:
+ * PP_REGISTRY_ERROR_OTP_REQUIRED (not journalled: it is the first of the two
+ * steps; ask for the code and call again with both). A wrong or replayed
+ * code: PERMISSION, journalled as user.otp_failed, like a wrong password is
+ * as user.login_failed. @otp is ignored for a user without a code. The
+ * password-only pp_registry_authenticate_async is unchanged (its callers
+ * give their code to the approval request instead). NO_KEY_HOST when the
+ * registry cannot check the code (opened without its key store). Remote:
+ * POST /api/v1/sessions with "otp" (docs/registry-api.md); the session it
+ * opens becomes the PpRegistryRemote's own when @username is its user. */
+void      pp_registry_authenticate_otp_async  (PpRegistry *self, const char *username,
+                                               const char *password, const char *otp,
+                                               GCancellable *cancellable,
+                                               GAsyncReadyCallback callback, gpointer user_data);
+PpUser   *pp_registry_authenticate_otp_finish (PpRegistry *self, GAsyncResult *result,
+                                               GError **error);
 /* An administrator (@actor) adds @username with @role and @password
  * (pp_store_add_user; the password policy applies: INVALID with its
  * reason). The password is not part of the request's digest (the
