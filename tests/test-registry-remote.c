@@ -778,6 +778,62 @@ test_otp (Fixture       *f,
   g_assert_cmpstr (request->requester, ==, "alice");
 }
 
+/* The station's sign-in over POST /api/v1/sessions with "otp": asked for
+ * once the password is right, refused when wrong, and the session it
+ * opens is the remote's own (its password-only login would not do). */
+static void
+test_sign_in_otp (Fixture       *f,
+                  gconstpointer  data)
+{
+  PpRegistry *admin = as (f, "alice");
+  g_autoptr(GTlsCertificate) ca = anchor ("ca");
+  g_autoptr(PpRegistry) station = remote_with (f->url, "alice", ca);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpSecureBuffer) uri = NULL;
+  g_autoptr(PpUser) user = NULL;
+  g_autoptr(PpUser) plain = NULL;
+  g_autoptr(GPtrArray) orders = NULL;
+  GAsyncResult *res = NULL;
+  char code[9], wrong[9];
+  guint failed;
+
+  uri = enroll_otp (admin, "alice", "alice", &error);
+  g_assert_no_error (error);
+  code_of (uri, code, wrong);
+
+  pp_registry_authenticate_otp_async (station, "alice", PASSWORD, NULL, NULL, got_result, &res);
+  g_assert_null (pp_registry_authenticate_otp_finish (station, wait_for (&res), &error));
+  g_clear_object (&res);
+  g_assert_error (error, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_OTP_REQUIRED);
+  g_clear_error (&error);
+
+  failed = count (f, "SELECT count(*) FROM audit WHERE action = 'user.otp_failed'");
+  pp_registry_authenticate_otp_async (station, "alice", PASSWORD, wrong, NULL, got_result, &res);
+  g_assert_null (pp_registry_authenticate_otp_finish (station, wait_for (&res), &error));
+  g_clear_object (&res);
+  g_assert_error (error, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_PERMISSION);
+  g_clear_error (&error);
+  g_assert_cmpuint (count (f, "SELECT count(*) FROM audit WHERE action = 'user.otp_failed'"), ==, failed + 1);
+
+  pp_registry_authenticate_otp_async (station, "alice", PASSWORD, code, NULL, got_result, &res);
+  user = pp_registry_authenticate_otp_finish (station, wait_for (&res), &error);
+  g_clear_object (&res);
+  g_assert_no_error (error);
+  g_assert_cmpstr (user->username, ==, "alice");
+  /* The next call rides on that session. */
+  pp_registry_list_orders_async (station, "pax0001", NULL, got_result, &res);
+  orders = pp_registry_list_orders_finish (station, wait_for (&res), &error);
+  g_clear_object (&res);
+  g_assert_no_error (error);
+
+  /* Without "otp" the body is the older one: the password alone. */
+  pp_registry_authenticate_async (station, "alice", PASSWORD, NULL, got_result, &res);
+  plain = pp_registry_authenticate_finish (station, wait_for (&res), &error);
+  g_clear_object (&res);
+  g_assert_no_error (error);
+  g_assert_cmpstr (plain->username, ==, "alice");
+}
+
 /* upload_program goes to POST /api/v1/programs: this daemon has no
  * --program-trust, so the server refuses it as unavailable, in its words;
  * a reviewer is refused by its role check; another actor before sending. */
@@ -1479,6 +1535,7 @@ main (int   argc,
   ADD ("/registry-remote/unavailable", test_unavailable);
   ADD ("/registry-remote/retry-same-key", test_retry_same_key);
   ADD ("/registry-remote/otp", test_otp);
+  ADD ("/registry-remote/sign-in-otp", test_sign_in_otp);
   ADD ("/registry-remote/upload-program", test_upload_program);
   ADD ("/registry-remote/tool-registry", test_tool_registry);
   ADD ("/registry-remote/tool-older-commands", test_tool_older_commands);
