@@ -476,20 +476,35 @@ set_n_pending (PpWindow *self,
 
 static gboolean count_pending (gpointer data);
 
-/* @data is the window, unreferenced: a sign-out or a closed window
- * cancelled the count first. */
+/* A count's way back: the window if it is still there, and the session
+ * the count was for (a registry may answer even after a cancel). */
+typedef struct {
+  GWeakRef      window;
+  GCancellable *session;
+} PendingCount;
+
+static void
+pending_count_free (PendingCount *count)
+{
+  g_weak_ref_clear (&count->window);
+  g_clear_object (&count->session);
+  g_free (count);
+}
+
 static void
 on_pending_listed (GObject      *source,
                    GAsyncResult *result,
                    gpointer      data)
 {
+  PendingCount *count = data;
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) list = pp_registry_list_approvals_finish (PP_REGISTRY (source), result, &error);
-  PpWindow *self;
+  g_autoptr(PpWindow) self = g_weak_ref_get (&count->window);
+  gboolean current = self != NULL && !g_cancellable_is_cancelled (count->session);
 
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+  pending_count_free (count);
+  if (!current)
     return;
-  self = PP_WINDOW (data);
   if (list != NULL)
     set_n_pending (self, list->len);
   self->pending_source = g_timeout_add_seconds (PENDING_POLL_SECONDS, count_pending, self);
@@ -499,10 +514,13 @@ static gboolean
 count_pending (gpointer data)
 {
   PpWindow *self = PP_WINDOW (data);
+  PendingCount *count = g_new0 (PendingCount, 1);
 
   self->pending_source = 0;
+  g_weak_ref_init (&count->window, self);
+  count->session = g_object_ref (self->session_cancellable);
   pp_registry_list_approvals_async (self->registry, TRUE, self->session_cancellable,
-                                    on_pending_listed, self);
+                                    on_pending_listed, count);
   return G_SOURCE_REMOVE;
 }
 
