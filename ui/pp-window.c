@@ -96,6 +96,7 @@ struct _PpWindow
   guint                 lock_after_seconds; /* 0: never */
   gint64                last_input;         /* monotonic µs */
   guint                 lock_source;
+  guint                 folded_source;
 
   /* template */
   AdwToastOverlay      *toast_overlay;
@@ -352,10 +353,23 @@ show_main (PpWindow   *self,
   update_title (self);
 }
 
+static gboolean
+folded_idle (gpointer data)
+{
+  PpWindow *self = PP_WINDOW (data);
+
+  self->folded_source = 0;
+  update_title (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* The leaflet folds while it is allocated: the header bar's button changes
+ * after that allocation, not during it. */
 static void
 on_folded_changed (PpWindow *self)
 {
-  update_title (self);
+  if (self->folded_source == 0)
+    self->folded_source = g_idle_add (folded_idle, self);
 }
 
 static void
@@ -1001,6 +1015,7 @@ pp_window_dispose (GObject *object)
   g_clear_object (&self->session_cancellable);
   g_clear_handle_id (&self->pending_source, g_source_remove);
   g_clear_handle_id (&self->lock_source, g_source_remove);
+  g_clear_handle_id (&self->folded_source, g_source_remove);
   self->pending_badge = NULL;
   gtk_widget_dispose_template (GTK_WIDGET (object), PP_TYPE_WINDOW);
   g_clear_object (&self->settings);
