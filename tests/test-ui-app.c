@@ -481,6 +481,12 @@ check_seed_page (PpWindow   *window,
   g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (label)), ==, "");
 }
 
+static gboolean
+signed_in (gpointer data)
+{
+  return pp_window_get_user (PP_WINDOW (data)) != NULL;
+}
+
 static void
 check_first_run_setup (PpApplication *app,
                        gpointer       data)
@@ -537,6 +543,15 @@ check_first_run_setup (PpApplication *app,
     g_assert_no_error (error);
     g_assert_cmpint (root_user->role, ==, PP_USER_ROLE_ADMINISTRATOR);
   }
+
+  /* Then the sign-in, the new administrator's name filled in. */
+  g_assert_true (pp_window_is_showing_login (window));
+  g_assert_cmpstr (gtk_editable_get_text (pp_login_page_get_user_entry (pp_window_get_login_page (window))),
+                   ==, "root");
+  save_screenshot (root, "sign-in-after-setup");
+  pp_window_sign_in (window, "root", STRONG_PASSWORD);
+  wait_until (signed_in, window);
+  g_assert_cmpstr (pp_window_get_user (window), ==, "root");
 }
 
 static void
@@ -704,6 +719,10 @@ check_db_option (PpApplication *app,
   /* An existing store is never seeded: its one terminal is all there is. */
   g_assert_false (pp_store_is_demo_store (store));
   g_assert_false (pp_window_is_showing_setup (window));
+  /* Nothing of the store before the sign-in. */
+  g_assert_true (pp_window_is_showing_login (window));
+  g_assert_null (pp_inventory_page_get_model (page));
+  pp_window_sign_in (window, "root", STRONG_PASSWORD);
   wait_until (page_has_rows, page);
   g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (pp_inventory_page_get_model (page))), ==, 1);
   assert_label_shown (GTK_WIDGET (window), "OWN-0001");

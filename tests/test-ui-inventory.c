@@ -123,6 +123,8 @@ fixture_set_up (Fixture       *f,
   gtk_window_set_default_size (GTK_WINDOW (f->window), 1200, 760);
   gtk_window_present (GTK_WINDOW (f->window));
   wait_until (is_mapped, f->window);
+  /* Nothing before the sign-in: a demo account. */
+  pp_window_sign_in (f->window, "alice", PP_STORE_DEMO_PASSWORD);
   wait_until (window_has_rows, f->window);
 }
 
@@ -375,6 +377,7 @@ test_remembers_settings (Fixture       *f,
   gtk_window_set_default_size (GTK_WINDOW (first), 1010, 610);
   gtk_window_present (GTK_WINDOW (first));
   wait_until (is_mapped, first);
+  pp_window_sign_in (first, "alice", PP_STORE_DEMO_PASSWORD);
   wait_until (window_has_rows, first);
   wait_until (has_new_size, first);
   gtk_window_close (GTK_WINDOW (first));
@@ -386,6 +389,7 @@ test_remembers_settings (Fixture       *f,
   f->window = second;  /* tear-down destroys this one */
   gtk_window_present (GTK_WINDOW (second));
   wait_until (is_mapped, second);
+  pp_window_sign_in (second, "alice", PP_STORE_DEMO_PASSWORD);
   wait_until (window_has_rows, second);
   g_assert_cmpint (pp_inventory_page_get_state_filter (pp_window_get_inventory_page (second)), ==,
                    PP_TERMINAL_STATE_KEYED);

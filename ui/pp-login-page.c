@@ -534,7 +534,10 @@ pp_login_page_set_registry (PpLoginPage *self,
     {
       gboolean queued = self->queued;
 
-      pp_login_page_reset (self);
+      /* What was typed stays: a sign-in queued for the registry to open. */
+      abandon (self);
+      set_asking_code (self, FALSE);
+      show_error (self, NULL);
       g_clear_pointer (&self->url, g_free);
       g_clear_pointer (&self->ca_path, g_free);
       g_set_object (&self->registry, registry);
