@@ -114,6 +114,8 @@ run_child (const char *mode,
       if (store == NULL)
         g_error ("%s: %s", db, error->message);
       s.window = GTK_WIDGET (pp_window_new (NULL, store));
+      /* The inventory comes after the sign-in (a demo account). */
+      pp_window_sign_in (PP_WINDOW (s.window), "alice", PP_STORE_DEMO_PASSWORD);
       s.want_rows = TRUE;
     }
   else
@@ -338,6 +340,7 @@ bench_scroll (PpStore *store,
     PpInventoryPage *page;
 
     window = GTK_WIDGET (pp_window_new (NULL, store));
+    pp_window_sign_in (PP_WINDOW (window), "alice", PP_STORE_DEMO_PASSWORD);
     gtk_window_set_default_size (GTK_WINDOW (window), 1200, 760);
     gtk_window_present (GTK_WINDOW (window));
     wait_for (window_has_rows, window);
