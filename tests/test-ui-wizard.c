@@ -607,6 +607,25 @@ connect_and_finish (GtkWidget       *window,
       g_assert_cmpuint (resumed_from, >, 0);
     }
   save_screenshot (window, "wizard-done");
+
+  /* The final page keeps the receipt: as a PDF in the Documents folder. */
+  {
+    g_autofree char *documents = pp_test_make_tmpdir ();
+    g_autofree char *pdf = NULL;
+    g_autofree char *head = NULL;
+    gsize len = 0;
+
+    g_setenv ("XDG_DOCUMENTS_DIR", documents, TRUE);
+    pdf = g_strdup_printf ("%s/posprov-receipts/%s.pdf", documents,
+                           pp_install_flow_get_order_uuid (pp_install_wizard_get_flow (wizard)));
+    click (window, "_Save Receipt as PDF");
+    wait_for_text (window, pdf);
+    g_assert_true (g_file_get_contents (pdf, &head, &len, NULL));
+    g_assert_true (len > 5 && memcmp (head, "%PDF-", 5) == 0);
+    /* Print is there too (its dialog is GtkPrintOperation's, see test-receipt). */
+    g_assert_true (gtk_widget_is_sensitive (button_labelled (window, "_Print Receipt…")));
+    g_unsetenv ("XDG_DOCUMENTS_DIR");
+  }
 }
 
 /* What the registry recorded of the install. */

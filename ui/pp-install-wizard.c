@@ -28,6 +28,7 @@
 #include "pp-merchant.h"
 #include "pp-port-list.h"
 #include "pp-qr-view.h"
+#include "pp-receipt.h"
 #include "pp-scan.h"
 #include "pp-terminal-models.h"
 
@@ -190,6 +191,7 @@ struct _PpInstallWizard
 
   GtkListBox     *receipt_list;
   GtkListBox     *receipt_list2;
+  GtkLabel       *receipt_status_label;
   GtkWidget      *another_button;
 };
 
@@ -1278,6 +1280,8 @@ on_cancel_order_clicked (PpInstallWizard *self)
                                       on_order_cancelled, g_object_ref (self));
 }
 
+static void receipt_status (PpInstallWizard *self, const char *text, gboolean error);
+
 static void
 on_another_clicked (PpInstallWizard *self)
 {
@@ -1291,7 +1295,102 @@ on_another_clicked (PpInstallWizard *self)
   gtk_editable_set_text (GTK_EDITABLE (self->scan_row), "");
   gtk_editable_set_text (GTK_EDITABLE (self->reviewer_reason_row), "");
   gtk_toggle_button_set_active (self->reviewer_button, FALSE);
+  receipt_status (self, NULL, FALSE);
   start_flow (self, NULL);
+}
+
+/* ---- the receipt: saved as a PDF, printed ---- */
+
+typedef struct {
+  PpInstallWizard  *self;      /* a reference */
+  PpInstallReceipt *receipt;
+  gboolean          print;
+} ReceiptJob;
+
+static void
+receipt_status (PpInstallWizard *self,
+                const char      *text,
+                gboolean         error)
+{
+  gtk_label_set_text (self->receipt_status_label, text);
+  gtk_widget_set_visible (GTK_WIDGET (self->receipt_status_label), text != NULL);
+  if (error)
+    gtk_widget_add_css_class (GTK_WIDGET (self->receipt_status_label), "error");
+  else
+    gtk_widget_remove_css_class (GTK_WIDGET (self->receipt_status_label), "error");
+}
+
+static void
+on_receipt_collected (GObject      *source,
+                      GAsyncResult *result,
+                      gpointer      data)
+{
+  ReceiptJob *job = data;
+  PpInstallWizard *self = job->self;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) entries = pp_receipt_collect_finish (PP_REGISTRY (source), result, &error);
+
+  if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      if (entries == NULL)
+        {
+          g_autofree char *text =
+            /* TRANSLATORS: %s says why the order's journal entries could not be read. */
+            g_strdup_printf (_("The receipt needs the order’s journal entries, which could not be read: %s. "
+                               "Try again once the registry answers."), error->message);
+
+          receipt_status (self, text, TRUE);
+        }
+      else if (job->print)
+        {
+          receipt_status (self, NULL, FALSE);
+          pp_receipt_print (GTK_WINDOW (gtk_widget_get_root (GTK_WIDGET (self))), job->receipt, entries);
+        }
+      else
+        {
+          g_autofree char *path = pp_receipt_save (job->receipt, entries, &error);
+          g_autofree char *text =
+            path != NULL
+            /* TRANSLATORS: %s is the path of the receipt's PDF file. */
+            ? g_strdup_printf (_("Receipt saved as %s"), path)
+            /* TRANSLATORS: %s says why the PDF could not be written. */
+            : g_strdup_printf (_("The receipt could not be saved: %s. Check that your Documents folder "
+                                 "can be written to."), error->message);
+
+          receipt_status (self, text, path == NULL);
+        }
+    }
+  g_clear_pointer (&job->receipt, pp_install_receipt_free);
+  g_object_unref (job->self);
+  g_free (job);
+}
+
+static void
+collect_receipt (PpInstallWizard *self,
+                 gboolean         print)
+{
+  ReceiptJob *job;
+  PpInstallReceipt *receipt = self->flow != NULL ? pp_install_flow_get_receipt (self->flow) : NULL;
+
+  if (receipt == NULL)
+    return;
+  job = g_new0 (ReceiptJob, 1);
+  job->self = g_object_ref (self);
+  job->receipt = receipt;
+  job->print = print;
+  pp_receipt_collect_async (registry_of (self), receipt, self->cancellable, on_receipt_collected, job);
+}
+
+static void
+on_save_receipt_clicked (PpInstallWizard *self)
+{
+  collect_receipt (self, FALSE);
+}
+
+static void
+on_print_receipt_clicked (PpInstallWizard *self)
+{
+  collect_receipt (self, TRUE);
 }
 
 /* ---- the view ---- */
@@ -1922,6 +2021,7 @@ pp_install_wizard_class_init (PpInstallWizardClass *klass)
   BIND (push_resume_button);
   BIND (receipt_list);
   BIND (receipt_list2);
+  BIND (receipt_status_label);
   BIND (another_button);
 #undef BIND
 #define CALLBACK(name) gtk_widget_class_bind_template_callback (widget_class, name)
@@ -1947,6 +2047,8 @@ pp_install_wizard_class_init (PpInstallWizardClass *klass)
   CALLBACK (on_push_cancel);
   CALLBACK (on_resume_clicked);
   CALLBACK (on_another_clicked);
+  CALLBACK (on_save_receipt_clicked);
+  CALLBACK (on_print_receipt_clicked);
   CALLBACK (on_cancel_order_clicked);
 #undef CALLBACK
 }
