@@ -472,9 +472,11 @@ update_badge (PpWindow *self)
   text = g_strdup_printf ("%u", self->n_pending);
   gtk_label_set_text (GTK_LABEL (self->pending_badge), text);
   gtk_widget_set_visible (self->pending_badge, self->n_pending > 0);
-  gtk_widget_set_tooltip_text (self->pending_badge,
-                               g_dngettext (GETTEXT_PACKAGE, "%u request waits for a decision",
-                                            "%u requests wait for a decision", self->n_pending));
+  g_free (text);
+  text = g_strdup_printf (ngettext ("%u request waits for a decision", "%u requests wait for a decision",
+                                    self->n_pending),
+                          self->n_pending);
+  gtk_widget_set_tooltip_text (self->pending_badge, text);
 }
 
 static void
@@ -869,15 +871,18 @@ on_signed_in (PpWindow     *self,
 {
   note_input (self);
   set_offline (self, FALSE, NULL);
+  if (self->locked && g_ascii_strcasecmp (user->username, self->user) != 0)
+    end_session (self);   /* not who locked it (the field is fixed): a new session */
   if (self->locked)
     {
-      /* The same user (the field was fixed): back to where they were. */
+      /* The same user: back to where they were. */
       set_locked (self, FALSE);
       pp_login_page_lock (self->login_page, NULL);
       show_main (self, "station");
       schedule_lock (self);
       return;
     }
+  pp_login_page_lock (self->login_page, NULL);
   set_registry (self, registry);
   set_user (self, user->username, user->role);
   g_clear_object (&self->session_cancellable);
