@@ -706,9 +706,12 @@ call_send (GTask *task)
 /* ---- the session ---- */
 
 /* The password's copy in json-glib's node is not wiped; the text is. */
+/* @otp NULL: the older body, the password alone; present, even empty:
+ * the two-step sign-in (docs/registry-api.md). */
 static GBytes *
 login_body (const char *user,
-            const char *password)
+            const char *password,
+            const char *otp)
 {
   g_autoptr(JsonBuilder) b = json_builder_new ();
 
@@ -717,6 +720,11 @@ login_body (const char *user,
   json_builder_add_string_value (b, user);
   json_builder_set_member_name (b, "password");
   json_builder_add_string_value (b, password);
+  if (otp != NULL)
+    {
+      json_builder_set_member_name (b, "otp");
+      json_builder_add_string_value (b, otp);
+    }
   json_builder_end_object (b);
   return secret_body (b);
 }
@@ -779,7 +787,7 @@ start_login (PpRegistryRemote *self)
 
   self->logging_in = TRUE;
   call = call_new ("POST", g_strdup ("api/v1/sessions"), NULL, NULL, login_reply);
-  call->body = login_body (self->user, self->password);
+  call->body = login_body (self->user, self->password, NULL);
   call->login = TRUE;
   call->secret = TRUE;
   g_task_set_source_tag (task, start_login);
@@ -1536,18 +1544,34 @@ authenticate_reply (GTask     *task,
   return TRUE;
 }
 
+/* POST /sessions as @username, the verb @tag answering with @reply. */
+static void
+session_call (PpRegistry          *registry,
+              gpointer             tag,
+              ReplyFunc            reply,
+              const char          *username,
+              const char          *password,
+              const char          *otp,
+              GCancellable        *cancellable,
+              GAsyncReadyCallback  callback,
+              gpointer             user_data)
+{
+  Call *call = call_new ("POST", g_strdup ("api/v1/sessions"), NULL, NULL, reply);
+
+  call->body = login_body (username, password, otp);
+  call->login = TRUE;
+  call->secret = TRUE;
+  remote_call (registry, tag, call, cancellable, callback, user_data);
+}
+
 /* Checks another user's password by signing in as them (the session made
  * is not kept: it lapses on the server). */
 static void
 remote_authenticate (PpRegistry *registry, const char *username, const char *password,
                      GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
 {
-  Call *call = call_new ("POST", g_strdup ("api/v1/sessions"), NULL, NULL, authenticate_reply);
-
-  call->body = login_body (username, password);
-  call->login = TRUE;
-  call->secret = TRUE;
-  remote_call (registry, pp_registry_authenticate_async, call, cancellable, callback, user_data);
+  session_call (registry, pp_registry_authenticate_async, authenticate_reply, username, password, NULL,
+                cancellable, callback, user_data);
 }
 
 /* authenticate_reply, and the session it opened becomes this registry's
@@ -1580,22 +1604,8 @@ remote_authenticate_otp (PpRegistry *registry, const char *username, const char 
                          const char *otp, GCancellable *cancellable, GAsyncReadyCallback callback,
                          gpointer user_data)
 {
-  g_autoptr(JsonBuilder) b = json_builder_new ();
-  Call *call = call_new ("POST", g_strdup ("api/v1/sessions"), NULL, NULL, authenticate_otp_reply);
-
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "user");
-  json_builder_add_string_value (b, username);
-  json_builder_set_member_name (b, "password");
-  json_builder_add_string_value (b, password);
-  /* Present, even empty: asks for the second step where a code is enrolled. */
-  json_builder_set_member_name (b, "otp");
-  json_builder_add_string_value (b, otp);
-  json_builder_end_object (b);
-  call->body = secret_body (b);
-  call->login = TRUE;
-  call->secret = TRUE;
-  remote_call (registry, pp_registry_authenticate_otp_async, call, cancellable, callback, user_data);
+  session_call (registry, pp_registry_authenticate_otp_async, authenticate_otp_reply, username, password,
+                otp, cancellable, callback, user_data);
 }
 
 static void
