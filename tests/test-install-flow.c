@@ -397,6 +397,94 @@ test_rejected (Fixture       *f,
   g_slist_free (r.steps);
 }
 
+static void
+on_needs_device_cancel (PpInstallFlow *flow,
+                        GParamSpec    *pspec,
+                        GCancellable  *cancellable)
+{
+  if (pp_install_flow_get_needs (flow) == PP_INSTALL_NEEDS_DEVICE)
+    g_cancellable_cancel (cancellable);
+}
+
+/* The reviewer signed in here is alice, the requester: the registry refuses
+ * her decision, and the flow does not end: it shows the refusal and waits
+ * on the same request, which bob then approves here. */
+typedef struct {
+  PpRegistry *registry;
+  guint refusals;
+  gint64 requested_at;
+  gint64 decided_at;
+} SelfApproval;
+
+static void
+on_reviewer_error (PpInstallFlow *flow,
+                   GParamSpec    *pspec,
+                   SelfApproval  *s)
+{
+  g_autoptr(GError) refusal = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_object_get (flow, "reviewer-error", &refusal, NULL);
+  if (refusal == NULL)
+    return;
+  s->refusals++;
+  g_assert_error (refusal, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_PERMISSION);
+  /* the flow still waits for a reviewer, and says why */
+  g_assert_cmpint (pp_install_flow_get_step (flow), ==, PP_INSTALL_STEP_APPROVAL);
+  g_assert_cmpint (pp_install_flow_get_needs (flow), ==, PP_INSTALL_NEEDS_APPROVAL);
+  g_assert_nonnull (strstr (pp_install_flow_get_message (flow), refusal->message));
+  g_assert_true (pp_install_flow_set_reviewer (flow, s->registry, "bob", TRUE, "checked at the counter", &error));
+  g_assert_no_error (error);
+}
+
+static void
+on_self_needs (PpInstallFlow *flow,
+               GParamSpec    *pspec,
+               SelfApproval  *s)
+{
+  if (pp_install_flow_get_needs (flow) == PP_INSTALL_NEEDS_APPROVAL && s->requested_at == 0)
+    s->requested_at = g_get_monotonic_time ();
+  else if (pp_install_flow_get_needs (flow) == PP_INSTALL_NEEDS_DEVICE && s->decided_at == 0)
+    s->decided_at = g_get_monotonic_time ();
+}
+
+static void
+test_self_approval (Fixture       *f,
+                    gconstpointer  data)
+{
+  const char *serial = f->base.serials[0];
+  SelfApproval s = { .registry = f->registry };
+  g_autoptr(PpInstallFlow) flow = new_flow (f, serial, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpInstallReceipt) receipt = NULL;
+  g_autoptr(PpWorkOrder) order = NULL;
+
+  g_signal_connect (flow, "notify::reviewer-error", G_CALLBACK (on_reviewer_error), &s);
+  g_signal_connect (flow, "notify::needs", G_CALLBACK (on_self_needs), &s);
+  g_assert_true (pp_install_flow_set_reviewer (flow, f->registry, "alice", TRUE, "mine", &error));
+  /* No terminal: the flow waits for one once approved; cancel it there. */
+  {
+    g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+    gulong id = g_signal_connect (flow, "notify::needs", G_CALLBACK (on_needs_device_cancel), cancellable);
+
+    g_assert_false (run_flow (flow, cancellable, &error));
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+    g_clear_error (&error);
+    g_signal_handler_disconnect (flow, id);
+  }
+  g_assert_cmpuint (s.refusals, ==, 1);
+  g_assert_cmpint (s.decided_at, >, 0);
+  /* bob's decision went out at once, not after a poll's delay */
+  g_test_message ("request to approved order: %" G_GINT64_FORMAT " us", s.decided_at - s.requested_at);
+  order = get_order (f, pp_install_flow_get_order_uuid (flow));
+  g_assert_cmpint (order->state, ==, PP_WORK_ORDER_STATE_APPROVED);
+  receipt = pp_install_flow_get_receipt (flow);
+  g_assert_cmpstr (receipt->approver, ==, "bob");
+  g_assert_cmpstr (receipt->requester, ==, "alice");
+  /* one request, alice's refusal journalled, bob's approval */
+  g_assert_cmpuint (pp_install_fixture_count_audit (&f->base, "approval.request"), ==, 1);
+}
+
 /* The cable goes right after LOAD_KEY ran and before its answer: the
  * station cannot know whether the key went in. A new flow resumes the
  * order and settles it from the terminal's STATUS: one key, order closed. */
@@ -716,6 +804,7 @@ main (int    argc,
   ADD ("/install-flow/wrong-serial", test_wrong_serial);
   ADD ("/install-flow/tampered", test_tampered);
   ADD ("/install-flow/rejected", test_rejected);
+  ADD ("/install-flow/self-approval", test_self_approval);
   ADD ("/install-flow/resume", test_resume);
   ADD ("/install-flow/cancel", test_cancel);
   ADD ("/install-flow/registry-verbs", test_registry_verbs);
