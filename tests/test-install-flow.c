@@ -485,6 +485,97 @@ test_self_approval (Fixture       *f,
   g_assert_cmpuint (pp_install_fixture_count_audit (&f->base, "approval.request"), ==, 1);
 }
 
+/* The terminal is bound already, to another bank's KDH (its kdh.pem in
+ * the terminal's folder): the flow stops before any key is released or
+ * anything sent, saying only that KDH can move it (rebind). */
+static void
+test_other_kdh (Fixture       *f,
+                gconstpointer  data)
+{
+  const char *serial = f->base.serials[0];
+  g_autofree char *dir = pp_install_fixture_term_dir (&f->base, serial);
+  g_autofree char *key = g_build_filename (dir, "other-kdh.key", NULL);
+  g_autofree char *pem = g_build_filename (dir, "kdh.pem", NULL);
+  const char *openssl[] = { "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                            "-nodes", "-keyout", key, "-out", pem, "-days", "2",
+                            "-subj", "/O=Other Bank/CN=Other Bank KDH", NULL };
+  g_autoptr(PpInstallFlow) flow = new_flow (f, serial, NULL);
+  g_autoptr(PpTerminalDevice) device = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpWorkOrder) order = NULL;
+  int status = 0;
+
+  g_assert_true (g_spawn_sync (NULL, (char **) openssl, NULL,
+                               G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL,
+                               NULL, NULL, NULL, NULL, &status, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+  g_assert_true (pp_install_flow_set_reviewer (flow, f->registry, "bob", TRUE, "at the counter", &error));
+  device = open_device (pp_install_fixture_serve (&f->base, &f->server, serial, NULL, NULL));
+  f->serving = TRUE;
+  pp_install_flow_set_device (flow, device);
+  g_assert_false (run_flow (flow, NULL, &error));
+  g_assert_error (error, PP_FLOW_ERROR, PP_FLOW_ERROR_OTHER_KDH);
+  g_assert_nonnull (strstr (error->message, "CN=Other Bank KDH"));
+  g_assert_nonnull (strstr (error->message, "device rebind"));
+  g_assert_cmpstr (pp_install_flow_get_message (flow), ==, error->message);
+  /* nothing released, nothing sent: no key in the terminal, still bound there */
+  order = get_order (f, pp_install_flow_get_order_uuid (flow));
+  g_assert_cmpint (order->state, ==, PP_WORK_ORDER_STATE_APPROVED);
+  g_assert_null (order->expected_kcv);
+  g_assert_cmpuint (pp_install_fixture_count_audit (&f->base, "order.key_released"), ==, 0);
+  g_assert_cmpuint (pp_install_fixture_count_keys (&f->base, serial, NULL), ==, 0);
+  {
+    g_autoptr(JsonNode) shown = pp_install_fixture_show (&f->base, serial);
+    const char *bound = json_object_get_string_member (json_node_get_object (shown), "bound_kdh");
+
+    g_assert_nonnull (strstr (bound, "Other Bank KDH"));
+  }
+}
+
+/* Cut off before LOAD_KEY ran: the terminal is bound to this registry's
+ * KDH and holds no key. The resumed flow checks the binding is ours and
+ * goes on from the nonce, without binding again. */
+static void
+test_bound_here (Fixture       *f,
+                 gconstpointer  data)
+{
+  const char *serial = f->base.serials[0];
+  const char *extra[] = { "--disconnect-after", "LOAD_KEY", NULL };
+  Reviewer r = { .approve = TRUE };
+  g_autoptr(PpInstallFlow) flow = new_flow (f, serial, &r);
+  g_autoptr(PpInstallFlow) again = NULL;
+  g_autoptr(PpTerminalDevice) device = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpWorkOrder) order = NULL;
+
+  device = open_device (pp_install_fixture_serve (&f->base, &f->server, serial, extra, NULL));
+  f->serving = TRUE;
+  pp_install_flow_set_device (flow, device);
+  g_assert_false (run_flow (flow, NULL, &error));
+  g_clear_error (&error);
+  g_assert_cmpuint (pp_install_fixture_count_keys (&f->base, serial, NULL), ==, 0);
+  g_clear_object (&device);
+  stop (f);
+  g_slist_free (g_steal_pointer (&r.steps));
+
+  device = open_device (pp_install_fixture_serve (&f->base, &f->server, serial, NULL, NULL));
+  f->serving = TRUE;
+  again = new_flow (f, NULL, &r);
+  g_assert_true (pp_install_flow_set_serial (again, serial, &error));
+  pp_install_flow_resume (again, NULL);
+  pp_install_flow_set_device (again, device);
+  g_assert_true (run_flow (again, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_null (g_slist_find (r.steps, GINT_TO_POINTER (PP_INSTALL_STEP_BIND)));
+  g_assert_nonnull (g_slist_find (r.steps, GINT_TO_POINTER (PP_INSTALL_STEP_KEY_NONCE)));
+  g_slist_free (g_steal_pointer (&r.steps));
+  order = get_order (f, pp_install_flow_get_order_uuid (again));
+  g_assert_cmpint (order->state, ==, PP_WORK_ORDER_STATE_CLOSED);
+  g_assert_cmpuint (pp_install_fixture_count_keys (&f->base, serial, NULL), ==, 1);
+  g_assert_cmpuint (pp_install_fixture_count_audit (&f->base, "keyhost.ct_kdh"), ==, 1);
+}
+
 /* The cable goes right after LOAD_KEY ran and before its answer: the
  * station cannot know whether the key went in. A new flow resumes the
  * order and settles it from the terminal's STATUS: one key, order closed. */
@@ -805,6 +896,8 @@ main (int    argc,
   ADD ("/install-flow/tampered", test_tampered);
   ADD ("/install-flow/rejected", test_rejected);
   ADD ("/install-flow/self-approval", test_self_approval);
+  ADD ("/install-flow/other-kdh", test_other_kdh);
+  ADD ("/install-flow/bound-here", test_bound_here);
   ADD ("/install-flow/resume", test_resume);
   ADD ("/install-flow/cancel", test_cancel);
   ADD ("/install-flow/registry-verbs", test_registry_verbs);

@@ -16,10 +16,12 @@
 
 #include <glib/gi18n-lib.h>
 #include <openssl/crypto.h>
+#include <openssl/x509.h>
 
 #include "pp-approval-wait.h"
 #include "pp-install-flow.h"
 #include "pp-kcv.h"
+#include "pp-openssl-types.h"
 #include "pp-secure-buffer.h"
 
 G_DEFINE_QUARK (pp-flow-error-quark, pp_flow_error)
@@ -1238,6 +1240,59 @@ program_on_terminal (PpInstallFlow *self)
          g_strcmp0 (self->status->program_version, self->program_version) == 0;
 }
 
+/* The RFC 2253 subject of a DER certificate, as a terminal reports the KDH
+ * it is bound to; NULL when it does not parse. */
+static char *
+certificate_subject (GBytes *der)
+{
+  const unsigned char *p;
+  g_autoptr(X509) cert = NULL;
+  g_autoptr(BIO) bio = NULL;
+  char *text = NULL;
+  long n;
+
+  if (der == NULL)
+    return NULL;
+  p = g_bytes_get_data (der, NULL);
+  cert = d2i_X509 (NULL, &p, (long) g_bytes_get_size (der));
+  bio = BIO_new (BIO_s_mem ());
+  if (cert == NULL || bio == NULL || X509_NAME_print_ex (bio, X509_get_subject_name (cert), 0, XN_FLAG_RFC2253) < 0)
+    return NULL;
+  n = BIO_get_mem_data (bio, &text);
+  return g_strndup (text, (gsize) n);
+}
+
+/* A bound terminal takes keys only from the KDH it is bound to: this
+ * registry's, or the key token would be refused by the terminal after the
+ * key host released a key for it. */
+static void
+kdh_checked (GObject      *source,
+             GAsyncResult *result,
+             gpointer      data)
+{
+  g_autoptr(PpInstallFlow) self = data;
+  GError *error = NULL;
+  g_autoptr(GBytes) certificate = NULL;
+  g_autoptr(GBytes) crl = NULL;
+  g_autofree char *ours = NULL;
+
+  pp_registry_get_kdh_finish (PP_REGISTRY (source), result, &certificate, &crl, &error);
+  if (!check (self, error))
+    return;
+  ours = certificate_subject (certificate);
+  if (ours == NULL || g_strcmp0 (ours, self->info->bound_kdh) != 0)
+    {
+      fail_with (self, PP_FLOW_ERROR_OTHER_KDH,
+                 _("Terminal %s is bound to another key distribution host (%s), not this registry's (%s): "
+                   "only that host can move it here (posprov-tool device rebind, with its rebind token), "
+                   "or release it (recycle it where it was installed); nothing was sent to the terminal"),
+                 self->serial, self->info->bound_kdh, ours != NULL ? ours : "?");
+      return;
+    }
+  go (self, PP_INSTALL_STEP_KEY_NONCE, NULL);
+  schedule (self, 0);
+}
+
 /* After IDENTIFY and STATUS: where the key load stands. */
 static void
 after_identify (PpInstallFlow *self)
@@ -1253,7 +1308,11 @@ after_identify (PpInstallFlow *self)
           go (self, PP_INSTALL_STEP_KEY_KCV, NULL);
         }
       else if (self->info->bound_kdh != NULL)
-        go (self, PP_INSTALL_STEP_KEY_NONCE, NULL);
+        {
+          /* bound already: to this registry's KDH? */
+          pp_registry_get_kdh_async (self->registry, self->cancellable, kdh_checked, g_object_ref (self));
+          return;
+        }
       else
         go (self, PP_INSTALL_STEP_BIND, NULL);
       break;

@@ -93,6 +93,7 @@ typedef enum {
   PP_FLOW_ERROR_KCV_MISMATCH,   /* a KCV the terminal reported is not the key host's */
   PP_FLOW_ERROR_PROGRAM,        /* no such program for the model, or its package is wrong */
   PP_FLOW_ERROR_STATE,          /* the order is in no state this flow can go on from */
+  PP_FLOW_ERROR_OTHER_KDH,      /* the terminal is bound to another key distribution host */
 } PpFlowError;
 
 GQuark pp_flow_error_quark (void);
