@@ -533,6 +533,55 @@ test_other_kdh (Fixture       *f,
   }
 }
 
+/* An install whose terminal hangs up at @disconnect (posprov-termsim's
+ * --disconnect-after); the flow fails there. Returns its order's UUID. */
+static char *
+install_cut_off (Fixture    *f,
+                 const char *disconnect,
+                 Reviewer   *r)
+{
+  const char *serial = f->base.serials[0];
+  const char *extra[] = { "--disconnect-after", disconnect, NULL };
+  g_autoptr(PpInstallFlow) flow = new_flow (f, serial, r);
+  g_autoptr(PpTerminalDevice) device = NULL;
+  g_autoptr(GError) error = NULL;
+
+  device = open_device (pp_install_fixture_serve (&f->base, &f->server, serial, extra, NULL));
+  f->serving = TRUE;
+  pp_install_flow_set_device (flow, device);
+  g_assert_false (run_flow (flow, NULL, &error));
+  g_assert_nonnull (error);
+  g_assert_cmpint (pp_install_flow_get_step (flow), ==, PP_INSTALL_STEP_FAILED);
+  g_clear_object (&device);
+  stop (f);
+  g_slist_free (g_steal_pointer (&r->steps));
+  return g_strdup (pp_install_flow_get_order_uuid (flow));
+}
+
+/* Another station (a new flow) resumes by the serial alone, the terminal
+ * served again; the install finishes. */
+static PpInstallFlow *
+resume_install (Fixture  *f,
+                Reviewer *r)
+{
+  const char *serial = f->base.serials[0];
+  g_autoptr(PpTerminalDevice) device = NULL;
+  g_autoptr(GError) error = NULL;
+  PpInstallFlow *again;
+  gboolean ok;
+
+  device = open_device (pp_install_fixture_serve (&f->base, &f->server, serial, NULL, NULL));
+  f->serving = TRUE;
+  again = new_flow (f, NULL, r);
+  g_assert_true (pp_install_flow_set_serial (again, serial, &error));
+  pp_install_flow_resume (again, NULL);
+  pp_install_flow_set_device (again, device);
+  ok = run_flow (again, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (ok);
+  return again;
+}
+
 /* Cut off before LOAD_KEY ran: the terminal is bound to this registry's
  * KDH and holds no key. The resumed flow checks the binding is ours and
  * goes on from the nonce, without binding again. */
@@ -541,36 +590,18 @@ test_bound_here (Fixture       *f,
                  gconstpointer  data)
 {
   const char *serial = f->base.serials[0];
-  const char *extra[] = { "--disconnect-after", "LOAD_KEY", NULL };
   Reviewer r = { .approve = TRUE };
-  g_autoptr(PpInstallFlow) flow = new_flow (f, serial, &r);
+  g_autofree char *uuid = install_cut_off (f, "LOAD_KEY", &r);
   g_autoptr(PpInstallFlow) again = NULL;
-  g_autoptr(PpTerminalDevice) device = NULL;
-  g_autoptr(GError) error = NULL;
   g_autoptr(PpWorkOrder) order = NULL;
 
-  device = open_device (pp_install_fixture_serve (&f->base, &f->server, serial, extra, NULL));
-  f->serving = TRUE;
-  pp_install_flow_set_device (flow, device);
-  g_assert_false (run_flow (flow, NULL, &error));
-  g_clear_error (&error);
   g_assert_cmpuint (pp_install_fixture_count_keys (&f->base, serial, NULL), ==, 0);
-  g_clear_object (&device);
-  stop (f);
-  g_slist_free (g_steal_pointer (&r.steps));
-
-  device = open_device (pp_install_fixture_serve (&f->base, &f->server, serial, NULL, NULL));
-  f->serving = TRUE;
-  again = new_flow (f, NULL, &r);
-  g_assert_true (pp_install_flow_set_serial (again, serial, &error));
-  pp_install_flow_resume (again, NULL);
-  pp_install_flow_set_device (again, device);
-  g_assert_true (run_flow (again, NULL, &error));
-  g_assert_no_error (error);
+  again = resume_install (f, &r);
+  g_assert_cmpstr (pp_install_flow_get_order_uuid (again), ==, uuid);
   g_assert_null (g_slist_find (r.steps, GINT_TO_POINTER (PP_INSTALL_STEP_BIND)));
   g_assert_nonnull (g_slist_find (r.steps, GINT_TO_POINTER (PP_INSTALL_STEP_KEY_NONCE)));
   g_slist_free (g_steal_pointer (&r.steps));
-  order = get_order (f, pp_install_flow_get_order_uuid (again));
+  order = get_order (f, uuid);
   g_assert_cmpint (order->state, ==, PP_WORK_ORDER_STATE_CLOSED);
   g_assert_cmpuint (pp_install_fixture_count_keys (&f->base, serial, NULL), ==, 1);
   g_assert_cmpuint (pp_install_fixture_count_audit (&f->base, "keyhost.ct_kdh"), ==, 1);
@@ -584,42 +615,18 @@ test_resume (Fixture       *f,
              gconstpointer  data)
 {
   const char *serial = f->base.serials[0];
-  const char *extra[] = { "--disconnect-after", "after-LOAD_KEY", NULL };
   Reviewer r = { .approve = TRUE };
-  g_autoptr(PpInstallFlow) flow = new_flow (f, serial, &r);
+  g_autofree char *uuid = install_cut_off (f, "after-LOAD_KEY", &r);
   g_autoptr(PpInstallFlow) again = NULL;
-  g_autoptr(PpTerminalDevice) device = NULL;
-  g_autoptr(GError) error = NULL;
   g_autoptr(PpWorkOrder) order = NULL;
-  g_autofree char *uuid = NULL, *held_kcv = NULL;
-  gboolean ok;
+  g_autofree char *held_kcv = NULL;
 
-  device = open_device (pp_install_fixture_serve (&f->base, &f->server, serial, extra, NULL));
-  f->serving = TRUE;
-  pp_install_flow_set_device (flow, device);
-  g_assert_false (run_flow (flow, NULL, &error));
-  g_assert_nonnull (error);
-  g_assert_cmpint (pp_install_flow_get_step (flow), ==, PP_INSTALL_STEP_FAILED);
-  uuid = g_strdup (pp_install_flow_get_order_uuid (flow));
   order = get_order (f, uuid);
   g_assert_cmpint (order->state, ==, PP_WORK_ORDER_STATE_APPROVED);
   g_assert_nonnull (order->expected_kcv);
   g_assert_cmpuint (pp_install_fixture_count_keys (&f->base, serial, NULL), ==, 1);
-  g_clear_error (&error);
-  g_clear_object (&device);
-  stop (f);
-  g_slist_free (g_steal_pointer (&r.steps));
 
-  /* Another station (a new flow), resuming by the serial alone. */
-  device = open_device (pp_install_fixture_serve (&f->base, &f->server, serial, NULL, NULL));
-  f->serving = TRUE;
-  again = new_flow (f, NULL, &r);
-  g_assert_true (pp_install_flow_set_serial (again, serial, &error));
-  pp_install_flow_resume (again, NULL);
-  pp_install_flow_set_device (again, device);
-  ok = run_flow (again, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_true (ok);
+  again = resume_install (f, &r);
   g_assert_cmpstr (pp_install_flow_get_order_uuid (again), ==, uuid);
   /* settled, not loaded again */
   g_assert_null (g_slist_find (r.steps, GINT_TO_POINTER (PP_INSTALL_STEP_KEY_LOAD)));
