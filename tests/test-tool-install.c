@@ -95,17 +95,22 @@ add_registry (Fixture   *f,
   g_ptr_array_add (argv, f->url != NULL ? f->url : f->base.db);
 }
 
+/* The tool as @user; @stdin_pipe: its stdin a pipe (else the test's). */
 static GSubprocess *
-spawn_tool (Fixture            *f,
-            const char         *user,
-            const char         *password,
-            const char * const *args)
+spawn_tool_full (Fixture            *f,
+                 const char         *user,
+                 const char         *password,
+                 const char * const *args,
+                 gboolean            stdin_pipe)
 {
   g_autoptr(GSubprocessLauncher) l = launcher_as (f, user, password);
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
   g_autoptr(GError) error = NULL;
   GSubprocess *p;
 
+  if (stdin_pipe)
+    g_subprocess_launcher_set_flags (l, G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                        G_SUBPROCESS_FLAGS_STDERR_PIPE);
   g_ptr_array_add (argv, (gpointer) g_getenv ("PP_TOOL"));
   for (guint i = 0; args[i] != NULL; i++)
     g_ptr_array_add (argv, (gpointer) args[i]);
@@ -116,16 +121,27 @@ spawn_tool (Fixture            *f,
   return p;
 }
 
-/* Waits for @p; its exit status, output in @out_stdout and @out_stderr. */
+static GSubprocess *
+spawn_tool (Fixture            *f,
+            const char         *user,
+            const char         *password,
+            const char * const *args)
+{
+  return spawn_tool_full (f, user, password, args, FALSE);
+}
+
+/* Writes @input (or nothing) to @p's stdin, waits for it; its exit
+ * status, output in @out_stdout and @out_stderr. */
 static int
-finish (GSubprocess  *p,
-        char        **out_stdout,
-        char        **out_stderr)
+finish_with_input (GSubprocess  *p,
+                   const char   *input,
+                   char        **out_stdout,
+                   char        **out_stderr)
 {
   g_autoptr(GError) error = NULL;
   g_autofree char *out = NULL, *err = NULL;
 
-  g_assert_true (g_subprocess_communicate_utf8 (p, NULL, NULL, &out, &err, &error));
+  g_assert_true (g_subprocess_communicate_utf8 (p, input, NULL, &out, &err, &error));
   g_assert_no_error (error);
   if (g_test_verbose ())
     g_printerr ("%s%s", out, err);
@@ -134,6 +150,14 @@ finish (GSubprocess  *p,
   if (out_stderr != NULL)
     *out_stderr = g_steal_pointer (&err);
   return g_subprocess_get_if_exited (p) ? g_subprocess_get_exit_status (p) : -1;
+}
+
+static int
+finish (GSubprocess  *p,
+        char        **out_stdout,
+        char        **out_stderr)
+{
+  return finish_with_input (p, NULL, out_stdout, out_stderr);
 }
 
 static int
@@ -359,25 +383,10 @@ tool_with_input (Fixture             *f,
                  char               **out_stdout,
                  char               **out_stderr)
 {
-  g_autoptr(GSubprocessLauncher) l = launcher_as (f, "alice", PP_INSTALL_ALICE_PW);
-  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-  g_autoptr(GSubprocess) p = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr(GSubprocess) p = spawn_tool_full (f, "alice", PP_INSTALL_ALICE_PW, args, TRUE);
   g_autofree char *out = NULL, *err = NULL;
+  int status = finish_with_input (p, input, &out, &err);
 
-  g_subprocess_launcher_set_flags (l, G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE |
-                                      G_SUBPROCESS_FLAGS_STDERR_PIPE);
-  g_ptr_array_add (argv, (gpointer) g_getenv ("PP_TOOL"));
-  for (guint i = 0; args[i] != NULL; i++)
-    g_ptr_array_add (argv, (gpointer) args[i]);
-  add_registry (f, argv);
-  g_ptr_array_add (argv, NULL);
-  p = g_subprocess_launcher_spawnv (l, (const char * const *) argv->pdata, &error);
-  g_assert_no_error (error);
-  g_assert_true (g_subprocess_communicate_utf8 (p, input, NULL, &out, &err, &error));
-  g_assert_no_error (error);
-  if (g_test_verbose ())
-    g_printerr ("%s%s", out, err);
   /* the password never shows */
   g_assert_null (strstr (out, PP_INSTALL_BOB_PW));
   g_assert_null (strstr (err, PP_INSTALL_BOB_PW));
@@ -385,7 +394,7 @@ tool_with_input (Fixture             *f,
     *out_stdout = g_steal_pointer (&out);
   if (out_stderr != NULL)
     *out_stderr = g_steal_pointer (&err);
-  return g_subprocess_get_if_exited (p) ? g_subprocess_get_exit_status (p) : -1;
+  return status;
 }
 
 /* install and recycle with --approve-on-this-screen: bob types his name
