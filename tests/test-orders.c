@@ -400,6 +400,7 @@ test_recycle_actors (Fixture       *f,
     g_autoptr(PpUser) ruth = NULL;
 
     g_assert_no_error (error);
+    g_assert_cmpint (dave->role, ==, PP_USER_ROLE_ADMINISTRATOR);
     ruth = pp_store_add_user_with_cost (f->store, "ruth", NULL, PP_USER_ROLE_REVIEWER, PP_TEST_PASSWORD ("0"), 10,
                                         "dave", &error);
     g_assert_no_error (error);
