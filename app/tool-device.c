@@ -1758,25 +1758,6 @@ push_error (const GError   *error,
   return g_error_copy (error);
 }
 
-/* On a serial line a whole window of full frames may sit in the port's
- * buffers before the terminal sees the first: the ACK timeout must cover
- * that, or every block would be sent twice. */
-static void
-allow_for_serial (PpTerminalDevice  *device,
-                  const char        *port,
-                  const PortOptions *o)
-{
-  PpLink *link = pp_link_device_get_link (PP_LINK_DEVICE (device));
-  guint baud = o->baud > 0 ? (guint) o->baud : 115200;
-  guint64 frame_ms;
-
-  if (g_str_has_prefix (port, "tcp:"))
-    return;
-  frame_ms = ((guint64) pp_link_get_max_payload (link) + 18) * 10 * 1000 / baud + 1;
-  pp_link_set_timeouts (link, (guint) MIN (1000 + frame_ms * (pp_link_get_window (link) + 1), 600000),
-                        30000 + (guint) MIN (frame_ms * 2, 600000), 3);
-}
-
 static int
 cmd_push_program (int    argc,
                   char **argv)
@@ -1815,7 +1796,6 @@ cmd_push_program (int    argc,
       (info = identify (device, &w, &error)) == NULL ||
       !check_serial (info, expect, &error))
     return fail (error);
-  allow_for_serial (device, argv[1], &o);
   progress.tty = isatty (STDERR_FILENO);
   pp_terminal_device_push_program_async (device, package, on_push_progress, &progress, NULL, on_done, &w);
   if (!pp_terminal_device_push_program_finish (device, wait_run (&w), &resumed, &error))

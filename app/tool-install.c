@@ -119,6 +119,30 @@ on_needs (PpInstallFlow *flow,
            job->serial, uuid);
 }
 
+/* The registry refused the decision of the reviewer who signed in here (a
+ * request of their own, say): the run goes on waiting for another one. */
+static void
+print_refusal (GObject    *flow,
+               const char *serial)
+{
+  g_autoptr(GError) refusal = NULL;
+  g_autofree char *safe = NULL;
+
+  g_object_get (flow, "reviewer-error", &refusal, NULL);
+  if (refusal == NULL)
+    return;
+  safe = pp_tool_printable (refusal->message);
+  fprintf (stderr, _("%s: the reviewer's approval here was refused: %s\n"), serial, safe);
+}
+
+static void
+on_reviewer_error (PpInstallFlow *flow,
+                   GParamSpec    *pspec,
+                   Job           *job)
+{
+  print_refusal (G_OBJECT (flow), job->serial);
+}
+
 static void
 on_progress (PpInstallFlow *flow,
              GParamSpec    *pspec,
@@ -290,6 +314,7 @@ job_new (PpRegistry *registry,
   g_signal_connect (job->flow, "notify::step", G_CALLBACK (on_step), job);
   g_signal_connect (job->flow, "notify::needs", G_CALLBACK (on_needs), job);
   g_signal_connect (job->flow, "notify::progress", G_CALLBACK (on_progress), job);
+  g_signal_connect (job->flow, "notify::reviewer-error", G_CALLBACK (on_reviewer_error), job);
   return job;
 }
 
@@ -676,6 +701,14 @@ on_recycle_needs (PpRecycleFlow *flow,
 }
 
 static void
+on_recycle_reviewer_error (PpRecycleFlow *flow,
+                           GParamSpec    *pspec,
+                           RecycleRun    *run)
+{
+  print_refusal (G_OBJECT (flow), run->serial);
+}
+
+static void
 on_recycle_done (GObject      *source,
                  GAsyncResult *result,
                  gpointer      data)
@@ -691,11 +724,13 @@ pp_tool_recycle_main (int    argc,
                       char **argv)
 {
   g_autofree char *port = NULL, *reason = NULL, *db_path = NULL, *url = NULL, *otp = NULL;
-  gboolean json = FALSE;
+  gboolean json = FALSE, approve_here = FALSE;
   const GOptionEntry entries[] = {
     { "port", 0, 0, G_OPTION_ARG_STRING, &port, N_("The terminal’s port (/dev/ttyUSB0, tcp:HOST:PORT)"), N_("PORT") },
     { "reason", 0, 0, G_OPTION_ARG_STRING, &reason, N_("Why it comes back (recorded on the order)"), N_("TEXT") },
     { "otp", 0, 0, G_OPTION_ARG_STRING, &otp, N_("Your one-time code, when you have one enrolled"), N_("CODE") },
+    { "approve-on-this-screen", 0, 0, G_OPTION_ARG_NONE, &approve_here,
+      N_("A reviewer signs in here to approve (user and password asked on the terminal)"), NULL },
     { "db", 0, 0, G_OPTION_ARG_FILENAME, &db_path, N_("Store database file (default: the station’s store)"), N_("PATH") },
     { "registry", 0, 0, G_OPTION_ARG_STRING, &url, N_("The registry service instead of a store"), N_("URL") },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print JSON"), NULL },
@@ -707,6 +742,7 @@ pp_tool_recycle_main (int    argc,
   g_autoptr(PpTerminalDevice) device = NULL;
   g_autoptr(PpRecycleFlow) flow = NULL;
   g_autoptr(PpRecycleReceipt) r = NULL;
+  g_auto(Reviewer) reviewer = { 0, };
   RecycleRun run = { 0, };
 
   g_option_context_set_summary (context, _("Take an installed terminal back: a recycle order clears its merchant, "
@@ -719,12 +755,18 @@ pp_tool_recycle_main (int    argc,
   if (argc != 2 || port == NULL)
     return pp_tool_fail (_("recycle SERIAL --port PORT: give the serial and the port"));
   if ((registry = pp_tool_open_registry (db_path, url, &error)) == NULL ||
+      (approve_here && !ask_reviewer (registry, url, &reviewer, &error)) ||
       (device = open_port (port, &error)) == NULL)
     return pp_tool_fail_error (error);
   run.serial = argv[1];
   flow = pp_recycle_flow_new (registry, pp_tool_registry_user ());
   g_signal_connect (flow, "notify::step", G_CALLBACK (on_recycle_step), &run);
   g_signal_connect (flow, "notify::needs", G_CALLBACK (on_recycle_needs), &run);
+  g_signal_connect (flow, "notify::reviewer-error", G_CALLBACK (on_recycle_reviewer_error), &run);
+  if (reviewer.registry != NULL &&
+      !pp_recycle_flow_set_reviewer (flow, reviewer.registry, reviewer.name, TRUE,
+                                     _("approved at the recycling station"), &error))
+    return pp_tool_fail_error (error);
   if (otp != NULL)
     {
       pp_recycle_flow_set_otp (flow, otp);

@@ -19,19 +19,21 @@
 
 #define MAX_PASSWORD 256
 
-/* One line from @fd (without echo when @hidden) into @buf; FALSE at end of input. */
+/* One line from @fd (without echo when @hidden) into @buf, after @prompt
+ * on @out_fd; FALSE at end of input. */
 static gboolean
-read_line (int         fd,
-           const char *prompt,
-           gboolean    hidden,
-           char        buf[MAX_PASSWORD + 1])
+read_line_from (int         fd,
+                int         out_fd,
+                const char *prompt,
+                gboolean    hidden,
+                char        buf[MAX_PASSWORD + 1])
 {
   struct termios old, quiet;
   gboolean restore = hidden && tcgetattr (fd, &old) == 0;
   gsize n = 0;
   gboolean ok = FALSE;
 
-  if (write (fd, prompt, strlen (prompt)) < 0)
+  if (write (out_fd, prompt, strlen (prompt)) < 0)
     return FALSE;
   if (restore)
     {
@@ -59,9 +61,18 @@ read_line (int         fd,
   buf[n] = '\0';
   if (restore)
     tcsetattr (fd, TCSAFLUSH, &old);
-  if (hidden && write (fd, "\n", 1) < 0)
+  if (hidden && write (out_fd, "\n", 1) < 0)
     return FALSE;
   return ok;
+}
+
+static gboolean
+read_line (int         fd,
+           const char *prompt,
+           gboolean    hidden,
+           char        buf[MAX_PASSWORD + 1])
+{
+  return read_line_from (fd, fd, prompt, hidden, buf);
 }
 
 static gboolean
@@ -111,8 +122,20 @@ pp_tool_ask (const char  *prompt,
 {
   char line[MAX_PASSWORD + 1];
   PpSecureBuffer *answer = NULL;
-  int fd = open ("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+  int fd;
 
+  /* Piped in (a script, a test): one line of stdin per question, the
+   * prompt on stderr; read a byte at a time, so nothing after it is taken. */
+  if (!isatty (STDIN_FILENO))
+    {
+      if (!read_line_from (STDIN_FILENO, STDERR_FILENO, prompt, FALSE, line))
+        g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED, _("nothing was typed"));
+      else
+        answer = pp_secure_buffer_new_from ((const guint8 *) line, strlen (line) + 1);
+      OPENSSL_cleanse (line, sizeof line);
+      return answer;
+    }
+  fd = open ("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
   if (fd < 0)
     {
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,

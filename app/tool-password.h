@@ -19,7 +19,8 @@ PpSecureBuffer *pp_tool_new_password (const char  *env_name,
                                       GError     **error);
 
 /* One answer typed on /dev/tty after @prompt (echo off when @hidden), as
- * NUL-terminated text in a secure buffer. */
+ * NUL-terminated text in a secure buffer; when stdin is not a terminal
+ * (piped in), its next line, the prompt on stderr. */
 PpSecureBuffer *pp_tool_ask          (const char  *prompt,
                                       gboolean     hidden,
                                       GError     **error);

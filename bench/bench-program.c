@@ -133,7 +133,10 @@ push_once (const char       *base,
   stream = pp_transport_open_finish (wait_run (&w), &error);
   g_assert_no_error (error);
   link = pp_link_new (stream, PP_LINK_ROLE_STATION);
-  /* At 115200 baud a window of 16 KiB frames takes seconds to arrive. */
+  /* At 115200 baud a window of 16 KiB frames takes seconds to arrive. Not
+   * redundant with the link's line time (docs/link-protocol.md 2.4): this is
+   * TCP to a termsim that emulates the baud, and TCP counts no line time
+   * (without these the push fails: no answer after 4 tries). */
   pp_link_set_timeouts (link, 60000, 60000, 3);
   pp_link_connect_async (link, NULL, on_done, &w);
   g_assert (pp_link_connect_finish (link, wait_run (&w), &error));

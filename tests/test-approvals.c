@@ -311,6 +311,15 @@ test_install_happy_path (Fixture       *f,
     g_assert_null (pp_terminal_get_tid (t));
     g_assert_null (pp_terminal_get_kcv (t));
     g_clear_object (&t);
+    /* not before a reviewer approved it (its own four eyes) */
+    g_assert_false (pp_store_close_order (f->store, r->id, "alice", &error));
+    g_assert_error (error, PP_STORE_ERROR, PP_STORE_ERROR_ILLEGAL_TRANSITION);
+    g_clear_error (&error);
+    t = terminal (f, "T-0001");
+    g_assert_cmpint (pp_terminal_get_state (t), ==, PP_TERMINAL_STATE_RECYCLED);
+    g_clear_object (&t);
+    g_assert_true (pp_store_decide_order (f->store, r->id, "bob", TRUE, "merchant closed", &error));
+    g_assert_no_error (error);
     g_assert_true (pp_store_close_order (f->store, r->id, "alice", &error));
     g_assert_no_error (error);
     t = terminal (f, "T-0001");
@@ -643,9 +652,9 @@ test_order_matrix (void)
           want = want || g_str_equal (install_allowed[i], key);
         g_assert_cmpint (pp_work_order_state_can_transition (PP_WORK_ORDER_KIND_INSTALL, from, to), ==, want);
         /* a recycle order: approved by a reviewer before the key host
-         * releases its terminal, then closed */
+         * releases its terminal, then closed (never closed unapproved) */
         g_assert_cmpint (pp_work_order_state_can_transition (PP_WORK_ORDER_KIND_RECYCLE, from, to), ==,
-                         g_str_equal (key, "open>closed") || g_str_equal (key, "open>approved") ||
+                         g_str_equal (key, "open>approved") ||
                          g_str_equal (key, "approved>closed"));
       }
 }

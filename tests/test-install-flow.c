@@ -397,6 +397,216 @@ test_rejected (Fixture       *f,
   g_slist_free (r.steps);
 }
 
+static void
+on_needs_device_cancel (PpInstallFlow *flow,
+                        GParamSpec    *pspec,
+                        GCancellable  *cancellable)
+{
+  if (pp_install_flow_get_needs (flow) == PP_INSTALL_NEEDS_DEVICE)
+    g_cancellable_cancel (cancellable);
+}
+
+/* The reviewer signed in here is alice, the requester: the registry refuses
+ * her decision, and the flow does not end: it shows the refusal and waits
+ * on the same request, which bob then approves here. */
+typedef struct {
+  PpRegistry *registry;
+  guint refusals;
+  gint64 requested_at;
+  gint64 decided_at;
+} SelfApproval;
+
+static void
+on_reviewer_error (PpInstallFlow *flow,
+                   GParamSpec    *pspec,
+                   SelfApproval  *s)
+{
+  g_autoptr(GError) refusal = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_object_get (flow, "reviewer-error", &refusal, NULL);
+  if (refusal == NULL)
+    return;
+  s->refusals++;
+  g_assert_error (refusal, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_PERMISSION);
+  /* the flow still waits for a reviewer, and says why */
+  g_assert_cmpint (pp_install_flow_get_step (flow), ==, PP_INSTALL_STEP_APPROVAL);
+  g_assert_cmpint (pp_install_flow_get_needs (flow), ==, PP_INSTALL_NEEDS_APPROVAL);
+  g_assert_nonnull (strstr (pp_install_flow_get_message (flow), refusal->message));
+  g_assert_true (pp_install_flow_set_reviewer (flow, s->registry, "bob", TRUE, "checked at the counter", &error));
+  g_assert_no_error (error);
+}
+
+static void
+on_self_needs (PpInstallFlow *flow,
+               GParamSpec    *pspec,
+               SelfApproval  *s)
+{
+  if (pp_install_flow_get_needs (flow) == PP_INSTALL_NEEDS_APPROVAL && s->requested_at == 0)
+    s->requested_at = g_get_monotonic_time ();
+  else if (pp_install_flow_get_needs (flow) == PP_INSTALL_NEEDS_DEVICE && s->decided_at == 0)
+    s->decided_at = g_get_monotonic_time ();
+}
+
+static void
+test_self_approval (Fixture       *f,
+                    gconstpointer  data)
+{
+  const char *serial = f->base.serials[0];
+  SelfApproval s = { .registry = f->registry };
+  g_autoptr(PpInstallFlow) flow = new_flow (f, serial, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpInstallReceipt) receipt = NULL;
+  g_autoptr(PpWorkOrder) order = NULL;
+
+  g_signal_connect (flow, "notify::reviewer-error", G_CALLBACK (on_reviewer_error), &s);
+  g_signal_connect (flow, "notify::needs", G_CALLBACK (on_self_needs), &s);
+  g_assert_true (pp_install_flow_set_reviewer (flow, f->registry, "alice", TRUE, "mine", &error));
+  /* No terminal: the flow waits for one once approved; cancel it there. */
+  {
+    g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+    gulong id = g_signal_connect (flow, "notify::needs", G_CALLBACK (on_needs_device_cancel), cancellable);
+
+    g_assert_false (run_flow (flow, cancellable, &error));
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+    g_clear_error (&error);
+    g_signal_handler_disconnect (flow, id);
+  }
+  g_assert_cmpuint (s.refusals, ==, 1);
+  g_assert_cmpint (s.decided_at, >, 0);
+  /* bob's decision went out at once, not after a poll's delay */
+  g_test_message ("request to approved order: %" G_GINT64_FORMAT " us", s.decided_at - s.requested_at);
+  order = get_order (f, pp_install_flow_get_order_uuid (flow));
+  g_assert_cmpint (order->state, ==, PP_WORK_ORDER_STATE_APPROVED);
+  receipt = pp_install_flow_get_receipt (flow);
+  g_assert_cmpstr (receipt->approver, ==, "bob");
+  g_assert_cmpstr (receipt->requester, ==, "alice");
+  /* one request, alice's refusal journalled, bob's approval */
+  g_assert_cmpuint (pp_install_fixture_count_audit (&f->base, "approval.request"), ==, 1);
+}
+
+/* The terminal is bound already, to another bank's KDH (its kdh.pem in
+ * the terminal's folder): the flow stops before any key is released or
+ * anything sent, saying only that KDH can move it (rebind). */
+static void
+test_other_kdh (Fixture       *f,
+                gconstpointer  data)
+{
+  const char *serial = f->base.serials[0];
+  g_autofree char *dir = pp_install_fixture_term_dir (&f->base, serial);
+  g_autofree char *key = g_build_filename (dir, "other-kdh.key", NULL);
+  g_autofree char *pem = g_build_filename (dir, "kdh.pem", NULL);
+  const char *openssl[] = { "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                            "-nodes", "-keyout", key, "-out", pem, "-days", "2",
+                            "-subj", "/O=Other Bank/CN=Other Bank KDH", NULL };
+  g_autoptr(PpInstallFlow) flow = new_flow (f, serial, NULL);
+  g_autoptr(PpTerminalDevice) device = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpWorkOrder) order = NULL;
+  int status = 0;
+
+  g_assert_true (g_spawn_sync (NULL, (char **) openssl, NULL,
+                               G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL,
+                               NULL, NULL, NULL, NULL, &status, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+  g_assert_true (pp_install_flow_set_reviewer (flow, f->registry, "bob", TRUE, "at the counter", &error));
+  device = open_device (pp_install_fixture_serve (&f->base, &f->server, serial, NULL, NULL));
+  f->serving = TRUE;
+  pp_install_flow_set_device (flow, device);
+  g_assert_false (run_flow (flow, NULL, &error));
+  g_assert_error (error, PP_FLOW_ERROR, PP_FLOW_ERROR_OTHER_KDH);
+  g_assert_nonnull (strstr (error->message, "CN=Other Bank KDH"));
+  g_assert_nonnull (strstr (error->message, "device rebind"));
+  g_assert_cmpstr (pp_install_flow_get_message (flow), ==, error->message);
+  /* nothing released, nothing sent: no key in the terminal, still bound there */
+  order = get_order (f, pp_install_flow_get_order_uuid (flow));
+  g_assert_cmpint (order->state, ==, PP_WORK_ORDER_STATE_APPROVED);
+  g_assert_null (order->expected_kcv);
+  g_assert_cmpuint (pp_install_fixture_count_audit (&f->base, "order.key_released"), ==, 0);
+  g_assert_cmpuint (pp_install_fixture_count_keys (&f->base, serial, NULL), ==, 0);
+  {
+    g_autoptr(JsonNode) shown = pp_install_fixture_show (&f->base, serial);
+    const char *bound = json_object_get_string_member (json_node_get_object (shown), "bound_kdh");
+
+    g_assert_nonnull (strstr (bound, "Other Bank KDH"));
+  }
+}
+
+/* An install whose terminal hangs up at @disconnect (posprov-termsim's
+ * --disconnect-after); the flow fails there. Returns its order's UUID. */
+static char *
+install_cut_off (Fixture    *f,
+                 const char *disconnect,
+                 Reviewer   *r)
+{
+  const char *serial = f->base.serials[0];
+  const char *extra[] = { "--disconnect-after", disconnect, NULL };
+  g_autoptr(PpInstallFlow) flow = new_flow (f, serial, r);
+  g_autoptr(PpTerminalDevice) device = NULL;
+  g_autoptr(GError) error = NULL;
+
+  device = open_device (pp_install_fixture_serve (&f->base, &f->server, serial, extra, NULL));
+  f->serving = TRUE;
+  pp_install_flow_set_device (flow, device);
+  g_assert_false (run_flow (flow, NULL, &error));
+  g_assert_nonnull (error);
+  g_assert_cmpint (pp_install_flow_get_step (flow), ==, PP_INSTALL_STEP_FAILED);
+  g_clear_object (&device);
+  stop (f);
+  g_slist_free (g_steal_pointer (&r->steps));
+  return g_strdup (pp_install_flow_get_order_uuid (flow));
+}
+
+/* Another station (a new flow) resumes by the serial alone, the terminal
+ * served again; the install finishes. */
+static PpInstallFlow *
+resume_install (Fixture  *f,
+                Reviewer *r)
+{
+  const char *serial = f->base.serials[0];
+  g_autoptr(PpTerminalDevice) device = NULL;
+  g_autoptr(GError) error = NULL;
+  PpInstallFlow *again;
+  gboolean ok;
+
+  device = open_device (pp_install_fixture_serve (&f->base, &f->server, serial, NULL, NULL));
+  f->serving = TRUE;
+  again = new_flow (f, NULL, r);
+  g_assert_true (pp_install_flow_set_serial (again, serial, &error));
+  pp_install_flow_resume (again, NULL);
+  pp_install_flow_set_device (again, device);
+  ok = run_flow (again, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (ok);
+  return again;
+}
+
+/* Cut off before LOAD_KEY ran: the terminal is bound to this registry's
+ * KDH and holds no key. The resumed flow checks the binding is ours and
+ * goes on from the nonce, without binding again. */
+static void
+test_bound_here (Fixture       *f,
+                 gconstpointer  data)
+{
+  const char *serial = f->base.serials[0];
+  Reviewer r = { .approve = TRUE };
+  g_autofree char *uuid = install_cut_off (f, "LOAD_KEY", &r);
+  g_autoptr(PpInstallFlow) again = NULL;
+  g_autoptr(PpWorkOrder) order = NULL;
+
+  g_assert_cmpuint (pp_install_fixture_count_keys (&f->base, serial, NULL), ==, 0);
+  again = resume_install (f, &r);
+  g_assert_cmpstr (pp_install_flow_get_order_uuid (again), ==, uuid);
+  g_assert_null (g_slist_find (r.steps, GINT_TO_POINTER (PP_INSTALL_STEP_BIND)));
+  g_assert_nonnull (g_slist_find (r.steps, GINT_TO_POINTER (PP_INSTALL_STEP_KEY_NONCE)));
+  g_slist_free (g_steal_pointer (&r.steps));
+  order = get_order (f, uuid);
+  g_assert_cmpint (order->state, ==, PP_WORK_ORDER_STATE_CLOSED);
+  g_assert_cmpuint (pp_install_fixture_count_keys (&f->base, serial, NULL), ==, 1);
+  g_assert_cmpuint (pp_install_fixture_count_audit (&f->base, "keyhost.ct_kdh"), ==, 1);
+}
+
 /* The cable goes right after LOAD_KEY ran and before its answer: the
  * station cannot know whether the key went in. A new flow resumes the
  * order and settles it from the terminal's STATUS: one key, order closed. */
@@ -405,42 +615,18 @@ test_resume (Fixture       *f,
              gconstpointer  data)
 {
   const char *serial = f->base.serials[0];
-  const char *extra[] = { "--disconnect-after", "after-LOAD_KEY", NULL };
   Reviewer r = { .approve = TRUE };
-  g_autoptr(PpInstallFlow) flow = new_flow (f, serial, &r);
+  g_autofree char *uuid = install_cut_off (f, "after-LOAD_KEY", &r);
   g_autoptr(PpInstallFlow) again = NULL;
-  g_autoptr(PpTerminalDevice) device = NULL;
-  g_autoptr(GError) error = NULL;
   g_autoptr(PpWorkOrder) order = NULL;
-  g_autofree char *uuid = NULL, *held_kcv = NULL;
-  gboolean ok;
+  g_autofree char *held_kcv = NULL;
 
-  device = open_device (pp_install_fixture_serve (&f->base, &f->server, serial, extra, NULL));
-  f->serving = TRUE;
-  pp_install_flow_set_device (flow, device);
-  g_assert_false (run_flow (flow, NULL, &error));
-  g_assert_nonnull (error);
-  g_assert_cmpint (pp_install_flow_get_step (flow), ==, PP_INSTALL_STEP_FAILED);
-  uuid = g_strdup (pp_install_flow_get_order_uuid (flow));
   order = get_order (f, uuid);
   g_assert_cmpint (order->state, ==, PP_WORK_ORDER_STATE_APPROVED);
   g_assert_nonnull (order->expected_kcv);
   g_assert_cmpuint (pp_install_fixture_count_keys (&f->base, serial, NULL), ==, 1);
-  g_clear_error (&error);
-  g_clear_object (&device);
-  stop (f);
-  g_slist_free (g_steal_pointer (&r.steps));
 
-  /* Another station (a new flow), resuming by the serial alone. */
-  device = open_device (pp_install_fixture_serve (&f->base, &f->server, serial, NULL, NULL));
-  f->serving = TRUE;
-  again = new_flow (f, NULL, &r);
-  g_assert_true (pp_install_flow_set_serial (again, serial, &error));
-  pp_install_flow_resume (again, NULL);
-  pp_install_flow_set_device (again, device);
-  ok = run_flow (again, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_true (ok);
+  again = resume_install (f, &r);
   g_assert_cmpstr (pp_install_flow_get_order_uuid (again), ==, uuid);
   /* settled, not loaded again */
   g_assert_null (g_slist_find (r.steps, GINT_TO_POINTER (PP_INSTALL_STEP_KEY_LOAD)));
@@ -716,6 +902,9 @@ main (int    argc,
   ADD ("/install-flow/wrong-serial", test_wrong_serial);
   ADD ("/install-flow/tampered", test_tampered);
   ADD ("/install-flow/rejected", test_rejected);
+  ADD ("/install-flow/self-approval", test_self_approval);
+  ADD ("/install-flow/other-kdh", test_other_kdh);
+  ADD ("/install-flow/bound-here", test_bound_here);
   ADD ("/install-flow/resume", test_resume);
   ADD ("/install-flow/cancel", test_cancel);
   ADD ("/install-flow/registry-verbs", test_registry_verbs);

@@ -375,6 +375,38 @@ test_recycle_actors (Fixture       *f,
                  before, n, "mallory", NULL, what);
   check_refused (f, pp_store_close_order (f->store, r->id, "bob", &error), &error,
                  before, n, "bob", "reviewer", what);
+  /* Not approved by a reviewer (so not unbound): closing it would put a
+   * terminal still bound and keyed back in stock. Refused and journalled;
+   * nothing else changes. */
+  g_assert_false (pp_store_close_order (f->store, r->id, "alice", &error));
+  g_assert_error (error, PP_STORE_ERROR, PP_STORE_ERROR_ILLEGAL_TRANSITION);
+  g_assert_nonnull (strstr (error->message, "reviewer other than its requester"));
+  g_assert_nonnull (strstr (error->message, "posprov-tool recycle ORD-0001"));
+  g_clear_error (&error);
+  g_assert_cmpint (audit_count (f), ==, n + 1);
+  {
+    g_autoptr(PpAuditEntry) e = last_entry (f);
+    g_assert_cmpstr (e->action, ==, "order.close_refused");
+    g_assert_cmpstr (e->actor, ==, "alice");
+  }
+  t = pp_store_get_terminal (f->store, "ORD-0001", &error);
+  g_assert_cmpint (pp_terminal_get_state (t), ==, PP_TERMINAL_STATE_RECYCLED);
+  g_clear_object (&t);
+  /* a reviewer approves it: then it closes. Not bob or rita, whose accounts
+   * carol (the requester) set up: ruth, whom another administrator added. */
+  {
+    g_autoptr(PpUser) dave = pp_store_add_user_with_cost (f->store, "dave", NULL, PP_USER_ROLE_ADMINISTRATOR,
+                                                          PP_TEST_PASSWORD ("0"), 10, "carol", &error);
+    g_autoptr(PpUser) ruth = NULL;
+
+    g_assert_no_error (error);
+    g_assert_cmpint (dave->role, ==, PP_USER_ROLE_ADMINISTRATOR);
+    ruth = pp_store_add_user_with_cost (f->store, "ruth", NULL, PP_USER_ROLE_REVIEWER, PP_TEST_PASSWORD ("0"), 10,
+                                        "dave", &error);
+    g_assert_no_error (error);
+  }
+  g_assert_true (pp_store_decide_order (f->store, r->id, "ruth", TRUE, "merchant closed, checked", &error));
+  g_assert_no_error (error);
   g_assert_true (pp_store_close_order (f->store, r->id, "alice", &error));
   g_assert_no_error (error);
   {

@@ -805,7 +805,30 @@ test_later_steps (Fixture       *f,
   g_assert_true (g_uuid_string_is_valid (recycle->uuid));
   g_assert_cmpstr (recycle->tid, ==, order->tid);
   g_clear_pointer (&step, pp_work_order_free);
+  /* Not approved (so not unbound): closing it is refused, journalled, and
+   * the terminal stays recycled. */
+  n_audit = N_AUDIT (f);
   step = order_step (f, STEP_CLOSE, recycle->uuid, "alice", k7, &error);
+  g_assert_null (step);
+  g_assert_error (error, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_CONFLICT);
+  g_assert_nonnull (strstr (error->message, "reviewer other than its requester"));
+  g_clear_error (&error);
+  g_assert_cmpuint (N_AUDIT (f), ==, n_audit + 1);
+  g_assert_cmpuint (count (f, "SELECT count(*) FROM audit WHERE action = 'order.close_refused'"), ==, 1);
+  g_assert_cmpuint (count (f, "SELECT count(*) FROM terminals WHERE serial = 'PAX0001' AND "
+                              "state = 'recycled'"), ==, 1);
+  /* bob approves the recycle: then it closes */
+  {
+    g_autofree char *ka = KEY (), *kd = KEY (), *kc = KEY ();
+
+    g_clear_pointer (&request, pp_registry_approval_free);
+    g_clear_pointer (&decided, pp_registry_approval_free);
+    request = request_approval (f, recycle->uuid, "PAX0001", "alice", ka, &error);
+    g_assert_no_error (error);
+    decided = decide (f, request->uuid, TRUE, "bob", kd, &error);
+    g_assert_no_error (error);
+    step = order_step (f, STEP_CLOSE, recycle->uuid, "alice", kc, &error);
+  }
   g_assert_no_error (error);
   g_assert_cmpint (step->state, ==, PP_WORK_ORDER_STATE_CLOSED);
   g_assert_cmpuint (count (f, "SELECT count(*) FROM terminals WHERE serial = 'PAX0001' AND "

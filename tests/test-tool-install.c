@@ -95,17 +95,22 @@ add_registry (Fixture   *f,
   g_ptr_array_add (argv, f->url != NULL ? f->url : f->base.db);
 }
 
+/* The tool as @user; @stdin_pipe: its stdin a pipe (else the test's). */
 static GSubprocess *
-spawn_tool (Fixture            *f,
-            const char         *user,
-            const char         *password,
-            const char * const *args)
+spawn_tool_full (Fixture            *f,
+                 const char         *user,
+                 const char         *password,
+                 const char * const *args,
+                 gboolean            stdin_pipe)
 {
   g_autoptr(GSubprocessLauncher) l = launcher_as (f, user, password);
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
   g_autoptr(GError) error = NULL;
   GSubprocess *p;
 
+  if (stdin_pipe)
+    g_subprocess_launcher_set_flags (l, G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                        G_SUBPROCESS_FLAGS_STDERR_PIPE);
   g_ptr_array_add (argv, (gpointer) g_getenv ("PP_TOOL"));
   for (guint i = 0; args[i] != NULL; i++)
     g_ptr_array_add (argv, (gpointer) args[i]);
@@ -116,16 +121,27 @@ spawn_tool (Fixture            *f,
   return p;
 }
 
-/* Waits for @p; its exit status, output in @out_stdout and @out_stderr. */
+static GSubprocess *
+spawn_tool (Fixture            *f,
+            const char         *user,
+            const char         *password,
+            const char * const *args)
+{
+  return spawn_tool_full (f, user, password, args, FALSE);
+}
+
+/* Writes @input (or nothing) to @p's stdin, waits for it; its exit
+ * status, output in @out_stdout and @out_stderr. */
 static int
-finish (GSubprocess  *p,
-        char        **out_stdout,
-        char        **out_stderr)
+finish_with_input (GSubprocess  *p,
+                   const char   *input,
+                   char        **out_stdout,
+                   char        **out_stderr)
 {
   g_autoptr(GError) error = NULL;
   g_autofree char *out = NULL, *err = NULL;
 
-  g_assert_true (g_subprocess_communicate_utf8 (p, NULL, NULL, &out, &err, &error));
+  g_assert_true (g_subprocess_communicate_utf8 (p, input, NULL, &out, &err, &error));
   g_assert_no_error (error);
   if (g_test_verbose ())
     g_printerr ("%s%s", out, err);
@@ -134,6 +150,14 @@ finish (GSubprocess  *p,
   if (out_stderr != NULL)
     *out_stderr = g_steal_pointer (&err);
   return g_subprocess_get_if_exited (p) ? g_subprocess_get_exit_status (p) : -1;
+}
+
+static int
+finish (GSubprocess  *p,
+        char        **out_stdout,
+        char        **out_stderr)
+{
+  return finish_with_input (p, NULL, out_stdout, out_stderr);
 }
 
 static int
@@ -348,6 +372,83 @@ test_recycle (Fixture       *f,
   g_assert_nonnull (strstr (err, "not installed"));
 }
 
+/* ---- a reviewer signing in on this screen ---- */
+
+/* The tool as alice, the reviewer's name and password piped to its stdin
+ * (not a terminal: one line each). */
+static int
+tool_with_input (Fixture             *f,
+                 const char * const  *args,
+                 const char          *input,
+                 char               **out_stdout,
+                 char               **out_stderr)
+{
+  g_autoptr(GSubprocess) p = spawn_tool_full (f, "alice", PP_INSTALL_ALICE_PW, args, TRUE);
+  g_autofree char *out = NULL, *err = NULL;
+  int status = finish_with_input (p, input, &out, &err);
+
+  /* the password never shows */
+  g_assert_null (strstr (out, PP_INSTALL_BOB_PW));
+  g_assert_null (strstr (err, PP_INSTALL_BOB_PW));
+  if (out_stdout != NULL)
+    *out_stdout = g_steal_pointer (&out);
+  if (out_stderr != NULL)
+    *out_stderr = g_steal_pointer (&err);
+  return status;
+}
+
+/* install and recycle with --approve-on-this-screen: bob types his name
+ * and password into the tool alice runs; nobody approves from elsewhere.
+ * alice typing her own is refused before anything is asked of the registry. */
+static void
+test_approve_here (Fixture       *f,
+                   gconstpointer  data)
+{
+  const char *serial = f->base.serials[0];
+  g_autofree char *port = pp_install_fixture_serve (&f->base, &f->server, serial, NULL, NULL);
+  g_autofree char *merchant = g_strdup_printf ("%" G_GINT64_FORMAT, f->base.merchant_id);
+  const char *install[] = { "install", "--serial", serial, "--merchant-id", merchant,
+                            "--program", PP_INSTALL_PROGRAM " " PP_INSTALL_VERSION, "--port", port,
+                            "--approve-on-this-screen", NULL };
+  const char *recycle[] = { "recycle", serial, "--port", port, "--reason", "merchant closed",
+                            "--approve-on-this-screen", "--json", NULL };
+  g_autofree char *bob = g_strdup_printf ("bob\n%s\n", PP_INSTALL_BOB_PW);
+  g_autofree char *alice = g_strdup_printf ("alice\n%s\n", PP_INSTALL_ALICE_PW);
+  g_autofree char *out = NULL, *err = NULL;
+  g_autoptr(JsonNode) result = NULL;
+  g_autoptr(PpStore) store = NULL;
+  g_autoptr(PpTerminal) terminal = NULL;
+  g_autoptr(GError) error = NULL;
+
+  f->serving = TRUE;
+  /* alice is no reviewer: refused, no order made */
+  g_assert_cmpint (tool_with_input (f, install, alice, &out, &err), ==, 1);
+  g_assert_nonnull (strstr (err, "alice is not a reviewer"));
+  g_assert_cmpuint (pp_install_fixture_count_audit (&f->base, "approval.request"), ==, 0);
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+
+  g_assert_cmpint (tool_with_input (f, install, bob, &out, &err), ==, 0);
+  g_assert_nonnull (strstr (err, "Reviewer's user name: "));
+  g_assert_nonnull (strstr (out, "approved by bob"));
+  g_assert_cmpuint (pp_install_fixture_count_keys (&f->base, serial, NULL), ==, 1);
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+
+  g_assert_cmpint (tool_with_input (f, recycle, bob, &out, &err), ==, 0);
+  result = parse (out);
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (result), "state"), ==, "closed");
+  g_assert_true (json_object_get_boolean_member (json_node_get_object (result), "unbound"));
+  store = open_store (f);
+  terminal = pp_store_get_terminal (store, serial, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (pp_terminal_get_state (terminal), ==, PP_TERMINAL_STATE_IN_STOCK);
+  g_assert_cmpuint (pp_install_fixture_count_keys (&f->base, serial, NULL), ==, 0);
+  g_assert_cmpuint (pp_install_fixture_count_audit (&f->base, "keyhost.ubt_kdh"), ==, 1);
+  /* one request each, both decided by bob */
+  g_assert_cmpuint (pp_install_fixture_count_audit (&f->base, "approval.request"), ==, 2);
+}
+
 /* ---- against posprov-registry serve ---- */
 
 static void
@@ -486,5 +587,6 @@ main (int    argc,
   ADD ("/tool-install/registry", 1, test_registry);
   ADD ("/tool-install/recycle", 1, test_recycle);
   ADD ("/tool-install/batch", 8, test_batch);
+  ADD ("/tool-install/approve-here", 1, test_approve_here);
   return g_test_run ();
 }

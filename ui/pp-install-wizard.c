@@ -109,7 +109,6 @@ struct _PpInstallWizard
   gboolean        merchants_listed;
   gboolean        authenticating;
   gpointer        receipt_for;      /* the flow whose receipt is shown (not a reference) */
-  gboolean        decided_here;     /* a reviewer here decided; the flow has not answered yet */
   GtkWidget      *key_marks[G_N_ELEMENTS (key_steps)];
   GtkWidget      *step_marks[G_N_ELEMENTS (wizard_pages)];
 
@@ -411,18 +410,6 @@ on_run_done (GObject      *source,
   self->running = FALSE;
   g_clear_error (&self->run_error);
   self->run_error = g_steal_pointer (&error);
-  /* A reviewer's decision here that the registry refused (the requester
-   * themself, not a reviewer) ends the flow's run: say why next to the
-   * reviewer's fields and wait on the request again. */
-  if (self->decided_here && self->run_error != NULL && self->run_error->domain == PP_REGISTRY_ERROR &&
-      self->shown_step == PP_INSTALL_STEP_APPROVAL)
-    {
-      self->decided_here = FALSE;
-      show_error (self->reviewer_error_label, self->run_error->message);
-      restart_flow (self);
-      return;
-    }
-  self->decided_here = FALSE;
   /* The terminal is gone or broken: pick a port again before resuming. */
   if (self->run_error != NULL && self->run_error->domain == PP_TERMINAL_DEVICE_ERROR)
     g_clear_object (&self->device);
@@ -433,6 +420,20 @@ static void
 on_flow_notify (PpInstallWizard *self)
 {
   update_view (self);
+}
+
+/* A reviewer's decision here that the registry refused (the requester
+ * themself, not a reviewer): the flow still waits on the request; say why
+ * next to the reviewer's fields. */
+static void
+on_flow_reviewer_error (PpInstallWizard *self)
+{
+  g_autoptr(GError) refusal = NULL;
+
+  g_object_get (self->flow, "reviewer-error", &refusal, NULL);
+  if (refusal == NULL)
+    return;
+  show_error (self->reviewer_error_label, refusal->message);
 }
 
 static void
@@ -1023,11 +1024,10 @@ on_reviewer_authenticated (GObject      *source,
     show_error (self->reviewer_error_label, _("The request is no longer waiting for a decision."));
   else if (!pp_install_flow_set_reviewer (self->flow, registry_of (self), reviewer->username,
                                           decision->approve, decision->reason, &error))
-    /* The flow's or the registry's refusal (the requester cannot approve
-     * their own request, a field manager cannot approve at all). */
+    /* The flow's refusal (the order is approved already); the registry's
+     * (the requester cannot approve their own request, a field manager
+     * cannot approve at all) comes as the flow's "reviewer-error". */
     show_error (self->reviewer_error_label, error->message);
-  else
-    self->decided_here = TRUE;
   decision_free (decision);
   update_view (self);
 }
@@ -2060,6 +2060,8 @@ pp_install_wizard_init (PpInstallWizard *self)
   self->cancellable = g_cancellable_new ();
   self->flow_signals = g_signal_group_new (PP_TYPE_INSTALL_FLOW);
   g_signal_group_connect_swapped (self->flow_signals, "notify", G_CALLBACK (on_flow_notify), self);
+  g_signal_group_connect_swapped (self->flow_signals, "notify::reviewer-error",
+                                  G_CALLBACK (on_flow_reviewer_error), self);
   g_signal_connect (self, "map", G_CALLBACK (on_map), NULL);
   build_sidebar (self);
 }

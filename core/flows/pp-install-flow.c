@@ -16,9 +16,12 @@
 
 #include <glib/gi18n-lib.h>
 #include <openssl/crypto.h>
+#include <openssl/x509.h>
 
+#include "pp-approval-wait.h"
 #include "pp-install-flow.h"
 #include "pp-kcv.h"
+#include "pp-openssl-types.h"
 #include "pp-secure-buffer.h"
 
 G_DEFINE_QUARK (pp-flow-error-quark, pp_flow_error)
@@ -160,12 +163,7 @@ struct _PpInstallFlow
   char *program_version;
   PpProgramPackage *package;
   PpTmkType key_type;
-  char *otp;
-  PpRegistry *reviewer_registry;
-  char *reviewer;
-  gboolean reviewer_approve;
-  char *reviewer_reason;
-  gboolean reviewer_done;
+  PpApprovalWait *wait;           /* the otp and the reviewer signed in here */
   PpTerminalDevice *device;
   gboolean has_operator;
   guint32 operator_id;
@@ -196,7 +194,6 @@ struct _PpInstallFlow
   gulong cancel_id;
   GMainContext *context;
   GSource *pending;               /* the idle or the approval poll's timeout */
-  guint poll_ms;
 };
 
 G_DEFINE_FINAL_TYPE (PpInstallFlow, pp_install_flow, G_TYPE_OBJECT)
@@ -223,6 +220,7 @@ enum {
   PROP_KCV,
   PROP_PROGRAM_NAME,
   PROP_PROGRAM_VERSION,
+  PROP_REVIEWER_ERROR,
   N_PROPS
 };
 
@@ -241,7 +239,7 @@ pp_install_flow_dispose (GObject *object)
       g_clear_pointer (&self->pending, g_source_unref);
     }
   g_clear_object (&self->device);
-  g_clear_object (&self->reviewer_registry);
+  g_clear_pointer (&self->wait, pp_approval_wait_free);
   G_OBJECT_CLASS (pp_install_flow_parent_class)->dispose (object);
 }
 
@@ -259,11 +257,6 @@ pp_install_flow_finalize (GObject *object)
   g_free (self->program_name);
   g_free (self->program_version);
   g_clear_pointer (&self->package, pp_program_package_unref);
-  if (self->otp != NULL)
-    OPENSSL_cleanse (self->otp, strlen (self->otp));
-  g_free (self->otp);
-  g_free (self->reviewer);
-  g_free (self->reviewer_reason);
   g_clear_pointer (&self->operator_password, pp_secure_buffer_free);
   g_free (self->resume_uuid);
   g_free (self->model);
@@ -297,6 +290,9 @@ pp_install_flow_get_property (GObject    *object,
     case PROP_NEEDS: g_value_set_enum (value, self->needs); break;
     case PROP_MESSAGE: g_value_set_string (value, self->message); break;
     case PROP_ERROR: g_value_set_boxed (value, self->error); break;
+    case PROP_REVIEWER_ERROR:
+      g_value_set_boxed (value, self->wait != NULL ? pp_approval_wait_get_refusal (self->wait) : NULL);
+      break;
     case PROP_PROGRESS: g_value_set_double (value, self->progress); break;
     case PROP_RATE: g_value_set_double (value, self->rate); break;
     case PROP_SECONDS_LEFT: g_value_set_double (value, self->seconds_left); break;
@@ -364,6 +360,9 @@ pp_install_flow_class_init (PpInstallFlowClass *klass)
   props[PROP_KCV] = g_param_spec_string ("kcv", NULL, NULL, NULL, ro);
   props[PROP_PROGRAM_NAME] = g_param_spec_string ("program-name", NULL, NULL, NULL, ro);
   props[PROP_PROGRAM_VERSION] = g_param_spec_string ("program-version", NULL, NULL, NULL, ro);
+  /* the registry's refusal of the decision of the reviewer signed in here
+   * (the requester themself, a field manager): the flow still waits */
+  props[PROP_REVIEWER_ERROR] = g_param_spec_boxed ("reviewer-error", NULL, NULL, G_TYPE_ERROR, ro);
   g_object_class_install_properties (object_class, N_PROPS, props);
 }
 
@@ -386,6 +385,20 @@ pp_install_flow_new (PpRegistry *registry,
 }
 
 /* ---- state ---- */
+
+static PpApprovalWait *
+approval_wait (PpInstallFlow *self)
+{
+  if (self->wait == NULL)
+    self->wait = pp_approval_wait_new (self->registry, self->user);
+  return self->wait;
+}
+
+static void
+notify_reviewer_error (PpInstallFlow *self)
+{
+  g_object_notify_by_pspec (G_OBJECT (self), props[PROP_REVIEWER_ERROR]);
+}
 
 static void
 set_string (PpInstallFlow  *self,
@@ -730,10 +743,7 @@ pp_install_flow_set_otp (PpInstallFlow *self,
                          const char    *otp)
 {
   g_return_if_fail (PP_IS_INSTALL_FLOW (self));
-  if (self->otp != NULL)
-    OPENSSL_cleanse (self->otp, strlen (self->otp));
-  g_free (self->otp);
-  self->otp = g_strdup (otp);
+  pp_approval_wait_set_otp (approval_wait (self), otp);
 }
 
 gboolean
@@ -754,13 +764,8 @@ pp_install_flow_set_reviewer (PpInstallFlow  *self,
                            _("The order is approved already"));
       return FALSE;
     }
-  g_set_object (&self->reviewer_registry, registry);
-  g_free (self->reviewer);
-  self->reviewer = g_strdup (reviewer);
-  self->reviewer_approve = approve;
-  g_free (self->reviewer_reason);
-  self->reviewer_reason = g_strdup (reason);
-  self->reviewer_done = FALSE;
+  pp_approval_wait_set_reviewer (approval_wait (self), registry, reviewer, approve, reason);
+  notify_reviewer_error (self);
   kick (self, PP_INSTALL_NEEDS_APPROVAL);
   return TRUE;
 }
@@ -921,14 +926,14 @@ resume_from_order (PpInstallFlow *self,
     case PP_WORK_ORDER_STATE_OPEN:
       go (self, PP_INSTALL_STEP_APPROVAL, NULL);
       /* An approval asked for before: wait for it rather than ask twice. */
-      pp_registry_list_approvals_async (self->registry, FALSE, self->cancellable, approval_latest_done,
-                                        g_object_ref (self));
+      pp_approval_wait_latest_async (approval_wait (self), order->uuid, self->cancellable, approval_latest_done,
+                                     g_object_ref (self));
       return;
     case PP_WORK_ORDER_STATE_APPROVED:
     case PP_WORK_ORDER_STATE_KEYED:
     case PP_WORK_ORDER_STATE_PROGRAM_INSTALLED:
-      pp_registry_list_approvals_async (self->registry, FALSE, self->cancellable, approval_latest_done,
-                                        g_object_ref (self));
+      pp_approval_wait_latest_async (approval_wait (self), order->uuid, self->cancellable, approval_latest_done,
+                                     g_object_ref (self));
       go (self, PP_INSTALL_STEP_APPROVAL, NULL);
       return;
     case PP_WORK_ORDER_STATE_CLOSED:
@@ -1104,19 +1109,10 @@ approval_latest_done (GObject      *source,
 {
   g_autoptr(PpInstallFlow) self = data;
   GError *error = NULL;
-  g_autoptr(GPtrArray) approvals = pp_registry_list_approvals_finish (PP_REGISTRY (source), result, &error);
-  PpRegistryApproval *latest = NULL;
+  g_autoptr(PpRegistryApproval) latest = pp_approval_wait_latest_finish (self->wait, result, &error);
 
   if (!check (self, error))
     return;
-  for (guint i = 0; i < approvals->len; i++)
-    {
-      PpRegistryApproval *a = g_ptr_array_index (approvals, i);
-
-      if (g_ascii_strcasecmp (a->order_uuid, self->order->uuid) == 0 &&
-          (latest == NULL || a->requested_at >= latest->requested_at))
-        latest = a;
-    }
   if (latest != NULL)
     take_approval (self, latest);
   if (self->order->state != PP_WORK_ORDER_STATE_OPEN)
@@ -1135,11 +1131,16 @@ approval_latest_done (GObject      *source,
 static void
 poll_approval (PpInstallFlow *self)
 {
-  wait_for (self, PP_INSTALL_NEEDS_APPROVAL,
-            _("Waiting for a reviewer to approve the request (approvals approve on another screen), or let a reviewer sign in here"));
-  /* backoff: 0.2 s, doubling, at most 2 s */
-  self->poll_ms = self->poll_ms == 0 ? 200 : MIN (self->poll_ms * 2, 2000);
-  schedule (self, self->poll_ms);
+  const GError *refusal = pp_approval_wait_get_refusal (self->wait);
+  g_autofree char *message = NULL;
+
+  if (refusal != NULL)
+    message = g_strdup_printf (_("%s. Still waiting for a reviewer: approve on another screen, "
+                                 "or let another reviewer sign in here"), refusal->message);
+  else
+    message = g_strdup (_("Waiting for a reviewer to approve the request (approvals approve on another screen), or let a reviewer sign in here"));
+  wait_for (self, PP_INSTALL_NEEDS_APPROVAL, message);
+  schedule (self, pp_approval_wait_next_delay (self->wait));
 }
 
 static void
@@ -1169,23 +1170,24 @@ approval_done (GObject      *source,
 {
   g_autoptr(PpInstallFlow) self = data;
   GError *error = NULL;
-  g_autoptr(PpRegistryApproval) a = NULL;
+  gboolean refused = FALSE;
+  g_autoptr(PpRegistryApproval) a = pp_approval_wait_step_finish (self->wait, result, &refused, &error);
 
-  /* request_approval, decide_approval and get_approval all return one */
-  if (g_task_get_source_tag (G_TASK (result)) == pp_registry_request_approval_async)
-    a = pp_registry_request_approval_finish (PP_REGISTRY (source), result, &error);
-  else if (g_task_get_source_tag (G_TASK (result)) == pp_registry_decide_approval_async)
-    a = pp_registry_decide_approval_finish (PP_REGISTRY (source), result, &error);
-  else
-    a = pp_registry_get_approval_finish (PP_REGISTRY (source), result, &error);
   if (!check (self, error))
     return;
   take_approval (self, a);
+  if (a->state == PP_REGISTRY_APPROVAL_PENDING)
+    {
+      /* still waiting, and a view shown the refusal sees it waits */
+      poll_approval (self);
+      if (refused)
+        notify_reviewer_error (self);
+      return;
+    }
+  if (refused)
+    notify_reviewer_error (self);
   switch (a->state)
     {
-    case PP_REGISTRY_APPROVAL_PENDING:
-      poll_approval (self);
-      return;
     case PP_REGISTRY_APPROVAL_APPROVED:
       pp_registry_get_order_async (self->registry, self->order->uuid, self->cancellable, order_refreshed,
                                    g_object_ref (self));
@@ -1206,25 +1208,10 @@ approval_done (GObject      *source,
 static void
 step_approval (PpInstallFlow *self)
 {
-  g_autofree char *key = new_key ();
-
-  if (self->approval_uuid == NULL)
-    {
-      pp_registry_request_approval_async (self->registry, self->order->uuid, self->serial, self->otp, self->user,
-                                          key, self->cancellable, approval_done, g_object_ref (self));
-      return;
-    }
-  if (self->reviewer_registry != NULL && !self->reviewer_done)
-    {
-      self->reviewer_done = TRUE;
-      set_needs (self, PP_INSTALL_NEEDS_NOTHING);
-      pp_registry_decide_approval_async (self->reviewer_registry, self->approval_uuid, self->reviewer_approve,
-                                         self->reviewer_reason, self->reviewer, key, self->cancellable,
-                                         approval_done, g_object_ref (self));
-      return;
-    }
-  pp_registry_get_approval_async (self->registry, self->approval_uuid, self->cancellable, approval_done,
-                                  g_object_ref (self));
+  if (self->approval_uuid != NULL && pp_approval_wait_has_decision (approval_wait (self)))
+    set_needs (self, PP_INSTALL_NEEDS_NOTHING);
+  pp_approval_wait_step_async (approval_wait (self), self->order->uuid, self->serial, self->approval_uuid,
+                               self->cancellable, approval_done, g_object_ref (self));
 }
 
 /* -- the terminal -- */
@@ -1253,6 +1240,59 @@ program_on_terminal (PpInstallFlow *self)
          g_strcmp0 (self->status->program_version, self->program_version) == 0;
 }
 
+/* The RFC 2253 subject of a DER certificate, as a terminal reports the KDH
+ * it is bound to; NULL when it does not parse. */
+static char *
+certificate_subject (GBytes *der)
+{
+  const unsigned char *p;
+  g_autoptr(X509) cert = NULL;
+  g_autoptr(BIO) bio = NULL;
+  char *text = NULL;
+  long n;
+
+  if (der == NULL)
+    return NULL;
+  p = g_bytes_get_data (der, NULL);
+  cert = d2i_X509 (NULL, &p, (long) g_bytes_get_size (der));
+  bio = BIO_new (BIO_s_mem ());
+  if (cert == NULL || bio == NULL || X509_NAME_print_ex (bio, X509_get_subject_name (cert), 0, XN_FLAG_RFC2253) < 0)
+    return NULL;
+  n = BIO_get_mem_data (bio, &text);
+  return g_strndup (text, (gsize) n);
+}
+
+/* A bound terminal takes keys only from the KDH it is bound to: this
+ * registry's, or the key token would be refused by the terminal after the
+ * key host released a key for it. */
+static void
+kdh_checked (GObject      *source,
+             GAsyncResult *result,
+             gpointer      data)
+{
+  g_autoptr(PpInstallFlow) self = data;
+  GError *error = NULL;
+  g_autoptr(GBytes) certificate = NULL;
+  g_autoptr(GBytes) crl = NULL;
+  g_autofree char *ours = NULL;
+
+  pp_registry_get_kdh_finish (PP_REGISTRY (source), result, &certificate, &crl, &error);
+  if (!check (self, error))
+    return;
+  ours = certificate_subject (certificate);
+  if (ours == NULL || g_strcmp0 (ours, self->info->bound_kdh) != 0)
+    {
+      fail_with (self, PP_FLOW_ERROR_OTHER_KDH,
+                 _("Terminal %s is bound to another key distribution host (%s), not this registry's (%s): "
+                   "only that host can move it here (posprov-tool device rebind, with its rebind token), "
+                   "or release it (recycle it where it was installed); nothing was sent to the terminal"),
+                 self->serial, self->info->bound_kdh, ours != NULL ? ours : "?");
+      return;
+    }
+  go (self, PP_INSTALL_STEP_KEY_NONCE, NULL);
+  schedule (self, 0);
+}
+
 /* After IDENTIFY and STATUS: where the key load stands. */
 static void
 after_identify (PpInstallFlow *self)
@@ -1268,7 +1308,11 @@ after_identify (PpInstallFlow *self)
           go (self, PP_INSTALL_STEP_KEY_KCV, NULL);
         }
       else if (self->info->bound_kdh != NULL)
-        go (self, PP_INSTALL_STEP_KEY_NONCE, NULL);
+        {
+          /* bound already: to this registry's KDH? */
+          pp_registry_get_kdh_async (self->registry, self->cancellable, kdh_checked, g_object_ref (self));
+          return;
+        }
       else
         go (self, PP_INSTALL_STEP_BIND, NULL);
       break;
@@ -1929,7 +1973,7 @@ pp_install_flow_run_async (PpInstallFlow       *self,
   self->context = g_main_context_ref_thread_default ();
   g_clear_error (&self->error);
   self->started_at = g_get_real_time () / G_USEC_PER_SEC;
-  self->poll_ms = 0;
+  pp_approval_wait_reset (approval_wait (self));
   if (self->step == PP_INSTALL_STEP_FAILED || self->step == PP_INSTALL_STEP_DONE)
     {
       /* run again after a failure: from the registry's state */

@@ -33,9 +33,14 @@
  *   APPROVAL   request_approval, then waits (needs APPROVAL) for a reviewer
  *              deciding elsewhere, watching the registry (get_approval with
  *              backoff 0.2 s .. 2 s, cancellable), or for set_reviewer
- *              (a reviewer signed in at this station); rejected: FAILED
+ *              (a reviewer signed in at this station, sent at once; a
+ *              decision the registry refuses sets "reviewer-error" and
+ *              the flow waits on); rejected: FAILED (PpApprovalWait,
+ *              shared with PpRecycleFlow)
  *   CONNECT    needs DEVICE: set_device (an open PpTerminalDevice)
- *   IDENTIFY   the terminal's serial must be the scan; tamper stops the flow
+ *   IDENTIFY   the terminal's serial must be the scan; tamper stops the flow;
+ *              one bound already must be bound to this registry's KDH
+ *              (get_kdh's certificate subject), else OTHER_KDH
  *   CERTIFY    a terminal without a device certificate: the flow stops and
  *              says how to certify it (docs/key-host.md, "Certification")
  *   BIND       CT_KDH from the registry's key host, BIND
@@ -93,6 +98,7 @@ typedef enum {
   PP_FLOW_ERROR_KCV_MISMATCH,   /* a KCV the terminal reported is not the key host's */
   PP_FLOW_ERROR_PROGRAM,        /* no such program for the model, or its package is wrong */
   PP_FLOW_ERROR_STATE,          /* the order is in no state this flow can go on from */
+  PP_FLOW_ERROR_OTHER_KDH,      /* the terminal is bound to another key distribution host */
 } PpFlowError;
 
 GQuark pp_flow_error_quark (void);
@@ -216,7 +222,9 @@ void     pp_install_flow_set_otp          (PpInstallFlow           *self,
 /* A reviewer signed in at this station decides here: @registry speaks for
  * @reviewer (a remote registry signed in as them, or the local one after
  * pp_registry_authenticate); @approve with @reason.  Only while "needs" is
- * APPROVAL or before it. */
+ * APPROVAL or before it.  The registry's refusal of it (the requester
+ * themself, a field manager) does not end the run: it is the property
+ * "reviewer-error" (GError) and the flow goes on waiting for a reviewer. */
 gboolean pp_install_flow_set_reviewer     (PpInstallFlow           *self,
                                            PpRegistry              *registry,
                                            const char              *reviewer,

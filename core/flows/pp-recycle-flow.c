@@ -11,6 +11,7 @@
 #include <glib/gi18n-lib.h>
 #include <openssl/crypto.h>
 
+#include "pp-approval-wait.h"
 #include "pp-recycle-flow.h"
 
 static const GEnumValue step_values[] = {
@@ -119,17 +120,11 @@ struct _PpRecycleFlow
   PpTerminalDevice *device;
   gboolean resume;
   char *resume_uuid;
-  char *otp;
 
-  PpRegistry *reviewer_registry;
-  char *reviewer;
-  gboolean reviewer_approve;
-  char *reviewer_reason;
-  gboolean reviewer_done;
+  PpApprovalWait *wait;           /* the otp and the reviewer signed in here */
   char *approval_uuid;
   char *approval_code;
   char *approver;
-  guint poll_ms;
   GSource *pending;               /* the approval poll's timeout */
 
   PpWorkOrder *order;
@@ -158,6 +153,7 @@ enum {
   PROP_ORDER_UUID,
   PROP_APPROVAL_UUID,
   PROP_APPROVAL_CODE,
+  PROP_REVIEWER_ERROR,
   N_PROPS
 };
 
@@ -178,12 +174,7 @@ pp_recycle_flow_finalize (GObject *object)
   g_free (self->reason);
   g_clear_object (&self->device);
   g_free (self->resume_uuid);
-  if (self->otp != NULL)
-    OPENSSL_cleanse (self->otp, strlen (self->otp));
-  g_free (self->otp);
-  g_clear_object (&self->reviewer_registry);
-  g_free (self->reviewer);
-  g_free (self->reviewer_reason);
+  g_clear_pointer (&self->wait, pp_approval_wait_free);
   g_free (self->approval_uuid);
   g_free (self->approval_code);
   g_free (self->approver);
@@ -217,6 +208,9 @@ pp_recycle_flow_get_property (GObject    *object,
     case PROP_ORDER_UUID: g_value_set_string (value, self->order != NULL ? self->order->uuid : NULL); break;
     case PROP_APPROVAL_UUID: g_value_set_string (value, self->approval_uuid); break;
     case PROP_APPROVAL_CODE: g_value_set_string (value, self->approval_code); break;
+    case PROP_REVIEWER_ERROR:
+      g_value_set_boxed (value, self->wait != NULL ? pp_approval_wait_get_refusal (self->wait) : NULL);
+      break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
 }
@@ -259,6 +253,9 @@ pp_recycle_flow_class_init (PpRecycleFlowClass *klass)
   props[PROP_ORDER_UUID] = g_param_spec_string ("order-uuid", NULL, NULL, NULL, ro);
   props[PROP_APPROVAL_UUID] = g_param_spec_string ("approval-uuid", NULL, NULL, NULL, ro);
   props[PROP_APPROVAL_CODE] = g_param_spec_string ("approval-code", NULL, NULL, NULL, ro);
+  /* the registry's refusal of the decision of the reviewer signed in here
+   * (the requester themself, a field manager): the flow still waits */
+  props[PROP_REVIEWER_ERROR] = g_param_spec_boxed ("reviewer-error", NULL, NULL, G_TYPE_ERROR, ro);
   g_object_class_install_properties (object_class, N_PROPS, props);
 }
 
@@ -278,6 +275,14 @@ pp_recycle_flow_new (PpRegistry *registry,
 }
 
 /* ---- state ---- */
+
+static PpApprovalWait *
+approval_wait (PpRecycleFlow *self)
+{
+  if (self->wait == NULL)
+    self->wait = pp_approval_wait_new (self->registry, self->user);
+  return self->wait;
+}
 
 static void
 set_message (PpRecycleFlow *self,
@@ -505,10 +510,7 @@ pp_recycle_flow_set_otp (PpRecycleFlow *self,
 {
   g_return_if_fail (PP_IS_RECYCLE_FLOW (self));
 
-  if (self->otp != NULL)
-    OPENSSL_cleanse (self->otp, strlen (self->otp));
-  g_free (self->otp);
-  self->otp = g_strdup (otp);
+  pp_approval_wait_set_otp (approval_wait (self), otp);
 }
 
 gboolean
@@ -529,13 +531,8 @@ pp_recycle_flow_set_reviewer (PpRecycleFlow  *self,
                            _("The order is approved already"));
       return FALSE;
     }
-  g_set_object (&self->reviewer_registry, registry);
-  g_free (self->reviewer);
-  self->reviewer = g_strdup (reviewer);
-  self->reviewer_approve = approve;
-  g_free (self->reviewer_reason);
-  self->reviewer_reason = g_strdup (reason);
-  self->reviewer_done = FALSE;
+  pp_approval_wait_set_reviewer (approval_wait (self), registry, reviewer, approve, reason);
+  g_object_notify_by_pspec (G_OBJECT (self), props[PROP_REVIEWER_ERROR]);
   kick (self, PP_RECYCLE_NEEDS_APPROVAL);
   return TRUE;
 }
@@ -629,19 +626,10 @@ approvals_done (GObject      *source,
 {
   g_autoptr(PpRecycleFlow) self = data;
   GError *error = NULL;
-  g_autoptr(GPtrArray) approvals = pp_registry_list_approvals_finish (PP_REGISTRY (source), result, &error);
-  PpRegistryApproval *latest = NULL;
+  g_autoptr(PpRegistryApproval) latest = pp_approval_wait_latest_finish (self->wait, result, &error);
 
   if (!check (self, error))
     return;
-  for (guint i = 0; i < approvals->len; i++)
-    {
-      PpRegistryApproval *a = g_ptr_array_index (approvals, i);
-
-      if (g_ascii_strcasecmp (a->order_uuid, self->order->uuid) == 0 &&
-          (latest == NULL || a->requested_at >= latest->requested_at))
-        latest = a;
-    }
   if (latest != NULL)
     take_approval (self, latest);
   if (self->order->state == PP_WORK_ORDER_STATE_APPROVED)
@@ -678,8 +666,8 @@ orders_done (GObject      *source,
           /* its approval: the pending request or the decision, looked up
            * rather than asked for twice */
           go (self, PP_RECYCLE_STEP_APPROVAL);
-          pp_registry_list_approvals_async (self->registry, FALSE, self->cancellable, approvals_done,
-                                            g_object_ref (self));
+          pp_approval_wait_latest_async (approval_wait (self), self->order->uuid, self->cancellable,
+                                         approvals_done, g_object_ref (self));
           return;
         }
     }
@@ -766,27 +754,37 @@ approval_done (GObject      *source,
 {
   g_autoptr(PpRecycleFlow) self = data;
   GError *error = NULL;
-  g_autoptr(PpRegistryApproval) a = NULL;
+  gboolean refused = FALSE;
+  g_autoptr(PpRegistryApproval) a = pp_approval_wait_step_finish (self->wait, result, &refused, &error);
+  const GError *refusal;
 
-  /* request_approval, decide_approval and get_approval all return one */
-  if (g_task_get_source_tag (G_TASK (result)) == pp_registry_request_approval_async)
-    a = pp_registry_request_approval_finish (PP_REGISTRY (source), result, &error);
-  else if (g_task_get_source_tag (G_TASK (result)) == pp_registry_decide_approval_async)
-    a = pp_registry_decide_approval_finish (PP_REGISTRY (source), result, &error);
-  else
-    a = pp_registry_get_approval_finish (PP_REGISTRY (source), result, &error);
   if (!check (self, error))
     return;
+  /* notified with the state it leaves: a view shown the refusal sees the
+   * flow still waits */
+  g_object_freeze_notify (G_OBJECT (self));
+  if (refused)
+    g_object_notify_by_pspec (G_OBJECT (self), props[PROP_REVIEWER_ERROR]);
   take_approval (self, a);
+  if (a->state != PP_REGISTRY_APPROVAL_PENDING)
+    g_object_thaw_notify (G_OBJECT (self));
   switch (a->state)
     {
     case PP_REGISTRY_APPROVAL_PENDING:
       set_needs (self, PP_RECYCLE_NEEDS_APPROVAL);
-      set_message (self, _("Waiting for a reviewer to approve the recycle (approvals approve on another screen), "
-                           "or let a reviewer sign in here"));
-      /* backoff: 0.2 s, doubling, at most 2 s */
-      self->poll_ms = self->poll_ms == 0 ? 200 : MIN (self->poll_ms * 2, 2000);
-      schedule_after (self, self->poll_ms);
+      refusal = pp_approval_wait_get_refusal (self->wait);
+      if (refusal != NULL)
+        {
+          g_autofree char *message = g_strdup_printf (_("%s. Still waiting for a reviewer: approve on another "
+                                                        "screen, or let another reviewer sign in here"),
+                                                      refusal->message);
+          set_message (self, message);
+        }
+      else
+        set_message (self, _("Waiting for a reviewer to approve the recycle (approvals approve on another screen), "
+                             "or let a reviewer sign in here"));
+      g_object_thaw_notify (G_OBJECT (self));
+      schedule_after (self, pp_approval_wait_next_delay (self->wait));
       return;
     case PP_REGISTRY_APPROVAL_APPROVED:
       pp_registry_get_order_async (self->registry, self->order->uuid, self->cancellable, order_refreshed,
@@ -810,25 +808,10 @@ approval_done (GObject      *source,
 static void
 step_approval (PpRecycleFlow *self)
 {
-  g_autofree char *key = g_uuid_string_random ();
-
-  if (self->approval_uuid == NULL)
-    {
-      pp_registry_request_approval_async (self->registry, self->order->uuid, self->serial, self->otp, self->user,
-                                          key, self->cancellable, approval_done, g_object_ref (self));
-      return;
-    }
-  if (self->reviewer_registry != NULL && !self->reviewer_done)
-    {
-      self->reviewer_done = TRUE;
-      set_needs (self, PP_RECYCLE_NEEDS_NOTHING);
-      pp_registry_decide_approval_async (self->reviewer_registry, self->approval_uuid, self->reviewer_approve,
-                                         self->reviewer_reason, self->reviewer, key, self->cancellable,
-                                         approval_done, g_object_ref (self));
-      return;
-    }
-  pp_registry_get_approval_async (self->registry, self->approval_uuid, self->cancellable, approval_done,
-                                  g_object_ref (self));
+  if (self->approval_uuid != NULL && pp_approval_wait_has_decision (approval_wait (self)))
+    set_needs (self, PP_RECYCLE_NEEDS_NOTHING);
+  pp_approval_wait_step_async (approval_wait (self), self->order->uuid, self->serial, self->approval_uuid,
+                               self->cancellable, approval_done, g_object_ref (self));
 }
 
 static void
@@ -1044,7 +1027,7 @@ pp_recycle_flow_run_async (PpRecycleFlow       *self,
   g_clear_pointer (&self->context, g_main_context_unref);
   self->context = g_main_context_ref_thread_default ();
   g_clear_error (&self->error);
-  self->poll_ms = 0;
+  pp_approval_wait_reset (approval_wait (self));
   if (self->step == PP_RECYCLE_STEP_FAILED || self->step == PP_RECYCLE_STEP_DONE)
     self->step = PP_RECYCLE_STEP_SCAN;
   if (self->resume && self->step == PP_RECYCLE_STEP_SCAN && self->serial != NULL)

@@ -41,9 +41,10 @@ static const guint order_moves[2][PP_N_WORK_ORDER_STATES] = {
     [PP_WORK_ORDER_STATE_PROGRAM_INSTALLED] = OBIT (PP_WORK_ORDER_STATE_CLOSED),
   },
   /* A recycle order is approved (its own four eyes) before the key host
-   * releases the terminal; closing an open one stays possible. */
+   * releases the terminal, and before it is closed: an open one closed
+   * would put a terminal still bound and keyed back in stock. */
   [PP_WORK_ORDER_KIND_RECYCLE] = {
-    [PP_WORK_ORDER_STATE_OPEN] = OBIT (PP_WORK_ORDER_STATE_APPROVED) | OBIT (PP_WORK_ORDER_STATE_CLOSED),
+    [PP_WORK_ORDER_STATE_OPEN] = OBIT (PP_WORK_ORDER_STATE_APPROVED),
     [PP_WORK_ORDER_STATE_APPROVED] = OBIT (PP_WORK_ORDER_STATE_CLOSED),
   },
 };
@@ -710,13 +711,15 @@ load_runner_step (PpStore      *self,
 }
 
 /* What a failed step leaves to be recorded after its transaction is rolled
- * back: a voided approval or a KCV mismatch, each with its journal entry. */
+ * back: a voided approval, a KCV mismatch or a refused close, each with its
+ * journal entry. */
 typedef struct {
   PpWorkOrder *order;
   char *actor;
   gint64 void_approval_id;
   char *void_reason;
   char *reported_kcv;
+  char *close_refused;
 } StepFailure;
 
 static void
@@ -726,6 +729,7 @@ step_failure_clear (StepFailure *f)
   g_clear_pointer (&f->actor, g_free);
   g_clear_pointer (&f->void_reason, g_free);
   g_clear_pointer (&f->reported_kcv, g_free);
+  g_clear_pointer (&f->close_refused, g_free);
 }
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (StepFailure, step_failure_clear)
@@ -912,6 +916,24 @@ record_kcv_mismatch (PpStore      *self,
   return TRUE;
 }
 
+static gboolean
+record_close_refused (PpStore      *self,
+                      StepFailure  *fail,
+                      GError      **error)
+{
+  /* Own transaction: the refusal is journalled, nothing else changes. */
+  if (!pp_store_begin (self, error))
+    return FALSE;
+  if (!journal_order_detail (self, fail->actor, "order.close_refused", fail->order,
+                             order_detail (fail->order, "reason", fail->close_refused), error) ||
+      !pp_store_commit (self, error))
+    {
+      pp_store_rollback (self);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 /* The end of every public verb: commit what the step did, or roll it back
  * and record what the failure leaves to record. */
 static gboolean
@@ -928,6 +950,8 @@ finish_step (PpStore      *self,
   if (fail->void_approval_id > 0 && !record_void (self, fail, &journal_error))
     amend_unrecorded (error, journal_error);
   else if (fail->reported_kcv != NULL && !record_kcv_mismatch (self, fail, &journal_error))
+    amend_unrecorded (error, journal_error);
+  else if (fail->close_refused != NULL && !record_close_refused (self, fail, &journal_error))
     amend_unrecorded (error, journal_error);
   return FALSE;
 }
@@ -1503,6 +1527,22 @@ close_step (PpStore      *self,
 
   if (!load_runner_step (self, order_id, actor, "close", &order, &user, error))
     return FALSE;
+  /* An open recycle order has no reviewer's approval, so no UBT_KDH went
+   * out and the terminal may still be bound and keyed: it does not go
+   * back to stock that way. */
+  if (order->kind == PP_WORK_ORDER_KIND_RECYCLE && order->state == PP_WORK_ORDER_STATE_OPEN)
+    {
+      g_set_error (error, PP_STORE_ERROR, PP_STORE_ERROR_ILLEGAL_TRANSITION,
+                   _("recycle work order %" PRId64 " cannot be closed before a reviewer other than its "
+                     "requester approves it and terminal %s is unbound and erased: run the recycle "
+                     "(posprov-tool recycle %s) and have a reviewer approve it"),
+                   order->id, order->serial, order->serial);
+      step_failure_clear (fail);
+      fail->order = copy_order (order);
+      fail->actor = g_strdup (user->username);
+      fail->close_refused = g_strdup ("not approved");
+      return FALSE;
+    }
   if (!pp_work_order_state_can_transition (order->kind, order->state, PP_WORK_ORDER_STATE_CLOSED))
     return move_order (self, order, PP_WORK_ORDER_STATE_CLOSED, error);
 
@@ -1523,8 +1563,7 @@ close_step (PpStore      *self,
           return FALSE;
         }
     }
-  else if ((order->state == PP_WORK_ORDER_STATE_APPROVED &&
-            !check_approval (self, order, PP_TERMINAL_STATE_RECYCLED, user->username, fail, NULL, error)) ||
+  else if (!check_approval (self, order, PP_TERMINAL_STATE_RECYCLED, user->username, fail, NULL, error) ||
            !move_order (self, order, PP_WORK_ORDER_STATE_CLOSED, error) ||
            !pp_store_move_terminal (self, order->serial, PP_TERMINAL_STATE_IN_STOCK, error))
     return FALSE;

@@ -367,7 +367,8 @@ gboolean    pp_store_set_user_role (PpStore     *self,
  *    to keyed and records the KCV. Order: keyed.
  *  order_program_installed: order keyed -> program_installed.
  *  close_order: install: program_installed -> closed, terminal installed with the
- *    order's program version; recycle: open -> closed, terminal recycled -> in_stock.
+ *    order's program version; recycle: approved -> closed (an open one is
+ *    ILLEGAL_TRANSITION, journalled as order.close_refused), terminal recycled -> in_stock.
  *  cancel_order: open or approved install order -> cancelled, terminal back in_stock
  *    (left alone if it no longer belongs to this order).
  * Every step after the approval (release, keyed, program installed, close) first checks
