@@ -26,10 +26,9 @@
 #include "pp-install-wizard.h"
 #include "pp-link-device.h"
 #include "pp-merchant.h"
-#include "pp-port-list.h"
+#include "pp-port-picker.h"
 #include "pp-qr-view.h"
 #include "pp-scan.h"
-#include "pp-terminal-models.h"
 
 #define MERCHANT_SEARCH_LIMIT 20
 
@@ -102,9 +101,7 @@ struct _PpInstallWizard
   GPtrArray      *programs;         /* PpProgramRecord*, as listed */
   char           *programs_model;   /* the model they were listed for */
   GtkCheckButton *program_checks_group;
-  GPtrArray      *ports;            /* PpPortInfo*, as listed */
   gboolean        opening;
-  gboolean        ports_listed;
   gboolean        merchants_listed;
   gboolean        authenticating;
   gpointer        receipt_for;      /* the flow whose receipt is shown (not a reference) */
@@ -170,9 +167,7 @@ struct _PpInstallWizard
   GtkWidget      *approve_button;
   GtkWidget      *reject_button;
 
-  GtkListBox     *port_list;
-  AdwEntryRow    *tcp_row;
-  GtkLabel       *connect_error_label;
+  PpPortPicker   *port_picker;
   GtkWidget      *connect_status_box;
   GtkSpinner     *connect_spinner;
   GtkLabel       *connect_status_label;
@@ -1080,7 +1075,7 @@ on_device_opened (GObject      *source,
   self->opening = FALSE;
   if (device == NULL)
     {
-      show_error (self->connect_error_label, error->message);
+      pp_port_picker_set_error (self->port_picker, error->message);
       update_view (self);
       return;
     }
@@ -1093,141 +1088,21 @@ on_device_opened (GObject      *source,
 }
 
 static void
-open_port (PpInstallWizard        *self,
-           const char             *port,
-           const PpSerialSettings *settings)
+on_port_chosen (PpInstallWizard        *self,
+                const char             *port,
+                const PpSerialSettings *settings)
 {
   if (self->opening)
     return;
   self->opening = TRUE;
-  show_error (self->connect_error_label, NULL);
   pp_link_device_open_async (port, settings, self->cancellable, on_device_opened, g_object_ref (self));
   update_view (self);
 }
 
 static void
-on_tcp_changed (PpInstallWizard *self)
+on_connect_clicked (PpInstallWizard *self)
 {
-  show_error (self->connect_error_label, NULL);
-}
-
-static void
-on_tcp_activated (PpInstallWizard *self)
-{
-  g_autofree char *port = g_strstrip (g_strdup (gtk_editable_get_text (GTK_EDITABLE (self->tcp_row))));
-
-  if (!g_str_has_prefix (port, "tcp:") || strchr (port + 4, ':') == NULL)
-    {
-      show_error (self->connect_error_label,
-                  _("Enter the terminal’s network address as tcp:HOST:PORT, for example tcp:192.168.1.20:7000."));
-      gtk_widget_grab_focus (GTK_WIDGET (self->tcp_row));
-      return;
-    }
-  open_port (self, port, NULL);
-}
-
-static void
-on_port_row_activated (PpInstallWizard *self,
-                       GtkListBoxRow   *row)
-{
-  int i = gtk_list_box_row_get_index (row);
-  PpPortInfo *info;
-  g_autoptr(GPtrArray) models = NULL;
-  const PpTerminalModel *model = NULL;
-
-  if (self->ports == NULL || i < 0 || (guint) i >= self->ports->len)
-    return;
-  info = g_ptr_array_index (self->ports, i);
-  /* The recognised model's serial settings (its baud rate). */
-  if (info->has_usb_id)
-    {
-      models = pp_terminal_models_load (NULL, NULL);
-      if (models != NULL)
-        model = pp_terminal_models_find_usb (models, info->usb_vid, info->usb_pid);
-    }
-  open_port (self, info->name, model != NULL ? &model->settings : NULL);
-}
-
-static int
-compare_ports (gconstpointer a,
-               gconstpointer b)
-{
-  const PpPortInfo *pa = *(PpPortInfo * const *) a;
-  const PpPortInfo *pb = *(PpPortInfo * const *) b;
-
-  if ((pa->model != NULL) != (pb->model != NULL))
-    return pa->model != NULL ? -1 : 1;
-  return g_strcmp0 (pa->name, pb->name);
-}
-
-static void
-on_ports_listed (GObject      *source,
-                 GAsyncResult *result,
-                 gpointer      user_data)
-{
-  g_autoptr(PpInstallWizard) self = user_data;
-  g_autoptr(GPtrArray) ports = NULL;
-  g_autoptr(GError) error = NULL;
-  GtkWidget *child;
-
-  ports = pp_port_list_finish (result, &error);
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) || disposed (self))
-    return;
-  while ((child = gtk_widget_get_first_child (GTK_WIDGET (self->port_list))) != NULL)
-    gtk_list_box_remove (self->port_list, child);
-  g_clear_pointer (&self->ports, g_ptr_array_unref);
-  if (ports == NULL)
-    {
-      show_error (self->connect_error_label, error->message);
-      return;
-    }
-  self->ports = g_steal_pointer (&ports);
-  /* A recognised terminal goes first: it is most likely the one. */
-  g_ptr_array_sort (self->ports, compare_ports);
-  if (self->ports->len == 0)
-    {
-      GtkWidget *row = adw_action_row_new ();
-
-      adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), _("No serial port found"));
-      adw_action_row_set_subtitle (ADW_ACTION_ROW (row),
-                                   _("Plug the terminal’s cable in, then look again, or enter a network address below."));
-      gtk_list_box_row_set_activatable (GTK_LIST_BOX_ROW (row), FALSE);
-      gtk_list_box_append (self->port_list, row);
-    }
-  for (guint i = 0; i < self->ports->len; i++)
-    {
-      PpPortInfo *info = g_ptr_array_index (self->ports, i);
-      GtkWidget *row = adw_action_row_new ();
-      g_autofree char *title = g_markup_escape_text (info->name, -1);
-      g_autofree char *subtitle = g_markup_escape_text (info->description != NULL ? info->description : "", -1);
-
-      adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), title);
-      adw_action_row_set_subtitle (ADW_ACTION_ROW (row), subtitle);
-      if (info->model != NULL)
-        {
-          g_autofree char *text = NULL;
-          GtkWidget *tag;
-
-          /* TRANSLATORS: a port whose USB ID is a known terminal's: vendor and model. */
-          text = g_strdup_printf (_("Recognised: %s %s"), info->model_vendor != NULL ? info->model_vendor : "",
-                                  info->model);
-          tag = gtk_label_new (text);
-          gtk_widget_set_valign (tag, GTK_ALIGN_CENTER);
-          gtk_widget_add_css_class (tag, "accent");
-          gtk_widget_add_css_class (tag, "heading");
-          adw_action_row_add_suffix (ADW_ACTION_ROW (row), tag);
-          adw_action_row_set_icon_name (ADW_ACTION_ROW (row), "emblem-ok-symbolic");
-        }
-      adw_action_row_add_suffix (ADW_ACTION_ROW (row), gtk_image_new_from_icon_name ("go-next-symbolic"));
-      gtk_list_box_row_set_activatable (GTK_LIST_BOX_ROW (row), TRUE);
-      gtk_list_box_append (self->port_list, row);
-    }
-}
-
-static void
-on_ports_refresh (PpInstallWizard *self)
-{
-  pp_port_list_async (self->cancellable, on_ports_listed, g_object_ref (self));
+  pp_port_picker_choose_address (self->port_picker);
 }
 
 /* ---- the program push ---- */
@@ -1451,12 +1326,7 @@ first_field (PpInstallWizard *self,
   if (g_str_equal (page, "approval"))
     return GTK_WIDGET (self->reviewer_button);
   if (g_str_equal (page, "connect"))
-    {
-      GtkWidget *row = gtk_widget_get_first_child (GTK_WIDGET (self->port_list));
-
-      return row != NULL && gtk_list_box_row_get_activatable (GTK_LIST_BOX_ROW (row))
-               ? row : GTK_WIDGET (self->tcp_row);
-    }
+    return pp_port_picker_get_focus_target (self->port_picker);
   if (g_str_equal (page, "push"))
     return self->push_cancel_button;
   if (g_str_equal (page, "done"))
@@ -1512,12 +1382,7 @@ enter_page (PpInstallWizard *self,
 
       list_programs (self, model);
     }
-  /* Once each: the refresh button and the search look again. */
-  if (g_str_equal (page, "connect") && !self->ports_listed)
-    {
-      self->ports_listed = TRUE;
-      on_ports_refresh (self);
-    }
+  /* Once: the search looks again (the port picker lists as it maps). */
   if (g_str_equal (page, "merchant") && !self->merchants_listed)
     {
       self->merchants_listed = TRUE;
@@ -1628,7 +1493,7 @@ update_view (PpInstallWizard *self)
                                                  reviewer_form_complete (self) && !self->authenticating);
 
   /* connect */
-  gtk_widget_set_sensitive (GTK_WIDGET (self->port_list), !self->opening);
+  pp_port_picker_set_busy (self->port_picker, self->opening);
   gtk_widget_set_sensitive (self->tcp_button, !self->opening);
   show_status (self, "connect", shown, self->connect_status_box, self->connect_spinner,
                self->connect_status_label, self->opening);
@@ -1806,7 +1671,6 @@ pp_install_wizard_finalize (GObject *object)
   g_free (self->programs_model);
   g_clear_pointer (&self->merchants, g_ptr_array_unref);
   g_clear_pointer (&self->programs, g_ptr_array_unref);
-  g_clear_pointer (&self->ports, g_ptr_array_unref);
   G_OBJECT_CLASS (pp_install_wizard_parent_class)->finalize (object);
 }
 
@@ -1851,6 +1715,7 @@ pp_install_wizard_class_init (PpInstallWizardClass *klass)
   g_object_class_install_properties (object_class, N_PROPS, props);
 
   g_type_ensure (PP_TYPE_QR_VIEW);
+  g_type_ensure (PP_TYPE_PORT_PICKER);
   gtk_widget_class_set_template_from_resource (widget_class, "/org/posprov/Station/pp-install-wizard.ui");
 #define BIND(name) gtk_widget_class_bind_template_child (widget_class, PpInstallWizard, name)
   BIND (steps_list);
@@ -1905,9 +1770,7 @@ pp_install_wizard_class_init (PpInstallWizardClass *klass)
   BIND (reviewer_error_label);
   BIND (approve_button);
   BIND (reject_button);
-  BIND (port_list);
-  BIND (tcp_row);
-  BIND (connect_error_label);
+  BIND (port_picker);
   BIND (connect_status_box);
   BIND (connect_spinner);
   BIND (connect_status_label);
@@ -1940,10 +1803,8 @@ pp_install_wizard_class_init (PpInstallWizardClass *klass)
   CALLBACK (on_reviewer_changed);
   CALLBACK (on_reject_clicked);
   CALLBACK (on_approve_clicked);
-  CALLBACK (on_port_row_activated);
-  CALLBACK (on_ports_refresh);
-  CALLBACK (on_tcp_activated);
-  CALLBACK (on_tcp_changed);
+  CALLBACK (on_port_chosen);
+  CALLBACK (on_connect_clicked);
   CALLBACK (on_push_cancel);
   CALLBACK (on_resume_clicked);
   CALLBACK (on_another_clicked);
