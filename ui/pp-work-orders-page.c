@@ -280,13 +280,18 @@ order_row_new (PpWorkOrdersPage  *self,
   g_autofree char *subtitle = NULL;
   g_autofree char *age = format_age (order->created_at);
   g_autofree char *merchant_id = NULL;
+  gboolean running_here = g_strcmp0 (order->uuid, running_order (self)) == 0;
 
   if (order->merchant_id > 0)
     {
       merchant = g_hash_table_lookup (self->merchant_names, &order->merchant_id);
       if (merchant == NULL)
         /* TRANSLATORS: a merchant whose name is not at hand, by its number. */
-        merchant = merchant_id = g_strdup_printf (_("merchant %" G_GINT64_FORMAT), order->merchant_id);
+        {
+          g_autofree char *number = g_strdup_printf ("%" G_GINT64_FORMAT, order->merchant_id);
+
+          merchant = merchant_id = g_strdup_printf (_("merchant %s"), number);
+        }
     }
   /* TRANSLATORS: a work order's row: the terminal's serial and what is done to it. */
   title = g_markup_printf_escaped (_("%s · %s"), order->serial,
@@ -303,6 +308,15 @@ order_row_new (PpWorkOrdersPage  *self,
   adw_action_row_set_subtitle_lines (ADW_ACTION_ROW (row), 2);
   adw_action_row_set_icon_name (ADW_ACTION_ROW (row), order->kind == PP_WORK_ORDER_KIND_INSTALL
                                                         ? "document-send-symbolic" : "user-trash-symbolic");
+  if (running_here)
+    {
+      GtkWidget *tag = gtk_label_new (_("In Progress Here"));
+
+      gtk_widget_set_valign (tag, GTK_ALIGN_CENTER);
+      gtk_widget_add_css_class (tag, "accent");
+      gtk_widget_add_css_class (tag, "heading");
+      adw_action_row_add_suffix (ADW_ACTION_ROW (row), tag);
+    }
   if (interrupted)
     {
       GtkWidget *tag = gtk_label_new (_("Interrupted"));
@@ -316,7 +330,8 @@ order_row_new (PpWorkOrdersPage  *self,
       g_signal_connect (resume, "clicked", G_CALLBACK (on_resume_clicked), self);
       adw_action_row_add_suffix (ADW_ACTION_ROW (row), resume);
     }
-  if (may_cancel (self, order))
+  /* The wizard running it here is where to stop it. */
+  if (may_cancel (self, order) && !running_here)
     {
       GtkWidget *cancel = order_button_new (_("Cancel _Order…"), order);
 
