@@ -28,6 +28,7 @@
 #include "pp-install-fixture.h"
 #include "pp-install-wizard.h"
 #include "pp-link-device.h"
+#include "pp-port-picker.h"
 #include "pp-recycle-page.h"
 #include "pp-registry-local.h"
 #include "pp-termsim-server.h"
@@ -86,6 +87,22 @@ look_for (GtkWidget  *widget,
   for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL; child = gtk_widget_get_next_sibling (child))
     {
       GtkWidget *hit = look_for (child, look);
+
+      if (hit != NULL)
+        return hit;
+    }
+  return NULL;
+}
+
+static GtkWidget *
+look_for_type (GtkWidget *widget,
+               GType      type)
+{
+  if (G_TYPE_CHECK_INSTANCE_TYPE (widget, type) && gtk_widget_get_mapped (widget))
+    return widget;
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL; child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *hit = look_for_type (child, type);
 
       if (hit != NULL)
         return hit;
@@ -339,7 +356,7 @@ test_recycle (Fixture       *f,
   g_autoptr(JsonNode) terminal_shown = NULL;
   GtkWindow *window, *bob_window;
   PpRecyclePage *page;
-  GtkWidget *bob_page;
+  GtkWidget *bob_page, *picker;
   RecycleWait done;
 
   serve (f, NULL);
@@ -382,8 +399,15 @@ test_recycle (Fixture       *f,
   /* The same terminal on the cable again. */
   wait_recycle_needs (page, "connect", PP_RECYCLE_NEEDS_DEVICE);
   shot (GTK_WIDGET (window), "recycle-connect");
-  type_into (GTK_WIDGET (window), "_Network Address (tcp:HOST:PORT)", f->port);
-  press_enter (GTK_WIDGET (window), "_Network Address (tcp:HOST:PORT)");
+  /* The simulator as a port the station knows of, picked from the list. */
+  picker = look_for_type (GTK_WIDGET (window), PP_TYPE_PORT_PICKER);
+  g_assert_nonnull (picker);
+  pp_port_picker_add_known_port (PP_PORT_PICKER (picker), f->port, "Terminal simulator");
+  wait_for_text (GTK_WIDGET (window), "Terminal simulator");
+  shot (GTK_WIDGET (window), "recycle-connect-known");
+  g_assert_true (gtk_widget_activate (gtk_widget_get_ancestor (look_for (GTK_WIDGET (window),
+                                                                          &(Look) { "Terminal simulator", TRUE }),
+                                                                GTK_TYPE_LIST_BOX_ROW)));
   done = (RecycleWait) { page, "done", PP_RECYCLE_NEEDS_NOTHING, PP_RECYCLE_STEP_DONE };
   pp_test_wait_until (recycle_at, &done);
   wait_for_text (GTK_WIDGET (window), serial);
@@ -522,6 +546,93 @@ test_work_orders (Fixture       *f,
 }
 
 static void
+on_needs_stop (PpInstallFlow *flow,
+               GParamSpec    *pspec,
+               GCancellable  *cancellable)
+{
+  if (pp_install_flow_get_needs (flow) == PP_INSTALL_NEEDS_APPROVAL)
+    g_cancellable_cancel (cancellable);
+}
+
+static gboolean
+has_order (gpointer page)
+{
+  return pp_work_orders_page_get_n_orders (page) == 1;
+}
+
+static GtkWidget *
+message_dialog (void)
+{
+  GListModel *toplevels = gtk_window_get_toplevels ();   /* not ours */
+
+  for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
+    {
+      g_autoptr(GtkWidget) window = g_list_model_get_item (toplevels, i);
+
+      if (ADW_IS_MESSAGE_DIALOG (window) && gtk_widget_get_mapped (window))
+        return window;
+    }
+  return NULL;
+}
+
+static gboolean
+dialog_shown (gpointer data)
+{
+  return message_dialog () != NULL;
+}
+
+/* An order left waiting for its approval (the station closed): a reviewer
+ * sees it but may not cancel it; the field manager cancels it with a reason. */
+static void
+test_cancel (Fixture       *f,
+             gconstpointer  data)
+{
+  g_autoptr(PpInstallFlow) flow = pp_install_flow_new (f->registry, "alice");
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autofree char *state = NULL;
+  Done ran = { NULL };
+  GtkWindow *window;
+  GtkWidget *page, *dialog;
+
+  g_assert_true (pp_install_flow_set_serial (flow, f->inst.serials[0], NULL));
+  g_assert_true (pp_install_flow_set_merchant_id (flow, f->inst.merchant_id, NULL));
+  g_assert_true (pp_install_flow_set_program (flow, PP_INSTALL_PROGRAM, PP_INSTALL_VERSION, NULL));
+  g_signal_connect (flow, "notify::needs", G_CALLBACK (on_needs_stop), cancellable);
+  pp_install_flow_run_async (flow, cancellable, on_done, &ran);
+  pp_test_wait_until (is_done, &ran);
+  g_assert_false (pp_install_flow_run_finish (flow, ran.result, NULL));
+  g_object_unref (ran.result);
+
+  window = pp_work_orders_page_open_window (NULL, f->registry, "bob", PP_USER_ROLE_REVIEWER);
+  page = page_in (window);
+  pp_test_wait_until (has_order, page);
+  wait_for_text (GTK_WIDGET (window), "PG0001");
+  g_assert_null (look_for (GTK_WIDGET (window), &(Look) { tr ("Cancel _Order…"), FALSE }));
+  shot (GTK_WIDGET (window), "orders-reviewer");
+  gtk_window_destroy (window);
+
+  window = pp_work_orders_page_open_window (NULL, f->registry, "alice", PP_USER_ROLE_FIELD_MANAGER);
+  page = page_in (window);
+  pp_test_wait_until (has_order, page);
+  click (GTK_WIDGET (window), "Cancel _Order…");
+  pp_test_wait_until (dialog_shown, NULL);
+  dialog = message_dialog ();
+  /* No reason, no cancel. */
+  g_assert_false (adw_message_dialog_get_response_enabled (ADW_MESSAGE_DIALOG (dialog), "cancel-order"));
+  type_into (dialog, "_Reason (required)", "Merchant changed their mind");
+  g_assert_true (adw_message_dialog_get_response_enabled (ADW_MESSAGE_DIALOG (dialog), "cancel-order"));
+  shot (dialog, "orders-cancel");
+  adw_message_dialog_response (ADW_MESSAGE_DIALOG (dialog), "cancel-order");
+  pp_test_wait_until (none_open, page);
+  wait_for_text (GTK_WIDGET (window), tr ("No Open Work Orders"));
+  state = sql_text (f, "SELECT state FROM work_orders WHERE kind = 'install'");
+  g_assert_cmpstr (state, ==, "cancelled");
+  g_assert_cmpuint (pp_install_fixture_count_audit (&f->inst, "order.cancel"), ==, 1);
+  shot (GTK_WIDGET (window), "orders-cancelled");
+  gtk_window_destroy (window);
+}
+
+static void
 skip_no_locale (void)
 {
   g_test_skip ("the zh_CN.UTF-8 locale is not generated (locale-gen)");
@@ -534,7 +645,10 @@ main (int    argc,
   lang = pp_test_ui_init (&argc, &argv, "Work Orders");
   if (lang == NULL)
     {
-      g_test_add_func ("/ui/pages/zh_CN-locale", skip_no_locale);
+      /* Under each test's path: meson runs them one by one with -p. */
+      g_test_add_func ("/ui/pages/recycle", skip_no_locale);
+      g_test_add_func ("/ui/pages/work-orders", skip_no_locale);
+      g_test_add_func ("/ui/pages/cancel", skip_no_locale);
       return g_test_run ();
     }
   adw_init ();
@@ -542,5 +656,6 @@ main (int    argc,
 
   g_test_add ("/ui/pages/recycle", Fixture, NULL, fixture_set_up, test_recycle, fixture_tear_down);
   g_test_add ("/ui/pages/work-orders", Fixture, NULL, fixture_set_up, test_work_orders, fixture_tear_down);
+  g_test_add ("/ui/pages/cancel", Fixture, NULL, fixture_set_up, test_cancel, fixture_tear_down);
   return g_test_run ();
 }
