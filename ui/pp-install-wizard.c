@@ -28,6 +28,7 @@
 #include "pp-merchant.h"
 #include "pp-port-picker.h"
 #include "pp-qr-view.h"
+#include "pp-reviewer-form.h"
 #include "pp-scan.h"
 
 #define MERCHANT_SEARCH_LIMIT 20
@@ -103,7 +104,6 @@ struct _PpInstallWizard
   GtkCheckButton *program_checks_group;
   gboolean        opening;
   gboolean        merchants_listed;
-  gboolean        authenticating;
   gpointer        receipt_for;      /* the flow whose receipt is shown (not a reference) */
   gboolean        decided_here;     /* a reviewer here decided; the flow has not answered yet */
   GtkWidget      *key_marks[G_N_ELEMENTS (key_steps)];
@@ -158,14 +158,7 @@ struct _PpInstallWizard
   PpQrView       *approval_qr;
   GtkSpinner     *approval_spinner;
   GtkLabel       *approval_wait_label;
-  GtkToggleButton *reviewer_button;
-  GtkRevealer    *reviewer_revealer;
-  AdwEntryRow    *reviewer_user_row;
-  AdwEntryRow    *reviewer_password_row;
-  AdwEntryRow    *reviewer_reason_row;
-  GtkLabel       *reviewer_error_label;
-  GtkWidget      *approve_button;
-  GtkWidget      *reject_button;
+  PpReviewerForm *reviewer_form;
 
   PpPortPicker   *port_picker;
   GtkWidget      *connect_status_box;
@@ -411,7 +404,7 @@ on_run_done (GObject      *source,
       self->shown_step == PP_INSTALL_STEP_APPROVAL)
     {
       self->decided_here = FALSE;
-      show_error (self->reviewer_error_label, self->run_error->message);
+      pp_reviewer_form_set_error (self->reviewer_form, self->run_error->message);
       restart_flow (self);
       return;
     }
@@ -938,124 +931,26 @@ on_program_row_activated (PpInstallWizard *self,
 static void
 on_reviewer_toggled (PpInstallWizard *self)
 {
-  gboolean open = gtk_toggle_button_get_active (self->reviewer_button);
-
-  gtk_revealer_set_reveal_child (self->reviewer_revealer, open);
-  if (open)
-    gtk_widget_grab_focus (GTK_WIDGET (self->reviewer_user_row));
   update_view (self);
 }
 
-static gboolean
-reviewer_form_complete (PpInstallWizard *self)
-{
-  g_autofree char *reason = g_strstrip (g_strdup (gtk_editable_get_text (GTK_EDITABLE (self->reviewer_reason_row))));
-
-  return gtk_editable_get_text (GTK_EDITABLE (self->reviewer_user_row))[0] != '\0' &&
-         gtk_editable_get_text (GTK_EDITABLE (self->reviewer_password_row))[0] != '\0' &&
-         reason[0] != '\0';
-}
-
+/* A reviewer signed in here: the flow (or the registry) decides whether
+ * they may (not the requester themself, not a field manager). */
 static void
-on_reviewer_changed (PpInstallWizard *self)
+on_reviewer_decided (PpInstallWizard *self,
+                     const char      *reviewer,
+                     gboolean         approve,
+                     const char      *reason)
 {
-  show_error (self->reviewer_error_label, NULL);
-  update_view (self);
-}
-
-/* Enter moves to the next empty field. */
-static void
-on_reviewer_next (PpInstallWizard *self)
-{
-  AdwEntryRow *rows[] = { self->reviewer_user_row, self->reviewer_password_row, self->reviewer_reason_row };
-
-  for (guint i = 0; i < G_N_ELEMENTS (rows); i++)
-    if (gtk_editable_get_text (GTK_EDITABLE (rows[i]))[0] == '\0')
-      {
-        gtk_widget_grab_focus (GTK_WIDGET (rows[i]));
-        return;
-      }
-  gtk_widget_grab_focus (self->approve_button);
-}
-
-typedef struct {
-  PpInstallWizard *self;
-  gboolean         approve;
-  char            *reason;
-} Decision;
-
-static void
-decision_free (Decision *decision)
-{
-  g_object_unref (decision->self);
-  g_free (decision->reason);
-  g_free (decision);
-}
-
-static void
-on_reviewer_authenticated (GObject      *source,
-                           GAsyncResult *result,
-                           gpointer      user_data)
-{
-  Decision *decision = user_data;
-  PpInstallWizard *self = decision->self;
-  g_autoptr(PpUser) reviewer = NULL;
   g_autoptr(GError) error = NULL;
 
-  reviewer = pp_registry_authenticate_finish (PP_REGISTRY (source), result, &error);
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) || disposed (self))
-    {
-      decision_free (decision);
-      return;
-    }
-  self->authenticating = FALSE;
-  gtk_editable_set_text (GTK_EDITABLE (self->reviewer_password_row), "");
-  if (reviewer == NULL)
-    show_error (self->reviewer_error_label, error->message);
-  else if (!flow_is_live (self))
-    show_error (self->reviewer_error_label, _("The request is no longer waiting for a decision."));
-  else if (!pp_install_flow_set_reviewer (self->flow, registry_of (self), reviewer->username,
-                                          decision->approve, decision->reason, &error))
-    /* The flow's or the registry's refusal (the requester cannot approve
-     * their own request, a field manager cannot approve at all). */
-    show_error (self->reviewer_error_label, error->message);
+  if (!flow_is_live (self))
+    pp_reviewer_form_set_error (self->reviewer_form, _("The request is no longer waiting for a decision."));
+  else if (!pp_install_flow_set_reviewer (self->flow, registry_of (self), reviewer, approve, reason, &error))
+    pp_reviewer_form_set_error (self->reviewer_form, error->message);
   else
     self->decided_here = TRUE;
-  decision_free (decision);
   update_view (self);
-}
-
-static void
-decide_here (PpInstallWizard *self,
-             gboolean         approve)
-{
-  Decision *decision;
-
-  if (!reviewer_form_complete (self) || self->authenticating)
-    return;
-  decision = g_new0 (Decision, 1);
-  decision->self = g_object_ref (self);
-  decision->approve = approve;
-  decision->reason = g_strstrip (g_strdup (gtk_editable_get_text (GTK_EDITABLE (self->reviewer_reason_row))));
-  self->authenticating = TRUE;
-  show_error (self->reviewer_error_label, NULL);
-  pp_registry_authenticate_async (registry_of (self),
-                                  gtk_editable_get_text (GTK_EDITABLE (self->reviewer_user_row)),
-                                  gtk_editable_get_text (GTK_EDITABLE (self->reviewer_password_row)),
-                                  self->cancellable, on_reviewer_authenticated, decision);
-  update_view (self);
-}
-
-static void
-on_approve_clicked (PpInstallWizard *self)
-{
-  decide_here (self, TRUE);
-}
-
-static void
-on_reject_clicked (PpInstallWizard *self)
-{
-  decide_here (self, FALSE);
 }
 
 /* ---- the connection ---- */
@@ -1164,8 +1059,7 @@ on_another_clicked (PpInstallWizard *self)
   g_clear_object (&self->device);
   self->merchant_id = 0;
   gtk_editable_set_text (GTK_EDITABLE (self->scan_row), "");
-  gtk_editable_set_text (GTK_EDITABLE (self->reviewer_reason_row), "");
-  gtk_toggle_button_set_active (self->reviewer_button, FALSE);
+  pp_reviewer_form_reset (self->reviewer_form);
   start_flow (self, NULL);
 }
 
@@ -1324,7 +1218,7 @@ first_field (PpInstallWizard *self,
       return row != NULL && gtk_widget_get_visible (GTK_WIDGET (self->program_list)) ? row : self->program_button;
     }
   if (g_str_equal (page, "approval"))
-    return GTK_WIDGET (self->reviewer_button);
+    return pp_reviewer_form_get_toggle (self->reviewer_form);
   if (g_str_equal (page, "connect"))
     return pp_port_picker_get_focus_target (self->port_picker);
   if (g_str_equal (page, "push"))
@@ -1345,7 +1239,7 @@ default_button (PpInstallWizard *self,
   if (g_str_equal (page, "program"))
     return self->program_button;
   if (g_str_equal (page, "approval"))
-    return self->approve_button;
+    return pp_reviewer_form_get_approve_button (self->reviewer_form);
   if (g_str_equal (page, "connect"))
     return self->tcp_button;
   if (g_str_equal (page, "done"))
@@ -1481,16 +1375,12 @@ update_view (PpInstallWizard *self)
     pp_qr_view_set_text (self->approval_qr, payload);
     /* With the reviewer here, the form takes the code's place. */
     gtk_widget_set_visible (GTK_WIDGET (self->approval_qr),
-                            payload != NULL && !gtk_toggle_button_get_active (self->reviewer_button));
+                            payload != NULL && !pp_reviewer_form_get_open (self->reviewer_form));
   }
   gtk_spinner_set_spinning (self->approval_spinner, needs == PP_INSTALL_NEEDS_APPROVAL ||
                                                     (g_str_equal (shown, "approval") && self->running));
   gtk_label_set_text (self->approval_wait_label, message != NULL ? message : "");
-  gtk_widget_set_sensitive (GTK_WIDGET (self->reviewer_button), needs == PP_INSTALL_NEEDS_APPROVAL);
-  gtk_widget_set_sensitive (self->approve_button, needs == PP_INSTALL_NEEDS_APPROVAL &&
-                                                  reviewer_form_complete (self) && !self->authenticating);
-  gtk_widget_set_sensitive (self->reject_button, needs == PP_INSTALL_NEEDS_APPROVAL &&
-                                                 reviewer_form_complete (self) && !self->authenticating);
+  pp_reviewer_form_set_accepting (self->reviewer_form, needs == PP_INSTALL_NEEDS_APPROVAL);
 
   /* connect */
   pp_port_picker_set_busy (self->port_picker, self->opening);
@@ -1630,6 +1520,7 @@ pp_install_wizard_constructed (GObject *object)
 
   g_return_if_fail (registry_of (self) != NULL);
   g_return_if_fail (user_of (self) != NULL);
+  pp_reviewer_form_set_registry (self->reviewer_form, registry_of (self));
   start_flow (self, NULL);
 }
 
@@ -1716,6 +1607,7 @@ pp_install_wizard_class_init (PpInstallWizardClass *klass)
 
   g_type_ensure (PP_TYPE_QR_VIEW);
   g_type_ensure (PP_TYPE_PORT_PICKER);
+  g_type_ensure (PP_TYPE_REVIEWER_FORM);
   gtk_widget_class_set_template_from_resource (widget_class, "/org/posprov/Station/pp-install-wizard.ui");
 #define BIND(name) gtk_widget_class_bind_template_child (widget_class, PpInstallWizard, name)
   BIND (steps_list);
@@ -1762,14 +1654,7 @@ pp_install_wizard_class_init (PpInstallWizardClass *klass)
   BIND (approval_qr);
   BIND (approval_spinner);
   BIND (approval_wait_label);
-  BIND (reviewer_button);
-  BIND (reviewer_revealer);
-  BIND (reviewer_user_row);
-  BIND (reviewer_password_row);
-  BIND (reviewer_reason_row);
-  BIND (reviewer_error_label);
-  BIND (approve_button);
-  BIND (reject_button);
+  BIND (reviewer_form);
   BIND (port_picker);
   BIND (connect_status_box);
   BIND (connect_spinner);
@@ -1799,10 +1684,7 @@ pp_install_wizard_class_init (PpInstallWizardClass *klass)
   CALLBACK (on_program_row_activated);
   CALLBACK (on_program_chosen);
   CALLBACK (on_reviewer_toggled);
-  CALLBACK (on_reviewer_next);
-  CALLBACK (on_reviewer_changed);
-  CALLBACK (on_reject_clicked);
-  CALLBACK (on_approve_clicked);
+  CALLBACK (on_reviewer_decided);
   CALLBACK (on_port_chosen);
   CALLBACK (on_connect_clicked);
   CALLBACK (on_push_cancel);

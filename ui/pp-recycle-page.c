@@ -20,6 +20,7 @@
 #include "pp-port-picker.h"
 #include "pp-qr-view.h"
 #include "pp-recycle-page.h"
+#include "pp-reviewer-form.h"
 #include "pp-scan.h"
 
 /* The device steps the work page lists. */
@@ -49,7 +50,6 @@ struct _PpRecyclePage
   char             *serial;
   char             *reason;
   gboolean          opening;
-  gboolean          authenticating;
   gpointer          receipt_for;      /* the flow whose receipt is shown (no reference) */
   GtkWidget        *work_icons[G_N_ELEMENTS (work_steps)];
 
@@ -76,14 +76,7 @@ struct _PpRecyclePage
   GtkWidget        *approval_status_box;
   GtkSpinner       *approval_spinner;
   GtkLabel         *approval_status_label;
-  GtkToggleButton  *reviewer_button;
-  GtkRevealer      *reviewer_revealer;
-  AdwEntryRow      *reviewer_user_row;
-  AdwEntryRow      *reviewer_password_row;
-  AdwEntryRow      *reviewer_reason_row;
-  GtkLabel         *reviewer_error_label;
-  GtkWidget        *approve_button;
-  GtkWidget        *reject_button;
+  PpReviewerForm   *reviewer_form;
   PpPortPicker     *port_picker;
   GtkWidget        *connect_status_box;
   GtkSpinner       *connect_spinner;
@@ -337,118 +330,25 @@ show_confirmation (PpRecyclePage *self,
 /* ---- the approval ---- */
 
 static void
-on_reviewer_toggled (PpRecyclePage *self)
+on_reviewer_decided (PpRecyclePage  *self,
+                     const char     *reviewer,
+                     gboolean        approve,
+                     const char     *reason,
+                     PpReviewerForm *form)
 {
-  gboolean here = gtk_toggle_button_get_active (self->reviewer_button);
-
-  gtk_revealer_set_reveal_child (self->reviewer_revealer, here);
-  if (here)
-    gtk_widget_grab_focus (GTK_WIDGET (self->reviewer_user_row));
-  update_view (self);
-}
-
-static gboolean
-reviewer_ready (PpRecyclePage *self)
-{
-  g_autofree char *reason = reason_text (self->reviewer_reason_row);
-
-  return reason[0] != '\0' && gtk_editable_get_text (GTK_EDITABLE (self->reviewer_user_row))[0] != '\0' &&
-         gtk_editable_get_text (GTK_EDITABLE (self->reviewer_password_row))[0] != '\0';
-}
-
-static void
-on_reviewer_changed (PpRecyclePage *self)
-{
-  set_label_error (self->reviewer_error_label, NULL);
-  update_view (self);
-}
-
-static void
-on_reviewer_next (PpRecyclePage *self)
-{
-  AdwEntryRow *fields[] = { self->reviewer_user_row, self->reviewer_password_row, self->reviewer_reason_row };
-
-  for (guint i = 0; i < G_N_ELEMENTS (fields); i++)
-    if (gtk_editable_get_text (GTK_EDITABLE (fields[i]))[0] == '\0')
-      {
-        gtk_widget_grab_focus (GTK_WIDGET (fields[i]));
-        return;
-      }
-  gtk_widget_grab_focus (self->approve_button);
-}
-
-typedef struct {
-  PpRecyclePage *self;
-  gboolean       approve;
-  char          *reason;
-} Verdict;
-
-static void
-verdict_free (Verdict *verdict)
-{
-  g_object_unref (verdict->self);
-  g_free (verdict->reason);
-  g_free (verdict);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Verdict, verdict_free)
-
-static void
-on_reviewer_signed_in (GObject      *source,
-                       GAsyncResult *result,
-                       gpointer      user_data)
-{
-  g_autoptr(Verdict) verdict = user_data;
-  PpRecyclePage *self = verdict->self;
-  g_autoptr(PpUser) reviewer = NULL;
   g_autoptr(GError) error = NULL;
 
-  reviewer = pp_registry_authenticate_finish (PP_REGISTRY (source), result, &error);
-  if (gone (self))
-    return;
-  self->authenticating = FALSE;
-  /* The password lives in its entry only until the call that checks it. */
-  gtk_editable_set_text (GTK_EDITABLE (self->reviewer_password_row), "");
-  if (reviewer == NULL)
-    set_label_error (self->reviewer_error_label, error->message);
-  else if (needs_now (self) != PP_RECYCLE_NEEDS_APPROVAL)
-    set_label_error (self->reviewer_error_label, _("The request is no longer waiting for a decision."));
-  else if (!pp_recycle_flow_set_reviewer (self->flow, page_registry (self), reviewer->username, verdict->approve,
-                                          verdict->reason, &error))
-    set_label_error (self->reviewer_error_label, error->message);
+  if (needs_now (self) != PP_RECYCLE_NEEDS_APPROVAL)
+    pp_reviewer_form_set_error (self->reviewer_form, _("The request is no longer waiting for a decision."));
+  else if (!pp_recycle_flow_set_reviewer (self->flow, page_registry (self), reviewer, approve, reason, &error))
+    pp_reviewer_form_set_error (self->reviewer_form, error->message);
   update_view (self);
 }
 
 static void
-decide (PpRecyclePage *self,
-        gboolean       approve)
+on_reviewer_open (PpRecyclePage *self)
 {
-  Verdict *verdict;
-
-  if (self->authenticating || !reviewer_ready (self))
-    return;
-  verdict = g_new0 (Verdict, 1);
-  verdict->self = g_object_ref (self);
-  verdict->approve = approve;
-  verdict->reason = reason_text (self->reviewer_reason_row);
-  self->authenticating = TRUE;
-  set_label_error (self->reviewer_error_label, NULL);
-  pp_registry_authenticate_async (page_registry (self), gtk_editable_get_text (GTK_EDITABLE (self->reviewer_user_row)),
-                                  gtk_editable_get_text (GTK_EDITABLE (self->reviewer_password_row)),
-                                  self->cancellable, on_reviewer_signed_in, verdict);
   update_view (self);
-}
-
-static void
-on_approve_clicked (PpRecyclePage *self)
-{
-  decide (self, TRUE);
-}
-
-static void
-on_reject_clicked (PpRecyclePage *self)
-{
-  decide (self, FALSE);
 }
 
 /* ---- the terminal ---- */
@@ -514,8 +414,7 @@ on_another_clicked (PpRecyclePage *self)
   g_clear_object (&self->flow);
   gtk_editable_set_text (GTK_EDITABLE (self->scan_row), "");
   gtk_editable_set_text (GTK_EDITABLE (self->reason_row), "");
-  gtk_editable_set_text (GTK_EDITABLE (self->reviewer_reason_row), "");
-  gtk_toggle_button_set_active (self->reviewer_button, FALSE);
+  pp_reviewer_form_reset (self->reviewer_form);
   start_flow (self);
 }
 
@@ -632,16 +531,12 @@ update_view (PpRecyclePage *self)
 
     pp_qr_view_set_text (self->approval_qr, payload);
     gtk_widget_set_visible (GTK_WIDGET (self->approval_qr),
-                            payload != NULL && !gtk_toggle_button_get_active (self->reviewer_button));
+                            payload != NULL && !pp_reviewer_form_get_open (self->reviewer_form));
     gtk_label_set_text (self->approval_code_label, code != NULL ? code : "");
   }
   show_busy (self, "approval", shown, self->approval_status_box, self->approval_spinner,
              self->approval_status_label, needs == PP_RECYCLE_NEEDS_APPROVAL);
-  gtk_widget_set_sensitive (GTK_WIDGET (self->reviewer_button), needs == PP_RECYCLE_NEEDS_APPROVAL);
-  gtk_widget_set_sensitive (self->approve_button, needs == PP_RECYCLE_NEEDS_APPROVAL && reviewer_ready (self) &&
-                                                  !self->authenticating);
-  gtk_widget_set_sensitive (self->reject_button, needs == PP_RECYCLE_NEEDS_APPROVAL && reviewer_ready (self) &&
-                                                 !self->authenticating);
+  pp_reviewer_form_set_accepting (self->reviewer_form, needs == PP_RECYCLE_NEEDS_APPROVAL);
 
   pp_port_picker_set_busy (self->port_picker, self->opening);
   gtk_widget_set_sensitive (self->connect_button, !self->opening);
@@ -689,6 +584,7 @@ pp_recycle_page_constructed (GObject *object)
 
   G_OBJECT_CLASS (pp_recycle_page_parent_class)->constructed (object);
   g_return_if_fail (page_registry (self) != NULL);
+  pp_reviewer_form_set_registry (self->reviewer_form, page_registry (self));
   start_flow (self);
 }
 
@@ -763,6 +659,7 @@ pp_recycle_page_class_init (PpRecyclePageClass *klass)
 
   g_type_ensure (PP_TYPE_QR_VIEW);
   g_type_ensure (PP_TYPE_PORT_PICKER);
+  g_type_ensure (PP_TYPE_REVIEWER_FORM);
   gtk_widget_class_set_template_from_resource (widget_class, "/org/posprov/Station/pp-recycle-page.ui");
 #define CHILD(name) gtk_widget_class_bind_template_child (widget_class, PpRecyclePage, name)
   CHILD (problem_revealer);
@@ -787,14 +684,7 @@ pp_recycle_page_class_init (PpRecyclePageClass *klass)
   CHILD (approval_status_box);
   CHILD (approval_spinner);
   CHILD (approval_status_label);
-  CHILD (reviewer_button);
-  CHILD (reviewer_revealer);
-  CHILD (reviewer_user_row);
-  CHILD (reviewer_password_row);
-  CHILD (reviewer_reason_row);
-  CHILD (reviewer_error_label);
-  CHILD (approve_button);
-  CHILD (reject_button);
+  CHILD (reviewer_form);
   CHILD (port_picker);
   CHILD (connect_status_box);
   CHILD (connect_spinner);
@@ -812,11 +702,8 @@ pp_recycle_page_class_init (PpRecyclePageClass *klass)
   HANDLER (on_scan_changed);
   HANDLER (on_reason_changed);
   HANDLER (on_confirm_clicked);
-  HANDLER (on_reviewer_toggled);
-  HANDLER (on_reviewer_next);
-  HANDLER (on_reviewer_changed);
-  HANDLER (on_approve_clicked);
-  HANDLER (on_reject_clicked);
+  HANDLER (on_reviewer_decided);
+  HANDLER (on_reviewer_open);
   HANDLER (on_port_chosen);
   HANDLER (on_connect_clicked);
   HANDLER (on_retry_clicked);
