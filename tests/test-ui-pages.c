@@ -22,7 +22,6 @@
 
 #include <adwaita.h>
 #include <glib/gi18n.h>
-#include <sqlite3.h>
 
 #include "pp-approvals-page.h"
 #include "pp-install-fixture.h"
@@ -226,17 +225,7 @@ static char *
 sql_text (Fixture    *f,
           const char *sql)
 {
-  sqlite3 *db = NULL;
-  sqlite3_stmt *stmt = NULL;
-  char *text = NULL;
-
-  g_assert_cmpint (sqlite3_open_v2 (f->inst.db, &db, SQLITE_OPEN_READONLY, NULL), ==, SQLITE_OK);
-  g_assert_cmpint (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL), ==, SQLITE_OK);
-  if (sqlite3_step (stmt) == SQLITE_ROW && sqlite3_column_text (stmt, 0) != NULL)
-    text = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
-  sqlite3_finalize (stmt);
-  sqlite3_close (db);
-  return text;
+  return pp_install_fixture_sql_text (&f->inst, sql);
 }
 
 /* ---- an install without the wizard (bob approves in-process) ---- */
