@@ -9,6 +9,7 @@
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <openssl/pem.h>
+#include <sqlite3.h>
 
 #include "pp-hex.h"
 #include "pp-install-fixture.h"
@@ -296,4 +297,22 @@ pp_install_fixture_count_audit (PpInstallFixture *f,
   for (guint i = 0; i < entries->len; i++)
     n += g_str_equal (((PpAuditEntry *) g_ptr_array_index (entries, i))->action, action);
   return n;
+}
+
+char *
+pp_install_fixture_sql_text (PpInstallFixture *f,
+                             const char       *sql)
+{
+  sqlite3 *db = NULL;
+  sqlite3_stmt *stmt = NULL;
+  char *text = NULL;
+
+  g_assert_cmpint (sqlite3_open_v2 (f->db, &db, SQLITE_OPEN_READONLY, NULL), ==, SQLITE_OK);
+  if (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL) != SQLITE_OK)
+    g_error ("%s: %s", sql, sqlite3_errmsg (db));
+  if (sqlite3_step (stmt) == SQLITE_ROW && sqlite3_column_text (stmt, 0) != NULL)
+    text = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
+  sqlite3_finalize (stmt);
+  sqlite3_close (db);
+  return text;
 }

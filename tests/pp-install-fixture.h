@@ -67,5 +67,9 @@ char  *pp_install_fixture_serve     (PpInstallFixture     *f,
 /* How many journal entries have @action. */
 guint  pp_install_fixture_count_audit (PpInstallFixture *f,
                                        const char       *action);
+/* The first column of the first row of @sql on the store, read-only (NULL:
+ * no row, or NULL there); a statement that does not compile fails the test. */
+char  *pp_install_fixture_sql_text   (PpInstallFixture *f,
+                                      const char       *sql);
 
 G_END_DECLS

@@ -26,11 +26,11 @@
 #include "pp-install-wizard.h"
 #include "pp-link-device.h"
 #include "pp-merchant.h"
-#include "pp-port-list.h"
+#include "pp-port-picker.h"
 #include "pp-qr-view.h"
 #include "pp-receipt.h"
+#include "pp-reviewer-form.h"
 #include "pp-scan.h"
-#include "pp-terminal-models.h"
 
 #define MERCHANT_SEARCH_LIMIT 20
 
@@ -103,11 +103,8 @@ struct _PpInstallWizard
   GPtrArray      *programs;         /* PpProgramRecord*, as listed */
   char           *programs_model;   /* the model they were listed for */
   GtkCheckButton *program_checks_group;
-  GPtrArray      *ports;            /* PpPortInfo*, as listed */
   gboolean        opening;
-  gboolean        ports_listed;
   gboolean        merchants_listed;
-  gboolean        authenticating;
   gpointer        receipt_for;      /* the flow whose receipt is shown (not a reference) */
   GtkWidget      *key_marks[G_N_ELEMENTS (key_steps)];
   GtkWidget      *step_marks[G_N_ELEMENTS (wizard_pages)];
@@ -161,18 +158,9 @@ struct _PpInstallWizard
   PpQrView       *approval_qr;
   GtkSpinner     *approval_spinner;
   GtkLabel       *approval_wait_label;
-  GtkToggleButton *reviewer_button;
-  GtkRevealer    *reviewer_revealer;
-  AdwEntryRow    *reviewer_user_row;
-  AdwEntryRow    *reviewer_password_row;
-  AdwEntryRow    *reviewer_reason_row;
-  GtkLabel       *reviewer_error_label;
-  GtkWidget      *approve_button;
-  GtkWidget      *reject_button;
+  PpReviewerForm *reviewer_form;
 
-  GtkListBox     *port_list;
-  AdwEntryRow    *tcp_row;
-  GtkLabel       *connect_error_label;
+  PpPortPicker   *port_picker;
   GtkWidget      *connect_status_box;
   GtkSpinner     *connect_spinner;
   GtkLabel       *connect_status_label;
@@ -433,7 +421,7 @@ on_flow_reviewer_error (PpInstallWizard *self)
   g_object_get (self->flow, "reviewer-error", &refusal, NULL);
   if (refusal == NULL)
     return;
-  show_error (self->reviewer_error_label, refusal->message);
+  pp_reviewer_form_set_error (self->reviewer_form, refusal->message);
 }
 
 static void
@@ -946,123 +934,24 @@ on_program_row_activated (PpInstallWizard *self,
 static void
 on_reviewer_toggled (PpInstallWizard *self)
 {
-  gboolean open = gtk_toggle_button_get_active (self->reviewer_button);
-
-  gtk_revealer_set_reveal_child (self->reviewer_revealer, open);
-  if (open)
-    gtk_widget_grab_focus (GTK_WIDGET (self->reviewer_user_row));
   update_view (self);
 }
 
-static gboolean
-reviewer_form_complete (PpInstallWizard *self)
-{
-  g_autofree char *reason = g_strstrip (g_strdup (gtk_editable_get_text (GTK_EDITABLE (self->reviewer_reason_row))));
-
-  return gtk_editable_get_text (GTK_EDITABLE (self->reviewer_user_row))[0] != '\0' &&
-         gtk_editable_get_text (GTK_EDITABLE (self->reviewer_password_row))[0] != '\0' &&
-         reason[0] != '\0';
-}
-
+/* A reviewer signed in here: the flow (or the registry) decides whether
+ * they may (not the requester themself, not a field manager). */
 static void
-on_reviewer_changed (PpInstallWizard *self)
+on_reviewer_decided (PpInstallWizard *self,
+                     const char      *reviewer,
+                     gboolean         approve,
+                     const char      *reason)
 {
-  show_error (self->reviewer_error_label, NULL);
-  update_view (self);
-}
-
-/* Enter moves to the next empty field. */
-static void
-on_reviewer_next (PpInstallWizard *self)
-{
-  AdwEntryRow *rows[] = { self->reviewer_user_row, self->reviewer_password_row, self->reviewer_reason_row };
-
-  for (guint i = 0; i < G_N_ELEMENTS (rows); i++)
-    if (gtk_editable_get_text (GTK_EDITABLE (rows[i]))[0] == '\0')
-      {
-        gtk_widget_grab_focus (GTK_WIDGET (rows[i]));
-        return;
-      }
-  gtk_widget_grab_focus (self->approve_button);
-}
-
-typedef struct {
-  PpInstallWizard *self;
-  gboolean         approve;
-  char            *reason;
-} Decision;
-
-static void
-decision_free (Decision *decision)
-{
-  g_object_unref (decision->self);
-  g_free (decision->reason);
-  g_free (decision);
-}
-
-static void
-on_reviewer_authenticated (GObject      *source,
-                           GAsyncResult *result,
-                           gpointer      user_data)
-{
-  Decision *decision = user_data;
-  PpInstallWizard *self = decision->self;
-  g_autoptr(PpUser) reviewer = NULL;
   g_autoptr(GError) error = NULL;
 
-  reviewer = pp_registry_authenticate_finish (PP_REGISTRY (source), result, &error);
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) || disposed (self))
-    {
-      decision_free (decision);
-      return;
-    }
-  self->authenticating = FALSE;
-  gtk_editable_set_text (GTK_EDITABLE (self->reviewer_password_row), "");
-  if (reviewer == NULL)
-    show_error (self->reviewer_error_label, error->message);
-  else if (!flow_is_live (self))
-    show_error (self->reviewer_error_label, _("The request is no longer waiting for a decision."));
-  else if (!pp_install_flow_set_reviewer (self->flow, registry_of (self), reviewer->username,
-                                          decision->approve, decision->reason, &error))
-    /* The flow's refusal (the order is approved already); the registry's
-     * (the requester cannot approve their own request, a field manager
-     * cannot approve at all) comes as the flow's "reviewer-error". */
-    show_error (self->reviewer_error_label, error->message);
-  decision_free (decision);
+  if (!flow_is_live (self))
+    pp_reviewer_form_set_error (self->reviewer_form, _("The request is no longer waiting for a decision."));
+  else if (!pp_install_flow_set_reviewer (self->flow, registry_of (self), reviewer, approve, reason, &error))
+    pp_reviewer_form_set_error (self->reviewer_form, error->message);
   update_view (self);
-}
-
-static void
-decide_here (PpInstallWizard *self,
-             gboolean         approve)
-{
-  Decision *decision;
-
-  if (!reviewer_form_complete (self) || self->authenticating)
-    return;
-  decision = g_new0 (Decision, 1);
-  decision->self = g_object_ref (self);
-  decision->approve = approve;
-  decision->reason = g_strstrip (g_strdup (gtk_editable_get_text (GTK_EDITABLE (self->reviewer_reason_row))));
-  self->authenticating = TRUE;
-  show_error (self->reviewer_error_label, NULL);
-  pp_registry_authenticate_async (registry_of (self),
-                                  gtk_editable_get_text (GTK_EDITABLE (self->reviewer_user_row)),
-                                  gtk_editable_get_text (GTK_EDITABLE (self->reviewer_password_row)),
-                                  self->cancellable, on_reviewer_authenticated, decision);
-  update_view (self);
-}
-
-static void
-on_approve_clicked (PpInstallWizard *self)
-{
-  decide_here (self, TRUE);
-}
-
-static void
-on_reject_clicked (PpInstallWizard *self)
-{
-  decide_here (self, FALSE);
 }
 
 /* ---- the connection ---- */
@@ -1082,7 +971,7 @@ on_device_opened (GObject      *source,
   self->opening = FALSE;
   if (device == NULL)
     {
-      show_error (self->connect_error_label, error->message);
+      pp_port_picker_set_error (self->port_picker, error->message);
       update_view (self);
       return;
     }
@@ -1095,141 +984,21 @@ on_device_opened (GObject      *source,
 }
 
 static void
-open_port (PpInstallWizard        *self,
-           const char             *port,
-           const PpSerialSettings *settings)
+on_port_chosen (PpInstallWizard        *self,
+                const char             *port,
+                const PpSerialSettings *settings)
 {
   if (self->opening)
     return;
   self->opening = TRUE;
-  show_error (self->connect_error_label, NULL);
   pp_link_device_open_async (port, settings, self->cancellable, on_device_opened, g_object_ref (self));
   update_view (self);
 }
 
 static void
-on_tcp_changed (PpInstallWizard *self)
+on_connect_clicked (PpInstallWizard *self)
 {
-  show_error (self->connect_error_label, NULL);
-}
-
-static void
-on_tcp_activated (PpInstallWizard *self)
-{
-  g_autofree char *port = g_strstrip (g_strdup (gtk_editable_get_text (GTK_EDITABLE (self->tcp_row))));
-
-  if (!g_str_has_prefix (port, "tcp:") || strchr (port + 4, ':') == NULL)
-    {
-      show_error (self->connect_error_label,
-                  _("Enter the terminal’s network address as tcp:HOST:PORT, for example tcp:192.168.1.20:7000."));
-      gtk_widget_grab_focus (GTK_WIDGET (self->tcp_row));
-      return;
-    }
-  open_port (self, port, NULL);
-}
-
-static void
-on_port_row_activated (PpInstallWizard *self,
-                       GtkListBoxRow   *row)
-{
-  int i = gtk_list_box_row_get_index (row);
-  PpPortInfo *info;
-  g_autoptr(GPtrArray) models = NULL;
-  const PpTerminalModel *model = NULL;
-
-  if (self->ports == NULL || i < 0 || (guint) i >= self->ports->len)
-    return;
-  info = g_ptr_array_index (self->ports, i);
-  /* The recognised model's serial settings (its baud rate). */
-  if (info->has_usb_id)
-    {
-      models = pp_terminal_models_load (NULL, NULL);
-      if (models != NULL)
-        model = pp_terminal_models_find_usb (models, info->usb_vid, info->usb_pid);
-    }
-  open_port (self, info->name, model != NULL ? &model->settings : NULL);
-}
-
-static int
-compare_ports (gconstpointer a,
-               gconstpointer b)
-{
-  const PpPortInfo *pa = *(PpPortInfo * const *) a;
-  const PpPortInfo *pb = *(PpPortInfo * const *) b;
-
-  if ((pa->model != NULL) != (pb->model != NULL))
-    return pa->model != NULL ? -1 : 1;
-  return g_strcmp0 (pa->name, pb->name);
-}
-
-static void
-on_ports_listed (GObject      *source,
-                 GAsyncResult *result,
-                 gpointer      user_data)
-{
-  g_autoptr(PpInstallWizard) self = user_data;
-  g_autoptr(GPtrArray) ports = NULL;
-  g_autoptr(GError) error = NULL;
-  GtkWidget *child;
-
-  ports = pp_port_list_finish (result, &error);
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) || disposed (self))
-    return;
-  while ((child = gtk_widget_get_first_child (GTK_WIDGET (self->port_list))) != NULL)
-    gtk_list_box_remove (self->port_list, child);
-  g_clear_pointer (&self->ports, g_ptr_array_unref);
-  if (ports == NULL)
-    {
-      show_error (self->connect_error_label, error->message);
-      return;
-    }
-  self->ports = g_steal_pointer (&ports);
-  /* A recognised terminal goes first: it is most likely the one. */
-  g_ptr_array_sort (self->ports, compare_ports);
-  if (self->ports->len == 0)
-    {
-      GtkWidget *row = adw_action_row_new ();
-
-      adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), _("No serial port found"));
-      adw_action_row_set_subtitle (ADW_ACTION_ROW (row),
-                                   _("Plug the terminal’s cable in, then look again, or enter a network address below."));
-      gtk_list_box_row_set_activatable (GTK_LIST_BOX_ROW (row), FALSE);
-      gtk_list_box_append (self->port_list, row);
-    }
-  for (guint i = 0; i < self->ports->len; i++)
-    {
-      PpPortInfo *info = g_ptr_array_index (self->ports, i);
-      GtkWidget *row = adw_action_row_new ();
-      g_autofree char *title = g_markup_escape_text (info->name, -1);
-      g_autofree char *subtitle = g_markup_escape_text (info->description != NULL ? info->description : "", -1);
-
-      adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), title);
-      adw_action_row_set_subtitle (ADW_ACTION_ROW (row), subtitle);
-      if (info->model != NULL)
-        {
-          g_autofree char *text = NULL;
-          GtkWidget *tag;
-
-          /* TRANSLATORS: a port whose USB ID is a known terminal's: vendor and model. */
-          text = g_strdup_printf (_("Recognised: %s %s"), info->model_vendor != NULL ? info->model_vendor : "",
-                                  info->model);
-          tag = gtk_label_new (text);
-          gtk_widget_set_valign (tag, GTK_ALIGN_CENTER);
-          gtk_widget_add_css_class (tag, "accent");
-          gtk_widget_add_css_class (tag, "heading");
-          adw_action_row_add_suffix (ADW_ACTION_ROW (row), tag);
-          adw_action_row_set_icon_name (ADW_ACTION_ROW (row), "emblem-ok-symbolic");
-        }
-      adw_action_row_add_suffix (ADW_ACTION_ROW (row), gtk_image_new_from_icon_name ("go-next-symbolic"));
-      gtk_list_box_row_set_activatable (GTK_LIST_BOX_ROW (row), TRUE);
-      gtk_list_box_append (self->port_list, row);
-    }
-}
-
-static void
-on_ports_refresh (PpInstallWizard *self)
-{
-  pp_port_list_async (self->cancellable, on_ports_listed, g_object_ref (self));
+  pp_port_picker_choose_address (self->port_picker);
 }
 
 /* ---- the program push ---- */
@@ -1293,8 +1062,7 @@ on_another_clicked (PpInstallWizard *self)
   g_clear_object (&self->device);
   self->merchant_id = 0;
   gtk_editable_set_text (GTK_EDITABLE (self->scan_row), "");
-  gtk_editable_set_text (GTK_EDITABLE (self->reviewer_reason_row), "");
-  gtk_toggle_button_set_active (self->reviewer_button, FALSE);
+  pp_reviewer_form_reset (self->reviewer_form);
   receipt_status (self, NULL, FALSE);
   start_flow (self, NULL);
 }
@@ -1548,14 +1316,9 @@ first_field (PpInstallWizard *self,
       return row != NULL && gtk_widget_get_visible (GTK_WIDGET (self->program_list)) ? row : self->program_button;
     }
   if (g_str_equal (page, "approval"))
-    return GTK_WIDGET (self->reviewer_button);
+    return pp_reviewer_form_get_toggle (self->reviewer_form);
   if (g_str_equal (page, "connect"))
-    {
-      GtkWidget *row = gtk_widget_get_first_child (GTK_WIDGET (self->port_list));
-
-      return row != NULL && gtk_list_box_row_get_activatable (GTK_LIST_BOX_ROW (row))
-               ? row : GTK_WIDGET (self->tcp_row);
-    }
+    return pp_port_picker_get_focus_target (self->port_picker);
   if (g_str_equal (page, "push"))
     return self->push_cancel_button;
   if (g_str_equal (page, "done"))
@@ -1574,7 +1337,7 @@ default_button (PpInstallWizard *self,
   if (g_str_equal (page, "program"))
     return self->program_button;
   if (g_str_equal (page, "approval"))
-    return self->approve_button;
+    return pp_reviewer_form_get_approve_button (self->reviewer_form);
   if (g_str_equal (page, "connect"))
     return self->tcp_button;
   if (g_str_equal (page, "done"))
@@ -1611,12 +1374,7 @@ enter_page (PpInstallWizard *self,
 
       list_programs (self, model);
     }
-  /* Once each: the refresh button and the search look again. */
-  if (g_str_equal (page, "connect") && !self->ports_listed)
-    {
-      self->ports_listed = TRUE;
-      on_ports_refresh (self);
-    }
+  /* Once: the search looks again (the port picker lists as it maps). */
   if (g_str_equal (page, "merchant") && !self->merchants_listed)
     {
       self->merchants_listed = TRUE;
@@ -1715,19 +1473,15 @@ update_view (PpInstallWizard *self)
     pp_qr_view_set_text (self->approval_qr, payload);
     /* With the reviewer here, the form takes the code's place. */
     gtk_widget_set_visible (GTK_WIDGET (self->approval_qr),
-                            payload != NULL && !gtk_toggle_button_get_active (self->reviewer_button));
+                            payload != NULL && !pp_reviewer_form_get_open (self->reviewer_form));
   }
   gtk_spinner_set_spinning (self->approval_spinner, needs == PP_INSTALL_NEEDS_APPROVAL ||
                                                     (g_str_equal (shown, "approval") && self->running));
   gtk_label_set_text (self->approval_wait_label, message != NULL ? message : "");
-  gtk_widget_set_sensitive (GTK_WIDGET (self->reviewer_button), needs == PP_INSTALL_NEEDS_APPROVAL);
-  gtk_widget_set_sensitive (self->approve_button, needs == PP_INSTALL_NEEDS_APPROVAL &&
-                                                  reviewer_form_complete (self) && !self->authenticating);
-  gtk_widget_set_sensitive (self->reject_button, needs == PP_INSTALL_NEEDS_APPROVAL &&
-                                                 reviewer_form_complete (self) && !self->authenticating);
+  pp_reviewer_form_set_accepting (self->reviewer_form, needs == PP_INSTALL_NEEDS_APPROVAL);
 
   /* connect */
-  gtk_widget_set_sensitive (GTK_WIDGET (self->port_list), !self->opening);
+  pp_port_picker_set_busy (self->port_picker, self->opening);
   gtk_widget_set_sensitive (self->tcp_button, !self->opening);
   show_status (self, "connect", shown, self->connect_status_box, self->connect_spinner,
                self->connect_status_label, self->opening);
@@ -1864,6 +1618,7 @@ pp_install_wizard_constructed (GObject *object)
 
   g_return_if_fail (registry_of (self) != NULL);
   g_return_if_fail (user_of (self) != NULL);
+  pp_reviewer_form_set_registry (self->reviewer_form, registry_of (self));
   start_flow (self, NULL);
 }
 
@@ -1905,7 +1660,6 @@ pp_install_wizard_finalize (GObject *object)
   g_free (self->programs_model);
   g_clear_pointer (&self->merchants, g_ptr_array_unref);
   g_clear_pointer (&self->programs, g_ptr_array_unref);
-  g_clear_pointer (&self->ports, g_ptr_array_unref);
   G_OBJECT_CLASS (pp_install_wizard_parent_class)->finalize (object);
 }
 
@@ -1950,6 +1704,8 @@ pp_install_wizard_class_init (PpInstallWizardClass *klass)
   g_object_class_install_properties (object_class, N_PROPS, props);
 
   g_type_ensure (PP_TYPE_QR_VIEW);
+  g_type_ensure (PP_TYPE_PORT_PICKER);
+  g_type_ensure (PP_TYPE_REVIEWER_FORM);
   gtk_widget_class_set_template_from_resource (widget_class, "/org/posprov/Station/pp-install-wizard.ui");
 #define BIND(name) gtk_widget_class_bind_template_child (widget_class, PpInstallWizard, name)
   BIND (steps_list);
@@ -1996,17 +1752,8 @@ pp_install_wizard_class_init (PpInstallWizardClass *klass)
   BIND (approval_qr);
   BIND (approval_spinner);
   BIND (approval_wait_label);
-  BIND (reviewer_button);
-  BIND (reviewer_revealer);
-  BIND (reviewer_user_row);
-  BIND (reviewer_password_row);
-  BIND (reviewer_reason_row);
-  BIND (reviewer_error_label);
-  BIND (approve_button);
-  BIND (reject_button);
-  BIND (port_list);
-  BIND (tcp_row);
-  BIND (connect_error_label);
+  BIND (reviewer_form);
+  BIND (port_picker);
   BIND (connect_status_box);
   BIND (connect_spinner);
   BIND (connect_status_label);
@@ -2036,14 +1783,9 @@ pp_install_wizard_class_init (PpInstallWizardClass *klass)
   CALLBACK (on_program_row_activated);
   CALLBACK (on_program_chosen);
   CALLBACK (on_reviewer_toggled);
-  CALLBACK (on_reviewer_next);
-  CALLBACK (on_reviewer_changed);
-  CALLBACK (on_reject_clicked);
-  CALLBACK (on_approve_clicked);
-  CALLBACK (on_port_row_activated);
-  CALLBACK (on_ports_refresh);
-  CALLBACK (on_tcp_activated);
-  CALLBACK (on_tcp_changed);
+  CALLBACK (on_reviewer_decided);
+  CALLBACK (on_port_chosen);
+  CALLBACK (on_connect_clicked);
   CALLBACK (on_push_cancel);
   CALLBACK (on_resume_clicked);
   CALLBACK (on_another_clicked);
