@@ -561,6 +561,19 @@ on_flow_notify (PpRecyclePage *self)
   update_view (self);
 }
 
+/* A reviewer's decision here that the registry refused (the requester
+ * themself, not a reviewer): the flow still waits on the request; say why
+ * next to the reviewer's fields. */
+static void
+on_flow_reviewer_error (PpRecyclePage *self)
+{
+  g_autoptr(GError) refusal = NULL;
+
+  g_object_get (self->flow, "reviewer-error", &refusal, NULL);
+  if (refusal != NULL)
+    pp_reviewer_form_set_error (self->reviewer_form, refusal->message);
+}
+
 /* ---- the class ---- */
 
 PpRecycleFlow *
@@ -718,6 +731,8 @@ pp_recycle_page_init (PpRecyclePage *self)
   self->cancellable = g_cancellable_new ();
   self->flow_signals = g_signal_group_new (PP_TYPE_RECYCLE_FLOW);
   g_signal_group_connect_swapped (self->flow_signals, "notify", G_CALLBACK (on_flow_notify), self);
+  g_signal_group_connect_swapped (self->flow_signals, "notify::reviewer-error",
+                                  G_CALLBACK (on_flow_reviewer_error), self);
   for (guint i = 0; i < G_N_ELEMENTS (work_steps); i++)
     {
       GtkWidget *row = adw_action_row_new ();
