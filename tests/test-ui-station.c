@@ -406,7 +406,6 @@ test_lock_after_inactivity (Fixture       *f,
   PpLoginPage *login = pp_window_get_login_page (f->window);
   GtkWidget *wizard;
   PpInstallFlow *flow;
-  g_autofree char *locked_text = NULL;
 
   sign_in (f, "alice", PASSWORD);
   pp_test_wait_until (signed_in, f);
