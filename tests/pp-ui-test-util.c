@@ -201,3 +201,24 @@ pp_test_ui_init (int          *argc,
   g_assert_cmpstr (g_dgettext (GETTEXT_PACKAGE, probe), !=, probe);
   return "zh_CN";
 }
+
+void
+pp_test_got_result (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      data)
+{
+  *(GAsyncResult **) data = g_object_ref (result);
+}
+
+static gboolean
+has_result (gpointer data)
+{
+  return *(GAsyncResult **) data != NULL;
+}
+
+GAsyncResult *
+pp_test_wait_for_result (GAsyncResult **slot)
+{
+  pp_test_wait_until (has_result, slot);
+  return *slot;
+}

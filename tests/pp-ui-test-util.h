@@ -17,6 +17,13 @@ typedef gboolean (*PpTestCondition) (gpointer data);
  * hang into a failure, it is not a timing assertion. */
 void       pp_test_wait_until        (PpTestCondition  condition,
                                       gpointer         data);
+/* A GAsyncReadyCallback keeping a reference on the result in the
+ * GAsyncResult * that @data points to; pp_test_wait_for_result() runs the
+ * main loop until it is there and returns it (the slot keeps it). */
+void          pp_test_got_result      (GObject       *source,
+                                       GAsyncResult  *result,
+                                       gpointer       data);
+GAsyncResult *pp_test_wait_for_result (GAsyncResult **slot);
 /* A few more frames so layout and rendering catch up. */
 void       pp_test_settle            (void);
 /* A PpTestCondition: @data (a GtkWidget) is mapped. */

@@ -376,26 +376,8 @@ test_print (void)
 
 /* ---- the order's entries from a real registry ---- */
 
-static void
-got_result (GObject      *source,
-            GAsyncResult *result,
-            gpointer      data)
-{
-  *(GAsyncResult **) data = g_object_ref (result);
-}
-
-static gboolean
-has_result (gpointer data)
-{
-  return *(GAsyncResult **) data != NULL;
-}
-
-static GAsyncResult *
-wait_for (GAsyncResult **slot)
-{
-  pp_test_wait_until (has_result, slot);
-  return *slot;
-}
+#define got_result pp_test_got_result
+#define wait_for   pp_test_wait_for_result
 
 static const PpTerminalIntake rows[] = {
   { "PAX0001", "PAX", "A920" },

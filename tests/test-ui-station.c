@@ -38,26 +38,8 @@ typedef struct {
   PpWindow *window;
 } Fixture;
 
-static void
-got_result (GObject      *source,
-            GAsyncResult *result,
-            gpointer      data)
-{
-  *(GAsyncResult **) data = g_object_ref (result);
-}
-
-static gboolean
-has_result (gpointer data)
-{
-  return *(GAsyncResult **) data != NULL;
-}
-
-static GAsyncResult *
-wait_for (GAsyncResult **slot)
-{
-  pp_test_wait_until (has_result, slot);
-  return *slot;
-}
+#define got_result pp_test_got_result
+#define wait_for   pp_test_wait_for_result
 
 static void
 screenshot (Fixture    *f,
@@ -406,7 +388,6 @@ test_lock_after_inactivity (Fixture       *f,
   PpLoginPage *login = pp_window_get_login_page (f->window);
   GtkWidget *wizard;
   PpInstallFlow *flow;
-  g_autofree char *locked_text = NULL;
 
   sign_in (f, "alice", PASSWORD);
   pp_test_wait_until (signed_in, f);
