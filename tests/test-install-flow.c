@@ -416,23 +416,48 @@ typedef struct {
   gint64 decided_at;
 } SelfApproval;
 
+/* The nick of @flow's enum property @name. */
+static const char *
+enum_nick (GObject    *flow,
+           const char *name)
+{
+  GParamSpec *pspec = g_object_class_find_property (G_OBJECT_GET_CLASS (flow), name);
+  g_auto(GValue) value = G_VALUE_INIT;
+
+  g_value_init (&value, pspec->value_type);
+  g_object_get_property (flow, name, &value);
+  return g_enum_get_value (G_PARAM_SPEC_ENUM (pspec)->enum_class, g_value_get_enum (&value))->value_nick;
+}
+
+/* TRUE when @flow (install or recycle) has a refusal of the decision made
+ * here, the requester's own: it still waits for a reviewer and says why. */
+static gboolean
+refused_and_waiting (GObject      *flow,
+                     SelfApproval *s)
+{
+  g_autoptr(GError) refusal = NULL;
+  g_autofree char *message = NULL;
+
+  g_object_get (flow, "reviewer-error", &refusal, "message", &message, NULL);
+  if (refusal == NULL)
+    return FALSE;
+  s->refusals++;
+  g_assert_error (refusal, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_PERMISSION);
+  g_assert_cmpstr (enum_nick (flow, "step"), ==, "approval");
+  g_assert_cmpstr (enum_nick (flow, "needs"), ==, "approval");
+  g_assert_nonnull (strstr (message, refusal->message));
+  return TRUE;
+}
+
 static void
 on_reviewer_error (PpInstallFlow *flow,
                    GParamSpec    *pspec,
                    SelfApproval  *s)
 {
-  g_autoptr(GError) refusal = NULL;
   g_autoptr(GError) error = NULL;
 
-  g_object_get (flow, "reviewer-error", &refusal, NULL);
-  if (refusal == NULL)
+  if (!refused_and_waiting (G_OBJECT (flow), s))
     return;
-  s->refusals++;
-  g_assert_error (refusal, PP_REGISTRY_ERROR, PP_REGISTRY_ERROR_PERMISSION);
-  /* the flow still waits for a reviewer, and says why */
-  g_assert_cmpint (pp_install_flow_get_step (flow), ==, PP_INSTALL_STEP_APPROVAL);
-  g_assert_cmpint (pp_install_flow_get_needs (flow), ==, PP_INSTALL_NEEDS_APPROVAL);
-  g_assert_nonnull (strstr (pp_install_flow_get_message (flow), refusal->message));
   g_assert_true (pp_install_flow_set_reviewer (flow, s->registry, "bob", TRUE, "checked at the counter", &error));
   g_assert_no_error (error);
 }
@@ -890,6 +915,63 @@ test_recycle (Fixture       *f,
   g_assert_cmpuint (pp_install_fixture_count_audit (&f->base, "approval.request"), ==, 2);
 }
 
+/* The recycle's reviewer signed in here is alice, who asked: refused, the
+ * flow still waits on its request; bob signs in here and it goes on. */
+static void
+on_recycle_reviewer_error (PpRecycleFlow *flow,
+                           GParamSpec    *pspec,
+                           SelfApproval  *s)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!refused_and_waiting (G_OBJECT (flow), s))
+    return;
+  g_assert_true (pp_recycle_flow_set_reviewer (flow, s->registry, "bob", TRUE, "merchant closed, checked", &error));
+  g_assert_no_error (error);
+}
+
+static void
+test_recycle_self_approval (Fixture       *f,
+                            gconstpointer  data)
+{
+  const char *serial = f->base.serials[0];
+  Reviewer installer = { .approve = TRUE };
+  SelfApproval s = { .registry = f->registry };
+  g_autoptr(PpInstallFlow) install = new_flow (f, serial, &installer);
+  g_autoptr(PpRecycleFlow) flow = NULL;
+  g_autoptr(PpTerminalDevice) device = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PpRecycleReceipt) receipt = NULL;
+  g_autoptr(PpRegistrySerialCheck) check = NULL;
+  gboolean ok;
+
+  device = open_device (pp_install_fixture_serve (&f->base, &f->server, serial, NULL, NULL));
+  f->serving = TRUE;
+  pp_install_flow_set_device (install, device);
+  g_assert_true (run_flow (install, NULL, &error));
+  g_assert_no_error (error);
+  g_slist_free (installer.steps);
+
+  flow = pp_recycle_flow_new (f->registry, "alice");
+  g_signal_connect (flow, "notify::reviewer-error", G_CALLBACK (on_recycle_reviewer_error), &s);
+  g_assert_true (pp_recycle_flow_set_serial (flow, serial, &error));
+  pp_recycle_flow_confirm (flow, "merchant closed");
+  pp_recycle_flow_set_device (flow, device);
+  g_assert_true (pp_recycle_flow_set_reviewer (flow, f->registry, "alice", TRUE, "mine", &error));
+  ok = run_recycle (flow, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (ok);
+  g_assert_cmpuint (s.refusals, ==, 1);
+  receipt = pp_recycle_flow_get_receipt (flow);
+  g_assert_cmpstr (receipt->approver, ==, "bob");
+  g_assert_cmpstr (receipt->state, ==, "closed");
+  check = lookup (f, serial);
+  g_assert_cmpint (pp_terminal_get_state (check->terminal), ==, PP_TERMINAL_STATE_IN_STOCK);
+  g_assert_cmpuint (pp_install_fixture_count_keys (&f->base, serial, NULL), ==, 0);
+  /* the install's request and the recycle's one: no second recycle request */
+  g_assert_cmpuint (pp_install_fixture_count_audit (&f->base, "approval.request"), ==, 2);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -905,6 +987,7 @@ main (int    argc,
   ADD ("/install-flow/self-approval", test_self_approval);
   ADD ("/install-flow/other-kdh", test_other_kdh);
   ADD ("/install-flow/bound-here", test_bound_here);
+  ADD ("/install-flow/recycle-self-approval", test_recycle_self_approval);
   ADD ("/install-flow/resume", test_resume);
   ADD ("/install-flow/cancel", test_cancel);
   ADD ("/install-flow/registry-verbs", test_registry_verbs);

@@ -164,6 +164,7 @@ struct _PpInstallFlow
   PpProgramPackage *package;
   PpTmkType key_type;
   PpApprovalWait *wait;           /* the otp and the reviewer signed in here */
+  gboolean approval_call;         /* a step of the wait is in flight */
   PpTerminalDevice *device;
   gboolean has_operator;
   guint32 operator_id;
@@ -595,6 +596,10 @@ kick (PpInstallFlow  *self,
       PpInstallNeeds  needs)
 {
   if (!running (self) || self->needs != needs)
+    return;
+  /* a look at the approval in flight: its answer sees the input (a
+   * decision made here is sent at once after it), no second call */
+  if (needs == PP_INSTALL_NEEDS_APPROVAL && self->approval_call)
     return;
   set_needs (self, PP_INSTALL_NEEDS_NOTHING);
   if (self->pending != NULL)
@@ -1173,6 +1178,7 @@ approval_done (GObject      *source,
   gboolean refused = FALSE;
   g_autoptr(PpRegistryApproval) a = pp_approval_wait_step_finish (self->wait, result, &refused, &error);
 
+  self->approval_call = FALSE;
   if (!check (self, error))
     return;
   take_approval (self, a);
@@ -1210,6 +1216,7 @@ step_approval (PpInstallFlow *self)
 {
   if (self->approval_uuid != NULL && pp_approval_wait_has_decision (approval_wait (self)))
     set_needs (self, PP_INSTALL_NEEDS_NOTHING);
+  self->approval_call = TRUE;
   pp_approval_wait_step_async (approval_wait (self), self->order->uuid, self->serial, self->approval_uuid,
                                self->cancellable, approval_done, g_object_ref (self));
 }

@@ -122,6 +122,7 @@ struct _PpRecycleFlow
   char *resume_uuid;
 
   PpApprovalWait *wait;           /* the otp and the reviewer signed in here */
+  gboolean approval_call;         /* a step of the wait is in flight */
   char *approval_uuid;
   char *approval_code;
   char *approver;
@@ -431,6 +432,10 @@ kick (PpRecycleFlow  *self,
       PpRecycleNeeds  needs)
 {
   if (self->task == NULL || self->needs != needs)
+    return;
+  /* a look at the approval in flight: its answer sees the input (a
+   * decision made here is sent at once after it), no second call */
+  if (needs == PP_RECYCLE_NEEDS_APPROVAL && self->approval_call)
     return;
   set_needs (self, PP_RECYCLE_NEEDS_NOTHING);
   if (self->pending != NULL)
@@ -758,10 +763,12 @@ approval_done (GObject      *source,
   g_autoptr(PpRegistryApproval) a = pp_approval_wait_step_finish (self->wait, result, &refused, &error);
   const GError *refusal;
 
+  self->approval_call = FALSE;
   if (!check (self, error))
     return;
-  /* notified with the state it leaves: a view shown the refusal sees the
-   * flow still waits */
+  /* notified with the state it leaves, once the next look is scheduled: a
+   * view shown the refusal sees the flow still waits, and an input given
+   * from a handler replaces that look rather than adding one */
   g_object_freeze_notify (G_OBJECT (self));
   if (refused)
     g_object_notify_by_pspec (G_OBJECT (self), props[PROP_REVIEWER_ERROR]);
@@ -783,8 +790,8 @@ approval_done (GObject      *source,
       else
         set_message (self, _("Waiting for a reviewer to approve the recycle (approvals approve on another screen), "
                              "or let a reviewer sign in here"));
-      g_object_thaw_notify (G_OBJECT (self));
       schedule_after (self, pp_approval_wait_next_delay (self->wait));
+      g_object_thaw_notify (G_OBJECT (self));
       return;
     case PP_REGISTRY_APPROVAL_APPROVED:
       pp_registry_get_order_async (self->registry, self->order->uuid, self->cancellable, order_refreshed,
@@ -810,6 +817,7 @@ step_approval (PpRecycleFlow *self)
 {
   if (self->approval_uuid != NULL && pp_approval_wait_has_decision (approval_wait (self)))
     set_needs (self, PP_RECYCLE_NEEDS_NOTHING);
+  self->approval_call = TRUE;
   pp_approval_wait_step_async (approval_wait (self), self->order->uuid, self->serial, self->approval_uuid,
                                self->cancellable, approval_done, g_object_ref (self));
 }
