@@ -122,6 +122,26 @@ static const Column columns[] = {
   { N_("Updated"),         140, TRUE,  0.0f, "numeric", cell_updated },
 };
 
+/* The full text of a cell cut short by its column. Asked for only when the
+ * pointer rests on the cell: setting a tooltip text on every bind makes GTK
+ * look for the pointer (a round trip to the X server) once per cell,
+ * hundreds of times a frame while scrolling. */
+static gboolean
+on_cell_query_tooltip (GtkWidget  *widget,
+                       int         x,
+                       int         y,
+                       gboolean    keyboard,
+                       GtkTooltip *tooltip,
+                       gpointer    data)
+{
+  GtkLabel *label = GTK_LABEL (widget);
+
+  if (!pango_layout_is_ellipsized (gtk_label_get_layout (label)))
+    return FALSE;
+  gtk_tooltip_set_text (tooltip, gtk_label_get_text (label));
+  return TRUE;
+}
+
 static void
 cell_setup (GtkSignalListItemFactory *factory,
             GtkListItem              *item,
@@ -140,6 +160,8 @@ cell_setup (GtkSignalListItemFactory *factory,
       gtk_label_set_ellipsize (GTK_LABEL (label), PANGO_ELLIPSIZE_END);
       if (column->css_class != NULL)
         gtk_widget_add_css_class (label, column->css_class);
+      gtk_widget_set_has_tooltip (label, TRUE);
+      g_signal_connect (label, "query-tooltip", G_CALLBACK (on_cell_query_tooltip), NULL);
     }
   gtk_list_item_set_child (item, label);
 }
@@ -158,7 +180,6 @@ cell_bind (GtkSignalListItemFactory *factory,
     {
       gtk_label_set_text (label, column->text == cell_serial ? _("Loading…") : "");
       gtk_widget_add_css_class (GTK_WIDGET (label), "dim-label");
-      gtk_widget_set_tooltip_text (GTK_WIDGET (label), NULL);
       gtk_widget_set_visible (GTK_WIDGET (label), column->text != NULL);
       return;
     }
@@ -180,12 +201,10 @@ cell_bind (GtkSignalListItemFactory *factory,
       /* A dash says “not set yet” where a blank cell looks like a glitch. */
       gtk_label_set_text (label, "—");
       gtk_widget_add_css_class (GTK_WIDGET (label), "dim-label");
-      gtk_widget_set_tooltip_text (GTK_WIDGET (label), NULL);
       return;
     }
   gtk_label_set_text (label, text);
   gtk_widget_remove_css_class (GTK_WIDGET (label), "dim-label");
-  gtk_widget_set_tooltip_text (GTK_WIDGET (label), text);
 }
 
 static void
