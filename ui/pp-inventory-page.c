@@ -179,8 +179,16 @@ cell_bind (GtkSignalListItemFactory *factory,
   if (terminal == NULL || pp_terminal_list_model_is_placeholder (terminal))
     {
       gtk_label_set_text (label, column->text == cell_serial ? _("Loading…") : "");
-      gtk_widget_add_css_class (GTK_WIDGET (label), "dim-label");
-      gtk_widget_set_visible (GTK_WIDGET (label), column->text != NULL);
+      if (column->text == NULL)
+        {
+          /* An empty pill: the row is as tall as it will be with its
+           * page, or the list jumps when the page arrives. */
+          const char *classes[] = { "state-pill", NULL };
+
+          gtk_widget_set_css_classes (GTK_WIDGET (label), classes);
+        }
+      else
+        gtk_widget_add_css_class (GTK_WIDGET (label), "dim-label");
       return;
     }
 
@@ -191,7 +199,6 @@ cell_bind (GtkSignalListItemFactory *factory,
 
       gtk_label_set_text (label, pp_terminal_state_get_label (state));
       gtk_widget_set_css_classes (GTK_WIDGET (label), classes);
-      gtk_widget_set_visible (GTK_WIDGET (label), TRUE);
       return;
     }
 
