@@ -68,16 +68,20 @@ typedef struct {
   gboolean   done;
 } Start;
 
+/* Rows in the inventory's column view (not only counted by its model). */
+static gboolean
+view_has_rows (GtkWidget *window)
+{
+  PpInventoryPage *page = pp_window_get_inventory_page (PP_WINDOW (window));
+  GListModel *shown = G_LIST_MODEL (gtk_column_view_get_model (pp_inventory_page_get_column_view (page)));
+
+  return shown != NULL && g_list_model_get_n_items (shown) > 0;
+}
+
 static gboolean
 has_rows (Start *s)
 {
-  PpTerminalListModel *model;
-
-  if (!s->want_rows)
-    return TRUE;
-  model = pp_inventory_page_get_model (pp_window_get_inventory_page (PP_WINDOW (s->window)));
-  return model != NULL && !pp_terminal_list_model_get_loading (model) &&
-         g_list_model_get_n_items (G_LIST_MODEL (model)) > 0;
+  return !s->want_rows || view_has_rows (s->window);
 }
 
 static void
@@ -295,7 +299,8 @@ window_has_rows (GtkWidget *w)
 {
   PpTerminalListModel *model = pp_inventory_page_get_model (pp_window_get_inventory_page (PP_WINDOW (w)));
 
-  return gtk_widget_get_mapped (w) && model != NULL && !pp_terminal_list_model_get_loading (model);
+  return gtk_widget_get_mapped (w) && model != NULL && !pp_terminal_list_model_get_loading (model) &&
+         view_has_rows (w);
 }
 
 static void
