@@ -17,7 +17,10 @@
  *    times.  The baseline: the same scroll over a GtkListView of a plain
  *    GtkStringList of as many strings.
  *
- *   bench-station [--terminals N] [--runs N] [--frames N] [--quick]
+ *   bench-station [--terminals N] [--runs N] [--frames N] [--quick] [--db PATH]
+ *
+ * --db keeps the seeded store at PATH; a later run with the same PATH
+ * reuses it instead of seeding again.
  */
 #include "config.h"
 
@@ -65,16 +68,20 @@ typedef struct {
   gboolean   done;
 } Start;
 
+/* Rows in the inventory's column view (not only counted by its model). */
+static gboolean
+view_has_rows (GtkWidget *window)
+{
+  PpInventoryPage *page = pp_window_get_inventory_page (PP_WINDOW (window));
+  GListModel *shown = G_LIST_MODEL (gtk_column_view_get_model (pp_inventory_page_get_column_view (page)));
+
+  return shown != NULL && g_list_model_get_n_items (shown) > 0;
+}
+
 static gboolean
 has_rows (Start *s)
 {
-  PpTerminalListModel *model;
-
-  if (!s->want_rows)
-    return TRUE;
-  model = pp_inventory_page_get_model (pp_window_get_inventory_page (PP_WINDOW (s->window)));
-  return model != NULL && !pp_terminal_list_model_get_loading (model) &&
-         g_list_model_get_n_items (G_LIST_MODEL (model)) > 0;
+  return !s->want_rows || view_has_rows (s->window);
 }
 
 static void
@@ -294,7 +301,8 @@ window_has_rows (GtkWidget *w)
 {
   PpTerminalListModel *model = pp_inventory_page_get_model (pp_window_get_inventory_page (PP_WINDOW (w)));
 
-  return gtk_widget_get_mapped (w) && model != NULL && !pp_terminal_list_model_get_loading (model);
+  return gtk_widget_get_mapped (w) && model != NULL && !pp_terminal_list_model_get_loading (model) &&
+         view_has_rows (w);
 }
 
 static void
@@ -362,11 +370,13 @@ main (int    argc,
   guint n = 100000, runs = 5, frames = 1200;
   gboolean quick = FALSE;
   char **child = NULL;
+  g_autofree char *keep_db = NULL;
   GOptionEntry entries[] = {
     { "terminals", 0, 0, G_OPTION_ARG_INT, &n, "Terminals in the store (100000)", "N" },
     { "runs", 0, 0, G_OPTION_ARG_INT, &runs, "Starts each way (5)", "N" },
     { "frames", 0, 0, G_OPTION_ARG_INT, &frames, "Frames to scroll the whole list in (1200)", "N" },
     { "quick", 0, 0, G_OPTION_ARG_NONE, &quick, "A small run that proves the benchmark works", NULL },
+    { "db", 0, 0, G_OPTION_ARG_FILENAME, &keep_db, "Seed the store here and keep it (reused if seeded)", "PATH" },
     { "child", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_STRING_ARRAY, &child, NULL, NULL },
     { NULL }
   };
@@ -410,9 +420,14 @@ main (int    argc,
   adw_init ();
   getloadavg (load, 1);
   self = g_file_read_link ("/proc/self/exe", NULL);
-  dir = g_dir_make_tmp ("bench-station-XXXXXX", &error);
-  g_assert_no_error (error);
-  db = g_build_filename (dir, "station.db", NULL);
+  if (keep_db != NULL)
+    db = g_strdup (keep_db);
+  else
+    {
+      dir = g_dir_make_tmp ("bench-station-XXXXXX", &error);
+      g_assert_no_error (error);
+      db = g_build_filename (dir, "station.db", NULL);
+    }
   g_print ("the station, %u terminals, load %.1f\n", n, load[0]);
   t0 = now_us ();
   store = pp_store_open (db, &error);
@@ -448,14 +463,15 @@ main (int    argc,
   bench_scroll (store, n, frames);
 
   g_clear_object (&store);
-  {
-    g_autofree char *wal = g_strconcat (db, "-wal", NULL), *shm = g_strconcat (db, "-shm", NULL);
+  if (dir != NULL)
+    {
+      g_autofree char *wal = g_strconcat (db, "-wal", NULL), *shm = g_strconcat (db, "-shm", NULL);
 
-    g_remove (db);
-    g_remove (wal);
-    g_remove (shm);
-    g_rmdir (dir);
-  }
+      g_remove (db);
+      g_remove (wal);
+      g_remove (shm);
+      g_rmdir (dir);
+    }
   g_strfreev (child);
   return 0;
 }

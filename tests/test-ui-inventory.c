@@ -102,13 +102,17 @@ expected_count (guint n)
 }
 
 /* The window opens its registry on a worker, then the first page and the
- * count arrive. */
+ * count arrive, and the column view shows them from the page's first
+ * frame on. */
 static gboolean
 window_has_rows (gpointer data)
 {
-  PpTerminalListModel *model = pp_inventory_page_get_model (pp_window_get_inventory_page (data));
+  PpInventoryPage *page = pp_window_get_inventory_page (data);
+  PpTerminalListModel *model = pp_inventory_page_get_model (page);
+  GListModel *shown = G_LIST_MODEL (gtk_column_view_get_model (pp_inventory_page_get_column_view (page)));
 
-  return model != NULL && !pp_terminal_list_model_get_loading (model);
+  return model != NULL && !pp_terminal_list_model_get_loading (model) &&
+         g_list_model_get_n_items (shown) == g_list_model_get_n_items (G_LIST_MODEL (model));
 }
 
 static void

@@ -22,7 +22,11 @@ struct _PpInventoryPage
 
   PpRegistry          *registry;
   PpTerminalListModel *model;
+  GtkSingleSelection  *selection;  /* the column view's; its model set once painted */
   PpTerminalState      state_filter;
+  gboolean             painted;    /* the page has been on screen once */
+  GdkFrameClock       *clock;      /* while waiting for that */
+  gulong               after_paint_id;
 
   /* template */
   GtkWidget           *toolbar;
@@ -122,6 +126,26 @@ static const Column columns[] = {
   { N_("Updated"),         140, TRUE,  0.0f, "numeric", cell_updated },
 };
 
+/* The full text of a cell cut short by its column. Asked for only when the
+ * pointer rests on the cell: setting a tooltip text on every bind makes GTK
+ * look for the pointer (a round trip to the X server) once per cell,
+ * hundreds of times a frame while scrolling. */
+static gboolean
+on_cell_query_tooltip (GtkWidget  *widget,
+                       int         x,
+                       int         y,
+                       gboolean    keyboard,
+                       GtkTooltip *tooltip,
+                       gpointer    data)
+{
+  GtkLabel *label = GTK_LABEL (widget);
+
+  if (!pango_layout_is_ellipsized (gtk_label_get_layout (label)))
+    return FALSE;
+  gtk_tooltip_set_text (tooltip, gtk_label_get_text (label));
+  return TRUE;
+}
+
 static void
 cell_setup (GtkSignalListItemFactory *factory,
             GtkListItem              *item,
@@ -140,6 +164,8 @@ cell_setup (GtkSignalListItemFactory *factory,
       gtk_label_set_ellipsize (GTK_LABEL (label), PANGO_ELLIPSIZE_END);
       if (column->css_class != NULL)
         gtk_widget_add_css_class (label, column->css_class);
+      gtk_widget_set_has_tooltip (label, TRUE);
+      g_signal_connect (label, "query-tooltip", G_CALLBACK (on_cell_query_tooltip), NULL);
     }
   gtk_list_item_set_child (item, label);
 }
@@ -157,9 +183,16 @@ cell_bind (GtkSignalListItemFactory *factory,
   if (terminal == NULL || pp_terminal_list_model_is_placeholder (terminal))
     {
       gtk_label_set_text (label, column->text == cell_serial ? _("Loading…") : "");
-      gtk_widget_add_css_class (GTK_WIDGET (label), "dim-label");
-      gtk_widget_set_tooltip_text (GTK_WIDGET (label), NULL);
-      gtk_widget_set_visible (GTK_WIDGET (label), column->text != NULL);
+      if (column->text == NULL)
+        {
+          /* An empty pill: the row is as tall as it will be with its
+           * page, or the list jumps when the page arrives. */
+          const char *classes[] = { "state-pill", NULL };
+
+          gtk_widget_set_css_classes (GTK_WIDGET (label), classes);
+        }
+      else
+        gtk_widget_add_css_class (GTK_WIDGET (label), "dim-label");
       return;
     }
 
@@ -170,7 +203,6 @@ cell_bind (GtkSignalListItemFactory *factory,
 
       gtk_label_set_text (label, pp_terminal_state_get_label (state));
       gtk_widget_set_css_classes (GTK_WIDGET (label), classes);
-      gtk_widget_set_visible (GTK_WIDGET (label), TRUE);
       return;
     }
 
@@ -180,12 +212,10 @@ cell_bind (GtkSignalListItemFactory *factory,
       /* A dash says “not set yet” where a blank cell looks like a glitch. */
       gtk_label_set_text (label, "—");
       gtk_widget_add_css_class (GTK_WIDGET (label), "dim-label");
-      gtk_widget_set_tooltip_text (GTK_WIDGET (label), NULL);
       return;
     }
   gtk_label_set_text (label, text);
   gtk_widget_remove_css_class (GTK_WIDGET (label), "dim-label");
-  gtk_widget_set_tooltip_text (GTK_WIDGET (label), text);
 }
 
 static void
@@ -274,7 +304,8 @@ update_view (PpInventoryPage *self)
 
   if (n > 0)
     {
-      gtk_stack_set_visible_child_name (self->stack, "list");
+      /* The rows wait for the page's first frame (see on_first_paint). */
+      gtk_stack_set_visible_child_name (self->stack, self->painted ? "list" : "loading");
       return;
     }
 
@@ -379,6 +410,49 @@ on_model_changed (PpInventoryPage *self)
   update_view (self);
 }
 
+/* The column view builds its rows (GtkListView keeps 200 alive, here eight
+ * cells each) as soon as its model has them: from the page's first frame
+ * on, not in it, which keeps that frame (the station's first, at start)
+ * quick; the count and the spinner show meanwhile. */
+static void
+attach_rows (PpInventoryPage *self)
+{
+  if (self->selection == NULL || !self->painted)
+    return;
+  if (gtk_single_selection_get_model (self->selection) == G_LIST_MODEL (self->model))
+    return;
+  gtk_single_selection_set_model (self->selection, G_LIST_MODEL (self->model));
+  /* Autoselect is off; a fresh list has no row chosen yet. */
+  gtk_single_selection_set_selected (self->selection, GTK_INVALID_LIST_POSITION);
+}
+
+static void
+stop_waiting_for_paint (PpInventoryPage *self)
+{
+  if (self->clock != NULL)
+    g_clear_signal_handler (&self->after_paint_id, self->clock);
+  g_clear_object (&self->clock);
+}
+
+static void
+on_first_paint (GdkFrameClock   *clock,
+                PpInventoryPage *self)
+{
+  stop_waiting_for_paint (self);
+  self->painted = TRUE;
+  attach_rows (self);
+  update_view (self);
+}
+
+static void
+on_map (PpInventoryPage *self)
+{
+  if (self->painted || self->clock != NULL)
+    return;
+  self->clock = g_object_ref (gtk_widget_get_frame_clock (GTK_WIDGET (self)));
+  self->after_paint_id = g_signal_connect (self->clock, "after-paint", G_CALLBACK (on_first_paint), self);
+}
+
 static void
 ensure_style (void)
 {
@@ -400,8 +474,10 @@ pp_inventory_page_dispose (GObject *object)
 {
   PpInventoryPage *self = PP_INVENTORY_PAGE (object);
 
+  stop_waiting_for_paint (self);
   if (self->column_view != NULL)
     gtk_column_view_set_model (self->column_view, NULL);
+  g_clear_object (&self->selection);
   if (self->model != NULL)
     g_signal_handlers_disconnect_by_data (self->model, self);
   g_clear_object (&self->model);
@@ -505,6 +581,8 @@ pp_inventory_page_init (PpInventoryPage *self)
   gtk_drop_down_set_selected (self->state_dropdown, 0);
 
   add_columns (self);
+  g_signal_connect (self, "map", G_CALLBACK (on_map), NULL);
+  g_signal_connect (self, "unmap", G_CALLBACK (stop_waiting_for_paint), NULL);
   adw_status_page_set_description (self->error_page, _("No terminal store is open."));
   update_view (self);
 }
@@ -521,8 +599,6 @@ void
 pp_inventory_page_set_registry (PpInventoryPage *self,
                                 PpRegistry      *registry)
 {
-  g_autoptr(GtkSelectionModel) selection = NULL;
-
   g_return_if_fail (PP_IS_INVENTORY_PAGE (self));
   g_return_if_fail (registry == NULL || PP_IS_REGISTRY (registry));
 
@@ -532,6 +608,7 @@ pp_inventory_page_set_registry (PpInventoryPage *self,
   if (self->model != NULL)
     g_signal_handlers_disconnect_by_data (self->model, self);
   g_clear_object (&self->model);
+  g_clear_object (&self->selection);
   g_set_object (&self->registry, registry);
 
   if (registry != NULL)
@@ -547,18 +624,16 @@ pp_inventory_page_set_registry (PpInventoryPage *self,
                                G_CALLBACK (on_model_changed), self, G_CONNECT_SWAPPED);
       g_signal_connect_object (self->model, "items-changed",
                                G_CALLBACK (on_model_changed), self, G_CONNECT_SWAPPED);
-      selection = GTK_SELECTION_MODEL (gtk_single_selection_new (g_object_ref (G_LIST_MODEL (self->model))));
-      gtk_single_selection_set_autoselect (GTK_SINGLE_SELECTION (selection), FALSE);
-      gtk_single_selection_set_can_unselect (GTK_SINGLE_SELECTION (selection), TRUE);
-      /* Autoselect was on while constructing and picked row 0; a fresh list
-       * has no row chosen yet. */
-      gtk_single_selection_set_selected (GTK_SINGLE_SELECTION (selection), GTK_INVALID_LIST_POSITION);
+      self->selection = gtk_single_selection_new (NULL);
+      gtk_single_selection_set_autoselect (self->selection, FALSE);
+      gtk_single_selection_set_can_unselect (self->selection, TRUE);
+      attach_rows (self);
     }
   else
     {
       adw_status_page_set_description (self->error_page, _("No terminal store is open."));
     }
-  gtk_column_view_set_model (self->column_view, selection);
+  gtk_column_view_set_model (self->column_view, GTK_SELECTION_MODEL (self->selection));
   update_view (self);
 
   g_object_notify_by_pspec (G_OBJECT (self), props[PROP_REGISTRY]);

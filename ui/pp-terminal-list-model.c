@@ -51,7 +51,16 @@ struct _PpTerminalListModel
   guint            n_fetches;
   guint            refresh_id; /* idle: re-announce cancelled pages */
   GArray          *refresh;    /* guint page indexes */
+  GHashTable      *handed_out; /* page index -> Span: rows given out as placeholders */
 };
+
+/* The rows of a page that get_item answered with placeholders: only they
+ * can be on screen, so only they are announced when the page arrives. */
+typedef struct
+{
+  guint first;
+  guint last;
+} Span;
 
 static void pp_terminal_list_model_list_model_init (GListModelInterface *iface);
 
@@ -185,6 +194,45 @@ page_length (PpTerminalListModel *self,
   return MIN (PP_TERMINAL_LIST_MODEL_PAGE_SIZE, self->n_items - start);
 }
 
+static void
+note_handed_out (PpTerminalListModel *self,
+                 guint                index,
+                 guint                offset)
+{
+  Span *span = g_hash_table_lookup (self->handed_out, GUINT_TO_POINTER (index));
+
+  if (span == NULL)
+    {
+      span = g_new (Span, 1);
+      span->first = span->last = offset;
+      g_hash_table_insert (self->handed_out, GUINT_TO_POINTER (index), span);
+      return;
+    }
+  span->first = MIN (span->first, offset);
+  span->last = MAX (span->last, offset);
+}
+
+/* Announces that the placeholders handed out for page @index are rows now
+ * (or placeholders asking again), in one items-changed over them. */
+static void
+announce_page (PpTerminalListModel *self,
+               guint                index)
+{
+  Span *span = g_hash_table_lookup (self->handed_out, GUINT_TO_POINTER (index));
+  guint n = page_length (self, index);
+  guint first, count;
+
+  if (span == NULL || n == 0)
+    {
+      g_hash_table_remove (self->handed_out, GUINT_TO_POINTER (index));
+      return;
+    }
+  first = MIN (span->first, n - 1);
+  count = MIN (span->last, n - 1) - first + 1;
+  g_hash_table_remove (self->handed_out, GUINT_TO_POINTER (index));
+  g_list_model_items_changed (G_LIST_MODEL (self), index * PP_TERMINAL_LIST_MODEL_PAGE_SIZE + first, count, count);
+}
+
 /* The view asks again for the rows of pages whose fetch was cancelled
  * while it still showed their placeholders: those it still shows start a
  * fetch again. Not from inside get_item, hence the idle. */
@@ -201,7 +249,7 @@ refresh_cancelled (gpointer data)
       guint n = page_length (self, index);
 
       if (n > 0 && !is_pending (self, index))
-        g_list_model_items_changed (G_LIST_MODEL (self), index * PP_TERMINAL_LIST_MODEL_PAGE_SIZE, n, n);
+        announce_page (self, index);
     }
   return G_SOURCE_REMOVE;
 }
@@ -226,6 +274,8 @@ replace_all (PpTerminalListModel *self,
 
   if (n_items == 0)
     clear_pages (self);
+  /* Every row is new: the placeholders handed out are gone with them. */
+  g_hash_table_remove_all (self->handed_out);
   self->n_items = n_items;
   set_loading (self, FALSE);
   if (old_n > 0 || n_items > 0)
@@ -287,16 +337,12 @@ on_fetched (GObject      *source,
     replace_all (self, total);
   else
     {
-      guint n = page_length (self, fetch->index);
-
       /* The register changed under the query since its count (another
        * station): the rows shift; the page's own rows stand, a reload
        * brings the new count. */
       if (total != self->n_items)
         g_debug ("The register now has %u matching terminals, not %u", total, self->n_items);
-      if (n > 0)
-        g_list_model_items_changed (G_LIST_MODEL (self), fetch->index * PP_TERMINAL_LIST_MODEL_PAGE_SIZE,
-                                    n, n);
+      announce_page (self, fetch->index);
     }
   fetch_free (fetch);
 }
@@ -377,6 +423,7 @@ pp_terminal_list_model_get_item (GListModel *model,
   /* While a new query's count is on its way, its first page brings the rows. */
   if (!self->loading && !is_pending (self, index))
     start_fetch (self, index, FALSE);
+  note_handed_out (self, index, offset);
   return placeholder_new ();
 }
 
@@ -426,6 +473,7 @@ pp_terminal_list_model_finalize (GObject *object)
   g_clear_pointer (&self->running, g_ptr_array_unref);
   g_clear_handle_id (&self->refresh_id, g_source_remove);
   g_clear_pointer (&self->refresh, g_array_unref);
+  g_clear_pointer (&self->handed_out, g_hash_table_unref);
   clear_pages (self);
   g_clear_object (&self->registry);
   g_clear_pointer (&self->search, g_free);
@@ -535,6 +583,7 @@ pp_terminal_list_model_init (PpTerminalListModel *self)
   g_queue_init (&self->pages);
   g_queue_init (&self->pending);
   self->running = g_ptr_array_new ();
+  self->handed_out = g_hash_table_new_full (NULL, NULL, NULL, g_free);
 }
 
 PpTerminalListModel *

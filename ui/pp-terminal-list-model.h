@@ -6,7 +6,9 @@
  * thread, or posprov-registry across the network), asynchronously: the
  * first page of a query brings the count; a row whose page has not
  * arrived is a placeholder (pp_terminal_list_model_is_placeholder) and its
- * page is fetched then, and replaced with items-changed when it arrives.
+ * page is fetched then; when the page arrives, one items-changed replaces
+ * the rows handed out as placeholders (only those: rows changed where no
+ * view looks make GtkListView lose its place while scrolling).
  * Only a few pages stay cached, so a register of 100 000 terminals never
  * sits in memory at once, and the main thread never waits for the registry.
  */
